@@ -1,0 +1,84 @@
+/**
+ * Small checked guards in the style of noble: each returns the checked value and throws
+ * `TypeError` for a wrong type or `RangeError` for a wrong value. They guard programmer
+ * boundaries (function arguments); input from outside goes through decoders, which throw
+ * `SteleError` with a stable code.
+ */
+import assert from 'node:assert/strict';
+
+/** Checks `value` is a real Uint8Array (optionally of exact `length`). */
+export function abytes(value: unknown, length?: number, title = 'value'): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${title}: expected Uint8Array`);
+  if (length !== undefined && value.length !== length) {
+    throw new RangeError(`${title}: expected ${length} bytes, got ${value.length}`);
+  }
+  return value;
+}
+
+/** Checks `value` is a safe non-negative integer at most `max`. */
+export function auint(value: unknown, max = Number.MAX_SAFE_INTEGER, title = 'value'): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${title}: expected a safe integer`);
+  }
+  if (value < 0 || value > max) throw new RangeError(`${title}: ${value} outside 0..${max}`);
+  return value;
+}
+
+/** Checks `value` is a bigint in 0..max. */
+export function abigint(value: unknown, max: bigint, title = 'value'): bigint {
+  if (typeof value !== 'bigint') throw new TypeError(`${title}: expected bigint`);
+  if (value < 0n || value > max) throw new RangeError(`${title}: ${value} outside 0..${max}`);
+  return value;
+}
+
+/** Invariant check: a failure means our own state is corrupt, so the process stops. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  assert.ok(condition, `invariant broken: ${message}`);
+}
+
+/** Byte-wise equality of two arrays. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Lexicographic comparison of byte strings (-1, 0, 1). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+/** Lower-case hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+/** Parses lower-case hex (of exact byte `length` when given); RangeError otherwise. */
+export function fromHex(hex: string, length?: number, title = 'hex'): Uint8Array {
+  if (typeof hex !== 'string') throw new TypeError(`${title}: expected a string`);
+  if (!HEX_RE.test(hex)) throw new RangeError(`${title}: expected lower-case hex`);
+  if (length !== undefined && hex.length !== length * 2) {
+    throw new RangeError(`${title}: expected ${length} bytes of hex`);
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** Concatenates byte arrays. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

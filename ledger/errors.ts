@@ -1,0 +1,86 @@
+/**
+ * Typed errors with stable codes. Operating errors (bad input from outside) are
+ * `SteleError`s; broken invariants use `node:assert` and stop the process.
+ *
+ * Codes are part of the public contract (API responses, CLI `--json`, audit reports):
+ * never rename one, only add.
+ */
+
+/** Every stable error code, with a one-line meaning. Documented in docs/data-model.md. */
+export const ERROR_CODES = {
+  // Canonical encoding (decoders).
+  ENC_TRUNCATED: 'input ended before the value was complete',
+  ENC_TRAILING: 'bytes left over after the value',
+  ENC_TOO_LARGE: 'a length, count or total size exceeds its bound',
+  ENC_BAD_VERSION: 'unknown encoding version',
+  ENC_BAD_KIND: 'the value is of another kind than expected',
+  ENC_BAD_TAG: 'unknown tag or enum value',
+  ENC_BAD_UTF8: 'string is not valid UTF-8',
+  ENC_BAD_TEXT: 'string has characters outside its allowed set',
+  ENC_OUT_OF_RANGE: 'integer outside its allowed range',
+  ENC_NON_CANONICAL: 'value admits a shorter or ordered encoding and this is not it',
+  // Genesis and configuration files.
+  GENESIS_INVALID: 'the genesis file is not valid',
+  // Transactions (refusal codes: stable, returned to clients).
+  TX_MALFORMED: 'the transaction bytes do not decode',
+  TX_TOO_LARGE: 'the transaction exceeds the size limit',
+  TX_WRONG_CHAIN: 'the transaction names another chain',
+  TX_BAD_SIGNATURE: 'a signature does not verify under the strict rule',
+  TX_UNKNOWN_SIGNER: 'a signer is not a registered identity',
+  TX_REVOKED_SIGNER: 'a signer identity has been revoked',
+  TX_MISSING_ROLE: 'no signer holds the role this transaction type needs',
+  TX_NOT_SIGNER: 'the account acted on is not among the signers',
+  TX_EXPIRED: 'the expiry height has passed',
+  TX_EXPIRY_TOO_FAR: 'the expiry height is beyond the allowed window',
+  TX_DUPLICATE: 'a transaction with this id is already committed',
+  TX_UNSUPPORTED_TYPE: 'the transaction type is reserved and not yet supported',
+  TX_INSUFFICIENT_BALANCE: 'the balance is lower than the amount',
+  TX_UNKNOWN_ASSET: 'the asset does not exist',
+  TX_NOT_ASSET_ISSUER: 'the asset belongs to another issuer',
+  TX_SUPPLY_OVERFLOW: 'the amount would overflow the 64-bit supply bound',
+  TX_UNKNOWN_RECIPIENT: 'the recipient is not a registered identity',
+  TX_IDENTITY_EXISTS: 'the identity is already registered',
+  TX_UNKNOWN_IDENTITY: 'the identity is not registered',
+  TX_ALREADY_REVOKED: 'the identity is already revoked',
+  TX_SELF_REVOKE: 'an admin may not revoke the last admin',
+  TX_BAD_KEY: 'a public key is not a valid strict Ed25519 key',
+  // Blocks and chains.
+  BLOCK_MALFORMED: 'the block bytes do not decode',
+  BLOCK_WRONG_CHAIN: 'the block names another chain',
+  BLOCK_BAD_HEIGHT: 'the block height does not follow its parent',
+  BLOCK_BAD_PARENT: 'the previous-hash does not match the parent block',
+  BLOCK_BAD_TIME: 'the block time is before its parent',
+  BLOCK_BAD_MERKLE_ROOT: 'the Merkle root does not match the transactions',
+  BLOCK_BAD_PROPOSER: 'the proposer index or signature is invalid',
+  BLOCK_BAD_CERTIFICATE: 'the quorum certificate is invalid',
+  BLOCK_BAD_TRANSACTION: 'a transaction in the block is refused',
+  BLOCK_BAD_STATE_HASH: 'the state hash differs from re-execution',
+  BLOCK_TOO_LARGE: 'the block exceeds its size or transaction limit',
+  // Storage.
+  STORE_CORRUPT: 'stored bytes fail their checksum or framing before the tail',
+  STORE_MISMATCH: 'the store belongs to another genesis or is inconsistent',
+  STORE_IO: 'an operating system I/O call failed',
+  STORE_CLOSED: 'the store is closed',
+  // Command line.
+  CLI_USAGE: 'bad command-line usage',
+  CLI_IO: 'a file could not be read or written',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An operating error: bad input or an environment failure, with a stable code. */
+export class SteleError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(`${code}: ${message}`);
+    this.name = 'SteleError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** True when `error` is a SteleError (optionally with the given code). */
+export function isSteleError(error: unknown, code?: ErrorCode): error is SteleError {
+  return error instanceof SteleError && (code === undefined || error.code === code);
+}
