@@ -64,7 +64,8 @@ export const TX_WRITES_MAX = 4;
 export const WRITE_SET_ENTRIES_MAX = 1_200_000;
 /** Bound of a state key (ASCII) and value. */
 export const STATE_KEY_BYTES_MAX = 512;
-export const STATE_VALUE_BYTES_MAX = RECORD_VALUE_BYTES_MAX + 512;
+/** The largest value is the list of ids committed at one height (32 bytes each). */
+export const STATE_VALUE_BYTES_MAX = BLOCK_TXS_MAX * 32;
 
 /** Defaults for genesis `limits` when a file omits them. */
 export const LIMITS_DEFAULT = {

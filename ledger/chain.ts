@@ -1,0 +1,189 @@
+/**
+ * Chain verification, the heart of `stele audit`: from genesis alone, check each block's
+ * encoding, hash chain, time, limits, Merkle root, proposer signature, quorum certificate,
+ * every transaction signature, and re-execution against the header's state hash. Stops at
+ * the first failure with its height, a stable code and a precise reason.
+ *
+ * The ledger uses the same `BlockChecker` to accept blocks, so what the node stores is
+ * exactly what the auditor accepts.
+ */
+import { bytesEqual, toHex } from './assert.js';
+import { decodeBlock, proposalMessage, txRootOf, voteMessage, type Block } from './block.js';
+import { verify, verifyReference } from './ed25519.js';
+import { isSteleError, SteleError, type ErrorCode } from './errors.js';
+import type { Genesis } from './genesis.js';
+import { executeBlock, genesisState, type BlockResult } from './machine.js';
+import type { MemoryState } from './state.js';
+import type { VerifyItem, VerifyPool } from './verify-pool.js';
+
+/** The last accepted block, as the next one must extend it. */
+export interface ChainTip {
+  readonly height: number;
+  readonly hash: Uint8Array;
+  readonly stateHash: Uint8Array;
+  readonly timeMs: number;
+}
+
+export function genesisTip(g: Genesis, stateHash: Uint8Array): ChainTip {
+  return { height: 0, hash: g.hash, stateHash, timeMs: g.timeMs };
+}
+
+function fail(code: ErrorCode, height: number, message: string, details: Record<string, unknown> = {}): never {
+  throw new SteleError(code, `block ${height}: ${message}`, { height, ...details });
+}
+
+/** Checks that need no signatures and no state: header fields against the tip and genesis. */
+export function checkStructure(g: Genesis, tip: ChainTip, block: Block): void {
+  const h = block.header;
+  const height = tip.height + 1;
+  if (h.chainId !== g.chainId) fail('BLOCK_WRONG_CHAIN', height, `chain ${h.chainId}, expected ${g.chainId}`);
+  if (h.height !== height) fail('BLOCK_BAD_HEIGHT', height, `header height ${h.height}, expected ${height}`);
+  if (!bytesEqual(h.prevHash, tip.hash)) {
+    fail('BLOCK_BAD_PARENT', height, `previous hash ${toHex(h.prevHash)}, expected ${toHex(tip.hash)}`);
+  }
+  if (h.timeMs < tip.timeMs) fail('BLOCK_BAD_TIME', height, `time ${h.timeMs} is before the parent's ${tip.timeMs}`);
+  if (block.txs.length > g.limits.block_txs_max) fail('BLOCK_TOO_LARGE', height, `${block.txs.length} transactions exceed ${g.limits.block_txs_max}`);
+  if (block.bytes.length > g.limits.block_bytes_max) fail('BLOCK_TOO_LARGE', height, `${block.bytes.length} bytes exceed ${g.limits.block_bytes_max}`);
+  if (h.proposer >= g.validators.length) fail('BLOCK_BAD_PROPOSER', height, `proposer index ${h.proposer} of ${g.validators.length} validators`);
+  if (h.ballot.leader !== h.proposer) fail('BLOCK_BAD_PROPOSER', height, `proposer ${h.proposer} is not the ballot's leader ${h.ballot.leader}`);
+  if (!bytesEqual(h.txRoot, txRootOf(block.txs))) fail('BLOCK_BAD_MERKLE_ROOT', height, 'the Merkle root does not match the transactions');
+  const quorum = Math.floor(g.validators.length / 2) + 1;
+  for (const vote of block.certificate) {
+    if (vote.validator >= g.validators.length) fail('BLOCK_BAD_CERTIFICATE', height, `vote from unknown validator index ${vote.validator}`);
+  }
+  if (block.certificate.length < quorum) {
+    fail('BLOCK_BAD_CERTIFICATE', height, `${block.certificate.length} votes, a quorum needs ${quorum} of ${g.validators.length}`);
+  }
+}
+
+/** Every signature the block carries, labelled for error messages. */
+export function signatureItems(g: Genesis, block: Block): Array<VerifyItem & { label: string; code: ErrorCode; tx?: number }> {
+  const h = block.header;
+  const items: Array<VerifyItem & { label: string; code: ErrorCode; tx?: number }> = [];
+  const proposer = g.validators[h.proposer];
+  if (proposer !== undefined) {
+    items.push({ publicKey: proposer.publicKey, message: proposalMessage(h.chainId, h.height, block.hash), signature: block.proposerSignature, label: 'proposer signature', code: 'BLOCK_BAD_PROPOSER' });
+  }
+  const vote = voteMessage(h.chainId, h.height, block.hash);
+  for (const v of block.certificate) {
+    const validator = g.validators[v.validator];
+    if (validator === undefined) continue;
+    items.push({ publicKey: validator.publicKey, message: vote, signature: v.signature, label: `vote of validator ${v.validator} (${validator.id})`, code: 'BLOCK_BAD_CERTIFICATE' });
+  }
+  block.txs.forEach((tx, i) => {
+    tx.body.signers.forEach((key, j) => {
+      items.push({ publicKey: key, message: tx.bodyBytes, signature: tx.signatures[j] as Uint8Array, label: `transaction ${i} signature ${j}`, code: 'BLOCK_BAD_TRANSACTION', tx: i });
+    });
+  });
+  return items;
+}
+
+export interface CheckerOptions {
+  /** Worker pool for signatures; without one they are verified on this thread. */
+  readonly pool?: VerifyPool | undefined;
+  /** Use the @noble/curves reference verifier (slow) instead of node:crypto. */
+  readonly reference?: boolean;
+}
+
+/**
+ * Accepts blocks one at a time on top of a tip and a committed state. `check` validates
+ * and executes without changing anything; `accept` then moves the tip and applies the
+ * write set to the state.
+ */
+export class BlockChecker {
+  constructor(
+    readonly genesis: Genesis,
+    readonly state: MemoryState,
+    public tip: ChainTip,
+    private readonly options: CheckerOptions = {},
+  ) {}
+
+  /** Full validation of `block` as the next block. @throws SteleError BLOCK_*. */
+  async check(block: Block): Promise<BlockResult> {
+    const g = this.genesis;
+    const height = this.tip.height + 1;
+    checkStructure(g, this.tip, block);
+    const items = signatureItems(g, block);
+    let verdicts: Uint8Array;
+    if (this.options.reference === true) verdicts = Uint8Array.from(items, (x) => (verifyReference(x.publicKey, x.message, x.signature) ? 1 : 0));
+    else if (this.options.pool !== undefined) verdicts = await this.options.pool.verifyBatch(items);
+    else verdicts = Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
+    const bad = verdicts.indexOf(0);
+    if (bad >= 0) {
+      const item = items[bad] as (typeof items)[number];
+      const details = item.tx === undefined ? {} : { index: item.tx, tx_code: 'TX_BAD_SIGNATURE' };
+      fail(item.code, height, `${item.label} does not verify`, details);
+    }
+    let result: BlockResult;
+    try {
+      result = executeBlock(g, this.state, block.txs, height, this.tip.stateHash, { signatures: 'verified' });
+    } catch (error) {
+      if (isSteleError(error, 'BLOCK_BAD_TRANSACTION')) fail('BLOCK_BAD_TRANSACTION', height, error.message, error.details);
+      throw error;
+    }
+    if (!bytesEqual(result.stateHash, block.header.stateHash)) {
+      fail('BLOCK_BAD_STATE_HASH', height, `state hash ${toHex(block.header.stateHash)}, re-execution gives ${toHex(result.stateHash)}`);
+    }
+    return result;
+  }
+
+  /** Moves the tip past a checked block and applies its write set. */
+  accept(block: Block, result: BlockResult): void {
+    this.state.apply(result.writeSet);
+    this.tip = { height: block.header.height, hash: block.hash, stateHash: block.header.stateHash, timeMs: block.header.timeMs };
+  }
+}
+
+export interface AuditFailure {
+  readonly height: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+export interface AuditReport {
+  readonly ok: boolean;
+  readonly chain_id: string;
+  readonly genesis_hash: string;
+  /** Height of the last block that passed every check (0: none). */
+  readonly height: number;
+  readonly transactions: number;
+  readonly state_hash: string;
+  readonly failure: AuditFailure | null;
+}
+
+/**
+ * Verifies a sequence of encoded blocks from genesis. Never throws for bad blocks: the
+ * report names the first failure.
+ */
+export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options: CheckerOptions = {}): Promise<AuditReport> {
+  const initial = genesisState(g);
+  const checker = new BlockChecker(g, initial.state, genesisTip(g, initial.stateHash), options);
+  let transactions = 0;
+  let failure: AuditFailure | null = null;
+  for await (const bytes of blocks) {
+    const height = checker.tip.height + 1;
+    try {
+      let block: Block;
+      try {
+        block = decodeBlock(bytes);
+      } catch (error) {
+        if (isSteleError(error)) fail('BLOCK_MALFORMED', height, error.message, { encoding_code: error.code });
+        throw error;
+      }
+      checker.accept(block, await checker.check(block));
+      transactions += block.txs.length;
+    } catch (error) {
+      if (!isSteleError(error)) throw error;
+      failure = { height, code: error.code, message: error.message };
+      break;
+    }
+  }
+  return {
+    ok: failure === null,
+    chain_id: g.chainId,
+    genesis_hash: toHex(g.hash),
+    height: checker.tip.height,
+    transactions,
+    state_hash: toHex(checker.tip.stateHash),
+    failure,
+  };
+}

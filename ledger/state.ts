@@ -1,0 +1,147 @@
+/**
+ * World state as an ordered key-value map, and the write set that chains it.
+ *
+ * Keys are ASCII strings with a type prefix (see machine.ts); values are canonical bytes.
+ * An absent key and a deleted key are the same thing. `Overlay` records writes on top of
+ * any `StateReader` (the committed state, or another overlay: the leader's speculative
+ * chain), and can be thrown away or folded into its base.
+ *
+ * state_hash(h) = SHA-256(version, kind STATE_LINK, state_hash(h-1), u64 h, SHA-256(write set h))
+ * with state_hash(-1) = 32 zero bytes and height 0 the genesis write set.
+ */
+import { invariant } from './assert.js';
+import { HASH_BYTES, Kind, STATE_KEY_BYTES_MAX, STATE_VALUE_BYTES_MAX, WRITE_SET_ENTRIES_MAX } from './constants.js';
+import { Reader, Writer } from './encoding.js';
+import { sha256 } from './hash.js';
+
+export interface StateReader {
+  get(key: string): Uint8Array | undefined;
+}
+
+/** One entry of a write set: a value, or null for a deletion. */
+export interface Write {
+  readonly key: string;
+  readonly value: Uint8Array | null;
+}
+
+/** The committed state, in memory. */
+export class MemoryState implements StateReader {
+  private readonly map = new Map<string, Uint8Array>();
+
+  get(key: string): Uint8Array | undefined {
+    return this.map.get(key);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Applies a write set (deletions included). */
+  apply(writes: readonly Write[]): void {
+    for (const { key, value } of writes) {
+      if (value === null) this.map.delete(key);
+      else this.map.set(key, value);
+    }
+  }
+
+  /** Entries whose key starts with `prefix`, in key order. */
+  scan(prefix: string): Array<[string, Uint8Array]> {
+    const out: Array<[string, Uint8Array]> = [];
+    for (const entry of this.map) if (entry[0].startsWith(prefix)) out.push(entry);
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+}
+
+/** Writes on top of a base state; the base is never touched. */
+export class Overlay implements StateReader {
+  private readonly writes = new Map<string, Uint8Array | null>();
+  constructor(readonly base: StateReader) {}
+
+  get(key: string): Uint8Array | undefined {
+    const own = this.writes.get(key);
+    if (own !== undefined) return own === null ? undefined : own;
+    return this.base.get(key);
+  }
+
+  set(key: string, value: Uint8Array): void {
+    invariant(key.length <= STATE_KEY_BYTES_MAX, `state key too long: ${key.length}`);
+    invariant(value.length <= STATE_VALUE_BYTES_MAX, `state value too long: ${value.length}`);
+    this.writes.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.writes.set(key, null);
+  }
+
+  get writeCount(): number {
+    return this.writes.size;
+  }
+
+  /**
+   * The canonical write set: sorted by key, and only entries that differ from the base
+   * (a key set back to its old value, or deleted when absent, is no write at all).
+   */
+  writeSet(): Write[] {
+    const out: Write[] = [];
+    for (const [key, value] of this.writes) {
+      const before = this.base.get(key);
+      if (value === null ? before === undefined : before !== undefined && Buffer.compare(before, value) === 0) continue;
+      out.push({ key, value });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Copies this overlay's writes into another overlay (used to fold a transaction in). */
+  mergeInto(target: Overlay): void {
+    for (const [key, value] of this.writes) {
+      if (value === null) target.delete(key);
+      else target.set(key, value);
+    }
+  }
+}
+
+/** Canonical encoding of a write set. */
+export function encodeWriteSet(writes: readonly Write[]): Uint8Array {
+  invariant(writes.length <= WRITE_SET_ENTRIES_MAX, 'write set too large');
+  let size = 16;
+  for (const x of writes) size += x.key.length + 9 + (x.value?.length ?? 0);
+  const w = new Writer(size).envelope(Kind.WRITE_SET).u32(writes.length);
+  let previous: string | null = null;
+  for (const { key, value } of writes) {
+    invariant(previous === null || previous < key, 'write set keys strictly ascending');
+    previous = key;
+    w.str(key, STATE_KEY_BYTES_MAX);
+    if (value === null) w.bool(false);
+    else w.bool(true).bytes(value, STATE_VALUE_BYTES_MAX);
+  }
+  return w.finish();
+}
+
+const ASCII_KEY_RE = /^[\x21-\x7e]{1,512}$/;
+
+/** Decodes a write set (stored with each block in the index, and in test vectors). */
+export function decodeWriteSet(bytes: Uint8Array): Write[] {
+  const r = new Reader(bytes, 64 * 1024 * 1024, 'write_set');
+  r.envelope(Kind.WRITE_SET);
+  const n = r.count(WRITE_SET_ENTRIES_MAX, 6, 'entries');
+  const out: Write[] = [];
+  let previous: string | null = null;
+  for (let i = 0; i < n; i++) {
+    const key = r.str(STATE_KEY_BYTES_MAX, `entries[${i}].key`);
+    if (!ASCII_KEY_RE.test(key)) r.fail('ENC_BAD_TEXT', `entries[${i}].key`, 'state keys are printable ASCII');
+    if (previous !== null && previous >= key) r.fail('ENC_NON_CANONICAL', `entries[${i}].key`, 'keys must be strictly ascending');
+    previous = key;
+    const present = r.bool(`entries[${i}].present`);
+    out.push({ key, value: present ? Uint8Array.from(r.bytesField(STATE_VALUE_BYTES_MAX, `entries[${i}].value`)) : null });
+  }
+  r.end();
+  return out;
+}
+
+/** The next link of the state hash chain. */
+export function chainStateHash(previous: Uint8Array, height: number, writeSetBytes: Uint8Array): Uint8Array {
+  invariant(previous.length === HASH_BYTES, 'previous state hash is 32 bytes');
+  return sha256(new Writer(96).envelope(Kind.STATE_LINK).fixed(previous, HASH_BYTES).u64(height).fixed(sha256(writeSetBytes), HASH_BYTES).finish());
+}
+
+export const ZERO_HASH = new Uint8Array(HASH_BYTES);

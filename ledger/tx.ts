@@ -1,0 +1,261 @@
+/**
+ * Transactions: the signed-over body, the signed envelope, their canonical encodings and
+ * the transaction id (SHA-256 of the body bytes, which are exactly what is signed).
+ *
+ * Body:   version, kind TX_BODY, chain id, type, signers (1..8 public keys in strictly
+ *         ascending byte order), expiry height, payload (by type).
+ * Signed: version, kind TX, body bytes (length-prefixed), one signature per signer, in
+ *         signer order.
+ */
+import { compareBytes, toHex } from './assert.js';
+import {
+  AMOUNT_MAX,
+  ASSET_SYMBOL_BYTES_MAX,
+  CHAIN_ID_BYTES_MAX,
+  HASH_BYTES,
+  Kind,
+  NAME_BYTES_MAX,
+  PUBLIC_KEY_BYTES,
+  RECORD_KEY_BYTES_MAX,
+  RECORD_VALUE_BYTES_MAX,
+  SIGNATURE_BYTES,
+  SIGNERS_MAX,
+  TX_BYTES_MAX,
+} from './constants.js';
+import { Signer } from './ed25519.js';
+import { checkText, Reader, Writer } from './encoding.js';
+import { sha256 } from './hash.js';
+
+/** Type tags. 6..8 are reserved for the contract types (deploy, create, act). */
+export const TxType = { register: 1, revoke: 2, issue: 3, transfer: 4, put: 5 } as const;
+export type TxTypeName = keyof typeof TxType;
+export const TX_TYPE_RESERVED = { deploy: 6, create: 7, act: 8 } as const;
+const TX_TYPE_MAX_DECODED = 5;
+
+/** Role bits of an identity. */
+export const Role = { admin: 1, issuer: 2 } as const;
+export type RoleName = keyof typeof Role;
+export const ROLE_MASK = Role.admin | Role.issuer;
+
+export const CHAIN_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ASSET_RE = /^[A-Z][A-Z0-9]{0,11}$/;
+/** Record keys: 1..256 bytes of printable text, no control characters. */
+export const RECORD_KEY_RE = /^[^\u0000-\u001f\u007f]{1,256}$/u;
+
+export type RecordValue = { kind: 'inline'; data: Uint8Array } | { kind: 'sha256'; digest: Uint8Array };
+
+export type Payload =
+  | { type: 'register'; publicKey: Uint8Array; name: string; roles: number }
+  | { type: 'revoke'; publicKey: Uint8Array }
+  | { type: 'issue'; asset: string; to: Uint8Array; amount: bigint }
+  | { type: 'transfer'; from: Uint8Array; asset: string; to: Uint8Array; amount: bigint }
+  | { type: 'put'; owner: Uint8Array; key: string; value: RecordValue };
+
+export interface TxBody {
+  readonly chainId: string;
+  readonly signers: readonly Uint8Array[];
+  readonly expiry: number;
+  readonly payload: Payload;
+}
+
+export interface Tx {
+  readonly body: TxBody;
+  readonly signatures: readonly Uint8Array[];
+  /** The signed-over bytes. */
+  readonly bodyBytes: Uint8Array;
+  /** The whole encoded signed transaction (the Merkle leaf). */
+  readonly bytes: Uint8Array;
+  /** SHA-256 of bodyBytes. */
+  readonly id: Uint8Array;
+}
+
+/** Encodes a body; throws RangeError/TypeError for values outside the schema. */
+export function encodeTxBody(body: TxBody): Uint8Array {
+  const w = new Writer(256);
+  w.envelope(Kind.TX_BODY);
+  if (!CHAIN_ID_RE.test(body.chainId)) throw new RangeError(`bad chain id ${JSON.stringify(body.chainId)}`);
+  w.str(body.chainId, CHAIN_ID_BYTES_MAX);
+  w.u8(TxType[body.payload.type]);
+  if (body.signers.length < 1 || body.signers.length > SIGNERS_MAX) throw new RangeError('1..8 signers');
+  w.u32(body.signers.length);
+  for (let i = 0; i < body.signers.length; i++) {
+    const s = body.signers[i] as Uint8Array;
+    if (i > 0 && compareBytes(body.signers[i - 1] as Uint8Array, s) >= 0) throw new RangeError('signers must be strictly ascending');
+    w.fixed(s, PUBLIC_KEY_BYTES);
+  }
+  w.u64(body.expiry);
+  encodePayload(w, body.payload);
+  return w.finish();
+}
+
+function amount(w: Writer, value: bigint): void {
+  if (value < 1n || value > AMOUNT_MAX) throw new RangeError(`amount ${value} outside 1..2^64-1`);
+  w.u64n(value);
+}
+
+function asset(w: Writer, symbol: string): void {
+  if (!ASSET_RE.test(symbol)) throw new RangeError(`bad asset symbol ${JSON.stringify(symbol)}`);
+  w.str(symbol, ASSET_SYMBOL_BYTES_MAX);
+}
+
+function encodePayload(w: Writer, p: Payload): void {
+  switch (p.type) {
+    case 'register':
+      if (!NAME_RE.test(p.name)) throw new RangeError(`bad identity name ${JSON.stringify(p.name)}`);
+      if ((p.roles & ~ROLE_MASK) !== 0) throw new RangeError('unknown role bits');
+      w.fixed(p.publicKey, PUBLIC_KEY_BYTES).str(p.name, NAME_BYTES_MAX).u8(p.roles);
+      return;
+    case 'revoke':
+      w.fixed(p.publicKey, PUBLIC_KEY_BYTES);
+      return;
+    case 'issue':
+      asset(w, p.asset);
+      w.fixed(p.to, PUBLIC_KEY_BYTES);
+      amount(w, p.amount);
+      return;
+    case 'transfer':
+      w.fixed(p.from, PUBLIC_KEY_BYTES);
+      asset(w, p.asset);
+      w.fixed(p.to, PUBLIC_KEY_BYTES);
+      amount(w, p.amount);
+      return;
+    case 'put':
+      if (!RECORD_KEY_RE.test(p.key)) throw new RangeError('bad record key');
+      w.fixed(p.owner, PUBLIC_KEY_BYTES).str(p.key, RECORD_KEY_BYTES_MAX);
+      if (p.value.kind === 'inline') w.u8(0).bytes(p.value.data, RECORD_VALUE_BYTES_MAX);
+      else w.u8(1).fixed(p.value.digest, HASH_BYTES);
+      return;
+  }
+}
+
+/** Copies a view so decoded values never alias a caller's buffer that may be reused. */
+function copy(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.from(bytes);
+}
+
+function readAmount(r: Reader, field: string): bigint {
+  const value = r.u64n(field);
+  if (value < 1n) r.fail('ENC_OUT_OF_RANGE', field, 'amount must be at least 1');
+  return value;
+}
+
+function readAsset(r: Reader, field: string): string {
+  return checkText(r, r.str(ASSET_SYMBOL_BYTES_MAX, field), ASSET_RE, field);
+}
+
+function decodePayload(r: Reader, type: number): Payload {
+  switch (type) {
+    case TxType.register: {
+      const publicKey = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.public_key'));
+      const name = checkText(r, r.str(NAME_BYTES_MAX, 'payload.name'), NAME_RE, 'payload.name');
+      const roles = r.u8('payload.roles');
+      if ((roles & ~ROLE_MASK) !== 0) r.fail('ENC_BAD_TAG', 'payload.roles', `unknown role bits ${roles}`);
+      return { type: 'register', publicKey, name, roles };
+    }
+    case TxType.revoke:
+      return { type: 'revoke', publicKey: copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.public_key')) };
+    case TxType.issue: {
+      const assetSymbol = readAsset(r, 'payload.asset');
+      const to = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.to'));
+      return { type: 'issue', asset: assetSymbol, to, amount: readAmount(r, 'payload.amount') };
+    }
+    case TxType.transfer: {
+      const from = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.from'));
+      const assetSymbol = readAsset(r, 'payload.asset');
+      const to = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.to'));
+      return { type: 'transfer', from, asset: assetSymbol, to, amount: readAmount(r, 'payload.amount') };
+    }
+    default: {
+      const owner = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.owner'));
+      const key = checkText(r, r.str(RECORD_KEY_BYTES_MAX, 'payload.key'), RECORD_KEY_RE, 'payload.key');
+      const tag = r.tag('payload.value_kind', 0, 1);
+      const value: RecordValue =
+        tag === 0
+          ? { kind: 'inline', data: copy(r.bytesField(RECORD_VALUE_BYTES_MAX, 'payload.value')) }
+          : { kind: 'sha256', digest: copy(r.fixed(HASH_BYTES, 'payload.digest')) };
+      return { type: 'put', owner, key, value };
+    }
+  }
+}
+
+function readBody(r: Reader): TxBody {
+  r.envelope(Kind.TX_BODY);
+  const chainId = checkText(r, r.str(CHAIN_ID_BYTES_MAX, 'chain_id'), CHAIN_ID_RE, 'chain_id');
+  const type = r.u8('type');
+  if (type < 1 || type > TX_TYPE_MAX_DECODED) {
+    const reserved = type >= TX_TYPE_RESERVED.deploy && type <= TX_TYPE_RESERVED.act;
+    r.fail('ENC_BAD_TAG', 'type', reserved ? `type ${type} is reserved for contracts` : `unknown type ${type}`);
+  }
+  const n = r.count(SIGNERS_MAX, PUBLIC_KEY_BYTES, 'signers');
+  if (n < 1) r.fail('ENC_OUT_OF_RANGE', 'signers', 'at least one signer');
+  const signers: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = copy(r.fixed(PUBLIC_KEY_BYTES, `signers[${i}]`));
+    if (i > 0 && compareBytes(signers[i - 1] as Uint8Array, s) >= 0) {
+      r.fail('ENC_NON_CANONICAL', `signers[${i}]`, 'signers must be strictly ascending');
+    }
+    signers.push(s);
+  }
+  const expiry = r.u64('expiry');
+  const payload = decodePayload(r, type);
+  return { chainId, signers, expiry, payload };
+}
+
+/** Decodes body bytes; SteleError ENC_* for anything but a canonical body. */
+export function decodeTxBody(bytes: Uint8Array): TxBody {
+  const r = new Reader(bytes, TX_BYTES_MAX, 'tx_body');
+  const body = readBody(r);
+  r.end();
+  return body;
+}
+
+/** Encodes a signed transaction from its body bytes and signatures. */
+export function encodeTx(bodyBytes: Uint8Array, signatures: readonly Uint8Array[]): Uint8Array {
+  const w = new Writer(bodyBytes.length + 16 + signatures.length * SIGNATURE_BYTES);
+  w.envelope(Kind.TX).bytes(bodyBytes, TX_BYTES_MAX);
+  w.u32(signatures.length);
+  for (const s of signatures) w.fixed(s, SIGNATURE_BYTES);
+  const bytes = w.finish();
+  if (bytes.length > TX_BYTES_MAX) throw new RangeError(`transaction of ${bytes.length} bytes exceeds ${TX_BYTES_MAX}`);
+  return bytes;
+}
+
+/**
+ * Decodes a signed transaction (refusing more than `maxBytes` before reading). Checks the
+ * encoding only: signatures are verified by the state machine or the verify pool.
+ * @throws SteleError ENC_* for anything but a canonical signed transaction.
+ */
+export function decodeTx(bytes: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
+  const r = new Reader(bytes, Math.min(maxBytes, TX_BYTES_MAX), 'tx');
+  r.envelope(Kind.TX);
+  const bodyBytes = copy(r.bytesField(TX_BYTES_MAX, 'body'));
+  const inner = new Reader(bodyBytes, TX_BYTES_MAX, 'tx.body');
+  const body = readBody(inner);
+  inner.end();
+  const n = r.count(SIGNERS_MAX, SIGNATURE_BYTES, 'signatures');
+  if (n !== body.signers.length) r.fail('ENC_OUT_OF_RANGE', 'signatures', `${n} signatures for ${body.signers.length} signers`);
+  const signatures: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) signatures.push(copy(r.fixed(SIGNATURE_BYTES, `signatures[${i}]`)));
+  r.end();
+  return { body, signatures, bodyBytes, bytes: copy(bytes), id: sha256(bodyBytes) };
+}
+
+/**
+ * Builds and signs a transaction. `signers` may come in any order; they are sorted into
+ * the canonical ascending order and each signs the body bytes.
+ * @example signTx({ chainId, expiry: 100, payload: { type: 'transfer', ... } }, [alice])
+ */
+export function signTx(body: Omit<TxBody, 'signers'>, signers: readonly Signer[]): Tx {
+  const sorted = signers.slice().sort((a, b) => compareBytes(a.publicKey, b.publicKey));
+  const full: TxBody = { ...body, signers: sorted.map((s) => s.publicKey) };
+  const bodyBytes = encodeTxBody(full);
+  const signatures = sorted.map((s) => s.sign(bodyBytes));
+  const bytes = encodeTx(bodyBytes, signatures);
+  return { body: full, signatures, bodyBytes, bytes, id: sha256(bodyBytes) };
+}
+
+/** Hex transaction id. */
+export function txIdHex(tx: Tx): string {
+  return toHex(tx.id);
+}
