@@ -45,6 +45,8 @@ export interface OpenReport {
   readonly records: number;
   /** Bytes cut from a torn tail (0 when the file ended cleanly). */
   readonly tornBytes: number;
+  /** Read-only opens stop at corruption instead of throwing: where and why. */
+  readonly corruption: { readonly record: number; readonly offset: number; readonly reason: string } | null;
 }
 
 function io<T>(what: string, path: string, fn: () => T): T {
@@ -64,14 +66,20 @@ export class FileBlockLog implements BlockLog {
   private durableEnd = HEADER_BYTES;
   readonly opened: OpenReport;
 
-  private constructor(readonly path: string, fd: number) {
+  private constructor(readonly path: string, fd: number, readonly readOnly: boolean) {
     this.fd = fd;
     this.opened = this.scan();
   }
 
-  /** Opens (creating if absent) and recovers the log at `path`. @throws SteleError STORE_*. */
-  static open(path: string): FileBlockLog {
+  /**
+   * Opens (creating if absent) and recovers the log at `path`. With `readOnly` (audits),
+   * nothing is created or cut: a torn tail is only reported in `opened.tornBytes`.
+   * @throws SteleError STORE_*.
+   */
+  static open(path: string, options: { readOnly?: boolean } = {}): FileBlockLog {
+    const readOnly = options.readOnly === true;
     return io('open', path, () => {
+      if (readOnly) return new FileBlockLog(path, openSync(path, 'r'), true);
       const fresh = !existsSync(path);
       if (fresh) mkdirSync(dirname(path), { recursive: true });
       const fd = openSync(path, fresh ? 'w+' : 'r+', 0o600);
@@ -85,7 +93,7 @@ export class FileBlockLog implements BlockLog {
         fsyncSync(dirFd);
         closeSync(dirFd);
       }
-      return new FileBlockLog(path, fd);
+      return new FileBlockLog(path, fd, false);
     });
   }
 
@@ -121,6 +129,11 @@ export class FileBlockLog implements BlockLog {
         continue;
       }
       if (problem === 'torn' || this.zeroToEnd(at, size)) break;
+      if (this.readOnly) {
+        this.end = at;
+        this.durableEnd = at;
+        return { records: this.offsets.length, tornBytes: 0, corruption: { record: this.offsets.length, offset: at, reason: problem } };
+      }
       throw new SteleError('STORE_CORRUPT', `${this.path}: record ${this.offsets.length} at byte ${at}: ${problem}`, {
         path: this.path,
         offset: at,
@@ -128,13 +141,13 @@ export class FileBlockLog implements BlockLog {
       });
     }
     const tornBytes = size - at;
-    if (tornBytes > 0) {
+    if (tornBytes > 0 && !this.readOnly) {
       ftruncateSync(this.fd, at);
       fsyncSync(this.fd);
     }
     this.end = at;
     this.durableEnd = at;
-    return { records: this.offsets.length, tornBytes };
+    return { records: this.offsets.length, tornBytes, corruption: null };
   }
 
   /** null when the frame at `at` is whole and valid; 'torn' when cut by the end of file. */
@@ -166,6 +179,7 @@ export class FileBlockLog implements BlockLog {
 
   append(record: Uint8Array): number {
     this.checkOpen();
+    if (this.readOnly) throw new SteleError('STORE_IO', `${this.path} is open read-only`);
     if (record.length > LOG_RECORD_BYTES_MAX) throw new RangeError(`record of ${record.length} bytes exceeds ${LOG_RECORD_BYTES_MAX}`);
     const frame = Buffer.alloc(FRAME_BYTES + record.length);
     frame.writeUInt32BE(record.length, 0);

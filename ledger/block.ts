@@ -14,6 +14,7 @@ import { toHex } from './assert.js';
 import { BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, HASH_BYTES, Kind, SIGNATURE_BYTES, TX_BYTES_MAX, VALIDATORS_MAX } from './constants.js';
 import { verify, type Signer } from './ed25519.js';
 import { checkText, Reader, Writer } from './encoding.js';
+import { isSteleError } from './errors.js';
 import { sha256 } from './hash.js';
 import { leafHash, merkleRoot } from './merkle.js';
 import { CHAIN_ID_RE, decodeTx, type Tx } from './tx.js';
@@ -145,8 +146,8 @@ export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Bloc
     try {
       txs.push(decodeTx(raw));
     } catch (error) {
-      const e = error as { code?: string; message?: string };
-      r.fail((e.code ?? 'ENC_TRUNCATED') as 'ENC_TRUNCATED', `txs[${i}]`, `at byte ${at}: ${e.message ?? String(error)}`);
+      if (!isSteleError(error)) throw error;
+      r.fail(error.code, `txs[${i}]`, `transaction at byte ${at}: ${error.reason}`);
     }
   }
   const votes = r.count(VALIDATORS_MAX, 2 + SIGNATURE_BYTES, 'certificate');

@@ -118,7 +118,7 @@ export class BlockChecker {
     try {
       result = executeBlock(g, this.state, block.txs, height, this.tip.stateHash, { signatures: 'verified' });
     } catch (error) {
-      if (isSteleError(error, 'BLOCK_BAD_TRANSACTION')) fail('BLOCK_BAD_TRANSACTION', height, error.message, error.details);
+      if (isSteleError(error, 'BLOCK_BAD_TRANSACTION')) fail('BLOCK_BAD_TRANSACTION', height, error.reason, error.details);
       throw error;
     }
     if (!bytesEqual(result.stateHash, block.header.stateHash)) {
@@ -173,7 +173,7 @@ export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | Asy
       transactions += block.txs.length;
     } catch (error) {
       if (!isSteleError(error)) throw error;
-      failure = { height, code: error.code, message: error.message };
+      failure = { height, code: error.code, message: error.reason };
       break;
     }
   }

@@ -52,19 +52,22 @@ export class Writer {
 
   u8(value: number): this {
     checkUint(value, 0xff);
-    this.buffer[this.reserve(1)] = value;
+    const at = this.reserve(1);
+    this.buffer[at] = value;
     return this;
   }
 
   u16(value: number): this {
     checkUint(value, 0xffff);
-    this.view.setUint16(this.reserve(2), value);
+    const at = this.reserve(2);
+    this.view.setUint16(at, value);
     return this;
   }
 
   u32(value: number): this {
     checkUint(value, 0xffff_ffff);
-    this.view.setUint32(this.reserve(4), value);
+    const at = this.reserve(4);
+    this.view.setUint32(at, value);
     return this;
   }
 
@@ -79,7 +82,8 @@ export class Writer {
     if (typeof value !== 'bigint' || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
       throw new RangeError(`u64 out of range: ${String(value)}`);
     }
-    this.view.setBigUint64(this.reserve(8), value);
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, value);
     return this;
   }
 
@@ -90,7 +94,8 @@ export class Writer {
   /** Bytes of a length fixed by the schema: no prefix. */
   fixed(bytes: Uint8Array, length: number): this {
     if (bytes.length !== length) throw new RangeError(`expected ${length} bytes, got ${bytes.length}`);
-    this.buffer.set(bytes, this.reserve(length));
+    const at = this.reserve(length);
+    this.buffer.set(bytes, at);
     return this;
   }
 
@@ -98,7 +103,8 @@ export class Writer {
   bytes(bytes: Uint8Array, max: number): this {
     if (bytes.length > max) throw new RangeError(`byte string of ${bytes.length} exceeds ${max}`);
     this.u32(bytes.length);
-    this.buffer.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.buffer.set(bytes, at);
     return this;
   }
 
@@ -109,7 +115,8 @@ export class Writer {
 
   /** Raw bytes already canonically encoded (a nested value). */
   raw(bytes: Uint8Array): this {
-    this.buffer.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.buffer.set(bytes, at);
     return this;
   }
 

@@ -72,10 +72,13 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class SteleError extends Error {
   readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
+  /** The message without the code prefix. */
+  readonly reason: string;
   constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(`${code}: ${message}`);
     this.name = 'SteleError';
     this.code = code;
+    this.reason = message;
     this.details = details;
   }
 }

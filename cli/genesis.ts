@@ -1,0 +1,84 @@
+import { toHex } from '../ledger/assert.js';
+import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
+import { genesisToJson, parseGenesis, parseGenesisText, quorumSize } from '../ledger/genesis.js';
+import { EXIT_OK, parse, printJson, publicKeyArg, readText, usage, writeNew } from './io.js';
+
+/** `stele genesis new|check ...` */
+export async function genesisCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'new') return genesisNew(rest);
+  if (sub === 'check') return genesisCheck(rest);
+  return usage('genesis needs a subcommand: new or check');
+}
+
+function split(value: string, parts: number, flag: string, shape: string): string[] {
+  const out = value.split(',');
+  if (out.length !== parts || out.some((p) => p.length === 0)) usage(`${flag} expects ${shape}, got ${JSON.stringify(value)}`);
+  return out;
+}
+
+async function genesisNew(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    'chain-id': { type: 'string' },
+    validator: { type: 'string', multiple: true },
+    admin: { type: 'string', multiple: true },
+    asset: { type: 'string', multiple: true },
+    supply: { type: 'string' },
+    'time-ms': { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values['chain-id'] === undefined || values.out === undefined) usage('genesis new needs --chain-id and --out');
+  const validators = (values.validator ?? []).map((v) => {
+    const [id, key, address] = split(v, 3, '--validator', 'ID,KEY,HOST:PORT') as [string, string, string];
+    return { id, public_key: publicKeyArg(key), address };
+  });
+  const admins = (values.admin ?? []).map((a) => {
+    const [name, key] = split(a, 2, '--admin', 'NAME,KEY') as [string, string];
+    return { name, public_key: publicKeyArg(key), roles: ['admin', 'issuer'] };
+  });
+  if (validators.length === 0 || admins.length === 0) usage('genesis new needs at least one --validator and one --admin');
+  const issuer = (admins[0] as { public_key: string }).public_key;
+  const assets = (values.asset ?? []).map((symbol) => ({ symbol, issuer }));
+  const supply = values.supply;
+  if (supply !== undefined && assets.length === 0) usage('--supply needs --asset');
+  const timeMs = values['time-ms'] === undefined ? Date.now() : Number(values['time-ms']);
+  const json = {
+    stele_genesis: 1,
+    chain_id: values['chain-id'],
+    genesis_time_ms: timeMs,
+    validators,
+    identities: admins,
+    assets,
+    balances: supply === undefined ? [] : assets.map((a) => ({ public_key: issuer, asset: a.symbol, amount: supply })),
+  };
+  const genesis = parseGenesis(json); // validates everything before writing
+  writeNew(values.out, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, values.force === true);
+  if (values.json === true) printJson({ file: values.out, genesis_hash: toHex(genesis.hash) });
+  else process.stdout.write(`${toHex(genesis.hash)}\n`);
+  return EXIT_OK;
+}
+
+async function genesisCheck(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, true);
+  const [file] = positionals;
+  if (file === undefined || positionals.length !== 1) usage('genesis check needs exactly one FILE');
+  const g = parseGenesisText(readText(file, GENESIS_FILE_BYTES_MAX));
+  const summary = {
+    ok: true,
+    chain_id: g.chainId,
+    genesis_hash: toHex(g.hash),
+    validators: g.validators.map((v) => ({ id: v.id, public_key: toHex(v.publicKey), address: v.address })),
+    quorum: quorumSize(g),
+    identities: g.identities.length,
+    assets: g.assets.map((a) => a.symbol),
+    limits: g.limits,
+  };
+  if (values.json === true) printJson(summary);
+  else {
+    process.stdout.write(`${g.chainId} ${summary.genesis_hash}\n`);
+    process.stderr.write(`${g.validators.length} validators (quorum ${summary.quorum}), ${g.identities.length} identities, assets: ${summary.assets.join(', ') || 'none'}\n`);
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,87 @@
+/** Small command-line helpers: key files, JSON output, exit codes. */
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { fromHex, toHex } from '../ledger/assert.js';
+import { keyPairFromSeed, Signer, type KeyPair } from '../ledger/ed25519.js';
+import { SteleError } from '../ledger/errors.js';
+
+/** Exit codes (docs/cli.md): 0 ok, 1 the check failed, 2 usage or I/O. */
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+const KEY_FILE_BYTES_MAX = 4096;
+
+export function usage(message: string): never {
+  throw new SteleError('CLI_USAGE', message);
+}
+
+export function readText(path: string, maxBytes: number): string {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (data.length > maxBytes) throw new SteleError('CLI_IO', `${path} is larger than ${maxBytes} bytes`);
+  return data.toString('utf8');
+}
+
+/** Writes a file atomically enough for a CLI: refuses to overwrite without `force`. */
+export function writeNew(path: string, text: string, mode: number, force: boolean): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text, { mode, flag: force ? 'w' : 'wx' });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
+    throw new SteleError('CLI_IO', `cannot write ${path}: ${code ?? (error as Error).message}`);
+  }
+}
+
+/** The key file format: {"type":"ed25519","public_key":hex,"seed":hex}. */
+export function keyFileText(pair: KeyPair): string {
+  return `${JSON.stringify({ type: 'ed25519', public_key: toHex(pair.publicKey), seed: toHex(pair.seed) }, null, 2)}\n`;
+}
+
+export function readKeyFile(path: string): Signer {
+  const text = readText(path, KEY_FILE_BYTES_MAX);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SteleError('CLI_IO', `${path} is not a key file (not JSON)`);
+  }
+  const o = value as { type?: unknown; public_key?: unknown; seed?: unknown };
+  if (o === null || typeof o !== 'object' || o.type !== 'ed25519' || typeof o.seed !== 'string' || typeof o.public_key !== 'string') {
+    throw new SteleError('CLI_IO', `${path} is not a key file (expected type, public_key and seed)`);
+  }
+  let pair: KeyPair;
+  try {
+    pair = keyPairFromSeed(fromHex(o.seed, 32, 'seed'));
+  } catch {
+    throw new SteleError('CLI_IO', `${path}: seed must be 64 lower-case hex characters`);
+  }
+  if (toHex(pair.publicKey) !== o.public_key) throw new SteleError('CLI_IO', `${path}: public_key does not match the seed`);
+  return new Signer(pair);
+}
+
+/** A public key given as 64 hex characters or as the path of a key file. */
+export function publicKeyArg(value: string): string {
+  if (/^[0-9a-f]{64}$/.test(value)) return value;
+  return toHex(readKeyFile(value).publicKey);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}
+
+/** parseArgs (strict) with mistakes mapped to CLI_USAGE. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * The `stele` command. Data goes to stdout, messages to stderr; `--json` prints exactly
+ * one JSON document. Exit codes: 0 ok, 1 the check failed, 2 usage or I/O error.
+ */
+import { isSteleError } from '../ledger/errors.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, printJson, usage } from './io.js';
+import { auditCommand } from './audit.js';
+import { genesisCommand } from './genesis.js';
+import { keygenCommand } from './keygen.js';
+import { demoCommand } from './demo.js';
+
+const HELP = `stele: a permissioned ledger (see README.md)
+
+Usage:
+  stele keygen --out FILE [--json] [--force]
+  stele genesis new --chain-id ID --validator ID,KEY,HOST:PORT... --admin NAME,KEY... [--asset SYM] [--supply N] --out FILE [--force]
+  stele genesis check FILE [--json]
+  stele audit --genesis FILE --data DIR [--json] [--reference]
+  stele demo [--dir DIR] [--blocks N] [--json]
+
+KEY is 64 hex characters or the path of a key file written by keygen.
+Exit codes: 0 ok, 1 the check failed (audit), 2 usage or I/O error.
+`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  keygen: keygenCommand,
+  genesis: genesisCommand,
+  audit: auditCommand,
+  demo: demoCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(HELP);
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const command = commands[name];
+  if (command === undefined) usage(`unknown command ${JSON.stringify(name)}; try "stele help"`);
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const json = process.argv.includes('--json');
+    if (isSteleError(error)) {
+      if (json) printJson({ ok: false, error: { code: error.code, message: error.message, details: error.details } });
+      else process.stderr.write(`stele: ${error.message}\n`);
+      process.exitCode = error.code.startsWith('BLOCK_') ? EXIT_CHECK_FAILED : EXIT_USAGE;
+      return;
+    }
+    process.stderr.write(`stele: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 70;
+  },
+);
