@@ -141,9 +141,7 @@ export class Reader {
 
   /** Refuses inputs longer than `maxBytes` before reading anything. */
   constructor(bytes: Uint8Array, maxBytes: number, what: string) {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new SteleError('ENC_TRUNCATED', `${what}: expected bytes`, { field: what, offset: 0 });
-    }
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what}: expected a Uint8Array`);
     if (bytes.length > maxBytes) {
       throw new SteleError('ENC_TOO_LARGE', `${what}: ${bytes.length} bytes exceeds ${maxBytes}`, {
         field: what,

@@ -25,7 +25,9 @@ const WORKER_JOBS_MAX = 64;
 
 export class VerifyPool {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, Pending>();
+  /** Outstanding chunks per worker: a worker holds the event loop open only while busy. */
+  private readonly busy: number[] = [];
+  private readonly pending = new Map<number, Pending & { worker: number }>();
   private nextId = 1;
   private closed = false;
   private readonly inline: (item: VerifyItem) => boolean;
@@ -43,11 +45,13 @@ export class VerifyPool {
         const waiter = this.pending.get(reply.id);
         invariant(waiter !== undefined, 'reply for a known job');
         this.pending.delete(reply.id);
+        this.release(waiter.worker);
         waiter.resolve(reply.verdicts);
       });
       worker.on('error', (error) => this.failAll(error));
       worker.unref();
       this.workers.push(worker);
+      this.busy.push(0);
     }
   }
 
@@ -56,8 +60,22 @@ export class VerifyPool {
   }
 
   private failAll(error: Error): void {
-    for (const waiter of this.pending.values()) waiter.reject(error);
+    for (const waiter of this.pending.values()) {
+      this.release(waiter.worker);
+      waiter.reject(error);
+    }
     this.pending.clear();
+  }
+
+  private hold(index: number): void {
+    if (this.busy[index] === 0) (this.workers[index] as Worker).ref();
+    this.busy[index] = (this.busy[index] as number) + 1;
+  }
+
+  private release(index: number): void {
+    this.busy[index] = (this.busy[index] as number) - 1;
+    invariant((this.busy[index] as number) >= 0, 'worker busy count');
+    if (this.busy[index] === 0) (this.workers[index] as Worker).unref();
   }
 
   /** Verdicts (1 valid, 0 not) for every item, in order. */
@@ -68,7 +86,7 @@ export class VerifyPool {
     const chunk = Math.ceil(items.length / this.workers.length);
     const parts: Promise<Uint8Array>[] = [];
     for (let w = 0; w * chunk < items.length; w++) {
-      parts.push(this.run(this.workers[w] as Worker, items, w * chunk, Math.min(items.length, (w + 1) * chunk)));
+      parts.push(this.run(w, items, w * chunk, Math.min(items.length, (w + 1) * chunk)));
     }
     const results = await Promise.all(parts);
     const out = new Uint8Array(items.length);
@@ -80,7 +98,7 @@ export class VerifyPool {
     return out;
   }
 
-  private run(worker: Worker, items: readonly VerifyItem[], from: number, to: number): Promise<Uint8Array> {
+  private run(worker: number, items: readonly VerifyItem[], from: number, to: number): Promise<Uint8Array> {
     let size = 0;
     for (let i = from; i < to; i++) size += 100 + (items[i] as VerifyItem).message.length;
     const batch = new Uint8Array(size);
@@ -98,6 +116,7 @@ export class VerifyPool {
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, {
+        worker,
         resolve: (verdicts) => {
           // Re-impose the length rule the packing could not carry.
           for (let i = from; i < to; i++) {
@@ -108,7 +127,8 @@ export class VerifyPool {
         },
         reject,
       });
-      worker.postMessage({ id, batch, count: to - from }, [batch.buffer]);
+      this.hold(worker);
+      (this.workers[worker] as Worker).postMessage({ id, batch, count: to - from }, [batch.buffer]);
     });
   }
 

@@ -1,0 +1,130 @@
+/**
+ * Tamper evidence: any change to committed bytes, and any insertion, deletion or
+ * reordering of blocks, is caught by chain verification, which names the first bad block.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { verifyChain } from '../../ledger/chain.js';
+import { buildBlock, encodeBlock, signVote, withCertificate, type Block } from '../../ledger/block.js';
+import { leafHash, merkleProof, merkleRoot, verifyMerkleProof } from '../../ledger/merkle.js';
+import { sha256 } from '../../ledger/hash.js';
+import { VerifyPool } from '../../ledger/verify-pool.js';
+import { verify } from '../../ledger/ed25519.js';
+import { chain, makeChain } from '../support/fixtures.js';
+import type { Signer } from '../../ledger/ed25519.js';
+
+const { blocks } = makeChain(6, 5);
+const bytes = blocks.map((b) => b.bytes);
+const g = chain.genesis;
+
+async function failure(list: Uint8Array[]) {
+  const report = await verifyChain(g, list);
+  assert.equal(report.ok, false, 'the change must be detected');
+  return report.failure as { height: number; code: string; message: string };
+}
+
+test('the untampered chain verifies, with the reference verifier too', async () => {
+  const report = await verifyChain(g, bytes);
+  assert.equal(report.ok, true, JSON.stringify(report.failure));
+  assert.equal(report.height, 6);
+  assert.equal(report.transactions, 30);
+  const reference = await verifyChain(g, bytes, { reference: true });
+  assert.deepEqual(reference, report);
+});
+
+test('reorder, deletion, insertion and duplication of blocks are detected at the first bad height', async () => {
+  const swapped = [bytes[0], bytes[2], bytes[1], ...bytes.slice(3)] as Uint8Array[];
+  assert.deepEqual(await failure(swapped).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_HEIGHT']);
+  const deleted = [bytes[0], ...bytes.slice(2)] as Uint8Array[];
+  assert.equal((await failure(deleted)).height, 2);
+  const duplicated = [bytes[0], bytes[0], ...bytes.slice(1)] as Uint8Array[];
+  assert.deepEqual(await failure(duplicated).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_HEIGHT']);
+});
+
+test('a block re-signed by its proposer with other contents breaks the chain at the next block', async () => {
+  // Rebuild block 3 without its last transaction, validly signed and certified, so only the
+  // hash link from block 4 (and the state hash) can expose it.
+  const b3 = blocks[2] as Block;
+  const forged = buildBlock({ ...b3.header, prevHash: b3.header.prevHash }, b3.txs.slice(0, 4), chain.validators[b3.header.proposer] as Signer);
+  const certified = withCertificate(forged, chain.validators.slice(0, 2).map((v, i) => signVote(v, i, forged)));
+  const list = [...bytes.slice(0, 2), certified.bytes, ...bytes.slice(3)];
+  const f = await failure(list);
+  assert.equal(f.height, 3);
+  assert.equal(f.code, 'BLOCK_BAD_STATE_HASH');
+});
+
+test('certificates: too few votes, an unknown validator, a forged vote, a duplicated voter', async () => {
+  const b2 = blocks[1] as Block;
+  const replace = (cert: Block['certificate']) => [bytes[0], encodeBlock(b2.headerBytes, b2.proposerSignature, b2.txs, cert), ...bytes.slice(2)] as Uint8Array[];
+  assert.deepEqual(await failure(replace(b2.certificate.slice(0, 1))).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
+  const forgedVote = { validator: 2, signature: Uint8Array.from((b2.certificate[0] as { signature: Uint8Array }).signature) };
+  assert.deepEqual(await failure(replace([b2.certificate[0] as Block['certificate'][number], forgedVote])).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
+  const unknown = { validator: 9, signature: new Uint8Array(64) };
+  assert.deepEqual(await failure(replace([...b2.certificate, unknown])).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
+  // A duplicated voter cannot even be encoded canonically.
+  const dup = Uint8Array.from(encodeBlock(b2.headerBytes, b2.proposerSignature, b2.txs, b2.certificate));
+  dup.set(dup.subarray(dup.length - 66, dup.length - 64), dup.length - 132); // second index := first index... the other way round
+  const f = await failure([bytes[0] as Uint8Array, dup, ...bytes.slice(2)]);
+  assert.equal(f.height, 2);
+});
+
+test('property: flipping any bit of any block is detected, at that block, never a crash', async () => {
+  const total = bytes.reduce((n, b) => n + b.length, 0);
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: total * 8 - 1 }), async (bit) => {
+      let at = bit >> 3;
+      let which = 0;
+      while (at >= (bytes[which] as Uint8Array).length) {
+        at -= (bytes[which] as Uint8Array).length;
+        which++;
+      }
+      const copy = bytes.map((b) => Uint8Array.from(b));
+      const target = copy[which] as Uint8Array;
+      target[at] = (target[at] as number) ^ (1 << (bit & 7));
+      const f = await failure(copy);
+      assert.equal(f.height, which + 1, `flip in block ${which + 1} reported at ${f.height}: ${f.code} ${f.message}`);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('the verify pool gives the same verdicts as the inline verifier', async () => {
+  const pool = new VerifyPool((x) => verify(x.publicKey, x.message, x.signature), 2);
+  try {
+    const items = blocks.flatMap((b) => b.txs.map((t) => ({ publicKey: t.body.signers[0] as Uint8Array, message: t.bodyBytes, signature: t.signatures[0] as Uint8Array })));
+    const bad = items.map((x, i) => (i % 3 === 0 ? { ...x, message: Uint8Array.of(...x.message, 1) } : x));
+    bad.push({ publicKey: new Uint8Array(31), message: new Uint8Array(), signature: new Uint8Array(64) });
+    const verdicts = await pool.verifyBatch(bad);
+    assert.deepEqual(Array.from(verdicts), bad.map((x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0)));
+    assert.ok(verdicts.includes(0) && verdicts.includes(1));
+    const report = await verifyChain(g, bytes, { pool });
+    assert.equal(report.ok, true);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('Merkle proofs: every leaf of trees of 1..40 leaves proves, and any change to a proof fails', () => {
+  for (let n = 1; n <= 40; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Uint8Array.of(i, n)));
+    const root = merkleRoot(leaves);
+    for (let i = 0; i < n; i++) {
+      const proof = merkleProof(leaves, i);
+      assert.ok(verifyMerkleProof(root, leaves[i] as Uint8Array, proof), `n=${n} i=${i}`);
+      if (n > 1) {
+        assert.equal(verifyMerkleProof(root, leaves[(i + 1) % n] as Uint8Array, proof), false);
+        assert.equal(verifyMerkleProof(root, leaves[i] as Uint8Array, { ...proof, index: (i + 1) % n }), false);
+        assert.equal(verifyMerkleProof(root, leaves[i] as Uint8Array, { ...proof, siblings: proof.siblings.slice(1) }), false);
+        const bent = proof.siblings.map((s, k) => (k === 0 ? sha256(s) : s));
+        assert.equal(verifyMerkleProof(root, leaves[i] as Uint8Array, { ...proof, siblings: bent }), false);
+      }
+    }
+  }
+  // A leaf can never pass for an interior node (domain separation): the root of two
+  // leaves is not the leaf hash of their concatenation.
+  const a = leafHash(Uint8Array.of(1));
+  const b = leafHash(Uint8Array.of(2));
+  assert.notDeepEqual(merkleRoot([a, b]), leafHash(Uint8Array.of(...a, ...b)));
+  assert.deepEqual(merkleRoot([]), sha256(new Uint8Array()));
+});

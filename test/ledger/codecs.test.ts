@@ -1,0 +1,201 @@
+/**
+ * Every decoder: round trips both ways on random valid values, and fuzzing with random and
+ * mutated bytes that may only ever produce a SteleError with an ENC_* code (never another
+ * exception, never a crash or hang). Wrong-typed inputs produce TypeError.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { decodeTx, decodeTxBody, encodeTxBody, type Payload } from '../../ledger/tx.js';
+import { decodeBlock, decodeHeader } from '../../ledger/block.js';
+import { decodeWriteSet, encodeWriteSet, type Write } from '../../ledger/state.js';
+import { isSteleError } from '../../ledger/errors.js';
+import { TX_BYTES_MAX } from '../../ledger/constants.js';
+import { HOSTILE_VALUES, hostileBytes } from '../support/hostile.js';
+import { alice, bob, carol, chain, makeChain, tx } from '../support/fixtures.js';
+
+const key = fc.constantFrom(alice.publicKey, bob.publicKey, carol.publicKey);
+const asset = fc.stringMatching(/^[A-Z][A-Z0-9]{0,11}$/);
+const amount = fc.bigInt({ min: 1n, max: 2n ** 64n - 1n });
+const payload: fc.Arbitrary<Payload> = fc.oneof(
+  fc.record({ type: fc.constant('register' as const), publicKey: fc.uint8Array({ minLength: 32, maxLength: 32 }), name: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/), roles: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ type: fc.constant('revoke' as const), publicKey: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+  fc.record({ type: fc.constant('issue' as const), asset, to: key, amount }),
+  fc.record({ type: fc.constant('transfer' as const), from: key, asset, to: key, amount }),
+  fc.record({
+    type: fc.constant('put' as const),
+    owner: key,
+    key: fc.string({ minLength: 1, maxLength: 60 }).filter((s) => /^[^\u0000-\u001f\u007f]{1,256}$/u.test(s) && Buffer.byteLength(s) <= 256),
+    value: fc.oneof(
+      fc.record({ kind: fc.constant('inline' as const), data: fc.uint8Array({ maxLength: 300 }) }),
+      fc.record({ kind: fc.constant('sha256' as const), digest: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+    ),
+  }),
+);
+
+/** Compares values across prototypes (fast-check records have none). */
+function normalize(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+}
+
+function onlyTyped(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (error) {
+    if (isSteleError(error) && error.code.startsWith('ENC_')) return;
+    throw error;
+  }
+}
+
+function mutate(bytes: Uint8Array, how: number, at: number, value: number): Uint8Array {
+  const i = bytes.length === 0 ? 0 : at % bytes.length;
+  switch (how) {
+    case 0: {
+      const out = Uint8Array.from(bytes);
+      out[i] = value;
+      return out;
+    }
+    case 1:
+      return bytes.subarray(0, i);
+    case 2:
+      return Uint8Array.from([...bytes, value]);
+    case 3:
+      return Uint8Array.from([...bytes.subarray(0, i), value, ...bytes.subarray(i)]);
+    default:
+      return Uint8Array.from([...bytes.subarray(0, i), ...bytes.subarray(i + 1)]);
+  }
+}
+
+test('transaction body and signed transaction: decode(encode(x)) = x and encode(decode(b)) = b', () => {
+  fc.assert(
+    fc.property(payload, fc.integer({ min: 0, max: 2 ** 40 }), (p, expiry) => {
+      const t = tx(p, [alice, bob], expiry);
+      const back = decodeTx(t.bytes);
+      assert.deepEqual(back.bytes, t.bytes);
+      assert.deepEqual(back.id, t.id);
+      assert.deepEqual(encodeTxBody(back.body), t.bodyBytes);
+      assert.equal(normalize(decodeTxBody(t.bodyBytes).payload), normalize(p));
+      assert.equal(normalize(back.body.payload), normalize(p));
+      assert.deepEqual(encodeTxBody({ ...back.body, payload: p }), t.bodyBytes);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('transaction decoders: random and mutated bytes give only ENC_* errors', () => {
+  const samples = [
+    tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: bob.publicKey, amount: 5n }, [alice]).bytes,
+    tx({ type: 'put', owner: alice.publicKey, key: 'x', value: { kind: 'inline', data: new Uint8Array(40) } }, [alice, bob]).bytes,
+  ];
+  fc.assert(
+    fc.property(fc.constantFrom(...samples), fc.integer({ min: 0, max: 4 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (b, how, at, v) => {
+      const m = mutate(b, how, at, v);
+      onlyTyped(() => decodeTx(m));
+      onlyTyped(() => decodeTxBody(m));
+      // A mutation that still decodes must re-encode to the very same bytes.
+      try {
+        const t = decodeTx(m);
+        assert.deepEqual(t.bytes, m);
+      } catch {
+        /* refused: fine */
+      }
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), (b) => {
+      onlyTyped(() => decodeTx(b));
+      onlyTyped(() => decodeBlock(b));
+      onlyTyped(() => decodeHeader(b));
+      onlyTyped(() => decodeWriteSet(b));
+    }),
+    { numRuns: 1000 },
+  );
+  for (const b of hostileBytes()) {
+    onlyTyped(() => decodeTx(b));
+    onlyTyped(() => decodeBlock(b));
+    onlyTyped(() => decodeWriteSet(b));
+  }
+});
+
+test('oversize input is refused before any work', () => {
+  const huge = new Uint8Array(TX_BYTES_MAX + 1);
+  huge[0] = 1;
+  huge[1] = 2;
+  assert.throws(() => decodeTx(huge), (e: unknown) => isSteleError(e, 'ENC_TOO_LARGE'));
+  const small = tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: bob.publicKey, amount: 5n }, [alice]).bytes;
+  assert.throws(() => decodeTx(small, 10), (e: unknown) => isSteleError(e, 'ENC_TOO_LARGE'));
+});
+
+test('hostile values (wrong types, proxies, fake arrays) give TypeError or a typed error, never a crash', () => {
+  for (const value of HOSTILE_VALUES) {
+    for (const decode of [decodeTx, decodeTxBody, decodeBlock, decodeHeader, decodeWriteSet] as Array<(b: Uint8Array) => unknown>) {
+      try {
+        decode(value as Uint8Array);
+      } catch (error) {
+        assert.ok(error instanceof TypeError || (isSteleError(error) && error.code.startsWith('ENC_')), `${String(error)}`);
+      }
+    }
+  }
+});
+
+test('non-canonical transactions are refused: unsorted signers, reserved types, zero amounts, bad roles', () => {
+  const good = tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: bob.publicKey, amount: 5n }, [alice, bob]);
+  // Swap the two signer keys in the body (signers start after version, kind, chain id, type, count).
+  const body = Uint8Array.from(good.bodyBytes);
+  const at = 2 + 4 + chain.genesis.chainId.length + 1 + 4;
+  const first = body.slice(at, at + 32);
+  body.set(body.slice(at + 32, at + 64), at);
+  body.set(first, at + 32);
+  assert.throws(() => decodeTxBody(body), (e: unknown) => isSteleError(e, 'ENC_NON_CANONICAL'));
+  const reserved = Uint8Array.from(good.bodyBytes);
+  reserved[2 + 4 + chain.genesis.chainId.length] = 6;
+  assert.throws(() => decodeTxBody(reserved), (e: unknown) => isSteleError(e, 'ENC_BAD_TAG') && /reserved for contracts/.test(e.message));
+  const zero = Uint8Array.from(good.bodyBytes);
+  zero.fill(0, zero.length - 8);
+  assert.throws(() => decodeTxBody(zero), (e: unknown) => isSteleError(e, 'ENC_OUT_OF_RANGE'));
+  assert.throws(() => tx({ type: 'register', publicKey: carol.publicKey, name: 'x', roles: 4 }, [alice]), RangeError);
+  assert.throws(() => tx({ type: 'transfer', from: alice.publicKey, asset: 'bad', to: bob.publicKey, amount: 1n }, [alice]), RangeError);
+});
+
+test('blocks: round trip, and mutated blocks give only ENC_* errors', () => {
+  const { blocks } = makeChain(2, 5);
+  for (const b of blocks) {
+    const back = decodeBlock(b.bytes);
+    assert.deepEqual(back.bytes, b.bytes);
+    assert.deepEqual(back.hash, b.hash);
+    assert.equal(back.txs.length, 5);
+  }
+  const sample = (blocks[1] as { bytes: Uint8Array }).bytes;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (how, at, v) => {
+      const m = mutate(sample, how, at, v);
+      onlyTyped(() => decodeBlock(m));
+      try {
+        assert.deepEqual(decodeBlock(m).bytes, m);
+      } catch {
+        /* refused: fine */
+      }
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test('write sets: round trip and canonical order enforced', () => {
+  const ws: Write[] = [
+    { key: 'a/1', value: Uint8Array.of(1) },
+    { key: 'b', value: null },
+    { key: 'c/x', value: new Uint8Array(0) },
+  ];
+  const bytes = encodeWriteSet(ws);
+  assert.deepEqual(decodeWriteSet(bytes), ws);
+  assert.deepEqual(encodeWriteSet(decodeWriteSet(bytes)), bytes);
+  const swapped = encodeWriteSet([ws[0] as Write]);
+  assert.deepEqual(decodeWriteSet(swapped), [ws[0]]);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (how, at, v) => {
+      onlyTyped(() => decodeWriteSet(mutate(bytes, how, at, v)));
+    }),
+    { numRuns: 500 },
+  );
+});
