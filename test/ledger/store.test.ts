@@ -1,0 +1,151 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FileBlockLog } from '../../ledger/block-log.js';
+import { LedgerStore } from '../../ledger/store.js';
+import { verifyChain } from '../../ledger/chain.js';
+import { isSteleError } from '../../ledger/errors.js';
+import { devChain } from '../../ledger/devnet.js';
+import { balanceOf } from '../../ledger/machine.js';
+import { alice, chain, makeChain } from '../support/fixtures.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'stele-test-'));
+}
+
+test('block log: records round trip, and a torn tail is cut on open', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'blocks.log');
+  const log = FileBlockLog.open(path);
+  const records = [Uint8Array.of(1, 2, 3), new Uint8Array(1000).fill(7), new Uint8Array(0)];
+  for (const r of records) log.append(r);
+  await log.sync();
+  await log.close();
+  const whole = statSync(path).size;
+  for (const tail of [Uint8Array.of(0, 0, 0), Uint8Array.of(0, 0, 0, 9, 1, 2, 3, 4, 5), new Uint8Array(4096)]) {
+    appendFileSync(path, tail);
+    const again = FileBlockLog.open(path);
+    assert.equal(again.length, 3);
+    assert.equal(again.opened.tornBytes, tail.length);
+    assert.deepEqual(Array.from({ length: 3 }, (_, i) => again.read(i)), records);
+    await again.close();
+    assert.equal(statSync(path).size, whole);
+  }
+  rmSync(dir, { recursive: true });
+});
+
+test('block log: a bad checksum on the last record is a torn tail; before the tail it is corruption', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'blocks.log');
+  const log = FileBlockLog.open(path);
+  log.append(new Uint8Array(100).fill(1));
+  log.append(new Uint8Array(100).fill(2));
+  await log.sync();
+  await log.close();
+  const original = readFileSync(path);
+  const lastPayload = original.length - 10;
+  const flippedLast = Buffer.from(original);
+  flippedLast[lastPayload] = (flippedLast[lastPayload] as number) ^ 0x10;
+  writeFileSync(path, flippedLast);
+  const cut = FileBlockLog.open(path);
+  assert.equal(cut.length, 1);
+  assert.equal(cut.opened.tornBytes, 108);
+  await cut.close();
+
+  const flippedFirst = Buffer.from(original);
+  flippedFirst[16 + 8 + 50] = (flippedFirst[16 + 8 + 50] as number) ^ 0x01;
+  writeFileSync(path, flippedFirst);
+  assert.throws(() => FileBlockLog.open(path), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === 0);
+  const ro = FileBlockLog.open(path, { readOnly: true });
+  assert.deepEqual(ro.opened.corruption?.record, 0);
+  assert.equal(statSync(path).size, original.length, 'a read-only open changes nothing');
+  await ro.close();
+
+  writeFileSync(path, Buffer.from('NOTALOG!' + '\0'.repeat(20)));
+  assert.throws(() => FileBlockLog.open(path), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  rmSync(dir, { recursive: true });
+});
+
+test('ledger store: commit, reopen, same state; refuses another genesis and bad blocks without writing', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(3, 3);
+  for (const b of blocks) await store.commit(b);
+  const stateHash = store.tip.stateHash;
+  const aliceBalance = balanceOf(store.state, alice.publicKey, 'STL');
+  const loc = await store.txLocation(blocks[1]!.txs[2]!.id);
+  assert.deepEqual(loc, { height: 2, index: 2 });
+  // A bad block is refused and nothing is written.
+  await assert.rejects(store.commit(blocks[0] as (typeof blocks)[number]), (e: unknown) => isSteleError(e, 'BLOCK_BAD_HEIGHT'));
+  assert.equal(store.log.length, 3);
+  await store.close();
+
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.height, 3);
+  assert.deepEqual(again.tip.stateHash, stateHash);
+  assert.equal(balanceOf(again.state, alice.publicKey, 'STL'), aliceBalance);
+  assert.equal((await verifyChain(chain.genesis, again.blocks())).ok, true);
+  await again.close();
+
+  const other = devChain({ label: 'other' });
+  await assert.rejects(LedgerStore.open(dir, other.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH'));
+  rmSync(dir, { recursive: true });
+});
+
+test('ledger store: an index that lost its last writes is rebuilt from the log', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(4, 2);
+  for (const b of blocks.slice(0, 2)) await store.commit(b);
+  await store.close();
+  // Append blocks 3 and 4 to the log only: as if the process died after the log sync.
+  const log = FileBlockLog.open(join(dir, 'blocks.log'));
+  for (const b of blocks.slice(2)) log.append(b.bytes);
+  await log.sync();
+  await log.close();
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.replayed, 2);
+  assert.equal(again.height, 4);
+  assert.deepEqual(again.tip.hash, (blocks[3] as { hash: Uint8Array }).hash);
+  assert.deepEqual(await again.txLocation(blocks[3]!.txs[0]!.id), { height: 4, index: 0 });
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('crash: SIGKILL at random moments loses nothing acknowledged; a torn tail is cut', async () => {
+  const dir = tempDir();
+  const child = fileURLToPath(new URL('../support/crash-child.js', import.meta.url));
+  let acked = 0;
+  const rounds = 6;
+  for (let round = 0; round < rounds; round++) {
+    const proc = spawn(process.execPath, [child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let seen = '';
+    const killAfterAcks = 2 + Math.floor(Math.random() * 6);
+    let acksThisRound = 0;
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        for (const m of seen.matchAll(/ACK (\d+)\n/g)) acked = Math.max(acked, Number(m[1]));
+        acksThisRound = (seen.match(/ACK /g) ?? []).length;
+        if (acksThisRound >= killAfterAcks) {
+          // Kill after a random extra delay, mid-commit more often than not.
+          setTimeout(() => proc.kill('SIGKILL'), Math.floor(Math.random() * 15));
+        }
+      });
+      proc.on('exit', () => resolve());
+    });
+    if (round % 2 === 1) appendFileSync(join(dir, 'blocks.log'), Buffer.from([0, 0, 1, 0, 0xde, 0xad])); // a torn frame
+    const store = await LedgerStore.open(dir, chain.genesis);
+    assert.ok(store.height >= acked, `round ${round}: height ${store.height} < acknowledged ${acked}`);
+    const report = await verifyChain(chain.genesis, store.blocks());
+    assert.equal(report.ok, true, JSON.stringify(report.failure));
+    assert.deepEqual(report.state_hash, Buffer.from(store.tip.stateHash).toString('hex'));
+    await store.close();
+  }
+  assert.ok(acked >= rounds * 2);
+  rmSync(dir, { recursive: true });
+});
