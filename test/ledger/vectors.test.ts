@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { computeVectors } from '../support/vectors.js';
+import { parseGenesis } from '../../ledger/genesis.js';
+import { decodeTx } from '../../ledger/tx.js';
+import { decodeBlock } from '../../ledger/block.js';
+import { fromHex, toHex } from '../../ledger/assert.js';
+
+const file = JSON.parse(readFileSync(new URL('../../../test/vectors/ledger-v1.json', import.meta.url), 'utf8')) as ReturnType<typeof computeVectors> & {
+  genesis: { json: unknown; hash: string };
+  transactions: Array<{ signed: string; id: string }>;
+  block_1: { encoding: string; hash: string };
+  sha256: Record<string, string>;
+};
+
+test('known-answer vectors: the code reproduces the committed file exactly', () => {
+  assert.deepEqual(computeVectors(), file);
+  // Independent facts the file must agree with (FIPS 180-2 and RFC 8032).
+  assert.equal(file.sha256.abc, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  assert.equal((file as unknown as { ed25519_rfc8032_test1: { signature: string } }).ed25519_rfc8032_test1.signature.slice(0, 16), 'e5564300c360ac72');
+});
+
+test('known-answer vectors decode back from the file alone', () => {
+  assert.equal(toHex(parseGenesis(file.genesis.json).hash), file.genesis.hash);
+  for (const t of file.transactions) assert.equal(toHex(decodeTx(fromHex(t.signed)).id), t.id);
+  assert.equal(toHex(decodeBlock(fromHex(file.block_1.encoding)).hash), file.block_1.hash);
+});
