@@ -104,27 +104,37 @@ export class BlockChecker {
     const height = this.tip.height + 1;
     checkStructure(g, this.tip, block);
     const items = signatureItems(g, block);
-    let verdicts: Uint8Array;
-    if (this.options.reference === true) verdicts = Uint8Array.from(items, (x) => (verifyReference(x.publicKey, x.message, x.signature) ? 1 : 0));
-    else if (this.options.pool !== undefined) verdicts = await this.options.pool.verifyBatch(items);
-    else verdicts = Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
+    // Signatures verify on the worker threads while this thread re-executes the block;
+    // a bad signature is reported before any execution failure, whatever finishes first.
+    const pending = this.verdicts(items);
+    let result: BlockResult | undefined;
+    let executionError: unknown;
+    try {
+      result = executeBlock(g, this.state, block.txs, height, this.tip.stateHash, { signatures: 'verified' });
+    } catch (error) {
+      executionError = error;
+    }
+    const verdicts = await pending;
     const bad = verdicts.indexOf(0);
     if (bad >= 0) {
       const item = items[bad] as (typeof items)[number];
       const details = item.tx === undefined ? {} : { index: item.tx, tx_code: 'TX_BAD_SIGNATURE' };
       fail(item.code, height, `${item.label} does not verify`, details);
     }
-    let result: BlockResult;
-    try {
-      result = executeBlock(g, this.state, block.txs, height, this.tip.stateHash, { signatures: 'verified' });
-    } catch (error) {
-      if (isSteleError(error, 'BLOCK_BAD_TRANSACTION')) fail('BLOCK_BAD_TRANSACTION', height, error.reason, error.details);
-      throw error;
+    if (result === undefined) {
+      if (isSteleError(executionError, 'BLOCK_BAD_TRANSACTION')) fail('BLOCK_BAD_TRANSACTION', height, executionError.reason, executionError.details);
+      throw executionError;
     }
     if (!bytesEqual(result.stateHash, block.header.stateHash)) {
       fail('BLOCK_BAD_STATE_HASH', height, `state hash ${toHex(block.header.stateHash)}, re-execution gives ${toHex(result.stateHash)}`);
     }
     return result;
+  }
+
+  private async verdicts(items: readonly VerifyItem[]): Promise<Uint8Array> {
+    if (this.options.reference === true) return Uint8Array.from(items, (x) => (verifyReference(x.publicKey, x.message, x.signature) ? 1 : 0));
+    if (this.options.pool !== undefined) return this.options.pool.verifyBatch(items);
+    return Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
   }
 
   /** Moves the tip past a checked block and applies its write set. */

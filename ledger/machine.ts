@@ -111,11 +111,16 @@ function setBalance(state: Overlay, key: Uint8Array, symbol: string, amount: big
   else state.set(keys.balance(key, symbol), encodeU64(amount));
 }
 
-function activeIdentity(state: StateReader, key: Uint8Array, missing: ErrorCode, revokedCode: ErrorCode, what: string): IdentityValue {
-  const who = identityOf(state, key);
-  if (who === undefined) refuse(missing, `${what} ${toHex(key)} is not a registered identity`);
-  if (who.revoked) refuse(revokedCode, `${what} ${toHex(key)} is revoked`);
-  return who;
+/**
+ * The roles of an active identity. Hot path (every signer and recipient of every
+ * transaction): reads the two leading bytes of the identity value instead of decoding it.
+ */
+function activeRoles(state: StateReader, key: Uint8Array, missing: ErrorCode, revokedCode: ErrorCode, what: string): number {
+  const raw = state.get(keys.identity(key));
+  if (raw === undefined) refuse(missing, `${what} ${toHex(key)} is not a registered identity`);
+  invariant(raw.length >= 2 && (raw[1] as number) <= 1, 'identity value starts with roles and revoked');
+  if (raw[1] === 1) refuse(revokedCode, `${what} ${toHex(key)} is revoked`);
+  return raw[0] as number;
 }
 
 function isSigner(tx: Tx, key: Uint8Array): boolean {
@@ -154,7 +159,7 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
 /** Union of the signers' roles; every signer must be a registered, unrevoked identity. */
 function signerRoles(state: StateReader, tx: Tx): number {
   let roles = 0;
-  for (const s of tx.body.signers) roles |= activeIdentity(state, s, 'TX_UNKNOWN_SIGNER', 'TX_REVOKED_SIGNER', 'signer').roles;
+  for (const s of tx.body.signers) roles |= activeRoles(state, s, 'TX_UNKNOWN_SIGNER', 'TX_REVOKED_SIGNER', 'signer');
   return roles;
 }
 
@@ -195,7 +200,7 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number): vo
       if (existing !== undefined && !isSigner(tx, existing.issuer)) {
         refuse('TX_NOT_ASSET_ISSUER', `${p.asset} is issued by ${toHex(existing.issuer)}, who did not sign`);
       }
-      activeIdentity(state, p.to, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
+      activeRoles(state, p.to, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
       const supply = (existing?.supply ?? 0n) + p.amount;
       if (supply > AMOUNT_MAX) refuse('TX_SUPPLY_OVERFLOW', `supply of ${p.asset} would exceed 2^64-1`);
       const issuer = existing?.issuer ?? lowestSignerWith(state, tx, Role.issuer);
@@ -207,7 +212,7 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number): vo
     case 'transfer': {
       if (!isSigner(tx, p.from)) refuse('TX_NOT_SIGNER', `the sender ${toHex(p.from)} did not sign`);
       if (state.get(keys.asset(p.asset)) === undefined) refuse('TX_UNKNOWN_ASSET', `asset ${p.asset} does not exist`);
-      activeIdentity(state, p.to, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
+      activeRoles(state, p.to, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
       const from = balanceOf(state, p.from, p.asset);
       if (from < p.amount) refuse('TX_INSUFFICIENT_BALANCE', `balance ${from} ${p.asset} is below ${p.amount}`);
       setBalance(state, p.from, p.asset, from - p.amount);

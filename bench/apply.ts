@@ -1,0 +1,74 @@
+/**
+ * bench:apply: transfers applied per second without signature checks (the state machine
+ * alone), with signature checks on one thread, and full block validation (structure,
+ * Merkle root, proposer and certificate, every signature over the worker pool,
+ * re-execution and state hash) compared with the raw fast verify rate times the threads.
+ * Medians of repeated runs; one JSON line last.
+ */
+import { availableParallelism } from 'node:os';
+import { devChain, produceBlock } from '../ledger/devnet.js';
+import { executeBlock, genesisState } from '../ledger/machine.js';
+import { BlockChecker, genesisTip } from '../ledger/chain.js';
+import { signTx, type Tx } from '../ledger/tx.js';
+import { verify } from '../ledger/ed25519.js';
+import { VerifyPool } from '../ledger/verify-pool.js';
+import { arg, medianRate, note, round } from './util.js';
+
+const runs = arg('runs', 5);
+const perBlock = arg('block', 5000);
+const users = 256;
+const chain = devChain({ label: 'bench', users, limits: { block_txs_max: perBlock, block_bytes_max: 16 * 1024 * 1024 } });
+note(`signing ${perBlock} transfers...`);
+const txs: Tx[] = Array.from({ length: perBlock }, (_, i) => {
+  const from = chain.users[i % users]!;
+  const to = chain.users[(i * 7 + 3) % users]!;
+  return signTx({ chainId: chain.genesis.chainId, expiry: 100, payload: { type: 'transfer', from: from.publicKey, asset: 'STL', to: to.publicKey, amount: BigInt(1 + (i % 100)) } }, [from]);
+});
+const initial = genesisState(chain.genesis);
+
+function timed(fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return (txs.length / (performance.now() - start)) * 1000;
+}
+
+const unsigned = await medianRate(runs, () => timed(() => executeBlock(chain.genesis, initial.state, txs, 1, initial.stateHash, { signatures: 'verified' })));
+note(`apply without signature checks: ${round(unsigned)}/s`);
+const signedOneThread = await medianRate(runs, () => timed(() => executeBlock(chain.genesis, initial.state, txs, 1, initial.stateHash, { signatures: 'verify' })));
+note(`apply with signature checks, one thread: ${round(signedOneThread)}/s`);
+
+const verifyRate = await medianRate(runs, () =>
+  timed(() => {
+    for (const t of txs) if (!verify(t.body.signers[0]!, t.bodyBytes, t.signatures[0]!)) throw new Error('bad');
+  }),
+);
+
+const { block } = produceBlock(chain, genesisTip(chain.genesis, initial.stateHash), initial.state, txs);
+if (block.txs.length !== txs.length) throw new Error('benchmark block lost transactions');
+const threads = availableParallelism();
+const pool = new VerifyPool((x) => verify(x.publicKey, x.message, x.signature), threads);
+const checker = new BlockChecker(chain.genesis, initial.state, genesisTip(chain.genesis, initial.stateHash), { pool });
+await checker.check(block); // warm up
+const validation = await medianRate(runs, async () => {
+  const start = performance.now();
+  await checker.check(block);
+  return (txs.length / (performance.now() - start)) * 1000;
+});
+await pool.close();
+note(`block validation with signatures (${threads} threads): ${round(validation)}/s`);
+
+const limit = verifyRate * threads;
+const result = {
+  bench: 'apply',
+  runs,
+  block_txs: perBlock,
+  transfers_per_s_no_sig: round(unsigned),
+  transfers_per_s_sig_one_thread: round(signedOneThread),
+  verify_per_s_fast: round(verifyRate),
+  threads,
+  block_validation_tx_per_s: round(validation),
+  block_validation_vs_verify_limit: round(validation / limit, 3),
+  target_no_sig_met: unsigned >= 100_000,
+  target_validation_within_15pct_met: validation / limit >= 0.85,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,0 +1,87 @@
+/**
+ * bench:crypto: single-core Ed25519 verify rates (fast and reference), SHA-256 MB/s,
+ * the Merkle root of 1,000 transactions, and verification over worker threads.
+ * Medians of repeated runs; one JSON line last.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { verify, verifyReference } from '../ledger/ed25519.js';
+import { sha256 } from '../ledger/hash.js';
+import { leafHash, merkleRoot } from '../ledger/merkle.js';
+import { VerifyPool, type VerifyItem } from '../ledger/verify-pool.js';
+import { devChain } from '../ledger/devnet.js';
+import { signTx } from '../ledger/tx.js';
+import { arg, medianRate, note, round } from './util.js';
+
+const runs = arg('runs', 5);
+const chain = devChain({ label: 'bench', users: 64 });
+const count = 4000;
+note(`signing ${count} transfers...`);
+const txs = Array.from({ length: count }, (_, i) => {
+  const from = chain.users[i % 64]!;
+  const to = chain.users[(i + 1) % 64]!;
+  return signTx({ chainId: chain.genesis.chainId, expiry: 100, payload: { type: 'transfer', from: from.publicKey, asset: 'STL', to: to.publicKey, amount: BigInt(1 + i) } }, [from]);
+});
+const items: VerifyItem[] = txs.map((t) => ({ publicKey: t.body.signers[0]!, message: t.bodyBytes, signature: t.signatures[0]! }));
+
+function rateOf(n: number, fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return (n / (performance.now() - start)) * 1000;
+}
+
+const fast = await medianRate(runs, () =>
+  rateOf(items.length, () => {
+    for (const x of items) if (!verify(x.publicKey, x.message, x.signature)) throw new Error('bad signature');
+  }),
+);
+note(`verify fast: ${round(fast)}/s`);
+const refItems = items.slice(0, 300);
+const reference = await medianRate(runs, () =>
+  rateOf(refItems.length, () => {
+    for (const x of refItems) if (!verifyReference(x.publicKey, x.message, x.signature)) throw new Error('bad signature');
+  }),
+);
+note(`verify reference: ${round(reference)}/s`);
+
+const mib = new Uint8Array(1 << 20).fill(0xab);
+const sha = await medianRate(runs, () => rateOf(64, () => {
+  for (let i = 0; i < 64; i++) sha256(mib);
+}));
+const smallHashes = await medianRate(runs, () => rateOf(100_000, () => {
+  const small = new Uint8Array(120);
+  for (let i = 0; i < 100_000; i++) sha256(small);
+}));
+
+const thousand = txs.slice(0, 1000);
+const merklePerS = await medianRate(runs, () => rateOf(20, () => {
+  for (let i = 0; i < 20; i++) merkleRoot(thousand.map((t) => leafHash(t.bytes)));
+}));
+
+const threads = availableParallelism();
+const pool = new VerifyPool((x) => verify(x.publicKey, x.message, x.signature), threads);
+await pool.verifyBatch(items.slice(0, 500)); // warm the workers
+const pooled = await medianRate(runs, async () => {
+  const start = performance.now();
+  const verdicts = await pool.verifyBatch(items);
+  if (verdicts.includes(0)) throw new Error('bad signature');
+  return (items.length / (performance.now() - start)) * 1000;
+});
+await pool.close();
+note(`verify pool (${threads} threads): ${round(pooled)}/s`);
+
+const result = {
+  bench: 'crypto',
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: threads,
+  runs,
+  verify_per_s_fast: round(fast),
+  verify_per_s_reference: round(reference),
+  fast_vs_reference_ratio: round(fast / reference, 1),
+  sha256_mb_per_s: round(sha, 0),
+  sha256_small_per_s: round(smallHashes),
+  merkle_root_1000_tx_ms: round(1000 / merklePerS, 2),
+  verify_pool_threads: threads,
+  verify_pool_per_s: round(pooled),
+  verify_pool_vs_cores_ratio: round(pooled / (fast * threads), 3),
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
