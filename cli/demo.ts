@@ -17,8 +17,7 @@ import { sha256 } from '../ledger/hash.js';
 import { balanceOf } from '../ledger/machine.js';
 import { LedgerStore } from '../ledger/store.js';
 import { signTx, type Tx } from '../ledger/tx.js';
-import { buildBlock, signVote, withCertificate } from '../ledger/block.js';
-import { BlockBuilder } from '../ledger/machine.js';
+import { produceBlock } from '../ledger/devnet.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, keyFileText, parse, printJson, usage } from './io.js';
 
 const MARKER = 'stele-demo.json';
@@ -75,24 +74,16 @@ export async function demoCommand(args: string[]): Promise<number> {
   const expiry = (): number => store.height + 100;
   const blocks: Array<{ height: number; hash: string; txs: number; refused: string[] }> = [];
 
+  // One process plays all three validators: the proposer signs, and the first two
+  // validators' votes (a majority of three) make the quorum certificate.
+  const dev = { genesis, validators, users: [admin, alice, bob, carol] };
   async function commit(txs: Tx[], proposer: number, note: string): Promise<void> {
-    const height = store.height + 1;
-    const builder = new BlockBuilder(genesis, store.state, height);
-    const refused: string[] = [];
-    for (const tx of txs) {
-      const refusal = builder.offer(tx);
-      if (refusal !== null) refused.push(refusal.code);
-    }
-    const sealed = builder.seal(store.tip.stateHash);
-    const fields = { chainId, height, prevHash: store.tip.hash, stateHash: sealed.stateHash, timeMs: Math.max(Date.now(), store.tip.timeMs), proposer, ballot: { round: 1, leader: proposer } };
-    const proposed = buildBlock(fields, builder.txs, validators[proposer] as Signer);
-    // In this walk-through two validators vote for what the proposer built: a majority
-    // of three makes the quorum certificate. (In the node, acceptors vote in Paxos.)
-    const votes = [0, 1].map((i) => signVote(validators[i] as Signer, i, proposed));
-    const block = withCertificate(proposed, votes);
+    const { block, refused } = produceBlock(dev, store.tip, store.state, txs, { proposer, timeMs: Date.now() });
     await store.commit(block);
-    blocks.push({ height, hash: toHex(block.hash), txs: block.txs.length, refused });
-    say(json, `   block ${height} ${toHex(block.hash).slice(0, 16)}…  ${block.txs.length} tx, certificate ${votes.length}/3${refused.length ? `, refused: ${refused.join(', ')}` : ''}  (${note})`);
+    const height = block.header.height;
+    blocks.push({ height, hash: toHex(block.hash), txs: block.txs.length, refused: refused.map((r) => r.code) });
+    const refusedNote = refused.length ? `, refused: ${refused.map((r) => r.code).join(', ')}` : '';
+    say(json, `   block ${height} ${toHex(block.hash).slice(0, 16)}…  ${block.txs.length} tx, certificate ${block.certificate.length}/3${refusedNote}  (${note})`);
   }
 
   say(json, '2. Building, signing, certifying and committing blocks:');
