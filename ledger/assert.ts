@@ -15,22 +15,6 @@ export function abytes(value: unknown, length?: number, title = 'value'): Uint8A
   return value;
 }
 
-/** Checks `value` is a safe non-negative integer at most `max`. */
-export function auint(value: unknown, max = Number.MAX_SAFE_INTEGER, title = 'value'): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new TypeError(`${title}: expected a safe integer`);
-  }
-  if (value < 0 || value > max) throw new RangeError(`${title}: ${value} outside 0..${max}`);
-  return value;
-}
-
-/** Checks `value` is a bigint in 0..max. */
-export function abigint(value: unknown, max: bigint, title = 'value'): bigint {
-  if (typeof value !== 'bigint') throw new TypeError(`${title}: expected bigint`);
-  if (value < 0n || value > max) throw new RangeError(`${title}: ${value} outside 0..${max}`);
-  return value;
-}
-
 /** Invariant check: a failure means our own state is corrupt, so the process stops. */
 export function invariant(condition: unknown, message: string): asserts condition {
   assert.ok(condition, `invariant broken: ${message}`);
@@ -68,17 +52,4 @@ export function fromHex(hex: string, length?: number, title = 'hex'): Uint8Array
     throw new RangeError(`${title}: expected ${length} bytes of hex`);
   }
   return new Uint8Array(Buffer.from(hex, 'hex'));
-}
-
-/** Concatenates byte arrays. */
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -10,9 +10,8 @@
  *   signature over (version, kind VOTE, chain id, height, block hash).
  * Block: version, kind BLOCK, header bytes, proposer signature, transactions, certificate.
  */
-import { toHex } from './assert.js';
 import { BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, HASH_BYTES, Kind, SIGNATURE_BYTES, TX_BYTES_MAX, VALIDATORS_MAX } from './constants.js';
-import { verify, type Signer } from './ed25519.js';
+import type { Signer } from './ed25519.js';
 import { checkText, Reader, Writer } from './encoding.js';
 import { isSteleError } from './errors.js';
 import { sha256 } from './hash.js';
@@ -190,28 +189,4 @@ export function withCertificate(block: Block, certificate: readonly Vote[]): Blo
 /** A validator's vote for a block. */
 export function signVote(signer: Signer, validator: number, block: Pick<Block, 'header' | 'hash'>): Vote {
   return { validator, signature: signer.sign(voteMessage(block.header.chainId, block.header.height, block.hash)) };
-}
-
-/** Result of a certificate check: null when valid, else the reason. */
-export function certificateProblem(
-  block: Pick<Block, 'header' | 'hash' | 'certificate'>,
-  validatorKeys: readonly Uint8Array[],
-  verifyFn: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean = verify,
-): string | null {
-  const quorum = Math.floor(validatorKeys.length / 2) + 1;
-  const message = voteMessage(block.header.chainId, block.header.height, block.hash);
-  let last = -1;
-  for (const vote of block.certificate) {
-    if (vote.validator <= last) return `votes not in strictly ascending order at validator ${vote.validator}`;
-    last = vote.validator;
-    const key = validatorKeys[vote.validator];
-    if (key === undefined) return `vote from unknown validator index ${vote.validator}`;
-    if (!verifyFn(key, message, vote.signature)) return `vote of validator ${vote.validator} does not verify`;
-  }
-  if (block.certificate.length < quorum) return `${block.certificate.length} votes, a quorum needs ${quorum} of ${validatorKeys.length}`;
-  return null;
-}
-
-export function blockHashHex(block: Pick<Block, 'hash'>): string {
-  return toHex(block.hash);
 }

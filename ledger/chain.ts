@@ -11,7 +11,7 @@ import { bytesEqual, toHex } from './assert.js';
 import { decodeBlock, proposalMessage, txRootOf, voteMessage, type Block } from './block.js';
 import { verify, verifyReference } from './ed25519.js';
 import { isSteleError, SteleError, type ErrorCode } from './errors.js';
-import type { Genesis } from './genesis.js';
+import { quorumSize, type Genesis } from './genesis.js';
 import { executeBlock, genesisState, type BlockResult } from './machine.js';
 import type { MemoryState } from './state.js';
 import type { VerifyItem, VerifyPool } from './verify-pool.js';
@@ -47,7 +47,7 @@ export function checkStructure(g: Genesis, tip: ChainTip, block: Block): void {
   if (h.proposer >= g.validators.length) fail('BLOCK_BAD_PROPOSER', height, `proposer index ${h.proposer} of ${g.validators.length} validators`);
   if (h.ballot.leader !== h.proposer) fail('BLOCK_BAD_PROPOSER', height, `proposer ${h.proposer} is not the ballot's leader ${h.ballot.leader}`);
   if (!bytesEqual(h.txRoot, txRootOf(block.txs))) fail('BLOCK_BAD_MERKLE_ROOT', height, 'the Merkle root does not match the transactions');
-  const quorum = Math.floor(g.validators.length / 2) + 1;
+  const quorum = quorumSize(g);
   for (const vote of block.certificate) {
     if (vote.validator >= g.validators.length) fail('BLOCK_BAD_CERTIFICATE', height, `vote from unknown validator index ${vote.validator}`);
   }

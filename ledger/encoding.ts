@@ -113,13 +113,6 @@ export class Writer {
     return this.bytes(utf8Encoder.encode(text), maxBytes);
   }
 
-  /** Raw bytes already canonically encoded (a nested value). */
-  raw(bytes: Uint8Array): this {
-    const at = this.reserve(bytes.length);
-    this.buffer.set(bytes, at);
-    return this;
-  }
-
   /** The encoded bytes (a copy sized exactly). */
   finish(): Uint8Array {
     return this.buffer.slice(0, this.length);

@@ -20,7 +20,7 @@
  * so a refused transaction leaves no trace in the overlay.
  */
 import { invariant, toHex } from './assert.js';
-import { AMOUNT_MAX, HASH_BYTES, PUBLIC_KEY_BYTES } from './constants.js';
+import { AMOUNT_MAX, HASH_BYTES, PUBLIC_KEY_BYTES, RECORD_VALUE_BYTES_MAX } from './constants.js';
 import { isStrictPublicKey, verify } from './ed25519.js';
 import { Reader, Writer } from './encoding.js';
 import { SteleError, type ErrorCode } from './errors.js';
@@ -143,7 +143,8 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
   if (body.expiry < height) refuse('TX_EXPIRED', `expiry ${body.expiry} is before height ${height}`);
   const window = params.limits.expiry_window_blocks;
   if (body.expiry > height + window) refuse('TX_EXPIRY_TOO_FAR', `expiry ${body.expiry} beyond height ${height} + window ${window}`);
-  if (state.get(keys.txid(tx.id)) !== undefined) refuse('TX_DUPLICATE', `transaction ${toHex(tx.id)} is already committed`);
+  const idKey = keys.txid(tx.id);
+  if (state.get(idKey) !== undefined) refuse('TX_DUPLICATE', `transaction ${toHex(tx.id)} is already committed`);
   const roles = signerRoles(state, tx);
   if (options.signatures === 'verify') {
     for (let i = 0; i < body.signers.length; i++) {
@@ -153,7 +154,7 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
     }
   }
   applyPayload(state, tx, height, roles);
-  state.set(keys.txid(tx.id), encodeU64(BigInt(height)));
+  state.set(idKey, encodeU64(BigInt(height)));
 }
 
 /** Union of the signers' roles; every signer must be a registered, unrevoked identity. */
@@ -223,7 +224,7 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number): vo
     case 'put': {
       if (!isSigner(tx, p.owner)) refuse('TX_NOT_SIGNER', `the owner ${toHex(p.owner)} did not sign`);
       const w = new Writer(64 + (p.value.kind === 'inline' ? p.value.data.length : HASH_BYTES)).u64(height);
-      if (p.value.kind === 'inline') w.u8(0).bytes(p.value.data, 4096);
+      if (p.value.kind === 'inline') w.u8(0).bytes(p.value.data, RECORD_VALUE_BYTES_MAX);
       else w.u8(1).fixed(p.value.digest, HASH_BYTES);
       state.set(keys.record(p.owner, p.key), w.finish());
       return;

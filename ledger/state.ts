@@ -43,13 +43,6 @@ export class MemoryState implements StateReader {
       else this.map.set(key, value);
     }
   }
-
-  /** Entries whose key starts with `prefix`, in key order. */
-  scan(prefix: string): Array<[string, Uint8Array]> {
-    const out: Array<[string, Uint8Array]> = [];
-    for (const entry of this.map) if (entry[0].startsWith(prefix)) out.push(entry);
-    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  }
 }
 
 /** Writes on top of a base state; the base is never touched. */

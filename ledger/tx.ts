@@ -7,7 +7,7 @@
  * Signed: version, kind TX, body bytes (length-prefixed), one signature per signer, in
  *         signer order.
  */
-import { compareBytes, toHex } from './assert.js';
+import { compareBytes } from './assert.js';
 import {
   AMOUNT_MAX,
   ASSET_SYMBOL_BYTES_MAX,
@@ -253,9 +253,4 @@ export function signTx(body: Omit<TxBody, 'signers'>, signers: readonly Signer[]
   const signatures = sorted.map((s) => s.sign(bodyBytes));
   const bytes = encodeTx(bodyBytes, signatures);
   return { body: full, signatures, bodyBytes, bytes, id: sha256(bodyBytes) };
-}
-
-/** Hex transaction id. */
-export function txIdHex(tx: Tx): string {
-  return toHex(tx.id);
 }
