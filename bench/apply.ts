@@ -12,9 +12,9 @@ import { BlockChecker, genesisTip } from '../ledger/chain.js';
 import { signTx, type Tx } from '../ledger/tx.js';
 import { verify } from '../ledger/ed25519.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
-import { arg, medianRate, note, round } from './util.js';
+import { arg, median, medianRate, note, round } from './util.js';
 
-const runs = arg('runs', 5);
+const runs = arg('runs', 9);
 const perBlock = arg('block', 5000);
 const users = 256;
 const chain = devChain({ label: 'bench', users, limits: { block_txs_max: perBlock, block_bytes_max: 16 * 1024 * 1024 } });
@@ -37,27 +37,35 @@ note(`apply without signature checks: ${round(unsigned)}/s`);
 const signedOneThread = await medianRate(runs, () => timed(() => executeBlock(chain.genesis, initial.state, txs, 1, initial.stateHash, { signatures: 'verify' })));
 note(`apply with signature checks, one thread: ${round(signedOneThread)}/s`);
 
-const verifyRate = await medianRate(runs, () =>
-  timed(() => {
-    for (const t of txs) if (!verify(t.body.signers[0]!, t.bodyBytes, t.signatures[0]!)) throw new Error('bad');
-  }),
-);
-
 const { block } = produceBlock(chain, genesisTip(chain.genesis, initial.stateHash), initial.state, txs);
 if (block.txs.length !== txs.length) throw new Error('benchmark block lost transactions');
 const threads = availableParallelism();
-const pool = new VerifyPool((x) => verify(x.publicKey, x.message, x.signature), threads);
+const pool = new VerifyPool(threads);
 const checker = new BlockChecker(chain.genesis, initial.state, genesisTip(chain.genesis, initial.stateHash), { pool });
 await checker.check(block); // warm up
-const validation = await medianRate(runs, async () => {
+
+// The raw verify rate and block validation are measured in alternation, so each ratio
+// compares two figures taken seconds apart on this noisy shared machine.
+const verifyRates: number[] = [];
+const validationRates: number[] = [];
+const ratios: number[] = [];
+for (let r = 0; r < runs; r++) {
+  const raw = timed(() => {
+    for (const t of txs) if (!verify(t.body.signers[0]!, t.bodyBytes, t.signatures[0]!)) throw new Error('bad');
+  });
   const start = performance.now();
   await checker.check(block);
-  return (txs.length / (performance.now() - start)) * 1000;
-});
+  const validated = (txs.length / (performance.now() - start)) * 1000;
+  verifyRates.push(raw);
+  validationRates.push(validated);
+  ratios.push(validated / (raw * threads));
+}
 await pool.close();
-note(`block validation with signatures (${threads} threads): ${round(validation)}/s`);
+const verifyRate = median(verifyRates);
+const validation = median(validationRates);
+const ratio = median(ratios);
+note(`block validation with signatures (${threads} threads): ${round(validation)}/s, ${round(ratio, 3)} of the verify limit`);
 
-const limit = verifyRate * threads;
 const result = {
   bench: 'apply',
   runs,
@@ -67,8 +75,8 @@ const result = {
   verify_per_s_fast: round(verifyRate),
   threads,
   block_validation_tx_per_s: round(validation),
-  block_validation_vs_verify_limit: round(validation / limit, 3),
+  block_validation_vs_verify_limit: round(ratio, 3),
   target_no_sig_met: unsigned >= 100_000,
-  target_validation_within_15pct_met: validation / limit >= 0.85,
+  target_validation_within_15pct_met: ratio >= 0.85,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

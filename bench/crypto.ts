@@ -58,7 +58,7 @@ const merklePerS = await medianRate(runs, () => rateOf(20, () => {
 }));
 
 const threads = availableParallelism();
-const pool = new VerifyPool((x) => verify(x.publicKey, x.message, x.signature), threads);
+const pool = new VerifyPool(threads);
 await pool.verifyBatch(items.slice(0, 500)); // warm the workers
 const pooled = await medianRate(runs, async () => {
   const start = performance.now();

@@ -26,7 +26,7 @@ export async function auditCommand(args: string[]): Promise<number> {
   if (!existsSync(path)) throw new SteleError('CLI_IO', `no block log at ${path}`);
   const started = performance.now();
   const log = FileBlockLog.open(path, { readOnly: true });
-  const pool = values.reference === true ? undefined : new VerifyPool((x) => verify(x.publicKey, x.message, x.signature));
+  const pool = values.reference === true ? undefined : new VerifyPool();
   try {
     const records = function* () {
       for (let i = 0; i < log.length; i++) yield log.read(i);

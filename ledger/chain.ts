@@ -14,7 +14,7 @@ import { isSteleError, SteleError, type ErrorCode } from './errors.js';
 import { quorumSize, type Genesis } from './genesis.js';
 import { executeBlock, genesisState, type BlockResult } from './machine.js';
 import type { MemoryState } from './state.js';
-import type { VerifyItem, VerifyPool } from './verify-pool.js';
+import type { VerifyItem, VerifyJob, VerifyPool } from './verify-pool.js';
 
 /** The last accepted block, as the next one must extend it. */
 export interface ChainTip {
@@ -32,8 +32,11 @@ function fail(code: ErrorCode, height: number, message: string, details: Record<
   throw new SteleError(code, `block ${height}: ${message}`, { height, ...details });
 }
 
-/** Checks that need no signatures and no state: header fields against the tip and genesis. */
-export function checkStructure(g: Genesis, tip: ChainTip, block: Block): void {
+/**
+ * Checks that need no signatures and no state: header fields against the tip and genesis,
+ * then the Merkle root (unless `merkle` is false: the caller checks it with `checkTxRoot`).
+ */
+export function checkStructure(g: Genesis, tip: ChainTip, block: Block, merkle = true): void {
   const h = block.header;
   const height = tip.height + 1;
   if (h.chainId !== g.chainId) fail('BLOCK_WRONG_CHAIN', height, `chain ${h.chainId}, expected ${g.chainId}`);
@@ -46,13 +49,20 @@ export function checkStructure(g: Genesis, tip: ChainTip, block: Block): void {
   if (block.bytes.length > g.limits.block_bytes_max) fail('BLOCK_TOO_LARGE', height, `${block.bytes.length} bytes exceed ${g.limits.block_bytes_max}`);
   if (h.proposer >= g.validators.length) fail('BLOCK_BAD_PROPOSER', height, `proposer index ${h.proposer} of ${g.validators.length} validators`);
   if (h.ballot.leader !== h.proposer) fail('BLOCK_BAD_PROPOSER', height, `proposer ${h.proposer} is not the ballot's leader ${h.ballot.leader}`);
-  if (!bytesEqual(h.txRoot, txRootOf(block.txs))) fail('BLOCK_BAD_MERKLE_ROOT', height, 'the Merkle root does not match the transactions');
   const quorum = quorumSize(g);
   for (const vote of block.certificate) {
     if (vote.validator >= g.validators.length) fail('BLOCK_BAD_CERTIFICATE', height, `vote from unknown validator index ${vote.validator}`);
   }
   if (block.certificate.length < quorum) {
     fail('BLOCK_BAD_CERTIFICATE', height, `${block.certificate.length} votes, a quorum needs ${quorum} of ${g.validators.length}`);
+  }
+  if (merkle) checkTxRoot(block);
+}
+
+/** The header's Merkle root against the block's transactions. */
+export function checkTxRoot(block: Block): void {
+  if (!bytesEqual(block.header.txRoot, txRootOf(block.txs))) {
+    fail('BLOCK_BAD_MERKLE_ROOT', block.header.height, 'the Merkle root does not match the transactions');
   }
 }
 
@@ -102,11 +112,18 @@ export class BlockChecker {
   async check(block: Block): Promise<BlockResult> {
     const g = this.genesis;
     const height = this.tip.height + 1;
-    checkStructure(g, this.tip, block);
+    checkStructure(g, this.tip, block, false);
     const items = signatureItems(g, block);
-    // Signatures verify on the worker threads while this thread re-executes the block;
-    // a bad signature is reported before any execution failure, whatever finishes first.
-    const pending = this.verdicts(items);
+    // Signatures verify on the worker threads while this thread checks the Merkle root and
+    // re-executes the block, then joins them; a bad signature is reported before any
+    // execution failure, whatever finishes first.
+    const job = this.verdicts(items);
+    try {
+      checkTxRoot(block);
+    } catch (error) {
+      job.done.catch(() => {}); // abandoned: the workers finish it, nobody reads it
+      throw error;
+    }
     let result: BlockResult | undefined;
     let executionError: unknown;
     try {
@@ -114,7 +131,8 @@ export class BlockChecker {
     } catch (error) {
       executionError = error;
     }
-    const verdicts = await pending;
+    job.help(); // this thread joins the workers for what is left
+    const verdicts = await job.done;
     const bad = verdicts.indexOf(0);
     if (bad >= 0) {
       const item = items[bad] as (typeof items)[number];
@@ -131,10 +149,19 @@ export class BlockChecker {
     return result;
   }
 
-  private async verdicts(items: readonly VerifyItem[]): Promise<Uint8Array> {
-    if (this.options.reference === true) return Uint8Array.from(items, (x) => (verifyReference(x.publicKey, x.message, x.signature) ? 1 : 0));
-    if (this.options.pool !== undefined) return this.options.pool.verifyBatch(items);
-    return Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
+  private verdicts(items: readonly VerifyItem[]): VerifyJob {
+    if (this.options.pool !== undefined && this.options.reference !== true) return this.options.pool.start(items);
+    // Without workers the signatures are checked after execution, on this thread.
+    const check = this.options.reference === true ? verifyReference : verify;
+    let verdicts: Uint8Array | undefined;
+    return {
+      help: () => {
+        verdicts = Uint8Array.from(items, (x) => (check(x.publicKey, x.message, x.signature) ? 1 : 0));
+      },
+      get done() {
+        return verdicts === undefined ? Promise.reject(new Error('verdicts read before help()')) : Promise.resolve(verdicts);
+      },
+    };
   }
 
   /** Moves the tip past a checked block and applies its write set. */

@@ -110,6 +110,24 @@ export class Writer {
 
   /** u32 length, then UTF-8. */
   str(text: string, maxBytes: number): this {
+    // Hot path (state keys, asset symbols): short ASCII is written without an encoder copy.
+    if (text.length <= 128 && text.length <= maxBytes) {
+      const at = this.reserve(4 + text.length);
+      let ascii = true;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        this.buffer[at + 4 + i] = c;
+      }
+      if (ascii) {
+        this.view.setUint32(at, text.length);
+        return this;
+      }
+      this.length = at;
+    }
     return this.bytes(utf8Encoder.encode(text), maxBytes);
   }
 

@@ -2,7 +2,7 @@
  * SHA-256 on node:crypto (OpenSSL): the hot path. Known-answer tests check it against
  * @noble/hashes and the FIPS 180-2 vectors.
  */
-import { createHash, hash as oneShot } from 'node:crypto';
+import { hash as oneShot } from 'node:crypto';
 import { HASH_BYTES } from './constants.js';
 
 /**
@@ -14,10 +14,22 @@ export function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, HASH_BYTES);
 }
 
-/** SHA-256 of the concatenation of `parts`, without copying them together. */
-export function sha256Parts(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  const out = h.digest();
-  return new Uint8Array(out.buffer, out.byteOffset, HASH_BYTES);
+/** Scratch for `sha256Tagged`: one copy into it is cheaper than an incremental hash object. */
+let scratch = new Uint8Array(1024);
+
+/**
+ * SHA-256 of a one-byte tag followed by `parts` (Merkle leaves and nodes): the parts are
+ * copied into a reused buffer and hashed in one call.
+ */
+export function sha256Tagged(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  let size = 1;
+  for (const p of parts) size += p.length;
+  if (size > scratch.length) scratch = new Uint8Array(Math.max(size, scratch.length * 2));
+  scratch[0] = tag;
+  let at = 1;
+  for (const p of parts) {
+    scratch.set(p, at);
+    at += p.length;
+  }
+  return sha256(scratch.subarray(0, size));
 }

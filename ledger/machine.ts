@@ -70,14 +70,23 @@ export function decodeAsset(bytes: Uint8Array): AssetValue {
   r.end();
   return value;
 }
+// Hot path: one scratch view instead of a DataView per balance read or write.
+const scratch = new Uint8Array(8);
+const scratchView = new DataView(scratch.buffer);
 function encodeU64(n: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, n);
-  return out;
+  scratchView.setBigUint64(0, n);
+  return scratch.slice();
 }
 function decodeU64(bytes: Uint8Array): bigint {
   invariant(bytes.length === 8, 'u64 state value is 8 bytes');
-  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
+  scratch.set(bytes);
+  return scratchView.getBigUint64(0);
+}
+/** The txid value (the commit height), shared by every id of a block: values are never mutated. */
+let heightValue: { height: number; bytes: Uint8Array } = { height: -1, bytes: new Uint8Array(8) };
+function committedAt(height: number): Uint8Array {
+  if (heightValue.height !== height) heightValue = { height, bytes: encodeU64(BigInt(height)) };
+  return heightValue.bytes;
 }
 function encodeU32(n: number): Uint8Array {
   return new Writer(4).u32(n).finish();
@@ -96,8 +105,7 @@ function refuse(code: ErrorCode, message: string): never {
 
 /** Balance of `key` in `symbol` (0 when absent). */
 export function balanceOf(state: StateReader, key: Uint8Array | string, symbol: string): bigint {
-  const raw = state.get(keys.balance(key, symbol));
-  return raw === undefined ? 0n : decodeU64(raw);
+  return readBalance(state, keys.balance(key, symbol));
 }
 
 export function identityOf(state: StateReader, key: Uint8Array | string): IdentityValue | undefined {
@@ -105,26 +113,38 @@ export function identityOf(state: StateReader, key: Uint8Array | string): Identi
   return raw === undefined ? undefined : decodeIdentity(raw);
 }
 
-function setBalance(state: Overlay, key: Uint8Array, symbol: string, amount: bigint): void {
+/** Writes a balance under its full state key (a zero balance is deleted). */
+function putBalance(state: Overlay, balanceKey: string, amount: bigint): void {
   invariant(amount >= 0n && amount <= AMOUNT_MAX, 'balance within u64');
-  if (amount === 0n) state.delete(keys.balance(key, symbol));
-  else state.set(keys.balance(key, symbol), encodeU64(amount));
+  if (amount === 0n) state.delete(balanceKey);
+  else state.set(balanceKey, encodeU64(amount));
+}
+
+function readBalance(state: StateReader, balanceKey: string): bigint {
+  const raw = state.get(balanceKey);
+  return raw === undefined ? 0n : decodeU64(raw);
 }
 
 /**
  * The roles of an active identity. Hot path (every signer and recipient of every
  * transaction): reads the two leading bytes of the identity value instead of decoding it.
  */
-function activeRoles(state: StateReader, key: Uint8Array, missing: ErrorCode, revokedCode: ErrorCode, what: string): number {
-  const raw = state.get(keys.identity(key));
-  if (raw === undefined) refuse(missing, `${what} ${toHex(key)} is not a registered identity`);
+function activeRoles(state: StateReader, key: Uint8Array | string, missing: ErrorCode, revokedCode: ErrorCode, what: string): number {
+  const hex = typeof key === 'string' ? key : toHex(key);
+  const raw = state.get(keys.identity(hex));
+  if (raw === undefined) refuse(missing, `${what} ${hex} is not a registered identity`);
   invariant(raw.length >= 2 && (raw[1] as number) <= 1, 'identity value starts with roles and revoked');
-  if (raw[1] === 1) refuse(revokedCode, `${what} ${toHex(key)} is revoked`);
+  if (raw[1] === 1) refuse(revokedCode, `${what} ${hex} is revoked`);
   return raw[0] as number;
 }
 
+/** Index of `key` among the transaction's signers, or -1. */
+function signerIndex(tx: Tx, key: Uint8Array): number {
+  return tx.body.signers.findIndex((s) => Buffer.compare(s, key) === 0);
+}
+
 function isSigner(tx: Tx, key: Uint8Array): boolean {
-  return tx.body.signers.some((s) => Buffer.compare(s, key) === 0);
+  return signerIndex(tx, key) >= 0;
 }
 
 export interface ApplyOptions {
@@ -145,7 +165,10 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
   if (body.expiry > height + window) refuse('TX_EXPIRY_TOO_FAR', `expiry ${body.expiry} beyond height ${height} + window ${window}`);
   const idKey = keys.txid(tx.id);
   if (state.get(idKey) !== undefined) refuse('TX_DUPLICATE', `transaction ${toHex(tx.id)} is already committed`);
-  const roles = signerRoles(state, tx);
+  // Hex of each signer, computed once: identity and balance keys of signers reuse it.
+  const signerHex = body.signers.map(toHex);
+  let roles = 0;
+  for (const hex of signerHex) roles |= activeRoles(state, hex, 'TX_UNKNOWN_SIGNER', 'TX_REVOKED_SIGNER', 'signer');
   if (options.signatures === 'verify') {
     for (let i = 0; i < body.signers.length; i++) {
       if (!verify(body.signers[i] as Uint8Array, tx.bodyBytes, tx.signatures[i] as Uint8Array)) {
@@ -153,15 +176,8 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
       }
     }
   }
-  applyPayload(state, tx, height, roles);
-  state.set(idKey, encodeU64(BigInt(height)));
-}
-
-/** Union of the signers' roles; every signer must be a registered, unrevoked identity. */
-function signerRoles(state: StateReader, tx: Tx): number {
-  let roles = 0;
-  for (const s of tx.body.signers) roles |= activeRoles(state, s, 'TX_UNKNOWN_SIGNER', 'TX_REVOKED_SIGNER', 'signer');
-  return roles;
+  applyPayload(state, tx, height, roles, signerHex);
+  state.set(idKey, committedAt(height));
 }
 
 function lowestSignerWith(state: StateReader, tx: Tx, role: number): Uint8Array {
@@ -170,7 +186,7 @@ function lowestSignerWith(state: StateReader, tx: Tx, role: number): Uint8Array 
   return key;
 }
 
-function applyPayload(state: Overlay, tx: Tx, height: number, roles: number): void {
+function applyPayload(state: Overlay, tx: Tx, height: number, roles: number, signerHex: readonly string[]): void {
   const p = tx.body.payload;
   switch (p.type) {
     case 'register': {
@@ -207,18 +223,22 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number): vo
       const issuer = existing?.issuer ?? lowestSignerWith(state, tx, Role.issuer);
       const balance = balanceOf(state, p.to, p.asset) + p.amount; // <= supply <= AMOUNT_MAX
       state.set(keys.asset(p.asset), encodeAsset({ issuer, supply }));
-      setBalance(state, p.to, p.asset, balance);
+      putBalance(state, keys.balance(p.to, p.asset), balance);
       return;
     }
     case 'transfer': {
-      if (!isSigner(tx, p.from)) refuse('TX_NOT_SIGNER', `the sender ${toHex(p.from)} did not sign`);
+      const sender = signerIndex(tx, p.from);
+      if (sender < 0) refuse('TX_NOT_SIGNER', `the sender ${toHex(p.from)} did not sign`);
       if (state.get(keys.asset(p.asset)) === undefined) refuse('TX_UNKNOWN_ASSET', `asset ${p.asset} does not exist`);
-      activeRoles(state, p.to, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
-      const from = balanceOf(state, p.from, p.asset);
+      const toHexKey = toHex(p.to);
+      activeRoles(state, toHexKey, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
+      const fromKey = keys.balance(signerHex[sender] as string, p.asset);
+      const from = readBalance(state, fromKey);
       if (from < p.amount) refuse('TX_INSUFFICIENT_BALANCE', `balance ${from} ${p.asset} is below ${p.amount}`);
-      setBalance(state, p.from, p.asset, from - p.amount);
+      putBalance(state, fromKey, from - p.amount);
       // Read the recipient after the debit so a transfer to oneself nets to zero.
-      setBalance(state, p.to, p.asset, balanceOf(state, p.to, p.asset) + p.amount);
+      const toKey = keys.balance(toHexKey, p.asset);
+      putBalance(state, toKey, readBalance(state, toKey) + p.amount);
       return;
     }
     case 'put': {

@@ -9,20 +9,20 @@
  */
 import { abytes, bytesEqual } from './assert.js';
 import { BLOCK_TXS_MAX, HASH_BYTES } from './constants.js';
-import { sha256, sha256Parts } from './hash.js';
+import { sha256, sha256Tagged } from './hash.js';
 
-const LEAF = Uint8Array.of(0);
-const NODE = Uint8Array.of(1);
+const LEAF = 0x00;
+const NODE = 0x01;
 /** Longest possible proof: ceil(log2(BLOCK_TXS_MAX)). */
 export const PROOF_STEPS_MAX = Math.ceil(Math.log2(BLOCK_TXS_MAX));
 
 /** Hash of one leaf (the full encoded transaction). */
 export function leafHash(data: Uint8Array): Uint8Array {
-  return sha256Parts(LEAF, data);
+  return sha256Tagged(LEAF, data);
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256Parts(NODE, left, right);
+  return sha256Tagged(NODE, left, right);
 }
 
 /** Root over leaf hashes. */

@@ -57,8 +57,8 @@ export class Overlay implements StateReader {
   }
 
   set(key: string, value: Uint8Array): void {
-    invariant(key.length <= STATE_KEY_BYTES_MAX, `state key too long: ${key.length}`);
-    invariant(value.length <= STATE_VALUE_BYTES_MAX, `state value too long: ${value.length}`);
+    if (key.length > STATE_KEY_BYTES_MAX) invariant(false, `state key too long: ${key.length}`);
+    if (value.length > STATE_VALUE_BYTES_MAX) invariant(false, `state value too long: ${value.length}`);
     this.writes.set(key, value);
   }
 
@@ -81,6 +81,7 @@ export class Overlay implements StateReader {
       if (value === null ? before === undefined : before !== undefined && Buffer.compare(before, value) === 0) continue;
       out.push({ key, value });
     }
+    // Keys are ASCII, so the native string order is the byte order.
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

@@ -1,57 +1,53 @@
 /**
  * Spreads signature verification over worker threads (one per core by default). A batch
- * is split into one contiguous chunk per worker; each chunk is packed into one buffer and
- * transferred, so the cost per signature is the verify itself plus a copy.
+ * is packed once into shared memory (verify-batch.ts); every worker claims chunks of it
+ * until it is exhausted. The caller may claim chunks too (`VerifyJob.help`) once its own
+ * work is done, so on a machine with as many workers as cores no core idles before the end.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { invariant } from './assert.js';
+import { verify } from './ed25519.js';
+import { batchVerdicts, drainBatch, packBatch, type VerifyItem } from './verify-batch.js';
 
-export interface VerifyItem {
-  readonly publicKey: Uint8Array;
-  readonly message: Uint8Array;
-  readonly signature: Uint8Array;
+export type { VerifyItem } from './verify-batch.js';
+
+/** A batch under way. */
+export interface VerifyJob {
+  /** Verifies unclaimed chunks on the calling thread (blocks it) until none are left. */
+  help(): void;
+  /** Verdicts (1 valid, 0 not) for every item, in order. */
+  readonly done: Promise<Uint8Array>;
 }
 
 interface Pending {
+  replies: number;
+  readonly shared: SharedArrayBuffer;
   resolve(verdicts: Uint8Array): void;
   reject(error: Error): void;
 }
 
 /** Batches smaller than this run on the calling thread: a round trip costs more. */
 const INLINE_BATCH_MAX = 16;
-/** Bound on one worker's queue of outstanding chunks. */
-const WORKER_JOBS_MAX = 64;
+/** Bound on outstanding batches. */
+const JOBS_MAX = 256;
 
 export class VerifyPool {
   private readonly workers: Worker[] = [];
-  /** Outstanding chunks per worker: a worker holds the event loop open only while busy. */
-  private readonly busy: number[] = [];
-  private readonly pending = new Map<number, Pending & { worker: number }>();
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
-  private readonly inline: (item: VerifyItem) => boolean;
 
-  /**
-   * @param threads worker count (default: one per core)
-   * @param inline verifier for small batches on the calling thread
-   */
-  constructor(inline: (item: VerifyItem) => boolean, threads = availableParallelism()) {
+  /** @param threads worker count (default: one per core) */
+  constructor(threads = availableParallelism()) {
     invariant(Number.isInteger(threads) && threads >= 1 && threads <= 64, 'thread count 1..64');
-    this.inline = inline;
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
-      worker.on('message', (reply: { id: number; verdicts: Uint8Array }) => {
-        const waiter = this.pending.get(reply.id);
-        invariant(waiter !== undefined, 'reply for a known job');
-        this.pending.delete(reply.id);
-        this.release(waiter.worker);
-        waiter.resolve(reply.verdicts);
-      });
+      worker.on('message', (reply: { id: number; done: number }) => this.reply(reply.id));
       worker.on('error', (error) => this.failAll(error));
+      // Workers hold the event loop open only while a batch is outstanding (see hold()).
       worker.unref();
       this.workers.push(worker);
-      this.busy.push(0);
     }
   }
 
@@ -59,77 +55,50 @@ export class VerifyPool {
     return this.workers.length;
   }
 
+  private reply(id: number): void {
+    const job = this.pending.get(id);
+    invariant(job !== undefined, 'reply for a known batch');
+    job.replies++;
+    if (job.replies < this.workers.length) return;
+    this.pending.delete(id);
+    this.refWorkers();
+    job.resolve(batchVerdicts(job.shared));
+  }
+
   private failAll(error: Error): void {
-    for (const waiter of this.pending.values()) {
-      this.release(waiter.worker);
-      waiter.reject(error);
-    }
+    for (const job of this.pending.values()) job.reject(error);
     this.pending.clear();
+    this.refWorkers();
   }
 
-  private hold(index: number): void {
-    if (this.busy[index] === 0) (this.workers[index] as Worker).ref();
-    this.busy[index] = (this.busy[index] as number) + 1;
+  private refWorkers(): void {
+    for (const w of this.workers) {
+      if (this.pending.size > 0) w.ref();
+      else w.unref();
+    }
   }
 
-  private release(index: number): void {
-    this.busy[index] = (this.busy[index] as number) - 1;
-    invariant((this.busy[index] as number) >= 0, 'worker busy count');
-    if (this.busy[index] === 0) (this.workers[index] as Worker).unref();
-  }
-
-  /** Verdicts (1 valid, 0 not) for every item, in order. */
-  async verifyBatch(items: readonly VerifyItem[]): Promise<Uint8Array> {
+  /** Starts verifying `items` on the workers. */
+  start(items: readonly VerifyItem[]): VerifyJob {
     if (this.closed) throw new Error('verify pool is closed');
-    if (items.length <= INLINE_BATCH_MAX) return Uint8Array.from(items, (x) => (this.inline(x) ? 1 : 0));
-    invariant(this.pending.size < this.workers.length * WORKER_JOBS_MAX, 'verify pool queue bound');
-    const chunk = Math.ceil(items.length / this.workers.length);
-    const parts: Promise<Uint8Array>[] = [];
-    for (let w = 0; w * chunk < items.length; w++) {
-      parts.push(this.run(w, items, w * chunk, Math.min(items.length, (w + 1) * chunk)));
+    if (items.length <= INLINE_BATCH_MAX) {
+      const verdicts = Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
+      return { help: () => {}, done: Promise.resolve(verdicts) };
     }
-    const results = await Promise.all(parts);
-    const out = new Uint8Array(items.length);
-    let at = 0;
-    for (const r of results) {
-      out.set(r, at);
-      at += r.length;
-    }
-    return out;
+    invariant(this.pending.size < JOBS_MAX, 'verify pool queue bound');
+    const shared = packBatch(items);
+    const id = this.nextId++;
+    const done = new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(id, { replies: 0, shared, resolve, reject });
+    });
+    this.refWorkers();
+    for (const w of this.workers) w.postMessage({ id, shared });
+    return { help: () => void drainBatch(shared), done };
   }
 
-  private run(worker: number, items: readonly VerifyItem[], from: number, to: number): Promise<Uint8Array> {
-    let size = 0;
-    for (let i = from; i < to; i++) size += 100 + (items[i] as VerifyItem).message.length;
-    const batch = new Uint8Array(size);
-    const view = new DataView(batch.buffer);
-    let at = 0;
-    for (let i = from; i < to; i++) {
-      const { publicKey, message, signature } = items[i] as VerifyItem;
-      // Wrong lengths cannot be packed: a zeroed key never verifies, so they stay invalid.
-      view.setUint32(at, message.length);
-      if (publicKey.length === 32) batch.set(publicKey, at + 4);
-      if (signature.length === 64) batch.set(signature, at + 36);
-      batch.set(message, at + 100);
-      at += 100 + message.length;
-    }
-    const id = this.nextId++;
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, {
-        worker,
-        resolve: (verdicts) => {
-          // Re-impose the length rule the packing could not carry.
-          for (let i = from; i < to; i++) {
-            const item = items[i] as VerifyItem;
-            if (item.publicKey.length !== 32 || item.signature.length !== 64) verdicts[i - from] = 0;
-          }
-          resolve(verdicts);
-        },
-        reject,
-      });
-      this.hold(worker);
-      (this.workers[worker] as Worker).postMessage({ id, batch, count: to - from }, [batch.buffer]);
-    });
+  /** Verdicts (1 valid, 0 not) for every item, in order, from the workers alone. */
+  verifyBatch(items: readonly VerifyItem[]): Promise<Uint8Array> {
+    return this.start(items).done;
   }
 
   async close(): Promise<void> {

@@ -90,14 +90,24 @@ test('property: flipping any bit of any block is detected, at that block, never 
 });
 
 test('the verify pool gives the same verdicts as the inline verifier', async () => {
-  const pool = new VerifyPool((x) => verify(x.publicKey, x.message, x.signature), 2);
+  const pool = new VerifyPool(2);
   try {
-    const items = blocks.flatMap((b) => b.txs.map((t) => ({ publicKey: t.body.signers[0] as Uint8Array, message: t.bodyBytes, signature: t.signatures[0] as Uint8Array })));
+    const once = blocks.flatMap((b) => b.txs.map((t) => ({ publicKey: t.body.signers[0] as Uint8Array, message: t.bodyBytes, signature: t.signatures[0] as Uint8Array })));
+    const items = [...once, ...once, ...once, ...once]; // several chunks for every thread
     const bad = items.map((x, i) => (i % 3 === 0 ? { ...x, message: Uint8Array.of(...x.message, 1) } : x));
     bad.push({ publicKey: new Uint8Array(31), message: new Uint8Array(), signature: new Uint8Array(64) });
+    bad.push({ publicKey: items[0]!.publicKey, message: items[0]!.message, signature: new Uint8Array(65) });
+    assert.ok(bad.length > 64, `${bad.length} items: enough for the workers, not the inline path`);
+    const expected = bad.map((x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
     const verdicts = await pool.verifyBatch(bad);
-    assert.deepEqual(Array.from(verdicts), bad.map((x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0)));
+    assert.deepEqual(Array.from(verdicts), expected);
     assert.ok(verdicts.includes(0) && verdicts.includes(1));
+    // The calling thread may claim chunks too; two batches at once keep their own verdicts.
+    const first = pool.start(bad);
+    const second = pool.start(items);
+    first.help();
+    assert.deepEqual(Array.from(await first.done), expected);
+    assert.deepEqual(Array.from(await second.done), items.map(() => 1));
     const report = await verifyChain(g, bytes, { pool });
     assert.equal(report.ok, true);
   } finally {
