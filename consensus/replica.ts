@@ -1,0 +1,775 @@
+/**
+ * The Multi-Paxos core: one replica's proposer, acceptor and learner, pure and synchronous.
+ *
+ * Inputs: `step(from, bytes)` for a peer message (the transport authenticated `from`),
+ * `tick()` for time, `propose(value)` on the leader. Output: `ready()` hands over
+ * { persist, send, commit }; the driver appends `persist` durably, sends `send` (at once:
+ * nothing in it depends on this ready's records), applies `commit` in order, and calls
+ * `advance()` once the records are durable. Replies that promise something on disk
+ * (PROMISE, ACCEPTED) wait in an after-persist outbox and are released by that `advance()`.
+ * No clock, timer, socket, disk or randomness inside: `random`, `sign`, `verifyVote` and
+ * the committed log are injected.
+ *
+ * Protocol (docs/consensus.md has the argument):
+ * - Slots are heights from 1. Ballots are (round, leader index). A candidate runs phase 1
+ *   for every slot above its commit index; acceptors answer with everything they accepted
+ *   there, in chunks.
+ * - Values form a chain: each accept carries the digest of the value at the previous
+ *   slot. An acceptor accepts slot s at ballot b only if it holds slot s-1 at ballot b with
+ *   that digest, or s-1 is known committed. So a value chosen at s implies the value at
+ *   s-1 it was built on is chosen too, and the new leader re-proposes recovered values
+ *   while their digests link, dropping the rest (which cannot have been chosen).
+ * - Acceptors sign what they accept; a quorum of signatures is the certificate that
+ *   commits a value, checked by every learner before use.
+ * - Followers ignore PREPAREs while they hear from a live leader (no disruption by a node
+ *   returning from a partition); a leader steps down when a quorum stops answering.
+ */
+import { hash } from 'node:crypto';
+import { invariant } from '../ledger/assert.js';
+import { CodecError } from './codec.js';
+import {
+  BALLOT_ZERO,
+  compareBallots,
+  decodeMessage,
+  DIGEST_BYTES,
+  encodeMessage,
+  ENTRIES_PER_MESSAGE_MAX,
+  MessageType,
+  ROUND_MAX,
+  type Ballot,
+  type CertifiedEntry,
+  type DurableRecord,
+  type Message,
+  type PromiseEntry,
+  type Vote,
+  type WireLimits,
+} from './messages.js';
+
+/** Misbehaviours planted on purpose so tests can show the simulator catches them. */
+export type PlantedBug = 'ack-before-persist' | 'skip-link-check' | 'forget-promised-values' | 'commit-without-quorum';
+export const PLANTED_BUGS: readonly PlantedBug[] = ['ack-before-persist', 'skip-link-check', 'forget-promised-values', 'commit-without-quorum'];
+
+/** Committed values the driver has stored (for serving catch-up). */
+export interface CommittedLog {
+  get(slot: number): { readonly value: Uint8Array; readonly certificate: readonly Vote[] } | undefined;
+}
+
+export interface ReplicaConfig {
+  readonly id: number;
+  readonly replicas: number;
+  /** Slots a leader may have in flight beyond its commit index. */
+  readonly window: number;
+  /** Base election timeout in ticks; each timeout is drawn from [base, 2 base). */
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly valueBytesMax: number;
+  /** Uniform in [0, 1): the only source of randomness. */
+  readonly random: () => number;
+  /** This replica's signature over (slot, value), sent with ACCEPTED. */
+  readonly sign: (slot: number, value: Uint8Array) => Uint8Array;
+  readonly verifyVote: (validator: number, slot: number, value: Uint8Array, signature: Uint8Array) => boolean;
+  readonly log: CommittedLog;
+  readonly bug?: PlantedBug | undefined;
+}
+
+/** What a restarted replica recovers: its acceptor records and its committed prefix. */
+export interface DurableState {
+  readonly promised: Ballot;
+  readonly entries: readonly PromiseEntry[];
+  readonly commitIndex: number;
+  /** Digest of the value at `commitIndex` (32 zero bytes at 0). */
+  readonly commitDigest: Uint8Array;
+}
+
+export interface Outgoing {
+  readonly to: number;
+  readonly bytes: Uint8Array;
+}
+
+export interface Committed extends CertifiedEntry {
+  readonly digest: Uint8Array;
+}
+
+export interface Ready {
+  readonly persist: readonly DurableRecord[];
+  readonly send: readonly Outgoing[];
+  readonly commit: readonly Committed[];
+}
+
+export type Role = 'follower' | 'candidate' | 'leader';
+
+export interface ReplicaCounters {
+  /** Messages that failed to decode or validate. */
+  garbage: number;
+  /** Well-formed messages that were stale or out of place and were dropped. */
+  dropped: number;
+  /** PREPAREs ignored because a live leader is known. */
+  preparesIgnored: number;
+  /** Votes or certificates whose signatures failed. */
+  badSignatures: number;
+  elections: number;
+}
+
+export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
+
+/** SHA-256 of a value: what the chain of accepted values links by. */
+export function digestOf(value: Uint8Array): Uint8Array {
+  const out = hash('sha256', value, 'buffer') as unknown as Buffer;
+  return new Uint8Array(out.buffer, out.byteOffset, DIGEST_BYTES);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** Folds acceptor records (in append order) into the state a restart begins from. */
+export function recoverDurable(records: readonly DurableRecord[], commitIndex: number, commitDigest: Uint8Array): DurableState {
+  let promised = BALLOT_ZERO;
+  const entries = new Map<number, PromiseEntry>();
+  for (const r of records) {
+    if (compareBallots(r.ballot, promised) > 0) promised = r.ballot;
+    if (r.kind === 'accept' && r.slot > commitIndex) entries.set(r.slot, { slot: r.slot, ballot: r.ballot, prevDigest: r.prevDigest, value: r.value });
+  }
+  return { promised, entries: [...entries.values()].sort((a, b) => a.slot - b.slot), commitIndex, commitDigest };
+}
+
+interface Accepted {
+  readonly ballot: Ballot;
+  readonly prevDigest: Uint8Array;
+  readonly value: Uint8Array;
+  readonly digest: Uint8Array;
+}
+
+interface Proposal {
+  readonly slot: number;
+  readonly value: Uint8Array;
+  readonly digest: Uint8Array;
+  readonly prevDigest: Uint8Array;
+  readonly votes: Map<number, Uint8Array>;
+  chosen: boolean;
+  sentAt: number;
+}
+
+interface PromiseState {
+  commitIndex: number;
+  lastSlot: number;
+  /** Chunks received: first slot -> last slot. */
+  readonly chunks: Map<number, number>;
+  readonly entries: PromiseEntry[];
+  complete: boolean;
+}
+
+/** Accepted entries an acceptor holds beyond its commit index, at most. */
+function aheadMax(config: ReplicaConfig): number {
+  return config.window * 4;
+}
+
+export class Replica {
+  readonly id: number;
+  readonly quorum: number;
+  private readonly limits: WireLimits;
+  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0 };
+
+  // Durable acceptor state (mirrored by the records handed out in ready()).
+  private promised: Ballot;
+  private readonly entries = new Map<number, Accepted>();
+  // Learner state: the committed prefix is 1..commitIndex.
+  private commitIndex: number;
+  private commitDigest: Uint8Array;
+  /** Certified values above the commit index waiting for the slots below them. */
+  private readonly certified = new Map<number, CertifiedEntry>();
+
+  private role: Role = 'follower';
+  private ballot: Ballot = BALLOT_ZERO;
+  private roundSeen = 0;
+  private now = 0;
+  private electionElapsed = 0;
+  private electionTimeout: number;
+  private heartbeatElapsed = 0;
+  /** Highest ballot seen acting as leader (ACCEPT, HEARTBEAT, COMMIT), and who. */
+  private leaderBallot: Ballot = BALLOT_ZERO;
+  private leaderKnown = false;
+  private catchupSentAt = -Infinity;
+  /** Out-of-order ACCEPTs of the current ballot, waiting for the slot below. */
+  private readonly acceptBuffer = new Map<number, Extract<Message, { type: MessageType.Accept }> & { from: number }>();
+
+  // Candidate state. PREPARE carried campaignFromSlot (the commit index then, plus one).
+  private campaignFromSlot = 1;
+  private readonly promises = new Map<number, PromiseState>();
+  private syncTarget = 0;
+  // Leader state.
+  private readonly proposals = new Map<number, Proposal>();
+  private nextSlot = 0;
+  private chainDigest: Uint8Array = ZERO_DIGEST;
+  private readonly lastAck = new Map<number, number>();
+  private quorumCheckElapsed = 0;
+
+  // Hand-off to the driver.
+  private persistQueue: DurableRecord[] = [];
+  private sendQueue: Outgoing[] = [];
+  private afterPersist: Outgoing[] = [];
+  private commitQueue: Committed[] = [];
+  private inFlight: Outgoing[] | null = null;
+
+  constructor(
+    private readonly config: ReplicaConfig,
+    durable: DurableState,
+  ) {
+    invariant(Number.isInteger(config.replicas) && config.replicas >= 1 && config.replicas <= 7, 'replicas 1..7');
+    invariant(Number.isInteger(config.id) && config.id >= 0 && config.id < config.replicas, 'replica id in range');
+    invariant(config.window >= 1 && config.window <= 1024, 'window 1..1024');
+    invariant(config.heartbeatTicks >= 1 && config.electionTicks > config.heartbeatTicks * 2, 'election timeout well above the heartbeat');
+    this.id = config.id;
+    this.quorum = Math.floor(config.replicas / 2) + 1;
+    this.limits = { replicas: config.replicas, valueBytesMax: config.valueBytesMax };
+    this.promised = durable.promised;
+    this.roundSeen = durable.promised.round;
+    this.commitIndex = durable.commitIndex;
+    this.commitDigest = durable.commitDigest;
+    invariant(this.commitDigest.length === DIGEST_BYTES, 'commit digest is 32 bytes');
+    for (const e of durable.entries) {
+      if (e.slot > this.commitIndex) this.entries.set(e.slot, { ballot: e.ballot, prevDigest: e.prevDigest, value: e.value, digest: digestOf(e.value) });
+    }
+    this.electionTimeout = this.drawTimeout();
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  status(): { id: number; role: Role; ballot: Ballot; promised: Ballot; commitIndex: number; leaderKnown: boolean; leaderBallot: Ballot; inFlight: number } {
+    return {
+      id: this.id,
+      role: this.role,
+      ballot: this.ballot,
+      promised: this.promised,
+      commitIndex: this.commitIndex,
+      leaderKnown: this.leaderKnown,
+      leaderBallot: this.leaderBallot,
+      inFlight: this.proposals.size,
+    };
+  }
+
+  /** The leader's values beyond the commit index, in slot order (what a new value extends). */
+  inFlightValues(): Array<{ slot: number; value: Uint8Array }> {
+    return [...this.proposals.values()].sort((a, b) => a.slot - b.slot).map((p) => ({ slot: p.slot, value: p.value }));
+  }
+
+  /** The slot the next `propose` would fill, or null when this replica cannot propose now. */
+  proposableSlot(): number | null {
+    if (this.role !== 'leader') return null;
+    if (this.nextSlot > this.commitIndex + this.config.window) return null;
+    return this.nextSlot;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Proposes a value on the leader. @returns its slot, or null when not possible now. */
+  propose(value: Uint8Array): number | null {
+    if (!(value instanceof Uint8Array)) throw new TypeError('value: expected Uint8Array');
+    if (value.length > this.config.valueBytesMax) throw new RangeError(`value of ${value.length} bytes exceeds ${this.config.valueBytesMax}`);
+    const slot = this.proposableSlot();
+    if (slot === null) return null;
+    this.addProposal(slot, Uint8Array.from(value));
+    return slot;
+  }
+
+  tick(): void {
+    this.now++;
+    if (this.role === 'leader') {
+      this.heartbeatElapsed++;
+      this.quorumCheckElapsed++;
+      if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+        this.heartbeatElapsed = 0;
+        this.broadcast({ type: MessageType.Heartbeat, ballot: this.ballot, commitIndex: this.commitIndex });
+        this.resendAccepts();
+      }
+      if (this.quorumCheckElapsed >= this.config.electionTicks) {
+        this.quorumCheckElapsed = 0;
+        let live = 1;
+        for (const [peer, at] of this.lastAck) if (peer !== this.id && this.now - at <= this.config.electionTicks) live++;
+        if (live < this.quorum) this.becomeFollower();
+      }
+      return;
+    }
+    this.electionElapsed++;
+    if (this.role === 'candidate' && this.syncTarget > 0 && this.now - this.catchupSentAt >= this.config.heartbeatTicks * 2) {
+      this.requestCatchupFromPromisers();
+    }
+    if (this.electionElapsed >= this.electionTimeout) this.campaign();
+  }
+
+  /** Handles one message from peer `from` (possibly this replica itself). */
+  step(from: number, bytes: Uint8Array): void {
+    invariant(Number.isInteger(from) && from >= 0 && from < this.config.replicas, 'sender index from the transport');
+    let m: Message;
+    try {
+      m = decodeMessage(bytes, this.limits);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      this.counters.garbage++;
+      return;
+    }
+    if ('ballot' in m) this.seeRound(m.ballot.round);
+    switch (m.type) {
+      case MessageType.Prepare:
+        return this.onPrepare(from, m);
+      case MessageType.Promise:
+        return this.onPromise(from, m);
+      case MessageType.Accept:
+        return this.onAccept(from, m);
+      case MessageType.Accepted:
+        return this.onAccepted(from, m);
+      case MessageType.Nack:
+        this.seeRound(m.promised.round);
+        if (this.role === 'leader' && compareBallots(m.promised, this.ballot) > 0) this.lastAck.delete(from);
+        return;
+      case MessageType.Commit:
+        return this.onCommit(from, m);
+      case MessageType.Heartbeat:
+        return this.onHeartbeat(from, m);
+      case MessageType.HeartbeatAck:
+        this.seeRound(m.promised.round);
+        if (this.role === 'leader' && compareBallots(m.ballot, this.ballot) === 0) {
+          if (compareBallots(m.promised, this.ballot) <= 0) this.lastAck.set(from, this.now);
+          else this.lastAck.delete(from);
+        }
+        return;
+      case MessageType.CatchupRequest:
+        return this.onCatchupRequest(from, m);
+      case MessageType.CatchupReply:
+        return this.onCatchupReply(from, m);
+    }
+  }
+
+  // ---------------------------------------------------------------- hand-off
+
+  hasReady(): boolean {
+    return this.inFlight === null && (this.persistQueue.length > 0 || this.sendQueue.length > 0 || this.commitQueue.length > 0 || this.afterPersist.length > 0);
+  }
+
+  /** Everything to persist, send and apply since the last ready. Call advance() before the next. */
+  ready(): Ready {
+    invariant(this.inFlight === null, 'ready() again before advance()');
+    const out: Ready = { persist: this.persistQueue, send: this.sendQueue, commit: this.commitQueue };
+    this.inFlight = this.afterPersist;
+    this.persistQueue = [];
+    this.sendQueue = [];
+    this.commitQueue = [];
+    this.afterPersist = [];
+    return out;
+  }
+
+  /** The records of the last ready() are durable and its commits applied. */
+  advance(): void {
+    invariant(this.inFlight !== null, 'advance() without ready()');
+    for (const o of this.inFlight) this.sendQueue.push(o);
+    this.inFlight = null;
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private drawTimeout(): number {
+    const r = this.config.random();
+    invariant(r >= 0 && r < 1, 'random() in [0, 1)');
+    return this.config.electionTicks + Math.floor(r * this.config.electionTicks);
+  }
+
+  private seeRound(round: number): void {
+    if (round > this.roundSeen) this.roundSeen = round;
+  }
+
+  private becomeFollower(): void {
+    this.role = 'follower';
+    this.ballot = BALLOT_ZERO;
+    this.promises.clear();
+    this.proposals.clear();
+    this.lastAck.clear();
+    this.syncTarget = 0;
+    this.leaderKnown = false;
+    this.electionElapsed = 0;
+    this.electionTimeout = this.drawTimeout();
+  }
+
+  private campaign(): void {
+    const round = Math.max(this.roundSeen, this.promised.round) + 1;
+    invariant(round <= ROUND_MAX, 'ballot rounds exhausted');
+    this.becomeFollower();
+    this.role = 'candidate';
+    this.ballot = { round, leader: this.id };
+    this.seeRound(round);
+    this.counters.elections++;
+    this.broadcast({ type: MessageType.Prepare, ballot: this.ballot, fromSlot: this.commitIndex + 1 }, true);
+  }
+
+  /** A follower hearing from a leader recently ignores PREPAREs; so does a healthy leader. */
+  private sticky(from: number): boolean {
+    if (from === this.id) return false;
+    if (this.role === 'leader') {
+      let live = 1;
+      for (const [peer, at] of this.lastAck) if (peer !== this.id && this.now - at <= this.config.electionTicks) live++;
+      return live >= this.quorum;
+    }
+    return this.role === 'follower' && this.leaderKnown && this.electionElapsed < this.config.electionTicks;
+  }
+
+  /** Someone acts as leader at `ballot`: follow it when it is the newest leader seen. */
+  private leaderContact(from: number, ballot: Ballot): void {
+    if (compareBallots(ballot, this.leaderBallot) < 0) return;
+    this.leaderBallot = ballot;
+    if (from === this.id) return;
+    if (this.role !== 'follower' && compareBallots(ballot, this.ballot) > 0) this.becomeFollower();
+    if (this.role === 'candidate' && compareBallots(ballot, this.ballot) < 0 && this.syncTarget === 0) this.becomeFollower();
+    if (this.role === 'follower') {
+      this.leaderKnown = true;
+      this.electionElapsed = 0;
+    }
+  }
+
+  // ---------------------------------------------------------------- acceptor
+
+  private promise(ballot: Ballot): void {
+    if (compareBallots(ballot, this.promised) > 0) this.promised = ballot;
+    this.persistQueue.push({ kind: 'promise', ballot });
+  }
+
+  private onPrepare(from: number, m: Extract<Message, { type: MessageType.Prepare }>): void {
+    if (compareBallots(m.ballot, this.promised) < 0) {
+      this.sendNow(from, { type: MessageType.Nack, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    if (compareBallots(m.ballot, this.promised) > 0 && this.sticky(from)) {
+      this.counters.preparesIgnored++;
+      return;
+    }
+    if (this.role !== 'follower' && compareBallots(m.ballot, this.ballot) > 0) this.becomeFollower();
+    this.promise(m.ballot);
+    if (from !== this.id) this.electionElapsed = 0;
+    // Everything accepted from fromSlot on, in chunks bounded by count and bytes.
+    const start = Math.max(m.fromSlot, this.commitIndex + 1);
+    const slots = [...this.entries.keys()].filter((s) => s >= start).sort((a, b) => a - b);
+    const lastSlot = slots.length > 0 ? (slots[slots.length - 1] as number) : m.fromSlot - 1;
+    const budget = this.config.valueBytesMax + 64 * 1024;
+    let first = m.fromSlot;
+    let chunk: PromiseEntry[] = [];
+    let bytes = 0;
+    const flush = (last: number): void => {
+      this.reply(from, { type: MessageType.Promise, ballot: m.ballot, fromSlot: m.fromSlot, commitIndex: this.commitIndex, first, last, lastSlot, entries: chunk });
+      first = last + 1;
+      chunk = [];
+      bytes = 0;
+    };
+    for (const slot of slots) {
+      const e = this.entries.get(slot) as Accepted;
+      if (chunk.length > 0 && (chunk.length >= ENTRIES_PER_MESSAGE_MAX || bytes + e.value.length > budget)) flush(slot - 1);
+      chunk.push({ slot, ballot: e.ballot, prevDigest: e.prevDigest, value: e.value });
+      bytes += e.value.length + 64;
+    }
+    flush(lastSlot);
+  }
+
+  private onAccept(from: number, m: Extract<Message, { type: MessageType.Accept }>): void {
+    if (compareBallots(m.ballot, this.promised) < 0) {
+      this.sendNow(from, { type: MessageType.Nack, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    if (m.ballot.leader !== from) {
+      this.counters.dropped++;
+      return;
+    }
+    this.leaderContact(from, m.ballot);
+    if (m.slot <= this.commitIndex) return;
+    if (m.slot > this.commitIndex + aheadMax(this.config)) {
+      this.counters.dropped++;
+      this.maybeCatchup(from);
+      return;
+    }
+    if (!this.linksBelow(m)) {
+      // The slot below has not arrived yet (reordering): keep this one for a while.
+      if (this.acceptBuffer.size < this.config.window * 2) this.acceptBuffer.set(m.slot, { ...m, from });
+      else this.counters.dropped++;
+      if (m.leaderCommit > this.commitIndex) this.maybeCatchup(from);
+      return;
+    }
+    this.acceptValue(from, m);
+    // Accept buffered successors that now link.
+    for (let next = this.acceptBuffer.get(m.slot + 1); next !== undefined; next = this.acceptBuffer.get(next.slot + 1)) {
+      this.acceptBuffer.delete(next.slot);
+      if (compareBallots(next.ballot, this.promised) < 0 || !this.linksBelow(next)) break;
+      this.acceptValue(next.from, next);
+    }
+  }
+
+  /** The no-gap rule: slot s joins only a chain this acceptor holds, or a committed prefix. */
+  private linksBelow(m: Extract<Message, { type: MessageType.Accept }>): boolean {
+    if (this.config.bug === 'skip-link-check') return true;
+    const below = m.slot - 1;
+    if (below === this.commitIndex) return sameBytes(m.prevDigest, this.commitDigest);
+    if (below <= m.leaderCommit) return true;
+    const held = this.entries.get(below);
+    return held !== undefined && compareBallots(held.ballot, m.ballot) === 0 && sameBytes(held.digest, m.prevDigest);
+  }
+
+  private acceptValue(from: number, m: Extract<Message, { type: MessageType.Accept }>): void {
+    if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
+    const digest = digestOf(m.value);
+    this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
+    this.persistQueue.push({ kind: 'accept', slot: m.slot, ballot: m.ballot, prevDigest: m.prevDigest, value: m.value });
+    this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature: this.config.sign(m.slot, m.value) });
+  }
+
+  private onHeartbeat(from: number, m: Extract<Message, { type: MessageType.Heartbeat }>): void {
+    if (m.ballot.leader !== from) {
+      this.counters.dropped++;
+      return;
+    }
+    this.leaderContact(from, m.ballot);
+    this.sendNow(from, { type: MessageType.HeartbeatAck, ballot: m.ballot, promised: this.promised, commitIndex: this.commitIndex });
+    if (m.commitIndex > this.commitIndex) this.maybeCatchup(from);
+  }
+
+  // ---------------------------------------------------------------- candidate
+
+  private onPromise(from: number, m: Extract<Message, { type: MessageType.Promise }>): void {
+    if (this.role !== 'candidate' || compareBallots(m.ballot, this.ballot) !== 0 || m.fromSlot !== this.campaignFromSlot) {
+      this.counters.dropped++;
+      return;
+    }
+    let state = this.promises.get(from);
+    if (state === undefined || state.lastSlot !== m.lastSlot || state.commitIndex !== m.commitIndex) {
+      state = { commitIndex: m.commitIndex, lastSlot: m.lastSlot, chunks: new Map(), entries: [], complete: false };
+      this.promises.set(from, state);
+    }
+    if (state.complete || state.chunks.has(m.first)) return;
+    state.chunks.set(m.first, m.last);
+    state.entries.push(...m.entries);
+    // Walk the chunks from fromSlot; an empty promise is one chunk [fromSlot, fromSlot - 1].
+    let next = m.fromSlot;
+    for (let last = state.chunks.get(next); last !== undefined && last >= next; last = state.chunks.get(next)) next = last + 1;
+    state.complete = next > state.lastSlot;
+    if (!state.complete || this.syncTarget > 0) return;
+    let complete = 0;
+    for (const s of this.promises.values()) if (s.complete) complete++;
+    if (complete < this.quorum) return;
+    // Phase 1 is done. First learn whatever a promiser knows to be committed.
+    let target = this.commitIndex;
+    for (const s of this.promises.values()) if (s.complete) target = Math.max(target, s.commitIndex);
+    if (target > this.commitIndex) {
+      this.syncTarget = target;
+      this.requestCatchupFromPromisers();
+      return;
+    }
+    this.lead();
+  }
+
+  private requestCatchupFromPromisers(): void {
+    for (const [peer, s] of this.promises) {
+      if (s.complete && s.commitIndex > this.commitIndex && peer !== this.id) {
+        this.catchupSentAt = this.now;
+        this.sendNow(peer, { type: MessageType.CatchupRequest, fromSlot: this.commitIndex + 1, countMax: 64 });
+        return;
+      }
+    }
+  }
+
+  /** Becomes leader: re-propose recovered values while they link, then accept new ones. */
+  private lead(): void {
+    invariant(this.role === 'candidate', 'only a candidate becomes leader');
+    const best = new Map<number, PromiseEntry>();
+    if (this.config.bug !== 'forget-promised-values') {
+      for (const s of this.promises.values()) {
+        if (!s.complete) continue;
+        for (const e of s.entries) {
+          if (e.slot <= this.commitIndex) continue;
+          const held = best.get(e.slot);
+          if (held === undefined || compareBallots(e.ballot, held.ballot) > 0) best.set(e.slot, e);
+        }
+      }
+    }
+    this.promises.clear();
+    this.role = 'leader';
+    this.syncTarget = 0;
+    this.leaderKnown = true;
+    this.leaderBallot = this.ballot;
+    this.heartbeatElapsed = 0;
+    this.quorumCheckElapsed = 0;
+    this.lastAck.clear();
+    for (let p = 0; p < this.config.replicas; p++) this.lastAck.set(p, this.now);
+    this.nextSlot = this.commitIndex + 1;
+    this.chainDigest = this.commitDigest;
+    for (let e = best.get(this.nextSlot); e !== undefined; e = best.get(this.nextSlot)) {
+      // A recovered value that does not extend the chain cannot have been chosen (see top).
+      if (!sameBytes(e.prevDigest, this.chainDigest)) break;
+      this.addProposal(e.slot, e.value);
+    }
+    this.broadcast({ type: MessageType.Heartbeat, ballot: this.ballot, commitIndex: this.commitIndex });
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  private addProposal(slot: number, value: Uint8Array): void {
+    invariant(slot === this.nextSlot, 'proposals fill consecutive slots');
+    const digest = digestOf(value);
+    const p: Proposal = { slot, value, digest, prevDigest: this.chainDigest, votes: new Map(), chosen: false, sentAt: this.now };
+    this.proposals.set(slot, p);
+    this.chainDigest = digest;
+    this.nextSlot = slot + 1;
+    this.broadcast({ type: MessageType.Accept, ballot: this.ballot, slot, leaderCommit: this.commitIndex, prevDigest: p.prevDigest, value }, true);
+  }
+
+  private resendAccepts(): void {
+    for (const p of this.proposals.values()) {
+      if (p.chosen || this.now - p.sentAt < this.config.heartbeatTicks) continue;
+      p.sentAt = this.now;
+      for (let to = 0; to < this.config.replicas; to++) {
+        if (p.votes.has(to)) continue;
+        this.sendNow(to, { type: MessageType.Accept, ballot: this.ballot, slot: p.slot, leaderCommit: this.commitIndex, prevDigest: p.prevDigest, value: p.value });
+      }
+    }
+  }
+
+  private onAccepted(from: number, m: Extract<Message, { type: MessageType.Accepted }>): void {
+    if (this.role !== 'leader' || compareBallots(m.ballot, this.ballot) !== 0) return;
+    const p = this.proposals.get(m.slot);
+    if (p === undefined || !sameBytes(p.digest, m.digest) || p.votes.has(from)) return;
+    if (!this.config.verifyVote(from, m.slot, p.value, m.signature)) {
+      this.counters.badSignatures++;
+      return;
+    }
+    this.lastAck.set(from, this.now);
+    p.votes.set(from, m.signature);
+    const needed = this.config.bug === 'commit-without-quorum' ? Math.max(1, this.quorum - 1) : this.quorum;
+    if (!p.chosen && p.votes.size >= needed) p.chosen = true;
+    for (let next = this.proposals.get(this.commitIndex + 1); next?.chosen === true; next = this.proposals.get(this.commitIndex + 1)) {
+      const certificate = [...next.votes].map(([validator, signature]) => ({ validator, signature })).sort((a, b) => a.validator - b.validator);
+      this.proposals.delete(next.slot);
+      this.commitEntry({ slot: next.slot, value: next.value, certificate }, next.digest, next.prevDigest);
+      this.broadcast({ type: MessageType.Commit, ballot: this.ballot, slot: next.slot, digest: next.digest, certificate });
+    }
+  }
+
+  // ---------------------------------------------------------------- learner
+
+  private certificateValid(slot: number, value: Uint8Array, certificate: readonly Vote[]): boolean {
+    const seen = new Set<number>();
+    for (const v of certificate) {
+      if (seen.has(v.validator)) return false;
+      seen.add(v.validator);
+      if (!this.config.verifyVote(v.validator, slot, value, v.signature)) {
+        this.counters.badSignatures++;
+        return false;
+      }
+    }
+    return seen.size >= this.quorum;
+  }
+
+  private onCommit(from: number, m: Extract<Message, { type: MessageType.Commit }>): void {
+    if (m.ballot.leader !== from) {
+      this.counters.dropped++;
+      return;
+    }
+    this.leaderContact(from, m.ballot);
+    if (m.slot <= this.commitIndex) return;
+    if (m.slot > this.commitIndex + aheadMax(this.config)) {
+      this.maybeCatchup(from);
+      return;
+    }
+    const held = this.entries.get(m.slot);
+    if (held === undefined || !sameBytes(held.digest, m.digest)) {
+      this.maybeCatchup(from);
+      return;
+    }
+    if (!this.certificateValid(m.slot, held.value, m.certificate)) {
+      this.counters.dropped++;
+      return;
+    }
+    this.certified.set(m.slot, { slot: m.slot, value: held.value, certificate: m.certificate });
+    this.drainCertified();
+    if (this.certified.size > 0) this.maybeCatchup(from);
+  }
+
+  private maybeCatchup(peer: number): void {
+    if (peer === this.id || this.now - this.catchupSentAt < this.config.heartbeatTicks) return;
+    this.catchupSentAt = this.now;
+    this.sendNow(peer, { type: MessageType.CatchupRequest, fromSlot: this.commitIndex + 1, countMax: 64 });
+  }
+
+  private onCatchupRequest(from: number, m: Extract<Message, { type: MessageType.CatchupRequest }>): void {
+    const entries: CertifiedEntry[] = [];
+    let bytes = 0;
+    for (let slot = m.fromSlot; slot <= this.commitIndex && entries.length < m.countMax; slot++) {
+      const stored = this.config.log.get(slot);
+      if (stored === undefined) break;
+      if (entries.length > 0 && bytes + stored.value.length > this.config.valueBytesMax) break;
+      entries.push({ slot, value: stored.value, certificate: stored.certificate });
+      bytes += stored.value.length;
+    }
+    if (entries.length > 0) this.sendNow(from, { type: MessageType.CatchupReply, entries });
+  }
+
+  private onCatchupReply(from: number, m: Extract<Message, { type: MessageType.CatchupReply }>): void {
+    for (const e of m.entries) {
+      if (e.slot <= this.commitIndex) continue;
+      if (e.slot > this.commitIndex + aheadMax(this.config) + ENTRIES_PER_MESSAGE_MAX) break;
+      if (!this.certificateValid(e.slot, e.value, e.certificate)) {
+        this.counters.dropped++;
+        break;
+      }
+      this.certified.set(e.slot, e);
+    }
+    const before = this.commitIndex;
+    this.drainCertified();
+    if (this.commitIndex > before) {
+      this.catchupSentAt = -Infinity;
+      if (this.role === 'candidate' && this.syncTarget > 0) this.requestCatchupFromPromisers();
+      else this.maybeCatchup(from); // there may be more
+    }
+  }
+
+  /** Commits certified values in slot order. */
+  private drainCertified(): void {
+    for (let e = this.certified.get(this.commitIndex + 1); e !== undefined; e = this.certified.get(this.commitIndex + 1)) {
+      this.certified.delete(e.slot);
+      this.commitEntry(e, digestOf(e.value), null);
+    }
+    for (const slot of this.certified.keys()) if (slot <= this.commitIndex) this.certified.delete(slot);
+    // A candidate that was learning its promisers' commits leads once it has them.
+    if (this.role === 'candidate' && this.syncTarget > 0 && this.commitIndex >= this.syncTarget) this.lead();
+  }
+
+  private commitEntry(e: CertifiedEntry, digest: Uint8Array, prevDigest: Uint8Array | null): void {
+    invariant(e.slot === this.commitIndex + 1, 'commits in slot order');
+    if (prevDigest !== null) invariant(sameBytes(prevDigest, this.commitDigest), 'a committed value extends the committed chain');
+    // A leader whose own value at this slot lost is stale: its later values build on it.
+    const own = this.proposals.get(e.slot);
+    if (this.role === 'leader' && own !== undefined && !sameBytes(own.digest, digest)) this.becomeFollower();
+    this.proposals.delete(e.slot);
+    this.commitIndex = e.slot;
+    this.commitDigest = digest;
+    this.entries.delete(e.slot);
+    this.acceptBuffer.delete(e.slot);
+    this.commitQueue.push({ slot: e.slot, value: e.value, certificate: e.certificate, digest });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private encode(m: Message): Uint8Array {
+    return encodeMessage(m);
+  }
+
+  private sendNow(to: number, m: Message): void {
+    this.sendQueue.push({ to, bytes: this.encode(m) });
+  }
+
+  /** A reply that vouches for durable state: released only after the next advance(). */
+  private reply(to: number, m: Message): void {
+    if (this.config.bug === 'ack-before-persist') this.sendNow(to, m);
+    else this.afterPersist.push({ to, bytes: this.encode(m) });
+  }
+
+  private broadcast(m: Message, includeSelf = false): void {
+    if (m.type === MessageType.Prepare) this.campaignFromSlot = m.fromSlot;
+    const bytes = this.encode(m);
+    for (let to = 0; to < this.config.replicas; to++) {
+      if (to !== this.id || includeSelf) this.sendQueue.push({ to, bytes });
+    }
+  }
+}

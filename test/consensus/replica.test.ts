@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeMessage, MessageType } from '../../consensus/messages.js';
+import { Cluster, testSignature, text } from '../support/consensus-cluster.js';
+
+test('a single replica elects itself and commits proposals in order, each with a certificate', () => {
+  const c = new Cluster(1);
+  const leader = c.elect();
+  assert.equal(leader, 0);
+  for (let i = 0; i < 10; i++) {
+    assert.notEqual(c.replicas[0]!.propose(text(`v${i}`)), null);
+    c.settle();
+  }
+  assert.deepEqual(c.values(0), Array.from({ length: 10 }, (_, i) => `v${i}`));
+  const first = c.committed[0]!.get(1)!;
+  assert.deepEqual(first.certificate.map((v) => v.validator), [0]);
+  assert.deepEqual(first.certificate[0]!.signature, testSignature(0, 1, text('v0')));
+});
+
+test('three replicas: one leader, every replica commits the same sequence; the window bounds proposals', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const r = c.replicas[leader]!;
+  let accepted = 0;
+  for (let i = 0; i < 10; i++) if (r.propose(text(`w${i}`)) !== null) accepted++;
+  assert.equal(accepted, 4, 'window of 4 slots in flight');
+  c.settle();
+  for (let i = 4; i < 30; i++) {
+    while (r.propose(text(`w${i}`)) === null) c.settle();
+  }
+  c.settle();
+  c.tick(4);
+  const expected = Array.from({ length: 30 }, (_, i) => `w${i}`);
+  for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), expected, `replica ${i}`);
+  for (const e of c.committed[0]!.values()) assert.ok(e.certificate.length >= 2);
+});
+
+test('PROMISE and ACCEPTED wait for the disk: released only by advance()', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const follower = (leader + 1) % 3;
+  c.holding.add(follower);
+  c.replicas[leader]!.propose(text('durable'));
+  c.settle();
+  const f = c.replicas[follower]!;
+  const ready = f.ready();
+  assert.equal(ready.persist.length, 1, 'the accept record');
+  assert.equal(ready.persist[0]!.kind, 'accept');
+  assert.equal(ready.send.length, 0, 'no ACCEPTED before the record is durable');
+  f.advance();
+  const next = f.ready();
+  assert.equal(next.send.length, 1, 'ACCEPTED released after advance');
+  f.advance();
+
+  const buggy = new Cluster(3, 'ack-before-persist');
+  const l2 = buggy.elect();
+  const f2 = (l2 + 1) % 3;
+  buggy.holding.add(f2);
+  buggy.replicas[l2]!.propose(text('early'));
+  buggy.settle();
+  const early = buggy.replicas[f2]!.ready();
+  assert.equal(early.persist.length, 1);
+  assert.equal(early.send.length, 1, 'the planted bug sends ACCEPTED with its record still in flight');
+});
+
+test('garbage from a peer is counted and changes nothing', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  c.replicas[leader]!.propose(text('x'));
+  c.settle();
+  const target = c.replicas[(leader + 1) % 3]!;
+  const before = JSON.stringify(target.status());
+  const inputs = [new Uint8Array(), Uint8Array.of(1), Uint8Array.of(9, 9, 9), encodeMessage({ type: MessageType.Prepare, ballot: { round: 1, leader: 0 }, fromSlot: 1 }).subarray(0, 5)];
+  for (const bytes of inputs) target.step(leader, bytes);
+  assert.equal(target.counters.garbage, inputs.length);
+  assert.equal(JSON.stringify(target.status()), before);
+  assert.equal(target.hasReady(), false);
+});
+
+test('a crashed leader is replaced; what a quorum accepted survives and nothing is lost', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  for (let i = 0; i < 4; i++) c.replicas[leader]!.propose(text(`a${i}`));
+  c.settle();
+  // The leader dies after its values were accepted but before the followers learn the commits.
+  const others = [0, 1, 2].filter((i) => i !== leader);
+  for (const o of others) c.cut.add(`${leader}>${o}`);
+  c.replicas[leader]!.propose(text('lost-or-kept'));
+  c.settle();
+  c.crash(leader);
+  const next = c.elect();
+  assert.notEqual(next, leader);
+  c.replicas[next]!.propose(text('after'));
+  c.settle();
+  c.tick(5);
+  for (const o of others) assert.deepEqual(c.values(o).slice(0, 4), ['a0', 'a1', 'a2', 'a3'], `replica ${o}`);
+  // Restart the old leader from its disk: it catches up to the same sequence.
+  for (const o of others) c.cut.delete(`${leader}>${o}`);
+  c.start(leader);
+  c.tick(30);
+  assert.deepEqual(c.values(leader), c.values(next));
+  assert.deepEqual(c.values(others[0]!), c.values(others[1]!));
+  assert.equal(c.values(next).at(-1), 'after');
+});
+
+test('a follower with a live leader ignores a PREPARE from a returning replica', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const follower = (leader + 1) % 3;
+  const rogue = (leader + 2) % 3;
+  const prepare = encodeMessage({ type: MessageType.Prepare, ballot: { round: 99, leader: rogue }, fromSlot: 1 });
+  c.replicas[follower]!.step(rogue, prepare);
+  assert.equal(c.replicas[follower]!.counters.preparesIgnored, 1);
+  assert.equal(c.replicas[follower]!.status().promised.round < 99, true);
+});
+
+test('catch-up: an isolated replica learns every commit with its certificate; a forged certificate is refused', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const lagging = (leader + 1) % 3;
+  for (let j = 0; j < 3; j++) if (j !== lagging) c.cut.add(`${j}>${lagging}`);
+  for (let i = 0; i < 20; i++) {
+    while (c.replicas[leader]!.propose(text(`c${i}`)) === null) c.tick();
+  }
+  c.tick(3);
+  assert.equal(c.values(lagging).length, 0);
+  // Forged: a catch-up reply whose votes are not the validators' signatures.
+  const forged = encodeMessage({ type: MessageType.CatchupReply, entries: [{ slot: 1, value: text('evil'), certificate: [{ validator: 0, signature: new Uint8Array(32) }, { validator: 2, signature: new Uint8Array(32) }] }] });
+  c.replicas[lagging]!.step(leader, forged);
+  assert.equal(c.replicas[lagging]!.status().commitIndex, 0);
+  assert.ok(c.replicas[lagging]!.counters.badSignatures >= 1);
+  for (let j = 0; j < 3; j++) c.cut.delete(`${j}>${lagging}`);
+  c.tick(20);
+  assert.deepEqual(c.values(lagging), c.values(leader));
+  assert.equal(c.values(lagging).length, 20);
+});
