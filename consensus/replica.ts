@@ -331,6 +331,8 @@ export class Replica {
         if (this.role === 'leader' && compareBallots(m.ballot, this.ballot) === 0) {
           if (compareBallots(m.promised, this.ballot) <= 0) this.lastAck.set(from, this.now);
           else this.lastAck.delete(from);
+          // A follower may have learned commits this leader missed (from an older leader).
+          if (m.commitIndex > this.commitIndex) this.maybeCatchup(from);
         }
         return;
       case MessageType.CatchupRequest:
@@ -638,6 +640,12 @@ export class Replica {
     p.votes.set(from, m.signature);
     const needed = this.config.bug === 'commit-without-quorum' ? Math.max(1, this.quorum - 1) : this.quorum;
     if (!p.chosen && p.votes.size >= needed) p.chosen = true;
+    this.commitChosen();
+  }
+
+  /** Commits the leader's chosen proposals that are next in slot order. */
+  private commitChosen(): void {
+    if (this.role !== 'leader') return;
     for (let next = this.proposals.get(this.commitIndex + 1); next?.chosen === true; next = this.proposals.get(this.commitIndex + 1)) {
       const certificate = [...next.votes].map(([validator, signature]) => ({ validator, signature })).sort((a, b) => a.validator - b.validator);
       this.proposals.delete(next.slot);
@@ -731,8 +739,10 @@ export class Replica {
       this.commitEntry(e, digestOf(e.value), null);
     }
     for (const slot of this.certified.keys()) if (slot <= this.commitIndex) this.certified.delete(slot);
-    // A candidate that was learning its promisers' commits leads once it has them.
+    // A candidate that was learning its promisers' commits leads once it has them; a
+    // leader that learned commits may now commit the chosen proposals above them.
     if (this.role === 'candidate' && this.syncTarget > 0 && this.commitIndex >= this.syncTarget) this.lead();
+    else this.commitChosen();
   }
 
   private commitEntry(e: CertifiedEntry, digest: Uint8Array, prevDigest: Uint8Array | null): void {

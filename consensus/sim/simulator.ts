@@ -52,6 +52,8 @@ export interface SimResult {
   readonly committed: number;
   readonly faults: Record<string, number>;
   readonly ticks: number;
+  /** Each replica at the end (null: down), for diagnosing a failing seed. */
+  readonly final: ReadonlyArray<ReturnType<Replica['status']> & { counters: Replica['counters'] } | null>;
 }
 
 /** Ticks after the heal within which every fresh request must commit. */
@@ -410,7 +412,8 @@ export function simulate(options: SimOptions): SimResult {
     const status = (nodes[i] as Node).replica?.status();
     if (status === undefined || status.commitIndex < top) livenessFailures.push(`replica ${i} ends at commit ${status?.commitIndex ?? 'down'} of ${top}`);
   }
-  return { seed: options.seed, replicas: n, violations, livenessFailures, committed: top, faults, ticks: end };
+  const final = nodes.map((x) => (x.replica === null ? null : { ...x.replica.status(), counters: { ...x.replica.counters } }));
+  return { seed: options.seed, replicas: n, violations, livenessFailures, committed: top, faults, ticks: end, final };
 }
 
 export function plantedBug(name: string | undefined): PlantedBug | undefined {

@@ -1,0 +1,120 @@
+/**
+ * The replica driver: runs the pure core with real timers, a transport and a durable
+ * acceptor log. It owns every side effect the core leaves out, in the order the core's
+ * hand-off requires:
+ *
+ *   r = core.ready()
+ *   send r.send at once (messages to itself are stepped on the next turn)
+ *   append r.persist to the acceptor log, and apply r.commit through the learner
+ *   when both are done (one group-commit persist for all records): core.advance()
+ *
+ * The transport and the log are interfaces so the same driver runs over the native
+ * transport and mapped log, or over in-memory fakes in tests.
+ */
+import { invariant } from '../ledger/assert.js';
+import { encodeRecord, type Vote } from './messages.js';
+import { Replica, type Committed, type ReplicaConfig, type DurableState } from './replica.js';
+
+export interface PeerMessage {
+  readonly from: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Moves authenticated messages between replicas. */
+export interface Transport {
+  send(to: number, bytes: Uint8Array): void;
+  /** Registers the receiver of message batches (one handler). */
+  receive(handler: (batch: readonly PeerMessage[]) => void): void;
+}
+
+/** The durable acceptor log: appends become durable together at the next `persist`. */
+export interface AcceptorLog {
+  append(record: Uint8Array): void;
+  persist(): Promise<void>;
+}
+
+/** Where committed values go: applied in slot order, and read back to serve catch-up. */
+export interface Learner {
+  apply(entries: readonly Committed[]): Promise<void>;
+  get(slot: number): { readonly value: Uint8Array; readonly certificate: readonly Vote[] } | undefined;
+}
+
+export interface DriverOptions {
+  readonly tickMs: number;
+  readonly config: Omit<ReplicaConfig, 'log'>;
+  readonly durable: DurableState;
+  readonly transport: Transport;
+  readonly log: AcceptorLog;
+  readonly learner: Learner;
+  /** Called when a hand-off fails (the disk or the learner): the replica must stop. */
+  readonly onFatal: (error: unknown) => void;
+}
+
+export class ReplicaDriver {
+  readonly core: Replica;
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private stopped = false;
+  private readonly options: DriverOptions;
+
+  constructor(options: DriverOptions) {
+    invariant(options.tickMs >= 1, 'tick of at least 1 ms');
+    this.options = options;
+    this.core = new Replica({ ...options.config, log: { get: (slot) => options.learner.get(slot) } }, options.durable);
+    options.transport.receive((batch) => {
+      if (this.stopped) return;
+      for (const m of batch) this.core.step(m.from, m.bytes);
+      this.pump();
+    });
+  }
+
+  start(): void {
+    invariant(this.timer === null && !this.stopped, 'start once');
+    this.timer = setInterval(() => {
+      this.core.tick();
+      this.pump();
+    }, this.options.tickMs);
+  }
+
+  /** Stops ticking and handling messages; a hand-off under way finishes on its own. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Proposes on the leader; returns the slot or null (not leader, or window full). */
+  propose(value: Uint8Array): number | null {
+    const slot = this.core.propose(value);
+    this.pump();
+    return slot;
+  }
+
+  private pump(): void {
+    if (this.busy || this.stopped || !this.core.hasReady()) return;
+    this.busy = true;
+    const r = this.core.ready();
+    const self = this.core.id;
+    const local: Uint8Array[] = [];
+    for (const o of r.send) {
+      if (o.to === self) local.push(o.bytes);
+      else this.options.transport.send(o.to, o.bytes);
+    }
+    for (const record of r.persist) this.options.log.append(encodeRecord(record));
+    const durable = r.persist.length > 0 ? this.options.log.persist() : Promise.resolve();
+    const applied = r.commit.length > 0 ? this.options.learner.apply(r.commit) : Promise.resolve();
+    Promise.all([durable, applied]).then(
+      () => {
+        this.busy = false;
+        if (this.stopped) return;
+        this.core.advance();
+        for (const bytes of local) this.core.step(self, bytes);
+        this.pump();
+      },
+      (error: unknown) => {
+        this.stop();
+        this.options.onFatal(error);
+      },
+    );
+  }
+}
