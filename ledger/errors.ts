@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   ENC_OUT_OF_RANGE: 'integer outside its allowed range',
   ENC_NON_CANONICAL: 'value admits a shorter or ordered encoding and this is not it',
   // Genesis and configuration files.
+  // The node.
+  MEMPOOL_FULL: 'the mempool is full; retry after the delay given',
   GENESIS_INVALID: 'the genesis file is not valid',
   // Transactions (refusal codes: stable, returned to clients).
   TX_MALFORMED: 'the transaction bytes do not decode',
