@@ -12,10 +12,10 @@ const LINT_FILES_MAX = 10_000;
 /** Largest value accepted by the limit flags. */
 const LIMIT_FLAG_MAX = 1_000_000_000_000;
 
-function limitFlag(name: string, value: string | undefined, fallback: number): number {
+function limitFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
-  if (!/^[0-9]{1,13}$/.test(value) || Number(value) < 1 || Number(value) > LIMIT_FLAG_MAX) {
-    usage(`--${name} must be an integer in 1..${LIMIT_FLAG_MAX}, not ${JSON.stringify(value)}`);
+  if (!/^[0-9]{1,13}$/.test(value) || Number(value) < min || Number(value) > LIMIT_FLAG_MAX) {
+    usage(`--${name} must be an integer in ${min}..${LIMIT_FLAG_MAX}, not ${JSON.stringify(value)}`);
   }
   return Number(value);
 }
@@ -57,7 +57,7 @@ export async function lintCommand(args: string[]): Promise<number> {
   if (positionals.length > LINT_FILES_MAX) usage(`lint reads at most ${LINT_FILES_MAX} files at once`);
   const options: CheckOptions = {
     maxPaths: limitFlag('max-paths', values['max-paths'], DEFAULT_OPTIONS.maxPaths),
-    maxDepth: limitFlag('max-depth', values['max-depth'], DEFAULT_OPTIONS.maxDepth),
+    maxDepth: limitFlag('max-depth', values['max-depth'], DEFAULT_OPTIONS.maxDepth, 0),
     maxHorizon: limitFlag('max-horizon', values['max-horizon'], DEFAULT_OPTIONS.maxHorizon),
   };
   const files: SourceFile[] = positionals.map((file) => ({ file, text: readSource(file) }));
