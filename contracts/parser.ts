@@ -21,10 +21,18 @@ export const KEYWORDS: ReadonlySet<string> = new Set(
 );
 
 type TokenKind = 'ident' | 'keyword' | 'int' | 'punct' | 'eof';
-interface Token {
-  readonly kind: TokenKind;
-  readonly text: string;
-  readonly pos: Pos;
+/** A token keeps its position as three numbers; the Pos object is built only for tree nodes. */
+class Token {
+  constructor(
+    readonly kind: TokenKind,
+    readonly text: string,
+    readonly line: number,
+    readonly column: number,
+    readonly offset: number,
+  ) {}
+  get pos(): Pos {
+    return { line: this.line, column: this.column, offset: this.offset };
+  }
 }
 
 class SyntaxFailure extends Error {
@@ -37,6 +45,7 @@ class SyntaxFailure extends Error {
 }
 
 const PUNCT2 = new Set(['==', '!=', '<=', '>=', '->']);
+const PUNCT2_BY_FIRST = new Set([...PUNCT2].map((p) => p.charCodeAt(0)));
 const PUNCT1 = new Set(['{', '}', '(', ')', ',', ':', '.', '+', '-', '*', '/', '<', '>']);
 
 function describe(t: Token): string {
@@ -62,7 +71,6 @@ function lex(text: string): Token[] {
   let line = 1;
   let lineStart = 0;
   const n = text.length;
-  const here = (): Pos => ({ line, column: i - lineStart + 1, offset: i });
   while (true) {
     // Skip white space and comments.
     while (i < n) {
@@ -76,32 +84,32 @@ function lex(text: string): Token[] {
         while (i < n && text.charCodeAt(i) !== 10) i++;
       } else break;
     }
-    if (tokens.length >= TOKENS_MAX) throw new SyntaxFailure(here(), `more than ${TOKENS_MAX} tokens in one file`);
+    const column = i - lineStart + 1;
+    const pos: Pos = { line, column, offset: i };
+    if (tokens.length >= TOKENS_MAX) throw new SyntaxFailure(pos, `more than ${TOKENS_MAX} tokens in one file`);
     if (i >= n) {
-      tokens.push({ kind: 'eof', text: '', pos: here() });
+      tokens.push(new Token('eof', '', line, column, i));
       return tokens;
     }
-    const pos = here();
+    const start = i;
     const c = text.charCodeAt(i);
     if (isIdentStart(c)) {
-      const start = i;
       while (i < n && isIdentPart(text.charCodeAt(i))) i++;
       if (i - start > IDENTIFIER_CHARS_MAX) throw new SyntaxFailure(pos, `identifier of ${i - start} characters; the limit is ${IDENTIFIER_CHARS_MAX}`);
       const word = text.slice(start, i);
-      tokens.push({ kind: KEYWORDS.has(word) ? 'keyword' : 'ident', text: word, pos });
+      tokens.push(new Token(KEYWORDS.has(word) ? 'keyword' : 'ident', word, line, column, start));
     } else if (isDigit(c)) {
-      const start = i;
       while (i < n && isDigit(text.charCodeAt(i))) i++;
       if (i - start > INTEGER_DIGITS_MAX) throw new SyntaxFailure(pos, `integer of ${i - start} digits; the limit is ${INTEGER_DIGITS_MAX}`);
-      if (i < n && isIdentStart(text.charCodeAt(i))) throw new SyntaxFailure(here(), 'expected a separator after an integer');
-      tokens.push({ kind: 'int', text: text.slice(start, i), pos });
+      if (i < n && isIdentStart(text.charCodeAt(i))) throw new SyntaxFailure({ line, column: i - lineStart + 1, offset: i }, 'expected a separator after an integer');
+      tokens.push(new Token('int', text.slice(start, i), line, column, start));
     } else {
-      const two = text.slice(i, i + 2);
-      if (PUNCT2.has(two)) {
-        tokens.push({ kind: 'punct', text: two, pos });
+      const two = PUNCT2_BY_FIRST.has(c) ? text.slice(i, i + 2) : '';
+      if (two !== '' && PUNCT2.has(two)) {
+        tokens.push(new Token('punct', two, line, column, start));
         i += 2;
       } else if (PUNCT1.has(text[i] as string)) {
-        tokens.push({ kind: 'punct', text: text[i] as string, pos });
+        tokens.push(new Token('punct', text[i] as string, line, column, start));
         i += 1;
       } else {
         const cp = text.codePointAt(i) as number;
@@ -131,21 +139,17 @@ interface MutableContract {
 
 const CMP_OPS = new Set(['==', '!=', '<', '<=', '>', '>=']);
 
-/** Depth of each expression tree the parser built (walkers recurse over trees, so it is bounded). */
-const treeDepth = new WeakMap<Expr, number>();
-function depthOf(e: Expr): number {
-  return treeDepth.get(e) ?? 1;
-}
-
 class Parser {
   private at = 0;
   private depth = 0;
+  /** Depth of each operator node built (walkers recurse over trees, so it is bounded); leaves are 1. */
+  private readonly treeDepth = new Map<Expr, number>();
   /** Builds a node one level above its children, refusing trees deeper than the bound. */
   private node(e: Expr, ...children: Expr[]): Expr {
     let d = 0;
-    for (const c of children) d = Math.max(d, depthOf(c));
+    for (const c of children) d = Math.max(d, this.treeDepth.get(c) ?? 1);
     if (d + 1 > EXPRESSION_DEPTH_MAX) throw new SyntaxFailure(e.pos, `expression of more than ${EXPRESSION_DEPTH_MAX} nested operations`);
-    treeDepth.set(e, d + 1);
+    this.treeDepth.set(e, d + 1);
     return e;
   }
   constructor(
