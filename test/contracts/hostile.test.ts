@@ -36,6 +36,13 @@ test('deep nesting of every kind is refused at the bound, without recursion trou
   assert.deepEqual(check(ok).diagnostics, []);
   const chain = guarded(`${'1 + '.repeat(EXPRESSION_DEPTH_MAX - 2)}1 > 0`);
   assert.deepEqual(check(chain).diagnostics, []);
+  // The deepest allowed amount goes through the type checker, the escrow polynomial and
+  // the interpreter, all of which recurse over the tree.
+  const deepAmount = mutate('init Open { escrow price from buyer }', `init Open { escrow ${'0 + '.repeat(EXPRESSION_DEPTH_MAX - 2)}price from buyer }`);
+  assert.deepEqual(check(deepAmount).diagnostics, []);
+  const program = compile(parseSource('d.scl', deepAmount).contracts[0] as NonNullable<ReturnType<typeof parseSource>['contracts'][0]>);
+  const out = create(program, { parties: new Map([['seller', 'S'], ['buyer', 'B']]), params: new Map<string, bigint | string>([['price', 7n], ['window', 3n], ['cur', 'X']]), refs: new Map() }, 1, { balance: () => 10n, instance: () => undefined });
+  assert.ok(out.ok && out.instance.escrow === 7n);
 });
 
 test('long identifiers and giant integers are refused with their size', () => {

@@ -101,6 +101,11 @@ test('limit flags change the verdict; refs cross files; exit 2 for usage and I/O
     const r = stele('lint', ...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.out} ${r.err}`);
   }
+  const huge = join(dir, 'huge.scl');
+  writeFileSync(huge, Buffer.alloc(16 * 1024 * 1024 + 1, 0x20));
+  const refused = stele('lint', huge);
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /CLI_IO: .*huge\.scl is 16777217 bytes; lint reads at most 16777216/);
   const missing = stele('lint', '--json', join(dir, 'missing.scl'));
   assert.equal(JSON.parse(missing.out).error.code, 'CLI_IO');
 });
