@@ -79,7 +79,9 @@ export type Transition =
 
 export interface StateBody {
   readonly name: string;
+  /** The `state` keyword. */
   readonly pos: Pos;
+  readonly namePos: Pos;
   readonly transitions: readonly Transition[];
 }
 

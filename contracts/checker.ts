@@ -255,7 +255,7 @@ function checkLocal(
     return i;
   };
   const init0 = c.inits[0];
-  if (init0 !== undefined) addState(init0.state, init0.statePos);
+  if (init0 !== undefined) addState(init0.state, init0.pos);
   const finalSeen = new Set<string>();
   for (const m of c.finals) {
     for (const d of m.items) {

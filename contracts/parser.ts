@@ -285,7 +285,7 @@ class Parser {
         const transitions: Transition[] = [];
         while (!this.isPunct('}')) transitions.push(this.transition());
         this.next();
-        c.states.push({ name: name.name, pos: name.pos, transitions });
+        c.states.push({ name: name.name, pos: t.pos, namePos: name.pos, transitions });
         return;
       }
       case 'final':

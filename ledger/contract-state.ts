@@ -317,22 +317,25 @@ function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: num
 function step(state: Overlay, program: Program, before: StoredInstance, after: StoredInstance, moves: readonly Move[], onFull: 'refuse' | 'freeze'): void {
   const oldDeadline = deadlineOf(program, before);
   invariant(oldDeadline !== null, 'a step starts from an active instance');
-  const newDeadline = deadlineOf(program, after);
-  const due = newDeadline === null ? null : withDue(state, newDeadline.at, after.id);
-  if (newDeadline !== null && due === null) {
-    if (onFull === 'refuse') refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${newDeadline.at}`);
-    freeze(state, before, `CONTRACT_DUE_FULL: no room at height ${newDeadline.at}`);
+  const newAt = deadlineOf(program, after)?.at ?? null;
+  // A deadline step leaves the list of its own height to runDeadlines, which deletes it
+  // whole; an act moves the id from the old list to the new one (unless they coincide).
+  const moving = onFull === 'refuse' && newAt !== oldDeadline.at;
+  const due = newAt === null || (onFull === 'refuse' && !moving) ? null : withDue(state, newAt, after.id);
+  if (newAt !== null && due === null && (onFull === 'freeze' || moving)) {
+    if (onFull === 'refuse') refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${newAt}`);
+    freeze(state, before, `CONTRACT_DUE_FULL: no room at height ${newAt}`);
     return;
   }
+  // Nothing can refuse from here on.
   applyMoves(state, before.params.get(program.currency) as string, moves);
   state.set(contractKeys.instance(after.id), encodeInstance(after));
-  // A deadline step leaves the list of its own height to runDeadlines, which deletes it whole.
-  if (onFull === 'refuse') {
+  if (moving) {
     const rest = withoutDue(state, oldDeadline.at, before.id);
     if (rest === null) state.delete(contractKeys.due(oldDeadline.at));
     else state.set(contractKeys.due(oldDeadline.at), rest);
   }
-  if (newDeadline !== null) state.set(contractKeys.due(newDeadline.at), due as Uint8Array);
+  if (due !== null) state.set(contractKeys.due(newAt as number), due);
 }
 
 function freeze(state: Overlay, x: StoredInstance, reason: string): void {

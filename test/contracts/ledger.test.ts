@@ -282,3 +282,19 @@ test('contract payloads round-trip; hostile bytes are refused with ENC_ codes on
   zero[zero.length - 5] = 1; // sign byte of the only argument
   assert.throws(() => decodeTxBody(zero), (e: unknown) => isSteleError(e, 'ENC_NON_CANONICAL'));
 });
+
+test('an act whose new deadline falls at the same height as the old one keeps one due entry', () => {
+  const sim = new Sim();
+  const same = 'contract Same { parties a\n params cur: asset\n currency cur\n init A\n state A { on a.go() -> B\n after 4 -> End }\n state B { after 2 -> End }\n final End }';
+  assert.equal(sim.one({ type: 'deploy', source: same }, [carol]), 'ok');
+  const create: Payload = { type: 'create', contract: 'Same', parties: [{ name: 'a', key: alice.publicKey }], params: [{ name: 'cur', value: { kind: 'asset', value: 'STL' } }], refs: [] };
+  assert.equal(sim.one(create, [carol]), 'ok', 'no one escrows, so anyone may create');
+  assert.deepEqual(dueAt(sim.state, 6), [1]);
+  sim.block();
+  assert.equal(sim.one(actOn(1, 'a', 'go'), [alice]), 'ok'); // height 4: B is due at 4 + 2 = 6
+  assert.deepEqual(dueAt(sim.state, 6), [1]);
+  sim.block();
+  sim.block();
+  assert.deepEqual([contractInstance(sim.state, 1)?.state, contractInstance(sim.state, 1)?.entered], ['End', 6]);
+  assert.deepEqual(dueAt(sim.state, 6), []);
+});

@@ -33,16 +33,16 @@ test('exit 0 and a summary for a passing file; exit 0 with warnings only', () =>
   assert.equal(r.out, '1 file, 1 contract: 0 errors, 0 warnings\n');
   const w = stele('lint', warn);
   assert.equal(w.code, 0);
-  assert.match(w.out, /warn\.scl:14:9: warning FSM007 state Orphan cannot be reached from Open\n/);
+  assert.match(w.out, /warn\.scl:14:3: warning FSM007 state Orphan cannot be reached from Open\n/);
 });
 
 test('text output: FILE:LINE:COL: severity RULE message, the source line with a caret, the summary', () => {
   const r = stele('lint', bad);
   assert.equal(r.code, 1);
   const lines = r.out.split('\n');
-  assert.equal(lines[0], `${bad}:10:9: error FSM002 state Shipped has no after transition, so it could wait forever`);
+  assert.equal(lines[0], `${bad}:10:3: error FSM002 state Shipped has no after transition, so it could wait forever`);
   assert.equal(lines[1], '    state Shipped {');
-  assert.equal(lines[2], '          ^');
+  assert.equal(lines[2], '    ^');
   assert.equal(lines.at(-2), '1 file, 1 contract: 1 error, 0 warnings');
   const cyc = stele('lint', file('cyc.scl', mutate('on buyer.accept() -> Done', 'on buyer.accept() -> Open')));
   assert.match(cyc.out, /\n {2}trace: Open -> Shipped -> Open\n/);
@@ -60,7 +60,7 @@ test('--json: one document with the documented shape', () => {
   const d = doc.diagnostics[0];
   assert.deepEqual(
     { ruleId: d.ruleId, severity: d.severity, file: d.file, line: d.line, column: d.column, contract: d.contract, state: d.state },
-    { ruleId: 'FSM002', severity: 'error', file: bad, line: 10, column: 9, contract: 'Sale', state: 'Shipped' },
+    { ruleId: 'FSM002', severity: 'error', file: bad, line: 10, column: 3, contract: 'Sale', state: 'Shipped' },
   );
   assert.equal(typeof d.message, 'string');
   const hz = JSON.parse(stele('lint', '--json', '--max-horizon', '14', good).out);
@@ -81,7 +81,7 @@ test('--sarif: SARIF 2.1.0 with the same rules and locations', () => {
   assert.equal(res.ruleId, 'FSM002');
   assert.equal(res.level, 'error');
   assert.equal(ids[res.ruleIndex], 'FSM002');
-  assert.deepEqual(res.locations[0].physicalLocation.region, { startLine: 10, startColumn: 9 });
+  assert.deepEqual(res.locations[0].physicalLocation.region, { startLine: 10, startColumn: 3 });
   assert.equal(res.locations[0].physicalLocation.artifactLocation.uri, bad);
   assert.equal(run.results[1].level, 'warning');
 });
