@@ -61,13 +61,12 @@ export function formatSarif(report: LintReport): string {
         tool: {
           driver: {
             name: 'stele-lint',
-            informationUri: 'https://example.invalid/stele/docs/contracts.md',
             version: '1',
             rules: RULE_IDS.map((id) => ({
               id,
               shortDescription: { text: RULES[id] },
               defaultConfiguration: { level: severityOf(id) },
-              helpUri: `https://example.invalid/stele/docs/contracts.md#${id.toLowerCase()}`,
+              help: { text: `See docs/contracts.md, rule ${id}.` },
             })),
           },
         },
