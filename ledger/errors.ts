@@ -6,7 +6,7 @@
  * never rename one, only add.
  */
 
-/** Every stable error code, with a one-line meaning. Documented in docs/data-model.md. */
+/** Every stable error code, with a one-line meaning. Documented in docs/data-model.md (CONTRACT_* in docs/contracts.md). */
 export const ERROR_CODES = {
   // Canonical encoding (decoders).
   ENC_TRUNCATED: 'input ended before the value was complete',
