@@ -11,7 +11,7 @@ import type { Contract, Decl, Effect, Expr, Param, Pos, Ref, StateBody, Transiti
 import { TEMPORAL, UNCOMMITTED } from './ast.js';
 import { compareDiagnostics, figureNumber, severityOf, type Diagnostic, type Figure, type RuleId } from './diagnostic.js';
 import { components, cycleThrough, onCycle, reachable, reverse, reverseTopological } from './graph.js';
-import { DIAGNOSTICS_PER_RULE_MAX, MAX_DEPTH_DEFAULT, MAX_HORIZON_DEFAULT, MAX_PATHS_DEFAULT, PATH_COUNT_CAP, TRACE_STATES_MAX } from './limits.js';
+import { DIAGNOSTICS_PER_RULE_MAX, ESCROW_WORK_MAX, MAX_DEPTH_DEFAULT, MAX_HORIZON_DEFAULT, MAX_PATHS_DEFAULT, PATH_COUNT_CAP, TRACE_STATES_MAX } from './limits.js';
 import { parseSource } from './parser.js';
 import * as P from './poly.js';
 
@@ -706,21 +706,24 @@ function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
       for (let v = s; via[v] !== -1 && edges.length <= n; v = (l.edges[via[v] as number] as Edge).from) edges.push(via[v] as number);
       return edges.reverse();
     };
-    const report = (prefix: number[], start: P.Poly): void => {
-      // Complete the prefix to a final state and report the remainder.
+    /** Completes a path prefix to a final state (edge indexes) and its remainder, in linear time. */
+    const complete = (prefix: number[], start: P.Poly): { edges: number[]; remainder: P.Poly } => {
       const edges = prefix.slice();
-      let sum = start;
       let v = edges.length === 0 ? init : (l.edges[edges[edges.length - 1] as number] as Edge).to;
+      const parts: P.Poly[] = [start];
       while (!(l.states[v] as StateInfo).final && toFinal[v] !== -1 && edges.length <= n) {
         const ei = toFinal[v] as number;
         edges.push(ei);
-        sum = P.add(sum, edgeNet[ei] as P.Poly);
+        parts.push(edgeNet[ei] as P.Poly);
         v = (l.edges[ei] as Edge).to;
       }
+      return { edges, remainder: P.sum(parts) };
+    };
+    const report = ({ edges, remainder }: { edges: number[]; remainder: P.Poly }): void => {
       const names = [(l.states[init] as StateInfo).name, ...edges.map((ei) => (l.states[(l.edges[ei] as Edge).to] as StateInfo).name)];
       const last = edges.length === 0 ? null : (l.edges[edges[edges.length - 1] as number] as Edge);
       const pos = last === null ? (c.inits[0] as { pos: Pos }).pos : last.transition.pos;
-      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${P.format(sum)}, not 0`, {
+      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${P.format(remainder)}, not 0`, {
         state: last === null ? names[0] : (l.states[last.from] as StateInfo).name,
         trace: names,
       });
@@ -728,17 +731,21 @@ function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
     const queue = [init];
     const queued = new Uint8Array(n);
     queued[init] = 1;
+    let work = 0;
     for (let q = 0; q < queue.length; q++) {
       const v = queue[q] as number;
+      work += (amount[v] as P.Poly).size + 1;
+      if (work > ESCROW_WORK_MAX) throw new P.PolyTooLarge(`more than ${ESCROW_WORK_MAX} term operations along the state graph`);
       if ((l.states[v] as StateInfo).final) {
         const a = amount[v] as P.Poly;
-        if (!P.isZero(a)) report(pathTo(v), a);
+        if (!P.isZero(a)) report({ edges: pathTo(v), remainder: a });
         continue;
       }
       for (const ei of out[v] as number[]) {
         const w = (l.edges[ei] as Edge).to;
         if (live[w] === 0) continue;
         const candidate = P.add(amount[v] as P.Poly, edgeNet[ei] as P.Poly);
+        work += candidate === amount[v] ? 1 : candidate.size + 1;
         const known = amount[w];
         if (known === null || known === undefined) {
           amount[w] = candidate;
@@ -746,19 +753,8 @@ function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
         } else if (!P.equal(known, candidate)) {
           // Two paths reach w with different amounts: complete both to a final; at least
           // one leaks. Report the one that does (the new path first).
-          const fresh = [...pathTo(v), ei];
-          const restOf = (prefix: number[], start: P.Poly): P.Poly => {
-            let sum = start;
-            let x = (l.edges[prefix[prefix.length - 1] as number] as Edge).to;
-            let guard = 0;
-            while (!(l.states[x] as StateInfo).final && toFinal[x] !== -1 && guard++ <= n) {
-              sum = P.add(sum, edgeNet[toFinal[x] as number] as P.Poly);
-              x = (l.edges[toFinal[x] as number] as Edge).to;
-            }
-            return sum;
-          };
-          if (!P.isZero(restOf(fresh, candidate))) report(fresh, candidate);
-          else report(pathTo(w), known);
+          const fresh = complete([...pathTo(v), ei], candidate);
+          report(P.isZero(fresh.remainder) ? complete(pathTo(w), known) : fresh);
           return; // one leaking path per contract: later amounts would be noise
         }
         if (queued[w] === 0) {
@@ -769,7 +765,7 @@ function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
     }
   } catch (error) {
     if (!(error instanceof P.PolyTooLarge)) throw error;
-    sink.add('ESC001', c, c.namePos, `escrow conservation cannot be proved: an amount expands to ${error.message}`);
+    sink.add('ESC001', c, c.namePos, `escrow conservation cannot be proved: ${error.message}`);
   }
 }
 

@@ -22,6 +22,8 @@ export const EXPRESSION_DEPTH_MAX = 1_000;
 export const DIAGNOSTICS_PER_RULE_MAX = 50;
 /** Terms of one escrow polynomial: beyond this ESC001 refuses to prove conservation. */
 export const POLYNOMIAL_TERMS_MAX = 4_096;
+/** Polynomial terms ESC001 may touch in one contract (bounds its time on hostile input). */
+export const ESCROW_WORK_MAX = 20_000_000;
 /** States listed in a trace (a longer cycle or path is elided in the middle). */
 export const TRACE_STATES_MAX = 64;
 /** Saturation bound of path counts: counts are exact below it (2^128). */

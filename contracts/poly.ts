@@ -22,17 +22,31 @@ export function variable(name: string): Poly {
 }
 
 function check(map: Map<string, bigint>): Poly {
-  if (map.size > POLYNOMIAL_TERMS_MAX) throw new PolyTooLarge(`more than ${POLYNOMIAL_TERMS_MAX} terms`);
+  if (map.size > POLYNOMIAL_TERMS_MAX) throw new PolyTooLarge(`an amount expands to more than ${POLYNOMIAL_TERMS_MAX} terms`);
   return map;
 }
 
 /** a + k·b */
 export function addScaled(a: Poly, b: Poly, k: bigint): Poly {
+  if (b.size === 0) return a; // polynomials are never mutated, so sharing is safe
   const out = new Map(a);
   for (const [m, c] of b) {
     const v = (out.get(m) ?? 0n) + k * c;
     if (v === 0n) out.delete(m);
     else out.set(m, v);
+  }
+  return check(out);
+}
+
+/** The sum of many polynomials, accumulated in place: linear in the total number of terms. */
+export function sum(parts: Iterable<Poly>): Poly {
+  const out = new Map<string, bigint>();
+  for (const p of parts) {
+    for (const [m, c] of p) {
+      const v = (out.get(m) ?? 0n) + c;
+      if (v === 0n) out.delete(m);
+      else out.set(m, v);
+    }
   }
   return check(out);
 }
@@ -54,7 +68,7 @@ function mulMonomials(a: string, b: string): string {
 }
 
 export function mul(a: Poly, b: Poly): Poly {
-  if (a.size * b.size > POLYNOMIAL_TERMS_MAX * 4) throw new PolyTooLarge(`a product of ${a.size} by ${b.size} terms`);
+  if (a.size * b.size > POLYNOMIAL_TERMS_MAX * 4) throw new PolyTooLarge(`an amount expands to a product of ${a.size} by ${b.size} terms`);
   const out = new Map<string, bigint>();
   for (const [ma, ca] of a) {
     for (const [mb, cb] of b) {

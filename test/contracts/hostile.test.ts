@@ -116,3 +116,21 @@ test('random bytes and random token soup never crash the parser or the checker',
     { numRuns: 500 },
   );
 });
+
+test('escrow conservation work is bounded on a hostile state graph', () => {
+  // 3,000 states each escrowing a distinct param along both of their transitions, then
+  // 30,000 states that each move a constant: every edge would copy 3,000 terms.
+  const wide = 3_000;
+  const long = 30_000;
+  const params = Array.from({ length: wide }, (_, i) => `p${i}: amount`).join(', ');
+  let s = `contract W {\n parties a\n params c: asset, ${params}\n currency c\n init S0\n`;
+  for (let i = 0; i < wide; i++) s += ` state S${i} { on a.go() -> S${i + 1} { escrow p${i} from a }\n after 1 -> S${i + 1} { pay 0 - p${i} to a } }\n`;
+  for (let i = wide; i < wide + long; i++) s += ` state S${i} { on a.go() -> S${i + 1} { escrow ${i % 2} from a }\n after 1 -> S${i + 1} { pay ${-(i % 2)} to a } }\n`;
+  s += ` final S${wide + long}\n}\n`;
+  const started = performance.now();
+  const r = check(s, { maxHorizon: 10_000_000, maxPaths: 1_000_000 });
+  const ms = performance.now() - started;
+  assert.deepEqual(rules(r), ['ESC001', 'FSM005']);
+  assert.match(find(r, 'ESC001').message, /cannot be proved: more than 20000000 term operations/);
+  assert.ok(ms < 30_000, `${ms} ms`);
+});
