@@ -244,6 +244,17 @@ function deploy(state: Overlay, tx: Tx, p: Payload & { type: 'deploy' }, height:
   const first = parsed.diagnostics[0];
   if (first !== undefined) refuse('CONTRACT_REJECTED', `deploy:${first.line}:${first.column}: ${first.ruleId} ${first.message}`, { diagnostics: parsed.diagnostics });
   if (parsed.contracts.length > CONTRACTS_PER_DEPLOY_MAX) refuse('CONTRACT_REJECTED', `${parsed.contracts.length} contracts in one deploy; the limit is ${CONTRACTS_PER_DEPLOY_MAX}`);
+  for (const c of parsed.contracts) {
+    // A contract whose bindings could not fit in a create payload could never be used.
+    const counts: Array<[string, number, number]> = [
+      ['parties', c.parties.reduce((n, m) => n + m.items.length, 0), CONTRACT_PARTIES_MAX],
+      ['params', c.params.reduce((n, m) => n + m.items.length, 0), CONTRACT_PARAMS_MAX],
+      ['refs', c.refs.length, CONTRACT_REFS_MAX],
+    ];
+    for (const [what, n, max] of counts) {
+      if (n > max) refuse('CONTRACT_REJECTED', `contract ${c.name} declares ${n} ${what}; a create transaction binds at most ${max}`);
+    }
+  }
   const external = new Map<string, ContractSummary>();
   for (const c of parsed.contracts) {
     for (const name of [c.name, ...c.refs.map((r) => r.contract)]) {

@@ -120,6 +120,9 @@ test('deploy: checked against the chain; errors refuse with the diagnostics; tem
   const diagnostics = (leaking?.details as { diagnostics: { ruleId: string; line: number }[] }).diagnostics;
   assert.deepEqual(diagnostics.map((d) => d.ruleId), ['ESC001']);
   assert.equal(builder.offer(sim.tx({ type: 'deploy', source: 'contract {' }, [carol]))?.code, 'CONTRACT_REJECTED');
+  const crowd = Array.from({ length: 17 }, (_, i) => `p${i}`).join(', ');
+  const tooMany = builder.offer(sim.tx({ type: 'deploy', source: `contract Crowd { parties ${crowd}\n params c: asset\n currency c\n init T\n final T }` }, [carol]));
+  assert.match(tooMany?.message ?? '', /CONTRACT_REJECTED: contract Crowd declares 17 parties; a create transaction binds at most 16/);
   assert.equal(contractTemplate(sim.state, 'Leak'), undefined);
 });
 
