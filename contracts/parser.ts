@@ -85,8 +85,7 @@ function lex(text: string): Token[] {
       } else break;
     }
     const column = i - lineStart + 1;
-    const pos: Pos = { line, column, offset: i };
-    if (tokens.length >= TOKENS_MAX) throw new SyntaxFailure(pos, `more than ${TOKENS_MAX} tokens in one file`);
+    if (tokens.length >= TOKENS_MAX) throw new SyntaxFailure({ line, column, offset: i }, `more than ${TOKENS_MAX} tokens in one file`);
     if (i >= n) {
       tokens.push(new Token('eof', '', line, column, i));
       return tokens;
@@ -95,12 +94,12 @@ function lex(text: string): Token[] {
     const c = text.charCodeAt(i);
     if (isIdentStart(c)) {
       while (i < n && isIdentPart(text.charCodeAt(i))) i++;
-      if (i - start > IDENTIFIER_CHARS_MAX) throw new SyntaxFailure(pos, `identifier of ${i - start} characters; the limit is ${IDENTIFIER_CHARS_MAX}`);
+      if (i - start > IDENTIFIER_CHARS_MAX) throw new SyntaxFailure({ line, column, offset: start }, `identifier of ${i - start} characters; the limit is ${IDENTIFIER_CHARS_MAX}`);
       const word = text.slice(start, i);
       tokens.push(new Token(KEYWORDS.has(word) ? 'keyword' : 'ident', word, line, column, start));
     } else if (isDigit(c)) {
       while (i < n && isDigit(text.charCodeAt(i))) i++;
-      if (i - start > INTEGER_DIGITS_MAX) throw new SyntaxFailure(pos, `integer of ${i - start} digits; the limit is ${INTEGER_DIGITS_MAX}`);
+      if (i - start > INTEGER_DIGITS_MAX) throw new SyntaxFailure({ line, column, offset: start }, `integer of ${i - start} digits; the limit is ${INTEGER_DIGITS_MAX}`);
       if (i < n && isIdentStart(text.charCodeAt(i))) throw new SyntaxFailure({ line, column: i - lineStart + 1, offset: i }, 'expected a separator after an integer');
       tokens.push(new Token('int', text.slice(start, i), line, column, start));
     } else {
@@ -114,7 +113,7 @@ function lex(text: string): Token[] {
       } else {
         const cp = text.codePointAt(i) as number;
         const shown = cp >= 0x21 && cp <= 0x7e ? `'${String.fromCodePoint(cp)}'` : `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
-        throw new SyntaxFailure(pos, `unexpected character ${shown}`);
+        throw new SyntaxFailure({ line, column, offset: start }, `unexpected character ${shown}`);
       }
     }
   }
