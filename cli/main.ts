@@ -9,6 +9,7 @@ import { auditCommand } from './audit.js';
 import { genesisCommand } from './genesis.js';
 import { keygenCommand } from './keygen.js';
 import { demoCommand } from './demo.js';
+import { lintCommand } from './lint.js';
 
 const HELP = `stele: a permissioned ledger (see README.md)
 
@@ -18,9 +19,10 @@ Usage:
   stele genesis check FILE [--json]
   stele audit --genesis FILE --data DIR [--json] [--reference]
   stele demo [--dir DIR] [--blocks N] [--json]
+  stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...
 
 KEY is 64 hex characters or the path of a key file written by keygen.
-Exit codes: 0 ok, 1 the check failed (audit), 2 usage or I/O error.
+Exit codes: 0 ok, 1 the check failed (audit, lint), 2 usage or I/O error.
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -30,6 +32,7 @@ const commands: Record<string, Command> = {
   genesis: genesisCommand,
   audit: auditCommand,
   demo: demoCommand,
+  lint: lintCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
