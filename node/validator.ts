@@ -282,6 +282,8 @@ export class Validator {
     if (this.stopped || this.mempool.size === 0) return;
     const slot = this.driver.core.proposableSlot();
     if (slot === null) return;
+    // Build only on what is applied: commits still being written would be missing below.
+    if (this.store.height !== this.driver.core.status().commitIndex) return;
     const oldest = this.mempool.values().next().value;
     const limits = this.genesis.limits;
     if (oldest !== undefined && this.mempool.size < limits.block_txs_max && this.clock() - oldest.at < this.blockWaitMs) return;
