@@ -84,6 +84,8 @@ export const ERROR_CODES = {
   // Command line.
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
+  CHAIN_FILE_INVALID: 'the chain file is not a well-formed Stele export',
+  AUDIT_HEAD_MISMATCH: 'the chain does not end at the expected head block',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
