@@ -130,7 +130,7 @@ test('export and audit a chain file: bit flips, deleted, duplicated and swapped 
     const copy = join(dir, 'copy.stele');
     writeFileSync(copy, bytes);
     const r = stele('audit', copy, '--genesis', genesis, '--json', ...extra);
-    return { code: r.code, report: JSON.parse(r.out) };
+    return { code: r.code ?? -1, report: JSON.parse(r.out) };
   };
   // Single bit flips anywhere in the file: every copy is refused.
   let state = 12345;
