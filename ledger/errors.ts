@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   // Genesis and configuration files.
   // The node.
   MEMPOOL_FULL: 'the mempool is full; retry after the delay given',
+  CONFIG_INVALID: 'the node configuration file is not valid',
   GENESIS_INVALID: 'the genesis file is not valid',
   // Transactions (refusal codes: stable, returned to clients).
   TX_MALFORMED: 'the transaction bytes do not decode',
