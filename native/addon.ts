@@ -11,7 +11,9 @@ export interface NativeMappedLog {
   readonly length: number;
   append(record: Uint8Array): number;
   persist(): Promise<void>;
-  read(index: number, verify: boolean): Uint8Array;
+  verify(index: number): void;
+  segment(index: number): ArrayBuffer;
+  positions(): Float64Array;
   truncate(length: number): void;
   close(): Promise<void>;
   stats(): NativeLogStats;

@@ -35,10 +35,18 @@ export type MappedLogStats = NativeLogStats;
  * await log.persist();
  */
 export class MappedLog {
+  /** Position of each record: segment * 2^32 + offset of its frame (mirrors the native index). */
+  private readonly positions: number[];
+  /** Cached zero-copy views of each segment's mapping, as 32-bit words and as bytes. */
+  private readonly words: (Uint32Array | undefined)[] = [];
+  private readonly bytes: (Uint8Array | undefined)[] = [];
+
   private constructor(
     readonly dir: string,
     private readonly native: NativeMappedLog,
-  ) {}
+  ) {
+    this.positions = Array.from(native.positions());
+  }
 
   /**
    * Opens (creating if absent) and recovers the log in `dir`: a torn tail in the last
@@ -53,12 +61,13 @@ export class MappedLog {
   }
 
   get length(): number {
-    return this.native.length;
+    return this.positions.length;
   }
 
   /** Copies `record` into the mapping (not yet durable); returns its index. @throws STORE_RECORD_TOO_LARGE, STORE_FULL, STORE_IO, STORE_CLOSED */
   append(record: Uint8Array): number {
-    return call(() => this.native.append(record));
+    this.positions.push(call(() => this.native.append(record)));
+    return this.positions.length - 1;
   }
 
   /** Resolves when every record appended before the call is durable (group commit). */
@@ -70,27 +79,59 @@ export class MappedLog {
     }
   }
 
-  /** Zero-copy view of record `index`, checksum verified again (paired with the check at open). */
+  /** Zero-copy view of record `index`, its checksum verified again (paired with the check at open). */
   read(index: number): Uint8Array {
-    return call(() => this.native.read(index, true));
+    const view = this.view(index);
+    call(() => this.native.verify(index));
+    return view;
   }
 
-  /** Zero-copy view of record `index` without re-verifying its checksum. */
+  /** Zero-copy view of record `index`, without re-verifying its checksum. */
   view(index: number): Uint8Array {
-    return call(() => this.native.read(index, false));
+    const position = this.positions[index];
+    if (position === undefined || this.closed) {
+      if (this.closed) throw new SteleError('STORE_CLOSED', `${this.dir} is closed`);
+      throw new RangeError(`record ${index} of ${this.positions.length}`);
+    }
+    const segment = Math.floor(position / 2 ** 32);
+    const offset = position % 2 ** 32;
+    let words = this.words[segment];
+    let bytes = this.bytes[segment];
+    if (words === undefined || bytes === undefined) {
+      const buffer = call(() => this.native.segment(segment));
+      words = new Uint32Array(buffer);
+      bytes = new Uint8Array(buffer);
+      this.words[segment] = words;
+      this.bytes[segment] = bytes;
+    }
+    const length = words[offset / 4] as number; // frames are 8-byte aligned; little-endian host
+    return bytes.subarray(offset + 8, offset + 8 + length);
   }
+
+  private closed = false;
 
   /** Drops records from `length` on, durably. */
   truncate(length: number): void {
     call(() => this.native.truncate(length));
+    const keep = this.positions[length];
+    if (keep !== undefined) {
+      const segment = Math.floor(keep / 2 ** 32);
+      this.words.length = Math.min(this.words.length, segment + 1);
+      this.bytes.length = Math.min(this.bytes.length, segment + 1);
+    }
+    this.positions.length = length;
+    invariant(this.native.length === length, 'native and JavaScript indexes agree');
   }
 
   stats(): MappedLogStats {
     return this.native.stats();
   }
 
-  /** Waits for queued persists, stops the persist thread and releases the mappings. */
+  /** Waits for queued persists, stops the persist thread and releases the mappings (views stay valid). */
   async close(): Promise<void> {
+    this.closed = true;
+    this.words.length = 0;
+    this.bytes.length = 0;
     await this.native.close();
   }
 }

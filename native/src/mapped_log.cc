@@ -40,6 +40,9 @@
 #ifndef MAP_SYNC
 #define MAP_SYNC 0x80000
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 namespace stele {
 namespace {
@@ -54,6 +57,9 @@ constexpr uint64_t kSegmentBytesMax = 1ull << 31;
 constexpr uint64_t kSegmentsMax = 1ull << 20;
 constexpr uint64_t kRecordsMax = 1ull << 40;
 constexpr size_t kCacheLine = 64;
+// How far past the last persisted byte the persist thread prefaults pages for writing, so
+// appends take fewer page faults on the main thread.
+constexpr uint64_t kPopulateAheadBytes = 8ull << 20;
 
 uint64_t Align(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
@@ -62,6 +68,7 @@ struct Mapping {
   uint8_t* base = nullptr;
   uint64_t bytes = 0;
   bool dax = false;
+  uint64_t populated = 0;  // persist thread only: pages prefaulted for writing up to here
   ~Mapping() {
     if (base != nullptr) munmap(base, bytes);
     if (fd >= 0) close(fd);
@@ -158,7 +165,9 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
                        {
                            InstanceMethod("append", &MappedLog::Append),
                            InstanceMethod("persist", &MappedLog::Persist),
-                           InstanceMethod("read", &MappedLog::Read),
+                           InstanceMethod("verify", &MappedLog::Verify),
+                           InstanceMethod("segment", &MappedLog::SegmentMethod),
+                           InstanceMethod("positions", &MappedLog::Positions),
                            InstanceMethod("truncate", &MappedLog::Truncate),
                            InstanceMethod("close", &MappedLog::Close),
                            InstanceMethod("stats", &MappedLog::Stats),
@@ -370,6 +379,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     seg.first_record = first;
     seg.path = path;
     segments_.push_back(std::move(seg));
+    if (worker_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(Range{segments_.back().map, kHeaderBytes, kHeaderBytes, 0});
+      }
+      cv_.notify_one();
+    }
   }
 
   // --- persist thread -------------------------------------------------------------------
@@ -387,12 +403,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       uint64_t seq = 0;
       for (const Range& r : batch) {
         if (err == 0) err = Durable(*r.map, r.from, r.to);
-        seq = r.seq;
+        if (r.seq != 0) seq = r.seq;  // seq 0: a prefault hint only
       }
+      Populate(batch.back());
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (err != 0 && worker_errno_ == 0) worker_errno_ = err;
-        if (err == 0) durable_seq_ = seq;
+        if (err == 0) durable_seq_ = std::max(durable_seq_, seq);
         syncs_++;
       }
       // At most one notification is ever queued, so the bounded queue cannot fill.
@@ -401,6 +418,17 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         if (status != napi_ok) notify_pending_ = false;  // closing: the main thread settles on close
       }
     }
+  }
+
+  // Persist thread: prefault the pages after the newest range (best effort: a kernel
+  // without MADV_POPULATE_WRITE refuses it, and appends then fault as usual).
+  static void Populate(const Range& r) {
+    Mapping& map = *r.map;
+    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t from = std::max(map.populated, r.to & ~(page - 1));
+    uint64_t to = std::min(map.bytes, (r.to + kPopulateAheadBytes) & ~(page - 1));
+    if (map.dax || to <= from || to - from < kPopulateAheadBytes / 2) return;
+    if (madvise(map.base + from, to - from, MADV_POPULATE_WRITE) == 0) map.populated = to;
   }
 
   void OnDurable(Napi::Env env) {
@@ -478,7 +506,8 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     return Napi::Number::New(info.Env(), static_cast<double>(positions_.size()));
   }
 
-  // append(bytes: Uint8Array): number: copies one record into the mapping.
+  // append(bytes: Uint8Array): number: copies one record into the mapping; returns its
+  // position, segment * 2^32 + byte offset of its frame.
   Napi::Value Append(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
@@ -502,10 +531,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     std::memcpy(at, &length32, 4);
     std::memcpy(at + 4, &checksum, 4);
     std::memcpy(at + kFrameBytes, data.Data(), length);
-    positions_.push_back(((segments_.size() - 1) << 32) | seg.used);
+    uint64_t position = ((segments_.size() - 1) << 32) | seg.used;
+    positions_.push_back(position);
     seg.used += frame;
     appended_bytes_ += frame;
-    return Napi::Number::New(env, static_cast<double>(positions_.size() - 1));
+    return Napi::Number::New(env, static_cast<double>(position));
   }
 
   // persist(): Promise<void>: durable once every record appended before the call is.
@@ -537,26 +567,50 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     return promise;
   }
 
-  // read(index: number, verify: boolean): Uint8Array: a view into the mapping.
-  Napi::Value Read(const Napi::CallbackInfo& info) {
+  uint64_t IndexArgument(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    CheckOpen(env);
-    if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsBoolean())
-      throw Napi::TypeError::New(env, "read(index: number, verify: boolean)");
+    if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "expects an index");
     double index = info[0].As<Napi::Number>().DoubleValue();
     if (!(index >= 0 && index < static_cast<double>(positions_.size())) || index != static_cast<uint64_t>(index))
       throw Napi::RangeError::New(env, "record " + std::to_string(index) + " of " + std::to_string(positions_.size()));
-    uint64_t position = positions_[static_cast<size_t>(index)];
+    return static_cast<uint64_t>(index);
+  }
+
+  // verify(index: number): checks the record's checksum again (paired with the check at open).
+  Napi::Value Verify(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    uint64_t index = IndexArgument(info);
+    uint64_t position = positions_[index];
     Segment& seg = segments_[position >> 32];
     uint64_t offset = position & 0xffffffffu;
     uint32_t length, checksum;
     std::memcpy(&length, seg.map->base + offset, 4);
     std::memcpy(&checksum, seg.map->base + offset + 4, 4);
     STELE_INVARIANT(offset + kFrameBytes + length <= seg.used, "record inside its segment");
-    if (info[1].As<Napi::Boolean>().Value() && FrameChecksum(length, seg.map->base + offset + kFrameBytes) != checksum)
+    if (FrameChecksum(length, seg.map->base + offset + kFrameBytes) != checksum)
       ThrowCoded(env, "STORE_CORRUPT", "record changed in the mapping after open", seg.path,
                  static_cast<int64_t>(offset), static_cast<int64_t>(index));
-    return Napi::Uint8Array::New(env, length, SegmentBuffer(env, seg), offset + kFrameBytes);
+    return env.Undefined();
+  }
+
+  // segment(i: number): ArrayBuffer over the whole mapping of segment i (zero-copy; holds it).
+  Napi::Value SegmentMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "segment(i: number)");
+    double i = info[0].As<Napi::Number>().DoubleValue();
+    if (!(i >= 0 && i < static_cast<double>(segments_.size())) || i != static_cast<uint64_t>(i))
+      throw Napi::RangeError::New(env, "no such segment");
+    return SegmentBuffer(env, segments_[static_cast<size_t>(i)]);
+  }
+
+  // positions(): Float64Array of every record's position (read once at open).
+  Napi::Value Positions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float64Array out = Napi::Float64Array::New(env, positions_.size());
+    for (size_t i = 0; i < positions_.size(); i++) out[i] = static_cast<double>(positions_[i]);
+    return out;
   }
 
   Napi::ArrayBuffer SegmentBuffer(Napi::Env env, Segment& seg) {
