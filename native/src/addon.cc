@@ -2,11 +2,13 @@
 #include <napi.h>
 
 #include "mapped_log.h"
+#include "transport.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MappedLog", stele::MappedLogClass(env));
+  exports.Set("TcpTransport", stele::TcpTransportClass(env));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
 #ifdef STELE_FABRIC
   exports.Set("fabric", Napi::Boolean::New(env, true));

@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+
+namespace stele {
+Napi::Function TcpTransportClass(Napi::Env env);
+}

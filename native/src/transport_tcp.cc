@@ -1,0 +1,985 @@
+// The tcp transport backend (docs/native.md, "Transport").
+//
+// Threads: the constructor, every method and every callback into JavaScript run on the
+// main thread. One I/O thread per transport owns every socket, the epoll set and the
+// connection table; it never calls N-API. Main -> I/O: commands and per-peer send queues
+// under `mu_`, plus an eventfd to wake the thread. I/O -> main: events through one
+// thread-safe function with a bounded queue (non-blocking calls; a full queue parks the
+// event on the I/O thread and retries). close(), the finalizer and the environment cleanup
+// hook stop and join the thread, close every socket and release the function.
+//
+// Wire (after the handshake): frames of [u32 body bytes][u8 type][3 zero bytes][u64 seq],
+// body, then a 16-byte HMAC-SHA256 tag over header and body with the direction's key.
+// Handshake frames (type HS) carry no tag; their content is checked in JavaScript.
+// DATA bodies hold one or more messages, each [u32 length][bytes]; CREDIT bodies a u64.
+#include "transport.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+
+namespace stele {
+namespace {
+
+constexpr uint32_t kHeaderBytes = 16;
+constexpr uint32_t kTagBytes = 16;
+constexpr uint8_t kTypeHandshake = 1;
+constexpr uint8_t kTypeData = 2;
+constexpr uint8_t kTypeCredit = 3;
+constexpr uint32_t kHandshakeBytesMax = 1024;
+constexpr uint32_t kFrameBodyTarget = 1u << 20;  // batch small messages up to this per frame
+constexpr int kPendingHandshakesMax = 64;
+constexpr int64_t kHandshakeTimeoutMs = 5000;
+constexpr int64_t kBackoffMinMs = 50;
+constexpr int64_t kBackoffMaxMs = 2000;
+constexpr size_t kEventQueueMax = 256;
+constexpr size_t kBatchBytesFlush = 4u << 20;
+constexpr uint64_t kWakeTag = 0;
+constexpr uint64_t kListenTag = 1;
+constexpr int kPeersMax = 64;
+
+// Event kinds, mirrored in native/transport.ts.
+enum EventKind : int { kConnected = 1, kAccepted = 2, kHandshakeMessage = 3, kOpen = 4, kClosed = 5, kMessages = 6 };
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Event {
+  EventKind kind;
+  uint32_t conn = 0;
+  int peer = -1;
+  bool outbound = false;
+  std::string text;
+  std::vector<uint8_t> bytes;  // handshake message, or the arena of a message batch
+  std::vector<uint32_t> meta;  // batch: [peer, conn, offset, length] per message
+};
+
+// One HMAC-SHA256 context with its key set once; re-initialised per frame.
+class Mac {
+ public:
+  Mac() = default;
+  Mac(const Mac&) = delete;
+  Mac& operator=(const Mac&) = delete;
+  ~Mac() {
+    if (ctx_ != nullptr) EVP_MAC_CTX_free(ctx_);
+  }
+  bool SetKey(EVP_MAC* mac, const uint8_t* key, size_t length) {
+    ctx_ = EVP_MAC_CTX_new(mac);
+    if (ctx_ == nullptr) return false;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    return EVP_MAC_init(ctx_, key, length, params) == 1;
+  }
+  // Tag of header || body (first 16 bytes of the HMAC).
+  bool Tag(const uint8_t* header, const uint8_t* body, size_t body_length, uint8_t* out) {
+    uint8_t full[32];
+    size_t got = 0;
+    if (EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1) return false;
+    if (EVP_MAC_update(ctx_, header, kHeaderBytes) != 1) return false;
+    if (body_length > 0 && EVP_MAC_update(ctx_, body, body_length) != 1) return false;
+    if (EVP_MAC_final(ctx_, full, &got, sizeof full) != 1 || got != 32) return false;
+    std::memcpy(out, full, kTagBytes);
+    return true;
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+enum class ConnState { kConnecting, kHandshake, kOpen };
+
+struct Conn {
+  uint32_t id = 0;
+  int fd = -1;
+  bool outbound = false;
+  int peer = -1;  // known at once for outbound, after authentication for inbound
+  ConnState state = ConnState::kConnecting;
+  int64_t started_ms = 0;
+  std::vector<uint8_t> in;  // received bytes not yet parsed: [in_start, in.size())
+  size_t in_start = 0;
+  std::vector<uint8_t> out;  // bytes to send: [out_sent, out.size())
+  size_t out_sent = 0;
+  bool epollout = false;
+  Mac send_mac;
+  Mac recv_mac;
+  uint64_t send_seq = 0;
+  uint64_t recv_seq = 0;
+  uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
+};
+
+struct PeerAddress {
+  std::string host;
+  int port = 0;
+};
+
+struct Peer {
+  PeerAddress address;
+  // Guarded by mu_.
+  std::deque<std::vector<uint8_t>> queue;
+  uint64_t queued_bytes = 0;
+  // I/O thread only.
+  uint32_t outbound = 0;  // current outbound connection id, 0 when none
+  uint32_t inbound = 0;   // current authenticated inbound connection id
+  int64_t backoff_ms = kBackoffMinMs;
+  int64_t next_attempt_ms = 0;
+};
+
+struct Command {
+  enum Kind { kHandshakeSend, kAuthorize, kReject, kCredit };
+  explicit Command(Kind k) : kind(k) {}
+  Kind kind;
+  uint32_t conn = 0;
+  int peer = -1;
+  std::vector<uint8_t> bytes;  // handshake bytes, or send key (32) + receive key (32)
+  std::string reason;
+  uint64_t credit = 0;
+};
+
+struct Counters {
+  std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, frames_sent{0}, frames_received{0};
+  std::atomic<uint64_t> messages_sent{0}, messages_delivered{0}, frames_rejected{0};
+  std::atomic<uint64_t> handshakes_refused{0}, connections_opened{0}, connect_failures{0}, send_refused{0};
+  std::atomic<uint64_t> events_parked{0};
+  std::atomic<int64_t> credit_available[kPeersMax];
+  std::atomic<int64_t> credit_granted[kPeersMax];
+};
+
+class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TcpTransport",
+                       {
+                           InstanceMethod("send", &TcpTransport::Send),
+                           InstanceMethod("handshakeSend", &TcpTransport::HandshakeSend),
+                           InstanceMethod("authorize", &TcpTransport::Authorize),
+                           InstanceMethod("reject", &TcpTransport::Reject),
+                           InstanceMethod("credit", &TcpTransport::Credit),
+                           InstanceMethod("counters", &TcpTransport::CountersMethod),
+                           InstanceMethod("close", &TcpTransport::Close),
+                           InstanceAccessor("port", &TcpTransport::Port, nullptr),
+                       });
+  }
+
+  // new TcpTransport({ self, listenHost, listenPort, peers: [{host, port}], messageBytesMax,
+  //                    windowBytes, sendQueueBytesMax }, onEvent)
+  explicit TcpTransport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TcpTransport>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsFunction())
+      throw Napi::TypeError::New(env, "TcpTransport(options: object, onEvent: function)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    self_ = o.Get("self").As<Napi::Number>().Int32Value();
+    std::string listen_host = o.Get("listenHost").As<Napi::String>().Utf8Value();
+    int listen_port = o.Get("listenPort").As<Napi::Number>().Int32Value();
+    message_bytes_max_ = static_cast<uint64_t>(o.Get("messageBytesMax").As<Napi::Number>().DoubleValue());
+    window_bytes_ = static_cast<uint64_t>(o.Get("windowBytes").As<Napi::Number>().DoubleValue());
+    send_queue_bytes_max_ = static_cast<uint64_t>(o.Get("sendQueueBytesMax").As<Napi::Number>().DoubleValue());
+    Napi::Array peers = o.Get("peers").As<Napi::Array>();
+    if (peers.Length() < 1 || peers.Length() > kPeersMax || self_ < 0 || self_ >= static_cast<int>(peers.Length()))
+      ThrowCoded(env, "TRANSPORT_CONFIG", "self index outside the validator list, or too many validators");
+    if (window_bytes_ < message_bytes_max_ + 4)
+      ThrowCoded(env, "TRANSPORT_CONFIG", "windowBytes must hold one largest message and its length");
+    for (uint32_t i = 0; i < peers.Length(); i++) {
+      Napi::Object p = peers.Get(i).As<Napi::Object>();
+      auto peer = std::make_unique<Peer>();
+      peer->address.host = p.Get("host").As<Napi::String>().Utf8Value();
+      peer->address.port = p.Get("port").As<Napi::Number>().Int32Value();
+      peers_.push_back(std::move(peer));
+      counters_.credit_available[i] = 0;
+      counters_.credit_granted[i] = 0;
+    }
+    Listen(env, listen_host, listen_port);
+    hmac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (hmac_ == nullptr) ThrowCoded(env, "TRANSPORT_IO", "OpenSSL has no HMAC");
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_ < 0 || wake_ < 0) ThrowCoded(env, "TRANSPORT_IO", SysMessage("epoll/eventfd", "", errno));
+    Watch(wake_, kWakeTag, EPOLLIN);
+    Watch(listen_fd_, kListenTag, EPOLLIN);
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "stele.transport", kEventQueueMax, 1);
+    thread_ = std::thread([this] { Loop(); });
+    napi_add_env_cleanup_hook(env, CleanupHook, this);
+  }
+
+  ~TcpTransport() override {
+    Stop();
+    if (hmac_ != nullptr) EVP_MAC_free(hmac_);
+  }
+
+ private:
+  // --- setup (main thread) ---------------------------------------------------------------
+
+  void Listen(Napi::Env env, const std::string& host, int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
+      ThrowCoded(env, "TRANSPORT_CONFIG", "listen host must be an IPv4 address: " + host);
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 64) != 0) {
+      int err = errno;
+      close(listen_fd_);
+      listen_fd_ = -1;
+      ThrowCoded(env, "TRANSPORT_IO", SysMessage("listen on", host + ":" + std::to_string(port), err));
+    }
+    socklen_t len = sizeof addr;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    bound_port_ = ntohs(addr.sin_port);
+  }
+
+  void Watch(int fd, uint64_t tag, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  // --- I/O thread ----------------------------------------------------------------------
+
+  void Loop() {
+    epoll_event events[64];
+    while (!stopping_.load()) {
+      int64_t now = NowMs();
+      int timeout = parked_.empty() ? 100 : 1;
+      for (size_t p = 0; p < peers_.size(); p++) {
+        if (static_cast<int>(p) == self_ || peers_[p]->outbound != 0) continue;
+        timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, peers_[p]->next_attempt_ms - now)));
+      }
+      int n = epoll_wait(epoll_, events, 64, timeout);
+      for (int i = 0; i < n; i++) {
+        uint64_t tag = events[i].data.u64;
+        if (tag == kWakeTag) {
+          uint64_t value;
+          while (read(wake_, &value, sizeof value) > 0) {
+          }
+          wake_pending_ = false;
+        } else if (tag == kListenTag) {
+          AcceptAll();
+        } else {
+          Handle(static_cast<uint32_t>(tag), events[i].events);
+        }
+      }
+      RunCommands();
+      for (size_t p = 0; p < peers_.size(); p++) Pump(static_cast<int>(p));
+      FlushBatch();
+      RetryParked();
+      Timers();
+    }
+  }
+
+  Conn* Find(uint32_t id) {
+    auto it = conns_.find(id);
+    return it == conns_.end() ? nullptr : it->second.get();
+  }
+
+  void Post(std::unique_ptr<Event> event) {
+    parked_.push_back(std::move(event));
+    RetryParked();
+  }
+
+  void RetryParked() {
+    while (!parked_.empty()) {
+      Event* e = parked_.front().get();
+      napi_status status = tsfn_.NonBlockingCall(e, [this](Napi::Env env, Napi::Function fn, Event* ev) {
+        std::unique_ptr<Event> owned(ev);
+        if (env != nullptr) Deliver(env, fn, std::move(owned));
+      });
+      if (status == napi_queue_full) {
+        counters_.events_parked++;
+        return;  // back-pressure: retried next turn of the loop
+      }
+      if (status == napi_ok) {
+        (void)parked_.front().release();
+      }
+      parked_.pop_front();
+    }
+  }
+
+  void AcceptAll() {
+    for (;;) {
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;
+      if (pending_handshakes_ >= kPendingHandshakesMax || stopping_.load()) {
+        close(fd);  // bounded: outsiders cannot hold more than this many half-open sessions
+        counters_.handshakes_refused++;
+        continue;
+      }
+      Conn* c = AddConn(fd, false, -1);
+      c->state = ConnState::kHandshake;
+      pending_handshakes_++;
+      auto e = std::make_unique<Event>();
+      e->kind = kAccepted;
+      e->conn = c->id;
+      Post(std::move(e));
+    }
+  }
+
+  Conn* AddConn(int fd, bool outbound, int peer) {
+    auto c = std::make_unique<Conn>();
+    c->id = next_conn_++;
+    c->fd = fd;
+    c->outbound = outbound;
+    c->peer = peer;
+    c->started_ms = NowMs();
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Conn* raw = c.get();
+    conns_[c->id] = std::move(c);
+    Watch(fd, raw->id, EPOLLIN | EPOLLRDHUP | (outbound ? static_cast<uint32_t>(EPOLLOUT) : 0u));
+    raw->epollout = outbound;
+    return raw;
+  }
+
+  void Connect(int p) {
+    Peer& peer = *peers_[p];
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* result = nullptr;
+    std::string port = std::to_string(peer.address.port);
+    int fd = -1;
+    if (getaddrinfo(peer.address.host.c_str(), port.c_str(), &hints, &result) == 0 && result != nullptr) {
+      fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd >= 0 && connect(fd, result->ai_addr, result->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        fd = -1;
+      }
+    }
+    if (result != nullptr) freeaddrinfo(result);
+    if (fd < 0) {
+      Backoff(p);
+      return;
+    }
+    Conn* c = AddConn(fd, true, p);
+    c->state = ConnState::kConnecting;
+    peer.outbound = c->id;
+  }
+
+  void Backoff(int p) {
+    Peer& peer = *peers_[p];
+    counters_.connect_failures++;
+    std::uniform_int_distribution<int64_t> jitter(0, peer.backoff_ms / 2);
+    peer.next_attempt_ms = NowMs() + peer.backoff_ms + jitter(rng_);
+    peer.backoff_ms = std::min(kBackoffMaxMs, peer.backoff_ms * 2);
+  }
+
+  void Timers() {
+    int64_t now = NowMs();
+    for (size_t p = 0; p < peers_.size(); p++) {
+      if (static_cast<int>(p) == self_ || peers_[p]->outbound != 0 || stopping_.load()) continue;
+      if (now >= peers_[p]->next_attempt_ms) Connect(static_cast<int>(p));
+    }
+    std::vector<uint32_t> late;
+    for (auto& [id, c] : conns_)
+      if (c->state != ConnState::kOpen && now - c->started_ms > kHandshakeTimeoutMs) late.push_back(id);
+    for (uint32_t id : late) Drop(id, "handshake timed out", true);
+  }
+
+  // Closes a connection; `refused` counts it as a refused handshake when not yet open.
+  void Drop(uint32_t id, const std::string& reason, bool refused) {
+    Conn* c = Find(id);
+    if (c == nullptr) return;
+    if (c->state != ConnState::kOpen) {
+      if (!c->outbound) pending_handshakes_--;
+      if (refused) counters_.handshakes_refused++;
+    }
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, c->fd, nullptr);
+    close(c->fd);
+    int peer = c->peer;
+    bool outbound = c->outbound;
+    if (peer >= 0) {
+      Peer& p = *peers_[peer];
+      if (outbound && p.outbound == id) {
+        p.outbound = 0;
+        if (c->state == ConnState::kOpen) p.backoff_ms = kBackoffMinMs;
+        Backoff(peer);
+        counters_.credit_available[peer] = 0;
+      }
+      if (!outbound && p.inbound == id) p.inbound = 0;
+    }
+    auto e = std::make_unique<Event>();
+    e->kind = kClosed;
+    e->conn = id;
+    e->peer = c->state == ConnState::kOpen ? peer : (outbound ? peer : -1);
+    e->outbound = outbound;
+    e->text = reason;
+    conns_.erase(id);
+    Post(std::move(e));
+  }
+
+  void Handle(uint32_t id, uint32_t events) {
+    Conn* c = Find(id);
+    if (c == nullptr) return;
+    if (c->state == ConnState::kConnecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+        Drop(id, std::string("connect failed: ") + std::strerror(err), false);
+        return;
+      }
+      if (!(events & EPOLLOUT)) return;
+      c->state = ConnState::kHandshake;
+      c->started_ms = NowMs();
+      SetWriteInterest(c, false);
+      auto e = std::make_unique<Event>();
+      e->kind = kConnected;
+      e->conn = id;
+      e->peer = c->peer;
+      e->outbound = true;
+      Post(std::move(e));
+      return;
+    }
+    if (events & EPOLLOUT) {
+      if (!Flush(c)) return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Receive(c);
+  }
+
+  void SetWriteInterest(Conn* c, bool want) {
+    if (c->epollout == want) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+    ev.data.u64 = c->id;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, c->fd, &ev);
+    c->epollout = want;
+  }
+
+  // Writes what is buffered; false when the connection was dropped.
+  bool Flush(Conn* c) {
+    while (c->out_sent < c->out.size()) {
+      ssize_t n = send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          SetWriteInterest(c, true);
+          return true;
+        }
+        if (errno == EINTR) continue;
+        Drop(c->id, std::string("send: ") + std::strerror(errno), false);
+        return false;
+      }
+      c->out_sent += static_cast<size_t>(n);
+      counters_.bytes_sent += static_cast<uint64_t>(n);
+    }
+    c->out.clear();
+    c->out_sent = 0;
+    SetWriteInterest(c, false);
+    return true;
+  }
+
+  // Appends one frame to the connection's output (tagged unless it is a handshake frame).
+  bool Frame(Conn* c, uint8_t type, const uint8_t* body, size_t length) {
+    size_t at = c->out.size();
+    bool tagged = type != kTypeHandshake;
+    c->out.resize(at + kHeaderBytes + length + (tagged ? kTagBytes : 0));
+    uint8_t* header = c->out.data() + at;
+    uint32_t length32 = static_cast<uint32_t>(length);
+    std::memcpy(header, &length32, 4);
+    header[4] = type;
+    header[5] = header[6] = header[7] = 0;
+    uint64_t seq = tagged ? c->send_seq++ : 0;
+    std::memcpy(header + 8, &seq, 8);
+    if (length > 0) std::memcpy(header + kHeaderBytes, body, length);
+    if (tagged && !c->send_mac.Tag(header, header + kHeaderBytes, length, header + kHeaderBytes + length)) return false;
+    counters_.frames_sent++;
+    return true;
+  }
+
+  // Moves queued messages of peer `p` into DATA frames while credit allows.
+  void Pump(int p) {
+    if (p == self_) return;
+    Peer& peer = *peers_[p];
+    Conn* c = peer.outbound == 0 ? nullptr : Find(peer.outbound);
+    if (c == nullptr || c->state != ConnState::kOpen) return;
+    while (c->out.size() - c->out_sent < kFrameBodyTarget) {
+      std::vector<std::vector<uint8_t>> taken;
+      size_t body = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        while (!peer.queue.empty()) {
+          size_t next = peer.queue.front().size() + 4;
+          if (body + next > c->credit) break;
+          if (body > 0 && body + next > kFrameBodyTarget) break;
+          body += next;
+          peer.queued_bytes -= peer.queue.front().size();
+          taken.push_back(std::move(peer.queue.front()));
+          peer.queue.pop_front();
+        }
+      }
+      if (taken.empty()) break;
+      staging_.resize(body);
+      size_t at = 0;
+      for (const auto& m : taken) {
+        uint32_t len = static_cast<uint32_t>(m.size());
+        std::memcpy(staging_.data() + at, &len, 4);
+        if (!m.empty()) std::memcpy(staging_.data() + at + 4, m.data(), m.size());
+        at += 4 + m.size();
+      }
+      c->credit -= body;
+      counters_.credit_available[p] = static_cast<int64_t>(c->credit);
+      counters_.messages_sent += taken.size();
+      if (!Frame(c, kTypeData, staging_.data(), body)) {
+        Drop(c->id, "MAC failure", false);
+        return;
+      }
+    }
+    if (c->out_sent < c->out.size()) Flush(c);
+  }
+
+  void Receive(Conn* c) {
+    uint32_t id = c->id;
+    for (;;) {
+      if (c->in.size() - c->in_start == 0) {
+        c->in.clear();
+        c->in_start = 0;
+      }
+      size_t want = 1u << 16;
+      size_t filled = c->in.size();
+      c->in.resize(filled + want);
+      ssize_t n = recv(c->fd, c->in.data() + filled, want, MSG_DONTWAIT);
+      c->in.resize(filled + static_cast<size_t>(n > 0 ? n : 0));
+      if (n == 0) {
+        Drop(id, "peer closed the connection", false);
+        return;
+      }
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (errno == EINTR) continue;
+        Drop(id, std::string("recv: ") + std::strerror(errno), false);
+        return;
+      }
+      counters_.bytes_received += static_cast<uint64_t>(n);
+      if (!Parse(c)) return;  // dropped
+    }
+  }
+
+  // Parses every whole frame buffered; false when the connection was dropped.
+  bool Parse(Conn* c) {
+    for (;;) {
+      size_t available = c->in.size() - c->in_start;
+      if (available < kHeaderBytes) break;
+      const uint8_t* header = c->in.data() + c->in_start;
+      uint32_t length;
+      std::memcpy(&length, header, 4);
+      uint8_t type = header[4];
+      bool open = c->state == ConnState::kOpen;
+      std::string problem;
+      if (header[5] != 0 || header[6] != 0 || header[7] != 0) problem = "bad frame header";
+      else if (!open && type != kTypeHandshake) problem = "data before authentication";
+      else if (!open && length > kHandshakeBytesMax) problem = "handshake message too large";
+      else if (open && type == kTypeData && (c->outbound || length > window_bytes_)) problem = "unexpected data frame";
+      else if (open && type == kTypeCredit && (!c->outbound || length != 8)) problem = "unexpected credit frame";
+      else if (open && type != kTypeData && type != kTypeCredit) problem = "unknown frame type";
+      if (!problem.empty()) return Refuse(c, problem);
+      size_t total = kHeaderBytes + length + (open ? kTagBytes : 0);
+      if (available < total) {
+        if (c->in_start > 0 && c->in.size() + (1u << 16) > c->in.capacity()) {
+          c->in.erase(c->in.begin(), c->in.begin() + static_cast<ptrdiff_t>(c->in_start));
+          c->in_start = 0;
+        }
+        break;
+      }
+      const uint8_t* body = header + kHeaderBytes;
+      counters_.frames_received++;
+      if (!open) {
+        auto e = std::make_unique<Event>();
+        e->kind = kHandshakeMessage;
+        e->conn = c->id;
+        e->bytes.assign(body, body + length);
+        Post(std::move(e));
+      } else {
+        uint64_t seq;
+        std::memcpy(&seq, header + 8, 8);
+        uint8_t tag[kTagBytes];
+        if (!c->recv_mac.Tag(header, body, length, tag) || CRYPTO_memcmp(tag, body + length, kTagBytes) != 0)
+          return Refuse(c, "frame integrity tag mismatch");
+        if (seq != c->recv_seq) return Refuse(c, "frame out of sequence (replayed or dropped)");
+        c->recv_seq++;
+        if (type == kTypeCredit) {
+          uint64_t grant;
+          std::memcpy(&grant, body, 8);
+          if (grant > window_bytes_ || c->credit + grant > window_bytes_) return Refuse(c, "credit beyond the window");
+          c->credit += grant;
+          counters_.credit_available[c->peer] = static_cast<int64_t>(c->credit);
+        } else if (!Unpack(c, body, length)) {
+          return false;
+        }
+      }
+      c->in_start += total;
+    }
+    return true;
+  }
+
+  // Checks a DATA body completely before delivering any of it.
+  bool Unpack(Conn* c, const uint8_t* body, uint32_t length) {
+    if (length > c->credit) return Refuse(c, "peer sent beyond its credit");
+    size_t at = 0, count = 0;
+    while (at < length) {
+      uint32_t m;
+      if (length - at < 4) return Refuse(c, "truncated message length");
+      std::memcpy(&m, body + at, 4);
+      if (m > message_bytes_max_ || length - at - 4 < m) return Refuse(c, "message length out of bounds");
+      at += 4 + m;
+      count++;
+    }
+    if (count == 0) return Refuse(c, "empty data frame");
+    c->credit -= length;
+    counters_.credit_granted[c->peer] = static_cast<int64_t>(c->credit);
+    if (!batch_) batch_ = std::make_unique<Event>();
+    batch_->kind = kMessages;
+    for (at = 0; at < length;) {
+      uint32_t m;
+      std::memcpy(&m, body + at, 4);
+      size_t offset = batch_->bytes.size();
+      batch_->bytes.insert(batch_->bytes.end(), body + at + 4, body + at + 4 + m);
+      batch_->meta.insert(batch_->meta.end(), {static_cast<uint32_t>(c->peer), c->id, static_cast<uint32_t>(offset), m});
+      at += 4 + m;
+    }
+    counters_.messages_delivered += count;
+    if (batch_->bytes.size() >= kBatchBytesFlush) FlushBatch();
+    return true;
+  }
+
+  void FlushBatch() {
+    if (batch_ && !batch_->meta.empty()) Post(std::move(batch_));
+    batch_.reset();
+  }
+
+  bool Refuse(Conn* c, const std::string& reason) {
+    if (c->state == ConnState::kOpen) counters_.frames_rejected++;
+    Drop(c->id, reason, true);
+    return false;
+  }
+
+  void RunCommands() {
+    std::deque<Command> commands;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      commands.swap(commands_);
+    }
+    for (Command& cmd : commands) {
+      Conn* c = Find(cmd.conn);
+      if (c == nullptr) continue;  // closed meanwhile
+      switch (cmd.kind) {
+        case Command::kHandshakeSend:
+          if (c->state == ConnState::kHandshake && Frame(c, kTypeHandshake, cmd.bytes.data(), cmd.bytes.size()))
+            Flush(c);
+          break;
+        case Command::kReject:
+          Drop(c->id, cmd.reason, true);
+          break;
+        case Command::kAuthorize:
+          Open(c, cmd);
+          break;
+        case Command::kCredit:
+          if (c->state == ConnState::kOpen && !c->outbound) GrantCredit(c, cmd.credit);
+          break;
+      }
+    }
+  }
+
+  void Open(Conn* c, const Command& cmd) {
+    if (c->state != ConnState::kHandshake || cmd.peer < 0 || cmd.peer >= static_cast<int>(peers_.size()) ||
+        cmd.peer == self_) {
+      Drop(c->id, "authorization for a bad peer", true);
+      return;
+    }
+    if (!c->send_mac.SetKey(hmac_, cmd.bytes.data(), 32) || !c->recv_mac.SetKey(hmac_, cmd.bytes.data() + 32, 32)) {
+      Drop(c->id, "cannot set MAC keys", true);
+      return;
+    }
+    Peer& peer = *peers_[cmd.peer];
+    if (!c->outbound) {
+      pending_handshakes_--;
+      // The newest authenticated connection from a peer replaces an older one.
+      if (peer.inbound != 0 && peer.inbound != c->id) Drop(peer.inbound, "replaced by a newer connection", false);
+      peer.inbound = c->id;
+    } else {
+      peer.backoff_ms = kBackoffMinMs;
+    }
+    c->peer = cmd.peer;
+    c->state = ConnState::kOpen;
+    counters_.connections_opened++;
+    auto e = std::make_unique<Event>();
+    e->kind = kOpen;
+    e->conn = c->id;
+    e->peer = cmd.peer;
+    e->outbound = c->outbound;
+    Post(std::move(e));
+    if (!c->outbound) GrantCredit(c, window_bytes_);
+  }
+
+  void GrantCredit(Conn* c, uint64_t bytes) {
+    bytes = std::min<uint64_t>(bytes, window_bytes_ - c->credit);
+    if (bytes == 0) return;
+    c->credit += bytes;
+    counters_.credit_granted[c->peer] = static_cast<int64_t>(c->credit);
+    uint8_t body[8];
+    std::memcpy(body, &bytes, 8);
+    if (!Frame(c, kTypeCredit, body, 8)) {
+      Drop(c->id, "MAC failure", false);
+      return;
+    }
+    Flush(c);
+  }
+
+  void Wake() {
+    if (wake_pending_.exchange(true)) return;
+    uint64_t one = 1;
+    ssize_t n = write(wake_, &one, sizeof one);
+    (void)n;
+  }
+
+  void Push(Command command) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      commands_.push_back(std::move(command));
+    }
+    Wake();
+  }
+
+  // --- main thread: delivery and methods ------------------------------------------------
+
+  void Deliver(Napi::Env env, Napi::Function fn, std::unique_ptr<Event> e) {
+    if (stopped_) return;
+    Napi::HandleScope scope(env);
+    Napi::Value payload = env.Undefined();
+    Napi::Value meta = env.Undefined();
+    if (e->kind == kMessages) {
+      auto* arena = new std::vector<uint8_t>(std::move(e->bytes));
+      Napi::ArrayBuffer buffer;
+      if (arena->empty()) {
+        delete arena;
+        buffer = Napi::ArrayBuffer::New(env, 0);
+      } else {
+        buffer = Napi::ArrayBuffer::New(
+            env, arena->data(), arena->size(), [](Napi::Env, void*, std::vector<uint8_t>* a) { delete a; }, arena);
+      }
+      payload = buffer;
+      Napi::Uint32Array m = Napi::Uint32Array::New(env, e->meta.size());
+      std::memcpy(m.Data(), e->meta.data(), e->meta.size() * 4);
+      meta = m;
+    } else if (e->kind == kHandshakeMessage) {
+      payload = Napi::Buffer<uint8_t>::Copy(env, e->bytes.data(), e->bytes.size());
+    } else if (!e->text.empty()) {
+      payload = Napi::String::New(env, e->text);
+    }
+    fn.Call({Napi::Number::New(env, e->kind), Napi::Number::New(env, e->conn), Napi::Number::New(env, e->peer),
+             Napi::Boolean::New(env, e->outbound), payload, meta});
+  }
+
+  void CheckOpen(Napi::Env env) {
+    if (stopped_) ThrowCoded(env, "TRANSPORT_CLOSED", "the transport is closed");
+  }
+
+  // send(peer: number, bytes: Uint8Array): boolean; false when the peer's queue is full.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    int p = info[0].As<Napi::Number>().Int32Value();
+    Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+    if (p < 0 || p >= static_cast<int>(peers_.size()) || p == self_)
+      ThrowCoded(env, "TRANSPORT_UNKNOWN_PEER", "no peer " + std::to_string(p));
+    if (data.ByteLength() > message_bytes_max_)
+      ThrowCoded(env, "TRANSPORT_TOO_LARGE",
+                 "message of " + std::to_string(data.ByteLength()) + " bytes exceeds " + std::to_string(message_bytes_max_));
+    Peer& peer = *peers_[p];
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (peer.queued_bytes + data.ByteLength() > send_queue_bytes_max_) {
+        counters_.send_refused++;
+        return Napi::Boolean::New(env, false);
+      }
+      peer.queue.emplace_back(data.Data(), data.Data() + data.ByteLength());
+      peer.queued_bytes += data.ByteLength();
+    }
+    Wake();
+    return Napi::Boolean::New(env, true);
+  }
+
+  Napi::Value HandshakeSend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+    if (data.ByteLength() > kHandshakeBytesMax) throw Napi::RangeError::New(env, "handshake message too large");
+    Command c(Command::kHandshakeSend);
+    c.conn = info[0].As<Napi::Number>().Uint32Value();
+    c.bytes.assign(data.Data(), data.Data() + data.ByteLength());
+    Push(std::move(c));
+    return env.Undefined();
+  }
+
+  // authorize(conn, peer, keys: Uint8Array(64) = send key || receive key)
+  Napi::Value Authorize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Napi::Uint8Array keys = info[2].As<Napi::Uint8Array>();
+    if (keys.ByteLength() != 64) throw Napi::RangeError::New(env, "keys must be 64 bytes");
+    Command c(Command::kAuthorize);
+    c.conn = info[0].As<Napi::Number>().Uint32Value();
+    c.peer = info[1].As<Napi::Number>().Int32Value();
+    c.bytes.assign(keys.Data(), keys.Data() + 64);
+    Push(std::move(c));
+    return env.Undefined();
+  }
+
+  Napi::Value Reject(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Command c(Command::kReject);
+    c.conn = info[0].As<Napi::Number>().Uint32Value();
+    c.reason = info[1].As<Napi::String>().Utf8Value();
+    Push(std::move(c));
+    return env.Undefined();
+  }
+
+  // credit(conn, bytes): the receiver consumed `bytes` delivered on `conn`.
+  Napi::Value Credit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (stopped_) return env.Undefined();
+    Command c(Command::kCredit);
+    c.conn = info[0].As<Napi::Number>().Uint32Value();
+    c.credit = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+    Push(std::move(c));
+    return env.Undefined();
+  }
+
+  Napi::Value CountersMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("bytesSent", static_cast<double>(counters_.bytes_sent));
+    o.Set("bytesReceived", static_cast<double>(counters_.bytes_received));
+    o.Set("framesSent", static_cast<double>(counters_.frames_sent));
+    o.Set("framesReceived", static_cast<double>(counters_.frames_received));
+    o.Set("messagesSent", static_cast<double>(counters_.messages_sent));
+    o.Set("messagesDelivered", static_cast<double>(counters_.messages_delivered));
+    o.Set("framesRejected", static_cast<double>(counters_.frames_rejected));
+    o.Set("handshakesRefused", static_cast<double>(counters_.handshakes_refused));
+    o.Set("connectionsOpened", static_cast<double>(counters_.connections_opened));
+    o.Set("connectFailures", static_cast<double>(counters_.connect_failures));
+    o.Set("sendRefused", static_cast<double>(counters_.send_refused));
+    o.Set("eventsParked", static_cast<double>(counters_.events_parked));
+    Napi::Array queued = Napi::Array::New(env, peers_.size());
+    Napi::Array credit = Napi::Array::New(env, peers_.size());
+    Napi::Array granted = Napi::Array::New(env, peers_.size());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t p = 0; p < peers_.size(); p++) {
+        queued.Set(p, static_cast<double>(peers_[p]->queued_bytes));
+        credit.Set(p, static_cast<double>(counters_.credit_available[p]));
+        granted.Set(p, static_cast<double>(counters_.credit_granted[p]));
+      }
+    }
+    o.Set("sendQueueBytes", queued);
+    o.Set("sendCredit", credit);
+    o.Set("receiveCredit", granted);
+    return o;
+  }
+
+  Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), bound_port_); }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    auto deferred = Napi::Promise::Deferred::New(info.Env());
+    deferred.Resolve(info.Env().Undefined());
+    return deferred.Promise();
+  }
+
+  // Joins the I/O thread and releases every socket and the thread-safe function. Touches
+  // no JavaScript value: safe from the finalizer and the cleanup hook.
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    uint64_t one = 1;
+    ssize_t n = write(wake_, &one, sizeof one);
+    (void)n;
+    if (thread_.joinable()) thread_.join();
+    for (auto& [id, c] : conns_) close(c->fd);
+    conns_.clear();
+    parked_.clear();
+    batch_.reset();
+    if (listen_fd_ >= 0) close(listen_fd_);
+    if (epoll_ >= 0) close(epoll_);
+    if (wake_ >= 0) close(wake_);
+    listen_fd_ = epoll_ = wake_ = -1;
+    tsfn_.Release();
+    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
+
+  static void CleanupHook(void* arg) {
+    auto* self = static_cast<TcpTransport*>(arg);
+    if (self->stopped_) return;
+    self->stopped_ = true;
+    self->stopping_ = true;
+    uint64_t one = 1;
+    ssize_t n = write(self->wake_, &one, sizeof one);
+    (void)n;
+    if (self->thread_.joinable()) self->thread_.join();
+    for (auto& [id, c] : self->conns_) close(c->fd);
+    self->conns_.clear();
+    if (self->listen_fd_ >= 0) close(self->listen_fd_);
+    if (self->epoll_ >= 0) close(self->epoll_);
+    if (self->wake_ >= 0) close(self->wake_);
+    self->listen_fd_ = self->epoll_ = self->wake_ = -1;
+    self->tsfn_.Release();
+  }
+
+  int self_ = 0;
+  uint64_t message_bytes_max_ = 0;
+  uint64_t window_bytes_ = 0;
+  uint64_t send_queue_bytes_max_ = 0;
+  int listen_fd_ = -1;
+  int bound_port_ = 0;
+  int epoll_ = -1;
+  int wake_ = -1;
+  EVP_MAC* hmac_ = nullptr;
+  std::vector<std::unique_ptr<Peer>> peers_;
+  bool stopped_ = false;  // main thread
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> wake_pending_{false};
+  std::mutex mu_;
+  std::deque<Command> commands_;  // under mu_
+  Counters counters_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::thread thread_;
+  // I/O thread only.
+  std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
+  uint32_t next_conn_ = 16;
+  int pending_handshakes_ = 0;
+  std::deque<std::unique_ptr<Event>> parked_;
+  std::unique_ptr<Event> batch_;
+  std::vector<uint8_t> staging_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace
+
+Napi::Function TcpTransportClass(Napi::Env env) { return TcpTransport::Define(env); }
+
+}  // namespace stele
