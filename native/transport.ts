@@ -8,6 +8,7 @@
  * returns settles), so a slow handler pushes back on senders instead of letting memory
  * grow (credit-based flow control).
  */
+import { invariant } from '../ledger/assert.js';
 import { SteleError } from '../ledger/errors.js';
 import { addon, call } from './addon.js';
 import { AcceptorHandshake, DialerHandshake, networkTag, type TransportSigner } from './wire.js';
@@ -77,6 +78,8 @@ export interface TransportCounters {
 interface NativeTransport {
   readonly port: number;
   send(peer: number, bytes: Uint8Array): boolean;
+  sendPacked(peer: number, packed: Uint8Array): boolean;
+  queued(peer: number): number;
   handshakeSend(conn: number, bytes: Uint8Array): void;
   authorize(conn: number, peer: number, keys: Uint8Array): void;
   reject(conn: number, reason: string): void;
@@ -84,6 +87,11 @@ interface NativeTransport {
   counters(): Omit<TransportCounters, 'batchesInFlight'>;
   close(): Promise<void>;
 }
+
+/** Messages below this size are packed in JavaScript and handed over once per turn. */
+const STAGE_DIRECT_BYTES = 64 * 1024;
+/** A peer's packed messages are handed over at once when they reach this size. */
+const STAGE_FLUSH_BYTES = 256 * 1024;
 
 const EVENT = { connected: 1, accepted: 2, handshake: 3, open: 4, closed: 5, messages: 6 } as const;
 
@@ -112,6 +120,14 @@ export class Transport {
   private readonly log: (event: TransportLogEvent) => void;
   private batchesInFlight = 0;
   private closed = false;
+  private readonly messageBytesMax: number;
+  private readonly sendQueueBytesMax: number;
+  /** Per peer: messages packed as [u32 length][bytes] and not yet handed to the native queue. */
+  private readonly staged: { buffer: Buffer; used: number }[];
+  /** Per peer: an upper bound of the native queue's bytes (the I/O thread only drains it). */
+  private readonly queuedKnown: number[];
+  private flushScheduled = false;
+  private refusedHere = 0;
 
   private constructor(private readonly options: TransportOptions) {
     const { self, validators } = options;
@@ -130,6 +146,10 @@ export class Transport {
     for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
       if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
     }
+    this.messageBytesMax = messageBytesMax;
+    this.sendQueueBytesMax = sendQueueBytesMax;
+    this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
+    this.queuedKnown = validators.map(() => 0);
     const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
     this.network = networkTag(validators.map((v) => v.publicKey));
     this.log = options.onLog ?? defaultLog;
@@ -161,12 +181,62 @@ export class Transport {
    */
   send(peer: number, bytes: Uint8Array): boolean {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
-    if (!Number.isInteger(peer)) throw new SteleError('TRANSPORT_UNKNOWN_PEER', `peer ${String(peer)}`);
-    return call(() => this.native.send(peer, bytes));
+    if (this.closed) throw new SteleError('TRANSPORT_CLOSED', 'the transport is closed');
+    if (!Number.isInteger(peer) || peer < 0 || peer >= this.staged.length || peer === this.options.self) {
+      throw new SteleError('TRANSPORT_UNKNOWN_PEER', `no peer ${String(peer)}`);
+    }
+    if (bytes.length > this.messageBytesMax) {
+      throw new SteleError('TRANSPORT_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${this.messageBytesMax}`);
+    }
+    const stage = this.staged[peer] as { buffer: Buffer; used: number };
+    const need = 4 + bytes.length;
+    if (stage.used + this.queuedKnown[peer]! + need > this.sendQueueBytesMax) {
+      this.queuedKnown[peer] = this.native.queued(peer);
+      if (stage.used + this.queuedKnown[peer]! + need > this.sendQueueBytesMax) {
+        this.refusedHere++;
+        return false;
+      }
+    }
+    if (bytes.length >= STAGE_DIRECT_BYTES) {
+      this.flushPeer(peer); // keep the order
+      const accepted = call(() => this.native.send(peer, bytes));
+      invariant(accepted, 'the native queue accepts what fits the known bound');
+      this.queuedKnown[peer]! += need;
+      return true;
+    }
+    if (stage.used + need > stage.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * stage.buffer.length, stage.used + need, 64 * 1024));
+      stage.buffer.copy(grown, 0, 0, stage.used);
+      stage.buffer = grown;
+    }
+    stage.buffer.writeUInt32LE(bytes.length, stage.used);
+    stage.buffer.set(bytes, stage.used + 4);
+    stage.used += need;
+    if (stage.used >= STAGE_FLUSH_BYTES) this.flushPeer(peer);
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushAll());
+    }
+    return true;
+  }
+
+  private flushPeer(peer: number): void {
+    const stage = this.staged[peer] as { buffer: Buffer; used: number };
+    if (stage.used === 0 || this.closed) return;
+    const accepted = call(() => this.native.sendPacked(peer, stage.buffer.subarray(0, stage.used)));
+    invariant(accepted, 'the native queue accepts what fits the known bound');
+    this.queuedKnown[peer]! += stage.used;
+    stage.used = 0;
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
   }
 
   counters(): TransportCounters {
-    return { ...this.native.counters(), batchesInFlight: this.batchesInFlight };
+    const native = this.native.counters();
+    return { ...native, sendRefused: native.sendRefused + this.refusedHere, batchesInFlight: this.batchesInFlight };
   }
 
   /** Closes every connection and joins the I/O thread. */

@@ -112,6 +112,32 @@ class Mac {
 
 enum class ConnState { kConnecting, kHandshake, kOpen };
 
+// Received bytes not yet parsed: [start, end) of an uninitialised buffer that grows to
+// the largest frame allowed (checked from the header before the body is awaited).
+struct InBuffer {
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t capacity = 0;
+  size_t start = 0;
+  size_t end = 0;
+  size_t Available() const { return end - start; }
+  const uint8_t* Data() const { return bytes.get() + start; }
+  // Makes room for `free` more bytes after `end`, compacting first.
+  void Reserve(size_t free) {
+    if (capacity - end >= free) return;
+    if (start > 0) {
+      std::memmove(bytes.get(), bytes.get() + start, end - start);
+      end -= start;
+      start = 0;
+      if (capacity - end >= free) return;
+    }
+    size_t grown = std::max(capacity * 2, end + free);
+    std::unique_ptr<uint8_t[]> next(new uint8_t[grown]);
+    if (end > 0) std::memcpy(next.get(), bytes.get(), end);
+    bytes = std::move(next);
+    capacity = grown;
+  }
+};
+
 struct Conn {
   uint32_t id = 0;
   int fd = -1;
@@ -119,8 +145,7 @@ struct Conn {
   int peer = -1;  // known at once for outbound, after authentication for inbound
   ConnState state = ConnState::kConnecting;
   int64_t started_ms = 0;
-  std::vector<uint8_t> in;  // received bytes not yet parsed: [in_start, in.size())
-  size_t in_start = 0;
+  InBuffer in;
   std::vector<uint8_t> out;  // bytes to send: [out_sent, out.size())
   size_t out_sent = 0;
   bool epollout = false;
@@ -136,11 +161,17 @@ struct PeerAddress {
   int port = 0;
 };
 
+// Messages waiting to be sent, packed as in a DATA body: [u32 length][bytes]...
+struct Chunk {
+  std::vector<uint8_t> data;
+  size_t at = 0;  // bytes already taken into frames
+};
+
 struct Peer {
   PeerAddress address;
   // Guarded by mu_.
-  std::deque<std::vector<uint8_t>> queue;
-  uint64_t queued_bytes = 0;
+  std::deque<Chunk> queue;
+  uint64_t queued_bytes = 0;  // packed bytes not yet taken into frames
   // I/O thread only.
   uint32_t outbound = 0;  // current outbound connection id, 0 when none
   uint32_t inbound = 0;   // current authenticated inbound connection id
@@ -174,6 +205,8 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     return DefineClass(env, "TcpTransport",
                        {
                            InstanceMethod("send", &TcpTransport::Send),
+                           InstanceMethod("sendPacked", &TcpTransport::SendPacked),
+                           InstanceMethod("queued", &TcpTransport::Queued),
                            InstanceMethod("handshakeSend", &TcpTransport::HandshakeSend),
                            InstanceMethod("authorize", &TcpTransport::Authorize),
                            InstanceMethod("reject", &TcpTransport::Reject),
@@ -444,6 +477,12 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         return;
       }
       if (!(events & EPOLLOUT)) return;
+      if (SelfConnected(c->fd)) {
+        // Dialing a local port nobody listens on can connect the socket to itself (TCP
+        // simultaneous open), which would also keep the port from its real owner.
+        Drop(id, "connected to itself", false);
+        return;
+      }
       c->state = ConnState::kHandshake;
       c->started_ms = NowMs();
       SetWriteInterest(c, false);
@@ -459,6 +498,14 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       if (!Flush(c)) return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Receive(c);
+  }
+
+  static bool SelfConnected(int fd) {
+    sockaddr_in local{}, remote{};
+    socklen_t a = sizeof local, b = sizeof remote;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &a) != 0) return false;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &b) != 0) return false;
+    return local.sin_port == remote.sin_port && local.sin_addr.s_addr == remote.sin_addr.s_addr;
   }
 
   void SetWriteInterest(Conn* c, bool want) {
@@ -510,40 +557,53 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     return true;
   }
 
-  // Moves queued messages of peer `p` into DATA frames while credit allows.
+  // Moves queued messages of peer `p` into DATA frames while credit allows. The copy into
+  // the output buffer happens under mu_ (a memcpy, no call out), so chunks never move.
   void Pump(int p) {
     if (p == self_) return;
     Peer& peer = *peers_[p];
     Conn* c = peer.outbound == 0 ? nullptr : Find(peer.outbound);
     if (c == nullptr || c->state != ConnState::kOpen) return;
     while (c->out.size() - c->out_sent < kFrameBodyTarget) {
-      std::vector<std::vector<uint8_t>> taken;
+      size_t frame_at = c->out.size();
+      c->out.resize(frame_at + kHeaderBytes);
       size_t body = 0;
+      uint64_t count = 0;
       {
         std::lock_guard<std::mutex> lock(mu_);
         while (!peer.queue.empty()) {
-          size_t next = peer.queue.front().size() + 4;
-          if (body + next > c->credit) break;
-          if (body > 0 && body + next > kFrameBodyTarget) break;
-          body += next;
-          peer.queued_bytes -= peer.queue.front().size();
-          taken.push_back(std::move(peer.queue.front()));
+          Chunk& chunk = peer.queue.front();
+          size_t end = chunk.at;
+          while (end < chunk.data.size()) {
+            uint32_t length;
+            std::memcpy(&length, chunk.data.data() + end, 4);
+            size_t next = 4 + static_cast<size_t>(length);
+            size_t so_far = body + (end - chunk.at);
+            if (so_far + next > c->credit) break;
+            if (so_far > 0 && so_far + next > kFrameBodyTarget) break;
+            end += next;
+            count++;
+          }
+          size_t run = end - chunk.at;
+          if (run > 0) {
+            c->out.insert(c->out.end(), chunk.data.begin() + static_cast<ptrdiff_t>(chunk.at),
+                          chunk.data.begin() + static_cast<ptrdiff_t>(end));
+            body += run;
+            chunk.at = end;
+            peer.queued_bytes -= run;
+          }
+          if (chunk.at < chunk.data.size()) break;  // stopped by credit or the frame size
           peer.queue.pop_front();
         }
       }
-      if (taken.empty()) break;
-      staging_.resize(body);
-      size_t at = 0;
-      for (const auto& m : taken) {
-        uint32_t len = static_cast<uint32_t>(m.size());
-        std::memcpy(staging_.data() + at, &len, 4);
-        if (!m.empty()) std::memcpy(staging_.data() + at + 4, m.data(), m.size());
-        at += 4 + m.size();
+      if (body == 0) {
+        c->out.resize(frame_at);
+        break;
       }
       c->credit -= body;
       counters_.credit_available[p] = static_cast<int64_t>(c->credit);
-      counters_.messages_sent += taken.size();
-      if (!Frame(c, kTypeData, staging_.data(), body)) {
+      counters_.messages_sent += count;
+      if (!SealFrame(c, frame_at, kTypeData, body)) {
         Drop(c->id, "MAC failure", false);
         return;
       }
@@ -551,18 +611,34 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     if (c->out_sent < c->out.size()) Flush(c);
   }
 
+  // Writes the header of the frame whose body is already in `out` at frame_at + 16, and
+  // appends its tag.
+  bool SealFrame(Conn* c, size_t frame_at, uint8_t type, size_t length) {
+    c->out.resize(c->out.size() + kTagBytes);
+    uint8_t* header = c->out.data() + frame_at;
+    uint32_t length32 = static_cast<uint32_t>(length);
+    std::memcpy(header, &length32, 4);
+    header[4] = type;
+    header[5] = header[6] = header[7] = 0;
+    uint64_t seq = c->send_seq++;
+    std::memcpy(header + 8, &seq, 8);
+    counters_.frames_sent++;
+    return c->send_mac.Tag(header, header + kHeaderBytes, length, header + kHeaderBytes + length);
+  }
+
   void Receive(Conn* c) {
     uint32_t id = c->id;
     for (;;) {
-      if (c->in.size() - c->in_start == 0) {
-        c->in.clear();
-        c->in_start = 0;
+      if (c->in.Available() == 0) c->in.start = c->in.end = 0;
+      size_t want = 1u << 18;
+      if (c->in.Available() >= kHeaderBytes) {
+        uint32_t length;
+        std::memcpy(&length, c->in.Data(), 4);
+        size_t total = kHeaderBytes + length + kTagBytes;  // bounded by Parse's header check
+        if (total > c->in.Available()) want = std::max(want, total - c->in.Available());
       }
-      size_t want = 1u << 16;
-      size_t filled = c->in.size();
-      c->in.resize(filled + want);
-      ssize_t n = recv(c->fd, c->in.data() + filled, want, MSG_DONTWAIT);
-      c->in.resize(filled + static_cast<size_t>(n > 0 ? n : 0));
+      c->in.Reserve(want);
+      ssize_t n = recv(c->fd, c->in.bytes.get() + c->in.end, want, MSG_DONTWAIT);
       if (n == 0) {
         Drop(id, "peer closed the connection", false);
         return;
@@ -573,17 +649,19 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         Drop(id, std::string("recv: ") + std::strerror(errno), false);
         return;
       }
+      c->in.end += static_cast<size_t>(n);
       counters_.bytes_received += static_cast<uint64_t>(n);
       if (!Parse(c)) return;  // dropped
+      if (static_cast<size_t>(n) < want) return;  // drained for now
     }
   }
 
   // Parses every whole frame buffered; false when the connection was dropped.
   bool Parse(Conn* c) {
     for (;;) {
-      size_t available = c->in.size() - c->in_start;
+      size_t available = c->in.Available();
       if (available < kHeaderBytes) break;
-      const uint8_t* header = c->in.data() + c->in_start;
+      const uint8_t* header = c->in.Data();
       uint32_t length;
       std::memcpy(&length, header, 4);
       uint8_t type = header[4];
@@ -597,13 +675,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       else if (open && type != kTypeData && type != kTypeCredit) problem = "unknown frame type";
       if (!problem.empty()) return Refuse(c, problem);
       size_t total = kHeaderBytes + length + (open ? kTagBytes : 0);
-      if (available < total) {
-        if (c->in_start > 0 && c->in.size() + (1u << 16) > c->in.capacity()) {
-          c->in.erase(c->in.begin(), c->in.begin() + static_cast<ptrdiff_t>(c->in_start));
-          c->in_start = 0;
-        }
-        break;
-      }
+      if (available < total) break;
       const uint8_t* body = header + kHeaderBytes;
       counters_.frames_received++;
       if (!open) {
@@ -630,7 +702,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
           return false;
         }
       }
-      c->in_start += total;
+      c->in.start += total;
     }
     return true;
   }
@@ -797,29 +869,74 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     if (stopped_) ThrowCoded(env, "TRANSPORT_CLOSED", "the transport is closed");
   }
 
+  int PeerArgument(Napi::Env env, const Napi::Value& v) {
+    int p = v.As<Napi::Number>().Int32Value();
+    if (p < 0 || p >= static_cast<int>(peers_.size()) || p == self_)
+      ThrowCoded(env, "TRANSPORT_UNKNOWN_PEER", "no peer " + std::to_string(p));
+    return p;
+  }
+
+  // Queues a packed chunk unless the peer's queue would pass its bound.
+  bool Enqueue(int p, Chunk chunk) {
+    Peer& peer = *peers_[p];
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (peer.queued_bytes + chunk.data.size() > send_queue_bytes_max_) {
+        counters_.send_refused++;
+        return false;
+      }
+      peer.queued_bytes += chunk.data.size();
+      peer.queue.push_back(std::move(chunk));
+    }
+    Wake();
+    return true;
+  }
+
   // send(peer: number, bytes: Uint8Array): boolean; false when the peer's queue is full.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    int p = info[0].As<Napi::Number>().Int32Value();
+    int p = PeerArgument(env, info[0]);
     Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
-    if (p < 0 || p >= static_cast<int>(peers_.size()) || p == self_)
-      ThrowCoded(env, "TRANSPORT_UNKNOWN_PEER", "no peer " + std::to_string(p));
     if (data.ByteLength() > message_bytes_max_)
       ThrowCoded(env, "TRANSPORT_TOO_LARGE",
                  "message of " + std::to_string(data.ByteLength()) + " bytes exceeds " + std::to_string(message_bytes_max_));
-    Peer& peer = *peers_[p];
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (peer.queued_bytes + data.ByteLength() > send_queue_bytes_max_) {
-        counters_.send_refused++;
-        return Napi::Boolean::New(env, false);
-      }
-      peer.queue.emplace_back(data.Data(), data.Data() + data.ByteLength());
-      peer.queued_bytes += data.ByteLength();
+    Chunk chunk;
+    chunk.data.resize(4 + data.ByteLength());
+    uint32_t length = static_cast<uint32_t>(data.ByteLength());
+    std::memcpy(chunk.data.data(), &length, 4);
+    if (length > 0) std::memcpy(chunk.data.data() + 4, data.Data(), length);
+    return Napi::Boolean::New(env, Enqueue(p, std::move(chunk)));
+  }
+
+  // sendPacked(peer, packed: Uint8Array of [u32 length][bytes]...): boolean; all or none.
+  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    int p = PeerArgument(env, info[0]);
+    Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+    const uint8_t* bytes = data.Data();
+    size_t total = data.ByteLength();
+    for (size_t at = 0; at < total;) {
+      uint32_t length;
+      if (total - at < 4) ThrowCoded(env, "TRANSPORT_CONFIG", "packed messages are truncated");
+      std::memcpy(&length, bytes + at, 4);
+      if (length > message_bytes_max_ || total - at - 4 < length)
+        ThrowCoded(env, "TRANSPORT_TOO_LARGE", "a packed message exceeds its bounds");
+      at += 4 + length;
     }
-    Wake();
-    return Napi::Boolean::New(env, true);
+    Chunk chunk;
+    chunk.data.assign(bytes, bytes + total);
+    return Napi::Boolean::New(env, Enqueue(p, std::move(chunk)));
+  }
+
+  // queued(peer): packed bytes waiting for that peer.
+  Napi::Value Queued(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    int p = PeerArgument(env, info[0]);
+    std::lock_guard<std::mutex> lock(mu_);
+    return Napi::Number::New(env, static_cast<double>(peers_[p]->queued_bytes));
   }
 
   Napi::Value HandshakeSend(const Napi::CallbackInfo& info) {
@@ -974,7 +1091,6 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   int pending_handshakes_ = 0;
   std::deque<std::unique_ptr<Event>> parked_;
   std::unique_ptr<Event> batch_;
-  std::vector<uint8_t> staging_;
   std::mt19937_64 rng_{std::random_device{}()};
 };
 
