@@ -434,7 +434,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   void OnDurable(Napi::Env env) {
     notify_pending_ = false;
     if (env == nullptr) return;
-    Settle(env);
+    try {
+      Settle(env);
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();  // a no-op while the environment is torn down
+    }
   }
 
   // Main thread: resolves every waiting persist whose sequence is durable.

@@ -340,7 +340,14 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       Event* e = parked_.front().get();
       napi_status status = tsfn_.NonBlockingCall(e, [this](Napi::Env env, Napi::Function fn, Event* ev) {
         std::unique_ptr<Event> owned(ev);
-        if (env != nullptr) Deliver(env, fn, std::move(owned));
+        if (env == nullptr) return;
+        try {
+          Deliver(env, fn, std::move(owned));
+        } catch (const Napi::Error& e) {
+          // A handler threw: it becomes an uncaught exception on the main thread. While
+          // the environment is being torn down this is a no-op.
+          e.ThrowAsJavaScriptException();
+        }
       });
       if (status == napi_queue_full) {
         counters_.events_parked++;
