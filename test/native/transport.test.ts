@@ -206,3 +206,40 @@ test('transport: bad configuration gets coded errors', async () => {
   await t.close();
   assert.throws(() => t.send(1, Uint8Array.of(1)), (e: unknown) => isSteleError(e, 'TRANSPORT_CLOSED'));
 });
+
+test('transport: random bytes, oversized and malformed frames from outsiders never crash a node or deliver anything', async () => {
+  const c = await cluster(2);
+  try {
+    const target = c.validators[1]!.address;
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+    const payloads: Uint8Array[] = [];
+    for (let i = 0; i < 20; i++) payloads.push(Uint8Array.from({ length: 1 + (i * 97) % 3000 }, random));
+    const header = (length: number, type: number, zero = 0) => {
+      const h = Buffer.alloc(16);
+      h.writeUInt32LE(length >>> 0, 0);
+      h[4] = type;
+      h[5] = zero;
+      return h;
+    };
+    payloads.push(header(0xffffffff, 1)); // huge handshake
+    payloads.push(header(2000, 1)); // handshake over its limit
+    payloads.push(header(10, 1, 7)); // reserved bytes set
+    payloads.push(header(10, 9)); // unknown type
+    payloads.push(Buffer.concat([header(104, 1), Buffer.alloc(104)])); // a hello of zeros
+    payloads.push(Buffer.concat([header(3, 1), Buffer.from([1, 2, 3])])); // a short hello
+    for (const bytes of payloads) {
+      const raw = await RawDialer.connect(target);
+      raw.write(bytes);
+      if (bytes.length === 120 && bytes[4] === 1) assert.equal(await raw.waitClosed(), true, 'a hello of zeros is refused');
+      raw.destroy();
+    }
+    // The node still works for its real peers, and nothing from outsiders was delivered.
+    assert.equal(c.nodes[0]!.transport.send(1, text('still here')), true);
+    await until('real message', () => c.nodes[1]!.received.length === 1);
+    assert.equal(new TextDecoder().decode(c.nodes[1]!.received[0]!.bytes), 'still here');
+    await until('refusals counted', () => c.nodes[1]!.transport.counters().handshakesRefused >= 6);
+  } finally {
+    await c.close();
+  }
+});
