@@ -9,7 +9,7 @@
         "native/src/addon.cc",
         "native/src/crc32c.cc",
         "native/src/mapped_log.cc",
-        "native/src/transport_tcp.cc"
+        "native/src/transport.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -33,7 +33,7 @@ export interface NativeAddon {
   readonly napiVersion: number;
   readonly fabric: boolean;
   readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number) => NativeMappedLog;
-  readonly Transport: new (options: object, onEvents: (...args: never[]) => void) => object;
+  readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;
 }
 
 let loaded: NativeAddon | null = null;

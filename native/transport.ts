@@ -9,6 +9,7 @@
  * grow (credit-based flow control).
  */
 import { invariant } from '../ledger/assert.js';
+import { existsSync, readdirSync } from 'node:fs';
 import { SteleError } from '../ledger/errors.js';
 import { addon, call } from './addon.js';
 import { AcceptorHandshake, DialerHandshake, networkTag, type TransportSigner } from './wire.js';
@@ -43,8 +44,10 @@ export interface TransportOptions {
   readonly validators: readonly TransportValidator[];
   /** Listen address "host:port"; default: this validator's address. Port 0 picks a free port. */
   readonly listen?: string;
-  /** 'tcp' (default), 'fabric', or 'auto' (fabric with verbs when present, else tcp). */
+  /** 'tcp' (default), 'fabric', or 'auto' (fabric with verbs when an RDMA device exists, else tcp). */
   readonly backend?: 'tcp' | 'fabric' | 'auto';
+  /** libfabric provider for the fabric backend: 'tcp' (default) or 'verbs'. */
+  readonly provider?: 'tcp' | 'verbs';
   readonly messageBytesMax?: number;
   /** Per-peer receive window in bytes (credit); at least one largest message. Default 2 x messageBytesMax. */
   readonly windowBytes?: number;
@@ -112,8 +115,18 @@ function defaultLog(event: TransportLogEvent): void {
  * t.send(1, bytes);
  * await t.close();
  */
+/** True when this machine has an RDMA device (InfiniBand or RoCE) for the verbs provider. */
+export function rdmaDevicePresent(): boolean {
+  try {
+    return existsSync('/sys/class/infiniband') && readdirSync('/sys/class/infiniband').length > 0;
+  } catch {
+    return false;
+  }
+}
+
 export class Transport {
-  readonly backend: 'tcp';
+  readonly backend: 'tcp' | 'fabric';
+  readonly provider: 'tcp' | 'verbs' | null;
   private readonly native: NativeTransport;
   private readonly handshakes = new Map<number, DialerHandshake | AcceptorHandshake>();
   private readonly network: Uint8Array;
@@ -135,11 +148,15 @@ export class Transport {
     if (options.signer.publicKey.length !== 32 || !Buffer.from(options.signer.publicKey).equals(validators[self]!.publicKey)) {
       throw new SteleError('TRANSPORT_CONFIG', `the signer's key is not validator ${self}'s key`);
     }
-    const backend = options.backend ?? 'tcp';
-    if (backend === 'fabric') {
-      throw new SteleError('TRANSPORT_BACKEND', `the fabric backend is not implemented in this build (libfabric headers ${addon().fabric ? 'found' : 'not found'}); use 'tcp' or 'auto'`);
+    const wanted = options.backend ?? 'tcp';
+    if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
+    if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
+    if (wanted === 'fabric' && !addon().fabric) {
+      throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
     }
-    this.backend = 'tcp';
+    const verbs = addon().fabric && rdmaDevicePresent();
+    this.backend = wanted === 'fabric' || (wanted === 'auto' && verbs) ? 'fabric' : 'tcp';
+    this.provider = this.backend === 'fabric' ? (options.provider ?? (wanted === 'auto' ? 'verbs' : 'tcp')) : null;
     const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
     const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
     const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
@@ -154,11 +171,21 @@ export class Transport {
     this.network = networkTag(validators.map((v) => v.publicKey));
     this.log = options.onLog ?? defaultLog;
     const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
-    const { TcpTransport } = addon() as unknown as { TcpTransport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
+    const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
     this.native = call(
       () =>
-        new TcpTransport(
-          { self, listenHost: listen.host, listenPort: listen.port, peers, messageBytesMax, windowBytes, sendQueueBytesMax },
+        new Native(
+          {
+            self,
+            listenHost: listen.host,
+            listenPort: listen.port,
+            peers,
+            messageBytesMax,
+            windowBytes,
+            sendQueueBytesMax,
+            backend: this.backend,
+            provider: this.provider ?? 'tcp',
+          },
           this.onEvent.bind(this) as (...a: never[]) => void,
         ),
     );

@@ -8,7 +8,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MappedLog", stele::MappedLogClass(env));
-  exports.Set("TcpTransport", stele::TcpTransportClass(env));
+  exports.Set("Transport", stele::TransportClass(env));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
 #ifdef STELE_FABRIC
   exports.Set("fabric", Napi::Boolean::New(env, true));

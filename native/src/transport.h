@@ -2,5 +2,5 @@
 #include <napi.h>
 
 namespace stele {
-Napi::Function TcpTransportClass(Napi::Env env);
+Napi::Function TransportClass(Napi::Env env);
 }

@@ -1,4 +1,7 @@
-// The tcp transport backend (docs/native.md, "Transport").
+// The transport's native side, with two backends (docs/native.md, "Transport"): tcp
+// (sockets + epoll, always built) and fabric (libfabric FI_EP_MSG endpoints, built when
+// libfabric's headers are found: STELE_FABRIC). Both carry the same byte stream of frames;
+// only how bytes move differs.
 //
 // Threads: the constructor, every method and every callback into JavaScript run on the
 // main thread. One I/O thread per transport owns every socket, the epoll set and the
@@ -40,6 +43,15 @@
 
 #include "common.h"
 
+#ifdef STELE_FABRIC
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_eq.h>
+#include <rdma/fi_errno.h>
+#endif
+
 namespace stele {
 namespace {
 
@@ -58,6 +70,11 @@ constexpr size_t kEventQueueMax = 256;
 constexpr size_t kBatchBytesFlush = 4u << 20;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
+constexpr uint64_t kFabricEqTag = 2;
+// Fabric: the byte stream moves in chunks through registered buffers, per connection.
+constexpr size_t kChunkBytes = 64 * 1024;
+constexpr size_t kRecvSlots = 32;
+constexpr size_t kSendSlots = 32;
 constexpr int kPeersMax = 64;
 
 // Event kinds, mirrored in native/transport.ts.
@@ -154,6 +171,15 @@ struct Conn {
   uint64_t send_seq = 0;
   uint64_t recv_seq = 0;
   uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
+#ifdef STELE_FABRIC
+  fid_ep* ep = nullptr;
+  fid_cq* cq = nullptr;
+  fid_mr* mr = nullptr;
+  void* desc = nullptr;
+  int cq_fd = -1;
+  std::unique_ptr<uint8_t[]> region;  // kRecvSlots receive chunks, then kSendSlots send chunks
+  std::vector<size_t> free_send;
+#endif
 };
 
 struct PeerAddress {
@@ -202,7 +228,7 @@ struct Counters {
 class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "TcpTransport",
+    return DefineClass(env, "Transport",
                        {
                            InstanceMethod("send", &TcpTransport::Send),
                            InstanceMethod("sendPacked", &TcpTransport::SendPacked),
@@ -230,6 +256,12 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     message_bytes_max_ = static_cast<uint64_t>(o.Get("messageBytesMax").As<Napi::Number>().DoubleValue());
     window_bytes_ = static_cast<uint64_t>(o.Get("windowBytes").As<Napi::Number>().DoubleValue());
     send_queue_bytes_max_ = static_cast<uint64_t>(o.Get("sendQueueBytesMax").As<Napi::Number>().DoubleValue());
+    fabric_ = o.Get("backend").As<Napi::String>().Utf8Value() == "fabric";
+#ifdef STELE_FABRIC
+    provider_ = o.Get("provider").As<Napi::String>().Utf8Value();
+#else
+    if (fabric_) ThrowCoded(env, "TRANSPORT_BACKEND", "built without libfabric");
+#endif
     Napi::Array peers = o.Get("peers").As<Napi::Array>();
     if (peers.Length() < 1 || peers.Length() > kPeersMax || self_ < 0 || self_ >= static_cast<int>(peers.Length()))
       ThrowCoded(env, "TRANSPORT_CONFIG", "self index outside the validator list, or too many validators");
@@ -244,14 +276,23 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       counters_.credit_available[i] = 0;
       counters_.credit_granted[i] = 0;
     }
-    Listen(env, listen_host, listen_port);
+    if (fabric_) {
+#ifdef STELE_FABRIC
+      FabricSetup(env, listen_host, listen_port);
+#endif
+    } else {
+      Listen(env, listen_host, listen_port);
+    }
     hmac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     if (hmac_ == nullptr) ThrowCoded(env, "TRANSPORT_IO", "OpenSSL has no HMAC");
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_ < 0 || wake_ < 0) ThrowCoded(env, "TRANSPORT_IO", SysMessage("epoll/eventfd", "", errno));
     Watch(wake_, kWakeTag, EPOLLIN);
-    Watch(listen_fd_, kListenTag, EPOLLIN);
+    if (listen_fd_ >= 0) Watch(listen_fd_, kListenTag, EPOLLIN);
+#ifdef STELE_FABRIC
+    if (eq_fd_ >= 0) Watch(eq_fd_, kFabricEqTag, EPOLLIN);
+#endif
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "stele.transport", kEventQueueMax, 1);
     thread_ = std::thread([this] { Loop(); });
     napi_add_env_cleanup_hook(env, CleanupHook, this);
@@ -303,9 +344,16 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         if (static_cast<int>(p) == self_ || peers_[p]->outbound != 0) continue;
         timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, peers_[p]->next_attempt_ms - now)));
       }
+#ifdef STELE_FABRIC
+      if (fabric_ && !FabricMaySleep()) timeout = 0;
+#endif
       int n = epoll_wait(epoll_, events, 64, timeout);
+#ifdef STELE_FABRIC
+      if (fabric_) FabricPoll();
+#endif
       for (int i = 0; i < n; i++) {
         uint64_t tag = events[i].data.u64;
+        if (tag == kFabricEqTag) continue;  // polled above
         if (tag == kWakeTag) {
           uint64_t value;
           while (read(wake_, &value, sizeof value) > 0) {
@@ -386,16 +434,20 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     c->outbound = outbound;
     c->peer = peer;
     c->started_ms = NowMs();
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     Conn* raw = c.get();
     conns_[c->id] = std::move(c);
+    if (fd < 0) return raw;  // fabric: the endpoint's completion queue is watched instead
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     Watch(fd, raw->id, EPOLLIN | EPOLLRDHUP | (outbound ? static_cast<uint32_t>(EPOLLOUT) : 0u));
     raw->epollout = outbound;
     return raw;
   }
 
   void Connect(int p) {
+#ifdef STELE_FABRIC
+    if (fabric_) return FabricConnect(p);
+#endif
     Peer& peer = *peers_[p];
     addrinfo hints{};
     hints.ai_family = AF_INET;
@@ -448,8 +500,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       if (!c->outbound) pending_handshakes_--;
       if (refused) counters_.handshakes_refused++;
     }
-    epoll_ctl(epoll_, EPOLL_CTL_DEL, c->fd, nullptr);
-    close(c->fd);
+    CloseIo(c);
     int peer = c->peer;
     bool outbound = c->outbound;
     if (peer >= 0) {
@@ -472,9 +523,34 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     Post(std::move(e));
   }
 
+  // Releases a connection's socket or fabric endpoint (I/O thread, or after it joined).
+  void CloseIo(Conn* c) {
+    if (c->fd >= 0) {
+      epoll_ctl(epoll_, EPOLL_CTL_DEL, c->fd, nullptr);
+      close(c->fd);
+      c->fd = -1;
+    }
+#ifdef STELE_FABRIC
+    if (c->cq_fd >= 0) epoll_ctl(epoll_, EPOLL_CTL_DEL, c->cq_fd, nullptr);
+    c->cq_fd = -1;
+    if (c->ep != nullptr) {
+      fid_conns_.erase(&c->ep->fid);
+      fi_close(&c->ep->fid);
+      c->ep = nullptr;
+    }
+    if (c->cq != nullptr) fi_close(&c->cq->fid);
+    if (c->mr != nullptr) fi_close(&c->mr->fid);
+    c->cq = nullptr;
+    c->mr = nullptr;
+#endif
+  }
+
   void Handle(uint32_t id, uint32_t events) {
     Conn* c = Find(id);
     if (c == nullptr) return;
+#ifdef STELE_FABRIC
+    if (fabric_) return;  // completion queues are polled every turn
+#endif
     if (c->state == ConnState::kConnecting) {
       int err = 0;
       socklen_t len = sizeof err;
@@ -516,7 +592,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   }
 
   void SetWriteInterest(Conn* c, bool want) {
-    if (c->epollout == want) return;
+    if (c->fd < 0 || c->epollout == want) return;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
     ev.data.u64 = c->id;
@@ -526,6 +602,9 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
 
   // Writes what is buffered; false when the connection was dropped.
   bool Flush(Conn* c) {
+#ifdef STELE_FABRIC
+    if (fabric_) return FabricFlush(c);
+#endif
     while (c->out_sent < c->out.size()) {
       ssize_t n = send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
@@ -842,6 +921,258 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     Wake();
   }
 
+
+  // --- fabric backend ------------------------------------------------------------------
+
+#ifdef STELE_FABRIC
+  static std::string FiError(const char* what, int rc) { return std::string(what) + ": " + fi_strerror(-rc); }
+
+  // Main thread, at open: fabric, domain, event queue and a listening passive endpoint.
+  void FabricSetup(Napi::Env env, const std::string& host, int port) {
+    hints_ = fi_allocinfo();
+    hints_->ep_attr->type = FI_EP_MSG;
+    hints_->caps = FI_MSG;
+    hints_->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_ALLOCATED | FI_MR_VIRT_ADDR | FI_MR_PROV_KEY;
+    hints_->domain_attr->threading = FI_THREAD_DOMAIN;
+    hints_->fabric_attr->prov_name = strdup(provider_.c_str());
+    std::string service = std::to_string(port);
+    int rc = fi_getinfo(FI_VERSION(1, 9), host.c_str(), service.c_str(), FI_SOURCE, hints_, &listen_info_);
+    if (rc != 0) ThrowCoded(env, "TRANSPORT_BACKEND", FiError(("fi_getinfo provider " + provider_).c_str(), rc));
+    if ((rc = fi_fabric(listen_info_->fabric_attr, &fabric_fid_, nullptr)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError("fi_fabric", rc));
+    fi_eq_attr eq_attr{};
+    eq_attr.size = 256;
+    eq_attr.wait_obj = FI_WAIT_FD;
+    if ((rc = fi_eq_open(fabric_fid_, &eq_attr, &eq_, nullptr)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError("fi_eq_open", rc));
+    if ((rc = fi_domain(fabric_fid_, listen_info_, &domain_, nullptr)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError("fi_domain", rc));
+    if ((rc = fi_passive_ep(fabric_fid_, listen_info_, &pep_, nullptr)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError("fi_passive_ep", rc));
+    if ((rc = fi_pep_bind(pep_, &eq_->fid, 0)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError("fi_pep_bind", rc));
+    if ((rc = fi_listen(pep_)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError(("fi_listen on " + host + ":" + service).c_str(), rc));
+    sockaddr_storage addr{};
+    size_t length = sizeof addr;
+    if ((rc = fi_getname(&pep_->fid, &addr, &length)) != 0) ThrowCoded(env, "TRANSPORT_IO", FiError("fi_getname", rc));
+    bound_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (fi_control(&eq_->fid, FI_GETWAIT, &eq_fd_) != 0) eq_fd_ = -1;  // then it is polled
+    // Dial through the same domain as the listener.
+    free(hints_->domain_attr->name);
+    hints_->domain_attr->name = strdup(listen_info_->domain_attr->name);
+  }
+
+  void FabricTeardown() {
+    if (pep_ != nullptr) fi_close(&pep_->fid);
+    if (eq_ != nullptr) fi_close(&eq_->fid);
+    if (domain_ != nullptr) fi_close(&domain_->fid);
+    if (fabric_fid_ != nullptr) fi_close(&fabric_fid_->fid);
+    if (listen_info_ != nullptr) fi_freeinfo(listen_info_);
+    if (hints_ != nullptr) fi_freeinfo(hints_);
+    pep_ = nullptr;
+    eq_ = nullptr;
+    domain_ = nullptr;
+    fabric_fid_ = nullptr;
+    listen_info_ = nullptr;
+    hints_ = nullptr;
+  }
+
+  static void* SlotContext(size_t slot, bool send) { return reinterpret_cast<void*>(((slot + 1) << 1) | (send ? 1u : 0u)); }
+
+  // Creates the endpoint of `c` for `info`, with its completion queue and registered
+  // buffers, and posts every receive. False on failure (the caller drops the connection).
+  std::string FabricEndpoint(Conn* c, fi_info* info) {
+    int rc;
+    fi_cq_attr cq_attr{};
+    cq_attr.size = kRecvSlots + kSendSlots + 8;
+    cq_attr.format = FI_CQ_FORMAT_MSG;
+    cq_attr.wait_obj = FI_WAIT_FD;
+    if ((rc = fi_cq_open(domain_, &cq_attr, &c->cq, nullptr)) != 0) return FiError("fi_cq_open", rc);
+    if ((rc = fi_endpoint(domain_, info, &c->ep, nullptr)) != 0) return FiError("fi_endpoint", rc);
+    fid_conns_[&c->ep->fid] = c->id;
+    if ((rc = fi_ep_bind(c->ep, &eq_->fid, 0)) != 0) return FiError("fi_ep_bind", rc);
+    if ((rc = fi_ep_bind(c->ep, &c->cq->fid, FI_TRANSMIT | FI_RECV)) != 0) return FiError("fi_ep_bind", rc);
+    if ((rc = fi_enable(c->ep)) != 0) return FiError("fi_enable", rc);
+    size_t bytes = (kRecvSlots + kSendSlots) * kChunkBytes;
+    c->region.reset(new uint8_t[bytes]);
+    if (listen_info_->domain_attr->mr_mode & FI_MR_LOCAL) {
+      // Keys are chosen here (connection ids are unique) unless the provider picks them.
+      if ((rc = fi_mr_reg(domain_, c->region.get(), bytes, FI_SEND | FI_RECV, 0, c->id, 0, &c->mr, nullptr)) != 0)
+        return FiError("fi_mr_reg", rc);
+      c->desc = fi_mr_desc(c->mr);
+    }
+    for (size_t slot = 0; slot < kRecvSlots; slot++) {
+      ssize_t posted = fi_recv(c->ep, c->region.get() + slot * kChunkBytes, kChunkBytes, c->desc, 0, SlotContext(slot, false));
+      if (posted != 0) return FiError("fi_recv", static_cast<int>(posted));
+    }
+    c->free_send.clear();
+    for (size_t slot = 0; slot < kSendSlots; slot++) c->free_send.push_back(slot);
+    if (fi_control(&c->cq->fid, FI_GETWAIT, &c->cq_fd) == 0) Watch(c->cq_fd, c->id, EPOLLIN);
+    else c->cq_fd = -1;
+    return std::string();
+  }
+
+  void FabricConnect(int p) {
+    Peer& peer = *peers_[p];
+    fi_info* info = nullptr;
+    std::string service = std::to_string(peer.address.port);
+    if (fi_getinfo(FI_VERSION(1, 9), peer.address.host.c_str(), service.c_str(), 0, hints_, &info) != 0) {
+      Backoff(p);
+      return;
+    }
+    Conn* c = AddConn(-1, true, p);
+    c->state = ConnState::kConnecting;
+    peer.outbound = c->id;
+    std::string problem = FabricEndpoint(c, info);
+    int rc = problem.empty() ? fi_connect(c->ep, info->dest_addr, nullptr, 0) : 0;
+    if (rc != 0) problem = FiError("fi_connect", rc);
+    fi_freeinfo(info);
+    if (!problem.empty()) Drop(c->id, "fabric connect failed: " + problem, false);
+  }
+
+  uint32_t ConnOfFid(fid_t fid) {
+    auto it = fid_conns_.find(fid);
+    return it == fid_conns_.end() ? 0 : it->second;
+  }
+
+  // Connection management events, then every connection's completions.
+  void FabricPoll() {
+    for (;;) {
+      uint32_t event = 0;
+      alignas(fi_eq_cm_entry) uint8_t raw[sizeof(fi_eq_cm_entry) + 64];
+      auto* entry = reinterpret_cast<fi_eq_cm_entry*>(raw);
+      ssize_t rc = fi_eq_read(eq_, &event, raw, sizeof raw, 0);
+      if (rc == -FI_EAGAIN) break;
+      if (rc == -FI_EAVAIL) {
+        fi_eq_err_entry err{};
+        if (fi_eq_readerr(eq_, &err, 0) < 0) break;
+        uint32_t id = ConnOfFid(err.fid);
+        if (id != 0) Drop(id, std::string("fabric: ") + fi_strerror(err.err), false);
+        continue;
+      }
+      if (rc < 0) break;
+      if (event == FI_CONNREQ) {
+        if (pending_handshakes_ >= kPendingHandshakesMax || stopping_.load()) {
+          fi_reject(pep_, entry->info->handle, nullptr, 0);
+          fi_freeinfo(entry->info);
+          counters_.handshakes_refused++;
+          continue;
+        }
+        Conn* c = AddConn(-1, false, -1);
+        c->state = ConnState::kConnecting;
+        pending_handshakes_++;
+        std::string problem = FabricEndpoint(c, entry->info);
+        int rc = problem.empty() ? fi_accept(c->ep, nullptr, 0) : 0;
+        if (rc != 0) problem = FiError("fi_accept", rc);
+        fi_freeinfo(entry->info);
+        if (!problem.empty()) Drop(c->id, "fabric accept failed: " + problem, true);
+      } else if (event == FI_CONNECTED) {
+        Conn* c = Find(ConnOfFid(entry->fid));
+        if (c == nullptr || c->state != ConnState::kConnecting) continue;
+        c->state = ConnState::kHandshake;
+        c->started_ms = NowMs();
+        auto e = std::make_unique<Event>();
+        e->kind = c->outbound ? kConnected : kAccepted;
+        e->conn = c->id;
+        e->peer = c->outbound ? c->peer : -1;
+        e->outbound = c->outbound;
+        Post(std::move(e));
+      } else if (event == FI_SHUTDOWN) {
+        uint32_t id = ConnOfFid(entry->fid);
+        if (id != 0) Drop(id, "peer closed the connection", false);
+      }
+    }
+    std::vector<uint32_t> ids;
+    ids.reserve(conns_.size());
+    for (auto& [id, c] : conns_) ids.push_back(id);
+    for (uint32_t id : ids) FabricProgress(id);
+  }
+
+  void FabricProgress(uint32_t id) {
+    Conn* c = Find(id);
+    if (c == nullptr || c->cq == nullptr) return;
+    bool received = false, sent = false;
+    for (;;) {
+      fi_cq_msg_entry entries[16];
+      ssize_t n = fi_cq_read(c->cq, entries, 16);
+      if (n == -FI_EAGAIN) break;
+      if (n == -FI_EAVAIL) {
+        fi_cq_err_entry err{};
+        fi_cq_readerr(c->cq, &err, 0);
+        Drop(id, std::string("fabric completion: ") + fi_strerror(err.err), false);
+        return;
+      }
+      if (n < 0) {
+        Drop(id, FiError("fi_cq_read", static_cast<int>(n)), false);
+        return;
+      }
+      for (ssize_t i = 0; i < n; i++) {
+        uintptr_t context = reinterpret_cast<uintptr_t>(entries[i].op_context);
+        size_t slot = (context >> 1) - 1;
+        if (context & 1) {
+          c->free_send.push_back(slot);
+          sent = true;
+          continue;
+        }
+        size_t length = entries[i].len;
+        STELE_INVARIANT(slot < kRecvSlots && length <= kChunkBytes, "fabric receive completion in bounds");
+        c->in.Reserve(length);
+        std::memcpy(c->in.bytes.get() + c->in.end, c->region.get() + slot * kChunkBytes, length);
+        c->in.end += length;
+        counters_.bytes_received += length;
+        received = true;
+        if (fi_recv(c->ep, c->region.get() + slot * kChunkBytes, kChunkBytes, c->desc, 0, SlotContext(slot, false)) != 0) {
+          Drop(id, "fabric: cannot repost a receive", false);
+          return;
+        }
+      }
+    }
+    if (received) {
+      if (c->state == ConnState::kConnecting) {
+        Drop(id, "data before the connection was established", true);
+        return;
+      }
+      if (!Parse(c)) return;  // dropped
+    }
+    if (sent || c->out_sent < c->out.size()) FabricFlush(c);
+  }
+
+  // Sends buffered output in chunks through free registered send buffers.
+  bool FabricFlush(Conn* c) {
+    while (c->out_sent < c->out.size() && !c->free_send.empty() && c->ep != nullptr) {
+      size_t n = std::min(kChunkBytes, c->out.size() - c->out_sent);
+      size_t slot = c->free_send.back();
+      uint8_t* buffer = c->region.get() + (kRecvSlots + slot) * kChunkBytes;
+      std::memcpy(buffer, c->out.data() + c->out_sent, n);
+      ssize_t rc = fi_send(c->ep, buffer, n, c->desc, 0, SlotContext(slot, true));
+      if (rc == -FI_EAGAIN) break;  // progress on the next turn
+      if (rc != 0) {
+        Drop(c->id, FiError("fi_send", static_cast<int>(rc)), false);
+        return false;
+      }
+      c->free_send.pop_back();
+      c->out_sent += n;
+      counters_.bytes_sent += n;
+    }
+    if (c->out_sent == c->out.size()) {
+      c->out.clear();
+      c->out_sent = 0;
+    }
+    return true;
+  }
+
+  // True when nothing needs polling: no send in flight, no output waiting, and libfabric
+  // agrees that its wait objects will signal progress.
+  bool FabricMaySleep() {
+    std::vector<fid*> fids;
+    if (eq_fd_ < 0) return false;
+    fids.push_back(&eq_->fid);
+    for (auto& [id, c] : conns_) {
+      if (c->cq == nullptr) continue;
+      if (c->cq_fd < 0 || c->free_send.size() < kSendSlots || c->out_sent < c->out.size()) return false;
+      fids.push_back(&c->cq->fid);
+    }
+    return fi_trywait(fabric_fid_, fids.data(), static_cast<int>(fids.size())) == FI_SUCCESS;
+  }
+#else
+  void FabricTeardown() {}
+#endif
+
   // --- main thread: delivery and methods ------------------------------------------------
 
   void Deliver(Napi::Env env, Napi::Function fn, std::unique_ptr<Event> e) {
@@ -1044,7 +1375,8 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     ssize_t n = write(wake_, &one, sizeof one);
     (void)n;
     if (thread_.joinable()) thread_.join();
-    for (auto& [id, c] : conns_) close(c->fd);
+    for (auto& [id, c] : conns_) CloseIo(c.get());
+    FabricTeardown();
     conns_.clear();
     parked_.clear();
     batch_.reset();
@@ -1065,7 +1397,8 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     ssize_t n = write(self->wake_, &one, sizeof one);
     (void)n;
     if (self->thread_.joinable()) self->thread_.join();
-    for (auto& [id, c] : self->conns_) close(c->fd);
+    for (auto& [id, c] : self->conns_) self->CloseIo(c.get());
+    self->FabricTeardown();
     self->conns_.clear();
     if (self->listen_fd_ >= 0) close(self->listen_fd_);
     if (self->epoll_ >= 0) close(self->epoll_);
@@ -1083,6 +1416,18 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   int epoll_ = -1;
   int wake_ = -1;
   EVP_MAC* hmac_ = nullptr;
+  bool fabric_ = false;
+#ifdef STELE_FABRIC
+  std::string provider_;
+  fi_info* hints_ = nullptr;
+  fi_info* listen_info_ = nullptr;
+  fid_fabric* fabric_fid_ = nullptr;
+  fid_domain* domain_ = nullptr;
+  fid_eq* eq_ = nullptr;
+  fid_pep* pep_ = nullptr;
+  int eq_fd_ = -1;
+  std::unordered_map<fid_t, uint32_t> fid_conns_;  // endpoint -> connection id (I/O thread)
+#endif
   std::vector<std::unique_ptr<Peer>> peers_;
   bool stopped_ = false;  // main thread
   std::atomic<bool> stopping_{false};
@@ -1103,6 +1448,6 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
 
 }  // namespace
 
-Napi::Function TcpTransportClass(Napi::Env env) { return TcpTransport::Define(env); }
+Napi::Function TransportClass(Napi::Env env) { return TcpTransport::Define(env); }
 
 }  // namespace stele
