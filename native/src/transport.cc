@@ -278,7 +278,12 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     }
     if (fabric_) {
 #ifdef STELE_FABRIC
-      FabricSetup(env, listen_host, listen_port);
+      try {
+        FabricSetup(env, listen_host, listen_port);
+      } catch (...) {
+        FabricTeardown();  // nothing half-built stays open
+        throw;
+      }
 #endif
     } else {
       Listen(env, listen_host, listen_port);

@@ -4,12 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { addon } from '../../native/addon.js';
 import { MappedLog } from '../../native/mapped-log.js';
 
-test('native: a worker terminated with an open log and transport tears down cleanly (cleanup hooks)', async () => {
+test('native: a worker terminated with an open log and transport (each backend) tears down cleanly (cleanup hooks)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-teardown-'));
-  for (let round = 0; round < 3; round++) {
-    const worker = new Worker(new URL('../support/native-worker.js', import.meta.url), { workerData: { dir: join(dir, `log-${round}`) } });
+  const backends = addon().fabric ? ['tcp', 'fabric', 'tcp', 'fabric'] : ['tcp', 'tcp', 'tcp'];
+  for (let round = 0; round < backends.length; round++) {
+    const workerData = { dir: join(dir, `log-${round}`), backend: backends[round] };
+    const worker = new Worker(new URL('../support/native-worker.js', import.meta.url), { workerData });
     const report = await new Promise<{ records: number; port: number }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

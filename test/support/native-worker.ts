@@ -8,13 +8,14 @@ import { keyPairFromSeed, Signer } from '../../ledger/ed25519.js';
 import { MappedLog } from '../../native/mapped-log.js';
 import { Transport } from '../../native/transport.js';
 
-const { dir } = workerData as { dir: string };
+const { dir, backend } = workerData as { dir: string; backend: 'tcp' | 'fabric' };
 const log = MappedLog.open(dir, { segmentBytes: 1 << 20 });
 for (let i = 0; i < 100; i++) log.append(new Uint8Array(1000).fill(i));
 void log.persist();
 const pair = keyPairFromSeed(new Uint8Array(32).fill(1));
 const other = keyPairFromSeed(new Uint8Array(32).fill(2));
 const transport = await Transport.open({
+  backend,
   self: 0,
   signer: new Signer(pair),
   validators: [
