@@ -40,6 +40,7 @@ function frames(path: string): { end: number; lastStart: number } {
   let at = 64;
   let lastStart = -1;
   for (;;) {
+    if (at + 8 > data.length) return { end: at, lastStart }; // the segment is full
     const length = data.readUInt32LE(at);
     const crc = data.readUInt32LE(at + 4);
     if (length === 0 && crc === 0) return { end: at, lastStart };
@@ -265,8 +266,11 @@ test('mapped log crash: SIGKILL at random moments loses no persisted record; not
     await log.close();
     if (round % 3 === 2) {
       // A torn frame on top of the tail, as a crash mid-copy leaves it.
-      const last = readdirSync(dir).filter((n) => n.endsWith('.seg')).sort().at(-1) as string;
-      poke(join(dir, last), usedEnd(join(dir, last)), Uint8Array.of(200, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2));
+      const last = join(dir, readdirSync(dir).filter((n) => n.endsWith('.seg')).sort().at(-1) as string);
+      const end = usedEnd(last);
+      // Only where such a record could have been appended: a frame never crosses the end
+      // of its segment (a record that does not fit starts the next segment).
+      if (end + 8 + 200 <= SEGMENT) poke(last, end, Uint8Array.of(200, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2));
     }
   }
   assert.ok(acked >= rounds, `acknowledged ${acked}`);
