@@ -1,6 +1,6 @@
 {
   "variables": {
-    "stele_fabric%": "<!(sh -c 'if [ -f /usr/include/rdma/fabric.h ] || pkg-config --exists libfabric 2>/dev/null; then echo 1; else echo 0; fi')"
+    "stele_fabric%": "<!(sh -c 'if [ \"$STELE_NO_FABRIC\" = 1 ]; then echo 0; elif [ -f /usr/include/rdma/fabric.h ] || pkg-config --exists libfabric 2>/dev/null; then echo 1; else echo 0; fi')"
   },
   "targets": [
     {
