@@ -82,6 +82,16 @@ export const ERROR_CODES = {
   STORE_MISMATCH: 'the store belongs to another genesis or is inconsistent',
   STORE_IO: 'an operating system I/O call failed',
   STORE_CLOSED: 'the store is closed',
+  STORE_RECORD_TOO_LARGE: 'a log record exceeds the record size limit',
+  STORE_FULL: 'the log reached its segment or record limit, or the disk is full',
+  // Native addon and transport (native/, docs/native.md).
+  NATIVE_MISSING: 'the native addon is not built or does not load',
+  TRANSPORT_CONFIG: 'the transport configuration is invalid',
+  TRANSPORT_CLOSED: 'the transport is closed',
+  TRANSPORT_UNKNOWN_PEER: 'no validator with this index, or the peer is this node',
+  TRANSPORT_TOO_LARGE: 'a message exceeds the transport message size limit',
+  TRANSPORT_BACKEND: 'the requested transport backend is not available',
+  TRANSPORT_IO: 'a socket or fabric call failed',
   // Command line.
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',

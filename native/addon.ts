@@ -1,0 +1,75 @@
+/**
+ * Loads the C++ addon (build/Release/stele_native.node, built by node-gyp during
+ * `npm ci`). A missing or broken build is a NATIVE_MISSING error that says how to build it.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { ERROR_CODES, SteleError, type ErrorCode } from '../ledger/errors.js';
+
+/** The raw shapes the addon exports; only the wrappers in native/ use them. */
+export interface NativeMappedLog {
+  readonly length: number;
+  append(record: Uint8Array): number;
+  persist(): Promise<void>;
+  verify(index: number): void;
+  segment(index: number): ArrayBuffer;
+  positions(): Float64Array;
+  truncate(length: number): void;
+  close(): Promise<void>;
+  stats(): NativeLogStats;
+}
+
+export interface NativeLogStats {
+  readonly records: number;
+  readonly segments: number;
+  readonly segmentBytes: number;
+  readonly dax: boolean;
+  readonly tornBytes: number;
+  readonly appendedBytes: number;
+  readonly syncs: number;
+}
+
+export interface NativeAddon {
+  readonly napiVersion: number;
+  readonly fabric: boolean;
+  readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number) => NativeMappedLog;
+  readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;
+}
+
+let loaded: NativeAddon | null = null;
+
+/** The addon, loaded once. @throws SteleError NATIVE_MISSING */
+export function addon(): NativeAddon {
+  if (loaded !== null) return loaded;
+  const path = fileURLToPath(new URL('../../build/Release/stele_native.node', import.meta.url));
+  try {
+    loaded = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (error) {
+    throw new SteleError(
+      'NATIVE_MISSING',
+      `cannot load the native addon ${path} (${(error as Error).message}); build it with \`npm run build:native\` (needs g++, make, python3 and Node's headers)`,
+      { path },
+    );
+  }
+  return loaded;
+}
+
+/** Turns an error thrown by the addon (an Error with a string `code`) into a SteleError. */
+export function nativeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const coded = error as Error & { code?: unknown; reason?: unknown; path?: unknown; offset?: unknown; record?: unknown };
+  if (typeof coded.code !== 'string' || !Object.hasOwn(ERROR_CODES, coded.code)) return error;
+  const details: Record<string, unknown> = {};
+  for (const key of ['path', 'offset', 'record'] as const) if (coded[key] !== undefined) details[key] = coded[key];
+  const reason = typeof coded.reason === 'string' ? coded.reason : error.message;
+  return new SteleError(coded.code as ErrorCode, reason, details);
+}
+
+/** Runs `fn`, converting coded addon errors to SteleErrors. */
+export function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw nativeError(error);
+  }
+}

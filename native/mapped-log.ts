@@ -1,0 +1,293 @@
+/**
+ * The mapped append-only log (C++ in native/src/mapped_log.cc; format and threads in
+ * docs/native.md) and two users of it: MappedBlockLog (the ledger's BlockLog interface)
+ * and AcceptorLog (durable acceptor state for consensus).
+ *
+ * All methods run on the main thread; only the msync/flush behind `persist()` runs on the
+ * log's persist thread. Views returned by `view()`/`read()` point into the mapping: they
+ * stay memory-safe forever, but after `truncate()` their bytes may be zeroed or reused.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { invariant } from '../ledger/assert.js';
+import { SteleError } from '../ledger/errors.js';
+import { addon, call, nativeError, type NativeLogStats, type NativeMappedLog } from './addon.js';
+
+/** Default segment size: 64 MiB. */
+export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Default record limit: 16 MiB (the block size bound) plus 1 KiB of slack. */
+export const RECORD_BYTES_MAX_DEFAULT = 16 * 1024 * 1024 + 1024;
+
+export interface MappedLogOptions {
+  /** Size of each segment file, a multiple of 4096 in [64 KiB, 2 GiB]. */
+  readonly segmentBytes?: number;
+  /** Largest record; must fit in one segment. */
+  readonly recordBytesMax?: number;
+}
+
+export type MappedLogStats = NativeLogStats;
+
+/**
+ * A log of records in segment files under one directory.
+ * @example
+ * const log = MappedLog.open('/var/lib/stele/log');
+ * log.append(Uint8Array.of(1, 2, 3));
+ * await log.persist();
+ */
+export class MappedLog {
+  /** Position of each record: segment * 2^32 + offset of its frame (mirrors the native index). */
+  private readonly positions: number[];
+  /** Cached zero-copy views of each segment's mapping, as 32-bit words and as bytes. */
+  private readonly words: (Uint32Array | undefined)[] = [];
+  private readonly bytes: (Uint8Array | undefined)[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private readonly native: NativeMappedLog,
+  ) {
+    this.positions = Array.from(native.positions());
+  }
+
+  /**
+   * Opens (creating if absent) and recovers the log in `dir`: a torn tail in the last
+   * segment is cut; a bad record before it is STORE_CORRUPT.
+   * @throws SteleError STORE_CORRUPT, STORE_IO, NATIVE_MISSING; RangeError for bad options.
+   */
+  static open(dir: string, options: MappedLogOptions = {}): MappedLog {
+    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    const recordBytesMax = options.recordBytesMax ?? Math.min(RECORD_BYTES_MAX_DEFAULT, segmentBytes - 72);
+    const { MappedLog: Native } = addon();
+    return new MappedLog(dir, call(() => new Native(dir, segmentBytes, recordBytesMax)));
+  }
+
+  get length(): number {
+    return this.positions.length;
+  }
+
+  /** Copies `record` into the mapping (not yet durable); returns its index. @throws STORE_RECORD_TOO_LARGE, STORE_FULL, STORE_IO, STORE_CLOSED */
+  append(record: Uint8Array): number {
+    this.positions.push(call(() => this.native.append(record)));
+    return this.positions.length - 1;
+  }
+
+  /** Resolves when every record appended before the call is durable (group commit). */
+  async persist(): Promise<void> {
+    try {
+      await call(() => this.native.persist());
+    } catch (error) {
+      throw nativeError(error);
+    }
+  }
+
+  /** Zero-copy view of record `index`, its checksum verified again (paired with the check at open). */
+  read(index: number): Uint8Array {
+    const view = this.view(index);
+    call(() => this.native.verify(index));
+    return view;
+  }
+
+  /** Zero-copy view of record `index`, without re-verifying its checksum. */
+  view(index: number): Uint8Array {
+    const position = this.positions[index];
+    if (position === undefined || this.closed) {
+      if (this.closed) throw new SteleError('STORE_CLOSED', `${this.dir} is closed`);
+      throw new RangeError(`record ${index} of ${this.positions.length}`);
+    }
+    const segment = Math.floor(position / 2 ** 32);
+    const offset = position % 2 ** 32;
+    let words = this.words[segment];
+    let bytes = this.bytes[segment];
+    if (words === undefined || bytes === undefined) {
+      const buffer = call(() => this.native.segment(segment));
+      words = new Uint32Array(buffer);
+      bytes = new Uint8Array(buffer);
+      this.words[segment] = words;
+      this.bytes[segment] = bytes;
+    }
+    const length = words[offset / 4] as number; // frames are 8-byte aligned; little-endian host
+    return bytes.subarray(offset + 8, offset + 8 + length);
+  }
+
+  private closed = false;
+
+  /** Drops records from `length` on, durably. */
+  truncate(length: number): void {
+    call(() => this.native.truncate(length));
+    const keep = this.positions[length];
+    if (keep !== undefined) {
+      const segment = Math.floor(keep / 2 ** 32);
+      this.words.length = Math.min(this.words.length, segment + 1);
+      this.bytes.length = Math.min(this.bytes.length, segment + 1);
+    }
+    this.positions.length = length;
+    invariant(this.native.length === length, 'native and JavaScript indexes agree');
+  }
+
+  stats(): MappedLogStats {
+    return this.native.stats();
+  }
+
+  /** Waits for queued persists, stops the persist thread and releases the mappings (views stay valid). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.words.length = 0;
+    this.bytes.length = 0;
+    await this.native.close();
+  }
+}
+
+/**
+ * The ledger's BlockLog (ledger/block-log.ts) on the mapped log; structurally typed so
+ * native/ does not import the ledger. `opened` mirrors FileBlockLog's report.
+ */
+export class MappedBlockLog {
+  readonly opened: { readonly records: number; readonly tornBytes: number; readonly corruption: null };
+
+  private constructor(private readonly log: MappedLog) {
+    this.opened = { records: log.length, tornBytes: log.stats().tornBytes, corruption: null };
+  }
+
+  /** @throws SteleError STORE_CORRUPT, STORE_IO */
+  static open(dir: string, options: MappedLogOptions = {}): MappedBlockLog {
+    return new MappedBlockLog(MappedLog.open(dir, options));
+  }
+
+  get length(): number {
+    return this.log.length;
+  }
+
+  append(record: Uint8Array): number {
+    return this.log.append(record);
+  }
+
+  sync(): Promise<void> {
+    return this.log.persist();
+  }
+
+  read(index: number): Uint8Array {
+    return this.log.read(index);
+  }
+
+  async truncate(length: number): Promise<void> {
+    invariant(Number.isInteger(length) && length >= 0 && length <= this.log.length, 'truncate within the log');
+    this.log.truncate(length);
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+
+  stats(): MappedLogStats {
+    return this.log.stats();
+  }
+}
+
+const GENERATION = /^gen-(\d{10})$/;
+const COMPLETE = 'COMPLETE';
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function generationName(n: number): string {
+  return `gen-${String(n).padStart(10, '0')}`;
+}
+
+/**
+ * Durable acceptor state for consensus: an append-only list of opaque records, replayed
+ * in order on open, with `compact()` replacing the whole list atomically (a new generation
+ * directory becomes current only once it is durable and marked COMPLETE).
+ * @example
+ * const state = AcceptorLog.open(dir);
+ * for (const r of state.replay()) apply(r);
+ * state.append(promiseRecord); await state.persist(); // then answer
+ */
+export class AcceptorLog {
+  private constructor(
+    readonly dir: string,
+    private generation: number,
+    private log: MappedLog,
+    private readonly options: MappedLogOptions,
+  ) {}
+
+  /** @throws SteleError STORE_CORRUPT, STORE_IO */
+  static open(dir: string, options: MappedLogOptions = {}): AcceptorLog {
+    const opts = { segmentBytes: options.segmentBytes ?? 4 * 1024 * 1024, ...options };
+    try {
+      mkdirSync(dir, { recursive: true });
+      const generations = readdirSync(dir)
+        .map((name) => GENERATION.exec(name))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b);
+      const complete = generations.filter((g) => existsSync(join(dir, generationName(g), COMPLETE)));
+      let current = complete.at(-1);
+      if (current === undefined) {
+        current = 0;
+        rmSync(join(dir, generationName(0)), { recursive: true, force: true });
+        void MappedLog.open(join(dir, generationName(0)), opts).close();
+        AcceptorLog.markComplete(dir, 0);
+      }
+      // Unfinished compactions and superseded generations are dropped.
+      for (const g of generations) if (g !== current) rmSync(join(dir, generationName(g)), { recursive: true, force: true });
+      return new AcceptorLog(dir, current, MappedLog.open(join(dir, generationName(current)), opts), opts);
+    } catch (error) {
+      if (error instanceof SteleError || error instanceof RangeError) throw error;
+      throw new SteleError('STORE_IO', `acceptor log ${dir}: ${(error as Error).message}`, { path: dir });
+    }
+  }
+
+  private static markComplete(dir: string, generation: number): void {
+    const gdir = join(dir, generationName(generation));
+    writeFileSync(join(gdir, `${COMPLETE}.tmp`), '');
+    const fd = openSync(join(gdir, `${COMPLETE}.tmp`), 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(join(gdir, `${COMPLETE}.tmp`), join(gdir, COMPLETE));
+    fsyncDir(gdir);
+    fsyncDir(dir);
+  }
+
+  get length(): number {
+    return this.log.length;
+  }
+
+  /** The records, oldest first (views into the mapping, checksums verified). */
+  *replay(): IterableIterator<Uint8Array> {
+    for (let i = 0; i < this.log.length; i++) yield this.log.read(i);
+  }
+
+  append(record: Uint8Array): number {
+    return this.log.append(record);
+  }
+
+  persist(): Promise<void> {
+    return this.log.persist();
+  }
+
+  /** Atomically replaces every record with `records` (durable when it resolves). */
+  async compact(records: Iterable<Uint8Array>): Promise<void> {
+    const next = this.generation + 1;
+    const nextDir = join(this.dir, generationName(next));
+    rmSync(nextDir, { recursive: true, force: true });
+    const log = MappedLog.open(nextDir, this.options);
+    for (const r of records) log.append(r);
+    await log.persist();
+    await log.close();
+    AcceptorLog.markComplete(this.dir, next);
+    await this.log.close();
+    rmSync(join(this.dir, generationName(this.generation)), { recursive: true, force: true });
+    fsyncDir(this.dir);
+    this.generation = next;
+    this.log = MappedLog.open(nextDir, this.options);
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}

@@ -1,0 +1,732 @@
+// The mapped append-only log (docs/native.md, "Mapped log").
+//
+// Threads: every method of MappedLog runs on the JavaScript main thread. One persist
+// thread per open log makes ranges durable (msync, or cache-line flush + fence on DAX) and
+// never touches N-API: it publishes the highest durable sequence number under a mutex and
+// posts at most one pending notification through a thread-safe function; the main thread
+// resolves the waiting promises. close(), the finalizer and the environment cleanup hook
+// all stop and join the thread.
+//
+// Ownership: each segment's mapping is held by shared_ptr. The log, queued persist ranges
+// and every ArrayBuffer handed to JavaScript hold a reference, so a view stays
+// memory-safe after truncate or close; the mapping is unmapped when the last holder goes.
+#include "mapped_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "common.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+namespace stele {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'T', 'E', 'L', 'E', 'S', 'E', 'G'};
+constexpr uint32_t kFormat = 1;
+constexpr uint64_t kHeaderBytes = 64;
+constexpr uint64_t kFrameBytes = 8;
+constexpr uint64_t kAlign = 8;
+constexpr uint64_t kSegmentBytesMin = 1ull << 16;
+constexpr uint64_t kSegmentBytesMax = 1ull << 31;
+constexpr uint64_t kSegmentsMax = 1ull << 20;
+constexpr uint64_t kRecordsMax = 1ull << 40;
+constexpr size_t kCacheLine = 64;
+// How far past the last persisted byte the persist thread prefaults pages for writing, so
+// appends take fewer page faults on the main thread.
+constexpr uint64_t kPopulateAheadBytes = 8ull << 20;
+
+uint64_t Align(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+struct Mapping {
+  int fd = -1;
+  uint8_t* base = nullptr;
+  uint64_t bytes = 0;
+  bool dax = false;
+  uint64_t populated = 0;  // persist thread only: pages prefaulted for writing up to here
+  ~Mapping() {
+    if (base != nullptr) munmap(base, bytes);
+    if (fd >= 0) close(fd);
+  }
+};
+
+struct Segment {
+  std::shared_ptr<Mapping> map;
+  uint64_t first_record = 0;
+  uint64_t used = kHeaderBytes;  // end of the last whole record
+  std::string path;
+  Napi::Reference<Napi::ArrayBuffer> buffer;  // weak: the cached view over the mapping
+};
+
+struct Range {
+  std::shared_ptr<Mapping> map;
+  uint64_t from;
+  uint64_t to;
+  uint64_t seq;
+};
+
+#if defined(__x86_64__)
+__attribute__((target("clwb"))) void FlushLinesClwb(uint8_t* from, uint8_t* to) {
+  for (uint8_t* p = from; p < to; p += kCacheLine) _mm_clwb(p);
+  _mm_sfence();
+}
+__attribute__((target("clflushopt"))) void FlushLinesClflushopt(uint8_t* from, uint8_t* to) {
+  for (uint8_t* p = from; p < to; p += kCacheLine) _mm_clflushopt(p);
+  _mm_sfence();
+}
+void FlushLinesClflush(uint8_t* from, uint8_t* to) {
+  for (uint8_t* p = from; p < to; p += kCacheLine) _mm_clflush(p);
+  _mm_mfence();
+}
+#endif
+
+// Makes [from, to) of a mapping durable. Runs on the persist thread (or the main thread for
+// truncate). Returns 0 or an errno.
+int Durable(const Mapping& map, uint64_t from, uint64_t to) {
+  if (to <= from) return 0;
+  if (map.dax) {
+#if defined(__x86_64__)
+    uint8_t* start = map.base + (from & ~(kCacheLine - 1));
+    uint8_t* end = map.base + to;
+    if (__builtin_cpu_supports("clwb")) FlushLinesClwb(start, end);
+    else if (__builtin_cpu_supports("clflushopt")) FlushLinesClflushopt(start, end);
+    else FlushLinesClflush(start, end);
+    return 0;
+#endif
+  }
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t start = from & ~(page - 1);
+  if (msync(map.base + start, to - start, MS_SYNC) != 0) return errno;
+  return 0;
+}
+
+// Offset just past the last non-zero byte of the segment, rounded up to the alignment.
+uint64_t DataEnd(const uint8_t* base, uint64_t size) {
+  uint64_t at = size;
+  while (at > kHeaderBytes) {
+    uint64_t word;
+    std::memcpy(&word, base + at - 8, 8);
+    if (word != 0) break;
+    at -= 8;
+  }
+  return at;
+}
+
+bool PaddingZero(const uint8_t* base, uint64_t from, uint64_t to) {
+  for (uint64_t i = from; i < to; i++)
+    if (base[i] != 0) return false;
+  return true;
+}
+
+uint32_t FrameChecksum(uint32_t length, const uint8_t* payload) {
+  uint8_t length_bytes[4];
+  std::memcpy(length_bytes, &length, 4);
+  return Crc32c(Crc32c(0, length_bytes, 4), payload, length);
+}
+
+void FsyncDir(Napi::Env env, const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("open directory", dir, errno), dir);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) ThrowCoded(env, "STORE_IO", SysMessage("fsync directory", dir, err), dir);
+}
+
+class MappedLog : public Napi::ObjectWrap<MappedLog> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MappedLog",
+                       {
+                           InstanceMethod("append", &MappedLog::Append),
+                           InstanceMethod("persist", &MappedLog::Persist),
+                           InstanceMethod("verify", &MappedLog::Verify),
+                           InstanceMethod("segment", &MappedLog::SegmentMethod),
+                           InstanceMethod("positions", &MappedLog::Positions),
+                           InstanceMethod("truncate", &MappedLog::Truncate),
+                           InstanceMethod("close", &MappedLog::Close),
+                           InstanceMethod("stats", &MappedLog::Stats),
+                           InstanceAccessor("length", &MappedLog::Length, nullptr),
+                       });
+  }
+
+  // new MappedLog(dir, segmentBytes, recordBytesMax)
+  explicit MappedLog(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedLog>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber())
+      throw Napi::TypeError::New(env, "MappedLog(dir: string, segmentBytes: number, recordBytesMax: number)");
+    dir_ = info[0].As<Napi::String>().Utf8Value();
+    double segment = info[1].As<Napi::Number>().DoubleValue();
+    double record = info[2].As<Napi::Number>().DoubleValue();
+    if (!(segment >= kSegmentBytesMin && segment <= kSegmentBytesMax) || static_cast<uint64_t>(segment) % 4096 != 0)
+      throw Napi::RangeError::New(env, "segmentBytes must be a multiple of 4096 in [64 KiB, 2 GiB]");
+    segment_bytes_ = static_cast<uint64_t>(segment);
+    if (!(record >= 0 && record <= static_cast<double>(segment_bytes_ - kHeaderBytes - kFrameBytes)))
+      throw Napi::RangeError::New(env, "recordBytesMax must fit one segment after its header and frame");
+    record_bytes_max_ = static_cast<uint64_t>(record);
+    Recover(env);
+    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                          "stele.persist", 2, 1);
+    tsfn_.Unref(env);
+    worker_ = std::thread([this] { WorkerLoop(); });
+    napi_add_env_cleanup_hook(env, CleanupHook, this);
+  }
+
+  ~MappedLog() override { Shutdown(); }
+
+ private:
+  // --- recovery -------------------------------------------------------------------------
+
+  std::string SegmentPath(uint64_t index) const {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%010llu.seg", static_cast<unsigned long long>(index));
+    return dir_ + name;
+  }
+
+  void Recover(Napi::Env env) {
+    if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+      ThrowCoded(env, "STORE_IO", SysMessage("mkdir", dir_, errno), dir_);
+    DIR* d = opendir(dir_.c_str());
+    if (d == nullptr) ThrowCoded(env, "STORE_IO", SysMessage("opendir", dir_, errno), dir_);
+    std::vector<uint64_t> found;
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() == 18 && name.compare(10, 8, ".seg.tmp") == 0) {
+        unlink((dir_ + "/" + name).c_str());  // a segment whose creation did not finish
+        continue;
+      }
+      if (name.size() != 14 || name.compare(10, 4, ".seg") != 0) continue;
+      if (!std::all_of(name.begin(), name.begin() + 10, [](char c) { return c >= '0' && c <= '9'; })) continue;
+      found.push_back(std::stoull(name.substr(0, 10)));
+    }
+    closedir(d);
+    std::sort(found.begin(), found.end());
+    for (size_t i = 0; i < found.size(); i++) {
+      if (found[i] != i)
+        ThrowCoded(env, "STORE_CORRUPT", "segment " + std::to_string(i) + " is missing", SegmentPath(i));
+    }
+    if (found.size() > kSegmentsMax) ThrowCoded(env, "STORE_CORRUPT", "too many segments", dir_);
+    for (size_t i = 0; i < found.size(); i++) OpenSegment(env, i, i + 1 == found.size());
+    if (segments_.empty()) CreateSegment(env, 0);
+    requested_segment_ = segments_.size() - 1;
+    requested_offset_ = segments_.back().used;
+  }
+
+  std::shared_ptr<Mapping> Map(Napi::Env env, int fd, uint64_t bytes, const std::string& path) {
+    auto map = std::make_shared<Mapping>();
+    map->fd = fd;
+    map->bytes = bytes;
+    // A DAX file system accepts MAP_SYNC: then stores reach persistence with a cache flush
+    // and fence, and msync is not needed. Anything else refuses it (EOPNOTSUPP / EINVAL).
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+    if (p != MAP_FAILED) {
+      map->dax = true;
+    } else {
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (p == MAP_FAILED) {
+        int err = errno;
+        ThrowCoded(env, "STORE_IO", SysMessage("mmap", path, err), path);
+      }
+    }
+    map->base = static_cast<uint8_t*>(p);
+    return map;
+  }
+
+  void OpenSegment(Napi::Env env, uint64_t index, bool last) {
+    std::string path = SegmentPath(index);
+    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("open", path, errno), path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      int err = errno;
+      close(fd);
+      ThrowCoded(env, "STORE_IO", SysMessage("fstat", path, err), path);
+    }
+    uint8_t header[kHeaderBytes];
+    ssize_t got = pread(fd, header, kHeaderBytes, 0);
+    uint64_t bytes = 0;
+    std::string problem;
+    if (got != static_cast<ssize_t>(kHeaderBytes) || std::memcmp(header, kMagic, 8) != 0) {
+      problem = "not a Stele log segment (bad magic)";
+    } else {
+      uint32_t format, header_bytes, checksum;
+      uint64_t seg_index, first;
+      std::memcpy(&format, header + 8, 4);
+      std::memcpy(&header_bytes, header + 12, 4);
+      std::memcpy(&seg_index, header + 16, 8);
+      std::memcpy(&first, header + 24, 8);
+      std::memcpy(&bytes, header + 32, 8);
+      std::memcpy(&checksum, header + 40, 4);
+      if (checksum != Crc32c(0, header, 40)) problem = "segment header checksum mismatch";
+      else if (format != kFormat) problem = "segment format " + std::to_string(format) + ", expected 1";
+      else if (header_bytes != kHeaderBytes) problem = "bad header size";
+      else if (seg_index != index) problem = "segment index does not match its name";
+      else if (first != positions_.size()) problem = "first record number does not follow the previous segment";
+      else if (bytes < kSegmentBytesMin || bytes > kSegmentBytesMax || bytes % 4096 != 0 ||
+               static_cast<uint64_t>(st.st_size) != bytes)
+        problem = "segment size does not match its header";
+    }
+    if (!problem.empty()) {
+      close(fd);
+      ThrowCoded(env, "STORE_CORRUPT", problem, path, 0, static_cast<int64_t>(positions_.size()));
+    }
+    Segment seg;
+    seg.map = Map(env, fd, bytes, path);
+    seg.first_record = positions_.size();
+    seg.path = path;
+    segments_.push_back(std::move(seg));
+    Scan(env, segments_.back(), index, last);
+  }
+
+  void Scan(Napi::Env env, Segment& seg, uint64_t index, bool last) {
+    const uint8_t* base = seg.map->base;
+    const uint64_t size = seg.map->bytes;
+    const uint64_t data_end = DataEnd(base, size);
+    uint64_t at = kHeaderBytes;
+    while (at + kFrameBytes <= size) {
+      uint32_t length, checksum;
+      std::memcpy(&length, base + at, 4);
+      std::memcpy(&checksum, base + at + 4, 4);
+      if (length == 0 && checksum == 0 && data_end <= at) break;  // the end: zeros from here on
+      std::string problem;
+      if (length > record_bytes_max_ || at + kFrameBytes + length > size)
+        problem = "record length " + std::to_string(length) + " out of bounds";
+      else if (FrameChecksum(length, base + at + kFrameBytes) != checksum)
+        problem = "checksum mismatch";
+      else if (!PaddingZero(base, at + kFrameBytes + length, std::min(Align(at + kFrameBytes + length), size)))
+        problem = "non-zero padding after the record";
+      if (problem.empty()) {
+        if (positions_.size() >= kRecordsMax) ThrowCoded(env, "STORE_CORRUPT", "too many records", seg.path);
+        positions_.push_back((index << 32) | at);
+        at += Align(kFrameBytes + length);
+        continue;
+      }
+      // A bad frame with nothing written past its claimed extent, in the last segment, is
+      // the torn tail of an append cut short by a crash: cut it. Anything else is corruption.
+      // A length out of bounds can only be torn when nothing follows the header itself.
+      bool length_ok = length <= record_bytes_max_ && at + kFrameBytes + length <= size;
+      uint64_t extent = length_ok ? Align(at + kFrameBytes + length) : at + kFrameBytes;
+      if (last && extent >= data_end) {
+        torn_bytes_ = data_end - at;
+        std::memset(seg.map->base + at, 0, data_end - at);
+        int err = Durable(*seg.map, at, data_end);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+        break;
+      }
+      ThrowCoded(env, "STORE_CORRUPT",
+                 "record " + std::to_string(positions_.size()) + " at byte " + std::to_string(at) + ": " + problem,
+                 seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
+    }
+    seg.used = at;
+  }
+
+  void CreateSegment(Napi::Env env, uint64_t index) {
+    if (index >= kSegmentsMax) ThrowCoded(env, "STORE_FULL", "the log reached its segment limit", dir_);
+    std::string path = SegmentPath(index);
+    std::string tmp = path + ".tmp";
+    int fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("create", tmp, errno), tmp);
+    auto fail = [&](const char* what, int err) {
+      close(fd);
+      unlink(tmp.c_str());
+      ThrowCoded(env, err == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage(what, tmp, err), tmp);
+    };
+    // Reserve the blocks now: a store into a sparse mapping on a full disk is SIGBUS.
+    int rc = posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_));
+    if (rc != 0) fail("fallocate", rc);
+    uint8_t header[kHeaderBytes] = {};
+    uint64_t first = positions_.size();
+    std::memcpy(header, kMagic, 8);
+    uint32_t format = kFormat, header_bytes = kHeaderBytes;
+    std::memcpy(header + 8, &format, 4);
+    std::memcpy(header + 12, &header_bytes, 4);
+    std::memcpy(header + 16, &index, 8);
+    std::memcpy(header + 24, &first, 8);
+    std::memcpy(header + 32, &segment_bytes_, 8);
+    uint32_t checksum = Crc32c(0, header, 40);
+    std::memcpy(header + 40, &checksum, 4);
+    if (pwrite(fd, header, kHeaderBytes, 0) != static_cast<ssize_t>(kHeaderBytes)) fail("write", errno);
+    if (fsync(fd) != 0) fail("fsync", errno);
+    if (rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
+    FsyncDir(env, dir_);
+    Segment seg;
+    seg.map = Map(env, fd, segment_bytes_, path);
+    seg.first_record = first;
+    seg.path = path;
+    segments_.push_back(std::move(seg));
+    if (worker_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(Range{segments_.back().map, kHeaderBytes, kHeaderBytes, 0});
+      }
+      cv_.notify_one();
+    }
+  }
+
+  // --- persist thread -------------------------------------------------------------------
+
+  void WorkerLoop() {
+    for (;;) {
+      std::deque<Range> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything asked for is done
+        batch.swap(queue_);
+      }
+      int err = 0;
+      uint64_t seq = 0;
+      for (const Range& r : batch) {
+        if (err == 0) err = Durable(*r.map, r.from, r.to);
+        if (r.seq != 0) seq = r.seq;  // seq 0: a prefault hint only
+      }
+      Populate(batch.back());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (err != 0 && worker_errno_ == 0) worker_errno_ = err;
+        if (err == 0) durable_seq_ = std::max(durable_seq_, seq);
+        syncs_++;
+      }
+      // At most one notification is ever queued, so the bounded queue cannot fill.
+      if (!notify_pending_.exchange(true)) {
+        napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { OnDurable(env); });
+        if (status != napi_ok) notify_pending_ = false;  // closing: the main thread settles on close
+      }
+    }
+  }
+
+  // Persist thread: prefault the pages after the newest range (best effort: a kernel
+  // without MADV_POPULATE_WRITE refuses it, and appends then fault as usual).
+  static void Populate(const Range& r) {
+    Mapping& map = *r.map;
+    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t from = std::max(map.populated, r.to & ~(page - 1));
+    uint64_t to = std::min(map.bytes, (r.to + kPopulateAheadBytes) & ~(page - 1));
+    if (map.dax || to <= from || to - from < kPopulateAheadBytes / 2) return;
+    if (madvise(map.base + from, to - from, MADV_POPULATE_WRITE) == 0) map.populated = to;
+  }
+
+  void OnDurable(Napi::Env env) {
+    notify_pending_ = false;
+    if (env == nullptr) return;
+    try {
+      Settle(env);
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();  // a no-op while the environment is torn down
+    }
+  }
+
+  // Main thread: resolves every waiting persist whose sequence is durable.
+  void Settle(Napi::Env env) {
+    uint64_t durable;
+    int err;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      durable = durable_seq_;
+      err = worker_errno_;
+    }
+    Napi::HandleScope scope(env);
+    while (!waiting_.empty() && (waiting_.front().first <= durable || err != 0)) {
+      auto deferred = std::move(waiting_.front().second);
+      waiting_.pop_front();
+      if (err == 0) {
+        deferred.Resolve(env.Undefined());
+      } else {
+        Napi::Error e = Napi::Error::New(env, "STORE_IO: " + SysMessage("msync", dir_, err));
+        e.Set("code", Napi::String::New(env, "STORE_IO"));
+        deferred.Reject(e.Value());
+      }
+    }
+    if (waiting_.empty() && referenced_) {
+      tsfn_.Unref(env);
+      referenced_ = false;
+    }
+  }
+
+  // Stops and joins the persist thread (it finishes what was queued first). Safe to call
+  // from the finalizer and the cleanup hook: touches no JavaScript value.
+  void Shutdown() {
+    if (stopped_) return;
+    stopped_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    tsfn_.Release();
+    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
+
+  static void CleanupHook(void* arg) {
+    auto* self = static_cast<MappedLog*>(arg);
+    // The environment is going away: join the thread; views die with the heap.
+    if (self->stopped_) return;
+    self->stopped_ = true;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->stopping_ = true;
+    }
+    self->cv_.notify_all();
+    if (self->worker_.joinable()) self->worker_.join();
+    self->tsfn_.Release();
+  }
+
+  void CheckOpen(Napi::Env env) {
+    if (closed_) ThrowCoded(env, "STORE_CLOSED", dir_ + " is closed", dir_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (worker_errno_ != 0)
+      ThrowCoded(env, "STORE_IO", "an earlier persist failed: " + SysMessage("msync", dir_, worker_errno_), dir_);
+  }
+
+  // --- methods (main thread) -------------------------------------------------------------
+
+  Napi::Value Length(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(positions_.size()));
+  }
+
+  // append(bytes: Uint8Array): number: copies one record into the mapping; returns its
+  // position, segment * 2^32 + byte offset of its frame.
+  Napi::Value Append(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() != 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, "append expects a Uint8Array");
+    Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();
+    uint64_t length = data.ByteLength();
+    if (length > record_bytes_max_)
+      ThrowCoded(env, "STORE_RECORD_TOO_LARGE",
+                 "record of " + std::to_string(length) + " bytes exceeds " + std::to_string(record_bytes_max_), dir_);
+    if (positions_.size() >= kRecordsMax) ThrowCoded(env, "STORE_FULL", "the log reached its record limit", dir_);
+    uint64_t frame = Align(kFrameBytes + length);
+    if (segments_.back().used + frame > segments_.back().map->bytes) CreateSegment(env, segments_.size());
+    Segment& seg = segments_.back();
+    uint8_t* at = seg.map->base + seg.used;
+    uint32_t length32 = static_cast<uint32_t>(length);
+    uint32_t checksum = FrameChecksum(length32, data.Data());
+    // Header first, then payload: a crash mid-copy leaves a frame whose checksum fails and
+    // nothing after it, which recovery recognises as a torn tail.
+    std::memcpy(at, &length32, 4);
+    std::memcpy(at + 4, &checksum, 4);
+    std::memcpy(at + kFrameBytes, data.Data(), length);
+    uint64_t position = ((segments_.size() - 1) << 32) | seg.used;
+    positions_.push_back(position);
+    seg.used += frame;
+    appended_bytes_ += frame;
+    return Napi::Number::New(env, static_cast<double>(position));
+  }
+
+  // persist(): Promise<void>: durable once every record appended before the call is.
+  Napi::Value Persist(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Promise promise = deferred.Promise();
+    uint64_t last = segments_.size() - 1;
+    if (requested_segment_ < last || requested_offset_ < segments_.back().used) {
+      uint64_t seq = ++queued_seq_;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (uint64_t s = requested_segment_; s <= last; s++) {
+          uint64_t from = s == requested_segment_ ? requested_offset_ : kHeaderBytes;
+          queue_.push_back(Range{segments_[s].map, from, segments_[s].used, seq});
+        }
+      }
+      cv_.notify_one();
+      requested_segment_ = last;
+      requested_offset_ = segments_.back().used;
+    }
+    waiting_.emplace_back(queued_seq_, std::move(deferred));
+    if (!referenced_) {
+      tsfn_.Ref(env);
+      referenced_ = true;
+    }
+    Settle(env);  // resolves at once when nothing is outstanding
+    return promise;
+  }
+
+  uint64_t IndexArgument(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "expects an index");
+    double index = info[0].As<Napi::Number>().DoubleValue();
+    if (!(index >= 0 && index < static_cast<double>(positions_.size())) || index != static_cast<uint64_t>(index))
+      throw Napi::RangeError::New(env, "record " + std::to_string(index) + " of " + std::to_string(positions_.size()));
+    return static_cast<uint64_t>(index);
+  }
+
+  // verify(index: number): checks the record's checksum again (paired with the check at open).
+  Napi::Value Verify(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    uint64_t index = IndexArgument(info);
+    uint64_t position = positions_[index];
+    Segment& seg = segments_[position >> 32];
+    uint64_t offset = position & 0xffffffffu;
+    uint32_t length, checksum;
+    std::memcpy(&length, seg.map->base + offset, 4);
+    std::memcpy(&checksum, seg.map->base + offset + 4, 4);
+    STELE_INVARIANT(offset + kFrameBytes + length <= seg.used, "record inside its segment");
+    if (FrameChecksum(length, seg.map->base + offset + kFrameBytes) != checksum)
+      ThrowCoded(env, "STORE_CORRUPT", "record changed in the mapping after open", seg.path,
+                 static_cast<int64_t>(offset), static_cast<int64_t>(index));
+    return env.Undefined();
+  }
+
+  // segment(i: number): ArrayBuffer over the whole mapping of segment i (zero-copy; holds it).
+  Napi::Value SegmentMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "segment(i: number)");
+    double i = info[0].As<Napi::Number>().DoubleValue();
+    if (!(i >= 0 && i < static_cast<double>(segments_.size())) || i != static_cast<uint64_t>(i))
+      throw Napi::RangeError::New(env, "no such segment");
+    return SegmentBuffer(env, segments_[static_cast<size_t>(i)]);
+  }
+
+  // positions(): Float64Array of every record's position (read once at open).
+  Napi::Value Positions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float64Array out = Napi::Float64Array::New(env, positions_.size());
+    for (size_t i = 0; i < positions_.size(); i++) out[i] = static_cast<double>(positions_[i]);
+    return out;
+  }
+
+  Napi::ArrayBuffer SegmentBuffer(Napi::Env env, Segment& seg) {
+    if (!seg.buffer.IsEmpty()) {
+      Napi::ArrayBuffer cached = seg.buffer.Value();
+      if (!cached.IsEmpty()) return cached;
+    }
+    auto* hold = new std::shared_ptr<Mapping>(seg.map);
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+        env, seg.map->base, seg.map->bytes, [](Napi::Env, void*, std::shared_ptr<Mapping>* h) { delete h; }, hold);
+    seg.buffer = Napi::Weak(buffer);
+    return buffer;
+  }
+
+  // truncate(length: number): drops records from `length` on, durably (main thread).
+  Napi::Value Truncate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "truncate(length: number)");
+    double length = info[0].As<Napi::Number>().DoubleValue();
+    if (!(length >= 0 && length <= static_cast<double>(positions_.size())) || length != static_cast<uint64_t>(length))
+      throw Napi::RangeError::New(env, "truncate length outside the log");
+    uint64_t keep = static_cast<uint64_t>(length);
+    uint64_t segment = keep == positions_.size() ? segments_.size() - 1 : positions_[keep] >> 32;
+    uint64_t offset = keep == positions_.size() ? segments_.back().used : positions_[keep] & 0xffffffffu;
+    bool removed = false;
+    while (segments_.size() - 1 > segment) {
+      if (unlink(segments_.back().path.c_str()) != 0)
+        ThrowCoded(env, "STORE_IO", SysMessage("unlink", segments_.back().path, errno), segments_.back().path);
+      segments_.pop_back();
+      removed = true;
+    }
+    if (removed) FsyncDir(env, dir_);
+    Segment& seg = segments_.back();
+    uint64_t old_used = seg.used;
+    if (old_used > offset) {
+      std::memset(seg.map->base + offset, 0, old_used - offset);
+      int err = Durable(*seg.map, offset, old_used);
+      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+    }
+    seg.used = offset;
+    positions_.resize(keep);
+    if (requested_segment_ > segment || (requested_segment_ == segment && requested_offset_ > offset)) {
+      requested_segment_ = segment;
+      requested_offset_ = offset;
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    uint64_t syncs;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      syncs = syncs_;
+    }
+    out.Set("records", static_cast<double>(positions_.size()));
+    out.Set("segments", static_cast<double>(segments_.size()));
+    out.Set("segmentBytes", static_cast<double>(segment_bytes_));
+    out.Set("dax", !segments_.empty() && segments_.back().map->dax);
+    out.Set("tornBytes", static_cast<double>(torn_bytes_));
+    out.Set("appendedBytes", static_cast<double>(appended_bytes_));
+    out.Set("syncs", static_cast<double>(syncs));
+    return out;
+  }
+
+  // close(): Promise<void>: waits for queued persists, joins the thread, drops mappings.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto deferred = Napi::Promise::Deferred::New(env);
+    if (!closed_) {
+      closed_ = true;
+      Shutdown();
+      Settle(env);  // the thread finished the queue before stopping
+      segments_.clear();
+      positions_.clear();
+    }
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+
+  std::string dir_;
+  uint64_t segment_bytes_ = 0;
+  uint64_t record_bytes_max_ = 0;
+  uint64_t torn_bytes_ = 0;
+  uint64_t appended_bytes_ = 0;
+  std::vector<Segment> segments_;
+  std::vector<uint64_t> positions_;  // (segment << 32) | offset of each record's frame
+  // Main thread only.
+  uint64_t requested_segment_ = 0;
+  uint64_t requested_offset_ = 0;
+  uint64_t queued_seq_ = 0;
+  std::deque<std::pair<uint64_t, Napi::Promise::Deferred>> waiting_;
+  bool referenced_ = false;
+  bool closed_ = false;
+  bool stopped_ = false;
+  // Shared with the persist thread, under mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Range> queue_;
+  bool stopping_ = false;
+  uint64_t durable_seq_ = 0;
+  int worker_errno_ = 0;
+  uint64_t syncs_ = 0;
+  std::atomic<bool> notify_pending_{false};
+  Napi::ThreadSafeFunction tsfn_;
+  std::thread worker_;
+};
+
+}  // namespace
+
+Napi::Function MappedLogClass(Napi::Env env) { return MappedLog::Define(env); }
+
+}  // namespace stele

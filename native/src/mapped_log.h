@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+
+namespace stele {
+Napi::Function MappedLogClass(Napi::Env env);
+}

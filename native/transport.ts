@@ -1,0 +1,363 @@
+/**
+ * The validator transport (docs/native.md, "Transport"): authenticated, integrity-protected,
+ * flow-controlled message passing between the validators of one genesis.
+ *
+ * Threads: everything here runs on the main thread; the native backend's I/O thread moves
+ * bytes and hands events over in batches. `onMessages` is called with a batch; the bytes
+ * it received are credited back to their sender when it returns (or when the promise it
+ * returns settles), so a slow handler pushes back on senders instead of letting memory
+ * grow (credit-based flow control).
+ */
+import { invariant } from '../ledger/assert.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { SteleError } from '../ledger/errors.js';
+import { addon, call } from './addon.js';
+import { AcceptorHandshake, DialerHandshake, networkTag, type TransportSigner } from './wire.js';
+
+export type { TransportSigner } from './wire.js';
+
+/** The message size limit: the block size bound (16 MiB) plus 1 KiB of framing slack. */
+export const MESSAGE_BYTES_MAX_DEFAULT = 16 * 1024 * 1024 + 1024;
+
+export interface TransportValidator {
+  readonly publicKey: Uint8Array;
+  /** "host:port" (IPv4 or a resolvable name for dialing). */
+  readonly address: string;
+}
+
+export interface TransportMessage {
+  readonly from: number;
+  /** A view into the batch's buffer; stays valid as long as it is referenced. */
+  readonly bytes: Uint8Array;
+}
+
+export type TransportLogEvent =
+  | { readonly kind: 'open'; readonly peer: number; readonly outbound: boolean }
+  | { readonly kind: 'closed'; readonly peer: number; readonly outbound: boolean; readonly reason: string }
+  | { readonly kind: 'refused'; readonly peer: number; readonly reason: string };
+
+export interface TransportOptions {
+  /** This node's index in `validators`. */
+  readonly self: number;
+  readonly signer: TransportSigner;
+  /** The genesis validator list, in genesis order. */
+  readonly validators: readonly TransportValidator[];
+  /** Listen address "host:port"; default: this validator's address. Port 0 picks a free port. */
+  readonly listen?: string;
+  /** 'tcp' (default), 'fabric', or 'auto' (fabric with verbs when an RDMA device exists, else tcp). */
+  readonly backend?: 'tcp' | 'fabric' | 'auto';
+  /** libfabric provider for the fabric backend: 'tcp' (default) or 'verbs'. */
+  readonly provider?: 'tcp' | 'verbs';
+  readonly messageBytesMax?: number;
+  /** Per-peer receive window in bytes (credit); at least one largest message. Default 2 x messageBytesMax. */
+  readonly windowBytes?: number;
+  /** Per-peer bound on bytes queued for sending; `send` returns false beyond it. Default 64 MiB. */
+  readonly sendQueueBytesMax?: number;
+  readonly onMessages: (batch: TransportMessage[]) => void | Promise<void>;
+  /** Connection events and refusals; default: refusals to stderr. */
+  readonly onLog?: (event: TransportLogEvent) => void;
+}
+
+export interface TransportCounters {
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly framesSent: number;
+  readonly framesReceived: number;
+  readonly messagesSent: number;
+  readonly messagesDelivered: number;
+  readonly framesRejected: number;
+  readonly handshakesRefused: number;
+  readonly connectionsOpened: number;
+  readonly connectFailures: number;
+  readonly sendRefused: number;
+  readonly eventsParked: number;
+  readonly sendQueueBytes: number[];
+  readonly sendCredit: number[];
+  readonly receiveCredit: number[];
+  /** Batches handed to onMessages whose credit has not been returned yet. */
+  readonly batchesInFlight: number;
+}
+
+interface NativeTransport {
+  readonly port: number;
+  send(peer: number, bytes: Uint8Array): boolean;
+  sendPacked(peer: number, packed: Uint8Array): boolean;
+  queued(peer: number): number;
+  handshakeSend(conn: number, bytes: Uint8Array): void;
+  authorize(conn: number, peer: number, keys: Uint8Array): void;
+  reject(conn: number, reason: string): void;
+  credit(conn: number, bytes: number): void;
+  counters(): Omit<TransportCounters, 'batchesInFlight'>;
+  close(): Promise<void>;
+}
+
+/** Messages below this size are packed in JavaScript and handed over once per turn. */
+const STAGE_DIRECT_BYTES = 64 * 1024;
+/** A peer's packed messages are handed over at once when they reach this size. */
+const STAGE_FLUSH_BYTES = 256 * 1024;
+
+const EVENT = { connected: 1, accepted: 2, handshake: 3, open: 4, closed: 5, messages: 6 } as const;
+
+function parseAddress(address: string, what: string): { host: string; port: number } {
+  const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || !(port >= 0 && port <= 65535)) throw new SteleError('TRANSPORT_CONFIG', `${what}: expected host:port, got ${JSON.stringify(address)}`);
+  return { host: m[1] as string, port };
+}
+
+function defaultLog(event: TransportLogEvent): void {
+  if (event.kind === 'refused') process.stderr.write(`stele transport: refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+}
+
+/**
+ * @example
+ * const t = await Transport.open({ self: 0, signer, validators, onMessages: (b) => handle(b) });
+ * t.send(1, bytes);
+ * await t.close();
+ */
+/** True when this machine has an RDMA device (InfiniBand or RoCE) for the verbs provider. */
+export function rdmaDevicePresent(): boolean {
+  try {
+    return existsSync('/sys/class/infiniband') && readdirSync('/sys/class/infiniband').length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export class Transport {
+  readonly backend: 'tcp' | 'fabric';
+  readonly provider: 'tcp' | 'verbs' | null;
+  private readonly native: NativeTransport;
+  private readonly handshakes = new Map<number, DialerHandshake | AcceptorHandshake>();
+  private readonly network: Uint8Array;
+  private readonly log: (event: TransportLogEvent) => void;
+  private batchesInFlight = 0;
+  private closed = false;
+  private readonly messageBytesMax: number;
+  private readonly sendQueueBytesMax: number;
+  /** Per peer: messages packed as [u32 length][bytes] and not yet handed to the native queue. */
+  private readonly staged: { buffer: Buffer; used: number }[];
+  /** Per peer: an upper bound of the native queue's bytes (the I/O thread only drains it). */
+  private readonly queuedKnown: number[];
+  private flushScheduled = false;
+  private refusedHere = 0;
+
+  private constructor(private readonly options: TransportOptions) {
+    const { self, validators } = options;
+    if (!Number.isInteger(self) || self < 0 || self >= validators.length) throw new SteleError('TRANSPORT_CONFIG', `self index ${self} outside the ${validators.length} validators`);
+    if (options.signer.publicKey.length !== 32 || !Buffer.from(options.signer.publicKey).equals(validators[self]!.publicKey)) {
+      throw new SteleError('TRANSPORT_CONFIG', `the signer's key is not validator ${self}'s key`);
+    }
+    const wanted = options.backend ?? 'tcp';
+    if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
+    if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
+    if (wanted === 'fabric' && !addon().fabric) {
+      throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
+    }
+    const verbs = addon().fabric && rdmaDevicePresent();
+    this.backend = wanted === 'fabric' || (wanted === 'auto' && verbs) ? 'fabric' : 'tcp';
+    this.provider = this.backend === 'fabric' ? (options.provider ?? (wanted === 'auto' ? 'verbs' : 'tcp')) : null;
+    const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
+    const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
+    const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
+    for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
+    }
+    this.messageBytesMax = messageBytesMax;
+    this.sendQueueBytesMax = sendQueueBytesMax;
+    this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
+    this.queuedKnown = validators.map(() => 0);
+    const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
+    this.network = networkTag(validators.map((v) => v.publicKey));
+    this.log = options.onLog ?? defaultLog;
+    const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
+    const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
+    this.native = call(
+      () =>
+        new Native(
+          {
+            self,
+            listenHost: listen.host,
+            listenPort: listen.port,
+            peers,
+            messageBytesMax,
+            windowBytes,
+            sendQueueBytesMax,
+            backend: this.backend,
+            provider: this.provider ?? 'tcp',
+          },
+          this.onEvent.bind(this) as (...a: never[]) => void,
+        ),
+    );
+  }
+
+  /** Starts listening and dialing. @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, TRANSPORT_IO, NATIVE_MISSING */
+  static async open(options: TransportOptions): Promise<Transport> {
+    return new Transport(options);
+  }
+
+  /** The TCP port listened on (useful with port 0). */
+  get port(): number {
+    return this.native.port;
+  }
+
+  /**
+   * Queues `bytes` (copied) for validator `peer`. False when that peer's send queue is
+   * full: the message is dropped, as the network may drop it.
+   * @throws SteleError TRANSPORT_UNKNOWN_PEER, TRANSPORT_TOO_LARGE, TRANSPORT_CLOSED
+   */
+  send(peer: number, bytes: Uint8Array): boolean {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
+    if (this.closed) throw new SteleError('TRANSPORT_CLOSED', 'the transport is closed');
+    if (!Number.isInteger(peer) || peer < 0 || peer >= this.staged.length || peer === this.options.self) {
+      throw new SteleError('TRANSPORT_UNKNOWN_PEER', `no peer ${String(peer)}`);
+    }
+    if (bytes.length > this.messageBytesMax) {
+      throw new SteleError('TRANSPORT_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${this.messageBytesMax}`);
+    }
+    const stage = this.staged[peer] as { buffer: Buffer; used: number };
+    const need = 4 + bytes.length;
+    if (stage.used + this.queuedKnown[peer]! + need > this.sendQueueBytesMax) {
+      this.queuedKnown[peer] = this.native.queued(peer);
+      if (stage.used + this.queuedKnown[peer]! + need > this.sendQueueBytesMax) {
+        this.refusedHere++;
+        return false;
+      }
+    }
+    if (bytes.length >= STAGE_DIRECT_BYTES) {
+      this.flushPeer(peer); // keep the order
+      const accepted = call(() => this.native.send(peer, bytes));
+      invariant(accepted, 'the native queue accepts what fits the known bound');
+      this.queuedKnown[peer]! += need;
+      return true;
+    }
+    if (stage.used + need > stage.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * stage.buffer.length, stage.used + need, 64 * 1024));
+      stage.buffer.copy(grown, 0, 0, stage.used);
+      stage.buffer = grown;
+    }
+    stage.buffer.writeUInt32LE(bytes.length, stage.used);
+    stage.buffer.set(bytes, stage.used + 4);
+    stage.used += need;
+    if (stage.used >= STAGE_FLUSH_BYTES) this.flushPeer(peer);
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushAll());
+    }
+    return true;
+  }
+
+  private flushPeer(peer: number): void {
+    const stage = this.staged[peer] as { buffer: Buffer; used: number };
+    if (stage.used === 0 || this.closed) return;
+    const accepted = call(() => this.native.sendPacked(peer, stage.buffer.subarray(0, stage.used)));
+    invariant(accepted, 'the native queue accepts what fits the known bound');
+    this.queuedKnown[peer]! += stage.used;
+    stage.used = 0;
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
+  }
+
+  counters(): TransportCounters {
+    const native = this.native.counters();
+    return { ...native, sendRefused: native.sendRefused + this.refusedHere, batchesInFlight: this.batchesInFlight };
+  }
+
+  /** Closes every connection and joins the I/O thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.handshakes.clear();
+    await this.native.close();
+  }
+
+  private refuse(conn: number, peer: number, reason: string): void {
+    this.handshakes.delete(conn);
+    this.native.reject(conn, reason);
+    this.log({ kind: 'refused', peer, reason });
+  }
+
+  private onEvent(kind: number, conn: number, peer: number, outbound: boolean, payload: unknown, meta: unknown): void {
+    if (this.closed) return;
+    const { validators, signer, self } = this.options;
+    switch (kind) {
+      case EVENT.connected: {
+        const dial = new DialerHandshake(signer, self, peer, this.network, validators[peer]!.publicKey);
+        this.handshakes.set(conn, dial);
+        this.native.handshakeSend(conn, dial.hello);
+        return;
+      }
+      case EVENT.accepted:
+        this.handshakes.set(conn, new AcceptorHandshake(signer, self, this.network, validators.map((v) => v.publicKey)));
+        return;
+      case EVENT.handshake:
+        this.onHandshake(conn, payload as Uint8Array);
+        return;
+      case EVENT.open:
+        this.log({ kind: 'open', peer, outbound });
+        return;
+      case EVENT.closed: {
+        const pending = this.handshakes.get(conn);
+        this.handshakes.delete(conn);
+        const who = pending instanceof AcceptorHandshake ? pending.from : peer;
+        this.log({ kind: 'closed', peer: who, outbound, reason: String(payload ?? '') });
+        return;
+      }
+      case EVENT.messages:
+        this.onBatch(payload as ArrayBuffer, meta as Uint32Array);
+        return;
+    }
+  }
+
+  private onHandshake(conn: number, bytes: Uint8Array): void {
+    const hs = this.handshakes.get(conn);
+    if (hs === undefined) return this.refuse(conn, -1, 'handshake message on an unknown connection');
+    if (hs instanceof DialerHandshake) {
+      const result = hs.answer(bytes);
+      if (typeof result === 'string') return this.refuse(conn, hs.to, result);
+      this.handshakes.delete(conn);
+      this.native.handshakeSend(conn, result.proof);
+      this.native.authorize(conn, hs.to, result.keys);
+      return;
+    }
+    if (hs.from < 0) {
+      const challenge = hs.greet(bytes);
+      if (typeof challenge === 'string') return this.refuse(conn, hs.from, challenge);
+      this.native.handshakeSend(conn, challenge);
+      return;
+    }
+    const keys = hs.finish(bytes);
+    if (typeof keys === 'string') return this.refuse(conn, hs.from, keys);
+    this.handshakes.delete(conn);
+    this.native.authorize(conn, hs.from, keys);
+  }
+
+  private onBatch(arena: ArrayBuffer, meta: Uint32Array): void {
+    const batch: TransportMessage[] = [];
+    const credit = new Map<number, number>();
+    for (let i = 0; i + 3 < meta.length; i += 4) {
+      const conn = meta[i + 1] as number;
+      const length = meta[i + 3] as number;
+      batch.push({ from: meta[i] as number, bytes: new Uint8Array(arena, meta[i + 2] as number, length) });
+      credit.set(conn, (credit.get(conn) ?? 0) + length + 4);
+    }
+    const giveBack = () => {
+      this.batchesInFlight--;
+      if (this.closed) return;
+      for (const [conn, bytes] of credit) this.native.credit(conn, bytes);
+    };
+    this.batchesInFlight++;
+    let result: void | Promise<void>;
+    try {
+      result = this.options.onMessages(batch);
+    } catch (error) {
+      giveBack();
+      throw error;
+    }
+    if (result instanceof Promise) result.then(giveBack, giveBack);
+    else giveBack();
+  }
+}

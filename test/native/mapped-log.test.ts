@@ -1,0 +1,278 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AcceptorLog, MappedBlockLog, MappedLog } from '../../native/mapped-log.js';
+import type { BlockLog } from '../../ledger/block-log.js';
+import { LedgerStore } from '../../ledger/store.js';
+import { verifyChain } from '../../ledger/chain.js';
+import { isSteleError } from '../../ledger/errors.js';
+import { chain, makeChain } from '../support/fixtures.js';
+import { expectedRecord } from '../support/mapped-records.js';
+
+const SEGMENT = 64 * 1024;
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'stele-mlog-'));
+}
+
+function segmentPath(dir: string, index: number): string {
+  return join(dir, `${String(index).padStart(10, '0')}.seg`);
+}
+
+/** Overwrites bytes of a file at `offset`. */
+function poke(path: string, offset: number, bytes: Uint8Array): void {
+  const fd = openSync(path, 'r+');
+  writeSync(fd, bytes, 0, bytes.length, offset);
+  closeSync(fd);
+}
+
+/** Byte offset just past the last record of a segment (records are 8-byte aligned). */
+function usedEnd(path: string): number {
+  return frames(path).end;
+}
+
+function frames(path: string): { end: number; lastStart: number } {
+  const data = readFileSync(path);
+  let at = 64;
+  let lastStart = -1;
+  for (;;) {
+    if (at + 8 > data.length) return { end: at, lastStart }; // the segment is full
+    const length = data.readUInt32LE(at);
+    const crc = data.readUInt32LE(at + 4);
+    if (length === 0 && crc === 0) return { end: at, lastStart };
+    lastStart = at;
+    at += (8 + length + 7) & ~7;
+  }
+}
+
+test('mapped log: records round trip across segments and reopen', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  const records = Array.from({ length: 200 }, (_, i) => expectedRecord(i));
+  records.push(new Uint8Array(0));
+  for (const r of records) log.append(r);
+  await log.persist();
+  assert.ok(log.stats().segments > 3, 'records spread over several segments');
+  assert.deepEqual(log.read(7), records[7]);
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(again.length, records.length);
+  for (let i = 0; i < records.length; i++) assert.deepEqual(again.read(i), records[i]);
+  assert.equal(again.stats().tornBytes, 0);
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: group commit, many persists share syncs, and all resolve', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < 100; i++) {
+    log.append(expectedRecord(i));
+    waits.push(log.persist());
+  }
+  await Promise.all(waits);
+  const { syncs } = log.stats();
+  assert.ok(syncs >= 1 && syncs < 100, `syncs ${syncs}`);
+  await log.persist(); // nothing new: resolves at once
+  await log.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: a torn tail is cut on open; the cut is durable', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 5; i++) log.append(expectedRecord(i));
+  await log.persist();
+  await log.close();
+  const path = segmentPath(dir, 0);
+  const end = usedEnd(path);
+  const tails = [
+    Uint8Array.of(0, 0, 1, 0), // a length and nothing else
+    Uint8Array.of(100, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9), // a frame cut mid-payload
+    Uint8Array.of(16, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd), // a header whose payload was never copied
+  ];
+  for (const tail of tails) {
+    poke(path, end, tail);
+    const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+    assert.equal(again.length, 5);
+    assert.ok(again.stats().tornBytes > 0);
+    for (let i = 0; i < 5; i++) assert.deepEqual(again.read(i), expectedRecord(i));
+    await again.close();
+    assert.equal(usedEnd(path), end);
+    assert.ok(readFileSync(path).subarray(end).every((b) => b === 0), 'tail zeroed on disk');
+  }
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: a bad checksum on the last record is a torn tail; before the tail it is corruption', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 3; i++) log.append(new Uint8Array(100).fill(i + 1));
+  await log.persist();
+  await log.close();
+  const path = segmentPath(dir, 0);
+  const original = readFileSync(path);
+  const lastPayload = 64 + 2 * 112 + 8 + 10;
+  const flippedLast = Buffer.from(original);
+  flippedLast[lastPayload] = (flippedLast[lastPayload] as number) ^ 0x10;
+  writeFileSync(path, flippedLast);
+  const cut = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(cut.length, 2);
+  assert.equal(cut.stats().tornBytes, 112);
+  await cut.close();
+
+  const flippedFirst = Buffer.from(original);
+  flippedFirst[64 + 8 + 50] = (flippedFirst[64 + 8 + 50] as number) ^ 0x01;
+  writeFileSync(path, flippedFirst);
+  assert.throws(
+    () => MappedLog.open(dir, { segmentBytes: SEGMENT }),
+    (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === 0 && e.details.offset === 64,
+  );
+  // A flipped length field is corruption too, not a place to stop.
+  const badLength = Buffer.from(original);
+  badLength[64 + 112 + 2] = 0x7f;
+  writeFileSync(path, badLength);
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === 1);
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: bad segment headers, a missing segment and corruption in an earlier segment are refused', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 150; i++) log.append(expectedRecord(i));
+  await log.persist();
+  const segments = log.stats().segments;
+  await log.close();
+  assert.ok(segments >= 3);
+  const first = segmentPath(dir, 0);
+  const original = readFileSync(first);
+  for (const [offset, bytes] of [
+    [0, Uint8Array.of(0x58)], // magic
+    [8, Uint8Array.of(2)], // format (header checksum catches it)
+    [16, Uint8Array.of(1)], // segment index
+  ] as const) {
+    writeFileSync(first, original);
+    poke(first, offset, bytes);
+    assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  }
+  // The last record of a segment that is not the last segment is not a tail.
+  writeFileSync(first, original);
+  const { lastStart } = frames(first);
+  const flipped = Buffer.from(original);
+  flipped[lastStart + 9] = (flipped[lastStart + 9] as number) ^ 0xff;
+  writeFileSync(first, flipped);
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  writeFileSync(first, original);
+  rmSync(segmentPath(dir, 1));
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /missing/.test(e.message));
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: truncate across segments is durable; limits and closed logs give coded errors', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT, recordBytesMax: 4000 });
+  for (let i = 0; i < 150; i++) log.append(expectedRecord(i));
+  await log.persist();
+  log.truncate(10);
+  assert.equal(log.length, 10);
+  assert.equal(log.stats().segments, 1);
+  log.append(expectedRecord(10));
+  await log.persist();
+  assert.throws(() => log.append(new Uint8Array(4001)), (e: unknown) => isSteleError(e, 'STORE_RECORD_TOO_LARGE'));
+  assert.throws(() => log.read(11), RangeError);
+  assert.throws(() => log.truncate(12), RangeError);
+  const view = log.view(3);
+  await log.close();
+  // A view outlives the log: the mapping is released only when the view is collected.
+  assert.deepEqual(view, expectedRecord(3));
+  assert.throws(() => log.append(Uint8Array.of(1)), (e: unknown) => isSteleError(e, 'STORE_CLOSED'));
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(again.length, 11);
+  for (let i = 0; i < 11; i++) assert.deepEqual(again.read(i), expectedRecord(i));
+  assert.deepEqual(readdirSync(dir).sort(), ['0000000000.seg']);
+  await again.close();
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: 1000 }), RangeError);
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT, recordBytesMax: SEGMENT }), RangeError);
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped block log: implements BlockLog; a LedgerStore on it commits, reopens and audits', async () => {
+  const dir = tempDir();
+  const log: BlockLog = MappedBlockLog.open(join(dir, 'blocks'));
+  const store = await LedgerStore.open(dir, chain.genesis, { log });
+  const { blocks } = makeChain(5, 3);
+  for (const b of blocks) await store.commit(b);
+  await store.close();
+  const again = await LedgerStore.open(dir, chain.genesis, { log: MappedBlockLog.open(join(dir, 'blocks')) });
+  assert.equal(again.height, 5);
+  const report = await verifyChain(chain.genesis, again.blocks());
+  assert.equal(report.ok, true, JSON.stringify(report.failure));
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('acceptor log: records replay in order; compaction is atomic; an unfinished one is dropped', async () => {
+  const dir = tempDir();
+  const state = AcceptorLog.open(dir);
+  for (let i = 0; i < 20; i++) state.append(expectedRecord(i));
+  await state.persist();
+  await state.close();
+  let again = AcceptorLog.open(dir);
+  assert.deepEqual([...again.replay()], Array.from({ length: 20 }, (_, i) => expectedRecord(i)));
+  await again.compact([expectedRecord(100), expectedRecord(101)]);
+  again.append(expectedRecord(102));
+  await again.persist();
+  await again.close();
+  // A compaction that died before COMPLETE: its generation is ignored and removed.
+  mkdirSync(join(dir, 'gen-0000000009'));
+  writeFileSync(join(dir, 'gen-0000000009', '0000000000.seg'), 'partial');
+  again = AcceptorLog.open(dir);
+  assert.deepEqual([...again.replay()], [expectedRecord(100), expectedRecord(101), expectedRecord(102)]);
+  assert.deepEqual(readdirSync(dir), ['gen-0000000001']);
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log crash: SIGKILL at random moments loses no persisted record; nothing partial survives', async () => {
+  const dir = tempDir();
+  const child = fileURLToPath(new URL('../support/mapped-crash-child.js', import.meta.url));
+  let acked = 0;
+  const rounds = 12;
+  for (let round = 0; round < rounds; round++) {
+    const proc = spawn(process.execPath, [child, dir, String(SEGMENT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let seen = '';
+    let killing = false;
+    const killAfterAcks = 1 + Math.floor(Math.random() * 20);
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        for (const m of seen.matchAll(/ACK (\d+)\n/g)) acked = Math.max(acked, Number(m[1]));
+        if (!killing && (seen.match(/ACK /g) ?? []).length >= killAfterAcks) {
+          killing = true;
+          setTimeout(() => proc.kill('SIGKILL'), Math.floor(Math.random() * 10));
+        }
+      });
+      proc.on('exit', () => resolve());
+    });
+    const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+    assert.ok(log.length >= acked, `round ${round}: ${log.length} records < acknowledged ${acked}`);
+    for (let i = 0; i < log.length; i++) assert.deepEqual(log.read(i), expectedRecord(i), `round ${round}: record ${i}`);
+    // Every surviving record is whole; the next child continues from the tail.
+    await log.close();
+    if (round % 3 === 2) {
+      // A torn frame on top of the tail, as a crash mid-copy leaves it.
+      const last = join(dir, readdirSync(dir).filter((n) => n.endsWith('.seg')).sort().at(-1) as string);
+      const end = usedEnd(last);
+      // Only where such a record could have been appended: a frame never crosses the end
+      // of its segment (a record that does not fit starts the next segment).
+      if (end + 8 + 200 <= SEGMENT) poke(last, end, Uint8Array.of(200, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2));
+    }
+  }
+  assert.ok(acked >= rounds, `acknowledged ${acked}`);
+  rmSync(dir, { recursive: true });
+});
