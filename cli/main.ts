@@ -7,6 +7,8 @@ import { isSteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, printJson, usage } from './io.js';
 import { auditCommand } from './audit.js';
 import { exportCommand } from './export.js';
+import { nodeCommand } from './node.js';
+import { upCommand } from './up.js';
 import { genesisCommand } from './genesis.js';
 import { keygenCommand } from './keygen.js';
 import { demoCommand } from './demo.js';
@@ -20,6 +22,8 @@ Usage:
   stele genesis check FILE [--json]
   stele audit (FILE | --data DIR) --genesis GENESIS [--head HASH] [--json] [--reference]
   stele export --data DIR --out FILE [--force] [--json]
+  stele up [--nodes 3] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp|fabric|auto] [--json]
+  stele node --config FILE
   stele demo [--dir DIR] [--json]
   stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...
 
@@ -34,6 +38,8 @@ const commands: Record<string, Command> = {
   genesis: genesisCommand,
   audit: auditCommand,
   export: exportCommand,
+  node: nodeCommand,
+  up: upCommand,
   demo: demoCommand,
   lint: lintCommand,
 };

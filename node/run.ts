@@ -1,0 +1,87 @@
+/**
+ * One validator process (`stele node --config FILE`): opens the data directory (blocks on
+ * the mapped log, LevelDB index and state, the acceptor log), connects to the other
+ * validators over the native transport, orders and commits blocks, and serves the REST
+ * API when the configuration asks for it. SIGTERM or SIGINT stops it cleanly; a restart
+ * resumes from the data directory and catches up.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesEqual } from '../ledger/assert.js';
+import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
+import { SteleError } from '../ledger/errors.js';
+import { parseGenesisText } from '../ledger/genesis.js';
+import { LedgerStore } from '../ledger/store.js';
+import { VerifyPool } from '../ledger/verify-pool.js';
+import { decodeRecord } from '../consensus/messages.js';
+import { recoverDurable, ZERO_DIGEST } from '../consensus/replica.js';
+import type { PeerMessage, Transport as PeerTransport } from '../consensus/driver.js';
+import { AcceptorLog, MappedBlockLog } from '../native/mapped-log.js';
+import { Transport } from '../native/transport.js';
+import { readKeyFile, readText } from '../cli/io.js';
+import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
+import { Validator } from './validator.js';
+
+export interface RunningNode {
+  readonly validator: Validator;
+  readonly config: NodeConfig;
+  stop(): Promise<void>;
+}
+
+/** Opens everything and starts the validator. @throws SteleError CONFIG_INVALID, STORE_*, TRANSPORT_* */
+export async function startNode(configPath: string, onFatal: (error: unknown) => void): Promise<RunningNode> {
+  const config = parseNodeConfig(readText(configPath, NODE_CONFIG_BYTES_MAX), configBase(configPath));
+  const genesis = parseGenesisText(readText(config.genesis, GENESIS_FILE_BYTES_MAX));
+  const signer = readKeyFile(config.key);
+  const index = genesis.validators.findIndex((v) => bytesEqual(v.publicKey, signer.publicKey));
+  if (index < 0) throw new SteleError('CONFIG_INVALID', `${config.key} is not the key of a validator in ${config.genesis}`, { field: 'key' });
+  mkdirSync(config.data, { recursive: true });
+  const pool = new VerifyPool();
+  const store = await LedgerStore.open(config.data, genesis, { log: MappedBlockLog.open(join(config.data, 'blocks')), pool });
+  const acceptor = AcceptorLog.open(join(config.data, 'acceptor'));
+  const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
+  const records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
+  let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
+  const transport = await Transport.open({
+    self: index,
+    signer,
+    validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, address: v.address })),
+    ...(config.listen === null ? {} : { listen: config.listen }),
+    backend: config.transport,
+    provider: config.provider,
+    messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
+    onMessages: (batch) => deliver?.(batch),
+  });
+  const peers: PeerTransport = {
+    send: (to, bytes) => void transport.send(to, bytes),
+    receive: (handler) => {
+      deliver = handler;
+    },
+  };
+  const validator = new Validator({
+    genesis,
+    index,
+    signer,
+    store,
+    transport: peers,
+    acceptorLog: acceptor,
+    durable: recoverDurable(records, 0, ZERO_DIGEST),
+    tickMs: config.tickMs,
+    onFatal,
+  });
+  validator.start();
+  let stopped = false;
+  return {
+    validator,
+    config,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await validator.stop();
+      await transport.close();
+      await acceptor.close();
+      await store.close();
+      await pool.close();
+    },
+  };
+}
