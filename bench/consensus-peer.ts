@@ -78,17 +78,16 @@ async function main(): Promise<void> {
       // Slot s is record s - 1: the committed log is contiguous from slot 1.
       get: (slot) => (slot >= 1 && slot <= committedLog.length ? parseCommittedRecord(committedLog.read(slot - 1)) : undefined),
       apply: async (entries: readonly Committed[]) => {
+        // A committed value is already durable on a majority of acceptor logs, so clients
+        // are answered now; this replica's own copy of the committed log follows.
         for (const e of entries) {
           committedLog.append(committedRecord(e.slot, e.value, e.certificate));
-        }
-        await committedLog.persist();
-        for (const e of entries) {
-          // Only the acknowledged count goes to the parent; the values are in the log.
           const values = decodeBatch(e.value);
           process.send?.({ type: 'committed', slot: e.slot, count: values.length, ...(spec.reportValues === true ? { values: values.map((v) => Buffer.from(v).toString('utf8')) } : {}) });
           for (const w of inFlight.get(e.slot) ?? []) w.resolve();
           inFlight.delete(e.slot);
         }
+        await committedLog.persist();
       },
     },
     onFatal: (error) => {

@@ -1,0 +1,125 @@
+/**
+ * bench:consensus: durable ordering of opaque 256-byte values by three local processes
+ * (the real core and driver, native transport, mapped logs, batching and pipelining),
+ * against a three-member etcd cluster on loopback doing durable 256-byte puts through its
+ * gRPC client, at the same concurrency. The two systems are measured in alternation,
+ * `--runs` rounds (default 3); medians; one JSON line last.
+ *
+ * npm run bench:consensus -- [--runs N] [--seconds S] [--concurrency C]
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClusterSpec } from './consensus-lib.js';
+import { etcdPutLoad, startEtcd } from './etcd.js';
+import { arg, median, note, round } from './util.js';
+
+const runs = arg('runs', 3);
+const seconds = arg('seconds', 5);
+const concurrency = arg('concurrency', 64);
+const PEER = fileURLToPath(new URL('./consensus-peer.js', import.meta.url));
+
+interface Load {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+function summarize(count: number, elapsed: number, latencies: number[]): Load {
+  const sorted = latencies.slice().sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+  return { perSecond: count / elapsed, p50: at(0.5), p99: at(0.99) };
+}
+
+async function steleRound(c: number, s: number): Promise<Load> {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-bench-paxos-'));
+  const base = 21_000 + Math.floor(Math.random() * 30_000);
+  const spec: ClusterSpec = { seeds: [0, 1, 2].map(() => randomBytes(32).toString('hex')), ports: [base, base + 1, base + 2], tickMs: 10 };
+  const children: ChildProcess[] = [];
+  const roles: string[] = ['', '', ''];
+  try {
+    await Promise.all(
+      [0, 1, 2].map(
+        (i) =>
+          new Promise<void>((resolve) => {
+            const child = fork(PEER, [join(dir, `p${i}`), String(i), JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+            children[i] = child;
+            child.on('message', (m: { type: string; role?: string }) => {
+              if (m.type === 'ready') resolve();
+              if (m.type === 'status') roles[i] = m.role ?? '';
+            });
+          }),
+      ),
+    );
+    let leader = -1;
+    for (let t = 0; t < 500 && leader < 0; t++) {
+      for (const child of children) child.send({ type: 'status' });
+      await sleep(20);
+      leader = roles.indexOf('leader');
+    }
+    if (leader < 0) throw new Error('no leader elected');
+    const done = new Promise<{ committed: number; seconds: number; latencies_ms: number[] }>((resolve) => {
+      children[leader]!.on('message', (m: { type: string; committed: number; seconds: number; latencies_ms: number[] }) => {
+        if (m.type === 'load-done') resolve(m);
+      });
+    });
+    children[leader]!.send({ type: 'load', concurrency: c, valueBytes: 256, seconds: s });
+    const r = await done;
+    return summarize(r.committed, r.seconds, r.latencies_ms);
+  } finally {
+    await Promise.all(children.map((ch) => new Promise((r) => (ch.exitCode !== null ? r(null) : (ch.once('exit', r), ch.kill('SIGTERM'))))));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function etcdRound(c: number, s: number): Promise<Load> {
+  const cluster = await startEtcd(join(tmpdir(), `stele-bench-etcd-${process.pid}`), 23_790);
+  try {
+    // Size the run to take about `s` seconds at the rate a short probe shows.
+    const probe = await etcdPutLoad(cluster, 'grpc', c, Math.max(c * 4, 200), 256);
+    const total = Math.max(c * 4, Math.round(probe.puts_per_s * s));
+    const r = await etcdPutLoad(cluster, 'grpc', c, total, 256);
+    return { perSecond: r.puts_per_s, p50: r.p50_ms, p99: r.p99_ms };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const stele: Load[] = [];
+const etcd: Load[] = [];
+const steleLow: Load[] = [];
+const etcdLow: Load[] = [];
+for (let k = 0; k < runs; k++) {
+  stele.push(await steleRound(concurrency, seconds));
+  note(`stele  c=${concurrency}: ${round(stele.at(-1)!.perSecond)}/s p50 ${round(stele.at(-1)!.p50, 2)} ms p99 ${round(stele.at(-1)!.p99, 2)} ms`);
+  etcd.push(await etcdRound(concurrency, seconds));
+  note(`etcd   c=${concurrency}: ${round(etcd.at(-1)!.perSecond)}/s p50 ${round(etcd.at(-1)!.p50, 2)} ms p99 ${round(etcd.at(-1)!.p99, 2)} ms`);
+  steleLow.push(await steleRound(1, Math.min(seconds, 2)));
+  etcdLow.push(await etcdRound(1, Math.min(seconds, 2)));
+  note(`low load (1 in flight): stele p50 ${round(steleLow.at(-1)!.p50, 2)} ms, etcd p50 ${round(etcdLow.at(-1)!.p50, 2)} ms`);
+}
+const m = (xs: Load[], f: (x: Load) => number): number => median(xs.map(f));
+const ratios = stele.map((x, i) => x.perSecond / etcd[i]!.perSecond);
+const result = {
+  bench: 'consensus',
+  runs,
+  seconds,
+  concurrency,
+  value_bytes: 256,
+  committed_values_per_s: round(m(stele, (x) => x.perSecond)),
+  p50_commit_ms: round(m(stele, (x) => x.p50), 2),
+  p99_commit_ms: round(m(stele, (x) => x.p99), 2),
+  low_load_p50_ms: round(m(steleLow, (x) => x.p50), 2),
+  etcd_puts_per_s: round(m(etcd, (x) => x.perSecond)),
+  etcd_p50_ms: round(m(etcd, (x) => x.p50), 2),
+  etcd_p99_ms: round(m(etcd, (x) => x.p99), 2),
+  etcd_low_load_p50_ms: round(m(etcdLow, (x) => x.p50), 2),
+  vs_etcd_ratio: round(median(ratios), 2),
+  target_5x_etcd_met: median(ratios) >= 5,
+  target_low_load_p50_met: m(steleLow, (x) => x.p50) <= m(etcdLow, (x) => x.p50),
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
