@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     commitIndex = slot;
     commitDigest = digestOf(value);
   }
+  let persisting = false;
   const acceptor = AcceptorLog.open(join(dir, 'acceptor'));
   const limits = { replicas: signers.length, valueBytesMax: 16 * 1024 * 1024 };
   const records = [...acceptor.replay()].map((b) => decodeRecord(b, limits));
@@ -87,7 +88,14 @@ async function main(): Promise<void> {
           for (const w of inFlight.get(e.slot) ?? []) w.resolve();
           inFlight.delete(e.slot);
         }
-        await committedLog.persist();
+        // One persist in flight at a time covers every append before it (group commit);
+        // the apply chain does not wait for it.
+        if (!persisting) {
+          persisting = true;
+          void committedLog.persist().finally(() => {
+            persisting = false;
+          });
+        }
       },
     },
     onFatal: (error) => {
