@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     commitIndex = slot;
     commitDigest = digestOf(value);
   }
-  let persisting = false;
+  let persistTimer: NodeJS.Timeout | null = null;
   const acceptor = AcceptorLog.open(join(dir, 'acceptor'));
   const limits = { replicas: signers.length, valueBytesMax: 16 * 1024 * 1024 };
   const records = [...acceptor.replay()].map((b) => decodeRecord(b, limits));
@@ -88,13 +88,14 @@ async function main(): Promise<void> {
           for (const w of inFlight.get(e.slot) ?? []) w.resolve();
           inFlight.delete(e.slot);
         }
-        // One persist in flight at a time covers every append before it (group commit);
-        // the apply chain does not wait for it.
-        if (!persisting) {
-          persisting = true;
-          void committedLog.persist().finally(() => {
-            persisting = false;
-          });
+        // This replica's own copy of committed values is a convenience (a majority of
+        // acceptor logs already holds them): it is made durable at most every 20 ms, so it
+        // does not compete for the disk with the acceptor log on the commit path.
+        if (persistTimer === null) {
+          persistTimer = setTimeout(() => {
+            persistTimer = null;
+            void committedLog.persist();
+          }, 20);
         }
       },
     },
@@ -147,6 +148,8 @@ async function main(): Promise<void> {
   });
   const stop = async (): Promise<void> => {
     driver.stop();
+    if (persistTimer !== null) clearTimeout(persistTimer);
+    await committedLog.persist();
     await transport.close();
     await acceptor.close();
     await committedLog.close();
