@@ -66,7 +66,9 @@ export function answerFor(error: unknown): { status: number; body: ErrorBody; re
     if (status >= 500 && !isRetryable(error.code)) {
       return { status: 500, body: errorBody('API_INTERNAL', ERROR_CODES.API_INTERNAL) };
     }
-    const answer: { status: number; body: ErrorBody; retryAfterSeconds?: number } = { status, body: errorBody(error.code, error.reason, jsonSafe(error.details)) };
+    // retryAfterSeconds is a hint for the Retry-After header, not a detail for the client.
+    const { retryAfterSeconds: _hint, ...details } = error.details;
+    const answer: { status: number; body: ErrorBody; retryAfterSeconds?: number } = { status, body: errorBody(error.code, error.reason, jsonSafe(details)) };
     if (status === 503 || status === 429) answer.retryAfterSeconds = retryAfter(error.details);
     return answer;
   }
@@ -90,7 +92,13 @@ export function jsonSafe(details: Readonly<Record<string, unknown>>): Record<str
     if (typeof value === 'bigint') out[key] = value.toString();
     else if (value instanceof Uint8Array) out[key] = Buffer.from(value).toString('hex');
     else if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) out[key] = value;
-    else if (Array.isArray(value) || typeof value === 'object') out[key] = JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown;
+    else if (typeof value === 'object') {
+      try {
+        out[key] = JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown;
+      } catch {
+        out[key] = String(value); // a cycle: never worth a 500
+      }
+    }
   }
   return out;
 }
