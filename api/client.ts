@@ -217,17 +217,31 @@ export class SteleClient {
   }
 
   /**
-   * Follows GET /v1/stream, calling `onHeader` for each committed block header until
-   * `signal` aborts (then resolves) or the server ends the stream.
+   * Follows GET /v1/stream, calling `onHeader` for each committed block header, in height
+   * order, until `signal` aborts (then resolves). When the server ends a connection (a
+   * replay longer than it sends at once, a slow reader dropped) the client resumes after
+   * the last height it saw; it resolves when a connection ends without any progress.
    */
   async stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
-    const target = `/v1/stream${options.from === undefined ? '' : `?from=${options.from}`}`;
+    let from = options.from;
+    for (;;) {
+      const before = from;
+      const last = await this.streamOnce((header) => {
+        from = header.height + 1;
+        onHeader(header);
+      }, options.signal, from);
+      if (last === 'aborted' || from === before) return;
+    }
+  }
+
+  private async streamOnce(onHeader: (header: HeaderJson) => void, signal: AbortSignal, from: number | undefined): Promise<'aborted' | 'ended'> {
+    const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
     const headers = await this.headersFor('GET', target, new Uint8Array(0));
     let response: Response;
     try {
-      response = await fetch(this.base + target, { headers: { ...headers, accept: 'text/event-stream' }, signal: options.signal });
+      response = await fetch(this.base + target, { headers: { ...headers, accept: 'text/event-stream' }, signal });
     } catch (error) {
-      if (options.signal.aborted) return;
+      if (signal.aborted) return 'aborted';
       throw error;
     }
     if (!response.ok || response.body === null) throw await errorOf(response);
@@ -246,9 +260,10 @@ export class SteleClient {
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
       }
     } catch (error) {
-      if (options.signal.aborted) return;
+      if (signal.aborted) return 'aborted';
       throw error;
     }
+    return signal.aborted ? 'aborted' : 'ended';
   }
 }
 

@@ -78,6 +78,7 @@ export interface AppOptions {
   /** Lower bounds than the defaults of api/limits.ts (never higher). */
   readonly streamSubscribersMax?: number;
   readonly streamHeartbeatMs?: number;
+  readonly streamReplayBlocksMax?: number;
   readonly commitWaitersMax?: number;
 }
 
@@ -140,6 +141,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const windowMs = bounded(members.windowMs, MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX);
   const replays = new ReplayGuard(windowMs);
   const subscribersMax = bounded(options.streamSubscribersMax, STREAM_SUBSCRIBERS_MAX, STREAM_SUBSCRIBERS_MAX);
+  const replayMax = bounded(options.streamReplayBlocksMax, STREAM_REPLAY_BLOCKS_MAX, STREAM_REPLAY_BLOCKS_MAX);
   const heartbeatMs = bounded(options.streamHeartbeatMs, STREAM_HEARTBEAT_MS, STREAM_HEARTBEAT_MS);
   const waitersMax = bounded(options.commitWaitersMax, COMMIT_WAITERS_MAX, COMMIT_WAITERS_MAX);
   const txBytesMax = Math.min(node.genesis.limits.tx_bytes_max, TX_BYTES_MAX);
@@ -546,8 +548,9 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   app.addHook('onReady', async () => {
     unsubscribeNode = node.onCommittedBlock((block) => {
       for (const s of subscribers) {
-        if (s.backlog !== null) s.backlog.push(block);
-        else s.send(block);
+        if (s.backlog === null) s.send(block);
+        else if (s.backlog.length < replayMax) s.backlog.push(block);
+        else s.close(); // blocks arrive faster than the replay is read: the client resumes later
       }
     });
   });
@@ -576,15 +579,16 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
         from = Number(lastEventId) + 1;
       }
-      const latest = await node.latestHeight();
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write('retry: 2000\n\n');
       let closed = false;
       const subscriber: Subscriber = {
-        lastSent: from === null ? latest : from - 1,
-        backlog: from === null ? null : [],
+        lastSent: Number.MAX_SAFE_INTEGER,
+        // Subscribed before reading the tip, so no block falls between the two: live blocks
+        // wait here until the replay (or the tip) is known.
+        backlog: [],
         send(block) {
           if (closed || block.header.height <= this.lastSent) return;
           this.lastSent = block.header.height;
@@ -604,21 +608,29 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       heartbeat.unref();
       subscribers.add(subscriber);
       res.on('close', () => subscriber.close());
-      if (from !== null) {
-        try {
-          const end = Math.min(latest, from + STREAM_REPLAY_BLOCKS_MAX - 1);
+      try {
+        const latest = await node.latestHeight();
+        subscriber.lastSent = from === null ? latest : from - 1;
+        if (from !== null) {
+          const end = Math.min(latest, from + replayMax - 1);
           for (let h = from; h <= end && !closed; h += BLOCKS_PAGE_MAX) {
             for (const block of await node.blocks(h, Math.min(BLOCKS_PAGE_MAX, end - h + 1))) subscriber.send(block);
           }
-        } catch (error) {
-          request.log.error({ err: error }, 'stream replay failed');
-          subscriber.close();
-          return;
+          // More to replay than one connection carries: end it; the client resumes with
+          // Last-Event-ID (EventSource does so by itself after `retry` ms).
+          if (end < latest) {
+            subscriber.close();
+            return;
+          }
         }
-        const backlog = subscriber.backlog ?? [];
-        subscriber.backlog = null;
-        for (const block of backlog) subscriber.send(block);
+      } catch (error) {
+        request.log.error({ err: error }, 'stream replay failed');
+        subscriber.close();
+        return;
       }
+      const backlog = subscriber.backlog ?? [];
+      subscriber.backlog = null;
+      for (const block of backlog) subscriber.send(block);
     },
   );
 

@@ -162,6 +162,54 @@ test('stream: live block headers, replay from a height, bounded subscribers, cle
   assert.equal(node.listenerCount, 0, 'closing the app unsubscribes from the node');
 });
 
+test('stream: a replay longer than one connection carries ends it, and the client resumes', async () => {
+  const { node, url, close } = await serve({ streamReplayBlocksMax: 2 }, false);
+  try {
+    for (let i = 0; i < 5; i++) node.commit();
+    const client = new SteleClient({ url });
+    const seen: number[] = [];
+    const stop = new AbortController();
+    const done = client.stream((h) => seen.push(h.height), { signal: stop.signal, from: 1 });
+    while (seen.length < 5) await new Promise((r) => setTimeout(r, 5));
+    // Once caught up, the connection stays open for live blocks.
+    await new Promise((r) => setTimeout(r, 30));
+    node.commit();
+    while (seen.length < 6) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+    stop.abort();
+    await done;
+    // A raw connection sees the server end the replay after two blocks.
+    const raw = await (await fetch(`${url}/v1/stream?from=1`)).text();
+    assert.deepEqual([...raw.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), [1, 2]);
+  } finally {
+    await close();
+  }
+});
+
+test('stream: a subscriber that stops reading is dropped once 1 MiB waits for it', async () => {
+  const { node, url, close } = await serve({}, false);
+  try {
+    const block = node.commit();
+    const port = Number(new URL(url).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause(); // never reads
+    const client = new SteleClient({ url });
+    while (!/^stele_api_stream_subscribers 1$/m.test(await client.metrics())) await new Promise((r) => setTimeout(r, 5));
+    // Synthetic headers (about 500 bytes each) until the server gives up on the reader.
+    let height = 2;
+    for (let round = 0; round < 100 && /^stele_api_stream_subscribers 1$/m.test(await client.metrics()); round++) {
+      for (let i = 0; i < 2_000; i++, height++) node.emit({ ...block, header: { ...block.header, height } });
+    }
+    assert.match(await client.metrics(), /^stele_api_stream_subscribers 0$/m);
+    assert.ok(height < 100_000, `dropped after ${height} headers`);
+    socket.destroy();
+  } finally {
+    await close();
+  }
+});
+
 /** Sends raw bytes on a socket and returns the status line of the answer. */
 function rawRequest(port: number, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {

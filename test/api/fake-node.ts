@@ -33,6 +33,7 @@ export class FakeNode implements NodeView {
   private tip: ChainTip;
   private readonly listeners = new Set<(block: Block) => void>();
   private readonly waiters = new Map<string, Waiter[]>();
+  private speculative: BlockBuilder | null = null;
   /** Test knobs. */
   mempoolMax = 10_000;
   unavailable = false;
@@ -72,10 +73,10 @@ export class FakeNode implements NodeView {
     if (this.mempool.has(key)) return { id: tx.id };
     if (this.blocksById.has(key)) throw new SteleError('TX_DUPLICATE', 'already committed');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', 'the mempool is full', { retryAfterSeconds: 3 });
-    // Pre-execution over the committed state plus everything pending, as a leader does.
-    const builder = new BlockBuilder(this.genesis, this.state, this.tip.height + 1);
-    for (const pending of this.mempool.values()) builder.offer(pending);
-    const refusal = builder.offer(tx);
+    // Pre-execution over the committed state plus everything pending, as a leader does
+    // (refused offers leave no trace in the builder).
+    this.speculative ??= new BlockBuilder(this.genesis, this.state, this.tip.height + 1);
+    const refusal = this.speculative.offer(tx);
     if (refusal !== null) {
       this.refused.set(key, { code: refusal.code, reason: refusal.reason });
       throw refusal;
@@ -101,6 +102,7 @@ export class FakeNode implements NodeView {
   commit(): Block {
     const txs = [...this.mempool.values()];
     this.mempool.clear();
+    this.speculative = null;
     const { block, refused } = produceBlock(this.chain, this.tip, this.state, txs, { proposer: 0, timeMs: this.tip.timeMs + 1000 });
     for (const r of refused) this.refused.set(toHex(r.tx.id), { code: r.code as ErrorCode, reason: 'refused when the block was cut' });
     const result = executeBlock(this.genesis, this.state, block.txs, block.header.height, this.tip.stateHash, { signatures: 'verified' });
@@ -179,6 +181,11 @@ export class FakeNode implements NodeView {
   onCommittedBlock(listener: (block: Block) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Delivers a block to the listeners without committing it (stream tests). */
+  emit(block: Block): void {
+    for (const listener of this.listeners) listener(block);
   }
 
   get listenerCount(): number {
