@@ -8,11 +8,10 @@
  * api/errors.ts; nothing else (no stack trace, no framework error shape) reaches a client.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
-import { toHex, fromHex, bytesEqual } from '../ledger/assert.js';
+import { bytesEqual, fromHex, invariant, toHex } from '../ledger/assert.js';
 import { TX_BYTES_MAX } from '../ledger/constants.js';
-import { ERROR_CODES, isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
+import { ERROR_CODES, isSteleError, SteleError } from '../ledger/errors.js';
 import { leafHash, verifyMerkleProof } from '../ledger/merkle.js';
-import { invariant } from '../ledger/assert.js';
 import type { Block } from '../ledger/block.js';
 import type { Tx } from '../ledger/tx.js';
 import { answerFor, errorBody } from './errors.js';
@@ -664,5 +663,3 @@ export async function listen(app: FastifyInstance, where: { host?: string; port?
   const address = await app.listen({ host: where.host ?? '127.0.0.1', port: where.port ?? 8080 });
   return address;
 }
-
-export type { ErrorCode };
