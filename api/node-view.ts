@@ -169,7 +169,8 @@ export interface NodeView {
   submit(tx: Tx): Promise<{ readonly id: Uint8Array }>;
 
   /**
-   * Resolves when transaction `id` (already admitted) commits.
+   * Resolves when transaction `id` (already admitted) commits; at once when it already has
+   * (it may commit between `submit` resolving and this call).
    * @throws SteleError COMMIT_TIMEOUT after `timeoutMs`; TX_* when the leader refused it when
    *   it cut the block (its state changed since admission).
    */
