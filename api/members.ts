@@ -92,18 +92,21 @@ export function checkRequestSignature(
  */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
+  private prunedAtMs = 0;
   constructor(private readonly windowMs: number, private readonly entriesMax = MEMBERS_REPLAY_ENTRIES_MAX) {}
 
   /** @throws SteleError API_REPLAYED, API_BUSY. */
   admit(checked: CheckedRequest, nowMs: number): void {
     if (this.seen.has(checked.signatureHex)) throw new SteleError('API_REPLAYED', 'this signed request was already received; sign each request afresh');
-    if (this.seen.size >= this.entriesMax) this.prune(nowMs);
+    // Expired entries go once per window (cost spread over the window's requests) or when full.
+    if (this.seen.size >= this.entriesMax || nowMs - this.prunedAtMs > this.windowMs) this.prune(nowMs);
     if (this.seen.size >= this.entriesMax) throw new SteleError('API_BUSY', 'too many signed requests within the window', { retryAfterSeconds: Math.ceil(this.windowMs / 1000) });
     // Kept until the timestamp leaves the window on both sides.
     this.seen.set(checked.signatureHex, checked.timestampMs + this.windowMs);
   }
 
   private prune(nowMs: number): void {
+    this.prunedAtMs = nowMs;
     for (const [signature, until] of this.seen) if (until < nowMs) this.seen.delete(signature);
   }
 

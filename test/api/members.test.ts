@@ -105,3 +105,17 @@ test('members: reads are open by default; signedReads closes them, documentation
   const doc = (await closed.send('GET', '/openapi.json')).json as { paths: Record<string, Record<string, { security?: unknown }>> };
   assert.ok(doc.paths['/v1/transactions']?.post?.security !== undefined, 'OpenAPI marks signed operations');
 });
+
+test('members: the replay memory is bounded and forgets what left the window', async () => {
+  const { ReplayGuard } = await import('../../api/members.js');
+  const guard = new ReplayGuard(1_000, 3);
+  const entry = (n: number, at: number) => ({ publicKey: alice.publicKey, signatureHex: n.toString(16).padStart(128, '0'), timestampMs: at });
+  guard.admit(entry(1, 0), 0);
+  guard.admit(entry(2, 0), 0);
+  guard.admit(entry(3, 0), 0);
+  assert.throws(() => guard.admit(entry(1, 0), 0), /API_REPLAYED/);
+  assert.throws(() => guard.admit(entry(4, 0), 0), /API_BUSY/);
+  // Once the first three are out of the window they are forgotten and room returns.
+  guard.admit(entry(4, 2_500), 2_500);
+  assert.equal(guard.size, 1);
+});
