@@ -120,6 +120,17 @@ function framed(blocks: readonly Block[]): Buffer {
   return out;
 }
 
+/** One block's SSE event, built once however many subscribers receive it. */
+const eventTexts = new WeakMap<Block, string>();
+function eventText(block: Block): string {
+  let text = eventTexts.get(block);
+  if (text === undefined) {
+    text = `id: ${block.header.height}\nevent: block\ndata: ${JSON.stringify(headerToJson(block.header, block.hash))}\n\n`;
+    eventTexts.set(block, text);
+  }
+  return text;
+}
+
 /** The answers of one SSE subscriber. */
 interface Subscriber {
   /** Height of the last block sent; live blocks at or below it are skipped. */
@@ -591,7 +602,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         send(block) {
           if (closed || block.header.height <= this.lastSent) return;
           this.lastSent = block.header.height;
-          res.write(`id: ${block.header.height}\nevent: block\ndata: ${JSON.stringify(headerToJson(block.header, block.hash))}\n\n`);
+          res.write(eventText(block));
           // A subscriber that does not read is dropped rather than buffered without bound.
           if (res.writableLength > STREAM_BUFFER_BYTES_MAX) this.close();
         },

@@ -424,4 +424,20 @@ test('GET /openapi.json lists every route with its schemas; /docs is self-contai
   assert.equal(script.status, 200);
   for (const text of [page.body, script.body]) assert.ok(!/https?:\/\//.test(text), 'loads nothing from elsewhere');
   assert.match(script.body, /fetch\('openapi\.json'\)/);
+  // Run the page script over a minimal DOM and the real document: it lists every operation.
+  interface Node { tag: string; children: Array<Node | string>; attrs: Record<string, string>; textContent: string; append(...c: Array<Node | string>): void; setAttribute(k: string, v: string): void }
+  const make = (tag: string): Node => {
+    const node: Node = { tag, children: [], attrs: {}, textContent: '', append: (...c) => node.children.push(...c), setAttribute: (k, v) => (node.attrs[k] = v) };
+    return node;
+  };
+  const ids: Record<string, Node> = { intro: make('p'), routes: make('div'), schemas: make('div'), codes: make('div') };
+  const fakeDocument = { createElement: make, getElementById: (id: string) => ids[id] };
+  const fakeFetch = async (url: string) => ({ json: async () => (await call('GET', `/${url}`)).json });
+  await (new Function('document', 'fetch', `return (async () => { ${script.body} })()`) as (d: unknown, f: unknown) => Promise<void>)(fakeDocument, fakeFetch);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ids.routes!.children.length, expected.length);
+  assert.equal(ids.schemas!.children.length, Object.keys(doc.components.schemas).length);
+  const table = ids.codes!.children[0] as Node;
+  assert.equal(table.children.length, Object.keys(ERROR_CODES).length + 1);
+  assert.match(ids.intro!.textContent, /Stele/);
 });
