@@ -6,6 +6,7 @@
  *   json_http / binary_http  POST /v1/transactions over loopback HTTP (keep-alive fetch,
  *                            `--concurrency` requests in flight)
  *   json_inject / binary_inject  the same through fastify inject() (no sockets)
+ *   json_batch_http           POST /v1/transactions/batch, 1,000 per request
  *   decode_only               txFromJson alone (the floor for the JSON form)
  *
  * Sides alternate within each round; medians over `--runs` rounds. One JSON line last.
@@ -87,6 +88,18 @@ async function http(kind: 'json' | 'binary'): Promise<number> {
   return (count / (performance.now() - start)) * 1000;
 }
 
+/** POST /v1/transactions/batch in batches of 1,000 (sequential). */
+async function batchHttp(): Promise<number> {
+  const start = performance.now();
+  for (let at = 0; at < count; at += 1_000) {
+    const body = `{"transactions":[${jsonBodies.slice(at, at + 1_000).join(',')}]}`;
+    const r = await fetch(`${url}/v1/transactions/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const answer = (await r.json()) as { accepted: number };
+    if (r.status !== 200 || answer.accepted !== Math.min(1_000, count - at)) throw new Error(`batch answer ${r.status}`);
+  }
+  return (count / (performance.now() - start)) * 1000;
+}
+
 function decodeOnly(): number {
   const start = performance.now();
   for (const body of jsonBodies) txFromJson(JSON.parse(body));
@@ -97,7 +110,7 @@ function decodeOnly(): number {
 await inject('json');
 await http('json');
 
-const sides = { json_http: () => http('json'), binary_http: () => http('binary'), json_inject: () => inject('json'), binary_inject: () => inject('binary'), decode_only: async () => decodeOnly() };
+const sides = { json_http: () => http('json'), binary_http: () => http('binary'), json_batch_http: batchHttp, json_inject: () => inject('json'), binary_inject: () => inject('binary'), decode_only: async () => decodeOnly() };
 const rates: Record<string, number[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
 for (let r = 0; r < runs; r++) {
   for (const [name, fn] of Object.entries(sides)) (rates[name] as number[]).push(await fn());
@@ -115,6 +128,7 @@ const result = {
   http_concurrency: concurrency,
   json_http_tx_per_s: round(m.json_http),
   binary_http_tx_per_s: round(m.binary_http),
+  json_batch_http_tx_per_s: round(m.json_batch_http),
   json_inject_tx_per_s: round(m.json_inject),
   binary_inject_tx_per_s: round(m.binary_inject),
   json_decode_only_tx_per_s: round(m.decode_only),
