@@ -66,9 +66,8 @@ export function answerFor(error: unknown): { status: number; body: ErrorBody; re
     if (status >= 500 && !isRetryable(error.code)) {
       return { status: 500, body: errorBody('API_INTERNAL', ERROR_CODES.API_INTERNAL) };
     }
-    // retryAfterSeconds is a hint for the Retry-After header, not a detail for the client.
-    const { retryAfterSeconds: _hint, ...details } = error.details;
-    const answer: { status: number; body: ErrorBody; retryAfterSeconds?: number } = { status, body: errorBody(error.code, error.reason, jsonSafe(details)) };
+    // details.retry_after_s (seconds) also becomes the Retry-After header.
+    const answer: { status: number; body: ErrorBody; retryAfterSeconds?: number } = { status, body: errorBody(error.code, error.reason, jsonSafe(error.details)) };
     if (status === 503 || status === 429) answer.retryAfterSeconds = retryAfter(error.details);
     return answer;
   }
@@ -81,7 +80,7 @@ function isRetryable(code: ErrorCode): boolean {
 }
 
 function retryAfter(details: Readonly<Record<string, unknown>>): number {
-  const value = details.retryAfterSeconds;
+  const value = details.retry_after_s;
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 3600 ? value : 1;
 }
 

@@ -100,7 +100,7 @@ export class ReplayGuard {
     if (this.seen.has(checked.signatureHex)) throw new SteleError('API_REPLAYED', 'this signed request was already received; sign each request afresh');
     // Expired entries go once per window (cost spread over the window's requests) or when full.
     if (this.seen.size >= this.entriesMax || nowMs - this.prunedAtMs > this.windowMs) this.prune(nowMs);
-    if (this.seen.size >= this.entriesMax) throw new SteleError('API_BUSY', 'too many signed requests within the window', { retryAfterSeconds: Math.ceil(this.windowMs / 1000) });
+    if (this.seen.size >= this.entriesMax) throw new SteleError('API_BUSY', 'too many signed requests within the window', { retry_after_s: Math.ceil(this.windowMs / 1000) });
     // Kept until the timestamp leaves the window on both sides.
     this.seen.set(checked.signatureHex, checked.timestampMs + this.windowMs);
   }

@@ -163,7 +163,7 @@ export interface NodeView {
    * again with the same id.
    * @throws SteleError TX_* when pre-execution refuses it (signature, identity, role,
    *   balance, expiry, duplicate of a committed id, ...), MEMPOOL_FULL when the mempool is
-   *   at its bound (optionally `details.retryAfterSeconds`), NODE_UNAVAILABLE when no leader
+   *   at its bound (optionally `details.retry_after_s`, sent as Retry-After), NODE_UNAVAILABLE when no leader
    *   can take it now.
    */
   submit(tx: Tx): Promise<{ readonly id: Uint8Array }>;

@@ -300,7 +300,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       checkChain(tx);
       const timeoutMs = query.timeout_ms === undefined ? COMMIT_WAIT_MS_DEFAULT : Number(query.timeout_ms);
       if (timeoutMs > COMMIT_WAIT_MS_MAX) throw new SteleError('API_BAD_REQUEST', `timeout_ms at most ${COMMIT_WAIT_MS_MAX}`, { timeout_ms: timeoutMs });
-      if (query.wait === 'commit' && waiters >= waitersMax) throw new SteleError('API_BUSY', `${waiters} requests already wait for commits`, { retryAfterSeconds: 1 });
+      if (query.wait === 'commit' && waiters >= waitersMax) throw new SteleError('API_BUSY', `${waiters} requests already wait for commits`, { retry_after_s: 1 });
       const { id } = await node.submit(tx);
       invariant(bytesEqual(id, tx.id), 'the node admits a transaction under its own id');
       if (query.wait !== 'commit') return reply.code(202).send({ id: toHex(id), status: 'pending' });
@@ -537,7 +537,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     },
     async (request) => {
       if (node.lint === undefined) throw new SteleError('API_LINT_UNAVAILABLE', 'this server was started without the contract checker');
-      if (lintsInFlight >= LINT_INFLIGHT_MAX) throw new SteleError('API_BUSY', `${lintsInFlight} lint runs in flight`, { retryAfterSeconds: 1 });
+      if (lintsInFlight >= LINT_INFLIGHT_MAX) throw new SteleError('API_BUSY', `${lintsInFlight} lint runs in flight`, { retry_after_s: 1 });
       const body = request.body as { files: Array<{ file: string; source: string }>; options?: { max_paths?: number; max_depth?: number; max_horizon?: number } };
       const o = body.options ?? {};
       lintsInFlight++;
@@ -580,7 +580,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request, reply) => {
-      if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retryAfterSeconds: 5 });
+      if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
       const lastEventId = request.headers['last-event-id'];
       let from: number | null = null;
       const query = request.query as { from?: string };

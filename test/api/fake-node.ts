@@ -68,11 +68,11 @@ export class FakeNode implements NodeView {
 
   async submit(tx: Tx): Promise<{ id: Uint8Array }> {
     this.submitted++;
-    if (this.unavailable) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known', { retryAfterSeconds: 2 });
+    if (this.unavailable) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known', { retry_after_s: 2 });
     const key = toHex(tx.id);
     if (this.mempool.has(key)) return { id: tx.id };
     if (this.blocksById.has(key)) throw new SteleError('TX_DUPLICATE', 'already committed');
-    if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', 'the mempool is full', { retryAfterSeconds: 3 });
+    if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', 'the mempool is full', { retry_after_s: 3 });
     // Pre-execution over the committed state plus everything pending, as a leader does
     // (refused offers leave no trace in the builder).
     this.speculative ??= new BlockBuilder(this.genesis, this.state, this.tip.height + 1);
