@@ -19,16 +19,43 @@
  * `txToJson(txFromJson(json))` equals `json` for every accepted `json` (test/api/tx-json.test.ts).
  */
 import { fromHex, toHex } from '../ledger/assert.js';
-import { AMOUNT_MAX, HASH_BYTES, PUBLIC_KEY_BYTES, RECORD_KEY_BYTES_MAX, RECORD_VALUE_BYTES_MAX, SIGNATURE_BYTES, SIGNERS_MAX, TX_BYTES_MAX } from '../ledger/constants.js';
+import {
+  AMOUNT_MAX,
+  CONTRACT_ARGS_MAX,
+  CONTRACT_INT_BYTES_MAX,
+  CONTRACT_PARAMS_MAX,
+  CONTRACT_PARTIES_MAX,
+  CONTRACT_REFS_MAX,
+  CONTRACT_SOURCE_BYTES_MAX,
+  HASH_BYTES,
+  PUBLIC_KEY_BYTES,
+  RECORD_KEY_BYTES_MAX,
+  RECORD_VALUE_BYTES_MAX,
+  SIGNATURE_BYTES,
+  SIGNERS_MAX,
+  TX_BYTES_MAX,
+} from '../ledger/constants.js';
 import { isSteleError, SteleError } from '../ledger/errors.js';
-import { CHAIN_ID_RE, decodeTx, encodeTx, encodeTxBody, NAME_RE, RECORD_KEY_RE, Role, type Payload, type RoleName, type Tx } from '../ledger/tx.js';
+import { CHAIN_ID_RE, decodeTx, encodeTx, encodeTxBody, NAME_RE, RECORD_KEY_RE, Role, SCL_NAME_RE, type ContractValue, type Payload, type RoleName, type Tx } from '../ledger/tx.js';
 
 export type PayloadJson =
   | { type: 'register'; public_key: string; name: string; roles: RoleName[] }
   | { type: 'revoke'; public_key: string }
   | { type: 'issue'; asset: string; to: string; amount: string }
   | { type: 'transfer'; from: string; asset: string; to: string; amount: string }
-  | { type: 'put'; owner: string; key: string; value: { kind: 'inline'; data: string } | { kind: 'sha256'; digest: string } };
+  | { type: 'put'; owner: string; key: string; value: { kind: 'inline'; data: string } | { kind: 'sha256'; digest: string } }
+  | { type: 'deploy'; source: string }
+  | {
+      type: 'create';
+      contract: string;
+      parties: Array<{ name: string; key: string }>;
+      params: Array<{ name: string; value: ContractValueJson }>;
+      refs: Array<{ name: string; instance: number }>;
+    }
+  | { type: 'act'; instance: number; party: string; action: string; args: ContractValueJson[] };
+
+/** A contract value: integers as decimal strings (they may exceed 2^53), booleans, asset symbols. */
+export type ContractValueJson = { kind: 'int'; value: string } | { kind: 'bool'; value: boolean } | { kind: 'asset'; value: string };
 
 export interface TxJson {
   id?: string;
@@ -55,6 +82,21 @@ function variant(type: string, properties: Record<string, unknown>): Record<stri
     properties: { type: { const: type }, ...properties },
   };
 }
+
+const SCL_NAME = { type: 'string', pattern: SCL_NAME_RE.source } as const;
+const INSTANCE = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const CONTRACT_VALUE = {
+  type: 'object',
+  required: ['kind', 'value'],
+  discriminator: { propertyName: 'kind' },
+  oneOf: [
+    { type: 'object', additionalProperties: false, required: ['kind', 'value'], properties: { kind: { const: 'int' }, value: { type: 'string', pattern: '^(0|-?[1-9][0-9]{0,154})$', description: 'decimal, |value| < 2^512' } } },
+    { type: 'object', additionalProperties: false, required: ['kind', 'value'], properties: { kind: { const: 'bool' }, value: { type: 'boolean' } } },
+    { type: 'object', additionalProperties: false, required: ['kind', 'value'], properties: { kind: { const: 'asset' }, value: ASSET } },
+  ],
+} as const;
+const named = (extra: Record<string, unknown>, max: number, description: string) =>
+  ({ type: 'array', maxItems: max, description, items: { type: 'object', additionalProperties: false, required: ['name', ...Object.keys(extra)], properties: { name: SCL_NAME, ...extra } } }) as const;
 
 /** JSON Schema of a payload (a `type` discriminator selects the variant). */
 export const payloadSchema = {
@@ -84,6 +126,14 @@ export const payloadSchema = {
         ],
       },
     }),
+    variant('deploy', { source: { type: 'string', maxLength: CONTRACT_SOURCE_BYTES_MAX, description: 'SCL source text (at most 60,000 UTF-8 bytes)' } }),
+    variant('create', {
+      contract: SCL_NAME,
+      parties: named({ key: KEY }, CONTRACT_PARTIES_MAX, 'strictly ascending by name'),
+      params: named({ value: CONTRACT_VALUE }, CONTRACT_PARAMS_MAX, 'strictly ascending by name'),
+      refs: named({ instance: INSTANCE }, CONTRACT_REFS_MAX, 'strictly ascending by name'),
+    }),
+    variant('act', { instance: INSTANCE, party: SCL_NAME, action: SCL_NAME, args: { type: 'array', maxItems: CONTRACT_ARGS_MAX, items: CONTRACT_VALUE } }),
   ],
 } as const;
 
@@ -119,9 +169,50 @@ function amountField(value: unknown, field: string): bigint {
   return n;
 }
 
+/** A lone UTF-16 surrogate has no UTF-8 encoding: it would not survive the round trip. */
+const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function textField(value: unknown, pattern: RegExp, field: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) malformed(field, `expected text matching ${pattern.source}`);
+  if (LONE_SURROGATE_RE.test(value)) malformed(field, 'text with a lone surrogate has no UTF-8 form');
   return value;
+}
+
+const INT_MAX = 1n << BigInt(8 * CONTRACT_INT_BYTES_MAX);
+
+function contractValueField(value: unknown, field: string): ContractValue {
+  const v = object(value, field);
+  only(v, field, ['kind', 'value']);
+  if (v.kind === 'bool') {
+    if (typeof v.value !== 'boolean') malformed(`${field}.value`, 'expected true or false');
+    return { kind: 'bool', value: v.value };
+  }
+  if (v.kind === 'asset') return { kind: 'asset', value: textField(v.value, /^[A-Z][A-Z0-9]{0,11}$/, `${field}.value`) };
+  if (v.kind === 'int') {
+    if (typeof v.value !== 'string' || !/^(0|-?[1-9][0-9]{0,154})$/.test(v.value)) malformed(`${field}.value`, 'expected a decimal string without leading zeros or "-0"');
+    const n = BigInt(v.value);
+    if (n >= INT_MAX || -n >= INT_MAX) malformed(`${field}.value`, `magnitude of ${CONTRACT_INT_BYTES_MAX} bytes at most`);
+    return { kind: 'int', value: n };
+  }
+  return malformed(`${field}.kind`, 'expected "int", "bool" or "asset"');
+}
+
+function contractValueToJson(v: ContractValue): ContractValueJson {
+  return v.kind === 'int' ? { kind: 'int', value: v.value.toString() } : v.kind === 'bool' ? { kind: 'bool', value: v.value } : { kind: 'asset', value: v.value };
+}
+
+function instanceField(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) malformed(field, 'expected an integer in 0..2^53-1');
+  return value;
+}
+
+function namedList<T>(value: unknown, field: string, max: number, allowed: readonly string[], each: (o: Record<string, unknown>, field: string) => T): Array<{ name: string } & T> {
+  if (!Array.isArray(value) || value.length > max) malformed(field, `expected a list of at most ${max} entries`);
+  return value.map((item: unknown, i) => {
+    const o = object(item, `${field}[${i}]`);
+    only(o, `${field}[${i}]`, ['name', ...allowed]);
+    return { name: textField(o.name, SCL_NAME_RE, `${field}[${i}].name`), ...each(o, `${field}[${i}]`) };
+  });
 }
 
 function object(value: unknown, field: string): Record<string, unknown> {
@@ -184,8 +275,35 @@ function payloadFromJson(value: unknown): Payload {
       }
       return malformed('payload.value.kind', 'expected "inline" or "sha256"');
     }
+    case 'deploy': {
+      only(p, 'payload', ['type', 'source']);
+      if (typeof p.source !== 'string') malformed('payload.source', 'expected SCL source text');
+      if (LONE_SURROGATE_RE.test(p.source)) malformed('payload.source', 'text with a lone surrogate has no UTF-8 form');
+      if (Buffer.byteLength(p.source) > CONTRACT_SOURCE_BYTES_MAX) malformed('payload.source', `more than ${CONTRACT_SOURCE_BYTES_MAX} bytes`);
+      return { type: 'deploy', source: p.source };
+    }
+    case 'create':
+      only(p, 'payload', ['type', 'contract', 'parties', 'params', 'refs']);
+      return {
+        type: 'create',
+        contract: textField(p.contract, SCL_NAME_RE, 'payload.contract'),
+        parties: namedList(p.parties, 'payload.parties', CONTRACT_PARTIES_MAX, ['key'], (o, f) => ({ key: bytesField(o.key, PUBLIC_KEY_BYTES, `${f}.key`) })),
+        params: namedList(p.params, 'payload.params', CONTRACT_PARAMS_MAX, ['value'], (o, f) => ({ value: contractValueField(o.value, `${f}.value`) })),
+        refs: namedList(p.refs, 'payload.refs', CONTRACT_REFS_MAX, ['instance'], (o, f) => ({ instance: instanceField(o.instance, `${f}.instance`) })),
+      };
+    case 'act': {
+      only(p, 'payload', ['type', 'instance', 'party', 'action', 'args']);
+      if (!Array.isArray(p.args) || p.args.length > CONTRACT_ARGS_MAX) malformed('payload.args', `expected a list of at most ${CONTRACT_ARGS_MAX} values`);
+      return {
+        type: 'act',
+        instance: instanceField(p.instance, 'payload.instance'),
+        party: textField(p.party, SCL_NAME_RE, 'payload.party'),
+        action: textField(p.action, SCL_NAME_RE, 'payload.action'),
+        args: p.args.map((a: unknown, i) => contractValueField(a, `payload.args[${i}]`)),
+      };
+    }
     default:
-      return malformed('payload.type', 'expected one of register, revoke, issue, transfer, put');
+      return malformed('payload.type', 'expected one of register, revoke, issue, transfer, put, deploy, create, act');
   }
 }
 
@@ -256,6 +374,18 @@ function payloadToJson(p: Payload): PayloadJson {
         key: p.key,
         value: p.value.kind === 'inline' ? { kind: 'inline', data: toHex(p.value.data) } : { kind: 'sha256', digest: toHex(p.value.digest) },
       };
+    case 'deploy':
+      return { type: 'deploy', source: p.source };
+    case 'create':
+      return {
+        type: 'create',
+        contract: p.contract,
+        parties: p.parties.map((x) => ({ name: x.name, key: toHex(x.key) })),
+        params: p.params.map((x) => ({ name: x.name, value: contractValueToJson(x.value) })),
+        refs: p.refs.map((x) => ({ name: x.name, instance: x.instance })),
+      };
+    case 'act':
+      return { type: 'act', instance: p.instance, party: p.party, action: p.action, args: p.args.map(contractValueToJson) };
     default: {
       // A payload type added to ledger/tx.ts needs its JSON form here (and in payloadSchema).
       const unknownType: never = p;

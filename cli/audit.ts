@@ -1,64 +1,145 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { fromHex, toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { FileBlockLog } from '../ledger/block-log.js';
-import { verifyChain } from '../ledger/chain.js';
+import { openChainFile } from '../ledger/chain-file.js';
+import { verifyChain, type AuditReport } from '../ledger/chain.js';
+import { decodeBlock } from '../ledger/block.js';
 import { parseGenesisText } from '../ledger/genesis.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
-import { verify } from '../ledger/ed25519.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, parse, printJson, readText, usage } from './io.js';
-import { SteleError } from '../ledger/errors.js';
+import { isSteleError, SteleError } from '../ledger/errors.js';
+
+interface Source {
+  readonly blocks: Iterable<Uint8Array>;
+  readonly count: number;
+  /** A problem found before verification that makes block `height` the first bad one. */
+  readonly damage: { height: number; code: 'STORE_CORRUPT'; message: string } | null;
+  readonly tornBytes: number;
+  close(): Promise<void>;
+}
+
+function fromDataDir(dir: string): Source {
+  const path = join(dir, 'blocks.log');
+  if (!existsSync(path)) throw new SteleError('CLI_IO', `no block log at ${path}`);
+  const log = FileBlockLog.open(path, { readOnly: true });
+  const corruption = log.opened.corruption;
+  return {
+    blocks: (function* () {
+      for (let i = 0; i < log.length; i++) yield log.read(i);
+    })(),
+    count: log.length,
+    damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the log: ${corruption.reason}` },
+    tornBytes: log.opened.tornBytes,
+    close: () => log.close(),
+  };
+}
+
+function fromFile(path: string, genesisHash: Uint8Array): Source {
+  const file = openChainFile(path);
+  if (toHex(file.genesisHash) !== toHex(genesisHash)) {
+    file.close();
+    throw new SteleError('CHAIN_FILE_INVALID', `${path} is a chain of genesis ${toHex(file.genesisHash)}, not of the genesis given (${toHex(genesisHash)})`);
+  }
+  return { blocks: file.blocks(), count: file.count, damage: null, tornBytes: 0, close: async () => file.close() };
+}
 
 /**
- * `stele audit --genesis FILE --data DIR [--json] [--reference]`: verifies the chain in a
- * data directory from the genesis file alone. Reads only; never repairs.
+ * `stele audit (FILE | --data DIR) --genesis GENESIS [--head HASH] [--json] [--reference]`:
+ * verifies a chain from the genesis file alone. Reads only; never repairs. `--head` names
+ * the hash the last block must have, which catches a chain cut short.
  */
 export async function auditCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    genesis: { type: 'string' },
-    data: { type: 'string' },
-    json: { type: 'boolean' },
-    reference: { type: 'boolean' },
-  });
-  if (values.genesis === undefined || values.data === undefined) usage('audit needs --genesis FILE and --data DIR');
+  const { values, positionals } = parse(
+    args,
+    {
+      genesis: { type: 'string' },
+      data: { type: 'string' },
+      head: { type: 'string' },
+      json: { type: 'boolean' },
+      reference: { type: 'boolean' },
+    },
+    true,
+  );
+  if (values.genesis === undefined) usage('audit needs --genesis FILE');
+  if ((values.data === undefined) === (positionals.length === 0) || positionals.length > 1) usage('audit needs one chain: a FILE from `stele export`, or --data DIR');
+  let head: Uint8Array | null = null;
+  if (values.head !== undefined) {
+    try {
+      head = fromHex(values.head, 32, '--head');
+    } catch {
+      usage('--head expects a block hash: 64 lower-case hex characters');
+    }
+  }
   const genesis = parseGenesisText(readText(values.genesis, GENESIS_FILE_BYTES_MAX));
-  const path = join(values.data, 'blocks.log');
-  if (!existsSync(path)) throw new SteleError('CLI_IO', `no block log at ${path}`);
   const started = performance.now();
-  const log = FileBlockLog.open(path, { readOnly: true });
+  let source: Source;
+  try {
+    source = values.data !== undefined ? fromDataDir(values.data) : fromFile(positionals[0] as string, genesis.hash);
+  } catch (error) {
+    if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
+    // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.
+    const height = typeof error.details.height === 'number' ? error.details.height : 1;
+    const failure = { height, code: error.code, message: error.reason };
+    if (values.json === true) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast' });
+    else process.stdout.write(`INVALID at block ${height}: ${error.code}: ${error.reason}\n`);
+    return EXIT_CHECK_FAILED;
+  }
   const pool = values.reference === true ? undefined : new VerifyPool();
   try {
-    const records = function* () {
-      for (let i = 0; i < log.length; i++) yield log.read(i);
-    };
-    let report = await verifyChain(genesis, records(), { pool, reference: values.reference === true });
-    const corruption = log.opened.corruption;
-    if (report.ok && corruption !== null) {
+    let lastHash: Uint8Array | null = null;
+    const tracked = (function* () {
+      for (const bytes of source.blocks) {
+        yield bytes;
+        try {
+          lastHash = decodeBlock(bytes).hash;
+        } catch {
+          lastHash = null; // verifyChain reports the bad block
+        }
+      }
+    })();
+    let report: AuditReport = await verifyChain(genesis, tracked, { pool, reference: values.reference === true });
+    if (report.ok && source.damage !== null) {
       // Every block before the damaged record verified; the damaged one is the first bad block.
-      report = {
-        ...report,
-        ok: false,
-        failure: {
-          height: corruption.record + 1,
-          code: 'STORE_CORRUPT',
-          message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the log: ${corruption.reason}`,
-        },
-      };
+      report = { ...report, ok: false, failure: source.damage };
+    }
+    if (report.ok && head !== null) {
+      const last = report.height === 0 ? genesis.hash : lastHash;
+      if (last === null || toHex(last) !== toHex(head)) {
+        report = {
+          ...report,
+          ok: false,
+          failure: { height: report.height + 1, code: 'AUDIT_HEAD_MISMATCH', message: `the chain ends at block ${report.height} (${last === null ? 'unknown' : toHex(last)}), not at the expected head ${toHex(head)}: it was cut short or is another chain` },
+        };
+      }
     }
     const seconds = (performance.now() - started) / 1000;
-    const full = { ...report, torn_tail_bytes: log.opened.tornBytes, seconds: Number(seconds.toFixed(3)), verifier: values.reference === true ? 'reference' : 'fast' };
+    const full = {
+      valid: report.ok,
+      height: report.height,
+      blocks: source.count,
+      transactions: report.transactions,
+      first_error: report.failure,
+      chain_id: report.chain_id,
+      genesis_hash: report.genesis_hash,
+      state_hash: report.state_hash,
+      torn_tail_bytes: source.tornBytes,
+      seconds: Number(seconds.toFixed(3)),
+      verifier: values.reference === true ? 'reference' : 'fast',
+    };
     if (values.json === true) printJson(full);
     else if (report.ok) {
-      process.stdout.write(`ok: ${report.height} blocks, ${report.transactions} transactions, state ${report.state_hash}\n`);
-      if (log.opened.tornBytes > 0) process.stderr.write(`note: ${log.opened.tornBytes} bytes of torn tail after the last whole block\n`);
+      process.stdout.write(`valid: ${report.height} blocks, ${report.transactions} transactions, state ${report.state_hash}\n`);
+      if (source.tornBytes > 0) process.stderr.write(`note: ${source.tornBytes} bytes of torn tail after the last whole block\n`);
     } else {
       const f = report.failure;
-      process.stdout.write(`FAILED at block ${f?.height}: ${f?.code}: ${f?.message}\n`);
+      process.stdout.write(`INVALID at block ${f?.height}: ${f?.code}: ${f?.message}\n`);
       process.stderr.write(`blocks 1..${report.height} are valid\n`);
     }
     return report.ok ? EXIT_OK : EXIT_CHECK_FAILED;
   } finally {
     await pool?.close();
-    await log.close();
+    await source.close();
   }
 }

@@ -6,9 +6,11 @@
 import { isSteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, printJson, usage } from './io.js';
 import { auditCommand } from './audit.js';
+import { exportCommand } from './export.js';
 import { genesisCommand } from './genesis.js';
 import { keygenCommand } from './keygen.js';
 import { demoCommand } from './demo.js';
+import { lintCommand } from './lint.js';
 
 const HELP = `stele: a permissioned ledger (see README.md)
 
@@ -16,11 +18,13 @@ Usage:
   stele keygen --out FILE [--json] [--force]
   stele genesis new --chain-id ID --validator ID,KEY,HOST:PORT... --admin NAME,KEY... [--asset SYM] [--supply N] --out FILE [--force]
   stele genesis check FILE [--json]
-  stele audit --genesis FILE --data DIR [--json] [--reference]
-  stele demo [--dir DIR] [--blocks N] [--json]
+  stele audit (FILE | --data DIR) --genesis GENESIS [--head HASH] [--json] [--reference]
+  stele export --data DIR --out FILE [--force] [--json]
+  stele demo [--dir DIR] [--json]
+  stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...
 
 KEY is 64 hex characters or the path of a key file written by keygen.
-Exit codes: 0 ok, 1 the check failed (audit), 2 usage or I/O error.
+Exit codes: 0 ok, 1 the check failed (audit, lint), 2 usage or I/O error.
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -29,7 +33,9 @@ const commands: Record<string, Command> = {
   keygen: keygenCommand,
   genesis: genesisCommand,
   audit: auditCommand,
+  export: exportCommand,
   demo: demoCommand,
+  lint: lintCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

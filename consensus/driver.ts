@@ -4,9 +4,10 @@
  * hand-off requires:
  *
  *   r = core.ready()
- *   send r.send at once (messages to itself are stepped on the next turn)
- *   append r.persist to the acceptor log, and apply r.commit through the learner
- *   when both are done (one group-commit persist for all records): core.advance()
+ *   send r.send at once (messages to itself are stepped on the next microtask)
+ *   hand r.commit to the learner, which applies hand-offs in order, off this path
+ *   append r.persist to the acceptor log; once one group-commit persist makes them
+ *   durable: core.advance()
  *
  * The transport and the log are interfaces so the same driver runs over the native
  * transport and mapped log, or over in-memory fakes in tests.
@@ -14,6 +15,9 @@
 import { invariant } from '../ledger/assert.js';
 import { encodeRecord, type Vote } from './messages.js';
 import { Replica, type Committed, type ReplicaConfig, type DurableState } from './replica.js';
+
+/** Commit hand-offs the learner may lag behind before the driver pushes back. */
+const APPLY_BATCHES_MAX = 64;
 
 export interface PeerMessage {
   readonly from: number;
@@ -55,6 +59,8 @@ export class ReplicaDriver {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private stopped = false;
+  private applying: Promise<void> = Promise.resolve();
+  private applyBatches = 0;
   private readonly options: DriverOptions;
 
   constructor(options: DriverOptions) {
@@ -91,30 +97,59 @@ export class ReplicaDriver {
   }
 
   private pump(): void {
-    if (this.busy || this.stopped || !this.core.hasReady()) return;
-    this.busy = true;
-    const r = this.core.ready();
-    const self = this.core.id;
-    const local: Uint8Array[] = [];
-    for (const o of r.send) {
-      if (o.to === self) local.push(o.bytes);
-      else this.options.transport.send(o.to, o.bytes);
-    }
-    for (const record of r.persist) this.options.log.append(encodeRecord(record));
-    const durable = r.persist.length > 0 ? this.options.log.persist() : Promise.resolve();
-    const applied = r.commit.length > 0 ? this.options.learner.apply(r.commit) : Promise.resolve();
-    Promise.all([durable, applied]).then(
-      () => {
-        this.busy = false;
-        if (this.stopped) return;
+    while (!this.busy && !this.stopped && this.applyBatches < APPLY_BATCHES_MAX && this.core.hasReady()) {
+      const r = this.core.ready();
+      const self = this.core.id;
+      for (const o of r.send) {
+        // Nothing in `send` waits for this ready's records, so a message to itself is
+        // stepped on the next microtask rather than after the disk.
+        if (o.to === self) queueMicrotask(() => this.deliverToSelf(o.bytes));
+        else this.options.transport.send(o.to, o.bytes);
+      }
+      if (r.commit.length > 0) this.apply(r.commit);
+      if (r.persist.length === 0) {
         this.core.advance();
-        for (const bytes of local) this.core.step(self, bytes);
+        continue;
+      }
+      for (const record of r.persist) this.options.log.append(encodeRecord(record));
+      this.busy = true;
+      this.options.log.persist().then(
+        () => {
+          this.busy = false;
+          if (this.stopped) return;
+          this.core.advance();
+          this.pump();
+        },
+        (error: unknown) => this.fail(error),
+      );
+    }
+  }
+
+  private deliverToSelf(bytes: Uint8Array): void {
+    if (this.stopped) return;
+    this.core.step(this.core.id, bytes);
+    this.pump();
+  }
+
+  /**
+   * Commits are applied in order, off the consensus path: the core only waits for its own
+   * records. Applying may lag by at most APPLY_BATCHES_MAX hand-offs; beyond that the
+   * driver stops taking ready() until the learner catches up (back-pressure).
+   */
+  private apply(entries: readonly Committed[]): void {
+    this.applyBatches++;
+    this.applying = this.applying.then(() => this.options.learner.apply(entries)).then(
+      () => {
+        this.applyBatches--;
         this.pump();
       },
-      (error: unknown) => {
-        this.stop();
-        this.options.onFatal(error);
-      },
+      (error: unknown) => this.fail(error),
     );
+  }
+
+  private fail(error: unknown): void {
+    if (this.stopped) return;
+    this.stop();
+    this.options.onFatal(error);
   }
 }

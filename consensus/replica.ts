@@ -413,6 +413,16 @@ export class Replica {
     return this.role === 'follower' && this.leaderKnown && this.electionElapsed < this.config.electionTicks;
   }
 
+  /** ACCEPT, COMMIT and HEARTBEAT come only from their ballot's leader; others are dropped. */
+  private fromLeader(from: number, ballot: Ballot): boolean {
+    if (ballot.leader !== from) {
+      this.counters.dropped++;
+      return false;
+    }
+    this.leaderContact(from, ballot);
+    return true;
+  }
+
   /** Someone acts as leader at `ballot`: follow it when it is the newest leader seen. */
   private leaderContact(from: number, ballot: Ballot): void {
     if (compareBallots(ballot, this.leaderBallot) < 0) return;
@@ -473,11 +483,7 @@ export class Replica {
       this.sendNow(from, { type: MessageType.Nack, ballot: m.ballot, promised: this.promised });
       return;
     }
-    if (m.ballot.leader !== from) {
-      this.counters.dropped++;
-      return;
-    }
-    this.leaderContact(from, m.ballot);
+    if (!this.fromLeader(from, m.ballot)) return;
     if (m.slot <= this.commitIndex) return;
     if (m.slot > this.commitIndex + aheadMax(this.config)) {
       this.counters.dropped++;
@@ -519,11 +525,7 @@ export class Replica {
   }
 
   private onHeartbeat(from: number, m: Extract<Message, { type: MessageType.Heartbeat }>): void {
-    if (m.ballot.leader !== from) {
-      this.counters.dropped++;
-      return;
-    }
-    this.leaderContact(from, m.ballot);
+    if (!this.fromLeader(from, m.ballot)) return;
     this.sendNow(from, { type: MessageType.HeartbeatAck, ballot: m.ballot, promised: this.promised, commitIndex: this.commitIndex });
     if (m.commitIndex > this.commitIndex) this.maybeCatchup(from);
   }
@@ -670,11 +672,7 @@ export class Replica {
   }
 
   private onCommit(from: number, m: Extract<Message, { type: MessageType.Commit }>): void {
-    if (m.ballot.leader !== from) {
-      this.counters.dropped++;
-      return;
-    }
-    this.leaderContact(from, m.ballot);
+    if (!this.fromLeader(from, m.ballot)) return;
     if (m.slot <= this.commitIndex) return;
     if (m.slot > this.commitIndex + aheadMax(this.config)) {
       this.maybeCatchup(from);

@@ -126,6 +126,18 @@ export function encodeBlock(headerBytes: Uint8Array, proposerSignature: Uint8Arr
 }
 
 /**
+ * The hash of an encoded block, reading only its header (votes are over this hash).
+ * @throws SteleError ENC_* when the bytes do not start with a block and its header.
+ */
+export function blockHashOfEncoded(bytes: Uint8Array): Uint8Array {
+  const r = new Reader(bytes, BLOCK_BYTES_MAX, 'block');
+  r.envelope(Kind.BLOCK);
+  const headerBytes = r.bytesField(HEADER_BYTES_MAX, 'header');
+  readHeader(Uint8Array.from(headerBytes));
+  return sha256(headerBytes);
+}
+
+/**
  * Decodes a block: encoding only (canonical, bounded). Hashes, signatures, Merkle root
  * and certificate are checked by `checkBlock`/chain verification.
  * @throws SteleError ENC_*.

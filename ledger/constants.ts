@@ -54,8 +54,21 @@ export const GENESIS_ASSETS_MAX = 1_000;
 export const GENESIS_BALANCES_MAX = 1_000_000;
 /** Heights and times are encoded as u64 but kept as JS numbers: at most 2^53 - 1. */
 export const HEIGHT_MAX = Number.MAX_SAFE_INTEGER;
-/** Keys one transaction may write (transfer: two balances and its id). */
-export const TX_WRITES_MAX = 4;
+/** Contract transactions (SCL): bounds of the payloads. */
+export const CONTRACT_SOURCE_BYTES_MAX = 60_000;
+export const CONTRACT_NAME_BYTES_MAX = 128;
+export const CONTRACT_PARTIES_MAX = 16;
+export const CONTRACT_PARAMS_MAX = 64;
+export const CONTRACT_REFS_MAX = 16;
+export const CONTRACT_ARGS_MAX = 64;
+/** Magnitude bytes of an integer param or argument (2^512 > any useful amount). */
+export const CONTRACT_INT_BYTES_MAX = 64;
+/** Instances whose deadline falls at one height (a create or act beyond it is refused). */
+export const CONTRACT_DUE_PER_HEIGHT_MAX = 2_000;
+/** Keys one contract step (create, act or deadline) may write: instance, counter, two due lists, party balances. */
+export const CONTRACT_STEP_WRITES_MAX = 4 + CONTRACT_PARTIES_MAX;
+/** Keys one transaction may write (transfer: two balances and its id; a contract step and its id). */
+export const TX_WRITES_MAX = CONTRACT_STEP_WRITES_MAX + 1;
 /**
  * Entries in one write set. A block writes at most TX_WRITES_MAX keys per transaction and
  * prunes at most one block's worth of committed ids; genesis writes one key per identity,
@@ -85,7 +98,9 @@ function checkConstants(): void {
   assert.ok(TX_BYTES_MAX < BLOCK_BYTES_MAX);
   assert.ok(RECORD_KEY_BYTES_MAX + RECORD_VALUE_BYTES_MAX + 1_024 < TX_BYTES_MAX);
   assert.ok(STATE_VALUE_BYTES_MAX > RECORD_VALUE_BYTES_MAX);
-  assert.ok(WRITE_SET_ENTRIES_MAX >= BLOCK_TXS_MAX * (TX_WRITES_MAX + 1));
+  assert.ok(WRITE_SET_ENTRIES_MAX >= BLOCK_TXS_MAX * (TX_WRITES_MAX + 1) + CONTRACT_DUE_PER_HEIGHT_MAX * (CONTRACT_STEP_WRITES_MAX + 1));
+  assert.ok(CONTRACT_SOURCE_BYTES_MAX + 1_024 < TX_BYTES_MAX);
+  assert.ok(CONTRACT_DUE_PER_HEIGHT_MAX * 8 < STATE_VALUE_BYTES_MAX);
   assert.ok(WRITE_SET_ENTRIES_MAX >= GENESIS_IDENTITIES_MAX + GENESIS_ASSETS_MAX + GENESIS_BALANCES_MAX);
   assert.ok(Number.isSafeInteger(HEIGHT_MAX));
 }

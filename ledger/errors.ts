@@ -6,7 +6,7 @@
  * never rename one, only add.
  */
 
-/** Every stable error code, with a one-line meaning. Documented in docs/data-model.md. */
+/** Every stable error code, with a one-line meaning. Documented in docs/data-model.md (CONTRACT_* in docs/contracts.md). */
 export const ERROR_CODES = {
   // Canonical encoding (decoders).
   ENC_TRUNCATED: 'input ended before the value was complete',
@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   ENC_OUT_OF_RANGE: 'integer outside its allowed range',
   ENC_NON_CANONICAL: 'value admits a shorter or ordered encoding and this is not it',
   // Genesis and configuration files.
+  // The node.
+  MEMPOOL_FULL: 'the mempool is full; retry after the delay given',
+  CONFIG_INVALID: 'the node configuration file is not valid',
   GENESIS_INVALID: 'the genesis file is not valid',
   // Transactions (refusal codes: stable, returned to clients).
   TX_MALFORMED: 'the transaction bytes do not decode',
@@ -44,6 +47,24 @@ export const ERROR_CODES = {
   TX_ALREADY_REVOKED: 'the identity is already revoked',
   TX_SELF_REVOKE: 'an admin may not revoke the last admin',
   TX_BAD_KEY: 'a public key is not a valid strict Ed25519 key',
+  // Contracts (deploy, create, act; the interpreter's refusals keep their names).
+  CONTRACT_REJECTED: 'the deployed source has checker errors (details.diagnostics lists them)',
+  CONTRACT_UNKNOWN: 'no deployed contract has this name',
+  CONTRACT_UNKNOWN_INSTANCE: 'no contract instance has this id',
+  CONTRACT_UNKNOWN_PARTY: 'a party is bound to an identity that is not registered or is revoked',
+  CONTRACT_NOT_SIGNED: 'a party who must sign (the actor, or one who escrows at creation) did not',
+  CONTRACT_DUE_FULL: 'too many instances already have their deadline at that height',
+  CONTRACT_BAD_BINDING: 'a party, param, ref or argument is missing, unknown or of the wrong type or range',
+  CONTRACT_REQUIRE_FAILED: 'a require of the contract is false',
+  CONTRACT_NOT_ACTIVE: 'the instance is in a final state or frozen',
+  CONTRACT_NO_TRANSITION: 'the current state has no such action for that party',
+  CONTRACT_DEADLINE_PASSED: 'the deadline of the current state has passed',
+  CONTRACT_GUARD_FALSE: 'the guard of the transition is false',
+  CONTRACT_DIVISION_BY_ZERO: 'an expression divides by zero',
+  CONTRACT_VALUE_TOO_LARGE: 'an integer exceeds the value bound',
+  CONTRACT_NEGATIVE_AMOUNT: 'an escrow or pay amount is negative',
+  CONTRACT_INSUFFICIENT_BALANCE: 'a party balance would go below zero',
+  CONTRACT_ESCROW_SHORT: 'the escrow would go below zero',
   // Blocks and chains.
   BLOCK_MALFORMED: 'the block bytes do not decode',
   BLOCK_WRONG_CHAIN: 'the block names another chain',
@@ -64,8 +85,9 @@ export const ERROR_CODES = {
   // Command line.
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
-  // Node admission (returned by the node behind the REST API).
-  MEMPOOL_FULL: 'the mempool is full; nothing was lost, retry after the Retry-After delay',
+  CHAIN_FILE_INVALID: 'the chain file is not a well-formed Stele export',
+  AUDIT_HEAD_MISMATCH: 'the chain does not end at the expected head block',
+  // Node admission (returned by the node behind the REST API; MEMPOOL_FULL is above).
   NODE_UNAVAILABLE: 'the node cannot take the request now (no leader known, catching up or shutting down)',
   COMMIT_TIMEOUT: 'the transaction was admitted but not committed within the wait',
   // REST API (api/; HTTP statuses in api/errors.ts, documented in docs/api.md).

@@ -11,6 +11,7 @@
  *   rec/<k>/<key>     record: u64 height written, u8 kind, data or digest
  *   txid/<id hex>     u64 height where the transaction committed
  *   txat/<height>     ids committed at that height (32 bytes each), for pruning
+ *   ctpl/, cins/, cdue/, meta/cins_next   contracts (see contract-state.ts)
  *
  * A transaction committed at height c has expiry <= c + window, so from height
  * c + window + 1 on it would be refused as expired anyway: its id is pruned then. The
@@ -27,6 +28,7 @@ import { SteleError, type ErrorCode } from './errors.js';
 import type { Genesis } from './genesis.js';
 import { chainStateHash, encodeWriteSet, MemoryState, Overlay, ZERO_HASH, type StateReader, type Write } from './state.js';
 import { Role, type Tx } from './tx.js';
+import { applyContractPayload, runDeadlines } from './contract-state.js';
 
 /** What the machine needs from genesis. */
 export type ChainParams = Pick<Genesis, 'chainId' | 'limits' | 'validators'>;
@@ -114,7 +116,7 @@ export function identityOf(state: StateReader, key: Uint8Array | string): Identi
 }
 
 /** Writes a balance under its full state key (a zero balance is deleted). */
-function putBalance(state: Overlay, balanceKey: string, amount: bigint): void {
+export function putBalance(state: Overlay, balanceKey: string, amount: bigint): void {
   invariant(amount >= 0n && amount <= AMOUNT_MAX, 'balance within u64');
   if (amount === 0n) state.delete(balanceKey);
   else state.set(balanceKey, encodeU64(amount));
@@ -249,6 +251,11 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number, sig
       state.set(keys.record(p.owner, p.key), w.finish());
       return;
     }
+    case 'deploy':
+    case 'create':
+    case 'act':
+      applyContractPayload(state, tx, height);
+      return;
   }
 }
 
@@ -302,6 +309,7 @@ export function executeBlock(
   options: ApplyOptions,
 ): BlockResult {
   const overlay = new Overlay(base);
+  runDeadlines(overlay, height);
   for (let i = 0; i < txs.length; i++) {
     try {
       applyTx(params, overlay, txs[i] as Tx, height, options);
@@ -330,6 +338,8 @@ export class BlockBuilder {
     private readonly options: ApplyOptions = { signatures: 'verify' },
   ) {
     this.overlay = new Overlay(base);
+    // Deadlines come before the block's transactions (SCL.md section 4).
+    runDeadlines(this.overlay, height);
   }
 
   get txs(): readonly Tx[] {

@@ -10,6 +10,13 @@
 import { compareBytes } from './assert.js';
 import {
   AMOUNT_MAX,
+  CONTRACT_ARGS_MAX,
+  CONTRACT_INT_BYTES_MAX,
+  CONTRACT_NAME_BYTES_MAX,
+  CONTRACT_PARAMS_MAX,
+  CONTRACT_PARTIES_MAX,
+  CONTRACT_REFS_MAX,
+  CONTRACT_SOURCE_BYTES_MAX,
   ASSET_SYMBOL_BYTES_MAX,
   CHAIN_ID_BYTES_MAX,
   HASH_BYTES,
@@ -26,11 +33,10 @@ import { Signer } from './ed25519.js';
 import { checkText, Reader, Writer } from './encoding.js';
 import { sha256 } from './hash.js';
 
-/** Type tags. 6..8 are reserved for the contract types (deploy, create, act). */
-export const TxType = { register: 1, revoke: 2, issue: 3, transfer: 4, put: 5 } as const;
+/** Type tags. */
+export const TxType = { register: 1, revoke: 2, issue: 3, transfer: 4, put: 5, deploy: 6, create: 7, act: 8 } as const;
 export type TxTypeName = keyof typeof TxType;
-export const TX_TYPE_RESERVED = { deploy: 6, create: 7, act: 8 } as const;
-const TX_TYPE_MAX_DECODED = 5;
+const TX_TYPE_MAX_DECODED = 8;
 
 /** Role bits of an identity. */
 export const Role = { admin: 1, issuer: 2 } as const;
@@ -43,6 +49,12 @@ export const ASSET_RE = /^[A-Z][A-Z0-9]{0,11}$/;
 /** Record keys: 1..256 bytes of printable text, no control characters. */
 export const RECORD_KEY_RE = /^[^\u0000-\u001f\u007f]{1,256}$/u;
 
+/** SCL identifiers: contract, party, param, ref and action names. */
+export const SCL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** A value bound to a contract param or passed as an action argument. */
+export type ContractValue = { kind: 'int'; value: bigint } | { kind: 'bool'; value: boolean } | { kind: 'asset'; value: string };
+
 export type RecordValue = { kind: 'inline'; data: Uint8Array } | { kind: 'sha256'; digest: Uint8Array };
 
 export type Payload =
@@ -50,7 +62,19 @@ export type Payload =
   | { type: 'revoke'; publicKey: Uint8Array }
   | { type: 'issue'; asset: string; to: Uint8Array; amount: bigint }
   | { type: 'transfer'; from: Uint8Array; asset: string; to: Uint8Array; amount: bigint }
-  | { type: 'put'; owner: Uint8Array; key: string; value: RecordValue };
+  | { type: 'put'; owner: Uint8Array; key: string; value: RecordValue }
+  /** SCL source: one or more contracts, checked against those already deployed. */
+  | { type: 'deploy'; source: string }
+  /** A new instance of a deployed contract; lists sorted by name, strictly ascending. */
+  | {
+      type: 'create';
+      contract: string;
+      parties: readonly { name: string; key: Uint8Array }[];
+      params: readonly { name: string; value: ContractValue }[];
+      refs: readonly { name: string; instance: number }[];
+    }
+  /** `party` calls `action` on an instance with positional arguments. */
+  | { type: 'act'; instance: number; party: string; action: string; args: readonly ContractValue[] };
 
 export interface TxBody {
   readonly chainId: string;
@@ -126,7 +150,104 @@ function encodePayload(w: Writer, p: Payload): void {
       if (p.value.kind === 'inline') w.u8(0).bytes(p.value.data, RECORD_VALUE_BYTES_MAX);
       else w.u8(1).fixed(p.value.digest, HASH_BYTES);
       return;
+    case 'deploy':
+      w.str(p.source, CONTRACT_SOURCE_BYTES_MAX);
+      return;
+    case 'create':
+      sclName(w, p.contract);
+      sortedList(w, p.parties, CONTRACT_PARTIES_MAX, (x) => {
+        sclName(w, x.name);
+        w.fixed(x.key, PUBLIC_KEY_BYTES);
+      });
+      sortedList(w, p.params, CONTRACT_PARAMS_MAX, (x) => {
+        sclName(w, x.name);
+        encodeContractValue(w, x.value);
+      });
+      sortedList(w, p.refs, CONTRACT_REFS_MAX, (x) => {
+        sclName(w, x.name);
+        w.u64(x.instance);
+      });
+      return;
+    case 'act':
+      w.u64(p.instance);
+      sclName(w, p.party);
+      sclName(w, p.action);
+      if (p.args.length > CONTRACT_ARGS_MAX) throw new RangeError(`more than ${CONTRACT_ARGS_MAX} arguments`);
+      w.u32(p.args.length);
+      for (const a of p.args) encodeContractValue(w, a);
+      return;
   }
+}
+
+function sclName(w: Writer, name: string): void {
+  if (!SCL_NAME_RE.test(name)) throw new RangeError(`bad SCL name ${JSON.stringify(name.slice(0, 80))}`);
+  w.str(name, CONTRACT_NAME_BYTES_MAX);
+}
+
+function sortedList<T extends { name: string }>(w: Writer, items: readonly T[], max: number, each: (item: T) => void): void {
+  if (items.length > max) throw new RangeError(`more than ${max} items`);
+  w.u32(items.length);
+  items.forEach((item, i) => {
+    if (i > 0 && (items[i - 1] as T).name >= item.name) throw new RangeError('names must be strictly ascending');
+    each(item);
+  });
+}
+
+/** Minimal big-endian magnitude of a non-negative bigint (zero is empty). */
+function magnitude(value: bigint): Uint8Array {
+  let hex = value.toString(16);
+  if (value === 0n) return new Uint8Array(0);
+  if (hex.length % 2 === 1) hex = `0${hex}`;
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/**
+ * Contract values: tag 0 int (u8 sign, 0 or 1, then the minimal big-endian magnitude of
+ * at most CONTRACT_INT_BYTES_MAX bytes; zero is sign 0 and no bytes), 1 bool, 2 asset.
+ */
+export function encodeContractValue(w: Writer, v: ContractValue): void {
+  switch (v.kind) {
+    case 'int': {
+      const m = magnitude(v.value < 0n ? -v.value : v.value);
+      if (m.length > CONTRACT_INT_BYTES_MAX) throw new RangeError(`integer of ${m.length} bytes exceeds ${CONTRACT_INT_BYTES_MAX}`);
+      w.u8(0).u8(v.value < 0n ? 1 : 0).bytes(m, CONTRACT_INT_BYTES_MAX);
+      return;
+    }
+    case 'bool':
+      w.u8(1).bool(v.value);
+      return;
+    case 'asset':
+      w.u8(2);
+      asset(w, v.value);
+      return;
+  }
+}
+
+export function readContractValue(r: Reader, field: string): ContractValue {
+  const tag = r.tag(`${field}.kind`, 0, 2);
+  if (tag === 1) return { kind: 'bool', value: r.bool(field) };
+  if (tag === 2) return { kind: 'asset', value: readAsset(r, field) };
+  const negative = r.bool(`${field}.sign`);
+  const m = r.bytesField(CONTRACT_INT_BYTES_MAX, field);
+  if (m.length > 0 && m[0] === 0) r.fail('ENC_NON_CANONICAL', field, 'integer magnitude has a leading zero byte');
+  if (m.length === 0 && negative) r.fail('ENC_NON_CANONICAL', field, 'negative zero');
+  const value = m.length === 0 ? 0n : BigInt(`0x${Buffer.from(m).toString('hex')}`);
+  return { kind: 'int', value: negative ? -value : value };
+}
+
+function readSclName(r: Reader, field: string): string {
+  return checkText(r, r.str(CONTRACT_NAME_BYTES_MAX, field), SCL_NAME_RE, field);
+}
+
+function readSortedList<T extends { name: string }>(r: Reader, max: number, itemBytesMin: number, field: string, each: (i: number) => T): T[] {
+  const n = r.count(max, itemBytesMin, field);
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) {
+    const item = each(i);
+    if (i > 0 && (out[i - 1] as T).name >= item.name) r.fail('ENC_NON_CANONICAL', `${field}[${i}]`, 'names must be strictly ascending');
+    out.push(item);
+  }
+  return out;
 }
 
 /** Copies a view so decoded values never alias a caller's buffer that may be reused. */
@@ -166,6 +287,33 @@ function decodePayload(r: Reader, type: number): Payload {
       const to = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.to'));
       return { type: 'transfer', from, asset: assetSymbol, to, amount: readAmount(r, 'payload.amount') };
     }
+    case TxType.deploy:
+      return { type: 'deploy', source: r.str(CONTRACT_SOURCE_BYTES_MAX, 'payload.source') };
+    case TxType.create: {
+      const contract = readSclName(r, 'payload.contract');
+      const parties = readSortedList(r, CONTRACT_PARTIES_MAX, 5 + PUBLIC_KEY_BYTES, 'payload.parties', (i) => ({
+        name: readSclName(r, `payload.parties[${i}].name`),
+        key: copy(r.fixed(PUBLIC_KEY_BYTES, `payload.parties[${i}].key`)),
+      }));
+      const params = readSortedList(r, CONTRACT_PARAMS_MAX, 7, 'payload.params', (i) => ({
+        name: readSclName(r, `payload.params[${i}].name`),
+        value: readContractValue(r, `payload.params[${i}].value`),
+      }));
+      const refs = readSortedList(r, CONTRACT_REFS_MAX, 13, 'payload.refs', (i) => ({
+        name: readSclName(r, `payload.refs[${i}].name`),
+        instance: r.u64(`payload.refs[${i}].instance`),
+      }));
+      return { type: 'create', contract, parties, params, refs };
+    }
+    case TxType.act: {
+      const instance = r.u64('payload.instance');
+      const party = readSclName(r, 'payload.party');
+      const action = readSclName(r, 'payload.action');
+      const n = r.count(CONTRACT_ARGS_MAX, 2, 'payload.args');
+      const args: ContractValue[] = [];
+      for (let i = 0; i < n; i++) args.push(readContractValue(r, `payload.args[${i}]`));
+      return { type: 'act', instance, party, action, args };
+    }
     default: {
       const owner = copy(r.fixed(PUBLIC_KEY_BYTES, 'payload.owner'));
       const key = checkText(r, r.str(RECORD_KEY_BYTES_MAX, 'payload.key'), RECORD_KEY_RE, 'payload.key');
@@ -183,10 +331,7 @@ function readBody(r: Reader): TxBody {
   r.envelope(Kind.TX_BODY);
   const chainId = checkText(r, r.str(CHAIN_ID_BYTES_MAX, 'chain_id'), CHAIN_ID_RE, 'chain_id');
   const type = r.u8('type');
-  if (type < 1 || type > TX_TYPE_MAX_DECODED) {
-    const reserved = type >= TX_TYPE_RESERVED.deploy && type <= TX_TYPE_RESERVED.act;
-    r.fail('ENC_BAD_TAG', 'type', reserved ? `type ${type} is reserved for contracts` : `unknown type ${type}`);
-  }
+  if (type < 1 || type > TX_TYPE_MAX_DECODED) r.fail('ENC_BAD_TAG', 'type', `unknown type ${type}`);
   const n = r.count(SIGNERS_MAX, PUBLIC_KEY_BYTES, 'signers');
   if (n < 1) r.fail('ENC_OUT_OF_RANGE', 'signers', 'at least one signer');
   const signers: Uint8Array[] = [];

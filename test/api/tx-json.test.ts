@@ -34,11 +34,35 @@ const payload: fc.Arbitrary<Payload> = fc.oneof(
     ),
   }),
 );
+const sclName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,20}$/);
+const contractValue = fc.oneof(
+  fc.bigInt({ min: -(1n << 511n), max: (1n << 511n) }).map((value) => ({ kind: 'int' as const, value })),
+  fc.boolean().map((value) => ({ kind: 'bool' as const, value })),
+  asset.map((value) => ({ kind: 'asset' as const, value })),
+);
+/** Distinct names, sorted: the canonical order of create's lists. */
+const sortedNamed = <T>(item: fc.Arbitrary<T>, max: number) =>
+  fc.uniqueArray(fc.tuple(sclName, item), { maxLength: max, selector: ([name]) => name }).map((list) => list.sort(([a], [b]) => (a < b ? -1 : 1)));
+const contractPayload: fc.Arbitrary<Payload> = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 200 }).map((source) => ({ type: 'deploy' as const, source })),
+  fc
+    .record({ contract: sclName, parties: sortedNamed(key, 4), params: sortedNamed(contractValue, 4), refs: sortedNamed(fc.nat(), 3) })
+    .map((r) => ({
+      type: 'create' as const,
+      contract: r.contract,
+      parties: r.parties.map(([name, k]) => ({ name, key: k })),
+      params: r.params.map(([name, value]) => ({ name, value })),
+      refs: r.refs.map(([name, instance]) => ({ name, instance })),
+    })),
+  fc.record({ type: fc.constant('act' as const), instance: fc.nat(), party: sclName, action: sclName, args: fc.array(contractValue, { maxLength: 4 }) }),
+);
+const anyPayload = fc.oneof(payload, contractPayload);
+
 const signedTx = fc
   .record({
     chainId: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/),
     expiry: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
-    payload,
+    payload: anyPayload,
     who: fc.subarray(signers, { minLength: 1 }),
   })
   .map(({ who, ...body }) => signTx(body, who));
@@ -107,7 +131,7 @@ test('every non-canonical or wrong spelling is refused with TX_MALFORMED naming 
   refused(edit((j) => (payloadOf(j).amount = '18446744073709551616')), 'payload.amount');
   refused(edit((j) => (payloadOf(j).asset = 'stl')), 'payload.asset');
   refused(edit((j) => (payloadOf(j).extra = 1)), 'payload.extra');
-  refused(edit((j) => (payloadOf(j).type = 'deploy')), 'payload.type');
+  refused(edit((j) => (payloadOf(j).type = 'mint')), 'payload.type');
   refused(edit((j) => (j.extra = 1)), 'transaction.extra');
   refused(edit((j) => (j.id = '00'.repeat(32))), 'id');
   refused(edit((j) => (j.chain_id = 'Bad Chain')), 'chain_id');
@@ -122,6 +146,36 @@ test('every non-canonical or wrong spelling is refused with TX_MALFORMED naming 
   refused({ ...put, id: undefined, payload: { ...put.payload, value: { kind: 'blob', data: '00' } } }, 'payload.value.kind');
   refused({ ...put, id: undefined, payload: { ...put.payload, key: 'a\nb' } }, 'payload.key');
   refused({ ...put, id: undefined, payload: { ...put.payload, key: 'é'.repeat(129) } }, 'payload.key');
+});
+
+test('contract payloads: canonical spellings only', () => {
+  const create = txToJson(
+    signTx(
+      {
+        chainId: 'c',
+        expiry: 1,
+        payload: { type: 'create', contract: 'Sale', parties: [{ name: 'buyer', key: bob.publicKey }, { name: 'seller', key: alice.publicKey }], params: [{ name: 'price', value: { kind: 'int', value: -5n } }], refs: [] },
+      },
+      [alice],
+    ),
+  );
+  assert.deepEqual(create.payload, {
+    type: 'create',
+    contract: 'Sale',
+    parties: [{ name: 'buyer', key: toHex(bob.publicKey) }, { name: 'seller', key: toHex(alice.publicKey) }],
+    params: [{ name: 'price', value: { kind: 'int', value: '-5' } }],
+    refs: [],
+  });
+  const p = create.payload as Extract<TxJson['payload'], { type: 'create' }>;
+  const base = { ...create, id: undefined };
+  refused({ ...base, payload: { ...p, parties: [p.parties[1], p.parties[0]] } }, 'transaction'); // not ascending
+  refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'int', value: '-0' } }] } }, 'payload.params[0].value.value');
+  refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'int', value: '007' } }] } }, 'payload.params[0].value.value');
+  refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'int', value: (1n << 512n).toString() } }] } }, 'payload.params[0].value.value');
+  refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'float', value: 1 } }] } }, 'payload.params[0].value.kind');
+  refused({ ...base, payload: { ...p, contract: '1abc' } }, 'payload.contract');
+  refused({ ...base, payload: { type: 'deploy', source: 'contract A {\ud800}' } }, 'payload.source');
+  refused({ ...base, payload: { type: 'act', instance: -1, party: 'a', action: 'b', args: [] } }, 'payload.instance');
 });
 
 test('the size limit gives TX_TOO_LARGE, in both forms', () => {

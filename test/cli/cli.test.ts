@@ -79,15 +79,16 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   const ok = stele('audit', '--genesis', genesis, '--data', demoDir, '--json');
   assert.equal(ok.code, 0, ok.err);
   const report = JSON.parse(ok.out);
-  assert.deepEqual(Object.keys(report).sort(), ['chain_id', 'failure', 'genesis_hash', 'height', 'ok', 'seconds', 'state_hash', 'torn_tail_bytes', 'transactions', 'verifier'].sort());
-  assert.equal(report.ok, true);
+  assert.deepEqual(Object.keys(report).sort(), ['blocks', 'chain_id', 'first_error', 'genesis_hash', 'height', 'seconds', 'state_hash', 'torn_tail_bytes', 'transactions', 'valid', 'verifier'].sort());
+  assert.equal(report.valid, true);
+  assert.equal(report.first_error, null);
   assert.equal(report.height, 3);
   const reference = JSON.parse(stele('audit', '--genesis', genesis, '--data', demoDir, '--json', '--reference').out);
   assert.equal(reference.state_hash, report.state_hash);
 
   const tampered = stele('audit', '--genesis', genesis, '--data', join(demoDir, 'tampered'), '--json');
   assert.equal(tampered.code, 1);
-  assert.deepEqual([JSON.parse(tampered.out).failure.height, JSON.parse(tampered.out).failure.code], [2, 'BLOCK_BAD_MERKLE_ROOT']);
+  assert.deepEqual([JSON.parse(tampered.out).first_error.height, JSON.parse(tampered.out).first_error.code], [2, 'BLOCK_BAD_MERKLE_ROOT']);
 
   // A bit flip that the log's checksum catches: audit names that block too.
   const flipped = join(dir, 'flipped');
@@ -99,7 +100,7 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   writeFileSync(join(flipped, 'blocks.log'), bytes);
   const corrupt = stele('audit', '--genesis', genesis, '--data', flipped);
   assert.equal(corrupt.code, 1);
-  assert.match(corrupt.out, /FAILED at block 1: STORE_CORRUPT/);
+  assert.match(corrupt.out, /INVALID at block 1: STORE_CORRUPT/);
   assert.equal(statSync(join(flipped, 'blocks.log')).size, before, 'audit never modifies the data');
 
   assert.equal(stele('audit', '--genesis', genesis).code, 2);
@@ -108,4 +109,66 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   writeFileSync(join(dir, 'precious.txt'), 'keep');
   assert.equal(stele('demo', '--dir', dir).code, 2);
   assert.equal(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'keep');
+});
+
+test('export and audit a chain file: bit flips, deleted, duplicated and swapped blocks, and a forged truncation caught by --head', () => {
+  const demoDir = join(dir, 'demo-export');
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  const genesis = join(demoDir, 'genesis.json');
+  const file = join(dir, 'chain.stele');
+  const exported = stele('export', '--data', demoDir, '--out', file, '--json');
+  assert.equal(exported.code, 0, exported.err);
+  const { blocks, head } = JSON.parse(exported.out) as { blocks: number; head: string };
+  assert.equal(blocks, 3);
+  assert.equal(stele('export', '--data', demoDir, '--out', file).code, 2, 'no overwrite without --force');
+  const ok = JSON.parse(stele('audit', file, '--genesis', genesis, '--head', head, '--json').out);
+  assert.equal(ok.valid, true);
+  assert.equal(ok.height, 3);
+
+  const original = readFileSync(file);
+  const audit = (bytes: Uint8Array, ...extra: string[]): { code: number; report: { valid: boolean; first_error: { height: number; code: string } | null } } => {
+    const copy = join(dir, 'copy.stele');
+    writeFileSync(copy, bytes);
+    const r = stele('audit', copy, '--genesis', genesis, '--json', ...extra);
+    return { code: r.code ?? -1, report: JSON.parse(r.out) };
+  };
+  // Single bit flips anywhere in the file: every copy is refused.
+  let state = 12345;
+  for (let k = 0; k < 40; k++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const flipped = Buffer.from(original);
+    const at = state % flipped.length;
+    flipped[at] = (flipped[at] as number) ^ (1 << (state % 8));
+    const r = audit(flipped);
+    assert.equal(r.code, 1, `flip at byte ${at}`);
+    assert.equal(r.report.valid, false);
+  }
+  // Rebuild files from the frames to delete, duplicate and swap blocks.
+  const frames: Buffer[] = [];
+  let at = 52;
+  while (at < original.length) {
+    const length = original.readUInt32BE(at);
+    frames.push(original.subarray(at, at + 4 + length));
+    at += 4 + length;
+  }
+  const withFrames = (list: Buffer[]): Buffer => {
+    const headBytes = Buffer.from(original.subarray(0, 52));
+    headBytes.writeBigUInt64BE(BigInt(list.length), 44);
+    return Buffer.concat([headBytes, ...list]);
+  };
+  const deleted = audit(withFrames([frames[0]!, frames[2]!]));
+  assert.deepEqual([deleted.code, deleted.report.first_error?.height, deleted.report.first_error?.code], [1, 2, 'BLOCK_BAD_HEIGHT']);
+  const duplicated = audit(withFrames([frames[0]!, frames[1]!, frames[1]!, frames[2]!]));
+  assert.deepEqual([duplicated.code, duplicated.report.first_error?.height], [1, 3]);
+  const swapped = audit(withFrames([frames[0]!, frames[2]!, frames[1]!]));
+  assert.deepEqual([swapped.code, swapped.report.first_error?.height], [1, 2]);
+  // A truncation is a valid prefix on its own; --head with the real head catches it.
+  const truncated = withFrames(frames.slice(0, 2));
+  assert.equal(audit(truncated).report.valid, true);
+  const caught = audit(truncated, '--head', head);
+  assert.deepEqual([caught.code, caught.report.first_error?.code, caught.report.first_error?.height], [1, 'AUDIT_HEAD_MISMATCH', 3]);
+  // A file of another chain, and usage errors.
+  assert.equal(stele('audit', '--genesis', genesis).code, 2);
+  assert.equal(stele('audit', file, '--data', demoDir, '--genesis', genesis).code, 2);
+  assert.equal(stele('audit', file, '--genesis', genesis, '--head', 'zz').code, 2);
 });

@@ -139,7 +139,7 @@ test('hostile values (wrong types, proxies, fake arrays) give TypeError or a typ
   }
 });
 
-test('non-canonical transactions are refused: unsorted signers, reserved types, zero amounts, bad roles', () => {
+test('non-canonical transactions are refused: unsorted signers, unknown types, zero amounts, bad roles', () => {
   const good = tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: bob.publicKey, amount: 5n }, [alice, bob]);
   // Swap the two signer keys in the body (signers start after version, kind, chain id, type, count).
   const body = Uint8Array.from(good.bodyBytes);
@@ -148,9 +148,13 @@ test('non-canonical transactions are refused: unsorted signers, reserved types, 
   body.set(body.slice(at + 32, at + 64), at);
   body.set(first, at + 32);
   assert.throws(() => decodeTxBody(body), (e: unknown) => isSteleError(e, 'ENC_NON_CANONICAL'));
-  const reserved = Uint8Array.from(good.bodyBytes);
-  reserved[2 + 4 + chain.genesis.chainId.length] = 6;
-  assert.throws(() => decodeTxBody(reserved), (e: unknown) => isSteleError(e, 'ENC_BAD_TAG') && /reserved for contracts/.test(e.message));
+  const unknown = Uint8Array.from(good.bodyBytes);
+  unknown[2 + 4 + chain.genesis.chainId.length] = 9;
+  assert.throws(() => decodeTxBody(unknown), (e: unknown) => isSteleError(e, 'ENC_BAD_TAG') && /unknown type 9/.test(e.message));
+  // A transfer's payload read as a deploy (type 6) is refused precisely, not misread.
+  const asDeploy = Uint8Array.from(good.bodyBytes);
+  asDeploy[2 + 4 + chain.genesis.chainId.length] = 6;
+  assert.throws(() => decodeTxBody(asDeploy), (e: unknown) => isSteleError(e) && e.code.startsWith('ENC_'));
   const zero = Uint8Array.from(good.bodyBytes);
   zero.fill(0, zero.length - 8);
   assert.throws(() => decodeTxBody(zero), (e: unknown) => isSteleError(e, 'ENC_OUT_OF_RANGE'));

@@ -24,6 +24,7 @@ export function computeVectors(): Record<string, unknown> {
     tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: bob.publicKey, amount: 18_446_744_073_709_551_615n }, [alice, bob], 10),
     tx({ type: 'put', owner: alice.publicKey, key: 'doc/1', value: { kind: 'inline', data: Uint8Array.of(1, 2, 3) } }, [alice], 10),
     tx({ type: 'put', owner: alice.publicKey, key: 'doc/2', value: { kind: 'sha256', digest: sha256(new Uint8Array()) } }, [alice], 10),
+    ...contractTxs(),
   ];
   const leaves = Array.from({ length: 7 }, (_, i) => leafHash(Uint8Array.of(i)));
   const { blocks } = makeChain(1, 3);
@@ -42,5 +43,50 @@ export function computeVectors(): Record<string, unknown> {
     genesis: { json: genesisToJson(g), encoding: toHex(encodeGenesis(g)), hash: toHex(g.hash), state_hash: toHex(initial.stateHash) },
     transactions: transactions.map((t) => ({ type: t.body.payload.type, body: toHex(t.bodyBytes), signed: toHex(t.bytes), id: toHex(t.id) })),
     block_1: { encoding: toHex(block.bytes), hash: toHex(block.hash), write_set: toHex(encodeWriteSet(result.writeSet)), state_hash: toHex(result.stateHash) },
+    contract_blocks: contractBlocks(),
   };
+}
+
+const SPLIT = 'contract Split { parties a, b\n params x: amount, cur: asset\n currency cur\n init Held { escrow x from a }\n state Held { on b.take(n: int) when n >= -1 -> Done { pay x to b }\n after 2 -> Done { pay x / 2 to a\n pay x - x / 2 to b } }\n final Done }';
+
+/** Deploy, create (with a negative, a zero and a big integer nowhere but in args) and act. */
+function contractTxs() {
+  return [
+    tx({ type: 'deploy', source: SPLIT }, [alice], 10),
+    tx(
+      {
+        type: 'create',
+        contract: 'Split',
+        parties: [
+          { name: 'a', key: alice.publicKey },
+          { name: 'b', key: bob.publicKey },
+        ],
+        params: [
+          { name: 'cur', value: { kind: 'asset', value: 'STL' } },
+          { name: 'x', value: { kind: 'int', value: 7n } },
+        ],
+        refs: [],
+      },
+      [alice],
+      10,
+    ),
+    tx({ type: 'act', instance: 1, party: 'b', action: 'take', args: [{ kind: 'int', value: -1n }] }, [bob], 10),
+  ];
+}
+
+/** Blocks 1-4 from genesis: deploy, create, nothing, nothing (the deadline step runs at 4). */
+function contractBlocks() {
+  const g = chain.genesis;
+  const [deploy, create] = contractTxs();
+  const initial = genesisState(g);
+  let hash = initial.stateHash;
+  const out: Array<{ height: number; write_set: string; state_hash: string }> = [];
+  const txsAt = [[deploy!], [create!], [], []];
+  txsAt.forEach((txs, i) => {
+    const r = executeBlock(g, initial.state, txs, i + 1, hash, { signatures: 'verify' });
+    initial.state.apply(r.writeSet);
+    hash = r.stateHash;
+    out.push({ height: i + 1, write_set: toHex(encodeWriteSet(r.writeSet)), state_hash: toHex(r.stateHash) });
+  });
+  return out;
 }

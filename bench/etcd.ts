@@ -1,0 +1,118 @@
+/**
+ * A three-member etcd cluster on loopback, started and stopped by a benchmark, and a
+ * durable-put load against it. etcd (Debian's etcd-server) is the trusted replicated log
+ * Stele's ordering is compared with: every put is committed by Raft and fsynced by a
+ * majority before it is acknowledged, as a Stele commit is.
+ *
+ * Clients: `grpc` uses the etcd3 package from npm (gRPC, the fastest client there);
+ * `http` uses etcd's JSON gateway (/v3/kv/put) with keep-alive fetch.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Etcd3 } from 'etcd3';
+
+export interface EtcdCluster {
+  readonly endpoints: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts etcd members 0..2 with data under `dir`; resolves once the cluster answers. */
+export async function startEtcd(dir: string, basePort: number): Promise<EtcdCluster> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const members = [0, 1, 2].map((i) => ({ name: `e${i}`, client: basePort + i, peer: basePort + 10 + i }));
+  const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const processes: ChildProcess[] = members.map((m) =>
+    spawn(
+      'etcd',
+      [
+        '--name', m.name,
+        '--data-dir', join(dir, m.name),
+        '--listen-client-urls', `http://127.0.0.1:${m.client}`,
+        '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
+        '--listen-peer-urls', `http://127.0.0.1:${m.peer}`,
+        '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
+        '--initial-cluster', initial,
+        '--initial-cluster-state', 'new',
+        '--initial-cluster-token', `stele-bench-${basePort}`,
+        '--log-level', 'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
+  const stderr: string[] = [];
+  for (const p of processes) p.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const endpoints = members.map((m) => `http://127.0.0.1:${m.client}`);
+  const stop = async (): Promise<void> => {
+    for (const p of processes) p.kill('SIGTERM');
+    await Promise.all(processes.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)))));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      const r = await fetch(`${endpoints[0]}/health`);
+      const body = (await r.json()) as { health?: string };
+      if (body.health === 'true') return { endpoints, stop };
+    } catch {
+      // not up yet
+    }
+    if (processes.some((p) => p.exitCode !== null)) break;
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`etcd did not start: ${stderr.join('').slice(0, 2000)}`);
+}
+
+export interface LoadResult {
+  readonly puts_per_s: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+/** `total` puts of `valueBytes` bytes, `concurrency` in flight, through `client`. */
+export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http', concurrency: number, total: number, valueBytes: number): Promise<LoadResult> {
+  const value = Buffer.alloc(valueBytes, 0x61);
+  const latencies: number[] = [];
+  let next = 0;
+  let put: (key: string) => Promise<void>;
+  let close = (): void => {};
+  if (client === 'grpc') {
+    const etcd = new Etcd3({ hosts: cluster.endpoints });
+    put = async (key) => {
+      await etcd.put(key).value(value);
+    };
+    close = () => etcd.close();
+  } else {
+    const body = (key: string): string => JSON.stringify({ key: Buffer.from(key).toString('base64'), value: value.toString('base64') });
+    let endpoint = 0;
+    put = async (key) => {
+      const url = `${cluster.endpoints[endpoint++ % cluster.endpoints.length]}/v3/kv/put`;
+      const r = await fetch(url, { method: 'POST', body: body(key), headers: { 'content-type': 'application/json' } });
+      if (!r.ok) throw new Error(`etcd put: HTTP ${r.status}`);
+      await r.arrayBuffer();
+    };
+  }
+  const started = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let k = next++; k < total; k = next++) {
+          const t = performance.now();
+          await put(`bench/${k}`);
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+  } finally {
+    close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { puts_per_s: total / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99) };
+}

@@ -1,0 +1,73 @@
+import { readFileSync, statSync } from 'node:fs';
+import { checkSources, type CheckOptions, type SourceFile } from '../contracts/checker.js';
+import { SOURCE_BYTES_MAX } from '../contracts/limits.js';
+import { DEFAULT_OPTIONS } from '../contracts/checker.js';
+import { formatJson, formatSarif, formatText } from '../contracts/report.js';
+import { SteleError } from '../ledger/errors.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, parse, usage } from './io.js';
+
+/** Files larger than this are not read at all (an I/O refusal, exit 2); smaller ones over the language limit get SYN001. */
+const LINT_FILE_BYTES_MAX = 4 * SOURCE_BYTES_MAX;
+const LINT_FILES_MAX = 10_000;
+/** Largest value accepted by the limit flags. */
+const LIMIT_FLAG_MAX = 1_000_000_000_000;
+
+function limitFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]{1,13}$/.test(value) || Number(value) < min || Number(value) > LIMIT_FLAG_MAX) {
+    usage(`--${name} must be an integer in ${min}..${LIMIT_FLAG_MAX}, not ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function readSource(path: string): Uint8Array {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (size > LINT_FILE_BYTES_MAX) throw new SteleError('CLI_IO', `${path} is ${size} bytes; lint reads at most ${LINT_FILE_BYTES_MAX}`);
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * `stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...`:
+ * checks the files as one unit (refs may cross files). Exit 0 without errors (warnings
+ * allowed), 1 with at least one error, 2 on a usage or I/O problem.
+ */
+export async function lintCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      json: { type: 'boolean' },
+      sarif: { type: 'boolean' },
+      'max-paths': { type: 'string' },
+      'max-depth': { type: 'string' },
+      'max-horizon': { type: 'string' },
+    },
+    true,
+  );
+  if (values.json === true && values.sarif === true) usage('choose one of --json and --sarif');
+  if (positionals.length === 0) usage('lint needs at least one FILE');
+  if (positionals.length > LINT_FILES_MAX) usage(`lint reads at most ${LINT_FILES_MAX} files at once`);
+  const options: CheckOptions = {
+    maxPaths: limitFlag('max-paths', values['max-paths'], DEFAULT_OPTIONS.maxPaths),
+    maxDepth: limitFlag('max-depth', values['max-depth'], DEFAULT_OPTIONS.maxDepth, 0),
+    maxHorizon: limitFlag('max-horizon', values['max-horizon'], DEFAULT_OPTIONS.maxHorizon),
+  };
+  const files: SourceFile[] = positionals.map((file) => ({ file, text: readSource(file) }));
+  const result = checkSources(files, options);
+  const report = { diagnostics: result.diagnostics, summary: { files: files.length, contracts: result.contracts.length, errors: result.errors, warnings: result.warnings } };
+  if (values.json === true) process.stdout.write(formatJson(report));
+  else if (values.sarif === true) process.stdout.write(formatSarif(report));
+  else {
+    const sources = new Map(files.map((f) => [f.file, Buffer.from(f.text).toString('utf8')]));
+    process.stdout.write(formatText(report, sources));
+  }
+  return result.errors > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+}

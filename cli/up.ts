@@ -1,0 +1,185 @@
+/**
+ * `stele up [--nodes 3] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp]`:
+ * a local cluster for development, the default behind `npm start`.
+ *
+ * First run: writes DATA/genesis.json, DATA/keys/ (one key per validator and admin.key,
+ * files 0600), and DATA/vN/config.json, one per validator. Every run: starts each
+ * validator as its own process (`stele node --config DATA/vN/config.json`, logs in
+ * DATA/vN/node.log), waits until the API answers, and prints where everything is. Ctrl-C
+ * (or SIGTERM) stops every validator cleanly; running it again resumes from DATA.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toHex } from '../ledger/assert.js';
+import { generateKeyPair } from '../ledger/ed25519.js';
+import { genesisToJson, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
+import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
+import { SteleError } from '../ledger/errors.js';
+import { EXIT_OK, keyFileText, parse, printJson, readText, usage, writeNew } from './io.js';
+
+const ADMIN_BALANCE = '1000000000000';
+
+function intArg(value: string | undefined, fallback: number, name: string, lo: number, hi: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < lo || n > hi) usage(`--${name} expects an integer ${lo}..${hi}`);
+  return n;
+}
+
+interface Layout {
+  readonly genesisPath: string;
+  readonly adminKey: string;
+  readonly configs: string[];
+  readonly apiPorts: number[];
+  readonly adminPublicKey: string;
+}
+
+/** Writes genesis, keys and configs on first run; on later runs checks they match. */
+function prepare(dir: string, nodes: number, port: number, peerPort: number, transport: string): Layout {
+  const genesisPath = join(dir, 'genesis.json');
+  const keys = join(dir, 'keys');
+  const adminKey = join(keys, 'admin.key');
+  const configs = Array.from({ length: nodes }, (_, i) => join(dir, `v${i + 1}`, 'config.json'));
+  const apiPorts = Array.from({ length: nodes }, (_, i) => port + i);
+  if (existsSync(genesisPath)) {
+    const genesis = parseGenesisText(readText(genesisPath, GENESIS_FILE_BYTES_MAX));
+    if (genesis.validators.length !== nodes) usage(`${dir} holds a cluster of ${genesis.validators.length} validators; pass --nodes ${genesis.validators.length} or another --data`);
+    for (const c of configs) if (!existsSync(c)) throw new SteleError('CLI_IO', `${c} is missing; the data directory is incomplete`);
+    const admin = JSON.parse(readText(adminKey, 4096)) as { public_key: string };
+    return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: admin.public_key };
+  }
+  mkdirSync(keys, { recursive: true, mode: 0o700 });
+  const validatorKeys = Array.from({ length: nodes }, () => generateKeyPair());
+  const admin = generateKeyPair();
+  validatorKeys.forEach((pair, i) => writeNew(join(keys, `v${i + 1}.key`), keyFileText(pair), 0o600, false));
+  writeNew(adminKey, keyFileText(admin), 0o600, false);
+  const genesis = parseGenesis({
+    stele_genesis: 1,
+    chain_id: 'stele-local',
+    genesis_time_ms: Date.now(),
+    validators: validatorKeys.map((pair, i) => ({ id: `v${i + 1}`, public_key: toHex(pair.publicKey), address: `127.0.0.1:${peerPort + i}` })),
+    identities: [{ name: 'admin', public_key: toHex(admin.publicKey), roles: ['admin', 'issuer'] }],
+    assets: [{ symbol: 'STL', issuer: toHex(admin.publicKey) }],
+    balances: [{ public_key: toHex(admin.publicKey), asset: 'STL', amount: ADMIN_BALANCE }],
+  });
+  writeNew(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
+  configs.forEach((path, i) => {
+    const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] } };
+    writeNew(path, `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
+  });
+  return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: toHex(admin.publicKey) };
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export async function upCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    nodes: { type: 'string' },
+    data: { type: 'string' },
+    port: { type: 'string' },
+    'peer-port': { type: 'string' },
+    transport: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const nodes = intArg(values.nodes, 3, 'nodes', 1, 7);
+  if (nodes % 2 === 0) usage('--nodes must be odd (1, 3, 5 or 7): a majority of 2f+1 survives f failures');
+  const port = intArg(values.port, 8080, 'port', 1, 65535 - nodes);
+  const peerPort = intArg(values['peer-port'], 7100, 'peer-port', 1, 65535 - nodes);
+  const transport = values.transport ?? 'tcp';
+  if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
+  const dir = resolve(values.data ?? 'data');
+  const layout = prepare(dir, nodes, port, peerPort, transport);
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const logs = layout.configs.map((c) => join(c, '..', 'node.log'));
+  const exited = new Promise<{ index: number; code: number | null }>((resolveExit) => {
+    layout.configs.forEach((config, index) => {
+      const log = openSync(logs[index] as string, 'a');
+      const child = spawn(process.execPath, [main, 'node', '--config', config], { stdio: ['ignore', log, log] });
+      closeSync(log);
+      child.on('exit', (code) => {
+        if (!stopping) resolveExit({ index, code });
+      });
+      children.push(child);
+    });
+  });
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
+  // Wait until the first validator's API answers with a known leader.
+  const ready = (async () => {
+    for (let attempt = 0; attempt < 600; attempt++) {
+      try {
+        const r = await fetch(`${url}/v1/status`);
+        if (r.ok && ((await r.json()) as { leader: unknown }).leader !== null) return true;
+      } catch {
+        // not up yet
+      }
+      await sleep(100);
+    }
+    return false;
+  })();
+  const first = await Promise.race([ready.then((ok) => ({ ready: ok })), exited.then((e) => ({ exited: e }))]);
+  if (!('ready' in first) || !first.ready) {
+    await stop();
+    const which = 'exited' in first ? first.exited.index : 0;
+    throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${tail(logs[which] as string)}`);
+  }
+  const info = {
+    url,
+    apis: layout.apiPorts.map((p) => `http://127.0.0.1:${p}`),
+    data: dir,
+    genesis: layout.genesisPath,
+    admin_key: layout.adminKey,
+    admin_public_key: layout.adminPublicKey,
+    logs,
+  };
+  if (values.json === true) printJson(info);
+  else {
+    process.stdout.write(
+      [
+        `Stele is up: ${nodes} validators, REST API at ${url} (also ${info.apis.slice(1).join(', ') || 'none'})`,
+        `  data        ${dir}`,
+        `  genesis     ${layout.genesisPath}`,
+        `  admin key   ${layout.adminKey} (public key ${layout.adminPublicKey}; holds ${ADMIN_BALANCE} STL)`,
+        `  logs        ${logs.join(', ')}`,
+        '',
+        'Try:',
+        `  curl ${url}/v1/accounts/${layout.adminPublicKey}`,
+        `  npx stele keygen --out bob.key`,
+        `  npx stele tx register --pubkey <bob's key> --role submitter --signer ${layout.adminKey} --url ${url} --wait`,
+        `  npx stele tx transfer --to <bob's key> --amount 10 --asset STL --signer ${layout.adminKey} --url ${url} --wait`,
+        `  npx stele audit --data ${join(dir, 'v1')} --genesis ${layout.genesisPath}`,
+        '',
+        'Ctrl-C stops every validator; run it again to resume.',
+        '',
+      ].join('\n'),
+    );
+  }
+  const signal = new Promise<string>((resolveSignal) => {
+    process.once('SIGINT', () => resolveSignal('SIGINT'));
+    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+  });
+  const end = await Promise.race([signal.then((s) => ({ signal: s })), exited.then((e) => ({ exited: e }))]);
+  await stop();
+  if ('exited' in end) {
+    throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${tail(logs[end.exited.index] as string)}`);
+  }
+  process.stderr.write('stopped every validator\n');
+  return EXIT_OK;
+}

@@ -1,0 +1,910 @@
+/**
+ * The checker: every rule of SCL.md section 5 over a unit of contracts (the files given to
+ * `stele lint` together, or a deploy transaction together with what is on the chain).
+ *
+ * Pure and linear in states plus transitions: graph work is iterative (graph.ts), path
+ * counts and lifetimes are dynamic programming over a topological order, and escrow
+ * conservation propagates one exact polynomial per state (poly.ts) instead of walking
+ * paths, whose number may be astronomical.
+ */
+import type { Contract, Decl, Effect, Expr, Param, Pos, Ref, StateBody, Transition } from './ast.js';
+import { TEMPORAL, UNCOMMITTED } from './ast.js';
+import { compareDiagnostics, figureNumber, severityOf, type Diagnostic, type Figure, type RuleId } from './diagnostic.js';
+import { components, cycleThrough, onCycle, reachable, reverse, reverseTopological } from './graph.js';
+import { DIAGNOSTICS_PER_RULE_MAX, ESCROW_WORK_MAX, MAX_DEPTH_DEFAULT, MAX_HORIZON_DEFAULT, MAX_PATHS_DEFAULT, PATH_COUNT_CAP, TRACE_STATES_MAX } from './limits.js';
+import { parseSource } from './parser.js';
+import * as P from './poly.js';
+
+export interface CheckOptions {
+  readonly maxPaths: number;
+  readonly maxDepth: number;
+  readonly maxHorizon: number;
+}
+export const DEFAULT_OPTIONS: CheckOptions = { maxPaths: MAX_PATHS_DEFAULT, maxDepth: MAX_DEPTH_DEFAULT, maxHorizon: MAX_HORIZON_DEFAULT };
+
+/** What the checker needs to know of a contract checked before (one already on the chain). */
+export interface ContractSummary {
+  readonly name: string;
+  /** Every state name, in declaration order (init first). */
+  readonly states: readonly string[];
+  readonly finals: readonly string[];
+  /** lifetime(init) in blocks; null when not computed (the contract has errors). */
+  readonly lifetime: bigint | null;
+  /** Possible futures, refs included (saturated at PATH_COUNT_CAP); null when infinite or unknown. */
+  readonly paths: bigint | null;
+  /** Ref depth; null on a ref cycle. */
+  readonly depth: number | null;
+}
+
+export interface CheckResult {
+  /** Sorted by file, line, column. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly contracts: readonly Contract[];
+  /** One per contract of the unit (not the external ones), by name. */
+  readonly summaries: ReadonlyMap<string, ContractSummary>;
+  readonly errors: number;
+  readonly warnings: number;
+}
+
+export interface SourceFile {
+  readonly file: string;
+  readonly text: string | Uint8Array;
+}
+
+/**
+ * Parses and checks files as one unit. SYN001 stops the checking (no other diagnostics).
+ * @example checkSources([{ file: 'horse.scl', text }]).errors // 0
+ */
+export function checkSources(files: readonly SourceFile[], options: CheckOptions = DEFAULT_OPTIONS, external: ReadonlyMap<string, ContractSummary> = new Map()): CheckResult {
+  const contracts: Contract[] = [];
+  const syntax: Diagnostic[] = [];
+  for (const f of files) {
+    const r = parseSource(f.file, f.text);
+    syntax.push(...r.diagnostics);
+    contracts.push(...r.contracts);
+  }
+  if (syntax.length > 0) return { diagnostics: syntax, contracts: [], summaries: new Map(), errors: syntax.length, warnings: 0 };
+  return checkContracts(contracts, options, external);
+}
+
+type ValueType = 'int' | 'bool' | 'party' | 'ref' | 'asset' | 'error' | { readonly stateOf: string };
+
+interface StateInfo {
+  readonly name: string;
+  readonly pos: Pos;
+  final: boolean;
+  readonly body: StateBody | null;
+  /** Deadline in blocks (a `blocks max N` param counts N); null when missing or ill-typed. */
+  deadline: bigint | null;
+  deadlineTyped: boolean;
+  hasAfter: boolean;
+}
+
+interface Edge {
+  readonly from: number;
+  readonly to: number;
+  readonly transition: Transition;
+}
+
+/** Per-contract facts shared by the phases. */
+interface Local {
+  readonly c: Contract;
+  readonly parties: Map<string, Decl>;
+  readonly params: Map<string, Param>;
+  readonly refs: Map<string, Ref>;
+  readonly states: StateInfo[];
+  readonly stateIndex: Map<string, number>;
+  readonly init: number | null;
+  readonly edges: Edge[];
+  readonly succ: number[][];
+  cyclic: boolean;
+  fsm002: boolean;
+  deadlinesTyped: boolean;
+  lifetime: bigint | null;
+  longest: number[];
+  localPaths: bigint | null;
+  effectsTyped: boolean;
+}
+
+class Sink {
+  readonly out: Diagnostic[] = [];
+  private readonly counts = new Map<string, number>();
+  add(rule: RuleId, c: Contract, pos: Pos, message: string, extra: { state?: string; trace?: readonly string[]; figure?: Figure } = {}): void {
+    const key = `${c.file}\u0000${c.name}\u0000${rule}`;
+    const n = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, n);
+    if (n > DIAGNOSTICS_PER_RULE_MAX) return;
+    this.out.push({
+      ruleId: rule,
+      severity: severityOf(rule),
+      message: n === DIAGNOSTICS_PER_RULE_MAX ? `${message} (further ${rule} findings in ${c.name} are not listed)` : message,
+      file: c.file,
+      line: pos.line,
+      column: pos.column,
+      contract: c.name,
+      ...(extra.state !== undefined ? { state: extra.state } : {}),
+      ...(extra.trace !== undefined ? { trace: elide(extra.trace) } : {}),
+      ...(extra.figure !== undefined ? { figure: extra.figure } : {}),
+    });
+  }
+}
+
+function elide(trace: readonly string[]): string[] {
+  if (trace.length <= TRACE_STATES_MAX) return [...trace];
+  const half = TRACE_STATES_MAX / 2;
+  return [...trace.slice(0, half), `... ${trace.length - TRACE_STATES_MAX} more ...`, ...trace.slice(trace.length - half)];
+}
+
+/** Checks parsed contracts as one unit, with `external` contracts available to refs. */
+export function checkContracts(contracts: readonly Contract[], options: CheckOptions = DEFAULT_OPTIONS, external: ReadonlyMap<string, ContractSummary> = new Map()): CheckResult {
+  const sink = new Sink();
+  // Contract names: unique in the unit and against what is already deployed.
+  const byName = new Map<string, Contract>();
+  const unique: Contract[] = [];
+  for (const c of contracts) {
+    if (byName.has(c.name)) sink.add('NAME001', c, c.namePos, `contract ${c.name} is declared twice`);
+    else if (external.has(c.name)) sink.add('NAME001', c, c.namePos, `contract ${c.name} is already deployed`);
+    else {
+      byName.set(c.name, c);
+      unique.push(c);
+    }
+  }
+  const statesOf = (name: string): ReadonlySet<string> | null => {
+    const c = byName.get(name);
+    if (c !== undefined) return stateNames(c);
+    const e = external.get(name);
+    return e === undefined ? null : new Set(e.states);
+  };
+  const locals = new Map<Contract, Local>();
+  for (const c of contracts) locals.set(c, checkLocal(c, sink, statesOf, byName, external));
+  // Lifetimes of every contract first: XREF003 reads the lifetime of ref'd contracts.
+  for (const c of contracts) lifetimeOf(locals.get(c) as Local, sink, options);
+  const lifetimeByName = (name: string): bigint | null => {
+    const c = byName.get(name);
+    if (c !== undefined) return (locals.get(c) as Local).lifetime;
+    return external.get(name)?.lifetime ?? null;
+  };
+  for (const c of contracts) xref003(locals.get(c) as Local, sink, lifetimeByName);
+  const { depth, paths } = crossContract(unique, locals, sink, options, external);
+  const summaries = new Map<string, ContractSummary>();
+  for (const c of unique) {
+    const l = locals.get(c) as Local;
+    summaries.set(c.name, {
+      name: c.name,
+      states: l.states.map((s) => s.name),
+      finals: l.states.filter((s) => s.final).map((s) => s.name),
+      lifetime: l.lifetime,
+      paths: paths.get(c.name) ?? null,
+      depth: depth.get(c.name) ?? null,
+    });
+  }
+  const diagnostics = sink.out.sort(compareDiagnostics);
+  let errors = 0;
+  for (const d of diagnostics) if (d.severity === 'error') errors++;
+  return { diagnostics, contracts, summaries, errors, warnings: diagnostics.length - errors };
+}
+
+/** State names of a contract: state bodies, finals and the init state. */
+export function stateNames(c: Contract): Set<string> {
+  const out = new Set<string>();
+  for (const i of c.inits) out.add(i.state);
+  for (const s of c.states) out.add(s.name);
+  for (const f of c.finals) for (const d of f.items) out.add(d.name);
+  return out;
+}
+
+function checkLocal(
+  c: Contract,
+  sink: Sink,
+  statesOf: (contract: string) => ReadonlySet<string> | null,
+  byName: ReadonlyMap<string, Contract>,
+  external: ReadonlyMap<string, ContractSummary>,
+): Local {
+  // Members that must appear exactly once.
+  const once = (what: string, list: readonly { pos: Pos }[]): void => {
+    if (list.length === 0) sink.add('NAME001', c, c.namePos, `contract ${c.name} has no ${what}`);
+    for (const extra of list.slice(1)) sink.add('NAME001', c, extra.pos, `${what} is declared twice in ${c.name}`);
+  };
+  once('parties', c.parties);
+  once('currency', c.currency);
+  once('init', c.inits);
+  for (const extra of c.horizons.slice(1)) sink.add('NAME001', c, extra.pos, `horizon is declared twice in ${c.name}`);
+
+  // One namespace for parties, params and refs.
+  const parties = new Map<string, Decl>();
+  const params = new Map<string, Param>();
+  const refs = new Map<string, Ref>();
+  const declared = new Set<string>();
+  const declare = (d: Decl, what: string): boolean => {
+    if (declared.has(d.name)) {
+      sink.add('NAME001', c, d.pos, `${what} ${d.name} is declared twice (names of parties, params and refs must differ)`);
+      return false;
+    }
+    declared.add(d.name);
+    return true;
+  };
+  for (const m of c.parties) for (const d of m.items) if (declare(d, 'party')) parties.set(d.name, d);
+  for (const m of c.params) {
+    for (const p of m.items) {
+      if (!declare(p, 'param')) continue;
+      params.set(p.name, p);
+      if (p.type.kind === 'blocks' && p.type.max < 1n) sink.add('TYPE001', c, p.pos, `${p.name}: blocks max ${p.type.max} allows a deadline < 1`);
+    }
+  }
+  for (const r of c.refs) {
+    if (!declare(r, 'ref')) continue;
+    refs.set(r.name, r);
+    if (!byName.has(r.contract) && !external.has(r.contract)) sink.add('NAME001', c, r.contractPos, `ref ${r.name} names an unknown contract ${r.contract}`);
+  }
+  for (const cur of c.currency) {
+    const p = params.get(cur.name);
+    if (p === undefined) sink.add('NAME001', c, cur.pos, `currency ${cur.name} is not a param`);
+    else if (p.type.kind !== 'asset') sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is a param of type ${p.type.kind}, not asset`);
+  }
+
+  // States: bodies, finals, the init state.
+  const states: StateInfo[] = [];
+  const stateIndex = new Map<string, number>();
+  const addState = (name: string, pos: Pos): number => {
+    let i = stateIndex.get(name);
+    if (i === undefined) {
+      i = states.length;
+      stateIndex.set(name, i);
+      states.push({ name, pos, final: false, body: null, deadline: null, deadlineTyped: true, hasAfter: false });
+    }
+    return i;
+  };
+  const init0 = c.inits[0];
+  if (init0 !== undefined) addState(init0.state, init0.pos);
+  const finalSeen = new Set<string>();
+  for (const m of c.finals) {
+    for (const d of m.items) {
+      if (finalSeen.has(d.name)) {
+        sink.add('NAME001', c, d.pos, `final state ${d.name} is declared twice`);
+        continue;
+      }
+      finalSeen.add(d.name);
+    }
+  }
+  for (const s of c.states) {
+    const i = addState(s.name, s.pos);
+    const info = states[i] as StateInfo;
+    if (info.body !== null) sink.add('NAME001', c, s.pos, `state ${s.name} is declared twice`, { state: s.name });
+    else states[i] = { ...info, pos: s.pos, body: s };
+  }
+  for (const m of c.finals) for (const d of m.items) addState(d.name, d.pos);
+  for (const name of finalSeen) (states[stateIndex.get(name) as number] as StateInfo).final = true;
+  for (const s of states) {
+    if (s.final && s.body !== null && s.body.transitions.length > 0) {
+      sink.add('FSM003', c, s.body.pos, `final state ${s.name} has transitions`, { state: s.name });
+    }
+  }
+  if (finalSeen.size === 0) sink.add('FSM003', c, c.namePos, `contract ${c.name} has no final state`);
+  const init = init0 === undefined ? null : (stateIndex.get(init0.state) as number);
+
+  const local: Local = {
+    c,
+    parties,
+    params,
+    refs,
+    states,
+    stateIndex,
+    init,
+    edges: [],
+    succ: states.map(() => []),
+    cyclic: false,
+    fsm002: false,
+    deadlinesTyped: true,
+    lifetime: null,
+    longest: [],
+    localPaths: null,
+    effectsTyped: true,
+  };
+  const typer = new Typer(local, sink, statesOf);
+
+  for (const r of c.requires) typer.expectBool(r, { where: 'require', args: null, settled: new Set(), state: null }, 'a require');
+  if (init0 !== undefined) typer.effects(init0.effects, null, null, { where: 'effect', args: null, settled: new Set(), state: init0.state });
+
+  // Transitions.
+  for (const s of states) {
+    if (s.body === null || s.final) continue;
+    const from = stateIndex.get(s.name) as number;
+    const actions = new Set<string>();
+    for (const t of s.body.transitions) {
+      const to = stateIndex.get(t.target);
+      if (to === undefined) sink.add('NAME001', c, t.targetPos, `${t.target} is not a state of ${c.name} (declare it with state or final)`, { state: s.name });
+      else {
+        local.edges.push({ from, to, transition: t });
+        (local.succ[from] as number[]).push(to);
+      }
+      if (t.kind === 'after') {
+        if (s.hasAfter) sink.add('FSM006', c, t.pos, `state ${s.name} has two after transitions`, { state: s.name });
+        else {
+          s.hasAfter = true;
+          const d = deadlineOf(t, local, sink, s.name);
+          s.deadline = d;
+          s.deadlineTyped = d !== null;
+          if (d === null) local.deadlinesTyped = false;
+        }
+        typer.effects(t.effects, t, null, { where: 'effect', args: null, settled: new Set(), state: s.name });
+        continue;
+      }
+      const key = `${t.actor}.${t.action}`;
+      if (actions.has(key)) sink.add('FSM006', c, t.pos, `state ${s.name} has two transitions for ${key}`, { state: s.name });
+      actions.add(key);
+      if (!parties.has(t.actor)) sink.add('NAME001', c, t.actorPos, `${t.actor} is not a party of ${c.name}`, { state: s.name });
+      const args = new Map<string, Param>();
+      for (const a of t.args) {
+        if (args.has(a.name)) sink.add('NAME001', c, a.pos, `argument ${a.name} is declared twice`, { state: s.name });
+        else args.set(a.name, a);
+        if (a.type.kind === 'asset') sink.add('TYPE001', c, a.pos, `argument ${a.name}: asset values can only be named by currency`, { state: s.name });
+      }
+      const ctx: Ctx = { where: 'guard', args, settled: new Set(), state: s.name };
+      if (t.guard !== null) {
+        for (const conjunct of conjuncts(t.guard)) {
+          if (conjunct.kind === 'call' && conjunct.fn === 'settled' && conjunct.args.length === 1) {
+            const arg = conjunct.args[0] as Expr;
+            if (arg.kind === 'name') ctx.settled.add(arg.name);
+          }
+        }
+        typer.expectBool(t.guard, ctx, 'a guard');
+      }
+      typer.effects(t.effects, t, args, { ...ctx, where: 'effect' });
+    }
+  }
+  for (const s of states) {
+    if (!s.final && !s.hasAfter) {
+      local.fsm002 = true;
+      sink.add('FSM002', c, s.pos, `state ${s.name} has no after transition, so it could wait forever`, { state: s.name });
+    }
+  }
+
+  // Cycles (FSM001), one diagnostic per strongly connected component.
+  const comp = components(local.succ);
+  const cyc = onCycle(local.succ, comp);
+  const reported = new Set<number>();
+  for (let v = 0; v < states.length; v++) {
+    if (cyc[v] === 0 || reported.has(comp[v] as number)) continue;
+    reported.add(comp[v] as number);
+    local.cyclic = true;
+    const cycle = cycleThrough(local.succ, comp, v);
+    const last = cycle[cycle.length - 2] as number;
+    const edge = local.edges.find((e) => e.from === last && e.to === v) as Edge;
+    const names = cycle.map((i) => (states[i] as StateInfo).name);
+    sink.add('FSM001', c, edge.transition.pos, `the state graph has a cycle: ${names.join(' -> ')}`, { state: (states[last] as StateInfo).name, trace: names });
+  }
+
+  // Unreachable states (FSM007).
+  if (init !== null) {
+    const seen = reachable(local.succ, [init]);
+    for (let v = 0; v < states.length; v++) {
+      const s = states[v] as StateInfo;
+      if (seen[v] === 0) sink.add('FSM007', c, s.pos, `state ${s.name} cannot be reached from ${(states[init] as StateInfo).name}`, { state: s.name });
+    }
+  }
+
+  // Path count of the contract's own graph, by dynamic programming (FSM005 adds refs).
+  if (!local.cyclic && init !== null) {
+    const order = reverseTopological(local.succ);
+    if (order !== null) {
+      const paths: bigint[] = states.map(() => 0n);
+      for (const v of order) {
+        const s = states[v] as StateInfo;
+        if (s.final) paths[v] = 1n;
+        else {
+          let sum = 0n;
+          for (const w of local.succ[v] as number[]) sum += paths[w] as bigint;
+          paths[v] = sum > PATH_COUNT_CAP ? PATH_COUNT_CAP : sum;
+        }
+      }
+      local.localPaths = paths[init] as bigint;
+    }
+  }
+
+  if (local.effectsTyped && init !== null) escrowConservation(local, sink, typer);
+  return local;
+}
+
+function deadlineOf(t: Transition & { kind: 'after' }, local: Local, sink: Sink, state: string): bigint | null {
+  const c = local.c;
+  const d = t.deadline;
+  if (d.kind === 'int') {
+    if (d.value < 1n) {
+      sink.add('TYPE001', c, d.pos, `a deadline must be at least 1 block, not ${d.value}`, { state });
+      return null;
+    }
+    return d.value;
+  }
+  const p = local.params.get(d.name);
+  if (p === undefined) {
+    const kind = local.parties.has(d.name) ? 'a party' : local.refs.has(d.name) ? 'a ref' : local.stateIndex.has(d.name) ? 'a state' : null;
+    if (kind === null) sink.add('NAME001', c, d.pos, `${d.name} is not defined`, { state });
+    else sink.add('TYPE001', c, d.pos, `after ${d.name}: ${d.name} is ${kind}, not a blocks max N param`, { state });
+    return null;
+  }
+  if (p.type.kind !== 'blocks') {
+    sink.add('TYPE001', c, d.pos, `after ${d.name}: ${d.name} is of type ${p.type.kind}, not blocks max N`, { state });
+    return null;
+  }
+  return p.type.max < 1n ? null : p.type.max;
+}
+
+/** The top-level conjuncts of an expression: `a and (b and c)` gives a, b, c. */
+export function conjuncts(e: Expr): Expr[] {
+  const out: Expr[] = [];
+  const stack = [e];
+  while (stack.length > 0) {
+    const x = stack.pop() as Expr;
+    if (x.kind === 'binary' && x.op === 'and') stack.push(x.right, x.left);
+    else out.push(x);
+  }
+  return out;
+}
+
+interface Ctx {
+  readonly where: 'guard' | 'require' | 'effect';
+  readonly args: ReadonlyMap<string, Param> | null;
+  /** Refs r with settled(r) in the guard's top-level conjunction. */
+  readonly settled: Set<string>;
+  readonly state: string | null;
+}
+
+function describeType(t: ValueType): string {
+  return typeof t === 'string' ? (t === 'int' ? 'an integer' : t === 'bool' ? 'a bool' : `a ${t}`) : `a state of ${t.stateOf}`;
+}
+
+/** Types expressions and effects, reporting NAME001, TYPE001, TEMP001, GRD001, XREF002, AUTH001. */
+class Typer {
+  constructor(
+    private readonly l: Local,
+    private readonly sink: Sink,
+    private readonly statesOf: (contract: string) => ReadonlySet<string> | null,
+  ) {}
+
+  private add(rule: RuleId, pos: Pos, message: string, ctx: Ctx): void {
+    this.sink.add(rule, this.l.c, pos, message, ctx.state === null ? {} : { state: ctx.state });
+  }
+
+  expectBool(e: Expr, ctx: Ctx, what: string): void {
+    const t = this.type(e, ctx);
+    if (t !== 'bool' && t !== 'error') this.add('TYPE001', e.pos, `${what} must be a bool, not ${describeType(t)}`, ctx);
+  }
+
+  effects(list: readonly Effect[], t: Transition | null, args: ReadonlyMap<string, Param> | null, ctx: Ctx): void {
+    for (const e of list) {
+      const ty = this.type(e.amount, { ...ctx, args });
+      if (ty !== 'int') {
+        this.l.effectsTyped = false;
+        if (ty !== 'error') this.add('TYPE001', e.amount.pos, `the amount to ${e.kind} must be an integer, not ${describeType(ty)}`, ctx);
+      }
+      if (!this.l.parties.has(e.party)) {
+        this.l.effectsTyped = false;
+        this.add('NAME001', e.partyPos, `${e.party} is not a party of ${this.l.c.name}`, ctx);
+        continue;
+      }
+      if (e.kind !== 'escrow' || t === null) continue;
+      if (t.kind === 'after') this.add('AUTH001', e.pos, `escrow from ${e.party} in an after transition: no one signs it`, ctx);
+      else if (t.actor !== e.party) this.add('AUTH001', e.pos, `escrow from ${e.party} in an action of ${t.actor}: only the actor signs it`, ctx);
+    }
+  }
+
+  /** The name's type by the resolution order: arguments, params, parties, refs, states. */
+  private resolve(name: string, ctx: Ctx): ValueType | null {
+    const p = ctx.args?.get(name) ?? this.l.params.get(name);
+    if (p !== undefined) {
+      const k = p.type.kind;
+      return k === 'bool' ? 'bool' : k === 'asset' ? 'asset' : 'int';
+    }
+    if (this.l.parties.has(name)) return 'party';
+    if (this.l.refs.has(name)) return 'ref';
+    if (this.l.stateIndex.has(name)) return { stateOf: this.l.c.name };
+    return null;
+  }
+
+  type(e: Expr, ctx: Ctx): ValueType {
+    switch (e.kind) {
+      case 'int':
+        return 'int';
+      case 'bool':
+        return 'bool';
+      case 'height':
+      case 'entered':
+        return 'int';
+      case 'name': {
+        const t = this.resolve(e.name, ctx);
+        if (t === null) {
+          this.add('NAME001', e.pos, `${e.name} is not defined`, ctx);
+          return 'error';
+        }
+        if (t === 'asset') {
+          this.add('TYPE001', e.pos, `${e.name} is an asset: asset values can only be named by currency`, ctx);
+          return 'error';
+        }
+        return t;
+      }
+      case 'refState': {
+        const r = this.l.refs.get(e.ref);
+        if (r === undefined) {
+          this.add('NAME001', e.pos, `${e.ref} is not a ref of ${this.l.c.name}`, ctx);
+          return 'error';
+        }
+        if (ctx.where !== 'guard') this.add('XREF002', e.pos, `${e.ref}.state is read outside a guard`, ctx);
+        else if (!ctx.settled.has(e.ref)) this.add('XREF002', e.pos, `${e.ref}.state is read in a guard whose top-level conjunction does not contain settled(${e.ref})`, ctx);
+        return { stateOf: r.contract };
+      }
+      case 'call':
+        return this.call(e, ctx);
+      case 'unary': {
+        const t = this.type(e.operand, ctx);
+        const want = e.op === 'not' ? 'bool' : 'int';
+        if (t !== want && t !== 'error') {
+          this.add('TYPE001', e.operand.pos, `'${e.op}' needs ${describeType(want)}, not ${describeType(t)}`, ctx);
+          return 'error';
+        }
+        return t === 'error' ? 'error' : want;
+      }
+      case 'binary':
+        return this.binary(e, ctx);
+    }
+  }
+
+  private call(e: Expr & { kind: 'call' }, ctx: Ctx): ValueType {
+    if (UNCOMMITTED.includes(e.fn)) {
+      this.add('GRD001', e.pos, `${e.fn}(..) reads what is not committed; a contract sees only the committed chain`, ctx);
+      return 'error';
+    }
+    if (TEMPORAL.includes(e.fn)) {
+      this.add('TEMP001', e.pos, `${e.fn}(..) is a future temporal operator; state a deadline and test the committed state instead`, ctx);
+      for (const a of e.args) this.type(a, ctx);
+      return 'error';
+    }
+    const want = e.fn === 'settled' ? 'ref' : 'party';
+    if (e.args.length !== 1) {
+      this.add('TYPE001', e.pos, `${e.fn} takes one ${want}, not ${e.args.length} arguments`, ctx);
+      return 'error';
+    }
+    const arg = e.args[0] as Expr;
+    const t = arg.kind === 'name' ? this.resolve(arg.name, ctx) : this.type(arg, ctx);
+    if (t === null) {
+      this.add('NAME001', arg.pos, `${(arg as { name: string }).name} is not defined`, ctx);
+      return 'error';
+    }
+    if (t !== want && t !== 'error') {
+      this.add('TYPE001', arg.pos, `${e.fn} takes a ${want}, not ${describeType(t)}`, ctx);
+      return 'error';
+    }
+    return e.fn === 'settled' ? 'bool' : 'int';
+  }
+
+  private binary(e: Expr & { kind: 'binary' }, ctx: Ctx): ValueType {
+    if (e.op === 'until') {
+      this.add('TEMP001', e.pos, "'until' is a future temporal operator; state a deadline and test the committed state instead", ctx);
+      this.type(e.left, ctx);
+      this.type(e.right, ctx);
+      return 'error';
+    }
+    if ((e.op === '==' || e.op === '!=') && (e.left.kind === 'refState' || e.right.kind === 'refState')) {
+      const [refSide, other] = e.left.kind === 'refState' ? [e.left, e.right] : [e.right, e.left];
+      const rt = this.type(refSide, ctx);
+      if (rt === 'error' || typeof rt === 'string') return 'error';
+      const states = this.statesOf(rt.stateOf);
+      if (states === null) return 'error';
+      if (other.kind !== 'name' || !states.has(other.name) || (ctx.args?.has(other.name) ?? false) || this.l.params.has(other.name)) {
+        this.add('TYPE001', other.pos, `${(refSide as { ref: string }).ref}.state is compared with something that is not a state of ${rt.stateOf}`, ctx);
+        return 'error';
+      }
+      return 'bool';
+    }
+    const lt = this.type(e.left, ctx);
+    const rt = this.type(e.right, ctx);
+    if (lt === 'error' || rt === 'error') return 'error';
+    const logical = e.op === 'and' || e.op === 'or';
+    const arithmetic = e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/';
+    const want = logical ? 'bool' : 'int';
+    if (e.op === '==' || e.op === '!=') {
+      if (lt === rt && (lt === 'int' || lt === 'bool')) return 'bool';
+      this.add('TYPE001', e.pos, `'${e.op}' compares ${describeType(lt)} with ${describeType(rt)}`, ctx);
+      return 'error';
+    }
+    for (const [side, t] of [
+      [e.left, lt],
+      [e.right, rt],
+    ] as const) {
+      if (t !== want) {
+        this.add('TYPE001', side.pos, `'${e.op}' needs ${describeType(want)}, not ${describeType(t)}`, ctx);
+        return 'error';
+      }
+    }
+    return arithmetic ? 'int' : 'bool';
+  }
+
+  /** The escrow polynomial of an integer expression; variables are scoped by `scope`. */
+  poly(e: Expr, scope: string, args: ReadonlyMap<string, Param> | null): P.Poly {
+    switch (e.kind) {
+      case 'int':
+        return P.constant(e.value);
+      case 'height':
+        return P.variable(`height@${scope}`);
+      case 'entered':
+        return P.variable(`entered@${scope}`);
+      case 'name':
+        return P.variable(args?.has(e.name) === true ? `${e.name}@${scope}` : e.name);
+      case 'call':
+        return P.variable(`balance(${(e.args[0] as { name: string }).name})@${scope}`);
+      case 'unary':
+        return P.neg(this.poly(e.operand, scope, args));
+      case 'binary': {
+        const a = this.poly(e.left, scope, args);
+        const b = this.poly(e.right, scope, args);
+        if (e.op === '+') return P.add(a, b);
+        if (e.op === '-') return P.sub(a, b);
+        if (e.op === '*') return P.mul(a, b);
+        // Division is not polynomial: the quotient is an opaque variable, equal only to
+        // the same quotient of the same polynomials.
+        return P.variable(`(${P.format(a)})/(${P.format(b)})`);
+      }
+      default:
+        return P.ZERO; // unreachable for a well-typed integer expression
+    }
+  }
+}
+
+/**
+ * ESC001. Every path from init to a final state nets to zero iff the net escrowed amount
+ * A(s) is the same along every path to s (for states on some such path) and A(f) = 0 at
+ * every final f. One breadth-first pass from init assigns A; a second path reaching s with
+ * another amount, or a final with A ≠ 0, is a leaking path, reported with its remainder.
+ */
+function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
+  const init = l.init as number;
+  const c = l.c;
+  const n = l.states.length;
+  const finals: number[] = [];
+  l.states.forEach((s, i) => s.final && finals.push(i));
+  const pred = reverse(l.succ);
+  const live = reachable(pred, finals); // can still reach a final
+  const net = (effects: readonly Effect[], scope: string, args: ReadonlyMap<string, Param> | null): P.Poly => {
+    let sum = P.ZERO;
+    for (const e of effects) sum = P.addScaled(sum, typer.poly(e.amount, scope, args), e.kind === 'escrow' ? 1n : -1n);
+    return sum;
+  };
+  try {
+    const edgeNet = l.edges.map((e, i) => {
+      const t = e.transition;
+      const from = (l.states[e.from] as StateInfo).name;
+      const scope = t.kind === 'on' ? `${from}:${t.actor}.${t.action}` : `${from}:after#${i}`;
+      const args = t.kind === 'on' ? new Map(t.args.map((a) => [a.name, a])) : null;
+      return net(t.effects, scope, args);
+    });
+    const out: number[][] = l.states.map(() => []);
+    l.edges.forEach((e, i) => (out[e.from] as number[]).push(i));
+    const amount: (P.Poly | null)[] = new Array(n).fill(null);
+    const via: number[] = new Array(n).fill(-1); // edge that first reached the state
+    if (live[init] === 0) return;
+    amount[init] = net(c.inits[0]?.effects ?? [], 'init', null);
+    // A path from each live state to a final, for completing a leaking prefix.
+    const toFinal: number[] = new Array(n).fill(-1);
+    {
+      const seen = new Uint8Array(n);
+      const queue = finals.slice();
+      for (const f of finals) seen[f] = 1;
+      const inEdges: number[][] = l.states.map(() => []);
+      l.edges.forEach((e, i) => (inEdges[e.to] as number[]).push(i));
+      for (let q = 0; q < queue.length; q++) {
+        for (const ei of inEdges[queue[q] as number] as number[]) {
+          const from = (l.edges[ei] as Edge).from;
+          if (seen[from] === 0 && !(l.states[from] as StateInfo).final) {
+            seen[from] = 1;
+            toFinal[from] = ei;
+            queue.push(from);
+          }
+        }
+      }
+    }
+    const pathTo = (s: number): number[] => {
+      const edges: number[] = [];
+      for (let v = s; via[v] !== -1 && edges.length <= n; v = (l.edges[via[v] as number] as Edge).from) edges.push(via[v] as number);
+      return edges.reverse();
+    };
+    /** Completes a path prefix to a final state (edge indexes) and its remainder, in linear time. */
+    const complete = (prefix: number[], start: P.Poly): { edges: number[]; remainder: P.Poly } => {
+      const edges = prefix.slice();
+      let v = edges.length === 0 ? init : (l.edges[edges[edges.length - 1] as number] as Edge).to;
+      const parts: P.Poly[] = [start];
+      while (!(l.states[v] as StateInfo).final && toFinal[v] !== -1 && edges.length <= n) {
+        const ei = toFinal[v] as number;
+        edges.push(ei);
+        parts.push(edgeNet[ei] as P.Poly);
+        v = (l.edges[ei] as Edge).to;
+      }
+      return { edges, remainder: P.sum(parts) };
+    };
+    const report = ({ edges, remainder }: { edges: number[]; remainder: P.Poly }): void => {
+      const names = [(l.states[init] as StateInfo).name, ...edges.map((ei) => (l.states[(l.edges[ei] as Edge).to] as StateInfo).name)];
+      const last = edges.length === 0 ? null : (l.edges[edges[edges.length - 1] as number] as Edge);
+      const pos = last === null ? (c.inits[0] as { pos: Pos }).pos : last.transition.pos;
+      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${P.format(remainder)}, not 0`, {
+        state: last === null ? names[0] : (l.states[last.from] as StateInfo).name,
+        trace: names,
+      });
+    };
+    const queue = [init];
+    const queued = new Uint8Array(n);
+    queued[init] = 1;
+    let work = 0;
+    for (let q = 0; q < queue.length; q++) {
+      const v = queue[q] as number;
+      work += (amount[v] as P.Poly).size + 1;
+      if (work > ESCROW_WORK_MAX) throw new P.PolyTooLarge(`more than ${ESCROW_WORK_MAX} term operations along the state graph`);
+      if ((l.states[v] as StateInfo).final) {
+        const a = amount[v] as P.Poly;
+        if (!P.isZero(a)) report({ edges: pathTo(v), remainder: a });
+        continue;
+      }
+      for (const ei of out[v] as number[]) {
+        const w = (l.edges[ei] as Edge).to;
+        if (live[w] === 0) continue;
+        const candidate = P.add(amount[v] as P.Poly, edgeNet[ei] as P.Poly);
+        work += candidate === amount[v] ? 1 : candidate.size + 1;
+        const known = amount[w];
+        if (known === null || known === undefined) {
+          amount[w] = candidate;
+          via[w] = ei;
+        } else if (!P.equal(known, candidate)) {
+          // Two paths reach w with different amounts: complete both to a final; at least
+          // one leaks. Report the one that does (the new path first).
+          const fresh = complete([...pathTo(v), ei], candidate);
+          report(P.isZero(fresh.remainder) ? complete(pathTo(w), known) : fresh);
+          return; // one leaking path per contract: later amounts would be noise
+        }
+        if (queued[w] === 0) {
+          queued[w] = 1;
+          queue.push(w);
+        }
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof P.PolyTooLarge)) throw error;
+    sink.add('ESC001', c, c.namePos, `escrow conservation cannot be proved: ${error.message}`);
+  }
+}
+
+/** lifetime(init) by dynamic programming over a topological order; FSM004. */
+function lifetimeOf(l: Local, sink: Sink, options: CheckOptions): void {
+  if (l.cyclic || l.fsm002 || !l.deadlinesTyped || l.init === null) return;
+  const order = reverseTopological(l.succ);
+  if (order === null) return;
+  const life: bigint[] = l.states.map(() => 0n);
+  const next: number[] = l.states.map(() => -1);
+  for (const v of order) {
+    const s = l.states[v] as StateInfo;
+    if (s.final) continue;
+    let best = 0n;
+    for (const w of l.succ[v] as number[]) {
+      if ((life[w] as bigint) > best || next[v] === -1) {
+        best = life[w] as bigint;
+        next[v] = w;
+      }
+    }
+    life[v] = (s.deadline as bigint) + best;
+  }
+  const init = l.init;
+  l.lifetime = life[init] as bigint;
+  const path: number[] = [init];
+  for (let v = init; next[v] !== -1 && path.length <= l.states.length; v = next[v] as number) path.push(next[v] as number);
+  l.longest = path;
+  const trace = path.map((i) => (l.states[i] as StateInfo).name);
+  const c = l.c;
+  const horizon = c.horizons[0];
+  if (horizon !== undefined && l.lifetime > horizon.value) {
+    sink.add('FSM004', c, horizon.pos, `the lifetime bound ${l.lifetime} blocks exceeds the declared horizon ${horizon.value}`, {
+      trace,
+      figure: { value: figureNumber(l.lifetime), limit: figureNumber(horizon.value) },
+    });
+  }
+  if (l.lifetime > BigInt(options.maxHorizon)) {
+    sink.add('FSM004', c, (c.inits[0] as { pos: Pos }).pos, `the lifetime bound ${l.lifetime} blocks exceeds --max-horizon ${options.maxHorizon}`, {
+      trace,
+      figure: { value: figureNumber(l.lifetime), limit: options.maxHorizon },
+    });
+  }
+}
+
+/** XREF003: reading r.state in a state whose deadline is shorter than r's lifetime bound. */
+function xref003(l: Local, sink: Sink, lifetimeByName: (name: string) => bigint | null): void {
+  for (const s of l.states) {
+    if (s.body === null || s.final || s.deadline === null) continue;
+    for (const t of s.body.transitions) {
+      if (t.kind !== 'on' || t.guard === null) continue;
+      const seen = new Set<string>();
+      const stack: Expr[] = [t.guard];
+      while (stack.length > 0) {
+        const e = stack.pop() as Expr;
+        if (e.kind === 'refState' && !seen.has(e.ref)) {
+          seen.add(e.ref);
+          const r = l.refs.get(e.ref);
+          const life = r === undefined ? null : lifetimeByName(r.contract);
+          if (r !== undefined && life !== null && s.deadline < life) {
+            sink.add('XREF003', l.c, e.pos, `state ${s.name} ends after ${s.deadline} blocks but ${r.contract} may take ${life} blocks to settle: ${e.ref}'s outcome may not be known in time`, {
+              state: s.name,
+              figure: { value: figureNumber(s.deadline), limit: figureNumber(life) },
+            });
+          }
+        } else if (e.kind === 'binary') stack.push(e.left, e.right);
+        else if (e.kind === 'unary') stack.push(e.operand);
+        else if (e.kind === 'call') stack.push(...e.args);
+      }
+    }
+  }
+}
+
+/** XREF001 (ref cycles and depth) and FSM005 (path counts including refs). */
+function crossContract(
+  unique: readonly Contract[],
+  locals: ReadonlyMap<Contract, Local>,
+  sink: Sink,
+  options: CheckOptions,
+  external: ReadonlyMap<string, ContractSummary>,
+): { depth: Map<string, number>; paths: Map<string, bigint> } {
+  const index = new Map<string, number>();
+  unique.forEach((c, i) => index.set(c.name, i));
+  const succ = unique.map((c) => c.refs.map((r) => index.get(r.contract)).filter((i): i is number => i !== undefined));
+  const comp = components(succ);
+  const cyc = onCycle(succ, comp);
+  for (let i = 0; i < unique.length; i++) {
+    if (cyc[i] === 0) continue;
+    const c = unique[i] as Contract;
+    const cycle = cycleThrough(succ, comp, i).map((j) => (unique[j] as Contract).name);
+    const ref = c.refs.find((r) => r.contract === cycle[1]) as Ref;
+    sink.add('XREF001', c, ref.pos, `contracts refer to each other in a cycle: ${cycle.join(' -> ')}`, { trace: cycle });
+  }
+  const depth = new Map<string, number>();
+  const paths = new Map<string, bigint>();
+  const order = reverseTopologicalByComponent(succ.length, comp);
+  for (const i of order) {
+    const c = unique[i] as Contract;
+    const l = locals.get(c) as Local;
+    if (cyc[i] === 1) continue;
+    let d: number | null = 0;
+    let count: bigint | null = l.localPaths;
+    let deepest: string | null = null;
+    for (const r of c.refs) {
+      const rd = depth.has(r.contract) ? (depth.get(r.contract) as number) : (external.get(r.contract)?.depth ?? null);
+      const rp = paths.has(r.contract) ? (paths.get(r.contract) as bigint) : (external.get(r.contract)?.paths ?? null);
+      if (rd === null || d === null) d = null;
+      else if (rd + 1 > d) {
+        d = rd + 1;
+        deepest = r.contract;
+      }
+      if (rp === null || count === null) count = null;
+      else {
+        count *= rp;
+        if (count > PATH_COUNT_CAP) count = PATH_COUNT_CAP;
+      }
+    }
+    if (d !== null) {
+      depth.set(c.name, d);
+      if (d > options.maxDepth) {
+        sink.add('XREF001', c, c.namePos, `ref depth ${d} exceeds --max-depth ${options.maxDepth} (through ${deepest})`, { figure: { value: d, limit: options.maxDepth } });
+      }
+    } else if (c.refs.some((r) => index.has(r.contract) && cyc[index.get(r.contract) as number] === 1)) {
+      const r = c.refs.find((x) => index.has(x.contract) && cyc[index.get(x.contract) as number] === 1) as Ref;
+      sink.add('XREF001', c, r.pos, `ref ${r.name} leads into a cycle among contracts, so its depth is unbounded`);
+    }
+    if (count !== null) {
+      paths.set(c.name, count);
+      if (count > BigInt(options.maxPaths)) {
+        const shown = count >= PATH_COUNT_CAP ? `more than ${PATH_COUNT_CAP}` : count.toString();
+        sink.add('FSM005', c, c.namePos, `${shown} possible futures exceed --max-paths ${options.maxPaths}`, {
+          figure: { value: count >= PATH_COUNT_CAP ? `>${PATH_COUNT_CAP}` : figureNumber(count), limit: options.maxPaths },
+        });
+      }
+    }
+  }
+  return { depth, paths };
+}
+
+/** Nodes ordered so that every node comes after the nodes it refers to (Tarjan numbers components that way). */
+function reverseTopologicalByComponent(n: number, comp: Int32Array): number[] {
+  return Array.from({ length: n }, (_, i) => i).sort((a, b) => (comp[a] as number) - (comp[b] as number) || a - b);
+}

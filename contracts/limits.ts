@@ -1,0 +1,44 @@
+/**
+ * Every bound of the contract language in one place. Source text comes from outside (files
+ * given to `stele lint`, deploy transactions), so each dimension that could make the
+ * parser, checker or interpreter spend unbounded time or memory has a limit here, and
+ * exceeding it is a precise diagnostic, never a crash. `checkLimits()` runs at import.
+ */
+import assert from 'node:assert/strict';
+
+/** Bytes of one source file (UTF-8). */
+export const SOURCE_BYTES_MAX = 4 * 1024 * 1024;
+/** Tokens of one source file. */
+export const TOKENS_MAX = 1_000_000;
+/** Characters of one identifier. */
+export const IDENTIFIER_CHARS_MAX = 128;
+/** Decimal digits of one integer literal (10^100 > 2^332). */
+export const INTEGER_DIGITS_MAX = 100;
+/** Nesting of expressions (parentheses, unary operators, calls): bounds parser recursion. */
+export const EXPRESSION_NESTING_MAX = 64;
+/** Depth of one expression tree (a chain `a + b + c` is one level per operator): bounds every walker. */
+export const EXPRESSION_DEPTH_MAX = 1_000;
+/** Diagnostics reported per rule and contract (the rest are counted in the summary message). */
+export const DIAGNOSTICS_PER_RULE_MAX = 50;
+/** Terms of one escrow polynomial: beyond this ESC001 refuses to prove conservation. */
+export const POLYNOMIAL_TERMS_MAX = 4_096;
+/** Polynomial terms ESC001 may touch in one contract (bounds its time on hostile input). */
+export const ESCROW_WORK_MAX = 20_000_000;
+/** States listed in a trace (a longer cycle or path is elided in the middle). */
+export const TRACE_STATES_MAX = 64;
+/** Saturation bound of path counts: counts are exact below it (2^128). */
+export const PATH_COUNT_CAP = 1n << 128n;
+/** Bits of any integer the interpreter computes (params, arguments, intermediate values). */
+export const VALUE_BITS_MAX = 512;
+
+/** Defaults of the checker's limit flags (SCL.md section 5). */
+export const MAX_PATHS_DEFAULT = 10_000;
+export const MAX_DEPTH_DEFAULT = 4;
+export const MAX_HORIZON_DEFAULT = 1_000_000;
+
+function checkLimits(): void {
+  assert.ok(EXPRESSION_NESTING_MAX * 16 < 10_000, 'parser recursion stays far below the stack');
+  assert.ok(PATH_COUNT_CAP > BigInt(Number.MAX_SAFE_INTEGER));
+  assert.ok(INTEGER_DIGITS_MAX * 4 < VALUE_BITS_MAX);
+}
+checkLimits();

@@ -1,0 +1,128 @@
+/**
+ * The portable chain file written by `stele export` and read by `stele audit FILE`:
+ *
+ *   "STELECHN" (8 bytes) | u32 version = 1 | genesis hash (32) | u64 block count
+ *   then per block: u32 length | the encoded block (with its certificate)
+ *
+ * Integers are big-endian. The file carries no checksums of its own: the auditor checks
+ * every byte of every block against the genesis file, and the count and lengths are
+ * checked against the file's size, so truncation, extension and reframing are caught.
+ */
+import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, unlinkSync, existsSync } from 'node:fs';
+import { BLOCK_BYTES_MAX, HASH_BYTES } from './constants.js';
+import { SteleError } from './errors.js';
+import { bytesEqual } from './assert.js';
+
+const MAGIC = new TextEncoder().encode('STELECHN');
+const VERSION = 1;
+const HEAD_BYTES = 8 + 4 + HASH_BYTES + 8;
+
+export interface ChainFile {
+  readonly genesisHash: Uint8Array;
+  readonly count: number;
+  /** The encoded blocks in height order, read from disk one at a time. */
+  blocks(): Generator<Uint8Array>;
+  close(): void;
+}
+
+/** @param block the first block the problem touches (1 for the header) */
+function invalid(path: string, message: string, block = 1): never {
+  throw new SteleError('CHAIN_FILE_INVALID', `${path}: ${message}`, { height: block });
+}
+
+/** Opens a chain file and checks its header and framing. @throws SteleError CHAIN_FILE_INVALID, CLI_IO */
+export function openChainFile(path: string): ChainFile {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(HEAD_BYTES);
+    if (size < HEAD_BYTES || readSync(fd, head, 0, HEAD_BYTES, 0) !== HEAD_BYTES) invalid(path, 'shorter than the header');
+    if (!bytesEqual(head.subarray(0, 8), MAGIC)) invalid(path, 'not a Stele chain file (bad magic)');
+    const version = head.readUInt32BE(8);
+    if (version !== VERSION) invalid(path, `unknown version ${version}`);
+    const genesisHash = new Uint8Array(head.subarray(12, 12 + HASH_BYTES));
+    const count = Number(head.readBigUInt64BE(12 + HASH_BYTES));
+    if (!Number.isSafeInteger(count) || count > (size - HEAD_BYTES) / 4) invalid(path, `block count ${count} does not fit in ${size} bytes`);
+    // Walk the frames once so a bad length is reported before any block is checked.
+    const lengthBytes = Buffer.alloc(4);
+    let at = HEAD_BYTES;
+    const offsets: number[] = [];
+    for (let i = 0; i < count; i++) {
+      if (at + 4 > size || readSync(fd, lengthBytes, 0, 4, at) !== 4) invalid(path, `block ${i + 1}: frame past the end of the file`, i + 1);
+      const length = lengthBytes.readUInt32BE(0);
+      if (length > BLOCK_BYTES_MAX) invalid(path, `block ${i + 1}: length ${length} exceeds ${BLOCK_BYTES_MAX}`, i + 1);
+      if (at + 4 + length > size) invalid(path, `block ${i + 1}: ${length} bytes run past the end of the file`, i + 1);
+      offsets.push(at);
+      at += 4 + length;
+    }
+    if (at !== size) invalid(path, `${size - at} bytes after the last block`, count + 1);
+    let closed = false;
+    return {
+      genesisHash,
+      count,
+      *blocks() {
+        for (const offset of offsets) {
+          readSync(fd, lengthBytes, 0, 4, offset);
+          const block = Buffer.alloc(lengthBytes.readUInt32BE(0));
+          readSync(fd, block, 0, block.length, offset + 4);
+          yield new Uint8Array(block.buffer, block.byteOffset, block.length);
+        }
+      },
+      close() {
+        if (!closed) closeSync(fd);
+        closed = true;
+      },
+    };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/**
+ * Writes a chain file atomically: a temporary file, fsynced, then renamed over `path`.
+ * @throws SteleError CLI_IO
+ */
+export function writeChainFile(path: string, genesisHash: Uint8Array, blocks: Iterable<Uint8Array>, force: boolean): number {
+  const temporary = `${path}.tmp-${process.pid}`;
+  let fd: number;
+  try {
+    fd = openSync(temporary, 'wx', 0o644);
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot write ${temporary}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let count = 0;
+  try {
+    const head = Buffer.alloc(HEAD_BYTES);
+    head.set(MAGIC, 0);
+    head.writeUInt32BE(VERSION, 8);
+    head.set(genesisHash, 12);
+    writeSync(fd, head); // the count is filled in at the end
+    const length = Buffer.alloc(4);
+    for (const block of blocks) {
+      length.writeUInt32BE(block.length, 0);
+      writeSync(fd, length);
+      writeSync(fd, block);
+      count++;
+    }
+    head.writeBigUInt64BE(BigInt(count), 12 + HASH_BYTES);
+    writeSync(fd, head, 0, HEAD_BYTES, 0);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    if (!force && existsSync(path)) throw new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
+    renameSync(temporary, path);
+  } catch (error) {
+    unlinkSync(temporary);
+    if (error instanceof SteleError) throw error;
+    throw new SteleError('CLI_IO', `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return count;
+}

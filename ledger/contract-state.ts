@@ -1,0 +1,379 @@
+/**
+ * Contracts in the world state: the deploy, create and act transactions and the deadline
+ * step that runs at the start of every block (SCL.md section 4).
+ *
+ * State keys (see docs/data-model.md):
+ *   ctpl/<Name>           deployed contract: deployer, height, checker summary, source text
+ *   cins/<id, 16 digits>  instance: contract, state, entered, escrow, status, bindings
+ *   cdue/<h, 16 digits>   ids (u64 each, ascending) of instances whose deadline is height h
+ *   meta/cins_next        u64 id of the next instance (absent = 1)
+ *
+ * Money: an instance's escrow is part of its currency's supply, so for every asset the sum
+ * of balances plus the escrow of its instances equals the supply (tests check it).
+ * Every step is check-then-write: the interpreter computes the whole outcome against a
+ * read-only view, and writes happen only once nothing can refuse any more.
+ */
+import { invariant, toHex } from './assert.js';
+import {
+  CONTRACT_DUE_PER_HEIGHT_MAX,
+  CONTRACT_NAME_BYTES_MAX,
+  CONTRACT_PARAMS_MAX,
+  CONTRACT_PARTIES_MAX,
+  CONTRACT_REFS_MAX,
+  CONTRACT_SOURCE_BYTES_MAX,
+  PUBLIC_KEY_BYTES,
+} from './constants.js';
+import { Reader, Writer } from './encoding.js';
+import { SteleError, type ErrorCode } from './errors.js';
+import { balanceOf, identityOf, keys, putBalance, TxRefusal } from './machine.js';
+import type { Overlay, StateReader } from './state.js';
+import { encodeContractValue, readContractValue, type ContractValue, type Payload, type Tx } from './tx.js';
+import { checkContracts, DEFAULT_OPTIONS, type ContractSummary } from '../contracts/checker.js';
+import { compile, create, act, deadlineOf, expire, type Env, type Instance, type Move, type Program, type Value } from '../contracts/interpreter.js';
+import { parseSource } from '../contracts/parser.js';
+
+/** Contracts one deploy transaction may define (each writes one template key). */
+export const CONTRACTS_PER_DEPLOY_MAX = 16;
+const STATES_MAX = 100_000;
+const FROZEN_REASON_BYTES_MAX = 512;
+
+function pad(n: number): string {
+  return n.toString().padStart(16, '0');
+}
+
+export const contractKeys = {
+  template: (name: string) => `ctpl/${name}`,
+  instance: (id: number) => `cins/${pad(id)}`,
+  due: (height: number) => `cdue/${pad(height)}`,
+  nextInstance: 'meta/cins_next',
+} as const;
+
+export interface Template extends ContractSummary {
+  readonly deployer: Uint8Array;
+  readonly height: number;
+  /** The contract's own source text, `contract Name { ... }`. */
+  readonly text: string;
+}
+
+export function encodeTemplate(t: Template): Uint8Array {
+  invariant(t.lifetime !== null && t.paths !== null && t.depth !== null, 'a deployed contract has passed the checker');
+  const w = new Writer(256 + t.text.length).fixed(t.deployer, PUBLIC_KEY_BYTES).u64(t.height).str(t.name, CONTRACT_NAME_BYTES_MAX);
+  w.u32(t.states.length);
+  for (const s of t.states) w.str(s, CONTRACT_NAME_BYTES_MAX);
+  w.u32(t.finals.length);
+  for (const s of t.finals) w.str(s, CONTRACT_NAME_BYTES_MAX);
+  w.u64n(t.lifetime).u64n(t.paths).u32(t.depth).str(t.text, CONTRACT_SOURCE_BYTES_MAX);
+  return w.finish();
+}
+
+export function decodeTemplate(bytes: Uint8Array): Template {
+  const r = new Reader(bytes, CONTRACT_SOURCE_BYTES_MAX * 8, 'template');
+  const deployer = Uint8Array.from(r.fixed(PUBLIC_KEY_BYTES, 'deployer'));
+  const height = r.u64('height');
+  const name = r.str(CONTRACT_NAME_BYTES_MAX, 'name');
+  const list = (field: string): string[] => {
+    const n = r.count(STATES_MAX, 4, field);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(r.str(CONTRACT_NAME_BYTES_MAX, `${field}[${i}]`));
+    return out;
+  };
+  const states = list('states');
+  const finals = list('finals');
+  const value = { deployer, height, name, states, finals, lifetime: r.u64n('lifetime'), paths: r.u64n('paths'), depth: r.u32('depth'), text: r.str(CONTRACT_SOURCE_BYTES_MAX, 'text') };
+  r.end();
+  return value;
+}
+
+const STATUS = ['active', 'final', 'frozen'] as const;
+
+export interface StoredInstance extends Instance {
+  readonly id: number;
+  /** Why a deadline step failed (frozen instances only), else ''. */
+  readonly frozenReason: string;
+}
+
+function toContractValue(v: Value): ContractValue {
+  return typeof v === 'bigint' ? { kind: 'int', value: v } : typeof v === 'boolean' ? { kind: 'bool', value: v } : { kind: 'asset', value: v };
+}
+
+export function encodeInstance(x: StoredInstance): Uint8Array {
+  const w = new Writer(512).str(x.contract, CONTRACT_NAME_BYTES_MAX).str(x.state, CONTRACT_NAME_BYTES_MAX).u64(x.entered).u64n(x.escrow).u8(STATUS.indexOf(x.status));
+  const sorted = <T>(m: ReadonlyMap<string, T>): [string, T][] => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  w.u32(x.parties.size);
+  for (const [name, hex] of sorted(x.parties)) w.str(name, CONTRACT_NAME_BYTES_MAX).fixed(Buffer.from(hex, 'hex'), PUBLIC_KEY_BYTES);
+  w.u32(x.params.size);
+  for (const [name, v] of sorted(x.params)) {
+    w.str(name, CONTRACT_NAME_BYTES_MAX);
+    encodeContractValue(w, toContractValue(v));
+  }
+  w.u32(x.refs.size);
+  for (const [name, id] of sorted(x.refs)) w.str(name, CONTRACT_NAME_BYTES_MAX).u64(id);
+  w.str(x.frozenReason, FROZEN_REASON_BYTES_MAX);
+  return w.finish();
+}
+
+export function decodeInstance(id: number, bytes: Uint8Array): StoredInstance {
+  const r = new Reader(bytes, 1 << 20, 'instance');
+  const contract = r.str(CONTRACT_NAME_BYTES_MAX, 'contract');
+  const state = r.str(CONTRACT_NAME_BYTES_MAX, 'state');
+  const entered = r.u64('entered');
+  const escrow = r.u64n('escrow');
+  const status = STATUS[r.tag('status', 0, 2)] as Instance['status'];
+  const parties = new Map<string, string>();
+  for (let i = r.count(CONTRACT_PARTIES_MAX, 36, 'parties'); i > 0; i--) parties.set(r.str(CONTRACT_NAME_BYTES_MAX, 'party'), toHex(r.fixed(PUBLIC_KEY_BYTES, 'key')));
+  const params = new Map<string, Value>();
+  for (let i = r.count(CONTRACT_PARAMS_MAX, 6, 'params'); i > 0; i--) {
+    const name = r.str(CONTRACT_NAME_BYTES_MAX, 'param');
+    params.set(name, readContractValue(r, 'value').value);
+  }
+  const refs = new Map<string, number>();
+  for (let i = r.count(CONTRACT_REFS_MAX, 12, 'refs'); i > 0; i--) refs.set(r.str(CONTRACT_NAME_BYTES_MAX, 'ref'), r.u64('instance'));
+  const frozenReason = r.str(FROZEN_REASON_BYTES_MAX, 'frozen_reason');
+  r.end();
+  return { id, contract, state, entered, escrow, status, parties, params, refs, frozenReason };
+}
+
+/** The deployed contract `name`, or undefined. Lookup for the API. */
+export function contractTemplate(state: StateReader, name: string): Template | undefined {
+  const raw = state.get(contractKeys.template(name));
+  return raw === undefined ? undefined : decodeTemplate(raw);
+}
+
+/** The instance `id`, or undefined. Lookup for the API. */
+export function contractInstance(state: StateReader, id: number): StoredInstance | undefined {
+  if (!Number.isSafeInteger(id) || id < 1) return undefined;
+  const raw = state.get(contractKeys.instance(id));
+  return raw === undefined ? undefined : decodeInstance(id, raw);
+}
+
+/** Ids of the instances whose deadline falls at `height`, ascending. */
+export function dueAt(state: StateReader, height: number): number[] {
+  const raw = state.get(contractKeys.due(height));
+  if (raw === undefined) return [];
+  invariant(raw.length % 8 === 0, 'a due list is a list of u64 ids');
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const out: number[] = [];
+  for (let at = 0; at < raw.length; at += 8) out.push(Number(view.getBigUint64(at)));
+  return out;
+}
+
+function encodeIds(ids: readonly number[]): Uint8Array {
+  const w = new Writer(ids.length * 8 + 8);
+  for (const id of ids) w.u64(id);
+  return w.finish();
+}
+
+/** Parsed programs by source text: parsing is pure, so the cache cannot change a result. */
+const programs = new Map<string, Program>();
+const PROGRAM_CACHE_MAX = 1_024;
+
+function programOf(t: Template): Program {
+  let p = programs.get(t.text);
+  if (p === undefined) {
+    const parsed = parseSource(t.name, t.text);
+    invariant(parsed.diagnostics.length === 0 && parsed.contracts.length === 1, `deployed contract ${t.name} parses`);
+    p = compile(parsed.contracts[0] as NonNullable<(typeof parsed.contracts)[0]>);
+    if (programs.size >= PROGRAM_CACHE_MAX) programs.clear();
+    programs.set(t.text, p);
+  }
+  return p;
+}
+
+function refuse(code: ErrorCode, message: string, details: Record<string, unknown> = {}): never {
+  throw new TxRefusal(code, message, details);
+}
+
+function envOf(state: StateReader): Env {
+  return {
+    balance: (identity, asset) => balanceOf(state, identity, asset),
+    instance: (id) => {
+      const x = contractInstance(state, id);
+      return x === undefined ? undefined : { contract: x.contract, state: x.state, final: x.status === 'final' };
+    },
+  };
+}
+
+function templateOrRefuse(state: StateReader, name: string): Template {
+  const t = contractTemplate(state, name);
+  if (t === undefined) refuse('CONTRACT_UNKNOWN', `no deployed contract is named ${name}`);
+  return t;
+}
+
+/** Applies money moves in order; the interpreter has checked every balance already. */
+function applyMoves(state: Overlay, asset: string, moves: readonly Move[]): void {
+  for (const m of moves) {
+    const key = keys.balance(m.identity, asset);
+    const before = balanceOf(state, m.identity, asset);
+    const after = m.kind === 'escrow' ? before - m.amount : before + m.amount;
+    invariant(after >= 0n, 'the interpreter checked the balance');
+    putBalance(state, key, after);
+  }
+}
+
+/** The due list at `height` with `id` added (ascending), refusing when full. */
+function withDue(state: StateReader, height: number, id: number): Uint8Array | null {
+  const ids = dueAt(state, height);
+  if (ids.length >= CONTRACT_DUE_PER_HEIGHT_MAX) return null;
+  let at = ids.length;
+  while (at > 0 && (ids[at - 1] as number) > id) at--;
+  invariant(ids[at - 1] !== id, 'an instance is due once per height');
+  ids.splice(at, 0, id);
+  return encodeIds(ids);
+}
+
+function withoutDue(state: StateReader, height: number, id: number): Uint8Array | null {
+  const ids = dueAt(state, height).filter((x) => x !== id);
+  return ids.length === 0 ? null : encodeIds(ids);
+}
+
+function signerSet(tx: Tx): Set<string> {
+  return new Set(tx.body.signers.map(toHex));
+}
+
+/** Applies a deploy, create or act payload (the signers are already checked and active). */
+export function applyContractPayload(state: Overlay, tx: Tx, height: number): void {
+  const p = tx.body.payload;
+  if (p.type === 'deploy') return deploy(state, tx, p, height);
+  if (p.type === 'create') return createInstance(state, tx, p, height);
+  if (p.type === 'act') return actOn(state, tx, p, height);
+  invariant(false, `not a contract payload: ${p.type}`);
+}
+
+function deploy(state: Overlay, tx: Tx, p: Payload & { type: 'deploy' }, height: number): void {
+  const parsed = parseSource('deploy', p.source);
+  const first = parsed.diagnostics[0];
+  if (first !== undefined) refuse('CONTRACT_REJECTED', `deploy:${first.line}:${first.column}: ${first.ruleId} ${first.message}`, { diagnostics: parsed.diagnostics });
+  if (parsed.contracts.length > CONTRACTS_PER_DEPLOY_MAX) refuse('CONTRACT_REJECTED', `${parsed.contracts.length} contracts in one deploy; the limit is ${CONTRACTS_PER_DEPLOY_MAX}`);
+  for (const c of parsed.contracts) {
+    // A contract whose bindings could not fit in a create payload could never be used.
+    const counts: Array<[string, number, number]> = [
+      ['parties', c.parties.reduce((n, m) => n + m.items.length, 0), CONTRACT_PARTIES_MAX],
+      ['params', c.params.reduce((n, m) => n + m.items.length, 0), CONTRACT_PARAMS_MAX],
+      ['refs', c.refs.length, CONTRACT_REFS_MAX],
+    ];
+    for (const [what, n, max] of counts) {
+      if (n > max) refuse('CONTRACT_REJECTED', `contract ${c.name} declares ${n} ${what}; a create transaction binds at most ${max}`);
+    }
+  }
+  const external = new Map<string, ContractSummary>();
+  for (const c of parsed.contracts) {
+    for (const name of [c.name, ...c.refs.map((r) => r.contract)]) {
+      const t = external.has(name) ? undefined : contractTemplate(state, name);
+      if (t !== undefined) external.set(name, t);
+    }
+  }
+  const result = checkContracts(parsed.contracts, DEFAULT_OPTIONS, external);
+  if (result.errors > 0) {
+    const errors = result.diagnostics.filter((d) => d.severity === 'error');
+    const e = errors[0] as (typeof errors)[0] & object;
+    refuse('CONTRACT_REJECTED', `${errors.length} checker error(s); first deploy:${e.line}:${e.column}: ${e.ruleId} ${e.message}`, { diagnostics: result.diagnostics });
+  }
+  const deployer = tx.body.signers[0] as Uint8Array;
+  for (const c of parsed.contracts) {
+    const summary = result.summaries.get(c.name);
+    invariant(summary !== undefined, 'every checked contract has a summary');
+    state.set(contractKeys.template(c.name), encodeTemplate({ ...summary, deployer, height, text: c.text }));
+  }
+}
+
+function createInstance(state: Overlay, tx: Tx, p: Payload & { type: 'create' }, height: number): void {
+  const template = templateOrRefuse(state, p.contract);
+  const program = programOf(template);
+  const parties = new Map<string, string>();
+  for (const x of p.parties) {
+    const identity = identityOf(state, x.key);
+    if (identity === undefined || identity.revoked) refuse('CONTRACT_UNKNOWN_PARTY', `party ${x.name}: ${toHex(x.key)} is not an active identity`);
+    parties.set(x.name, toHex(x.key));
+  }
+  const binding = {
+    parties,
+    params: new Map(p.params.map((x) => [x.name, x.value.value])),
+    refs: new Map(p.refs.map((x) => [x.name, x.instance])),
+  };
+  const currency = binding.params.get(program.currency);
+  if (typeof currency === 'string' && state.get(keys.asset(currency)) === undefined) refuse('TX_UNKNOWN_ASSET', `asset ${currency} does not exist`);
+  const outcome = create(program, binding, height, envOf(state));
+  if (!outcome.ok) refuse(outcome.code, outcome.message);
+  const signers = signerSet(tx);
+  for (const who of outcome.mustSign) if (!signers.has(who)) refuse('CONTRACT_NOT_SIGNED', `${who} escrows at creation and must sign`);
+  const nextRaw = state.get(contractKeys.nextInstance);
+  const id = nextRaw === undefined ? 1 : Number(new DataView(nextRaw.buffer, nextRaw.byteOffset, 8).getBigUint64(0));
+  const instance: StoredInstance = { ...outcome.instance, id, frozenReason: '' };
+  const deadline = deadlineOf(program, instance);
+  const due = deadline === null ? null : withDue(state, deadline.at, id);
+  if (deadline !== null && due === null) refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${deadline.at}`);
+  // Nothing can refuse from here on.
+  applyMoves(state, currency as string, outcome.moves);
+  state.set(contractKeys.instance(id), encodeInstance(instance));
+  state.set(contractKeys.nextInstance, new Writer(8).u64(id + 1).finish());
+  if (deadline !== null) state.set(contractKeys.due(deadline.at), due as Uint8Array);
+}
+
+function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: number): void {
+  const before = contractInstance(state, p.instance);
+  if (before === undefined) refuse('CONTRACT_UNKNOWN_INSTANCE', `no instance has id ${p.instance}`);
+  const program = programOf(templateOrRefuse(state, before.contract));
+  const outcome = act(program, before, p.party, p.action, p.args.map((a) => a.value), height, envOf(state));
+  if (!outcome.ok) refuse(outcome.code, outcome.message);
+  const signers = signerSet(tx);
+  for (const who of outcome.mustSign) if (!signers.has(who)) refuse('CONTRACT_NOT_SIGNED', `the actor ${p.party} (${who}) must sign`);
+  step(state, program, before, { ...outcome.instance, id: before.id, frozenReason: '' }, outcome.moves, 'refuse');
+}
+
+/**
+ * Writes one step of an instance: moves, the instance, and its due entries (off the old
+ * deadline, onto the new one). On a full due list an act is refused; a deadline step
+ * freezes the instance instead (it cannot be refused).
+ */
+function step(state: Overlay, program: Program, before: StoredInstance, after: StoredInstance, moves: readonly Move[], onFull: 'refuse' | 'freeze'): void {
+  const oldDeadline = deadlineOf(program, before);
+  invariant(oldDeadline !== null, 'a step starts from an active instance');
+  const newAt = deadlineOf(program, after)?.at ?? null;
+  // A deadline step leaves the list of its own height to runDeadlines, which deletes it
+  // whole; an act moves the id from the old list to the new one (unless they coincide).
+  const moving = onFull === 'refuse' && newAt !== oldDeadline.at;
+  const due = newAt === null || (onFull === 'refuse' && !moving) ? null : withDue(state, newAt, after.id);
+  if (newAt !== null && due === null && (onFull === 'freeze' || moving)) {
+    if (onFull === 'refuse') refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${newAt}`);
+    freeze(state, before, `CONTRACT_DUE_FULL: no room at height ${newAt}`);
+    return;
+  }
+  // Nothing can refuse from here on.
+  applyMoves(state, before.params.get(program.currency) as string, moves);
+  state.set(contractKeys.instance(after.id), encodeInstance(after));
+  if (moving) {
+    const rest = withoutDue(state, oldDeadline.at, before.id);
+    if (rest === null) state.delete(contractKeys.due(oldDeadline.at));
+    else state.set(contractKeys.due(oldDeadline.at), rest);
+  }
+  if (due !== null) state.set(contractKeys.due(newAt as number), due);
+}
+
+function freeze(state: Overlay, x: StoredInstance, reason: string): void {
+  const text = Buffer.from(reason, 'utf8').subarray(0, FROZEN_REASON_BYTES_MAX).toString('utf8').replace(/\uFFFD$/, '');
+  state.set(contractKeys.instance(x.id), encodeInstance({ ...x, status: 'frozen', frozenReason: text }));
+}
+
+/**
+ * The deadline step before the transactions of block `height`: every instance due at
+ * `height` takes its after transition, in ascending id order. A failing step freezes the
+ * instance and records why. Returns the ids stepped, for tests and the API.
+ */
+export function runDeadlines(state: Overlay, height: number): number[] {
+  const ids = dueAt(state, height);
+  for (const id of ids) {
+    const x = contractInstance(state, id);
+    invariant(x !== undefined && x.status === 'active', `instance ${id} due at ${height} is active`);
+    const program = programOf(templateOrRefuse(state, x.contract));
+    const outcome = expire(program, x, height, envOf(state));
+    invariant(outcome !== null, `instance ${id} is due at ${height}`);
+    if (outcome.ok) step(state, program, x, { ...outcome.instance, id, frozenReason: '' }, outcome.moves, 'freeze');
+    else freeze(state, x, `${outcome.code}: ${outcome.message}`);
+  }
+  if (ids.length > 0) state.delete(contractKeys.due(height));
+  return ids;
+}
+
+export function isContractRefusal(error: unknown): error is SteleError {
+  return error instanceof TxRefusal && error.code.startsWith('CONTRACT_');
+}

@@ -1,0 +1,94 @@
+/**
+ * The validator configuration file (`stele node --config FILE`): JSON, every field
+ * checked, unknown fields refused, errors naming the field. Relative paths are resolved
+ * against the file's directory.
+ *
+ * {
+ *   "stele_node": 1,
+ *   "genesis": "genesis.json",          the chain's genesis file
+ *   "key": "keys/v1.key",               this validator's key file (0600)
+ *   "data": "v1",                       data directory (block log, index, acceptor log)
+ *   "listen": "0.0.0.0:7100",           optional: validator transport listen address
+ *   "transport": "tcp",                 optional: tcp | fabric | auto
+ *   "provider": "tcp",                  optional: libfabric provider, tcp | verbs
+ *   "api": { "host": "127.0.0.1", "port": 8080 },  optional: REST API (omit for none)
+ *   "tick_ms": 20                       optional: consensus tick
+ * }
+ */
+import { dirname, resolve } from 'node:path';
+import { SteleError } from '../ledger/errors.js';
+
+export interface NodeConfig {
+  readonly genesis: string;
+  readonly key: string;
+  readonly data: string;
+  readonly listen: string | null;
+  readonly transport: 'tcp' | 'fabric' | 'auto';
+  readonly provider: 'tcp' | 'verbs';
+  readonly api: { readonly host: string; readonly port: number } | null;
+  readonly tickMs: number;
+}
+
+export const NODE_CONFIG_BYTES_MAX = 64 * 1024;
+
+function bad(field: string, message: string): never {
+  throw new SteleError('CONFIG_INVALID', `${field}: ${message}`, { field });
+}
+
+function text(o: Record<string, unknown>, field: string, max = 4096): string {
+  const v = o[field];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) bad(field, `expected a non-empty string of at most ${max} characters`);
+  return v;
+}
+
+function address(field: string, v: unknown): string {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9.\-:[\]]{1,253}:\d{1,5}$/.test(v)) bad(field, 'expected "host:port"');
+  const port = Number(v.slice(v.lastIndexOf(':') + 1));
+  if (port > 65535) bad(field, `port ${port} is above 65535`);
+  return v;
+}
+
+/** Parses and validates a configuration; `base` resolves relative paths. @throws SteleError CONFIG_INVALID */
+export function parseNodeConfig(source: string, base: string): NodeConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(source);
+  } catch (error) {
+    bad('(file)', `not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('(file)', 'expected a JSON object');
+  const o = value as Record<string, unknown>;
+  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms']);
+  for (const k of Object.keys(o)) if (!known.has(k)) bad(k, 'unknown field');
+  if (o.stele_node !== 1) bad('stele_node', 'expected 1 (the format version)');
+  const transport = o.transport ?? 'tcp';
+  if (transport !== 'tcp' && transport !== 'fabric' && transport !== 'auto') bad('transport', 'expected tcp, fabric or auto');
+  const provider = o.provider ?? 'tcp';
+  if (provider !== 'tcp' && provider !== 'verbs') bad('provider', 'expected tcp or verbs');
+  let api: NodeConfig['api'] = null;
+  if (o.api !== undefined) {
+    const a = o.api as Record<string, unknown>;
+    if (a === null || typeof a !== 'object' || Array.isArray(a)) bad('api', 'expected {"host", "port"}');
+    for (const k of Object.keys(a)) if (k !== 'host' && k !== 'port') bad(`api.${k}`, 'unknown field');
+    const host = text(a, 'host', 253);
+    const port = a.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) bad('api.port', 'expected an integer 0..65535');
+    api = { host, port };
+  }
+  const tickMs = o.tick_ms ?? 20;
+  if (typeof tickMs !== 'number' || !Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) bad('tick_ms', 'expected an integer 1..1000');
+  return {
+    genesis: resolve(base, text(o, 'genesis')),
+    key: resolve(base, text(o, 'key')),
+    data: resolve(base, text(o, 'data')),
+    listen: o.listen === undefined ? null : address('listen', o.listen),
+    transport,
+    provider,
+    api,
+    tickMs,
+  };
+}
+
+export function configBase(path: string): string {
+  return dirname(resolve(path));
+}

@@ -1,0 +1,382 @@
+/**
+ * One validator: the ledger (store, state machine), the consensus driver, and a mempool.
+ *
+ * - Consensus orders blocks: each slot's value is a block encoded with an empty
+ *   certificate; acceptors sign the ledger vote (chain id, height, block hash), so the
+ *   consensus certificate is the block's quorum certificate.
+ * - The leader builds blocks from its mempool on top of the committed state plus its
+ *   in-flight blocks (speculative overlays), pre-executing every transaction; refused ones
+ *   leave the mempool with their code.
+ * - Every replica, the leader included, commits a block through `LedgerStore.commit`:
+ *   structure, signatures, certificate, re-execution and state hash. A block that fails
+ *   there halts the replica loudly (`onFatal`): a committed block is final, so a mismatch
+ *   means this replica diverged.
+ * - Followers forward submissions to the leader over the validator transport.
+ *
+ * The transport and the acceptor log are injected (native in production, in-memory in
+ * tests); messages are multiplexed on one transport by a leading channel byte.
+ */
+import { bytesEqual, invariant, toHex } from '../ledger/assert.js';
+import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, type Block } from '../ledger/block.js';
+import { verify, type Signer } from '../ledger/ed25519.js';
+import { isSteleError, SteleError } from '../ledger/errors.js';
+import type { Genesis } from '../ledger/genesis.js';
+import { BlockBuilder, executeBlock, type BlockResult } from '../ledger/machine.js';
+import type { StateReader } from '../ledger/state.js';
+import type { LedgerStore } from '../ledger/store.js';
+import { decodeTx, type Tx } from '../ledger/tx.js';
+import { ReplicaDriver, type AcceptorLog, type PeerMessage, type Transport } from '../consensus/driver.js';
+import type { Vote } from '../consensus/messages.js';
+import { digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
+
+const CHANNEL_CONSENSUS = 0;
+const CHANNEL_FORWARD = 1;
+
+export interface ValidatorOptions {
+  readonly genesis: Genesis;
+  readonly index: number;
+  readonly signer: Signer;
+  readonly store: LedgerStore;
+  readonly transport: Transport;
+  readonly acceptorLog: AcceptorLog;
+  /** Acceptor state recovered from the acceptor log. */
+  readonly durable: Omit<DurableState, 'commitIndex' | 'commitDigest'>;
+  readonly tickMs?: number;
+  /** Milliseconds since the epoch; injected for tests. */
+  readonly clock?: () => number;
+  readonly mempoolMax?: number;
+  /** How long the leader waits to fill a block that is not full. */
+  readonly blockWaitMs?: number;
+  readonly random?: () => number;
+  readonly onFatal: (error: unknown) => void;
+}
+
+export type TxStatus =
+  | { readonly status: 'pending' }
+  | { readonly status: 'committed'; readonly height: number; readonly index: number }
+  | { readonly status: 'refused'; readonly code: string; readonly reason: string }
+  | { readonly status: 'unknown' };
+
+interface Speculative {
+  readonly slot: number;
+  readonly digest: Uint8Array;
+  readonly block: Block;
+  readonly result: BlockResult;
+}
+
+/** Ids of refused transactions remembered for status queries, at most. */
+const REFUSED_MAX = 10_000;
+
+/** The consensus value of a block: its encoding with an empty certificate. */
+export function consensusValue(block: Block): Uint8Array {
+  return encodeBlock(block.headerBytes, block.proposerSignature, block.txs, []);
+}
+
+export class Validator {
+  readonly driver: ReplicaDriver;
+  private readonly genesis: Genesis;
+  private readonly store: LedgerStore;
+  private readonly clock: () => number;
+  private readonly mempoolMax: number;
+  private readonly blockWaitMs: number;
+  /** Pending transactions by id hex, in arrival order. */
+  private readonly mempool = new Map<string, { tx: Tx; at: number }>();
+  private readonly refused = new Map<string, { code: string; reason: string }>();
+  private readonly waiters = new Map<string, Array<(location: { height: number; index: number }) => void>>();
+  private readonly listeners = new Set<(block: Block) => void>();
+  private speculative: Speculative[] = [];
+  private applying: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, refused: 0 };
+
+  constructor(private readonly options: ValidatorOptions) {
+    const g = options.genesis;
+    invariant(options.index >= 0 && options.index < g.validators.length, 'validator index in genesis');
+    invariant(bytesEqual(g.validators[options.index]!.publicKey, options.signer.publicKey), 'the signer is this validator');
+    this.genesis = g;
+    this.store = options.store;
+    this.clock = options.clock ?? Date.now;
+    this.mempoolMax = options.mempoolMax ?? 50_000;
+    this.blockWaitMs = options.blockWaitMs ?? 10;
+    const chainId = g.chainId;
+    const height = options.store.height;
+    const transport = options.transport;
+    // Split the transport: channel 0 for consensus, channel 1 for forwarded transactions.
+    const consensusTransport: Transport = {
+      send: (to, bytes) => transport.send(to, prefix(CHANNEL_CONSENSUS, bytes)),
+      receive: (handler) => {
+        transport.receive((batch) => {
+          const consensus: PeerMessage[] = [];
+          for (const m of batch) {
+            if (m.bytes[0] === CHANNEL_CONSENSUS) consensus.push({ from: m.from, bytes: m.bytes.subarray(1) });
+            else if (m.bytes[0] === CHANNEL_FORWARD) this.onForwarded(m.bytes.subarray(1));
+          }
+          if (consensus.length > 0) handler(consensus);
+        });
+      },
+    };
+    let random = options.random;
+    if (random === undefined) random = Math.random;
+    this.driver = new ReplicaDriver({
+      tickMs: options.tickMs ?? 20,
+      config: {
+        id: options.index,
+        replicas: g.validators.length,
+        window: 4,
+        electionTicks: 10,
+        heartbeatTicks: 2,
+        valueBytesMax: g.limits.block_bytes_max,
+        random,
+        sign: (slot, value) => options.signer.sign(voteMessage(chainId, slot, blockHashOfEncoded(value))),
+        verifyVote: (validator, slot, value, signature) => {
+          const v = g.validators[validator];
+          if (v === undefined) return false;
+          try {
+            return verify(v.publicKey, voteMessage(chainId, slot, blockHashOfEncoded(value)), signature);
+          } catch (error) {
+            if (isSteleError(error)) return false;
+            throw error;
+          }
+        },
+      },
+      durable: {
+        ...options.durable,
+        commitIndex: height,
+        commitDigest: height === 0 ? ZERO_DIGEST : digestOf(consensusValue(options.store.block(height))),
+      },
+      transport: consensusTransport,
+      log: options.acceptorLog,
+      learner: {
+        apply: (entries) => this.apply(entries),
+        get: (slot) => {
+          if (slot < 1 || slot > this.store.height) return undefined;
+          const block = this.store.block(slot);
+          return { value: consensusValue(block), certificate: block.certificate as readonly Vote[] };
+        },
+      },
+      onFatal: (error) => this.fatal(error),
+    });
+  }
+
+  start(): void {
+    this.driver.start();
+    this.timer = setInterval(() => this.maybePropose(), Math.max(1, Math.floor(this.blockWaitMs / 2)));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.driver.stop();
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.applying.catch(() => {});
+  }
+
+  private fatal(error: unknown): void {
+    this.stopped = true;
+    this.driver.stop();
+    if (this.timer !== null) clearInterval(this.timer);
+    this.options.onFatal(error);
+  }
+
+  get height(): number {
+    return this.store.height;
+  }
+
+  get mempoolSize(): number {
+    return this.mempool.size;
+  }
+
+  status(): { index: number; role: string; ballot: { round: number; leader: number }; height: number; leaderKnown: boolean; leader: number | null } {
+    const s = this.driver.core.status();
+    const leader = s.role === 'leader' ? this.options.index : s.leaderKnown ? s.leaderBallot.leader : null;
+    return { index: this.options.index, role: s.role, ballot: s.role === 'leader' ? s.ballot : s.leaderBallot, height: this.store.height, leaderKnown: s.leaderKnown, leader };
+  }
+
+  onCommittedBlock(listener: (block: Block) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---------------------------------------------------------------- submissions
+
+  /**
+   * Admits a transaction: stateless checks and its signatures here, then a dry run
+   * against the committed state for a precise refusal. On a follower it is forwarded to
+   * the leader as well.
+   * @throws SteleError TX_* (refused) or MEMPOOL_FULL.
+   */
+  submit(tx: Tx): { id: string } {
+    const id = toHex(tx.id);
+    if (this.mempool.has(id)) return { id };
+    if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
+    const dryRun = new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verify' });
+    const refusal = dryRun.offer(tx);
+    if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
+    this.mempool.set(id, { tx, at: this.clock() });
+    const leader = this.status().leader;
+    if (leader !== null && leader !== this.options.index) {
+      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
+      this.counters.forwarded++;
+    }
+    return { id };
+  }
+
+  private onForwarded(bytes: Uint8Array): void {
+    try {
+      this.submit(decodeTx(bytes));
+    } catch (error) {
+      if (!isSteleError(error)) throw error; // a forwarded transaction refused here: the submitter's node reports it
+    }
+  }
+
+  /** Resolves when `id` commits. */
+  waitForCommit(id: string): Promise<{ height: number; index: number }> {
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? [];
+      list.push(resolve);
+      this.waiters.set(id, list);
+    });
+  }
+
+  async transaction(idHex: string): Promise<TxStatus> {
+    if (this.mempool.has(idHex)) return { status: 'pending' };
+    const refused = this.refused.get(idHex);
+    if (refused !== undefined) return { status: 'refused', ...refused };
+    const id = Buffer.from(idHex, 'hex');
+    const at = await this.store.txLocation(new Uint8Array(id));
+    return at === undefined ? { status: 'unknown' } : { status: 'committed', ...at };
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  /** Rebuilds the speculative chain when it no longer matches the core's in-flight values. */
+  private syncSpeculative(): boolean {
+    const inFlight = this.driver.core.inFlightValues();
+    let keep = 0;
+    while (keep < this.speculative.length && keep < inFlight.length) {
+      const s = this.speculative[keep]!;
+      const v = inFlight[keep]!;
+      if (s.slot !== v.slot || !bytesEqual(s.digest, digestOf(v.value))) break;
+      keep++;
+    }
+    this.speculative = this.speculative.slice(0, keep);
+    for (let k = keep; k < inFlight.length; k++) {
+      const v = inFlight[k]!;
+      const block = decodeBlock(v.value);
+      const base = this.speculative.at(-1);
+      const state: StateReader = base?.result.overlay ?? this.store.state;
+      const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
+      try {
+        const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
+        this.speculative.push({ slot: v.slot, digest: digestOf(v.value), block, result });
+      } catch (error) {
+        if (!isSteleError(error)) throw error;
+        return false; // a recovered value this replica cannot extend yet: wait for it to commit
+      }
+    }
+    return true;
+  }
+
+  private maybePropose(): void {
+    if (this.stopped || this.mempool.size === 0) return;
+    const slot = this.driver.core.proposableSlot();
+    if (slot === null) return;
+    // Build only on what is applied: commits still being written would be missing below.
+    if (this.store.height !== this.driver.core.status().commitIndex) return;
+    const oldest = this.mempool.values().next().value;
+    const limits = this.genesis.limits;
+    if (oldest !== undefined && this.mempool.size < limits.block_txs_max && this.clock() - oldest.at < this.blockWaitMs) return;
+    if (!this.syncSpeculative()) return;
+    const base = this.speculative.at(-1);
+    invariant((base?.slot ?? this.store.height) === slot - 1, 'the new block extends the last in-flight one');
+    const inBlocks = new Set<string>();
+    for (const s of this.speculative) for (const t of s.block.txs) inBlocks.add(toHex(t.id));
+    const state: StateReader = base?.result.overlay ?? this.store.state;
+    const builder = new BlockBuilder(this.genesis, state, slot, { signatures: 'verified' });
+    for (const [id, entry] of this.mempool) {
+      if (inBlocks.has(id)) continue;
+      if (builder.full(entry.tx.bytes.length)) break;
+      const refusal = builder.offer(entry.tx);
+      if (refusal === null || refusal.code === 'BLOCK_TOO_LARGE') continue;
+      this.refuse(id, refusal.code, refusal.reason);
+    }
+    if (builder.txs.length === 0) return;
+    const previous = base?.block.header ?? null;
+    const tip = this.store.tip;
+    const sealed = builder.seal(previous?.stateHash ?? tip.stateHash);
+    const ballot = this.driver.core.status().ballot;
+    const block = buildBlock(
+      {
+        chainId: this.genesis.chainId,
+        height: slot,
+        prevHash: base?.block.hash ?? tip.hash,
+        stateHash: sealed.stateHash,
+        timeMs: Math.max(previous?.timeMs ?? tip.timeMs, this.clock()),
+        proposer: this.options.index,
+        ballot,
+      },
+      builder.txs,
+      this.options.signer,
+    );
+    const value = block.bytes;
+    const proposed = this.driver.propose(value);
+    invariant(proposed === slot, 'proposed in the slot that was free');
+    this.speculative.push({ slot, digest: digestOf(value), block, result: sealed });
+    this.counters.proposedBlocks++;
+  }
+
+  /** Drops pending transactions that can only be refused as expired from `height` on. */
+  private pruneExpired(height: number): void {
+    for (const [id, entry] of this.mempool) {
+      if (entry.tx.body.expiry < height) this.refuse(id, 'TX_EXPIRED', `expiry ${entry.tx.body.expiry} is before height ${height}`);
+    }
+  }
+
+  private refuse(id: string, code: string, reason: string): void {
+    this.mempool.delete(id);
+    this.counters.refused++;
+    this.refused.set(id, { code, reason });
+    if (this.refused.size > REFUSED_MAX) this.refused.delete(this.refused.keys().next().value as string);
+  }
+
+  // ---------------------------------------------------------------- learner
+
+  /** Commits blocks in order: full validation, durable write, index, notify. */
+  private apply(entries: readonly Committed[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      for (const e of entries) {
+        if (e.slot <= this.store.height) continue; // already stored (restart)
+        invariant(e.slot === this.store.height + 1, 'blocks commit in height order');
+        const block = decodeBlock(e.value);
+        invariant(block.certificate.length === 0, 'consensus values carry no certificate');
+        const certified = decodeBlock(encodeBlock(block.headerBytes, block.proposerSignature, block.txs, [...e.certificate].sort((a, b) => a.validator - b.validator)));
+        // A block that fails here was committed by a quorum: this replica has diverged.
+        await this.store.commit(certified);
+        this.counters.committedBlocks++;
+        this.counters.committedTxs += certified.txs.length;
+        this.pruneExpired(certified.header.height + 1);
+        certified.txs.forEach((tx, index) => {
+          const id = toHex(tx.id);
+          this.mempool.delete(id);
+          const waiting = this.waiters.get(id);
+          this.waiters.delete(id);
+          for (const w of waiting ?? []) w({ height: certified.header.height, index });
+        });
+        const head = this.speculative[0];
+        if (head !== undefined && head.slot <= e.slot) this.speculative = this.speculative.filter((s) => s.slot > e.slot);
+        for (const l of this.listeners) l(certified);
+      }
+    };
+    this.applying = this.applying.then(run);
+    return this.applying;
+  }
+}
+
+function prefix(channel: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = channel;
+  out.set(bytes, 1);
+  return out;
+}
+

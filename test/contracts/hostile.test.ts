@@ -1,0 +1,136 @@
+/** Hostile source: bounded, refused precisely, never a crash or a stack overflow. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseSource } from '../../contracts/parser.js';
+import { EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
+import { compile, create } from '../../contracts/interpreter.js';
+import { BASE, check, find, mutate, rules } from './support.js';
+
+function syn(source: string | Uint8Array): string {
+  const r = parseSource('h.scl', source);
+  assert.equal(r.diagnostics.length, 1, 'exactly one SYN001');
+  const d = r.diagnostics[0] as (typeof r.diagnostics)[0];
+  assert.equal(d.ruleId, 'SYN001');
+  return d.message;
+}
+
+const guarded = (expr: string) => mutate('on seller.ship()', `on seller.ship() when ${expr}`);
+
+test('a file over the size limit is refused before lexing', () => {
+  const big = `${BASE}//${'x'.repeat(SOURCE_BYTES_MAX)}`;
+  assert.match(syn(big), new RegExp(`limit is ${SOURCE_BYTES_MAX}`));
+  assert.match(syn(new Uint8Array(SOURCE_BYTES_MAX + 1)), /limit/);
+});
+
+test('deep nesting of every kind is refused at the bound, without recursion trouble', () => {
+  const n = 200_000;
+  assert.match(syn(guarded(`${'('.repeat(n)}true${')'.repeat(n)}`)), new RegExp(`nested deeper than ${EXPRESSION_NESTING_MAX}`));
+  assert.match(syn(guarded(`${'not '.repeat(n)}true`)), /nested deeper/);
+  assert.match(syn(guarded(`${'- '.repeat(n)}1 > 0`)), /nested deeper/);
+  assert.match(syn(guarded(`${'1 + '.repeat(n)}1 > 0`)), new RegExp(`more than ${EXPRESSION_DEPTH_MAX} nested operations`));
+  assert.match(syn(guarded(`${'true and '.repeat(n)}true`)), /nested operations/);
+  assert.match(syn(guarded(`${'settled('.repeat(n)}x${')'.repeat(n)}`)), /nested deeper/);
+  // Just inside the bounds is fine and checks normally.
+  const ok = guarded(`${'('.repeat(EXPRESSION_NESTING_MAX - 1)}true${')'.repeat(EXPRESSION_NESTING_MAX - 1)}`);
+  assert.deepEqual(check(ok).diagnostics, []);
+  const chain = guarded(`${'1 + '.repeat(EXPRESSION_DEPTH_MAX - 2)}1 > 0`);
+  assert.deepEqual(check(chain).diagnostics, []);
+  // The deepest allowed amount goes through the type checker, the escrow polynomial and
+  // the interpreter, all of which recurse over the tree.
+  const deepAmount = mutate('init Open { escrow price from buyer }', `init Open { escrow ${'0 + '.repeat(EXPRESSION_DEPTH_MAX - 2)}price from buyer }`);
+  assert.deepEqual(check(deepAmount).diagnostics, []);
+  const program = compile(parseSource('d.scl', deepAmount).contracts[0] as NonNullable<ReturnType<typeof parseSource>['contracts'][0]>);
+  const out = create(program, { parties: new Map([['seller', 'S'], ['buyer', 'B']]), params: new Map<string, bigint | string>([['price', 7n], ['window', 3n], ['cur', 'X']]), refs: new Map() }, 1, { balance: () => 10n, instance: () => undefined });
+  assert.ok(out.ok && out.instance.escrow === 7n);
+});
+
+test('long identifiers and giant integers are refused with their size', () => {
+  assert.match(syn(mutate('price', 'p'.repeat(IDENTIFIER_CHARS_MAX + 1))), new RegExp(`identifier of ${IDENTIFIER_CHARS_MAX + 1} characters`));
+  assert.deepEqual(check(mutate('contract Sale', `contract ${'S'.repeat(IDENTIFIER_CHARS_MAX)}`)).diagnostics, []);
+  assert.match(syn(mutate('after 5', `after ${'9'.repeat(INTEGER_DIGITS_MAX + 1)}`)), new RegExp(`integer of ${INTEGER_DIGITS_MAX + 1} digits`));
+  // A giant but allowed deadline is exact: the lifetime is reported, not overflowed.
+  const giant = check(mutate('after 5', `after ${'9'.repeat(INTEGER_DIGITS_MAX)}`));
+  assert.deepEqual(rules(giant), ['FSM004']);
+  assert.equal(find(giant, 'FSM004').figure?.value, (10n ** BigInt(INTEGER_DIGITS_MAX) - 1n + 10n).toString());
+});
+
+test('huge valid contracts are checked in bounded time and memory', () => {
+  let s = 'contract Long {\n parties a\n params c: asset\n currency c\n init S0\n';
+  const n = 50_000;
+  for (let i = 0; i < n; i++) s += ` state S${i} { on a.go() -> S${i + 1}\n after 1 -> S${i + 1} }\n`;
+  s += ` final S${n}\n}\n`;
+  const started = performance.now();
+  const r = check(s, { maxHorizon: 10_000_000 });
+  assert.deepEqual(rules(r), ['FSM005'], 'only the astronomically large path count is an error');
+  assert.ok(performance.now() - started < 20_000, 'no quadratic blow-up');
+  // Many diagnostics of one rule are capped, with a note.
+  let unreached = 'contract U {\n parties a\n params c: asset\n currency c\n init T\n';
+  for (let i = 0; i < 500; i++) unreached += ` state X${i} { after 1 -> T }\n`;
+  const u = check(`${unreached} final T\n}\n`);
+  assert.equal(u.diagnostics.length, 50);
+  assert.match(u.diagnostics.at(-1)?.message ?? '', /further FSM007 findings/);
+});
+
+test('polynomials that would explode are refused by ESC001 with the reason, not computed', () => {
+  const factors = Array.from({ length: 24 }, (_, i) => `(price + x${i})`).join(' * ');
+  const args = Array.from({ length: 24 }, (_, i) => `x${i}: int`).join(', ');
+  const src = mutate('on buyer.accept() -> Done { pay price to seller }', `on buyer.accept(${args}) -> Done { escrow ${factors} from buyer\n pay price to seller }`);
+  const r = check(src);
+  assert.deepEqual(rules(r), ['ESC001']);
+  assert.match(find(r, 'ESC001').message, /cannot be proved/);
+});
+
+test('the interpreter bounds every integer it computes', () => {
+  const src = mutate('init Open { escrow price from buyer }', 'require price * price * price * price < 0 or true\n  init Open { escrow price from buyer }');
+  const program = compile(parseSource('h.scl', src).contracts[0] as NonNullable<ReturnType<typeof parseSource>['contracts'][0]>);
+  const env = { balance: () => 0n, instance: () => undefined };
+  const binding = (price: bigint) => ({ parties: new Map([['seller', 'S'], ['buyer', 'B']]), params: new Map<string, bigint | string>([['price', price], ['window', 3n], ['cur', 'X']]), refs: new Map() });
+  const out = create(program, binding(1n << 200n), 1, env);
+  assert.deepEqual(out.ok ? 'ok' : out.code, 'CONTRACT_VALUE_TOO_LARGE');
+  const bad = create(program, binding(1n << 600n), 1, env);
+  assert.deepEqual(bad.ok ? 'ok' : bad.code, 'CONTRACT_BAD_BINDING');
+});
+
+test('random bytes and random token soup never crash the parser or the checker', () => {
+  const words = ['contract', 'X', '{', '}', 'state', 'S', 'on', 'a', '.', 'b', '(', ')', '->', 'after', '1', 'final', 'init', 'parties', 'params', ':', 'amount', ',', 'when', 'and', 'not', '-', '+', '*', '/', '==', 'escrow', 'from', 'pay', 'to', 'ref', 'currency', 'c', 'asset', 'settled', 'r', 'until', '\n', '//'];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...words), { maxLength: 200 }), (soup) => {
+      const r = check(soup.join(' '));
+      for (const d of r.diagnostics) assert.ok(d.line >= 1 && d.column >= 1);
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const r = parseSource('b.scl', bytes);
+      assert.ok(r.diagnostics.length <= 1);
+    }),
+    { numRuns: 500 },
+  );
+  // Mutating the base contract one character at a time never crashes the checker.
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: BASE.length - 1 }), fc.constantFrom(' ', '{', '}', '(', 'x', '0', '-', '\n', '.'), (at, ch) => {
+      check(BASE.slice(0, at) + ch + BASE.slice(at + 1));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('escrow conservation work is bounded on a hostile state graph', () => {
+  // 3,000 states each escrowing a distinct param along both of their transitions, then
+  // 30,000 states that each move a constant: every edge would copy 3,000 terms.
+  const wide = 3_000;
+  const long = 30_000;
+  const params = Array.from({ length: wide }, (_, i) => `p${i}: amount`).join(', ');
+  let s = `contract W {\n parties a\n params c: asset, ${params}\n currency c\n init S0\n`;
+  for (let i = 0; i < wide; i++) s += ` state S${i} { on a.go() -> S${i + 1} { escrow p${i} from a }\n after 1 -> S${i + 1} { pay 0 - p${i} to a } }\n`;
+  for (let i = wide; i < wide + long; i++) s += ` state S${i} { on a.go() -> S${i + 1} { escrow ${i % 2} from a }\n after 1 -> S${i + 1} { pay ${-(i % 2)} to a } }\n`;
+  s += ` final S${wide + long}\n}\n`;
+  const started = performance.now();
+  const r = check(s, { maxHorizon: 10_000_000, maxPaths: 1_000_000 });
+  const ms = performance.now() - started;
+  assert.deepEqual(rules(r), ['ESC001', 'FSM005']);
+  assert.match(find(r, 'ESC001').message, /cannot be proved: more than 20000000 term operations/);
+  assert.ok(ms < 30_000, `${ms} ms`);
+});

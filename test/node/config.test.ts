@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isSteleError } from '../../ledger/errors.js';
+import { parseNodeConfig } from '../../node/config.js';
+
+test('node config: defaults, resolved paths, and every bad field named', () => {
+  const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080 }, tickMs: 20 });
+  const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
+  const cases: Array<[unknown, string]> = [
+    ['{', '(file)'],
+    [[], '(file)'],
+    [{ ...base, stele_node: 2 }, 'stele_node'],
+    [{ ...base, genesis: '' }, 'genesis'],
+    [{ ...base, key: 7 }, 'key'],
+    [{ ...base, extra: true }, 'extra'],
+    [{ ...base, listen: 'nowhere' }, 'listen'],
+    [{ ...base, listen: '1.2.3.4:99999' }, 'listen'],
+    [{ ...base, transport: 'udp' }, 'transport'],
+    [{ ...base, provider: 'psm3' }, 'provider'],
+    [{ ...base, api: { host: 'h', port: -1 } }, 'api.port'],
+    [{ ...base, api: { host: 'h', port: 1, tls: true } }, 'api.tls'],
+    [{ ...base, tick_ms: 0 }, 'tick_ms'],
+  ];
+  for (const [value, field] of cases) {
+    const source = typeof value === 'string' ? value : JSON.stringify(value);
+    assert.throws(() => parseNodeConfig(source, '/'), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === field, field);
+  }
+});

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PeerMessage, Transport } from '../../consensus/driver.js';
+import { decodeRecord } from '../../consensus/messages.js';
+import { recoverDurable, ZERO_DIGEST } from '../../consensus/replica.js';
+import { toHex } from '../../ledger/assert.js';
+import { verifyChain } from '../../ledger/chain.js';
+import { devChain } from '../../ledger/devnet.js';
+import { isSteleError } from '../../ledger/errors.js';
+import { balanceOf } from '../../ledger/machine.js';
+import { LedgerStore } from '../../ledger/store.js';
+import { signTx } from '../../ledger/tx.js';
+import { Validator } from '../../node/validator.js';
+
+const chain = devChain({ label: 'node-test', users: 8, limits: { block_txs_max: 200 } });
+const N = 3;
+
+class Net {
+  readonly handlers: Array<((batch: readonly PeerMessage[]) => void) | null> = new Array(N).fill(null);
+  readonly down = new Set<number>();
+  transport(i: number): Transport {
+    return {
+      send: (to, bytes) => setImmediate(() => !this.down.has(i) && !this.down.has(to) && this.handlers[to]?.([{ from: i, bytes }])),
+      receive: (handler) => {
+        this.handlers[i] = handler;
+      },
+    };
+  }
+}
+
+async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[]): Promise<Validator> {
+  const store = await LedgerStore.open(join(dir, `v${i}`), chain.genesis);
+  const records = disks[i]!;
+  const pending: Uint8Array[] = [];
+  let seed = 1000 + i * 77 + records.length;
+  const v = new Validator({
+    genesis: chain.genesis,
+    index: i,
+    signer: chain.validators[i]!,
+    store,
+    transport: net.transport(i),
+    acceptorLog: {
+      append: (r) => pending.push(r),
+      persist: async () => {
+        const batch = pending.splice(0);
+        await sleep(1);
+        records.push(...batch);
+      },
+    },
+    durable: recoverDurable(records.map((b) => decodeRecord(b, { replicas: N, valueBytesMax: chain.genesis.limits.block_bytes_max })), 0, ZERO_DIGEST),
+    tickMs: 10,
+    blockWaitMs: 5,
+    random: () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    },
+    onFatal: (error) => fatal.push(error),
+  });
+  v.start();
+  return v;
+}
+
+test('three validators in one process: transfers through any validator commit once, in the same chain everywhere', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
+  const net = new Net();
+  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
+  const fatal: unknown[] = [];
+  const validators: Array<Validator | null> = [];
+  try {
+    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal));
+    // Wait for a leader.
+    for (let t = 0; t < 300 && !validators.some((v) => v!.status().role === 'leader'); t++) await sleep(10);
+    const users = chain.users;
+    const txs = Array.from({ length: 120 }, (_, k) =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1 + (k % 7)]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k + 1) } }, [users[1 + (k % 7)]!]),
+    );
+    // Every transaction goes to a validator chosen round robin: followers forward.
+    const waits = txs.map((tx, k) => {
+      const v = validators[k % N]!;
+      const { id } = v.submit(tx);
+      return v.waitForCommit(id);
+    });
+    // A refused transaction gets its code at once and never enters the mempool.
+    const poor = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[2]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: 10n ** 12n } }, [users[2]!]);
+    assert.throws(() => validators[0]!.submit(poor), (e: unknown) => isSteleError(e, 'TX_INSUFFICIENT_BALANCE'));
+    const locations = await Promise.race([Promise.all(waits), sleep(30_000, null, { ref: false })]);
+    assert.ok(locations !== null, 'all 120 transfers committed within 30 s');
+    const seen = new Set(locations.map((l) => `${l.height}/${l.index}`));
+    assert.equal(seen.size, 120, 'each at its own place');
+    // Let every replica apply the last block.
+    const top = Math.max(...validators.map((v) => v!.height));
+    for (let t = 0; t < 300 && validators.some((v) => v!.height < top); t++) await sleep(10);
+    assert.deepEqual(fatal, []);
+    const stores = validators.map((v) => (v as unknown as { store: LedgerStore }).store);
+    const hashes = stores.map((s) => toHex(s.tip.hash));
+    assert.equal(new Set(hashes).size, 1, 'identical chains');
+    const expected = 1_000_000n + 120n * 121n / 2n;
+    for (const s of stores) assert.equal(balanceOf(s.state, users[0]!.publicKey, 'STL'), expected);
+    // The chain passes the auditor from genesis alone.
+    const report = await verifyChain(chain.genesis, stores[0]!.blocks());
+    assert.equal(report.ok, true, JSON.stringify(report.failure));
+    assert.equal(report.transactions, 120);
+    assert.equal(await validators[1]!.transaction(toHex(txs[5]!.id)).then((s) => s.status), 'committed');
+
+    // A follower stops; the others go on; it restarts from its directory and catches up.
+    const follower = validators.findIndex((v) => v!.status().role !== 'leader');
+    const leaderIndex = validators.findIndex((v) => v!.status().role === 'leader');
+    await validators[follower]!.stop();
+    await stores[follower]!.close();
+    net.down.add(follower);
+    validators[follower] = null;
+    const more = Array.from({ length: 30 }, (_, k) =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'put', owner: users[1]!.publicKey, key: `k${k}`, value: { kind: 'inline', data: Uint8Array.of(k) } } }, [users[1]!]),
+    );
+    const moreWaits = more.map((tx) => validators[leaderIndex]!.waitForCommit(validators[leaderIndex]!.submit(tx).id));
+    assert.ok((await Promise.race([Promise.all(moreWaits), sleep(30_000, null, { ref: false })])) !== null, 'two of three still commit');
+    net.down.delete(follower);
+    validators[follower] = await openValidator(dir, follower, net, disks, fatal);
+    const target = validators[leaderIndex]!.height;
+    for (let t = 0; t < 1000 && validators[follower]!.height < target; t++) await sleep(10);
+    assert.equal(validators[follower]!.height, target, 'the restarted follower caught up');
+    const restarted = (validators[follower] as unknown as { store: LedgerStore }).store;
+    assert.equal(toHex(restarted.tip.hash), toHex((validators[leaderIndex] as unknown as { store: LedgerStore }).store.tip.hash));
+    assert.deepEqual(fatal, []);
+  } finally {
+    for (const v of validators) await v?.stop();
+    for (const v of validators) await (v as unknown as { store: LedgerStore } | null)?.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
