@@ -13,8 +13,8 @@
  *   }
  *
  * Bytes are lower-case hex, amounts decimal strings without sign or leading zeros (JSON
- * numbers lose precision above 2^53), role sets are name lists in the fixed order
- * admin, issuer. Every field has exactly one spelling, so the form is a bijection with the
+ * numbers lose precision above 2^53), contract integers signed decimal strings, role sets
+ * name lists in the fixed order admin, issuer, create's lists strictly ascending by name. Every field has exactly one spelling, so the form is a bijection with the
  * canonical bytes: `txFromJson(txToJson(tx)).bytes` equals `tx.bytes` and
  * `txToJson(txFromJson(json))` equals `json` for every accepted `json` (test/api/tx-json.test.ts).
  */
