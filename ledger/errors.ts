@@ -97,6 +97,23 @@ export const ERROR_CODES = {
   CLI_IO: 'a file could not be read or written',
   CHAIN_FILE_INVALID: 'the chain file is not a well-formed Stele export',
   AUDIT_HEAD_MISMATCH: 'the chain does not end at the expected head block',
+  // Node admission (returned by the node behind the REST API; MEMPOOL_FULL is above).
+  NODE_UNAVAILABLE: 'the node cannot take the request now (no leader known, catching up or shutting down)',
+  COMMIT_TIMEOUT: 'the transaction was admitted but not committed within the wait',
+  // REST API (api/; HTTP statuses in api/errors.ts, documented in docs/api.md).
+  API_BAD_REQUEST: 'the request does not match the route schema (parameters, query or body)',
+  API_NOT_FOUND: 'no route has this method and path',
+  API_BODY_TOO_LARGE: 'the request body exceeds the route limit',
+  API_UNSUPPORTED_MEDIA_TYPE: 'the content type is not accepted by this route',
+  API_TX_UNKNOWN: 'no pending, committed or refused transaction has this id',
+  API_BLOCK_NOT_FOUND: 'no committed block has this height',
+  API_UNAUTHENTICATED: 'members mode: the request signature headers are missing or do not verify',
+  API_STALE_REQUEST: 'members mode: the request timestamp is outside the accepted window',
+  API_REPLAYED: 'members mode: this signed request was already received',
+  API_NOT_MEMBER: 'members mode: the signer is not an active registered identity',
+  API_BUSY: 'too many requests of this kind are in flight; retry later',
+  API_LINT_UNAVAILABLE: 'this server has no contract checker',
+  API_INTERNAL: 'an unexpected server error (logged on the server; no details are sent)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,293 @@
+/**
+ * A typed client of the REST API on Node 20's fetch. Answers are the JSON forms of
+ * api/schemas.ts; an error answer becomes an `ApiError` carrying the stable code. With a
+ * `signer` it signs every request for members mode (api/members.ts).
+ *
+ * @example
+ *   const client = new SteleClient({ url: 'http://127.0.0.1:8080' });
+ *   const { id } = await client.submit(signTx(body, [alice]), { wait: true });
+ */
+import { toHex } from '../ledger/assert.js';
+import type { Signer } from '../ledger/ed25519.js';
+import type { ErrorCode } from '../ledger/errors.js';
+import type { Tx } from '../ledger/tx.js';
+import { signRequest } from './members.js';
+import type { LintReport } from './node-view.js';
+import type { HeaderJson } from './schemas.js';
+import type { TxJson } from './tx-json.js';
+import { txToJson } from './tx-json.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | 'CLIENT_BAD_ANSWER',
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+    /** Seconds from a Retry-After header (429, 503), when the server sent one. */
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'ApiError';
+  }
+}
+
+export interface SubmitAnswer {
+  id: string;
+  status: 'pending' | 'committed';
+  height?: number;
+  index?: number;
+  wait_timed_out?: boolean;
+}
+export interface BatchAnswer {
+  accepted: number;
+  refused: number;
+  results: Array<{ index: number; id?: string; status: 'pending' | 'refused'; error?: { code: ErrorCode; message: string; details: Record<string, unknown> } }>;
+}
+export interface TransactionAnswer {
+  id: string;
+  status: 'pending' | 'committed' | 'refused';
+  height?: number;
+  index?: number;
+  block_hash?: string;
+  tx_root?: string;
+  leaf_hash?: string;
+  proof?: { index: number; count: number; siblings: string[] };
+  transaction?: TxJson;
+  error?: { code: ErrorCode; message: string };
+}
+export interface BlockAnswer {
+  header: HeaderJson;
+  proposer_signature: string;
+  transactions: TxJson[];
+  certificate: Array<{ validator: number; signature: string }>;
+  size_bytes: number;
+}
+export interface BlocksPage {
+  blocks: BlockAnswer[];
+  next: number | null;
+}
+export interface AccountAnswer {
+  public_key: string;
+  balances: Record<string, string>;
+  identity: { name: string; roles: Array<'admin' | 'issuer'>; revoked: boolean } | null;
+  records: Array<{ key: string; height: number; value: { kind: 'inline'; data: string } | { kind: 'sha256'; digest: string } }>;
+  records_truncated: boolean;
+  contracts?: Array<{ name: string; height: number }>;
+  instances?: Array<{ id: number; contract: string; state: string; party: string }>;
+}
+export interface StatusAnswer {
+  chain_id: string;
+  genesis_hash: string;
+  validators: Array<{ index: number; id: string; public_key: string; address: string; health: 'up' | 'down' | 'unknown' }>;
+  leader: number | null;
+  ballot: { round: number; leader: number };
+  committed_height: number;
+  mempool_size: number;
+}
+
+export interface ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** Members mode: sign every request with this identity. */
+  readonly signer?: Signer;
+  /** Members mode: the chain id signed over (fetched from /v1/status once when absent). */
+  readonly chainId?: string;
+  /** Per-request timeout (default 30 s; waits for commits add their own wait). */
+  readonly timeoutMs?: number;
+  /** Clock for signatures (tests). */
+  readonly nowMs?: () => number;
+}
+
+/** Largest answer body the client reads (a page of blocks is at most about 8 MiB as bytes). */
+const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
+
+export class SteleClient {
+  private readonly base: string;
+  private chainId: string | undefined;
+  constructor(private readonly options: ClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.chainId = options.chainId;
+  }
+
+  private async headersFor(method: string, target: string, body: Uint8Array): Promise<Record<string, string>> {
+    const signer = this.options.signer;
+    if (signer === undefined) return {};
+    if (this.chainId === undefined) {
+      // /v1/status is a read: open unless the server signs reads too, in which case pass chainId.
+      this.chainId = (await this.request<StatusAnswer>('GET', '/v1/status', undefined, { unsigned: true })).chain_id;
+    }
+    return signRequest(signer, this.chainId, method, target, (this.options.nowMs ?? Date.now)(), body);
+  }
+
+  private async raw(method: string, target: string, body: { bytes: Uint8Array; type: string } | undefined, extra: { accept?: string; unsigned?: boolean; timeoutMs?: number } = {}): Promise<Response> {
+    const bytes = body?.bytes ?? new Uint8Array(0);
+    const headers: Record<string, string> = extra.unsigned === true ? {} : await this.headersFor(method, target, bytes);
+    if (body !== undefined) headers['content-type'] = body.type;
+    if (extra.accept !== undefined) headers.accept = extra.accept;
+    const response = await fetch(this.base + target, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: bytes }),
+      signal: AbortSignal.timeout(extra.timeoutMs ?? this.options.timeoutMs ?? 30_000),
+    });
+    if (!response.ok) throw await errorOf(response);
+    return response;
+  }
+
+  private async request<T>(method: string, target: string, json?: unknown, extra: { unsigned?: boolean; timeoutMs?: number } = {}): Promise<T> {
+    const body = json === undefined ? undefined : { bytes: new TextEncoder().encode(JSON.stringify(json)), type: 'application/json' };
+    const response = await this.raw(method, target, body, extra);
+    return (await readJson(response)) as T;
+  }
+
+  /**
+   * Submits a signed transaction (binary form when `binary`, else JSON). With `wait`, the
+   * answer comes after the commit (or with `wait_timed_out` when `timeoutMs` passed first).
+   */
+  submit(tx: Tx | TxJson, options: { wait?: boolean; timeoutMs?: number; binary?: boolean } = {}): Promise<SubmitAnswer> {
+    const query = options.wait === true ? `?wait=commit${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}` : '';
+    const extra = { timeoutMs: (this.options.timeoutMs ?? 30_000) + (options.wait === true ? (options.timeoutMs ?? 10_000) : 0) };
+    if (options.binary === true) {
+      if (!('bytes' in tx)) throw new TypeError('binary submission needs an encoded Tx');
+      return this.raw('POST', `/v1/transactions${query}`, { bytes: tx.bytes, type: 'application/octet-stream' }, extra).then(readJson) as Promise<SubmitAnswer>;
+    }
+    return this.request('POST', `/v1/transactions${query}`, 'bytes' in tx ? txToJson(tx) : tx, extra);
+  }
+
+  submitBatch(txs: ReadonlyArray<Tx | TxJson>): Promise<BatchAnswer> {
+    return this.request('POST', '/v1/transactions/batch', { transactions: txs.map((t) => ('bytes' in t ? txToJson(t) : t)) });
+  }
+
+  transaction(id: string | Uint8Array): Promise<TransactionAnswer> {
+    return this.request('GET', `/v1/transactions/${typeof id === 'string' ? id : toHex(id)}`);
+  }
+
+  block(height: number): Promise<BlockAnswer> {
+    return this.request('GET', `/v1/blocks/${height}`);
+  }
+
+  latestBlock(): Promise<BlockAnswer> {
+    return this.request('GET', '/v1/blocks/latest');
+  }
+
+  /** The canonical encoding of a block (what `stele audit --url` verifies). */
+  async blockBytes(height: number): Promise<Uint8Array> {
+    const response = await this.raw('GET', `/v1/blocks/${height}`, undefined, { accept: 'application/octet-stream' });
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  blocks(from: number, limit?: number): Promise<BlocksPage> {
+    return this.request('GET', `/v1/blocks?from=${from}${limit === undefined ? '' : `&limit=${limit}`}`);
+  }
+
+  /** Encodings of consecutive blocks (the length-framed binary page, unframed). */
+  async blocksBytes(from: number, limit?: number): Promise<Uint8Array[]> {
+    const response = await this.raw('GET', `/v1/blocks?from=${from}${limit === undefined ? '' : `&limit=${limit}`}`, undefined, { accept: 'application/octet-stream' });
+    const all = new Uint8Array(await response.arrayBuffer());
+    const out: Uint8Array[] = [];
+    const view = new DataView(all.buffer, all.byteOffset, all.byteLength);
+    for (let at = 0; at < all.length; ) {
+      if (at + 4 > all.length) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'a block length frame is cut');
+      const n = view.getUint32(at);
+      if (at + 4 + n > all.length) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'a block frame is cut');
+      out.push(all.slice(at + 4, at + 4 + n));
+      at += 4 + n;
+    }
+    return out;
+  }
+
+  account(publicKey: string | Uint8Array): Promise<AccountAnswer> {
+    return this.request('GET', `/v1/accounts/${typeof publicKey === 'string' ? publicKey : toHex(publicKey)}`);
+  }
+
+  status(): Promise<StatusAnswer> {
+    return this.request('GET', '/v1/status');
+  }
+
+  async metrics(): Promise<string> {
+    return (await this.raw('GET', '/metrics', undefined)).text();
+  }
+
+  lint(files: ReadonlyArray<{ file: string; source: string }>, options: { max_paths?: number; max_depth?: number; max_horizon?: number } = {}): Promise<LintReport> {
+    return this.request('POST', '/v1/lint', { files, options });
+  }
+
+  openApi(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/openapi.json');
+  }
+
+  /**
+   * Follows GET /v1/stream, calling `onHeader` for each committed block header, in height
+   * order, until `signal` aborts (then resolves). When the server ends a connection (a
+   * replay longer than it sends at once, a slow reader dropped) the client resumes after
+   * the last height it saw; it resolves when a connection ends without any progress.
+   */
+  async stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
+    let from = options.from;
+    for (;;) {
+      const before = from;
+      const last = await this.streamOnce((header) => {
+        from = header.height + 1;
+        onHeader(header);
+      }, options.signal, from);
+      if (last === 'aborted' || from === before) return;
+    }
+  }
+
+  private async streamOnce(onHeader: (header: HeaderJson) => void, signal: AbortSignal, from: number | undefined): Promise<'aborted' | 'ended'> {
+    const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
+    const headers = await this.headersFor('GET', target, new Uint8Array(0));
+    let response: Response;
+    try {
+      response = await fetch(this.base + target, { headers: { ...headers, accept: 'text/event-stream' }, signal });
+    } catch (error) {
+      if (signal.aborted) return 'aborted';
+      throw error;
+    }
+    if (!response.ok || response.body === null) throw await errorOf(response);
+    const decoder = new TextDecoder();
+    let buffered = '';
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const event = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = event.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n');
+          if (/^event: block$/m.test(event) && data !== '') onHeader(JSON.parse(data) as HeaderJson);
+        }
+        if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
+      }
+    } catch (error) {
+      if (signal.aborted) return 'aborted';
+      throw error;
+    }
+    return signal.aborted ? 'aborted' : 'ended';
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const length = Number(response.headers.get('content-length') ?? '0');
+  if (length > ANSWER_BYTES_MAX) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `answer of ${length} bytes`);
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `the answer is not JSON: ${text.slice(0, 100)}`);
+  }
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  const retry = response.headers.get('retry-after');
+  const retryAfterSeconds = retry !== null && /^[0-9]{1,5}$/.test(retry) ? Number(retry) : null;
+  let body: unknown;
+  try {
+    body = JSON.parse(await response.text()) as unknown;
+  } catch {
+    return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without a JSON error`, {}, retryAfterSeconds);
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
+  if (error === undefined || typeof error.code !== 'string') return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without an error code`, {}, retryAfterSeconds);
+  return new ApiError(response.status, error.code as ErrorCode, String(error.message ?? ''), (error.details ?? {}) as Record<string, unknown>, retryAfterSeconds);
+}

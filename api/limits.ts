@@ -1,0 +1,69 @@
+/**
+ * Every bound of the REST API in one place ("put a limit on everything"). Options of
+ * `buildApp` may lower the operational ones; `checkApiLimits()` runs at import and checks
+ * the bounds agree with each other and with the ledger's.
+ */
+import assert from 'node:assert/strict';
+import { BLOCK_BYTES_MAX, SIGNERS_MAX, TX_BYTES_MAX } from '../ledger/constants.js';
+
+/** Transactions in one POST /v1/transactions/batch. */
+export const BATCH_TXS_MAX = 1_000;
+/** Blocks in one GET /v1/blocks page. */
+export const BLOCKS_PAGE_MAX = 100;
+/** A page stops early once its blocks' encodings add up to this (always at least one block). */
+export const BLOCKS_PAGE_BYTES_MAX = 8 * 1024 * 1024;
+
+/**
+ * Body of one transaction. The binary form is at most TX_BYTES_MAX; the JSON form spells
+ * bytes in hex (twice as long) plus field names, so it gets twice that and 16 KiB more.
+ */
+export const TX_BINARY_BODY_BYTES_MAX = TX_BYTES_MAX;
+export const TX_JSON_BODY_BYTES_MAX = 2 * TX_BYTES_MAX + 16 * 1024;
+/** Body of a batch: about one block's worth of transactions. */
+export const BATCH_BODY_BYTES_MAX = 2 * BLOCK_BYTES_MAX;
+/** Body of every other route (lint sources included). */
+export const LINT_BODY_BYTES_MAX = 1024 * 1024;
+export const LINT_FILES_MAX = 64;
+export const LINT_FILE_NAME_CHARS_MAX = 256;
+export const LINT_LIMIT_FLAG_MAX = 1_000_000_000_000;
+/** Lint runs in flight at once (the checker is CPU work); more get 429 API_BUSY. */
+export const LINT_INFLIGHT_MAX = 2;
+
+/** `?wait=commit`: default and largest wait. */
+export const COMMIT_WAIT_MS_DEFAULT = 10_000;
+export const COMMIT_WAIT_MS_MAX = 60_000;
+/** Requests waiting for a commit at once; more get 429 API_BUSY. */
+export const COMMIT_WAITERS_MAX = 10_000;
+
+/** Open GET /v1/stream connections; more get 503 API_BUSY with Retry-After. */
+export const STREAM_SUBSCRIBERS_MAX = 256;
+/** A subscriber whose unsent bytes exceed this is too slow and is disconnected. */
+export const STREAM_BUFFER_BYTES_MAX = 1024 * 1024;
+/** Blocks replayed to a reconnecting subscriber (Last-Event-ID or ?from=). */
+export const STREAM_REPLAY_BLOCKS_MAX = 1_000;
+/** Keep-alive comment interval on an idle stream. */
+export const STREAM_HEARTBEAT_MS = 15_000;
+
+/** Members mode: accepted distance between the request timestamp and the server clock. */
+export const MEMBERS_WINDOW_MS_DEFAULT = 30_000;
+export const MEMBERS_WINDOW_MS_MAX = 300_000;
+/** Signatures remembered to refuse replays within the window. */
+export const MEMBERS_REPLAY_ENTRIES_MAX = 100_000;
+
+/** Whole request (headers and body) must arrive within this. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Longest route parameter (a 64-hex id or public key is the longest legitimate one). */
+export const PARAM_CHARS_MAX = 128;
+/** Validation errors listed in one error answer. */
+export const VALIDATION_ERRORS_MAX = 10;
+
+function checkApiLimits(): void {
+  assert.ok(TX_JSON_BODY_BYTES_MAX > 2 * TX_BINARY_BODY_BYTES_MAX);
+  assert.ok(BATCH_BODY_BYTES_MAX >= TX_JSON_BODY_BYTES_MAX);
+  assert.ok(BLOCKS_PAGE_BYTES_MAX >= TX_BYTES_MAX);
+  assert.ok(COMMIT_WAIT_MS_DEFAULT <= COMMIT_WAIT_MS_MAX);
+  assert.ok(MEMBERS_WINDOW_MS_DEFAULT <= MEMBERS_WINDOW_MS_MAX);
+  assert.ok(SIGNERS_MAX >= 1);
+  assert.ok(PARAM_CHARS_MAX >= 64);
+}
+checkApiLimits();

@@ -1,0 +1,676 @@
+/**
+ * The REST API: `buildApp(node, options)` builds a fastify instance over a `NodeView`
+ * (api/node-view.ts) without listening, so tests drive it with `inject()`; `listen` binds it.
+ *
+ * Every route has a request and a response schema (api/schemas.ts); the OpenAPI document
+ * at /openapi.json is generated from the routes actually registered (api/openapi.ts).
+ * Errors answer `{ "error": { "code", "message", "details" } }` with the status of
+ * api/errors.ts; nothing else (no stack trace, no framework error shape) reaches a client.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import { bytesEqual, fromHex, invariant, toHex } from '../ledger/assert.js';
+import { TX_BYTES_MAX } from '../ledger/constants.js';
+import { ERROR_CODES, isSteleError, SteleError } from '../ledger/errors.js';
+import { leafHash, verifyMerkleProof } from '../ledger/merkle.js';
+import type { Block } from '../ledger/block.js';
+import type { Tx } from '../ledger/tx.js';
+import { answerFor, errorBody } from './errors.js';
+import {
+  BATCH_BODY_BYTES_MAX,
+  BLOCKS_PAGE_BYTES_MAX,
+  BLOCKS_PAGE_MAX,
+  COMMIT_WAIT_MS_DEFAULT,
+  COMMIT_WAIT_MS_MAX,
+  COMMIT_WAITERS_MAX,
+  LINT_BODY_BYTES_MAX,
+  LINT_INFLIGHT_MAX,
+  MEMBERS_WINDOW_MS_DEFAULT,
+  MEMBERS_WINDOW_MS_MAX,
+  PARAM_CHARS_MAX,
+  REQUEST_TIMEOUT_MS,
+  STREAM_BUFFER_BYTES_MAX,
+  STREAM_HEARTBEAT_MS,
+  STREAM_REPLAY_BLOCKS_MAX,
+  STREAM_SUBSCRIBERS_MAX,
+  TX_JSON_BODY_BYTES_MAX,
+  VALIDATION_ERRORS_MAX,
+} from './limits.js';
+import { checkRequestSignature, MEMBERS_HEADERS, ReplayGuard } from './members.js';
+import type { NodeView } from './node-view.js';
+import { DOCS_HTML, DOCS_SCRIPT, openApiDocument, type RouteRecord } from './openapi.js';
+import { renderMetrics, type Metric } from './metrics.js';
+import {
+  accountToJson,
+  batchAnswerSchema,
+  batchBodySchema,
+  blocksPageSchema,
+  blocksQuerySchema,
+  blockToJson,
+  headerToJson,
+  heightParamsSchema,
+  idParamsSchema,
+  lintBodySchema,
+  lintReportToJson,
+  publicKeyParamsSchema,
+  SHARED_SCHEMAS,
+  statusToJson,
+  streamQuerySchema,
+  submitQuerySchema,
+} from './schemas.js';
+import { payloadSchema, txFromBytes, txFromJson, txJsonSchema, txToJson } from './tx-json.js';
+
+export interface MembersOptions {
+  /** When true, every non-GET request must be signed by an active registered identity. */
+  readonly enabled: boolean;
+  /** Also require signatures on GET routes (documentation routes stay open). Default false. */
+  readonly signedReads?: boolean;
+  /** Accepted clock distance, ms (default 30,000; at most 300,000). */
+  readonly windowMs?: number;
+}
+
+export interface AppOptions {
+  /** fastify/pino logger options; off by default. */
+  readonly logger?: boolean | Record<string, unknown>;
+  readonly members?: MembersOptions;
+  /** Clock for members mode (tests inject one). */
+  readonly nowMs?: () => number;
+  /** Lower bounds than the defaults of api/limits.ts (never higher). */
+  readonly streamSubscribersMax?: number;
+  readonly streamHeartbeatMs?: number;
+  readonly streamReplayBlocksMax?: number;
+  readonly commitWaitersMax?: number;
+}
+
+/** Routes that document the API: always open, even in members mode. */
+const DOC_ROUTES = new Set(['/openapi.json', '/docs', '/docs/app.js']);
+
+/** Binary bodies are Buffers, which JSON Schema cannot type; openapi.ts spells them as binary strings. */
+const BINARY = { description: 'the canonical binary encoding (ledger/tx.ts, ledger/block.ts)' } as const;
+
+const ERROR_RESPONSES = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function bounded(value: number | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) throw new RangeError(`option ${value} outside 0..${max}`);
+  return value;
+}
+
+function acceptsBinary(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && /(^|,)\s*application\/octet-stream\s*(;|,|$)/i.test(accept);
+}
+
+/** Length-framed concatenation: a u32 big-endian length before each block encoding. */
+function framed(blocks: readonly Block[]): Buffer {
+  const out = Buffer.allocUnsafe(blocks.reduce((n, b) => n + 4 + b.bytes.length, 0));
+  let at = 0;
+  for (const b of blocks) {
+    out.writeUInt32BE(b.bytes.length, at);
+    out.set(b.bytes, at + 4);
+    at += 4 + b.bytes.length;
+  }
+  return out;
+}
+
+/** One block's SSE event, built once however many subscribers receive it. */
+const eventTexts = new WeakMap<Block, string>();
+function eventText(block: Block): string {
+  let text = eventTexts.get(block);
+  if (text === undefined) {
+    text = `id: ${block.header.height}\nevent: block\ndata: ${JSON.stringify(headerToJson(block.header, block.hash))}\n\n`;
+    eventTexts.set(block, text);
+  }
+  return text;
+}
+
+/** The answers of one SSE subscriber. */
+interface Subscriber {
+  /** Height of the last block sent; live blocks at or below it are skipped. */
+  lastSent: number;
+  /** Blocks that arrived during the replay, sent after it. */
+  backlog: Block[] | null;
+  send(block: Block): void;
+  close(): void;
+}
+
+/**
+ * Builds the API over `node`. Does not listen: call `listen(app, ...)` or `app.inject()`.
+ * @example const app = buildApp(node, { members: { enabled: true } }); await listen(app, { port: 8080 });
+ */
+export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInstance {
+  const nowMs = options.nowMs ?? Date.now;
+  const members = options.members ?? { enabled: false };
+  const windowMs = bounded(members.windowMs, MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX);
+  const replays = new ReplayGuard(windowMs);
+  const subscribersMax = bounded(options.streamSubscribersMax, STREAM_SUBSCRIBERS_MAX, STREAM_SUBSCRIBERS_MAX);
+  const replayMax = bounded(options.streamReplayBlocksMax, STREAM_REPLAY_BLOCKS_MAX, STREAM_REPLAY_BLOCKS_MAX);
+  const heartbeatMs = bounded(options.streamHeartbeatMs, STREAM_HEARTBEAT_MS, STREAM_HEARTBEAT_MS);
+  const waitersMax = bounded(options.commitWaitersMax, COMMIT_WAITERS_MAX, COMMIT_WAITERS_MAX);
+  const txBytesMax = Math.min(node.genesis.limits.tx_bytes_max, TX_BYTES_MAX);
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: LINT_BODY_BYTES_MAX,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    exposeHeadRoutes: false,
+    return503OnClosing: false,
+    routerOptions: { maxParamLength: PARAM_CHARS_MAX, ignoreTrailingSlash: false },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, discriminator: true } },
+    frameworkErrors: (error, _request, reply) => {
+      // Bad percent-encoding in the URL, a parameter over maxParamLength.
+      void (reply as FastifyReply).code(400).type('application/json').send(errorBody('API_BAD_REQUEST', error.message.slice(0, 300)));
+    },
+  });
+
+  // Counters of this API (bounded labels: route templates, not raw URLs).
+  const requestCounts = new Map<string, number>();
+  let waiters = 0;
+  let lintsInFlight = 0;
+  const subscribers = new Set<Subscriber>();
+  const routes: RouteRecord[] = [];
+  let openApi: Record<string, unknown> | null = null;
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) routes.push({ method: String(method), url: route.url, schema: (route.schema ?? {}) as Record<string, unknown> });
+  });
+
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  app.addSchema(payloadSchema);
+  app.addSchema(txJsonSchema);
+
+  // Bodies: JSON (kept raw for members signatures) and the binary canonical encoding only.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(new SteleError('API_BAD_REQUEST', 'the JSON body is not valid UTF-8'), undefined);
+      return;
+    }
+    jsonParser(request, text, done);
+  });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    done(null, body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody('API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`));
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const e = error as { validation?: Array<{ instancePath: string; message?: string }>; validationContext?: string; code?: string; statusCode?: number; message?: string };
+    if (Array.isArray(e.validation)) {
+      const errors = e.validation.slice(0, VALIDATION_ERRORS_MAX).map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
+      return reply.code(400).send(errorBody('API_BAD_REQUEST', `${e.validationContext ?? 'request'}${errors[0]?.path ?? ''} ${errors[0]?.message ?? 'is invalid'}`, { context: e.validationContext, errors }));
+    }
+    if (isSteleError(error)) {
+      const answer = answerFor(error);
+      if (answer.status >= 500 && answer.body.error.code === 'API_INTERNAL') request.log.error({ err: error }, 'node raised a non-retryable error');
+      if (answer.retryAfterSeconds !== undefined) void reply.header('retry-after', String(answer.retryAfterSeconds));
+      return reply.code(answer.status).send(answer.body);
+    }
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send(errorBody('API_BODY_TOO_LARGE', 'the request body exceeds the limit of this route'));
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send(errorBody('API_UNSUPPORTED_MEDIA_TYPE', 'send application/json (or application/octet-stream where the route says so)'));
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(400).send(errorBody('API_BAD_REQUEST', String(e.message ?? 'bad request').slice(0, 300), { cause: e.code ?? null }));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply.code(500).send(errorBody('API_INTERNAL', ERROR_CODES.API_INTERNAL));
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = `${['GET', 'POST'].includes(request.method) ? request.method : 'OTHER'} ${reply.statusCode} ${route}`;
+    requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
+  });
+
+  // Members mode: refuse unsigned requests before reading a body, verify after.
+  const needsSignature = (request: FastifyRequest): boolean => {
+    if (!members.enabled) return false;
+    const route = request.routeOptions.url;
+    if (route === undefined || DOC_ROUTES.has(route)) return false;
+    return request.method !== 'GET' || members.signedReads === true;
+  };
+  app.addHook('onRequest', async (request) => {
+    if (!needsSignature(request)) return;
+    for (const name of Object.values(MEMBERS_HEADERS)) {
+      if (typeof request.headers[name] !== 'string') throw new SteleError('API_UNAUTHENTICATED', `members mode: the ${name} header is required`, { headers: Object.values(MEMBERS_HEADERS) });
+    }
+  });
+  app.addHook('preValidation', async (request) => {
+    if (!needsSignature(request)) return;
+    const now = nowMs();
+    const checked = checkRequestSignature(request.headers, {
+      chainId: node.chainId,
+      method: request.method,
+      target: request.url,
+      body: request.rawBody ?? new Uint8Array(0),
+      nowMs: now,
+      windowMs,
+    });
+    const identity = await node.identity(checked.publicKey);
+    if (identity === null || identity.revoked) {
+      throw new SteleError('API_NOT_MEMBER', `${toHex(checked.publicKey)} is not an active registered identity`, { public_key: toHex(checked.publicKey) });
+    }
+    replays.admit(checked, now);
+  });
+
+  /** Routes whose body is JSON only (the binary parser exists for POST /v1/transactions). */
+  const jsonOnly = async (request: FastifyRequest): Promise<void> => {
+    if (!Buffer.isBuffer(request.body) && request.body !== undefined && request.body !== null) return;
+    throw new SteleError('API_UNSUPPORTED_MEDIA_TYPE', 'this route takes application/json only', { content_type: String(request.headers['content-type'] ?? '').slice(0, 100) });
+  };
+
+  const decodeBody = (request: FastifyRequest): Tx => {
+    if (Buffer.isBuffer(request.body)) return txFromBytes(new Uint8Array(request.body), txBytesMax);
+    return txFromJson(request.body, txBytesMax);
+  };
+  const checkChain = (tx: Tx): void => {
+    if (tx.body.chainId !== node.chainId) throw new SteleError('TX_WRONG_CHAIN', `the transaction names chain ${tx.body.chainId}; this is ${node.chainId}`, { chain_id: node.chainId });
+  };
+
+  app.post(
+    '/v1/transactions',
+    {
+      bodyLimit: TX_JSON_BODY_BYTES_MAX,
+      schema: {
+        summary: 'Submit one signed transaction (JSON form or the binary canonical encoding)',
+        tags: ['transactions'],
+        querystring: submitQuerySchema,
+        body: { content: { 'application/json': { schema: { $ref: 'Transaction#' } }, 'application/octet-stream': { schema: BINARY } } },
+        response: { 200: { $ref: 'SubmitAnswer#' }, 202: { $ref: 'SubmitAnswer#' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as { wait?: 'commit'; timeout_ms?: string };
+      const tx = decodeBody(request);
+      checkChain(tx);
+      const timeoutMs = query.timeout_ms === undefined ? COMMIT_WAIT_MS_DEFAULT : Number(query.timeout_ms);
+      if (timeoutMs > COMMIT_WAIT_MS_MAX) throw new SteleError('API_BAD_REQUEST', `timeout_ms at most ${COMMIT_WAIT_MS_MAX}`, { timeout_ms: timeoutMs });
+      if (query.wait === 'commit' && waiters >= waitersMax) throw new SteleError('API_BUSY', `${waiters} requests already wait for commits`, { retry_after_s: 1 });
+      const { id } = await node.submit(tx);
+      invariant(bytesEqual(id, tx.id), 'the node admits a transaction under its own id');
+      if (query.wait !== 'commit') return reply.code(202).send({ id: toHex(id), status: 'pending' });
+      waiters++;
+      try {
+        const at = await node.waitForCommit(id, timeoutMs);
+        return reply.code(200).send({ id: toHex(id), status: 'committed', height: at.height, index: at.index });
+      } catch (error) {
+        if (isSteleError(error, 'COMMIT_TIMEOUT')) return reply.code(202).send({ id: toHex(id), status: 'pending', wait_timed_out: true });
+        throw error;
+      } finally {
+        waiters--;
+      }
+    },
+  );
+
+  app.post(
+    '/v1/transactions/batch',
+    {
+      bodyLimit: BATCH_BODY_BYTES_MAX,
+      preValidation: jsonOnly,
+      schema: {
+        summary: 'Submit up to 1,000 signed transactions (JSON form), in order; one result per item',
+        tags: ['transactions'],
+        body: { content: { 'application/json': { schema: batchBodySchema } } },
+        response: { 200: { $ref: 'BatchAnswer#' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const items = (request.body as { transactions: unknown[] }).transactions;
+      const results: Array<Record<string, unknown>> = [];
+      let accepted = 0;
+      // In order, one at a time: a later item may depend on an earlier one (register, then transfer).
+      for (let index = 0; index < items.length; index++) {
+        try {
+          const tx = txFromJson(items[index], txBytesMax);
+          checkChain(tx);
+          const { id } = await node.submit(tx);
+          results.push({ index, id: toHex(id), status: 'pending' });
+          accepted++;
+        } catch (error) {
+          if (!isSteleError(error)) throw error;
+          const answer = answerFor(error);
+          results.push({ index, status: 'refused', error: answer.body.error });
+        }
+      }
+      return { accepted, refused: items.length - accepted, results };
+    },
+  );
+
+  app.get(
+    '/v1/transactions/:id',
+    {
+      schema: {
+        summary: 'A transaction: pending, committed (with its Merkle inclusion proof) or refused',
+        tags: ['transactions'],
+        params: idParamsSchema,
+        response: { 200: { $ref: 'TransactionStatus#' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const idHex = (request.params as { id: string }).id;
+      const id = fromHex(idHex, 32);
+      const found = await node.transaction(id);
+      switch (found.status) {
+        case 'unknown':
+          throw new SteleError('API_TX_UNKNOWN', `no transaction ${idHex} is pending, committed or remembered as refused`, { id: idHex });
+        case 'pending':
+          return { id: idHex, status: 'pending' };
+        case 'refused':
+          return { id: idHex, status: 'refused', error: { code: found.code, message: found.reason } };
+        case 'committed': {
+          const block = await node.block(found.height);
+          invariant(block !== null, 'a committed transaction has its block');
+          const tx = block.txs[found.index];
+          invariant(tx !== undefined && bytesEqual(tx.id, id), 'the node locates a committed transaction in its block');
+          const leaf = leafHash(tx.bytes);
+          invariant(verifyMerkleProof(block.header.txRoot, leaf, found.proof), 'the node proves inclusion under the block root');
+          return {
+            id: idHex,
+            status: 'committed',
+            height: found.height,
+            index: found.index,
+            block_hash: toHex(block.hash),
+            tx_root: toHex(block.header.txRoot),
+            leaf_hash: toHex(leaf),
+            proof: { index: found.proof.index, count: found.proof.count, siblings: found.proof.siblings.map(toHex) },
+            transaction: txToJson(tx),
+          };
+        }
+      }
+    },
+  );
+
+  const BLOCK_200 = { content: { 'application/json': { schema: { $ref: 'Block#' } }, 'application/octet-stream': { schema: BINARY } } };
+
+  const sendBlock = (request: FastifyRequest, reply: FastifyReply, block: Block): unknown => {
+    if (acceptsBinary(request)) return reply.type('application/octet-stream').send(Buffer.from(block.bytes.buffer, block.bytes.byteOffset, block.bytes.byteLength));
+    return reply.type('application/json').send(blockToJson(block));
+  };
+
+  app.get(
+    '/v1/blocks/latest',
+    {
+      schema: {
+        summary: 'The last committed block: header, transactions, certificate (Accept: application/octet-stream for its encoding)',
+        tags: ['blocks'],
+        response: { 200: BLOCK_200, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const height = await node.latestHeight();
+      const block = height < 1 ? null : await node.block(height);
+      if (block === null) throw new SteleError('API_BLOCK_NOT_FOUND', 'no block is committed yet', { height });
+      return sendBlock(request, reply, block);
+    },
+  );
+
+  app.get(
+    '/v1/blocks/:height',
+    {
+      schema: {
+        summary: 'The committed block at a height (Accept: application/octet-stream for its canonical encoding)',
+        tags: ['blocks'],
+        params: heightParamsSchema,
+        response: { 200: BLOCK_200, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const height = Number((request.params as { height: string }).height);
+      const block = height > Number.MAX_SAFE_INTEGER ? null : await node.block(height);
+      if (block === null) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+      invariant(block.header.height === height, 'the node answers the block asked for');
+      return sendBlock(request, reply, block);
+    },
+  );
+
+  app.get(
+    '/v1/blocks',
+    {
+      schema: {
+        summary: `Consecutive committed blocks from a height (at most ${BLOCKS_PAGE_MAX}); Accept: application/octet-stream gives each encoding after a u32 big-endian length`,
+        tags: ['blocks'],
+        querystring: blocksQuerySchema,
+        response: {
+          200: { content: { 'application/json': { schema: { $ref: 'BlocksPage#' } }, 'application/octet-stream': { schema: BINARY } } },
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as { from: string; limit?: string };
+      const from = Number(query.from);
+      const limit = query.limit === undefined ? 10 : Number(query.limit);
+      if (limit > BLOCKS_PAGE_MAX) throw new SteleError('API_BAD_REQUEST', `limit at most ${BLOCKS_PAGE_MAX}`, { limit });
+      const latest = await node.latestHeight();
+      const got = from > latest ? [] : await node.blocks(from, Math.min(limit, latest - from + 1));
+      const page: Block[] = [];
+      let bytes = 0;
+      for (const block of got) {
+        invariant(block.header.height === from + page.length, 'the node answers consecutive blocks from the height asked');
+        if (page.length > 0 && bytes + block.bytes.length > BLOCKS_PAGE_BYTES_MAX) break;
+        if (page.length >= limit) break;
+        bytes += block.bytes.length;
+        page.push(block);
+      }
+      if (acceptsBinary(request)) return reply.type('application/octet-stream').send(framed(page));
+      const nextHeight = from + page.length;
+      return reply.type('application/json').send({ blocks: page.map(blockToJson), next: nextHeight <= latest ? nextHeight : null });
+    },
+  );
+
+  app.get(
+    '/v1/accounts/:publicKey',
+    {
+      schema: {
+        summary: 'Committed state of a public key: balances (decimal strings), identity, records',
+        tags: ['state'],
+        params: publicKeyParamsSchema,
+        response: { 200: { $ref: 'Account#' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const publicKey = fromHex((request.params as { publicKey: string }).publicKey, 32);
+      return accountToJson(publicKey, await node.account(publicKey));
+    },
+  );
+
+  app.get(
+    '/v1/status',
+    { schema: { summary: 'Chain id, validators and their health, leader, ballot, committed height', tags: ['node'], response: { 200: { $ref: 'Status#' }, ...ERROR_RESPONSES } } },
+    async () => statusToJson(await node.status(), node.genesis.hash),
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus text exposition (format 0.0.4) of the API and node counters',
+        tags: ['node'],
+        response: { 200: { content: { 'text/plain': { schema: { type: 'string' } } } }, ...ERROR_RESPONSES },
+      },
+    },
+    async (_request, reply) => {
+      const own: Metric[] = [
+        {
+          name: 'stele_api_requests_total',
+          help: 'HTTP requests answered, by method, status and route template',
+          type: 'counter',
+          samples: [...requestCounts].map(([key, value]) => {
+            const [method = '', status = '', ...route] = key.split(' ');
+            return { labels: { method, status, route: route.join(' ') }, value };
+          }),
+        },
+        { name: 'stele_api_stream_subscribers', help: 'open GET /v1/stream connections', type: 'gauge', samples: [{ value: subscribers.size }] },
+        { name: 'stele_api_commit_waiters', help: 'requests waiting for a commit (wait=commit)', type: 'gauge', samples: [{ value: waiters }] },
+      ];
+      const text = renderMetrics([...own, ...(await node.metrics())]);
+      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+    },
+  );
+
+  app.post(
+    '/v1/lint',
+    {
+      bodyLimit: LINT_BODY_BYTES_MAX,
+      preValidation: jsonOnly,
+      schema: {
+        summary: 'Check SCL contracts; answers the `stele lint --json` document (501 when the server has no checker)',
+        tags: ['contracts'],
+        body: { content: { 'application/json': { schema: lintBodySchema } } },
+        response: { 200: { $ref: 'LintReport#' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      if (node.lint === undefined) throw new SteleError('API_LINT_UNAVAILABLE', 'this server was started without the contract checker');
+      if (lintsInFlight >= LINT_INFLIGHT_MAX) throw new SteleError('API_BUSY', `${lintsInFlight} lint runs in flight`, { retry_after_s: 1 });
+      const body = request.body as { files: Array<{ file: string; source: string }>; options?: { max_paths?: number; max_depth?: number; max_horizon?: number } };
+      const o = body.options ?? {};
+      lintsInFlight++;
+      try {
+        const report = await node.lint(
+          body.files.map((f) => ({ file: f.file, source: f.source })),
+          { ...(o.max_paths === undefined ? {} : { maxPaths: o.max_paths }), ...(o.max_depth === undefined ? {} : { maxDepth: o.max_depth }), ...(o.max_horizon === undefined ? {} : { maxHorizon: o.max_horizon }) },
+        );
+        return lintReportToJson(report);
+      } finally {
+        lintsInFlight--;
+      }
+    },
+  );
+
+  // Server-sent events: one node listener fans committed headers out to the subscribers.
+  let unsubscribeNode: (() => void) | null = null;
+  app.addHook('onReady', async () => {
+    unsubscribeNode = node.onCommittedBlock((block) => {
+      for (const s of subscribers) {
+        if (s.backlog === null) s.send(block);
+        else if (s.backlog.length < replayMax) s.backlog.push(block);
+        else s.close(); // blocks arrive faster than the replay is read: the client resumes later
+      }
+    });
+  });
+  app.addHook('preClose', async () => {
+    for (const s of subscribers) s.close();
+    unsubscribeNode?.();
+  });
+
+  app.get(
+    '/v1/stream',
+    {
+      schema: {
+        summary: 'Server-sent events: one `block` event per committed block header (id = height); Last-Event-ID or ?from= replays missed ones',
+        tags: ['blocks'],
+        querystring: streamQuerySchema,
+        response: { 200: { content: { 'text/event-stream': { schema: { type: 'string', description: 'event: block, id: <height>, data: BlockHeader JSON' } } } }, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
+      const lastEventId = request.headers['last-event-id'];
+      let from: number | null = null;
+      const query = request.query as { from?: string };
+      if (query.from !== undefined) from = Number(query.from);
+      else if (lastEventId !== undefined) {
+        if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
+        from = Number(lastEventId) + 1;
+      }
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.write('retry: 2000\n\n');
+      let closed = false;
+      const subscriber: Subscriber = {
+        lastSent: Number.MAX_SAFE_INTEGER,
+        // Subscribed before reading the tip, so no block falls between the two: live blocks
+        // wait here until the replay (or the tip) is known.
+        backlog: [],
+        send(block) {
+          if (closed || block.header.height <= this.lastSent) return;
+          this.lastSent = block.header.height;
+          res.write(eventText(block));
+          // A subscriber that does not read is dropped rather than buffered without bound.
+          if (res.writableLength > STREAM_BUFFER_BYTES_MAX) this.close();
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          clearInterval(heartbeat);
+          subscribers.delete(subscriber);
+          res.end();
+        },
+      };
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+      heartbeat.unref();
+      subscribers.add(subscriber);
+      res.on('close', () => subscriber.close());
+      try {
+        const latest = await node.latestHeight();
+        subscriber.lastSent = from === null ? latest : from - 1;
+        if (from !== null) {
+          const end = Math.min(latest, from + replayMax - 1);
+          for (let h = from; h <= end && !closed; h += BLOCKS_PAGE_MAX) {
+            for (const block of await node.blocks(h, Math.min(BLOCKS_PAGE_MAX, end - h + 1))) subscriber.send(block);
+          }
+          // More to replay than one connection carries: end it; the client resumes with
+          // Last-Event-ID (EventSource does so by itself after `retry` ms).
+          if (end < latest) {
+            subscriber.close();
+            return;
+          }
+        }
+      } catch (error) {
+        request.log.error({ err: error }, 'stream replay failed');
+        subscriber.close();
+        return;
+      }
+      const backlog = subscriber.backlog ?? [];
+      subscriber.backlog = null;
+      for (const block of backlog) subscriber.send(block);
+    },
+  );
+
+  app.get(
+    '/openapi.json',
+    { schema: { summary: 'This OpenAPI 3.1 document', tags: ['docs'], response: { 200: { type: 'object', additionalProperties: true } } } },
+    async () => {
+      openApi ??= openApiDocument(routes, [...SHARED_SCHEMAS, payloadSchema, txJsonSchema], { members: members.enabled });
+      return openApi;
+    },
+  );
+  app.get(
+    '/docs',
+    { schema: { summary: 'A browsable page of the OpenAPI document (self-contained, loads nothing from elsewhere)', tags: ['docs'], response: { 200: { content: { 'text/html': { schema: { type: 'string' } } } } } } },
+    async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'").send(DOCS_HTML),
+  );
+  app.get(
+    '/docs/app.js',
+    { schema: { summary: 'The script of the /docs page', tags: ['docs'], response: { 200: { content: { 'text/javascript': { schema: { type: 'string' } } } } } } },
+    async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(DOCS_SCRIPT),
+  );
+
+  return app;
+}
+
+/**
+ * Binds the API and resolves with its base URL (http://host:port).
+ * @example const url = await listen(app, { host: '127.0.0.1', port: 0 });
+ */
+export async function listen(app: FastifyInstance, where: { host?: string; port?: number } = {}): Promise<string> {
+  const address = await app.listen({ host: where.host ?? '127.0.0.1', port: where.port ?? 8080 });
+  return address;
+}

@@ -1,0 +1,251 @@
+/**
+ * The typed client against a real listening server (loopback, port 0): submissions in both
+ * forms with and without waiting, every read, errors as ApiError, members signing, the
+ * server-sent event stream (live, replay, subscriber bound, clean shutdown), and raw HTTP
+ * requests that a client library would never send.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { buildApp, listen, type AppOptions } from '../../api/server.js';
+import { ApiError, SteleClient } from '../../api/client.js';
+import type { HeaderJson } from '../../api/schemas.js';
+import { decodeBlock } from '../../ledger/block.js';
+import { fromHex, toHex } from '../../ledger/assert.js';
+import { leafHash, verifyMerkleProof } from '../../ledger/merkle.js';
+import { devSigner } from '../../ledger/devnet.js';
+import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
+import { FakeNode } from './fake-node.js';
+
+async function serve(options: AppOptions = {}, autoCommit = true) {
+  const node = new FakeNode(chain);
+  const app = buildApp(node, options);
+  const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  // The fake node plays a leader that cuts a block whenever something is pending.
+  const timer = setInterval(() => {
+    if (autoCommit && node.mempool.size > 0) node.commit();
+  }, 5);
+  const close = async () => {
+    clearInterval(timer);
+    await app.close();
+  };
+  return { node, app, url, close };
+}
+
+test('client: submit and read everything back over HTTP', async () => {
+  const { node, url, close } = await serve();
+  try {
+    const client = new SteleClient({ url });
+    const a = transfer(alice, bob, 11n);
+    const committed = await client.submit(a, { wait: true });
+    assert.equal(committed.status, 'committed');
+    assert.equal(committed.id, toHex(a.id));
+    const b = transfer(bob, carol, 12n);
+    const pending = await client.submit(b, { binary: true });
+    assert.deepEqual(pending, { id: toHex(b.id), status: 'pending' });
+    const c = transfer(carol, alice, 13n);
+    const viaBinaryWait = await client.submit(c, { binary: true, wait: true, timeoutMs: 5_000 });
+    assert.equal(viaBinaryWait.status, 'committed');
+    while (node.mempool.size > 0) await new Promise((r) => setTimeout(r, 5));
+
+    const status = await client.status();
+    assert.equal(status.chain_id, chain.genesis.chainId);
+    assert.ok(status.committed_height >= 2);
+    const t = await client.transaction(c.id);
+    assert.equal(t.status, 'committed');
+    assert.ok(verifyMerkleProof(fromHex(t.tx_root!, 32), leafHash(c.bytes), { ...t.proof!, siblings: t.proof!.siblings.map((s) => fromHex(s, 32)) }));
+    const latest = await client.latestBlock();
+    assert.equal(latest.header.height, status.committed_height);
+    const first = await client.block(1);
+    assert.equal(first.transactions[0]?.id, toHex(a.id));
+    const bytes = await client.blockBytes(1);
+    assert.deepEqual(bytes, node.committed[0]!.bytes);
+    assert.equal(toHex(decodeBlock(bytes).hash), first.header.hash);
+    const page = await client.blocks(1, 2);
+    assert.equal(page.blocks.length, Math.min(2, status.committed_height));
+    const encodings = await client.blocksBytes(1, 100);
+    assert.equal(encodings.length, status.committed_height);
+    encodings.forEach((e, i) => assert.deepEqual(e, node.committed[i]!.bytes));
+    const account = await client.account(alice.publicKey);
+    assert.equal(account.balances.STL, (1_000_000n - 11n + 13n).toString());
+    assert.match(await client.metrics(), /stele_api_requests_total/);
+    const doc = await client.openApi();
+    assert.equal(doc.openapi, '3.1.0');
+    const batch = await client.submitBatch([transfer(alice, carol, 1n), transfer(alice, carol, 10n ** 13n)]);
+    assert.equal(batch.accepted, 1);
+    assert.equal(batch.results[1]?.error?.code, 'TX_INSUFFICIENT_BALANCE');
+  } finally {
+    await close();
+  }
+});
+
+test('client: errors arrive as ApiError with the code, status and Retry-After', async () => {
+  const { node, url, close } = await serve();
+  try {
+    const client = new SteleClient({ url });
+    await assert.rejects(client.block(99), (e: unknown) => e instanceof ApiError && e.status === 404 && e.code === 'API_BLOCK_NOT_FOUND');
+    await assert.rejects(client.lint([{ file: 'a.scl', source: '' }]), (e: unknown) => e instanceof ApiError && e.status === 501 && e.code === 'API_LINT_UNAVAILABLE');
+    await assert.rejects(client.submit(transfer(alice, bob, 10n ** 13n)), (e: unknown) => e instanceof ApiError && e.status === 422 && e.code === 'TX_INSUFFICIENT_BALANCE');
+    node.mempoolMax = 0;
+    await assert.rejects(client.submit(transfer(alice, bob, 1n)), (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'MEMPOOL_FULL' && e.retryAfterSeconds === 3);
+  } finally {
+    await close();
+  }
+});
+
+test('client: members mode signs every request; an unsigned client is refused', async () => {
+  const { url, close } = await serve({ members: { enabled: true, signedReads: true } });
+  try {
+    const member = new SteleClient({ url, signer: alice, chainId: chain.genesis.chainId });
+    assert.equal((await member.status()).chain_id, chain.genesis.chainId);
+    assert.equal((await member.submit(transfer(alice, bob, 2n), { wait: true })).status, 'committed');
+    assert.equal((await member.account(bob.publicKey)).identity?.name, 'user2');
+    const anonymous = new SteleClient({ url });
+    await assert.rejects(anonymous.status(), (e: unknown) => e instanceof ApiError && e.code === 'API_UNAUTHENTICATED');
+    const stranger = new SteleClient({ url, signer: devSigner('stranger'), chainId: chain.genesis.chainId });
+    await assert.rejects(stranger.submit(transfer(alice, bob, 3n)), (e: unknown) => e instanceof ApiError && e.status === 403 && e.code === 'API_NOT_MEMBER');
+  } finally {
+    await close();
+  }
+});
+
+test('stream: live block headers, replay from a height, bounded subscribers, clean close', async () => {
+  const { node, url, close } = await serve({ streamSubscribersMax: 2 }, false);
+  try {
+    node.commit();
+    node.commit(); // heights 1 and 2 exist before anyone listens
+    const client = new SteleClient({ url });
+    const live: HeaderJson[] = [];
+    const replayed: HeaderJson[] = [];
+    const stopLive = new AbortController();
+    const stopReplay = new AbortController();
+    const liveDone = client.stream((h) => live.push(h), { signal: stopLive.signal });
+    const replayDone = client.stream((h) => replayed.push(h), { signal: stopReplay.signal, from: 1 });
+    while (replayed.length < 2) await new Promise((r) => setTimeout(r, 5));
+    // Both subscribers are counted: a third is refused with 429 and Retry-After.
+    const third = await fetch(`${url}/v1/stream`);
+    assert.equal(third.status, 429);
+    assert.equal(third.headers.get('retry-after'), '5');
+    assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'API_BUSY');
+    for (let i = 0; i < 3; i++) {
+      await client.submit(transfer(alice, bob, BigInt(i + 1)));
+      node.commit();
+    }
+    while (live.length < 3 || replayed.length < 5) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(live.map((h) => h.height), [3, 4, 5]);
+    assert.deepEqual(replayed.map((h) => h.height), [1, 2, 3, 4, 5]);
+    assert.equal(live[0]?.hash, toHex(node.committed[2]!.hash));
+    assert.equal(live[0]?.tx_count, 1);
+    assert.equal(live[1]?.prev_hash, live[0]?.hash);
+    stopLive.abort();
+    stopReplay.abort();
+    await Promise.all([liveDone, replayDone]);
+    // The server notices the clients left and frees their places.
+    while (!/^stele_api_stream_subscribers 0$/m.test(await client.metrics())) await new Promise((r) => setTimeout(r, 5));
+    // Last-Event-ID resumes after the last height seen.
+    const resumed = await fetch(`${url}/v1/stream`, { headers: { 'last-event-id': '4' } });
+    assert.equal(resumed.status, 200);
+    const reader = resumed.body!.getReader();
+    let text = '';
+    while (!text.includes('id: 5')) {
+      const chunk = await reader.read();
+      assert.ok(!chunk.done, 'the stream stays open');
+      text += new TextDecoder().decode(chunk.value);
+    }
+    assert.ok(!text.includes('id: 4\n'), 'nothing at or below Last-Event-ID');
+    await reader.cancel();
+    const bad = await fetch(`${url}/v1/stream`, { headers: { 'last-event-id': 'x' } });
+    assert.equal(bad.status, 400);
+  } finally {
+    await close();
+  }
+  assert.equal(node.listenerCount, 0, 'closing the app unsubscribes from the node');
+});
+
+test('stream: a replay longer than one connection carries ends it, and the client resumes', async () => {
+  const { node, url, close } = await serve({ streamReplayBlocksMax: 2 }, false);
+  try {
+    for (let i = 0; i < 5; i++) node.commit();
+    const client = new SteleClient({ url });
+    const seen: number[] = [];
+    const stop = new AbortController();
+    const done = client.stream((h) => seen.push(h.height), { signal: stop.signal, from: 1 });
+    while (seen.length < 5) await new Promise((r) => setTimeout(r, 5));
+    // Once caught up, the connection stays open for live blocks.
+    await new Promise((r) => setTimeout(r, 30));
+    node.commit();
+    while (seen.length < 6) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+    stop.abort();
+    await done;
+    // A raw connection sees the server end the replay after two blocks.
+    const raw = await (await fetch(`${url}/v1/stream?from=1`)).text();
+    assert.deepEqual([...raw.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), [1, 2]);
+  } finally {
+    await close();
+  }
+});
+
+test('stream: a subscriber that stops reading is dropped once 1 MiB waits for it', async () => {
+  const { node, url, close } = await serve({}, false);
+  try {
+    const block = node.commit();
+    const port = Number(new URL(url).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause(); // never reads
+    const client = new SteleClient({ url });
+    while (!/^stele_api_stream_subscribers 1$/m.test(await client.metrics())) await new Promise((r) => setTimeout(r, 5));
+    // Synthetic headers (about 500 bytes each) until the server gives up on the reader.
+    let height = 2;
+    for (let round = 0; round < 100 && /^stele_api_stream_subscribers 1$/m.test(await client.metrics()); round++) {
+      for (let i = 0; i < 2_000; i++, height++) node.emit({ ...block, header: { ...block.header, height } });
+    }
+    assert.match(await client.metrics(), /^stele_api_stream_subscribers 0$/m);
+    assert.ok(height < 100_000, `dropped after ${height} headers`);
+    socket.destroy();
+  } finally {
+    await close();
+  }
+});
+
+/** Sends raw bytes on a socket and returns the status line of the answer. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+  });
+}
+
+test('raw HTTP: odd request lines and headers get 4xx, never a 5xx or a crash', async () => {
+  const { url, close } = await serve();
+  try {
+    const port = Number(new URL(url).port);
+    const cases = [
+      'GET /\\ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /v1/blocks/%ff%fe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /v1/accounts/..%2f..%2fetc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      `GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
+      'POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{"a"',
+      'POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n',
+      'POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n{}',
+      'BREW /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /v1/status HTTP/9.9\r\n\r\n',
+      '\x00\x01\x02garbage\r\n\r\n',
+    ];
+    for (const request of cases) {
+      const line = await rawRequest(port, request);
+      const status = Number(line.split(' ')[1]);
+      assert.ok(line === '' || (status >= 400 && status < 500), `${JSON.stringify(request.slice(0, 60))} -> ${line}`);
+    }
+    // The server still answers.
+    assert.equal((await fetch(`${url}/v1/status`)).status, 200);
+  } finally {
+    await close();
+  }
+});
