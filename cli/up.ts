@@ -121,15 +121,20 @@ export async function upCommand(args: string[]): Promise<number> {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
   const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
-  // Wait until the first validator's API answers with a known leader.
+  // Wait until every validator's API answers and knows a leader.
   const ready = (async () => {
     for (let attempt = 0; attempt < 600; attempt++) {
-      try {
-        const r = await fetch(`${url}/v1/status`);
-        if (r.ok && ((await r.json()) as { leader: unknown }).leader !== null) return true;
-      } catch {
-        // not up yet
-      }
+      const answers = await Promise.all(
+        layout.apiPorts.map(async (p) => {
+          try {
+            const r = await fetch(`http://127.0.0.1:${p}/v1/status`);
+            return r.ok && ((await r.json()) as { leader: unknown }).leader !== null;
+          } catch {
+            return false;
+          }
+        }),
+      );
+      if (answers.every(Boolean)) return true;
       await sleep(100);
     }
     return false;

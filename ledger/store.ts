@@ -188,6 +188,17 @@ export class LedgerStore {
     return { height: Number(view.getBigUint64(0)), index: view.getUint32(8) };
   }
 
+  /**
+   * Committed state entries whose key starts with `prefix`, in key order, at most `limit`
+   * (keys are printable ASCII, so `prefix` + DEL bounds the range).
+   */
+  async scanState(prefix: string, limit: number): Promise<Array<{ key: string; value: Uint8Array }>> {
+    this.checkOpen();
+    const out: Array<{ key: string; value: Uint8Array }> = [];
+    for await (const [key, value] of this.db.iterator({ gte: `s:${prefix}`, lt: `s:${prefix}\x7f`, limit })) out.push({ key: key.slice(2), value });
+    return out;
+  }
+
   /** Height of a committed block by hash. */
   async heightOf(hash: Uint8Array): Promise<number | undefined> {
     this.checkOpen();

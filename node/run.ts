@@ -21,10 +21,15 @@ import { Transport } from '../native/transport.js';
 import { readKeyFile, readText } from '../cli/io.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
 import { Validator } from './validator.js';
+import { nodeView } from './view.js';
+import { buildApp, listen } from '../api/server.js';
+import type { FastifyInstance } from 'fastify';
 
 export interface RunningNode {
   readonly validator: Validator;
   readonly config: NodeConfig;
+  /** The REST API's address, when the configuration asks for one. */
+  readonly url: string | null;
   stop(): Promise<void>;
 }
 
@@ -42,6 +47,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
   const records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
   let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
+  // Peer health for GET /v1/status: an open connection in either direction means up.
+  const connections = genesis.validators.map(() => 0);
   const transport = await Transport.open({
     self: index,
     signer,
@@ -51,6 +58,11 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     provider: config.provider,
     messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
     onMessages: (batch) => deliver?.(batch),
+    onLog: (event) => {
+      if (event.kind === 'open') connections[event.peer] = (connections[event.peer] ?? 0) + 1;
+      else if (event.kind === 'closed') connections[event.peer] = Math.max(0, (connections[event.peer] ?? 0) - 1);
+      else process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+    },
   });
   const peers: PeerTransport = {
     send: (to, bytes) => void transport.send(to, bytes),
@@ -70,13 +82,21 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     onFatal,
   });
   validator.start();
+  let app: FastifyInstance | null = null;
+  let url: string | null = null;
+  if (config.api !== null) {
+    app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')));
+    url = await listen(app, { host: config.api.host, port: config.api.port });
+  }
   let stopped = false;
   return {
     validator,
     config,
+    url,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await app?.close();
       await validator.stop();
       await transport.close();
       await acceptor.close();

@@ -19,7 +19,7 @@
 import { bytesEqual, invariant, toHex } from '../ledger/assert.js';
 import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
-import { isSteleError, SteleError } from '../ledger/errors.js';
+import { isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
 import type { Genesis } from '../ledger/genesis.js';
 import { BlockBuilder, executeBlock, type BlockResult } from '../ledger/machine.js';
 import type { StateReader } from '../ledger/state.js';
@@ -82,7 +82,8 @@ export class Validator {
   /** Pending transactions by id hex, in arrival order. */
   private readonly mempool = new Map<string, { tx: Tx; at: number }>();
   private readonly refused = new Map<string, { code: string; reason: string }>();
-  private readonly waiters = new Map<string, Array<(location: { height: number; index: number }) => void>>();
+  private readonly waiters = new Map<string, Array<{ resolve: (location: { height: number; index: number }) => void; reject: (error: SteleError) => void }>>();
+  private lastLeader: number | null = null;
   private readonly listeners = new Set<(block: Block) => void>();
   private speculative: Speculative[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -183,6 +184,14 @@ export class Validator {
     return this.store.height;
   }
 
+  get state(): LedgerStore['state'] {
+    return this.store.state;
+  }
+
+  get ledger(): LedgerStore {
+    return this.store;
+  }
+
   get mempoolSize(): number {
     return this.mempool.size;
   }
@@ -209,6 +218,7 @@ export class Validator {
   submit(tx: Tx): { id: string } {
     const id = toHex(tx.id);
     if (this.mempool.has(id)) return { id };
+    if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
     const dryRun = new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verify' });
     const refusal = dryRun.offer(tx);
@@ -230,13 +240,37 @@ export class Validator {
     }
   }
 
-  /** Resolves when `id` commits. */
-  waitForCommit(id: string): Promise<{ height: number; index: number }> {
-    return new Promise((resolve) => {
+  /**
+   * Resolves when `id` (hex) commits; rejects with COMMIT_TIMEOUT after `timeoutMs`, or
+   * with the refusal code when the leader refused it while cutting a block.
+   */
+  waitForCommit(id: string, timeoutMs = 30_000): Promise<{ height: number; index: number }> {
+    return new Promise((resolve, reject) => {
       const list = this.waiters.get(id) ?? [];
-      list.push(resolve);
+      const timer = setTimeout(() => {
+        const left = (this.waiters.get(id) ?? []).filter((w) => w !== waiter);
+        if (left.length > 0) this.waiters.set(id, left);
+        else this.waiters.delete(id);
+        reject(new SteleError('COMMIT_TIMEOUT', `transaction ${id} did not commit within ${timeoutMs} ms`, { id, timeout_ms: timeoutMs }));
+      }, timeoutMs);
+      const waiter = {
+        resolve: (location: { height: number; index: number }) => {
+          clearTimeout(timer);
+          resolve(location);
+        },
+        reject: (error: SteleError) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      list.push(waiter);
       this.waiters.set(id, list);
     });
+  }
+
+  /** Committed location of `id` (hex) if it is committed. */
+  async location(idHex: string): Promise<{ height: number; index: number } | undefined> {
+    return this.store.txLocation(new Uint8Array(Buffer.from(idHex, 'hex')));
   }
 
   async transaction(idHex: string): Promise<TxStatus> {
@@ -278,8 +312,19 @@ export class Validator {
     return true;
   }
 
+  /** A follower hands its pending transactions to each new leader it learns of. */
+  private forwardOnLeaderChange(): void {
+    const leader = this.status().leader;
+    if (leader === this.lastLeader) return;
+    this.lastLeader = leader;
+    if (leader === null || leader === this.options.index) return;
+    for (const { tx } of this.mempool.values()) this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
+  }
+
   private maybePropose(): void {
-    if (this.stopped || this.mempool.size === 0) return;
+    if (this.stopped) return;
+    this.forwardOnLeaderChange();
+    if (this.mempool.size === 0) return;
     const slot = this.driver.core.proposableSlot();
     if (slot === null) return;
     // Build only on what is applied: commits still being written would be missing below.
@@ -337,6 +382,9 @@ export class Validator {
     this.mempool.delete(id);
     this.counters.refused++;
     this.refused.set(id, { code, reason });
+    const waiting = this.waiters.get(id);
+    this.waiters.delete(id);
+    for (const w of waiting ?? []) w.reject(new SteleError(code as ErrorCode, reason, { id }));
     if (this.refused.size > REFUSED_MAX) this.refused.delete(this.refused.keys().next().value as string);
   }
 
@@ -361,7 +409,7 @@ export class Validator {
           this.mempool.delete(id);
           const waiting = this.waiters.get(id);
           this.waiters.delete(id);
-          for (const w of waiting ?? []) w({ height: certified.header.height, index });
+          for (const w of waiting ?? []) w.resolve({ height: certified.header.height, index });
         });
         const head = this.speculative[0];
         if (head !== undefined && head.slot <= e.slot) this.speculative = this.speculative.filter((s) => s.slot > e.slot);

@@ -1,0 +1,121 @@
+/**
+ * The REST API's view of a running validator (api/node-view.ts `NodeView`): reads from the
+ * committed store, submissions through the validator's mempool. Every answer reflects
+ * committed state only; speculative state never leaks out.
+ */
+import { toHex } from '../ledger/assert.js';
+import { Reader } from '../ledger/encoding.js';
+import { SteleError } from '../ledger/errors.js';
+import { decodeIdentity, keys } from '../ledger/machine.js';
+import { leafHash, merkleProof } from '../ledger/merkle.js';
+import type { Tx } from '../ledger/tx.js';
+import { checkSources, DEFAULT_OPTIONS } from '../contracts/checker.js';
+import { ACCOUNT_RECORDS_MAX, type AccountView, type Metric, type NodeView, type RecordView, type TransactionStatus, type ValidatorHealth } from '../api/node-view.js';
+import type { Validator } from './validator.js';
+
+const BALANCES_MAX = 1_000;
+
+/** @param health the transport's view of each peer (self is always up) */
+export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth): NodeView {
+  const store = validator.ledger;
+  const genesis = store.genesis;
+  return {
+    chainId: genesis.chainId,
+    genesis,
+    status() {
+      const s = validator.status();
+      return {
+        chainId: genesis.chainId,
+        validators: genesis.validators.map((v, index) => ({ index, id: v.id, publicKey: v.publicKey, address: v.address, health: index === s.index ? 'up' : health(index) })),
+        leader: s.leader,
+        ballot: s.ballot,
+        committedHeight: s.height,
+        mempoolSize: validator.mempoolSize,
+      };
+    },
+    async submit(tx: Tx) {
+      if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
+      const { id } = validator.submit(tx);
+      return { id: new Uint8Array(Buffer.from(id, 'hex')) };
+    },
+    async waitForCommit(id: Uint8Array, timeoutMs: number) {
+      const hex = toHex(id);
+      const waiting = validator.waitForCommit(hex, timeoutMs);
+      // It may have committed between submit and this call.
+      const done = await validator.location(hex);
+      if (done !== undefined) {
+        waiting.catch(() => {});
+        return done;
+      }
+      return waiting;
+    },
+    async transaction(id: Uint8Array): Promise<TransactionStatus> {
+      const s = await validator.transaction(toHex(id));
+      if (s.status !== 'committed') {
+        if (s.status === 'refused') {
+          const code = s.code;
+          return { status: 'refused', code: code as never, reason: s.reason };
+        }
+        return s;
+      }
+      const block = store.block(s.height);
+      return { status: 'committed', height: s.height, index: s.index, proof: merkleProof(block.txs.map((t) => leafHash(t.bytes)), s.index) };
+    },
+    latestHeight: () => store.height,
+    block: (height) => (Number.isInteger(height) && height >= 1 && height <= store.height ? store.block(height) : null),
+    blocks(from, count) {
+      const out = [];
+      for (let h = Math.max(1, from); h <= store.height && out.length < count; h++) out.push(store.block(h));
+      return out;
+    },
+    async account(publicKey: Uint8Array): Promise<AccountView> {
+      const hex = toHex(publicKey);
+      const balances = new Map<string, bigint>();
+      const balancePrefix = `bal/${hex}/`;
+      for (const { key, value } of await store.scanState(balancePrefix, BALANCES_MAX)) {
+        balances.set(key.slice(balancePrefix.length), new DataView(value.buffer, value.byteOffset, 8).getBigUint64(0));
+      }
+      const recordPrefix = `rec/${hex}/`;
+      const rows = await store.scanState(recordPrefix, ACCOUNT_RECORDS_MAX + 1);
+      const records: RecordView[] = rows.slice(0, ACCOUNT_RECORDS_MAX).map(({ key, value }) => {
+        const r = new Reader(value, value.length, 'record');
+        const height = r.u64('height');
+        const kind = r.u8('kind');
+        const recordValue = kind === 0 ? { kind: 'inline' as const, data: Uint8Array.from(r.bytesField(value.length, 'data')) } : { kind: 'sha256' as const, digest: Uint8Array.from(r.fixed(32, 'digest')) };
+        return { key: key.slice(recordPrefix.length), value: recordValue, height };
+      });
+      const raw = store.state.get(keys.identity(hex));
+      const identity = raw === undefined ? null : decodeIdentity(raw);
+      return { balances, identity, records, recordsTruncated: rows.length > ACCOUNT_RECORDS_MAX };
+    },
+    identity(publicKey: Uint8Array) {
+      const raw = store.state.get(keys.identity(toHex(publicKey)));
+      return raw === undefined ? null : decodeIdentity(raw);
+    },
+    onCommittedBlock: (listener) => validator.onCommittedBlock(listener),
+    metrics(): Metric[] {
+      const c = validator.counters;
+      const core = validator.driver.core.counters;
+      const counter = (name: string, help: string, value: number): Metric => ({ name, help, type: 'counter', samples: [{ value }] });
+      return [
+        { name: 'stele_committed_height', help: 'height of the last committed block', type: 'gauge', samples: [{ value: store.height }] },
+        { name: 'stele_mempool_transactions', help: 'transactions waiting in the mempool', type: 'gauge', samples: [{ value: validator.mempoolSize }] },
+        counter('stele_blocks_committed_total', 'blocks committed by this validator since start', c.committedBlocks),
+        counter('stele_transactions_committed_total', 'transactions committed since start', c.committedTxs),
+        counter('stele_blocks_proposed_total', 'blocks this validator proposed as leader', c.proposedBlocks),
+        counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
+        counter('stele_transactions_refused_total', 'pending transactions refused when a block was cut', c.refused),
+        counter('stele_consensus_garbage_total', 'peer messages that failed to decode', core.garbage),
+        counter('stele_consensus_dropped_total', 'stale or misplaced peer messages dropped', core.dropped),
+        counter('stele_consensus_elections_total', 'elections this validator started', core.elections),
+        counter('stele_consensus_bad_signatures_total', 'votes or certificates with a bad signature', core.badSignatures),
+      ];
+    },
+    lint(files, options) {
+      const result = checkSources(files.map((f) => ({ file: f.file, text: f.source })), { ...DEFAULT_OPTIONS, ...options });
+      return { diagnostics: result.diagnostics, summary: { files: files.length, contracts: result.contracts.length, errors: result.errors, warnings: result.warnings } };
+    },
+  };
+}
+
+
