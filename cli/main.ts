@@ -9,6 +9,7 @@ import { auditCommand } from './audit.js';
 import { exportCommand } from './export.js';
 import { nodeCommand } from './node.js';
 import { upCommand } from './up.js';
+import { txCommand } from './tx.js';
 import { genesisCommand } from './genesis.js';
 import { keygenCommand } from './keygen.js';
 import { demoCommand } from './demo.js';
@@ -24,6 +25,7 @@ Usage:
   stele export --data DIR --out FILE [--force] [--json]
   stele up [--nodes 3] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp|fabric|auto] [--json]
   stele node --config FILE
+  stele tx register|revoke|transfer|issue|put|deploy|create|act ... --signer KEYFILE --url URL [--wait] [--json]
   stele demo [--dir DIR] [--json]
   stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...
 
@@ -40,6 +42,7 @@ const commands: Record<string, Command> = {
   export: exportCommand,
   node: nodeCommand,
   up: upCommand,
+  tx: txCommand,
   demo: demoCommand,
   lint: lintCommand,
 };

@@ -1,0 +1,201 @@
+/**
+ * `stele tx KIND ... --signer KEYFILE --url URL [--wait] [--expiry-in N] [--json]`: builds,
+ * signs and submits one transaction through the REST API (api/client.ts).
+ *
+ *   register --pubkey HEX --name NAME [--role submitter|issuer|admin]...
+ *   revoke   --pubkey HEX
+ *   transfer --to HEX --amount N --asset SYM
+ *   issue    --to HEX --amount N --asset SYM
+ *   put      --key KEY (--value TEXT | --value-hex HEX | --blob FILE)
+ *   deploy   FILE...
+ *   create   --contract NAME [--party NAME=HEX]... [--param NAME=TYPE:VALUE]... [--ref NAME=INSTANCE]...
+ *   act      --instance N --party NAME --action NAME [--arg TYPE:VALUE]...
+ *
+ * TYPE is int, bool or asset. The expiry is the committed height plus `--expiry-in`
+ * (default 50 blocks). Exit 0 when admitted (or committed with --wait), 1 when the ledger
+ * refused it (the code is printed), 2 for usage, I/O or an unreachable node.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { fromHex } from '../ledger/assert.js';
+import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
+import { SteleError } from '../ledger/errors.js';
+import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
+import { ApiError, SteleClient } from '../api/client.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, parse, printJson, readKeyFile, readText, usage } from './io.js';
+
+const SOURCE_BYTES_MAX = 64 * 1024;
+
+function key(value: string | undefined, flag: string): Uint8Array {
+  if (value === undefined) usage(`${flag} is required`);
+  try {
+    return fromHex(value, 32, flag);
+  } catch {
+    return usage(`${flag} expects a public key: 64 lower-case hex characters`);
+  }
+}
+
+function amount(value: string | undefined): bigint {
+  if (value === undefined || !/^[1-9][0-9]{0,19}$/.test(value)) usage('--amount expects a positive whole number');
+  return BigInt(value);
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') usage(`${flag} is required`);
+  return value;
+}
+
+/** TYPE:VALUE, e.g. int:100, bool:true, asset:USD. */
+function contractValue(text: string, flag: string): ContractValue {
+  const at = text.indexOf(':');
+  const type = text.slice(0, at);
+  const raw = text.slice(at + 1);
+  if (type === 'int' && /^-?[0-9]{1,100}$/.test(raw)) return { kind: 'int', value: BigInt(raw) };
+  if (type === 'bool' && (raw === 'true' || raw === 'false')) return { kind: 'bool', value: raw === 'true' };
+  if (type === 'asset' && raw.length > 0) return { kind: 'asset', value: raw };
+  return usage(`${flag} expects TYPE:VALUE with TYPE int, bool or asset (got ${JSON.stringify(text)})`);
+}
+
+function pair(text: string, flag: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0) usage(`${flag} expects NAME=VALUE (got ${JSON.stringify(text)})`);
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
+function byName<T extends { name: string }>(items: T[]): T[] {
+  return items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export async function txCommand(args: string[]): Promise<number> {
+  const [kind, ...rest] = args;
+  const { values, positionals } = parse(
+    rest,
+    {
+      signer: { type: 'string' },
+      url: { type: 'string' },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'expiry-in': { type: 'string' },
+      pubkey: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string', multiple: true },
+      to: { type: 'string' },
+      amount: { type: 'string' },
+      asset: { type: 'string' },
+      key: { type: 'string' },
+      value: { type: 'string' },
+      'value-hex': { type: 'string' },
+      blob: { type: 'string' },
+      contract: { type: 'string' },
+      party: { type: 'string', multiple: true },
+      param: { type: 'string', multiple: true },
+      ref: { type: 'string', multiple: true },
+      instance: { type: 'string' },
+      action: { type: 'string' },
+      arg: { type: 'string', multiple: true },
+    },
+    true,
+  );
+  const signer = readKeyFile(required(values.signer, '--signer'));
+  const client = new SteleClient({ url: required(values.url, '--url') });
+  let payload: Payload;
+  switch (kind) {
+    case 'register': {
+      let roles = 0;
+      for (const r of values.role ?? []) {
+        if (r === 'admin' || r === 'issuer') roles |= Role[r];
+        else if (r !== 'submitter') usage(`--role expects submitter, issuer or admin (got ${JSON.stringify(r)})`);
+      }
+      payload = { type: 'register', publicKey: key(values.pubkey, '--pubkey'), name: required(values.name, '--name'), roles };
+      break;
+    }
+    case 'revoke':
+      payload = { type: 'revoke', publicKey: key(values.pubkey, '--pubkey') };
+      break;
+    case 'transfer':
+      payload = { type: 'transfer', from: signer.publicKey, to: key(values.to, '--to'), amount: amount(values.amount), asset: required(values.asset, '--asset') };
+      break;
+    case 'issue':
+      payload = { type: 'issue', to: key(values.to, '--to'), amount: amount(values.amount), asset: required(values.asset, '--asset') };
+      break;
+    case 'put': {
+      const recordKey = required(values.key, '--key');
+      const given = [values.value, values['value-hex'], values.blob].filter((x) => x !== undefined).length;
+      if (given !== 1) usage('put needs exactly one of --value, --value-hex, --blob');
+      if (values.blob !== undefined) {
+        let digest: Uint8Array;
+        try {
+          digest = new Uint8Array(createHash('sha256').update(readFileSync(values.blob)).digest());
+        } catch (error) {
+          throw new SteleError('CLI_IO', `cannot read ${values.blob}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        }
+        payload = { type: 'put', owner: signer.publicKey, key: recordKey, value: { kind: 'sha256', digest } };
+      } else {
+        let data: Uint8Array;
+        if (values.value !== undefined) data = new TextEncoder().encode(values.value);
+        else {
+          try {
+            data = fromHex(values['value-hex'] as string, undefined, '--value-hex');
+          } catch {
+            return usage('--value-hex expects lower-case hex');
+          }
+        }
+        if (data.length > RECORD_VALUE_BYTES_MAX) usage(`the value is ${data.length} bytes; records hold at most ${RECORD_VALUE_BYTES_MAX} (anchor a larger blob with --blob)`);
+        payload = { type: 'put', owner: signer.publicKey, key: recordKey, value: { kind: 'inline', data } };
+      }
+      break;
+    }
+    case 'deploy': {
+      if (positionals.length === 0) usage('deploy needs the contract source FILE(s)');
+      payload = { type: 'deploy', source: positionals.map((f) => readText(f, SOURCE_BYTES_MAX)).join('\n') };
+      break;
+    }
+    case 'create':
+      payload = {
+        type: 'create',
+        contract: required(values.contract, '--contract'),
+        parties: byName((values.party ?? []).map((p) => pair(p, '--party')).map(([name, hex]) => ({ name, key: key(hex, `--party ${name}`) }))),
+        params: byName((values.param ?? []).map((p) => pair(p, '--param')).map(([name, v]) => ({ name, value: contractValue(v, `--param ${name}`) }))),
+        refs: byName(
+          (values.ref ?? []).map((p) => pair(p, '--ref')).map(([name, v]) => {
+            if (!/^[0-9]{1,15}$/.test(v)) usage(`--ref ${name} expects an instance id`);
+            return { name, instance: Number(v) };
+          }),
+        ),
+      };
+      break;
+    case 'act': {
+      const instance = required(values.instance, '--instance');
+      if (!/^[0-9]{1,15}$/.test(instance)) usage('--instance expects an instance id');
+      payload = {
+        type: 'act',
+        instance: Number(instance),
+        party: required(values.party?.[0], '--party'),
+        action: required(values.action, '--action'),
+        args: (values.arg ?? []).map((a) => contractValue(a, '--arg')),
+      };
+      break;
+    }
+    default:
+      return usage(`tx expects register, revoke, transfer, issue, put, deploy, create or act (got ${JSON.stringify(kind ?? '')})`);
+  }
+  const expiryIn = values['expiry-in'] === undefined ? 50 : Number(values['expiry-in']);
+  if (!Number.isInteger(expiryIn) || expiryIn < 1 || expiryIn > 1_000_000) usage('--expiry-in expects a number of blocks, 1..1000000');
+  try {
+    const status = await client.status();
+    const tx = signTx({ chainId: status.chain_id, expiry: status.committed_height + expiryIn, payload }, [signer]);
+    const answer = await client.submit(tx, { wait: values.wait === true });
+    if (values.json === true) printJson(answer);
+    else if (answer.status === 'committed') process.stdout.write(`committed ${answer.id} at height ${answer.height}, index ${answer.index}\n`);
+    else process.stdout.write(`accepted ${answer.id} (pending${answer.wait_timed_out === true ? '; the wait timed out' : ''})\n`);
+    return EXIT_OK;
+  } catch (error) {
+    if (!(error instanceof ApiError)) {
+      if (error instanceof SteleError) throw error;
+      throw new SteleError('CLI_IO', `cannot reach ${values.url}: ${(error as Error).message}`);
+    }
+    if (values.json === true) printJson({ ok: false, error: { code: error.code, message: error.message, details: error.details } });
+    else process.stderr.write(`stele: refused: ${error.message}\n`);
+    return error.status >= 500 ? 2 : EXIT_CHECK_FAILED;
+  }
+}
