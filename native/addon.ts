@@ -31,6 +31,8 @@ export interface NativeLogStats {
 
 export interface NativeAddon {
   readonly napiVersion: number;
+  /** CRC-32C as the log computes it (accelerated), or the portable table version. */
+  crc32c(bytes: Uint8Array, portable: boolean): number;
   readonly fabric: boolean;
   readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number) => NativeMappedLog;
   readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;

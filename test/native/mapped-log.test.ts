@@ -276,3 +276,20 @@ test('mapped log crash: SIGKILL at random moments loses no persisted record; not
   assert.ok(acked >= rounds, `acknowledged ${acked}`);
   rmSync(dir, { recursive: true });
 });
+
+test('crc32c: the accelerated checksum matches the portable one and the known answer', async () => {
+  const { addon } = await import('../../native/addon.js');
+  const a = addon();
+  assert.equal(a.crc32c(new TextEncoder().encode('123456789'), false), 0xe3069283);
+  assert.equal(a.crc32c(new TextEncoder().encode('123456789'), true), 0xe3069283);
+  assert.equal(a.crc32c(new Uint8Array(0), false), 0);
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  // Lengths around the interleaving block sizes (3 x 8192 and 3 x 256) and odd alignments.
+  for (const length of [1, 7, 8, 255, 767, 768, 769, 24575, 24576, 24577, 50000, 1 << 20]) {
+    for (const offset of [0, 1, 5]) {
+      const bytes = Uint8Array.from({ length: length + offset }, random).subarray(offset);
+      assert.equal(a.crc32c(bytes, false), a.crc32c(bytes, true), `length ${length} offset ${offset}`);
+    }
+  }
+});
