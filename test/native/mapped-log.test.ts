@@ -293,3 +293,35 @@ test('crc32c: the accelerated checksum matches the portable one and the known an
     }
   }
 });
+
+test('mapped log read-only (audits): reports a torn tail and corruption, changes nothing, refuses writes', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 3; i++) log.append(new Uint8Array(100).fill(i + 1));
+  await log.persist();
+  await log.close();
+  const path = segmentPath(dir, 0);
+  const end = usedEnd(path);
+  poke(path, end, Uint8Array.of(50, 0, 0, 0, 1, 2, 3, 4, 5)); // a torn frame
+  const before = readFileSync(path);
+  const ro = MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true });
+  assert.equal(ro.length, 3);
+  assert.ok(ro.stats().tornBytes > 0);
+  assert.equal(ro.stats().corruption, null);
+  assert.throws(() => ro.append(Uint8Array.of(1)), (e: unknown) => isSteleError(e, 'STORE_IO'));
+  assert.throws(() => ro.truncate(1), (e: unknown) => isSteleError(e, 'STORE_IO'));
+  await assert.rejects(ro.persist(), (e: unknown) => isSteleError(e, 'STORE_IO'));
+  await ro.close();
+  assert.deepEqual(readFileSync(path), before, 'nothing cut or repaired');
+  // Corruption in record 1: the read-only open stops there and says where.
+  const flipped = Buffer.from(before);
+  flipped[64 + 112 + 8 + 3] = (flipped[64 + 112 + 8 + 3] as number) ^ 0x40;
+  writeFileSync(path, flipped);
+  const audit = MappedBlockLog.open(dir, { segmentBytes: SEGMENT, readOnly: true });
+  assert.equal(audit.length, 1);
+  assert.deepEqual(audit.opened.corruption, { record: 1, offset: 64 + 112, reason: 'checksum mismatch' });
+  assert.deepEqual(audit.read(0), new Uint8Array(100).fill(1));
+  await audit.close();
+  assert.throws(() => MappedLog.open(join(dir, 'absent'), { readOnly: true }), (e: unknown) => isSteleError(e, 'STORE_IO'));
+  rmSync(dir, { recursive: true });
+});
