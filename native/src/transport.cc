@@ -233,6 +233,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
                            InstanceMethod("send", &TcpTransport::Send),
                            InstanceMethod("sendPacked", &TcpTransport::SendPacked),
                            InstanceMethod("queued", &TcpTransport::Queued),
+                           InstanceMethod("injectFault", &TcpTransport::InjectFault),
                            InstanceMethod("handshakeSend", &TcpTransport::HandshakeSend),
                            InstanceMethod("authorize", &TcpTransport::Authorize),
                            InstanceMethod("reject", &TcpTransport::Reject),
@@ -698,8 +699,24 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         Drop(c->id, "MAC failure", false);
         return;
       }
+      ApplyFault(c, p, frame_at);
     }
     if (c->out_sent < c->out.size()) Flush(c);
+  }
+
+  // Test hook (injectFault): damages the frame just sealed at `frame_at`, as an attacker
+  // on the path would, so the receiver's checks can be tested on every backend.
+  void ApplyFault(Conn* c, int p, size_t frame_at) {
+    int fault = faults_[p].exchange(0);
+    if (fault == 0) return;
+    if (fault == 1) {
+      c->out[frame_at + kHeaderBytes] ^= 0x01;  // flip a bit of the body: the tag no longer matches
+    } else if (fault == 2) {
+      std::vector<uint8_t> copy(c->out.begin() + static_cast<ptrdiff_t>(frame_at), c->out.end());
+      c->out.insert(c->out.end(), copy.begin(), copy.end());  // the same frame again: a replay
+    } else if (fault == 3) {
+      c->out[c->out.size() - 1] ^= 0x80;  // a bit of the tag itself
+    }
   }
 
   // Writes the header of the frame whose body is already in `out` at frame_at + 16, and
@@ -1282,6 +1299,17 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     return Napi::Number::New(env, static_cast<double>(peers_[p]->queued_bytes));
   }
 
+  // injectFault(peer, kind): tests only; 1 flip a body bit, 2 replay the frame, 3 flip a tag bit.
+  Napi::Value InjectFault(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    int p = PeerArgument(env, info[0]);
+    int kind = info[1].As<Napi::Number>().Int32Value();
+    if (kind < 1 || kind > 3) throw Napi::RangeError::New(env, "fault kind 1..3");
+    faults_[p] = kind;
+    return env.Undefined();
+  }
+
   Napi::Value HandshakeSend(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
@@ -1440,6 +1468,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   std::mutex mu_;
   std::deque<Command> commands_;  // under mu_
   Counters counters_;
+  std::atomic<int> faults_[kPeersMax] = {};  // injectFault, consumed by the next DATA frame to that peer
   Napi::ThreadSafeFunction tsfn_;
   std::thread thread_;
   // I/O thread only.
