@@ -130,6 +130,8 @@ for (const backend of BACKENDS) {
     const t = await Transport.open(base);
     assert.equal(t.backend, backend);
     assert.ok(t.port > 0);
+    // A port already taken is an I/O error, not a crash.
+    await assert.rejects(Transport.open({ ...base, listen: `127.0.0.1:${t.port}` }), (e: unknown) => isSteleError(e, 'TRANSPORT_IO'));
     await t.close();
     assert.throws(() => t.send(1, Uint8Array.of(1)), (e: unknown) => isSteleError(e, 'TRANSPORT_CLOSED'));
   });
