@@ -63,6 +63,8 @@ constexpr uint8_t kTypeCredit = 3;
 constexpr uint32_t kHandshakeBytesMax = 1024;
 constexpr uint32_t kFrameBodyTarget = 1u << 20;  // batch small messages up to this per frame
 constexpr int kPendingHandshakesMax = 64;
+// Half-open sessions per remote IPv4 address: one address cannot take every slot above.
+constexpr int kPendingPerAddressMax = 8;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
 constexpr int64_t kBackoffMinMs = 50;
 constexpr int64_t kBackoffMaxMs = 2000;
@@ -171,6 +173,8 @@ struct Conn {
   uint64_t send_seq = 0;
   uint64_t recv_seq = 0;
   uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
+  bool pending = false;      // inbound and counted in the half-open limits
+  uint32_t remote_ip = 0;    // inbound: the remote IPv4 address (network order), 0 when unknown
 #ifdef STELE_FABRIC
   fid_ep* ep = nullptr;
   fid_cq* cq = nullptr;
@@ -414,18 +418,43 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     }
   }
 
+  // Admits one more half-open inbound session from `ip`, or says no (bounded in total and
+  // per address, so outsiders cannot hold every slot).
+  bool AdmitPending(uint32_t ip) {
+    if (stopping_.load() || pending_handshakes_ >= kPendingHandshakesMax) return false;
+    if (ip != 0 && pending_by_address_[ip] >= kPendingPerAddressMax) return false;
+    return true;
+  }
+
+  void CountPending(Conn* c, uint32_t ip) {
+    c->pending = true;
+    c->remote_ip = ip;
+    pending_handshakes_++;
+    if (ip != 0) pending_by_address_[ip]++;
+  }
+
+  void LeavePending(Conn* c) {
+    if (!c->pending) return;
+    c->pending = false;
+    pending_handshakes_--;
+    if (c->remote_ip != 0 && --pending_by_address_[c->remote_ip] == 0) pending_by_address_.erase(c->remote_ip);
+  }
+
   void AcceptAll() {
     for (;;) {
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_in addr{};
+      socklen_t length = sizeof addr;
+      int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
-      if (pending_handshakes_ >= kPendingHandshakesMax || stopping_.load()) {
-        close(fd);  // bounded: outsiders cannot hold more than this many half-open sessions
+      uint32_t ip = addr.sin_family == AF_INET ? addr.sin_addr.s_addr : 0;
+      if (!AdmitPending(ip)) {
+        close(fd);
         counters_.handshakes_refused++;
         continue;
       }
       Conn* c = AddConn(fd, false, -1);
       c->state = ConnState::kHandshake;
-      pending_handshakes_++;
+      CountPending(c, ip);
       auto e = std::make_unique<Event>();
       e->kind = kAccepted;
       e->conn = c->id;
@@ -503,7 +532,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     Conn* c = Find(id);
     if (c == nullptr) return;
     if (c->state != ConnState::kOpen) {
-      if (!c->outbound) pending_handshakes_--;
+      LeavePending(c);
       if (refused) counters_.handshakes_refused++;
     }
     CloseIo(c);
@@ -895,7 +924,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     }
     Peer& peer = *peers_[cmd.peer];
     if (!c->outbound) {
-      pending_handshakes_--;
+      LeavePending(c);
       // The newest authenticated connection from a peer replaces an older one.
       if (peer.inbound != 0 && peer.inbound != c->id) Drop(peer.inbound, "replaced by a newer connection", false);
       peer.inbound = c->id;
@@ -1069,7 +1098,10 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       }
       if (rc < 0) break;
       if (event == FI_CONNREQ) {
-        if (pending_handshakes_ >= kPendingHandshakesMax || stopping_.load()) {
+        uint32_t ip = 0;
+        if (entry->info->dest_addr != nullptr && entry->info->addr_format == FI_SOCKADDR_IN)
+          ip = static_cast<const sockaddr_in*>(entry->info->dest_addr)->sin_addr.s_addr;
+        if (!AdmitPending(ip)) {
           fi_reject(pep_, entry->info->handle, nullptr, 0);
           fi_freeinfo(entry->info);
           counters_.handshakes_refused++;
@@ -1077,7 +1109,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         }
         Conn* c = AddConn(-1, false, -1);
         c->state = ConnState::kConnecting;
-        pending_handshakes_++;
+        CountPending(c, ip);
         std::string problem = FabricEndpoint(c, entry->info);
         int rc = problem.empty() ? fi_accept(c->ep, nullptr, 0) : 0;
         if (rc != 0) problem = FiError("fi_accept", rc);
@@ -1475,6 +1507,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
   uint32_t next_conn_ = 16;
   int pending_handshakes_ = 0;
+  std::unordered_map<uint32_t, int> pending_by_address_;
   std::deque<std::unique_ptr<Event>> parked_;
   std::unique_ptr<Event> batch_;
   std::mt19937_64 rng_{std::random_device{}()};

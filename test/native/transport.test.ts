@@ -320,3 +320,19 @@ test('transport: random bytes, oversized and malformed frames from outsiders nev
     await c.close();
   }
 });
+
+test('transport: one address cannot hold every half-open slot; genuine peers still connect', async () => {
+  const c = await cluster(2);
+  try {
+    // Twenty silent connections from one address: at most 8 stay half-open, the rest are closed at once.
+    const silent = await Promise.all(Array.from({ length: 20 }, () => RawDialer.connect(c.validators[1]!.address)));
+    await until('extra connections closed', () => silent.filter((r) => r.closed).length >= 12);
+    assert.ok(c.nodes[1]!.transport.counters().handshakesRefused >= 12);
+    // Validator 0's established link is untouched and keeps working.
+    c.nodes[0]!.transport.send(1, text('through'));
+    await until('delivered', () => c.nodes[1]!.received.length === 1);
+    for (const r of silent) r.destroy();
+  } finally {
+    await c.close();
+  }
+});
