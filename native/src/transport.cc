@@ -229,31 +229,31 @@ struct Counters {
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
 
-class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
+class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Transport",
                        {
-                           InstanceMethod("send", &TcpTransport::Send),
-                           InstanceMethod("sendPacked", &TcpTransport::SendPacked),
-                           InstanceMethod("queued", &TcpTransport::Queued),
-                           InstanceMethod("injectFault", &TcpTransport::InjectFault),
-                           InstanceMethod("handshakeSend", &TcpTransport::HandshakeSend),
-                           InstanceMethod("authorize", &TcpTransport::Authorize),
-                           InstanceMethod("reject", &TcpTransport::Reject),
-                           InstanceMethod("credit", &TcpTransport::Credit),
-                           InstanceMethod("counters", &TcpTransport::CountersMethod),
-                           InstanceMethod("close", &TcpTransport::Close),
-                           InstanceAccessor("port", &TcpTransport::Port, nullptr),
+                           InstanceMethod("send", &NativeTransport::Send),
+                           InstanceMethod("sendPacked", &NativeTransport::SendPacked),
+                           InstanceMethod("queued", &NativeTransport::Queued),
+                           InstanceMethod("injectFault", &NativeTransport::InjectFault),
+                           InstanceMethod("handshakeSend", &NativeTransport::HandshakeSend),
+                           InstanceMethod("authorize", &NativeTransport::Authorize),
+                           InstanceMethod("reject", &NativeTransport::Reject),
+                           InstanceMethod("credit", &NativeTransport::Credit),
+                           InstanceMethod("counters", &NativeTransport::CountersMethod),
+                           InstanceMethod("close", &NativeTransport::Close),
+                           InstanceAccessor("port", &NativeTransport::Port, nullptr),
                        });
   }
 
-  // new TcpTransport({ self, listenHost, listenPort, peers: [{host, port}], messageBytesMax,
+  // new NativeTransport({ self, listenHost, listenPort, peers: [{host, port}], messageBytesMax,
   //                    windowBytes, sendQueueBytesMax }, onEvent)
-  explicit TcpTransport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TcpTransport>(info) {
+  explicit NativeTransport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTransport>(info) {
     Napi::Env env = info.Env();
     if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsFunction())
-      throw Napi::TypeError::New(env, "TcpTransport(options: object, onEvent: function)");
+      throw Napi::TypeError::New(env, "NativeTransport(options: object, onEvent: function)");
     Napi::Object o = info[0].As<Napi::Object>();
     self_ = o.Get("self").As<Napi::Number>().Int32Value();
     std::string listen_host = o.Get("listenHost").As<Napi::String>().Utf8Value();
@@ -308,7 +308,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     napi_add_env_cleanup_hook(env, CleanupHook, this);
   }
 
-  ~TcpTransport() override {
+  ~NativeTransport() override {
     Stop();
     if (hmac_ != nullptr) EVP_MAC_free(hmac_);
   }
@@ -1454,7 +1454,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   }
 
   static void CleanupHook(void* arg) {
-    auto* self = static_cast<TcpTransport*>(arg);
+    auto* self = static_cast<NativeTransport*>(arg);
     if (self->stopped_) return;
     self->stopped_ = true;
     self->stopping_ = true;
@@ -1515,6 +1515,6 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
 
 }  // namespace
 
-Napi::Function TransportClass(Napi::Env env) { return TcpTransport::Define(env); }
+Napi::Function TransportClass(Napi::Env env) { return NativeTransport::Define(env); }
 
 }  // namespace stele
