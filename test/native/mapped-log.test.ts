@@ -242,7 +242,8 @@ test('mapped log crash: SIGKILL at random moments loses no persisted record; not
   const dir = tempDir();
   const child = fileURLToPath(new URL('../support/mapped-crash-child.js', import.meta.url));
   let acked = 0;
-  const rounds = 12;
+  // More rounds for a long run: STELE_CRASH_ROUNDS=500 (npm run test:crash).
+  const rounds = Number(process.env.STELE_CRASH_ROUNDS ?? 12);
   for (let round = 0; round < rounds; round++) {
     const proc = spawn(process.execPath, [child, dir, String(SEGMENT)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let seen = '';
