@@ -861,6 +861,12 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     counters_.credit_granted[c->peer] = static_cast<int64_t>(c->credit);
     if (!batch_) batch_ = std::make_unique<Event>();
     batch_->kind = kMessages;
+    // At most one (geometric) growth per frame, never one per message.
+    auto grow = [](auto& v, size_t need) {
+      if (v.capacity() < need) v.reserve(std::max(need, 2 * v.capacity()));
+    };
+    grow(batch_->bytes, batch_->bytes.size() + length);
+    grow(batch_->meta, batch_->meta.size() + 4 * count);
     for (at = 0; at < length;) {
       uint32_t m;
       std::memcpy(&m, body + at, 4);
