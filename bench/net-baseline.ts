@@ -3,8 +3,9 @@
  * frames as the native transport (length, type, sequence, HMAC-SHA256 tag; messages
  * length-prefixed inside), small messages sent in the same turn of the event loop batched
  * into one frame, TCP back-pressure through write()/'drain' instead of credit frames, and
- * frames parsed without copying the receive buffer more than once. The handshake is left
- * out (fixed keys): it is not on the measured path.
+ * frames parsed without copying the receive buffer more than once, and batches delivered
+ * in the same shape as the native transport's ({ from, bytes } per message). The
+ * handshake is left out (fixed keys): it is not on the measured path.
  */
 import type net from 'node:net';
 import { createHmac } from 'node:crypto';
@@ -25,7 +26,8 @@ export class NetPeer {
     readonly socket: net.Socket,
     private readonly sendKey: Uint8Array,
     private readonly recvKey: Uint8Array,
-    private readonly onMessages: (batch: Uint8Array[]) => void,
+    private readonly from: number,
+    private readonly onMessages: (batch: { from: number; bytes: Uint8Array }[]) => void,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -81,10 +83,10 @@ export class NetPeer {
     const tag = createHmac('sha256', this.recvKey).update(frame.subarray(0, end)).digest();
     if (!tag.subarray(0, FRAME_TAG_BYTES).equals(frame.subarray(end))) throw new Error('baseline: tag mismatch');
     if (frame.readBigUInt64LE(8) !== this.recvSeq++) throw new Error('baseline: sequence');
-    const batch: Uint8Array[] = [];
+    const batch: { from: number; bytes: Uint8Array }[] = [];
     for (let at = FRAME_HEADER_BYTES; at < end; ) {
       const m = frame.readUInt32LE(at);
-      batch.push(frame.subarray(at + 4, at + 4 + m));
+      batch.push({ from: this.from, bytes: frame.subarray(at + 4, at + 4 + m) });
       at += 4 + m;
     }
     this.onMessages(batch);

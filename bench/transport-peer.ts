@@ -14,10 +14,10 @@ const [port0, port1, netPort, fabricPort0, fabricPort1] = process.argv.slice(2).
 const pairs = [keyPairFromSeed(new Uint8Array(32).fill(1)), keyPairFromSeed(new Uint8Array(32).fill(2))];
 const validators = pairs.map((p, i) => ({ publicKey: p.publicKey, address: `127.0.0.1:${i === 0 ? port0 : port1}` }));
 
-function responder(reply: (bytes: Uint8Array) => void): (batch: Uint8Array[]) => void {
+function responder(reply: (bytes: Uint8Array) => void): (batch: readonly { bytes: Uint8Array }[]) => void {
   let count = 0;
   return (batch) => {
-    for (const m of batch) {
+    for (const { bytes: m } of batch) {
       const kind = m[0];
       if (kind === 2) reply(m);
       else {
@@ -42,7 +42,7 @@ transport = await Transport.open({
   self: 1,
   signer: new Signer(pairs[1]!),
   validators,
-  onMessages: (batch) => nativeRespond(batch.map((m) => m.bytes)),
+  onMessages: nativeRespond,
   onLog: () => {},
 });
 
@@ -57,7 +57,7 @@ if (addon().fabric) {
     self: 1,
     signer: new Signer(pairs[1]!),
     validators: fabricValidators,
-    onMessages: (batch) => fabricRespond(batch.map((m) => m.bytes)),
+    onMessages: fabricRespond,
     onLog: () => {},
   });
 }
@@ -66,7 +66,7 @@ const server = net.createServer((socket) => {
   // eslint-disable-next-line prefer-const
   let peer: NetPeer;
   const respond = responder((bytes) => peer.send(bytes));
-  peer = new NetPeer(socket, new Uint8Array(32).fill(0xb), new Uint8Array(32).fill(0xa), respond);
+  peer = new NetPeer(socket, new Uint8Array(32).fill(0xb), new Uint8Array(32).fill(0xa), 0, respond);
   socket.on('error', () => {});
 });
 server.listen(netPort, '127.0.0.1', () => process.stdout.write('READY\n'));

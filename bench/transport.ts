@@ -37,7 +37,7 @@ interface Side {
   /** False when refused (queue full); the message was not taken. */
   send(bytes: Uint8Array): boolean;
   congested(): boolean;
-  onBatch: (batch: Uint8Array[]) => void;
+  onBatch: (batch: readonly { bytes: Uint8Array }[]) => void;
   backedUp(): Promise<void>;
 }
 
@@ -48,7 +48,7 @@ async function throughput(side: Side, bytes: number, count: number): Promise<num
   last[0] = 3;
   let acked = -1;
   side.onBatch = (batch) => {
-    for (const m of batch) if (m[0] === 4) acked = new DataView(m.buffer, m.byteOffset, m.byteLength).getFloat64(1);
+    for (const { bytes: m } of batch) if (m[0] === 4) acked = new DataView(m.buffer, m.byteOffset, m.byteLength).getFloat64(1);
   };
   const start = performance.now();
   for (let i = 0; i < count; ) {
@@ -69,7 +69,7 @@ async function roundTrips(side: Side, bytes: number, pings: number): Promise<{ p
   const times: number[] = [];
   let resolve: (() => void) | null = null;
   side.onBatch = (batch) => {
-    if (batch.some((m) => m[0] === 2)) resolve?.();
+    if (batch.some((m) => m.bytes[0] === 2)) resolve?.();
   };
   for (let i = 0; i < pings; i++) {
     const start = performance.now();
@@ -97,7 +97,7 @@ const transport = await Transport.open({
   self: 0,
   signer: new Signer(pairs[0]!),
   validators,
-  onMessages: (batch) => nativeSide.onBatch(batch.map((m) => m.bytes)),
+  onMessages: (batch) => nativeSide.onBatch(batch),
   onLog: () => {},
 });
 const child = spawn(process.execPath, [fileURLToPath(new URL('./transport-peer.js', import.meta.url)), String(port0), String(port1), String(netPort), String(fabricPort0), String(fabricPort1)], {
@@ -120,7 +120,7 @@ if (withFabric) {
     self: 0,
     signer: new Signer(pairs[0]!),
     validators: pairs.map((p, i) => ({ publicKey: p.publicKey, address: `127.0.0.1:${i === 0 ? fabricPort0 : fabricPort1}` })),
-    onMessages: (batch) => fabricSide.onBatch(batch.map((m) => m.bytes)),
+    onMessages: (batch) => fabricSide.onBatch(batch),
     onLog: () => {},
   });
   while (fabric.counters().sendCredit[1] === 0) await new Promise((r) => setTimeout(r, 10));
@@ -137,7 +137,7 @@ const netSide: Side = {
   onBatch: () => {},
   backedUp: () => new Promise((r) => socket.once('drain', () => r())),
 };
-const peer = new NetPeer(socket, new Uint8Array(32).fill(0xa), new Uint8Array(32).fill(0xb), (batch) => netSide.onBatch(batch));
+const peer = new NetPeer(socket, new Uint8Array(32).fill(0xa), new Uint8Array(32).fill(0xb), 1, (batch) => netSide.onBatch(batch));
 
 const result: Record<string, unknown> = { bench: 'transport', runs };
 for (const size of sizes) {

@@ -27,12 +27,17 @@ export interface NativeLogStats {
   readonly tornBytes: number;
   readonly appendedBytes: number;
   readonly syncs: number;
+  readonly readOnly: boolean;
+  /** Read-only opens stop at corruption instead of throwing: where and why. */
+  readonly corruption: { readonly record: number; readonly offset: number; readonly path: string; readonly reason: string } | null;
 }
 
 export interface NativeAddon {
   readonly napiVersion: number;
+  /** CRC-32C as the log computes it (accelerated), or the portable table version. */
+  crc32c(bytes: Uint8Array, portable: boolean): number;
   readonly fabric: boolean;
-  readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number) => NativeMappedLog;
+  readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean) => NativeMappedLog;
   readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;
 }
 

@@ -23,6 +23,12 @@ export interface MappedLogOptions {
   readonly segmentBytes?: number;
   /** Largest record; must fit in one segment. */
   readonly recordBytesMax?: number;
+  /**
+   * Audits: open without creating, cutting or repairing anything; a torn tail is only
+   * reported (`stats().tornBytes`) and corruption stops the scan and is reported
+   * (`stats().corruption`) instead of thrown. Writes are STORE_IO.
+   */
+  readonly readOnly?: boolean;
 }
 
 export type MappedLogStats = NativeLogStats;
@@ -57,7 +63,7 @@ export class MappedLog {
     const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     const recordBytesMax = options.recordBytesMax ?? Math.min(RECORD_BYTES_MAX_DEFAULT, segmentBytes - 72);
     const { MappedLog: Native } = addon();
-    return new MappedLog(dir, call(() => new Native(dir, segmentBytes, recordBytesMax)));
+    return new MappedLog(dir, call(() => new Native(dir, segmentBytes, recordBytesMax, options.readOnly === true)));
   }
 
   get length(): number {
@@ -141,10 +147,16 @@ export class MappedLog {
  * native/ does not import the ledger. `opened` mirrors FileBlockLog's report.
  */
 export class MappedBlockLog {
-  readonly opened: { readonly records: number; readonly tornBytes: number; readonly corruption: null };
+  /** Mirrors FileBlockLog's report: records, torn bytes, and (read-only opens) corruption. */
+  readonly opened: {
+    readonly records: number;
+    readonly tornBytes: number;
+    readonly corruption: { readonly record: number; readonly offset: number; readonly reason: string } | null;
+  };
 
   private constructor(private readonly log: MappedLog) {
-    this.opened = { records: log.length, tornBytes: log.stats().tornBytes, corruption: null };
+    const { tornBytes, corruption } = log.stats();
+    this.opened = { records: log.length, tornBytes, corruption: corruption === null ? null : { record: corruption.record, offset: corruption.offset, reason: corruption.reason } };
   }
 
   /** @throws SteleError STORE_CORRUPT, STORE_IO */

@@ -83,6 +83,7 @@ interface NativeTransport {
   send(peer: number, bytes: Uint8Array): boolean;
   sendPacked(peer: number, packed: Uint8Array): boolean;
   queued(peer: number): number;
+  injectFault(peer: number, kind: number): void;
   handshakeSend(conn: number, bytes: Uint8Array): void;
   authorize(conn: number, peer: number, keys: Uint8Array): void;
   reject(conn: number, reason: string): void;
@@ -259,6 +260,16 @@ export class Transport {
   private flushAll(): void {
     this.flushScheduled = false;
     for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
+  }
+
+  /**
+   * Tests only: damages the next DATA frame sent to `peer` as an attacker on the path
+   * would ('flip' a body bit, 'replay' the frame, 'tag' flip a tag bit), so that the
+   * receiver's checks can be exercised on every backend.
+   */
+  injectFault(peer: number, kind: 'flip' | 'replay' | 'tag'): void {
+    this.flushPeer(peer);
+    call(() => this.native.injectFault(peer, { flip: 1, replay: 2, tag: 3 }[kind]));
   }
 
   counters(): TransportCounters {

@@ -101,7 +101,7 @@ export class DialerHandshake {
     const proof = this.signer.sign(Buffer.concat([DIAL_CONTEXT, this.hello, challenge]));
     const keys = sessionKeys(this.eph, challenge.subarray(32, 64), [this.hello, challenge, proof]);
     if (keys === null) return 'unusable ephemeral key';
-    return { proof, keys: Buffer.concat([keys.dialToAccept, keys.acceptToDial]) };
+    return { proof, keys: new Uint8Array(Buffer.concat([keys.dialToAccept, keys.acceptToDial])) };
   }
 }
 
@@ -179,11 +179,4 @@ export function encodeMessages(messages: readonly Uint8Array[]): Buffer {
     at += 4 + m.length;
   }
   return out;
-}
-
-/** True when the tag of a whole tagged frame is right. */
-export function frameTagOk(frame: Uint8Array, key: Uint8Array): boolean {
-  const end = frame.length - FRAME_TAG_BYTES;
-  const tag = createHmac('sha256', key).update(frame.subarray(0, end)).digest();
-  return Buffer.from(frame.subarray(end)).equals(tag.subarray(0, FRAME_TAG_BYTES));
 }

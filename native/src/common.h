@@ -45,5 +45,7 @@ inline std::string SysMessage(const std::string& what, const std::string& path, 
 
 // CRC-32C (Castagnoli), hardware-accelerated where SSE4.2 exists. Thread-safe.
 uint32_t Crc32c(uint32_t crc, const uint8_t* data, size_t length);
+// The table implementation, for tests of the accelerated one.
+uint32_t Crc32cPortable(uint32_t crc, const uint8_t* data, size_t length);
 
 }  // namespace stele

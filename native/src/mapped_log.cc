@@ -178,8 +178,9 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   // new MappedLog(dir, segmentBytes, recordBytesMax)
   explicit MappedLog(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedLog>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() != 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber())
-      throw Napi::TypeError::New(env, "MappedLog(dir: string, segmentBytes: number, recordBytesMax: number)");
+    if (info.Length() != 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBoolean())
+      throw Napi::TypeError::New(env, "MappedLog(dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean)");
+    read_only_ = info[3].As<Napi::Boolean>().Value();
     dir_ = info[0].As<Napi::String>().Utf8Value();
     double segment = info[1].As<Napi::Number>().DoubleValue();
     double record = info[2].As<Napi::Number>().DoubleValue();
@@ -209,7 +210,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   }
 
   void Recover(Napi::Env env) {
-    if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+    if (!read_only_ && mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
       ThrowCoded(env, "STORE_IO", SysMessage("mkdir", dir_, errno), dir_);
     DIR* d = opendir(dir_.c_str());
     if (d == nullptr) ThrowCoded(env, "STORE_IO", SysMessage("opendir", dir_, errno), dir_);
@@ -217,7 +218,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     while (dirent* e = readdir(d)) {
       std::string name = e->d_name;
       if (name.size() == 18 && name.compare(10, 8, ".seg.tmp") == 0) {
-        unlink((dir_ + "/" + name).c_str());  // a segment whose creation did not finish
+        if (!read_only_) unlink((dir_ + "/" + name).c_str());  // a segment whose creation did not finish
         continue;
       }
       if (name.size() != 14 || name.compare(10, 4, ".seg") != 0) continue;
@@ -231,8 +232,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         ThrowCoded(env, "STORE_CORRUPT", "segment " + std::to_string(i) + " is missing", SegmentPath(i));
     }
     if (found.size() > kSegmentsMax) ThrowCoded(env, "STORE_CORRUPT", "too many segments", dir_);
-    for (size_t i = 0; i < found.size(); i++) OpenSegment(env, i, i + 1 == found.size());
-    if (segments_.empty()) CreateSegment(env, 0);
+    for (size_t i = 0; i < found.size() && corrupt_reason_.empty(); i++) OpenSegment(env, i, i + 1 == found.size());
+    if (segments_.empty()) {
+      if (read_only_) ThrowCoded(env, "STORE_IO", "no log segments in " + dir_, dir_);
+      CreateSegment(env, 0);
+    }
     requested_segment_ = segments_.size() - 1;
     requested_offset_ = segments_.back().used;
   }
@@ -243,8 +247,14 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     map->bytes = bytes;
     // A DAX file system accepts MAP_SYNC: then stores reach persistence with a cache flush
     // and fence, and msync is not needed. Anything else refuses it (EOPNOTSUPP / EINVAL).
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
-    if (p != MAP_FAILED) {
+    void* p = read_only_ ? mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0)
+                         : mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+    if (read_only_) {
+      if (p == MAP_FAILED) {
+        int err = errno;
+        ThrowCoded(env, "STORE_IO", SysMessage("mmap", path, err), path);
+      }
+    } else if (p != MAP_FAILED) {
       map->dax = true;
     } else {
       p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -259,7 +269,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
 
   void OpenSegment(Napi::Env env, uint64_t index, bool last) {
     std::string path = SegmentPath(index);
-    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    int fd = open(path.c_str(), (read_only_ ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("open", path, errno), path);
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -333,9 +343,17 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       uint64_t extent = length_ok ? Align(at + kFrameBytes + length) : at + kFrameBytes;
       if (last && extent >= data_end) {
         torn_bytes_ = data_end - at;
+        if (read_only_) break;  // reported, never cut
         std::memset(seg.map->base + at, 0, data_end - at);
         int err = Durable(*seg.map, at, data_end);
         if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+        break;
+      }
+      if (read_only_) {
+        // Audits: stop here and report where and why, so the audit can name the record.
+        corrupt_reason_ = problem;
+        corrupt_path_ = seg.path;
+        corrupt_offset_ = at;
         break;
       }
       ThrowCoded(env, "STORE_CORRUPT",
@@ -497,6 +515,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     self->tsfn_.Release();
   }
 
+  void CheckWritable(Napi::Env env) {
+    if (read_only_) ThrowCoded(env, "STORE_IO", dir_ + " is open read-only", dir_);
+  }
+
   void CheckOpen(Napi::Env env) {
     if (closed_) ThrowCoded(env, "STORE_CLOSED", dir_ + " is closed", dir_);
     std::lock_guard<std::mutex> lock(mu_);
@@ -515,6 +537,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   Napi::Value Append(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
+    CheckWritable(env);
     if (info.Length() != 1 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
       throw Napi::TypeError::New(env, "append expects a Uint8Array");
@@ -546,6 +569,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   Napi::Value Persist(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
+    CheckWritable(env);
     auto deferred = Napi::Promise::Deferred::New(env);
     Napi::Promise promise = deferred.Promise();
     uint64_t last = segments_.size() - 1;
@@ -633,6 +657,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   Napi::Value Truncate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
+    CheckWritable(env);
     if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "truncate(length: number)");
     double length = info[0].As<Napi::Number>().DoubleValue();
     if (!(length >= 0 && length <= static_cast<double>(positions_.size())) || length != static_cast<uint64_t>(length))
@@ -679,6 +704,17 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     out.Set("tornBytes", static_cast<double>(torn_bytes_));
     out.Set("appendedBytes", static_cast<double>(appended_bytes_));
     out.Set("syncs", static_cast<double>(syncs));
+    out.Set("readOnly", read_only_);
+    if (corrupt_reason_.empty()) {
+      out.Set("corruption", env.Null());
+    } else {
+      Napi::Object c = Napi::Object::New(env);
+      c.Set("record", static_cast<double>(positions_.size()));
+      c.Set("offset", static_cast<double>(corrupt_offset_));
+      c.Set("path", corrupt_path_);
+      c.Set("reason", corrupt_reason_);
+      out.Set("corruption", c);
+    }
     return out;
   }
 
@@ -701,6 +737,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   uint64_t segment_bytes_ = 0;
   uint64_t record_bytes_max_ = 0;
   uint64_t torn_bytes_ = 0;
+  bool read_only_ = false;
+  std::string corrupt_reason_;  // read-only opens: where scanning stopped, and why
+  std::string corrupt_path_;
+  uint64_t corrupt_offset_ = 0;
   uint64_t appended_bytes_ = 0;
   std::vector<Segment> segments_;
   std::vector<uint64_t> positions_;  // (segment << 32) | offset of each record's frame

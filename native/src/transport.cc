@@ -63,6 +63,8 @@ constexpr uint8_t kTypeCredit = 3;
 constexpr uint32_t kHandshakeBytesMax = 1024;
 constexpr uint32_t kFrameBodyTarget = 1u << 20;  // batch small messages up to this per frame
 constexpr int kPendingHandshakesMax = 64;
+// Half-open sessions per remote IPv4 address: one address cannot take every slot above.
+constexpr int kPendingPerAddressMax = 8;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
 constexpr int64_t kBackoffMinMs = 50;
 constexpr int64_t kBackoffMaxMs = 2000;
@@ -171,6 +173,8 @@ struct Conn {
   uint64_t send_seq = 0;
   uint64_t recv_seq = 0;
   uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
+  bool pending = false;      // inbound and counted in the half-open limits
+  uint32_t remote_ip = 0;    // inbound: the remote IPv4 address (network order), 0 when unknown
 #ifdef STELE_FABRIC
   fid_ep* ep = nullptr;
   fid_cq* cq = nullptr;
@@ -225,30 +229,31 @@ struct Counters {
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
 
-class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
+class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Transport",
                        {
-                           InstanceMethod("send", &TcpTransport::Send),
-                           InstanceMethod("sendPacked", &TcpTransport::SendPacked),
-                           InstanceMethod("queued", &TcpTransport::Queued),
-                           InstanceMethod("handshakeSend", &TcpTransport::HandshakeSend),
-                           InstanceMethod("authorize", &TcpTransport::Authorize),
-                           InstanceMethod("reject", &TcpTransport::Reject),
-                           InstanceMethod("credit", &TcpTransport::Credit),
-                           InstanceMethod("counters", &TcpTransport::CountersMethod),
-                           InstanceMethod("close", &TcpTransport::Close),
-                           InstanceAccessor("port", &TcpTransport::Port, nullptr),
+                           InstanceMethod("send", &NativeTransport::Send),
+                           InstanceMethod("sendPacked", &NativeTransport::SendPacked),
+                           InstanceMethod("queued", &NativeTransport::Queued),
+                           InstanceMethod("injectFault", &NativeTransport::InjectFault),
+                           InstanceMethod("handshakeSend", &NativeTransport::HandshakeSend),
+                           InstanceMethod("authorize", &NativeTransport::Authorize),
+                           InstanceMethod("reject", &NativeTransport::Reject),
+                           InstanceMethod("credit", &NativeTransport::Credit),
+                           InstanceMethod("counters", &NativeTransport::CountersMethod),
+                           InstanceMethod("close", &NativeTransport::Close),
+                           InstanceAccessor("port", &NativeTransport::Port, nullptr),
                        });
   }
 
-  // new TcpTransport({ self, listenHost, listenPort, peers: [{host, port}], messageBytesMax,
+  // new NativeTransport({ self, listenHost, listenPort, peers: [{host, port}], messageBytesMax,
   //                    windowBytes, sendQueueBytesMax }, onEvent)
-  explicit TcpTransport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TcpTransport>(info) {
+  explicit NativeTransport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTransport>(info) {
     Napi::Env env = info.Env();
     if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsFunction())
-      throw Napi::TypeError::New(env, "TcpTransport(options: object, onEvent: function)");
+      throw Napi::TypeError::New(env, "NativeTransport(options: object, onEvent: function)");
     Napi::Object o = info[0].As<Napi::Object>();
     self_ = o.Get("self").As<Napi::Number>().Int32Value();
     std::string listen_host = o.Get("listenHost").As<Napi::String>().Utf8Value();
@@ -303,7 +308,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     napi_add_env_cleanup_hook(env, CleanupHook, this);
   }
 
-  ~TcpTransport() override {
+  ~NativeTransport() override {
     Stop();
     if (hmac_ != nullptr) EVP_MAC_free(hmac_);
   }
@@ -413,18 +418,43 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     }
   }
 
+  // Admits one more half-open inbound session from `ip`, or says no (bounded in total and
+  // per address, so outsiders cannot hold every slot).
+  bool AdmitPending(uint32_t ip) {
+    if (stopping_.load() || pending_handshakes_ >= kPendingHandshakesMax) return false;
+    if (ip != 0 && pending_by_address_[ip] >= kPendingPerAddressMax) return false;
+    return true;
+  }
+
+  void CountPending(Conn* c, uint32_t ip) {
+    c->pending = true;
+    c->remote_ip = ip;
+    pending_handshakes_++;
+    if (ip != 0) pending_by_address_[ip]++;
+  }
+
+  void LeavePending(Conn* c) {
+    if (!c->pending) return;
+    c->pending = false;
+    pending_handshakes_--;
+    if (c->remote_ip != 0 && --pending_by_address_[c->remote_ip] == 0) pending_by_address_.erase(c->remote_ip);
+  }
+
   void AcceptAll() {
     for (;;) {
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_in addr{};
+      socklen_t length = sizeof addr;
+      int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
-      if (pending_handshakes_ >= kPendingHandshakesMax || stopping_.load()) {
-        close(fd);  // bounded: outsiders cannot hold more than this many half-open sessions
+      uint32_t ip = addr.sin_family == AF_INET ? addr.sin_addr.s_addr : 0;
+      if (!AdmitPending(ip)) {
+        close(fd);
         counters_.handshakes_refused++;
         continue;
       }
       Conn* c = AddConn(fd, false, -1);
       c->state = ConnState::kHandshake;
-      pending_handshakes_++;
+      CountPending(c, ip);
       auto e = std::make_unique<Event>();
       e->kind = kAccepted;
       e->conn = c->id;
@@ -502,7 +532,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     Conn* c = Find(id);
     if (c == nullptr) return;
     if (c->state != ConnState::kOpen) {
-      if (!c->outbound) pending_handshakes_--;
+      LeavePending(c);
       if (refused) counters_.handshakes_refused++;
     }
     CloseIo(c);
@@ -698,8 +728,24 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         Drop(c->id, "MAC failure", false);
         return;
       }
+      ApplyFault(c, p, frame_at);
     }
     if (c->out_sent < c->out.size()) Flush(c);
+  }
+
+  // Test hook (injectFault): damages the frame just sealed at `frame_at`, as an attacker
+  // on the path would, so the receiver's checks can be tested on every backend.
+  void ApplyFault(Conn* c, int p, size_t frame_at) {
+    int fault = faults_[p].exchange(0);
+    if (fault == 0) return;
+    if (fault == 1) {
+      c->out[frame_at + kHeaderBytes] ^= 0x01;  // flip a bit of the body: the tag no longer matches
+    } else if (fault == 2) {
+      std::vector<uint8_t> copy(c->out.begin() + static_cast<ptrdiff_t>(frame_at), c->out.end());
+      c->out.insert(c->out.end(), copy.begin(), copy.end());  // the same frame again: a replay
+    } else if (fault == 3) {
+      c->out[c->out.size() - 1] ^= 0x80;  // a bit of the tag itself
+    }
   }
 
   // Writes the header of the frame whose body is already in `out` at frame_at + 16, and
@@ -815,6 +861,12 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     counters_.credit_granted[c->peer] = static_cast<int64_t>(c->credit);
     if (!batch_) batch_ = std::make_unique<Event>();
     batch_->kind = kMessages;
+    // At most one (geometric) growth per frame, never one per message.
+    auto grow = [](auto& v, size_t need) {
+      if (v.capacity() < need) v.reserve(std::max(need, 2 * v.capacity()));
+    };
+    grow(batch_->bytes, batch_->bytes.size() + length);
+    grow(batch_->meta, batch_->meta.size() + 4 * count);
     for (at = 0; at < length;) {
       uint32_t m;
       std::memcpy(&m, body + at, 4);
@@ -878,7 +930,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     }
     Peer& peer = *peers_[cmd.peer];
     if (!c->outbound) {
-      pending_handshakes_--;
+      LeavePending(c);
       // The newest authenticated connection from a peer replaces an older one.
       if (peer.inbound != 0 && peer.inbound != c->id) Drop(peer.inbound, "replaced by a newer connection", false);
       peer.inbound = c->id;
@@ -1052,7 +1104,10 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
       }
       if (rc < 0) break;
       if (event == FI_CONNREQ) {
-        if (pending_handshakes_ >= kPendingHandshakesMax || stopping_.load()) {
+        uint32_t ip = 0;
+        if (entry->info->dest_addr != nullptr && entry->info->addr_format == FI_SOCKADDR_IN)
+          ip = static_cast<const sockaddr_in*>(entry->info->dest_addr)->sin_addr.s_addr;
+        if (!AdmitPending(ip)) {
           fi_reject(pep_, entry->info->handle, nullptr, 0);
           fi_freeinfo(entry->info);
           counters_.handshakes_refused++;
@@ -1060,7 +1115,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
         }
         Conn* c = AddConn(-1, false, -1);
         c->state = ConnState::kConnecting;
-        pending_handshakes_++;
+        CountPending(c, ip);
         std::string problem = FabricEndpoint(c, entry->info);
         int rc = problem.empty() ? fi_accept(c->ep, nullptr, 0) : 0;
         if (rc != 0) problem = FiError("fi_accept", rc);
@@ -1282,6 +1337,17 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
     return Napi::Number::New(env, static_cast<double>(peers_[p]->queued_bytes));
   }
 
+  // injectFault(peer, kind): tests only; 1 flip a body bit, 2 replay the frame, 3 flip a tag bit.
+  Napi::Value InjectFault(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    int p = PeerArgument(env, info[0]);
+    int kind = info[1].As<Napi::Number>().Int32Value();
+    if (kind < 1 || kind > 3) throw Napi::RangeError::New(env, "fault kind 1..3");
+    faults_[p] = kind;
+    return env.Undefined();
+  }
+
   Napi::Value HandshakeSend(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
@@ -1394,7 +1460,7 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   }
 
   static void CleanupHook(void* arg) {
-    auto* self = static_cast<TcpTransport*>(arg);
+    auto* self = static_cast<NativeTransport*>(arg);
     if (self->stopped_) return;
     self->stopped_ = true;
     self->stopping_ = true;
@@ -1440,12 +1506,14 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
   std::mutex mu_;
   std::deque<Command> commands_;  // under mu_
   Counters counters_;
+  std::atomic<int> faults_[kPeersMax] = {};  // injectFault, consumed by the next DATA frame to that peer
   Napi::ThreadSafeFunction tsfn_;
   std::thread thread_;
   // I/O thread only.
   std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
   uint32_t next_conn_ = 16;
   int pending_handshakes_ = 0;
+  std::unordered_map<uint32_t, int> pending_by_address_;
   std::deque<std::unique_ptr<Event>> parked_;
   std::unique_ptr<Event> batch_;
   std::mt19937_64 rng_{std::random_device{}()};
@@ -1453,6 +1521,6 @@ class TcpTransport : public Napi::ObjectWrap<TcpTransport> {
 
 }  // namespace
 
-Napi::Function TransportClass(Napi::Env env) { return TcpTransport::Define(env); }
+Napi::Function TransportClass(Napi::Env env) { return NativeTransport::Define(env); }
 
 }  // namespace stele

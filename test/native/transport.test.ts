@@ -130,8 +130,37 @@ for (const backend of BACKENDS) {
     const t = await Transport.open(base);
     assert.equal(t.backend, backend);
     assert.ok(t.port > 0);
+    // A port already taken is an I/O error, not a crash.
+    await assert.rejects(Transport.open({ ...base, listen: `127.0.0.1:${t.port}` }), (e: unknown) => isSteleError(e, 'TRANSPORT_IO'));
     await t.close();
     assert.throws(() => t.send(1, Uint8Array.of(1)), (e: unknown) => isSteleError(e, 'TRANSPORT_CLOSED'));
+  });
+
+  test(`transport[${backend}]: tampered, replayed and re-tagged frames are refused; nothing in them is delivered; the link recovers`, async () => {
+    const c = await cluster(2, { backend });
+    try {
+      const sender = c.nodes[0]!.transport;
+      const receiver = c.nodes[1]!;
+      const texts = () => receiver.received.map((m) => new TextDecoder().decode(m.bytes));
+      for (const kind of ['flip', 'replay', 'tag'] as const) {
+        sender.send(1, text(`before-${kind}`));
+        await until('positive control', () => texts().includes(`before-${kind}`));
+        const rejected = receiver.transport.counters().framesRejected;
+        sender.injectFault(1, kind);
+        sender.send(1, text(`attacked-${kind}`));
+        await until('rejection', () => receiver.transport.counters().framesRejected === rejected + 1);
+        // The sender reconnects and later messages flow again.
+        await until('recovery', () => {
+          sender.send(1, text(`after-${kind}`));
+          return texts().includes(`after-${kind}`);
+        });
+      }
+      assert.ok(!texts().includes('attacked-flip') && !texts().includes('attacked-tag'), 'nothing of a tampered frame is delivered');
+      // The original of a replayed frame is genuine and delivered once; its replay is refused.
+      assert.equal(texts().filter((t) => t === 'attacked-replay').length, 1, 'a replayed frame is not delivered twice');
+    } finally {
+      await c.close();
+    }
   });
 
   test(`transport[${backend}]: a node with a key outside the validator list is refused; nothing is delivered`, async () => {
@@ -287,6 +316,22 @@ test('transport: random bytes, oversized and malformed frames from outsiders nev
     await until('real message', () => c.nodes[1]!.received.length === 1);
     assert.equal(new TextDecoder().decode(c.nodes[1]!.received[0]!.bytes), 'still here');
     await until('refusals counted', () => c.nodes[1]!.transport.counters().handshakesRefused >= 6);
+  } finally {
+    await c.close();
+  }
+});
+
+test('transport: one address cannot hold every half-open slot; genuine peers still connect', async () => {
+  const c = await cluster(2);
+  try {
+    // Twenty silent connections from one address: at most 8 stay half-open, the rest are closed at once.
+    const silent = await Promise.all(Array.from({ length: 20 }, () => RawDialer.connect(c.validators[1]!.address)));
+    await until('extra connections closed', () => silent.filter((r) => r.closed).length >= 12);
+    assert.ok(c.nodes[1]!.transport.counters().handshakesRefused >= 12);
+    // Validator 0's established link is untouched and keeps working.
+    c.nodes[0]!.transport.send(1, text('through'));
+    await until('delivered', () => c.nodes[1]!.received.length === 1);
+    for (const r of silent) r.destroy();
   } finally {
     await c.close();
   }
