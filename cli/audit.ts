@@ -1,9 +1,7 @@
-import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
-import { FileBlockLog } from '../ledger/block-log.js';
 import { openChainFile } from '../ledger/chain-file.js';
+import { fromDataDir, fromUrl, type ChainSource } from './chain-source.js';
 import { verifyChain, type AuditReport } from '../ledger/chain.js';
 import { decodeBlock } from '../ledger/block.js';
 import { parseGenesisText } from '../ledger/genesis.js';
@@ -11,42 +9,26 @@ import { VerifyPool } from '../ledger/verify-pool.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, parse, printJson, readText, usage } from './io.js';
 import { isSteleError, SteleError } from '../ledger/errors.js';
 
-interface Source {
-  readonly blocks: Iterable<Uint8Array>;
-  readonly count: number;
-  /** A problem found before verification that makes block `height` the first bad one. */
-  readonly damage: { height: number; code: 'STORE_CORRUPT'; message: string } | null;
-  readonly tornBytes: number;
-  close(): Promise<void>;
-}
-
-function fromDataDir(dir: string): Source {
-  const path = join(dir, 'blocks.log');
-  if (!existsSync(path)) throw new SteleError('CLI_IO', `no block log at ${path}`);
-  const log = FileBlockLog.open(path, { readOnly: true });
-  const corruption = log.opened.corruption;
-  return {
-    blocks: (function* () {
-      for (let i = 0; i < log.length; i++) yield log.read(i);
-    })(),
-    count: log.length,
-    damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the log: ${corruption.reason}` },
-    tornBytes: log.opened.tornBytes,
-    close: () => log.close(),
-  };
-}
-
-function fromFile(path: string, genesisHash: Uint8Array): Source {
+function fromFile(path: string, genesisHash: Uint8Array): ChainSource {
   const file = openChainFile(path);
   if (toHex(file.genesisHash) !== toHex(genesisHash)) {
     file.close();
     throw new SteleError('CHAIN_FILE_INVALID', `${path} is a chain of genesis ${toHex(file.genesisHash)}, not of the genesis given (${toHex(genesisHash)})`);
   }
-  return { blocks: file.blocks(), count: file.count, damage: null, tornBytes: 0, close: async () => file.close() };
+  const blocks = file.blocks();
+  return {
+    blocks: (async function* () {
+      yield* blocks;
+    })(),
+    count: file.count,
+    damage: null,
+    tornBytes: 0,
+    close: async () => file.close(),
+  };
 }
 
 /**
- * `stele audit (FILE | --data DIR) --genesis GENESIS [--head HASH] [--json] [--reference]`:
+ * `stele audit (FILE | --data DIR | --url URL) --genesis GENESIS [--head HASH] [--json] [--reference]`:
  * verifies a chain from the genesis file alone. Reads only; never repairs. `--head` names
  * the hash the last block must have, which catches a chain cut short.
  */
@@ -56,6 +38,7 @@ export async function auditCommand(args: string[]): Promise<number> {
     {
       genesis: { type: 'string' },
       data: { type: 'string' },
+      url: { type: 'string' },
       head: { type: 'string' },
       json: { type: 'boolean' },
       reference: { type: 'boolean' },
@@ -63,7 +46,8 @@ export async function auditCommand(args: string[]): Promise<number> {
     true,
   );
   if (values.genesis === undefined) usage('audit needs --genesis FILE');
-  if ((values.data === undefined) === (positionals.length === 0) || positionals.length > 1) usage('audit needs one chain: a FILE from `stele export`, or --data DIR');
+  const sources = (values.data === undefined ? 0 : 1) + (values.url === undefined ? 0 : 1) + positionals.length;
+  if (sources !== 1) usage('audit needs one chain: a FILE from `stele export`, --data DIR, or --url URL');
   let head: Uint8Array | null = null;
   if (values.head !== undefined) {
     try {
@@ -74,9 +58,11 @@ export async function auditCommand(args: string[]): Promise<number> {
   }
   const genesis = parseGenesisText(readText(values.genesis, GENESIS_FILE_BYTES_MAX));
   const started = performance.now();
-  let source: Source;
+  let source: ChainSource;
   try {
-    source = values.data !== undefined ? fromDataDir(values.data) : fromFile(positionals[0] as string, genesis.hash);
+    if (values.data !== undefined) source = fromDataDir(values.data);
+    else if (values.url !== undefined) source = await fromUrl(values.url);
+    else source = fromFile(positionals[0] as string, genesis.hash);
   } catch (error) {
     if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
     // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.
@@ -89,8 +75,8 @@ export async function auditCommand(args: string[]): Promise<number> {
   const pool = values.reference === true ? undefined : new VerifyPool();
   try {
     let lastHash: Uint8Array | null = null;
-    const tracked = (function* () {
-      for (const bytes of source.blocks) {
+    const tracked = (async function* () {
+      for await (const bytes of source.blocks) {
         yield bytes;
         try {
           lastHash = decodeBlock(bytes).hash;

@@ -21,10 +21,7 @@ export interface ChainSource {
 
 const PAGE_BLOCKS = 100;
 
-/**
- * A data directory. The mapped log is opened with recovery (a torn tail is cut, as the node
- * itself would on restart), so the validator must be stopped; the plain log is read-only.
- */
+/** A data directory, read-only: nothing is repaired or cut, problems are reported. */
 export function fromDataDir(dir: string): ChainSource {
   const plain = join(dir, 'blocks.log');
   if (existsSync(plain)) {
@@ -42,21 +39,14 @@ export function fromDataDir(dir: string): ChainSource {
   }
   const mapped = join(dir, 'blocks');
   if (!existsSync(mapped)) throw new SteleError('CLI_IO', `no block log in ${dir} (neither blocks.log nor blocks/)`);
-  let log: MappedBlockLog;
-  try {
-    log = MappedBlockLog.open(mapped);
-  } catch (error) {
-    if (error instanceof SteleError && error.code === 'STORE_CORRUPT') {
-      return { blocks: (async function* () {})(), count: 0, damage: { height: 1, code: 'STORE_CORRUPT', message: error.reason }, tornBytes: 0, close: async () => {} };
-    }
-    throw error;
-  }
+  const log = MappedBlockLog.open(mapped, { readOnly: true });
+  const corruption = log.opened.corruption;
   return {
     blocks: (async function* () {
       for (let i = 0; i < log.length; i++) yield Uint8Array.from(log.read(i));
     })(),
     count: log.length,
-    damage: null,
+    damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the mapped log: ${corruption.reason}` },
     tornBytes: log.opened.tornBytes,
     close: () => log.close(),
   };

@@ -12,6 +12,7 @@ import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncS
 import { BLOCK_BYTES_MAX, HASH_BYTES } from './constants.js';
 import { SteleError } from './errors.js';
 import { bytesEqual } from './assert.js';
+import { decodeBlock } from './block.js';
 
 const MAGIC = new TextEncoder().encode('STELECHN');
 const VERSION = 1;
@@ -85,10 +86,16 @@ export function openChainFile(path: string): ChainFile {
 }
 
 /**
- * Writes a chain file atomically: a temporary file, fsynced, then renamed over `path`.
- * @throws SteleError CLI_IO
+ * Writes a chain file atomically: a temporary file, fsynced, then renamed over `path`. The
+ * genesis hash is block 1's previous hash; the header is completed once the count is known.
+ * @returns the block count, the genesis hash and the last block's hash
+ * @throws SteleError CLI_IO; CLI_USAGE for an empty chain
  */
-export function writeChainFile(path: string, genesisHash: Uint8Array, blocks: Iterable<Uint8Array>, force: boolean): number {
+export async function writeChainFile(
+  path: string,
+  blocks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  force: boolean,
+): Promise<{ count: number; genesisHash: Uint8Array; head: Uint8Array }> {
   const temporary = `${path}.tmp-${process.pid}`;
   let fd: number;
   try {
@@ -97,32 +104,40 @@ export function writeChainFile(path: string, genesisHash: Uint8Array, blocks: It
     throw new SteleError('CLI_IO', `cannot write ${temporary}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   let count = 0;
+  let genesisHash: Uint8Array | null = null;
+  let head: Uint8Array | null = null;
   try {
-    const head = Buffer.alloc(HEAD_BYTES);
-    head.set(MAGIC, 0);
-    head.writeUInt32BE(VERSION, 8);
-    head.set(genesisHash, 12);
-    writeSync(fd, head); // the count is filled in at the end
+    const header = Buffer.alloc(HEAD_BYTES);
+    writeSync(fd, header); // completed at the end
     const length = Buffer.alloc(4);
-    for (const block of blocks) {
+    for await (const block of blocks) {
+      const decoded = decodeBlock(block);
+      if (genesisHash === null) genesisHash = decoded.header.prevHash;
+      head = decoded.hash;
       length.writeUInt32BE(block.length, 0);
       writeSync(fd, length);
       writeSync(fd, block);
       count++;
     }
-    head.writeBigUInt64BE(BigInt(count), 12 + HASH_BYTES);
-    writeSync(fd, head, 0, HEAD_BYTES, 0);
+    if (genesisHash === null || head === null) throw new SteleError('CLI_USAGE', 'the chain holds no blocks yet: nothing to export');
+    header.set(MAGIC, 0);
+    header.writeUInt32BE(VERSION, 8);
+    header.set(genesisHash, 12);
+    header.writeBigUInt64BE(BigInt(count), 12 + HASH_BYTES);
+    writeSync(fd, header, 0, HEAD_BYTES, 0);
     fsyncSync(fd);
-  } finally {
     closeSync(fd);
-  }
-  try {
     if (!force && existsSync(path)) throw new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
     renameSync(temporary, path);
   } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
     unlinkSync(temporary);
     if (error instanceof SteleError) throw error;
     throw new SteleError('CLI_IO', `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return count;
+  return { count, genesisHash, head };
 }
