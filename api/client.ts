@@ -248,6 +248,7 @@ export class SteleClient {
     const decoder = new TextDecoder();
     let buffered = '';
     try {
+      // Node's web ReadableStream is async-iterable; the DOM lib types used here do not say so.
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         buffered += decoder.decode(chunk, { stream: true });
         let end: number;

@@ -114,6 +114,7 @@ export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
 
 /** SHA-256 of a value: what the chain of accepted values links by. */
 export function digestOf(value: Uint8Array): Uint8Array {
+  // @types/node 20 types crypto.hash as returning a string; with 'buffer' it returns a Buffer.
   const out = hash('sha256', value, 'buffer') as unknown as Buffer;
   return new Uint8Array(out.buffer, out.byteOffset, DIGEST_BYTES);
 }

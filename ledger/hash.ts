@@ -10,6 +10,7 @@ import { HASH_BYTES } from './constants.js';
  * @example sha256(new Uint8Array()) // e3b0c442...
  */
 export function sha256(data: Uint8Array): Uint8Array {
+  // @types/node 20 types crypto.hash as returning a string; with 'buffer' it returns a Buffer.
   const out = oneShot('sha256', data, 'buffer') as unknown as Buffer;
   return new Uint8Array(out.buffer, out.byteOffset, HASH_BYTES);
 }

@@ -172,6 +172,7 @@ export class Transport {
     this.network = networkTag(validators.map((v) => v.publicKey));
     this.log = options.onLog ?? defaultLog;
     const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
+    // The addon's exports are untyped at the boundary; this is the constructor's shape (native/src/transport.cc).
     const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
     this.native = call(
       () =>

@@ -95,7 +95,7 @@ test('three validators in one process: transfers through any validator commit on
     const top = Math.max(...validators.map((v) => v!.height));
     for (let t = 0; t < 300 && validators.some((v) => v!.height < top); t++) await sleep(10);
     assert.deepEqual(fatal, []);
-    const stores = validators.map((v) => (v as unknown as { store: LedgerStore }).store);
+    const stores = validators.map((v) => v!.ledger);
     const hashes = stores.map((s) => toHex(s.tip.hash));
     assert.equal(new Set(hashes).size, 1, 'identical chains');
     const expected = 1_000_000n + 120n * 121n / 2n;
@@ -123,12 +123,12 @@ test('three validators in one process: transfers through any validator commit on
     const target = validators[leaderIndex]!.height;
     for (let t = 0; t < 1000 && validators[follower]!.height < target; t++) await sleep(10);
     assert.equal(validators[follower]!.height, target, 'the restarted follower caught up');
-    const restarted = (validators[follower] as unknown as { store: LedgerStore }).store;
-    assert.equal(toHex(restarted.tip.hash), toHex((validators[leaderIndex] as unknown as { store: LedgerStore }).store.tip.hash));
+    const restarted = validators[follower]!.ledger;
+    assert.equal(toHex(restarted.tip.hash), toHex(validators[leaderIndex]!.ledger.tip.hash));
     assert.deepEqual(fatal, []);
   } finally {
     for (const v of validators) await v?.stop();
-    for (const v of validators) await (v as unknown as { store: LedgerStore } | null)?.store.close();
+    for (const v of validators) await v?.ledger.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
