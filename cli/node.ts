@@ -1,13 +1,38 @@
 import { startNode } from '../node/run.js';
+import { isSteleError } from '../ledger/errors.js';
 import { EXIT_OK, parse, usage } from './io.js';
 
 /** Exit code of a validator that halted because its state diverged or its disk failed. */
 export const EXIT_HALTED = 3;
+/**
+ * Exit code of a validator stopped by a full disk (75 is EX_TEMPFAIL: try again later).
+ * Nothing is lost: every write the node acknowledged is durable, and a restart once there
+ * is space again recovers from the data directory and catches up from its peers.
+ */
+export const EXIT_DISK_FULL = 75;
+
+/** True when `error` says the disk (or the log's own limits) ran out of space. */
+export function isDiskFull(error: unknown): boolean {
+  if (isSteleError(error) && error.code === 'STORE_FULL') return true;
+  if (!(error instanceof Error)) return false;
+  const code = (error as Error & { code?: unknown }).code;
+  // LevelDB reports ENOSPC inside its message ("IO error: ... No space left on device").
+  return code === 'ENOSPC' || /No space left on device|ENOSPC/.test(`${error.message} ${String((error as Error & { cause?: unknown }).cause ?? '')}`);
+}
+
+function diskFullExit(data: string, error: unknown): number {
+  process.stderr.write(
+    `stele node: STOPPED: the disk holding ${data} is full (STORE_FULL): ${error instanceof Error ? error.message : String(error)}\n` +
+      'stele node: every acknowledged write is durable; free some space and start the node again: it resumes from its data directory\n',
+  );
+  return EXIT_DISK_FULL;
+}
 
 /**
  * `stele node --config FILE`: runs one validator until SIGTERM or SIGINT. A fatal error
  * (a committed block this replica cannot apply, a failed disk write) halts it loudly with
- * exit code 3 rather than letting it serve a diverged state.
+ * exit code 3 rather than letting it serve a diverged state; a full disk stops it with
+ * exit code 75 and a message saying so (a supervisor restarts it once there is space).
  */
 export async function nodeCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: 'string' } });
@@ -16,7 +41,13 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const halted = new Promise<unknown>((resolve) => {
     fatal = resolve;
   });
-  const node = await startNode(values.config, (error) => fatal(error));
+  let node;
+  try {
+    node = await startNode(values.config, (error) => fatal(error));
+  } catch (error) {
+    if (isDiskFull(error)) return diskFullExit(`the data directory named in ${values.config}`, error);
+    throw error;
+  }
   const { validator, config } = node;
   process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}`}\n`);
   const signal = new Promise<string>((resolve) => {
@@ -25,8 +56,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
   });
   const end = await Promise.race([signal.then((s) => ({ signal: s })), halted.then((error) => ({ error }))]);
   if ('error' in end) {
-    process.stderr.write(`stele node: HALTED: ${end.error instanceof Error ? (end.error.stack ?? end.error.message) : String(end.error)}\n`);
     await node.stop().catch(() => {});
+    if (isDiskFull(end.error)) return diskFullExit(config.data, end.error);
+    process.stderr.write(`stele node: HALTED: ${end.error instanceof Error ? (end.error.stack ?? end.error.message) : String(end.error)}\n`);
     return EXIT_HALTED;
   }
   process.stderr.write(`stele node: ${end.signal}, stopping\n`);

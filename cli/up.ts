@@ -7,6 +7,8 @@
  * validator as its own process (`stele node --config DATA/vN/config.json`, logs in
  * DATA/vN/node.log), waits until the API answers, and prints where everything is. Ctrl-C
  * (or SIGTERM) stops every validator cleanly; running it again resumes from DATA.
+ * A validator that stops because its disk is full (exit 75) is restarted every 5 s until
+ * there is space again; any other exit of a validator stops the cluster and shows its log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
@@ -18,9 +20,11 @@ import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { SteleError } from '../ledger/errors.js';
+import { EXIT_DISK_FULL } from './node.js';
 import { EXIT_OK, keyFileText, parse, printJson, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
+const DISK_FULL_RETRY_MS = 5000;
 
 function intArg(value: string | undefined, fallback: number, name: string, lo: number, hi: number): number {
   if (value === undefined) return fallback;
@@ -103,15 +107,25 @@ export async function upCommand(args: string[]): Promise<number> {
   let stopping = false;
   const logs = layout.configs.map((c) => join(c, '..', 'node.log'));
   const exited = new Promise<{ index: number; code: number | null }>((resolveExit) => {
-    layout.configs.forEach((config, index) => {
+    const launch = (config: string, index: number): void => {
       const log = openSync(logs[index] as string, 'a');
       const child = spawn(process.execPath, [main, 'node', '--config', config], { stdio: ['ignore', log, log] });
       closeSync(log);
       child.on('exit', (code) => {
-        if (!stopping) resolveExit({ index, code });
+        if (stopping) return;
+        if (code === EXIT_DISK_FULL) {
+          // Nothing acknowledged is lost; the others go on. Try again until there is space.
+          process.stderr.write(`validator v${index + 1} stopped: its disk is full (see ${logs[index]}); restarting it in ${DISK_FULL_RETRY_MS / 1000} s\n`);
+          setTimeout(() => {
+            if (!stopping) launch(config, index);
+          }, DISK_FULL_RETRY_MS);
+          return;
+        }
+        resolveExit({ index, code });
       });
-      children.push(child);
-    });
+      children[index] = child;
+    };
+    layout.configs.forEach(launch);
   });
   const stop = async (): Promise<void> => {
     stopping = true;

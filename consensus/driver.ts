@@ -111,7 +111,14 @@ export class ReplicaDriver {
         this.core.advance();
         continue;
       }
-      for (const record of r.persist) this.options.log.append(encodeRecord(record));
+      try {
+        for (const record of r.persist) this.options.log.append(encodeRecord(record));
+      } catch (error) {
+        // A full disk or a failed mapping: nothing of this ready() was answered, so the
+        // replica stops here (the node reports why) instead of throwing into the transport.
+        this.fail(error);
+        return;
+      }
       this.busy = true;
       this.options.log.persist().then(
         () => {

@@ -22,6 +22,7 @@ import { readKeyFile, readText } from '../cli/io.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
 import { Validator } from './validator.js';
 import { nodeView } from './view.js';
+import { faultyTransport } from './faults.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -64,12 +65,16 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       else process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
     },
   });
-  const peers: PeerTransport = {
+  const wire: PeerTransport = {
     send: (to, bytes) => void transport.send(to, bytes),
     receive: (handler) => {
       deliver = handler;
     },
   };
+  // The chaos harness's partitions where network namespaces are not available.
+  const faultsFile = process.env.STELE_FAULTS;
+  const faults = faultsFile === undefined || faultsFile === '' ? null : faultyTransport(wire, faultsFile, genesis.validators.length, (line) => process.stderr.write(`stele node: ${line}\n`));
+  const peers = faults?.transport ?? wire;
   const validator = new Validator({
     genesis,
     index,
@@ -97,6 +102,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       if (stopped) return;
       stopped = true;
       await app?.close();
+      faults?.stop();
       await validator.stop();
       await transport.close();
       await acceptor.close();

@@ -1,0 +1,93 @@
+/**
+ * Fault injection between validators, for the chaos harness on machines where network
+ * namespaces are not available. Off unless the environment variable STELE_FAULTS names a
+ * file; the node re-reads that file every 100 ms. The file is JSON:
+ *
+ *   {"drop_to": [1], "drop_from": [2]}
+ *
+ * Messages this validator sends to a validator in `drop_to` and messages it receives from
+ * one in `drop_from` are dropped silently above the transport (connections stay open, as
+ * behind a switch that loses every packet one way). A missing file means no faults; a bad
+ * file is reported once (FAULTS_INVALID) and the previous setting stays.
+ */
+import { readFile } from 'node:fs/promises';
+import { SteleError } from '../ledger/errors.js';
+import type { PeerMessage, Transport } from '../consensus/driver.js';
+
+const FAULTS_FILE_BYTES_MAX = 4096;
+const POLL_MS = 100;
+
+export interface FaultSetting {
+  readonly dropTo: ReadonlySet<number>;
+  readonly dropFrom: ReadonlySet<number>;
+}
+
+const NONE: FaultSetting = { dropTo: new Set(), dropFrom: new Set() };
+
+/** Parses a faults file for a cluster of `validators`. @throws SteleError FAULTS_INVALID */
+export function parseFaults(text: string, validators: number): FaultSetting {
+  if (text.length > FAULTS_FILE_BYTES_MAX) throw new SteleError('FAULTS_INVALID', `the faults file is over ${FAULTS_FILE_BYTES_MAX} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new SteleError('FAULTS_INVALID', `the faults file is not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SteleError('FAULTS_INVALID', 'the faults file must hold a JSON object');
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'drop_to' && k !== 'drop_from') throw new SteleError('FAULTS_INVALID', `unknown field ${k}`, { field: k });
+  const list = (field: 'drop_to' | 'drop_from'): Set<number> => {
+    const v = o[field] ?? [];
+    if (!Array.isArray(v) || v.length > validators) throw new SteleError('FAULTS_INVALID', `${field} must be a list of at most ${validators} validator indices`, { field });
+    for (const i of v) {
+      if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= validators) throw new SteleError('FAULTS_INVALID', `${field}: ${String(i)} is not a validator index 0..${validators - 1}`, { field });
+    }
+    return new Set(v as number[]);
+  };
+  return { dropTo: list('drop_to'), dropFrom: list('drop_from') };
+}
+
+/**
+ * Wraps `inner` so that the current setting from `path` applies; returns the wrapped
+ * transport and a function that stops polling.
+ */
+export function faultyTransport(inner: Transport, path: string, validators: number, log: (line: string) => void): { transport: Transport; stop: () => void } {
+  let setting = NONE;
+  let lastText = '';
+  let polling = false;
+  const poll = async (): Promise<void> => {
+    if (polling) return;
+    polling = true;
+    try {
+      const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return '{}';
+        throw error;
+      });
+      if (text === lastText) return;
+      lastText = text;
+      setting = parseFaults(text, validators);
+      log(`faults now: drop_to [${[...setting.dropTo].join(',')}] drop_from [${[...setting.dropFrom].join(',')}]`);
+    } catch (error) {
+      log(`${error instanceof SteleError ? error.code : 'FAULTS_INVALID'}: ${path}: ${(error as Error).message}; keeping the previous setting`);
+    } finally {
+      polling = false;
+    }
+  };
+  void poll();
+  const timer = setInterval(() => void poll(), POLL_MS);
+  timer.unref();
+  return {
+    transport: {
+      send: (to, bytes) => {
+        if (!setting.dropTo.has(to)) inner.send(to, bytes);
+      },
+      receive: (handler) =>
+        inner.receive((batch: readonly PeerMessage[]) => {
+          if (setting.dropFrom.size === 0) return handler(batch);
+          const kept = batch.filter((m) => !setting.dropFrom.has(m.from));
+          if (kept.length > 0) handler(kept);
+        }),
+    },
+    stop: () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The 60-second slice of the chaos run (test/chaos/harness.ts; the long runs are
+ * `npm run chaos`). Real processes, real faults: the seed is fixed so a failure replays
+ * with `npm run chaos -- --seconds 60 --seed 7`. Namespaces and tmpfs are used when this
+ * process may make them (CI runs as root); otherwise the report says which fallback ran.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runChaos } from './harness.js';
+
+test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks lose nothing', { timeout: 240_000 }, async () => {
+  const report = await runChaos({ seconds: 60, seed: 7, log: (line) => process.stderr.write(`# ${line}\n`) });
+  process.stderr.write(`# ${JSON.stringify({ ...report, unexpected_exits: report.unexpected_exits.length })}\n`);
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.lost, 0);
+  assert.equal(report.duplicated, 0);
+  assert.equal(report.unexpected, 0);
+  assert.equal(report.divergent, 0);
+  assert.ok(report.audit_ok && report.supply_ok && report.converged);
+  // The run did real work and really hurt the cluster.
+  assert.ok(report.acknowledged > 100, `only ${report.acknowledged} transactions acknowledged`);
+  const injected = Object.entries(report.faults).filter(([k]) => !k.endsWith('_leader'));
+  assert.ok(injected.reduce((s, [, n]) => s + n, 0) >= 5, `only ${JSON.stringify(report.faults)} injected`);
+  const kinds = ['kill', 'torn_write', 'pause', 'partition', ...(report.disk === 'tmpfs' ? ['full_disk'] : [])];
+  for (const kind of kinds) assert.ok((report.faults[kind] ?? 0) > 0, `no ${kind} fault in ${JSON.stringify(report.faults)}`);
+  if (report.disk === 'tmpfs') assert.ok(report.disk_full_stops > 0, 'a full disk did not stop its validator');
+  assert.ok(report.ok);
+});

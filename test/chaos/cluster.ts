@@ -1,0 +1,457 @@
+/**
+ * The chaos harness's cluster: three validator processes (`stele node --config`) on a
+ * generated genesis, with the means to hurt them.
+ *
+ * - Network: each validator in its own network namespace, joined to a bridge by a veth
+ *   pair made here; a partition from i to j is a blackhole route to j's address inside i's
+ *   namespace. Where namespaces cannot be made (no CAP_NET_ADMIN, no `ip`), every node
+ *   runs on loopback and drops messages above its transport (node/faults.ts, STELE_FAULTS).
+ * - Disk: each data directory on its own small tmpfs, so a full disk is a filler file.
+ *   Without mount rights the full-disk fault is not available and the report says so.
+ * - Processes: SIGKILL, SIGSTOP/SIGCONT, restart; a node that stops itself because its
+ *   disk is full (exit 75) is restarted after a second, as a supervisor would.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toHex } from '../../ledger/assert.js';
+import { keyPairFromSeed, Signer, type KeyPair } from '../../ledger/ed25519.js';
+import { genesisToJson, parseGenesis, type Genesis } from '../../ledger/genesis.js';
+import { sha256 } from '../../ledger/hash.js';
+import { keyFileText } from '../../cli/io.js';
+
+const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+export const EXIT_DISK_FULL = 75;
+/** Balance of each workload account at genesis. */
+export const ACCOUNT_BALANCE = 1_000_000_000n;
+const TMPFS_MIB = 320;
+
+export type NetMode = 'netns' | 'transport';
+export type DiskMode = 'tmpfs' | 'none';
+
+export interface Exit {
+  readonly index: number;
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly expected: boolean;
+  readonly at: number;
+  readonly logTail: string;
+}
+
+function run(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function tryRun(cmd: string, args: string[]): boolean {
+  try {
+    run(cmd, args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Can this process make network namespaces? (Tried, then removed.) */
+export function netnsAvailable(): boolean {
+  const probe = `stele-probe-${process.pid}`;
+  if (!tryRun('ip', ['netns', 'add', probe])) return false;
+  tryRun('ip', ['netns', 'del', probe]);
+  return true;
+}
+
+/** Can this process mount a tmpfs? (Tried on a scratch directory, then unmounted.) */
+export function tmpfsAvailable(scratch: string): boolean {
+  mkdirSync(scratch, { recursive: true });
+  if (!tryRun('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', scratch])) return false;
+  tryRun('umount', [scratch]);
+  return true;
+}
+
+class Node {
+  child: ChildProcess | null = null;
+  paused = false;
+  /** Set before a kill or stop the harness means to do. */
+  expectExit = false;
+  restarts = 0;
+  constructor(
+    readonly index: number,
+    readonly dir: string,
+    readonly url: string,
+  ) {}
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+  get log(): string {
+    return join(this.dir, 'node.log');
+  }
+}
+
+export interface ClusterOptions {
+  readonly dir: string;
+  readonly seed: number;
+  readonly accounts: number;
+  readonly net: NetMode;
+  readonly disk: DiskMode;
+  readonly log: (line: string) => void;
+}
+
+export class ChaosCluster {
+  readonly nodes: Node[] = [];
+  readonly genesis: Genesis;
+  readonly genesisPath: string;
+  readonly accounts: Signer[];
+  readonly exits: Exit[] = [];
+  private readonly tag: string;
+  private readonly subnet: string;
+  private closing = false;
+  private readonly partitions = new Set<string>(); // "i>j": i's messages to j are lost
+  private readonly fillers = new Map<number, string>();
+
+  private constructor(
+    readonly options: ClusterOptions,
+    genesis: Genesis,
+    genesisPath: string,
+    accounts: Signer[],
+    urls: string[],
+  ) {
+    this.genesis = genesis;
+    this.genesisPath = genesisPath;
+    this.accounts = accounts;
+    this.tag = `sc${process.pid % 100_000}`;
+    this.subnet = `10.231.${process.pid % 250}`;
+    urls.forEach((url, i) => this.nodes.push(new Node(i, join(options.dir, `v${i + 1}`), url)));
+  }
+
+  /** Writes keys, genesis and configs, builds the network and disks, starts every node. */
+  static async create(options: ClusterOptions): Promise<ChaosCluster> {
+    const { dir, seed } = options;
+    mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
+    const pair = (label: string): KeyPair => keyPairFromSeed(sha256(new TextEncoder().encode(`stele-chaos:${seed}:${label}`)));
+    const validators = [0, 1, 2].map((i) => pair(`validator:${i}`));
+    const accounts = Array.from({ length: options.accounts }, (_, i) => new Signer(pair(`account:${i}`)));
+    const subnet = `10.231.${process.pid % 250}`;
+    const peerPorts = options.net === 'netns' ? [7100, 7100, 7100] : [await freePort(), await freePort(), await freePort()];
+    const apiPorts = options.net === 'netns' ? [8080, 8080, 8080] : [await freePort(), await freePort(), await freePort()];
+    const hosts = options.net === 'netns' ? [1, 2, 3].map((h) => `${subnet}.${h}`) : ['127.0.0.1', '127.0.0.1', '127.0.0.1'];
+    const genesis = parseGenesis({
+      stele_genesis: 1,
+      chain_id: `stele-chaos-${seed}`,
+      genesis_time_ms: Date.now(),
+      validators: validators.map((v, i) => ({ id: `v${i + 1}`, public_key: toHex(v.publicKey), address: `${hosts[i]}:${peerPorts[i]}` })),
+      identities: accounts.map((a, i) => ({ name: i === 0 ? 'admin' : `account${i}`, public_key: toHex(a.publicKey), roles: i === 0 ? ['admin', 'issuer'] : [] })),
+      assets: [{ symbol: 'STL', issuer: toHex((accounts[0] as Signer).publicKey) }],
+      balances: accounts.map((a) => ({ public_key: toHex(a.publicKey), asset: 'STL', amount: ACCOUNT_BALANCE.toString() })),
+    });
+    const genesisPath = join(dir, 'genesis.json');
+    writeFileSync(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`);
+    const urls = hosts.map((h, i) => `http://${h}:${apiPorts[i]}`);
+    const cluster = new ChaosCluster(options, genesis, genesisPath, accounts, urls);
+    try {
+      if (options.net === 'netns') cluster.buildNetwork();
+      validators.forEach((v, i) => {
+        const node = cluster.nodes[i] as Node;
+        mkdirSync(node.dir, { recursive: true });
+        if (options.disk === 'tmpfs') run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MIB}m`, 'tmpfs', node.dir]);
+        writeFileSync(join(dir, 'keys', `v${i + 1}.key`), keyFileText(v), { mode: 0o600 });
+        const config = { stele_node: 1, genesis: genesisPath, key: join(dir, 'keys', `v${i + 1}.key`), data: join(node.dir, 'data'), api: { host: hosts[i], port: apiPorts[i] } };
+        writeFileSync(join(dir, `v${i + 1}.json`), `${JSON.stringify(config, null, 2)}\n`);
+      });
+      for (const node of cluster.nodes) cluster.start(node.index);
+      await cluster.waitReady(60_000);
+    } catch (error) {
+      await cluster.destroy();
+      throw error;
+    }
+    return cluster;
+  }
+
+  private ns(i: number): string {
+    return `${this.tag}-${i}`;
+  }
+
+  private buildNetwork(): void {
+    const bridge = `${this.tag}br`;
+    run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    run('ip', ['addr', 'add', `${this.subnet}.254/24`, 'dev', bridge]);
+    run('ip', ['link', 'set', bridge, 'up']);
+    for (let i = 0; i < 3; i++) {
+      const ns = this.ns(i);
+      const host = `${this.tag}h${i}`;
+      const inside = `${this.tag}n${i}`;
+      run('ip', ['netns', 'add', ns]);
+      run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', inside]);
+      run('ip', ['link', 'set', inside, 'netns', ns]);
+      run('ip', ['link', 'set', host, 'master', bridge]);
+      run('ip', ['link', 'set', host, 'up']);
+      run('ip', ['-n', ns, 'addr', 'add', `${this.subnet}.${i + 1}/24`, 'dev', inside]);
+      run('ip', ['-n', ns, 'link', 'set', inside, 'up']);
+      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+  }
+
+  /** Starts (or restarts) node `i`. */
+  start(i: number): void {
+    const node = this.nodes[i] as Node;
+    if (node.running || this.closing) return;
+    const config = join(this.options.dir, `v${i + 1}.json`);
+    const log = openSync(node.log, 'a');
+    const args = [CLI, 'node', '--config', config];
+    const env = { ...process.env, STELE_FAULTS: this.options.net === 'transport' ? join(this.options.dir, `faults-${i}.json`) : '' };
+    const child =
+      this.options.net === 'netns'
+        ? spawn('ip', ['netns', 'exec', this.ns(i), process.execPath, ...args], { stdio: ['ignore', log, log], env })
+        : spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
+    closeSync(log);
+    node.child = child;
+    node.paused = false;
+    node.expectExit = false;
+    child.once('exit', (code, signal) => {
+      const expected = node.expectExit;
+      this.exits.push({ index: i, code, signal, expected, at: Date.now(), logTail: expected ? '' : tail(node.log) });
+      if (!expected && !this.closing) {
+        if (code !== EXIT_DISK_FULL) this.options.log(`validator v${i + 1} exited unexpectedly (code ${code}, signal ${signal}); restarting`);
+        // A supervisor's restart, with a pause so a full disk is not hammered.
+        setTimeout(() => {
+          if (!this.closing && node.child === child) {
+            node.restarts++;
+            this.start(i);
+          }
+        }, 1000).unref();
+      }
+    });
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const states = await Promise.all(this.nodes.map((n) => status(n.url)));
+      if (states.every((s) => s !== null && s.leader !== null)) return;
+      await sleep(100);
+    }
+    throw new Error(`the chaos cluster did not come up in ${timeoutMs} ms; logs: ${this.nodes.map((n) => `\n--- v${n.index + 1}\n${tail(n.log)}`).join('')}`);
+  }
+
+  /** SIGKILL; resolves once the process is gone. */
+  async kill(i: number): Promise<void> {
+    const node = this.nodes[i] as Node;
+    const child = node.child;
+    if (child === null || !node.running) return;
+    node.expectExit = true;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
+
+  pause(i: number): void {
+    const node = this.nodes[i] as Node;
+    if (!node.running || node.paused) return;
+    node.child?.kill('SIGSTOP');
+    node.paused = true;
+  }
+
+  resume(i: number): void {
+    const node = this.nodes[i] as Node;
+    if (!node.paused) return;
+    node.paused = false;
+    if (node.running) node.child?.kill('SIGCONT');
+  }
+
+  /** Messages from i to j are lost from now on (until heal). */
+  cut(i: number, j: number): void {
+    this.partitions.add(`${i}>${j}`);
+    if (this.options.net === 'netns') run('ip', ['-n', this.ns(i), 'route', 'add', 'blackhole', `${this.subnet}.${j + 1}/32`]);
+    else this.writeFaults();
+  }
+
+  healNetwork(): void {
+    for (const p of this.partitions) {
+      const [i, j] = p.split('>').map(Number) as [number, number];
+      if (this.options.net === 'netns') tryRun('ip', ['-n', this.ns(i), 'route', 'del', 'blackhole', `${this.subnet}.${j + 1}/32`]);
+    }
+    this.partitions.clear();
+    if (this.options.net === 'transport') this.writeFaults();
+  }
+
+  private writeFaults(): void {
+    for (let i = 0; i < 3; i++) {
+      const dropTo = [...this.partitions].filter((p) => p.startsWith(`${i}>`)).map((p) => Number(p.split('>')[1]));
+      const dropFrom = [...this.partitions].filter((p) => p.endsWith(`>${i}`)).map((p) => Number(p.split('>')[0]));
+      writeFileSync(join(this.options.dir, `faults-${i}.json`), JSON.stringify({ drop_to: dropTo, drop_from: dropFrom }));
+    }
+  }
+
+  /** Fills node i's tmpfs to the last byte. */
+  fillDisk(i: number): number {
+    const path = join((this.nodes[i] as Node).dir, 'filler');
+    this.fillers.set(i, path);
+    const fd = openSync(path, 'w');
+    const chunk = Buffer.alloc(1024 * 1024, 0xa5);
+    let written = 0;
+    try {
+      for (;;) written += writeSync(fd, chunk);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    }
+    // Top up the last partial megabyte.
+    for (let size = 64 * 1024; size >= 512; size >>= 1) {
+      try {
+        for (;;) written += writeSync(fd, chunk.subarray(0, size));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+      }
+    }
+    closeSync(fd);
+    return written;
+  }
+
+  freeDisk(i: number): void {
+    const path = this.fillers.get(i);
+    if (path !== undefined && existsSync(path)) unlinkSync(path);
+    this.fillers.delete(i);
+  }
+
+  /**
+   * Writes a torn record at the tail of node i's block log or acceptor log, as an append
+   * cut short by the crash would leave it: a frame header claiming more bytes than follow.
+   * Only for a node that is down. Returns the file and offset torn.
+   */
+  tear(i: number, which: 'blocks' | 'acceptor', bytesWritten: number): { file: string; offset: number } | null {
+    const node = this.nodes[i] as Node;
+    if (node.running) throw new Error('tear needs the node down');
+    const data = join(node.dir, 'data');
+    let dir = join(data, 'blocks');
+    if (which === 'acceptor') {
+      const gens = existsSync(join(data, 'acceptor')) ? readdirSync(join(data, 'acceptor')).filter((g) => existsSync(join(data, 'acceptor', g, 'COMPLETE'))).sort() : [];
+      if (gens.length === 0) return null;
+      dir = join(data, 'acceptor', gens.at(-1) as string);
+    }
+    if (!existsSync(dir)) return null;
+    const segments = readdirSync(dir).filter((f) => f !== 'COMPLETE' && !f.endsWith('.tmp')).sort();
+    const last = segments.at(-1);
+    if (last === undefined) return null;
+    const file = join(dir, last);
+    const bytes = readFileSync(file);
+    // Walk the frames (64-byte segment header, then [u32 length][u32 checksum][payload],
+    // each padded to 8 bytes) to the first empty frame: the tail.
+    let at = 64;
+    while (at + 8 <= bytes.length) {
+      const length = bytes.readUInt32LE(at);
+      const checksum = bytes.readUInt32LE(at + 4);
+      if (length === 0 && checksum === 0) break;
+      at += (8 + length + 7) & ~7;
+    }
+    const claimed = Math.max(bytesWritten + 1, 256);
+    if (at + 8 + bytesWritten > bytes.length) return null;
+    const frame = Buffer.alloc(8 + bytesWritten, 0x5c);
+    frame.writeUInt32LE(claimed, 0);
+    frame.writeUInt32LE(0xdeadbeef, 4);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, frame, 0, frame.length, at);
+    closeSync(fd);
+    return { file, offset: at };
+  }
+
+  /** Statuses of every node (null where it does not answer). */
+  statuses(): Promise<Array<StatusLite | null>> {
+    return Promise.all(this.nodes.map((n) => (n.running && !n.paused ? status(n.url) : Promise.resolve(null))));
+  }
+
+  /** Heals everything: network, disks, pauses; starts nodes that are down. */
+  healAll(): void {
+    this.healNetwork();
+    for (const i of [...this.fillers.keys()]) this.freeDisk(i);
+    for (const n of this.nodes) {
+      this.resume(n.index);
+      if (!n.running) this.start(n.index);
+    }
+  }
+
+  /** SIGTERM every node and waits; returns the exit codes. */
+  async stopAll(timeoutMs = 20_000): Promise<Array<number | null>> {
+    this.closing = true;
+    const codes = await Promise.all(
+      this.nodes.map(async (n) => {
+        const child = n.child;
+        if (child === null || !n.running) return child?.exitCode ?? null;
+        n.expectExit = true;
+        if (n.paused) this.resume(n.index);
+        const gone = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        const code = await gone;
+        clearTimeout(timer);
+        return code;
+      }),
+    );
+    return codes;
+  }
+
+  /** Stops everything and removes namespaces, mounts and (unless `keep`) the directory. */
+  async destroy(keep = false): Promise<void> {
+    this.closing = true;
+    for (const n of this.nodes) {
+      if (n.running) {
+        n.expectExit = true;
+        n.child?.kill('SIGKILL');
+      }
+    }
+    await sleep(200);
+    if (this.options.net === 'netns') {
+      for (let i = 0; i < 3; i++) tryRun('ip', ['netns', 'del', this.ns(i)]);
+      tryRun('ip', ['link', 'del', `${this.tag}br`]);
+    }
+    if (this.options.disk === 'tmpfs') {
+      for (const n of this.nodes) {
+        if (keep) {
+          // Keep the data: copy it off the tmpfs before unmounting.
+          const saved = `${n.dir}.saved`;
+          tryRun('cp', ['-a', n.dir, saved]);
+        }
+        tryRun('umount', ['-l', n.dir]);
+      }
+    }
+    if (!keep) rmSync(this.options.dir, { recursive: true, force: true });
+  }
+}
+
+export interface StatusLite {
+  readonly leader: number | null;
+  readonly committed_height: number;
+  readonly mempool_size: number;
+}
+
+export async function status(url: string): Promise<StatusLite | null> {
+  try {
+    const r = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(1000) });
+    if (!r.ok) return null;
+    return (await r.json()) as StatusLite;
+  } catch {
+    return null;
+  }
+}
+
+export function tail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
