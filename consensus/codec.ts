@@ -26,6 +26,18 @@ export class Encoder {
     this.view = new DataView(this.buffer.buffer);
   }
 
+  /**
+   * The module's one reusable encoder, emptied. Encoding is synchronous and never nested,
+   * so one growing buffer serves every message and record (`finish()` copies the bytes
+   * out; no encode calls another). Saves two ArrayBuffer allocations per message, which
+   * were a fifth of the simulator's time.
+   */
+  static shared(): Encoder {
+    const e = (sharedEncoder ??= new Encoder(64 * 1024));
+    e.length = 0;
+    return e;
+  }
+
   private reserve(n: number): number {
     const at = this.length;
     if (at + n > this.buffer.length) {
@@ -76,6 +88,8 @@ export class Encoder {
     return this.buffer.slice(0, this.length);
   }
 }
+
+let sharedEncoder: Encoder | undefined;
 
 export class Decoder {
   private readonly view: DataView;

@@ -113,7 +113,7 @@ function putVotes(e: Encoder, votes: readonly Vote[]): Encoder {
 }
 
 export function encodeMessage(m: Message): Uint8Array {
-  const e = new Encoder(m.type === MessageType.Accept ? m.value.length + 96 : 128).u8(WIRE_VERSION).u8(m.type);
+  const e = Encoder.shared().u8(WIRE_VERSION).u8(m.type);
   switch (m.type) {
     case MessageType.Prepare:
       return putBallot(e, m.ballot).u64(m.fromSlot).finish();
@@ -261,7 +261,7 @@ export type DurableRecord =
   | { readonly kind: 'accept'; readonly slot: number; readonly ballot: Ballot; readonly prevDigest: Uint8Array; readonly value: Uint8Array };
 
 export function encodeRecord(r: DurableRecord): Uint8Array {
-  const e = new Encoder(r.kind === 'accept' ? r.value.length + 64 : 16).u8(WIRE_VERSION);
+  const e = Encoder.shared().u8(WIRE_VERSION);
   if (r.kind === 'promise') return putBallot(e.u8(1), r.ballot).finish();
   return putBallot(e.u8(2).u64(r.slot), r.ballot).fixed(r.prevDigest).bytes(r.value).finish();
 }
