@@ -14,7 +14,7 @@
  *   canonical encoding, which the API serves unchanged to binary readers (audit, export).
  */
 import type { Block } from '../ledger/block.js';
-import type { ErrorCode } from '../ledger/errors.js';
+import type { ErrorCode, SteleError } from '../ledger/errors.js';
 import type { Genesis } from '../ledger/genesis.js';
 import type { MerkleProof } from '../ledger/merkle.js';
 import type { RecordValue, Tx } from '../ledger/tx.js';
@@ -167,6 +167,13 @@ export interface NodeView {
    *   can take it now.
    */
   submit(tx: Tx): Promise<{ readonly id: Uint8Array }>;
+
+  /**
+   * Optional: admits many transactions in order with the same outcome per item as `submit`
+   * one at a time (a later item may depend on an earlier one), but faster (signatures
+   * verified together). Each item resolves to its id or to the SteleError `submit` throws.
+   */
+  submitMany?(txs: readonly Tx[]): Promise<ReadonlyArray<{ readonly id: Uint8Array } | SteleError>>;
 
   /**
    * Resolves when transaction `id` (already admitted) commits; at once when it already has

@@ -333,18 +333,42 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       const items = (request.body as { transactions: unknown[] }).transactions;
       const results: Array<Record<string, unknown>> = [];
       let accepted = 0;
-      // In order, one at a time: a later item may depend on an earlier one (register, then transfer).
+      const refusedItem = (index: number, error: unknown): void => {
+        if (!isSteleError(error)) throw error;
+        results[index] = { index, status: 'refused', error: answerFor(error).body.error };
+      };
+      // Decode every item first; then admit in order (a later item may depend on an earlier
+      // one: register, then transfer), in one call when the node can verify them together.
+      const decoded: Array<{ index: number; tx: Tx }> = [];
       for (let index = 0; index < items.length; index++) {
         try {
           const tx = txFromJson(items[index], txBytesMax);
           checkChain(tx);
-          const { id } = await node.submit(tx);
-          results.push({ index, id: toHex(id), status: 'pending' });
-          accepted++;
+          decoded.push({ index, tx });
         } catch (error) {
-          if (!isSteleError(error)) throw error;
-          const answer = answerFor(error);
-          results.push({ index, status: 'refused', error: answer.body.error });
+          refusedItem(index, error);
+        }
+      }
+      if (node.submitMany !== undefined) {
+        const outcomes = await node.submitMany(decoded.map((d) => d.tx));
+        invariant(outcomes.length === decoded.length, 'one outcome per submitted transaction');
+        decoded.forEach(({ index }, k) => {
+          const outcome = outcomes[k] as { readonly id: Uint8Array } | SteleError;
+          if (outcome instanceof SteleError) refusedItem(index, outcome);
+          else {
+            results[index] = { index, id: toHex(outcome.id), status: 'pending' };
+            accepted++;
+          }
+        });
+      } else {
+        for (const { index, tx } of decoded) {
+          try {
+            const { id } = await node.submit(tx);
+            results[index] = { index, id: toHex(id), status: 'pending' };
+            accepted++;
+          } catch (error) {
+            refusedItem(index, error);
+          }
         }
       }
       return { accepted, refused: items.length - accepted, results };

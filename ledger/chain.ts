@@ -88,6 +88,11 @@ export function signatureItems(g: Genesis, block: Block): Array<VerifyItem & { l
   return items;
 }
 
+export interface CheckOptions {
+  /** 'verify' (default): every signature; 'trusted': all but the transactions'. */
+  readonly txSignatures?: 'verify' | 'trusted';
+}
+
 export interface CheckerOptions {
   /** Worker pool for signatures; without one they are verified on this thread. */
   readonly pool?: VerifyPool | undefined;
@@ -108,12 +113,18 @@ export class BlockChecker {
     private readonly options: CheckerOptions = {},
   ) {}
 
-  /** Full validation of `block` as the next block. @throws SteleError BLOCK_*. */
-  async check(block: Block): Promise<BlockResult> {
+  /**
+   * Full validation of `block` as the next block. With `txSignatures: 'trusted'` the
+   * transactions' signatures are taken as verified (a validator that admitted them did);
+   * the proposer signature and the certificate are always checked.
+   * @throws SteleError BLOCK_*.
+   */
+  async check(block: Block, options: CheckOptions = {}): Promise<BlockResult> {
     const g = this.genesis;
     const height = this.tip.height + 1;
     checkStructure(g, this.tip, block, false);
-    const items = signatureItems(g, block);
+    const all = signatureItems(g, block);
+    const items = options.txSignatures === 'trusted' ? all.filter((x) => x.tx === undefined) : all;
     // Signatures verify on the worker threads while this thread checks the Merkle root and
     // re-executes the block, then joins them; a bad signature is reported before any
     // execution failure, whatever finishes first.

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { bytesEqual, invariant, toHex } from './assert.js';
 import { decodeBlock, type Block } from './block.js';
-import { BlockChecker, genesisTip, type CheckerOptions } from './chain.js';
+import { BlockChecker, genesisTip, type CheckerOptions, type CheckOptions } from './chain.js';
 import { SteleError } from './errors.js';
 import type { Genesis } from './genesis.js';
 import { genesisState, type BlockResult } from './machine.js';
@@ -127,9 +127,9 @@ export class LedgerStore {
    * Validates `block` as the next block, makes it durable and indexes it.
    * @throws SteleError BLOCK_* when the block is refused (nothing is written then).
    */
-  async commit(block: Block): Promise<BlockResult> {
+  async commit(block: Block, options: CheckOptions = {}): Promise<BlockResult> {
     this.checkOpen();
-    const result = await this.checker.check(block);
+    const result = await this.checker.check(block, options);
     this.log.append(block.bytes);
     await this.log.sync();
     await this.writeIndex(block, result);

@@ -27,6 +27,8 @@ export interface NodeConfig {
   readonly provider: 'tcp' | 'verbs';
   readonly api: { readonly host: string; readonly port: number } | null;
   readonly tickMs: number;
+  /** Re-verify transaction signatures of committed blocks (Validator.verifyCommitted). */
+  readonly verifyCommittedSignatures: boolean;
 }
 
 export const NODE_CONFIG_BYTES_MAX = 64 * 1024;
@@ -58,7 +60,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('(file)', 'expected a JSON object');
   const o = value as Record<string, unknown>;
-  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms']);
+  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'verify_committed_signatures']);
   for (const k of Object.keys(o)) if (!known.has(k)) bad(k, 'unknown field');
   if (o.stele_node !== 1) bad('stele_node', 'expected 1 (the format version)');
   const transport = o.transport ?? 'tcp';
@@ -77,6 +79,8 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   }
   const tickMs = o.tick_ms ?? 20;
   if (typeof tickMs !== 'number' || !Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) bad('tick_ms', 'expected an integer 1..1000');
+  const verifyCommitted = o.verify_committed_signatures ?? false;
+  if (typeof verifyCommitted !== 'boolean') bad('verify_committed_signatures', 'expected true or false');
   return {
     genesis: resolve(base, text(o, 'genesis')),
     key: resolve(base, text(o, 'key')),
@@ -86,6 +90,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
     provider,
     api,
     tickMs,
+    verifyCommittedSignatures: verifyCommitted,
   };
 }
 

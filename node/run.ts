@@ -84,6 +84,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     acceptorLog: acceptor,
     durable: recoverDurable(records, 0, ZERO_DIGEST),
     tickMs: config.tickMs,
+    pool,
+    verifyCommitted: config.verifyCommittedSignatures,
     onFatal,
   });
   validator.start();

@@ -24,6 +24,8 @@ import type { Genesis } from '../ledger/genesis.js';
 import { BlockBuilder, executeBlock, type BlockResult } from '../ledger/machine.js';
 import type { StateReader } from '../ledger/state.js';
 import type { LedgerStore } from '../ledger/store.js';
+import type { VerifyPool } from '../ledger/verify-pool.js';
+import type { VerifyItem } from '../ledger/verify-batch.js';
 import { decodeTx, type Tx } from '../ledger/tx.js';
 import { ReplicaDriver, type AcceptorLog, type PeerMessage, type Transport } from '../consensus/driver.js';
 import type { Vote } from '../consensus/messages.js';
@@ -48,6 +50,15 @@ export interface ValidatorOptions {
   /** How long the leader waits to fill a block that is not full. */
   readonly blockWaitMs?: number;
   readonly random?: () => number;
+  /** Worker threads for admission batches (submitMany); without it they verify here. */
+  readonly pool?: VerifyPool;
+  /**
+   * Re-verify every transaction signature of each committed block (default false: the
+   * validator that admitted a transaction verified it, and validators are trusted not to
+   * lie, as in the rest of the crash-fault model; proposer signatures, certificates,
+   * re-execution and state hashes are always checked, and `stele audit` checks all).
+   */
+  readonly verifyCommitted?: boolean;
   readonly onFatal: (error: unknown) => void;
 }
 
@@ -215,12 +226,12 @@ export class Validator {
    * the leader as well.
    * @throws SteleError TX_* (refused) or MEMPOOL_FULL.
    */
-  submit(tx: Tx): { id: string } {
+  submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify'): { id: string } {
     const id = toHex(tx.id);
     if (this.mempool.has(id)) return { id };
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
-    const dryRun = new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verify' });
+    const dryRun = new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures });
     const refusal = dryRun.offer(tx);
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     this.mempool.set(id, { tx, at: this.clock() });
@@ -232,9 +243,41 @@ export class Validator {
     return { id };
   }
 
+  /**
+   * Admits transactions in order, as `submit` would one by one, with their signatures
+   * verified together on the worker pool first (the expensive part of admission, on every
+   * core instead of this thread). A transaction with a bad signature is then re-checked
+   * alone, so its refusal code is exactly the one `submit` gives.
+   */
+  async submitMany(txs: readonly Tx[]): Promise<Array<{ id: string } | SteleError>> {
+    const items: VerifyItem[] = [];
+    const owner: number[] = [];
+    txs.forEach((tx, k) => {
+      tx.body.signers.forEach((publicKey, i) => {
+        items.push({ publicKey, message: tx.bodyBytes, signature: tx.signatures[i] as Uint8Array });
+        owner.push(k);
+      });
+    });
+    const pool = this.options.pool;
+    const verdicts = pool === undefined ? Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0)) : await pool.verifyBatch(items);
+    const bad = new Set<number>();
+    verdicts.forEach((ok, j) => {
+      if (ok !== 1) bad.add(owner[j] as number);
+    });
+    return txs.map((tx, k) => {
+      try {
+        return this.submit(tx, bad.has(k) ? 'verify' : 'verified');
+      } catch (error) {
+        if (isSteleError(error)) return error;
+        throw error;
+      }
+    });
+  }
+
   private onForwarded(bytes: Uint8Array): void {
     try {
-      this.submit(decodeTx(bytes));
+      // Sent by an authenticated validator that verified the signatures when it admitted it.
+      this.submit(decodeTx(bytes), 'verified');
     } catch (error) {
       if (!isSteleError(error)) throw error; // a forwarded transaction refused here: the submitter's node reports it
     }
@@ -400,7 +443,7 @@ export class Validator {
         invariant(block.certificate.length === 0, 'consensus values carry no certificate');
         const certified = decodeBlock(encodeBlock(block.headerBytes, block.proposerSignature, block.txs, [...e.certificate].sort((a, b) => a.validator - b.validator)));
         // A block that fails here was committed by a quorum: this replica has diverged.
-        await this.store.commit(certified);
+        await this.store.commit(certified, { txSignatures: this.options.verifyCommitted === true ? 'verify' : 'trusted' });
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
         this.pruneExpired(certified.header.height + 1);

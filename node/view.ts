@@ -38,6 +38,11 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       const { id } = validator.submit(tx);
       return { id: new Uint8Array(Buffer.from(id, 'hex')) };
     },
+    async submitMany(txs: readonly Tx[]) {
+      if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
+      const outcomes = await validator.submitMany(txs);
+      return outcomes.map((o) => (o instanceof SteleError ? o : { id: new Uint8Array(Buffer.from(o.id, 'hex')) }));
+    },
     async waitForCommit(id: Uint8Array, timeoutMs: number) {
       const hex = toHex(id);
       const waiting = validator.waitForCommit(hex, timeoutMs);

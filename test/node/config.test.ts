@@ -5,7 +5,7 @@ import { parseNodeConfig } from '../../node/config.js';
 
 test('node config: defaults, resolved paths, and every bad field named', () => {
   const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
-  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080 }, tickMs: 20 });
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080 }, tickMs: 20, verifyCommittedSignatures: false });
   const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
   const cases: Array<[unknown, string]> = [
     ['{', '(file)'],
@@ -21,6 +21,7 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
     [{ ...base, api: { host: 'h', port: -1 } }, 'api.port'],
     [{ ...base, api: { host: 'h', port: 1, tls: true } }, 'api.tls'],
     [{ ...base, tick_ms: 0 }, 'tick_ms'],
+    [{ ...base, verify_committed_signatures: 'yes' }, 'verify_committed_signatures'],
   ];
   for (const [value, field] of cases) {
     const source = typeof value === 'string' ? value : JSON.stringify(value);

@@ -32,7 +32,7 @@ class Net {
   }
 }
 
-async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[]): Promise<Validator> {
+async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[], start = true): Promise<Validator> {
   const store = await LedgerStore.open(join(dir, `v${i}`), chain.genesis);
   const records = disks[i]!;
   const pending: Uint8Array[] = [];
@@ -60,7 +60,7 @@ async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array
     },
     onFatal: (error) => fatal.push(error),
   });
-  v.start();
+  if (start) v.start();
   return v;
 }
 
@@ -129,6 +129,51 @@ test('three validators in one process: transfers through any validator commit on
   } finally {
     for (const v of validators) await v?.stop();
     for (const v of validators) await v?.ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('submitMany admits a batch exactly as submit does one by one: same ids, same refusal codes, in order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-node-many-'));
+  const fatal: unknown[] = [];
+  // Two validators that are never started: no leader, so nothing is forwarded.
+  const one = await openValidator(join(dir, 'one'), 0, new Net(), [[], [], []], fatal, false);
+  const many = await openValidator(join(dir, 'many'), 0, new Net(), [[], [], []], fatal, false);
+  try {
+    const users = chain.users;
+    const tx = (from: number, amount: bigint, to = 0) =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[to]!.publicKey, amount } }, [users[from]!]);
+    const forged = (t: ReturnType<typeof tx>) => {
+      const signatures = t.signatures.map((s) => Uint8Array.from(s));
+      (signatures[0] as Uint8Array)[5]! ^= 1;
+      return { ...t, signatures };
+    };
+    const stranger = devChain({ label: 'someone-else', users: 2 }).users[1]!;
+    const unknown = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: stranger.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: 1n } }, [stranger]);
+    const batch = [
+      tx(1, 5n),
+      forged(tx(2, 6n)), // bad signature
+      forged(unknown), // unknown signer and a bad signature: the signer is checked first
+      tx(3, 10n ** 12n), // insufficient balance
+      tx(4, 7n),
+      tx(4, 7n), // the same transaction again: admitted once, same id
+      forged(tx(5, 10n ** 12n)), // insufficient balance and a bad signature: the signature is checked first
+    ];
+    const expected = batch.map((t) => {
+      try {
+        return one.submit(t).id;
+      } catch (error) {
+        return isSteleError(error) ? error.code : 'THROWN';
+      }
+    });
+    assert.deepEqual(expected, [toHex(batch[0]!.id), 'TX_BAD_SIGNATURE', 'TX_UNKNOWN_SIGNER', 'TX_INSUFFICIENT_BALANCE', toHex(batch[4]!.id), toHex(batch[4]!.id), 'TX_BAD_SIGNATURE']);
+    const got = (await many.submitMany(batch)).map((o) => (isSteleError(o) ? o.code : o.id));
+    assert.deepEqual(got, expected);
+    assert.equal(many.mempoolSize, one.mempoolSize);
+    assert.deepEqual(fatal, []);
+  } finally {
+    await one.ledger.close();
+    await many.ledger.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
