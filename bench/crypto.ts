@@ -4,36 +4,19 @@
  * Medians of repeated runs; one JSON line last.
  */
 import { availableParallelism, cpus } from 'node:os';
-import { verify, verifyReference } from '../ledger/ed25519.js';
+import { verifyReference } from '../ledger/ed25519.js';
 import { sha256 } from '../ledger/hash.js';
 import { leafHash, merkleRoot } from '../ledger/merkle.js';
-import { VerifyPool, type VerifyItem } from '../ledger/verify-pool.js';
-import { devChain } from '../ledger/devnet.js';
-import { signTx } from '../ledger/tx.js';
+import { VerifyPool } from '../ledger/verify-pool.js';
+import { rateOf, signedTransfers, verifyRateFast } from './crypto-lib.js';
 import { arg, medianRate, note, round } from './util.js';
 
 const runs = arg('runs', 5);
-const chain = devChain({ label: 'bench', users: 64 });
 const count = 4000;
 note(`signing ${count} transfers...`);
-const txs = Array.from({ length: count }, (_, i) => {
-  const from = chain.users[i % 64]!;
-  const to = chain.users[(i + 1) % 64]!;
-  return signTx({ chainId: chain.genesis.chainId, expiry: 100, payload: { type: 'transfer', from: from.publicKey, asset: 'STL', to: to.publicKey, amount: BigInt(1 + i) } }, [from]);
-});
-const items: VerifyItem[] = txs.map((t) => ({ publicKey: t.body.signers[0]!, message: t.bodyBytes, signature: t.signatures[0]! }));
+const { txs, items } = signedTransfers(count);
 
-function rateOf(n: number, fn: () => void): number {
-  const start = performance.now();
-  fn();
-  return (n / (performance.now() - start)) * 1000;
-}
-
-const fast = await medianRate(runs, () =>
-  rateOf(items.length, () => {
-    for (const x of items) if (!verify(x.publicKey, x.message, x.signature)) throw new Error('bad signature');
-  }),
-);
+const fast = await verifyRateFast(items, runs);
 note(`verify fast: ${round(fast)}/s`);
 const refItems = items.slice(0, 300);
 const reference = await medianRate(runs, () =>

@@ -33,7 +33,8 @@ function intArg(value: string | undefined, fallback: number, name: string, lo: n
   return n;
 }
 
-interface Layout {
+/** Where `prepareCluster` put a local cluster's files. */
+export interface Layout {
   readonly genesisPath: string;
   readonly adminKey: string;
   readonly configs: string[];
@@ -41,8 +42,23 @@ interface Layout {
   readonly adminPublicKey: string;
 }
 
-/** Writes genesis, keys and configs on first run; on later runs checks they match. */
-function prepare(dir: string, nodes: number, port: number, peerPort: number, transport: string): Layout {
+/**
+ * More for a new genesis than the admin (benchmarks fund many accounts): identities and
+ * balances in genesis JSON form, appended after the admin's, and `limits`.
+ */
+export interface GenesisExtra {
+  readonly identities?: ReadonlyArray<{ name: string; public_key: string; roles: string[] }>;
+  readonly balances?: ReadonlyArray<{ public_key: string; asset: string; amount: string }>;
+  readonly limits?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Writes genesis, keys and configs on first run; on later runs checks they match (`extra`
+ * applies only to a new genesis).
+ * @throws SteleError CLI_IO or GENESIS_INVALID
+ * @example const layout = prepareCluster('/tmp/c', 3, 8080, 7100, 'tcp');
+ */
+export function prepareCluster(dir: string, nodes: number, port: number, peerPort: number, transport: string, extra: GenesisExtra = {}): Layout {
   const genesisPath = join(dir, 'genesis.json');
   const keys = join(dir, 'keys');
   const adminKey = join(keys, 'admin.key');
@@ -65,9 +81,10 @@ function prepare(dir: string, nodes: number, port: number, peerPort: number, tra
     chain_id: 'stele-local',
     genesis_time_ms: Date.now(),
     validators: validatorKeys.map((pair, i) => ({ id: `v${i + 1}`, public_key: toHex(pair.publicKey), address: `127.0.0.1:${peerPort + i}` })),
-    identities: [{ name: 'admin', public_key: toHex(admin.publicKey), roles: ['admin', 'issuer'] }],
+    identities: [{ name: 'admin', public_key: toHex(admin.publicKey), roles: ['admin', 'issuer'] }, ...(extra.identities ?? [])],
     assets: [{ symbol: 'STL', issuer: toHex(admin.publicKey) }],
-    balances: [{ public_key: toHex(admin.publicKey), asset: 'STL', amount: ADMIN_BALANCE }],
+    balances: [{ public_key: toHex(admin.publicKey), asset: 'STL', amount: ADMIN_BALANCE }, ...(extra.balances ?? [])],
+    ...(extra.limits === undefined ? {} : { limits: extra.limits }),
   });
   writeNew(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
   configs.forEach((path, i) => {
@@ -85,23 +102,25 @@ function tail(path: string): string {
   }
 }
 
-export async function upCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    nodes: { type: 'string' },
-    data: { type: 'string' },
-    port: { type: 'string' },
-    'peer-port': { type: 'string' },
-    transport: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const nodes = intArg(values.nodes, 3, 'nodes', 1, 7);
-  if (nodes % 2 === 0) usage('--nodes must be odd (1, 3, 5 or 7): a majority of 2f+1 survives f failures');
-  const port = intArg(values.port, 8080, 'port', 1, 65535 - nodes);
-  const peerPort = intArg(values['peer-port'], 7100, 'peer-port', 1, 65535 - nodes);
-  const transport = values.transport ?? 'tcp';
-  if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
-  const dir = resolve(values.data ?? 'data');
-  const layout = prepare(dir, nodes, port, peerPort, transport);
+/** Validator processes started by `startValidators`. */
+export interface RunningCluster {
+  readonly children: readonly ChildProcess[];
+  /** DATA/vN/node.log, stdout and stderr of each validator. */
+  readonly logs: readonly string[];
+  /** True once every validator's API answers and knows a leader (false after 60 s). */
+  readonly ready: Promise<boolean>;
+  /** The first validator that exits before `stop` was called. */
+  readonly exited: Promise<{ index: number; code: number | null }>;
+  /** SIGTERM to each, SIGKILL to those still running after 10 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one `stele node --config` process per configuration of `layout`, logs appended
+ * to node.log next to each configuration.
+ * @example const cluster = startValidators(prepareCluster(dir, 3, 8080, 7100, 'tcp')); await cluster.ready;
+ */
+export function startValidators(layout: Layout): RunningCluster {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -134,10 +153,10 @@ export async function upCommand(args: string[]): Promise<number> {
     while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
-  const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
   // Wait until every validator's API answers and knows a leader.
   const ready = (async () => {
     for (let attempt = 0; attempt < 600; attempt++) {
+      if (stopping) return false;
       const answers = await Promise.all(
         layout.apiPorts.map(async (p) => {
           try {
@@ -153,7 +172,30 @@ export async function upCommand(args: string[]): Promise<number> {
     }
     return false;
   })();
-  const first = await Promise.race([ready.then((ok) => ({ ready: ok })), exited.then((e) => ({ exited: e }))]);
+  return { children, logs, ready, exited, stop };
+}
+
+export async function upCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    nodes: { type: 'string' },
+    data: { type: 'string' },
+    port: { type: 'string' },
+    'peer-port': { type: 'string' },
+    transport: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const nodes = intArg(values.nodes, 3, 'nodes', 1, 7);
+  if (nodes % 2 === 0) usage('--nodes must be odd (1, 3, 5 or 7): a majority of 2f+1 survives f failures');
+  const port = intArg(values.port, 8080, 'port', 1, 65535 - nodes);
+  const peerPort = intArg(values['peer-port'], 7100, 'peer-port', 1, 65535 - nodes);
+  const transport = values.transport ?? 'tcp';
+  if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
+  const dir = resolve(values.data ?? 'data');
+  const layout = prepareCluster(dir, nodes, port, peerPort, transport);
+  const cluster = startValidators(layout);
+  const { logs, stop } = cluster;
+  const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
+  const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e }))]);
   if (!('ready' in first) || !first.ready) {
     await stop();
     const which = 'exited' in first ? first.exited.index : 0;
@@ -194,7 +236,7 @@ export async function upCommand(args: string[]): Promise<number> {
     process.once('SIGINT', () => resolveSignal('SIGINT'));
     process.once('SIGTERM', () => resolveSignal('SIGTERM'));
   });
-  const end = await Promise.race([signal.then((s) => ({ signal: s })), exited.then((e) => ({ exited: e }))]);
+  const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
   await stop();
   if ('exited' in end) {
     throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${tail(logs[end.exited.index] as string)}`);
