@@ -128,7 +128,9 @@ export function startValidators(layout: Layout): RunningCluster {
   const exited = new Promise<{ index: number; code: number | null }>((resolveExit) => {
     const launch = (config: string, index: number): void => {
       const log = openSync(logs[index] as string, 'a');
-      const child = spawn(process.execPath, [main, 'node', '--config', config], { stdio: ['ignore', log, log] });
+      // STELE_NODE_FLAGS: extra Node.js flags for the validators (profiling: docs/performance.md).
+      const flags = (process.env.STELE_NODE_FLAGS ?? '').split(' ').filter((f) => f.startsWith('--'));
+      const child = spawn(process.execPath, [...flags, main, 'node', '--config', config], { stdio: ['ignore', log, log] });
       closeSync(log);
       child.on('exit', (code) => {
         if (stopping) return;

@@ -249,6 +249,11 @@ export class Replica {
     };
   }
 
+  /** Digest of the value committed at the commit index (ZERO_DIGEST before any). */
+  committedDigest(): Uint8Array {
+    return this.commitDigest;
+  }
+
   /** The leader's values beyond the commit index, in slot order (what a new value extends). */
   inFlightValues(): Array<{ slot: number; value: Uint8Array }> {
     return [...this.proposals.values()].sort((a, b) => a.slot - b.slot).map((p) => ({ slot: p.slot, value: p.value }));

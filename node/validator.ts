@@ -327,18 +327,37 @@ export class Validator {
 
   // ---------------------------------------------------------------- leader
 
-  /** Rebuilds the speculative chain when it no longer matches the core's in-flight values. */
+  /**
+   * Brings the speculative chain in line with the core: blocks committed but not yet
+   * applied, then the in-flight values. `speculative` is always a contiguous chain from
+   * the store's height + 1 (apply() drops its head as blocks are stored). Returns false
+   * when the leader cannot build on it now.
+   */
   private syncSpeculative(): boolean {
-    const inFlight = this.driver.core.inFlightValues();
+    const core = this.driver.core;
+    const commitIndex = core.status().commitIndex;
     let keep = 0;
-    while (keep < this.speculative.length && keep < inFlight.length) {
-      const s = this.speculative[keep]!;
-      const v = inFlight[keep]!;
-      if (s.slot !== v.slot || !bytesEqual(s.digest, digestOf(v.value))) break;
-      keep++;
+    if (commitIndex > this.store.height) {
+      // Committed blocks still being applied: build on them only when they are this
+      // leader's own speculative blocks. The committed value at the commit index pins every
+      // committed block below it through the prev-hash chain, so one digest decides.
+      const at = this.speculative.findIndex((s) => s.slot === commitIndex);
+      if (at < 0 || !bytesEqual(this.speculative[at]!.digest, core.committedDigest())) {
+        this.speculative = this.speculative.filter((s) => s.slot <= commitIndex);
+        return false; // wait until the store has applied them
+      }
+      keep = at + 1;
     }
-    this.speculative = this.speculative.slice(0, keep);
-    for (let k = keep; k < inFlight.length; k++) {
+    const inFlight = core.inFlightValues();
+    let matched = 0;
+    while (keep + matched < this.speculative.length && matched < inFlight.length) {
+      const s = this.speculative[keep + matched]!;
+      const v = inFlight[matched]!;
+      if (s.slot !== v.slot || !bytesEqual(s.digest, digestOf(v.value))) break;
+      matched++;
+    }
+    this.speculative = this.speculative.slice(0, keep + matched);
+    for (let k = matched; k < inFlight.length; k++) {
       const v = inFlight[k]!;
       const block = decodeBlock(v.value);
       const base = this.speculative.at(-1);
@@ -370,8 +389,6 @@ export class Validator {
     if (this.mempool.size === 0) return;
     const slot = this.driver.core.proposableSlot();
     if (slot === null) return;
-    // Build only on what is applied: commits still being written would be missing below.
-    if (this.store.height !== this.driver.core.status().commitIndex) return;
     const oldest = this.mempool.values().next().value;
     const limits = this.genesis.limits;
     if (oldest !== undefined && this.mempool.size < limits.block_txs_max && this.clock() - oldest.at < this.blockWaitMs) return;
@@ -455,7 +472,11 @@ export class Validator {
           for (const w of waiting ?? []) w.resolve({ height: certified.header.height, index });
         });
         const head = this.speculative[0];
-        if (head !== undefined && head.slot <= e.slot) this.speculative = this.speculative.filter((s) => s.slot > e.slot);
+        if (head !== undefined && head.slot <= e.slot) {
+          // Another value won this slot: everything built on the speculative one is void.
+          if (head.slot === e.slot && !bytesEqual(head.digest, digestOf(e.value))) this.speculative = [];
+          else this.speculative = this.speculative.filter((s) => s.slot > e.slot);
+        }
         for (const l of this.listeners) l(certified);
       }
     };
