@@ -85,7 +85,9 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   if (config.api !== null) {
-    app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')));
+    const access = config.api.access;
+    const members = access.mode === 'members' ? { enabled: true, signedReads: access.signedReads, windowMs: access.windowMs } : { enabled: false };
+    app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')), { members });
     url = await listen(app, { host: config.api.host, port: config.api.port });
   }
   let stopped = false;
