@@ -25,6 +25,13 @@ import { nodeView } from './view.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 
+/**
+ * The acceptor log is cut down every this many applied blocks. It then holds at most about
+ * this many blocks' accepts (plus the window in flight), which bounds both its disk space
+ * and what a restart replays into memory.
+ */
+export const ACCEPTOR_COMPACT_BLOCKS = 64;
+
 export interface RunningNode {
   readonly validator: Validator;
   readonly config: NodeConfig;
@@ -78,6 +85,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     transport: peers,
     acceptorLog: acceptor,
     durable: recoverDurable(records, 0, ZERO_DIGEST),
+    compaction: { log: acceptor, everyBlocks: ACCEPTOR_COMPACT_BLOCKS },
     tickMs: config.tickMs,
     onFatal,
   });

@@ -130,6 +130,8 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_blocks_proposed_total', 'blocks this validator proposed as leader', c.proposedBlocks),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
         counter('stele_transactions_refused_total', 'pending transactions refused when a block was cut', c.refused),
+        counter('stele_acceptor_compactions_total', 'acceptor log compactions since start', c.acceptorCompactions),
+        { name: 'stele_acceptor_log_records', help: 'records in the acceptor log (bounded by compaction)', type: 'gauge', samples: [{ value: validator.acceptorLogRecords ?? 0 }] },
         counter('stele_consensus_garbage_total', 'peer messages that failed to decode', core.garbage),
         counter('stele_consensus_dropped_total', 'stale or misplaced peer messages dropped', core.dropped),
         counter('stele_consensus_elections_total', 'elections this validator started', core.elections),
