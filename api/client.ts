@@ -74,6 +74,8 @@ export interface AccountAnswer {
   records_truncated: boolean;
   contracts?: Array<{ name: string; height: number }>;
   instances?: Array<{ id: number; contract: string; state: string; party: string }>;
+  contracts_truncated?: boolean;
+  instances_truncated?: boolean;
 }
 export interface StatusAnswer {
   chain_id: string;

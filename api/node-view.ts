@@ -74,18 +74,14 @@ export interface RecordView {
   readonly height: number;
 }
 
-/**
- * A deployed contract template. Filled by the contracts work (branch `contracts`): until
- * the node reads contract state, `AccountView.contracts` stays undefined and the API omits
- * the field. The shape here is a proposal the contracts engineer may refine at merge.
- */
+/** A contract template this account deployed (ledger/contract-state.ts). */
 export interface ContractView {
   readonly name: string;
   /** Height of the deploy transaction. */
   readonly height: number;
 }
 
-/** A contract instance the account is a party to (filled by the contracts work, as above). */
+/** A contract instance the account is a party to: one entry per party it is bound to. */
 export interface InstanceView {
   readonly id: number;
   readonly contract: string;
@@ -107,10 +103,13 @@ export interface AccountView {
   readonly records: readonly RecordView[];
   /** True when the account owns more records than `records` holds. */
   readonly recordsTruncated: boolean;
-  /** Contracts this key deployed. Optional: filled once the node reads contract state. */
+  /** Contracts this key deployed, by name, at most ACCOUNT_RECORDS_MAX. Optional: a node that does not read contract state omits it. */
   readonly contracts?: readonly ContractView[];
-  /** Instances this key is a party to. Optional: filled once the node reads contract state. */
+  /** Instances this key is a party to, by id, at most ACCOUNT_RECORDS_MAX. Optional, as above. */
   readonly instances?: readonly InstanceView[];
+  /** True when the account has more contracts (instances) than the list holds. */
+  readonly contractsTruncated?: boolean;
+  readonly instancesTruncated?: boolean;
 }
 
 /** One Prometheus metric family. */

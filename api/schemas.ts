@@ -195,12 +195,12 @@ export const accountSchema = {
     records_truncated: { type: 'boolean' },
     contracts: {
       type: 'array',
-      description: 'present once the node reads contract state',
+      description: 'contracts this key deployed, by name (at most 1,000); absent when the node does not read contract state',
       items: { type: 'object', additionalProperties: false, required: ['name', 'height'], properties: { name: { type: 'string' }, height: INT } },
     },
     instances: {
       type: 'array',
-      description: 'present once the node reads contract state',
+      description: 'contract instances this key is a party to, one entry per party it is bound to, by id (at most 1,000); absent as above',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -208,6 +208,8 @@ export const accountSchema = {
         properties: { id: INT, contract: { type: 'string' }, state: { type: 'string' }, party: { type: 'string' } },
       },
     },
+    contracts_truncated: { type: 'boolean', description: 'present with contracts: true when the key deployed more than the list holds' },
+    instances_truncated: { type: 'boolean', description: 'present with instances: true when the key is a party to more than the list holds' },
   },
 } as const;
 
@@ -235,6 +237,8 @@ export function accountToJson(publicKey: Uint8Array, a: AccountView): Record<str
   };
   if (a.contracts !== undefined) out.contracts = a.contracts.map((c) => ({ name: c.name, height: c.height }));
   if (a.instances !== undefined) out.instances = a.instances.map((i) => ({ id: i.id, contract: i.contract, state: i.state, party: i.party }));
+  if (a.contracts !== undefined) out.contracts_truncated = a.contractsTruncated === true;
+  if (a.instances !== undefined) out.instances_truncated = a.instancesTruncated === true;
   return out;
 }
 

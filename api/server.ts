@@ -164,6 +164,19 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     return503OnClosing: false,
     routerOptions: { maxParamLength: PARAM_CHARS_MAX, ignoreTrailingSlash: false },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, discriminator: true } },
+    clientErrorHandler: (error, socket) => {
+      // Node's HTTP parser refused the request before any route ran (bad framing such as an
+      // unknown Transfer-Encoding, or headers that never finished arriving). The answer has
+      // the same error shape as every other refusal; the connection then closes, since a
+      // stream that lost its framing cannot be resynchronised.
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const timedOut = (error as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const body = JSON.stringify(errorBody('API_BAD_REQUEST', timedOut ? `the request did not arrive within ${REQUEST_TIMEOUT_MS} ms` : 'malformed HTTP request (framing or headers)'));
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     frameworkErrors: (error, _request, reply) => {
       // Bad percent-encoding in the URL, a parameter over maxParamLength.
       void (reply as FastifyReply).code(400).type('application/json').send(errorBody('API_BAD_REQUEST', error.message.slice(0, 300)));

@@ -1,10 +1,12 @@
 import { fromHex, toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { openChainFile } from '../ledger/chain-file.js';
-import { fromDataDir, fromUrl, type ChainSource } from './chain-source.js';
+import { checkNodeUrl, fromDataDir, fromUrl, type ChainSource } from './chain-source.js';
+import { compareReplica, type ReplicaComparison } from './compare.js';
+import { progressBar } from './progress.js';
 import { verifyChain, type AuditReport } from '../ledger/chain.js';
 import { decodeBlock } from '../ledger/block.js';
-import { parseGenesisText } from '../ledger/genesis.js';
+import { parseGenesisText, type Genesis } from '../ledger/genesis.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, parse, printJson, readText, usage } from './io.js';
 import { isSteleError, SteleError } from '../ledger/errors.js';
@@ -27,10 +29,14 @@ function fromFile(path: string, genesisHash: Uint8Array): ChainSource {
   };
 }
 
+/** Replicas one audit compares at most (--compare URL...). */
+const COMPARE_URLS_MAX = 16;
+
 /**
- * `stele audit (FILE | --data DIR | --url URL) --genesis GENESIS [--head HASH] [--json] [--reference]`:
+ * `stele audit (FILE | --data DIR | --url URL) --genesis GENESIS [--head HASH] [--compare URL...] [--json] [--reference]`:
  * verifies a chain from the genesis file alone. Reads only; never repairs. `--head` names
- * the hash the last block must have, which catches a chain cut short.
+ * the hash the last block must have, which catches a chain cut short. `--compare` then
+ * checks that each other node serves the same blocks on the common prefix (cli/compare.ts).
  */
 export async function auditCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -40,6 +46,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       data: { type: 'string' },
       url: { type: 'string' },
       head: { type: 'string' },
+      compare: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       reference: { type: 'boolean' },
     },
@@ -56,6 +63,11 @@ export async function auditCommand(args: string[]): Promise<number> {
       usage('--head expects a block hash: 64 lower-case hex characters');
     }
   }
+  const compareUrls = values.compare ?? [];
+  if (compareUrls.length > COMPARE_URLS_MAX) usage(`--compare takes at most ${COMPARE_URLS_MAX} URLs`);
+  for (const url of compareUrls) checkNodeUrl(url, '--compare');
+  if (values.url !== undefined) checkNodeUrl(values.url, '--url');
+  const json = values.json === true;
   const genesis = parseGenesisText(readText(values.genesis, GENESIS_FILE_BYTES_MAX));
   const started = performance.now();
   let source: ChainSource;
@@ -68,24 +80,35 @@ export async function auditCommand(args: string[]): Promise<number> {
     // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.
     const height = typeof error.details.height === 'number' ? error.details.height : 1;
     const failure = { height, code: error.code, message: error.reason };
-    if (values.json === true) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast' });
+    if (json) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast', compare: [] });
     else process.stdout.write(`INVALID at block ${height}: ${error.code}: ${error.reason}\n`);
     return EXIT_CHECK_FAILED;
   }
   const pool = values.reference === true ? undefined : new VerifyPool();
   try {
     let lastHash: Uint8Array | null = null;
+    // Block hashes of the audited chain, kept only when replicas are to be compared.
+    const hashes: Uint8Array[] = [];
+    const progress = progressBar('blocks', source.count, { quiet: json });
+    let seen = 0;
     const tracked = (async function* () {
       for await (const bytes of source.blocks) {
         yield bytes;
+        progress.update(++seen);
         try {
           lastHash = decodeBlock(bytes).hash;
         } catch {
           lastHash = null; // verifyChain reports the bad block
         }
+        if (compareUrls.length > 0 && lastHash !== null) hashes.push(lastHash);
       }
     })();
-    let report: AuditReport = await verifyChain(genesis, tracked, { pool, reference: values.reference === true });
+    let report: AuditReport;
+    try {
+      report = await verifyChain(genesis, tracked, { pool, reference: values.reference === true });
+    } finally {
+      progress.finish();
+    }
     if (report.ok && source.damage !== null) {
       // Every block before the damaged record verified; the damaged one is the first bad block.
       report = { ...report, ok: false, failure: source.damage };
@@ -98,6 +121,18 @@ export async function auditCommand(args: string[]): Promise<number> {
           ok: false,
           failure: { height: report.height + 1, code: 'AUDIT_HEAD_MISMATCH', message: `the chain ends at block ${report.height} (${last === null ? 'unknown' : toHex(last)}), not at the expected head ${toHex(head)}: it was cut short or is another chain` },
         };
+      }
+    }
+    // Replicas are compared against a chain that verified (an invalid one has no meaning to agree on).
+    const compare: ReplicaComparison[] = [];
+    if (report.ok) {
+      hashes.length = report.height;
+      for (const url of compareUrls) compare.push(await compareOne(genesis, url, hashes, json));
+      const worst = compare.filter((c) => c.first_difference !== null).sort((a, b) => (a.first_difference?.height ?? 0) - (b.first_difference?.height ?? 0));
+      const first = worst[0]?.first_difference;
+      if (first !== undefined && first !== null) {
+        const urls = worst.filter((c) => c.first_difference?.height === first.height).map((c) => c.url);
+        report = { ...report, ok: false, failure: { height: first.height, code: first.code, message: `${urls.join(', ')} ${urls.length > 1 ? 'disagree' : 'disagrees'} with the audited chain at block ${first.height}: ${first.message}` } };
       }
     }
     const seconds = (performance.now() - started) / 1000;
@@ -113,19 +148,38 @@ export async function auditCommand(args: string[]): Promise<number> {
       torn_tail_bytes: source.tornBytes,
       seconds: Number(seconds.toFixed(3)),
       verifier: values.reference === true ? 'reference' : 'fast',
+      compare,
     };
-    if (values.json === true) printJson(full);
+    if (json) printJson(full);
     else if (report.ok) {
       process.stdout.write(`valid: ${report.height} blocks, ${report.transactions} transactions, state ${report.state_hash}\n`);
       if (source.tornBytes > 0) process.stderr.write(`note: ${source.tornBytes} bytes of torn tail after the last whole block\n`);
+      for (const c of compare) process.stdout.write(`agrees: ${c.url} (blocks 1..${c.common_height} of its ${c.height})\n`);
     } else {
       const f = report.failure;
       process.stdout.write(`INVALID at block ${f?.height}: ${f?.code}: ${f?.message}\n`);
       process.stderr.write(`blocks 1..${report.height} are valid\n`);
+      for (const c of compare) {
+        const d = c.first_difference;
+        process.stdout.write(d === null ? `agrees: ${c.url} (blocks 1..${c.common_height})\n` : `DIFFERS: ${c.url} at block ${d.height}: ${d.code}: ${d.message}\n`);
+      }
     }
     return report.ok ? EXIT_OK : EXIT_CHECK_FAILED;
   } finally {
     await pool?.close();
+    await source.close();
+  }
+}
+
+/** Reads one replica's common prefix and compares it (cli/compare.ts). @throws SteleError CLI_IO */
+async function compareOne(genesis: Genesis, url: string, hashes: readonly Uint8Array[], quiet: boolean): Promise<ReplicaComparison> {
+  const source = await fromUrl(url, hashes.length);
+  const progress = progressBar(`blocks of ${url}`, source.count, { quiet });
+  let seen = 0;
+  try {
+    return await compareReplica(genesis, url, source.height, source, hashes, () => progress.update(++seen));
+  } finally {
+    progress.finish();
     await source.close();
   }
 }

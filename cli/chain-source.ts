@@ -52,8 +52,24 @@ export function fromDataDir(dir: string): ChainSource {
   };
 }
 
-/** A node's REST API: every committed block up to the height it reports now. */
-export async function fromUrl(url: string): Promise<ChainSource> {
+/** Longest node URL accepted on the command line. */
+const URL_CHARS_MAX = 2048;
+
+/** An http(s) base URL from the command line. @throws SteleError CLI_USAGE */
+export function checkNodeUrl(url: string, flag: string): string {
+  let parsed: URL | null = null;
+  if (url.length <= URL_CHARS_MAX && URL.canParse(url)) parsed = new URL(url);
+  if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search !== '' || parsed.hash !== '') {
+    throw new SteleError('CLI_USAGE', `${flag} expects a node's base URL such as http://127.0.0.1:8080, not ${JSON.stringify(url.slice(0, 100))}`);
+  }
+  return url;
+}
+
+/**
+ * A node's REST API: every committed block up to the height it reports now (or up to
+ * `upTo`, when lower). `height` in the answer is the node's committed height.
+ */
+export async function fromUrl(url: string, upTo = Number.MAX_SAFE_INTEGER): Promise<ChainSource & { readonly height: number }> {
   const client = new SteleClient({ url });
   let height: number;
   try {
@@ -61,15 +77,25 @@ export async function fromUrl(url: string): Promise<ChainSource> {
   } catch (error) {
     throw new SteleError('CLI_IO', `cannot read ${url}: ${error instanceof ApiError ? error.message : (error as Error).message}`);
   }
+  const last = Math.min(height, upTo);
   return {
+    height,
     blocks: (async function* () {
-      for (let from = 1; from <= height; from += PAGE_BLOCKS) {
-        const page = await client.blocksBytes(from, Math.min(PAGE_BLOCKS, height - from + 1));
+      // A page may stop early (the server bounds its bytes): advance by what came.
+      for (let from = 1; from <= last; ) {
+        let page: Uint8Array[];
+        try {
+          page = await client.blocksBytes(from, Math.min(PAGE_BLOCKS, last - from + 1));
+        } catch (error) {
+          throw new SteleError('CLI_IO', `cannot read blocks from ${from} of ${url}: ${(error as Error).message}`);
+        }
         if (page.length === 0) throw new SteleError('CLI_IO', `${url} served no block at height ${from}`);
-        for (const b of page) yield b;
+        const wanted = page.slice(0, last - from + 1);
+        from += wanted.length;
+        for (const b of wanted) yield b;
       }
     })(),
-    count: height,
+    count: last,
     damage: null,
     tornBytes: 0,
     close: async () => {},

@@ -21,8 +21,8 @@ Usage:
   stele keygen --out FILE [--json] [--force]
   stele genesis new --chain-id ID --validator ID,KEY,HOST:PORT... --admin NAME,KEY... [--asset SYM] [--supply N] --out FILE [--force]
   stele genesis check FILE [--json]
-  stele audit (FILE | --data DIR) --genesis GENESIS [--head HASH] [--json] [--reference]
-  stele export --data DIR --out FILE [--force] [--json]
+  stele audit (FILE | --data DIR | --url URL) --genesis GENESIS [--head HASH] [--compare URL]... [--json] [--reference]
+  stele export (--data DIR | --url URL) --out FILE [--force] [--json]
   stele up [--nodes 3] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp|fabric|auto] [--json]
   stele node --config FILE
   stele tx register|revoke|transfer|issue|put|deploy|create|act ... --signer KEYFILE --url URL [--wait] [--json]

@@ -49,7 +49,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     throw error;
   }
   const { validator, config } = node;
-  process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}`}\n`);
+  process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}${config.api?.access.mode === 'members' ? ' (members mode)' : ''}`}\n`);
   const signal = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -134,6 +134,34 @@ export function recoverDurable(records: readonly DurableRecord[], commitIndex: n
   return { promised, entries: [...entries.values()].sort((a, b) => a.slot - b.slot), commitIndex, commitDigest };
 }
 
+/**
+ * The records an acceptor log may be cut down to once the learner has durably applied
+ * slots 1..appliedIndex: one promise of the highest ballot any record carries, then the
+ * last accept of each slot above appliedIndex, in slot order.
+ *
+ * Why this is safe (docs/consensus.md, "Compaction"): an acceptor must never forget a
+ * promise, nor an accepted value that might still be chosen. The promise kept is the
+ * highest ballot of all records, exactly what `recoverDurable` folds them into. Accepted
+ * values at or below appliedIndex are committed and durably applied: their chosen values
+ * live in the block store (with certificates, served by catch-up), and a restart begins
+ * with commitIndex = the applied height >= appliedIndex, where `recoverDurable` and the
+ * Replica constructor drop them anyway. Above appliedIndex nothing changes. So for every
+ * commitIndex >= appliedIndex, `recoverDurable` of the result equals `recoverDurable` of
+ * the input (a property test checks it).
+ */
+export function compactRecords(records: readonly DurableRecord[], appliedIndex: number): DurableRecord[] {
+  invariant(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'applied index is a height');
+  let promised = BALLOT_ZERO;
+  const accepts = new Map<number, DurableRecord & { kind: 'accept' }>();
+  for (const r of records) {
+    if (compareBallots(r.ballot, promised) > 0) promised = r.ballot;
+    if (r.kind === 'accept' && r.slot > appliedIndex) accepts.set(r.slot, r);
+  }
+  const out: DurableRecord[] = [];
+  if (compareBallots(promised, BALLOT_ZERO) > 0) out.push({ kind: 'promise', ballot: promised });
+  return out.concat([...accepts.values()].sort((a, b) => a.slot - b.slot));
+}
+
 interface Accepted {
   readonly ballot: Ballot;
   readonly prevDigest: Uint8Array;

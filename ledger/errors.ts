@@ -97,6 +97,7 @@ export const ERROR_CODES = {
   CLI_IO: 'a file could not be read or written',
   CHAIN_FILE_INVALID: 'the chain file is not a well-formed Stele export',
   AUDIT_HEAD_MISMATCH: 'the chain does not end at the expected head block',
+  AUDIT_REPLICA_MISMATCH: 'a replica given to audit --compare serves another block (or fewer blocks) on the common prefix',
   // Node admission (returned by the node behind the REST API; MEMPOOL_FULL is above).
   NODE_UNAVAILABLE: 'the node cannot take the request now (no leader known, catching up or shutting down)',
   COMMIT_TIMEOUT: 'the transaction was admitted but not committed within the wait',

@@ -17,10 +17,48 @@ import type { Genesis } from './genesis.js';
 import { genesisState, type BlockResult } from './machine.js';
 import { MemoryState } from './state.js';
 import { FileBlockLog, type BlockLog } from './block-log.js';
+import { contractKeys, decodeInstance, decodeTemplate } from './contract-state.js';
 
 const META_GENESIS = 'm:genesis';
 const META_HEIGHT = 'm:height';
 const META_STATE_HASH = 'm:state_hash';
+/** Version of the account index (`x:` keys) this store keeps; absent: rebuild it at open. */
+const META_ACCOUNT_INDEX = 'm:account_index';
+const ACCOUNT_INDEX_VERSION = 1;
+
+/**
+ * The account index: which contracts a key deployed and which instances it is a party
+ * to, for GET /v1/accounts. Derived from the state (never hashed, never part of consensus),
+ * kept in the same LevelDB batch as the state writes so it cannot drift from them:
+ *
+ *   x:<key hex>/ctpl/<contract name>               (deployer)
+ *   x:<key hex>/cins/<instance id, 16 digits>/<party name>
+ */
+const TEMPLATE_PREFIX = contractKeys.template('');
+const INSTANCE_PREFIX = 'cins/';
+
+function accountIndexKeys(stateKey: string, value: Uint8Array | undefined): string[] {
+  if (value === undefined) return [];
+  if (stateKey.startsWith(TEMPLATE_PREFIX)) {
+    const t = decodeTemplate(value);
+    return [`x:${toHex(t.deployer)}/ctpl/${t.name}`];
+  }
+  if (stateKey.startsWith(INSTANCE_PREFIX)) {
+    const digits = stateKey.slice(INSTANCE_PREFIX.length);
+    const x = decodeInstance(Number(digits), value);
+    return [...x.parties].map(([party, key]) => `x:${key}/cins/${digits}/${party}`);
+  }
+  return [];
+}
+
+/** What an account has to do with contracts, from the account index. */
+export interface AccountContracts {
+  readonly templates: readonly string[];
+  readonly instances: ReadonlyArray<{ readonly id: number; readonly party: string }>;
+  /** True when a list was cut at the limit. */
+  readonly templatesTruncated: boolean;
+  readonly instancesTruncated: boolean;
+}
 
 function u64(n: number): Uint8Array {
   const out = new Uint8Array(8);
@@ -78,7 +116,9 @@ export class LedgerStore {
         state = initial.state;
         const batch = db.batch();
         batch.put(META_GENESIS, genesis.hash).put(META_HEIGHT, u64(0)).put(META_STATE_HASH, initial.stateHash);
+        batch.put(META_ACCOUNT_INDEX, u64(ACCOUNT_INDEX_VERSION));
         for (const w of initial.writeSet) if (w.value !== null) batch.put(`s:${w.key}`, w.value);
+        for (const w of initial.writeSet) for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
         await batch.write();
       } else {
         if (!bytesEqual(storedGenesis, genesis.hash)) {
@@ -89,6 +129,15 @@ export class LedgerStore {
         const entries: Array<{ key: string; value: Uint8Array }> = [];
         for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) entries.push({ key: key.slice(2), value });
         state.apply(entries);
+        const indexVersion = await db.get(META_ACCOUNT_INDEX);
+        if (indexVersion === undefined || readU64(indexVersion) !== ACCOUNT_INDEX_VERSION) {
+          // A directory written before the index existed: build it once from the state.
+          const batch = db.batch();
+          for await (const key of db.keys({ gte: 'x:', lt: 'x;' })) batch.del(key);
+          for (const e of entries) for (const k of accountIndexKeys(e.key, e.value)) batch.put(k, new Uint8Array(0));
+          batch.put(META_ACCOUNT_INDEX, u64(ACCOUNT_INDEX_VERSION));
+          await batch.write();
+        }
       }
       if (height > log.length) {
         throw new SteleError('STORE_MISMATCH', `index at height ${height} but the block log holds ${log.length} blocks`);
@@ -149,6 +198,10 @@ export class LedgerStore {
     for (const w of result.writeSet) {
       if (w.value === null) batch.del(`s:${w.key}`);
       else batch.put(`s:${w.key}`, w.value);
+      // The state has not moved yet: it holds the value before this block (deletes first,
+      // so a key kept by both the old and the new value stays).
+      for (const k of accountIndexKeys(w.key, this.checker.state.get(w.key))) batch.del(k);
+      for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
     }
     const height = block.header.height;
     block.txs.forEach((tx, i) => {
@@ -197,6 +250,30 @@ export class LedgerStore {
     const out: Array<{ key: string; value: Uint8Array }> = [];
     for await (const [key, value] of this.db.iterator({ gte: `s:${prefix}`, lt: `s:${prefix}\x7f`, limit })) out.push({ key: key.slice(2), value });
     return out;
+  }
+
+  /**
+   * Contracts `publicKey` (hex) deployed and instances it is a party to, committed state,
+   * at most `limit` of each (names in order; instances by id, then party name).
+   */
+  async accountContracts(publicKeyHex: string, limit: number): Promise<AccountContracts> {
+    this.checkOpen();
+    const scan = async (prefix: string): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1 })) out.push(key.slice(prefix.length));
+      return out;
+    };
+    const templates = await scan(`x:${publicKeyHex}/ctpl/`);
+    const instances = (await scan(`x:${publicKeyHex}/cins/`)).map((rest) => {
+      const slash = rest.indexOf('/');
+      return { id: Number(rest.slice(0, slash)), party: rest.slice(slash + 1) };
+    });
+    return {
+      templates: templates.slice(0, limit),
+      instances: instances.slice(0, limit),
+      templatesTruncated: templates.length > limit,
+      instancesTruncated: instances.length > limit,
+    };
   }
 
   /** Height of a committed block by hash. */

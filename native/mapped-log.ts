@@ -220,6 +220,11 @@ function generationName(n: number): string {
  * state.append(promiseRecord); await state.persist(); // then answer
  */
 export class AcceptorLog {
+  /** Settles when the compaction under way (if any) has switched generations. */
+  private compacting: Promise<void> | null = null;
+  /** Records appended during a compaction, bounded by what one persist batch carries. */
+  private readonly held: Uint8Array[] = [];
+
   private constructor(
     readonly dir: string,
     private generation: number,
@@ -265,33 +270,77 @@ export class AcceptorLog {
     fsyncDir(dir);
   }
 
+  /** Records in the log, those held during a compaction included. */
   get length(): number {
-    return this.log.length;
+    return this.log.length + this.held.length;
+  }
+
+  /** The current generation (0 before the first compaction). */
+  get generationNumber(): number {
+    return this.generation;
   }
 
   /** The records, oldest first (views into the mapping, checksums verified). */
   *replay(): IterableIterator<Uint8Array> {
+    invariant(this.compacting === null, 'no replay during a compaction');
     for (let i = 0; i < this.log.length; i++) yield this.log.read(i);
   }
 
+  /**
+   * Appends a record (durable at the next `persist`). During a compaction the record is
+   * held in memory and goes into the new generation once it is current: appending it to
+   * the old one would lose it when that generation is deleted.
+   */
   append(record: Uint8Array): number {
+    if (this.compacting !== null) {
+      this.held.push(Uint8Array.from(record));
+      return this.length - 1;
+    }
     return this.log.append(record);
   }
 
-  persist(): Promise<void> {
+  /** Resolves when every record appended before the call is durable (after a compaction under way, if any). */
+  async persist(): Promise<void> {
+    while (this.compacting !== null) await this.compacting;
     return this.log.persist();
   }
 
-  /** Atomically replaces every record with `records` (durable when it resolves). */
-  async compact(records: Iterable<Uint8Array>): Promise<void> {
+  /**
+   * Atomically replaces every record with `records` (durable when it resolves). Safe while
+   * the log is in use: appends made meanwhile are held and then appended to the new
+   * generation, and a `persist` waits for the switch. `records` is read synchronously, at
+   * the call, so it must describe everything appended before the call.
+   * @throws SteleError STORE_IO (then the old generation stays current; the held records
+   * are appended to it, so nothing acknowledged is lost, and the caller should stop)
+   */
+  compact(records: Iterable<Uint8Array>): Promise<void> {
+    invariant(this.compacting === null, 'one compaction at a time');
+    const copies = [...records].map((r) => Uint8Array.from(r));
+    const run = this.switchTo(copies).finally(() => {
+      this.compacting = null;
+      // Held records follow the compacted ones, in their order, in whichever generation is current.
+      for (const r of this.held.splice(0)) this.log.append(r);
+    });
+    this.compacting = run.catch(() => {});
+    return run;
+  }
+
+  private async switchTo(records: readonly Uint8Array[]): Promise<void> {
     const next = this.generation + 1;
     const nextDir = join(this.dir, generationName(next));
-    rmSync(nextDir, { recursive: true, force: true });
-    const log = MappedLog.open(nextDir, this.options);
-    for (const r of records) log.append(r);
-    await log.persist();
-    await log.close();
-    AcceptorLog.markComplete(this.dir, next);
+    try {
+      rmSync(nextDir, { recursive: true, force: true });
+      const log = MappedLog.open(nextDir, this.options);
+      for (const r of records) log.append(r);
+      await log.persist();
+      await log.close();
+      AcceptorLog.markComplete(this.dir, next);
+    } catch (error) {
+      rmSync(nextDir, { recursive: true, force: true });
+      if (error instanceof SteleError) throw error;
+      throw new SteleError('STORE_IO', `acceptor log compaction in ${nextDir}: ${(error as Error).message}`, { path: nextDir });
+    }
+    // From here the new generation is the one a restart opens.
     await this.log.close();
     rmSync(join(this.dir, generationName(this.generation)), { recursive: true, force: true });
     fsyncDir(this.dir);
@@ -299,7 +348,8 @@ export class AcceptorLog {
     this.log = MappedLog.open(nextDir, this.options);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    while (this.compacting !== null) await this.compacting;
     return this.log.close();
   }
 }

@@ -11,12 +11,31 @@
  *   "listen": "0.0.0.0:7100",           optional: validator transport listen address
  *   "transport": "tcp",                 optional: tcp | fabric | auto
  *   "provider": "tcp",                  optional: libfabric provider, tcp | verbs
- *   "api": { "host": "127.0.0.1", "port": 8080 },  optional: REST API (omit for none)
+ *   "api": {                            optional: REST API (omit for none)
+ *     "host": "127.0.0.1", "port": 8080,
+ *     "mode": "open",                   optional: open (default) | members (api/members.ts)
+ *     "signed_reads": false,            optional, members only: GET routes signed too
+ *     "window_ms": 30000                optional, members only: accepted clock distance
+ *   },
  *   "tick_ms": 20                       optional: consensus tick
  * }
  */
 import { dirname, resolve } from 'node:path';
 import { SteleError } from '../ledger/errors.js';
+import { MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX } from '../api/limits.js';
+
+/**
+ * How the REST API admits requests: `open` (reads and writes unsigned: development), or
+ * `members` (every write, and every read with `signedReads`, signed by an active registered
+ * identity within `windowMs` of the server clock).
+ */
+export type ApiAccess = { readonly mode: 'open' } | { readonly mode: 'members'; readonly signedReads: boolean; readonly windowMs: number };
+
+export interface ApiConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly access: ApiAccess;
+}
 
 export interface NodeConfig {
   readonly genesis: string;
@@ -25,7 +44,7 @@ export interface NodeConfig {
   readonly listen: string | null;
   readonly transport: 'tcp' | 'fabric' | 'auto';
   readonly provider: 'tcp' | 'verbs';
-  readonly api: { readonly host: string; readonly port: number } | null;
+  readonly api: ApiConfig | null;
   readonly tickMs: number;
   /** Re-verify transaction signatures of committed blocks (Validator.verifyCommitted). */
   readonly verifyCommittedSignatures: boolean;
@@ -67,16 +86,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   if (transport !== 'tcp' && transport !== 'fabric' && transport !== 'auto') bad('transport', 'expected tcp, fabric or auto');
   const provider = o.provider ?? 'tcp';
   if (provider !== 'tcp' && provider !== 'verbs') bad('provider', 'expected tcp or verbs');
-  let api: NodeConfig['api'] = null;
-  if (o.api !== undefined) {
-    const a = o.api as Record<string, unknown>;
-    if (a === null || typeof a !== 'object' || Array.isArray(a)) bad('api', 'expected {"host", "port"}');
-    for (const k of Object.keys(a)) if (k !== 'host' && k !== 'port') bad(`api.${k}`, 'unknown field');
-    const host = text(a, 'host', 253);
-    const port = a.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) bad('api.port', 'expected an integer 0..65535');
-    api = { host, port };
-  }
+  const api = o.api === undefined ? null : apiConfig(o.api);
   const tickMs = o.tick_ms ?? 20;
   if (typeof tickMs !== 'number' || !Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) bad('tick_ms', 'expected an integer 1..1000');
   const verifyCommitted = o.verify_committed_signatures ?? false;
@@ -92,6 +102,29 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
     tickMs,
     verifyCommittedSignatures: verifyCommitted,
   };
+}
+
+function apiConfig(value: unknown): ApiConfig {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('api', 'expected {"host", "port"} and optionally "mode", "signed_reads", "window_ms"');
+  const a = value as Record<string, unknown>;
+  const known = new Set(['host', 'port', 'mode', 'signed_reads', 'window_ms']);
+  for (const k of Object.keys(a)) if (!known.has(k)) bad(`api.${k}`, 'unknown field');
+  const host = text(a, 'host', 253);
+  const port = a.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) bad('api.port', 'expected an integer 0..65535');
+  const mode = a.mode ?? 'open';
+  if (mode !== 'open' && mode !== 'members') bad('api.mode', 'expected "open" or "members"');
+  if (mode === 'open') {
+    // Settings that only mean something in members mode are refused rather than ignored:
+    // an operator who writes them believes the API is guarded.
+    for (const k of ['signed_reads', 'window_ms']) if (a[k] !== undefined) bad(`api.${k}`, 'only allowed with "mode": "members"');
+    return { host, port, access: { mode: 'open' } };
+  }
+  const signedReads = a.signed_reads ?? false;
+  if (typeof signedReads !== 'boolean') bad('api.signed_reads', 'expected true or false');
+  const windowMs = a.window_ms ?? MEMBERS_WINDOW_MS_DEFAULT;
+  if (typeof windowMs !== 'number' || !Number.isInteger(windowMs) || windowMs < 1000 || windowMs > MEMBERS_WINDOW_MS_MAX) bad('api.window_ms', `expected an integer 1000..${MEMBERS_WINDOW_MS_MAX}`);
+  return { host, port, access: { mode: 'members', signedReads, windowMs } };
 }
 
 export function configBase(path: string): string {

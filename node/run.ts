@@ -26,6 +26,13 @@ import { faultyTransport } from './faults.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 
+/**
+ * The acceptor log is cut down every this many applied blocks. It then holds at most about
+ * this many blocks' accepts (plus the window in flight), which bounds both its disk space
+ * and what a restart replays into memory.
+ */
+export const ACCEPTOR_COMPACT_BLOCKS = 64;
+
 export interface RunningNode {
   readonly validator: Validator;
   readonly config: NodeConfig;
@@ -83,6 +90,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     transport: peers,
     acceptorLog: acceptor,
     durable: recoverDurable(records, 0, ZERO_DIGEST),
+    compaction: { log: acceptor, everyBlocks: ACCEPTOR_COMPACT_BLOCKS },
     tickMs: config.tickMs,
     pool,
     verifyCommitted: config.verifyCommittedSignatures,
@@ -92,7 +100,9 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   if (config.api !== null) {
-    app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')));
+    const access = config.api.access;
+    const members = access.mode === 'members' ? { enabled: true, signedReads: access.signedReads, windowMs: access.windowMs } : { enabled: false };
+    app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')), { members });
     url = await listen(app, { host: config.api.host, port: config.api.port });
   }
   let stopped = false;

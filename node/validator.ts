@@ -28,8 +28,8 @@ import type { VerifyPool } from '../ledger/verify-pool.js';
 import type { VerifyItem } from '../ledger/verify-batch.js';
 import { decodeTx, type Tx } from '../ledger/tx.js';
 import { ReplicaDriver, type AcceptorLog, type PeerMessage, type Transport } from '../consensus/driver.js';
-import type { Vote } from '../consensus/messages.js';
-import { digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
+import { decodeRecord, encodeRecord, type Vote } from '../consensus/messages.js';
+import { compactRecords, digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
 
 const CHANNEL_CONSENSUS = 0;
 const CHANNEL_FORWARD = 1;
@@ -60,6 +60,21 @@ export interface ValidatorOptions {
    */
   readonly verifyCommitted?: boolean;
   readonly onFatal: (error: unknown) => void;
+  /**
+   * Acceptor-log compaction: every `everyBlocks` blocks applied to the store, the log is
+   * cut down to what recovery needs (consensus/replica.ts compactRecords). Without it the
+   * log keeps every record. `log` is the same log as `acceptorLog` (native/mapped-log.ts
+   * AcceptorLog in production).
+   */
+  readonly compaction?: { readonly log: CompactableLog; readonly everyBlocks: number };
+}
+
+/** An acceptor log that can be read back and replaced atomically (native/mapped-log.ts AcceptorLog). */
+export interface CompactableLog {
+  readonly length: number;
+  replay(): Iterable<Uint8Array>;
+  /** Replaces every record; appends and persists made meanwhile must not be lost. */
+  compact(records: Iterable<Uint8Array>): Promise<void>;
 }
 
 export type TxStatus =
@@ -100,7 +115,10 @@ export class Validator {
   private applying: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, refused: 0 };
+  /** The compaction under way, and the applied height the last one started from. */
+  private compaction: Promise<void> | null = null;
+  private compactedAt = 0;
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, refused: 0, acceptorCompactions: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -172,8 +190,12 @@ export class Validator {
   }
 
   start(): void {
+    const c = this.options.compaction;
+    invariant(c === undefined || (Number.isSafeInteger(c.everyBlocks) && c.everyBlocks >= 1), 'compaction every 1 or more blocks');
     this.driver.start();
     this.timer = setInterval(() => this.maybePropose(), Math.max(1, Math.floor(this.blockWaitMs / 2)));
+    // A restart may find a long log (a crash before the last compaction): cut it at once.
+    this.maybeCompact();
   }
 
   async stop(): Promise<void> {
@@ -182,6 +204,42 @@ export class Validator {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.applying.catch(() => {});
+    await this.compaction;
+  }
+
+  /** Records in the acceptor log now (when compaction is configured), for metrics and tests. */
+  get acceptorLogRecords(): number | null {
+    return this.options.compaction?.log.length ?? null;
+  }
+
+  /**
+   * Starts a compaction when `everyBlocks` blocks were applied since the last one. It runs
+   * on its own, outside the apply chain: on a later turn of the event loop the records are
+   * read and cut to what recovery needs for the height then durably applied, and the log
+   * switches generations while consensus goes on (the log holds appends made meanwhile).
+   */
+  private maybeCompact(): void {
+    const c = this.options.compaction;
+    if (c === undefined || this.compaction !== null || this.stopped) return;
+    if (this.store.height - this.compactedAt < c.everyBlocks) return;
+    this.compaction = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        if (this.stopped) return;
+        // The records and the applied height are read in one synchronous step, so every
+        // record appended so far is in the snapshot; the store's height only counts blocks
+        // whose log write is durable (LedgerStore.commit syncs before it moves the tip).
+        const applied = this.store.height;
+        const limits = { replicas: this.genesis.validators.length, valueBytesMax: this.genesis.limits.block_bytes_max };
+        const kept = compactRecords([...c.log.replay()].map((bytes) => decodeRecord(bytes, limits)), applied);
+        this.compactedAt = applied;
+        return c.log.compact(kept.map(encodeRecord)).then(() => {
+          this.counters.acceptorCompactions++;
+        });
+      })
+      .catch((error: unknown) => this.fatal(error))
+      .finally(() => {
+        this.compaction = null;
+      });
   }
 
   private fatal(error: unknown): void {
@@ -479,6 +537,7 @@ export class Validator {
         }
         for (const l of this.listeners) l(certified);
       }
+      this.maybeCompact();
     };
     this.applying = this.applying.then(run);
     return this.applying;

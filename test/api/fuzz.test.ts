@@ -8,114 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildApp } from '../../api/server.js';
-import { txToJson } from '../../api/tx-json.js';
 import { ERROR_CODES } from '../../ledger/errors.js';
 import { alice, bob, chain, transfer } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
-import { toHex } from '../../ledger/assert.js';
+import { fuzzRequests } from '../support/http-fuzz.js';
 import { signRequest } from '../../api/members.js';
 
 const valid = transfer(alice, bob, 7n);
-const validJson = txToJson(valid);
-const KEY = toHex(alice.publicKey);
-
-const ROUTES = [
-  '/v1/transactions',
-  '/v1/transactions/batch',
-  `/v1/transactions/${toHex(valid.id)}`,
-  '/v1/blocks/1',
-  '/v1/blocks/latest',
-  '/v1/blocks',
-  `/v1/accounts/${KEY}`,
-  '/v1/status',
-  '/metrics',
-  '/v1/lint',
-  '/openapi.json',
-  '/docs',
-  '/docs/app.js',
-];
-
-const segment = fc.oneof(
-  fc.string({ maxLength: 20 }),
-  fc.stringMatching(/^[0-9a-fA-F]{0,70}$/),
-  fc.constantFrom('0', '-1', '1e3', '9007199254740993', '99999999999999999999', 'latest', '%', '%zz', '%00', '..', '__proto__', 'constructor', KEY.toUpperCase(), 'a'.repeat(300)),
-);
-const path = fc.oneof(
-  fc.constantFrom(...ROUTES),
-  fc.tuple(fc.constantFrom('/v1/transactions/', '/v1/blocks/', '/v1/accounts/', '/v1/', '/', '//', '/v1/stream/'), segment).map(([a, b]) => a + b),
-  fc.array(segment, { maxLength: 5 }).map((parts) => `/${parts.join('/')}`),
-);
-const query = fc.oneof(
-  fc.constant(''),
-  fc.dictionary(fc.constantFrom('wait', 'timeout_ms', 'from', 'limit', 'x', '__proto__', 'wait[]'), segment, { maxKeys: 4 }).map((d) => `?${new URLSearchParams(d).toString()}`),
-  fc.string({ maxLength: 40 }).map((s) => `?${s}`),
-  fc.constantFrom('?wait=commit&wait=commit', '?from=1&from=2', '?limit=1000', '?limit=0', '?timeout_ms=99999', '?wait=commit&timeout_ms=0', '?from=1&limit=101'),
-);
-const contentType = fc.oneof(
-  fc.constantFrom('application/json', 'application/octet-stream', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json;;', ''),
-  fc.string({ maxLength: 30 }),
-);
-
-/** Mutations of a valid JSON transaction that always change it. */
-const mutatedJson = fc
-  .tuple(fc.constantFrom('id', 'chain_id', 'signers', 'expiry', 'payload', 'signatures', 'extra'), fc.jsonValue({ maxDepth: 3 }))
-  .map(([field, value]) => {
-    const copy: Record<string, unknown> = JSON.parse(JSON.stringify(validJson)) as Record<string, unknown>;
-    copy[field] = value;
-    return copy;
-  })
-  .filter((o) => JSON.stringify(o) !== JSON.stringify(validJson) && JSON.stringify({ ...o, id: validJson.id }) !== JSON.stringify(validJson));
-const payloadMutation = fc.tuple(fc.constantFrom('type', 'from', 'to', 'asset', 'amount', 'extra'), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('0', '01', '-1', '18446744073709551616', 'STL', 'register', KEY.toUpperCase()))).map(([field, value]) => {
-  const copy = JSON.parse(JSON.stringify(validJson)) as { payload: Record<string, unknown> };
-  copy.payload[field] = value;
-  return copy;
-}).filter((o) => JSON.stringify(o) !== JSON.stringify(validJson));
-/** A single bit flipped anywhere in the binary form: it decodes to something else or not at all. */
-const flipped = fc.nat({ max: valid.bytes.length * 8 - 1 }).map((bit) => {
-  const copy = Buffer.from(valid.bytes);
-  copy[bit >> 3] = (copy[bit >> 3] as number) ^ (1 << (bit & 7));
-  return copy;
-});
-
-const body = fc.oneof(
-  fc.constant(undefined),
-  fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-  fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
-  fc.string({ maxLength: 200 }),
-  mutatedJson.map((v) => JSON.stringify(v)),
-  payloadMutation.map((v) => JSON.stringify(v)),
-  flipped,
-  fc.array(mutatedJson, { maxLength: 5 }).map((transactions) => JSON.stringify({ transactions })),
-  fc.constantFrom('{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '{', '[]', 'null', '""', '{"files":[{"file":"a","source":1}]}', '{"transactions":[]}', '\uFEFF{}', '{"a":"\\ud800"}'),
-  fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, ...b]), Buffer.from('"}')])),
-);
-const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'POST', 'POST', 'GET');
-const extraHeaders = fc.dictionary(
-  fc.constantFrom('accept', 'last-event-id', 'stele-key', 'stele-timestamp', 'stele-signature', 'content-encoding', 'transfer-encoding', 'x-forwarded-for', 'expect'),
-  fc.oneof(fc.string({ maxLength: 40 }).filter((s) => /^[\x20-\x7e]*$/.test(s)), fc.constantFrom('application/octet-stream', '*/*', '1', KEY, 'gzip', 'chunked', '100-continue')),
-  { maxKeys: 3 },
-);
-
-/** Bodies with the content type that matches them, aimed at the POST routes (the deep paths). */
-const json = (a: fc.Arbitrary<string>) => a.map((b) => ({ contentType: 'application/json', body: b as string | Buffer }));
-const typedBody = fc.oneof(
-  json(mutatedJson.map((v) => JSON.stringify(v))),
-  json(payloadMutation.map((v) => JSON.stringify(v))),
-  json(fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v))),
-  json(fc.array(fc.oneof(mutatedJson, payloadMutation), { maxLength: 4 }).map((transactions) => JSON.stringify({ transactions }))),
-  json(fc.record({ files: fc.array(fc.record({ file: fc.string({ maxLength: 300 }), source: fc.string() }), { maxLength: 3 }), options: fc.jsonValue({ maxDepth: 2 }) }).map((v) => JSON.stringify(v))),
-  flipped.map((b) => ({ contentType: 'application/octet-stream', body: b as string | Buffer })),
-  fc.uint8Array({ maxLength: 300 }).map((b) => ({ contentType: 'application/octet-stream', body: Buffer.from(b) as string | Buffer })),
-);
-const targeted = fc.record({
-  method: fc.constant('POST'),
-  path: fc.constantFrom('/v1/transactions', '/v1/transactions', '/v1/transactions/batch', '/v1/lint'),
-  query: fc.constantFrom('', '', '?wait=commit&timeout_ms=1', '?wait=now'),
-  typed: typedBody,
-  headers: extraHeaders,
-}).map(({ typed, ...rest }) => ({ ...rest, ...typed }));
-
-const request = fc.oneof(fc.record({ method, path, query, contentType, body, headers: extraHeaders }), targeted);
+const request = fuzzRequests(valid, alice.publicKey);
 
 const NOW = 1_800_000_000_000;
 

@@ -441,3 +441,35 @@ test('GET /openapi.json lists every route with its schemas; /docs is self-contai
   assert.equal(table.children.length, Object.keys(ERROR_CODES).length + 1);
   assert.match(ids.intro!.textContent, /Stele/);
 });
+
+test('malformed HTTP framing on a real socket: 400 with the error shape and API_BAD_REQUEST, then the connection closes; the server keeps serving', async () => {
+  const { createConnection } = await import('node:net');
+  const { listen } = await import('../../api/server.js');
+  const app = buildApp(new FakeNode(chain));
+  const url = new URL(await listen(app, { port: 0 }));
+  const raw = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  try {
+    for (const request of [
+      'DELETE /v1/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc',
+      'POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd',
+      'GET /v1/status HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n',
+      'GARBAGE\r\n\r\n',
+    ]) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 400 /, JSON.stringify(request));
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string; details: object } };
+      assert.equal(body.error.code, 'API_BAD_REQUEST');
+      assert.equal(typeof body.error.message, 'string');
+    }
+    assert.equal((await fetch(new URL('/v1/status', url))).status, 200);
+  } finally {
+    await app.close();
+  }
+});

@@ -79,7 +79,7 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   const ok = stele('audit', '--genesis', genesis, '--data', demoDir, '--json');
   assert.equal(ok.code, 0, ok.err);
   const report = JSON.parse(ok.out);
-  assert.deepEqual(Object.keys(report).sort(), ['blocks', 'chain_id', 'first_error', 'genesis_hash', 'height', 'seconds', 'state_hash', 'torn_tail_bytes', 'transactions', 'valid', 'verifier'].sort());
+  assert.deepEqual(Object.keys(report).sort(), ['blocks', 'chain_id', 'compare', 'first_error', 'genesis_hash', 'height', 'seconds', 'state_hash', 'torn_tail_bytes', 'transactions', 'valid', 'verifier'].sort());
   assert.equal(report.valid, true);
   assert.equal(report.first_error, null);
   assert.equal(report.height, 3);

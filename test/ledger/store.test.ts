@@ -149,3 +149,65 @@ test('crash: SIGKILL at random moments loses nothing acknowledged; a torn tail i
   assert.ok(acked >= rounds * 2);
   rmSync(dir, { recursive: true });
 });
+
+test('account index: the contracts a key deployed and the instances it is a party to, kept with each block and rebuilt for an old directory', async () => {
+  const { readFileSync: read } = await import('node:fs');
+  const { ClassicLevel } = await import('classic-level');
+  const { produceBlock } = await import('../../ledger/devnet.js');
+  const { signTx } = await import('../../ledger/tx.js');
+  const { toHex } = await import('../../ledger/assert.js');
+  const dev = devChain({ label: 'account-index', users: 3 });
+  const [admin, buyer, other] = dev.users as [(typeof dev.users)[0], (typeof dev.users)[0], (typeof dev.users)[0]];
+  const horse = read(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
+  const int = (value: number) => ({ kind: 'int' as const, value: BigInt(value) });
+  const create = (seller: typeof admin, who: typeof admin, expiry: number) =>
+    signTx(
+      {
+        chainId: dev.genesis.chainId,
+        expiry,
+        payload: {
+          type: 'create',
+          contract: 'HorseSale',
+          parties: [{ name: 'buyer', key: who.publicKey }, { name: 'seller', key: seller.publicKey }],
+          params: [{ name: 'deposit', value: int(10) }, { name: 'penalty', value: int(1) }, { name: 'price', value: int(20) }, { name: 'usd', value: { kind: 'asset', value: 'STL' } }, { name: 'window', value: int(50) }],
+          refs: [],
+        },
+      },
+      [who],
+    );
+  const dir = tempDir();
+  let store = await LedgerStore.open(dir, dev.genesis);
+  const commit = async (txs: Parameters<typeof produceBlock>[3]) => {
+    const { block, refused } = produceBlock(dev, store.tip, store.state, txs);
+    assert.deepEqual(refused, []);
+    await store.commit(block);
+  };
+  await commit([signTx({ chainId: dev.genesis.chainId, expiry: 20, payload: { type: 'deploy', source: horse } }, [admin])]);
+  // Buyer creates two sales: one with the admin as seller, one where it sells to itself.
+  await commit([create(admin, buyer, 20), create(buyer, buyer, 21)]);
+  const key = (s: typeof admin) => toHex(s.publicKey);
+  const expected = {
+    admin: { templates: ['HorseSale'], instances: [{ id: 1, party: 'seller' }], templatesTruncated: false, instancesTruncated: false },
+    buyer: { templates: [], instances: [{ id: 1, party: 'buyer' }, { id: 2, party: 'buyer' }, { id: 2, party: 'seller' }], templatesTruncated: false, instancesTruncated: false },
+    other: { templates: [], instances: [], templatesTruncated: false, instancesTruncated: false },
+  };
+  assert.deepEqual(await store.accountContracts(key(admin), 10), expected.admin);
+  assert.deepEqual(await store.accountContracts(key(buyer), 10), expected.buyer);
+  assert.deepEqual(await store.accountContracts(key(other), 10), expected.other);
+  const cut = await store.accountContracts(key(buyer), 2);
+  assert.deepEqual([cut.instances.length, cut.instancesTruncated], [2, true]);
+  await store.close();
+  // A directory from before the index: its keys and version are gone; opening rebuilds them.
+  const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await db.open();
+  const batch = db.batch();
+  for await (const k of db.keys({ gte: 'x:', lt: 'x;' })) batch.del(k);
+  batch.del('m:account_index');
+  await batch.write();
+  await db.close();
+  store = await LedgerStore.open(dir, dev.genesis);
+  assert.deepEqual(await store.accountContracts(key(buyer), 10), expected.buyer);
+  assert.deepEqual(await store.accountContracts(key(admin), 10), expected.admin);
+  await store.close();
+  rmSync(dir, { recursive: true });
+});

@@ -238,6 +238,36 @@ test('acceptor log: records replay in order; compaction is atomic; an unfinished
   rmSync(dir, { recursive: true });
 });
 
+test('acceptor log: appends and persists during a compaction go to the new generation, in order; nothing acknowledged is lost', async () => {
+  const dir = tempDir();
+  const state = AcceptorLog.open(dir);
+  for (let i = 0; i < 10; i++) state.append(expectedRecord(i));
+  await state.persist();
+  const compaction = state.compact([expectedRecord(200)]);
+  // The compaction is under way: these must not land in the generation it deletes.
+  state.append(expectedRecord(201));
+  state.append(expectedRecord(202));
+  assert.equal(state.length, 12, 'held records count while the compaction runs');
+  const persisted = state.persist();
+  await Promise.all([compaction, persisted]);
+  assert.equal(state.generationNumber, 1);
+  assert.equal(state.length, 3);
+  state.append(expectedRecord(203));
+  await state.persist();
+  await state.close();
+  const again = AcceptorLog.open(dir);
+  assert.deepEqual([...again.replay()], [200, 201, 202, 203].map(expectedRecord));
+  // Close waits for a compaction under way.
+  const last = again.compact([expectedRecord(300)]);
+  again.append(expectedRecord(301));
+  const closed = again.persist().then(() => again.close());
+  await Promise.all([last, closed]);
+  const third = AcceptorLog.open(dir);
+  assert.deepEqual([...third.replay()], [300, 301].map(expectedRecord));
+  await third.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('mapped log crash: SIGKILL at random moments loses no persisted record; nothing partial survives', async () => {
   const dir = tempDir();
   const child = fileURLToPath(new URL('../support/mapped-crash-child.js', import.meta.url));

@@ -5,7 +5,7 @@ import { parseNodeConfig } from '../../node/config.js';
 
 test('node config: defaults, resolved paths, and every bad field named', () => {
   const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
-  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080 }, tickMs: 20, verifyCommittedSignatures: false });
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, verifyCommittedSignatures: false });
   const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
   const cases: Array<[unknown, string]> = [
     ['{', '(file)'],
@@ -22,7 +22,20 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
     [{ ...base, api: { host: 'h', port: 1, tls: true } }, 'api.tls'],
     [{ ...base, tick_ms: 0 }, 'tick_ms'],
     [{ ...base, verify_committed_signatures: 'yes' }, 'verify_committed_signatures'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 'closed' } }, 'api.mode'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 1 } }, 'api.mode'],
+    [{ ...base, api: { host: 'h', port: 1, signed_reads: true } }, 'api.signed_reads'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 'open', window_ms: 5000 } }, 'api.window_ms'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 'members', signed_reads: 'yes' } }, 'api.signed_reads'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 'members', window_ms: 999 } }, 'api.window_ms'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 'members', window_ms: 300_001 } }, 'api.window_ms'],
+    [{ ...base, api: { host: 'h', port: 1, mode: 'members', window_ms: 1.5 } }, 'api.window_ms'],
+    [{ ...base, api: null }, 'api'],
   ];
+  const members = (api: Record<string, unknown>) => parseNodeConfig(JSON.stringify({ ...base, api: { host: 'h', port: 1, ...api } }), '/').api?.access;
+  assert.deepEqual(members({ mode: 'members' }), { mode: 'members', signedReads: false, windowMs: 30_000 });
+  assert.deepEqual(members({ mode: 'members', signed_reads: true, window_ms: 5000 }), { mode: 'members', signedReads: true, windowMs: 5000 });
+  assert.deepEqual(members({ mode: 'open' }), { mode: 'open' });
   for (const [value, field] of cases) {
     const source = typeof value === 'string' ? value : JSON.stringify(value);
     assert.throws(() => parseNodeConfig(source, '/'), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === field, field);

@@ -1,0 +1,133 @@
+/**
+ * `startNode` (what `stele node --config FILE` runs) on a one-validator chain: the native
+ * transport and mapped logs, LevelDB, and the REST API, in this process. Members mode from
+ * the configuration file; the account answer with its contracts and instances, read from
+ * the real store through node/view.ts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ApiError, SteleClient } from '../../api/client.js';
+import { keyFileText } from '../../cli/io.js';
+import { toHex } from '../../ledger/assert.js';
+import { generateKeyPair, keyPairFromSeed, Signer } from '../../ledger/ed25519.js';
+import { genesisToJson } from '../../ledger/genesis.js';
+import { sha256 } from '../../ledger/hash.js';
+import { devChain } from '../../ledger/devnet.js';
+import { signTx, type Payload } from '../../ledger/tx.js';
+import { startNode, type RunningNode } from '../../node/run.js';
+
+const LABEL = 'run-test';
+const port = 30_000 + Math.floor(Math.random() * 20_000);
+const dev = devChain({ label: LABEL, validators: 1, users: 3, basePort: port });
+const [admin, buyer] = dev.users as [Signer, Signer];
+// devChain's validator key, rebuilt with its seed for the key file.
+const validatorPair = keyPairFromSeed(sha256(new TextEncoder().encode(`stele-dev:${LABEL}:validator:0`)));
+const HORSE = readFileSync(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
+
+function setUp(api: Record<string, unknown>): { dir: string; config: string; write(api: Record<string, unknown>): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-run-'));
+  assert.equal(toHex(validatorPair.publicKey), toHex(dev.validators[0]!.publicKey));
+  writeFileSync(join(dir, 'genesis.json'), JSON.stringify(genesisToJson(dev.genesis)));
+  writeFileSync(join(dir, 'v1.key'), keyFileText(validatorPair), { mode: 0o600 });
+  const config = join(dir, 'config.json');
+  const write = (a: Record<string, unknown>) => writeFileSync(config, JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'v1.key', data: 'data', tick_ms: 10, api: { host: '127.0.0.1', port: 0, ...a } }));
+  write(api);
+  return { dir, config, write };
+}
+
+async function started(config: string): Promise<{ node: RunningNode; url: string; fatal: unknown[] }> {
+  const fatal: unknown[] = [];
+  const node = await startNode(config, (error) => fatal.push(error));
+  assert.ok(node.url !== null);
+  // A lone validator elects itself after its election timeout.
+  for (let t = 0; t < 500 && node.validator.status().leader === null; t++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(node.validator.status().leader, 0);
+  return { node, url: node.url, fatal };
+}
+
+const tx = (payload: Payload, signer: Signer, expiry = 100) => signTx({ chainId: dev.genesis.chainId, expiry, payload }, [signer]);
+
+test('node config "mode": "members": unsigned and non-member writes refused with their codes, members commit; "signed_reads" guards reads after a restart', { timeout: 120_000 }, async () => {
+  const { dir, config, write } = setUp({ mode: 'members' });
+  let running: RunningNode | null = null;
+  try {
+    const first = await started(config);
+    running = first.node;
+    const transfer = tx({ type: 'transfer', from: admin.publicKey, asset: 'STL', to: buyer.publicKey, amount: 5n }, admin);
+    // Unsigned: the door refuses it, nothing is admitted.
+    const open = new SteleClient({ url: first.url });
+    await assert.rejects(open.submit(transfer), (e: unknown) => e instanceof ApiError && e.status === 401 && e.code === 'API_UNAUTHENTICATED');
+    // Signed by a key that is no registered identity.
+    const stranger = new SteleClient({ url: first.url, signer: new Signer(generateKeyPair()) });
+    await assert.rejects(stranger.submit(transfer), (e: unknown) => e instanceof ApiError && e.status === 403 && e.code === 'API_NOT_MEMBER');
+    await assert.rejects(open.transaction(transfer.id), (e: unknown) => e instanceof ApiError && e.code === 'API_TX_UNKNOWN', 'never admitted');
+    assert.equal(first.node.validator.height, 0);
+    // Reads stay open without signed_reads; a member's signed write commits.
+    assert.equal((await open.status()).committed_height, 0);
+    const member = new SteleClient({ url: first.url, signer: admin });
+    const answer = await member.submit(transfer, { wait: true });
+    assert.deepEqual([answer.status, answer.height], ['committed', 1]);
+    await running.stop();
+    running = null;
+    assert.deepEqual(first.fatal, []);
+
+    // Restart on the same data with signed reads: reads need a member's signature too.
+    write({ mode: 'members', signed_reads: true, window_ms: 10_000 });
+    const second = await started(config);
+    running = second.node;
+    assert.equal(second.node.validator.height, 1, 'resumed from the data directory');
+    await assert.rejects(new SteleClient({ url: second.url }).account(buyer.publicKey), (e: unknown) => e instanceof ApiError && e.status === 401 && e.code === 'API_UNAUTHENTICATED');
+    const reader = new SteleClient({ url: second.url, signer: buyer, chainId: dev.genesis.chainId });
+    assert.equal((await reader.account(buyer.publicKey)).balances.STL, '1000005');
+    assert.equal((await fetch(`${second.url}/openapi.json`)).status, 200, 'the API description stays open');
+    // A stale timestamp is outside the configured window.
+    const late = new SteleClient({ url: second.url, signer: buyer, chainId: dev.genesis.chainId, nowMs: () => Date.now() - 20_000 });
+    await assert.rejects(late.status(), (e: unknown) => e instanceof ApiError && e.code === 'API_STALE_REQUEST');
+    assert.deepEqual(second.fatal, []);
+  } finally {
+    await running?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GET /v1/accounts through a real node: the contracts a key deployed and the instances it is a party to, with their current state', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  let running: RunningNode | null = null;
+  try {
+    const { node, url, fatal } = await started(config);
+    running = node;
+    const client = new SteleClient({ url });
+    const int = (value: number) => ({ kind: 'int' as const, value: BigInt(value) });
+    const commit = async (payload: Payload, signer: Signer) => {
+      const r = await client.submit(tx(payload, signer), { wait: true });
+      assert.equal(r.status, 'committed');
+    };
+    await commit({ type: 'deploy', source: HORSE }, admin);
+    const sale: Payload = {
+      type: 'create',
+      contract: 'HorseSale',
+      parties: [{ name: 'buyer', key: buyer.publicKey }, { name: 'seller', key: admin.publicKey }],
+      params: [{ name: 'deposit', value: int(10) }, { name: 'penalty', value: int(1) }, { name: 'price', value: int(20) }, { name: 'usd', value: { kind: 'asset', value: 'STL' } }, { name: 'window', value: int(50) }],
+      refs: [],
+    };
+    await commit(sale, buyer);
+    const seller = await client.account(admin.publicKey);
+    assert.deepEqual(seller.contracts, [{ name: 'HorseSale', height: 1 }]);
+    assert.deepEqual(seller.instances, [{ id: 1, contract: 'HorseSale', state: 'Open', party: 'seller' }]);
+    assert.deepEqual([seller.contracts_truncated, seller.instances_truncated], [false, false]);
+    await commit({ type: 'act', instance: 1, party: 'buyer', action: 'complete', args: [] }, buyer);
+    const bought = await client.account(buyer.publicKey);
+    assert.deepEqual(bought.contracts, []);
+    assert.deepEqual(bought.instances, [{ id: 1, contract: 'HorseSale', state: 'Sold', party: 'buyer' }]);
+    const nobody = await client.account(dev.users[2]!.publicKey);
+    assert.deepEqual([nobody.contracts, nobody.instances], [[], []]);
+    assert.deepEqual(fatal, []);
+  } finally {
+    await running?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
