@@ -423,7 +423,6 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         if (err == 0) err = Durable(*r.map, r.from, r.to);
         if (r.seq != 0) seq = r.seq;  // seq 0: a prefault hint only
       }
-      Populate(batch.back());
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (err != 0 && worker_errno_ == 0) worker_errno_ = err;
@@ -435,6 +434,9 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { OnDurable(env); });
         if (status != napi_ok) notify_pending_ = false;  // closing: the main thread settles on close
       }
+      // Prefault only after the waiters are told: it can take milliseconds (a few MiB of
+      // page faults) and must not delay a persist that is already durable.
+      Populate(batch.back());
     }
   }
 
