@@ -48,7 +48,24 @@ export class MemoryState implements StateReader {
 /** Writes on top of a base state; the base is never touched. */
 export class Overlay implements StateReader {
   private readonly writes = new Map<string, Uint8Array | null>();
-  constructor(readonly base: StateReader) {}
+  private parent: StateReader;
+  constructor(base: StateReader) {
+    this.parent = base;
+  }
+
+  get base(): StateReader {
+    return this.parent;
+  }
+
+  /**
+   * Reads through `base` from now on. Only for a base that reads exactly as the old one:
+   * the leader's speculative chain rebases the overlay of the next block onto the
+   * committed state once the block below has been applied to it, so chains of overlays do
+   * not grow (and stay in memory) for as long as the leader keeps proposing.
+   */
+  rebase(base: StateReader): void {
+    this.parent = base;
+  }
 
   get(key: string): Uint8Array | undefined {
     const own = this.writes.get(key);

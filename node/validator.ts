@@ -109,7 +109,7 @@ export class Validator {
   private readonly mempool = new Map<string, { tx: Tx; at: number }>();
   private readonly refused = new Map<string, { code: string; reason: string }>();
   private readonly waiters = new Map<string, Array<{ resolve: (location: { height: number; index: number }) => void; reject: (error: SteleError) => void }>>();
-  private lastLeader: number | null = null;
+  private lastLeaderTerm = '';
   private readonly listeners = new Set<(block: Block) => void>();
   private speculative: Speculative[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -434,10 +434,16 @@ export class Validator {
 
   /** A follower hands its pending transactions to each new leader it learns of. */
   private forwardOnLeaderChange(): void {
-    const leader = this.status().leader;
-    if (leader === this.lastLeader) return;
-    this.lastLeader = leader;
-    if (leader === null || leader === this.options.index) return;
+    const status = this.status();
+    const leader = status.leader;
+    // Only a new leadership (another ballot): a follower that briefly loses sight of the
+    // same leader (a late heartbeat under load) must not send it the whole mempool again,
+    // but a leader elected again after a restart (a higher round) gets it.
+    if (leader === null) return;
+    const term = `${status.ballot.round}/${status.ballot.leader}`;
+    if (term === this.lastLeaderTerm) return;
+    this.lastLeaderTerm = term;
+    if (leader === this.options.index) return;
     for (const { tx } of this.mempool.values()) this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
   }
 
@@ -533,7 +539,13 @@ export class Validator {
         if (head !== undefined && head.slot <= e.slot) {
           // Another value won this slot: everything built on the speculative one is void.
           if (head.slot === e.slot && !bytesEqual(head.digest, digestOf(e.value))) this.speculative = [];
-          else this.speculative = this.speculative.filter((s) => s.slot > e.slot);
+          else {
+            // The applied block's writes are in the store now: the next speculative block
+            // reads through the store directly instead of through the applied overlay.
+            const next = this.speculative[1];
+            if (head.slot === e.slot && next !== undefined && next.result.overlay.base === head.result.overlay) next.result.overlay.rebase(this.store.state);
+            this.speculative = this.speculative.filter((s) => s.slot > e.slot);
+          }
         }
         for (const l of this.listeners) l(certified);
       }
