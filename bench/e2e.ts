@@ -120,8 +120,17 @@ class SignerPool {
         const job: SignJob = { chainId: this.chainId, seeds: this.seeds, k0: k0 + i * per, k1: Math.min(k0 + count, k0 + (i + 1) * per), expiry };
         if (job.k1 <= job.k0) return Promise.resolve<SignedChunk>({ bytes: [], json: [], keys: [] });
         return new Promise<SignedChunk>((resolve, reject) => {
-          w.once('message', resolve);
-          w.once('error', reject);
+          // Both listeners go when either fires: jobs come one after another on a worker.
+          const done = (chunk: SignedChunk): void => {
+            w.off('error', failed);
+            resolve(chunk);
+          };
+          const failed = (error: Error): void => {
+            w.off('message', done);
+            reject(error);
+          };
+          w.once('message', done);
+          w.once('error', failed);
           w.postMessage(job);
         });
       }),
