@@ -105,7 +105,12 @@ export class LedgerStore {
       await db.open();
     } catch (error) {
       await log.close();
-      throw new SteleError('STORE_IO', `open ${join(dir, 'index')}: ${(error as Error).message}`);
+      // classic-level puts LevelDB's own words ("IO error: ...: No space left on device")
+      // in the error's cause; a full disk gets its own code so the node says so.
+      const cause = (error as Error & { cause?: unknown }).cause;
+      const detail = `${(error as Error).message}${cause instanceof Error ? `: ${cause.message}` : ''}`;
+      const full = /No space left on device|ENOSPC/.test(detail);
+      throw new SteleError(full ? 'STORE_FULL' : 'STORE_IO', `open ${join(dir, 'index')}: ${detail}`, { path: join(dir, 'index') });
     }
     try {
       const initial = genesisState(genesis);

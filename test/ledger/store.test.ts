@@ -211,3 +211,34 @@ test('account index: the contracts a key deployed and the instances it is a part
   await store.close();
   rmSync(dir, { recursive: true });
 });
+
+test('a full disk when LevelDB opens is STORE_FULL, not STORE_IO (the node then says so and exits 75)', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { closeSync, mkdirSync, openSync, writeSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'stele-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    // Mounting needs root (CI runs as root); elsewhere the chaos slice's fallback applies.
+    rmSync(dir, { recursive: true, force: true });
+    t.skip('cannot mount a tmpfs here (not root)');
+    return;
+  }
+  try {
+    const genesis = devChain({ label: 'full-disk' }).genesis;
+    await (await LedgerStore.open(join(dir, 'd'), genesis)).close();
+    const fd = openSync(join(dir, 'filler'), 'w');
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(64 * 1024));
+    } catch (error) {
+      assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+    mkdirSync(join(dir, 'd'), { recursive: true });
+    await assert.rejects(LedgerStore.open(join(dir, 'd'), genesis), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  } finally {
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
