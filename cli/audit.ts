@@ -53,7 +53,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     true,
   );
   if (values.genesis === undefined) usage('audit needs --genesis FILE');
-  const sources = (values.data === undefined ? 0 : 1) + (values.url === undefined ? 0 : 1) + positionals.length;
+  // `--compare A B C` as well as `--compare A --compare B`: with --compare, positionals that
+  // are node URLs are more replicas to compare (a chain FILE is never an http(s) URL).
+  const extraUrls = values.compare === undefined ? [] : positionals.filter((p) => /^https?:\/\//.test(p));
+  const files = positionals.filter((p) => !extraUrls.includes(p));
+  const sources = (values.data === undefined ? 0 : 1) + (values.url === undefined ? 0 : 1) + files.length;
   if (sources !== 1) usage('audit needs one chain: a FILE from `stele export`, --data DIR, or --url URL');
   let head: Uint8Array | null = null;
   if (values.head !== undefined) {
@@ -63,7 +67,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       usage('--head expects a block hash: 64 lower-case hex characters');
     }
   }
-  const compareUrls = values.compare ?? [];
+  const compareUrls = [...(values.compare ?? []), ...extraUrls];
   if (compareUrls.length > COMPARE_URLS_MAX) usage(`--compare takes at most ${COMPARE_URLS_MAX} URLs`);
   for (const url of compareUrls) checkNodeUrl(url, '--compare');
   if (values.url !== undefined) checkNodeUrl(values.url, '--url');
@@ -74,7 +78,7 @@ export async function auditCommand(args: string[]): Promise<number> {
   try {
     if (values.data !== undefined) source = fromDataDir(values.data);
     else if (values.url !== undefined) source = await fromUrl(values.url);
-    else source = fromFile(positionals[0] as string, genesis.hash);
+    else source = fromFile(files[0] as string, genesis.hash);
   } catch (error) {
     if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
     // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.

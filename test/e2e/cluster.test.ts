@@ -152,6 +152,10 @@ test('stele up: transactions, a contract, reads, export and audit through the CL
     assert.equal(compared.code, 0, compared.out + compared.err);
     const comparison = JSON.parse(compared.out) as { compare: Array<{ url: string; agrees: boolean; common_height: number }> };
     assert.deepEqual(comparison.compare.map((c) => [c.url, c.agrees, c.common_height >= blocks]), [[info.apis[1], true, true], [info.apis[2], true, true]]);
+    // The list form, `--compare URL URL`, names the same replicas.
+    const listed = await stele('audit', '--url', url, '--genesis', info.genesis, '--compare', info.apis[1]!, info.apis[2]!, '--json');
+    assert.equal(listed.code, 0, listed.out + listed.err);
+    assert.deepEqual((JSON.parse(listed.out) as { compare: Array<{ url: string }> }).compare.map((c) => c.url), [info.apis[1], info.apis[2]]);
 
     // Fuzz the running cluster over HTTP: no 5xx, no crash, state unchanged.
     const statusOf = async (api: string) => (await (await fetch(`${api}/v1/status`)).json()) as { committed_height: number; chain_id: string };
