@@ -47,12 +47,13 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
     async waitForCommit(id: Uint8Array, timeoutMs: number) {
       const hex = toHex(id);
       const waiting = validator.waitForCommit(hex, timeoutMs);
+      // Handled from the start: if the lookup below takes longer than the wait (a stalled
+      // disk) or throws, the timeout's rejection must not be an unhandled rejection, which
+      // stops the process (chaos seed 31 found this). Callers still get it through `waiting`.
+      waiting.catch(() => {});
       // It may have committed between submit and this call.
       const done = await validator.location(hex);
-      if (done !== undefined) {
-        waiting.catch(() => {});
-        return done;
-      }
+      if (done !== undefined) return done;
       return waiting;
     },
     async transaction(id: Uint8Array): Promise<TransactionStatus> {
