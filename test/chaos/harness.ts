@@ -120,6 +120,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let knownHeight = 0;
   let stopWorkload = false;
   let report: ChaosReport | null = null;
+  // Ctrl-C or a kill of the harness still removes the namespaces, mounts and processes it
+  // made (the data stays, for a look at what was happening).
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping the cluster, keeping ${dir}`);
+    void cluster.destroy(true).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     // ------------------------------------------------------------------ workload
     const window = cluster.genesis.limits.expiry_window_blocks;
@@ -411,6 +419,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return report;
   } finally {
     stopWorkload = true;
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await cluster.destroy(options.keep === true || report === null || !report.ok);
   }
 }
