@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PeerMessage, Transport } from '../../consensus/driver.js';
 import { compareBallots, decodeRecord } from '../../consensus/messages.js';
 import { recoverDurable, ZERO_DIGEST } from '../../consensus/replica.js';
 import { toHex } from '../../ledger/assert.js';
@@ -19,6 +18,7 @@ import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
 import { AcceptorLog } from '../../native/mapped-log.js';
 import { Validator } from '../../node/validator.js';
+import { MemoryNet } from '../support/memory-net.js';
 
 const chain = devChain({ label: 'compaction-test', users: 4 });
 const N = 3;
@@ -26,16 +26,9 @@ const EVERY_BLOCKS = 8;
 /** Records an acceptor log may hold between compactions: a block's accept each, the window, promises, resends. */
 const LOG_RECORDS_MAX = EVERY_BLOCKS * 3 + 24;
 
-class Net {
-  readonly handlers: Array<((batch: readonly PeerMessage[]) => void) | null> = new Array(N).fill(null);
-  readonly down = new Set<number>();
-  transport(i: number): Transport {
-    return {
-      send: (to, bytes) => setImmediate(() => !this.down.has(i) && !this.down.has(to) && this.handlers[to]?.([{ from: i, bytes }])),
-      receive: (handler) => {
-        this.handlers[i] = handler;
-      },
-    };
+class Net extends MemoryNet {
+  constructor() {
+    super(N);
   }
 }
 

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PeerMessage, Transport } from '../../consensus/driver.js';
 import { decodeRecord } from '../../consensus/messages.js';
 import { recoverDurable, ZERO_DIGEST } from '../../consensus/replica.js';
 import { toHex } from '../../ledger/assert.js';
@@ -15,20 +14,14 @@ import { balanceOf } from '../../ledger/machine.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
 import { Validator } from '../../node/validator.js';
+import { MemoryNet } from '../support/memory-net.js';
 
 const chain = devChain({ label: 'node-test', users: 8, limits: { block_txs_max: 200 } });
 const N = 3;
 
-class Net {
-  readonly handlers: Array<((batch: readonly PeerMessage[]) => void) | null> = new Array(N).fill(null);
-  readonly down = new Set<number>();
-  transport(i: number): Transport {
-    return {
-      send: (to, bytes) => setImmediate(() => !this.down.has(i) && !this.down.has(to) && this.handlers[to]?.([{ from: i, bytes }])),
-      receive: (handler) => {
-        this.handlers[i] = handler;
-      },
-    };
+class Net extends MemoryNet {
+  constructor() {
+    super(N);
   }
 }
 
