@@ -324,6 +324,9 @@ test('transport: random bytes, oversized and malformed frames from outsiders nev
 test('transport: one address cannot hold every half-open slot; genuine peers still connect', async () => {
   const c = await cluster(2);
   try {
+    // The validators' own link first: silent dialers from the same address could otherwise
+    // take every half-open slot before validator 0's dial arrives, and hold them.
+    await until('linked', () => c.nodes.every((n) => n!.log.some((e) => e.kind === 'open')));
     // Twenty silent connections from one address: at most 8 stay half-open, the rest are closed at once.
     const silent = await Promise.all(Array.from({ length: 20 }, () => RawDialer.connect(c.validators[1]!.address)));
     await until('extra connections closed', () => silent.filter((r) => r.closed).length >= 12);
