@@ -70,7 +70,7 @@ export class Overlay implements StateReader {
   get(key: string): Uint8Array | undefined {
     const own = this.writes.get(key);
     if (own !== undefined) return own === null ? undefined : own;
-    return this.base.get(key);
+    return this.parent.get(key);
   }
 
   set(key: string, value: Uint8Array): void {
@@ -94,7 +94,7 @@ export class Overlay implements StateReader {
   writeSet(): Write[] {
     const out: Write[] = [];
     for (const [key, value] of this.writes) {
-      const before = this.base.get(key);
+      const before = this.parent.get(key);
       if (value === null ? before === undefined : before !== undefined && Buffer.compare(before, value) === 0) continue;
       out.push({ key, value });
     }
