@@ -1,5 +1,5 @@
 import { startNode } from '../node/run.js';
-import { isSteleError } from '../ledger/errors.js';
+import { isNoSpaceError } from '../ledger/errors.js';
 import { EXIT_OK, parse, usage } from './io.js';
 
 /** Exit code of a validator that halted because its state diverged or its disk failed. */
@@ -11,14 +11,6 @@ export const EXIT_HALTED = 3;
  */
 export const EXIT_DISK_FULL = 75;
 
-/** True when `error` says the disk (or the log's own limits) ran out of space. */
-export function isDiskFull(error: unknown): boolean {
-  if (isSteleError(error) && error.code === 'STORE_FULL') return true;
-  if (!(error instanceof Error)) return false;
-  const code = (error as Error & { code?: unknown }).code;
-  // LevelDB reports ENOSPC inside its message ("IO error: ... No space left on device").
-  return code === 'ENOSPC' || /No space left on device|ENOSPC/.test(`${error.message} ${String((error as Error & { cause?: unknown }).cause ?? '')}`);
-}
 
 function diskFullExit(data: string, error: unknown): number {
   process.stderr.write(
@@ -45,7 +37,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
   try {
     node = await startNode(values.config, (error) => fatal(error));
   } catch (error) {
-    if (isDiskFull(error)) return diskFullExit(`the data directory named in ${values.config}`, error);
+    if (isNoSpaceError(error)) return diskFullExit(`the data directory named in ${values.config}`, error);
     throw error;
   }
   const { validator, config } = node;
@@ -57,7 +49,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const end = await Promise.race([signal.then((s) => ({ signal: s })), halted.then((error) => ({ error }))]);
   if ('error' in end) {
     await node.stop().catch(() => {});
-    if (isDiskFull(end.error)) return diskFullExit(config.data, end.error);
+    if (isNoSpaceError(end.error)) return diskFullExit(config.data, end.error);
     process.stderr.write(`stele node: HALTED: ${end.error instanceof Error ? (end.error.stack ?? end.error.message) : String(end.error)}\n`);
     return EXIT_HALTED;
   }

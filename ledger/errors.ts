@@ -136,6 +136,18 @@ export class SteleError extends Error {
   }
 }
 
+/**
+ * True when `error` says the disk is full: STORE_FULL, a Node.js ENOSPC, or LevelDB's own
+ * words, which classic-level puts in the message or in the error's cause.
+ */
+export function isNoSpaceError(error: unknown): boolean {
+  if (isSteleError(error, 'STORE_FULL')) return true;
+  if (!(error instanceof Error)) return false;
+  if ((error as Error & { code?: unknown }).code === 'ENOSPC') return true;
+  const cause = (error as Error & { cause?: unknown }).cause;
+  return /No space left on device|ENOSPC/.test(`${error.message} ${cause instanceof Error ? cause.message : ''}`);
+}
+
 /** True when `error` is a SteleError (optionally with the given code). */
 export function isSteleError(error: unknown, code?: ErrorCode): error is SteleError {
   return error instanceof SteleError && (code === undefined || error.code === code);

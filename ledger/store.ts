@@ -12,7 +12,7 @@ import { ClassicLevel } from 'classic-level';
 import { bytesEqual, invariant, toHex } from './assert.js';
 import { decodeBlock, type Block } from './block.js';
 import { BlockChecker, genesisTip, type CheckerOptions, type CheckOptions } from './chain.js';
-import { SteleError } from './errors.js';
+import { isNoSpaceError, SteleError } from './errors.js';
 import type { Genesis } from './genesis.js';
 import { genesisState, type BlockResult } from './machine.js';
 import { MemoryState } from './state.js';
@@ -109,8 +109,7 @@ export class LedgerStore {
       // in the error's cause; a full disk gets its own code so the node says so.
       const cause = (error as Error & { cause?: unknown }).cause;
       const detail = `${(error as Error).message}${cause instanceof Error ? `: ${cause.message}` : ''}`;
-      const full = /No space left on device|ENOSPC/.test(detail);
-      throw new SteleError(full ? 'STORE_FULL' : 'STORE_IO', `open ${join(dir, 'index')}: ${detail}`, { path: join(dir, 'index') });
+      throw new SteleError(isNoSpaceError(error) ? 'STORE_FULL' : 'STORE_IO', `open ${join(dir, 'index')}: ${detail}`, { path: join(dir, 'index') });
     }
     try {
       const initial = genesisState(genesis);

@@ -250,15 +250,10 @@ function readSortedList<T extends { name: string }>(r: Reader, max: number, item
   return out;
 }
 
-/**
- * A decoded byte field. The entry points (decodeTx, decodeTxBody) decode from a private
- * copy of their input, so a field is a view into that copy: nothing aliases a caller's
- * buffer that may be reused, and a transaction costs one allocation instead of one per
- * field (those allocations were the largest single cost of decoding blocks).
- */
-function view(bytes: Uint8Array): Uint8Array {
-  return bytes;
-}
+// Decoded byte fields are views into the private copy that decodeTx and decodeTxBody
+// decode from (ownCopy): nothing aliases a caller's buffer that may be reused, and a
+// transaction costs one allocation instead of one per field (those allocations were the
+// largest single cost of decoding blocks).
 
 /** A private copy of `bytes`, after refusing more than `maxBytes` without copying. */
 function ownCopy(bytes: Uint8Array, maxBytes: number, what: string): Uint8Array {
@@ -279,23 +274,23 @@ function readAsset(r: Reader, field: string): string {
 function decodePayload(r: Reader, type: number): Payload {
   switch (type) {
     case TxType.register: {
-      const publicKey = view(r.fixed(PUBLIC_KEY_BYTES, 'payload.public_key'));
+      const publicKey = r.fixed(PUBLIC_KEY_BYTES, 'payload.public_key');
       const name = checkText(r, r.str(NAME_BYTES_MAX, 'payload.name'), NAME_RE, 'payload.name');
       const roles = r.u8('payload.roles');
       if ((roles & ~ROLE_MASK) !== 0) r.fail('ENC_BAD_TAG', 'payload.roles', `unknown role bits ${roles}`);
       return { type: 'register', publicKey, name, roles };
     }
     case TxType.revoke:
-      return { type: 'revoke', publicKey: view(r.fixed(PUBLIC_KEY_BYTES, 'payload.public_key')) };
+      return { type: 'revoke', publicKey: r.fixed(PUBLIC_KEY_BYTES, 'payload.public_key') };
     case TxType.issue: {
       const assetSymbol = readAsset(r, 'payload.asset');
-      const to = view(r.fixed(PUBLIC_KEY_BYTES, 'payload.to'));
+      const to = r.fixed(PUBLIC_KEY_BYTES, 'payload.to');
       return { type: 'issue', asset: assetSymbol, to, amount: readAmount(r, 'payload.amount') };
     }
     case TxType.transfer: {
-      const from = view(r.fixed(PUBLIC_KEY_BYTES, 'payload.from'));
+      const from = r.fixed(PUBLIC_KEY_BYTES, 'payload.from');
       const assetSymbol = readAsset(r, 'payload.asset');
-      const to = view(r.fixed(PUBLIC_KEY_BYTES, 'payload.to'));
+      const to = r.fixed(PUBLIC_KEY_BYTES, 'payload.to');
       return { type: 'transfer', from, asset: assetSymbol, to, amount: readAmount(r, 'payload.amount') };
     }
     case TxType.deploy:
@@ -304,7 +299,7 @@ function decodePayload(r: Reader, type: number): Payload {
       const contract = readSclName(r, 'payload.contract');
       const parties = readSortedList(r, CONTRACT_PARTIES_MAX, 5 + PUBLIC_KEY_BYTES, 'payload.parties', (i) => ({
         name: readSclName(r, `payload.parties[${i}].name`),
-        key: view(r.fixed(PUBLIC_KEY_BYTES, `payload.parties[${i}].key`)),
+        key: r.fixed(PUBLIC_KEY_BYTES, `payload.parties[${i}].key`),
       }));
       const params = readSortedList(r, CONTRACT_PARAMS_MAX, 7, 'payload.params', (i) => ({
         name: readSclName(r, `payload.params[${i}].name`),
@@ -326,13 +321,13 @@ function decodePayload(r: Reader, type: number): Payload {
       return { type: 'act', instance, party, action, args };
     }
     default: {
-      const owner = view(r.fixed(PUBLIC_KEY_BYTES, 'payload.owner'));
+      const owner = r.fixed(PUBLIC_KEY_BYTES, 'payload.owner');
       const key = checkText(r, r.str(RECORD_KEY_BYTES_MAX, 'payload.key'), RECORD_KEY_RE, 'payload.key');
       const tag = r.tag('payload.value_kind', 0, 1);
       const value: RecordValue =
         tag === 0
-          ? { kind: 'inline', data: view(r.bytesField(RECORD_VALUE_BYTES_MAX, 'payload.value')) }
-          : { kind: 'sha256', digest: view(r.fixed(HASH_BYTES, 'payload.digest')) };
+          ? { kind: 'inline', data: r.bytesField(RECORD_VALUE_BYTES_MAX, 'payload.value') }
+          : { kind: 'sha256', digest: r.fixed(HASH_BYTES, 'payload.digest') };
       return { type: 'put', owner, key, value };
     }
   }
@@ -347,7 +342,7 @@ function readBody(r: Reader): TxBody {
   if (n < 1) r.fail('ENC_OUT_OF_RANGE', 'signers', 'at least one signer');
   const signers: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
-    const s = view(r.fixed(PUBLIC_KEY_BYTES, `signers[${i}]`));
+    const s = r.fixed(PUBLIC_KEY_BYTES, `signers[${i}]`);
     if (i > 0 && compareBytes(signers[i - 1] as Uint8Array, s) >= 0) {
       r.fail('ENC_NON_CANONICAL', `signers[${i}]`, 'signers must be strictly ascending');
     }
@@ -387,14 +382,14 @@ export function decodeTx(bytes: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
   const own = ownCopy(bytes, limit, 'tx');
   const r = new Reader(own, limit, 'tx');
   r.envelope(Kind.TX);
-  const bodyBytes = view(r.bytesField(TX_BYTES_MAX, 'body'));
+  const bodyBytes = r.bytesField(TX_BYTES_MAX, 'body');
   const inner = new Reader(bodyBytes, TX_BYTES_MAX, 'tx.body');
   const body = readBody(inner);
   inner.end();
   const n = r.count(SIGNERS_MAX, SIGNATURE_BYTES, 'signatures');
   if (n !== body.signers.length) r.fail('ENC_OUT_OF_RANGE', 'signatures', `${n} signatures for ${body.signers.length} signers`);
   const signatures: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) signatures.push(view(r.fixed(SIGNATURE_BYTES, `signatures[${i}]`)));
+  for (let i = 0; i < n; i++) signatures.push(r.fixed(SIGNATURE_BYTES, `signatures[${i}]`));
   r.end();
   return { body, signatures, bodyBytes, bytes: own, id: sha256(bodyBytes) };
 }
