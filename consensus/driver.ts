@@ -8,6 +8,8 @@
  *   hand r.commit to the learner, which applies hand-offs in order, off this path
  *   append r.persist to the acceptor log; once one group-commit persist makes them
  *   durable: core.advance()
+ *   while that persist runs, core.flush() hands over sends and commits that do not wait
+ *   for it (a quorum of other replicas commits without this replica's disk)
  *
  * The transport and the log are interfaces so the same driver runs over the native
  * transport and mapped log, or over in-memory fakes in tests.
@@ -97,15 +99,16 @@ export class ReplicaDriver {
   }
 
   private pump(): void {
+    if (this.busy && !this.stopped && this.applyBatches < APPLY_BATCHES_MAX && this.core.hasFlushable()) {
+      // The disk is busy with the last ready()'s records: what does not wait for them
+      // (sends, and commits a quorum of other replicas made) goes now.
+      const r = this.core.flush();
+      this.send(r.send);
+      if (r.commit.length > 0) this.apply(r.commit);
+    }
     while (!this.busy && !this.stopped && this.applyBatches < APPLY_BATCHES_MAX && this.core.hasReady()) {
       const r = this.core.ready();
-      const self = this.core.id;
-      for (const o of r.send) {
-        // Nothing in `send` waits for this ready's records, so a message to itself is
-        // stepped on the next microtask rather than after the disk.
-        if (o.to === self) queueMicrotask(() => this.deliverToSelf(o.bytes));
-        else this.options.transport.send(o.to, o.bytes);
-      }
+      this.send(r.send);
       if (r.commit.length > 0) this.apply(r.commit);
       if (r.persist.length === 0) {
         this.core.advance();
@@ -129,6 +132,16 @@ export class ReplicaDriver {
         },
         (error: unknown) => this.fail(error),
       );
+    }
+  }
+
+  private send(messages: ReadonlyArray<{ readonly to: number; readonly bytes: Uint8Array }>): void {
+    const self = this.core.id;
+    for (const o of messages) {
+      // Nothing in `send` waits for this ready's records, so a message to itself is
+      // stepped on the next microtask rather than after the disk.
+      if (o.to === self) queueMicrotask(() => this.deliverToSelf(o.bytes));
+      else this.options.transport.send(o.to, o.bytes);
     }
   }
 

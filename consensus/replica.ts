@@ -7,6 +7,7 @@
  * nothing in it depends on this ready's records), applies `commit` in order, and calls
  * `advance()` once the records are durable. Replies that promise something on disk
  * (PROMISE, ACCEPTED) wait in an after-persist outbox and are released by that `advance()`.
+ * While the disk is busy, `flush()` hands over sends and commits queued since (not records).
  * No clock, timer, socket, disk or randomness inside: `random`, `sign`, `verifyVote` and
  * the committed log are injected.
  *
@@ -391,6 +392,25 @@ export class Replica {
     this.sendQueue = [];
     this.commitQueue = [];
     this.afterPersist = [];
+    return out;
+  }
+
+  /** True when sends or commits wait that `flush()` would hand over. */
+  hasFlushable(): boolean {
+    return this.sendQueue.length > 0 || this.commitQueue.length > 0;
+  }
+
+  /**
+   * The sends and commits queued so far, without the records to persist or the replies
+   * that wait for them: callable while a ready() is in flight, so a quorum reached while
+   * this replica's own disk is busy commits at once (the leader's own msync is then off
+   * the commit path whenever two followers answer first). Nothing in `send` depends on
+   * unpersisted records, and commits are facts learned from a quorum of durable votes.
+   */
+  flush(): { send: readonly Outgoing[]; commit: readonly Committed[] } {
+    const out = { send: this.sendQueue, commit: this.commitQueue };
+    this.sendQueue = [];
+    this.commitQueue = [];
     return out;
   }
 

@@ -257,14 +257,18 @@ export function simulate(options: SimOptions): SimResult {
     const node = nodes[i] as Node;
     for (let rounds = 0; rounds < 10_000; rounds++) {
       const replica = node.replica;
-      if (replica === null || node.pending !== null || !replica.hasReady()) return;
-      const r = replica.ready();
-      const local: Uint8Array[] = [];
-      for (const o of r.send) {
-        if (o.to === i) local.push(o.bytes);
-        else send(i, o.to, o.bytes);
+      if (replica === null) return;
+      if (node.pending !== null) {
+        // The disk is busy: like the driver, hand over sends and commits that do not wait
+        // for it (most of the time; sometimes they wait for the disk, as before flush()).
+        if (!replica.hasFlushable() || !rng.chance(0.8)) return;
+        const f = replica.flush();
+        handOver(i, f.send, f.commit);
+        continue;
       }
-      for (const c of r.commit) onCommitted(i, c);
+      if (!replica.hasReady()) return;
+      const r = replica.ready();
+      const local = handOver(i, r.send, r.commit, true);
       // Committed values reach the disk with the next persist (or now, when there is none).
       if (r.persist.length === 0) {
         for (const [slot, e] of node.volatileCommitted) node.disk.committed.set(slot, e);
@@ -277,6 +281,19 @@ export function simulate(options: SimOptions): SimResult {
       for (const bytes of local) node.replica?.step(i, bytes);
     }
     violate(`replica ${i}: ready loop did not settle`);
+  }
+
+  /** Sends and commits of one hand-off; messages to itself are stepped now or returned. */
+  function handOver(i: number, out: readonly { to: number; bytes: Uint8Array }[], commits: readonly Committed[], deferLocal = false): Uint8Array[] {
+    const local: Uint8Array[] = [];
+    for (const o of out) {
+      if (o.to === i) local.push(o.bytes);
+      else send(i, o.to, o.bytes);
+    }
+    for (const c of commits) onCommitted(i, c);
+    if (deferLocal) return local;
+    for (const bytes of local) nodes[i]?.replica?.step(i, bytes);
+    return [];
   }
 
   function finishPersist(i: number): void {

@@ -471,6 +471,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       err = worker_errno_;
     }
     Napi::HandleScope scope(env);
+    // A callback scope, so the continuations of the promises settled here run when it
+    // closes, not at the next unrelated timer or I/O callback (see transport.cc, Deliver).
+    Napi::AsyncContext context(env, "stele.persist");
+    Napi::CallbackScope callback_scope(env, context);
     while (!waiting_.empty() && (waiting_.front().first <= durable || err != 0)) {
       auto deferred = std::move(waiting_.front().second);
       waiting_.pop_front();
