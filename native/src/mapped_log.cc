@@ -60,6 +60,12 @@ constexpr size_t kCacheLine = 64;
 // How far past the last persisted byte the persist thread prefaults pages for writing, so
 // appends take fewer page faults on the main thread.
 constexpr uint64_t kPopulateAheadBytes = 8ull << 20;
+// How much durable data behind the newest durable byte stays mapped in this process; older
+// pages are dropped from its page tables (MADV_DONTNEED: the data stays in the file and
+// the page cache, and a later read faults it back in). Without this every byte ever
+// written counts in the validator's resident memory. Released in steps of kReleaseStep.
+constexpr uint64_t kResidentBehindBytes = 8ull << 20;
+constexpr uint64_t kReleaseStepBytes = 4ull << 20;
 
 uint64_t Align(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
@@ -69,6 +75,8 @@ struct Mapping {
   uint64_t bytes = 0;
   bool dax = false;
   uint64_t populated = 0;  // persist thread only: pages prefaulted for writing up to here
+  uint64_t durable_to = 0;  // persist thread only: bytes below this are durable
+  uint64_t released = 0;    // persist thread (main thread before it starts): pages dropped below here
   ~Mapping() {
     if (base != nullptr) munmap(base, bytes);
     if (fd >= 0) close(fd);
@@ -123,6 +131,22 @@ int Durable(const Mapping& map, uint64_t from, uint64_t to) {
   uint64_t start = from & ~(page - 1);
   if (msync(map.base + start, to - start, MS_SYNC) != 0) return errno;
   return 0;
+}
+
+// Drops the pages of [released, to) from this process's page tables (best effort; on a
+// shared file mapping this never loses data, written or not: MADV_DONTNEED moves a dirty
+// page's state to the page cache, and msync still writes it).
+bool DropPages(const Mapping& map, uint64_t from, uint64_t to) {
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  from = (from + page - 1) & ~(page - 1);
+  to = std::min(to, map.bytes) & ~(page - 1);
+  return to > from && madvise(map.base + from, to - from, MADV_DONTNEED) == 0;
+}
+
+void Release(Mapping& map, uint64_t to) {
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  to = std::min(to, map.bytes) & ~(page - 1);
+  if (to > map.released && DropPages(map, map.released, to)) map.released = to;
 }
 
 // Offset just past the last non-zero byte of the segment, rounded up to the alignment.
@@ -361,6 +385,16 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
                  seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
     }
     seg.used = at;
+    // The scan touched every page, the zeros after the data too: drop all but the newest
+    // part of the data again (see ReleaseCold); appends fault the tail back in.
+    if (!seg.map->dax) {
+      if (!last) {
+        Release(*seg.map, size);
+      } else {
+        if (at > kResidentBehindBytes) Release(*seg.map, at - kResidentBehindBytes);
+        DropPages(*seg.map, Align(at), size);
+      }
+    }
   }
 
   void CreateSegment(Napi::Env env, uint64_t index) {
@@ -421,6 +455,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       uint64_t seq = 0;
       for (const Range& r : batch) {
         if (err == 0) err = Durable(*r.map, r.from, r.to);
+        if (err == 0) r.map->durable_to = std::max(r.map->durable_to, r.to);
         if (r.seq != 0) seq = r.seq;  // seq 0: a prefault hint only
       }
       {
@@ -437,7 +472,20 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // Prefault only after the waiters are told: it can take milliseconds (a few MiB of
       // page faults) and must not delay a persist that is already durable.
       Populate(batch.back());
+      ReleaseCold(batch.back().map);
     }
+  }
+
+  // Persist thread: keeps only the newest kResidentBehindBytes of durable data mapped. A
+  // segment the log has moved past is released whole, prefaulted zeros after its last
+  // record included.
+  void ReleaseCold(const std::shared_ptr<Mapping>& newest) {
+    if (newest->dax) return;
+    if (release_current_ != nullptr && release_current_ != newest) Release(*release_current_, release_current_->bytes);
+    release_current_ = newest;
+    if (newest->durable_to < kResidentBehindBytes) return;
+    uint64_t keep_from = newest->durable_to - kResidentBehindBytes;
+    if (keep_from >= newest->released + kReleaseStepBytes) Release(*newest, keep_from);
   }
 
   // Persist thread: prefault the pages after the newest range (best effort: a kernel
@@ -769,6 +817,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   std::atomic<bool> notify_pending_{false};
   Napi::ThreadSafeFunction tsfn_;
   std::thread worker_;
+  std::shared_ptr<Mapping> release_current_;  // persist thread only
 };
 
 }  // namespace
