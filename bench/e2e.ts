@@ -637,7 +637,10 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   note(`  ${round(verifyOneCore)} verifies/s on one core; signature limit ${round(signatureLimit)}/s on ${cores} cores`);
 
   const dir = mkdtempSync(join(tmpdir(), 'stele-bench-e2e-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  // STELE_E2E_KEEP=1 keeps the cluster's directory (chains, genesis) for a later look,
+  // such as profiling `stele audit --data DIR/stele/v1` on the chain just built.
+  if (process.env.STELE_E2E_KEEP === '1') note(`keeping ${dir} (STELE_E2E_KEEP)`);
+  else cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   // Generous upper bound of transfers the whole run may sign, for the senders' balances.
   const kinds: Array<'batch' | 'single'> = o.mode === 'both' ? ['batch', 'single'] : [o.mode];
   const txsTotal = o.txs + Math.ceil(signatureLimit * (o.seconds + PROBE_SECONDS) * 2 * (o.runs + 1) * kinds.length) + o.concurrency * o.batch * 10;

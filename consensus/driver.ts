@@ -29,6 +29,12 @@ export interface PeerMessage {
 /** Moves authenticated messages between replicas. */
 export interface Transport {
   send(to: number, bytes: Uint8Array): void;
+  /**
+   * Optional: hands what `send` staged to the wire now rather than at the end of the turn.
+   * The driver calls it after each hand-off's sends, so its own messages to itself (stepped
+   * next, on this thread) never hold the network's back.
+   */
+  flush?(): void;
   /** Registers the receiver of message batches (one handler). */
   receive(handler: (batch: readonly PeerMessage[]) => void): void;
 }
@@ -137,12 +143,17 @@ export class ReplicaDriver {
 
   private send(messages: ReadonlyArray<{ readonly to: number; readonly bytes: Uint8Array }>): void {
     const self = this.core.id;
+    let sent = false;
     for (const o of messages) {
       // Nothing in `send` waits for this ready's records, so a message to itself is
       // stepped on the next microtask rather than after the disk.
       if (o.to === self) queueMicrotask(() => this.deliverToSelf(o.bytes));
-      else this.options.transport.send(o.to, o.bytes);
+      else {
+        this.options.transport.send(o.to, o.bytes);
+        sent = true;
+      }
     }
+    if (sent) this.options.transport.flush?.();
   }
 
   private deliverToSelf(bytes: Uint8Array): void {

@@ -263,6 +263,12 @@ export class Transport {
     for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
   }
 
+  /** Hands every staged message to the I/O thread now instead of at the end of this turn. */
+  flush(): void {
+    if (this.closed) return;
+    for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
+  }
+
   /**
    * Tests only: damages the next DATA frame sent to `peer` as an attacker on the path
    * would ('flip' a body bit, 'replay' the frame, 'tag' flip a tag bit), so that the

@@ -81,6 +81,7 @@ export function faultyTransport(inner: Transport, path: string, validators: numb
       send: (to, bytes) => {
         if (!setting.dropTo.has(to)) inner.send(to, bytes);
       },
+      flush: () => inner.flush?.(),
       receive: (handler) =>
         inner.receive((batch: readonly PeerMessage[]) => {
           if (setting.dropFrom.size === 0) return handler(batch);

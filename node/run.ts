@@ -74,6 +74,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   });
   const wire: PeerTransport = {
     send: (to, bytes) => void transport.send(to, bytes),
+    flush: () => transport.flush(),
     receive: (handler) => {
       deliver = handler;
     },

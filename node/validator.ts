@@ -135,6 +135,7 @@ export class Validator {
     // Split the transport: channel 0 for consensus, channel 1 for forwarded transactions.
     const consensusTransport: Transport = {
       send: (to, bytes) => transport.send(to, prefix(CHANNEL_CONSENSUS, bytes)),
+      flush: () => transport.flush?.(),
       receive: (handler) => {
         transport.receive((batch) => {
           const consensus: PeerMessage[] = [];
