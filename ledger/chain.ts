@@ -88,6 +88,12 @@ export function signatureItems(g: Genesis, block: Block): Array<VerifyItem & { l
   return items;
 }
 
+/** A block's signatures under way (BlockChecker.prepare). */
+export interface PreparedSignatures {
+  readonly items: ReturnType<typeof signatureItems>;
+  readonly job: VerifyJob;
+}
+
 export interface CheckOptions {
   /** 'verify' (default): every signature; 'trusted': all but the transactions'. */
   readonly txSignatures?: 'verify' | 'trusted';
@@ -119,16 +125,19 @@ export class BlockChecker {
    * the proposer signature and the certificate are always checked.
    * @throws SteleError BLOCK_*.
    */
-  async check(block: Block, options: CheckOptions = {}): Promise<BlockResult> {
+  async check(block: Block, options: CheckOptions = {}, prepared?: PreparedSignatures): Promise<BlockResult> {
     const g = this.genesis;
     const height = this.tip.height + 1;
-    checkStructure(g, this.tip, block, false);
-    const all = signatureItems(g, block);
-    const items = options.txSignatures === 'trusted' ? all.filter((x) => x.tx === undefined) : all;
+    try {
+      checkStructure(g, this.tip, block, false);
+    } catch (error) {
+      prepared?.job.done.catch(() => {}); // abandoned: the workers finish it, nobody reads it
+      throw error;
+    }
     // Signatures verify on the worker threads while this thread checks the Merkle root and
     // re-executes the block, then joins them; a bad signature is reported before any
     // execution failure, whatever finishes first.
-    const job = this.verdicts(items);
+    const { items, job } = prepared ?? this.prepare(block, options);
     try {
       checkTxRoot(block);
     } catch (error) {
@@ -158,6 +167,17 @@ export class BlockChecker {
       fail('BLOCK_BAD_STATE_HASH', height, `state hash ${toHex(block.header.stateHash)}, re-execution gives ${toHex(result.stateHash)}`);
     }
     return result;
+  }
+
+  /**
+   * Starts verifying `block`'s signatures now; `check(block, options, prepared)` uses the
+   * result. The items depend only on the block and the genesis, so an auditor can start
+   * the next block's signatures while this thread still executes the current one.
+   */
+  prepare(block: Block, options: CheckOptions = {}): PreparedSignatures {
+    const all = signatureItems(this.genesis, block);
+    const items = options.txSignatures === 'trusted' ? all.filter((x) => x.tx === undefined) : all;
+    return { items, job: this.verdicts(items) };
   }
 
   private verdicts(items: readonly VerifyItem[]): VerifyJob {
@@ -202,29 +222,59 @@ export interface AuditReport {
  * Verifies a sequence of encoded blocks from genesis. Never throws for bad blocks: the
  * report names the first failure.
  */
-export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options: CheckerOptions = {}): Promise<AuditReport> {
+export interface AuditOptions extends CheckerOptions {
+  /** Called with each block that passed every check, in order (the audit keeps hashes). */
+  readonly onBlock?: (block: Block) => void;
+}
+
+export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options: AuditOptions = {}): Promise<AuditReport> {
   const initial = genesisState(g);
   const checker = new BlockChecker(g, initial.state, genesisTip(g, initial.stateHash), options);
   let transactions = 0;
   let failure: AuditFailure | null = null;
-  for await (const bytes of blocks) {
+  // One block of lookahead: block h+1 is decoded and its signatures handed to the workers
+  // before block h is executed, so the workers never wait for this thread's decoding.
+  // A failure is still reported at the first failing height: a decode failure of h+1
+  // waits until h has passed.
+  let ahead: { block: Block; prepared: PreparedSignatures | undefined } | { error: unknown } | null = null;
+  const limits = g.limits;
+  const decodeAhead = (bytes: Uint8Array): typeof ahead => {
+    try {
+      const block = decodeBlock(bytes);
+      // Signatures of a block over the size limits are never started: check() refuses it.
+      const fits = block.txs.length <= limits.block_txs_max && block.bytes.length <= limits.block_bytes_max;
+      return { block, prepared: fits ? checker.prepare(block) : undefined };
+    } catch (error) {
+      return { error };
+    }
+  };
+  const finish = async (item: NonNullable<typeof ahead>, next: NonNullable<typeof ahead> | null): Promise<boolean> => {
     const height = checker.tip.height + 1;
     try {
-      let block: Block;
-      try {
-        block = decodeBlock(bytes);
-      } catch (error) {
-        if (isSteleError(error)) fail('BLOCK_MALFORMED', height, error.message, { encoding_code: error.code });
-        throw error;
+      if ('error' in item) {
+        if (isSteleError(item.error)) fail('BLOCK_MALFORMED', height, item.error.message, { encoding_code: item.error.code });
+        throw item.error;
       }
-      checker.accept(block, await checker.check(block));
-      transactions += block.txs.length;
+      checker.accept(item.block, await checker.check(item.block, {}, item.prepared));
+      transactions += item.block.txs.length;
+      options.onBlock?.(item.block);
+      return true;
     } catch (error) {
+      if (next !== null && 'block' in next) next.prepared?.job.done.catch(() => {}); // abandoned
       if (!isSteleError(error)) throw error;
       failure = { height, code: error.code, message: error.reason };
+      return false;
+    }
+  };
+  for await (const bytes of blocks) {
+    const next = decodeAhead(bytes);
+    if (ahead !== null && !(await finish(ahead, next))) {
+      ahead = null;
       break;
     }
+    ahead = next;
   }
+  if (ahead !== null) await finish(ahead, null);
   return {
     ok: failure === null,
     chain_id: g.chainId,

@@ -138,3 +138,42 @@ test('Merkle proofs: every leaf of trees of 1..40 leaves proves, and any change 
   assert.notDeepEqual(merkleRoot([a, b]), leafHash(Uint8Array.of(...a, ...b)));
   assert.deepEqual(merkleRoot([]), sha256(new Uint8Array()));
 });
+
+test('with the lookahead, two bad blocks in a row are reported at the first, with or without workers', async () => {
+  const pool = new VerifyPool(2);
+  try {
+    // Block 3 with a transaction signature broken, then block 4 as garbage.
+    const copy: Uint8Array[] = bytes.map((b) => Uint8Array.from(b));
+    const block3 = blocks[2] as Block;
+    const sig = block3.txs[1]!.signatures[0] as Uint8Array;
+    const at = Buffer.from(copy[2] as Uint8Array).indexOf(Buffer.from(sig));
+    assert.ok(at > 0, 'signature found in the encoded block');
+    (copy[2] as Uint8Array)[at + 5]! ^= 0x10;
+    copy[3] = Uint8Array.of(1, 2, 3);
+    for (const options of [{}, { pool }]) {
+      const report = await verifyChain(g, copy, options);
+      assert.equal(report.ok, false);
+      assert.equal(report.height, 2);
+      assert.equal(report.failure?.height, 3);
+      // Block 3's own failure (the changed signature changes its id, so the Merkle root
+      // is what fails first), not block 4's garbage.
+      assert.equal(report.failure?.code, 'BLOCK_BAD_MERKLE_ROOT');
+    }
+    // Garbage first, then a block that would fail on its own: the garbage is reported.
+    const swapped: Uint8Array[] = bytes.map((b) => Uint8Array.from(b));
+    swapped[2] = Uint8Array.of(9, 9);
+    swapped[3] = copy[2] as Uint8Array;
+    const report = await verifyChain(g, swapped, { pool });
+    assert.equal(report.failure?.height, 3);
+    assert.equal(report.failure?.code, 'BLOCK_MALFORMED');
+    // The last block bad: found after the loop's lookahead ends.
+    const last: Uint8Array[] = bytes.map((b) => Uint8Array.from(b));
+    last[5] = Uint8Array.of(7);
+    const lastReport = await verifyChain(g, last, { pool });
+    assert.equal(lastReport.failure?.height, 6);
+    assert.equal(lastReport.height, 5);
+    assert.equal(lastReport.transactions, 25);
+  } finally {
+    await pool.close();
+  }
+});
