@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../ledger/assert.js';
@@ -88,7 +89,11 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
   });
   writeNew(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
   configs.forEach((path, i) => {
-    const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] } };
+    // Validators sharing this machine share its cores: one verify thread each per core
+    // they have (the validator's main thread joins its workers too), so three validators
+    // on two cores run three workers rather than six idle isolates.
+    const verifyThreads = Math.max(1, Math.floor(availableParallelism() / configs.length));
+    const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
     writeNew(path, `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
   });
   return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: toHex(admin.publicKey) };

@@ -17,7 +17,8 @@
  *     "signed_reads": false,            optional, members only: GET routes signed too
  *     "window_ms": 30000                optional, members only: accepted clock distance
  *   },
- *   "tick_ms": 20                       optional: consensus tick
+ *   "tick_ms": 20,                      optional: consensus tick
+ *   "verify_threads": 2                 optional: signature worker threads (default: one per core)
  * }
  */
 import { dirname, resolve } from 'node:path';
@@ -48,6 +49,8 @@ export interface NodeConfig {
   readonly tickMs: number;
   /** Re-verify transaction signatures of committed blocks (Validator.verifyCommitted). */
   readonly verifyCommittedSignatures: boolean;
+  /** Signature worker threads; null: one per core. */
+  readonly verifyThreads: number | null;
 }
 
 export const NODE_CONFIG_BYTES_MAX = 64 * 1024;
@@ -79,7 +82,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('(file)', 'expected a JSON object');
   const o = value as Record<string, unknown>;
-  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'verify_committed_signatures']);
+  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'verify_committed_signatures', 'verify_threads']);
   for (const k of Object.keys(o)) if (!known.has(k)) bad(k, 'unknown field');
   if (o.stele_node !== 1) bad('stele_node', 'expected 1 (the format version)');
   const transport = o.transport ?? 'tcp';
@@ -91,6 +94,8 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   if (typeof tickMs !== 'number' || !Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) bad('tick_ms', 'expected an integer 1..1000');
   const verifyCommitted = o.verify_committed_signatures ?? false;
   if (typeof verifyCommitted !== 'boolean') bad('verify_committed_signatures', 'expected true or false');
+  const verifyThreads = o.verify_threads ?? null;
+  if (verifyThreads !== null && (typeof verifyThreads !== 'number' || !Number.isInteger(verifyThreads) || verifyThreads < 1 || verifyThreads > 64)) bad('verify_threads', 'expected an integer 1..64');
   return {
     genesis: resolve(base, text(o, 'genesis')),
     key: resolve(base, text(o, 'key')),
@@ -101,6 +106,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
     api,
     tickMs,
     verifyCommittedSignatures: verifyCommitted,
+    verifyThreads,
   };
 }
 

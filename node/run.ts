@@ -49,7 +49,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   const index = genesis.validators.findIndex((v) => bytesEqual(v.publicKey, signer.publicKey));
   if (index < 0) throw new SteleError('CONFIG_INVALID', `${config.key} is not the key of a validator in ${config.genesis}`, { field: 'key' });
   mkdirSync(config.data, { recursive: true });
-  const pool = new VerifyPool();
+  const pool = new VerifyPool(config.verifyThreads ?? undefined);
   const store = await LedgerStore.open(config.data, genesis, { log: MappedBlockLog.open(join(config.data, 'blocks')), pool });
   const acceptor = AcceptorLog.open(join(config.data, 'acceptor'));
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
