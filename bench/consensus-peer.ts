@@ -22,6 +22,7 @@ import { Transport } from '../native/transport.js';
 import { ReplicaDriver, type PeerMessage } from '../consensus/driver.js';
 import { decodeRecord } from '../consensus/messages.js';
 import { digestOf, recoverDurable, ZERO_DIGEST, type Committed } from '../consensus/replica.js';
+import { rememberOwnVotes } from '../consensus/own-votes.js';
 import { committedRecord, decodeBatch, encodeBatch, parseCommittedRecord, type ClusterSpec } from './consensus-lib.js';
 
 function voteMessage(slot: number, value: Uint8Array): Uint8Array {
@@ -69,8 +70,11 @@ async function main(): Promise<void> {
       heartbeatTicks: 2,
       valueBytesMax: limits.valueBytesMax,
       random: Math.random,
-      sign: (slot, value) => self.sign(voteMessage(slot, value)),
-      verifyVote: (v, slot, value, signature) => signers[v] !== undefined && verify((signers[v] as Signer).publicKey, voteMessage(slot, value), signature),
+      ...rememberOwnVotes(
+        index,
+        (slot, value) => self.sign(voteMessage(slot, value)),
+        (v, slot, value, signature) => signers[v] !== undefined && verify((signers[v] as Signer).publicKey, voteMessage(slot, value), signature),
+      ),
     },
     durable: recoverDurable(records, commitIndex, commitDigest),
     transport: { send: (to, bytes) => void transport.send(to, bytes), flush: () => transport.flush(), receive: (h) => (deliver = h) },

@@ -30,6 +30,7 @@ import { decodeTx, type Tx } from '../ledger/tx.js';
 import { ReplicaDriver, type AcceptorLog, type PeerMessage, type Transport } from '../consensus/driver.js';
 import { decodeRecord, encodeRecord, type Vote } from '../consensus/messages.js';
 import { compactRecords, digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
+import { rememberOwnVotes } from '../consensus/own-votes.js';
 
 const CHANNEL_CONSENSUS = 0;
 const CHANNEL_FORWARD = 1;
@@ -159,17 +160,20 @@ export class Validator {
         heartbeatTicks: 2,
         valueBytesMax: g.limits.block_bytes_max,
         random,
-        sign: (slot, value) => options.signer.sign(voteMessage(chainId, slot, blockHashOfEncoded(value))),
-        verifyVote: (validator, slot, value, signature) => {
-          const v = g.validators[validator];
-          if (v === undefined) return false;
-          try {
-            return verify(v.publicKey, voteMessage(chainId, slot, blockHashOfEncoded(value)), signature);
-          } catch (error) {
-            if (isSteleError(error)) return false;
-            throw error;
-          }
-        },
+        ...rememberOwnVotes(
+          options.index,
+          (slot, value) => options.signer.sign(voteMessage(chainId, slot, blockHashOfEncoded(value))),
+          (validator, slot, value, signature) => {
+            const v = g.validators[validator];
+            if (v === undefined) return false;
+            try {
+              return verify(v.publicKey, voteMessage(chainId, slot, blockHashOfEncoded(value)), signature);
+            } catch (error) {
+              if (isSteleError(error)) return false;
+              throw error;
+            }
+          },
+        ),
       },
       durable: {
         ...options.durable,

@@ -1,0 +1,47 @@
+/**
+ * Remembers the votes this replica signed for recent slots, so that checking a certificate
+ * that carries one of them costs a comparison instead of an Ed25519 verification (about
+ * 130 us on the machines measured, on the commit path of every follower whose vote made
+ * the quorum). Sound because Ed25519 signing is deterministic: our vote for (slot, value)
+ * is exactly the signature we made, so a certificate entry from us that equals it, for
+ * the same slot and the same value bytes, is one that verification would accept. Anything
+ * else (another value, another signature, a slot forgotten) is verified as before.
+ *
+ * A wrapper around the `sign` and `verifyVote` the driver injects into the core; the core
+ * itself is unchanged.
+ */
+import { invariant } from '../ledger/assert.js';
+import type { ReplicaConfig } from './replica.js';
+
+type Sign = ReplicaConfig['sign'];
+type VerifyVote = ReplicaConfig['verifyVote'];
+
+/** Slots remembered: the pipeline window and the catch-up chunks are far below this. */
+const REMEMBERED_SLOTS = 256;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+export function rememberOwnVotes(self: number, sign: Sign, verifyVote: VerifyVote): { sign: Sign; verifyVote: VerifyVote } {
+  invariant(Number.isInteger(self) && self >= 0, 'own index');
+  const own = new Map<number, { value: Uint8Array; signature: Uint8Array }>();
+  return {
+    sign: (slot, value) => {
+      const signature = sign(slot, value);
+      own.delete(slot); // re-inserted as the newest
+      own.set(slot, { value, signature });
+      if (own.size > REMEMBERED_SLOTS) own.delete(own.keys().next().value as number);
+      return signature;
+    },
+    verifyVote: (validator, slot, value, signature) => {
+      if (validator === self) {
+        const mine = own.get(slot);
+        if (mine !== undefined && sameBytes(mine.signature, signature) && sameBytes(mine.value, value)) return true;
+      }
+      return verifyVote(validator, slot, value, signature);
+    },
+  };
+}
