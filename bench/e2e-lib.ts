@@ -158,13 +158,19 @@ export function cpuTicksOfStat(stat: string): number {
 }
 
 /** VmHWM and VmRSS in KiB from the text of /proc/PID/status. */
-export function memoryOfStatus(status: string): { hwmKib: number; rssKib: number } {
-  const field = (name: string): number => {
+export function memoryOfStatus(status: string): { hwmKib: number; rssKib: number; anonKib: number | null; fileKib: number | null } {
+  const optional = (name: string): number | null => {
     const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
-    if (m === null) throw new RangeError(`no ${name} in /proc/PID/status`);
-    return Number(m[1]);
+    return m === null ? null : Number(m[1]);
   };
-  return { hwmKib: field('VmHWM'), rssKib: field('VmRSS') };
+  const field = (name: string): number => {
+    const v = optional(name);
+    if (v === null) throw new RangeError(`no ${name} in /proc/PID/status`);
+    return v;
+  };
+  // RssAnon and RssFile (Linux 4.5 and later) split the resident set: heap and stacks, or
+  // mapped files (the program, libraries, the block log).
+  return { hwmKib: field('VmHWM'), rssKib: field('VmRSS'), anonKib: optional('RssAnon'), fileKib: optional('RssFile') };
 }
 
 /** The value below which a fraction `p` of the sorted values fall (0 when empty). */

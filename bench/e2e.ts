@@ -93,12 +93,15 @@ interface ProcessSample {
   readonly cpuS: number;
   readonly hwmMib: number;
   readonly rssMib: number;
+  readonly anonMib: number | null;
+  readonly fileMib: number | null;
 }
 
 function sample(pid: number): ProcessSample {
   const cpuS = cpuTicksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) / clockTicks;
   const m = memoryOfStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS, hwmMib: m.hwmKib / 1024, rssMib: m.rssKib / 1024 };
+  const mib = (kib: number | null): number | null => (kib === null ? null : kib / 1024);
+  return { cpuS, hwmMib: m.hwmKib / 1024, rssMib: m.rssKib / 1024, anonMib: mib(m.anonKib), fileMib: mib(m.fileKib) };
 }
 
 // ------------------------------------------------------------------ signing
@@ -688,13 +691,15 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     note(`--txs ${o.txs}: transfers in batches of ${o.batch}...`);
     const b = await bulkPhase(c, o);
     const after = validatorPids.map(sample);
-    note(`  RSS per validator after them: ${after.map((s) => round(s.rssMib)).join('/')} MiB (peak ${after.map((s) => round(s.hwmMib)).join('/')})`);
+    note(`  RSS per validator after them: ${after.map((s) => round(s.rssMib)).join('/')} MiB (peak ${after.map((s) => round(s.hwmMib)).join('/')}; anonymous ${after.map((s) => (s.anonMib === null ? '?' : round(s.anonMib))).join('/')}, file-backed ${after.map((s) => (s.fileMib === null ? '?' : round(s.fileMib))).join('/')})`);
     bulk = {
       txs: o.txs,
       txs_committed: b.committed,
       txs_per_s: round(b.perS),
       rss_mib_after_txs: after.map((s) => round(s.rssMib, 1)),
       rss_mib_max_after_txs: round(Math.max(...after.map((s) => s.rssMib)), 1),
+      rss_anon_mib_after_txs: after.map((s) => (s.anonMib === null ? null : round(s.anonMib, 1))),
+      rss_file_mib_after_txs: after.map((s) => (s.fileMib === null ? null : round(s.fileMib, 1))),
     };
   }
   const final = validatorPids.map(sample);

@@ -30,7 +30,8 @@ test('blockTxKeys finds each transaction of an encoded block by its signature ta
 
 test('/proc parsing, percentiles, options and the open-loop schedule', () => {
   assert.equal(cpuTicksOfStat('42 (node x) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 11'), 300);
-  assert.deepEqual(memoryOfStatus('Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n'), { hwmKib: 2048, rssKib: 1024 });
+  assert.deepEqual(memoryOfStatus('Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n'), { hwmKib: 2048, rssKib: 1024, anonKib: null, fileKib: null });
+  assert.deepEqual(memoryOfStatus('VmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t   700 kB\nRssFile:\t   300 kB\n'), { hwmKib: 2048, rssKib: 1024, anonKib: 700, fileKib: 300 });
   assert.throws(() => memoryOfStatus('Name: x'), RangeError);
   assert.equal(percentile([1, 2, 3, 4], 0.5), 3);
   assert.equal(percentile([], 0.99), 0);
