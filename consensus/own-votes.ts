@@ -10,7 +10,7 @@
  * A wrapper around the `sign` and `verifyVote` the driver injects into the core; the core
  * itself is unchanged.
  */
-import { invariant } from '../ledger/assert.js';
+import { bytesEqual, invariant } from '../ledger/assert.js';
 import type { ReplicaConfig } from './replica.js';
 
 type Sign = ReplicaConfig['sign'];
@@ -18,12 +18,6 @@ type VerifyVote = ReplicaConfig['verifyVote'];
 
 /** Slots remembered: the pipeline window and the catch-up chunks are far below this. */
 const REMEMBERED_SLOTS = 256;
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
-}
 
 export function rememberOwnVotes(self: number, sign: Sign, verifyVote: VerifyVote): { sign: Sign; verifyVote: VerifyVote } {
   invariant(Number.isInteger(self) && self >= 0, 'own index');
@@ -39,7 +33,7 @@ export function rememberOwnVotes(self: number, sign: Sign, verifyVote: VerifyVot
     verifyVote: (validator, slot, value, signature) => {
       if (validator === self) {
         const mine = own.get(slot);
-        if (mine !== undefined && sameBytes(mine.signature, signature) && sameBytes(mine.value, value)) return true;
+        if (mine !== undefined && bytesEqual(mine.signature, signature) && bytesEqual(mine.value, value)) return true;
       }
       return verifyVote(validator, slot, value, signature);
     },

@@ -23,7 +23,11 @@ export function invariant(condition: unknown, message: string): asserts conditio
 
 /** Byte-wise equality of two arrays. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
+  // Long inputs (whole blocks) by memcmp; short ones (hashes, keys) in a loop, cheaper
+  // than making two Buffer views.
+  if (a.length > 64) return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

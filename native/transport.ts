@@ -260,12 +260,11 @@ export class Transport {
 
   private flushAll(): void {
     this.flushScheduled = false;
-    for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
+    this.flush();
   }
 
   /** Hands every staged message to the I/O thread now instead of at the end of this turn. */
   flush(): void {
-    if (this.closed) return;
     for (let p = 0; p < this.staged.length; p++) this.flushPeer(p);
   }
 

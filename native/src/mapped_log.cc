@@ -63,7 +63,7 @@ constexpr uint64_t kPopulateAheadBytes = 8ull << 20;
 // How much durable data behind the newest durable byte stays mapped in this process; older
 // pages are dropped from its page tables (MADV_DONTNEED: the data stays in the file and
 // the page cache, and a later read faults it back in). Without this every byte ever
-// written counts in the validator's resident memory. Released in steps of kReleaseStep.
+// written counts in the validator's resident memory. Released in steps of kReleaseStepBytes.
 constexpr uint64_t kResidentBehindBytes = 8ull << 20;
 constexpr uint64_t kReleaseStepBytes = 4ull << 20;
 
@@ -520,7 +520,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
     Napi::HandleScope scope(env);
     // A callback scope, so the continuations of the promises settled here run when it
-    // closes, not at the next unrelated timer or I/O callback (see transport.cc, Deliver).
+    // closes, explicitly (see transport.cc, Deliver).
     Napi::AsyncContext context(env, "stele.persist");
     Napi::CallbackScope callback_scope(env, context);
     while (!waiting_.empty() && (waiting_.front().first <= durable || err != 0)) {
