@@ -4,22 +4,31 @@
  * hand-off requires:
  *
  *   r = core.ready()
- *   send r.send at once (messages to itself are stepped on the next microtask)
+ *   send r.send at once (messages to itself are stepped on the next microtask), except
+ *   COMMITs, which ride with the next other send or go after this turn (see sendLazy)
  *   hand r.commit to the learner, which applies hand-offs in order, off this path
  *   append r.persist to the acceptor log; once one group-commit persist makes them
  *   durable: core.advance()
  *   while that persist runs, core.flush() hands over sends and commits that do not wait
  *   for it (a quorum of other replicas commits without this replica's disk)
  *
+ * Received COMMITs are stepped after the messages that arrived with them, and on an idle
+ * replica up to COMMIT_HOLD_MS later (see stepHeld): at low load this keeps the certificate
+ * check off the path of the next ACCEPT. Both holds are delays the network could make.
+ *
  * The transport and the log are interfaces so the same driver runs over the native
  * transport and mapped log, or over in-memory fakes in tests.
  */
 import { invariant } from '../ledger/assert.js';
-import { encodeRecord, type Vote } from './messages.js';
+import { encodeRecord, MessageType, type Vote } from './messages.js';
 import { Replica, type Committed, type ReplicaConfig, type DurableState } from './replica.js';
 
 /** Commit hand-offs the learner may lag behind before the driver pushes back. */
 const APPLY_BATCHES_MAX = 64;
+/** How long an idle replica holds a COMMIT for an ACCEPT to overtake it (see `receive`). */
+const COMMIT_HOLD_MS = 1;
+/** COMMIT messages held at most; beyond that they are stepped at once. */
+const COMMIT_HOLD_MAX = 1024;
 
 export interface PeerMessage {
   readonly from: number;
@@ -67,6 +76,10 @@ export class ReplicaDriver {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private stopped = false;
+  private held: PeerMessage[] = [];
+  private holdTimer: NodeJS.Timeout | null = null;
+  private lazy: Array<{ readonly to: number; readonly bytes: Uint8Array }> = [];
+  private lazyScheduled = false;
   private applying: Promise<void> = Promise.resolve();
   private applyBatches = 0;
   private readonly options: DriverOptions;
@@ -77,9 +90,40 @@ export class ReplicaDriver {
     this.core = new Replica({ ...options.config, log: { get: (slot) => options.learner.get(slot) } }, options.durable);
     options.transport.receive((batch) => {
       if (this.stopped) return;
-      for (const m of batch) this.core.step(m.from, m.bytes);
+      for (const m of batch) {
+        // Byte 0 is the wire version, byte 1 the message type; anything else is the
+        // core's to validate.
+        if (m.bytes[1] === MessageType.Commit && this.held.length < COMMIT_HOLD_MAX) this.held.push(m);
+        else this.core.step(m.from, m.bytes);
+      }
       this.pump();
+      this.stepHeld(false);
     });
+  }
+
+  /**
+   * A COMMIT costs a certificate check (signature verifications) and nothing waits for a
+   * follower's commit, while an ACCEPT is on the leader's commit path: the follower must
+   * persist and answer it. So COMMITs are held back: stepped while this replica's disk is
+   * busy (the check overlaps the write), or after COMMIT_HOLD_MS when it is idle, so that
+   * the next ACCEPT, which the leader sends right after a commit at low load, is persisted
+   * first. Holding a message back is a network delay, which the core tolerates by design.
+   */
+  private stepHeld(now: boolean): void {
+    if (this.held.length === 0 || this.stopped) return;
+    if (!now && !this.busy) {
+      this.holdTimer ??= setTimeout(() => {
+        this.holdTimer = null;
+        this.stepHeld(true);
+      }, COMMIT_HOLD_MS);
+      return;
+    }
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.core.step(m.from, m.bytes);
+    this.pump();
   }
 
   start(): void {
@@ -95,6 +139,8 @@ export class ReplicaDriver {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
   }
 
   /** Proposes on the leader; returns the slot or null (not leader, or window full). */
@@ -129,7 +175,9 @@ export class ReplicaDriver {
         return;
       }
       this.busy = true;
-      this.options.log.persist().then(
+      const persisted = this.options.log.persist();
+      this.stepHeld(true);
+      persisted.then(
         () => {
           this.busy = false;
           if (this.stopped) return;
@@ -148,12 +196,34 @@ export class ReplicaDriver {
       // Nothing in `send` waits for this ready's records, so a message to itself is
       // stepped on the next microtask rather than after the disk.
       if (o.to === self) queueMicrotask(() => this.deliverToSelf(o.bytes));
+      else if (o.bytes[1] === MessageType.Commit) this.lazy.push(o);
       else {
         this.options.transport.send(o.to, o.bytes);
         sent = true;
       }
     }
-    if (sent) this.options.transport.flush?.();
+    if (sent) this.sendLazy();
+    else if (this.lazy.length > 0 && !this.lazyScheduled) {
+      this.lazyScheduled = true;
+      setImmediate(() => {
+        this.lazyScheduled = false;
+        this.sendLazy();
+      });
+    }
+  }
+
+  /**
+   * Sends the COMMITs held back, with whatever `send` just staged, and hands it all to the
+   * wire. A leader's COMMITs ride with its next other send, or go after this turn: nothing
+   * waits for a follower's commit, and waking the I/O thread costs the main thread a
+   * context switch on a loaded machine, which would sit between a commit and the answer
+   * to its client. The hold is a network delay, which the core tolerates.
+   */
+  private sendLazy(): void {
+    if (this.stopped) return;
+    for (const o of this.lazy) this.options.transport.send(o.to, o.bytes);
+    this.lazy = [];
+    this.options.transport.flush?.();
   }
 
   private deliverToSelf(bytes: Uint8Array): void {

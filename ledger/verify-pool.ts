@@ -29,6 +29,8 @@ interface Pending {
 
 /** Batches smaller than this run on the calling thread: a round trip costs more. */
 const INLINE_BATCH_MAX = 16;
+/** Young-generation size of each verify worker (docs/performance.md, memory). */
+const WORKER_YOUNG_MB = 4;
 /** Bound on outstanding batches. */
 const JOBS_MAX = 256;
 
@@ -42,7 +44,9 @@ export class VerifyPool {
   constructor(threads = availableParallelism()) {
     invariant(Number.isInteger(threads) && threads >= 1 && threads <= 64, 'thread count 1..64');
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
+      // A worker keeps nothing between batches, so a small young generation is enough; V8's
+      // default (up to 16 MiB per semi-space) would hold tens of MiB per worker for nothing.
+      const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       worker.on('message', (reply: { id: number; done: number }) => this.reply(reply.id));
       worker.on('error', (error) => this.failAll(error));
       // Workers hold the event loop open only while a batch is outstanding (see hold()).

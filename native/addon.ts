@@ -10,7 +10,7 @@ import { ERROR_CODES, SteleError, type ErrorCode } from '../ledger/errors.js';
 export interface NativeMappedLog {
   readonly length: number;
   append(record: Uint8Array): number;
-  persist(): Promise<void>;
+  persist(inlineBytesMax?: number): Promise<void>;
   verify(index: number): void;
   segment(index: number): ArrayBuffer;
   positions(): Float64Array;
@@ -27,6 +27,8 @@ export interface NativeLogStats {
   readonly tornBytes: number;
   readonly appendedBytes: number;
   readonly syncs: number;
+  /** Persists whose msync ran on the calling thread (`inlinePersistBytesMax`). */
+  readonly inlineSyncs: number;
   readonly readOnly: boolean;
   /** Read-only opens stop at corruption instead of throwing: where and why. */
   readonly corruption: { readonly record: number; readonly offset: number; readonly path: string; readonly reason: string } | null;

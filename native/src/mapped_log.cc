@@ -66,6 +66,8 @@ constexpr uint64_t kPopulateAheadBytes = 8ull << 20;
 // written counts in the validator's resident memory. Released in steps of kReleaseStepBytes.
 constexpr uint64_t kResidentBehindBytes = 8ull << 20;
 constexpr uint64_t kReleaseStepBytes = 4ull << 20;
+// Inline persists ask the persist thread for upkeep (prefault, release) this often.
+constexpr uint64_t kUpkeepStepBytes = 1ull << 20;
 
 uint64_t Align(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
@@ -75,7 +77,7 @@ struct Mapping {
   uint64_t bytes = 0;
   bool dax = false;
   uint64_t populated = 0;  // persist thread only: pages prefaulted for writing up to here
-  uint64_t durable_to = 0;  // persist thread only: bytes below this are durable
+  uint64_t durable_to = 0;  // persist thread, or an inline persist under mu_ while it is idle
   uint64_t released = 0;    // persist thread (main thread before it starts): pages dropped below here
   ~Mapping() {
     if (base != nullptr) munmap(base, bytes);
@@ -447,9 +449,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       std::deque<Range> batch;
       {
         std::unique_lock<std::mutex> lock(mu_);
+        worker_active_ = false;
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything asked for is done
         batch.swap(queue_);
+        worker_active_ = true;
       }
       int err = 0;
       uint64_t seq = 0;
@@ -462,10 +466,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         std::lock_guard<std::mutex> lock(mu_);
         if (err != 0 && worker_errno_ == 0) worker_errno_ = err;
         if (err == 0) durable_seq_ = std::max(durable_seq_, seq);
-        syncs_++;
+        if (seq != 0) syncs_++;
       }
-      // At most one notification is ever queued, so the bounded queue cannot fill.
-      if (!notify_pending_.exchange(true)) {
+      // At most one notification is ever queued, so the bounded queue cannot fill. A batch
+      // of upkeep hints only (seq 0) has nobody to tell.
+      if (seq != 0 && !notify_pending_.exchange(true)) {
         napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { OnDurable(env); });
         if (status != napi_ok) notify_pending_ = false;  // closing: the main thread settles on close
       }
@@ -619,15 +624,55 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     return Napi::Number::New(env, static_cast<double>(position));
   }
 
-  // persist(): Promise<void>: durable once every record appended before the call is.
+  // Main thread: the inline path of Persist. True when it ran (durable, or failed with the
+  // error recorded for Settle to report); false to hand the range to the persist thread.
+  bool PersistInline(uint64_t inline_max) {
+    Segment& seg = segments_.back();
+    if (inline_max == 0 || requested_segment_ != segments_.size() - 1 || seg.used - requested_offset_ > inline_max) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    // Idle and caught up: nothing queued, no batch under way, every earlier persist durable.
+    if (!queue_.empty() || worker_active_ || durable_seq_ != queued_seq_ || worker_errno_ != 0) return false;
+    uint64_t seq = ++queued_seq_;
+    int err = Durable(*seg.map, requested_offset_, seg.used);
+    syncs_++;
+    inline_syncs_++;
+    if (err != 0) {
+      worker_errno_ = err;
+      return true;
+    }
+    seg.map->durable_to = std::max(seg.map->durable_to, seg.used);
+    durable_seq_ = seq;
+    // The persist thread still prefaults ahead and releases cold pages: an upkeep hint
+    // (seq 0) every kUpkeepStepBytes of inline persists, or at a new segment.
+    if (upkeep_map_ != seg.map || seg.used >= upkeep_at_ + kUpkeepStepBytes) {
+      upkeep_map_ = seg.map;
+      upkeep_at_ = seg.used;
+      queue_.push_back(Range{seg.map, seg.used, seg.used, 0});
+      cv_.notify_one();
+    }
+    return true;
+  }
+
+  // persist(inlineBytesMax = 0): Promise<void>: durable once every record appended before
+  // the call is. When the persist thread is idle and all that is new is at most
+  // inlineBytesMax bytes of the newest segment, the msync runs here, on the main thread:
+  // two thread hand-offs cost more than a small msync on a loaded machine (docs/native.md).
   Napi::Value Persist(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
     CheckWritable(env);
+    uint64_t inline_max = 0;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      double v = info[0].As<Napi::Number>().DoubleValue();
+      if (!(v >= 0 && v <= static_cast<double>(segment_bytes_))) throw Napi::RangeError::New(env, "inlineBytesMax out of range");
+      inline_max = static_cast<uint64_t>(v);
+    }
     auto deferred = Napi::Promise::Deferred::New(env);
     Napi::Promise promise = deferred.Promise();
     uint64_t last = segments_.size() - 1;
-    if (requested_segment_ < last || requested_offset_ < segments_.back().used) {
+    if ((requested_segment_ < last || requested_offset_ < segments_.back().used) && PersistInline(inline_max)) {
+      requested_offset_ = segments_.back().used;
+    } else if (requested_segment_ < last || requested_offset_ < segments_.back().used) {
       uint64_t seq = ++queued_seq_;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -746,10 +791,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
-    uint64_t syncs;
+    uint64_t syncs, inline_syncs;
     {
       std::lock_guard<std::mutex> lock(mu_);
       syncs = syncs_;
+      inline_syncs = inline_syncs_;
     }
     out.Set("records", static_cast<double>(positions_.size()));
     out.Set("segments", static_cast<double>(segments_.size()));
@@ -758,6 +804,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     out.Set("tornBytes", static_cast<double>(torn_bytes_));
     out.Set("appendedBytes", static_cast<double>(appended_bytes_));
     out.Set("syncs", static_cast<double>(syncs));
+    out.Set("inlineSyncs", static_cast<double>(inline_syncs));
     out.Set("readOnly", read_only_);
     if (corrupt_reason_.empty()) {
       out.Set("corruption", env.Null());
@@ -814,6 +861,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   uint64_t durable_seq_ = 0;
   int worker_errno_ = 0;
   uint64_t syncs_ = 0;
+  uint64_t inline_syncs_ = 0;
+  bool worker_active_ = false;  // under mu_: the persist thread is working on a batch
+  // Main thread: where the last upkeep hint of inline persists was.
+  std::shared_ptr<Mapping> upkeep_map_;
+  uint64_t upkeep_at_ = 0;
   std::atomic<bool> notify_pending_{false};
   Napi::ThreadSafeFunction tsfn_;
   std::thread worker_;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReplicaDriver, type PeerMessage, type Transport } from '../../consensus/driver.js';
-import { decodeRecord, type Vote } from '../../consensus/messages.js';
-import { recoverDurable, ZERO_DIGEST, type Committed } from '../../consensus/replica.js';
+import { decodeRecord, encodeMessage, MessageType, type Vote } from '../../consensus/messages.js';
+import { digestOf, recoverDurable, ZERO_DIGEST, type Committed } from '../../consensus/replica.js';
 import { testSignature, text } from '../support/consensus-cluster.js';
 
 const N = 3;
@@ -137,5 +137,69 @@ test('three drivers with real timers: commit, lose the leader, restart it from i
     assert.equal(bench.fatal, null);
   } finally {
     for (let i = 0; i < N; i++) bench.crash(i);
+  }
+});
+
+test('a follower persists an ACCEPT before checking the COMMIT certificate that came with it; an idle one checks a COMMIT a moment later', async () => {
+  const events: string[] = [];
+  let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
+  const sent: Array<{ to: number; type: number }> = [];
+  const driver = new ReplicaDriver({
+    tickMs: 1000, // no election during the test
+    config: {
+      id: 1,
+      replicas: N,
+      window: 8,
+      electionTicks: 20,
+      heartbeatTicks: 4,
+      valueBytesMax: limits.valueBytesMax,
+      random: () => 0.5,
+      sign: (slot, value) => testSignature(1, slot, value),
+      verifyVote: (v, slot, value, sig) => {
+        events.push(`verify ${slot}`);
+        return Buffer.compare(testSignature(v, slot, value), sig) === 0;
+      },
+    },
+    durable: recoverDurable([], 0, ZERO_DIGEST),
+    transport: { send: (to, bytes) => sent.push({ to, type: bytes[1]! }), receive: (h) => (deliver = h) },
+    log: {
+      append: () => undefined,
+      persist: async () => {
+        events.push('persist');
+        await sleep(2);
+      },
+    },
+    learner: { apply: async () => undefined, get: () => undefined },
+    onFatal: (error) => assert.fail(String(error)),
+  });
+  driver.start();
+  try {
+    const ballot = { round: 1, leader: 0 };
+    const v1 = text('one');
+    const v2 = text('two');
+    const accept = (slot: number, value: Uint8Array, prev: Uint8Array): PeerMessage => ({
+      from: 0,
+      bytes: Uint8Array.from(encodeMessage({ type: MessageType.Accept, ballot, slot, leaderCommit: slot - 1, prevDigest: prev, value })),
+    });
+    deliver!([accept(1, v1, ZERO_DIGEST)]);
+    await sleep(10);
+    assert.deepEqual(events, ['persist']);
+    // The leader's COMMIT of slot 1 (votes of 0 and 1) arrives first, the ACCEPT of slot 2 with it.
+    const certificate = [0, 1].map((validator) => ({ validator, signature: testSignature(validator, 1, v1) }));
+    const commit = { from: 0, bytes: Uint8Array.from(encodeMessage({ type: MessageType.Commit, ballot, slot: 1, digest: digestOf(v1), certificate })) };
+    deliver!([commit, accept(2, v2, digestOf(v1))]);
+    await sleep(10);
+    assert.deepEqual(events, ['persist', 'persist', 'verify 1', 'verify 1']);
+    assert.equal(driver.core.status().commitIndex, 1);
+    // Alone on an idle follower, a COMMIT is still checked, a moment later.
+    events.length = 0;
+    const certificate2 = [0, 1].map((validator) => ({ validator, signature: testSignature(validator, 2, v2) }));
+    deliver!([{ from: 0, bytes: Uint8Array.from(encodeMessage({ type: MessageType.Commit, ballot, slot: 2, digest: digestOf(v2), certificate: certificate2 })) }]);
+    assert.deepEqual(events, []);
+    await sleep(10);
+    assert.deepEqual(events, ['verify 2', 'verify 2']);
+    assert.equal(driver.core.status().commitIndex, 2);
+  } finally {
+    driver.stop();
   }
 });

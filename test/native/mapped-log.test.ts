@@ -83,6 +83,44 @@ test('mapped log: group commit, many persists share syncs, and all resolve', asy
   rmSync(dir, { recursive: true });
 });
 
+test('mapped log: small persists run inline when the persist thread is idle; large ones do not; all stay in order', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT, inlinePersistBytesMax: 1024 });
+  log.append(new Uint8Array(100).fill(1));
+  await log.persist();
+  assert.equal(log.stats().inlineSyncs, 1);
+  // Larger than the bound: the persist thread.
+  log.append(new Uint8Array(4000).fill(2));
+  await log.persist();
+  assert.equal(log.stats().inlineSyncs, 1);
+  assert.equal(log.stats().syncs, 2);
+  // A small persist while a large one is under way waits its turn on the thread, and the
+  // two resolve in order.
+  const order: number[] = [];
+  log.append(new Uint8Array(4000).fill(3));
+  const a = log.persist().then(() => order.push(1));
+  log.append(new Uint8Array(10).fill(4));
+  const b = log.persist().then(() => order.push(2));
+  await Promise.all([a, b]);
+  assert.deepEqual(order, [1, 2]);
+  assert.equal(log.stats().inlineSyncs, 1);
+  // Across segments (64 KiB each) inline persists keep working, and everything reopens.
+  for (let i = 0; i < 300; i++) {
+    log.append(new Uint8Array(500).fill(i & 0xff));
+    await log.persist();
+  }
+  assert.ok(log.stats().inlineSyncs > 250, `inline ${log.stats().inlineSyncs}`);
+  assert.ok(log.stats().segments >= 3);
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(again.length, 304);
+  assert.deepEqual(again.read(3), new Uint8Array(10).fill(4));
+  assert.deepEqual(again.read(303), new Uint8Array(500).fill(299 & 0xff));
+  await again.close();
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT, inlinePersistBytesMax: -1 }), RangeError);
+  rmSync(dir, { recursive: true });
+});
+
 test('mapped log: a torn tail is cut on open; the cut is durable', async () => {
   const dir = tempDir();
   const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
@@ -275,7 +313,9 @@ test('mapped log crash: SIGKILL at random moments loses no persisted record; not
   // More rounds for a long run: STELE_CRASH_ROUNDS=500 (npm run test:crash).
   const rounds = Number(process.env.STELE_CRASH_ROUNDS ?? 12);
   for (let round = 0; round < rounds; round++) {
-    const proc = spawn(process.execPath, [child, dir, String(SEGMENT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Every other round persists small batches inline (on the child's main thread).
+    const inline = round % 2 === 1 ? '4096' : '0';
+    const proc = spawn(process.execPath, [child, dir, String(SEGMENT), inline], { stdio: ['ignore', 'pipe', 'inherit'] });
     let seen = '';
     let killing = false;
     const killAfterAcks = 1 + Math.floor(Math.random() * 20);
