@@ -3,14 +3,15 @@
  * (the real core and driver, native transport, mapped logs, batching and pipelining),
  * against a three-member etcd cluster on loopback doing durable 256-byte puts through its
  * gRPC client, at the same concurrency. The two systems are measured in alternation,
- * `--runs` rounds (default 3); medians; one JSON line last.
+ * `--runs` rounds (default 3), each round after a `sync` and a 1 s pause; medians; one
+ * JSON line last.
  *
  * npm run bench:consensus -- [--runs N] [--seconds S] [--concurrency C] [--low-only 1]
  *
  * `--low-only 1` runs only the one-in-flight rounds (for latency work); the throughput
  * fields are then null.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,13 +67,20 @@ async function steleRound(c: number, s: number): Promise<Load> {
       leader = roles.indexOf('leader');
     }
     if (leader < 0) throw new Error('no leader elected');
-    const done = new Promise<{ committed: number; seconds: number; latencies_ms: number[] }>((resolve) => {
-      children[leader]!.on('message', (m: { type: string; committed: number; seconds: number; latencies_ms: number[] }) => {
-        if (m.type === 'load-done') resolve(m);
+    const load = (seconds: number): Promise<{ committed: number; seconds: number; latencies_ms: number[] }> =>
+      new Promise((resolve) => {
+        const on = (m: { type: string; committed: number; seconds: number; latencies_ms: number[] }): void => {
+          if (m.type !== 'load-done') return;
+          children[leader]!.off('message', on);
+          resolve(m);
+        };
+        children[leader]!.on('message', on);
+        children[leader]!.send({ type: 'load', concurrency: c, valueBytes: 256, seconds });
       });
-    });
-    children[leader]!.send({ type: 'load', concurrency: c, valueBytes: 256, seconds: s });
-    const r = await done;
+    // A short unmeasured warm-up, as etcd's round has its probe: the same work, so the
+    // measured run does not include compiling the hot paths.
+    await load(Math.min(0.5, s / 4));
+    const r = await load(s);
     return summarize(r.committed, r.seconds, r.latencies_ms);
   } finally {
     // A peer that has not exited 10 s after SIGTERM is killed (and said so), so one stuck
@@ -115,15 +123,37 @@ const stele: Load[] = [];
 const etcd: Load[] = [];
 const steleLow: Load[] = [];
 const etcdLow: Load[] = [];
+/**
+ * Before each round: write back every dirty page and pause, so a round does not pay for the
+ * previous round's writeback (the throughput rounds leave tens of MiB dirty, mostly etcd's
+ * WAL), and alternate which system goes first in the low-load pair.
+ */
+async function settle(): Promise<void> {
+  spawnSync('sync');
+  await sleep(1000);
+}
+
 for (let k = 0; k < runs; k++) {
   if (!lowOnly) {
+    await settle();
     stele.push(await steleRound(concurrency, seconds));
     note(`stele  c=${concurrency}: ${round(stele.at(-1)!.perSecond)}/s p50 ${round(stele.at(-1)!.p50, 2)} ms p99 ${round(stele.at(-1)!.p99, 2)} ms`);
+    await settle();
     etcd.push(await etcdRound(concurrency, seconds));
     note(`etcd   c=${concurrency}: ${round(etcd.at(-1)!.perSecond)}/s p50 ${round(etcd.at(-1)!.p50, 2)} ms p99 ${round(etcd.at(-1)!.p99, 2)} ms`);
   }
-  steleLow.push(await steleRound(1, Math.min(seconds, 2)));
-  etcdLow.push(await etcdRound(1, Math.min(seconds, 2)));
+  const low = async (system: 'stele' | 'etcd'): Promise<void> => {
+    await settle();
+    if (system === 'stele') steleLow.push(await steleRound(1, Math.min(seconds, 2)));
+    else etcdLow.push(await etcdRound(1, Math.min(seconds, 2)));
+  };
+  if (k % 2 === 0) {
+    await low('stele');
+    await low('etcd');
+  } else {
+    await low('etcd');
+    await low('stele');
+  }
   note(`low load (1 in flight): stele p50 ${round(steleLow.at(-1)!.p50, 2)} ms, etcd p50 ${round(etcdLow.at(-1)!.p50, 2)} ms`);
 }
 const m = (xs: Load[], f: (x: Load) => number): number | null => (xs.length === 0 ? null : median(xs.map(f)));
