@@ -104,6 +104,26 @@ function sample(pid: number): ProcessSample {
   return { cpuS, hwmMib: m.hwmKib / 1024, rssMib: m.rssKib / 1024, anonMib: mib(m.anonKib), fileMib: mib(m.fileKib) };
 }
 
+/** A validator's main-isolate memory gauges from GET /metrics, in MiB; null when unreadable. */
+async function memoryGauges(api: string): Promise<{ heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } | null> {
+  try {
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const gauge = (name: string): number => {
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+      if (m === null) throw new Error(`no ${name}`);
+      return Number(m[1]) / (1024 * 1024);
+    };
+    return {
+      heapTotal: gauge('stele_memory_heap_total_bytes'),
+      heapUsed: gauge('stele_memory_heap_used_bytes'),
+      external: gauge('stele_memory_external_bytes'),
+      arrayBuffers: gauge('stele_memory_array_buffers_bytes'),
+    };
+  } catch {
+    return null;
+  }
+}
+
 // ------------------------------------------------------------------ signing
 
 /** Signs transfers on worker threads (one per core) before a phase; never timed. */
@@ -691,6 +711,8 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     note(`--txs ${o.txs}: transfers in batches of ${o.batch}...`);
     const b = await bulkPhase(c, o);
     const after = validatorPids.map(sample);
+    const heaps = await Promise.all(c.apis.map(memoryGauges));
+    note(`  main isolate per validator (MiB, /metrics): ${heaps.map((h) => (h === null ? '?' : `heap ${round(h.heapUsed)} used of ${round(h.heapTotal)}, array buffers ${round(h.arrayBuffers)}, external ${round(h.external)}`)).join('; ')}`);
     note(`  RSS per validator after them: ${after.map((s) => round(s.rssMib)).join('/')} MiB (peak ${after.map((s) => round(s.hwmMib)).join('/')}; anonymous ${after.map((s) => (s.anonMib === null ? '?' : round(s.anonMib))).join('/')}, file-backed ${after.map((s) => (s.fileMib === null ? '?' : round(s.fileMib))).join('/')})`);
     bulk = {
       txs: o.txs,
@@ -700,6 +722,9 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
       rss_mib_max_after_txs: round(Math.max(...after.map((s) => s.rssMib)), 1),
       rss_anon_mib_after_txs: after.map((s) => (s.anonMib === null ? null : round(s.anonMib, 1))),
       rss_file_mib_after_txs: after.map((s) => (s.fileMib === null ? null : round(s.fileMib, 1))),
+      heap_total_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.heapTotal, 1))),
+      heap_used_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.heapUsed, 1))),
+      array_buffers_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.arrayBuffers, 1))),
     };
   }
   const final = validatorPids.map(sample);

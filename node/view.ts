@@ -17,6 +17,19 @@ import type { Validator } from './validator.js';
 const BALANCES_MAX = 1_000;
 
 /** @param health the transport's view of each peer (self is always up) */
+/** Where this process's memory is (process.memoryUsage: the main isolate; workers not included). */
+function memoryMetrics(): Metric[] {
+  const m = process.memoryUsage();
+  const gauge = (name: string, help: string, value: number): Metric => ({ name, help, type: 'gauge', samples: [{ value }] });
+  return [
+    gauge('stele_memory_resident_bytes', 'resident set size of the process', m.rss),
+    gauge('stele_memory_heap_total_bytes', 'V8 heap committed by the main isolate', m.heapTotal),
+    gauge('stele_memory_heap_used_bytes', 'V8 heap in use by the main isolate', m.heapUsed),
+    gauge('stele_memory_external_bytes', 'memory of C++ objects bound to the main isolate, array buffers included', m.external),
+    gauge('stele_memory_array_buffers_bytes', 'ArrayBuffer and SharedArrayBuffer memory of the main isolate', m.arrayBuffers),
+  ];
+}
+
 export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth): NodeView {
   const store = validator.ledger;
   const genesis = store.genesis;
@@ -142,6 +155,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_consensus_dropped_total', 'stale or misplaced peer messages dropped', core.dropped),
         counter('stele_consensus_elections_total', 'elections this validator started', core.elections),
         counter('stele_consensus_bad_signatures_total', 'votes or certificates with a bad signature', core.badSignatures),
+        ...memoryMetrics(),
       ];
     },
     lint(files, options) {

@@ -125,6 +125,15 @@ test('GET /v1/accounts through a real node: the contracts a key deployed and the
     assert.deepEqual(bought.instances, [{ id: 1, contract: 'HorseSale', state: 'Sold', party: 'buyer' }]);
     const nobody = await client.account(dev.users[2]!.publicKey);
     assert.deepEqual([nobody.contracts, nobody.instances], [[], []]);
+    // The node's own series, memory gauges included, with plausible values.
+    const metrics = await client.metrics();
+    const gauge = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    assert.ok(gauge('stele_committed_height') >= 3, 'three blocks or more committed');
+    const rss = gauge('stele_memory_resident_bytes');
+    const heapUsed = gauge('stele_memory_heap_used_bytes');
+    assert.ok(rss > 10 * 2 ** 20 && rss < 64 * 2 ** 30, `rss ${rss}`);
+    assert.ok(heapUsed > 0 && heapUsed <= gauge('stele_memory_heap_total_bytes'), `heap ${heapUsed}`);
+    assert.ok(gauge('stele_memory_array_buffers_bytes') <= gauge('stele_memory_external_bytes'));
     assert.deepEqual(fatal, []);
   } finally {
     await running?.stop();
