@@ -221,6 +221,12 @@ function generationName(n: number): string {
 }
 
 /**
+ * The acceptor log's default `inlinePersistBytesMax`: its records answer peers who wait for
+ * them, and at low load they are small (one PROMISE or ACCEPT of a small value).
+ */
+export const ACCEPTOR_INLINE_PERSIST_BYTES = 16 * 1024;
+
+/**
  * Durable acceptor state for consensus: an append-only list of opaque records, replayed
  * in order on open, with `compact()` replacing the whole list atomically (a new generation
  * directory becomes current only once it is durable and marked COMPLETE).
@@ -229,12 +235,6 @@ function generationName(n: number): string {
  * for (const r of state.replay()) apply(r);
  * state.append(promiseRecord); await state.persist(); // then answer
  */
-/**
- * The acceptor log's default `inlinePersistBytesMax`: its records answer peers who wait for
- * them, and at low load they are small (one PROMISE or ACCEPT of a small value).
- */
-export const ACCEPTOR_INLINE_PERSIST_BYTES = 16 * 1024;
-
 export class AcceptorLog {
   /** Settles when the compaction under way (if any) has switched generations. */
   private compacting: Promise<void> | null = null;

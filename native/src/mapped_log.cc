@@ -670,9 +670,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     auto deferred = Napi::Promise::Deferred::New(env);
     Napi::Promise promise = deferred.Promise();
     uint64_t last = segments_.size() - 1;
-    if ((requested_segment_ < last || requested_offset_ < segments_.back().used) && PersistInline(inline_max)) {
+    bool fresh = requested_segment_ < last || requested_offset_ < segments_.back().used;
+    if (fresh && PersistInline(inline_max)) {
       requested_offset_ = segments_.back().used;
-    } else if (requested_segment_ < last || requested_offset_ < segments_.back().used) {
+    } else if (fresh) {
       uint64_t seq = ++queued_seq_;
       {
         std::lock_guard<std::mutex> lock(mu_);
