@@ -18,7 +18,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -660,7 +660,8 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   note(`  ${round(verifyOneCore)} verifies/s on one core; signature limit ${round(signatureLimit)}/s on ${cores} cores`);
 
   const dir = mkdtempSync(join(tmpdir(), 'stele-bench-e2e-'));
-  // STELE_E2E_KEEP=1 keeps the cluster's directory (chains, genesis) for a later look,
+  // STELE_E2E_KEEP=1 keeps the cluster's directory (chains, genesis, each validator's
+  // /proc smaps after --txs as smaps-vN.txt) for a later look,
   // such as profiling `stele audit --data DIR/stele/v1` on the chain just built.
   if (process.env.STELE_E2E_KEEP === '1') note(`keeping ${dir} (STELE_E2E_KEEP)`);
   else cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -712,6 +713,8 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     const b = await bulkPhase(c, o);
     const after = validatorPids.map(sample);
     const heaps = await Promise.all(c.apis.map(memoryGauges));
+    // With STELE_E2E_KEEP=1, each validator's memory map is kept for a breakdown.
+    if (process.env.STELE_E2E_KEEP === '1') validatorPids.forEach((pid, i) => writeFileSync(join(dir, `smaps-v${i + 1}.txt`), readFileSync(`/proc/${pid}/smaps`)));
     note(`  main isolate per validator (MiB, /metrics): ${heaps.map((h) => (h === null ? '?' : `heap ${round(h.heapUsed)} used of ${round(h.heapTotal)}, array buffers ${round(h.arrayBuffers)}, external ${round(h.external)}`)).join('; ')}`);
     note(`  RSS per validator after them: ${after.map((s) => round(s.rssMib)).join('/')} MiB (peak ${after.map((s) => round(s.hwmMib)).join('/')}; anonymous ${after.map((s) => (s.anonMib === null ? '?' : round(s.anonMib))).join('/')}, file-backed ${after.map((s) => (s.fileMib === null ? '?' : round(s.fileMib))).join('/')})`);
     bulk = {
