@@ -715,6 +715,12 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     const heaps = await Promise.all(c.apis.map(memoryGauges));
     // With STELE_E2E_KEEP=1, each validator's memory map is kept for a breakdown.
     if (process.env.STELE_E2E_KEEP === '1') validatorPids.forEach((pid, i) => writeFileSync(join(dir, `smaps-v${i + 1}.txt`), readFileSync(`/proc/${pid}/smaps`)));
+    // STELE_E2E_HOLD_S=N: the cluster idles N seconds here (heap snapshots and the like).
+    const hold = Number(process.env.STELE_E2E_HOLD_S ?? 0);
+    if (hold > 0) {
+      note(`  holding ${hold} s (STELE_E2E_HOLD_S); validator pids ${validatorPids.join(' ')}`);
+      await sleep(hold * 1000);
+    }
     note(`  main isolate per validator (MiB, /metrics): ${heaps.map((h) => (h === null ? '?' : `heap ${round(h.heapUsed)} used of ${round(h.heapTotal)}, array buffers ${round(h.arrayBuffers)}, external ${round(h.external)}`)).join('; ')}`);
     note(`  RSS per validator after them: ${after.map((s) => round(s.rssMib)).join('/')} MiB (peak ${after.map((s) => round(s.hwmMib)).join('/')}; anonymous ${after.map((s) => (s.anonMib === null ? '?' : round(s.anonMib))).join('/')}, file-backed ${after.map((s) => (s.fileMib === null ? '?' : round(s.fileMib))).join('/')})`);
     bulk = {

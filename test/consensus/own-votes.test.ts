@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import { rememberOwnVotes } from '../../consensus/own-votes.js';
 import { generateKeyPair, Signer, verify } from '../../ledger/ed25519.js';
@@ -18,7 +20,7 @@ test('own votes are recognised without verifying; anything else is verified as b
     },
   );
   const value = Uint8Array.of(1, 2, 3);
-  const mine = wrapped.sign(7, value);
+  const mine = wrapped.sign(7, value); // `value` stays referenced below, as the core holds it
   // Our own vote, same slot, equal value bytes (another array): no verification.
   assert.equal(wrapped.verifyVote(0, 7, Uint8Array.of(1, 2, 3), mine), true);
   assert.equal(verified, 0);
@@ -37,4 +39,28 @@ test('own votes are recognised without verifying; anything else is verified as b
   for (let s = 100; s < 400; s++) wrapped.sign(s, value);
   assert.equal(wrapped.verifyVote(0, 7, value, mine), true);
   assert.equal(verified, 6);
+});
+
+test('remembered votes do not keep the values they signed alive', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const wrapped = rememberOwnVotes(0, () => new Uint8Array(64), () => false);
+  let collected = 0;
+  const registry = new FinalizationRegistry(() => collected++);
+  // In a function of its own, so no local of this async function keeps the last value.
+  const signAll = (): void => {
+    for (let slot = 1; slot <= 20; slot++) {
+      const value = new Uint8Array(1 << 20); // a block, as the core would hold it
+      wrapped.sign(slot, value);
+      registry.register(value, slot);
+    }
+  };
+  signAll();
+  for (let round = 0; round < 50 && collected < 20; round++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(collected, 20, 'every signed value was collected once nothing else held it');
+  // A forgotten value is verified the normal way (here: refused).
+  assert.equal(wrapped.verifyVote(0, 3, new Uint8Array(1 << 20), new Uint8Array(64)), false);
 });
