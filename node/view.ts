@@ -16,7 +16,6 @@ import type { Validator } from './validator.js';
 
 const BALANCES_MAX = 1_000;
 
-/** @param health the transport's view of each peer (self is always up) */
 /** Where this process's memory is (process.memoryUsage: the main isolate; workers not included). */
 function memoryMetrics(): Metric[] {
   const m = process.memoryUsage();
@@ -30,6 +29,7 @@ function memoryMetrics(): Metric[] {
   ];
 }
 
+/** @param health the transport's view of each peer (self is always up) */
 export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth): NodeView {
   const store = validator.ledger;
   const genesis = store.genesis;
