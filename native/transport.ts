@@ -71,6 +71,8 @@ export interface TransportCounters {
   readonly connectFailures: number;
   readonly sendRefused: number;
   readonly eventsParked: number;
+  /** DATA frames the main thread framed and wrote itself (small sends with nothing queued ahead; tcp only). */
+  readonly directFrames: number;
   readonly sendQueueBytes: number[];
   readonly sendCredit: number[];
   readonly receiveCredit: number[];

@@ -6,7 +6,11 @@
 // Threads: the constructor, every method and every callback into JavaScript run on the
 // main thread. One I/O thread per transport owns every socket, the epoll set and the
 // connection table; it never calls N-API. Main -> I/O: commands and per-peer send queues
-// under `mu_`, plus an eventfd to wake the thread. I/O -> main: events through one
+// under `mu_`, plus an eventfd to wake the thread. One shortcut (tcp only): a small send
+// with nothing queued or buffered before it is framed and written to the socket by the
+// main thread itself (TryDirect), which saves two thread hand-offs per message; for that,
+// the send side of an open outbound connection (its output buffer, sequence, MAC and
+// credit) is touched only under `mu_` while `Peer::direct` points to it. I/O -> main: events through one
 // thread-safe function with a bounded queue (non-blocking calls; a full queue parks the
 // event on the I/O thread and retries). close(), the finalizer and the environment cleanup
 // hook stop and join the thread, close every socket and release the function.
@@ -70,6 +74,9 @@ constexpr int64_t kBackoffMinMs = 50;
 constexpr int64_t kBackoffMaxMs = 2000;
 constexpr size_t kEventQueueMax = 256;
 constexpr size_t kBatchBytesFlush = 4u << 20;
+// Largest DATA body the main thread frames and writes itself (its MAC costs tens of
+// microseconds at this size); larger sends go through the I/O thread.
+constexpr size_t kDirectBodyMax = 64 * 1024;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
 constexpr uint64_t kFabricEqTag = 2;
@@ -171,6 +178,7 @@ struct Conn {
   Mac send_mac;
   Mac recv_mac;
   uint64_t send_seq = 0;
+  bool mac_failed = false;  // the main thread could not tag a frame: the I/O thread drops it
   uint64_t recv_seq = 0;
   uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
   bool pending = false;      // inbound and counted in the half-open limits
@@ -202,6 +210,7 @@ struct Peer {
   // Guarded by mu_.
   std::deque<Chunk> queue;
   uint64_t queued_bytes = 0;  // packed bytes not yet taken into frames
+  Conn* direct = nullptr;  // the open outbound tcp connection, while the main thread may write to it
   // I/O thread only.
   uint32_t outbound = 0;  // current outbound connection id, 0 when none
   uint32_t inbound = 0;   // current authenticated inbound connection id
@@ -225,6 +234,7 @@ struct Counters {
   std::atomic<uint64_t> messages_sent{0}, messages_delivered{0}, frames_rejected{0};
   std::atomic<uint64_t> handshakes_refused{0}, connections_opened{0}, connect_failures{0}, send_refused{0};
   std::atomic<uint64_t> events_parked{0};
+  std::atomic<uint64_t> direct_frames{0};  // DATA frames written by the main thread (TryDirect)
   std::atomic<int64_t> credit_available[kPeersMax];
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
@@ -535,6 +545,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       LeavePending(c);
       if (refused) counters_.handshakes_refused++;
     }
+    if (c->outbound && c->peer >= 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (peers_[c->peer]->direct == c) peers_[c->peer]->direct = nullptr;
+    }
     CloseIo(c);
     int peer = c->peer;
     bool outbound = c->outbound;
@@ -635,29 +649,43 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     c->epollout = want;
   }
 
-  // Writes what is buffered; false when the connection was dropped.
+  // Writes what is buffered; false when the connection was dropped (I/O thread, mu_ not held).
   bool Flush(Conn* c) {
 #ifdef STELE_FABRIC
     if (fabric_) return FabricFlush(c);
 #endif
+    int err;
+    bool more;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      err = WriteOut(c);
+      more = c->out_sent < c->out.size();
+    }
+    if (err != 0) {
+      Drop(c->id, std::string("send: ") + std::strerror(err), false);
+      return false;
+    }
+    // A direct send after the lock was released wakes this thread, which comes back here.
+    SetWriteInterest(c, more);
+    return true;
+  }
+
+  // Writes buffered bytes until done or the socket is full; 0, or the errno that failed
+  // (the caller drops the connection). Under mu_; either thread.
+  int WriteOut(Conn* c) {
     while (c->out_sent < c->out.size()) {
       ssize_t n = send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          SetWriteInterest(c, true);
-          return true;
-        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         if (errno == EINTR) continue;
-        Drop(c->id, std::string("send: ") + std::strerror(errno), false);
-        return false;
+        return errno;
       }
       c->out_sent += static_cast<size_t>(n);
       counters_.bytes_sent += static_cast<uint64_t>(n);
     }
     c->out.clear();
     c->out_sent = 0;
-    SetWriteInterest(c, false);
-    return true;
+    return 0;
   }
 
   // Appends one frame to the connection's output (tagged unless it is a handshake frame).
@@ -678,20 +706,36 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     return true;
   }
 
-  // Moves queued messages of peer `p` into DATA frames while credit allows. The copy into
-  // the output buffer happens under mu_ (a memcpy, no call out), so chunks never move.
+  // Moves queued messages of peer `p` into DATA frames while credit allows, then writes.
+  // Framing happens under mu_ (memcpy and MAC, no call out), so chunks never move and a
+  // direct send from the main thread cannot interleave with a frame.
   void Pump(int p) {
     if (p == self_) return;
     Peer& peer = *peers_[p];
     Conn* c = peer.outbound == 0 ? nullptr : Find(peer.outbound);
     if (c == nullptr || c->state != ConnState::kOpen) return;
+    bool mac_failed;
+    bool pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      mac_failed = c->mac_failed || !Frames(c, p, peer);
+      pending = c->out_sent < c->out.size();
+    }
+    if (mac_failed) {
+      Drop(c->id, "MAC failure", false);
+      return;
+    }
+    if (pending) Flush(c);
+  }
+
+  // Pump's framing, under mu_; false on a MAC failure.
+  bool Frames(Conn* c, int p, Peer& peer) {
     while (c->out.size() - c->out_sent < kFrameBodyTarget) {
       size_t frame_at = c->out.size();
       c->out.resize(frame_at + kHeaderBytes);
       size_t body = 0;
       uint64_t count = 0;
       {
-        std::lock_guard<std::mutex> lock(mu_);
         while (!peer.queue.empty()) {
           Chunk& chunk = peer.queue.front();
           size_t end = chunk.at;
@@ -724,13 +768,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       c->credit -= body;
       counters_.credit_available[p] = static_cast<int64_t>(c->credit);
       counters_.messages_sent += count;
-      if (!SealFrame(c, frame_at, kTypeData, body)) {
-        Drop(c->id, "MAC failure", false);
-        return;
-      }
+      if (!SealFrame(c, frame_at, kTypeData, body)) return false;
       ApplyFault(c, p, frame_at);
     }
-    if (c->out_sent < c->out.size()) Flush(c);
+    return true;
   }
 
   // Test hook (injectFault): damages the frame just sealed at `frame_at`, as an attacker
@@ -832,9 +873,17 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         if (type == kTypeCredit) {
           uint64_t grant;
           std::memcpy(&grant, body, 8);
-          if (grant > window_bytes_ || c->credit + grant > window_bytes_) return Refuse(c, "credit beyond the window");
-          c->credit += grant;
-          counters_.credit_available[c->peer] = static_cast<int64_t>(c->credit);
+          bool beyond;
+          {
+            std::lock_guard<std::mutex> lock(mu_);  // the main thread spends this credit in TryDirect
+            beyond = grant > window_bytes_ || c->credit + grant > window_bytes_;
+            if (!beyond) {
+              c->credit += grant;
+              counters_.credit_available[c->peer] = static_cast<int64_t>(c->credit);
+            }
+          }
+          if (beyond) return Refuse(c, "credit beyond the window");
+          // Credit may unblock queued messages: Pump runs later in this turn of the loop.
         } else if (!Unpack(c, body, length)) {
           return false;
         }
@@ -939,6 +988,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     }
     c->peer = cmd.peer;
     c->state = ConnState::kOpen;
+    if (c->outbound && !fabric_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      peer.direct = c;
+    }
     counters_.connections_opened++;
     auto e = std::make_unique<Event>();
     e->kind = kOpen;
@@ -1323,7 +1376,8 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
     const uint8_t* bytes = data.Data();
     size_t total = data.ByteLength();
-    for (size_t at = 0; at < total;) {
+    uint64_t count = 0;
+    for (size_t at = 0; at < total; count++) {
       uint32_t length;
       if (total - at < 4) ThrowCoded(env, "TRANSPORT_CONFIG", "packed messages are truncated");
       std::memcpy(&length, bytes + at, 4);
@@ -1331,9 +1385,45 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         ThrowCoded(env, "TRANSPORT_TOO_LARGE", "a packed message exceeds its bounds");
       at += 4 + length;
     }
+    if (total == 0) return Napi::Boolean::New(env, true);
+    if (TryDirect(p, bytes, total, count)) return Napi::Boolean::New(env, true);
     Chunk chunk;
     chunk.data.assign(bytes, bytes + total);
     return Napi::Boolean::New(env, Enqueue(p, std::move(chunk)));
+  }
+
+  // Main thread: when peer `p`'s open tcp connection has nothing queued or buffered ahead
+  // and credit for the body, frames `packed` as one DATA frame and writes it to the socket
+  // here. Whatever the socket does not take stays buffered for the I/O thread, which is
+  // woken to finish it (and to drop the connection on a write error). False: use the queue.
+  bool TryDirect(int p, const uint8_t* packed, size_t total, uint64_t count) {
+    if (total > kDirectBodyMax) return false;
+    Peer& peer = *peers_[p];
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Conn* c = peer.direct;
+      if (c == nullptr || c->mac_failed || !peer.queue.empty() || c->out_sent != c->out.size() || total > c->credit ||
+          faults_[p].load() != 0)
+        return false;
+      c->out.resize(kHeaderBytes + total);
+      std::memcpy(c->out.data() + kHeaderBytes, packed, total);
+      if (!SealFrame(c, 0, kTypeData, total)) {
+        c->mac_failed = true;
+        c->out.clear();
+        Wake();
+        return false;  // queued instead, and sent on the next connection
+      }
+      c->credit -= total;
+      counters_.credit_available[p] = static_cast<int64_t>(c->credit);
+      counters_.messages_sent += count;
+      counters_.direct_frames++;
+      // A write error leaves the bytes buffered: the I/O thread's flush meets it and drops.
+      (void)WriteOut(c);
+      wake = c->out_sent < c->out.size();
+    }
+    if (wake) Wake();
+    return true;
   }
 
   // queued(peer): packed bytes waiting for that peer.
@@ -1418,6 +1508,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     o.Set("connectFailures", static_cast<double>(counters_.connect_failures));
     o.Set("sendRefused", static_cast<double>(counters_.send_refused));
     o.Set("eventsParked", static_cast<double>(counters_.events_parked));
+    o.Set("directFrames", static_cast<double>(counters_.direct_frames));
     Napi::Array queued = Napi::Array::New(env, peers_.size());
     Napi::Array credit = Napi::Array::New(env, peers_.size());
     Napi::Array granted = Napi::Array::New(env, peers_.size());
@@ -1454,6 +1545,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     ssize_t n = write(wake_, &one, sizeof one);
     (void)n;
     if (thread_.joinable()) thread_.join();
+    for (auto& peer : peers_) peer->direct = nullptr;
     for (auto& [id, c] : conns_) CloseIo(c.get());
     FabricTeardown();
     conns_.clear();
@@ -1476,6 +1568,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     ssize_t n = write(self->wake_, &one, sizeof one);
     (void)n;
     if (self->thread_.joinable()) self->thread_.join();
+    for (auto& peer : self->peers_) peer->direct = nullptr;
     for (auto& [id, c] : self->conns_) self->CloseIo(c.get());
     self->FabricTeardown();
     self->conns_.clear();

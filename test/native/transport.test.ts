@@ -39,6 +39,37 @@ for (const backend of BACKENDS) {
     }
   });
 
+  test(`transport[${backend}]: small sends written by the main thread and queued sends keep one order, whole`, async () => {
+    const c = await cluster(2, { backend });
+    try {
+      const sender = c.nodes[0]!.transport;
+      await until('credit', () => sender.counters().sendCredit[1]! > 0);
+      // Sizes around the direct-write limit (64 KiB of packed body), one send per turn so
+      // small ones go straight to the socket, large ones through the queue; many 60 KiB
+      // sends in a row fill the socket, so some direct writes end part-way.
+      const sizes: number[] = [];
+      for (let k = 0; k < 200; k++) sizes.push(k % 10 === 3 ? 70_000 + k : k % 10 === 7 ? 200 : 60_000 + (k % 5));
+      const sent: Uint8Array[] = [];
+      for (let k = 0; k < sizes.length; k++) {
+        const m = new Uint8Array(sizes[k]!);
+        for (let i = 0; i < m.length; i += 997) m[i] = (k + i) & 0xff;
+        m[0] = k & 0xff;
+        sent.push(m);
+        assert.equal(sender.send(1, m), true);
+        if (k % 3 !== 2) await new Promise((r) => setImmediate(r));
+      }
+      await until('every message', () => c.nodes[1]!.received.length === sent.length, 20_000);
+      c.nodes[1]!.received.forEach((m, k) => assert.deepEqual(m.bytes, sent[k], `message ${k}`));
+      const counters = sender.counters();
+      if (backend === 'tcp') assert.ok(counters.directFrames > 0, 'some frames were written by the main thread');
+      else assert.equal(counters.directFrames, 0);
+      assert.ok(counters.directFrames < counters.framesSent, 'and some went through the I/O thread');
+      assert.equal(counters.messagesSent, sent.length);
+    } finally {
+      await c.close();
+    }
+  });
+
   test(`transport[${backend}]: 16 MiB messages and empty messages arrive intact; larger ones are refused`, async () => {
     const c = await cluster(2, { backend });
     try {
