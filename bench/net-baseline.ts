@@ -1,6 +1,6 @@
 /**
  * The node:net baseline of bench:transport, written to be fast in JavaScript: the same
- * frames as the native transport (length, type, sequence, HMAC-SHA256 tag; messages
+ * frames as the native transport (length, type, sequence, AES-256-GMAC tag; messages
  * length-prefixed inside), small messages sent in the same turn of the event loop batched
  * into one frame, TCP back-pressure through write()/'drain' instead of credit frames, and
  * frames parsed without copying the receive buffer more than once, and batches delivered
@@ -8,8 +8,7 @@
  * handshake is left out (fixed keys): it is not on the measured path.
  */
 import type net from 'node:net';
-import { createHmac } from 'node:crypto';
-import { encodeFrame, encodeMessages, FRAME_HEADER_BYTES, FRAME_TAG_BYTES, TYPE_DATA } from '../native/wire.js';
+import { encodeFrame, encodeMessages, FRAME_HEADER_BYTES, FRAME_TAG_BYTES, frameTag, TYPE_DATA } from '../native/wire.js';
 
 const FRAME_BODY_TARGET = 1 << 20;
 
@@ -80,8 +79,7 @@ export class NetPeer {
 
   private deliver(frame: Buffer, length: number): void {
     const end = FRAME_HEADER_BYTES + length;
-    const tag = createHmac('sha256', this.recvKey).update(frame.subarray(0, end)).digest();
-    if (!tag.subarray(0, FRAME_TAG_BYTES).equals(frame.subarray(end))) throw new Error('baseline: tag mismatch');
+    if (!frameTag(this.recvKey, frame.subarray(0, end)).equals(frame.subarray(end))) throw new Error('baseline: tag mismatch');
     if (frame.readBigUInt64LE(8) !== this.recvSeq++) throw new Error('baseline: sequence');
     const batch: { from: number; bytes: Uint8Array }[] = [];
     for (let at = FRAME_HEADER_BYTES; at < end; ) {

@@ -1,19 +1,21 @@
 /**
  * The transport's wire format and handshake, in TypeScript. The native backends move the
  * frames; the handshake's cryptography runs here on the main thread (node:crypto for
- * X25519, HKDF and HMAC; ledger/ed25519.ts for the strict signature rule). Tests and the
+ * X25519, HKDF and AES-GCM; ledger/ed25519.ts for the strict signature rule). Tests and the
  * node:net baseline of bench:transport use the same functions.
  *
  * Frame: [u32 body bytes LE][u8 type][3 zero bytes][u64 seq LE] body [16-byte tag], the
- * tag being the first half of HMAC-SHA256(key of the direction, header || body); handshake
- * frames (type 1) have seq 0 and no tag. DATA (type 2) bodies hold messages as
+ * tag being AES-256-GMAC(key of the direction, nonce = 4 zero bytes || seq LE, over header
+ * || body): AES-256-GCM with header and body as additional data and nothing encrypted. A
+ * key lives for one connection and seq never repeats on it, so no nonce repeats under a
+ * key. Handshake frames (type 1) have seq 0 and no tag. DATA (type 2) bodies hold messages as
  * [u32 length LE][bytes]; CREDIT (type 3) bodies a u64 LE byte count.
  *
  * Handshake (docs/native.md): dialer -> HELLO, acceptor -> CHALLENGE (signed), dialer ->
  * PROOF (signed); both sides then derive the two direction keys from an X25519 exchange
  * bound to the whole transcript.
  */
-import { createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { verify } from '../ledger/ed25519.js';
 
 export const FRAME_HEADER_BYTES = 16;
@@ -25,11 +27,12 @@ export const HELLO_BYTES = 104;
 export const CHALLENGE_BYTES = 128;
 export const PROOF_BYTES = 64;
 const MAGIC = Buffer.from('STLT', 'ascii');
-const VERSION = 1;
+/** 2: frame tags are AES-256-GMAC (1 used HMAC-SHA256); a peer of another version is refused at HELLO. */
+const VERSION = 2;
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-const ACCEPT_CONTEXT = Buffer.from('stele-transport/1 accept\0', 'ascii');
-const DIAL_CONTEXT = Buffer.from('stele-transport/1 dial\0', 'ascii');
-const KEYS_INFO = Buffer.from('stele-transport/1 keys', 'ascii');
+const ACCEPT_CONTEXT = Buffer.from('stele-transport/2 accept\0', 'ascii');
+const DIAL_CONTEXT = Buffer.from('stele-transport/2 dial\0', 'ascii');
+const KEYS_INFO = Buffer.from('stele-transport/2 keys', 'ascii');
 
 /** Signs messages with a validator key (ledger/ed25519.ts Signer fits). */
 export interface TransportSigner {
@@ -39,7 +42,7 @@ export interface TransportSigner {
 
 /** Binds a session to one validator set: SHA-256 over a label and every public key. */
 export function networkTag(publicKeys: readonly Uint8Array[]): Uint8Array {
-  const h = createHash('sha256').update('stele-transport/1 network');
+  const h = createHash('sha256').update('stele-transport/2 network');
   for (const k of publicKeys) h.update(k);
   return new Uint8Array(h.digest());
 }
@@ -160,11 +163,18 @@ export function encodeFrame(type: number, seq: bigint, body: Uint8Array, key: Ui
   out[7] = 0;
   out.writeBigUInt64LE(seq, 8);
   out.set(body, FRAME_HEADER_BYTES);
-  if (key !== null) {
-    const tag = createHmac('sha256', key).update(out.subarray(0, FRAME_HEADER_BYTES + body.length)).digest();
-    tag.copy(out, FRAME_HEADER_BYTES + body.length, 0, FRAME_TAG_BYTES);
-  }
+  if (key !== null) frameTag(key, out.subarray(0, FRAME_HEADER_BYTES + body.length)).copy(out, FRAME_HEADER_BYTES + body.length);
   return out;
+}
+
+/** The 16-byte tag of a frame's header and body (`headed`, seq at bytes 8..16) under `key`. */
+export function frameTag(key: Uint8Array, headed: Uint8Array): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.set(headed.subarray(8, 16), 4);
+  const gmac = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: FRAME_TAG_BYTES });
+  gmac.setAAD(headed);
+  gmac.final();
+  return gmac.getAuthTag();
 }
 
 /** A DATA body holding `messages`. */
