@@ -723,6 +723,15 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     }
     note(`  main isolate per validator (MiB, /metrics): ${heaps.map((h) => (h === null ? '?' : `heap ${round(h.heapUsed)} used of ${round(h.heapTotal)}, array buffers ${round(h.arrayBuffers)}, external ${round(h.external)}`)).join('; ')}`);
     note(`  RSS per validator after them: ${after.map((s) => round(s.rssMib)).join('/')} MiB (peak ${after.map((s) => round(s.hwmMib)).join('/')}; anonymous ${after.map((s) => (s.anonMib === null ? '?' : round(s.anonMib))).join('/')}, file-backed ${after.map((s) => (s.fileMib === null ? '?' : round(s.fileMib))).join('/')})`);
+    // The same once the cluster has idled SETTLE_S (STELE_E2E_SETTLE_S, default 20): what an
+    // operator sees on a validator between bursts, after V8 and the block log's cold-page
+    // release have had a quiet moment.
+    const settleS = Number(process.env.STELE_E2E_SETTLE_S ?? 20);
+    await sleep(settleS * 1000);
+    const settled = validatorPids.map(sample);
+    const heapsSettled = await Promise.all(c.apis.map(memoryGauges));
+    note(`  after ${settleS} s idle: RSS ${settled.map((s) => round(s.rssMib)).join('/')} MiB (anonymous ${settled.map((s) => (s.anonMib === null ? '?' : round(s.anonMib))).join('/')}, file-backed ${settled.map((s) => (s.fileMib === null ? '?' : round(s.fileMib))).join('/')}); main heap ${heapsSettled.map((h) => (h === null ? '?' : `${round(h.heapUsed)} used of ${round(h.heapTotal)}`)).join('; ')}`);
+    if (process.env.STELE_E2E_KEEP === '1') validatorPids.forEach((pid, i) => writeFileSync(join(dir, `smaps-settled-v${i + 1}.txt`), readFileSync(`/proc/${pid}/smaps`)));
     bulk = {
       txs: o.txs,
       txs_committed: b.committed,
@@ -734,6 +743,11 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
       heap_total_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.heapTotal, 1))),
       heap_used_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.heapUsed, 1))),
       array_buffers_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.arrayBuffers, 1))),
+      settle_s: settleS,
+      rss_mib_settled: settled.map((s) => round(s.rssMib, 1)),
+      rss_anon_mib_settled: settled.map((s) => (s.anonMib === null ? null : round(s.anonMib, 1))),
+      rss_file_mib_settled: settled.map((s) => (s.fileMib === null ? null : round(s.fileMib, 1))),
+      heap_total_mib_settled: heapsSettled.map((h) => (h === null ? null : round(h.heapTotal, 1))),
     };
   }
   const final = validatorPids.map(sample);

@@ -53,6 +53,13 @@ export interface TransportOptions {
   readonly windowBytes?: number;
   /** Per-peer bound on bytes queued for sending; `send` returns false beyond it. Default 64 MiB. */
   readonly sendQueueBytesMax?: number;
+  /**
+   * tcp: largest hand-over of packed messages the main thread frames and writes to the
+   * socket itself when nothing is queued ahead (docs/native.md, Threads); 0 sends
+   * everything through the I/O thread. Default 64 KiB, or STELE_TRANSPORT_DIRECT_BYTES_MAX
+   * when set (for side-by-side measurements of whole clusters).
+   */
+  readonly directBytesMax?: number;
   readonly onMessages: (batch: TransportMessage[]) => void | Promise<void>;
   /** Connection events and refusals; default: refusals to stderr. */
   readonly onLog?: (event: TransportLogEvent) => void;
@@ -94,6 +101,9 @@ interface NativeTransport {
   close(): Promise<void>;
 }
 
+/** Default and upper bound of `directBytesMax` (the main thread tags what it writes, so keep it small). */
+const DIRECT_BYTES_MAX_DEFAULT = 64 * 1024;
+const DIRECT_BYTES_MAX_LIMIT = 1024 * 1024;
 /** Messages below this size are packed in JavaScript and handed over once per turn. */
 const STAGE_DIRECT_BYTES = 64 * 1024;
 /** A peer's packed messages are handed over at once when they reach this size. */
@@ -166,6 +176,11 @@ export class Transport {
     for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
       if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
     }
+    const fromEnv = process.env.STELE_TRANSPORT_DIRECT_BYTES_MAX;
+    const directBytesMax = options.directBytesMax ?? (fromEnv === undefined || fromEnv === '' ? DIRECT_BYTES_MAX_DEFAULT : Number(fromEnv));
+    if (!Number.isSafeInteger(directBytesMax) || directBytesMax < 0 || directBytesMax > DIRECT_BYTES_MAX_LIMIT) {
+      throw new SteleError('TRANSPORT_CONFIG', `directBytesMax (or STELE_TRANSPORT_DIRECT_BYTES_MAX) must be an integer in [0, ${DIRECT_BYTES_MAX_LIMIT}]`);
+    }
     this.messageBytesMax = messageBytesMax;
     this.sendQueueBytesMax = sendQueueBytesMax;
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
@@ -187,6 +202,7 @@ export class Transport {
             messageBytesMax,
             windowBytes,
             sendQueueBytesMax,
+            directBytesMax,
             backend: this.backend,
             provider: this.provider ?? 'tcp',
           },

@@ -73,9 +73,6 @@ constexpr int64_t kBackoffMinMs = 50;
 constexpr int64_t kBackoffMaxMs = 2000;
 constexpr size_t kEventQueueMax = 256;
 constexpr size_t kBatchBytesFlush = 4u << 20;
-// Largest DATA body the main thread frames and writes itself (its MAC costs tens of
-// microseconds at this size); larger sends go through the I/O thread.
-constexpr size_t kDirectBodyMax = 64 * 1024;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
 constexpr uint64_t kFabricEqTag = 2;
@@ -280,6 +277,8 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     message_bytes_max_ = static_cast<uint64_t>(o.Get("messageBytesMax").As<Napi::Number>().DoubleValue());
     window_bytes_ = static_cast<uint64_t>(o.Get("windowBytes").As<Napi::Number>().DoubleValue());
     send_queue_bytes_max_ = static_cast<uint64_t>(o.Get("sendQueueBytesMax").As<Napi::Number>().DoubleValue());
+    // Largest DATA body the main thread frames and writes itself (TryDirect); 0: never.
+    direct_bytes_max_ = static_cast<uint64_t>(o.Get("directBytesMax").As<Napi::Number>().DoubleValue());
     fabric_ = o.Get("backend").As<Napi::String>().Utf8Value() == "fabric";
 #ifdef STELE_FABRIC
     provider_ = o.Get("provider").As<Napi::String>().Utf8Value();
@@ -1404,7 +1403,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   // here. Whatever the socket does not take stays buffered for the I/O thread, which is
   // woken to finish it (and to drop the connection on a write error). False: use the queue.
   bool TryDirect(int p, const uint8_t* packed, size_t total, uint64_t count) {
-    if (total > kDirectBodyMax) return false;
+    if (total > direct_bytes_max_) return false;
     Peer& peer = *peers_[p];
     bool wake = false;
     {
@@ -1590,6 +1589,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   uint64_t message_bytes_max_ = 0;
   uint64_t window_bytes_ = 0;
   uint64_t send_queue_bytes_max_ = 0;
+  uint64_t direct_bytes_max_ = 0;
   int listen_fd_ = -1;
   int bound_port_ = 0;
   int epoll_ = -1;

@@ -42,6 +42,18 @@ for (const backend of BACKENDS) {
   test(`transport[${backend}]: small sends written by the main thread and queued sends keep one order, whole`, async () => {
     const c = await cluster(2, { backend });
     try {
+      // directBytesMax 0: every frame goes through the I/O thread.
+      const off = await cluster(2, { backend, directBytesMax: 0 });
+      try {
+        for (let k = 0; k < 20; k++) {
+          off.nodes[0]!.transport.send(1, text(`m${k}`));
+          await new Promise((r) => setImmediate(r));
+        }
+        await until('messages without direct sends', () => off.nodes[1]!.received.length === 20);
+        assert.equal(off.nodes[0]!.transport.counters().directFrames, 0);
+      } finally {
+        await off.close();
+      }
       const sender = c.nodes[0]!.transport;
       await until('credit', () => sender.counters().sendCredit[1]! > 0);
       // Sizes around the direct-write limit (64 KiB of packed body), one send per turn so
@@ -151,6 +163,9 @@ for (const backend of BACKENDS) {
     await assert.rejects(Transport.open({ ...base, listen: 'nowhere' }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     await assert.rejects(Transport.open({ ...base, windowBytes: 10, messageBytesMax: 100 }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     await assert.rejects(Transport.open({ ...base, provider: 'carrier-pigeon' as 'tcp' }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
+    for (const directBytesMax of [-1, 1.5, 2 ** 21]) {
+      await assert.rejects(Transport.open({ ...base, directBytesMax }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
+    }
     if (!addon().fabric) await assert.rejects(Transport.open({ ...base, backend: 'fabric' }), (e: unknown) => isSteleError(e, 'TRANSPORT_BACKEND'));
     if (backend === 'fabric' && !rdmaDevicePresent()) {
       await assert.rejects(Transport.open({ ...base, provider: 'verbs' }), (e: unknown) => isSteleError(e, 'TRANSPORT_BACKEND'));
