@@ -670,6 +670,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const txsTotal = o.txs + Math.ceil(signatureLimit * (o.seconds + PROBE_SECONDS) * 2 * (o.runs + 1) * kinds.length) + o.concurrency * o.batch * 10;
   note('starting three validators...');
   const c = await startCluster(dir, o, txsTotal);
+  note(`  validators' malloc: ${c.running.malloc ?? 'the C library (STELE_MALLOC=system, or no jemalloc found)'}`);
   note(`  up; leader v${c.leader + 1}; clients submit to ${o.target === 'leader' ? 'the leader only' : 'all three validators, round robin'}`);
 
   // Probes: a short closed loop per mode sizes the pool of signed transfers for the real phases.
@@ -817,6 +818,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     etcd_p99_ms: round(median(etcd.map((e) => e.p99)), 2),
     vs_etcd_ratio: round(committedPerS / etcdPerS, 2),
     vs_signature_limit_ratio: round(committedPerS / signatureLimit, 3),
+    validator_malloc: c.running.malloc ?? 'system',
     rss_mib_max: round(Math.max(...final.map((s) => s.hwmMib)), 1),
     rss_mib_per_validator: final.map((s) => round(s.hwmMib, 1)),
     cpu_s_per_validator: cpuPerValidator,

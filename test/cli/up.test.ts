@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSteleError } from '../../ledger/errors.js';
+import { prepareCluster, startValidators, validatorMalloc } from '../../cli/up.js';
+
+test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
+  const only = (path: string) => (p: string) => p === path;
+  assert.equal(validatorMalloc({}, only('/usr/lib64/libjemalloc.so.2')), '/usr/lib64/libjemalloc.so.2');
+  assert.equal(validatorMalloc({ STELE_MALLOC: 'auto' }, () => false), null);
+  assert.equal(validatorMalloc({ STELE_MALLOC: 'system' }, () => true), null);
+  assert.equal(validatorMalloc({ STELE_MALLOC: '/opt/lib/libtcmalloc.so' }, only('/opt/lib/libtcmalloc.so')), '/opt/lib/libtcmalloc.so');
+  for (const bad of ['/nowhere/libjemalloc.so.2', 'libjemalloc.so.2', 'jemalloc']) {
+    assert.throws(() => validatorMalloc({ STELE_MALLOC: bad }, only('libjemalloc.so.2')), (e: unknown) => isSteleError(e, 'CLI_USAGE'), bad);
+  }
+});
+
+/** A base port with `count` free ports after it (best effort: checked, then released). */
+async function freeRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const servers: net.Server[] = [];
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) {
+      const server = net.createServer();
+      ok = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(base + i, '127.0.0.1', () => resolve(true));
+      });
+      if (ok) servers.push(server);
+    }
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    if (ok) return base;
+  }
+  throw new Error('no free run of ports');
+}
+
+test('startValidators (npm start): three validators come up, each with the malloc validatorMalloc chose', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const api = await freeRun(3);
+  const peers = await freeRun(3);
+  const cluster = startValidators(prepareCluster(join(dir, 'c'), 3, api, peers, 'tcp'));
+  try {
+    assert.equal(await cluster.ready, true, 'every validator answers and knows a leader');
+    assert.equal(cluster.malloc, validatorMalloc());
+    for (const child of cluster.children) {
+      const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8');
+      if (cluster.malloc === null) assert.doesNotMatch(maps, /libjemalloc/);
+      else assert.ok(maps.includes(realpathSync(cluster.malloc)), `validator ${child.pid} maps ${cluster.malloc}`);
+    }
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
