@@ -701,9 +701,11 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const half: PhaseResult[] = [];
   for (let run = 1; run <= o.runs; run++) {
     note(`half load (${best}): ${round(peak / 2)} tx/s offered, open loop, ${o.seconds} s (run ${run} of ${o.runs})`);
+    const heightBefore = c.observer.height;
     const r = await openLoop(c, o, best, peak / 2, o.seconds);
     await c.observer.drain(COMMIT_TIMEOUT_MS);
-    note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms`);
+    const blocks = c.observer.height - heightBefore;
+    note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms; ${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block`);
     half.push(r);
   }
 

@@ -7,13 +7,13 @@
  * The ledger uses the same `BlockChecker` to accept blocks, so what the node stores is
  * exactly what the auditor accepts.
  */
-import { bytesEqual, toHex } from './assert.js';
+import { bytesEqual, invariant, toHex } from './assert.js';
 import { decodeBlock, proposalMessage, txRootOf, voteMessage, type Block } from './block.js';
 import { verify, verifyReference } from './ed25519.js';
 import { isSteleError, SteleError, type ErrorCode } from './errors.js';
 import { quorumSize, type Genesis } from './genesis.js';
 import { executeBlock, genesisState, type BlockResult } from './machine.js';
-import type { MemoryState } from './state.js';
+import type { MemoryState, StateReader } from './state.js';
 import type { VerifyItem, VerifyJob, VerifyPool } from './verify-pool.js';
 
 /** The last accepted block, as the next one must extend it. */
@@ -126,10 +126,19 @@ export class BlockChecker {
    * @throws SteleError BLOCK_*.
    */
   async check(block: Block, options: CheckOptions = {}, prepared?: PreparedSignatures): Promise<BlockResult> {
+    return this.checkOn(this.state, this.tip, block, options, prepared);
+  }
+
+  /**
+   * `check` on top of another state and tip: the result of checking the blocks before it
+   * (`result.overlay` and that block's tip), so that several blocks can be checked before
+   * any is accepted (LedgerStore.commitMany).
+   */
+  async checkOn(state: StateReader, tip: ChainTip, block: Block, options: CheckOptions = {}, prepared?: PreparedSignatures): Promise<BlockResult> {
     const g = this.genesis;
-    const height = this.tip.height + 1;
+    const height = tip.height + 1;
     try {
-      checkStructure(g, this.tip, block, false);
+      checkStructure(g, tip, block, false);
     } catch (error) {
       prepared?.job.done.catch(() => {}); // abandoned: the workers finish it, nobody reads it
       throw error;
@@ -147,7 +156,7 @@ export class BlockChecker {
     let result: BlockResult | undefined;
     let executionError: unknown;
     try {
-      result = executeBlock(g, this.state, block.txs, height, this.tip.stateHash, { signatures: 'verified' });
+      result = executeBlock(g, state, block.txs, height, tip.stateHash, { signatures: 'verified' });
     } catch (error) {
       executionError = error;
     }
@@ -197,9 +206,15 @@ export class BlockChecker {
 
   /** Moves the tip past a checked block and applies its write set. */
   accept(block: Block, result: BlockResult): void {
+    invariant(block.header.height === this.tip.height + 1, 'blocks are accepted in height order');
     this.state.apply(result.writeSet);
-    this.tip = { height: block.header.height, hash: block.hash, stateHash: block.header.stateHash, timeMs: block.header.timeMs };
+    this.tip = tipOf(block);
   }
+}
+
+/** The tip a block makes. */
+export function tipOf(block: Block): ChainTip {
+  return { height: block.header.height, hash: block.hash, stateHash: block.header.stateHash, timeMs: block.header.timeMs };
 }
 
 export interface AuditFailure {

@@ -93,6 +93,8 @@ interface Speculative {
 
 /** Ids of refused transactions remembered for status queries, at most. */
 const REFUSED_MAX = 10_000;
+/** Most committed blocks stored as one group (one persist, one index batch). */
+const APPLY_GROUP_BLOCKS_MAX = 32;
 
 /** The consensus value of a block: its encoding with an empty certificate. */
 export function consensusValue(block: Block): Uint8Array {
@@ -114,6 +116,8 @@ export class Validator {
   private readonly listeners = new Set<(block: Block) => void>();
   private speculative: Speculative[] = [];
   private applying: Promise<void> = Promise.resolve();
+  /** Committed entries handed over by the driver and not yet stored (applyQueued). */
+  private readonly applyQueue: Committed[] = [];
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** The compaction under way, and the applied height the last one started from. */
@@ -519,20 +523,40 @@ export class Validator {
 
   // ---------------------------------------------------------------- learner
 
-  /** Commits blocks in order: full validation, durable write, index, notify. */
+  /**
+   * Commits blocks in order: full validation, durable write, index, notify. Committed
+   * entries queue up while a group is being stored; the next group takes all of them (at
+   * most APPLY_GROUP_BLOCKS_MAX blocks), so a backlog costs one persist and one index
+   * write per group instead of per block (LedgerStore.commitMany).
+   */
   private apply(entries: readonly Committed[]): Promise<void> {
-    const run = async (): Promise<void> => {
-      for (const e of entries) {
-        if (e.slot <= this.store.height) continue; // already stored (restart)
-        invariant(e.slot === this.store.height + 1, 'blocks commit in height order');
+    this.applyQueue.push(...entries);
+    this.applying = this.applying.then(() => this.applyQueued());
+    return this.applying;
+  }
+
+  private async applyQueued(): Promise<void> {
+    while (this.applyQueue.length > 0) {
+      const group: { entry: Committed; block: Block }[] = [];
+      while (this.applyQueue.length > 0 && group.length < APPLY_GROUP_BLOCKS_MAX) {
+        const e = this.applyQueue.shift() as Committed;
+        if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
+        invariant(e.slot === this.store.height + group.length + 1, 'blocks commit in height order');
         const block = decodeBlock(e.value);
         invariant(block.certificate.length === 0, 'consensus values carry no certificate');
         const certified = decodeBlock(encodeBlock(block.headerBytes, block.proposerSignature, block.txs, [...e.certificate].sort((a, b) => a.validator - b.validator)));
-        // A block that fails here was committed by a quorum: this replica has diverged.
-        await this.store.commit(certified, { txSignatures: this.options.verifyCommitted === true ? 'verify' : 'trusted' });
+        group.push({ entry: e, block: certified });
+      }
+      if (group.length === 0) continue;
+      // A block that fails here was committed by a quorum: this replica has diverged.
+      await this.store.commitMany(
+        group.map((g) => g.block),
+        { txSignatures: this.options.verifyCommitted === true ? 'verify' : 'trusted' },
+      );
+      // Synchronous from here to the end of the group: nothing else sees the steps between.
+      for (const { entry: e, block: certified } of group) {
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
-        this.pruneExpired(certified.header.height + 1);
         certified.txs.forEach((tx, index) => {
           const id = toHex(tx.id);
           this.mempool.delete(id);
@@ -546,7 +570,10 @@ export class Validator {
           if (head.slot === e.slot && !bytesEqual(head.digest, digestOf(e.value))) this.speculative = [];
           else {
             // The applied block's writes are in the store now: the next speculative block
-            // reads through the store directly instead of through the applied overlay.
+            // reads through the store directly instead of through the applied overlay. (In a
+            // group the store is already past later blocks of the group too; the speculative
+            // blocks of those slots are dropped or rebased again below, before anything reads
+            // them, so only the first one past the group keeps this rebase.)
             const next = this.speculative[1];
             if (head.slot === e.slot && next !== undefined && next.result.overlay.base === head.result.overlay) next.result.overlay.rebase(this.store.state);
             this.speculative = this.speculative.filter((s) => s.slot > e.slot);
@@ -554,10 +581,9 @@ export class Validator {
         }
         for (const l of this.listeners) l(certified);
       }
-      this.maybeCompact();
-    };
-    this.applying = this.applying.then(run);
-    return this.applying;
+      this.pruneExpired(this.store.height + 1);
+    }
+    this.maybeCompact();
   }
 }
 

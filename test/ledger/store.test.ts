@@ -5,10 +5,12 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ClassicLevel } from 'classic-level';
 import { FileBlockLog } from '../../ledger/block-log.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { verifyChain } from '../../ledger/chain.js';
 import { isSteleError } from '../../ledger/errors.js';
+import { toHex } from '../../ledger/assert.js';
 import { devChain } from '../../ledger/devnet.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { alice, chain, makeChain } from '../support/fixtures.js';
@@ -94,6 +96,91 @@ test('ledger store: commit, reopen, same state; refuses another genesis and bad 
   const other = devChain({ label: 'other' });
   await assert.rejects(LedgerStore.open(dir, other.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH'));
   rmSync(dir, { recursive: true });
+});
+
+test('ledger store: commitMany stores groups exactly as one-by-one commits do; a bad block in a group writes nothing', async () => {
+  const { blocks } = makeChain(6, 3);
+  const one = tempDir();
+  const many = tempDir();
+  const a = await LedgerStore.open(one, chain.genesis);
+  for (const b of blocks) await a.commit(b);
+  const b = await LedgerStore.open(many, chain.genesis);
+  await b.commitMany(blocks.slice(0, 1));
+  // A group whose second block is bad (a repeated height): refused, nothing written.
+  await assert.rejects(b.commitMany([blocks[1]!, blocks[0]!]), (e: unknown) => isSteleError(e, 'BLOCK_BAD_HEIGHT'));
+  assert.equal(b.height, 1);
+  assert.equal(b.log.length, 1);
+  assert.deepEqual(await b.commitMany([]), []);
+  const results = await b.commitMany(blocks.slice(1, 4));
+  assert.deepEqual(results.map((r) => r.stateHash), blocks.slice(1, 4).map((x) => x.header.stateHash));
+  await b.commitMany(blocks.slice(4));
+  assert.equal(b.height, 6);
+  assert.deepEqual(b.tip, a.tip);
+  for (const [h, block] of blocks.entries()) {
+    assert.equal(await b.heightOf(block.hash), h + 1);
+    for (const [i, tx] of block.txs.entries()) assert.deepEqual(await b.txLocation(tx.id), { height: h + 1, index: i });
+  }
+  await a.close();
+  await b.close();
+  // The two indexes hold the same entries, byte for byte (state, account index, locations).
+  const dump = async (dir: string): Promise<string[]> => {
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const out: string[] = [];
+    for await (const [k, v] of db.iterator()) out.push(`${k}=${Buffer.from(v).toString('hex')}`);
+    await db.close();
+    return out;
+  };
+  assert.deepEqual(await dump(many), await dump(one));
+  const reopened = await LedgerStore.open(many, chain.genesis);
+  assert.equal(reopened.height, 6);
+  assert.equal((await verifyChain(chain.genesis, reopened.blocks())).ok, true);
+  await reopened.close();
+  rmSync(one, { recursive: true });
+  rmSync(many, { recursive: true });
+
+  // Contracts: a deploy and two instances in consecutive blocks of one group, so the
+  // account index of each block is built against the state the group's earlier blocks made.
+  const { produceBlock } = await import('../../ledger/devnet.js');
+  const { signTx } = await import('../../ledger/tx.js');
+  const dev = devChain({ label: 'commit-many', users: 2 });
+  const [admin, buyer] = dev.users as [(typeof dev.users)[0], (typeof dev.users)[0]];
+  const horse = readFileSync(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
+  const int = (value: number) => ({ kind: 'int' as const, value: BigInt(value) });
+  const create = (expiry: number) =>
+    signTx(
+      {
+        chainId: dev.genesis.chainId,
+        expiry,
+        payload: {
+          type: 'create',
+          contract: 'HorseSale',
+          parties: [{ name: 'buyer', key: buyer.publicKey }, { name: 'seller', key: admin.publicKey }],
+          params: [{ name: 'deposit', value: int(10) }, { name: 'penalty', value: int(1) }, { name: 'price', value: int(20) }, { name: 'usd', value: { kind: 'asset', value: 'STL' } }, { name: 'window', value: int(50) }],
+          refs: [],
+        },
+      },
+      [buyer],
+    );
+  const [c1, c2] = [tempDir(), tempDir()];
+  const seq = await LedgerStore.open(c1, dev.genesis);
+  const made = [];
+  for (const txs of [[signTx({ chainId: dev.genesis.chainId, expiry: 20, payload: { type: 'deploy', source: horse } }, [admin])], [create(20)], [create(21)]]) {
+    const { block, refused } = produceBlock(dev, seq.tip, seq.state, txs);
+    assert.deepEqual(refused, []);
+    await seq.commit(block);
+    made.push(block);
+  }
+  const grouped = await LedgerStore.open(c2, dev.genesis);
+  await grouped.commitMany(made);
+  assert.deepEqual(await grouped.accountContracts(toHex(buyer.publicKey), 10), await seq.accountContracts(toHex(buyer.publicKey), 10));
+  assert.equal((await grouped.accountContracts(toHex(buyer.publicKey), 10)).instances.length, 2);
+  await seq.close();
+  await grouped.close();
+  const [d1, d2] = [await dump(c1), await dump(c2)];
+  assert.ok(d1.some((k) => k.startsWith('x:')), 'the account index has entries');
+  assert.deepEqual(d2, d1);
+  rmSync(c1, { recursive: true });
+  rmSync(c2, { recursive: true });
 });
 
 test('ledger store: an index that lost its last writes is rebuilt from the log', async () => {
