@@ -890,7 +890,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
           }
           if (beyond) return Refuse(c, "credit beyond the window");
           // Credit may unblock queued messages: Pump runs later in this turn of the loop.
-        } else if (!Unpack(c, body, length)) {
+        } else if (!Unpack(c, body, length, available)) {
           return false;
         }
       }
@@ -900,7 +900,8 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   }
 
   // Checks a DATA body completely before delivering any of it.
-  bool Unpack(Conn* c, const uint8_t* body, uint32_t length) {
+  // `buffered`: bytes received and not yet parsed, from this frame's header on.
+  bool Unpack(Conn* c, const uint8_t* body, uint32_t length, size_t buffered) {
     if (length > c->credit) return Refuse(c, "peer sent beyond its credit");
     size_t at = 0, count = 0;
     while (at < length) {
@@ -914,14 +915,19 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     if (count == 0) return Refuse(c, "empty data frame");
     c->credit -= length;
     counters_.credit_granted[c->peer] = static_cast<int64_t>(c->credit);
-    if (!batch_) batch_ = std::make_unique<Event>();
-    batch_->kind = kMessages;
-    // At most one (geometric) growth per frame, never one per message.
-    auto grow = [](auto& v, size_t need) {
-      if (v.capacity() < need) v.reserve(std::max(need, 2 * v.capacity()));
-    };
-    grow(batch_->bytes, batch_->bytes.size() + length);
-    grow(batch_->meta, batch_->meta.size() + 4 * count);
+    // An arena never grows (growing copies it, and its new pages fault in): it is sized
+    // once, to what this receive buffered (at most kBatchBytesFlush unless one frame is
+    // larger), and a frame that does not fit starts the next batch. Small frames thus get
+    // small arenas, which matters because a view kept by JavaScript keeps its whole arena.
+    size_t payload = length - 4 * count;
+    if (batch_ && batch_->bytes.capacity() - batch_->bytes.size() < payload) FlushBatch();
+    if (!batch_) {
+      batch_ = std::make_unique<Event>();
+      batch_->kind = kMessages;
+      batch_->bytes.reserve(std::max(payload, std::min(buffered, kBatchBytesFlush)));
+    }
+    if (batch_->meta.capacity() < batch_->meta.size() + 4 * count)
+      batch_->meta.reserve(std::max(batch_->meta.size() + 4 * count, 2 * batch_->meta.capacity()));
     for (at = 0; at < length;) {
       uint32_t m;
       std::memcpy(&m, body + at, 4);
