@@ -50,6 +50,12 @@ export interface ValidatorOptions {
   readonly mempoolMax?: number;
   /** How long the leader waits to fill a block that is not full. */
   readonly blockWaitMs?: number;
+  /**
+   * A follower sends a pending transaction to the leader again when it has not committed
+   * this many milliseconds after the last send, or sends it at all once a leader is known
+   * if there was none when it was admitted. Default 10,000.
+   */
+  readonly reforwardMs?: number;
   readonly random?: () => number;
   /** Worker threads for admission batches (submitMany); without it they verify here. */
   readonly pool?: VerifyPool;
@@ -93,6 +99,9 @@ interface Speculative {
 
 /** Ids of refused transactions remembered for status queries, at most. */
 const REFUSED_MAX = 10_000;
+const REFORWARD_MS_DEFAULT = 10_000;
+/** How often a follower looks for pending transactions to forward again (reforward). */
+const REFORWARD_CHECK_MS = 250;
 /** Most committed blocks stored as one group (one persist, one index batch). */
 const APPLY_GROUP_BLOCKS_MAX = 32;
 
@@ -109,7 +118,10 @@ export class Validator {
   private readonly mempoolMax: number;
   private readonly blockWaitMs: number;
   /** Pending transactions by id hex, in arrival order. */
-  private readonly mempool = new Map<string, { tx: Tx; at: number }>();
+  /** Pending transactions in admission order; `sentAt`: when a follower last forwarded it (null: never). */
+  private readonly mempool = new Map<string, { tx: Tx; at: number; sentAt: number | null }>();
+  private readonly reforwardMs: number;
+  private lastReforwardCheck = 0;
   private readonly refused = new Map<string, { code: string; reason: string }>();
   private readonly waiters = new Map<string, Array<{ resolve: (location: { height: number; index: number }) => void; reject: (error: SteleError) => void }>>();
   private lastLeaderTerm = '';
@@ -123,7 +135,7 @@ export class Validator {
   /** The compaction under way, and the applied height the last one started from. */
   private compaction: Promise<void> | null = null;
   private compactedAt = 0;
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, refused: 0, acceptorCompactions: 0 };
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, refused: 0, acceptorCompactions: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -134,6 +146,7 @@ export class Validator {
     this.clock = options.clock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
     this.blockWaitMs = options.blockWaitMs ?? 10;
+    this.reforwardMs = options.reforwardMs ?? REFORWARD_MS_DEFAULT;
     const chainId = g.chainId;
     const height = options.store.height;
     const transport = options.transport;
@@ -301,10 +314,13 @@ export class Validator {
     const dryRun = new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures });
     const refusal = dryRun.offer(tx);
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
-    this.mempool.set(id, { tx, at: this.clock() });
+    const now = this.clock();
+    const entry = { tx, at: now, sentAt: null as number | null };
+    this.mempool.set(id, entry);
     const leader = this.status().leader;
     if (leader !== null && leader !== this.options.index) {
       this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
+      entry.sentAt = now;
       this.counters.forwarded++;
     }
     return { id };
@@ -453,12 +469,42 @@ export class Validator {
     if (term === this.lastLeaderTerm) return;
     this.lastLeaderTerm = term;
     if (leader === this.options.index) return;
-    for (const { tx } of this.mempool.values()) this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
+    const now = this.clock();
+    for (const entry of this.mempool.values()) {
+      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
+      entry.sentAt = now;
+    }
+  }
+
+  /**
+   * A follower's safety net, checked every REFORWARD_CHECK_MS: pending transactions it
+   * never forwarded (no leader was known when they came) or forwarded reforwardMs ago
+   * without seeing them commit go to the current leader (again). A forward can be lost:
+   * the transport drops messages when a connection breaks, the leader may refuse it for a
+   * moment (a full mempool), or a leader can be unknown for a moment (an election that
+   * ends with the same leader, which forwardOnLeaderChange does not count as a change).
+   * Without this, such a transaction would wait in this mempool until it expired. The
+   * leader ignores copies it holds, and refuses (silently) ones already committed.
+   */
+  private reforward(): void {
+    const now = this.clock();
+    if (now - this.lastReforwardCheck < REFORWARD_CHECK_MS) return;
+    this.lastReforwardCheck = now;
+    const leader = this.status().leader;
+    if (leader === null || leader === this.options.index) return;
+    for (const entry of this.mempool.values()) {
+      if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs) continue;
+      if (entry.sentAt === null) this.counters.forwarded++;
+      else this.counters.reforwarded++;
+      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
+      entry.sentAt = now;
+    }
   }
 
   private maybePropose(): void {
     if (this.stopped) return;
     this.forwardOnLeaderChange();
+    this.reforward();
     if (this.mempool.size === 0) return;
     const slot = this.driver.core.proposableSlot();
     if (slot === null) return;

@@ -148,6 +148,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_transactions_committed_total', 'transactions committed since start', c.committedTxs),
         counter('stele_blocks_proposed_total', 'blocks this validator proposed as leader', c.proposedBlocks),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
+        counter('stele_transactions_reforwarded_total', 'pending submissions a follower sent to the leader again (a forward may have been lost)', c.reforwarded),
         counter('stele_transactions_refused_total', 'pending transactions refused when a block was cut', c.refused),
         counter('stele_acceptor_compactions_total', 'acceptor log compactions since start', c.acceptorCompactions),
         { name: 'stele_acceptor_log_records', help: 'records in the acceptor log (bounded by compaction)', type: 'gauge', samples: [{ value: validator.acceptorLogRecords ?? 0 }] },

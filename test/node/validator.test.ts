@@ -13,7 +13,7 @@ import { isSteleError } from '../../ledger/errors.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
-import { Validator } from '../../node/validator.js';
+import { Validator, type ValidatorOptions } from '../../node/validator.js';
 import { MemoryNet } from '../support/memory-net.js';
 
 const chain = devChain({ label: 'node-test', users: 8, limits: { block_txs_max: 200 } });
@@ -25,7 +25,7 @@ class Net extends MemoryNet {
   }
 }
 
-async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[], start = true): Promise<Validator> {
+async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[], start = true, extra: Partial<ValidatorOptions> = {}): Promise<Validator> {
   const store = await LedgerStore.open(join(dir, `v${i}`), chain.genesis);
   const records = disks[i]!;
   const pending: Uint8Array[] = [];
@@ -52,6 +52,7 @@ async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array
       return seed / 2 ** 31;
     },
     onFatal: (error) => fatal.push(error),
+    ...extra,
   });
   if (start) v.start();
   return v;
@@ -122,6 +123,44 @@ test('three validators in one process: transfers through any validator commit on
   } finally {
     for (const v of validators) await v?.stop();
     for (const v of validators) await v?.ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a follower sends a pending transaction again when its forward was lost, and it commits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
+  const net = new Net();
+  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
+  const fatal: unknown[] = [];
+  const validators: Validator[] = [];
+  try {
+    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal, true, { reforwardMs: 300 }));
+    for (let t = 0; t < 300 && !validators.some((v) => v.status().role === 'leader'); t++) await sleep(10);
+    const leader = validators.findIndex((v) => v.status().role === 'leader');
+    const follower = (leader + 1) % N;
+    for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
+    // The follower's forwards (channel 1) to the leader are lost, as on a broken connection.
+    let dropped = 0;
+    net.drop = (from, to, bytes) => {
+      const lost = from === follower && to === leader && bytes[0] === 1;
+      if (lost) dropped++;
+      return lost;
+    };
+    const users = chain.users;
+    const tx = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[3]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: 7n } }, [users[3]!]);
+    const { id } = validators[follower]!.submit(tx);
+    const committed = validators[follower]!.waitForCommit(id, 20_000);
+    await sleep(150);
+    assert.ok(dropped >= 1, 'the forward was lost');
+    assert.equal((await validators[follower]!.transaction(id)).status, 'pending');
+    net.drop = null;
+    const at = await committed;
+    assert.ok(at.height >= 1);
+    assert.ok(validators[follower]!.counters.reforwarded >= 1, 'it was sent again');
+    assert.deepEqual(fatal, []);
+  } finally {
+    for (const v of validators) await v.stop();
+    for (const v of validators) await v.ledger.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
