@@ -80,8 +80,11 @@ export class ReplicaDriver {
   private holdTimer: NodeJS.Timeout | null = null;
   private lazy: Array<{ readonly to: number; readonly bytes: Uint8Array }> = [];
   private lazyScheduled = false;
-  private applying: Promise<void> = Promise.resolve();
   private applyBatches = 0;
+  /** Commits handed over while the learner was busy, given to it together next. */
+  private applyPending: Committed[] = [];
+  private applyPendingBatches = 0;
+  private applyRunning = false;
   private readonly options: DriverOptions;
 
   constructor(options: DriverOptions) {
@@ -239,9 +242,28 @@ export class ReplicaDriver {
    */
   private apply(entries: readonly Committed[]): void {
     this.applyBatches++;
-    this.applying = this.applying.then(() => this.options.learner.apply(entries)).then(
+    for (const e of entries) this.applyPending.push(e);
+    this.applyPendingBatches++;
+    if (!this.applyRunning) this.applyNext();
+  }
+
+  /**
+   * Gives the learner every commit handed over since its last call, in one call: commits
+   * that piled up while it was storing the previous ones reach it together, so it can
+   * store them as one group (node/validator.ts). One call at a time, in order.
+   */
+  private applyNext(): void {
+    const entries = this.applyPending;
+    const batches = this.applyPendingBatches;
+    this.applyPending = [];
+    this.applyPendingBatches = 0;
+    this.applyRunning = true;
+    this.options.learner.apply(entries).then(
       () => {
-        this.applyBatches--;
+        this.applyRunning = false;
+        this.applyBatches -= batches;
+        if (this.stopped) return;
+        if (this.applyPending.length > 0) this.applyNext();
         this.pump();
       },
       (error: unknown) => this.fail(error),

@@ -100,8 +100,10 @@ interface Speculative {
 /** Ids of refused transactions remembered for status queries, at most. */
 const REFUSED_MAX = 10_000;
 const REFORWARD_MS_DEFAULT = 10_000;
-/** How often a follower looks for pending transactions to forward again (reforward). */
+/** How often a follower looks for pending transactions to forward again (reforward), and how much one look may send. */
 const REFORWARD_CHECK_MS = 250;
+const REFORWARD_PER_CHECK_MAX = 1_000;
+const REFORWARD_BYTES_PER_CHECK_MAX = 1024 * 1024;
 /** Most committed blocks stored as one group (one persist, one index batch). */
 const APPLY_GROUP_BLOCKS_MAX = 32;
 
@@ -118,8 +120,11 @@ export class Validator {
   private readonly mempoolMax: number;
   private readonly blockWaitMs: number;
   /** Pending transactions by id hex, in arrival order. */
-  /** Pending transactions in admission order; `sentAt`: when a follower last forwarded it (null: never). */
-  private readonly mempool = new Map<string, { tx: Tx; at: number; sentAt: number | null }>();
+  /**
+   * Pending transactions in admission order. Follower side: `sentAt`, when it last
+   * forwarded the transaction (null: never); `sends`, how many times (reforward backs off).
+   */
+  private readonly mempool = new Map<string, { tx: Tx; at: number; sentAt: number | null; sends: number }>();
   private readonly reforwardMs: number;
   private lastReforwardCheck = 0;
   private readonly refused = new Map<string, { code: string; reason: string }>();
@@ -315,12 +320,16 @@ export class Validator {
     const refusal = dryRun.offer(tx);
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     const now = this.clock();
-    const entry = { tx, at: now, sentAt: null as number | null };
+    const entry = { tx, at: now, sentAt: null as number | null, sends: 0 };
     this.mempool.set(id, entry);
+    // Admitted again (a client's retry, or a follower's forward after the state changed):
+    // a refusal recorded before is no longer its status.
+    this.refused.delete(id);
     const leader = this.status().leader;
     if (leader !== null && leader !== this.options.index) {
       this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
       entry.sentAt = now;
+      entry.sends = 1;
       this.counters.forwarded++;
     }
     return { id };
@@ -473,6 +482,7 @@ export class Validator {
     for (const entry of this.mempool.values()) {
       this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
       entry.sentAt = now;
+      entry.sends++;
     }
   }
 
@@ -485,6 +495,10 @@ export class Validator {
    * ends with the same leader, which forwardOnLeaderChange does not count as a change).
    * Without this, such a transaction would wait in this mempool until it expired. The
    * leader ignores copies it holds, and refuses (silently) ones already committed.
+   * Bounded so that a slow leader is not flooded: the wait doubles with each send of a
+   * transaction (reforwardMs, 2x, 4x, ... up to 8x), and one check sends at most
+   * REFORWARD_PER_CHECK_MAX transactions or REFORWARD_BYTES_PER_CHECK_MAX bytes (the
+   * oldest first; the rest wait for the next check).
    */
   private reforward(): void {
     const now = this.clock();
@@ -492,12 +506,18 @@ export class Validator {
     this.lastReforwardCheck = now;
     const leader = this.status().leader;
     if (leader === null || leader === this.options.index) return;
+    let count = 0;
+    let bytes = 0;
     for (const entry of this.mempool.values()) {
-      if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs) continue;
+      if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs * 2 ** Math.min(3, Math.max(0, entry.sends - 1))) continue;
+      if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) break;
+      count++;
+      bytes += entry.tx.bytes.length;
       if (entry.sentAt === null) this.counters.forwarded++;
       else this.counters.reforwarded++;
       this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
       entry.sentAt = now;
+      entry.sends++;
     }
   }
 
@@ -606,6 +626,7 @@ export class Validator {
         certified.txs.forEach((tx, index) => {
           const id = toHex(tx.id);
           this.mempool.delete(id);
+          this.refused.delete(id); // refused once by a leader, then committed after all
           const waiting = this.waiters.get(id);
           this.waiters.delete(id);
           for (const w of waiting ?? []) w.resolve({ height: certified.header.height, index });

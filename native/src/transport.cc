@@ -663,7 +663,9 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     int err;
     bool more;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      // Only an outbound connection can be a peer's `direct` one, written by the main thread.
+      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+      if (c->outbound) lock.lock();
       err = WriteOut(c);
       more = c->out_sent < c->out.size();
     }
@@ -902,6 +904,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   // Checks a DATA body completely before delivering any of it.
   // `buffered`: bytes received and not yet parsed, from this frame's header on.
   bool Unpack(Conn* c, const uint8_t* body, uint32_t length, size_t buffered) {
+    if (!batch_ || batch_->bytes.capacity() - batch_->bytes.size() < length) buffered = WholeFrames(body - kHeaderBytes, buffered);
     if (length > c->credit) return Refuse(c, "peer sent beyond its credit");
     size_t at = 0, count = 0;
     while (at < length) {
@@ -916,8 +919,9 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     c->credit -= length;
     counters_.credit_granted[c->peer] = static_cast<int64_t>(c->credit);
     // An arena never grows (growing copies it, and its new pages fault in): it is sized
-    // once, to what this receive buffered (at most kBatchBytesFlush unless one frame is
-    // larger), and a frame that does not fit starts the next batch. Small frames thus get
+    // once, to the whole frames this receive buffered (at most kBatchBytesFlush unless one
+    // frame is larger; a frame still arriving is not counted), and a frame that does not
+    // fit starts the next batch. Small frames thus get
     // small arenas, which matters because a view kept by JavaScript keeps its whole arena.
     size_t payload = length - 4 * count;
     if (batch_ && batch_->bytes.capacity() - batch_->bytes.size() < payload) FlushBatch();
@@ -939,6 +943,19 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     counters_.messages_delivered += count;
     if (batch_->bytes.size() >= kBatchBytesFlush) FlushBatch();
     return true;
+  }
+
+  // Bytes of the complete tagged frames at `at` (an open connection's buffer), up to `available`.
+  static size_t WholeFrames(const uint8_t* at, size_t available) {
+    size_t whole = 0;
+    while (available - whole >= kHeaderBytes) {
+      uint32_t length;
+      std::memcpy(&length, at + whole, 4);
+      size_t total = kHeaderBytes + static_cast<size_t>(length) + kTagBytes;
+      if (available - whole < total) break;
+      whole += total;
+    }
+    return whole;
   }
 
   void FlushBatch() {
@@ -1418,6 +1435,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       if (c == nullptr || c->mac_failed || !peer.queue.empty() || c->out_sent != c->out.size() || total > c->credit ||
           faults_[p].load() != 0)
         return false;
+      STELE_INVARIANT(c->out.empty() && c->out_sent == 0, "a direct frame starts an empty output buffer");
       c->out.resize(kHeaderBytes + total);
       std::memcpy(c->out.data() + kHeaderBytes, packed, total);
       if (!SealFrame(c, 0, kTypeData, total)) {

@@ -16,6 +16,8 @@ class Bench {
   readonly committed: Array<Map<number, Committed>> = Array.from({ length: N }, () => new Map());
   readonly drivers: Array<ReplicaDriver | null> = new Array(N).fill(null);
   fatal: unknown = null;
+  /** Called with each learner.apply call before it stores (tests of a slow learner). */
+  onApply: ((i: number, entries: readonly Committed[]) => Promise<void>) | null = null;
 
   start(i: number): ReplicaDriver {
     const pending: Uint8Array[] = [];
@@ -61,6 +63,7 @@ class Bench {
       },
       learner: {
         apply: async (entries) => {
+          await this.onApply?.(i, entries);
           for (const e of entries) log.set(e.slot, e);
         },
         get: (slot): { value: Uint8Array; certificate: readonly Vote[] } | undefined => log.get(slot),
@@ -134,6 +137,47 @@ test('three drivers with real timers: commit, lose the leader, restart it from i
     // Every value is there; a value appears twice only if the test client retried it.
     for (const v of [...first, ...second]) assert.ok(reference.includes(v), v);
     assert.ok(reference.length >= 120 && reference.length < 140, `${reference.length} values`);
+    assert.equal(bench.fatal, null);
+  } finally {
+    for (let i = 0; i < N; i++) bench.crash(i);
+  }
+});
+
+test('commits that pile up while the learner is busy reach it in one call, in order, once each', async () => {
+  const bench = new Bench();
+  const calls: number[][][] = [[], [], []];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  bench.onApply = async (i, entries) => {
+    calls[i]!.push(entries.map((e) => e.slot));
+    if (calls[i]!.length === 1) await gate; // the first call of each replica waits
+  };
+  for (let i = 0; i < N; i++) bench.start(i);
+  try {
+    const start = Date.now();
+    while (bench.leader() === null) {
+      assert.ok(Date.now() - start < 10_000, 'a leader');
+      await sleep(5);
+    }
+    const leader = bench.leader()!;
+    // One value at a time, each committed (at the core) before the next is proposed: many
+    // separate hand-offs to a learner still busy with the first.
+    for (let k = 0; k < 13; k++) {
+      const slot = leader.propose(text(`v${k}`));
+      assert.notEqual(slot, null);
+      while (leader.core.status().commitIndex < slot!) await sleep(2);
+    }
+    const top = leader.core.status().commitIndex;
+    release();
+    const end = Date.now() + 10_000;
+    while ([0, 1, 2].some((i) => !bench.committed[i]!.has(top))) {
+      assert.ok(Date.now() < end, 'every replica applied everything');
+      await sleep(5);
+    }
+    const li = bench.drivers.indexOf(leader);
+    const slots = calls[li]!.flat();
+    assert.deepEqual(slots, Array.from({ length: top }, (_, k) => k + 1), 'every slot once, in order');
+    assert.equal(calls[li]!.length, 2, `the leader's learner was called ${calls[li]!.length} times: ${JSON.stringify(calls[li])}`);
     assert.equal(bench.fatal, null);
   } finally {
     for (let i = 0; i < N; i++) bench.crash(i);
