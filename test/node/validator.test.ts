@@ -165,6 +165,42 @@ test('a follower sends a pending transaction again when its forward was lost, an
   }
 });
 
+test('a transaction refused at block cutting, admitted again later and committed, reports committed, not refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
+  const net = new Net();
+  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
+  const fatal: unknown[] = [];
+  const validators: Validator[] = [];
+  try {
+    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal));
+    for (let t = 0; t < 300 && !validators.some((v) => v.status().role === 'leader'); t++) await sleep(10);
+    const leader = validators.find((v) => v.status().role === 'leader')!;
+    const users = chain.users;
+    const pay = (from: number, to: number, amount: bigint) =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[to]!.publicKey, amount } }, [users[from]!]);
+    const before = balanceOf(leader.ledger.state, users[4]!.publicKey, 'STL');
+    // Both pass admission against the committed state; only one fits the balance in a block.
+    const a = pay(4, 0, before - 10n);
+    const b = pay(4, 0, before - 11n);
+    const idA = leader.submit(a).id;
+    const idB = leader.submit(b).id;
+    const refusedB = assert.rejects(leader.waitForCommit(idB, 10_000), (e: unknown) => isSteleError(e, 'TX_INSUFFICIENT_BALANCE'));
+    await leader.waitForCommit(idA, 10_000);
+    await refusedB;
+    assert.equal((await leader.transaction(idB)).status, 'refused');
+    // Funded again, the same transaction is admitted and commits: its status follows.
+    await leader.waitForCommit(leader.submit(pay(5, 4, before)).id, 10_000);
+    assert.equal(leader.submit(b).id, idB);
+    await leader.waitForCommit(idB, 10_000);
+    assert.equal((await leader.transaction(idB)).status, 'committed');
+    assert.deepEqual(fatal, []);
+  } finally {
+    for (const v of validators) await v.stop();
+    for (const v of validators) await v.ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('submitMany admits a batch exactly as submit does one by one: same ids, same refusal codes, in order', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-node-many-'));
   const fatal: unknown[] = [];
