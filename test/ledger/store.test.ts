@@ -11,12 +11,39 @@ import { LedgerStore } from '../../ledger/store.js';
 import { verifyChain } from '../../ledger/chain.js';
 import { isSteleError } from '../../ledger/errors.js';
 import { toHex } from '../../ledger/assert.js';
-import { devChain } from '../../ledger/devnet.js';
+import { devChain, produceBlock } from '../../ledger/devnet.js';
+import { signTx } from '../../ledger/tx.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { alice, chain, makeChain } from '../support/fixtures.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'stele-test-'));
+}
+
+type DevUser = ReturnType<typeof devChain>['users'][number];
+
+/** Transactions of the HorseSale example contract on a dev chain: deploy it, create a sale. */
+function horseSale(dev: ReturnType<typeof devChain>) {
+  const source = readFileSync(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
+  const int = (value: number) => ({ kind: 'int' as const, value: BigInt(value) });
+  return {
+    deploy: (deployer: DevUser, expiry: number) => signTx({ chainId: dev.genesis.chainId, expiry, payload: { type: 'deploy', source } }, [deployer]),
+    create: (seller: DevUser, buyer: DevUser, expiry: number) =>
+      signTx(
+        {
+          chainId: dev.genesis.chainId,
+          expiry,
+          payload: {
+            type: 'create',
+            contract: 'HorseSale',
+            parties: [{ name: 'buyer', key: buyer.publicKey }, { name: 'seller', key: seller.publicKey }],
+            params: [{ name: 'deposit', value: int(10) }, { name: 'penalty', value: int(1) }, { name: 'price', value: int(20) }, { name: 'usd', value: { kind: 'asset', value: 'STL' } }, { name: 'window', value: int(50) }],
+            refs: [],
+          },
+        },
+        [buyer],
+      ),
+  };
 }
 
 test('block log: records round trip, and a torn tail is cut on open', async () => {
@@ -140,31 +167,13 @@ test('ledger store: commitMany stores groups exactly as one-by-one commits do; a
 
   // Contracts: a deploy and two instances in consecutive blocks of one group, so the
   // account index of each block is built against the state the group's earlier blocks made.
-  const { produceBlock } = await import('../../ledger/devnet.js');
-  const { signTx } = await import('../../ledger/tx.js');
   const dev = devChain({ label: 'commit-many', users: 2 });
-  const [admin, buyer] = dev.users as [(typeof dev.users)[0], (typeof dev.users)[0]];
-  const horse = readFileSync(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
-  const int = (value: number) => ({ kind: 'int' as const, value: BigInt(value) });
-  const create = (expiry: number) =>
-    signTx(
-      {
-        chainId: dev.genesis.chainId,
-        expiry,
-        payload: {
-          type: 'create',
-          contract: 'HorseSale',
-          parties: [{ name: 'buyer', key: buyer.publicKey }, { name: 'seller', key: admin.publicKey }],
-          params: [{ name: 'deposit', value: int(10) }, { name: 'penalty', value: int(1) }, { name: 'price', value: int(20) }, { name: 'usd', value: { kind: 'asset', value: 'STL' } }, { name: 'window', value: int(50) }],
-          refs: [],
-        },
-      },
-      [buyer],
-    );
+  const [admin, buyer] = dev.users as [DevUser, DevUser];
+  const sale = horseSale(dev);
   const [c1, c2] = [tempDir(), tempDir()];
   const seq = await LedgerStore.open(c1, dev.genesis);
   const made = [];
-  for (const txs of [[signTx({ chainId: dev.genesis.chainId, expiry: 20, payload: { type: 'deploy', source: horse } }, [admin])], [create(20)], [create(21)]]) {
+  for (const txs of [[sale.deploy(admin, 20)], [sale.create(admin, buyer, 20)], [sale.create(admin, buyer, 21)]]) {
     const { block, refused } = produceBlock(dev, seq.tip, seq.state, txs);
     assert.deepEqual(refused, []);
     await seq.commit(block);
@@ -238,30 +247,9 @@ test('crash: SIGKILL at random moments loses nothing acknowledged; a torn tail i
 });
 
 test('account index: the contracts a key deployed and the instances it is a party to, kept with each block and rebuilt for an old directory', async () => {
-  const { readFileSync: read } = await import('node:fs');
-  const { ClassicLevel } = await import('classic-level');
-  const { produceBlock } = await import('../../ledger/devnet.js');
-  const { signTx } = await import('../../ledger/tx.js');
-  const { toHex } = await import('../../ledger/assert.js');
   const dev = devChain({ label: 'account-index', users: 3 });
-  const [admin, buyer, other] = dev.users as [(typeof dev.users)[0], (typeof dev.users)[0], (typeof dev.users)[0]];
-  const horse = read(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
-  const int = (value: number) => ({ kind: 'int' as const, value: BigInt(value) });
-  const create = (seller: typeof admin, who: typeof admin, expiry: number) =>
-    signTx(
-      {
-        chainId: dev.genesis.chainId,
-        expiry,
-        payload: {
-          type: 'create',
-          contract: 'HorseSale',
-          parties: [{ name: 'buyer', key: who.publicKey }, { name: 'seller', key: seller.publicKey }],
-          params: [{ name: 'deposit', value: int(10) }, { name: 'penalty', value: int(1) }, { name: 'price', value: int(20) }, { name: 'usd', value: { kind: 'asset', value: 'STL' } }, { name: 'window', value: int(50) }],
-          refs: [],
-        },
-      },
-      [who],
-    );
+  const [admin, buyer, other] = dev.users as [DevUser, DevUser, DevUser];
+  const { create } = horseSale(dev);
   const dir = tempDir();
   let store = await LedgerStore.open(dir, dev.genesis);
   const commit = async (txs: Parameters<typeof produceBlock>[3]) => {
@@ -269,7 +257,7 @@ test('account index: the contracts a key deployed and the instances it is a part
     assert.deepEqual(refused, []);
     await store.commit(block);
   };
-  await commit([signTx({ chainId: dev.genesis.chainId, expiry: 20, payload: { type: 'deploy', source: horse } }, [admin])]);
+  await commit([horseSale(dev).deploy(admin, 20)]);
   // Buyer creates two sales: one with the admin as seller, one where it sells to itself.
   await commit([create(admin, buyer, 20), create(buyer, buyer, 21)]);
   const key = (s: typeof admin) => toHex(s.publicKey);

@@ -58,6 +58,27 @@ async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array
   return v;
 }
 
+/** Three started validators with a leader elected; `run` gets them, the network and the fatal errors, then all is closed. */
+async function withLeader(extra: Partial<ValidatorOptions>, run: (validators: Validator[], leader: number, net: Net, fatal: unknown[]) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
+  const net = new Net();
+  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
+  const fatal: unknown[] = [];
+  const validators: Validator[] = [];
+  try {
+    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal, true, extra));
+    for (let t = 0; t < 300 && !validators.some((v) => v.status().role === 'leader'); t++) await sleep(10);
+    const leader = validators.findIndex((v) => v.status().role === 'leader');
+    assert.ok(leader >= 0, 'a leader was elected');
+    await run(validators, leader, net, fatal);
+    assert.deepEqual(fatal, []);
+  } finally {
+    for (const v of validators) await v.stop();
+    for (const v of validators) await v.ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('three validators in one process: transfers through any validator commit once, in the same chain everywhere', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
   const net = new Net();
@@ -128,15 +149,7 @@ test('three validators in one process: transfers through any validator commit on
 });
 
 test('a follower sends a pending transaction again when its forward was lost, and it commits', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
-  const net = new Net();
-  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
-  const fatal: unknown[] = [];
-  const validators: Validator[] = [];
-  try {
-    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal, true, { reforwardMs: 300 }));
-    for (let t = 0; t < 300 && !validators.some((v) => v.status().role === 'leader'); t++) await sleep(10);
-    const leader = validators.findIndex((v) => v.status().role === 'leader');
+  await withLeader({ reforwardMs: 300 }, async (validators, leader, net) => {
     const follower = (leader + 1) % N;
     for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
     // The follower's forwards (channel 1) to the leader are lost, as on a broken connection.
@@ -157,24 +170,12 @@ test('a follower sends a pending transaction again when its forward was lost, an
     const at = await committed;
     assert.ok(at.height >= 1);
     assert.ok(validators[follower]!.counters.reforwarded >= 1, 'it was sent again');
-    assert.deepEqual(fatal, []);
-  } finally {
-    for (const v of validators) await v.stop();
-    for (const v of validators) await v.ledger.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a transaction refused at block cutting, admitted again later and committed, reports committed, not refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
-  const net = new Net();
-  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
-  const fatal: unknown[] = [];
-  const validators: Validator[] = [];
-  try {
-    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal));
-    for (let t = 0; t < 300 && !validators.some((v) => v.status().role === 'leader'); t++) await sleep(10);
-    const leader = validators.find((v) => v.status().role === 'leader')!;
+  await withLeader({}, async (validators, index) => {
+    const leader = validators[index]!;
     const users = chain.users;
     const pay = (from: number, to: number, amount: bigint) =>
       signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[to]!.publicKey, amount } }, [users[from]!]);
@@ -193,12 +194,7 @@ test('a transaction refused at block cutting, admitted again later and committed
     assert.equal(leader.submit(b).id, idB);
     await leader.waitForCommit(idB, 10_000);
     assert.equal((await leader.transaction(idB)).status, 'committed');
-    assert.deepEqual(fatal, []);
-  } finally {
-    for (const v of validators) await v.stop();
-    for (const v of validators) await v.ledger.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('submitMany admits a batch exactly as submit does one by one: same ids, same refusal codes, in order', async () => {
