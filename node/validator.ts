@@ -119,9 +119,8 @@ export class Validator {
   private readonly clock: () => number;
   private readonly mempoolMax: number;
   private readonly blockWaitMs: number;
-  /** Pending transactions by id hex, in arrival order. */
   /**
-   * Pending transactions in admission order. Follower side: `sentAt`, when it last
+   * Pending transactions by id hex, in admission order. Follower side: `sentAt`, when it last
    * forwarded the transaction (null: never); `sends`, how many times (reforward backs off).
    */
   private readonly mempool = new Map<string, { tx: Tx; at: number; sentAt: number | null; sends: number }>();
