@@ -189,8 +189,8 @@ export class LedgerStore {
    * the ones before it, then all are appended with one persist and indexed with one
    * LevelDB batch, and only then does the committed state move past them, in order. A
    * validator applying a backlog pays the persist and the index write once per group
-   * instead of once per block. Either every block is refused before anything is written,
-   * or none is: a refusal of block k throws before any append.
+   * instead of once per block. A refused block anywhere in the group refuses the whole
+   * group before anything is appended.
    * @throws SteleError BLOCK_* naming the first block refused (nothing is written then).
    */
   async commitMany(blocks: readonly Block[], options: CheckOptions = {}): Promise<BlockResult[]> {

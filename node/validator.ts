@@ -132,8 +132,6 @@ export class Validator {
   private readonly listeners = new Set<(block: Block) => void>();
   private speculative: Speculative[] = [];
   private applying: Promise<void> = Promise.resolve();
-  /** Committed entries handed over by the driver and not yet stored (applyQueued). */
-  private readonly applyQueue: Committed[] = [];
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** The compaction under way, and the applied height the last one started from. */
@@ -589,22 +587,21 @@ export class Validator {
   // ---------------------------------------------------------------- learner
 
   /**
-   * Commits blocks in order: full validation, durable write, index, notify. Committed
-   * entries queue up while a group is being stored; the next group takes all of them (at
-   * most APPLY_GROUP_BLOCKS_MAX blocks), so a backlog costs one persist and one index
-   * write per group instead of per block (LedgerStore.commitMany).
+   * Commits blocks in order: full validation, durable write, index, notify. The driver
+   * hands over every commit that piled up while the previous call ran; they are stored in
+   * groups of at most APPLY_GROUP_BLOCKS_MAX blocks, so a backlog costs one persist and one
+   * index write per group instead of per block (LedgerStore.commitMany).
    */
   private apply(entries: readonly Committed[]): Promise<void> {
-    this.applyQueue.push(...entries);
-    this.applying = this.applying.then(() => this.applyQueued());
+    this.applying = this.applying.then(() => this.applyGroups(entries));
     return this.applying;
   }
 
-  private async applyQueued(): Promise<void> {
-    while (this.applyQueue.length > 0) {
+  private async applyGroups(entries: readonly Committed[]): Promise<void> {
+    for (let next = 0; next < entries.length; ) {
       const group: { entry: Committed; block: Block }[] = [];
-      while (this.applyQueue.length > 0 && group.length < APPLY_GROUP_BLOCKS_MAX) {
-        const e = this.applyQueue.shift() as Committed;
+      for (; next < entries.length && group.length < APPLY_GROUP_BLOCKS_MAX; next++) {
+        const e = entries[next] as Committed;
         if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
         invariant(e.slot === this.store.height + group.length + 1, 'blocks commit in height order');
         const block = decodeBlock(e.value);

@@ -904,7 +904,6 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   // Checks a DATA body completely before delivering any of it.
   // `buffered`: bytes received and not yet parsed, from this frame's header on.
   bool Unpack(Conn* c, const uint8_t* body, uint32_t length, size_t buffered) {
-    if (!batch_ || batch_->bytes.capacity() - batch_->bytes.size() < length) buffered = WholeFrames(body - kHeaderBytes, buffered);
     if (length > c->credit) return Refuse(c, "peer sent beyond its credit");
     size_t at = 0, count = 0;
     while (at < length) {
@@ -921,14 +920,15 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     // An arena never grows (growing copies it, and its new pages fault in): it is sized
     // once, to the whole frames this receive buffered (at most kBatchBytesFlush unless one
     // frame is larger; a frame still arriving is not counted), and a frame that does not
-    // fit starts the next batch. Small frames thus get
-    // small arenas, which matters because a view kept by JavaScript keeps its whole arena.
+    // fit starts the next batch. Small frames thus get small arenas, which matters because
+    // a view kept by JavaScript keeps its whole arena.
     size_t payload = length - 4 * count;
     if (batch_ && batch_->bytes.capacity() - batch_->bytes.size() < payload) FlushBatch();
     if (!batch_) {
       batch_ = std::make_unique<Event>();
       batch_->kind = kMessages;
-      batch_->bytes.reserve(std::max(payload, std::min(buffered, kBatchBytesFlush)));
+      size_t whole = WholeFrames(body - kHeaderBytes, buffered);
+      batch_->bytes.reserve(std::max(payload, std::min(whole, kBatchBytesFlush)));
     }
     if (batch_->meta.capacity() < batch_->meta.size() + 4 * count)
       batch_->meta.reserve(std::max(batch_->meta.size() + 4 * count, 2 * batch_->meta.capacity()));
