@@ -19,15 +19,18 @@ export interface E2eOptions {
   readonly runs: number;
   readonly senders: number;
   readonly target: Target;
+  /** Open loop only, at this many tx/s (0 = the full run): for latency work. */
+  readonly openRate: number;
 }
 
-export const E2E_DEFAULTS: E2eOptions = { json: false, seconds: 10, concurrency: 64, mode: 'both', txs: 0, batch: 200, runs: 3, senders: 500, target: 'all' };
+export const E2E_DEFAULTS: E2eOptions = { json: false, seconds: 10, concurrency: 64, mode: 'both', txs: 0, batch: 200, runs: 3, senders: 500, target: 'all', openRate: 0 };
 /** POST /v1/transactions/batch takes at most this many (api/limits.ts BATCH_TXS_MAX). */
 export const BATCH_SIZE_MAX = 1_000;
 export const CONCURRENCY_MAX = 4_096;
 export const SECONDS_MAX = 3_600;
 export const RUNS_MAX = 99;
 export const TXS_MAX = 100_000_000;
+export const OPEN_RATE_MAX = 1_000_000;
 /** Senders funded at genesis (genesis holds at most 100,000 identities). */
 export const SENDERS_MAX = 50_000;
 
@@ -72,6 +75,9 @@ export function parseE2eArgs(argv: readonly string[]): E2eOptions {
       case '--mode':
         if (value !== 'batch' && value !== 'single' && value !== 'both') throw new RangeError('--mode expects batch, single or both');
         o.mode = value;
+        break;
+      case '--open-rate':
+        o.openRate = integerOption('open-rate', value, 0, OPEN_RATE_MAX);
         break;
       case '--target':
         if (value !== 'all' && value !== 'leader') throw new RangeError('--target expects all or leader');

@@ -8,13 +8,14 @@
  * one JSON document as the last line of stdout. See docs/performance.md.
  *
  * npm run bench:e2e -- [--json] [--seconds S] [--concurrency C] [--mode batch|single|both]
- *   [--txs N] [--batch B] [--runs R] [--senders S] [--target all|leader]
+ *   [--txs N] [--batch B] [--runs R] [--senders S] [--target all|leader] [--open-rate R]
  *
  * Phases, per run: closed-loop batch (C clients, each with one batch of B in flight until
  * every transaction of it is seen committed), closed-loop single (C clients, one
  * transaction each), etcd. Then an open loop paced at half the median peak rate (p99 at
  * half load). With --txs N: N more transfers in batches, RSS per validator, then the
- * cluster stops and `stele audit --data` verifies validator v1's chain.
+ * cluster stops and `stele audit --data` verifies validator v1's chain. With --open-rate R,
+ * only the open loop runs, at R tx/s, `--runs` times (latency work; no targets judged).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -651,6 +652,40 @@ async function audit(dataDir: string, genesisPath: string): Promise<{ valid: boo
 
 // ------------------------------------------------------------------ main
 
+/** --open-rate: the open loop alone at a given rate, for latency work (no peak, no etcd). */
+async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Promise<Record<string, unknown>> {
+  const runs: PhaseResult[] = [];
+  let blocks = 0;
+  for (let run = 1; run <= o.runs; run++) {
+    note(`open loop (${kind}): ${o.openRate} tx/s offered, ${o.seconds} s (run ${run} of ${o.runs})`);
+    const heightBefore = c.observer.height;
+    const r = await openLoop(c, o, kind, o.openRate, o.seconds);
+    await c.observer.drain(COMMIT_TIMEOUT_MS);
+    blocks += c.observer.height - heightBefore;
+    note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms; ${c.observer.height - heightBefore} blocks`);
+    runs.push(r);
+  }
+  const committed = runs.reduce((a, r) => a + r.committed, 0);
+  c.observer.stop();
+  note('stopping the validators...');
+  await c.running.stop();
+  return {
+    bench: 'e2e',
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    runs: o.runs,
+    seconds: o.seconds,
+    mode: kind,
+    open_rate_tx_per_s: o.openRate,
+    committed_tx_per_s: round(median(runs.map((r) => r.committedPerS))),
+    p50_commit_ms: round(median(runs.map((r) => r.p50Ms)), 2),
+    p99_commit_ms: round(median(runs.map((r) => r.p99Ms)), 2),
+    tx_per_block: round(committed / Math.max(1, blocks), 1),
+    cpu_us_per_tx: round(median(runs.map((r) => (r.cpuS.reduce((a, b) => a + b, 0) / Math.max(1, r.committed)) * 1e6))),
+    timed_out: runs.reduce((a, r) => a + r.stats.timedOut, 0),
+  };
+}
+
 async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const cores = availableParallelism();
   note(`bench:e2e on ${cores} cores (${cpus()[0]?.model ?? 'unknown'}): ${o.seconds} s phases, ${o.concurrency} clients, mode ${o.mode}, batch ${o.batch}, runs ${o.runs}, target ${o.target}`);
@@ -672,6 +707,8 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const c = await startCluster(dir, o, txsTotal);
   note(`  validators' malloc: ${c.running.malloc ?? 'the C library (STELE_MALLOC=system, or no jemalloc found)'}`);
   note(`  up; leader v${c.leader + 1}; clients submit to ${o.target === 'leader' ? 'the leader only' : 'all three validators, round robin'}`);
+
+  if (o.openRate > 0) return openOnly(c, o, kinds[0] as 'batch' | 'single');
 
   // Probes: a short closed loop per mode sizes the pool of signed transfers for the real phases.
   const rateGuess = new Map<'batch' | 'single', number>();

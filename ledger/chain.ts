@@ -97,6 +97,14 @@ export interface PreparedSignatures {
 export interface CheckOptions {
   /** 'verify' (default): every signature; 'trusted': all but the transactions'. */
   readonly txSignatures?: 'verify' | 'trusted';
+  /**
+   * 'verify' (default): the certificate's votes are verified here. 'trusted': the caller
+   * has verified every vote of this certificate against this block's hash already (the
+   * consensus core does, before it commits a value), so only its shape is checked here.
+   */
+  readonly certificateSignatures?: 'verify' | 'trusted';
+  /** 'verify' (default), or 'trusted' when the caller made the proposer signature itself. */
+  readonly proposerSignature?: 'verify' | 'trusted';
 }
 
 export interface CheckerOptions {
@@ -122,7 +130,9 @@ export class BlockChecker {
   /**
    * Full validation of `block` as the next block. With `txSignatures: 'trusted'` the
    * transactions' signatures are taken as verified (a validator that admitted them did);
-   * the proposer signature and the certificate are always checked.
+   * `certificateSignatures` and `proposerSignature` likewise skip what the caller has
+   * verified or made itself. The certificate's shape (a quorum of distinct validators) is
+   * always checked.
    * @throws SteleError BLOCK_*.
    */
   async check(block: Block, options: CheckOptions = {}, prepared?: PreparedSignatures): Promise<BlockResult> {
@@ -184,8 +194,9 @@ export class BlockChecker {
    * the next block's signatures while this thread still executes the current one.
    */
   prepare(block: Block, options: CheckOptions = {}): PreparedSignatures {
-    const all = signatureItems(this.genesis, block);
-    const items = options.txSignatures === 'trusted' ? all.filter((x) => x.tx === undefined) : all;
+    const skip = (x: ReturnType<typeof signatureItems>[number]): boolean =>
+      x.tx !== undefined ? options.txSignatures === 'trusted' : x.code === 'BLOCK_BAD_PROPOSER' ? options.proposerSignature === 'trusted' : options.certificateSignatures === 'trusted';
+    const items = signatureItems(this.genesis, block).filter((x) => !skip(x));
     return { items, job: this.verdicts(items) };
   }
 

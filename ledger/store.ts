@@ -191,19 +191,22 @@ export class LedgerStore {
    * validator applying a backlog pays the persist and the index write once per group
    * instead of once per block. A refused block anywhere in the group refuses the whole
    * group before anything is appended.
+   * `options` applies to every block, or is given per block (an array as long as `blocks`).
    * @throws SteleError BLOCK_* naming the first block refused (nothing is written then).
    */
-  async commitMany(blocks: readonly Block[], options: CheckOptions = {}): Promise<BlockResult[]> {
+  async commitMany(blocks: readonly Block[], options: CheckOptions | readonly CheckOptions[] = {}): Promise<BlockResult[]> {
     this.checkOpen();
     if (blocks.length === 0) return [];
+    invariant(!Array.isArray(options) || options.length === blocks.length, 'one set of check options per block');
+    const optionsOf = (k: number): CheckOptions => (Array.isArray(options) ? (options[k] as CheckOptions) : (options as CheckOptions));
     // Signatures of every block start on the workers at once; execution goes block by block.
-    const prepared = blocks.map((b) => this.checker.prepare(b, options));
+    const prepared = blocks.map((b, k) => this.checker.prepare(b, optionsOf(k)));
     const results: BlockResult[] = [];
     let state: StateReader = this.checker.state;
     let tip = this.checker.tip;
     try {
       for (const [k, block] of blocks.entries()) {
-        const result = await this.checker.checkOn(state, tip, block, options, prepared[k]);
+        const result = await this.checker.checkOn(state, tip, block, optionsOf(k), prepared[k]);
         results.push(result);
         state = result.overlay;
         tip = tipOf(block);

@@ -17,11 +17,12 @@
  * tests); messages are multiplexed on one transport by a leading channel byte.
  */
 import { bytesEqual, invariant, toHex } from '../ledger/assert.js';
-import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, type Block } from '../ledger/block.js';
+import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
 import { isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
 import type { Genesis } from '../ledger/genesis.js';
 import { BlockBuilder, executeBlock, type BlockResult } from '../ledger/machine.js';
+import type { CheckOptions } from '../ledger/chain.js';
 import type { StateReader } from '../ledger/state.js';
 import type { LedgerStore } from '../ledger/store.js';
 import type { VerifyPool } from '../ledger/verify-pool.js';
@@ -60,10 +61,12 @@ export interface ValidatorOptions {
   /** Worker threads for admission batches (submitMany); without it they verify here. */
   readonly pool?: VerifyPool;
   /**
-   * Re-verify every transaction signature of each committed block (default false: the
-   * validator that admitted a transaction verified it, and validators are trusted not to
-   * lie, as in the rest of the crash-fault model; proposer signatures, certificates,
-   * re-execution and state hashes are always checked, and `stele audit` checks all).
+   * Re-verify every signature of each committed block, as an auditor would (default
+   * false: the validator that admitted a transaction verified it, and validators are
+   * trusted not to lie, as in the rest of the crash-fault model; the consensus core
+   * verified each certificate's votes before committing; a proposer signature is verified
+   * unless the block is this validator's own; re-execution and state hashes are always
+   * checked, and `stele audit` checks all).
    */
   readonly verifyCommitted?: boolean;
   readonly onFatal: (error: unknown) => void;
@@ -95,6 +98,8 @@ interface Speculative {
   readonly digest: Uint8Array;
   readonly block: Block;
   readonly result: BlockResult;
+  /** Built and signed by this process (maybePropose), not recovered from the core. */
+  readonly own: boolean;
 }
 
 /** Ids of refused transactions remembered for status queries, at most. */
@@ -454,7 +459,7 @@ export class Validator {
       const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
       try {
         const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
-        this.speculative.push({ slot: v.slot, digest: digestOf(v.value), block, result });
+        this.speculative.push({ slot: v.slot, digest: digestOf(v.value), block, result, own: false });
       } catch (error) {
         if (!isSteleError(error)) throw error;
         return false; // a recovered value this replica cannot extend yet: wait for it to commit
@@ -563,7 +568,7 @@ export class Validator {
     const value = block.bytes;
     const proposed = this.driver.propose(value);
     invariant(proposed === slot, 'proposed in the slot that was free');
-    this.speculative.push({ slot, digest: digestOf(value), block, result: sealed });
+    this.speculative.push({ slot, digest: digestOf(value), block, result: sealed, own: true });
     this.counters.proposedBlocks++;
   }
 
@@ -598,22 +603,35 @@ export class Validator {
   }
 
   private async applyGroups(entries: readonly Committed[]): Promise<void> {
+    const paranoid = this.options.verifyCommitted === true;
     for (let next = 0; next < entries.length; ) {
-      const group: { entry: Committed; block: Block }[] = [];
+      const group: { entry: Committed; block: Block; checks: CheckOptions }[] = [];
       for (; next < entries.length && group.length < APPLY_GROUP_BLOCKS_MAX; next++) {
         const e = entries[next] as Committed;
         if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
         invariant(e.slot === this.store.height + group.length + 1, 'blocks commit in height order');
-        const block = decodeBlock(e.value);
+        // The leader's own block is already decoded, and its proposer signature is its own.
+        const own = this.speculative.find((s) => s.slot === e.slot && s.own && bytesEqual(s.digest, e.digest));
+        const block = own?.block ?? decodeBlock(e.value);
         invariant(block.certificate.length === 0, 'consensus values carry no certificate');
-        const certified = decodeBlock(encodeBlock(block.headerBytes, block.proposerSignature, block.txs, [...e.certificate].sort((a, b) => a.validator - b.validator)));
-        group.push({ entry: e, block: certified });
+        group.push({
+          entry: e,
+          block: withCertificate(block, e.certificate),
+          // Every vote of a committed certificate was verified by the consensus core (as it
+          // arrived on the leader, in the COMMIT or catch-up reply on the others) against
+          // this very value: verifying them again here would double the cost of each block.
+          checks: {
+            txSignatures: paranoid ? 'verify' : 'trusted',
+            certificateSignatures: paranoid ? 'verify' : 'trusted',
+            proposerSignature: own !== undefined && !paranoid ? 'trusted' : 'verify',
+          },
+        });
       }
       if (group.length === 0) continue;
       // A block that fails here was committed by a quorum: this replica has diverged.
       await this.store.commitMany(
         group.map((g) => g.block),
-        { txSignatures: this.options.verifyCommitted === true ? 'verify' : 'trusted' },
+        group.map((g) => g.checks),
       );
       // Synchronous from here to the end of the group: nothing else sees the steps between.
       for (const { entry: e, block: certified } of group) {
@@ -630,7 +648,7 @@ export class Validator {
         const head = this.speculative[0];
         if (head !== undefined && head.slot <= e.slot) {
           // Another value won this slot: everything built on the speculative one is void.
-          if (head.slot === e.slot && !bytesEqual(head.digest, digestOf(e.value))) this.speculative = [];
+          if (head.slot === e.slot && !bytesEqual(head.digest, e.digest)) this.speculative = [];
           else {
             // The applied block's writes are in the store now: the next speculative block
             // reads through the store directly instead of through the applied overlay. (In a

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { FileBlockLog } from '../../ledger/block-log.js';
+import { encodeBlock, withCertificate, type Block } from '../../ledger/block.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { verifyChain } from '../../ledger/chain.js';
 import { isSteleError } from '../../ledger/errors.js';
@@ -190,6 +191,50 @@ test('ledger store: commitMany stores groups exactly as one-by-one commits do; a
   assert.deepEqual(d2, d1);
   rmSync(c1, { recursive: true });
   rmSync(c2, { recursive: true });
+});
+
+test('ledger store: signatures the caller vouches for are skipped, one block at a time; the rest is still checked', async () => {
+  const { blocks } = makeChain(3, 2);
+  const [b1, b2, b3] = blocks as [Block, Block, Block];
+  const flip = (sig: Uint8Array): Uint8Array => {
+    const out = Uint8Array.from(sig);
+    out[5] = (out[5] as number) ^ 1;
+    return out;
+  };
+  const badVote = (b: Block): Block => withCertificate(b, b.certificate.map((v, i) => (i === 0 ? { ...v, signature: flip(v.signature) } : v)));
+  const badProposer = (b: Block): Block => {
+    const proposerSignature = flip(b.proposerSignature);
+    return { ...b, proposerSignature, bytes: encodeBlock(b.headerBytes, proposerSignature, b.txs, b.certificate) };
+  };
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  // By default every block signature is verified.
+  await assert.rejects(store.commit(badVote(b1)), (e: unknown) => isSteleError(e, 'BLOCK_BAD_CERTIFICATE'));
+  await assert.rejects(store.commit(badProposer(b1)), (e: unknown) => isSteleError(e, 'BLOCK_BAD_PROPOSER'));
+  await assert.rejects(store.commit(badVote(b1), { proposerSignature: 'trusted' }), (e: unknown) => isSteleError(e, 'BLOCK_BAD_CERTIFICATE'));
+  await assert.rejects(store.commit(badProposer(b1), { certificateSignatures: 'trusted' }), (e: unknown) => isSteleError(e, 'BLOCK_BAD_PROPOSER'));
+  // Trusted votes still need a quorum of them.
+  await assert.rejects(store.commit(withCertificate(b1, b1.certificate.slice(0, 1)), { certificateSignatures: 'trusted' }), (e: unknown) => isSteleError(e, 'BLOCK_BAD_CERTIFICATE'));
+  assert.equal(store.height, 0);
+  // Per-block options: the first block's vouched-for signatures pass, the second block's
+  // proposer signature is verified and refuses the whole group.
+  await assert.rejects(
+    store.commitMany([badVote(b1), badProposer(b2)], [{ certificateSignatures: 'trusted' }, { certificateSignatures: 'trusted' }]),
+    (e: unknown) => isSteleError(e, 'BLOCK_BAD_PROPOSER') && e.details.height === 2,
+  );
+  assert.equal(store.height, 0);
+  assert.equal(store.log.length, 0);
+  await store.commitMany([badVote(b1), badProposer(b2), b3], [{ certificateSignatures: 'trusted' }, { proposerSignature: 'trusted' }, {}]);
+  assert.equal(store.height, 3);
+  assert.deepEqual(store.tip.stateHash, b3.header.stateHash);
+  await store.close();
+  // What was vouched for is still evidence an audit checks.
+  const again = await LedgerStore.open(dir, chain.genesis);
+  const report = await verifyChain(chain.genesis, again.blocks());
+  assert.equal(report.ok, false);
+  assert.deepEqual([report.failure?.height, report.failure?.code], [1, 'BLOCK_BAD_CERTIFICATE']);
+  await again.close();
+  rmSync(dir, { recursive: true });
 });
 
 test('ledger store: an index that lost its last writes is rebuilt from the log', async () => {
