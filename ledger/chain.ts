@@ -105,6 +105,15 @@ export interface CheckOptions {
   readonly certificateSignatures?: 'verify' | 'trusted';
   /** 'verify' (default), or 'trusted' when the caller made the proposer signature itself. */
   readonly proposerSignature?: 'verify' | 'trusted';
+  /**
+   * The result of executing this block that the caller already has: a leader's own block,
+   * which it built and executed when it proposed it. It is used instead of executing the
+   * block again (and the Merkle root, which the leader computed from these very
+   * transactions, is not recomputed) only when it was computed on top of the very state
+   * object this check reads (its overlay's base), which proves it read the same state;
+   * otherwise the block is executed as usual. Its state hash is still compared.
+   */
+  readonly executed?: BlockResult;
 }
 
 export interface CheckerOptions {
@@ -120,6 +129,9 @@ export interface CheckerOptions {
  * write set to the state.
  */
 export class BlockChecker {
+  /** Blocks whose caller-supplied execution was used (CheckOptions.executed). */
+  executionsReused = 0;
+
   constructor(
     readonly genesis: Genesis,
     readonly state: MemoryState,
@@ -157,16 +169,18 @@ export class BlockChecker {
     // re-executes the block, then joins them; a bad signature is reported before any
     // execution failure, whatever finishes first.
     const { items, job } = prepared ?? this.prepare(block, options);
+    const reuse = options.executed !== undefined && options.executed.overlay.base === state ? options.executed : undefined;
+    if (reuse !== undefined) this.executionsReused++;
     try {
-      checkTxRoot(block);
+      if (reuse === undefined) checkTxRoot(block);
     } catch (error) {
       job.done.catch(() => {}); // abandoned: the workers finish it, nobody reads it
       throw error;
     }
-    let result: BlockResult | undefined;
+    let result: BlockResult | undefined = reuse;
     let executionError: unknown;
     try {
-      result = executeBlock(g, state, block.txs, height, tip.stateHash, { signatures: 'verified' });
+      result ??= executeBlock(g, state, block.txs, height, tip.stateHash, { signatures: 'verified' });
     } catch (error) {
       executionError = error;
     }

@@ -175,6 +175,10 @@ export class LedgerStore {
   get state(): MemoryState {
     return this.checker.state;
   }
+  /** Blocks committed with the caller's execution instead of a new one (CheckOptions.executed). */
+  get executionsReused(): number {
+    return this.checker.executionsReused;
+  }
 
   /**
    * Validates `block` as the next block, makes it durable and indexes it.

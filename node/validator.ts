@@ -610,7 +610,9 @@ export class Validator {
         const e = entries[next] as Committed;
         if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
         invariant(e.slot === this.store.height + group.length + 1, 'blocks commit in height order');
-        // The leader's own block is already decoded, and its proposer signature is its own.
+        // The leader's own block is already decoded and executed (the store re-executes it
+        // unless that execution read exactly the state the store would), and its proposer
+        // signature is its own.
         const own = this.speculative.find((s) => s.slot === e.slot && s.own && bytesEqual(s.digest, e.digest));
         const block = own?.block ?? decodeBlock(e.value);
         invariant(block.certificate.length === 0, 'consensus values carry no certificate');
@@ -624,6 +626,7 @@ export class Validator {
             txSignatures: paranoid ? 'verify' : 'trusted',
             certificateSignatures: paranoid ? 'verify' : 'trusted',
             proposerSignature: own !== undefined && !paranoid ? 'trusted' : 'verify',
+            ...(own !== undefined && !paranoid ? { executed: own.result } : {}),
           },
         });
       }

@@ -14,7 +14,8 @@ import { isSteleError } from '../../ledger/errors.js';
 import { toHex } from '../../ledger/assert.js';
 import { devChain, produceBlock } from '../../ledger/devnet.js';
 import { signTx } from '../../ledger/tx.js';
-import { balanceOf } from '../../ledger/machine.js';
+import { balanceOf, executeBlock } from '../../ledger/machine.js';
+import { Overlay } from '../../ledger/state.js';
 import { alice, chain, makeChain } from '../support/fixtures.js';
 
 function tempDir(): string {
@@ -194,8 +195,8 @@ test('ledger store: commitMany stores groups exactly as one-by-one commits do; a
 });
 
 test('ledger store: signatures the caller vouches for are skipped, one block at a time; the rest is still checked', async () => {
-  const { blocks } = makeChain(3, 2);
-  const [b1, b2, b3] = blocks as [Block, Block, Block];
+  const { blocks } = makeChain(4, 2);
+  const [b1, b2, b3, b4] = blocks as [Block, Block, Block, Block];
   const flip = (sig: Uint8Array): Uint8Array => {
     const out = Uint8Array.from(sig);
     out[5] = (out[5] as number) ^ 1;
@@ -224,9 +225,18 @@ test('ledger store: signatures the caller vouches for are skipped, one block at 
   );
   assert.equal(store.height, 0);
   assert.equal(store.log.length, 0);
-  await store.commitMany([badVote(b1), badProposer(b2), b3], [{ certificateSignatures: 'trusted' }, { proposerSignature: 'trusted' }, {}]);
-  assert.equal(store.height, 3);
-  assert.deepEqual(store.tip.stateHash, b3.header.stateHash);
+  await store.commitMany([badVote(b1), badProposer(b2)], [{ certificateSignatures: 'trusted' }, { proposerSignature: 'trusted' }]);
+  // An execution the caller already has is used only when it read this very state.
+  const elsewhere = executeBlock(chain.genesis, new Overlay(store.state), b3.txs, 3, store.tip.stateHash, { signatures: 'verified' });
+  await assert.rejects(store.commit(badProposer(b3), { executed: elsewhere }), (e: unknown) => isSteleError(e, 'BLOCK_BAD_PROPOSER'));
+  assert.equal(store.executionsReused, 0);
+  await store.commit(b3, { executed: elsewhere });
+  assert.equal(store.executionsReused, 0, 'executed again: it read another state');
+  const here = executeBlock(chain.genesis, store.state, b4.txs, 4, store.tip.stateHash, { signatures: 'verified' });
+  await store.commit(b4, { executed: here });
+  assert.equal(store.executionsReused, 1);
+  assert.equal(store.height, 4);
+  assert.deepEqual(store.tip.stateHash, b4.header.stateHash);
   await store.close();
   // What was vouched for is still evidence an audit checks.
   const again = await LedgerStore.open(dir, chain.genesis);

@@ -113,6 +113,9 @@ test('three validators in one process: transfers through any validator commit on
     const stores = validators.map((v) => v!.ledger);
     const hashes = stores.map((s) => toHex(s.tip.hash));
     assert.equal(new Set(hashes).size, 1, 'identical chains');
+    // The leader stored its own blocks with the execution it did when proposing them.
+    const lead = validators.findIndex((v) => v!.status().role === 'leader');
+    stores.forEach((s, i) => (i === lead ? assert.ok(s.executionsReused > 0) : assert.equal(s.executionsReused, 0)));
     const expected = 1_000_000n + 120n * 121n / 2n;
     for (const s of stores) assert.equal(balanceOf(s.state, users[0]!.publicKey, 'STL'), expected);
     // The chain passes the auditor from genesis alone.
