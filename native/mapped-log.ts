@@ -240,6 +240,7 @@ export class AcceptorLog {
   private compacting: Promise<void> | null = null;
   /** Records appended during a compaction, bounded by what one persist batch carries. */
   private readonly held: Uint8Array[] = [];
+  private appendedSinceCompaction = 0;
 
   private constructor(
     readonly dir: string,
@@ -295,6 +296,11 @@ export class AcceptorLog {
     return this.log.length + this.held.length;
   }
 
+  /** Bytes of records appended since this log was opened or last began a compaction. */
+  get bytesSinceCompaction(): number {
+    return this.appendedSinceCompaction;
+  }
+
   /** The current generation (0 before the first compaction). */
   get generationNumber(): number {
     return this.generation;
@@ -312,6 +318,7 @@ export class AcceptorLog {
    * the old one would lose it when that generation is deleted.
    */
   append(record: Uint8Array): number {
+    this.appendedSinceCompaction += record.length;
     if (this.compacting !== null) {
       this.held.push(Uint8Array.from(record));
       return this.length - 1;
@@ -335,6 +342,7 @@ export class AcceptorLog {
    */
   compact(records: Iterable<Uint8Array>): Promise<void> {
     invariant(this.compacting === null, 'one compaction at a time');
+    this.appendedSinceCompaction = 0;
     const copies = [...records].map((r) => Uint8Array.from(r));
     const run = this.switchTo(copies).finally(() => {
       this.compacting = null;

@@ -40,7 +40,7 @@ interface Running {
   readonly promisedAtOpen: { round: number; leader: number };
 }
 
-async function open(dir: string, i: number, net: Net, fatal: unknown[]): Promise<Running> {
+async function open(dir: string, i: number, net: Net, fatal: unknown[], every: { everyBlocks: number; everyBytes?: number } = { everyBlocks: EVERY_BLOCKS }): Promise<Running> {
   const store = await LedgerStore.open(join(dir, `v${i}`), chain.genesis);
   const log = AcceptorLog.open(join(dir, `v${i}`, 'acceptor'));
   const records = [...log.replay()].map((b) => decodeRecord(b, { replicas: N, valueBytesMax: chain.genesis.limits.block_bytes_max }));
@@ -54,7 +54,7 @@ async function open(dir: string, i: number, net: Net, fatal: unknown[]): Promise
     transport: net.transport(i),
     acceptorLog: log,
     durable,
-    compaction: { log, everyBlocks: EVERY_BLOCKS },
+    compaction: { log, ...every },
     tickMs: 10,
     blockWaitMs: 2,
     random: () => {
@@ -137,6 +137,40 @@ test('acceptor-log compaction: bounded logs over many blocks; a restarted valida
     assert.deepEqual(fatal, []);
   } finally {
     for (const r of running) if (r !== null) await close(r);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('acceptor-log compaction by bytes: a log that grew by everyBytes is compacted long before everyBlocks', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-compaction-'));
+  const net = new Net();
+  const fatal: unknown[] = [];
+  const running: Running[] = [];
+  const users = chain.users;
+  const every = { everyBlocks: 100_000, everyBytes: 8 * 1024 };
+  try {
+    for (let i = 0; i < N; i++) running.push(await open(dir, i, net, fatal, every));
+    for (let tries = 0; tries < 500 && !running.some((r) => r.validator.status().role === 'leader'); tries++) await sleep(10);
+    const leader = running.find((r) => r.validator.status().role === 'leader')?.validator;
+    assert.ok(leader !== undefined, 'a leader was elected');
+    let bytesMax = 0;
+    for (let k = 1; k <= 60; k++) {
+      const from = users[1 + (k % 3)]!;
+      const tx = signTx({ chainId: chain.genesis.chainId, expiry: 1000, payload: { type: 'transfer', from: from.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k) } }, [from]);
+      await leader.waitForCommit(leader.submit(tx).id, 20_000);
+      for (const r of running) bytesMax = Math.max(bytesMax, r.log.bytesSinceCompaction);
+    }
+    for (let tries = 0; tries < 300 && running.some((r) => r.validator.height < leader.height); tries++) await sleep(10);
+    for (const [i, r] of running.entries()) {
+      // Each one-transaction block's accept is a few hundred bytes: 60 of them pass 8 KiB more than once.
+      assert.ok(r.validator.counters.acceptorCompactions >= 2, `validator ${i} compacted ${r.validator.counters.acceptorCompactions} times`);
+    }
+    // A compaction starts on the next block applied after the threshold (one block's records
+    // past it at most); a validator's first one waits its phase, up to (N-1)/N of a cycle more.
+    assert.ok(bytesMax < every.everyBytes * (1 + (N - 1) / N) + 4096, `a log grew by ${bytesMax} bytes between compactions`);
+    assert.deepEqual(fatal, []);
+  } finally {
+    for (const r of running) await close(r);
     rmSync(dir, { recursive: true, force: true });
   }
 });
