@@ -51,7 +51,11 @@ export interface Transport {
 /** The durable acceptor log: appends become durable together at the next `persist`. */
 export interface AcceptorLog {
   append(record: Uint8Array): void;
-  persist(): Promise<void>;
+  /**
+   * `inline: false` asks for the write not to block this thread (a log may otherwise make a
+   * small persist on the calling thread, native/mapped-log.ts).
+   */
+  persist(options?: { readonly inline?: boolean }): Promise<void>;
 }
 
 /** Where committed values go: applied in slot order, and read back to serve catch-up. */
@@ -178,7 +182,11 @@ export class ReplicaDriver {
         return;
       }
       this.busy = true;
-      const persisted = this.options.log.persist();
+      // A leader does not block on its own write: a quorum of followers may answer first,
+      // and it must be free to count their votes (its own is just one of them). A follower
+      // has nothing to do before its answer, so a small write on this thread saves it two
+      // thread hand-offs.
+      const persisted = this.options.log.persist({ inline: !this.core.leading });
       this.stepHeld(true);
       persisted.then(
         () => {

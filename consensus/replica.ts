@@ -265,6 +265,11 @@ export class Replica {
 
   // ---------------------------------------------------------------- inspection
 
+  /** True while this replica leads (status().role without building the whole status). */
+  get leading(): boolean {
+    return this.role === 'leader';
+  }
+
   status(): { id: number; role: Role; ballot: Ballot; promised: Ballot; commitIndex: number; leaderKnown: boolean; leaderBallot: Ballot; inFlight: number } {
     return {
       id: this.id,

@@ -86,10 +86,14 @@ export class MappedLog {
     return this.positions.length - 1;
   }
 
-  /** Resolves when every record appended before the call is durable (group commit). */
-  async persist(): Promise<void> {
+  /**
+   * Resolves when every record appended before the call is durable (group commit).
+   * `options.inline: false` sends even a small persist to the persist thread (the caller
+   * has other work to do meanwhile), whatever `inlinePersistBytesMax` says.
+   */
+  async persist(options: PersistOptions = {}): Promise<void> {
     try {
-      await call(() => this.native.persist(this.inlinePersistBytesMax));
+      await call(() => this.native.persist(options.inline === false ? 0 : this.inlinePersistBytesMax));
     } catch (error) {
       throw nativeError(error);
     }
@@ -216,6 +220,11 @@ function fsyncDir(dir: string): void {
   }
 }
 
+export interface PersistOptions {
+  /** false: never on the calling thread (see MappedLog.persist). */
+  readonly inline?: boolean;
+}
+
 function generationName(n: number): string {
   return `gen-${String(n).padStart(10, '0')}`;
 }
@@ -327,9 +336,9 @@ export class AcceptorLog {
   }
 
   /** Resolves when every record appended before the call is durable (after a compaction under way, if any). */
-  async persist(): Promise<void> {
+  async persist(options: PersistOptions = {}): Promise<void> {
     while (this.compacting !== null) await this.compacting;
-    return this.log.persist();
+    return this.log.persist(options);
   }
 
   /**

@@ -16,6 +16,8 @@ class Bench {
   readonly committed: Array<Map<number, Committed>> = Array.from({ length: N }, () => new Map());
   readonly drivers: Array<ReplicaDriver | null> = new Array(N).fill(null);
   fatal: unknown = null;
+  /** The `inline` option of every persist call, per replica. */
+  readonly persistInline: Array<Array<boolean | undefined>> = Array.from({ length: N }, () => []);
   /** Called with each learner.apply call before it stores (tests of a slow learner). */
   onApply: ((i: number, entries: readonly Committed[]) => Promise<void>) | null = null;
 
@@ -55,7 +57,8 @@ class Bench {
       transport,
       log: {
         append: (record) => pending.push(record),
-        persist: async () => {
+        persist: async (options) => {
+          this.persistInline[i]!.push(options?.inline);
           const batch = pending.splice(0);
           await sleep(1);
           if (this.drivers[i] === driver) this.durable[i]!.push(...batch); // a crashed replica's write is lost
@@ -178,6 +181,10 @@ test('commits that pile up while the learner is busy reach it in one call, in or
     const slots = calls[li]!.flat();
     assert.deepEqual(slots, Array.from({ length: top }, (_, k) => k + 1), 'every slot once, in order');
     assert.equal(calls[li]!.length, 2, `the leader's learner was called ${calls[li]!.length} times: ${JSON.stringify(calls[li])}`);
+    // The leader never blocks on its own writes (a quorum of followers may answer first);
+    // followers, with nothing else to do before answering, may write on their thread.
+    assert.ok(bench.persistInline[li]!.filter((x) => x === false).length >= 13, `leader persists: ${JSON.stringify(bench.persistInline[li])}`);
+    for (const i of [0, 1, 2].filter((k) => k !== li)) assert.ok(bench.persistInline[i]!.length > 0 && bench.persistInline[i]!.every((x) => x === true), `follower ${i} persists: ${JSON.stringify(bench.persistInline[i])}`);
     assert.equal(bench.fatal, null);
   } finally {
     for (let i = 0; i < N; i++) bench.crash(i);

@@ -89,11 +89,16 @@ test('mapped log: small persists run inline when the persist thread is idle; lar
   log.append(new Uint8Array(100).fill(1));
   await log.persist();
   assert.equal(log.stats().inlineSyncs, 1);
+  // A small one the caller wants off its thread (a leader's): the persist thread.
+  log.append(new Uint8Array(100).fill(5));
+  await log.persist({ inline: false });
+  assert.equal(log.stats().inlineSyncs, 1);
+  assert.equal(log.stats().syncs, 2);
   // Larger than the bound: the persist thread.
   log.append(new Uint8Array(4000).fill(2));
   await log.persist();
   assert.equal(log.stats().inlineSyncs, 1);
-  assert.equal(log.stats().syncs, 2);
+  assert.equal(log.stats().syncs, 3);
   // A small persist while a large one is under way waits its turn on the thread, and the
   // two resolve in order.
   const order: number[] = [];
@@ -113,9 +118,9 @@ test('mapped log: small persists run inline when the persist thread is idle; lar
   assert.ok(log.stats().segments >= 3);
   await log.close();
   const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
-  assert.equal(again.length, 304);
-  assert.deepEqual(again.read(3), new Uint8Array(10).fill(4));
-  assert.deepEqual(again.read(303), new Uint8Array(500).fill(299 & 0xff));
+  assert.equal(again.length, 305);
+  assert.deepEqual(again.read(4), new Uint8Array(10).fill(4));
+  assert.deepEqual(again.read(304), new Uint8Array(500).fill(299 & 0xff));
   await again.close();
   assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT, inlinePersistBytesMax: -1 }), RangeError);
   rmSync(dir, { recursive: true });
