@@ -125,10 +125,11 @@ export interface RunningCluster {
 /**
  * Node.js flags every validator runs with. A young generation of 4 MiB semi-spaces instead
  * of V8's default 16: about 80 MiB less resident memory per validator under load, at no
- * measurable CPU cost (docs/performance.md). Operators running `stele node` themselves
- * pass the same (docs/operations.md).
+ * measurable CPU cost (docs/performance.md). `--expose-gc` lets an idle validator run one
+ * full collection (node/idle-gc.ts). Operators running `stele node` themselves pass the
+ * same (docs/operations.md).
  */
-export const VALIDATOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const VALIDATOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--expose-gc'];
 
 /** Where Debian, Ubuntu, Fedora and others install jemalloc's shared library. */
 const JEMALLOC_PATHS: readonly string[] = [

@@ -23,6 +23,7 @@ import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } f
 import { Validator } from './validator.js';
 import { nodeView } from './view.js';
 import { faultyTransport } from './faults.js';
+import { idleCollector } from './idle-gc.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -102,6 +103,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     onFatal,
   });
   validator.start();
+  // With `--expose-gc` (as `stele up` starts validators), one full collection once idle.
+  const idle = idleCollector(() => validator.counters.committedBlocks, (globalThis as { gc?: () => void }).gc);
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   if (config.api !== null) {
@@ -118,6 +121,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     async stop() {
       if (stopped) return;
       stopped = true;
+      idle.stop();
       await app?.close();
       faults?.stop();
       await validator.stop();
