@@ -65,8 +65,8 @@ export interface ValidatorOptions {
    * false: the validator that admitted a transaction verified it, and validators are
    * trusted not to lie, as in the rest of the crash-fault model; the consensus core
    * verified each certificate's votes before committing; a proposer signature is verified
-   * unless the block is this validator's own; re-execution and state hashes are always
-   * checked, and `stele audit` checks all).
+   * unless the block is this validator's own; state hashes are always checked, and blocks
+   * re-executed except a leader's own (CheckOptions.executed); `stele audit` checks all).
    */
   readonly verifyCommitted?: boolean;
   readonly onFatal: (error: unknown) => void;
