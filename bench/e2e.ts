@@ -654,6 +654,21 @@ async function audit(dataDir: string, genesisPath: string): Promise<{ valid: boo
 
 // ------------------------------------------------------------------ main
 
+/** An open loop at `ratePerS`, drained; the blocks it took are counted in the leader's stream. */
+async function openPhase(c: Cluster, o: E2eOptions, kind: 'batch' | 'single', ratePerS: number, seconds: number): Promise<{ r: PhaseResult; blocks: number }> {
+  const heightBefore = c.observer.height;
+  const r = await openLoop(c, o, kind, ratePerS, seconds);
+  await c.observer.drain(COMMIT_TIMEOUT_MS);
+  const blocks = c.observer.height - heightBefore;
+  note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms; ${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block`);
+  return { r, blocks };
+}
+
+/** Validator CPU (all three) per committed transaction of a phase, in microseconds. */
+function cpuPerTxUs(r: PhaseResult): number {
+  return (r.cpuS.reduce((a, b) => a + b, 0) / Math.max(1, r.committed)) * 1e6;
+}
+
 /** --open-rate: the open loop alone at a given rate, for latency work (no peak, no etcd). */
 async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Promise<Record<string, unknown>> {
   const runs: PhaseResult[] = [];
@@ -661,16 +676,12 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
   // A fresh cluster is slow for a second or two (code not yet optimised, key caches cold,
   // the first LevelDB writes), which the full run's peak phases absorb before half load.
   note(`warm-up: ${o.openRate} tx/s for ${OPEN_WARMUP_SECONDS} s (not counted)`);
-  await openLoop(c, o, kind, o.openRate, OPEN_WARMUP_SECONDS);
-  await c.observer.drain(COMMIT_TIMEOUT_MS);
+  await openPhase(c, o, kind, o.openRate, OPEN_WARMUP_SECONDS);
   for (let run = 1; run <= o.runs; run++) {
     note(`open loop (${kind}): ${o.openRate} tx/s offered, ${o.seconds} s (run ${run} of ${o.runs})`);
-    const heightBefore = c.observer.height;
-    const r = await openLoop(c, o, kind, o.openRate, o.seconds);
-    await c.observer.drain(COMMIT_TIMEOUT_MS);
-    blocks += c.observer.height - heightBefore;
-    note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms; ${c.observer.height - heightBefore} blocks`);
-    runs.push(r);
+    const phase = await openPhase(c, o, kind, o.openRate, o.seconds);
+    blocks += phase.blocks;
+    runs.push(phase.r);
   }
   const committed = runs.reduce((a, r) => a + r.committed, 0);
   c.observer.stop();
@@ -688,7 +699,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     p50_commit_ms: round(median(runs.map((r) => r.p50Ms)), 2),
     p99_commit_ms: round(median(runs.map((r) => r.p99Ms)), 2),
     tx_per_block: round(committed / Math.max(1, blocks), 1),
-    cpu_us_per_tx: round(median(runs.map((r) => (r.cpuS.reduce((a, b) => a + b, 0) / Math.max(1, r.committed)) * 1e6))),
+    cpu_us_per_tx: round(median(runs.map(cpuPerTxUs))),
     timed_out: runs.reduce((a, r) => a + r.stats.timedOut, 0),
   };
 }
@@ -745,12 +756,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const half: PhaseResult[] = [];
   for (let run = 1; run <= o.runs; run++) {
     note(`half load (${best}): ${round(peak / 2)} tx/s offered, open loop, ${o.seconds} s (run ${run} of ${o.runs})`);
-    const heightBefore = c.observer.height;
-    const r = await openLoop(c, o, best, peak / 2, o.seconds);
-    await c.observer.drain(COMMIT_TIMEOUT_MS);
-    const blocks = c.observer.height - heightBefore;
-    note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms; ${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block`);
-    half.push(r);
+    half.push((await openPhase(c, o, best, peak / 2, o.seconds)).r);
   }
 
   const validatorPids = pids(c);
@@ -824,7 +830,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const p99Half = med(half, (r) => r.p99Ms);
   const bestRuns = byKind(best);
   const cpuPerValidator = [0, 1, 2].map((i) => round(med(bestRuns, (r) => r.cpuS[i] ?? 0), 2));
-  const cpuPerTxUs = med(bestRuns, (r) => (r.cpuS.reduce((a, b) => a + b, 0) / Math.max(1, r.committed)) * 1e6);
+  const cpuUsPerTx = med(bestRuns, cpuPerTxUs);
   const refused: Record<string, number> = {};
   let timedOut = 0;
   for (const r of [...byKind('batch'), ...byKind('single'), ...half]) {
@@ -868,7 +874,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     rss_mib_max: round(Math.max(...final.map((s) => s.hwmMib)), 1),
     rss_mib_per_validator: final.map((s) => round(s.hwmMib, 1)),
     cpu_s_per_validator: cpuPerValidator,
-    cpu_us_per_tx: round(cpuPerTxUs),
+    cpu_us_per_tx: round(cpuUsPerTx),
     client_cpu_s: round(med(bestRuns, (r) => r.clientCpuS), 2),
     refused,
     timed_out: timedOut,
