@@ -26,6 +26,7 @@ import { isStrictPublicKey, verify } from './ed25519.js';
 import { Reader, Writer } from './encoding.js';
 import { SteleError, type ErrorCode } from './errors.js';
 import type { Genesis } from './genesis.js';
+import { txatKey } from './committed-ids.js';
 import { chainStateHash, encodeWriteSet, MemoryState, Overlay, ZERO_HASH, type StateReader, type Write } from './state.js';
 import { Role, type Tx } from './tx.js';
 import { applyContractPayload, runDeadlines } from './contract-state.js';
@@ -41,7 +42,7 @@ export const keys = {
   balance: (k: Uint8Array | string, symbol: string) => `bal/${typeof k === 'string' ? k : toHex(k)}/${symbol}`,
   record: (k: Uint8Array, key: string) => `rec/${toHex(k)}/${key}`,
   txid: (id: Uint8Array) => `txid/${toHex(id)}`,
-  txat: (height: number) => `txat/${height.toString().padStart(16, '0')}`,
+  txat: txatKey,
 } as const;
 
 export interface IdentityValue {

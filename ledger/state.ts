@@ -13,6 +13,7 @@ import { invariant } from './assert.js';
 import { HASH_BYTES, Kind, STATE_KEY_BYTES_MAX, STATE_VALUE_BYTES_MAX, WRITE_SET_ENTRIES_MAX } from './constants.js';
 import { Reader, Writer } from './encoding.js';
 import { sha256 } from './hash.js';
+import { CommittedIds, TXAT_KEY_LENGTH, TXID_KEY_LENGTH, txatKeyHeight } from './committed-ids.js';
 
 export interface StateReader {
   get(key: string): Uint8Array | undefined;
@@ -24,148 +25,83 @@ export interface Write {
   readonly value: Uint8Array | null;
 }
 
-/** The state key prefix of committed transaction ids (machine.ts: `txid/<id hex>`). */
-const TXID_PREFIX = 'txid/';
-const TXID_KEY_LENGTH = TXID_PREFIX.length + 2 * HASH_BYTES;
-const TXID_VALUE_BYTES = 8;
-
-/** True for a `txid/` key with a 64-digit lowercase hex id (what machine.ts writes). */
-function isTxIdKey(key: string): boolean {
-  return key.length === TXID_KEY_LENGTH && key.startsWith(TXID_PREFIX) && /^[0-9a-f]{64}$/.test(key.slice(TXID_PREFIX.length));
-}
-
-/** The value of a lowercase hex digit's char code (the key was checked by isTxIdKey). */
-function hexDigit(code: number): number {
-  return code <= 57 ? code - 48 : code - 87;
-}
-
-/**
- * The committed transaction ids of the expiry window (`txid/<hex>` -> u64 height), in one
- * open-addressing table of 40-byte slots (id, value) instead of a Map of 69-character
- * strings: about 65 bytes per id instead of about 190, and no object per id for the
- * garbage collector to trace. A million ids (a busy window) take ~65 MB rather than ~190.
- * Ids are SHA-256 outputs, so their first bytes are the hash. Linear probing with
- * tombstones; rebuilt at half load when live ids and tombstones pass three quarters.
- */
-class TxIdTable {
-  private static readonly SLOT = HASH_BYTES + TXID_VALUE_BYTES;
-  private static readonly EMPTY = 0;
-  private static readonly LIVE = 1;
-  private static readonly DELETED = 2;
-  private capacity = 0;
-  private slots = new Uint8Array(0);
-  private marks = new Uint8Array(0);
-  private live = 0;
-  private used = 0; // live + tombstones
-  private readonly id = new Uint8Array(HASH_BYTES);
-
-  get size(): number {
-    return this.live;
-  }
-
-  get(key: string): Uint8Array | undefined {
-    if (this.live === 0) return undefined;
-    const at = this.find(key);
-    if (at < 0) return undefined;
-    const from = at * TxIdTable.SLOT + HASH_BYTES;
-    return this.slots.slice(from, from + TXID_VALUE_BYTES);
-  }
-
-  set(key: string, value: Uint8Array): void {
-    invariant(value.length === TXID_VALUE_BYTES, 'txid value is a u64');
-    if (this.capacity === 0 || (this.used + 1) * 4 > this.capacity * 3) this.rebuild(Math.max(1024, (this.live + 1) * 2));
-    const found = this.find(key);
-    if (found >= 0) {
-      this.slots.set(value, found * TxIdTable.SLOT + HASH_BYTES);
-      return;
-    }
-    // find() left the id's bytes in this.id; take the first free or deleted slot.
-    let at = this.home();
-    while (this.marks[at] === TxIdTable.LIVE) at = at + 1 === this.capacity ? 0 : at + 1;
-    if (this.marks[at] === TxIdTable.EMPTY) this.used++;
-    this.marks[at] = TxIdTable.LIVE;
-    this.slots.set(this.id, at * TxIdTable.SLOT);
-    this.slots.set(value, at * TxIdTable.SLOT + HASH_BYTES);
-    this.live++;
-  }
-
-  delete(key: string): void {
-    if (this.live === 0) return;
-    const at = this.find(key);
-    if (at < 0) return;
-    this.marks[at] = TxIdTable.DELETED;
-    this.live--;
-  }
-
-  /** The slot holding the key's id, or -1; leaves the id's bytes in this.id. */
-  private find(key: string): number {
-    const id = this.id;
-    for (let i = 0, c = TXID_PREFIX.length; i < HASH_BYTES; i++, c += 2) id[i] = (hexDigit(key.charCodeAt(c)) << 4) | hexDigit(key.charCodeAt(c + 1));
-    let at = this.home();
-    for (let probes = 0; probes < this.capacity; probes++) {
-      const mark = this.marks[at];
-      if (mark === TxIdTable.EMPTY) return -1;
-      if (mark === TxIdTable.LIVE && this.sameId(at)) return at;
-      at = at + 1 === this.capacity ? 0 : at + 1;
-    }
-    return -1;
-  }
-
-  private home(): number {
-    const id = this.id;
-    return (((id[0] as number) * 2 ** 24 + (id[1] as number) * 2 ** 16 + (id[2] as number) * 2 ** 8 + (id[3] as number)) % this.capacity);
-  }
-
-  private sameId(at: number): boolean {
-    const slots = this.slots;
-    const id = this.id;
-    const from = at * TxIdTable.SLOT;
-    for (let i = 0; i < HASH_BYTES; i++) if (slots[from + i] !== id[i]) return false;
-    return true;
-  }
-
-  private rebuild(capacity: number): void {
-    const { slots, marks, capacity: old } = this;
-    this.capacity = capacity;
-    this.slots = new Uint8Array(capacity * TxIdTable.SLOT);
-    this.marks = new Uint8Array(capacity);
-    this.used = this.live;
-    for (let i = 0; i < old; i++) {
-      if (marks[i] !== TxIdTable.LIVE) continue;
-      this.id.set(slots.subarray(i * TxIdTable.SLOT, i * TxIdTable.SLOT + HASH_BYTES));
-      let at = this.home();
-      while (this.marks[at] !== TxIdTable.EMPTY) at = at + 1 === capacity ? 0 : at + 1;
-      this.marks[at] = TxIdTable.LIVE;
-      this.slots.set(slots.subarray(i * TxIdTable.SLOT, (i + 1) * TxIdTable.SLOT), at * TxIdTable.SLOT);
-    }
-  }
-}
-
 /** The committed state, in memory. */
 export class MemoryState implements StateReader {
   private readonly map = new Map<string, Uint8Array>();
-  private readonly txids = new TxIdTable();
+  /** Replay protection's ids (committed-ids.ts); null once a write set did not fit its shape. */
+  private ids: CommittedIds | null = new CommittedIds();
+  /** `txid/` keys (isTxIdKey) in `map` while `ids` is in use: when none, a miss skips the map. */
+  private txidsInMap = 0;
 
   get(key: string): Uint8Array | undefined {
-    if (key.length === TXID_KEY_LENGTH && isTxIdKey(key)) return this.txids.get(key);
+    const ids = this.ids;
+    if (ids !== null) {
+      if (key.length === TXID_KEY_LENGTH && ids.loadKey(key)) return ids.getLoaded() ?? (this.txidsInMap > 0 ? this.map.get(key) : undefined);
+      if (key.length === TXAT_KEY_LENGTH) {
+        const height = txatKeyHeight(key);
+        if (height !== null) return ids.getTxat(height);
+      }
+    }
     return this.map.get(key);
   }
 
   get size(): number {
-    return this.map.size + this.txids.size;
+    return this.map.size + (this.ids?.size ?? 0);
+  }
+
+  /** Whether replay protection's ids are still held compactly (committed-ids.ts); for tests and metrics. */
+  get compactIds(): boolean {
+    return this.ids !== null;
   }
 
   /** Applies a write set (deletions included). */
   apply(writes: readonly Write[]): void {
+    let ids = this.ids;
+    if (ids !== null && !ids.accepts(writes)) {
+      for (const { key, value } of ids.entries()) this.map.set(key, value as Uint8Array);
+      this.ids = ids = null;
+    }
+    if (ids === null) {
+      for (const { key, value } of writes) {
+        if (value === null) this.map.delete(key);
+        else this.map.set(key, value);
+      }
+      return;
+    }
+    // Blocks of ids first, so their ids' txid/ sets find them; pruned blocks last, so
+    // their ids' txid/ deletions have left the table (a write set's keys are distinct, so
+    // the order of different keys does not change what it means).
+    const before = ids.blockCount;
+    const pruned: number[] = [];
     for (const { key, value } of writes) {
-      if (key.length === TXID_KEY_LENGTH && isTxIdKey(key)) {
-        if (value === null) this.txids.delete(key);
-        else this.txids.set(key, value);
+      if (key.length !== TXAT_KEY_LENGTH) continue;
+      const height = txatKeyHeight(key);
+      if (height === null) continue;
+      if (value === null) pruned.push(height);
+      else ids.appendBlock(height, value);
+    }
+    for (const { key, value } of writes) {
+      if (key.length === TXAT_KEY_LENGTH && txatKeyHeight(key) !== null) continue;
+      if (key.length === TXID_KEY_LENGTH && ids.loadKey(key)) {
+        if (value === null) ids.deleteLoaded();
+        if (value === null || ids.setLoaded(value)) {
+          if (this.txidsInMap > 0 && this.map.delete(key)) this.txidsInMap--;
+        } else {
+          this.setTxidInMap(key, value);
+        }
         continue;
       }
       if (value === null) this.map.delete(key);
       else this.map.set(key, value);
     }
+    ids.endApply(before);
+    pruned.sort((a, b) => a - b);
+    for (const height of pruned) ids.popBlock(height, (key, value) => this.setTxidInMap(key, value));
+  }
+
+  private setTxidInMap(key: string, value: Uint8Array): void {
+    if (!this.map.has(key)) this.txidsInMap++;
+    this.map.set(key, value);
   }
 }
 
