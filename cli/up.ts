@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -160,6 +160,22 @@ export function validatorMalloc(env: NodeJS.ProcessEnv = process.env, exists: (p
 }
 
 /**
+ * jemalloc's settings for validators (MALLOC_CONF, unless the operator set one): freed
+ * pages go back to the system after about 1 s instead of 10 s (`dirty_decay_ms`), so a
+ * validator's resident memory follows its load down within seconds
+ * (docs/performance.md, Memory).
+ */
+export const VALIDATOR_JEMALLOC_CONF = 'dirty_decay_ms:1000';
+
+/** The validators' environment: the malloc to preload, and jemalloc's settings when it is jemalloc. */
+export function validatorEnv(malloc: string | null, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (malloc === null) return env;
+  const out: NodeJS.ProcessEnv = { ...env, LD_PRELOAD: [malloc, env.LD_PRELOAD].filter((x) => x !== undefined && x !== '').join(' ') };
+  if (basename(malloc).startsWith('libjemalloc') && env.MALLOC_CONF === undefined) out.MALLOC_CONF = VALIDATOR_JEMALLOC_CONF;
+  return out;
+}
+
+/**
  * Starts one `stele node --config` process per configuration of `layout`, logs appended
  * to node.log next to each configuration.
  * @example const cluster = startValidators(prepareCluster(dir, 3, 8080, 7100, 'tcp')); await cluster.ready;
@@ -167,7 +183,7 @@ export function validatorMalloc(env: NodeJS.ProcessEnv = process.env, exists: (p
 export function startValidators(layout: Layout): RunningCluster {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const malloc = validatorMalloc();
-  const env = malloc === null ? process.env : { ...process.env, LD_PRELOAD: [malloc, process.env.LD_PRELOAD].filter((x) => x !== undefined && x !== '').join(' ') };
+  const env = validatorEnv(malloc);
   const children: ChildProcess[] = [];
   let stopping = false;
   const logs = layout.configs.map((c) => join(c, '..', 'node.log'));

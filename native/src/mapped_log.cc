@@ -59,13 +59,13 @@ constexpr uint64_t kRecordsMax = 1ull << 40;
 constexpr size_t kCacheLine = 64;
 // How far past the last persisted byte the persist thread prefaults pages for writing, so
 // appends take fewer page faults on the main thread.
-constexpr uint64_t kPopulateAheadBytes = 8ull << 20;
+constexpr uint64_t kPopulateAheadBytes = 4ull << 20;
 // How much durable data behind the newest durable byte stays mapped in this process; older
 // pages are dropped from its page tables (MADV_DONTNEED: the data stays in the file and
 // the page cache, and a later read faults it back in). Without this every byte ever
 // written counts in the validator's resident memory. Released in steps of kReleaseStepBytes.
-constexpr uint64_t kResidentBehindBytes = 8ull << 20;
-constexpr uint64_t kReleaseStepBytes = 4ull << 20;
+constexpr uint64_t kResidentBehindBytes = 4ull << 20;
+constexpr uint64_t kReleaseStepBytes = 2ull << 20;
 // Inline persists ask the persist thread for upkeep (prefault, release) this often.
 constexpr uint64_t kUpkeepStepBytes = 1ull << 20;
 
@@ -828,6 +828,14 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       closed_ = true;
       Shutdown();
       Settle(env);  // the thread finished the queue before stopping
+      // Views handed to JavaScript keep a segment mapped until the garbage collector
+      // finalizes them, which may be long after (an acceptor log's old generation, closed
+      // and deleted by a compaction, stayed resident until then). Their pages leave this
+      // process's page tables now; everything is durable, and a view still read faults
+      // its page back in from the file.
+      for (const Segment& seg : segments_) {
+        if (seg.map && seg.map.use_count() > 1) DropPages(*seg.map, 0, seg.map->bytes);
+      }
       segments_.clear();
       positions_.clear();
     }

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSteleError } from '../../ledger/errors.js';
-import { prepareCluster, startValidators, validatorMalloc } from '../../cli/up.js';
+import { prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, validatorEnv, validatorMalloc } from '../../cli/up.js';
 
 test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
   const only = (path: string) => (p: string) => p === path;
@@ -16,6 +16,19 @@ test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit pa
   for (const bad of ['/nowhere/libjemalloc.so.2', 'libjemalloc.so.2', 'jemalloc']) {
     assert.throws(() => validatorMalloc({ STELE_MALLOC: bad }, only('libjemalloc.so.2')), (e: unknown) => isSteleError(e, 'CLI_USAGE'), bad);
   }
+});
+
+test('validatorEnv: preloads the malloc; tunes jemalloc unless the operator set MALLOC_CONF; leaves the C library alone', () => {
+  const jemalloc = validatorEnv('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', { LD_PRELOAD: '/opt/x.so', PATH: '/bin' });
+  assert.equal(jemalloc.LD_PRELOAD, '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /opt/x.so');
+  assert.equal(jemalloc.MALLOC_CONF, VALIDATOR_JEMALLOC_CONF);
+  assert.equal(jemalloc.PATH, '/bin');
+  assert.equal(validatorEnv('/usr/lib64/libjemalloc.so.2', { MALLOC_CONF: 'narenas:1' }).MALLOC_CONF, 'narenas:1');
+  const other = validatorEnv('/opt/lib/libtcmalloc.so', {});
+  assert.equal(other.LD_PRELOAD, '/opt/lib/libtcmalloc.so');
+  assert.equal(other.MALLOC_CONF, undefined);
+  const plain = { PATH: '/bin' };
+  assert.equal(validatorEnv(null, plain), plain);
 });
 
 /** A base port with `count` free ports after it (best effort: checked, then released). */
