@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSteleError } from '../../ledger/errors.js';
-import { prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, validatorEnv, validatorMalloc } from '../../cli/up.js';
+import { prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
 
 test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
   const only = (path: string) => (p: string) => p === path;
@@ -63,6 +63,13 @@ test('startValidators (npm start): three validators come up, each with the mallo
       const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8');
       if (cluster.malloc === null) assert.doesNotMatch(maps, /libjemalloc/);
       else assert.ok(maps.includes(realpathSync(cluster.malloc)), `validator ${child.pid} maps ${cluster.malloc}`);
+      // Node's flags, and jemalloc's settings when it is jemalloc.
+      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of VALIDATOR_NODE_FLAGS) assert.ok(argv.includes(flag), `validator ${child.pid} runs with ${flag}`);
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      if (cluster.malloc?.includes('libjemalloc') === true && process.env.MALLOC_CONF === undefined) {
+        assert.ok(environ.includes(`MALLOC_CONF=${VALIDATOR_JEMALLOC_CONF}`), `validator ${child.pid} has jemalloc's settings`);
+      }
     }
   } finally {
     await cluster.stop();
