@@ -98,6 +98,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     durable: recoverDurable(records, 0, ZERO_DIGEST),
     compaction: { log: acceptor, everyBlocks: ACCEPTOR_COMPACT_BLOCKS, everyBytes: ACCEPTOR_COMPACT_BYTES },
     tickMs: config.tickMs,
+    blockWaitMs: config.blockWaitMs,
     pool,
     verifyCommitted: config.verifyCommittedSignatures,
     onFatal,

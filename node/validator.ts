@@ -32,6 +32,7 @@ import { ReplicaDriver, type AcceptorLog, type PeerMessage, type Transport } fro
 import { decodeRecord, encodeRecord, type Vote } from '../consensus/messages.js';
 import { compactRecords, digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
 import { rememberOwnVotes } from '../consensus/own-votes.js';
+import { BLOCK_WAIT_MS_DEFAULT } from './config.js';
 
 const CHANNEL_CONSENSUS = 0;
 const CHANNEL_FORWARD = 1;
@@ -49,7 +50,7 @@ export interface ValidatorOptions {
   /** Milliseconds since the epoch; injected for tests. */
   readonly clock?: () => number;
   readonly mempoolMax?: number;
-  /** How long the leader waits to fill a block that is not full. */
+  /** How long the leader waits to fill a block that is not full (default BLOCK_WAIT_MS_DEFAULT). */
   readonly blockWaitMs?: number;
   /**
    * A follower sends a pending transaction to the leader again when it has not committed
@@ -155,7 +156,7 @@ export class Validator {
     this.store = options.store;
     this.clock = options.clock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
-    this.blockWaitMs = options.blockWaitMs ?? 10;
+    this.blockWaitMs = options.blockWaitMs ?? BLOCK_WAIT_MS_DEFAULT;
     this.reforwardMs = options.reforwardMs ?? REFORWARD_MS_DEFAULT;
     const chainId = g.chainId;
     const height = options.store.height;

@@ -5,7 +5,7 @@ import { parseNodeConfig } from '../../node/config.js';
 
 test('node config: defaults, resolved paths, and every bad field named', () => {
   const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
-  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, verifyCommittedSignatures: false, verifyThreads: null });
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null });
   const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
   const cases: Array<[unknown, string]> = [
     ['{', '(file)'],
@@ -21,6 +21,9 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
     [{ ...base, api: { host: 'h', port: -1 } }, 'api.port'],
     [{ ...base, api: { host: 'h', port: 1, tls: true } }, 'api.tls'],
     [{ ...base, tick_ms: 0 }, 'tick_ms'],
+    [{ ...base, block_wait_ms: 0 }, 'block_wait_ms'],
+    [{ ...base, block_wait_ms: 1001 }, 'block_wait_ms'],
+    [{ ...base, block_wait_ms: '30' }, 'block_wait_ms'],
     [{ ...base, verify_committed_signatures: 'yes' }, 'verify_committed_signatures'],
     [{ ...base, verify_threads: 0 }, 'verify_threads'],
     [{ ...base, verify_threads: 65 }, 'verify_threads'],
@@ -40,6 +43,7 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
   assert.deepEqual(members({ mode: 'members', signed_reads: true, window_ms: 5000 }), { mode: 'members', signedReads: true, windowMs: 5000 });
   assert.deepEqual(members({ mode: 'open' }), { mode: 'open' });
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, verify_threads: 3 }), '/').verifyThreads, 3);
+  assert.equal(parseNodeConfig(JSON.stringify({ ...base, block_wait_ms: 5 }), '/').blockWaitMs, 5);
   for (const [value, field] of cases) {
     const source = typeof value === 'string' ? value : JSON.stringify(value);
     assert.throws(() => parseNodeConfig(source, '/'), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === field, field);
