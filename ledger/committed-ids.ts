@@ -18,8 +18,9 @@
  * list rewritten, pruned out of order, or empty). The state therefore always reads
  * exactly as a plain map would; test/ledger/state.test.ts checks that against a model.
  */
-import { invariant, toHex } from './assert.js';
+import { bytesEqual, invariant, toHex } from './assert.js';
 import { HASH_BYTES } from './constants.js';
+import { Writer } from './encoding.js';
 import type { Write } from './state.js';
 
 const TXID_PREFIX = 'txid/';
@@ -49,24 +50,6 @@ for (let d = 0; d < 16; d++) HEX['0123456789abcdef'.charCodeAt(d)] = d;
 
 const TWO_32 = 2 ** 32;
 
-function u64(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(n / TWO_32));
-  view.setUint32(4, n >>> 0);
-  return out;
-}
-
-function isU64(value: Uint8Array, n: number): boolean {
-  if (value.length !== 8) return false;
-  const hi = Math.floor(n / TWO_32);
-  const lo = n >>> 0;
-  return (
-    value[0] === hi >>> 24 && value[1] === ((hi >>> 16) & 0xff) && value[2] === ((hi >>> 8) & 0xff) && value[3] === (hi & 0xff) &&
-    value[4] === lo >>> 24 && value[5] === ((lo >>> 16) & 0xff) && value[6] === ((lo >>> 8) & 0xff) && value[7] === (lo & 0xff)
-  );
-}
-
 /** Ids per ring chunk (256 KiB): the ring grows and shrinks a chunk at a time, never copied whole. */
 const CHUNK_SHIFT = 13;
 const CHUNK_IDS = 1 << CHUNK_SHIFT;
@@ -78,6 +61,8 @@ interface Block {
   /** Sequence number of the block's first id in the ring. */
   readonly start: number;
   readonly count: number;
+  /** The u64 height, as a `txid/` value of this block reads (Writer.u64). */
+  readonly value: Uint8Array;
   /** Ids of this block whose `txid/` key is in the table. */
   live: number;
 }
@@ -137,7 +122,7 @@ export class CommittedIds {
     if (this.live === 0) return undefined;
     const at = this.find();
     if (at < 0 || ((this.meta[at] as number) & 3) !== LIVE) return undefined;
-    return u64(this.blockOf(this.seqAt(at)).height);
+    return this.blockOf(this.seqAt(at)).value.slice();
   }
 
   /** The value of `txat/<height>`: a copy of the block's ids. */
@@ -180,7 +165,7 @@ export class CommittedIds {
   appendBlock(height: number, ids: Uint8Array): void {
     const count = ids.length / HASH_BYTES;
     invariant(Number.isInteger(count) && count > 0, 'a txat value is a non-empty list of ids');
-    const block: Block = { height, start: this.tail, count, live: 0 };
+    const block: Block = { height, start: this.tail, count, value: new Writer(8).u64(height).finish(), live: 0 };
     this.blocks.push(block);
     this.byHeight.set(height, block);
     if (this.capacity === 0 || (this.used + count) * 4 > this.capacity * 3) this.rebuild(Math.max(1024, (this.live + this.pending + count) * 2));
@@ -207,7 +192,7 @@ export class CommittedIds {
     const at = this.find();
     if (at < 0) return false;
     const block = this.blockOf(this.seqAt(at));
-    if (!isU64(value, block.height)) {
+    if (!bytesEqual(value, block.value)) {
       this.drop(at, block);
       return false;
     }
@@ -257,7 +242,7 @@ export class CommittedIds {
         this.loadId(seq);
         const at = this.find();
         if (at < 0 || ((this.meta[at] as number) & 3) !== LIVE || this.seqAt(at) !== seq) continue;
-        keep(`${TXID_PREFIX}${toHex(this.id)}`, u64(block.height));
+        keep(`${TXID_PREFIX}${toHex(this.id)}`, block.value.slice());
         this.drop(at, block);
       }
     }
@@ -287,7 +272,7 @@ export class CommittedIds {
       if (((this.meta[at] as number) & 3) !== LIVE) continue;
       const seq = this.seqAt(at);
       this.loadId(seq);
-      out.push({ key: `${TXID_PREFIX}${toHex(this.id)}`, value: u64(this.blockOf(seq).height) });
+      out.push({ key: `${TXID_PREFIX}${toHex(this.id)}`, value: this.blockOf(seq).value.slice() });
     }
     return out;
   }
