@@ -129,8 +129,8 @@ export interface RunningCluster {
  * generation is collected when it has doubled since the last full collection, instead of
  * when V8's own factor (up to 4) says; under a million-transaction load a leader's heap
  * reached 145 MiB committed for 18 MiB live without it, and RSS right after the million
- * was 238-255 MiB with it against 250-379 without, for about 1.5 % more CPU per
- * transaction (docs/performance.md). It is a factor, not a cap: the limit grows with the
+ * was 214-280 MiB with it (four runs) against 250-379 without (two), for about 4 % more
+ * CPU per transaction near saturation and 1.5 % at 2,000 tx/s (docs/performance.md). It is a factor, not a cap: the limit grows with the
  * live heap. `--expose-gc` lets an idle validator run one full collection
  * (node/idle-gc.ts). Operators running `stele node` themselves pass the same
  * (docs/operations.md).

@@ -30,7 +30,7 @@ export class MemoryState implements StateReader {
   private readonly map = new Map<string, Uint8Array>();
   /** Replay protection's ids (committed-ids.ts); null once a write set did not fit its shape. */
   private ids: CommittedIds | null = new CommittedIds();
-  /** `txid/` keys (isTxIdKey) in `map` while `ids` is in use: when none, a miss skips the map. */
+  /** `txid/` keys of machine.ts's shape (CommittedIds.loadKey) in `map` while `ids` is in use: when none, a miss skips the map. */
   private txidsInMap = 0;
 
   get(key: string): Uint8Array | undefined {
