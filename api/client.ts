@@ -11,6 +11,7 @@ import { toHex } from '../ledger/assert.js';
 import type { Signer } from '../ledger/ed25519.js';
 import type { ErrorCode } from '../ledger/errors.js';
 import type { Tx } from '../ledger/tx.js';
+import { frameAll, unframeAll } from './framing.js';
 import { signRequest } from './members.js';
 import type { LintReport } from './node-view.js';
 import type { HeaderJson } from './schemas.js';
@@ -156,7 +157,18 @@ export class SteleClient {
     return this.request('POST', `/v1/transactions${query}`, 'bytes' in tx ? txToJson(tx) : tx, extra);
   }
 
-  submitBatch(txs: ReadonlyArray<Tx | TxJson>): Promise<BatchAnswer> {
+  /**
+   * Submits 1..1,000 signed transactions in order: JSON forms, or with `binary` their
+   * canonical encodings, length-framed (cheaper for the node to read).
+   */
+  submitBatch(txs: ReadonlyArray<Tx | TxJson>, options: { binary?: boolean } = {}): Promise<BatchAnswer> {
+    if (options.binary === true) {
+      const bytes = txs.map((t) => {
+        if (!('bytes' in t)) throw new TypeError('binary submission needs encoded Txs');
+        return t.bytes;
+      });
+      return this.raw('POST', '/v1/transactions/batch', { bytes: frameAll(bytes), type: 'application/octet-stream' }).then(readJson) as Promise<BatchAnswer>;
+    }
     return this.request('POST', '/v1/transactions/batch', { transactions: txs.map((t) => ('bytes' in t ? txToJson(t) : t)) });
   }
 
@@ -185,17 +197,9 @@ export class SteleClient {
   /** Encodings of consecutive blocks (the length-framed binary page, unframed). */
   async blocksBytes(from: number, limit?: number): Promise<Uint8Array[]> {
     const response = await this.raw('GET', `/v1/blocks?from=${from}${limit === undefined ? '' : `&limit=${limit}`}`, undefined, { accept: 'application/octet-stream' });
-    const all = new Uint8Array(await response.arrayBuffer());
-    const out: Uint8Array[] = [];
-    const view = new DataView(all.buffer, all.byteOffset, all.byteLength);
-    for (let at = 0; at < all.length; ) {
-      if (at + 4 > all.length) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'a block length frame is cut');
-      const n = view.getUint32(at);
-      if (at + 4 + n > all.length) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'a block frame is cut');
-      out.push(all.slice(at + 4, at + 4 + n));
-      at += 4 + n;
-    }
-    return out;
+    const split = unframeAll(new Uint8Array(await response.arrayBuffer()), Number.MAX_SAFE_INTEGER);
+    if (split.fault !== null) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `a block frame is cut at byte ${split.at}`);
+    return split.items.map((b) => b.slice());
   }
 
   account(publicKey: string | Uint8Array): Promise<AccountAnswer> {

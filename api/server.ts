@@ -15,8 +15,10 @@ import { leafHash, verifyMerkleProof } from '../ledger/merkle.js';
 import type { Block } from '../ledger/block.js';
 import type { Tx } from '../ledger/tx.js';
 import { answerFor, errorBody } from './errors.js';
+import { frameAll, unframeAll } from './framing.js';
 import {
   BATCH_BODY_BYTES_MAX,
+  BATCH_TXS_MAX,
   BLOCKS_PAGE_BYTES_MAX,
   BLOCKS_PAGE_MAX,
   COMMIT_WAIT_MS_DEFAULT,
@@ -108,16 +110,21 @@ function acceptsBinary(request: FastifyRequest): boolean {
   return typeof accept === 'string' && /(^|,)\s*application\/octet-stream\s*(;|,|$)/i.test(accept);
 }
 
-/** Length-framed concatenation: a u32 big-endian length before each block encoding. */
-function framed(blocks: readonly Block[]): Buffer {
-  const out = Buffer.allocUnsafe(blocks.reduce((n, b) => n + 4 + b.bytes.length, 0));
-  let at = 0;
-  for (const b of blocks) {
-    out.writeUInt32BE(b.bytes.length, at);
-    out.set(b.bytes, at + 4);
-    at += 4 + b.bytes.length;
-  }
-  return out;
+/** A Buffer over the same bytes (no copy), for reply.send. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The items of a binary batch body (views into it), or API_BAD_REQUEST for the whole
+ * request: a cut frame, no items, or more than BATCH_TXS_MAX. Nothing is admitted then.
+ */
+function binaryBatchItems(body: Buffer): Uint8Array[] {
+  const split = unframeAll(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), BATCH_TXS_MAX);
+  if (split.fault === 'too_many') throw new SteleError('API_BAD_REQUEST', `a batch holds at most ${BATCH_TXS_MAX} transactions`, { limit: BATCH_TXS_MAX });
+  if (split.fault !== null) throw new SteleError('API_BAD_REQUEST', `the framed batch is cut at byte ${split.at}: each transaction is its length (u32, big-endian) and then its encoding`, { at: split.at, fault: split.fault });
+  if (split.items.length === 0) throw new SteleError('API_BAD_REQUEST', 'a batch holds at least one transaction');
+  return split.items;
 }
 
 /** One block's SSE event, built once however many subscribers receive it. */
@@ -281,7 +288,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     replays.admit(checked, now);
   });
 
-  /** Routes whose body is JSON only (the binary parser exists for POST /v1/transactions). */
+  /** Routes whose body is JSON only (the binary parser exists for the transaction routes). */
   const jsonOnly = async (request: FastifyRequest): Promise<void> => {
     if (!Buffer.isBuffer(request.body) && request.body !== undefined && request.body !== null) return;
     throw new SteleError('API_UNSUPPORTED_MEDIA_TYPE', 'this route takes application/json only', { content_type: String(request.headers['content-type'] ?? '').slice(0, 100) });
@@ -334,16 +341,16 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     '/v1/transactions/batch',
     {
       bodyLimit: BATCH_BODY_BYTES_MAX,
-      preValidation: jsonOnly,
       schema: {
-        summary: 'Submit up to 1,000 signed transactions (JSON form), in order; one result per item',
+        summary: `Submit 1..${BATCH_TXS_MAX} signed transactions, in order, one result per item: JSON forms, or (application/octet-stream) canonical encodings, each after its length as a big-endian u32`,
         tags: ['transactions'],
-        body: { content: { 'application/json': { schema: batchBodySchema } } },
+        body: { content: { 'application/json': { schema: batchBodySchema }, 'application/octet-stream': { schema: BINARY } } },
         response: { 200: { $ref: 'BatchAnswer#' }, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
-      const items = (request.body as { transactions: unknown[] }).transactions;
+      const binary = Buffer.isBuffer(request.body);
+      const items = binary ? binaryBatchItems(request.body as Buffer) : (request.body as { transactions: unknown[] }).transactions;
       const results: Array<Record<string, unknown>> = [];
       let accepted = 0;
       const refusedItem = (index: number, error: unknown): void => {
@@ -355,7 +362,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       const decoded: Array<{ index: number; tx: Tx }> = [];
       for (let index = 0; index < items.length; index++) {
         try {
-          const tx = txFromJson(items[index], txBytesMax);
+          const tx = binary ? txFromBytes(items[index] as Uint8Array, txBytesMax) : txFromJson(items[index], txBytesMax);
           checkChain(tx);
           decoded.push({ index, tx });
         } catch (error) {
@@ -365,11 +372,12 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       if (node.submitMany !== undefined) {
         const outcomes = await node.submitMany(decoded.map((d) => d.tx));
         invariant(outcomes.length === decoded.length, 'one outcome per submitted transaction');
-        decoded.forEach(({ index }, k) => {
+        decoded.forEach(({ index, tx }, k) => {
           const outcome = outcomes[k] as { readonly id: Uint8Array } | SteleError;
           if (outcome instanceof SteleError) refusedItem(index, outcome);
           else {
-            results[index] = { index, id: toHex(outcome.id), status: 'pending' };
+            invariant(bytesEqual(outcome.id, tx.id), 'the node answers the id of the transaction submitted');
+            results[index] = { index, id: tx.idHex, status: 'pending' };
             accepted++;
           }
         });
@@ -435,7 +443,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const BLOCK_200 = { content: { 'application/json': { schema: { $ref: 'Block#' } }, 'application/octet-stream': { schema: BINARY } } };
 
   const sendBlock = (request: FastifyRequest, reply: FastifyReply, block: Block): unknown => {
-    if (acceptsBinary(request)) return reply.type('application/octet-stream').send(Buffer.from(block.bytes.buffer, block.bytes.byteOffset, block.bytes.byteLength));
+    if (acceptsBinary(request)) return reply.type('application/octet-stream').send(asBuffer(block.bytes));
     return reply.type('application/json').send(blockToJson(block));
   };
 
@@ -504,7 +512,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         bytes += block.bytes.length;
         page.push(block);
       }
-      if (acceptsBinary(request)) return reply.type('application/octet-stream').send(framed(page));
+      if (acceptsBinary(request)) return reply.type('application/octet-stream').send(asBuffer(frameAll(page.map((b) => b.bytes))));
       const nextHeight = from + page.length;
       return reply.type('application/json').send({ blocks: page.map(blockToJson), next: nextHeight <= latest ? nextHeight : null });
     },

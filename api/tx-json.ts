@@ -338,7 +338,7 @@ export function txFromJson(value: unknown, maxBytes = TX_BYTES_MAX): Tx {
   }
   if (bytes.length > maxBytes) throw new SteleError('TX_TOO_LARGE', `the transaction is ${bytes.length} bytes; the limit is ${maxBytes}`, { bytes: bytes.length, limit: maxBytes });
   const tx = txFromBytes(bytes, maxBytes);
-  if (o.id !== undefined && o.id !== toHex(tx.id)) malformed('id', 'does not match the SHA-256 of the body', { expected: toHex(tx.id) });
+  if (o.id !== undefined && o.id !== tx.idHex) malformed('id', 'does not match the SHA-256 of the body', { expected: tx.idHex });
   return tx;
 }
 
@@ -397,7 +397,7 @@ function payloadToJson(p: Payload): PayloadJson {
 /** The JSON form of a transaction (with its id). */
 export function txToJson(tx: Tx): TxJson {
   return {
-    id: toHex(tx.id),
+    id: tx.idHex,
     chain_id: tx.body.chainId,
     signers: tx.body.signers.map(toHex),
     expiry: tx.body.expiry,

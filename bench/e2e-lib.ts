@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 
 export type Mode = 'batch' | 'single' | 'both';
 export type Target = 'all' | 'leader';
+/** The form of batch bodies: length-framed encodings, or JSON forms. */
+export type Encoding = 'binary' | 'json';
 
 export interface E2eOptions {
   readonly json: boolean;
@@ -21,9 +23,11 @@ export interface E2eOptions {
   readonly target: Target;
   /** Open loop only, at this many tx/s (0 = the full run): for latency work. */
   readonly openRate: number;
+  /** Batch bodies (single transactions are always sent binary). */
+  readonly encoding: Encoding;
 }
 
-export const E2E_DEFAULTS: E2eOptions = { json: false, seconds: 10, concurrency: 64, mode: 'both', txs: 0, batch: 200, runs: 3, senders: 500, target: 'all', openRate: 0 };
+export const E2E_DEFAULTS: E2eOptions = { json: false, seconds: 10, concurrency: 64, mode: 'both', txs: 0, batch: 200, runs: 3, senders: 500, target: 'all', openRate: 0, encoding: 'binary' };
 /** POST /v1/transactions/batch takes at most this many (api/limits.ts BATCH_TXS_MAX). */
 export const BATCH_SIZE_MAX = 1_000;
 export const CONCURRENCY_MAX = 4_096;
@@ -82,6 +86,10 @@ export function parseE2eArgs(argv: readonly string[]): E2eOptions {
       case '--target':
         if (value !== 'all' && value !== 'leader') throw new RangeError('--target expects all or leader');
         o.target = value;
+        break;
+      case '--encoding':
+        if (value !== 'binary' && value !== 'json') throw new RangeError('--encoding expects binary or json');
+        o.encoding = value;
         break;
       default:
         throw new RangeError(`unknown argument ${String(name)}`);

@@ -9,6 +9,7 @@
  *
  * npm run bench:e2e -- [--json] [--seconds S] [--concurrency C] [--mode batch|single|both]
  *   [--txs N] [--batch B] [--runs R] [--senders S] [--target all|leader] [--open-rate R]
+ *   [--encoding binary|json]
  *
  * Phases, per run: closed-loop batch (C clients, each with one batch of B in flight until
  * every transaction of it is seen committed), closed-loop single (C clients, one
@@ -28,6 +29,7 @@ import { Worker } from 'node:worker_threads';
 import { toHex } from '../ledger/assert.js';
 import { keyPairFromSeed } from '../ledger/ed25519.js';
 import { SteleClient } from '../api/client.js';
+import { frameAll } from '../api/framing.js';
 import { prepareCluster, startValidators, type RunningCluster } from '../cli/up.js';
 import { signedTransfers, verifyRateFast } from './crypto-lib.js';
 import { etcdPutLoad, startEtcd, type EtcdCluster } from './etcd.js';
@@ -41,6 +43,7 @@ import {
   parseE2eArgs,
   percentile,
   type E2eOptions,
+  type Encoding,
 } from './e2e-lib.js';
 import type { SignedChunk, SignJob } from './e2e-signer.js';
 import { median, note, round } from './util.js';
@@ -169,31 +172,37 @@ class SignerPool {
   }
 }
 
-/** One request: a batch (JSON) or a single transaction (binary), ready to send. */
+/** One request: a batch (length-framed encodings or JSON forms) or a single transaction (binary), ready to send. */
 interface Unit {
   readonly path: string;
   readonly type: string;
-  readonly body: Buffer;
+  readonly body: Uint8Array;
   readonly keys: readonly string[];
-  /** JSON forms, to resend the items a full mempool refused. */
+  /** Encodings and JSON forms, to resend the items a full mempool refused. */
+  readonly bytes: readonly Uint8Array[];
   readonly json: readonly string[];
 }
 
-function batchBody(json: readonly string[]): Buffer {
-  return Buffer.from(`{"transactions":[${json.join(',')}]}`);
+const BATCH_PATH = '/v1/transactions/batch';
+const CONTENT_TYPE: Record<Encoding, string> = { binary: 'application/octet-stream', json: 'application/json' };
+
+function batchBody(type: string, bytes: readonly Uint8Array[], json: readonly string[]): Uint8Array {
+  return type === CONTENT_TYPE.binary ? frameAll(bytes) : Buffer.from(`{"transactions":[${json.join(',')}]}`);
 }
 
-function unitsOf(chunk: SignedChunk, kind: 'batch' | 'single', size: number): Unit[] {
+function unitsOf(chunk: SignedChunk, kind: 'batch' | 'single', size: number, encoding: Encoding): Unit[] {
   const units: Unit[] = [];
   if (kind === 'single') {
     chunk.bytes.forEach((bytes, i) =>
-      units.push({ path: '/v1/transactions', type: 'application/octet-stream', body: Buffer.from(bytes), keys: [chunk.keys[i] as string], json: [chunk.json[i] as string] }),
+      units.push({ path: '/v1/transactions', type: CONTENT_TYPE.binary, body: bytes, keys: [chunk.keys[i] as string], bytes: [bytes], json: [chunk.json[i] as string] }),
     );
     return units;
   }
+  const type = CONTENT_TYPE[encoding];
   for (let at = 0; at < chunk.json.length; at += size) {
+    const bytes = chunk.bytes.slice(at, at + size);
     const json = chunk.json.slice(at, at + size);
-    units.push({ path: '/v1/transactions/batch', type: 'application/json', body: batchBody(json), keys: chunk.keys.slice(at, at + size), json });
+    units.push({ path: BATCH_PATH, type, body: batchBody(type, bytes, json), keys: chunk.keys.slice(at, at + size), bytes, json });
   }
   return units;
 }
@@ -356,6 +365,7 @@ function retryable(status: number): boolean {
  */
 async function submit(s: Submitter, url: string, unit: Unit, group: Group): Promise<void> {
   let keys = unit.keys;
+  let bytes = unit.bytes;
   let json = unit.json;
   let body = unit.body;
   for (let attempt = 0; keys.length > 0; attempt++) {
@@ -382,12 +392,14 @@ async function submit(s: Submitter, url: string, unit: Unit, group: Group): Prom
     if (response.status !== 200) throw new Error(`POST ${unit.path}: HTTP ${response.status}: ${text.slice(0, 300)}`);
     const answer = JSON.parse(text) as { results: Array<{ index: number; status: string; error?: { code: string } }> };
     const againKeys: string[] = [];
+    const againBytes: Uint8Array[] = [];
     const againJson: string[] = [];
     for (const r of answer.results) {
       if (r.status !== 'refused') continue;
       const code = r.error?.code ?? 'UNKNOWN';
       if (code === 'MEMPOOL_FULL' || code === 'NODE_UNAVAILABLE') {
         againKeys.push(keys[r.index] as string);
+        againBytes.push(bytes[r.index] as Uint8Array);
         againJson.push(json[r.index] as string);
         continue;
       }
@@ -395,8 +407,9 @@ async function submit(s: Submitter, url: string, unit: Unit, group: Group): Prom
       if (s.observer.forget([keys[r.index] as string]) > 0) group.settle();
     }
     keys = againKeys;
+    bytes = againBytes;
     json = againJson;
-    body = batchBody(json);
+    body = batchBody(unit.type, bytes, json);
   }
 }
 
@@ -429,6 +442,8 @@ interface Cluster {
   readonly signer: SignerPool;
   readonly failed: () => Error | null;
   nextK: number;
+  /** Batch bodies' form (--encoding). */
+  readonly encoding: Encoding;
 }
 
 function pids(c: Cluster): number[] {
@@ -448,7 +463,7 @@ async function signUnits(c: Cluster, count: number, kind: 'batch' | 'single', si
   const chunk = await c.signer.sign(c.nextK, count, expiry);
   c.nextK += count;
   note(`  signed ${count} transfers in ${round((performance.now() - started) / 1000, 1)} s (not timed)`);
-  return unitsOf(chunk, kind, size);
+  return unitsOf(chunk, kind, size, c.encoding);
 }
 
 function summarize(stats: PhaseStats, before: ProcessSample[], after: ProcessSample[], clientCpuS: number): PhaseResult {
@@ -581,7 +596,7 @@ async function startCluster(dir: string, o: E2eOptions, txsTotal: number): Promi
   const genesis = JSON.parse(readFileSync(layout.genesisPath, 'utf8')) as { chain_id: string };
   const signer = new SignerPool(genesis.chain_id, seeds.map((s) => s.toString('hex')));
   cleanups.push(() => signer.close());
-  return { running, apis, leader, observer, signer, failed: () => exit ?? observer.failure, nextK: 0 };
+  return { running, apis, leader, observer, signer, failed: () => exit ?? observer.failure, nextK: 0, encoding: o.encoding };
 }
 
 // ------------------------------------------------------------------ phases
@@ -694,6 +709,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     runs: o.runs,
     seconds: o.seconds,
     mode: kind,
+    encoding: o.encoding,
     open_rate_tx_per_s: o.openRate,
     committed_tx_per_s: round(median(runs.map((r) => r.committedPerS))),
     p50_commit_ms: round(median(runs.map((r) => r.p50Ms)), 2),
@@ -706,7 +722,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
 
 async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const cores = availableParallelism();
-  note(`bench:e2e on ${cores} cores (${cpus()[0]?.model ?? 'unknown'}): ${o.seconds} s phases, ${o.concurrency} clients, mode ${o.mode}, batch ${o.batch}, runs ${o.runs}, target ${o.target}`);
+  note(`bench:e2e on ${cores} cores (${cpus()[0]?.model ?? 'unknown'}): ${o.seconds} s phases, ${o.concurrency} clients, mode ${o.mode}, batch ${o.batch} (${o.encoding}), runs ${o.runs}, target ${o.target}`);
   note('one core, fast Ed25519 verify...');
   const verifyOneCore = await verifyRateFast(signedTransfers(4000).items, 5);
   const signatureLimit = cores * verifyOneCore;
@@ -852,6 +868,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     concurrency: o.concurrency,
     mode: o.mode,
     batch: o.batch,
+    encoding: o.encoding,
     senders: o.senders,
     target: o.target,
     peak_mode: best,

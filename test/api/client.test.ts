@@ -74,6 +74,11 @@ test('client: submit and read everything back over HTTP', async () => {
     const batch = await client.submitBatch([transfer(alice, carol, 1n), transfer(alice, carol, 10n ** 13n)]);
     assert.equal(batch.accepted, 1);
     assert.equal(batch.results[1]?.error?.code, 'TX_INSUFFICIENT_BALANCE');
+    const viaBinary = transfer(alice, carol, 2n);
+    const binaryBatch = await client.submitBatch([viaBinary, transfer(alice, carol, 10n ** 13n)], { binary: true });
+    assert.equal(binaryBatch.accepted, 1);
+    assert.equal(binaryBatch.results[0]?.id, toHex(viaBinary.id));
+    assert.equal(binaryBatch.results[1]?.error?.code, 'TX_INSUFFICIENT_BALANCE');
   } finally {
     await close();
   }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../api/server.js';
 import { txToJson } from '../../api/tx-json.js';
+import { frameAll } from '../../api/framing.js';
 import { errorTable, httpStatusOf } from '../../api/errors.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
@@ -173,10 +174,52 @@ test('POST /v1/transactions/batch: per-item results, in order, at most 1,000', a
   const many = Array.from({ length: 1001 }, () => txToJson(register));
   isError(await call('POST', '/v1/transactions/batch', { transactions: many }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions/batch', { transactions: [] }), 400, 'API_BAD_REQUEST');
-  isError(await call('POST', '/v1/transactions/batch', Buffer.from(register.bytes), { 'content-type': 'application/octet-stream' }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
   const thousand = Array.from({ length: 1000 }, (_, i) => txToJson(transfer(alice, bob, BigInt(i + 1), 60)));
   const all = await call('POST', '/v1/transactions/batch', { transactions: thousand });
   assert.equal(all.status, 200);
+  assert.equal(all.json.accepted, 1000);
+});
+
+test('POST /v1/transactions/batch, binary: length-framed encodings give the JSON form\'s results; a bad frame refuses the whole request', async () => {
+  const { node, call } = setup();
+  const octet = { 'content-type': 'application/octet-stream' };
+  const newcomer = devSigner('newcomer');
+  const register = tx({ type: 'register', publicKey: newcomer.publicKey, name: 'newcomer', roles: 0 }, [admin]);
+  const pay = tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: newcomer.publicKey, amount: 3n }, [alice]);
+  const broke = transfer(bob, carol, 10n ** 12n);
+  const garbage = Uint8Array.from([1, 2, 3]);
+  const r = await call('POST', '/v1/transactions/batch', Buffer.from(frameAll([register.bytes, pay.bytes, broke.bytes, garbage])), octet);
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.accepted, 2);
+  assert.equal(r.json.refused, 2);
+  assert.deepEqual(r.json.results[0], { index: 0, id: toHex(register.id), status: 'pending' });
+  assert.deepEqual(r.json.results[1], { index: 1, id: toHex(pay.id), status: 'pending' });
+  assert.equal(r.json.results[2].error.code, 'TX_INSUFFICIENT_BALANCE');
+  assert.equal(r.json.results[3].error.code, 'TX_MALFORMED');
+  assert.equal(r.json.results[3].error.details.encoding_code, 'ENC_TRUNCATED');
+  assert.equal(node.mempool.size, 2);
+
+  // Faults of the framing itself: nothing is admitted.
+  const one = transfer(alice, bob, 7n);
+  const framed = frameAll([one.bytes]);
+  const cutItem = await call('POST', '/v1/transactions/batch', Buffer.from(framed.subarray(0, framed.length - 1)), octet);
+  isError(cutItem, 400, 'API_BAD_REQUEST');
+  assert.equal(cutItem.json.error.details.fault, 'cut_item');
+  const cutLength = await call('POST', '/v1/transactions/batch', Buffer.concat([Buffer.from(framed), Buffer.from([0, 0])]), octet);
+  isError(cutLength, 400, 'API_BAD_REQUEST');
+  assert.deepEqual(cutLength.json.error.details, { at: framed.length, fault: 'cut_length' });
+  isError(await call('POST', '/v1/transactions/batch', Buffer.alloc(0), octet), 400, 'API_BAD_REQUEST');
+  const tooMany = await call('POST', '/v1/transactions/batch', Buffer.from(frameAll(Array.from({ length: 1001 }, () => one.bytes))), octet);
+  isError(tooMany, 400, 'API_BAD_REQUEST');
+  assert.equal(tooMany.json.error.details.limit, 1000);
+  assert.equal(node.mempool.size, 2);
+  const huge = Buffer.alloc(8);
+  huge.writeUInt32BE(0xffffffff, 0);
+  isError(await call('POST', '/v1/transactions/batch', huge, octet), 400, 'API_BAD_REQUEST');
+
+  const thousand = Array.from({ length: 1000 }, (_, i) => transfer(alice, bob, BigInt(i + 1), 60).bytes);
+  const all = await call('POST', '/v1/transactions/batch', Buffer.from(frameAll(thousand)), octet);
+  assert.equal(all.status, 200, all.body);
   assert.equal(all.json.accepted, 1000);
 });
 
