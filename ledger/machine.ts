@@ -41,7 +41,7 @@ export const keys = {
   asset: (symbol: string) => `asset/${symbol}`,
   balance: (k: Uint8Array | string, symbol: string) => `bal/${typeof k === 'string' ? k : toHex(k)}/${symbol}`,
   record: (k: Uint8Array, key: string) => `rec/${toHex(k)}/${key}`,
-  txid: (id: Uint8Array) => `txid/${toHex(id)}`,
+  txid: (id: Uint8Array | string) => `txid/${typeof id === 'string' ? id : toHex(id)}`,
   txat: txatKey,
 } as const;
 
@@ -166,8 +166,8 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
   if (body.expiry < height) refuse('TX_EXPIRED', `expiry ${body.expiry} is before height ${height}`);
   const window = params.limits.expiry_window_blocks;
   if (body.expiry > height + window) refuse('TX_EXPIRY_TOO_FAR', `expiry ${body.expiry} beyond height ${height} + window ${window}`);
-  const idKey = keys.txid(tx.id);
-  if (state.get(idKey) !== undefined) refuse('TX_DUPLICATE', `transaction ${toHex(tx.id)} is already committed`);
+  const idKey = keys.txid(tx.idHex);
+  if (state.get(idKey) !== undefined) refuse('TX_DUPLICATE', `transaction ${tx.idHex} is already committed`);
   // Hex of each signer, computed once: identity and balance keys of signers reuse it.
   const signerHex = body.signers.map(toHex);
   let roles = 0;

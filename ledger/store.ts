@@ -252,7 +252,7 @@ export class LedgerStore {
       const view = new DataView(location.buffer);
       view.setBigUint64(0, BigInt(height));
       view.setUint32(8, i);
-      batch.put(`t:${toHex(tx.id)}`, location);
+      batch.put(`t:${tx.idHex}`, location);
     });
     batch.put(`b:${toHex(block.hash)}`, u64(height));
     batch.put(META_HEIGHT, u64(height)).put(META_STATE_HASH, block.header.stateHash);

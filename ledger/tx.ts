@@ -7,7 +7,7 @@
  * Signed: version, kind TX, body bytes (length-prefixed), one signature per signer, in
  *         signer order.
  */
-import { compareBytes } from './assert.js';
+import { compareBytes, toHex } from './assert.js';
 import {
   AMOUNT_MAX,
   CONTRACT_ARGS_MAX,
@@ -92,6 +92,8 @@ export interface Tx {
   readonly bytes: Uint8Array;
   /** SHA-256 of bodyBytes. */
   readonly id: Uint8Array;
+  /** `id` in lowercase hex, computed once: state keys, index keys, mempool keys and answers use it. */
+  readonly idHex: string;
 }
 
 /** Encodes a body; throws RangeError/TypeError for values outside the schema. */
@@ -391,7 +393,8 @@ export function decodeTx(bytes: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
   const signatures: Uint8Array[] = [];
   for (let i = 0; i < n; i++) signatures.push(r.fixed(SIGNATURE_BYTES, `signatures[${i}]`));
   r.end();
-  return { body, signatures, bodyBytes, bytes: own, id: sha256(bodyBytes) };
+  const id = sha256(bodyBytes);
+  return { body, signatures, bodyBytes, bytes: own, id, idHex: toHex(id) };
 }
 
 /**
@@ -405,5 +408,6 @@ export function signTx(body: Omit<TxBody, 'signers'>, signers: readonly Signer[]
   const bodyBytes = encodeTxBody(full);
   const signatures = sorted.map((s) => s.sign(bodyBytes));
   const bytes = encodeTx(bodyBytes, signatures);
-  return { body: full, signatures, bodyBytes, bytes, id: sha256(bodyBytes) };
+  const id = sha256(bodyBytes);
+  return { body: full, signatures, bodyBytes, bytes, id, idHex: toHex(id) };
 }

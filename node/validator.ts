@@ -16,12 +16,12 @@
  * The transport and the acceptor log are injected (native in production, in-memory in
  * tests); messages are multiplexed on one transport by a leading channel byte.
  */
-import { bytesEqual, invariant, toHex } from '../ledger/assert.js';
+import { bytesEqual, invariant } from '../ledger/assert.js';
 import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
 import { isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
 import type { Genesis } from '../ledger/genesis.js';
-import { BlockBuilder, executeBlock, type BlockResult } from '../ledger/machine.js';
+import { BlockBuilder, executeBlock, keys, type BlockResult } from '../ledger/machine.js';
 import type { CheckOptions } from '../ledger/chain.js';
 import type { StateReader } from '../ledger/state.js';
 import type { LedgerStore } from '../ledger/store.js';
@@ -146,7 +146,7 @@ export class Validator {
   /** The compaction under way, and the applied height the last one started from. */
   private compaction: Promise<void> | null = null;
   private compactedAt = 0;
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, refused: 0, acceptorCompactions: 0 };
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, acceptorCompactions: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -329,7 +329,7 @@ export class Validator {
    * @throws SteleError TX_* (refused) or MEMPOOL_FULL.
    */
   submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify'): { id: string } {
-    const id = toHex(tx.id);
+    const id = tx.idHex;
     if (this.mempool.has(id)) return { id };
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
@@ -383,10 +383,29 @@ export class Validator {
     });
   }
 
+  /**
+   * A transaction forwarded by another validator, which verified its signatures and
+   * dry-ran it when it admitted it. A leader admits it without running it again: cutting
+   * the next block runs it anyway (and refuses it then, if the state changed), so a second
+   * dry run here only doubled the leader's work per transaction. It still drops copies of
+   * committed transactions (a follower's reforward after the commit), which would otherwise
+   * be refused as duplicates at the cut and reported as refused. A follower (a forward that
+   * arrived just after a change of leader) admits it fully, as before.
+   */
   private onForwarded(bytes: Uint8Array): void {
     try {
-      // Sent by an authenticated validator that verified the signatures when it admitted it.
-      this.submit(decodeTx(bytes), 'verified');
+      const tx = decodeTx(bytes);
+      if (this.driver.core.status().role === 'leader') {
+        const id = tx.idHex;
+        if (this.mempool.has(id) || this.stopped) return;
+        if (this.store.state.get(keys.txid(id)) !== undefined) return;
+        if (this.mempool.size >= this.mempoolMax) return; // the follower sends it again later
+        this.mempool.set(id, { tx, at: this.clock(), sentAt: null, sends: 0 });
+        this.refused.delete(id);
+        this.counters.forwardedAdmitted++;
+        return;
+      }
+      this.submit(tx, 'verified');
     } catch (error) {
       if (!isSteleError(error)) throw error; // a forwarded transaction refused here: the submitter's node reports it
     }
@@ -552,7 +571,7 @@ export class Validator {
     const base = this.speculative.at(-1);
     invariant((base?.slot ?? this.store.height) === slot - 1, 'the new block extends the last in-flight one');
     const inBlocks = new Set<string>();
-    for (const s of this.speculative) for (const t of s.block.txs) inBlocks.add(toHex(t.id));
+    for (const s of this.speculative) for (const t of s.block.txs) inBlocks.add(t.idHex);
     const state: StateReader = base?.result.overlay ?? this.store.state;
     const builder = new BlockBuilder(this.genesis, state, slot, { signatures: 'verified' });
     for (const [id, entry] of this.mempool) {
@@ -656,7 +675,7 @@ export class Validator {
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
         certified.txs.forEach((tx, index) => {
-          const id = toHex(tx.id);
+          const id = tx.idHex;
           this.mempool.delete(id);
           this.refused.delete(id); // refused once by a leader, then committed after all
           const waiting = this.waiters.get(id);

@@ -49,13 +49,13 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
     },
     async submit(tx: Tx) {
       if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
-      const { id } = validator.submit(tx);
-      return { id: new Uint8Array(Buffer.from(id, 'hex')) };
+      validator.submit(tx);
+      return { id: tx.id };
     },
     async submitMany(txs: readonly Tx[]) {
       if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
       const outcomes = await validator.submitMany(txs);
-      return outcomes.map((o) => (o instanceof SteleError ? o : { id: new Uint8Array(Buffer.from(o.id, 'hex')) }));
+      return outcomes.map((o, k) => (o instanceof SteleError ? o : { id: (txs[k] as Tx).id }));
     },
     async waitForCommit(id: Uint8Array, timeoutMs: number) {
       const hex = toHex(id);
@@ -150,6 +150,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_blocks_execution_reused_total', "own blocks stored with the leader's execution from when it proposed them (not executed twice)", store.executionsReused),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
         counter('stele_transactions_reforwarded_total', 'pending submissions a follower sent to the leader again (a forward may have been lost)', c.reforwarded),
+        counter('stele_transactions_forwards_admitted_total', 'forwarded transactions this node admitted as leader (checked when the next block is cut, not dry-run on arrival)', c.forwardedAdmitted),
         counter('stele_transactions_refused_total', 'pending transactions refused when a block was cut', c.refused),
         counter('stele_acceptor_compactions_total', 'acceptor log compactions since start', c.acceptorCompactions),
         { name: 'stele_acceptor_log_records', help: 'records in the acceptor log (bounded by compaction)', type: 'gauge', samples: [{ value: validator.acceptorLogRecords ?? 0 }] },

@@ -176,6 +176,41 @@ test('a follower sends a pending transaction again when its forward was lost, an
   });
 });
 
+test('a leader admits forwarded transactions without a dry run, refuses them at the cut if need be, and drops copies of committed ones', async () => {
+  await withLeader({}, async (validators, leader, net) => {
+    const follower = (leader + 1) % N;
+    for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
+    const users = chain.users;
+    const pay = (from: number, to: number, amount: bigint) =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[to]!.publicKey, amount } }, [users[from]!]);
+    const L = validators[leader]!;
+    const forwards = (): number => L.counters.forwardedAdmitted;
+    // Through the follower: admitted by the leader as forwarded, committed.
+    const ok = pay(2, 1, 5n);
+    await validators[follower]!.waitForCommit(validators[follower]!.submit(ok).id, 10_000);
+    assert.equal(forwards(), 1);
+    // A forward the leader's state would refuse (the follower's dry run passed on its own
+    // state): the leader admits it and refuses it when it cuts the block.
+    const balance = balanceOf(L.ledger.state, users[6]!.publicKey, 'STL');
+    const tooMuch = pay(6, 0, balance + 1n);
+    const refusedBefore = L.counters.refused;
+    net.transport(follower).send(leader, Uint8Array.from([1, ...tooMuch.bytes]));
+    for (let t = 0; t < 300 && (await L.transaction(toHex(tooMuch.id))).status !== 'refused'; t++) await sleep(10);
+    const status = await L.transaction(toHex(tooMuch.id));
+    assert.equal(status.status, 'refused');
+    assert.equal(status.status === 'refused' ? status.code : null, 'TX_INSUFFICIENT_BALANCE');
+    assert.equal(forwards(), 2);
+    assert.equal(L.counters.refused, refusedBefore + 1);
+    // A copy of a committed transaction (a follower's late reforward) is dropped on arrival:
+    // not admitted, not refused, still reported committed.
+    net.transport(follower).send(leader, Uint8Array.from([1, ...ok.bytes]));
+    await sleep(100);
+    assert.equal(forwards(), 2);
+    assert.equal(L.counters.refused, refusedBefore + 1);
+    assert.equal((await L.transaction(toHex(ok.id))).status, 'committed');
+  });
+});
+
 test('a transaction refused at block cutting, admitted again later and committed, reports committed, not refused', async () => {
   await withLeader({}, async (validators, index) => {
     const leader = validators[index]!;
