@@ -16,7 +16,7 @@ import { checkText, Reader, Writer } from './encoding.js';
 import { isSteleError } from './errors.js';
 import { sha256 } from './hash.js';
 import { leafHash, merkleRoot } from './merkle.js';
-import { CHAIN_ID_RE, decodeTx, type Tx } from './tx.js';
+import { CHAIN_ID_RE, decodeTxOwned, type Tx } from './tx.js';
 
 /** Format version of block headers. */
 export const BLOCK_FORMAT = 1;
@@ -143,7 +143,11 @@ export function blockHashOfEncoded(bytes: Uint8Array): Uint8Array {
  * @throws SteleError ENC_*.
  */
 export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Block {
-  const r = new Reader(bytes, Math.min(maxBytes, BLOCK_BYTES_MAX), 'block');
+  // Bounded before the copy; then one copy of the whole block, which its transactions
+  // are views into (one allocation per block instead of one more per transaction).
+  void new Reader(bytes, Math.min(maxBytes, BLOCK_BYTES_MAX), 'block');
+  const own = Uint8Array.from(bytes);
+  const r = new Reader(own, Math.min(maxBytes, BLOCK_BYTES_MAX), 'block');
   r.envelope(Kind.BLOCK);
   const headerBytes = Uint8Array.from(r.bytesField(HEADER_BYTES_MAX, 'header'));
   const header = readHeader(headerBytes);
@@ -155,7 +159,7 @@ export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Bloc
     const at = r.offset;
     const raw = r.bytesField(TX_BYTES_MAX, `txs[${i}]`);
     try {
-      txs.push(decodeTx(raw));
+      txs.push(decodeTxOwned(raw));
     } catch (error) {
       if (!isSteleError(error)) throw error;
       r.fail(error.code, `txs[${i}]`, `transaction at byte ${at}: ${error.reason}`);
@@ -171,7 +175,7 @@ export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Bloc
     certificate.push({ validator, signature: Uint8Array.from(r.fixed(SIGNATURE_BYTES, `certificate[${i}].signature`)) });
   }
   r.end();
-  return { header, headerBytes, hash: sha256(headerBytes), proposerSignature, txs, certificate, bytes: Uint8Array.from(bytes) };
+  return { header, headerBytes, hash: sha256(headerBytes), proposerSignature, txs, certificate, bytes: own };
 }
 
 /**

@@ -381,7 +381,16 @@ export function encodeTx(bodyBytes: Uint8Array, signatures: readonly Uint8Array[
  */
 export function decodeTx(bytes: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
   const limit = Math.min(maxBytes, TX_BYTES_MAX);
-  const own = ownCopy(bytes, limit, 'tx');
+  return decodeTxOwned(ownCopy(bytes, limit, 'tx'), limit);
+}
+
+/**
+ * `decodeTx` without the copy: the Tx's byte fields are views into `own`, which the caller
+ * owns and never changes (decodeBlock: the block's own copy, which its transactions keep
+ * alive anyway). Not for bytes that may be reused, such as a transport's receive buffers.
+ */
+export function decodeTxOwned(own: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
+  const limit = Math.min(maxBytes, TX_BYTES_MAX);
   const r = new Reader(own, limit, 'tx');
   r.envelope(Kind.TX);
   const bodyBytes = r.bytesField(TX_BYTES_MAX, 'body');
