@@ -8,6 +8,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/crc32c.cc",
+        "native/src/hash.cc",
         "native/src/mapped_log.cc",
         "native/src/transport.cc"
       ],

@@ -14,9 +14,9 @@ import { BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, HASH_BYTES, Kind, S
 import type { Signer } from './ed25519.js';
 import { checkText, Reader, Writer } from './encoding.js';
 import { isSteleError } from './errors.js';
-import { sha256 } from './hash.js';
-import { leafHash, merkleRoot } from './merkle.js';
-import { CHAIN_ID_RE, decodeTxOwned, type Tx } from './tx.js';
+import { sha256, sha256Many } from './hash.js';
+import { merkleRootOfData } from './merkle.js';
+import { CHAIN_ID_RE, readTx, withId, type Tx, type TxParts } from './tx.js';
 
 /** Format version of block headers. */
 export const BLOCK_FORMAT = 1;
@@ -102,7 +102,7 @@ export function voteMessage(chainId: string, height: number, blockHash: Uint8Arr
 
 /** Merkle root over transactions (leaf = hash of the full encoded transaction). */
 export function txRootOf(txs: readonly Tx[]): Uint8Array {
-  return merkleRoot(txs.map((t) => leafHash(t.bytes)));
+  return merkleRootOfData(txs.map((t) => t.bytes));
 }
 
 /** Encodes a block from its parts. @throws RangeError when over a bound. */
@@ -154,17 +154,20 @@ export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Bloc
   const proposerSignature = Uint8Array.from(r.fixed(SIGNATURE_BYTES, 'proposer_signature'));
   const n = r.count(BLOCK_TXS_MAX, 4, 'txs');
   if (n !== header.txCount) r.fail('ENC_OUT_OF_RANGE', 'txs', `${n} transactions, header says ${header.txCount}`);
-  const txs: Tx[] = [];
+  const parts: TxParts[] = [];
   for (let i = 0; i < n; i++) {
     const at = r.offset;
     const raw = r.bytesField(TX_BYTES_MAX, `txs[${i}]`);
     try {
-      txs.push(decodeTxOwned(raw));
+      parts.push(readTx(raw));
     } catch (error) {
       if (!isSteleError(error)) throw error;
       r.fail(error.code, `txs[${i}]`, `transaction at byte ${at}: ${error.reason}`);
     }
   }
+  // Every id in one call (sha256Many) rather than one hash call per transaction.
+  const ids = sha256Many(parts.map((p) => p.bodyBytes));
+  const txs: Tx[] = parts.map((p, i) => withId(p, ids.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
   const votes = r.count(VALIDATORS_MAX, 2 + SIGNATURE_BYTES, 'certificate');
   const certificate: Vote[] = [];
   for (let i = 0; i < votes; i++) {

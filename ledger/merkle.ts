@@ -9,7 +9,7 @@
  */
 import { abytes, bytesEqual } from './assert.js';
 import { BLOCK_TXS_MAX, HASH_BYTES } from './constants.js';
-import { sha256, sha256Tagged } from './hash.js';
+import { nativeMerkleRoot, sha256, sha256Tagged } from './hash.js';
 
 const LEAF = 0x00;
 const NODE = 0x01;
@@ -36,6 +36,14 @@ export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
     level = next;
   }
   return level[0] as Uint8Array;
+}
+
+/**
+ * Root over the leaves of `items` (leaf = leafHash(item)): `merkleRoot(items.map(leafHash))`,
+ * computed in one native call when the addon is built (a property test holds the two equal).
+ */
+export function merkleRootOfData(items: readonly Uint8Array[]): Uint8Array {
+  return nativeMerkleRoot(items) ?? merkleRoot(items.map(leafHash));
 }
 
 /** An inclusion proof: the leaf's index, the leaf count, and the sibling hashes bottom-up. */

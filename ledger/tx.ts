@@ -381,15 +381,19 @@ export function encodeTx(bodyBytes: Uint8Array, signatures: readonly Uint8Array[
  */
 export function decodeTx(bytes: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
   const limit = Math.min(maxBytes, TX_BYTES_MAX);
-  return decodeTxOwned(ownCopy(bytes, limit, 'tx'), limit);
+  return withId(readTx(ownCopy(bytes, limit, 'tx'), limit));
 }
 
+/** A decoded transaction before its id: decodeBlock hashes the bodies of all its transactions in one call. */
+export type TxParts = Omit<Tx, 'id' | 'idHex'>;
+
 /**
- * `decodeTx` without the copy: the Tx's byte fields are views into `own`, which the caller
- * owns and never changes (decodeBlock: the block's own copy, which its transactions keep
- * alive anyway). Not for bytes that may be reused, such as a transport's receive buffers.
+ * Decodes the parts of a signed transaction without the copy `decodeTx` makes and without
+ * hashing: the byte fields are views into `own`, which the caller owns and never changes
+ * (decodeBlock: the block's own copy, which its transactions keep alive anyway). Not for
+ * bytes that may be reused, such as a transport's receive buffers.
  */
-export function decodeTxOwned(own: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
+export function readTx(own: Uint8Array, maxBytes = TX_BYTES_MAX): TxParts {
   const limit = Math.min(maxBytes, TX_BYTES_MAX);
   const r = new Reader(own, limit, 'tx');
   r.envelope(Kind.TX);
@@ -402,8 +406,12 @@ export function decodeTxOwned(own: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
   const signatures: Uint8Array[] = [];
   for (let i = 0; i < n; i++) signatures.push(r.fixed(SIGNATURE_BYTES, `signatures[${i}]`));
   r.end();
-  const id = sha256(bodyBytes);
-  return { body, signatures, bodyBytes, bytes: own, id, idHex: toHex(id) };
+  return { body, signatures, bodyBytes, bytes: own };
+}
+
+/** The Tx of `parts`, its id SHA-256(bodyBytes) (computed here unless given). */
+export function withId(parts: TxParts, id: Uint8Array = sha256(parts.bodyBytes)): Tx {
+  return { body: parts.body, signatures: parts.signatures, bodyBytes: parts.bodyBytes, bytes: parts.bytes, id, idHex: toHex(id) };
 }
 
 /**

@@ -38,6 +38,10 @@ export interface NativeAddon {
   readonly napiVersion: number;
   /** CRC-32C as the log computes it (accelerated), or the portable table version. */
   crc32c(bytes: Uint8Array, portable: boolean): number;
+  /** SHA-256 of each item (after the byte `tag`, or nothing when -1), 32 bytes each, concatenated. */
+  sha256Many(items: readonly Uint8Array[], tag: number): Uint8Array;
+  /** ledger/merkle.ts's root over leaves SHA-256(0x00 || item). */
+  merkleRoot(items: readonly Uint8Array[]): Uint8Array;
   readonly fabric: boolean;
   readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean) => NativeMappedLog;
   readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;

@@ -3,6 +3,7 @@
 
 #include "common.h"
 
+#include "hash.h"
 #include "mapped_log.h"
 #include "transport.h"
 
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MappedLog", stele::MappedLogClass(env));
   exports.Set("Transport", stele::TransportClass(env));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cMethod, "crc32c"));
+  stele::ExportHash(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
 #ifdef STELE_FABRIC
   exports.Set("fabric", Napi::Boolean::New(env, true));
