@@ -367,6 +367,22 @@ export class BlockBuilder {
     return null;
   }
 
+  /**
+   * Dry-runs `tx` alone on this builder's state (its base and the block's deadlines, not the
+   * transactions offered so far), recording nothing: null when it would be accepted, otherwise
+   * the refusal. Admission checks many transactions against one builder this way instead of
+   * building one (and running the deadlines again) per transaction.
+   */
+  check(tx: Tx, options: ApplyOptions = this.options): TxRefusal | null {
+    try {
+      applyTx(this.params, new Overlay(this.overlay), tx, this.height, options);
+    } catch (error) {
+      if (error instanceof TxRefusal) return error;
+      throw error;
+    }
+    return null;
+  }
+
   /** Seals the block: its write set and state hash. The builder must not be used after. */
   seal(previousStateHash: Uint8Array): BlockResult {
     return sealBlock(this.params, this.overlay, this.accepted, this.height, previousStateHash);

@@ -328,13 +328,12 @@ export class Validator {
    * the leader as well.
    * @throws SteleError TX_* (refused) or MEMPOOL_FULL.
    */
-  submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify'): { id: string } {
+  submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify', dryRun?: BlockBuilder): { id: string } {
     const id = tx.idHex;
     if (this.mempool.has(id)) return { id };
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
-    const dryRun = new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures });
-    const refusal = dryRun.offer(tx);
+    const refusal = (dryRun ?? this.admissionBuilder()).check(tx, { signatures });
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     const now = this.clock();
     const entry = { tx, at: now, sentAt: null as number | null, sends: 0 };
@@ -350,6 +349,11 @@ export class Validator {
       this.counters.forwarded++;
     }
     return { id };
+  }
+
+  /** A builder of the next block on the committed state, for admission dry runs (BlockBuilder.check). */
+  private admissionBuilder(): BlockBuilder {
+    return new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verify' });
   }
 
   /**
@@ -373,9 +377,12 @@ export class Validator {
     verdicts.forEach((ok, j) => {
       if (ok !== 1) bad.add(owner[j] as number);
     });
+    // One dry-run builder for the whole batch: the committed state cannot change while
+    // this synchronous loop runs, and each transaction is still checked alone on it.
+    const dryRun = this.admissionBuilder();
     return txs.map((tx, k) => {
       try {
-        return this.submit(tx, bad.has(k) ? 'verify' : 'verified');
+        return this.submit(tx, bad.has(k) ? 'verify' : 'verified', dryRun);
       } catch (error) {
         if (isSteleError(error)) return error;
         throw error;

@@ -88,6 +88,27 @@ test('duplicates: within a block, across blocks, until the id is pruned after th
   assert.ok(r5.writeSet.some((w) => w.key === keys.txat(1) && w.value === null));
 });
 
+test('BlockBuilder.check dry-runs each transaction alone: the refusal offer would give, nothing recorded', () => {
+  const base = genesisState(g);
+  const all = balanceOf(base.state, alice.publicKey, 'STL');
+  const b = new BlockBuilder(g, base.state, 1);
+  const spendAll = transfer(alice, bob, all);
+  const spendAllAgain = transfer(alice, carol, all);
+  // Alone, each would pass; offered in one block, the second no longer can.
+  assert.equal(b.check(spendAll), null);
+  assert.equal(b.check(spendAllAgain), null);
+  assert.equal(b.check(spendAll), null, 'a check leaves no trace: not even a duplicate id');
+  assert.equal(b.txs.length, 0);
+  assert.equal(b.check(transfer(alice, bob, all + 1n))?.code, 'TX_INSUFFICIENT_BALANCE');
+  const forged = { ...spendAll, signatures: [new Uint8Array(64)] };
+  assert.equal(b.check(forged)?.code, 'TX_BAD_SIGNATURE');
+  assert.equal(b.check(forged, { signatures: 'verified' }), null, 'the options given to check apply');
+  assert.equal(b.offer(spendAll), null);
+  assert.equal(b.offer(spendAllAgain)?.code, 'TX_INSUFFICIENT_BALANCE');
+  assert.equal(b.txs.length, 1);
+  assert.equal(balanceOf(base.state, alice.publicKey, 'STL'), all, 'the base is untouched');
+});
+
 test('register, revoke, issue, put: effects land in state', () => {
   const s = fresh();
   const frank = devSigner('frank');
