@@ -37,6 +37,10 @@ const ACCOUNT_INDEX_VERSION = 1;
 const TEMPLATE_PREFIX = contractKeys.template('');
 const INSTANCE_PREFIX = 'cins/';
 
+function hasAccountIndex(stateKey: string): boolean {
+  return stateKey.startsWith(TEMPLATE_PREFIX) || stateKey.startsWith(INSTANCE_PREFIX);
+}
+
 function accountIndexKeys(stateKey: string, value: Uint8Array | undefined): string[] {
   if (value === undefined) return [];
   if (stateKey.startsWith(TEMPLATE_PREFIX)) {
@@ -242,7 +246,9 @@ export class LedgerStore {
     for (const w of result.writeSet) {
       if (w.value === null) batch.del(`s:${w.key}`);
       else batch.put(`s:${w.key}`, w.value);
-      // Deletes first, so a key kept by both the old and the new value stays.
+      // Only contract keys have account index entries: other writes skip the read of the
+      // old value. Deletes first, so a key kept by both the old and the new value stays.
+      if (!hasAccountIndex(w.key)) continue;
       for (const k of accountIndexKeys(w.key, before.get(w.key))) batch.del(k);
       for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
     }
