@@ -619,7 +619,7 @@ async function peakPhase(c: Cluster, o: E2eOptions, kind: 'batch' | 'single', ra
   return r;
 }
 
-async function etcdPhase(dir: string, o: E2eOptions): Promise<{ perS: number; p50: number; p99: number }> {
+async function etcdPhase(dir: string, o: E2eOptions): Promise<{ perS: number; p50: number; p99: number; retries: number }> {
   const base = 40_000 + Math.floor(Math.random() * 10_000);
   const cluster: EtcdCluster = await startEtcd(join(dir, 'etcd'), base);
   const stop = (): Promise<void> => cluster.stop();
@@ -628,8 +628,9 @@ async function etcdPhase(dir: string, o: E2eOptions): Promise<{ perS: number; p5
     const probe = await etcdPutLoad(cluster, 'http', o.concurrency, Math.max(o.concurrency * 4, 200), 256);
     const total = Math.max(o.concurrency * 4, Math.round(probe.puts_per_s * o.seconds));
     const r = await etcdPutLoad(cluster, 'http', o.concurrency, total, 256);
-    note(`  etcd (HTTP gateway, 256-byte puts, ${o.concurrency} in flight): ${round(r.puts_per_s)} puts/s, p50 ${round(r.p50_ms, 1)} ms, p99 ${round(r.p99_ms, 1)} ms`);
-    return { perS: r.puts_per_s, p50: r.p50_ms, p99: r.p99_ms };
+    const retries = probe.retries + r.retries;
+    note(`  etcd (HTTP gateway, 256-byte puts, ${o.concurrency} in flight): ${round(r.puts_per_s)} puts/s, p50 ${round(r.p50_ms, 1)} ms, p99 ${round(r.p99_ms, 1)} ms${retries > 0 ? `, ${retries} puts sent again` : ''}`);
+    return { perS: r.puts_per_s, p50: r.p50_ms, p99: r.p99_ms, retries };
   } finally {
     cleanups.splice(cleanups.indexOf(stop), 1);
     await stop();
@@ -753,7 +754,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   }
 
   const peaks = new Map<'batch' | 'single', PhaseResult[]>(kinds.map((k) => [k, []]));
-  const etcd: Array<{ perS: number; p50: number; p99: number }> = [];
+  const etcd: Array<{ perS: number; p50: number; p99: number; retries: number }> = [];
   for (let run = 1; run <= o.runs; run++) {
     note(`run ${run} of ${o.runs}`);
     for (const kind of kinds) {
@@ -885,6 +886,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     etcd_puts_per_s: round(etcdPerS),
     etcd_p50_ms: round(median(etcd.map((e) => e.p50)), 2),
     etcd_p99_ms: round(median(etcd.map((e) => e.p99)), 2),
+    etcd_put_retries: etcd.reduce((n, e) => n + e.retries, 0),
     vs_etcd_ratio: round(committedPerS / etcdPerS, 2),
     vs_signature_limit_ratio: round(committedPerS / signatureLimit, 3),
     validator_malloc: c.running.malloc ?? 'system',

@@ -69,7 +69,13 @@ export interface LoadResult {
   readonly puts_per_s: number;
   readonly p50_ms: number;
   readonly p99_ms: number;
+  /** Puts sent again after a failed attempt (a dropped connection, a 5xx from the gateway). */
+  readonly retries: number;
 }
+
+/** Attempts per put: a put is idempotent (same key, same value), so a failed one is sent again. */
+const PUT_ATTEMPTS_MAX = 5;
+const PUT_RETRY_MS = 50;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
@@ -98,13 +104,30 @@ export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http',
       await r.arrayBuffer();
     };
   }
+  let retries = 0;
+  // Latency counts from the first attempt. The last failure is thrown with its cause.
+  const putWithRetry = async (key: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await put(key);
+        return;
+      } catch (error) {
+        if (attempt >= PUT_ATTEMPTS_MAX) {
+          const cause = (error as { cause?: { message?: string } }).cause?.message;
+          throw new Error(`etcd put failed ${attempt} times: ${(error as Error).message}${cause === undefined ? '' : ` (${cause})`}`);
+        }
+        retries++;
+        await sleep(PUT_RETRY_MS);
+      }
+    }
+  };
   const started = performance.now();
   try {
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         for (let k = next++; k < total; k = next++) {
           const t = performance.now();
-          await put(`bench/${k}`);
+          await putWithRetry(`bench/${k}`);
           latencies.push(performance.now() - t);
         }
       }),
@@ -114,5 +137,5 @@ export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http',
   }
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { puts_per_s: total / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99) };
+  return { puts_per_s: total / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), retries };
 }
