@@ -6,12 +6,14 @@
  *   json_http / binary_http  POST /v1/transactions over loopback HTTP (keep-alive fetch,
  *                            `--concurrency` requests in flight)
  *   json_inject / binary_inject  the same through fastify inject() (no sockets)
- *   json_batch_http           POST /v1/transactions/batch, 1,000 per request
+ *   json_batch_http / binary_batch_http  POST /v1/transactions/batch, 1,000 per request:
+ *                            JSON forms, or length-framed canonical encodings
  *   decode_only               txFromJson alone (the floor for the JSON form)
  *
  * Sides alternate within each round; medians over `--runs` rounds. One JSON line last.
  */
 import { cpus } from 'node:os';
+import { frameAll } from '../api/framing.js';
 import { buildApp, listen } from '../api/server.js';
 import { txFromJson, txToJson } from '../api/tx-json.js';
 import type { NodeView } from '../api/node-view.js';
@@ -88,12 +90,13 @@ async function http(kind: 'json' | 'binary'): Promise<number> {
   return (count / (performance.now() - start)) * 1000;
 }
 
-/** POST /v1/transactions/batch in batches of 1,000 (sequential). */
-async function batchHttp(): Promise<number> {
+/** POST /v1/transactions/batch in batches of 1,000 (sequential), JSON or binary bodies. */
+async function batchHttp(form: 'json' | 'binary'): Promise<number> {
   const start = performance.now();
   for (let at = 0; at < count; at += 1_000) {
-    const body = `{"transactions":[${jsonBodies.slice(at, at + 1_000).join(',')}]}`;
-    const r = await fetch(`${url}/v1/transactions/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const body = form === 'json' ? `{"transactions":[${jsonBodies.slice(at, at + 1_000).join(',')}]}` : frameAll(txs.slice(at, at + 1_000).map((t) => t.bytes));
+    const type = form === 'json' ? 'application/json' : 'application/octet-stream';
+    const r = await fetch(`${url}/v1/transactions/batch`, { method: 'POST', headers: { 'content-type': type }, body });
     const answer = (await r.json()) as { accepted: number };
     if (r.status !== 200 || answer.accepted !== Math.min(1_000, count - at)) throw new Error(`batch answer ${r.status}`);
   }
@@ -110,7 +113,7 @@ function decodeOnly(): number {
 await inject('json');
 await http('json');
 
-const sides = { json_http: () => http('json'), binary_http: () => http('binary'), json_batch_http: batchHttp, json_inject: () => inject('json'), binary_inject: () => inject('binary'), decode_only: async () => decodeOnly() };
+const sides = { json_http: () => http('json'), binary_http: () => http('binary'), json_batch_http: () => batchHttp('json'), binary_batch_http: () => batchHttp('binary'), json_inject: () => inject('json'), binary_inject: () => inject('binary'), decode_only: async () => decodeOnly() };
 const rates: Record<string, number[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
 for (let r = 0; r < runs; r++) {
   for (const [name, fn] of Object.entries(sides)) (rates[name] as number[]).push(await fn());
@@ -129,10 +132,12 @@ const result = {
   json_http_tx_per_s: round(m.json_http),
   binary_http_tx_per_s: round(m.binary_http),
   json_batch_http_tx_per_s: round(m.json_batch_http),
+  binary_batch_http_tx_per_s: round(m.binary_batch_http),
   json_inject_tx_per_s: round(m.json_inject),
   binary_inject_tx_per_s: round(m.binary_inject),
   json_decode_only_tx_per_s: round(m.decode_only),
   binary_vs_json_http_ratio: round(m.binary_http / m.json_http, 2),
+  binary_vs_json_batch_ratio: round(m.binary_batch_http / m.json_batch_http, 2),
   admitted,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
