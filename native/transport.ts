@@ -145,6 +145,9 @@ export class Transport {
   private readonly network: Uint8Array;
   private readonly log: (event: TransportLogEvent) => void;
   private batchesInFlight = 0;
+  /** Credit of consumed batches not yet returned, per connection (returnCredit). */
+  private readonly creditDue = new Map<number, number>();
+  private creditScheduled = false;
   private closed = false;
   private readonly messageBytesMax: number;
   private readonly sendQueueBytesMax: number;
@@ -370,6 +373,20 @@ export class Transport {
     this.native.authorize(conn, hs.from, keys);
   }
 
+  /**
+   * Hands the credit of every batch consumed since the last call back to the I/O thread,
+   * one command per connection. Batches consumed in one turn of the event loop (a busy
+   * validator gets several) thus cost one wake-up of the I/O thread and one CREDIT frame
+   * per connection instead of one per batch. Credit comes back at most one turn later;
+   * a sender is held up only if its whole window is in use meanwhile.
+   */
+  private returnCredit(): void {
+    this.creditScheduled = false;
+    if (this.closed) return;
+    for (const [conn, bytes] of this.creditDue) this.native.credit(conn, bytes);
+    this.creditDue.clear();
+  }
+
   private onBatch(arena: ArrayBuffer, meta: Uint32Array): void {
     const batch: TransportMessage[] = [];
     const credit = new Map<number, number>();
@@ -382,7 +399,11 @@ export class Transport {
     const giveBack = () => {
       this.batchesInFlight--;
       if (this.closed) return;
-      for (const [conn, bytes] of credit) this.native.credit(conn, bytes);
+      for (const [conn, bytes] of credit) this.creditDue.set(conn, (this.creditDue.get(conn) ?? 0) + bytes);
+      if (!this.creditScheduled) {
+        this.creditScheduled = true;
+        setImmediate(() => this.returnCredit());
+      }
     };
     this.batchesInFlight++;
     let result: void | Promise<void>;

@@ -98,6 +98,36 @@ for (const backend of BACKENDS) {
     }
   });
 
+  test(`transport[${backend}]: credit released by many batches in one turn goes back as one CREDIT frame`, async () => {
+    const c = await cluster(2, { backend });
+    const held: (() => void)[] = [];
+    await c.nodes[1]!.transport.close();
+    await c.start(1, { onMessages: () => new Promise<void>((resolve) => held.push(resolve)) });
+    try {
+      const sender = c.nodes[0]!.transport;
+      const receiver = c.nodes[1]!.transport;
+      assert.equal(sender.send(1, text('first')), true);
+      await until('the first batch', () => held.length === 1);
+      // Ten more batches, one per turn of the sender, each held by the receiver's handler.
+      for (let k = 0; k < 10; k++) {
+        assert.equal(sender.send(1, text(`m${k}`)), true);
+        await until(`batch ${k + 2}`, () => held.length === k + 2);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      const before = receiver.counters().framesSent;
+      const creditBefore = sender.counters().sendCredit[1]!;
+      held.splice(0).forEach((r) => r()); // eleven batches released in one turn
+      await until('credit back', () => sender.counters().sendCredit[1]! > creditBefore);
+      await new Promise((r) => setTimeout(r, 100));
+      // One CREDIT frame for the eleven batches (one per batch before 2026-11-30).
+      assert.equal(receiver.counters().framesSent - before, 1);
+      assert.equal(receiver.counters().batchesInFlight, 0);
+    } finally {
+      held.splice(0).forEach((r) => r());
+      await c.close();
+    }
+  });
+
   test(`transport[${backend}]: a slow receiver pushes back through credit; memory stays within the window`, async () => {
     const windowBytes = 64 * 1024;
     const c = await cluster(2, { backend, messageBytesMax: 4096, windowBytes, sendQueueBytesMax: 256 * 1024 });
