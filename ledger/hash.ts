@@ -42,7 +42,9 @@ let batchHasher: Pick<NativeAddon, 'sha256Many' | 'merkleRoot'> | null | undefin
 function native(): Pick<NativeAddon, 'sha256Many' | 'merkleRoot'> | null {
   if (batchHasher === undefined) {
     try {
-      batchHasher = addon();
+      const a = addon();
+      // An addon built before hash.cc existed has neither function: hash in JavaScript.
+      batchHasher = typeof a.sha256Many === 'function' && typeof a.merkleRoot === 'function' ? a : null;
     } catch {
       batchHasher = null; // the ledger alone (no addon built) hashes in JavaScript
     }
