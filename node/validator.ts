@@ -106,6 +106,14 @@ interface Speculative {
   readonly own: boolean;
 }
 
+/** A pending transaction: when it was admitted, when it was last forwarded to the leader and how often. */
+interface MempoolEntry {
+  readonly tx: Tx;
+  readonly at: number;
+  sentAt: number | null;
+  sends: number;
+}
+
 /** Ids of refused transactions remembered for status queries, at most. */
 const REFUSED_MAX = 10_000;
 const REFORWARD_MS_DEFAULT = 10_000;
@@ -132,7 +140,7 @@ export class Validator {
    * Pending transactions by id hex, in admission order. Follower side: `sentAt`, when it last
    * forwarded the transaction (null: never); `sends`, how many times (reforward backs off).
    */
-  private readonly mempool = new Map<string, { tx: Tx; at: number; sentAt: number | null; sends: number }>();
+  private readonly mempool = new Map<string, MempoolEntry>();
   private readonly reforwardMs: number;
   private lastReforwardCheck = 0;
   private readonly refused = new Map<string, { code: string; reason: string }>();
@@ -336,11 +344,7 @@ export class Validator {
     const refusal = (dryRun ?? this.admissionBuilder()).check(tx, { signatures });
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     const now = this.clock();
-    const entry = { tx, at: now, sentAt: null as number | null, sends: 0 };
-    this.mempool.set(id, entry);
-    // Admitted again (a client's retry, or a follower's forward after the state changed):
-    // a refusal recorded before is no longer its status.
-    this.refused.delete(id);
+    const entry = this.enterMempool(tx, now);
     const leader = this.status().leader;
     if (leader !== null && leader !== this.options.index) {
       this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
@@ -349,6 +353,16 @@ export class Validator {
       this.counters.forwarded++;
     }
     return { id };
+  }
+
+  /** Puts an admitted transaction in the mempool, not yet forwarded. */
+  private enterMempool(tx: Tx, now: number): MempoolEntry {
+    const entry: MempoolEntry = { tx, at: now, sentAt: null, sends: 0 };
+    this.mempool.set(tx.idHex, entry);
+    // Admitted again (a client's retry, or a follower's forward after the state changed):
+    // a refusal recorded before is no longer its status.
+    this.refused.delete(tx.idHex);
+    return entry;
   }
 
   /** A builder of the next block on the committed state, for admission dry runs (BlockBuilder.check). */
@@ -407,8 +421,7 @@ export class Validator {
         if (this.mempool.has(id) || this.stopped) return;
         if (this.store.state.get(keys.txid(id)) !== undefined) return;
         if (this.mempool.size >= this.mempoolMax) return; // the follower sends it again later
-        this.mempool.set(id, { tx, at: this.clock(), sentAt: null, sends: 0 });
-        this.refused.delete(id);
+        this.enterMempool(tx, this.clock());
         this.counters.forwardedAdmitted++;
         return;
       }
