@@ -80,6 +80,8 @@ export interface TransportCounters {
   readonly eventsParked: number;
   /** DATA frames the main thread framed and wrote itself (small sends with nothing queued ahead; tcp only). */
   readonly directFrames: number;
+  /** Turns of the I/O thread's loop that ended by its poll timeout (about 10 a second when idle), not by an event. */
+  readonly loopTimeouts: number;
   readonly sendQueueBytes: number[];
   readonly sendCredit: number[];
   readonly receiveCredit: number[];
@@ -147,6 +149,8 @@ export class Transport {
   private batchesInFlight = 0;
   /** Credit of consumed batches not yet returned, per connection (returnCredit). */
   private readonly creditDue = new Map<number, number>();
+  /** Consumed bytes a connection's credit waits for before it goes back (returnCredit). */
+  private readonly creditReturnBytes: number;
   private creditScheduled = false;
   private closed = false;
   private readonly messageBytesMax: number;
@@ -186,6 +190,9 @@ export class Transport {
     }
     this.messageBytesMax = messageBytesMax;
     this.sendQueueBytesMax = sendQueueBytesMax;
+    // A quarter of the window, but never so much that the rest could not carry one message
+    // of the largest size (its body: a u32 length and the bytes).
+    this.creditReturnBytes = Math.max(0, Math.min(Math.floor(windowBytes / 4), windowBytes - (messageBytesMax + 4)));
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
     this.queuedKnown = validators.map(() => 0);
     const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
@@ -338,6 +345,7 @@ export class Transport {
         this.log({ kind: 'open', peer, outbound });
         return;
       case EVENT.closed: {
+        this.creditDue.delete(conn); // a new connection starts with a whole window
         const pending = this.handshakes.get(conn);
         this.handshakes.delete(conn);
         const who = pending instanceof AcceptorHandshake ? pending.from : peer;
@@ -374,17 +382,23 @@ export class Transport {
   }
 
   /**
-   * Hands the credit of every batch consumed since the last call back to the I/O thread,
-   * one command per connection. Batches consumed in one turn of the event loop (a busy
-   * validator gets several) thus cost one wake-up of the I/O thread and one CREDIT frame
-   * per connection instead of one per batch. Credit comes back at most one turn later;
-   * a sender is held up only if its whole window is in use meanwhile.
+   * Hands consumed credit back to the I/O thread, one command per connection, once a
+   * connection's consumed bytes reach `creditReturnBytes` (a quarter of the window), in the
+   * turn after the one that consumed them. Batches consumed in one turn (a busy validator
+   * gets several) cost one wake-up of the I/O thread and one CREDIT frame per connection;
+   * light traffic (a few small consensus messages per block) costs none: a CREDIT frame per
+   * batch doubled the frames, thread wake-ups and system calls of every small message. What
+   * is held back is less than a quarter window, so the sender always keeps room for a
+   * message of the largest size once the receiver has consumed what it delivered.
    */
   private returnCredit(): void {
     this.creditScheduled = false;
     if (this.closed) return;
-    for (const [conn, bytes] of this.creditDue) this.native.credit(conn, bytes);
-    this.creditDue.clear();
+    for (const [conn, bytes] of this.creditDue) {
+      if (bytes < this.creditReturnBytes) continue;
+      this.native.credit(conn, bytes);
+      this.creditDue.delete(conn);
+    }
   }
 
   private onBatch(arena: ArrayBuffer, meta: Uint32Array): void {
@@ -399,8 +413,13 @@ export class Transport {
     const giveBack = () => {
       this.batchesInFlight--;
       if (this.closed) return;
-      for (const [conn, bytes] of credit) this.creditDue.set(conn, (this.creditDue.get(conn) ?? 0) + bytes);
-      if (!this.creditScheduled) {
+      let due = false;
+      for (const [conn, bytes] of credit) {
+        const total = (this.creditDue.get(conn) ?? 0) + bytes;
+        this.creditDue.set(conn, total);
+        if (total >= this.creditReturnBytes) due = true;
+      }
+      if (due && !this.creditScheduled) {
         this.creditScheduled = true;
         setImmediate(() => this.returnCredit());
       }

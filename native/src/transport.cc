@@ -65,6 +65,7 @@ constexpr uint8_t kTypeData = 2;
 constexpr uint8_t kTypeCredit = 3;
 constexpr uint32_t kHandshakeBytesMax = 1024;
 constexpr uint32_t kFrameBodyTarget = 1u << 20;  // batch small messages up to this per frame
+constexpr int kPumpRoundsMax = 16;                // frames of one peer written per turn, at most (Pump)
 constexpr int kPendingHandshakesMax = 64;
 // Half-open sessions per remote IPv4 address: one address cannot take every slot above.
 constexpr int kPendingPerAddressMax = 8;
@@ -241,6 +242,7 @@ struct Counters {
   std::atomic<uint64_t> handshakes_refused{0}, connections_opened{0}, connect_failures{0}, send_refused{0};
   std::atomic<uint64_t> events_parked{0};
   std::atomic<uint64_t> direct_frames{0};  // DATA frames written by the main thread (TryDirect)
+  std::atomic<uint64_t> loop_timeouts{0};  // I/O loop turns ended by the poll timeout, not an event
   std::atomic<int64_t> credit_available[kPeersMax];
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
@@ -374,6 +376,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       if (fabric_ && !FabricMaySleep()) timeout = 0;
 #endif
       int n = epoll_wait(epoll_, events, 64, timeout);
+      if (n == 0 && timeout > 0) counters_.loop_timeouts++;
 #ifdef STELE_FABRIC
       if (fabric_) FabricPoll();
 #endif
@@ -717,23 +720,41 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   // Moves queued messages of peer `p` into DATA frames while credit allows, then writes.
   // Framing happens under mu_ (memcpy and MAC, no call out), so chunks never move and a
   // direct send from the main thread cannot interleave with a frame.
+  // Frames stops at about kFrameBodyTarget of unsent output, so on TCP this goes round
+  // again while the socket takes everything: otherwise the rest of a long queue waited for
+  // the next event or the loop's 100 ms timeout (hidden while every consumed batch sent
+  // back a CREDIT frame, which woke this thread). After kPumpRoundsMax rounds the loop
+  // comes back at once (Wake), so one busy peer cannot starve the others.
   void Pump(int p) {
     if (p == self_) return;
     Peer& peer = *peers_[p];
     Conn* c = peer.outbound == 0 ? nullptr : Find(peer.outbound);
     if (c == nullptr || c->state != ConnState::kOpen) return;
-    bool mac_failed;
-    bool pending;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      mac_failed = c->mac_failed || !Frames(c, p, peer);
-      pending = c->out_sent < c->out.size();
+    for (int round = 0;; round++) {
+      bool mac_failed;
+      bool pending;
+      bool queued;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        mac_failed = c->mac_failed || !Frames(c, p, peer);
+        pending = c->out_sent < c->out.size();
+        queued = !peer.queue.empty();
+      }
+      if (mac_failed) {
+        Drop(c->id, "MAC failure", false);
+        return;
+      }
+      if (!pending) return;  // nothing to write: the queue is empty or credit is short
+      if (!Flush(c)) return;  // dropped
+#ifdef STELE_FABRIC
+      if (fabric_) return;  // completions drive the fabric backend: it polls every turn
+#endif
+      if (!queued || c->epollout) return;  // all sent, or the socket is full (EPOLLOUT resumes)
+      if (round + 1 >= kPumpRoundsMax) {
+        Wake();
+        return;
+      }
     }
-    if (mac_failed) {
-      Drop(c->id, "MAC failure", false);
-      return;
-    }
-    if (pending) Flush(c);
   }
 
   // Pump's framing, under mu_; false on a MAC failure.
@@ -1539,6 +1560,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     o.Set("sendRefused", static_cast<double>(counters_.send_refused));
     o.Set("eventsParked", static_cast<double>(counters_.events_parked));
     o.Set("directFrames", static_cast<double>(counters_.direct_frames));
+    o.Set("loopTimeouts", static_cast<double>(counters_.loop_timeouts));
     Napi::Array queued = Napi::Array::New(env, peers_.size());
     Napi::Array credit = Napi::Array::New(env, peers_.size());
     Napi::Array granted = Napi::Array::New(env, peers_.size());

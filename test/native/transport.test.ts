@@ -98,32 +98,69 @@ for (const backend of BACKENDS) {
     }
   });
 
-  test(`transport[${backend}]: credit released by many batches in one turn goes back as one CREDIT frame`, async () => {
-    const c = await cluster(2, { backend });
+  test(`transport[${backend}]: consumed credit goes back once a quarter window is consumed, as one CREDIT frame for a turn's batches`, async () => {
+    // A window of 8 KiB: credit goes back once 2 KiB are consumed (bodies: 4 + 300 bytes).
+    const c = await cluster(2, { backend, messageBytesMax: 4096, windowBytes: 8192 });
     const held: (() => void)[] = [];
     await c.nodes[1]!.transport.close();
     await c.start(1, { onMessages: () => new Promise<void>((resolve) => held.push(resolve)) });
     try {
       const sender = c.nodes[0]!.transport;
       const receiver = c.nodes[1]!.transport;
-      assert.equal(sender.send(1, text('first')), true);
-      await until('the first batch', () => held.length === 1);
-      // Ten more batches, one per turn of the sender, each held by the receiver's handler.
-      for (let k = 0; k < 10; k++) {
-        assert.equal(sender.send(1, text(`m${k}`)), true);
-        await until(`batch ${k + 2}`, () => held.length === k + 2);
-      }
+      const message = new Uint8Array(300);
+      const sendBatches = async (n: number): Promise<void> => {
+        // One batch per turn of the sender, each held by the receiver's handler.
+        for (let k = 0; k < n; k++) {
+          const before = held.length;
+          assert.equal(sender.send(1, message), true);
+          await until(`batch ${k + 1}`, () => held.length === before + 1);
+        }
+      };
+      await sendBatches(5); // 1,520 bytes: below the quarter window
       await new Promise((r) => setTimeout(r, 50));
-      const before = receiver.counters().framesSent;
-      const creditBefore = sender.counters().sendCredit[1]!;
-      held.splice(0).forEach((r) => r()); // eleven batches released in one turn
-      await until('credit back', () => sender.counters().sendCredit[1]! > creditBefore);
-      await new Promise((r) => setTimeout(r, 100));
-      // One CREDIT frame for the eleven batches (one per batch before 2026-11-30).
-      assert.equal(receiver.counters().framesSent - before, 1);
+      let frames = receiver.counters().framesSent;
+      const credit = sender.counters().sendCredit[1]!;
+      held.splice(0).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(receiver.counters().framesSent - frames, 0, 'no CREDIT frame for less than a quarter window');
+      assert.equal(sender.counters().sendCredit[1]!, credit);
       assert.equal(receiver.counters().batchesInFlight, 0);
+      await sendBatches(6); // 3,344 bytes consumed in all
+      await new Promise((r) => setTimeout(r, 50));
+      frames = receiver.counters().framesSent;
+      held.splice(0).forEach((r) => r()); // six batches released in one turn
+      await until('credit back', () => sender.counters().sendCredit[1]! === 8192);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(receiver.counters().framesSent - frames, 1, 'one CREDIT frame for the six batches and the five before');
     } finally {
       held.splice(0).forEach((r) => r());
+      await c.close();
+    }
+  });
+
+  test(`transport[${backend}]: a queue of many frames drains without waiting for the I/O loop's timeout`, async () => {
+    const c = await cluster(2, { backend });
+    let delivered = 0;
+    await c.nodes[1]!.transport.close();
+    await c.start(1, {
+      onMessages: (batch) => {
+        delivered += batch.length;
+      },
+    });
+    try {
+      const sender = c.nodes[0]!.transport;
+      await until('open', () => sender.counters().sendCredit[1]! > 0);
+      const message = new Uint8Array(1024 * 1024);
+      const before = sender.counters().loopTimeouts;
+      // 24 MiB: far more than one frame and the sockets' buffers, less than the window, so
+      // no CREDIT frame comes back to wake the sender (a quarter window is 8 MiB).
+      for (let k = 0; k < 24; k++) assert.equal(sender.send(1, message), true);
+      await until('all delivered', () => delivered === 24, 20_000);
+      // Each frame after the sockets filled used to wait for the loop's 100 ms timeout
+      // (about 15 of them here); an idle loop adds about one per 100 ms of this wait.
+      const timeouts = sender.counters().loopTimeouts - before;
+      assert.ok(timeouts <= 3, `${timeouts} timeouts of the sender's I/O loop while it drained its queue`);
+    } finally {
       await c.close();
     }
   });
