@@ -73,6 +73,13 @@ export interface DriverOptions {
   readonly learner: Learner;
   /** Called when a hand-off fails (the disk or the learner): the replica must stop. */
   readonly onFatal: (error: unknown) => void;
+  /**
+   * Whether a follower may make a small persist on this thread (default true): a replica
+   * that does nothing but consensus saves two thread hand-offs per answer. A validator says
+   * false, since its thread also serves clients, and an msync there (2-3 ms each, dozens a
+   * second) holds every request back for as long.
+   */
+  readonly followerPersistInline?: boolean;
 }
 
 export class ReplicaDriver {
@@ -184,9 +191,9 @@ export class ReplicaDriver {
       this.busy = true;
       // A leader does not block on its own write: a quorum of followers may answer first,
       // and it must be free to count their votes (its own is just one of them). A follower
-      // has nothing to do before its answer, so a small write on this thread saves it two
-      // thread hand-offs.
-      const persisted = this.options.log.persist({ inline: !this.core.leading });
+      // with nothing else to do saves two thread hand-offs with a small write on this thread
+      // (unless the driver was told otherwise: followerPersistInline).
+      const persisted = this.options.log.persist({ inline: !this.core.leading && this.options.followerPersistInline !== false });
       this.stepHeld(true);
       persisted.then(
         () => {

@@ -18,6 +18,8 @@ class Bench {
   fatal: unknown = null;
   /** The `inline` option of every persist call, per replica. */
   readonly persistInline: Array<Array<boolean | undefined>> = Array.from({ length: N }, () => []);
+  /** The drivers' followerPersistInline option (undefined: the default). */
+  followerPersistInline: boolean | undefined = undefined;
   /** Called with each learner.apply call before it stores (tests of a slow learner). */
   onApply: ((i: number, entries: readonly Committed[]) => Promise<void>) | null = null;
 
@@ -74,6 +76,7 @@ class Bench {
       onFatal: (error) => {
         this.fatal = error;
       },
+      ...(this.followerPersistInline === undefined ? {} : { followerPersistInline: this.followerPersistInline }),
     });
     this.drivers[i] = driver;
     driver.start();
@@ -185,6 +188,24 @@ test('commits that pile up while the learner is busy reach it in one call, in or
     // followers, with nothing else to do before answering, may write on their thread.
     assert.ok(bench.persistInline[li]!.filter((x) => x === false).length >= 13, `leader persists: ${JSON.stringify(bench.persistInline[li])}`);
     for (const i of [0, 1, 2].filter((k) => k !== li)) assert.ok(bench.persistInline[i]!.length > 0 && bench.persistInline[i]!.every((x) => x === true), `follower ${i} persists: ${JSON.stringify(bench.persistInline[i])}`);
+    assert.equal(bench.fatal, null);
+  } finally {
+    for (let i = 0; i < N; i++) bench.crash(i);
+  }
+});
+
+test('followerPersistInline: false keeps every persist off the calling thread, followers included', async () => {
+  const bench = new Bench();
+  bench.followerPersistInline = false;
+  for (let i = 0; i < N; i++) bench.start(i);
+  try {
+    await bench.commitAll(['a', 'b', 'c', 'd'], 10_000);
+    const leader = bench.leader()!;
+    const li = bench.drivers.indexOf(leader);
+    for (const i of [0, 1, 2].filter((k) => k !== li)) {
+      assert.ok(bench.persistInline[i]!.length > 0, `follower ${i} persisted`);
+      assert.ok(bench.persistInline[i]!.every((x) => x === false), `follower ${i} persists: ${JSON.stringify(bench.persistInline[i])}`);
+    }
     assert.equal(bench.fatal, null);
   } finally {
     for (let i = 0; i < N; i++) bench.crash(i);
