@@ -36,7 +36,8 @@ async function stele(...args: string[]): Promise<{ code: number; out: string; er
 test('stele up: transactions, a contract, reads, export and audit through the CLI; refusals with their codes; a clean stop', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-e2e-'));
   const data = join(dir, 'data');
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  // Below Linux's ephemeral ports (32768 and up), which other tests' connections take.
+  const port = 20_000 + Math.floor(Math.random() * 12_000);
   const up = spawn(process.execPath, [CLI, 'up', '--data', data, '--port', String(port), '--peer-port', String(port + 100), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
