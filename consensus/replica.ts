@@ -270,6 +270,11 @@ export class Replica {
     return this.role === 'leader';
   }
 
+  /** Proposals of this leader not yet committed (status().inFlight without building the whole status). */
+  get proposalsInFlight(): number {
+    return this.proposals.size;
+  }
+
   status(): { id: number; role: Role; ballot: Ballot; promised: Ballot; commitIndex: number; leaderKnown: boolean; leaderBallot: Ballot; inFlight: number } {
     return {
       id: this.id,

@@ -18,7 +18,7 @@
  *     "window_ms": 30000                optional, members only: accepted clock distance
  *   },
  *   "tick_ms": 20,                      optional: consensus tick
- *   "block_wait_ms": 30,                optional: how long a leader fills a block that is not full
+ *   "block_wait_ms": 30,                optional: how long a busy leader fills a block that is not full
  *   "verify_threads": 2                 optional: signature worker threads (default: one per core)
  * }
  */
@@ -27,12 +27,12 @@ import { SteleError } from '../ledger/errors.js';
 import { MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX } from '../api/limits.js';
 
 /**
- * How long the leader lets its oldest pending transaction wait for others before it cuts
- * a block that is not full (config `block_wait_ms`). 30 ms rather than 10: each block
- * costs about 17 ms of CPU across a three-validator cluster whatever it holds, so at
- * moderate load fewer, bigger blocks leave the machine less busy. Side by side on two
- * cores (bench:e2e --open-rate, 3 pairs at 2,000 tx/s, 2 at 200): p50 and p99 lower at
- * 2,000 tx/s and p99 lower at 200 tx/s, for a few ms more p50 at 200 (docs/performance.md).
+ * How long a leader lets its oldest transaction that is in no block wait for others while
+ * one of its blocks awaits its commit (config `block_wait_ms`); a leader with no block in
+ * flight cuts one at once, and a full block is cut at once. 30 ms rather than 10: each
+ * block costs the cluster several ms of CPU whatever it holds (about 9 ms on two cores,
+ * 2026-11-30), so under load fewer, bigger blocks leave the machine less busy
+ * (docs/performance.md, "Block wait" and "Cutting blocks").
  */
 export const BLOCK_WAIT_MS_DEFAULT = 30;
 

@@ -176,6 +176,35 @@ test('a follower sends a pending transaction again when its forward was lost, an
   });
 });
 
+test('a leader cuts a block at once when none of its blocks awaits a commit, and otherwise waits blockWaitMs for more', async () => {
+  await withLeader({ blockWaitMs: 1_000 }, async (validators, leader, net) => {
+    const v = validators[leader]!;
+    const users = chain.users;
+    const transfer = (k: number): ReturnType<typeof signTx> =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1 + k]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k + 1) } }, [users[1 + k]!]);
+    // An idle pipeline: the block is cut (and committed) long before blockWaitMs.
+    const started = Date.now();
+    await v.waitForCommit(v.submit(transfer(0)).id, 20_000);
+    assert.ok(Date.now() - started < 700, `committed ${Date.now() - started} ms after submission`);
+    // The leader's ACCEPTs are lost (channel 0, type 3 after the version byte), so a block
+    // cut now stays in flight; heartbeats still keep the leadership.
+    net.drop = (from, _to, bytes) => from === leader && bytes[0] === 0 && bytes[2] === 3;
+    const before = v.counters.proposedBlocks;
+    const second = v.waitForCommit(v.submit(transfer(1)).id, 20_000);
+    for (let t = 0; t < 50 && v.counters.proposedBlocks === before; t++) await sleep(10);
+    assert.equal(v.counters.proposedBlocks, before + 1, 'cut at once: nothing was in flight');
+    const third = v.waitForCommit(v.submit(transfer(2)).id, 20_000);
+    const heldAt = Date.now();
+    await sleep(300);
+    assert.equal(v.counters.proposedBlocks, before + 1, 'a block in flight: the next one waits to fill');
+    for (let t = 0; t < 300 && v.counters.proposedBlocks === before + 1; t++) await sleep(10);
+    assert.equal(v.counters.proposedBlocks, before + 2, 'cut once the oldest waited blockWaitMs');
+    assert.ok(Date.now() - heldAt >= 900, `the second cut came ${Date.now() - heldAt} ms after the submission`);
+    net.drop = null;
+    await Promise.all([second, third]);
+  });
+});
+
 test('a leader admits forwarded transactions without a dry run, refuses them at the cut if need be, and drops copies of committed ones', async () => {
   await withLeader({}, async (validators, leader, net) => {
     const follower = (leader + 1) % N;
