@@ -25,9 +25,11 @@ export interface E2eOptions {
   readonly openRate: number;
   /** Batch bodies (single transactions are always sent binary). */
   readonly encoding: Encoding;
+  /** The validators' `block_wait_ms` (0 = their default, node/config.ts). */
+  readonly blockWaitMs: number;
 }
 
-export const E2E_DEFAULTS: E2eOptions = { json: false, seconds: 10, concurrency: 64, mode: 'both', txs: 0, batch: 200, runs: 3, senders: 500, target: 'all', openRate: 0, encoding: 'binary' };
+export const E2E_DEFAULTS: E2eOptions = { json: false, seconds: 10, concurrency: 64, mode: 'both', txs: 0, batch: 200, runs: 3, senders: 500, target: 'all', openRate: 0, encoding: 'binary', blockWaitMs: 0 };
 /** POST /v1/transactions/batch takes at most this many (api/limits.ts BATCH_TXS_MAX). */
 export const BATCH_SIZE_MAX = 1_000;
 export const CONCURRENCY_MAX = 4_096;
@@ -35,6 +37,8 @@ export const SECONDS_MAX = 3_600;
 export const RUNS_MAX = 99;
 export const TXS_MAX = 100_000_000;
 export const OPEN_RATE_MAX = 1_000_000;
+/** node/config.ts accepts block_wait_ms up to this. */
+export const BLOCK_WAIT_MS_MAX = 1_000;
 /** Senders funded at genesis (genesis holds at most 100,000 identities). */
 export const SENDERS_MAX = 50_000;
 
@@ -86,6 +90,9 @@ export function parseE2eArgs(argv: readonly string[]): E2eOptions {
       case '--target':
         if (value !== 'all' && value !== 'leader') throw new RangeError('--target expects all or leader');
         o.target = value;
+        break;
+      case '--block-wait-ms':
+        o.blockWaitMs = integerOption('block-wait-ms', value, 0, BLOCK_WAIT_MS_MAX);
         break;
       case '--encoding':
         if (value !== 'binary' && value !== 'json') throw new RangeError('--encoding expects binary or json');

@@ -9,7 +9,7 @@
  *
  * npm run bench:e2e -- [--json] [--seconds S] [--concurrency C] [--mode batch|single|both]
  *   [--txs N] [--batch B] [--runs R] [--senders S] [--target all|leader] [--open-rate R]
- *   [--encoding binary|json]
+ *   [--encoding binary|json] [--block-wait-ms MS]
  *
  * Phases, per run: closed-loop batch (C clients, each with one batch of B in flight until
  * every transaction of it is seen committed), closed-loop single (C clients, one
@@ -17,6 +17,7 @@
  * half load). With --txs N: N more transfers in batches, RSS per validator, then the
  * cluster stops and `stele audit --data` verifies validator v1's chain. With --open-rate R,
  * only the open loop runs, at R tx/s, `--runs` times (latency work; no targets judged).
+ * --block-wait-ms sets the validators' `block_wait_ms` (default: theirs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -47,6 +48,7 @@ import {
 } from './e2e-lib.js';
 import type { SignedChunk, SignJob } from './e2e-signer.js';
 import { median, note, round } from './util.js';
+import { BLOCK_WAIT_MS_DEFAULT } from '../node/config.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const SIGNER = fileURLToPath(new URL('./e2e-signer.js', import.meta.url));
@@ -212,6 +214,8 @@ function unitsOf(chunk: SignedChunk, kind: 'batch' | 'single', size: number, enc
 /** What one phase saw. */
 class PhaseStats {
   readonly latenciesMs: number[] = [];
+  /** Per request: from its first send to its answer (admission, retries included). */
+  readonly admitMs: number[] = [];
   committed = 0;
   /** When the phase started sending, and when its last commit was seen (performance.now()). */
   startMs = 0;
@@ -227,6 +231,9 @@ class PhaseStats {
 /** Transactions of one request still waiting for their commit. */
 class Group {
   remaining: number;
+  /** When the request was first sent (0: not yet), and whether its answer came, for its admission latency. */
+  sentMs = 0;
+  answered = false;
   private resolveDone: () => void = () => {};
   readonly done = new Promise<void>((resolve) => {
     this.resolveDone = resolve;
@@ -373,8 +380,13 @@ async function submit(s: Submitter, url: string, unit: Unit, group: Group): Prom
     if (attempt > 1000) throw new Error('the cluster kept refusing transactions as busy for too long');
     const failure = s.failed();
     if (failure !== null) throw failure;
+    if (group.sentMs === 0) group.sentMs = performance.now();
     const response = await fetch(url + unit.path, { method: 'POST', headers: { 'content-type': unit.type }, body, signal: AbortSignal.timeout(60_000) });
     const text = await response.text();
+    if (!retryable(response.status) && !group.answered) {
+      group.answered = true;
+      group.stats.admitMs.push(performance.now() - group.sentMs);
+    }
     if (unit.path === '/v1/transactions') {
       if (response.status === 202 || response.status === 200) return;
       if (retryable(response.status)) continue;
@@ -427,6 +439,9 @@ interface PhaseResult {
   readonly committedPerS: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Requests' admission latency (send to answer). */
+  readonly admitP50Ms: number;
+  readonly admitP99Ms: number;
   readonly committed: number;
   readonly windowS: number;
   readonly cpuS: number[];
@@ -468,6 +483,7 @@ async function signUnits(c: Cluster, count: number, kind: 'batch' | 'single', si
 
 function summarize(stats: PhaseStats, before: ProcessSample[], after: ProcessSample[], clientCpuS: number): PhaseResult {
   const sorted = stats.latenciesMs.slice().sort((a, b) => a - b);
+  const admit = stats.admitMs.slice().sort((a, b) => a - b);
   // From the first send to the last commit seen: fill and drain included, so a phase
   // should last many commit latencies (a window inside the phase could hold no commit at
   // all when latency exceeds the phase).
@@ -476,6 +492,8 @@ function summarize(stats: PhaseStats, before: ProcessSample[], after: ProcessSam
     committedPerS: stats.committed / windowS,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
+    admitP50Ms: percentile(admit, 0.5),
+    admitP99Ms: percentile(admit, 0.99),
     committed: stats.committed,
     windowS,
     cpuS: after.map((a, i) => a.cpuS - (before[i] as ProcessSample).cpuS),
@@ -572,12 +590,15 @@ async function startCluster(dir: string, o: E2eOptions, txsTotal: number): Promi
   const publicKeys = seeds.map((s) => toHex(keyPairFromSeed(new Uint8Array(s)).publicKey));
   const needed = balanceNeeded(txsTotal, o.senders);
   if (needed >= SENDER_BALANCE) throw new RangeError(`${txsTotal} transfers over ${o.senders} senders need more than ${SENDER_BALANCE} each; use more --senders`);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = 20_000 + Math.floor(Math.random() * 12_000); // below the ephemeral ports (32768 and up)
   const layout = prepareCluster(join(dir, 'stele'), 3, port, port + 100, 'tcp', {
     identities: publicKeys.map((k, i) => ({ name: `sender${i}`, public_key: k, roles: [] })),
     balances: publicKeys.map((k) => ({ public_key: k, asset: 'STL', amount: SENDER_BALANCE.toString() })),
     limits: { expiry_window_blocks: EXPIRY_WINDOW_BLOCKS },
   });
+  if (o.blockWaitMs > 0) {
+    for (const path of layout.configs) writeFileSync(path, `${JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), block_wait_ms: o.blockWaitMs }, null, 2)}\n`);
+  }
   const running = startValidators(layout);
   cleanups.push(() => running.stop());
   let exit: Error | null = null;
@@ -676,7 +697,10 @@ async function openPhase(c: Cluster, o: E2eOptions, kind: 'batch' | 'single', ra
   const r = await openLoop(c, o, kind, ratePerS, seconds);
   await c.observer.drain(COMMIT_TIMEOUT_MS);
   const blocks = c.observer.height - heightBefore;
-  note(`  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms; ${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block`);
+  note(
+    `  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms (admission p50 ${round(r.admitP50Ms, 1)} ms, p99 ${round(r.admitP99Ms, 1)} ms); ` +
+      `${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block`,
+  );
   return { r, blocks };
 }
 
@@ -712,9 +736,12 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     mode: kind,
     encoding: o.encoding,
     open_rate_tx_per_s: o.openRate,
+    block_wait_ms: o.blockWaitMs > 0 ? o.blockWaitMs : BLOCK_WAIT_MS_DEFAULT,
     committed_tx_per_s: round(median(runs.map((r) => r.committedPerS))),
     p50_commit_ms: round(median(runs.map((r) => r.p50Ms)), 2),
     p99_commit_ms: round(median(runs.map((r) => r.p99Ms)), 2),
+    p50_admit_ms: round(median(runs.map((r) => r.admitP50Ms)), 2),
+    p99_admit_ms: round(median(runs.map((r) => r.admitP99Ms)), 2),
     tx_per_block: round(committed / Math.max(1, blocks), 1),
     cpu_us_per_tx: round(median(runs.map(cpuPerTxUs))),
     timed_out: runs.reduce((a, r) => a + r.stats.timedOut, 0),
@@ -881,6 +908,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     half_load_committed_tx_per_s: round(med(half, (r) => r.committedPerS)),
     p50_commit_ms_half_load: round(med(half, (r) => r.p50Ms), 2),
     p99_commit_ms_half_load: round(p99Half, 2),
+    p99_admit_ms_half_load: round(med(half, (r) => r.admitP99Ms), 2),
     verify_per_s_one_core: round(verifyOneCore),
     signature_limit_per_s: round(signatureLimit),
     etcd_puts_per_s: round(etcdPerS),

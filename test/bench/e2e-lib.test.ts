@@ -40,7 +40,9 @@ test('/proc parsing, percentiles, options and the open-loop schedule', () => {
   assert.equal(parseE2eArgs(['--open-rate', '1500']).openRate, 1500);
   assert.equal(o.encoding, 'binary');
   assert.equal(parseE2eArgs(['--encoding', 'json']).encoding, 'json');
-  for (const bad of [['--encoding', 'xml'], ['--seconds', '0'], ['--mode', 'fast'], ['--batch', '1001'], ['--what'], ['--runs', '1.5'], ['--seconds'], ['--open-rate', '-1'], ['--open-rate', '2000000']]) assert.throws(() => parseE2eArgs(bad), RangeError);
+  assert.equal(o.blockWaitMs, 0);
+  assert.equal(parseE2eArgs(['--block-wait-ms', '5']).blockWaitMs, 5);
+  for (const bad of [['--block-wait-ms', '1001'], ['--block-wait-ms', '-1'], ['--encoding', 'xml'], ['--seconds', '0'], ['--mode', 'fast'], ['--batch', '1001'], ['--what'], ['--runs', '1.5'], ['--seconds'], ['--open-rate', '-1'], ['--open-rate', '2000000']]) assert.throws(() => parseE2eArgs(bad), RangeError);
   assert.equal(groupsDue(1000, 10, 0), 1);
   assert.equal(groupsDue(1000, 10, 995), 100);
   assert.equal(groupDueMs(1000, 10, 100), 1000);
