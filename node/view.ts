@@ -13,6 +13,7 @@ import type { Tx } from '../ledger/tx.js';
 import { checkSources, DEFAULT_OPTIONS } from '../contracts/checker.js';
 import { ACCOUNT_RECORDS_MAX, type AccountView, type ContractView, type InstanceView, type Metric, type NodeView, type RecordView, type TransactionStatus, type ValidatorHealth } from '../api/node-view.js';
 import type { Validator } from './validator.js';
+import { loopDelay, LOOP_DELAY_WINDOW_MS, startLoopDelay } from './loop-delay.js';
 
 const BALANCES_MAX = 1_000;
 
@@ -29,8 +30,27 @@ function memoryMetrics(): Metric[] {
   ];
 }
 
+/** The main thread's event-loop delay over the last complete window (node/loop-delay.ts); none before the first. */
+function loopDelayMetrics(): Metric[] {
+  const d = loopDelay();
+  if (d === null) return [];
+  return [
+    {
+      name: 'stele_event_loop_delay_seconds',
+      help: `delay of the main thread's event loop over the last ${LOOP_DELAY_WINDOW_MS / 1000} s (quantile 1: the longest)`,
+      type: 'gauge',
+      samples: [
+        { labels: { quantile: '0.5' }, value: d.p50Ms / 1000 },
+        { labels: { quantile: '0.99' }, value: d.p99Ms / 1000 },
+        { labels: { quantile: '1' }, value: d.maxMs / 1000 },
+      ],
+    },
+  ];
+}
+
 /** @param health the transport's view of each peer (self is always up) */
 export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth): NodeView {
+  startLoopDelay();
   const store = validator.ledger;
   const genesis = store.genesis;
   return {
@@ -159,6 +179,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_consensus_elections_total', 'elections this validator started', core.elections),
         counter('stele_consensus_bad_signatures_total', 'votes or certificates with a bad signature', core.badSignatures),
         ...memoryMetrics(),
+        ...loopDelayMetrics(),
       ];
     },
     lint(files, options) {
