@@ -6,7 +6,9 @@
  *   consensus certificate is the block's quorum certificate.
  * - The leader builds blocks from its mempool on top of the committed state plus its
  *   in-flight blocks (speculative overlays), pre-executing every transaction; refused ones
- *   leave the mempool with their code.
+ *   leave the mempool with their code. It cuts a block as soon as none of its blocks awaits
+ *   a commit, and otherwise once the oldest transaction in no block has waited blockWaitMs
+ *   or a block's worth is pending (maybePropose).
  * - Every replica, the leader included, commits a block through `LedgerStore.commit`:
  *   structure, signatures, certificate, re-execution and state hash. A block that fails
  *   there halts the replica loudly (`onFatal`): a committed block is final, so a mismatch
