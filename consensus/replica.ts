@@ -293,9 +293,9 @@ export class Replica {
     return this.commitDigest;
   }
 
-  /** The leader's values beyond the commit index, in slot order (what a new value extends). */
-  inFlightValues(): Array<{ slot: number; value: Uint8Array }> {
-    return [...this.proposals.values()].sort((a, b) => a.slot - b.slot).map((p) => ({ slot: p.slot, value: p.value }));
+  /** The leader's values beyond the commit index, in slot order (what a new value extends), each with its digest (computed once, when proposed). */
+  inFlightValues(): Array<{ slot: number; value: Uint8Array; digest: Uint8Array }> {
+    return [...this.proposals.values()].sort((a, b) => a.slot - b.slot).map((p) => ({ slot: p.slot, value: p.value, digest: p.digest }));
   }
 
   /** The slot the next `propose` would fill, or null when this replica cannot propose now. */

@@ -515,7 +515,7 @@ export class Validator {
     while (keep + matched < this.speculative.length && matched < inFlight.length) {
       const s = this.speculative[keep + matched]!;
       const v = inFlight[matched]!;
-      if (s.slot !== v.slot || !bytesEqual(s.digest, digestOf(v.value))) break;
+      if (s.slot !== v.slot || !bytesEqual(s.digest, v.digest)) break;
       matched++;
     }
     this.speculative = this.speculative.slice(0, keep + matched);
@@ -527,7 +527,7 @@ export class Validator {
       const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
       try {
         const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
-        this.speculative.push({ slot: v.slot, digest: digestOf(v.value), block, result, own: false });
+        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false });
       } catch (error) {
         if (!isSteleError(error)) throw error;
         return false; // a recovered value this replica cannot extend yet: wait for it to commit
