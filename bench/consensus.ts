@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterSpec } from './consensus-lib.js';
 import { etcdPutLoad, startEtcd } from './etcd.js';
-import { arg, median, note, round } from './util.js';
+import { arg, median, note, randomPortBase, round } from './util.js';
 
 const runs = arg('runs', 3);
 const seconds = arg('seconds', 5);
@@ -42,7 +42,7 @@ function summarize(count: number, elapsed: number, latencies: number[]): Load {
 
 async function steleRound(c: number, s: number): Promise<Load> {
   const dir = mkdtempSync(join(tmpdir(), 'stele-bench-paxos-'));
-  const base = 21_000 + Math.floor(Math.random() * 30_000);
+  const base = randomPortBase(3);
   const spec: ClusterSpec = { seeds: [0, 1, 2].map(() => randomBytes(32).toString('hex')), ports: [base, base + 1, base + 2], tickMs: 10 };
   const children: ChildProcess[] = [];
   const roles: string[] = ['', '', ''];

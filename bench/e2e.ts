@@ -47,7 +47,7 @@ import {
   type Encoding,
 } from './e2e-lib.js';
 import type { SignedChunk, SignJob } from './e2e-signer.js';
-import { median, note, round } from './util.js';
+import { median, note, randomPortBase, round } from './util.js';
 import { BLOCK_WAIT_MS_DEFAULT } from '../node/config.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -590,7 +590,7 @@ async function startCluster(dir: string, o: E2eOptions, txsTotal: number): Promi
   const publicKeys = seeds.map((s) => toHex(keyPairFromSeed(new Uint8Array(s)).publicKey));
   const needed = balanceNeeded(txsTotal, o.senders);
   if (needed >= SENDER_BALANCE) throw new RangeError(`${txsTotal} transfers over ${o.senders} senders need more than ${SENDER_BALANCE} each; use more --senders`);
-  const port = 20_000 + Math.floor(Math.random() * 12_000); // below the ephemeral ports (32768 and up)
+  const port = randomPortBase(103); // API ports from port, peer ports from port + 100
   const layout = prepareCluster(join(dir, 'stele'), 3, port, port + 100, 'tcp', {
     identities: publicKeys.map((k, i) => ({ name: `sender${i}`, public_key: k, roles: [] })),
     balances: publicKeys.map((k) => ({ public_key: k, asset: 'STL', amount: SENDER_BALANCE.toString() })),
@@ -641,7 +641,7 @@ async function peakPhase(c: Cluster, o: E2eOptions, kind: 'batch' | 'single', ra
 }
 
 async function etcdPhase(dir: string, o: E2eOptions): Promise<{ perS: number; p50: number; p99: number; retries: number }> {
-  const base = 40_000 + Math.floor(Math.random() * 10_000);
+  const base = randomPortBase(13); // etcd's client ports from base, peer ports from base + 10
   const cluster: EtcdCluster = await startEtcd(join(dir, 'etcd'), base);
   const stop = (): Promise<void> => cluster.stop();
   cleanups.push(stop);

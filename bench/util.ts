@@ -17,6 +17,19 @@ export function round(value: number, digits = 0): number {
   return Math.round(value * f) / f;
 }
 
+/** Linux's ephemeral ports start here by default (net.ipv4.ip_local_port_range). */
+const EPHEMERAL_PORTS_FROM = 32_768;
+const LISTEN_PORTS_FROM = 10_000;
+
+/**
+ * A random base port for benchmarks and tests that listen on `base` to `base + span`, all
+ * below Linux's ephemeral ports, which outgoing connections (of this run, or of tests
+ * running alongside) take: a listen port drawn among them was once found in use.
+ */
+export function randomPortBase(span: number): number {
+  return LISTEN_PORTS_FROM + Math.floor(Math.random() * (EPHEMERAL_PORTS_FROM - LISTEN_PORTS_FROM - span));
+}
+
 export function note(line: string): void {
   process.stderr.write(`${line}\n`);
 }

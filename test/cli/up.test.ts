@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSteleError } from '../../ledger/errors.js';
 import { prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
+import { randomPortBase } from '../../bench/util.js';
 
 test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
   const only = (path: string) => (p: string) => p === path;
@@ -34,7 +35,7 @@ test('validatorEnv: preloads the malloc; tunes jemalloc unless the operator set 
 /** A base port with `count` free ports after it (best effort: checked, then released). */
 async function freeRun(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = randomPortBase(count);
     const servers: net.Server[] = [];
     let ok = true;
     for (let i = 0; i < count && ok; i++) {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeBatch, readCommittedLog, type ClusterSpec } from '../../bench/consensus-lib.js';
+import { randomPortBase } from '../../bench/util.js';
 
 const PEER = fileURLToPath(new URL('../../bench/consensus-peer.js', import.meta.url));
 
@@ -18,7 +19,7 @@ interface Peer {
 
 test('three processes on loopback: SIGKILL the leader mid-way and restart it; every acknowledged value is committed exactly once, in the same order everywhere', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-paxos-'));
-  const base = 20_000 + Math.floor(Math.random() * 30_000);
+  const base = randomPortBase(3);
   const spec: ClusterSpec = { seeds: [0, 1, 2].map(() => randomBytes(32).toString('hex')), ports: [base, base + 1, base + 2], tickMs: 10, reportValues: true };
   const acknowledged = new Set<string>();
   const submitted = new Set<string>();

@@ -16,6 +16,7 @@ import { readKeyFile } from '../../cli/io.js';
 import { ERROR_CODES } from '../../ledger/errors.js';
 import { signTx } from '../../ledger/tx.js';
 import { fuzzRequests, sendOverHttp, type FuzzAnswer } from '../support/http-fuzz.js';
+import { randomPortBase } from '../../bench/util.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/contracts/', import.meta.url));
@@ -36,8 +37,7 @@ async function stele(...args: string[]): Promise<{ code: number; out: string; er
 test('stele up: transactions, a contract, reads, export and audit through the CLI; refusals with their codes; a clean stop', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-e2e-'));
   const data = join(dir, 'data');
-  // Below Linux's ephemeral ports (32768 and up), which other tests' connections take.
-  const port = 20_000 + Math.floor(Math.random() * 12_000);
+  const port = randomPortBase(103); // API ports from port, peer ports from port + 100
   const up = spawn(process.execPath, [CLI, 'up', '--data', data, '--port', String(port), '--peer-port', String(port + 100), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -19,11 +19,10 @@ import { sha256 } from '../../ledger/hash.js';
 import { devChain } from '../../ledger/devnet.js';
 import { signTx, type Payload } from '../../ledger/tx.js';
 import { startNode, type RunningNode } from '../../node/run.js';
+import { randomPortBase } from '../../bench/util.js';
 
 const LABEL = 'run-test';
-// Below Linux's ephemeral ports (32768 and up by default), which outgoing connections of
-// tests running alongside take: a port drawn among them was once found in use.
-const port = 10_000 + Math.floor(Math.random() * 9_000);
+const port = randomPortBase(1);
 const dev = devChain({ label: LABEL, validators: 1, users: 3, basePort: port });
 const [admin, buyer] = dev.users as [Signer, Signer];
 // devChain's validator key, rebuilt with its seed for the key file.
