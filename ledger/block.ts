@@ -12,7 +12,7 @@
  */
 import { BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, HASH_BYTES, Kind, SIGNATURE_BYTES, TX_BYTES_MAX, VALIDATORS_MAX } from './constants.js';
 import type { Signer } from './ed25519.js';
-import { checkText, Reader, Writer } from './encoding.js';
+import { checkText, ownCopy, Reader, Writer } from './encoding.js';
 import { isSteleError } from './errors.js';
 import { sha256, sha256Many } from './hash.js';
 import { merkleRootOfData } from './merkle.js';
@@ -143,10 +143,9 @@ export function blockHashOfEncoded(bytes: Uint8Array): Uint8Array {
  * @throws SteleError ENC_*.
  */
 export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Block {
-  // Bounded before the copy; then one copy of the whole block, which its transactions
-  // are views into (one allocation per block instead of one more per transaction).
-  void new Reader(bytes, Math.min(maxBytes, BLOCK_BYTES_MAX), 'block');
-  const own = Uint8Array.from(bytes);
+  // One bounded copy of the whole block, which its transactions are views into (one
+  // allocation per block instead of one more per transaction).
+  const own = ownCopy(bytes, Math.min(maxBytes, BLOCK_BYTES_MAX), 'block');
   const r = new Reader(own, Math.min(maxBytes, BLOCK_BYTES_MAX), 'block');
   r.envelope(Kind.BLOCK);
   const headerBytes = Uint8Array.from(r.bytesField(HEADER_BYTES_MAX, 'header'));

@@ -143,6 +143,15 @@ function checkUint(value: number, max: number): void {
   }
 }
 
+/**
+ * A private copy of `bytes`, after refusing more than `maxBytes` without copying
+ * (ENC_TOO_LARGE). A copy even of a Buffer, whose `slice` would share its memory.
+ */
+export function ownCopy(bytes: Uint8Array, maxBytes: number, what: string): Uint8Array {
+  void new Reader(bytes, maxBytes, what); // throws before any copy
+  return new Uint8Array(bytes);
+}
+
 /** Reads canonical fields; every failure is a `SteleError` with an ENC_* code. */
 export class Reader {
   private readonly bytes: Uint8Array;

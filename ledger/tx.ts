@@ -30,7 +30,7 @@ import {
   TX_BYTES_MAX,
 } from './constants.js';
 import { Signer } from './ed25519.js';
-import { checkText, Reader, Writer } from './encoding.js';
+import { checkText, ownCopy, Reader, Writer } from './encoding.js';
 import { sha256 } from './hash.js';
 
 /** Type tags. */
@@ -256,12 +256,6 @@ function readSortedList<T extends { name: string }>(r: Reader, max: number, item
 // decode from (ownCopy): nothing aliases a caller's buffer that may be reused, and a
 // transaction costs one allocation instead of one per field (those allocations were the
 // largest single cost of decoding blocks).
-
-/** A private copy of `bytes`, after refusing more than `maxBytes` without copying. */
-function ownCopy(bytes: Uint8Array, maxBytes: number, what: string): Uint8Array {
-  void new Reader(bytes, maxBytes, what); // throws ENC_TOO_LARGE before any copy
-  return bytes.slice();
-}
 
 function readAmount(r: Reader, field: string): bigint {
   const value = r.u64n(field);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Reader, Writer } from '../../ledger/encoding.js';
+import { ownCopy, Reader, Writer } from '../../ledger/encoding.js';
 import { Kind } from '../../ledger/constants.js';
 import { isSteleError } from '../../ledger/errors.js';
 
@@ -80,4 +80,13 @@ test('the writer refuses values outside the schema (programmer errors are RangeE
   assert.throws(() => new Writer().u64n(2n ** 64n), RangeError);
   assert.throws(() => new Writer().bytes(new Uint8Array(11), 10), RangeError);
   assert.throws(() => new Writer().fixed(new Uint8Array(3), 4), RangeError);
+});
+
+test('ownCopy: refuses more than the bound without copying, and copies even a Buffer view (whose slice shares memory)', () => {
+  const source = Buffer.from([1, 2, 3, 4]).subarray(1, 3);
+  const copy = ownCopy(source, 2, 'x');
+  assert.ok(!(copy instanceof Buffer));
+  source[0] = 9;
+  assert.deepEqual([...copy], [2, 3], 'the copy does not change with its source');
+  assert.throws(() => ownCopy(source, 1, 'x'), (e: unknown) => isSteleError(e, 'ENC_TOO_LARGE'));
 });
