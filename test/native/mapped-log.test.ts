@@ -99,8 +99,9 @@ test('mapped log: small persists run inline when the persist thread is idle; lar
   await log.persist();
   assert.equal(log.stats().inlineSyncs, 1);
   assert.equal(log.stats().syncs, 3);
-  // A small persist while a large one is under way waits its turn on the thread, and the
-  // two resolve in order.
+  // A small persist right after a large one resolves after it. It waits its turn on the
+  // thread while the large one is under way; if the thread has already finished (a fast
+  // msync, seen once in CI), it may run inline instead: either way, in order.
   const order: number[] = [];
   log.append(new Uint8Array(4000).fill(3));
   const a = log.persist().then(() => order.push(1));
@@ -108,7 +109,7 @@ test('mapped log: small persists run inline when the persist thread is idle; lar
   const b = log.persist().then(() => order.push(2));
   await Promise.all([a, b]);
   assert.deepEqual(order, [1, 2]);
-  assert.equal(log.stats().inlineSyncs, 1);
+  assert.ok([1, 2].includes(log.stats().inlineSyncs), `inline ${log.stats().inlineSyncs}`);
   // Across segments (64 KiB each) inline persists keep working, and everything reopens.
   for (let i = 0; i < 300; i++) {
     log.append(new Uint8Array(500).fill(i & 0xff));
