@@ -30,7 +30,8 @@ import { Worker } from 'node:worker_threads';
 import { toHex } from '../ledger/assert.js';
 import { keyPairFromSeed } from '../ledger/ed25519.js';
 import { SteleClient } from '../api/client.js';
-import { frameAll } from '../api/framing.js';
+import { frameAll, unframeAll } from '../api/framing.js';
+import { HttpLite } from './http-lite.js';
 import { prepareCluster, startValidators, type RunningCluster } from '../cli/up.js';
 import { signedTransfers, verifyRateFast } from './crypto-lib.js';
 import { etcdPutLoad, startEtcd, type EtcdCluster } from './etcd.js';
@@ -267,7 +268,11 @@ class CommitObserver {
   failure: Error | null = null;
   committedTotal = 0;
 
-  constructor(private readonly client: SteleClient) {}
+  constructor(
+    private readonly client: SteleClient,
+    private readonly url: string,
+    private readonly http: HttpLite,
+  ) {}
 
   get height(): number {
     return this.latest;
@@ -318,7 +323,7 @@ class CommitObserver {
     this.fetching = true;
     try {
       while (this.next <= this.latest && !this.abort.signal.aborted) {
-        const page = await this.client.blocksBytes(this.next, Math.min(100, this.latest - this.next + 1));
+        const page = await this.blocksBytes(this.next, Math.min(100, this.latest - this.next + 1));
         if (page.length === 0) throw new Error(`no block at height ${this.next}`);
         for (const bytes of page) this.onBlock(this.next++, bytes);
       }
@@ -327,6 +332,15 @@ class CommitObserver {
     } finally {
       this.fetching = false;
     }
+  }
+
+  /** GET /v1/blocks in the binary form (as SteleClient.blocksBytes, through the lean client). */
+  private async blocksBytes(from: number, limit: number): Promise<Uint8Array[]> {
+    const answer = await this.http.get(`${this.url}/v1/blocks?from=${from}&limit=${limit}`, 'application/octet-stream');
+    if (answer.status !== 200) throw new Error(`GET /v1/blocks: HTTP ${answer.status}: ${answer.body.toString('utf8', 0, 300)}`);
+    const split = unframeAll(answer.body, Number.MAX_SAFE_INTEGER);
+    if (split.fault !== null) throw new Error(`GET /v1/blocks: a block frame is cut at byte ${split.at}`);
+    return split.items;
   }
 
   private onBlock(height: number, bytes: Uint8Array): void {
@@ -357,6 +371,7 @@ class CommitObserver {
 
 interface Submitter {
   readonly observer: CommitObserver;
+  readonly http: HttpLite;
   readonly failed: () => Error | null;
 }
 
@@ -381,8 +396,8 @@ async function submit(s: Submitter, url: string, unit: Unit, group: Group): Prom
     const failure = s.failed();
     if (failure !== null) throw failure;
     if (group.sentMs === 0) group.sentMs = performance.now();
-    const response = await fetch(url + unit.path, { method: 'POST', headers: { 'content-type': unit.type }, body, signal: AbortSignal.timeout(60_000) });
-    const text = await response.text();
+    const response = await s.http.post(url + unit.path, unit.type, body);
+    const text = response.body.toString('utf8');
     if (!retryable(response.status) && !group.answered) {
       group.answered = true;
       group.stats.admitMs.push(performance.now() - group.sentMs);
@@ -455,6 +470,8 @@ interface Cluster {
   readonly leader: number;
   readonly observer: CommitObserver;
   readonly signer: SignerPool;
+  /** The client's connections to every validator (bench/http-lite.ts). */
+  readonly http: HttpLite;
   readonly failed: () => Error | null;
   nextK: number;
   /** Batch bodies' form (--encoding). */
@@ -509,7 +526,7 @@ function summarize(stats: PhaseStats, before: ProcessSample[], after: ProcessSam
 async function closedLoop(c: Cluster, o: E2eOptions, units: Unit[], seconds: number): Promise<PhaseResult> {
   const stats = new PhaseStats();
   const urls = targets(c, o);
-  const s: Submitter = { observer: c.observer, failed: c.failed };
+  const s: Submitter = { observer: c.observer, http: c.http, failed: c.failed };
   const before = pids(c).map(sample);
   const clientBefore = process.cpuUsage();
   const start = performance.now();
@@ -550,7 +567,7 @@ async function openLoop(c: Cluster, o: E2eOptions, kind: 'batch' | 'single', rat
   const units = await signUnits(c, total, kind, group);
   const stats = new PhaseStats();
   const urls = targets(c, o);
-  const s: Submitter = { observer: c.observer, failed: c.failed };
+  const s: Submitter = { observer: c.observer, http: c.http, failed: c.failed };
   const before = pids(c).map(sample);
   const clientBefore = process.cpuUsage();
   const start = performance.now();
@@ -611,13 +628,15 @@ async function startCluster(dir: string, o: E2eOptions, txsTotal: number): Promi
   const leader = (await new SteleClient({ url: apis[0] as string }).status()).leader;
   if (leader === null) throw new Error('no leader');
   // Watch the leader's stream: it learns a commit first; followers hear of it a message later.
-  const observer = new CommitObserver(new SteleClient({ url: apis[leader] as string }));
+  const http = new HttpLite(OPEN_LOOP_INFLIGHT_MAX);
+  cleanups.push(() => http.close());
+  const observer = new CommitObserver(new SteleClient({ url: apis[leader] as string }), apis[leader] as string, http);
   await observer.start();
   cleanups.push(() => observer.stop());
   const genesis = JSON.parse(readFileSync(layout.genesisPath, 'utf8')) as { chain_id: string };
   const signer = new SignerPool(genesis.chain_id, seeds.map((s) => s.toString('hex')));
   cleanups.push(() => signer.close());
-  return { running, apis, leader, observer, signer, failed: () => exit ?? observer.failure, nextK: 0, encoding: o.encoding };
+  return { running, apis, leader, observer, signer, http, failed: () => exit ?? observer.failure, nextK: 0, encoding: o.encoding };
 }
 
 // ------------------------------------------------------------------ phases
@@ -744,6 +763,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     p99_admit_ms: round(median(runs.map((r) => r.admitP99Ms)), 2),
     tx_per_block: round(committed / Math.max(1, blocks), 1),
     cpu_us_per_tx: round(median(runs.map(cpuPerTxUs))),
+    client_cpu_us_per_tx: round(median(runs.map((r) => (r.clientCpuS / Math.max(1, r.committed)) * 1e6))),
     timed_out: runs.reduce((a, r) => a + r.stats.timedOut, 0),
   };
 }

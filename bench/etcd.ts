@@ -12,6 +12,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
+import { HttpLite } from './http-lite.js';
 
 export interface EtcdCluster {
   readonly endpoints: string[];
@@ -95,14 +96,16 @@ export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http',
     };
     close = () => etcd.close();
   } else {
-    const body = (key: string): string => JSON.stringify({ key: Buffer.from(key).toString('base64'), value: value.toString('base64') });
+    // The same lean client bench:e2e drives Stele's REST API with (bench/http-lite.ts).
+    const http = new HttpLite(concurrency);
+    const body = (key: string): Buffer => Buffer.from(JSON.stringify({ key: Buffer.from(key).toString('base64'), value: value.toString('base64') }));
     let endpoint = 0;
     put = async (key) => {
       const url = `${cluster.endpoints[endpoint++ % cluster.endpoints.length]}/v3/kv/put`;
-      const r = await fetch(url, { method: 'POST', body: body(key), headers: { 'content-type': 'application/json' } });
-      if (!r.ok) throw new Error(`etcd put: HTTP ${r.status}`);
-      await r.arrayBuffer();
+      const r = await http.post(url, 'application/json', body(key));
+      if (r.status !== 200) throw new Error(`etcd put: HTTP ${r.status}`);
     };
+    close = () => http.close();
   }
   let retries = 0;
   // Latency counts from the first attempt. The last failure is thrown with its cause.
