@@ -14,8 +14,9 @@
  * Phases, per run: closed-loop batch (C clients, each with one batch of B in flight until
  * every transaction of it is seen committed), closed-loop single (C clients, one
  * transaction each), etcd. Then an open loop paced at half the median peak rate (p99 at
- * half load). With --txs N: N more transfers in batches, RSS per validator, then the
- * cluster stops and `stele audit --data` verifies validator v1's chain. With --open-rate R,
+ * half load), after 3 s of the same load that are not counted. With --txs N: N more
+ * transfers in batches, RSS per validator, then the cluster stops and `stele audit --data`
+ * verifies validator v1's chain. With --open-rate R,
  * only the open loop runs, at R tx/s, `--runs` times (latency work; no targets judged).
  * --block-wait-ms sets the validators' `block_wait_ms` (default: theirs).
  */
@@ -818,6 +819,11 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   const peak = med(byKind(best), (r) => r.committedPerS);
 
   const half: PhaseResult[] = [];
+  // As with --open-rate: an uncounted stretch of the same load first, so that the counted
+  // window measures half load itself, not the change from the phase before (etcd's, whose
+  // cluster has just stopped, or the closed loop's backlog).
+  note(`warm-up: ${round(peak / 2)} tx/s for ${OPEN_WARMUP_SECONDS} s (not counted)`);
+  await openPhase(c, o, best, peak / 2, OPEN_WARMUP_SECONDS);
   for (let run = 1; run <= o.runs; run++) {
     note(`half load (${best}): ${round(peak / 2)} tx/s offered, open loop, ${o.seconds} s (run ${run} of ${o.runs})`);
     half.push((await openPhase(c, o, best, peak / 2, o.seconds)).r);
