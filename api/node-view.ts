@@ -117,8 +117,9 @@ export interface Metric {
   /** [a-zA-Z_:][a-zA-Z0-9_:]* (checked when rendered). */
   readonly name: string;
   readonly help: string;
-  readonly type: 'counter' | 'gauge';
-  readonly samples: readonly { readonly labels?: Readonly<Record<string, string>>; readonly value: number | bigint }[];
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  /** A histogram's samples carry `suffix` (`_bucket` with an `le` label, `_sum`, `_count`): see api/metrics.ts Histogram. */
+  readonly samples: readonly { readonly suffix?: '_bucket' | '_sum' | '_count'; readonly labels?: Readonly<Record<string, string>>; readonly value: number | bigint }[];
 }
 
 /** Limit flags of the contract checker (SCL.md section 6); absent ones take the checker defaults. */

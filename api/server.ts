@@ -40,7 +40,7 @@ import {
 import { checkRequestSignature, MEMBERS_HEADERS, ReplayGuard } from './members.js';
 import type { NodeView } from './node-view.js';
 import { DOCS_HTML, DOCS_SCRIPT, openApiDocument, type RouteRecord } from './openapi.js';
-import { renderMetrics, type Metric } from './metrics.js';
+import { Histogram, LATENCY_BUCKETS_S, renderMetrics, type Metric } from './metrics.js';
 import {
   accountToJson,
   batchAnswerSchema,
@@ -85,6 +85,8 @@ export interface AppOptions {
 
 /** Routes that document the API: always open, even in members mode. */
 const DOC_ROUTES = new Set(['/openapi.json', '/docs', '/docs/app.js']);
+/** The block stream's route: long-lived, so left out of the request-duration histogram. */
+const STREAM_ROUTE = '/v1/stream';
 
 /** Binary bodies are Buffers, which JSON Schema cannot type; openapi.ts spells them as binary strings. */
 const BINARY = { description: 'the canonical binary encoding (ledger/tx.ts, ledger/block.ts)' } as const;
@@ -192,6 +194,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   // Counters of this API (bounded labels: route templates, not raw URLs).
   const requestCounts = new Map<string, number>();
+  const requestSeconds = new Histogram(LATENCY_BUCKETS_S);
   let waiters = 0;
   let lintsInFlight = 0;
   const subscribers = new Set<Subscriber>();
@@ -253,8 +256,11 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${['GET', 'POST'].includes(request.method) ? request.method : 'OTHER'} ${reply.statusCode} ${route}`;
+    const method = ['GET', 'POST'].includes(request.method) ? request.method : 'OTHER';
+    const key = `${method} ${reply.statusCode} ${route}`;
     requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
+    // A stream's "duration" is how long a subscriber stayed: not a request latency.
+    if (route !== STREAM_ROUTE) requestSeconds.observe(reply.elapsedTime / 1000, { method, route });
   });
 
   // Members mode: refuse unsigned requests before reading a body, verify after.
@@ -560,6 +566,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
             return { labels: { method, status, route: route.join(' ') }, value };
           }),
         },
+        requestSeconds.metric('stele_api_request_duration_seconds', 'time from a request\'s arrival to its answer sent, by method and route template (GET /v1/stream not included)'),
         { name: 'stele_api_stream_subscribers', help: 'open GET /v1/stream connections', type: 'gauge', samples: [{ value: subscribers.size }] },
         { name: 'stele_api_commit_waiters', help: 'requests waiting for a commit (wait=commit)', type: 'gauge', samples: [{ value: waiters }] },
       ];
@@ -615,7 +622,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   });
 
   app.get(
-    '/v1/stream',
+    STREAM_ROUTE,
     {
       schema: {
         summary: 'Server-sent events: one `block` event per committed block header (id = height); Last-Event-ID or ?from= replays missed ones',

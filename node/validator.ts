@@ -35,6 +35,7 @@ import { decodeRecord, encodeRecord, type Vote } from '../consensus/messages.js'
 import { compactRecords, digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
 import { rememberOwnVotes } from '../consensus/own-votes.js';
 import { BLOCK_WAIT_MS_DEFAULT } from './config.js';
+import { Histogram, LATENCY_BUCKETS_S } from '../api/metrics.js';
 
 const CHANNEL_CONSENSUS = 0;
 const CHANNEL_FORWARD = 1;
@@ -106,6 +107,8 @@ interface Speculative {
   readonly result: BlockResult;
   /** Built and signed by this process (maybePropose), not recovered from the core. */
   readonly own: boolean;
+  /** When it was proposed (own blocks; 0 for recovered ones). */
+  readonly proposedAt: number;
 }
 
 /**
@@ -115,6 +118,8 @@ interface Speculative {
 interface MempoolEntry {
   readonly tx: Tx;
   readonly at: number;
+  /** Admitted from a client of this node (not forwarded by a peer): its commit is timed (commitSeconds). */
+  readonly local: boolean;
   sentAt: number | null;
   sends: number;
   slot: number;
@@ -161,6 +166,10 @@ export class Validator {
   /** The compaction under way, and the applied height the last one started from. */
   private compaction: Promise<void> | null = null;
   private compactedAt = 0;
+  /** Admission to commit (stored here) of each transaction a client submitted to this node. */
+  readonly commitSeconds = new Histogram(LATENCY_BUCKETS_S);
+  /** Proposal to commit (stored here) of each block this node proposed as leader. */
+  readonly blockSeconds = new Histogram(LATENCY_BUCKETS_S);
   readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, acceptorCompactions: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
@@ -347,7 +356,7 @@ export class Validator {
    * the leader as well.
    * @throws SteleError TX_* (refused) or MEMPOOL_FULL.
    */
-  submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify', dryRun?: BlockBuilder): { id: string } {
+  submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify', dryRun?: BlockBuilder, local = true): { id: string } {
     const id = tx.idHex;
     if (this.mempool.has(id)) return { id };
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
@@ -355,7 +364,7 @@ export class Validator {
     const refusal = (dryRun ?? this.admissionBuilder()).check(tx, { signatures });
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     const now = this.clock();
-    const entry = this.enterMempool(tx, now);
+    const entry = this.enterMempool(tx, now, local);
     const leader = this.status().leader;
     if (leader !== null && leader !== this.options.index) {
       this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
@@ -367,8 +376,8 @@ export class Validator {
   }
 
   /** Puts an admitted transaction in the mempool, not yet forwarded. */
-  private enterMempool(tx: Tx, now: number): MempoolEntry {
-    const entry: MempoolEntry = { tx, at: now, sentAt: null, sends: 0, slot: 0 };
+  private enterMempool(tx: Tx, now: number, local: boolean): MempoolEntry {
+    const entry: MempoolEntry = { tx, at: now, local, sentAt: null, sends: 0, slot: 0 };
     this.mempool.set(tx.idHex, entry);
     // A leader with no block in flight cuts one for it at once (after this turn, so that
     // the rest of a batch arriving now joins it); a busy one leaves it to the timer.
@@ -435,11 +444,11 @@ export class Validator {
         if (this.mempool.has(id) || this.stopped) return;
         if (this.store.state.get(keys.txid(id)) !== undefined) return;
         if (this.mempool.size >= this.mempoolMax) return; // the follower sends it again later
-        this.enterMempool(tx, this.clock());
+        this.enterMempool(tx, this.clock(), false);
         this.counters.forwardedAdmitted++;
         return;
       }
-      this.submit(tx, 'verified');
+      this.submit(tx, 'verified', undefined, false);
     } catch (error) {
       if (!isSteleError(error)) throw error; // a forwarded transaction refused here: the submitter's node reports it
     }
@@ -527,7 +536,7 @@ export class Validator {
       const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
       try {
         const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
-        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false });
+        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false, proposedAt: 0 });
       } catch (error) {
         if (!isSteleError(error)) throw error;
         return false; // a recovered value this replica cannot extend yet: wait for it to commit
@@ -644,7 +653,7 @@ export class Validator {
     const value = block.bytes;
     const proposed = this.driver.propose(value);
     invariant(proposed === slot, 'proposed in the slot that was free');
-    this.speculative.push({ slot, digest: digestOf(value), block, result: sealed, own: true });
+    this.speculative.push({ slot, digest: digestOf(value), block, result: sealed, own: true, proposedAt: this.clock() });
     this.counters.proposedBlocks++;
   }
 
@@ -713,7 +722,7 @@ export class Validator {
   private async applyGroups(entries: readonly Committed[]): Promise<void> {
     const paranoid = this.options.verifyCommitted === true;
     for (let next = 0; next < entries.length; ) {
-      const group: { entry: Committed; block: Block; checks: CheckOptions }[] = [];
+      const group: { entry: Committed; block: Block; checks: CheckOptions; proposedAt: number }[] = [];
       for (; next < entries.length && group.length < APPLY_GROUP_BLOCKS_MAX; next++) {
         const e = entries[next] as Committed;
         if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
@@ -727,6 +736,7 @@ export class Validator {
         group.push({
           entry: e,
           block: withCertificate(block, e.certificate),
+          proposedAt: own?.proposedAt ?? 0,
           // Every vote of a committed certificate was verified by the consensus core (as it
           // arrived on the leader, in the COMMIT or catch-up reply on the others) against
           // this very value: verifying them again here would double the cost of each block.
@@ -745,11 +755,15 @@ export class Validator {
         group.map((g) => g.checks),
       );
       // Synchronous from here to the end of the group: nothing else sees the steps between.
-      for (const { entry: e, block: certified } of group) {
+      const storedAt = this.clock();
+      for (const { entry: e, block: certified, proposedAt } of group) {
+        if (proposedAt > 0) this.blockSeconds.observe((storedAt - proposedAt) / 1000);
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
         certified.txs.forEach((tx, index) => {
           const id = tx.idHex;
+          const pending = this.mempool.get(id);
+          if (pending?.local === true) this.commitSeconds.observe((storedAt - pending.at) / 1000);
           this.mempool.delete(id);
           this.refused.delete(id); // refused once by a leader, then committed after all
           const waiting = this.waiters.get(id);

@@ -162,6 +162,8 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       const core = validator.driver.core.counters;
       const counter = (name: string, help: string, value: number): Metric => ({ name, help, type: 'counter', samples: [{ value }] });
       return [
+        validator.commitSeconds.metric('stele_transaction_commit_seconds', 'time from admitting a client\'s transaction to storing it committed, on the node the client submitted to'),
+        validator.blockSeconds.metric('stele_block_commit_seconds', 'time from proposing a block to storing it committed, on the leader that proposed it'),
         { name: 'stele_committed_height', help: 'height of the last committed block', type: 'gauge', samples: [{ value: store.height }] },
         { name: 'stele_mempool_transactions', help: 'transactions waiting in the mempool', type: 'gauge', samples: [{ value: validator.mempoolSize }] },
         counter('stele_blocks_committed_total', 'blocks committed by this validator since start', c.committedBlocks),
