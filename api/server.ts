@@ -59,7 +59,7 @@ import {
   streamQuerySchema,
   submitQuerySchema,
 } from './schemas.js';
-import { payloadSchema, txFromBytes, txFromJson, txJsonSchema, txToJson } from './tx-json.js';
+import { payloadSchema, txFromBytes, txFromJson, txJsonSchema, txsFromBytes, txToJson } from './tx-json.js';
 
 export interface MembersOptions {
   /** When true, every non-GET request must be signed by an active registered identity. */
@@ -366,9 +366,11 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       // Decode every item first; then admit in order (a later item may depend on an earlier
       // one: register, then transfer), in one call when the node can verify them together.
       const decoded: Array<{ index: number; tx: Tx }> = [];
+      const binaryTxs = binary ? txsFromBytes(items as Uint8Array[], txBytesMax) : null;
       for (let index = 0; index < items.length; index++) {
         try {
-          const tx = binary ? txFromBytes(items[index] as Uint8Array, txBytesMax) : txFromJson(items[index], txBytesMax);
+          const tx = binaryTxs === null ? txFromJson(items[index], txBytesMax) : (binaryTxs[index] as Tx | SteleError);
+          if (isSteleError(tx)) throw tx;
           checkChain(tx);
           decoded.push({ index, tx });
         } catch (error) {

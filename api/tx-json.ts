@@ -36,7 +36,7 @@ import {
   TX_BYTES_MAX,
 } from '../ledger/constants.js';
 import { isSteleError, SteleError } from '../ledger/errors.js';
-import { CHAIN_ID_RE, decodeTx, encodeTx, encodeTxBody, NAME_RE, RECORD_KEY_RE, Role, SCL_NAME_RE, type ContractValue, type Payload, type RoleName, type Tx } from '../ledger/tx.js';
+import { CHAIN_ID_RE, decodeTx, decodeTxs, encodeTx, encodeTxBody, NAME_RE, RECORD_KEY_RE, Role, SCL_NAME_RE, type ContractValue, type Payload, type RoleName, type Tx } from '../ledger/tx.js';
 
 export type PayloadJson =
   | { type: 'register'; public_key: string; name: string; roles: RoleName[] }
@@ -348,13 +348,33 @@ export function txFromJson(value: unknown, maxBytes = TX_BYTES_MAX): Tx {
  *   details.field the field), TX_TOO_LARGE above `maxBytes`.
  */
 export function txFromBytes(bytes: Uint8Array, maxBytes = TX_BYTES_MAX): Tx {
-  if (bytes.length > maxBytes) throw new SteleError('TX_TOO_LARGE', `the transaction is ${bytes.length} bytes; the limit is ${maxBytes}`, { bytes: bytes.length, limit: maxBytes });
+  if (bytes.length > maxBytes) throw tooLarge(bytes.length, maxBytes);
   try {
     return decodeTx(bytes, maxBytes);
   } catch (error) {
     if (!isSteleError(error)) throw error;
-    throw new SteleError('TX_MALFORMED', error.reason, { encoding_code: error.code, ...error.details });
+    throw malformedEncoding(error);
   }
+}
+
+/** `txFromBytes` for each item of a batch (ids hashed together: decodeTxs); a refused item is its SteleError, in its place. */
+export function txsFromBytes(items: readonly Uint8Array[], maxBytes = TX_BYTES_MAX): Array<Tx | SteleError> {
+  const fit = items.filter((b) => b.length <= maxBytes);
+  const decoded = decodeTxs(fit, maxBytes);
+  let k = 0;
+  return items.map((b) => {
+    if (b.length > maxBytes) return tooLarge(b.length, maxBytes);
+    const d = decoded[k++] as Tx | SteleError;
+    return isSteleError(d) ? malformedEncoding(d) : d;
+  });
+}
+
+function tooLarge(bytes: number, limit: number): SteleError {
+  return new SteleError('TX_TOO_LARGE', `the transaction is ${bytes} bytes; the limit is ${limit}`, { bytes, limit });
+}
+
+function malformedEncoding(error: SteleError): SteleError {
+  return new SteleError('TX_MALFORMED', error.reason, { encoding_code: error.code, ...error.details });
 }
 
 function payloadToJson(p: Payload): PayloadJson {

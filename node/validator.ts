@@ -7,8 +7,9 @@
  * - The leader builds blocks from its mempool on top of the committed state plus its
  *   in-flight blocks (speculative overlays), pre-executing every transaction; refused ones
  *   leave the mempool with their code. It cuts a block as soon as none of its blocks awaits
- *   a commit, and otherwise once the oldest transaction in no block has waited blockWaitMs
- *   or a block's worth is pending (maybePropose).
+ *   a commit (when its main thread is busy, no sooner than blockWaitMs after the last cut),
+ *   and otherwise once the oldest transaction in no block has waited blockWaitMs or a
+ *   block's worth is pending (maybePropose).
  * - Every replica, the leader included, commits a block through `LedgerStore.commit`:
  *   structure, signatures, certificate, re-execution and state hash. A block that fails
  *   there halts the replica loudly (`onFatal`): a committed block is final, so a mismatch
@@ -29,12 +30,13 @@ import type { StateReader } from '../ledger/state.js';
 import type { LedgerStore } from '../ledger/store.js';
 import type { VerifyPool } from '../ledger/verify-pool.js';
 import type { VerifyItem } from '../ledger/verify-batch.js';
-import { decodeTx, type Tx } from '../ledger/tx.js';
+import { decodeTxs, type Tx } from '../ledger/tx.js';
 import { ReplicaDriver, type AcceptorLog, type PeerMessage, type Transport } from '../consensus/driver.js';
 import { decodeRecord, encodeRecord, type Vote } from '../consensus/messages.js';
 import { compactRecords, digestOf, ZERO_DIGEST, type Committed, type DurableState } from '../consensus/replica.js';
 import { rememberOwnVotes } from '../consensus/own-votes.js';
 import { BLOCK_WAIT_MS_DEFAULT } from './config.js';
+import { eventLoopBusy } from './busy.js';
 import { Histogram, LATENCY_BUCKETS_S } from '../api/metrics.js';
 
 const CHANNEL_CONSENSUS = 0;
@@ -55,6 +57,11 @@ export interface ValidatorOptions {
   readonly mempoolMax?: number;
   /** How long the leader waits to fill a block that is not full (default BLOCK_WAIT_MS_DEFAULT). */
   readonly blockWaitMs?: number;
+  /**
+   * Whether this process is busy (default: node/busy.ts eventLoopBusy, the main thread's
+   * event-loop utilization); a busy leader spaces its blocks at least blockWaitMs apart.
+   */
+  readonly busy?: () => boolean;
   /**
    * A follower sends a pending transaction to the leader again when it has not committed
    * this many milliseconds after the last send, or sends it at all once a leader is known
@@ -162,6 +169,10 @@ export class Validator {
   private applying: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private cutScheduled = false;
+  /** When this leader last proposed a block, and the timer of a cut put off until blockWaitMs after it. */
+  private lastCutAt = 0;
+  private cutDeferred: NodeJS.Timeout | null = null;
+  private readonly busy: () => boolean;
   private stopped = false;
   /** The compaction under way, and the applied height the last one started from. */
   private compaction: Promise<void> | null = null;
@@ -170,7 +181,7 @@ export class Validator {
   readonly commitSeconds = new Histogram(LATENCY_BUCKETS_S);
   /** Proposal to commit (stored here) of each block this node proposed as leader. */
   readonly blockSeconds = new Histogram(LATENCY_BUCKETS_S);
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, acceptorCompactions: 0 };
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, acceptorCompactions: 0, cutsDeferred: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -181,6 +192,7 @@ export class Validator {
     this.clock = options.clock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
     this.blockWaitMs = options.blockWaitMs ?? BLOCK_WAIT_MS_DEFAULT;
+    this.busy = options.busy ?? eventLoopBusy();
     this.reforwardMs = options.reforwardMs ?? REFORWARD_MS_DEFAULT;
     const chainId = g.chainId;
     const height = options.store.height;
@@ -192,10 +204,13 @@ export class Validator {
       receive: (handler) => {
         transport.receive((batch) => {
           const consensus: PeerMessage[] = [];
+          const forwarded: Uint8Array[] = [];
           for (const m of batch) {
             if (m.bytes[0] === CHANNEL_CONSENSUS) consensus.push({ from: m.from, bytes: m.bytes.subarray(1) });
-            else if (m.bytes[0] === CHANNEL_FORWARD) this.onForwarded(m.bytes.subarray(1));
+            else if (m.bytes[0] === CHANNEL_FORWARD) forwarded.push(m.bytes.subarray(1));
           }
+          // Forwards first, as before this batching (they precede the batch's consensus messages in handling).
+          if (forwarded.length > 0) this.onForwarded(forwarded);
           if (consensus.length > 0) handler(consensus);
         });
       },
@@ -264,6 +279,8 @@ export class Validator {
     this.driver.stop();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.cutDeferred !== null) clearTimeout(this.cutDeferred);
+    this.cutDeferred = null;
     await this.applying.catch(() => {});
     await this.compaction;
   }
@@ -318,6 +335,7 @@ export class Validator {
     this.stopped = true;
     this.driver.stop();
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.cutDeferred !== null) clearTimeout(this.cutDeferred);
     this.options.onFatal(error);
   }
 
@@ -436,9 +454,13 @@ export class Validator {
    * be refused as duplicates at the cut and reported as refused. A follower (a forward that
    * arrived just after a change of leader) admits it fully, as before.
    */
-  private onForwarded(bytes: Uint8Array): void {
+  private onForwarded(items: readonly Uint8Array[]): void {
+    // Decoded together: their ids are hashed in one call (decodeTxs). A malformed one is dropped.
+    for (const tx of decodeTxs(items)) if (!isSteleError(tx)) this.admitForwarded(tx);
+  }
+
+  private admitForwarded(tx: Tx): void {
     try {
-      const tx = decodeTx(bytes);
       if (this.driver.core.status().role === 'leader') {
         const id = tx.idHex;
         if (this.mempool.has(id) || this.stopped) return;
@@ -610,12 +632,27 @@ export class Validator {
     // When to cut: at once when no block of this leader awaits its commit (an idle pipeline:
     // waiting would only add latency), else once the oldest transaction in no block has
     // waited blockWaitMs or a full block is pending (a busy pipeline: bigger blocks, each of
-    // which costs the cluster about 9 ms of CPU whatever it holds).
+    // which costs the cluster about 9 ms of CPU whatever it holds). A leader whose main
+    // thread is busy (node/busy.ts) spaces even an idle pipeline's blocks blockWaitMs apart:
+    // at moderate load, cutting per commit round made so many small blocks that they
+    // alone kept the machine busy (docs/performance.md, ninth session).
     const limits = this.genesis.limits;
     if (this.driver.core.proposalsInFlight > 0) {
       const oldest = this.oldestUnproposed();
       if (oldest === undefined) return;
       if (this.mempool.size - this.inBlocksCount() < limits.block_txs_max && this.clock() - oldest.at < this.blockWaitMs) return;
+    } else if (this.busy()) {
+      // An idle pipeline on a busy leader: blocks at least blockWaitMs apart, so that under
+      // moderate load each carries more and the cluster spends less on blocks.
+      const wait = this.lastCutAt + this.blockWaitMs - this.clock();
+      if (wait > 0) {
+        this.cutDeferred ??= setTimeout(() => {
+          this.cutDeferred = null;
+          this.maybePropose();
+        }, wait);
+        this.counters.cutsDeferred++;
+        return;
+      }
     }
     if (!this.syncSpeculative()) return;
     const base = this.speculative.at(-1);
@@ -655,6 +692,7 @@ export class Validator {
     invariant(proposed === slot, 'proposed in the slot that was free');
     this.speculative.push({ slot, digest: digestOf(value), block, result: sealed, own: true, proposedAt: this.clock() });
     this.counters.proposedBlocks++;
+    this.lastCutAt = this.clock();
   }
 
   /**

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeTx, decodeTxBody, encodeTxBody, type Payload } from '../../ledger/tx.js';
+import { decodeTx, decodeTxBody, decodeTxs, encodeTxBody, type Payload } from '../../ledger/tx.js';
 import { decodeBlock, decodeHeader } from '../../ledger/block.js';
 import { decodeWriteSet, encodeWriteSet, type Write } from '../../ledger/state.js';
 import { isSteleError } from '../../ledger/errors.js';
@@ -116,6 +116,44 @@ test('transaction decoders: random and mutated bytes give only ENC_* errors', ()
     onlyTyped(() => decodeBlock(b));
     onlyTyped(() => decodeWriteSet(b));
   }
+});
+
+test('decodeTxs: each item as decodeTx decodes it (same id, same error code), in place', () => {
+  const samples = [
+    tx({ type: 'transfer', from: alice.publicKey, asset: 'STL', to: bob.publicKey, amount: 5n }, [alice]).bytes,
+    tx({ type: 'put', owner: alice.publicKey, key: 'x', value: { kind: 'inline', data: new Uint8Array(40) } }, [alice, bob]).bytes,
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom(...samples), fc.integer({ min: 0, max: 5 }), fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), (specs) => {
+      // how 5: the sample unchanged; 0-4: a mutation, which may or may not still decode.
+      const items = specs.map(([b, how, at, v]) => (how === 5 ? b : mutate(b, how, at, v)));
+      const together = decodeTxs(items);
+      assert.equal(together.length, items.length);
+      items.forEach((bytes, i) => {
+        const got = together[i];
+        let alone: ReturnType<typeof decodeTx> | string;
+        try {
+          alone = decodeTx(bytes);
+        } catch (error) {
+          assert.ok(isSteleError(error));
+          alone = error.code;
+        }
+        if (typeof alone === 'string') assert.ok(isSteleError(got) && got.code === alone, `item ${i}: ${alone}`);
+        else {
+          assert.ok(got !== undefined && !isSteleError(got));
+          assert.deepEqual(got.id, alone.id);
+          assert.equal(got.idHex, alone.idHex);
+          assert.deepEqual(got.bytes, alone.bytes);
+          assert.notEqual(got.bytes.buffer, bytes.buffer, 'a copy, not a view of the input');
+        }
+      });
+    }),
+    { numRuns: 300 },
+  );
+  assert.deepEqual(decodeTxs([]), []);
+  const huge = decodeTxs([new Uint8Array(TX_BYTES_MAX + 1), samples[0] as Uint8Array]);
+  assert.ok(isSteleError(huge[0], 'ENC_TOO_LARGE'));
+  assert.ok(!isSteleError(huge[1]));
 });
 
 test('oversize input is refused before any work', () => {

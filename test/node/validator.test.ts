@@ -177,7 +177,7 @@ test('a follower sends a pending transaction again when its forward was lost, an
 });
 
 test('a leader cuts a block at once when none of its blocks awaits a commit, and otherwise waits blockWaitMs for more', async () => {
-  await withLeader({ blockWaitMs: 1_000 }, async (validators, leader, net) => {
+  await withLeader({ blockWaitMs: 1_000, busy: () => false }, async (validators, leader, net) => {
     const v = validators[leader]!;
     const users = chain.users;
     const transfer = (k: number): ReturnType<typeof signTx> =>
@@ -202,6 +202,36 @@ test('a leader cuts a block at once when none of its blocks awaits a commit, and
     assert.ok(Date.now() - heldAt >= 900, `the second cut came ${Date.now() - heldAt} ms after the submission`);
     net.drop = null;
     await Promise.all([second, third]);
+  });
+});
+
+test('a busy leader cuts no sooner than blockWaitMs after its last block, even with none in flight; an idle one at once', async () => {
+  let busy = true;
+  await withLeader({ blockWaitMs: 1_000, busy: () => busy }, async (validators, leader) => {
+    const v = validators[leader]!;
+    const users = chain.users;
+    const transfer = (k: number): ReturnType<typeof signTx> =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1 + k]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k + 1) } }, [users[1 + k]!]);
+    // The first block of this leader: nothing cut before it, so no wait.
+    const firstAt = Date.now();
+    await v.waitForCommit(v.submit(transfer(0)).id, 20_000);
+    assert.ok(Date.now() - firstAt < 700, `first block committed ${Date.now() - firstAt} ms after submission`);
+    // Right after that commit nothing is in flight, but the leader is busy: the next block
+    // waits until blockWaitMs after the first cut.
+    const before = v.counters.proposedBlocks;
+    const deferredBefore = v.counters.cutsDeferred;
+    const second = v.waitForCommit(v.submit(transfer(1)).id, 20_000);
+    await sleep(150);
+    assert.equal(v.counters.proposedBlocks, before, 'a busy leader did not cut at once');
+    assert.ok(v.counters.cutsDeferred > deferredBefore, 'the put-off cut is counted');
+    await second;
+    const secondGap = Date.now() - firstAt;
+    assert.ok(secondGap >= 950, `the second block committed ${secondGap} ms after the first submission`);
+    // No longer busy: the next transaction gets its block at once again.
+    busy = false;
+    const thirdAt = Date.now();
+    await v.waitForCommit(v.submit(transfer(2)).id, 20_000);
+    assert.ok(Date.now() - thirdAt < 700, `third block committed ${Date.now() - thirdAt} ms after submission`);
   });
 });
 
