@@ -637,11 +637,12 @@ export class Validator {
     // at moderate load, cutting per commit round made so many small blocks that they
     // alone kept the machine busy (docs/performance.md, ninth session).
     const limits = this.genesis.limits;
+    const blockFull = (): boolean => this.mempool.size - this.inBlocksCount() >= limits.block_txs_max;
     if (this.driver.core.proposalsInFlight > 0) {
       const oldest = this.oldestUnproposed();
       if (oldest === undefined) return;
-      if (this.mempool.size - this.inBlocksCount() < limits.block_txs_max && this.clock() - oldest.at < this.blockWaitMs) return;
-    } else if (this.busy()) {
+      if (!blockFull() && this.clock() - oldest.at < this.blockWaitMs) return;
+    } else if (this.busy() && !blockFull()) {
       // An idle pipeline on a busy leader: blocks at least blockWaitMs apart, so that under
       // moderate load each carries more and the cluster spends less on blocks.
       const wait = this.lastCutAt + this.blockWaitMs - this.clock();

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../api/server.js';
 import { txToJson } from '../../api/tx-json.js';
 import { frameAll } from '../../api/framing.js';
+import { Histogram, renderMetrics } from '../../api/metrics.js';
 import { errorTable, httpStatusOf } from '../../api/errors.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
@@ -345,6 +346,43 @@ test('GET /v1/status and GET /metrics', async () => {
   assert.match(m.body, /^stele_node_committed_height 1$/m);
   assert.match(m.body, /^stele_node_submitted_total 1$/m);
   assert.match(m.body, /^stele_api_stream_subscribers 0$/m);
+  // Request durations: a histogram per route, cumulative buckets, +Inf equal to the count.
+  assert.match(m.body, /^# TYPE stele_api_request_duration_seconds histogram$/m);
+  const status = (le: string): number => Number(new RegExp(`^stele_api_request_duration_seconds_bucket\\{method="GET",route="/v1/status",le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(m.body)?.[1]);
+  assert.equal(status('+Inf'), 2);
+  assert.ok(status('0.001') <= status('0.01') && status('0.01') <= status('10') && status('10') <= 2);
+  assert.match(m.body, /^stele_api_request_duration_seconds_count\{method="GET",route="\/v1\/status"\} 2$/m);
+  assert.match(m.body, /^stele_api_request_duration_seconds_sum\{method="GET",route="\/v1\/status"\} [0-9.e-]+$/m);
+});
+
+test('Histogram renders cumulative buckets, sum and count per label set', () => {
+  const h = new Histogram([0.01, 0.1, 1]);
+  for (const v of [0.0078125, 0.0625, 0.0625, 0.5, 4]) h.observe(v, { route: '/a' });
+  h.observe(0.1, { route: '/b' }); // on a bound: counted in that bucket
+  h.observe(Number.NaN, { route: '/a' }); // ignored
+  const text = renderMetrics([h.metric('x_seconds', 'x')]);
+  assert.equal(
+    text,
+    [
+      '# HELP x_seconds x',
+      '# TYPE x_seconds histogram',
+      'x_seconds_bucket{route="/a",le="0.01"} 1',
+      'x_seconds_bucket{route="/a",le="0.1"} 3',
+      'x_seconds_bucket{route="/a",le="1"} 4',
+      'x_seconds_bucket{route="/a",le="+Inf"} 5',
+      'x_seconds_sum{route="/a"} 4.6328125',
+      'x_seconds_count{route="/a"} 5',
+      'x_seconds_bucket{route="/b",le="0.01"} 0',
+      'x_seconds_bucket{route="/b",le="0.1"} 1',
+      'x_seconds_bucket{route="/b",le="1"} 1',
+      'x_seconds_bucket{route="/b",le="+Inf"} 1',
+      'x_seconds_sum{route="/b"} 0.1',
+      'x_seconds_count{route="/b"} 1',
+      '',
+    ].join('\n'),
+  );
+  assert.throws(() => new Histogram([1, 0.5]), RangeError);
+  assert.throws(() => new Histogram([]), RangeError);
 });
 
 test('POST /v1/lint: 501 without a checker; the checker report passes through; bounded', async () => {

@@ -232,6 +232,11 @@ test('a busy leader cuts no sooner than blockWaitMs after its last block, even w
     const thirdAt = Date.now();
     await v.waitForCommit(v.submit(transfer(2)).id, 20_000);
     assert.ok(Date.now() - thirdAt < 700, `third block committed ${Date.now() - thirdAt} ms after submission`);
+    // Each of the three was submitted here and timed once; each block was proposed here.
+    const count = (h: Validator['commitSeconds']): number => Number(h.metric('x', 'x').samples.find((x) => x.suffix === '_count')?.value ?? 0);
+    assert.equal(count(v.commitSeconds), 3);
+    assert.equal(count(v.blockSeconds), 3);
+    for (const other of validators.filter((o) => o !== v)) assert.equal(count(other.blockSeconds), 0, 'followers propose nothing');
   });
 });
 
