@@ -29,7 +29,8 @@ import { MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX } from '../api/limits.
 /**
  * How long a leader lets its oldest transaction that is in no block wait for others while
  * one of its blocks awaits its commit (config `block_wait_ms`); a leader with no block in
- * flight cuts one at once, and a full block is cut at once. 30 ms rather than 10: each
+ * flight cuts one at once (a busy one, node/busy.ts, no sooner than this long after its
+ * previous block), and a full block is cut at once. 30 ms rather than 10: each
  * block costs the cluster several ms of CPU whatever it holds (about 9 ms on two cores,
  * 2026-11-30), so under load fewer, bigger blocks leave the machine less busy
  * (docs/performance.md, "Block wait" and "Cutting blocks").
