@@ -16,9 +16,10 @@
  * transaction each), etcd. Then an open loop paced at half the median peak rate (p99 at
  * half load), after 3 s of the same load that are not counted. With --txs N: N more
  * transfers in batches, RSS per validator, then the cluster stops and `stele audit --data`
- * verifies validator v1's chain. With --open-rate R,
- * only the open loop runs, at R tx/s, `--runs` times (latency work; no targets judged).
- * --block-wait-ms sets the validators' `block_wait_ms` (default: theirs).
+ * verifies validator v1's chain. With --open-rate R, only the open loop runs, at R tx/s,
+ * `--runs` times (latency work; no targets judged). --block-wait-ms sets the validators'
+ * `block_wait_ms` (default: theirs). Requests go through bench/http-lite.ts (node:http,
+ * kept-alive connections), etcd's HTTP puts too.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
