@@ -176,12 +176,15 @@ test('a follower sends a pending transaction again when its forward was lost, an
   });
 });
 
+/** Transfer k: from user k+1 to user 0 (distinct senders, so any order commits). */
+function transfer(k: number): ReturnType<typeof signTx> {
+  const users = chain.users;
+  return signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1 + k]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k + 1) } }, [users[1 + k]!]);
+}
+
 test('a leader cuts a block at once when none of its blocks awaits a commit, and otherwise waits blockWaitMs for more', async () => {
   await withLeader({ blockWaitMs: 1_000, busy: () => false }, async (validators, leader, net) => {
     const v = validators[leader]!;
-    const users = chain.users;
-    const transfer = (k: number): ReturnType<typeof signTx> =>
-      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1 + k]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k + 1) } }, [users[1 + k]!]);
     // An idle pipeline: the block is cut (and committed) long before blockWaitMs.
     const started = Date.now();
     await v.waitForCommit(v.submit(transfer(0)).id, 20_000);
@@ -209,9 +212,6 @@ test('a busy leader cuts no sooner than blockWaitMs after its last block, even w
   let busy = true;
   await withLeader({ blockWaitMs: 1_000, busy: () => busy }, async (validators, leader) => {
     const v = validators[leader]!;
-    const users = chain.users;
-    const transfer = (k: number): ReturnType<typeof signTx> =>
-      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1 + k]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: BigInt(k + 1) } }, [users[1 + k]!]);
     // The first block of this leader: nothing cut before it, so no wait.
     const firstAt = Date.now();
     await v.waitForCommit(v.submit(transfer(0)).id, 20_000);
