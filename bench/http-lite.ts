@@ -3,7 +3,7 @@
  *
  * Benchmarks run their clients on the machine they measure, so a client's own CPU is taken
  * from the system under test. Node's fetch (undici, web streams, abort signals) cost about
- * 2 ms of CPU per request here (docs/performance.md, ninth session); a plain request on a
+ * 2.5 ms of CPU per request here (docs/performance.md, ninth session); a plain request on a
  * pooled connection costs a fraction of that. Every system a benchmark compares (Stele's
  * REST API, etcd's HTTP gateway) is driven through this same client.
  */

@@ -14,9 +14,9 @@ import { BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, HASH_BYTES, Kind, S
 import type { Signer } from './ed25519.js';
 import { checkText, ownCopy, Reader, Writer } from './encoding.js';
 import { isSteleError } from './errors.js';
-import { sha256, sha256Many } from './hash.js';
+import { sha256 } from './hash.js';
 import { merkleRootOfData } from './merkle.js';
-import { CHAIN_ID_RE, readTx, withId, type Tx, type TxParts } from './tx.js';
+import { CHAIN_ID_RE, readTx, withIds, type Tx, type TxParts } from './tx.js';
 
 /** Format version of block headers. */
 export const BLOCK_FORMAT = 1;
@@ -164,9 +164,7 @@ export function decodeBlock(bytes: Uint8Array, maxBytes = BLOCK_BYTES_MAX): Bloc
       r.fail(error.code, `txs[${i}]`, `transaction at byte ${at}: ${error.reason}`);
     }
   }
-  // Every id in one call (sha256Many) rather than one hash call per transaction.
-  const ids = sha256Many(parts.map((p) => p.bodyBytes));
-  const txs: Tx[] = parts.map((p, i) => withId(p, ids.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
+  const txs = withIds(parts);
   const votes = r.count(VALIDATORS_MAX, 2 + SIGNATURE_BYTES, 'certificate');
   const certificate: Vote[] = [];
   for (let i = 0; i < votes; i++) {

@@ -394,14 +394,15 @@ export function decodeTxs(items: readonly Uint8Array[], maxBytes = TX_BYTES_MAX)
       throw error;
     }
   });
-  const good = parts.filter((p): p is TxParts => !isSteleError(p));
-  const ids = sha256Many(good.map((p) => p.bodyBytes));
+  const txs = withIds(parts.filter((p): p is TxParts => !isSteleError(p)));
   let k = 0;
-  return parts.map((p) => {
-    if (isSteleError(p)) return p;
-    const at = k++ * HASH_BYTES;
-    return withId(p, ids.subarray(at, at + HASH_BYTES));
-  });
+  return parts.map((p) => (isSteleError(p) ? p : (txs[k++] as Tx)));
+}
+
+/** `withId` for many at once: every id in one call (sha256Many) rather than one hash call per transaction. */
+export function withIds(parts: readonly TxParts[]): Tx[] {
+  const ids = sha256Many(parts.map((p) => p.bodyBytes));
+  return parts.map((p, i) => withId(p, ids.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
 }
 
 /** A decoded transaction before its id: decodeBlock hashes the bodies of all its transactions in one call. */
