@@ -450,8 +450,17 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   const BLOCK_200 = { content: { 'application/json': { schema: { $ref: 'Block#' } }, 'application/octet-stream': { schema: BINARY } } };
 
-  const sendBlock = (request: FastifyRequest, reply: FastifyReply, block: Block): unknown => {
-    if (acceptsBinary(request)) return reply.type('application/octet-stream').send(asBuffer(block.bytes));
+  // The binary answers send the stored encodings as they are: no block is decoded for them.
+  const sendBlockAt = async (request: FastifyRequest, reply: FastifyReply, height: number): Promise<unknown> => {
+    if (acceptsBinary(request)) {
+      const got = await node.blocksBytes(height, 1);
+      invariant(got.length <= 1, 'the node answers at most the blocks asked for');
+      if (got.length === 0) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+      return reply.type('application/octet-stream').send(asBuffer(got[0] as Uint8Array));
+    }
+    const block = await node.block(height);
+    if (block === null) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+    invariant(block.header.height === height, 'the node answers the block asked for');
     return reply.type('application/json').send(blockToJson(block));
   };
 
@@ -466,9 +475,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     },
     async (request, reply) => {
       const height = await node.latestHeight();
-      const block = height < 1 ? null : await node.block(height);
-      if (block === null) throw new SteleError('API_BLOCK_NOT_FOUND', 'no block is committed yet', { height });
-      return sendBlock(request, reply, block);
+      if (height < 1) throw new SteleError('API_BLOCK_NOT_FOUND', 'no block is committed yet', { height });
+      return sendBlockAt(request, reply, height);
     },
   );
 
@@ -484,10 +492,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     },
     async (request, reply) => {
       const height = Number((request.params as { height: string }).height);
-      const block = height > Number.MAX_SAFE_INTEGER ? null : await node.block(height);
-      if (block === null) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
-      invariant(block.header.height === height, 'the node answers the block asked for');
-      return sendBlock(request, reply, block);
+      if (height > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+      return sendBlockAt(request, reply, height);
     },
   );
 
@@ -510,7 +516,20 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       const limit = query.limit === undefined ? 10 : Number(query.limit);
       if (limit > BLOCKS_PAGE_MAX) throw new SteleError('API_BAD_REQUEST', `limit at most ${BLOCKS_PAGE_MAX}`, { limit });
       const latest = await node.latestHeight();
-      const got = from > latest ? [] : await node.blocks(from, Math.min(limit, latest - from + 1));
+      const count = from > latest ? 0 : Math.min(limit, latest - from + 1);
+      if (acceptsBinary(request)) {
+        const got = count === 0 ? [] : await node.blocksBytes(from, count);
+        invariant(got.length <= count, 'the node answers at most the blocks asked for');
+        const items: Uint8Array[] = [];
+        let size = 0;
+        for (const bytes of got) {
+          if (items.length > 0 && size + bytes.length > BLOCKS_PAGE_BYTES_MAX) break;
+          size += bytes.length;
+          items.push(bytes);
+        }
+        return reply.type('application/octet-stream').send(asBuffer(frameAll(items)));
+      }
+      const got = count === 0 ? [] : await node.blocks(from, count);
       const page: Block[] = [];
       let bytes = 0;
       for (const block of got) {
@@ -520,7 +539,6 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         bytes += block.bytes.length;
         page.push(block);
       }
-      if (acceptsBinary(request)) return reply.type('application/octet-stream').send(asBuffer(frameAll(page.map((b) => b.bytes))));
       const nextHeight = from + page.length;
       return reply.type('application/json').send({ blocks: page.map(blockToJson), next: nextHeight <= latest ? nextHeight : null });
     },

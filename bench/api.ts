@@ -47,6 +47,7 @@ const node: NodeView = {
   latestHeight: () => 0,
   block: () => null,
   blocks: () => [],
+  blocksBytes: () => [],
   account: () => ({ balances: new Map(), identity: null, records: [], recordsTruncated: false }),
   identity: () => null,
   onCommittedBlock: () => () => undefined,

@@ -1,9 +1,10 @@
 /**
- * `stele demo`: what `npm start` runs until the networked node exists. A real, single-
- * process walk-through: it writes keys and a genesis file, builds and signs blocks of real
- * transactions (one process plays all three validators, so there is no Paxos and no REST
- * API yet), commits them to the block log and LevelDB on disk, reopens the store, audits
- * the chain from the genesis file, then shows the audit catching a tampered copy.
+ * `stele demo`: a single-process walk-through of the ledger alone (`npm start` runs the
+ * networked cluster, `stele up`). It writes keys and a genesis file, builds and signs
+ * blocks of real transactions (one process plays all three validators, so there is no
+ * Paxos and no REST API here), commits them to the block log and LevelDB on disk, reopens
+ * the store, audits the chain from the genesis file, then shows the audit catching a
+ * tampered copy.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,7 +48,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const dir = resolve(values.dir ?? 'data/demo');
   prepareDir(dir);
   say(json, `Stele demo: a single-process walk-through (one process plays all three validators;`);
-  say(json, `the Paxos node and the REST API are not built yet). Data in ${dir}\n`);
+  say(json, `no Paxos and no REST API here: \`npm start\` runs those). Data in ${dir}\n`);
 
   const validators = ['v1', 'v2', 'v3'].map((id) => newSigner(dir, id));
   const [admin, alice, bob, carol] = ['admin', 'alice', 'bob', 'carol'].map((n) => newSigner(dir, n)) as [Signer, Signer, Signer, Signer];

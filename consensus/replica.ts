@@ -112,6 +112,8 @@ export interface ReplicaCounters {
 }
 
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
+/** The most replicas the core runs with (a genesis may name up to 16 validators; a node refuses more than this). */
+export const REPLICAS_MAX = 7;
 
 /** SHA-256 of a value: what the chain of accepted values links by. */
 export function digestOf(value: Uint8Array): Uint8Array {
@@ -245,7 +247,7 @@ export class Replica {
     private readonly config: ReplicaConfig,
     durable: DurableState,
   ) {
-    invariant(Number.isInteger(config.replicas) && config.replicas >= 1 && config.replicas <= 7, 'replicas 1..7');
+    invariant(Number.isInteger(config.replicas) && config.replicas >= 1 && config.replicas <= REPLICAS_MAX, `replicas 1..${REPLICAS_MAX}`);
     invariant(Number.isInteger(config.id) && config.id >= 0 && config.id < config.replicas, 'replica id in range');
     invariant(config.window >= 1 && config.window <= 1024, 'window 1..1024');
     invariant(config.heartbeatTicks >= 1 && config.electionTicks > config.heartbeatTicks * 2, 'election timeout well above the heartbeat');

@@ -14,7 +14,7 @@ import { parseGenesisText } from '../ledger/genesis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { decodeRecord } from '../consensus/messages.js';
-import { recoverDurable, ZERO_DIGEST } from '../consensus/replica.js';
+import { recoverDurable, REPLICAS_MAX, ZERO_DIGEST } from '../consensus/replica.js';
 import type { PeerMessage, Transport as PeerTransport } from '../consensus/driver.js';
 import { AcceptorLog, MappedBlockLog } from '../native/mapped-log.js';
 import { Transport } from '../native/transport.js';
@@ -50,6 +50,9 @@ export interface RunningNode {
 export async function startNode(configPath: string, onFatal: (error: unknown) => void): Promise<RunningNode> {
   const config = parseNodeConfig(readText(configPath, NODE_CONFIG_BYTES_MAX), configBase(configPath));
   const genesis = parseGenesisText(readText(config.genesis, GENESIS_FILE_BYTES_MAX));
+  if (genesis.validators.length > REPLICAS_MAX) {
+    throw new SteleError('CONFIG_INVALID', `${config.genesis} names ${genesis.validators.length} validators; a node runs with 1 to ${REPLICAS_MAX}`, { field: 'genesis' });
+  }
   const signer = readKeyFile(config.key);
   const index = genesis.validators.findIndex((v) => bytesEqual(v.publicKey, signer.publicKey));
   if (index < 0) throw new SteleError('CONFIG_INVALID', `${config.key} is not the key of a validator in ${config.genesis}`, { field: 'key' });

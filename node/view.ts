@@ -108,6 +108,11 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       for (let h = Math.max(1, from); h <= store.height && out.length < count; h++) out.push(store.block(h));
       return out;
     },
+    blocksBytes(from, count) {
+      const out = [];
+      for (let h = Math.max(1, from); h <= store.height && out.length < count; h++) out.push(store.blockBytes(h));
+      return out;
+    },
     async account(publicKey: Uint8Array): Promise<AccountView> {
       const hex = toHex(publicKey);
       const balances = new Map<string, bigint>();

@@ -38,6 +38,9 @@ export class FakeNode implements NodeView {
   mempoolMax = 10_000;
   unavailable = false;
   submitted = 0;
+  /** Calls of block/blocks (decoded blocks) and of blocksBytes (encodings only). */
+  blockReads = 0;
+  bytesReads = 0;
   /** When set, lint answers through this function. */
   lintImpl: ((files: readonly { file: string; source: string }[], options: LintOptions) => LintReport) | undefined;
 
@@ -157,11 +160,18 @@ export class FakeNode implements NodeView {
   }
 
   async block(height: number): Promise<Block | null> {
+    this.blockReads++;
     return this.committed[height - 1] ?? null;
   }
 
   async blocks(from: number, count: number): Promise<readonly Block[]> {
+    this.blockReads++;
     return this.committed.slice(from - 1, from - 1 + count);
+  }
+
+  async blocksBytes(from: number, count: number): Promise<readonly Uint8Array[]> {
+    this.bytesReads++;
+    return this.committed.slice(from - 1, from - 1 + count).map((b) => b.bytes);
   }
 
   account(publicKey: Uint8Array): AccountView {

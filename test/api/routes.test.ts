@@ -299,6 +299,34 @@ test('GET /v1/blocks/:height, /latest and ?from=&limit=: JSON and the exact enco
   isError(await call('GET', '/v1/blocks?from=1&other=2'), 400, 'API_BAD_REQUEST');
 });
 
+test('binary block answers send the stored encodings without decoding a block', async () => {
+  const { node, call } = setup();
+  const made = [];
+  for (let h = 1; h <= 3; h++) {
+    await call('POST', '/v1/transactions', txToJson(transfer(alice, bob, BigInt(h))));
+    made.push(node.commit());
+  }
+  node.blockReads = 0;
+  node.bytesReads = 0;
+  const octet = { accept: 'application/octet-stream' };
+  assert.deepEqual(new Uint8Array((await call('GET', '/v1/blocks/2', undefined, octet)).raw), made[1]!.bytes);
+  assert.deepEqual(new Uint8Array((await call('GET', '/v1/blocks/latest', undefined, octet)).raw), made[2]!.bytes);
+  const page = (await call('GET', '/v1/blocks?from=2&limit=5', undefined, octet)).raw;
+  assert.equal(page.length, 8 + made[1]!.bytes.length + made[2]!.bytes.length);
+  isError(await call('GET', '/v1/blocks/4', undefined, octet), 404, 'API_BLOCK_NOT_FOUND');
+  assert.equal((await call('GET', '/v1/blocks?from=9', undefined, octet)).raw.length, 0);
+  assert.equal(node.blockReads, 0, 'no block decoded for a binary answer');
+  assert.equal(node.bytesReads, 4);
+  // A page stops once its encodings would pass BLOCKS_PAGE_BYTES_MAX, but always holds one.
+  const big = [new Uint8Array(5 << 20).fill(1), new Uint8Array(5 << 20).fill(2), new Uint8Array(10).fill(3)];
+  node.blocksBytes = async (from: number, count: number) => big.slice(from - 1, from - 1 + count);
+  const first = (await call('GET', '/v1/blocks?from=1&limit=3', undefined, octet)).raw;
+  assert.equal(first.length, 4 + (5 << 20));
+  assert.equal(first.readUInt32BE(0), 5 << 20);
+  const rest = (await call('GET', '/v1/blocks?from=2&limit=2', undefined, octet)).raw;
+  assert.equal(rest.length, 4 + (5 << 20) + 4 + 10);
+});
+
 test('GET /v1/accounts/:publicKey: balances as decimal strings, identity, records', async () => {
   const { node, call } = setup();
   const a = await call('GET', `/v1/accounts/${toHex(alice.publicKey)}`);

@@ -5,7 +5,7 @@
  * the real store through node/view.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { ApiError, SteleClient } from '../../api/client.js';
 import { keyFileText } from '../../cli/io.js';
 import { toHex } from '../../ledger/assert.js';
 import { generateKeyPair, keyPairFromSeed, Signer } from '../../ledger/ed25519.js';
+import { isSteleError } from '../../ledger/errors.js';
 import { genesisToJson } from '../../ledger/genesis.js';
 import { sha256 } from '../../ledger/hash.js';
 import { devChain } from '../../ledger/devnet.js';
@@ -138,6 +139,24 @@ test('GET /v1/accounts through a real node: the contracts a key deployed and the
     assert.deepEqual(fatal, []);
   } finally {
     await running?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a genesis naming more validators than the consensus core runs with is refused as CONFIG_INVALID before anything is opened', async () => {
+  const label = 'run-test-8';
+  const wide = devChain({ label, validators: 8, users: 1, basePort: port });
+  const pair = keyPairFromSeed(sha256(new TextEncoder().encode(`stele-dev:${label}:validator:0`)));
+  assert.equal(toHex(pair.publicKey), toHex(wide.validators[0]!.publicKey));
+  const dir = mkdtempSync(join(tmpdir(), 'stele-run-'));
+  try {
+    writeFileSync(join(dir, 'genesis.json'), JSON.stringify(genesisToJson(wide.genesis)));
+    writeFileSync(join(dir, 'v1.key'), keyFileText(pair), { mode: 0o600 });
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'v1.key', data: 'data', api: { host: '127.0.0.1', port: 0 } }));
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'genesis' && /names 8 validators; a node runs with 1 to 7/.test(e.message));
+    assert.equal(existsSync(join(dir, 'data')), false, 'no data directory made');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
