@@ -1,3 +1,4 @@
+import { REPLICAS_MAX } from '../consensus/replica.js';
 import { toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { genesisToJson, parseGenesis, parseGenesisText, quorumSize } from '../ledger/genesis.js';
@@ -39,6 +40,7 @@ async function genesisNew(args: string[]): Promise<number> {
     return { name, public_key: publicKeyArg(key), roles: ['admin', 'issuer'] };
   });
   if (validators.length === 0 || admins.length === 0) usage('genesis new needs at least one --validator and one --admin');
+  if (validators.length > REPLICAS_MAX) usage(`genesis new: at most ${REPLICAS_MAX} --validator (a node runs with 1 to ${REPLICAS_MAX} validators)`);
   const issuer = (admins[0] as { public_key: string }).public_key;
   const assets = (values.asset ?? []).map((symbol) => ({ symbol, issuer }));
   const supply = values.supply;
@@ -71,6 +73,8 @@ async function genesisCheck(args: string[]): Promise<number> {
     genesis_hash: toHex(g.hash),
     validators: g.validators.map((v) => ({ id: v.id, public_key: toHex(v.publicKey), address: v.address })),
     quorum: quorumSize(g),
+    // The encoding allows up to 16 validators; a node runs with at most REPLICAS_MAX.
+    runnable: g.validators.length <= REPLICAS_MAX,
     identities: g.identities.length,
     assets: g.assets.map((a) => a.symbol),
     limits: g.limits,
@@ -79,6 +83,7 @@ async function genesisCheck(args: string[]): Promise<number> {
   else {
     process.stdout.write(`${g.chainId} ${summary.genesis_hash}\n`);
     process.stderr.write(`${g.validators.length} validators (quorum ${summary.quorum}), ${g.identities.length} identities, assets: ${summary.assets.join(', ') || 'none'}\n`);
+    if (!summary.runnable) process.stderr.write(`warning: a node runs with 1 to ${REPLICAS_MAX} validators; \`stele node\` refuses this genesis (CONFIG_INVALID)\n`);
   }
   return EXIT_OK;
 }

@@ -66,6 +66,30 @@ test('genesis new and check: a valid file with a stable hash; bad files give the
   assert.match(stele('genesis', 'check', join(dir, 'bad.json')).err, /not JSON/);
 });
 
+test('genesis: more than 7 validators is a valid encoding that no node runs: new refuses it, check says so', () => {
+  const keys = Array.from({ length: 9 }, (_, i) => {
+    const path = join(dir, `w${i}.json`);
+    stele('keygen', '--out', path, '--force');
+    return path;
+  });
+  const validators = keys.slice(0, 8).flatMap((k, i) => ['--validator', `v${i + 1},${k},127.0.0.1:${7101 + i}`]);
+  const out = join(dir, 'genesis-8.json');
+  const refused = stele('genesis', 'new', '--chain-id', 'wide', '--time-ms', '1000', ...validators, '--admin', `root,${keys[8]}`, '--out', out);
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /at most 7 --validator/);
+  // Seven make a runnable genesis; an eighth added by hand still parses, and check warns.
+  const made = stele('genesis', 'new', '--chain-id', 'wide', '--time-ms', '1000', ...validators.slice(0, 14), '--admin', `root,${keys[8]}`, '--out', out);
+  assert.equal(made.code, 0, made.err);
+  assert.equal(JSON.parse(stele('genesis', 'check', out, '--json').out).runnable, true);
+  const wide = JSON.parse(readFileSync(out, 'utf8'));
+  wide.validators.push({ id: 'v8', public_key: JSON.parse(readFileSync(keys[7]!, 'utf8')).public_key, address: '127.0.0.1:7108' });
+  writeFileSync(out, JSON.stringify(wide));
+  const check = stele('genesis', 'check', out, '--json');
+  assert.equal(check.code, 0, check.err);
+  assert.equal(JSON.parse(check.out).runnable, false);
+  assert.match(stele('genesis', 'check', out).err, /warning: a node runs with 1 to 7 validators/);
+});
+
 test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1) naming the block', () => {
   const demoDir = join(dir, 'demo');
   const demo = stele('demo', '--dir', demoDir, '--json');
