@@ -21,6 +21,7 @@ import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { SteleError } from '../ledger/errors.js';
+import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { EXIT_DISK_FULL } from './node.js';
 import { EXIT_OK, keyFileText, parse, printJson, readText, usage, writeNew } from './io.js';
 
@@ -92,7 +93,7 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
     // Validators sharing this machine share its cores: one verify thread each per core
     // they have (the validator's main thread joins its workers too), so three validators
     // on two cores run three workers rather than six idle isolates.
-    const verifyThreads = Math.max(1, Math.floor(availableParallelism() / configs.length));
+    const verifyThreads = Math.max(1, Math.min(THREADS_MAX, Math.floor(availableParallelism() / configs.length)));
     const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
     writeNew(path, `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
   });

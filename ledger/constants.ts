@@ -45,6 +45,13 @@ export const TX_BYTES_MAX = 65_536;
 export const BLOCK_TXS_MAX = 20_000;
 /** Hard bound of one encoded block (the transport carries at least this much). */
 export const BLOCK_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * Room a block keeps for its header and certificate: a leader fills a block with
+ * transactions (each after a u32 length) up to block_bytes_max minus this. A genesis's
+ * block_bytes_max must therefore be at least tx_bytes_max + 4 + this, or a transaction
+ * admitted under tx_bytes_max could fit no block.
+ */
+export const BLOCK_RESERVED_BYTES = 4_096;
 /** Hard bound of the expiry window, in blocks. */
 export const EXPIRY_WINDOW_MAX = 100_000;
 /** Hard bound of a genesis JSON file. */
@@ -92,6 +99,8 @@ function checkConstants(): void {
   assert.ok(LIMITS_DEFAULT.tx_bytes_max <= TX_BYTES_MAX);
   assert.ok(LIMITS_DEFAULT.block_txs_max <= BLOCK_TXS_MAX);
   assert.ok(LIMITS_DEFAULT.block_bytes_max <= BLOCK_BYTES_MAX);
+  assert.ok(LIMITS_DEFAULT.block_bytes_max >= LIMITS_DEFAULT.tx_bytes_max + 4 + BLOCK_RESERVED_BYTES);
+  assert.ok(BLOCK_BYTES_MAX >= TX_BYTES_MAX + 4 + BLOCK_RESERVED_BYTES);
   assert.ok(LIMITS_DEFAULT.expiry_window_blocks <= EXPIRY_WINDOW_MAX);
   // A full block of maximal transactions must not need more than the block bound allows
   // to be representable; the block bound is checked on its own at encode and decode.

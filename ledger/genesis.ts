@@ -25,6 +25,7 @@ import {
   PUBLIC_KEY_BYTES,
   TX_BYTES_MAX,
   VALIDATORS_MAX,
+  BLOCK_RESERVED_BYTES,
 } from './constants.js';
 import { isStrictPublicKey } from './ed25519.js';
 import { Writer } from './encoding.js';
@@ -127,7 +128,7 @@ const ADDRESS_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 function parseLimits(value: unknown): Limits {
   if (value === undefined) return { ...LIMITS_DEFAULT };
   const o = object(value, 'limits', Object.keys(LIMITS_DEFAULT), []);
-  return {
+  const limits: Limits = {
     tx_bytes_max: o.tx_bytes_max === undefined ? LIMITS_DEFAULT.tx_bytes_max : integer(o.tx_bytes_max, 'limits.tx_bytes_max', 256, TX_BYTES_MAX),
     block_txs_max: o.block_txs_max === undefined ? LIMITS_DEFAULT.block_txs_max : integer(o.block_txs_max, 'limits.block_txs_max', 1, BLOCK_TXS_MAX),
     block_bytes_max:
@@ -137,6 +138,11 @@ function parseLimits(value: unknown): Limits {
         ? LIMITS_DEFAULT.expiry_window_blocks
         : integer(o.expiry_window_blocks, 'limits.expiry_window_blocks', 1, EXPIRY_WINDOW_MAX),
   };
+  // Every transaction admitted under tx_bytes_max must fit a block, or the first such one
+  // would stop the leader's cuts for good (BlockBuilder.full).
+  const least = limits.tx_bytes_max + 4 + BLOCK_RESERVED_BYTES;
+  if (limits.block_bytes_max < least) bad('limits.block_bytes_max', `must be at least limits.tx_bytes_max + ${4 + BLOCK_RESERVED_BYTES} (${least}) so that every admissible transaction fits a block`);
+  return limits;
 }
 
 /**

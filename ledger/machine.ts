@@ -21,7 +21,7 @@
  * so a refused transaction leaves no trace in the overlay.
  */
 import { invariant, toHex } from './assert.js';
-import { AMOUNT_MAX, HASH_BYTES, PUBLIC_KEY_BYTES, RECORD_VALUE_BYTES_MAX } from './constants.js';
+import { AMOUNT_MAX, BLOCK_RESERVED_BYTES, HASH_BYTES, PUBLIC_KEY_BYTES, RECORD_VALUE_BYTES_MAX } from './constants.js';
 import { isStrictPublicKey, verify } from './ed25519.js';
 import { Reader, Writer } from './encoding.js';
 import { SteleError, type ErrorCode } from './errors.js';
@@ -350,7 +350,7 @@ export class BlockBuilder {
   /** True when another transaction of `size` bytes would exceed the block limits. */
   full(size = 0): boolean {
     const { limits } = this.params;
-    return this.accepted.length >= limits.block_txs_max || this.bytes + size + 4 > limits.block_bytes_max - 4_096;
+    return this.accepted.length >= limits.block_txs_max || this.bytes + size + 4 > limits.block_bytes_max - BLOCK_RESERVED_BYTES;
   }
 
   /** Applies `tx` speculatively: null when accepted, otherwise the refusal. */

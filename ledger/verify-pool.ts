@@ -31,18 +31,25 @@ interface Pending {
 const INLINE_BATCH_MAX = 16;
 /** Young-generation size of each verify worker (docs/performance.md, memory). */
 const WORKER_YOUNG_MB = 4;
-/** Bound on outstanding batches. */
-const JOBS_MAX = 256;
+/**
+ * Bound on outstanding batches. A batch that finds this many outstanding is verified on the
+ * calling thread instead (overload: the caller slows down rather than queueing without bound).
+ */
+export const JOBS_MAX = 256;
+/** The most worker threads a pool runs (the default is one per core, capped here). */
+export const THREADS_MAX = 64;
 
 export class VerifyPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** Batches verified on the calling thread because JOBS_MAX were outstanding. */
+  overflowed = 0;
 
   /** @param threads worker count (default: one per core) */
-  constructor(threads = availableParallelism()) {
-    invariant(Number.isInteger(threads) && threads >= 1 && threads <= 64, 'thread count 1..64');
+  constructor(threads = Math.min(THREADS_MAX, availableParallelism())) {
+    invariant(Number.isInteger(threads) && threads >= 1 && threads <= THREADS_MAX, `thread count 1..${THREADS_MAX}`);
     for (let i = 0; i < threads; i++) {
       // A worker keeps nothing between batches, so a small young generation is enough; V8's
       // default (up to 16 MiB per semi-space) would hold tens of MiB per worker for nothing.
@@ -85,11 +92,11 @@ export class VerifyPool {
   /** Starts verifying `items` on the workers. */
   start(items: readonly VerifyItem[]): VerifyJob {
     if (this.closed) throw new Error('verify pool is closed');
-    if (items.length <= INLINE_BATCH_MAX) {
+    if (items.length <= INLINE_BATCH_MAX || this.pending.size >= JOBS_MAX) {
+      if (items.length > INLINE_BATCH_MAX) this.overflowed++;
       const verdicts = Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
       return { help: () => {}, done: Promise.resolve(verdicts) };
     }
-    invariant(this.pending.size < JOBS_MAX, 'verify pool queue bound');
     const shared = packBatch(items);
     const id = this.nextId++;
     const done = new Promise<Uint8Array>((resolve, reject) => {

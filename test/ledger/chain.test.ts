@@ -9,7 +9,7 @@ import { verifyChain } from '../../ledger/chain.js';
 import { buildBlock, encodeBlock, signVote, withCertificate, type Block } from '../../ledger/block.js';
 import { leafHash, merkleProof, merkleRoot, verifyMerkleProof } from '../../ledger/merkle.js';
 import { sha256 } from '../../ledger/hash.js';
-import { VerifyPool } from '../../ledger/verify-pool.js';
+import { JOBS_MAX, VerifyPool } from '../../ledger/verify-pool.js';
 import { verify } from '../../ledger/ed25519.js';
 import { chain, makeChain } from '../support/fixtures.js';
 import type { Signer } from '../../ledger/ed25519.js';
@@ -110,6 +110,22 @@ test('the verify pool gives the same verdicts as the inline verifier', async () 
     assert.deepEqual(Array.from(await second.done), items.map(() => 1));
     const report = await verifyChain(g, bytes, { pool });
     assert.equal(report.ok, true);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('the verify pool, with JOBS_MAX batches outstanding, verifies the next on the calling thread instead of failing', async () => {
+  const pool = new VerifyPool(1);
+  try {
+    const once = blocks.flatMap((b) => b.txs.map((t) => ({ publicKey: t.body.signers[0] as Uint8Array, message: t.bodyBytes, signature: t.signatures[0] as Uint8Array })));
+    const items = [...once, ...once].slice(0, 17); // just above the inline size
+    assert.equal(items.length, 17);
+    const bad = items.map((x, i) => (i === 5 ? { ...x, message: Uint8Array.of(...x.message, 1) } : x));
+    const expected = bad.map((_, i) => (i === 5 ? 0 : 1));
+    const jobs = Array.from({ length: JOBS_MAX + 3 }, () => pool.start(bad));
+    assert.equal(pool.overflowed, 3, 'the three beyond the bound ran here');
+    for (const job of jobs) assert.deepEqual(Array.from(await job.done), expected);
   } finally {
     await pool.close();
   }

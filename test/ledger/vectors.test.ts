@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { computeVectors } from '../support/vectors.js';
 import { parseGenesis } from '../../ledger/genesis.js';
+import { BLOCK_RESERVED_BYTES } from '../../ledger/constants.js';
+import { isSteleError } from '../../ledger/errors.js';
 import { decodeTx } from '../../ledger/tx.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
@@ -25,4 +27,17 @@ test('known-answer vectors decode back from the file alone', () => {
   assert.equal(toHex(parseGenesis(file.genesis.json).hash), file.genesis.hash);
   for (const t of file.transactions) assert.equal(toHex(decodeTx(fromHex(t.signed)).id), t.id);
   assert.equal(toHex(decodeBlock(fromHex(file.block_1.encoding)).hash), file.block_1.hash);
+});
+
+test('a genesis whose block_bytes_max leaves no room for a transaction of tx_bytes_max is refused, naming the field', () => {
+  const json = file.genesis.json as { limits?: Record<string, number> };
+  const limits = { ...(json.limits ?? {}), tx_bytes_max: 8_192 };
+  const least = 8_192 + 4 + BLOCK_RESERVED_BYTES;
+  assert.equal(parseGenesis({ ...json, limits: { ...limits, block_bytes_max: least } }).limits.block_bytes_max, least);
+  for (const small of [least - 1, 4_096]) {
+    assert.throws(
+      () => parseGenesis({ ...json, limits: { ...limits, block_bytes_max: small } }),
+      (e: unknown) => isSteleError(e, 'GENESIS_INVALID') && /limits\.block_bytes_max: must be at least limits\.tx_bytes_max \+ 4100 \(12292\)/.test(e.message),
+    );
+  }
 });
