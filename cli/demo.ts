@@ -6,7 +6,7 @@
  * the store, audits the chain from the genesis file, then shows the audit catching a
  * tampered copy.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { toHex } from '../ledger/assert.js';
 import { FileBlockLog } from '../ledger/block-log.js';
@@ -28,6 +28,7 @@ function say(json: boolean, line: string): void {
 }
 
 function prepareDir(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) usage(`${dir} is not a directory; choose another --dir`);
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     if (!existsSync(join(dir, MARKER))) usage(`${dir} exists and was not made by stele demo; choose another --dir`);
     rmSync(dir, { recursive: true, force: true });

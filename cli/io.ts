@@ -1,5 +1,5 @@
 /** Small command-line helpers: key files, JSON output, exit codes. */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
@@ -17,15 +17,34 @@ export function usage(message: string): never {
   throw new SteleError('CLI_USAGE', message);
 }
 
+/**
+ * A text file of at most `maxBytes`, read without ever holding more than `maxBytes` + 1
+ * bytes (so `/dev/zero` or a huge file named by mistake is refused, not read whole).
+ * @throws SteleError CLI_IO
+ */
 export function readText(path: string, maxBytes: number): string {
-  let data: Buffer;
+  let data = Buffer.alloc(0);
+  let length = 0;
+  let fd: number | undefined;
   try {
-    data = readFileSync(path);
+    fd = openSync(path, 'r');
+    // Sized by the file when it says (a device says 0), grown up to maxBytes + 1.
+    data = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, fstatSync(fd).size + 1)));
+    for (let n = 1; n > 0 && length <= maxBytes; length += n) {
+      if (length === data.length) {
+        const grown = Buffer.allocUnsafe(Math.min(maxBytes + 1, 2 * data.length));
+        data.copy(grown, 0, 0, length);
+        data = grown;
+      }
+      n = readSync(fd, data, length, data.length - length, null);
+    }
   } catch (error) {
     throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  if (data.length > maxBytes) throw new SteleError('CLI_IO', `${path} is larger than ${maxBytes} bytes`);
-  return data.toString('utf8');
+  if (length > maxBytes) throw new SteleError('CLI_IO', `${path} is larger than ${maxBytes} bytes`);
+  return data.toString('utf8', 0, length);
 }
 
 /** Writes a file atomically enough for a CLI: refuses to overwrite without `force`. */

@@ -23,7 +23,7 @@ import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { SteleError } from '../ledger/errors.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { EXIT_DISK_FULL } from './node.js';
-import { EXIT_OK, keyFileText, parse, printJson, readText, usage, writeNew } from './io.js';
+import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
@@ -70,10 +70,14 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
     const genesis = parseGenesisText(readText(genesisPath, GENESIS_FILE_BYTES_MAX));
     if (genesis.validators.length !== nodes) usage(`${dir} holds a cluster of ${genesis.validators.length} validators; pass --nodes ${genesis.validators.length} or another --data`);
     for (const c of configs) if (!existsSync(c)) throw new SteleError('CLI_IO', `${c} is missing; the data directory is incomplete`);
-    const admin = JSON.parse(readText(adminKey, 4096)) as { public_key: string };
-    return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: admin.public_key };
+    const admin = readKeyFile(adminKey);
+    return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: toHex(admin.publicKey) };
   }
-  mkdirSync(keys, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(keys, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot make ${keys}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
   const validatorKeys = Array.from({ length: nodes }, () => generateKeyPair());
   const admin = generateKeyPair();
   validatorKeys.forEach((pair, i) => writeNew(join(keys, `v${i + 1}.key`), keyFileText(pair), 0o600, false));
@@ -260,6 +264,7 @@ export async function upCommand(args: string[]): Promise<number> {
   if (nodes % 2 === 0) usage('--nodes must be odd (1, 3, 5 or 7): a majority of 2f+1 survives f failures');
   const port = intArg(values.port, 8080, 'port', 1, 65535 - nodes);
   const peerPort = intArg(values['peer-port'], 7100, 'peer-port', 1, 65535 - nodes);
+  if (port < peerPort + nodes && peerPort < port + nodes) usage(`--port ${port}..${port + nodes - 1} (the REST APIs) overlaps --peer-port ${peerPort}..${peerPort + nodes - 1} (the validators' transport)`);
   const transport = values.transport ?? 'tcp';
   if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
   const dir = resolve(values.data ?? 'data');

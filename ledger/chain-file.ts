@@ -40,7 +40,9 @@ export function openChainFile(path: string): ChainFile {
     throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new SteleError('CLI_IO', `cannot read ${path}: not a regular file`);
+    const size = stat.size;
     const head = Buffer.alloc(HEAD_BYTES);
     if (size < HEAD_BYTES || readSync(fd, head, 0, HEAD_BYTES, 0) !== HEAD_BYTES) invalid(path, 'shorter than the header');
     if (!bytesEqual(head.subarray(0, 8), MAGIC)) invalid(path, 'not a Stele chain file (bad magic)');

@@ -56,7 +56,11 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   const signer = readKeyFile(config.key);
   const index = genesis.validators.findIndex((v) => bytesEqual(v.publicKey, signer.publicKey));
   if (index < 0) throw new SteleError('CONFIG_INVALID', `${config.key} is not the key of a validator in ${config.genesis}`, { field: 'key' });
-  mkdirSync(config.data, { recursive: true });
+  try {
+    mkdirSync(config.data, { recursive: true });
+  } catch (error) {
+    throw new SteleError('CONFIG_INVALID', `data: cannot use ${config.data} as the data directory: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { field: 'data' });
+  }
   const pool = new VerifyPool(config.verifyThreads ?? undefined);
   const store = await LedgerStore.open(config.data, genesis, { log: MappedBlockLog.open(join(config.data, 'blocks')), pool });
   const acceptor = AcceptorLog.open(join(config.data, 'acceptor'));
@@ -111,28 +115,31 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   const idle = idleCollector(() => validator.counters.committedBlocks, (globalThis as { gc?: () => void }).gc);
   let app: FastifyInstance | null = null;
   let url: string | null = null;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    idle.stop();
+    await app?.close();
+    faults?.stop();
+    await validator.stop();
+    await transport.close();
+    await acceptor.close();
+    await store.close();
+    await pool.close();
+  };
   if (config.api !== null) {
     const access = config.api.access;
     const members = access.mode === 'members' ? { enabled: true, signedReads: access.signedReads, windowMs: access.windowMs } : { enabled: false };
     app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')), { members });
-    url = await listen(app, { host: config.api.host, port: config.api.port });
+    try {
+      url = await listen(app, { host: config.api.host, port: config.api.port });
+    } catch (error) {
+      // Nothing half-started stays behind: a validator without its API would run on unseen.
+      await stop();
+      const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new SteleError('CONFIG_INVALID', `api: cannot listen on ${config.api.host}:${config.api.port}: ${why}`, { field: 'api' });
+    }
   }
-  let stopped = false;
-  return {
-    validator,
-    config,
-    url,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      idle.stop();
-      await app?.close();
-      faults?.stop();
-      await validator.stop();
-      await transport.close();
-      await acceptor.close();
-      await store.close();
-      await pool.close();
-    },
-  };
+  return { validator, config, url, stop };
 }

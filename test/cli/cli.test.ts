@@ -196,3 +196,30 @@ test('export and audit a chain file: bit flips, deleted, duplicated and swapped 
   assert.equal(stele('audit', file, '--data', demoDir, '--genesis', genesis).code, 2);
   assert.equal(stele('audit', file, '--genesis', genesis, '--head', 'zz').code, 2);
 });
+
+test('files that are not what they should be are refused with CLI_IO, never read whole or crashed on', () => {
+  const [v, admin] = ['x1', 'x2'].map((n) => {
+    const path = join(dir, `${n}.json`);
+    stele('keygen', '--out', path, '--force');
+    return path;
+  });
+  const genesis = join(dir, 'genesis-x.json');
+  assert.equal(stele('genesis', 'new', '--chain-id', 'files', '--time-ms', '1', '--validator', `v1,${v},127.0.0.1:7201`, '--admin', `root,${admin}`, '--out', genesis, '--force').code, 0);
+  const zero = stele('genesis', 'check', '/dev/zero');
+  assert.equal(zero.code, 2);
+  assert.match(zero.err, /CLI_IO: \/dev\/zero is larger than/);
+  const folder = join(dir, 'a-folder');
+  mkdirSync(folder, { recursive: true });
+  assert.match(stele('genesis', 'check', folder).err, /CLI_IO: cannot read .*: EISDIR/);
+  const audit = stele('audit', folder, '--genesis', genesis);
+  assert.equal(audit.code, 2, audit.err);
+  assert.match(audit.err, /CLI_IO: cannot read .*: not a regular file/);
+});
+
+test('up refuses REST API ports that overlap the validators\' transport ports, before making anything', () => {
+  const data = join(dir, 'up-overlap');
+  const r = stele('up', '--port', '7101', '--peer-port', '7100', '--data', data);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /CLI_USAGE: --port 7101\.\.7103 \(the REST APIs\) overlaps --peer-port 7100\.\.7102/);
+  assert.throws(() => statSync(data), /ENOENT/);
+});

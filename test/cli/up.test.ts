@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,21 @@ async function freeRun(count: number): Promise<number> {
   }
   throw new Error('no free run of ports');
 }
+
+test('prepareCluster: a data path that is a file, or a damaged admin key, is refused with CLI_IO', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    assert.throws(() => prepareCluster(file, 3, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /cannot make .*: ENOTDIR/.test(e.message));
+    const made = join(dir, 'c');
+    prepareCluster(made, 1, 18080, 17100, 'tcp');
+    writeFileSync(join(made, 'keys', 'admin.key'), '');
+    assert.throws(() => prepareCluster(made, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /admin\.key is not a key file/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('startValidators (npm start): three validators come up, each with the malloc validatorMalloc chose', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));

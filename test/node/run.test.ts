@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -157,6 +158,35 @@ test('a genesis naming more validators than the consensus core runs with is refu
     await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'genesis' && /names 8 validators; a node runs with 1 to 7/.test(e.message));
     assert.equal(existsSync(join(dir, 'data')), false, 'no data directory made');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a data directory that cannot be made is refused as CONFIG_INVALID (field data)', async () => {
+  const { dir, config } = setUp({});
+  try {
+    writeFileSync(join(dir, 'data'), 'a file where the data directory should be');
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'data' && /EEXIST|ENOTDIR/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an API address that cannot be listened on is refused as CONFIG_INVALID (field api), and everything opened is closed again', { timeout: 60_000 }, async () => {
+  const { dir, config, write } = setUp({});
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const port = (taken.address() as net.AddressInfo).port;
+    write({ port });
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'api' && /EADDRINUSE/.test(e.message));
+    // The store, logs and transport were closed: the same data directory opens again.
+    write({ port: 0 });
+    const again = await started(config);
+    await again.node.stop();
+    assert.deepEqual(again.fatal, []);
+  } finally {
+    taken.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
