@@ -661,6 +661,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
         from = Number(lastEventId) + 1;
       }
+      if (from !== null && from > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${from} is beyond 2^53 - 1`, { from });
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -183,7 +183,14 @@ export async function txCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(expiryIn) || expiryIn < 1 || expiryIn > 1_000_000) usage('--expiry-in expects a number of blocks, 1..1000000');
   try {
     const status = await client.status();
-    const tx = signTx({ chainId: status.chain_id, expiry: status.committed_height + expiryIn, payload }, [signer]);
+    let tx;
+    try {
+      tx = signTx({ chainId: status.chain_id, expiry: status.committed_height + expiryIn, payload }, [signer]);
+    } catch (error) {
+      // The encoder's bounds (names, symbols, key lengths, amounts): the arguments, not the network.
+      if (error instanceof RangeError || error instanceof TypeError) usage(`the transaction cannot be encoded: ${error.message}`);
+      throw error;
+    }
     const answer = await client.submit(tx, { wait: values.wait === true });
     if (values.json === true) printJson(answer);
     else if (answer.status === 'committed') process.stdout.write(`committed ${answer.id} at height ${answer.height}, index ${answer.index}\n`);

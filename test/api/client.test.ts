@@ -161,6 +161,12 @@ test('stream: live block headers, replay from a height, bounded subscribers, cle
     await reader.cancel();
     const bad = await fetch(`${url}/v1/stream`, { headers: { 'last-event-id': 'x' } });
     assert.equal(bad.status, 400);
+    // Heights past 2^53 - 1 would lose precision (and the stream would send nothing): refused.
+    for (const tooHigh of [fetch(`${url}/v1/stream?from=9999999999999999`), fetch(`${url}/v1/stream`, { headers: { 'last-event-id': '9007199254740992' } })]) {
+      const r = await tooHigh;
+      assert.equal(r.status, 400);
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'API_BAD_REQUEST');
+    }
   } finally {
     await close();
   }

@@ -70,6 +70,10 @@ test('stele up: transactions, a contract, reads, export and audit through the CL
     await committed(info.admin_key, 'register', '--pubkey', bob.public_key, '--name', 'bob', '--role', 'submitter');
     await committed(info.admin_key, 'transfer', '--to', bob.public_key, '--amount', '100', '--asset', 'STL');
     await committed(join(dir, 'bob.key'), 'put', '--key', 'doc', '--value', 'hello');
+    // Arguments the encoder refuses are usage errors, not "cannot reach" the node.
+    const tooLong = await tx(join(dir, 'bob.key'), 'put', '--key', 'k'.repeat(300), '--value', 'x');
+    assert.equal(tooLong.code, 2, tooLong.err);
+    assert.match(tooLong.out + tooLong.err, /CLI_USAGE: the transaction cannot be encoded/);
     // A contract: the horse sale; bob buys from the admin.
     await committed(info.admin_key, 'deploy', join(EXAMPLES, 'horse-sale.scl'));
     await committed(
