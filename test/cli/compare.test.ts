@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +126,19 @@ test('audit --compare: agreeing replicas pass; a fork, a bad certificate and a s
     const unreachable = await stele('audit', file, '--genesis', genesis, '--compare', closedUrl, '--json');
     assert.equal(unreachable.code, 2);
     assert.equal((JSON.parse(unreachable.out) as { error: { code: string } }).error.code, 'CLI_IO');
+    // A node whose status is not a block count is refused, not compared over nothing.
+    const liar = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chain_id: chain.genesis.chainId, committed_height: 'lots' })));
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const liarUrl = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+      const lied = await stele('audit', file, '--genesis', genesis, '--compare', liarUrl, '--json');
+      assert.equal(lied.code, 2, lied.out);
+      const error = (JSON.parse(lied.out) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'CLI_IO');
+      assert.match(error.message, /committed_height "lots", not a block count/);
+    } finally {
+      liar.close();
+    }
   } finally {
     await Promise.all(apps.map((app) => app.close()));
     rmSync(dir, { recursive: true, force: true });
