@@ -450,16 +450,17 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   const BLOCK_200 = { content: { 'application/json': { schema: { $ref: 'Block#' } }, 'application/octet-stream': { schema: BINARY } } };
 
+  const notFound = (height: number): SteleError => new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
   // The binary answers send the stored encodings as they are: no block is decoded for them.
   const sendBlockAt = async (request: FastifyRequest, reply: FastifyReply, height: number): Promise<unknown> => {
     if (acceptsBinary(request)) {
       const got = await node.blocksBytes(height, 1);
       invariant(got.length <= 1, 'the node answers at most the blocks asked for');
-      if (got.length === 0) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+      if (got.length === 0) throw notFound(height);
       return reply.type('application/octet-stream').send(asBuffer(got[0] as Uint8Array));
     }
     const block = await node.block(height);
-    if (block === null) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+    if (block === null) throw notFound(height);
     invariant(block.header.height === height, 'the node answers the block asked for');
     return reply.type('application/json').send(blockToJson(block));
   };
@@ -492,7 +493,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     },
     async (request, reply) => {
       const height = Number((request.params as { height: string }).height);
-      if (height > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
+      if (height > Number.MAX_SAFE_INTEGER) throw notFound(height);
       return sendBlockAt(request, reply, height);
     },
   );

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { keyPairFromSeed, Signer, type KeyPair } from '../ledger/ed25519.js';
-import { SteleError } from '../ledger/errors.js';
+import { errnoText, SteleError } from '../ledger/errors.js';
 
 /** Exit codes (docs/cli.md): 0 ok, 1 the check failed, 2 usage or I/O. */
 export const EXIT_OK = 0;
@@ -39,7 +39,7 @@ export function readText(path: string, maxBytes: number): string {
       n = readSync(fd, data, length, data.length - length, null);
     }
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

@@ -3,7 +3,7 @@ import { checkSources, type CheckOptions, type SourceFile } from '../contracts/c
 import { SOURCE_BYTES_MAX } from '../contracts/limits.js';
 import { DEFAULT_OPTIONS } from '../contracts/checker.js';
 import { formatJson, formatSarif, formatText } from '../contracts/report.js';
-import { SteleError } from '../ledger/errors.js';
+import { errnoText, SteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, parse, usage } from './io.js';
 
 /** Files larger than this are not read at all (an I/O refusal, exit 2); smaller ones over the language limit get SYN001. */
@@ -25,13 +25,13 @@ function readSource(path: string): Uint8Array {
   try {
     size = statSync(path).size;
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   }
   if (size > LINT_FILE_BYTES_MAX) throw new SteleError('CLI_IO', `${path} is ${size} bytes; lint reads at most ${LINT_FILE_BYTES_MAX}`);
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   }
 }
 

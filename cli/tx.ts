@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fromHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
-import { SteleError } from '../ledger/errors.js';
+import { errnoText, SteleError } from '../ledger/errors.js';
 import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
 import { ApiError, SteleClient } from '../api/client.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, parse, printJson, readKeyFile, readText, usage } from './io.js';
@@ -127,7 +127,7 @@ export async function txCommand(args: string[]): Promise<number> {
         try {
           digest = new Uint8Array(createHash('sha256').update(readFileSync(values.blob)).digest());
         } catch (error) {
-          throw new SteleError('CLI_IO', `cannot read ${values.blob}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+          throw new SteleError('CLI_IO', `cannot read ${values.blob}: ${errnoText(error)}`);
         }
         payload = { type: 'put', owner: signer.publicKey, key: recordKey, value: { kind: 'sha256', digest } };
       } else {

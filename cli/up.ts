@@ -20,7 +20,7 @@ import { toHex } from '../ledger/assert.js';
 import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
-import { SteleError } from '../ledger/errors.js';
+import { errnoText, SteleError } from '../ledger/errors.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { EXIT_DISK_FULL } from './node.js';
 import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
@@ -76,7 +76,7 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
   try {
     mkdirSync(keys, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot make ${keys}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SteleError('CLI_IO', `cannot make ${keys}: ${errnoText(error)}`);
   }
   const validatorKeys = Array.from({ length: nodes }, () => generateKeyPair());
   const admin = generateKeyPair();

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, unlinkSync, existsSync } from 'node:fs';
 import { BLOCK_BYTES_MAX, HASH_BYTES } from './constants.js';
-import { SteleError } from './errors.js';
+import { errnoText, SteleError } from './errors.js';
 import { bytesEqual } from './assert.js';
 import { decodeBlock } from './block.js';
 
@@ -37,7 +37,7 @@ export function openChainFile(path: string): ChainFile {
   try {
     fd = openSync(path, 'r');
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   }
   try {
     const stat = fstatSync(fd);
@@ -103,7 +103,7 @@ export async function writeChainFile(
   try {
     fd = openSync(temporary, 'wx', 0o644);
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot write ${temporary}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new SteleError('CLI_IO', `cannot write ${temporary}: ${errnoText(error)}`);
   }
   let count = 0;
   let genesisHash: Uint8Array | null = null;
@@ -139,7 +139,7 @@ export async function writeChainFile(
     }
     unlinkSync(temporary);
     if (error instanceof SteleError) throw error;
-    throw new SteleError('CLI_IO', `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new SteleError('CLI_IO', `cannot write ${path}: ${errnoText(error)}`);
   }
   return { count, genesisHash, head };
 }

@@ -152,3 +152,10 @@ export function isNoSpaceError(error: unknown): boolean {
 export function isSteleError(error: unknown, code?: ErrorCode): error is SteleError {
   return error instanceof SteleError && (code === undefined || error.code === code);
 }
+
+/** A failed system call's errno code (ENOENT, EISDIR, ...), else the error's message: for error texts. */
+export function errnoText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
-import { SteleError } from '../ledger/errors.js';
+import { errnoText, SteleError } from '../ledger/errors.js';
 import { parseGenesisText } from '../ledger/genesis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
@@ -59,7 +59,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   try {
     mkdirSync(config.data, { recursive: true });
   } catch (error) {
-    throw new SteleError('CONFIG_INVALID', `data: cannot use ${config.data} as the data directory: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { field: 'data' });
+    throw new SteleError('CONFIG_INVALID', `data: cannot use ${config.data} as the data directory: ${errnoText(error)}`, { field: 'data' });
   }
   const pool = new VerifyPool(config.verifyThreads ?? undefined);
   const store = await LedgerStore.open(config.data, genesis, { log: MappedBlockLog.open(join(config.data, 'blocks')), pool });
@@ -137,8 +137,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     } catch (error) {
       // Nothing half-started stays behind: a validator without its API would run on unseen.
       await stop();
-      const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new SteleError('CONFIG_INVALID', `api: cannot listen on ${config.api.host}:${config.api.port}: ${why}`, { field: 'api' });
+      throw new SteleError('CONFIG_INVALID', `api: cannot listen on ${config.api.host}:${config.api.port}: ${errnoText(error)}`, { field: 'api' });
     }
   }
   return { validator, config, url, stop };
