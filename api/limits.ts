@@ -34,6 +34,11 @@ export const COMMIT_WAIT_MS_DEFAULT = 10_000;
 export const COMMIT_WAIT_MS_MAX = 60_000;
 /** Requests waiting for a commit at once; more get 429 API_BUSY. */
 export const COMMIT_WAITERS_MAX = 10_000;
+/**
+ * Batch submissions being admitted at once (their signatures verified on the node's
+ * workers); more get 429 API_BUSY rather than queueing verification without bound.
+ */
+export const BATCHES_IN_FLIGHT_MAX = 128;
 
 /** Open GET /v1/stream connections; more get 503 API_BUSY with Retry-After. */
 export const STREAM_SUBSCRIBERS_MAX = 256;

@@ -24,6 +24,7 @@ import {
   COMMIT_WAIT_MS_DEFAULT,
   COMMIT_WAIT_MS_MAX,
   COMMIT_WAITERS_MAX,
+  BATCHES_IN_FLIGHT_MAX,
   LINT_BODY_BYTES_MAX,
   LINT_INFLIGHT_MAX,
   MEMBERS_WINDOW_MS_DEFAULT,
@@ -81,6 +82,8 @@ export interface AppOptions {
   readonly streamHeartbeatMs?: number;
   readonly streamReplayBlocksMax?: number;
   readonly commitWaitersMax?: number;
+  /** Lower bound than BATCHES_IN_FLIGHT_MAX (tests). */
+  readonly batchesInFlightMax?: number;
 }
 
 /** Routes that document the API: always open, even in members mode. */
@@ -163,6 +166,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const replayMax = bounded(options.streamReplayBlocksMax, STREAM_REPLAY_BLOCKS_MAX, STREAM_REPLAY_BLOCKS_MAX);
   const heartbeatMs = bounded(options.streamHeartbeatMs, STREAM_HEARTBEAT_MS, STREAM_HEARTBEAT_MS);
   const waitersMax = bounded(options.commitWaitersMax, COMMIT_WAITERS_MAX, COMMIT_WAITERS_MAX);
+  const batchesMax = bounded(options.batchesInFlightMax, BATCHES_IN_FLIGHT_MAX, BATCHES_IN_FLIGHT_MAX);
+  let batchesInFlight = 0;
   const txBytesMax = Math.min(node.genesis.limits.tx_bytes_max, TX_BYTES_MAX);
 
   const app = Fastify({
@@ -355,54 +360,64 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request) => {
-      const binary = Buffer.isBuffer(request.body);
-      const items = binary ? binaryBatchItems(request.body as Buffer) : (request.body as { transactions: unknown[] }).transactions;
-      const results: Array<Record<string, unknown>> = [];
-      let accepted = 0;
-      const refusedItem = (index: number, error: unknown): void => {
-        if (!isSteleError(error)) throw error;
-        results[index] = { index, status: 'refused', error: answerFor(error).body.error };
-      };
-      // Decode every item first; then admit in order (a later item may depend on an earlier
-      // one: register, then transfer), in one call when the node can verify them together.
-      const decoded: Array<{ index: number; tx: Tx }> = [];
-      const binaryTxs = binary ? txsFromBytes(items as Uint8Array[], txBytesMax) : null;
-      for (let index = 0; index < items.length; index++) {
+      if (batchesInFlight >= batchesMax) throw new SteleError('API_BUSY', `${batchesInFlight} batches are being admitted already`, { retry_after_s: 1 });
+      batchesInFlight++;
+      try {
+        return await admitBatch(request);
+      } finally {
+        batchesInFlight--;
+      }
+    },
+  );
+
+  async function admitBatch(request: FastifyRequest): Promise<unknown> {
+    const binary = Buffer.isBuffer(request.body);
+    const items = binary ? binaryBatchItems(request.body as Buffer) : (request.body as { transactions: unknown[] }).transactions;
+    const results: Array<Record<string, unknown>> = [];
+    let accepted = 0;
+    const refusedItem = (index: number, error: unknown): void => {
+      if (!isSteleError(error)) throw error;
+      results[index] = { index, status: 'refused', error: answerFor(error).body.error };
+    };
+    // Decode every item first; then admit in order (a later item may depend on an earlier
+    // one: register, then transfer), in one call when the node can verify them together.
+    const decoded: Array<{ index: number; tx: Tx }> = [];
+    const binaryTxs = binary ? txsFromBytes(items as Uint8Array[], txBytesMax) : null;
+    for (let index = 0; index < items.length; index++) {
+      try {
+        const tx = binaryTxs === null ? txFromJson(items[index], txBytesMax) : (binaryTxs[index] as Tx | SteleError);
+        if (isSteleError(tx)) throw tx;
+        checkChain(tx);
+        decoded.push({ index, tx });
+      } catch (error) {
+        refusedItem(index, error);
+      }
+    }
+    if (node.submitMany !== undefined) {
+      const outcomes = await node.submitMany(decoded.map((d) => d.tx));
+      invariant(outcomes.length === decoded.length, 'one outcome per submitted transaction');
+      decoded.forEach(({ index, tx }, k) => {
+        const outcome = outcomes[k] as { readonly id: Uint8Array } | SteleError;
+        if (outcome instanceof SteleError) refusedItem(index, outcome);
+        else {
+          invariant(bytesEqual(outcome.id, tx.id), 'the node answers the id of the transaction submitted');
+          results[index] = { index, id: tx.idHex, status: 'pending' };
+          accepted++;
+        }
+      });
+    } else {
+      for (const { index, tx } of decoded) {
         try {
-          const tx = binaryTxs === null ? txFromJson(items[index], txBytesMax) : (binaryTxs[index] as Tx | SteleError);
-          if (isSteleError(tx)) throw tx;
-          checkChain(tx);
-          decoded.push({ index, tx });
+          const { id } = await node.submit(tx);
+          results[index] = { index, id: toHex(id), status: 'pending' };
+          accepted++;
         } catch (error) {
           refusedItem(index, error);
         }
       }
-      if (node.submitMany !== undefined) {
-        const outcomes = await node.submitMany(decoded.map((d) => d.tx));
-        invariant(outcomes.length === decoded.length, 'one outcome per submitted transaction');
-        decoded.forEach(({ index, tx }, k) => {
-          const outcome = outcomes[k] as { readonly id: Uint8Array } | SteleError;
-          if (outcome instanceof SteleError) refusedItem(index, outcome);
-          else {
-            invariant(bytesEqual(outcome.id, tx.id), 'the node answers the id of the transaction submitted');
-            results[index] = { index, id: tx.idHex, status: 'pending' };
-            accepted++;
-          }
-        });
-      } else {
-        for (const { index, tx } of decoded) {
-          try {
-            const { id } = await node.submit(tx);
-            results[index] = { index, id: toHex(id), status: 'pending' };
-            accepted++;
-          } catch (error) {
-            refusedItem(index, error);
-          }
-        }
-      }
-      return { accepted, refused: items.length - accepted, results };
-    },
-  );
+    }
+    return { accepted, refused: items.length - accepted, results };
+  }
 
   app.get(
     '/v1/transactions/:id',

@@ -139,6 +139,28 @@ test('POST /v1/transactions: malformed bodies, sizes and media types', async () 
   assert.equal(node.mempool.size, 1);
 });
 
+test('POST /v1/transactions/batch: batches being admitted at once are bounded (429 API_BUSY, Retry-After); the bound frees as they finish', async () => {
+  const { node, call } = setup({ batchesInFlightMax: 1 });
+  const submit = node.submit.bind(node);
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  node.submit = async (tx) => {
+    await held;
+    return submit(tx);
+  };
+  const batch = (n: bigint) => ({ transactions: [txToJson(transfer(alice, bob, n))] });
+  const first = call('POST', '/v1/transactions/batch', batch(1n));
+  await new Promise((r) => setImmediate(r));
+  const busy = await call('POST', '/v1/transactions/batch', batch(2n));
+  isError(busy, 429, 'API_BUSY');
+  assert.equal(busy.headers['retry-after'], '1');
+  release();
+  assert.equal((await first).json.accepted, 1);
+  assert.equal((await call('POST', '/v1/transactions/batch', batch(3n))).json.accepted, 1, 'admitted once the first finished');
+});
+
 test('POST /v1/transactions: node conditions: MEMPOOL_FULL and NODE_UNAVAILABLE are 503 with Retry-After; waiters are bounded', async () => {
   const { node, call } = setup({ commitWaitersMax: 0 });
   node.mempoolMax = 0;
