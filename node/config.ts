@@ -19,11 +19,12 @@
  *   },
  *   "tick_ms": 20,                      optional: consensus tick
  *   "block_wait_ms": 30,                optional: how long a busy leader fills a block that is not full
- *   "verify_threads": 2                 optional: signature worker threads (default: one per core)
+ *   "verify_threads": 2                 optional: signature worker threads (default: one per core, at most 64)
  * }
  */
 import { dirname, resolve } from 'node:path';
 import { SteleError } from '../ledger/errors.js';
+import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX } from '../api/limits.js';
 
 /**
@@ -110,7 +111,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   const verifyCommitted = o.verify_committed_signatures ?? false;
   if (typeof verifyCommitted !== 'boolean') bad('verify_committed_signatures', 'expected true or false');
   const verifyThreads = o.verify_threads ?? null;
-  if (verifyThreads !== null && (typeof verifyThreads !== 'number' || !Number.isInteger(verifyThreads) || verifyThreads < 1 || verifyThreads > 64)) bad('verify_threads', 'expected an integer 1..64');
+  if (verifyThreads !== null && (typeof verifyThreads !== 'number' || !Number.isInteger(verifyThreads) || verifyThreads < 1 || verifyThreads > THREADS_MAX)) bad('verify_threads', `expected an integer 1..${THREADS_MAX}`);
   return {
     genesis: resolve(base, text(o, 'genesis')),
     key: resolve(base, text(o, 'key')),
