@@ -50,8 +50,14 @@ export function checkStructure(g: Genesis, tip: ChainTip, block: Block, merkle =
   if (h.proposer >= g.validators.length) fail('BLOCK_BAD_PROPOSER', height, `proposer index ${h.proposer} of ${g.validators.length} validators`);
   if (h.ballot.leader !== h.proposer) fail('BLOCK_BAD_PROPOSER', height, `proposer ${h.proposer} is not the ballot's leader ${h.ballot.leader}`);
   const quorum = quorumSize(g);
+  // Distinct voters, checked here too: the decoder refuses repeated or unordered indices,
+  // but a block built in memory never went through it, and a vote counted twice would
+  // make a quorum of one.
+  let previous = -1;
   for (const vote of block.certificate) {
     if (vote.validator >= g.validators.length) fail('BLOCK_BAD_CERTIFICATE', height, `vote from unknown validator index ${vote.validator}`);
+    if (vote.validator <= previous) fail('BLOCK_BAD_CERTIFICATE', height, `votes must come from distinct validators in ascending order: index ${vote.validator} after ${previous}`);
+    previous = vote.validator;
   }
   if (block.certificate.length < quorum) {
     fail('BLOCK_BAD_CERTIFICATE', height, `${block.certificate.length} votes, a quorum needs ${quorum} of ${g.validators.length}`);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { verifyChain } from '../../ledger/chain.js';
+import { checkStructure, verifyChain } from '../../ledger/chain.js';
 import { buildBlock, encodeBlock, signVote, withCertificate, type Block } from '../../ledger/block.js';
 import { leafHash, merkleProof, merkleRoot, verifyMerkleProof } from '../../ledger/merkle.js';
 import { sha256 } from '../../ledger/hash.js';
@@ -62,11 +62,22 @@ test('certificates: too few votes, an unknown validator, a forged vote, a duplic
   assert.deepEqual(await failure(replace([b2.certificate[0] as Block['certificate'][number], forgedVote])).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
   const unknown = { validator: 9, signature: new Uint8Array(64) };
   assert.deepEqual(await failure(replace([...b2.certificate, unknown])).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
-  // A duplicated voter cannot even be encoded canonically.
+  // A duplicated voter: the certificate's last vote (u16 index, 64-byte signature) becomes
+  // a copy of the one before it, a valid vote counted twice. It cannot even be encoded
+  // canonically (indices strictly ascending), so decoding refuses it.
   const dup = Uint8Array.from(encodeBlock(b2.headerBytes, b2.proposerSignature, b2.txs, b2.certificate));
-  dup.set(dup.subarray(dup.length - 66, dup.length - 64), dup.length - 132); // second index := first index... the other way round
+  dup.set(dup.slice(dup.length - 132, dup.length - 66), dup.length - 66);
   const f = await failure([bytes[0] as Uint8Array, dup, ...bytes.slice(2)]);
   assert.equal(f.height, 2);
+  assert.equal(f.code, 'BLOCK_MALFORMED');
+  assert.match(f.message, /certificate/);
+  // A block built in memory (never decoded) with one vote twice is refused by the checks
+  // themselves, not only by the decoder.
+  const b1 = blocks[0] as Block;
+  const tip = { height: 1, hash: b1.hash, stateHash: b1.header.stateHash, timeMs: b1.header.timeMs };
+  assert.doesNotThrow(() => checkStructure(g, tip, b2));
+  const twice = { ...b2, certificate: [b2.certificate[0], b2.certificate[0]] } as Block;
+  assert.throws(() => checkStructure(g, tip, twice), (e: unknown) => e instanceof Error && 'code' in e && e.code === 'BLOCK_BAD_CERTIFICATE' && /distinct/.test(e.message));
 });
 
 test('property: flipping any bit of any block is detected, at that block, never a crash', async () => {
