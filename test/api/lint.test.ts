@@ -1,7 +1,6 @@
 /**
- * POST /v1/lint answers the same JSON document as `stele lint --json`, when the node's
- * `lint` is the contract checker (wired here as the node would wire it: the API itself
- * has no checker). Compared with the real CLI on the example contracts and on a broken one.
+ * POST /v1/lint answers the same JSON document as `stele lint --json`, with the node's
+ * own `lint` (node/view.ts; the API itself has no checker). Compared with the real CLI on the example contracts and on a broken one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../../api/server.js';
-import { checkSources, DEFAULT_OPTIONS } from '../../contracts/checker.js';
+import { nodeView } from '../../node/view.js';
+import type { Validator } from '../../node/validator.js';
 import { chain } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
 
@@ -27,9 +27,15 @@ function cliLint(files: string[], flags: string[] = []): unknown {
 
 test('POST /v1/lint gives the document `stele lint --json` prints', async () => {
   const node = new FakeNode(chain);
+  // The node's own wiring (node/view.ts), not a copy of it: only `ledger.genesis` is read
+  // when the view is built, and `lint` touches nothing of the validator.
+  const view = nodeView({ ledger: { genesis: chain.genesis } } as unknown as Validator, () => 'up');
+  const lint = view.lint;
+  assert.ok(lint !== undefined, 'the node view wires lint');
   node.lintImpl = (files, options) => {
-    const result = checkSources(files.map((f) => ({ file: f.file, text: f.source })), { ...DEFAULT_OPTIONS, ...options });
-    return { diagnostics: result.diagnostics, summary: { files: files.length, contracts: result.contracts.length, errors: result.errors, warnings: result.warnings } };
+    const report = lint(files, options);
+    assert.ok(!(report instanceof Promise), 'the node lints synchronously');
+    return report;
   };
   const app = buildApp(node);
   const dir = mkdtempSync(join(tmpdir(), 'stele-lint-api-'));

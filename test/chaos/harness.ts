@@ -51,7 +51,7 @@ export interface ChaosOptions {
 type FaultKind = 'kill' | 'torn_write' | 'pause' | 'partition' | 'full_disk';
 
 interface FaultRecord {
-  readonly kind: FaultKind;
+  kind: FaultKind;
   detail: string;
   readonly target: number;
   readonly leader: boolean;
@@ -216,9 +216,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await cluster.kill(target);
           await sleep(rng.int(200, 2000));
           if (kind === 'torn_write') {
-            const which = rng.chance(0.5) ? 'blocks' : 'acceptor';
-            const torn = cluster.tear(target, which, rng.int(1, 200));
-            fault.detail = torn === null ? `${which} log: nothing to tear` : `${which} log ${torn.file.split('/').slice(-2).join('/')} at byte ${torn.offset}`;
+            const first = rng.chance(0.5) ? 'blocks' : 'acceptor';
+            const bytes = rng.int(1, 200);
+            let which: 'blocks' | 'acceptor' = first;
+            let torn = cluster.tear(target, which, bytes);
+            if (torn === null) {
+              which = first === 'blocks' ? 'acceptor' : 'blocks';
+              torn = cluster.tear(target, which, bytes);
+            }
+            // Only a tear that happened counts as a torn write; otherwise this was a kill.
+            if (torn === null) fault.kind = 'kill';
+            fault.detail = torn === null ? 'torn write: neither log had a record to tear, counted as a kill' : `${which} log ${torn.file.split('/').slice(-2).join('/')} at byte ${torn.offset}`;
           }
           cluster.start(target);
         } else if (kind === 'pause') {

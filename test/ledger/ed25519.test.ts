@@ -108,8 +108,13 @@ test('non-canonical encodings of A and R (y >= p, negative zero) are refused by 
       assert.equal(bothAgree(enc, msg, goodSig), false);
       const sig = Uint8Array.from([...enc, ...goodSig.subarray(32)]);
       assert.equal(bothAgree(signer.publicKey, msg, sig), false);
+      // The verdicts above would be false for a wrong key or R alone; the encoding rule
+      // itself is what refuses these (checked without the equation).
+      assert.equal(strictEncodingOk(enc, goodSig), false, `A = y ${d} past p, sign ${sign}`);
+      assert.equal(strictEncodingOk(signer.publicKey, sig), false, `R = y ${d} past p, sign ${sign}`);
     }
   }
+  assert.equal(strictEncodingOk(signer.publicKey, goodSig), true);
   // A non-canonical R whose canonical form is the real R: y + p (only possible if y < 19).
   // And "negative zero" encodings of y = 1 and y = p - 1.
   for (const y of [1n, P - 1n]) {
@@ -121,20 +126,27 @@ test('non-canonical encodings of A and R (y >= p, negative zero) are refused by 
 
 test('small-order public keys are refused, even with signatures that pass the equation', () => {
   assert.equal(ED25519_TORSION_SUBGROUP.length, 8);
+  let passing = 0;
   for (const hex of ED25519_TORSION_SUBGROUP) {
     const A = fromHex(hex);
     assert.equal(isStrictPublicKey(A), false);
-    // With A of small order, R = [S]B - [k]A for S = 0 gives R = -[k]A: craft that signature.
+    // With A of small order and S = 0 the equation reads R = -[k]A, k = H(R || A || M) mod L,
+    // and -[k]A is again a torsion point: try the eight torsion points as R and count those
+    // that satisfy it. Every one of them must still be refused, for the key alone.
     const Apoint = ed25519.Point.fromBytes(A, false);
     for (const m of [msg, new Uint8Array(), new Uint8Array([1, 2, 3])]) {
-      // Try the eight torsion points as R with S = 0: one of them satisfies the equation.
       for (const rHex of ED25519_TORSION_SUBGROUP) {
-        const sig = Uint8Array.from([...fromHex(rHex), ...new Uint8Array(32)]);
+        const R = fromHex(rHex);
+        const sig = Uint8Array.from([...R, ...new Uint8Array(32)]);
+        const k = numberLE(sha512(Uint8Array.from([...R, ...A, ...m]))) % L;
+        if (Buffer.from(Apoint.multiplyUnsafe(k).negate().toBytes()).toString('hex') === rHex) passing++;
         assert.equal(bothAgree(A, m, sig), false);
       }
-      void Apoint;
     }
   }
+  // The identity key alone gives R = identity for every message: at least three signatures
+  // that satisfy the equation were refused.
+  assert.ok(passing >= 3, `only ${passing} crafted signatures satisfy the equation`);
 });
 
 test('torsion in R and mixed-order keys: both use the cofactorless equation', () => {

@@ -432,6 +432,9 @@ test('durable data far behind the end does not stay resident, in this process or
     // 4 MiB behind the end, one 2 MiB release step, 4 MiB prefaulted ahead, slack.
     assert.ok(sealed <= 1024, `sealed segment resident ${sealed} KiB`);
     assert.ok(current <= 12 * 1024, `current segment resident ${current} KiB`);
+    // Positive control: the newest durable 4 MiB stay mapped and resident, so the smaps
+    // lookup above did find the segments (an upper bound alone would pass on zero).
+    assert.ok(current >= 2 * 1024, `current segment resident ${current} KiB: is the smaps lookup finding it?`);
     // Old records still read back whole (faulted in again from the file).
     assert.deepEqual(log.read(3), record);
     assert.deepEqual(log.read(300), record);
@@ -465,6 +468,7 @@ test('durable data far behind the end does not stay resident, in this process or
     assert.ok(reopened.sealed <= 1024, `sealed segment after the reopen scan: ${reopened.sealed} KiB`);
     // 4 MiB behind the end, plus the records read back and fault-around.
     assert.ok(reopened.current <= 8 * 1024, `current segment after the reopen scan: ${reopened.current} KiB`);
+    assert.ok(reopened.current >= 256, `current segment after the reopen scan: ${reopened.current} KiB, the last record was just read`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
