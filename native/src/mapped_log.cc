@@ -50,6 +50,12 @@ namespace {
 constexpr char kMagic[8] = {'S', 'T', 'E', 'L', 'E', 'S', 'E', 'G'};
 constexpr uint32_t kFormat = 1;
 constexpr uint64_t kHeaderBytes = 64;
+// The segment header's durable mark: a u64 offset at byte 48 and the CRC-32C of those 8
+// bytes at 56. Every record below the mark was durable before the mark was written, so
+// recovery never cuts below it (docs/native.md, "Recovery"). Zeros (segments written
+// before the mark existed) fail the CRC and mean "no mark".
+constexpr uint64_t kMarkOffset = 48;
+constexpr uint64_t kMarkCrcOffset = 56;
 constexpr uint64_t kFrameBytes = 8;
 constexpr uint64_t kAlign = 8;
 constexpr uint64_t kSegmentBytesMin = 1ull << 16;
@@ -78,6 +84,7 @@ struct Mapping {
   bool dax = false;
   uint64_t populated = 0;  // persist thread only: pages prefaulted for writing up to here
   uint64_t durable_to = 0;  // persist thread, or an inline persist under mu_ while it is idle
+  uint64_t mark = 0;        // the durable mark in this segment's header (same owners as durable_to)
   uint64_t released = 0;    // persist thread (main thread before it starts): pages dropped below here
   ~Mapping() {
     if (base != nullptr) munmap(base, bytes);
@@ -115,9 +122,27 @@ void FlushLinesClflush(uint8_t* from, uint8_t* to) {
 }
 #endif
 
-// Makes [from, to) of a mapping durable. Runs on the persist thread (or the main thread for
-// truncate). Returns 0 or an errno.
-int Durable(const Mapping& map, uint64_t from, uint64_t to) {
+// The durable mark stored in a segment's header, or 0 when there is none (bad CRC, or a
+// value that cannot be an offset of this segment).
+uint64_t ReadMark(const uint8_t* base, uint64_t size) {
+  uint64_t mark;
+  uint32_t crc;
+  std::memcpy(&mark, base + kMarkOffset, 8);
+  std::memcpy(&crc, base + kMarkCrcOffset, 4);
+  if (crc != Crc32c(0, base + kMarkOffset, 8) || mark < kHeaderBytes || mark > size || mark % kAlign != 0) return 0;
+  return mark;
+}
+
+void StoreMark(Mapping& map, uint64_t mark) {
+  std::memcpy(map.base + kMarkOffset, &mark, 8);
+  uint32_t crc = Crc32c(0, map.base + kMarkOffset, 8);
+  std::memcpy(map.base + kMarkCrcOffset, &crc, 4);
+  map.mark = mark;
+}
+
+// msync of [from, to) (from rounded down to its page), or a cache-line flush on DAX; no
+// bookkeeping. Returns 0 or an errno.
+int SyncRange(const Mapping& map, uint64_t from, uint64_t to) {
   if (to <= from) return 0;
   if (map.dax) {
 #if defined(__x86_64__)
@@ -133,6 +158,25 @@ int Durable(const Mapping& map, uint64_t from, uint64_t to) {
   uint64_t start = from & ~(page - 1);
   if (msync(map.base + start, to - start, MS_SYNC) != 0) return errno;
   return 0;
+}
+
+// Makes [from, to) of a mapping durable. Runs on the persist thread, or on the main thread
+// while the persist thread is idle (inline persists, open, truncate). Returns 0 or an errno.
+// With the range it makes the header's durable mark durable too, moved up to what earlier
+// calls made durable (never to what this call is making durable: the writeback of one
+// msync has no order, so a mark covering its own range could land before the range does).
+int Durable(Mapping& map, uint64_t from, uint64_t to) {
+  if (to <= from) return 0;
+  bool mark = map.durable_to > map.mark;
+  if (mark) StoreMark(map, map.durable_to);
+  if (map.dax && mark) {
+    int err = SyncRange(map, kMarkOffset, kMarkCrcOffset + 4);
+    if (err != 0) return err;
+    return SyncRange(map, from, to);
+  }
+  // One msync from the header page when the mark moved: it writes back only dirty pages, so
+  // the clean ones between cost a walk of the page cache's dirty tags, not I/O.
+  return SyncRange(map, mark ? 0 : from, to);
 }
 
 // Drops the pages of [released, to) from this process's page tables (best effort; on a
@@ -263,6 +307,18 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       if (read_only_) ThrowCoded(env, "STORE_IO", "no log segments in " + dir_, dir_);
       CreateSegment(env, 0);
     }
+    if (!read_only_) {
+      // What a killed process appended but never persisted is still in the page cache, and
+      // this log now serves it: make it durable before anything is built on it. Only the
+      // last two segments can hold such records (a segment is synced before the next one
+      // is created). Then the first persist can move the durable mark over it.
+      for (size_t i = segments_.size() >= 2 ? segments_.size() - 2 : 0; i < segments_.size(); i++) {
+        Segment& seg = segments_[i];
+        int err = SyncRange(*seg.map, kHeaderBytes, seg.used);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+        seg.map->durable_to = seg.used;
+      }
+    }
     requested_segment_ = segments_.size() - 1;
     requested_offset_ = segments_.back().used;
   }
@@ -343,12 +399,30 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     const uint8_t* base = seg.map->base;
     const uint64_t size = seg.map->bytes;
     const uint64_t data_end = DataEnd(base, size);
+    // Records below the durable mark were acknowledged as durable: a bad frame there is
+    // corruption even in the last segment, never a torn tail to cut.
+    const uint64_t mark = ReadMark(base, size);
+    seg.map->mark = mark;
     uint64_t at = kHeaderBytes;
     while (at + kFrameBytes <= size) {
       uint32_t length, checksum;
       std::memcpy(&length, base + at, 4);
       std::memcpy(&checksum, base + at + 4, 4);
-      if (length == 0 && checksum == 0 && data_end <= at) break;  // the end: zeros from here on
+      if (length == 0 && checksum == 0 && data_end <= at) {  // the end: zeros from here on
+        if (at < mark) {
+          if (read_only_) {
+            corrupt_reason_ = "the records end before the segment's durable mark (" + std::to_string(mark) + ")";
+            corrupt_path_ = seg.path;
+            corrupt_offset_ = at;
+            break;
+          }
+          ThrowCoded(env, "STORE_CORRUPT",
+                     "the records end at byte " + std::to_string(at) + ", before the durable mark at byte " + std::to_string(mark) +
+                         ": durable records are missing",
+                     seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
+        }
+        break;
+      }
       std::string problem;
       if (length > record_bytes_max_ || at + kFrameBytes + length > size)
         problem = "record length " + std::to_string(length) + " out of bounds";
@@ -362,12 +436,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         at += Align(kFrameBytes + length);
         continue;
       }
-      // A bad frame with nothing written past its claimed extent, in the last segment, is
-      // the torn tail of an append cut short by a crash: cut it. Anything else is corruption.
-      // A length out of bounds can only be torn when nothing follows the header itself.
+      // A bad frame with nothing written past its claimed extent, in the last segment and
+      // at or above the durable mark, is the torn tail of an append cut short by a crash:
+      // cut it. Anything else is corruption. A length out of bounds can only be torn when
+      // nothing follows the header itself. (Without the mark, a bit flip that raised an
+      // acknowledged record's length past the end of the data made every record after it
+      // look like the torn record's payload, and they were cut.)
       bool length_ok = length <= record_bytes_max_ && at + kFrameBytes + length <= size;
       uint64_t extent = length_ok ? Align(at + kFrameBytes + length) : at + kFrameBytes;
-      if (last && extent >= data_end) {
+      if (last && extent >= data_end && at >= mark) {
         torn_bytes_ = data_end - at;
         if (read_only_) break;  // reported, never cut
         std::memset(seg.map->base + at, 0, data_end - at);
@@ -450,6 +527,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       {
         std::unique_lock<std::mutex> lock(mu_);
         worker_active_ = false;
+        idle_cv_.notify_all();
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything asked for is done
         batch.swap(queue_);
@@ -607,7 +685,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
                  "record of " + std::to_string(length) + " bytes exceeds " + std::to_string(record_bytes_max_), dir_);
     if (positions_.size() >= kRecordsMax) ThrowCoded(env, "STORE_FULL", "the log reached its record limit", dir_);
     uint64_t frame = Align(kFrameBytes + length);
-    if (segments_.back().used + frame > segments_.back().map->bytes) CreateSegment(env, segments_.size());
+    if (segments_.back().used + frame > segments_.back().map->bytes) {
+      // The new segment's header names the number of its first record, and it is durable at
+      // once: make every record of this segment durable first, or a power loss could keep
+      // that header but lose records it counts (recovery would refuse the log).
+      Segment& full = segments_.back();
+      int err = SyncRange(*full.map, kHeaderBytes, full.used);
+      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", full.path, err), full.path);
+      CreateSegment(env, segments_.size());
+    }
     Segment& seg = segments_.back();
     uint8_t* at = seg.map->base + seg.used;
     uint32_t length32 = static_cast<uint32_t>(length);
@@ -775,9 +861,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     if (removed) FsyncDir(env, dir_);
     Segment& seg = segments_.back();
     uint64_t old_used = seg.used;
-    if (old_used > offset) {
-      std::memset(seg.map->base + offset, 0, old_used - offset);
-      int err = Durable(*seg.map, offset, old_used);
+    {
+      // The persist thread owns the mark and durable_to while it works: let it finish, then
+      // lower both to the new end, so recovery does not take the cut for lost records.
+      std::unique_lock<std::mutex> lock(mu_);
+      idle_cv_.wait(lock, [this] { return !worker_active_ && queue_.empty(); });
+      seg.map->durable_to = std::min(seg.map->durable_to, offset);
+      if (seg.map->mark > offset) StoreMark(*seg.map, offset);
+      if (old_used > offset) std::memset(seg.map->base + offset, 0, old_used - offset);
+      int err = SyncRange(*seg.map, 0, std::max(old_used, offset));
       if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
     }
     seg.used = offset;
@@ -828,6 +920,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       closed_ = true;
       Shutdown();
       Settle(env);  // the thread finished the queue before stopping
+      // A clean close moves the durable mark over everything durable (best effort: without
+      // it only the last persist's records are above the mark, as after a crash).
+      if (!read_only_ && !segments_.empty()) {
+        Mapping& map = *segments_.back().map;
+        if (map.durable_to > map.mark) {
+          StoreMark(map, map.durable_to);
+          (void)SyncRange(map, kMarkOffset, kMarkCrcOffset + 4);
+        }
+      }
       // Views handed to JavaScript keep a segment mapped until the garbage collector
       // finalizes them, which may be long after (an acceptor log's old generation, closed
       // and deleted by a compaction, stayed resident until then). Their pages leave this
@@ -865,6 +966,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   // Shared with the persist thread, under mu_.
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable idle_cv_;  // notified when the persist thread goes idle
   std::deque<Range> queue_;
   bool stopping_ = false;
   uint64_t durable_seq_ = 0;

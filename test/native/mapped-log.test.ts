@@ -158,9 +158,11 @@ test('mapped log: a bad checksum on the last record is a torn tail; before the t
   const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
   for (let i = 0; i < 3; i++) log.append(new Uint8Array(100).fill(i + 1));
   await log.persist();
-  await log.close();
   const path = segmentPath(dir, 0);
+  // The file as a crash right now would leave it: the persist's records are durable, but
+  // the durable mark (moved by the next persist or a clean close) does not cover them yet.
   const original = readFileSync(path);
+  await log.close();
   const lastPayload = 64 + 2 * 112 + 8 + 10;
   const flippedLast = Buffer.from(original);
   flippedLast[lastPayload] = (flippedLast[lastPayload] as number) ^ 0x10;
@@ -182,6 +184,76 @@ test('mapped log: a bad checksum on the last record is a torn tail; before the t
   badLength[64 + 112 + 2] = 0x7f;
   writeFileSync(path, badLength);
   assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === 1);
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: below the durable mark a bad frame is corruption, never a torn tail to cut', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  // Four records at 64, 176, 288 and 400, each persisted on its own: each persist moves the
+  // header's mark over what the persists before it made durable (400 after the fourth).
+  for (let i = 0; i < 4; i++) {
+    log.append(new Uint8Array(100).fill(i + 1));
+    await log.persist();
+  }
+  const path = segmentPath(dir, 0);
+  const crashed = readFileSync(path); // as a crash now would leave it
+  assert.equal(crashed.readBigUInt64LE(48), 400n);
+  await log.close();
+  const closed = readFileSync(path);
+  assert.equal(closed.readBigUInt64LE(48), 512n, 'a clean close moves the mark over every durable record');
+  const reopen = () => MappedLog.open(dir, { segmentBytes: SEGMENT });
+  const corrupt = (record: number) => (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === record;
+
+  // A bit flip that raises record 1's length (100 -> 356) past the end of the data: its
+  // claimed extent covers records 2 and 3, which used to make it look like a torn tail and
+  // cut three acknowledged records. Below the mark it is corruption.
+  const longer = Buffer.from(crashed);
+  longer[176 + 1] = 0x01;
+  writeFileSync(path, longer);
+  assert.throws(reopen, corrupt(1));
+  // Records missing below the mark (zeros where durable records were) are refused too.
+  const lost = Buffer.from(crashed);
+  lost.fill(0, 288, 512);
+  writeFileSync(path, lost);
+  assert.throws(reopen, (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /durable mark/.test(e.message));
+  // Above the mark (the last persist before the crash) a torn record is still cut.
+  const torn = Buffer.from(crashed);
+  torn[400 + 8 + 50] = (torn[400 + 8 + 50] as number) ^ 0x04;
+  writeFileSync(path, torn);
+  const cut = reopen();
+  assert.equal(cut.length, 3);
+  assert.equal(cut.stats().tornBytes, 112);
+  await cut.close();
+  // After a clean close the mark covers the last record as well: the same flip is corruption.
+  const flipped = Buffer.from(closed);
+  flipped[400 + 8 + 50] = (flipped[400 + 8 + 50] as number) ^ 0x04;
+  writeFileSync(path, flipped);
+  assert.throws(reopen, corrupt(3));
+  // A header without a mark (zeros: segments written before the mark existed) opens as before.
+  const unmarked = Buffer.from(closed);
+  unmarked.fill(0, 48, 64);
+  writeFileSync(path, unmarked);
+  const old = reopen();
+  assert.equal(old.length, 4);
+  await old.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: truncate lowers the durable mark, so the shorter log reopens', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 4; i++) {
+    log.append(new Uint8Array(100).fill(i + 1));
+    await log.persist();
+  }
+  log.truncate(1);
+  assert.equal(readFileSync(segmentPath(dir, 0)).readBigUInt64LE(48), 176n);
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(again.length, 1);
+  assert.deepEqual(again.read(0), new Uint8Array(100).fill(1));
+  await again.close();
   rmSync(dir, { recursive: true });
 });
 
