@@ -465,7 +465,12 @@ export class Replica {
     this.ballot = { round, leader: this.id };
     this.seeRound(round);
     this.counters.elections++;
-    this.broadcast({ type: MessageType.Prepare, ballot: this.ballot, fromSlot: this.commitIndex + 1 }, true);
+    // The round must be durable before any PREPARE carries it: a candidate that crashed
+    // with its PREPAREs out but its own promise unwritten came back with a lower promise
+    // and could campaign at the same ballot again, proposing a second value at a slot
+    // where a peer still held the first at that ballot (found in review, 2026-11-30).
+    this.promise(this.ballot);
+    this.broadcast({ type: MessageType.Prepare, ballot: this.ballot, fromSlot: this.commitIndex + 1 }, true, true);
   }
 
   /** A follower hearing from a leader recently ignores PREPAREs; so does a healthy leader. */
@@ -839,11 +844,13 @@ export class Replica {
     else this.afterPersist.push({ to, bytes: this.encode(m) });
   }
 
-  private broadcast(m: Message, includeSelf = false): void {
+  /** To every replica; `afterPersist`: released only after the next advance(), as replies are. */
+  private broadcast(m: Message, includeSelf = false, afterPersist = false): void {
     if (m.type === MessageType.Prepare) this.campaignFromSlot = m.fromSlot;
     const bytes = this.encode(m);
+    const queue = afterPersist ? this.afterPersist : this.sendQueue;
     for (let to = 0; to < this.config.replicas; to++) {
-      if (to !== this.id || includeSelf) this.sendQueue.push({ to, bytes });
+      if (to !== this.id || includeSelf) queue.push({ to, bytes });
     }
   }
 }

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CodecError } from '../codec.js';
-import { decodeRecord, encodeRecord, type Vote, type WireLimits } from '../messages.js';
+import { decodeRecord, encodeRecord, type DurableRecord, type Vote, type WireLimits } from '../messages.js';
 import { digestOf, PLANTED_BUGS, recoverDurable, Replica, ZERO_DIGEST, type Committed, type PlantedBug, type ReplicaConfig } from '../replica.js';
 
 /** Small fast seeded generator (mulberry32). */
@@ -155,6 +155,19 @@ export function simulate(options: SimOptions): SimResult {
   const violate = (text: string): void => {
     if (violations.length < 20) violations.push(`tick ${now}: ${text}`);
   };
+  // One value per (slot, ballot), across every acceptor and incarnation: a ballot is one
+  // leader's, once. Checked at every accept an acceptor records, durable or not.
+  const acceptedAt = new Map<string, string>();
+  const checkAccepts = (records: readonly DurableRecord[]): void => {
+    for (const rec of records) {
+      if (rec.kind !== 'accept') continue;
+      const key = `${rec.slot}/${rec.ballot.round}/${rec.ballot.leader}`;
+      const digest = createHash('sha256').update(rec.value).digest('hex');
+      const seen = acceptedAt.get(key);
+      if (seen === undefined) acceptedAt.set(key, digest);
+      else if (seen !== digest) violate(`slot ${rec.slot}: two values accepted at ballot (${rec.ballot.round}, ${rec.ballot.leader})`);
+    }
+  };
 
   function committedLog(i: number): ReplicaConfig['log'] {
     return { get: (slot) => nodes[i]?.volatileCommitted.get(slot) ?? nodes[i]?.disk.committed.get(slot) };
@@ -275,6 +288,7 @@ export function simulate(options: SimOptions): SimResult {
         node.volatileCommitted.clear();
         replica.advance();
       } else {
+        checkAccepts(r.persist);
         node.pending = { records: r.persist.map(encodeRecord), doneAt: now + rng.int(0, diskDelayMax) };
         if (node.pending.doneAt === now) finishPersist(i);
       }

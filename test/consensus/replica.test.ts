@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeMessage, MessageType } from '../../consensus/messages.js';
+import { decodeMessage, encodeMessage, MessageType } from '../../consensus/messages.js';
 import { Cluster, testSignature, text } from '../support/consensus-cluster.js';
 
 test('a single replica elects itself and commits proposals in order, each with a certificate', () => {
@@ -133,4 +133,28 @@ test('catch-up: an isolated replica learns every commit with its certificate; a 
   c.tick(20);
   assert.deepEqual(c.values(lagging), c.values(leader));
   assert.equal(c.values(lagging).length, 20);
+});
+
+test('a candidate makes its new ballot durable before any PREPARE carries it, so a restart never reuses it', () => {
+  const c = new Cluster(3);
+  const r = c.replicas[0]!;
+  // Tick replica 0 alone (nothing delivered) until its election timeout makes it campaign.
+  for (let i = 0; i < 1000 && !r.hasReady(); i++) r.tick();
+  const first = r.ready();
+  const promise = first.persist.find((rec) => rec.kind === 'promise');
+  assert.ok(promise !== undefined && promise.kind === 'promise', 'the candidate persists a promise of its own ballot');
+  assert.deepEqual(promise.ballot, { round: 1, leader: 0 });
+  const prepares = (send: readonly { bytes: Uint8Array }[]) => send.filter((o) => decodeMessage(o.bytes, { replicas: 3, valueBytesMax: 1024 }).type === MessageType.Prepare).length;
+  assert.equal(prepares(first.send), 0, 'no PREPARE before the promise is durable');
+  r.advance();
+  assert.equal(prepares(r.ready().send), 3, 'PREPAREs (to itself too) leave after advance()');
+  r.advance();
+  // The crash comes after the PREPAREs left: the restarted replica campaigns at a new round.
+  c.records[0]!.push(...first.persist);
+  c.crash(0);
+  const again = c.start(0);
+  for (let i = 0; i < 1000 && !again.hasReady(); i++) again.tick();
+  const next = again.ready().persist.find((rec) => rec.kind === 'promise');
+  assert.ok(next !== undefined && next.kind === 'promise');
+  assert.deepEqual(next.ballot, { round: 2, leader: 0 });
 });
