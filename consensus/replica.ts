@@ -820,6 +820,9 @@ export class Replica {
     // A leader whose own value at this slot lost is stale: its later values build on it.
     const own = this.proposals.get(e.slot);
     if (this.role === 'leader' && own !== undefined && !sameBytes(own.digest, digest)) this.becomeFollower();
+    // So is a leader that learns a commit at a slot it has not reached (a newer leader's,
+    // through a follower's catch-up): it would propose at committed slots (found in review).
+    if (this.role === 'leader' && own === undefined && e.slot >= this.nextSlot) this.becomeFollower();
     this.proposals.delete(e.slot);
     this.commitIndex = e.slot;
     this.commitDigest = digest;

@@ -158,3 +158,37 @@ test('a candidate makes its new ballot durable before any PREPARE carries it, so
   assert.ok(next !== undefined && next.kind === 'promise');
   assert.deepEqual(next.ballot, { round: 2, leader: 0 });
 });
+
+test('a deposed leader that learns a newer leader\'s commits through a follower steps down', () => {
+  const c = new Cluster(3);
+  const old = c.elect();
+  assert.notEqual(c.replicas[old]!.propose(text('before')), null);
+  c.settle();
+  const others = [0, 1, 2].filter((i) => i !== old);
+  for (const o of others) (c.cut.add(`${old}>${o}`), c.cut.add(`${o}>${old}`));
+  // The old leader is not ticked (its check-quorum never fires); the other two elect a
+  // leader of their own and commit past every slot the old one proposed.
+  let now = -1;
+  for (let t = 0; t < 500 && now < 0; t++) {
+    for (const o of others) c.replicas[o]!.tick();
+    c.settle();
+    now = others.find((o) => c.replicas[o]!.status().role === 'leader' && c.replicas[o]!.proposableSlot() !== null) ?? -1;
+  }
+  assert.ok(now >= 0, 'the two others elected a leader');
+  for (let i = 0; i < 5; i++) {
+    while (c.replicas[now]!.propose(text(`after${i}`)) === null) c.settle();
+    c.settle();
+  }
+  // One link heals: the follower answers the old leader's heartbeat with its commit index,
+  // and the old leader catches up from it.
+  const follower = others.find((o) => o !== now)!;
+  c.cut.delete(`${old}>${follower}`);
+  c.cut.delete(`${follower}>${old}`);
+  for (let t = 0; t < 3; t++) {
+    c.replicas[old]!.tick();
+    c.settle();
+  }
+  assert.deepEqual(c.values(old), c.values(now), 'the old leader learned every commit');
+  assert.notEqual(c.replicas[old]!.status().role, 'leader', 'and stepped down');
+  assert.equal(c.replicas[old]!.proposableSlot(), null);
+});
