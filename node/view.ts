@@ -85,8 +85,10 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       // stops the process (chaos seed 31 found this). Callers still get it through `waiting`.
       waiting.catch(() => {});
       // It may have committed between submit and this call.
+      // A location above the store's height is an index batch written a moment before the
+      // in-memory tip moves: not readable yet, so wait for the commit as if it were absent.
       const done = await validator.location(hex);
-      if (done !== undefined) return done;
+      if (done !== undefined && done.height <= store.height) return done;
       return waiting;
     },
     async transaction(id: Uint8Array): Promise<TransactionStatus> {
@@ -98,6 +100,9 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         }
         return s;
       }
+      // Indexed but the tip has not moved yet (the index batch lands just before it): pending
+      // for a moment, rather than a block read past the height (a 500).
+      if (s.height > store.height) return { status: 'pending' };
       const block = store.block(s.height);
       return { status: 'committed', height: s.height, index: s.index, proof: merkleProof(block.txs.map((t) => leafHash(t.bytes)), s.index) };
     },

@@ -27,3 +27,29 @@ test('waitForCommit: a timeout while the committed-location lookup is slow reach
     process.off('unhandledRejection', count);
   }
 });
+
+test('a transaction indexed at a height the tip has not reached yet reads as pending, not as a failed block read', async () => {
+  let height = 4;
+  const fake = {
+    ledger: {
+      genesis: devChain({ label: 'view' }).genesis,
+      get height() {
+        return height;
+      },
+      block: (h: number) => {
+        throw new RangeError(`block ${h} is past the height ${height}`);
+      },
+    },
+    transaction: async () => ({ status: 'committed', height: 5, index: 0 }),
+    location: async () => ({ height: 5, index: 0 }),
+    waitForCommit: () => new Promise((resolve) => setTimeout(() => resolve({ height: 5, index: 0 }), 20)),
+  };
+  const view = nodeView(fake as unknown as Validator, () => 'up'); // the fake has the members used here
+  assert.deepEqual(await view.transaction(new Uint8Array(32)), { status: 'pending' });
+  // waitForCommit does not answer from the index alone while the tip is behind it: it waits.
+  const started = performance.now();
+  assert.deepEqual(await view.waitForCommit(new Uint8Array(32), 1000), { height: 5, index: 0 });
+  assert.ok(performance.now() - started >= 15, 'answered by the commit, not by the early index entry');
+  height = 5;
+  await assert.rejects(async () => view.transaction(new Uint8Array(32)), RangeError); // now it reads the block (the fake has none)
+});
