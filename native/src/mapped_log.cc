@@ -585,6 +585,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   void OnDurable(Napi::Env env) {
     notify_pending_ = false;
     if (env == nullptr) return;
+    if (held_for_notify_) {  // close() kept this object alive for this call; it may go now
+      held_for_notify_ = false;
+      Unref();
+    }
     try {
       Settle(env);
     } catch (const Napi::Error& e) {
@@ -920,6 +924,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       closed_ = true;
       Shutdown();
       Settle(env);  // the thread finished the queue before stopping
+      // A notification the persist thread queued before it stopped still runs, with this
+      // object: keep the object alive until it has (found in review: the wrapper could be
+      // collected first, an acceptor log's old generation after a compaction).
+      if (notify_pending_.load() && !held_for_notify_) {
+        Ref();
+        held_for_notify_ = true;
+      }
       // A clean close moves the durable mark over everything durable (best effort: without
       // it only the last persist's records are above the mark, as after a crash).
       if (!read_only_ && !segments_.empty()) {
@@ -978,6 +989,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   std::shared_ptr<Mapping> upkeep_map_;
   uint64_t upkeep_at_ = 0;
   std::atomic<bool> notify_pending_{false};
+  bool held_for_notify_ = false;  // main thread: a strong reference taken by close() for a queued notification
   Napi::ThreadSafeFunction tsfn_;
   std::thread worker_;
   std::shared_ptr<Mapping> release_current_;  // persist thread only
