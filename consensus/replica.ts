@@ -609,7 +609,11 @@ export class Replica {
       return;
     }
     let state = this.promises.get(from);
-    if (state === undefined || state.lastSlot !== m.lastSlot || state.commitIndex !== m.commitIndex) {
+    // A later reply (a duplicated PREPARE answered after the promiser moved on) may start
+    // over an incomplete state, never replace a complete one: phase 1 and the catch-up
+    // target were computed from it (found in review: a late duplicate overtaking the
+    // catch-up could hide a chosen value from lead()).
+    if (state === undefined || (!state.complete && (state.lastSlot !== m.lastSlot || state.commitIndex !== m.commitIndex))) {
       state = { commitIndex: m.commitIndex, lastSlot: m.lastSlot, chunks: new Map(), entries: [], complete: false };
       this.promises.set(from, state);
     }
@@ -620,7 +624,19 @@ export class Replica {
     let next = m.fromSlot;
     for (let last = state.chunks.get(next); last !== undefined && last >= next; last = state.chunks.get(next)) next = last + 1;
     state.complete = next > state.lastSlot;
-    if (!state.complete || this.syncTarget > 0) return;
+    if (!state.complete) return;
+    if (this.syncTarget > 0) {
+      // Already learning commits: a promise completing now joins the ones lead() reads, so
+      // what it knows to be committed must be learned first too. Its entries start above
+      // its own commit index, so without this a value it committed (and no longer lists)
+      // could be missing from lead()'s view (found in review; the simulator found it at
+      // once through lead()'s invariant).
+      if (state.commitIndex > this.syncTarget) {
+        this.syncTarget = state.commitIndex;
+        this.requestCatchupFromPromisers();
+      }
+      return;
+    }
     let complete = 0;
     for (const s of this.promises.values()) if (s.complete) complete++;
     if (complete < this.quorum) return;
@@ -648,6 +664,13 @@ export class Replica {
   /** Becomes leader: re-propose recovered values while they link, then accept new ones. */
   private lead(): void {
     invariant(this.role === 'candidate', 'only a candidate becomes leader');
+    let complete = 0;
+    for (const s of this.promises.values()) {
+      if (!s.complete) continue;
+      complete++;
+      invariant(s.commitIndex <= this.commitIndex, 'a new leader knows every commit its promisers reported');
+    }
+    invariant(complete >= this.quorum, 'a new leader has a quorum of complete promises');
     const best = new Map<number, PromiseEntry>();
     if (this.config.bug !== 'forget-promised-values') {
       for (const s of this.promises.values()) {
