@@ -662,6 +662,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
 
   void CheckOpen(Napi::Env env) {
     if (closed_) ThrowCoded(env, "STORE_CLOSED", dir_ + " is closed", dir_);
+    if (broken_) ThrowCoded(env, "STORE_IO", dir_ + ": a truncate failed part way; close and reopen the log", dir_);
     std::lock_guard<std::mutex> lock(mu_);
     if (worker_errno_ != 0)
       ThrowCoded(env, "STORE_IO", "an earlier persist failed: " + SysMessage("msync", dir_, worker_errno_), dir_);
@@ -856,6 +857,9 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     uint64_t segment = keep == positions_.size() ? segments_.size() - 1 : positions_[keep] >> 32;
     uint64_t offset = keep == positions_.size() ? segments_.back().used : positions_[keep] & 0xffffffffu;
     bool removed = false;
+    // From here a failure leaves segments and record positions out of step: the log
+    // refuses every later call until it is reopened (recovery reads what is on disk).
+    broken_ = true;
     while (segments_.size() - 1 > segment) {
       if (unlink(segments_.back().path.c_str()) != 0)
         ThrowCoded(env, "STORE_IO", SysMessage("unlink", segments_.back().path, errno), segments_.back().path);
@@ -872,12 +876,19 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       idle_cv_.wait(lock, [this] { return !worker_active_ && queue_.empty(); });
       seg.map->durable_to = std::min(seg.map->durable_to, offset);
       if (seg.map->mark > offset) StoreMark(*seg.map, offset);
-      if (old_used > offset) std::memset(seg.map->base + offset, 0, old_used - offset);
+      // Zeros from the end backwards, a word at a time: a crash part way leaves the kept
+      // records, then what is left of the cut ones ending in a damaged record with only
+      // zeros after it (a torn tail above the lowered mark), never zeros followed by old
+      // records, which recovery would call corruption.
+      // (Volatile stores: the compiler may not merge or reorder them into a forward memset.)
+      volatile uint64_t* words = reinterpret_cast<volatile uint64_t*>(seg.map->base);
+      for (uint64_t at = old_used; at > offset; at -= 8) words[at / 8 - 1] = 0;
       int err = SyncRange(*seg.map, 0, std::max(old_used, offset));
       if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
     }
     seg.used = offset;
     positions_.resize(keep);
+    broken_ = false;
     if (requested_segment_ > segment || (requested_segment_ == segment && requested_offset_ > offset)) {
       requested_segment_ = segment;
       requested_offset_ = offset;
@@ -989,7 +1000,8 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   std::shared_ptr<Mapping> upkeep_map_;
   uint64_t upkeep_at_ = 0;
   std::atomic<bool> notify_pending_{false};
-  bool held_for_notify_ = false;  // main thread: a strong reference taken by close() for a queued notification
+  bool held_for_notify_ = false;
+  bool broken_ = false;  // a truncate failed part way (CheckOpen refuses everything)  // main thread: a strong reference taken by close() for a queued notification
   Napi::ThreadSafeFunction tsfn_;
   std::thread worker_;
   std::shared_ptr<Mapping> release_current_;  // persist thread only
