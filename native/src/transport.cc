@@ -65,6 +65,7 @@ constexpr uint8_t kTypeData = 2;
 constexpr uint8_t kTypeCredit = 3;
 constexpr uint32_t kHandshakeBytesMax = 1024;
 constexpr uint32_t kFrameBodyTarget = 1u << 20;  // batch small messages up to this per frame
+constexpr int kReceiveRoundsMax = 8;              // reads of one connection per turn, at most (Receive)
 constexpr int kPumpRoundsMax = 16;                // frames of one peer written per turn, at most (Pump)
 constexpr int kPendingHandshakesMax = 64;
 // Half-open sessions per remote IPv4 address: one address cannot take every slot above.
@@ -189,6 +190,7 @@ struct Conn {
   uint64_t recv_seq = 0;
   uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
   bool pending = false;      // inbound and counted in the half-open limits
+  uint32_t handshake_frames = 0;  // handshake messages received (HELLO and PROOF inbound, CHALLENGE outbound)
   uint32_t remote_ip = 0;    // inbound: the remote IPv4 address (network order), 0 when unknown
 #ifdef STELE_FABRIC
   fid_ep* ep = nullptr;
@@ -481,9 +483,20 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     }
   }
 
+  // A fresh connection id. Ids are 32-bit and wrap after about 4.3 billion connections:
+  // never one below 16 (the epoll tags of the wake fd, the listener and the fabric queue)
+  // nor one still in use (found in review: a wrapped id replaced a live connection).
+  uint32_t NextConnId() {
+    do {
+      next_conn_++;
+      if (next_conn_ < 16) next_conn_ = 16;
+    } while (conns_.count(next_conn_) != 0);
+    return next_conn_;
+  }
+
   Conn* AddConn(int fd, bool outbound, int peer) {
     auto c = std::make_unique<Conn>();
-    c->id = next_conn_++;
+    c->id = NextConnId();
     c->fd = fd;
     c->outbound = outbound;
     c->peer = peer;
@@ -833,9 +846,12 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     return c->send_mac.Tag(header, header + kHeaderBytes, length, header + kHeaderBytes + length);
   }
 
+  // Reads and parses what the socket has, for at most kReceiveRoundsMax reads: one sender
+  // that keeps the socket full must not keep this thread from commands, timers and the
+  // other peers (epoll is level-triggered, so the rest is read next turn).
   void Receive(Conn* c) {
     uint32_t id = c->id;
-    for (;;) {
+    for (int round = 0; round < kReceiveRoundsMax; round++) {
       if (c->in.Available() == 0) c->in.start = c->in.end = 0;
       size_t want = 1u << 18;
       if (c->in.Available() >= kHeaderBytes) {
@@ -886,6 +902,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       const uint8_t* body = header + kHeaderBytes;
       counters_.frames_received++;
       if (!open) {
+        // The handshake has two messages for an acceptor (HELLO, PROOF) and one for a dialer
+        // (CHALLENGE): anything more is refused before it costs an event (found in review:
+        // a stream of empty handshake frames, unauthenticated, queued events without bound).
+        if (++c->handshake_frames > (c->outbound ? 1u : 2u)) return Refuse(c, "more handshake messages than the handshake has");
         auto e = std::make_unique<Event>();
         e->kind = kHandshakeMessage;
         e->conn = c->id;
@@ -905,13 +925,13 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
           bool beyond;
           {
             std::lock_guard<std::mutex> lock(mu_);  // the main thread spends this credit in TryDirect
-            beyond = grant > window_bytes_ || c->credit + grant > window_bytes_;
+            beyond = grant == 0 || grant > window_bytes_ || c->credit + grant > window_bytes_;
             if (!beyond) {
               c->credit += grant;
               counters_.credit_available[c->peer] = static_cast<int64_t>(c->credit);
             }
           }
-          if (beyond) return Refuse(c, "credit beyond the window");
+          if (beyond) return Refuse(c, grant == 0 ? "empty credit" : "credit beyond the window");
           // Credit may unblock queued messages: Pump runs later in this turn of the loop.
         } else if (!Unpack(c, body, length, available)) {
           return false;
@@ -1664,7 +1684,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   std::thread thread_;
   // I/O thread only.
   std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
-  uint32_t next_conn_ = 16;
+  uint32_t next_conn_ = 15;  // the last id handed out
   int pending_handshakes_ = 0;
   std::unordered_map<uint32_t, int> pending_by_address_;
   std::deque<std::unique_ptr<Event>> parked_;

@@ -434,6 +434,27 @@ test('transport: random bytes, oversized and malformed frames from outsiders nev
   }
 });
 
+test('transport: a stream of handshake frames from an outsider is refused after the handshake\'s own two, not queued without end', async () => {
+  const c = await cluster(2);
+  try {
+    const target = c.validators[1]!.address;
+    const refusedBefore = c.nodes[1]!.transport.counters().handshakesRefused;
+    const empty = Buffer.alloc(16);
+    empty[4] = 1; // a handshake frame with an empty body: no key needed to send it
+    const raw = await RawDialer.connect(target);
+    raw.write(Buffer.concat(Array.from({ length: 5000 }, () => empty)));
+    assert.equal(await raw.waitClosed(), true, 'the node closes the connection');
+    raw.destroy();
+    await until('the flood refused', () => c.nodes[1]!.transport.counters().handshakesRefused > refusedBefore);
+    // Before the limit each frame became an event for JavaScript (80,000 bytes: 5,000 events).
+    assert.ok(c.nodes[1]!.transport.counters().eventsParked < 100, `events parked: ${c.nodes[1]!.transport.counters().eventsParked}`);
+    assert.equal(c.nodes[0]!.transport.send(1, text('after the flood')), true);
+    await until('real message', () => c.nodes[1]!.received.some((m) => new TextDecoder().decode(m.bytes) === 'after the flood'));
+  } finally {
+    await c.close();
+  }
+});
+
 test('transport: one address cannot hold every half-open slot; genuine peers still connect', async () => {
   const c = await cluster(2);
   try {
