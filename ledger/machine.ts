@@ -383,6 +383,23 @@ export class BlockBuilder {
     return null;
   }
 
+  /**
+   * Dry-runs `tx` on this builder's state and keeps its writes there, without putting it
+   * in the block: admission of a batch, where a later item may rely on an earlier one
+   * (register an identity, then pay it). A refused transaction leaves no trace (every
+   * check comes before any write). Use on an admission builder only, never on one that
+   * cuts a block.
+   */
+  admit(tx: Tx, options: ApplyOptions = this.options): TxRefusal | null {
+    try {
+      applyTx(this.params, this.overlay, tx, this.height, options);
+    } catch (error) {
+      if (error instanceof TxRefusal) return error;
+      throw error;
+    }
+    return null;
+  }
+
   /** Seals the block: its write set and state hash. The builder must not be used after. */
   seal(previousStateHash: Uint8Array): BlockResult {
     return sealBlock(this.params, this.overlay, this.accepted, this.height, previousStateHash);

@@ -379,7 +379,9 @@ export class Validator {
     if (this.mempool.has(id)) return { id };
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
-    const refusal = (dryRun ?? this.admissionBuilder()).check(tx, { signatures });
+    // A batch's builder keeps each admitted item's writes, so later items see them; a lone
+    // submission is checked against the committed state alone.
+    const refusal = dryRun !== undefined ? dryRun.admit(tx, { signatures }) : this.admissionBuilder().check(tx, { signatures });
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     const now = this.clock();
     const entry = this.enterMempool(tx, now, local);
@@ -432,8 +434,10 @@ export class Validator {
     verdicts.forEach((ok, j) => {
       if (ok !== 1) bad.add(owner[j] as number);
     });
-    // One dry-run builder for the whole batch: the committed state cannot change while
-    // this synchronous loop runs, and each transaction is still checked alone on it.
+    // One dry-run builder for the whole batch, in order: the committed state cannot change
+    // while this synchronous loop runs, and each admitted item's writes stay in the
+    // builder, so a later item may rely on an earlier one (docs/api.md; before 2026-11-30
+    // each was checked alone, contrary to the docs: found in review).
     const dryRun = this.admissionBuilder();
     return txs.map((tx, k) => {
       try {
@@ -465,6 +469,10 @@ export class Validator {
         const id = tx.idHex;
         if (this.mempool.has(id) || this.stopped) return;
         if (this.store.state.get(keys.txid(id)) !== undefined) return;
+        // Expired: its submitter's node refuses it (pruneExpired). Admitting it here could
+        // only record a refusal for what may be a committed transaction whose id left the
+        // replay window (found in review).
+        if (tx.body.expiry < this.store.height + 1) return;
         if (this.mempool.size >= this.mempoolMax) return; // the follower sends it again later
         this.enterMempool(tx, this.clock(), false);
         this.counters.forwardedAdmitted++;
@@ -511,11 +519,13 @@ export class Validator {
 
   async transaction(idHex: string): Promise<TxStatus> {
     if (this.mempool.has(idHex)) return { status: 'pending' };
-    const refused = this.refused.get(idHex);
-    if (refused !== undefined) return { status: 'refused', ...refused };
+    // The chain first: a refusal recorded for a copy of a transaction never outranks the
+    // transaction's own commit.
     const id = Buffer.from(idHex, 'hex');
     const at = await this.store.txLocation(new Uint8Array(id));
-    return at === undefined ? { status: 'unknown' } : { status: 'committed', ...at };
+    if (at !== undefined) return { status: 'committed', ...at };
+    const refused = this.refused.get(idHex);
+    return refused !== undefined ? { status: 'refused', ...refused } : { status: 'unknown' };
   }
 
   // ---------------------------------------------------------------- leader
@@ -579,12 +589,13 @@ export class Validator {
     if (term === this.lastLeaderTerm) return;
     this.lastLeaderTerm = term;
     if (leader === this.options.index) return;
-    const now = this.clock();
-    for (const entry of this.mempool.values()) {
-      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
-      entry.sentAt = now;
-      entry.sends++;
-    }
+    // Everything pending is due for the new leader at once, but goes out within
+    // reforward()'s budget: sent in one loop, a full mempool (up to 64 MiB of forwards)
+    // filled the transport's queue to the new leader, which then dropped this validator's
+    // consensus messages to it, right when a new leadership needs them (found in review).
+    for (const entry of this.mempool.values()) if (entry.sentAt !== null) entry.sentAt = Number.NEGATIVE_INFINITY;
+    this.lastReforwardCheck = Number.NEGATIVE_INFINITY;
+    this.reforward();
   }
 
   /**
@@ -609,9 +620,22 @@ export class Validator {
     if (leader === null || leader === this.options.index) return;
     let count = 0;
     let bytes = 0;
+    let check: BlockBuilder | null = null;
     for (const entry of this.mempool.values()) {
       if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs * 2 ** Math.min(3, Math.max(0, entry.sends - 1))) continue;
       if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) break;
+      // A resend is checked again against the committed state first. The leader tells no
+      // one when it refuses a forwarded transaction at a cut (say, the second of two
+      // transfers that each passed admission alone but not together), so without this the
+      // follower kept it pending, and sent it again, until it expired (found in review).
+      if (entry.sends > 0 && entry.sentAt !== Number.NEGATIVE_INFINITY) {
+        check ??= new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verified' });
+        const refusal = check.check(entry.tx);
+        if (refusal !== null) {
+          this.refuse(entry.tx.idHex, refusal.code, refusal.reason);
+          continue;
+        }
+      }
       count++;
       bytes += entry.tx.bytes.length;
       if (entry.sentAt === null) this.counters.forwarded++;

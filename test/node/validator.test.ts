@@ -10,6 +10,7 @@ import { toHex } from '../../ledger/assert.js';
 import { verifyChain } from '../../ledger/chain.js';
 import { devChain } from '../../ledger/devnet.js';
 import { isSteleError } from '../../ledger/errors.js';
+import { keyPairFromSeed } from '../../ledger/ed25519.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
@@ -272,6 +273,52 @@ test('a leader admits forwarded transactions without a dry run, refuses them at 
     assert.equal(forwards(), 2);
     assert.equal(L.counters.refused, refusedBefore + 1);
     assert.equal((await L.transaction(toHex(ok.id))).status, 'committed');
+  });
+});
+
+test('two transfers that pass admission alone but not together: the follower they were sent to does not keep the refused one pending', async () => {
+  await withLeader({ reforwardMs: 300 }, async (validators, leader) => {
+    const follower = (leader + 1) % N;
+    for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
+    const users = chain.users;
+    const F = validators[follower]!;
+    const balance = balanceOf(F.ledger.state, users[7]!.publicKey, 'STL');
+    const pay = (amount: bigint, to: number) =>
+      signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[7]!.publicKey, asset: 'STL', to: users[to]!.publicKey, amount } }, [users[7]!]);
+    // Each alone fits the balance; both together do not. The leader commits one and refuses
+    // the other at its cut, and tells nobody.
+    const first = pay(balance - 10n, 1);
+    const second = pay(balance - 11n, 2);
+    F.submit(first);
+    F.submit(second);
+    const settled = async () => {
+      const a = await F.transaction(toHex(first.id));
+      const b = await F.transaction(toHex(second.id));
+      return a.status !== 'pending' && b.status !== 'pending';
+    };
+    for (let t = 0; t < 500 && !(await settled()); t++) await sleep(10);
+    const outcomes = [(await F.transaction(toHex(first.id))).status, (await F.transaction(toHex(second.id))).status].sort();
+    assert.deepEqual(outcomes, ['committed', 'refused'], 'one committed, the other refused on the follower too');
+    const refused = [await F.transaction(toHex(first.id)), await F.transaction(toHex(second.id))].find((s) => s.status === 'refused');
+    assert.equal(refused?.status === 'refused' ? refused.code : null, 'TX_INSUFFICIENT_BALANCE');
+  });
+});
+
+test('a batch admits its items in order: a later item may rely on an earlier one (register, then pay)', async () => {
+  await withLeader({}, async (validators, leader) => {
+    const follower = (leader + 1) % N;
+    for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
+    const users = chain.users;
+    const newcomer = keyPairFromSeed(new Uint8Array(32).fill(77)).publicKey;
+    const register = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'register', publicKey: newcomer, name: 'newcomer', roles: 0 } }, [users[0]!]);
+    const pay = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[3]!.publicKey, asset: 'STL', to: newcomer, amount: 9n } }, [users[3]!]);
+    const F = validators[follower]!;
+    // Alone, the payment is refused: the recipient is not registered yet.
+    assert.throws(() => F.submit(pay), (e: unknown) => isSteleError(e, 'TX_UNKNOWN_RECIPIENT'));
+    const results = await F.submitMany([register, pay]);
+    for (const r of results) assert.ok(!isSteleError(r), `refused: ${String(r)}`);
+    await F.waitForCommit(toHex(pay.id), 10_000);
+    assert.equal(balanceOf(F.ledger.state, newcomer, 'STL'), 9n);
   });
 });
 
