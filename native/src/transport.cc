@@ -77,6 +77,7 @@ constexpr size_t kEventQueueMax = 256;
 constexpr size_t kBatchBytesFlush = 4u << 20;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
+constexpr int64_t kAcceptPauseMs = 100;  // how long the listener rests after accept4 ran out of descriptors
 constexpr uint64_t kFabricEqTag = 2;
 // Fabric: the byte stream moves in chunks through registered buffers, per connection.
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -466,7 +467,16 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       sockaddr_in addr{};
       socklen_t length = sizeof addr;
       int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;
+      if (fd < 0) {
+        // Out of descriptors: the pending connection stays queued and the listener stays
+        // readable, so epoll would wake this thread at once, forever. Stop watching the
+        // listener for a while instead (Timers watches it again; found in review).
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          epoll_ctl(epoll_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+          accept_paused_until_ms_ = NowMs() + kAcceptPauseMs;
+        }
+        return;
+      }
       uint32_t ip = addr.sin_family == AF_INET ? addr.sin_addr.s_addr : 0;
       if (!AdmitPending(ip)) {
         close(fd);
@@ -549,6 +559,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
 
   void Timers() {
     int64_t now = NowMs();
+    if (accept_paused_until_ms_ != 0 && now >= accept_paused_until_ms_) {
+      accept_paused_until_ms_ = 0;
+      Watch(listen_fd_, kListenTag, EPOLLIN);
+    }
     for (size_t p = 0; p < peers_.size(); p++) {
       if (static_cast<int>(p) == self_ || peers_[p]->outbound != 0 || stopping_.load()) continue;
       if (now >= peers_[p]->next_attempt_ms) Connect(static_cast<int>(p));
@@ -1657,6 +1671,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   uint64_t send_queue_bytes_max_ = 0;
   uint64_t direct_bytes_max_ = 0;
   int listen_fd_ = -1;
+  int64_t accept_paused_until_ms_ = 0;  // I/O thread: the listener is unwatched until then (0: watched)
   int bound_port_ = 0;
   int epoll_ = -1;
   int wake_ = -1;
