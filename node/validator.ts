@@ -692,6 +692,12 @@ export class Validator {
       const refusal = builder.offer(entry.tx);
       if (refusal === null) entry.slot = slot;
       if (refusal === null || refusal.code === 'BLOCK_TOO_LARGE') continue;
+      // Expired at this height, but it may still be in a block at a lower height that is
+      // not decided yet (another leader's, recovered by a later leader): left for
+      // pruneExpired, which refuses it once every height up to its expiry is committed,
+      // when the answer is final (found in review: refused here, it could commit after the
+      // client was told TX_EXPIRED).
+      if (refusal.code === 'TX_EXPIRED') continue;
       this.refuse(id, refusal.code, refusal.reason);
     }
     if (builder.txs.length === 0) return;

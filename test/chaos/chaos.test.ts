@@ -14,6 +14,7 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   assert.deepEqual(report.problems, []);
   assert.equal(report.lost, 0);
   assert.equal(report.duplicated, 0);
+  assert.equal(report.refused_committed, 0, 'a transaction refused to its client is in the chain');
   assert.equal(report.unexpected, 0);
   assert.equal(report.divergent, 0);
   assert.ok(report.audit_ok && report.supply_ok && report.converged);

@@ -79,6 +79,8 @@ export interface ChaosReport {
   readonly refused: Record<string, number>;
   readonly lost: number;
   readonly duplicated: number;
+  /** Transactions a client was told were refused (a TX_* answer) that are in the chain. */
+  readonly refused_committed: number;
   readonly unexpected: number;
   readonly divergent: number;
   readonly audit_ok: boolean;
@@ -134,6 +136,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const workload = Array.from({ length: clients }, async (_, c) => {
       const wr = new Rng(options.seed * 1000 + c + 1);
       const me = cluster.accounts[c] as Signer;
+      // A transaction's id is the hash of its body, which has no nonce: two transfers with
+      // the same recipient, amount and expiry would be one transaction. Each submission
+      // gets an id of its own (found in review), so every outcome is about one transaction.
+      const mine = new Set<string>();
       let n = 0;
       while (!stopWorkload) {
         n++;
@@ -150,7 +156,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           payload = { type: 'put', owner: me.publicKey, key: `c${c}/k${n % 16}`, value: { kind: 'inline', data } };
           kind = 'put';
         }
-        const tx = signTx({ chainId: cluster.genesis.chainId, expiry: knownHeight + Math.floor(window / 2), payload }, [me]);
+        let tx = signTx({ chainId: cluster.genesis.chainId, expiry: knownHeight + Math.floor(window / 2), payload }, [me]);
+        for (let bump = 1n; mine.has(toHex(tx.id)) && payload.type === 'transfer'; bump++) {
+          tx = signTx({ chainId: cluster.genesis.chainId, expiry: knownHeight + Math.floor(window / 2), payload: { ...payload, amount: payload.amount + bump } }, [me]);
+        }
+        mine.add(toHex(tx.id));
         const outcome: Outcome = { id: toHex(tx.id), kind, status: 'indeterminate' };
         outcomes.push(outcome);
         try {
@@ -370,6 +380,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         problems.push(`transaction ${id} at height ${places[0]!.height} was never submitted`);
       }
     }
+    // A refusal is a final answer: a refused transaction must never be in the chain
+    // (found in review: nothing checked it).
+    let refusedCommitted = 0;
+    for (const o of outcomes) {
+      if (o.status !== 'refused' || !seen.has(o.id)) continue;
+      refusedCommitted++;
+      problems.push(`transaction ${o.id} was refused (${o.code ?? '?'}) but is committed at height ${seen.get(o.id)![0]!.height}`);
+    }
     for (const o of outcomes) {
       if (o.status !== 'acknowledged') continue;
       const places = seen.get(o.id);
@@ -407,6 +425,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       refused,
       lost,
       duplicated,
+      refused_committed: refusedCommitted,
       unexpected,
       divergent,
       audit_ok: auditOk,
