@@ -412,6 +412,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const refused: Record<string, number> = {};
     for (const o of outcomes) if (o.status === 'refused') refused[o.code ?? '?'] = (refused[o.code ?? '?'] ?? 0) + 1;
     const unrecovered = faults.filter((f) => f.recoveryMs === null).length;
+    // A run that did no work proves nothing: a cluster that never confirmed a commit (say,
+    // waiters never woken) must not report ok (found in review).
+    if (!outcomes.some((o) => o.status === 'acknowledged')) problems.push(`no transaction of ${outcomes.length} submitted was acknowledged`);
     const ok = problems.length === 0;
     report = {
       chaos: 'stele',
