@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -29,17 +31,6 @@ enum { RUNS = 3, MODES = 3 };
 static const size_t kBytes = 64u << 20;
 static const size_t kBatch = 256u << 10;
 static const size_t kAhead = 4u << 20;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char* what) {
-  perror(what);
-  exit(1);
-}
 
 static void preallocate(int fd) {
   int rc = posix_fallocate(fd, 0, (off_t)kBytes);
@@ -82,11 +73,6 @@ static double run(int mode, const char* path, const uint8_t* batch) {
   close(fd);
   unlink(path);
   return (double)kBytes / 1e6 / seconds;
-}
-
-static int by_value(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
 }
 
 int main(int argc, char** argv) {

@@ -25,18 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 enum { HEADER = 16, TAG = 16, FRAME_BODY = 1 << 20, RUNS = 3 };
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char* what) {
-  perror(what);
-  exit(1);
-}
 
 // AES-256-GCM with the frame as additional data and no plaintext: a GMAC tag.
 static void gmac(EVP_CIPHER_CTX* c, const uint8_t* frame, size_t n, uint8_t* out) {
@@ -163,11 +154,6 @@ static double run(uint32_t size, long count) {
     exit(1);
   }
   return (double)count / seconds;
-}
-
-static int by_value(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
 }
 
 int main(void) {
