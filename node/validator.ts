@@ -629,8 +629,8 @@ export class Validator {
       // transfers that each passed admission alone but not together), so without this the
       // follower kept it pending, and sent it again, until it expired (found in review).
       if (entry.sends > 0 && entry.sentAt !== Number.NEGATIVE_INFINITY) {
-        check ??= new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verified' });
-        const refusal = check.check(entry.tx);
+        check ??= this.admissionBuilder();
+        const refusal = check.check(entry.tx, { signatures: 'verified' });
         if (refusal !== null) {
           this.refuse(entry.tx.idHex, refusal.code, refusal.reason);
           continue;
