@@ -187,15 +187,23 @@ test('mapped log: a bad checksum on the last record is a torn tail; before the t
   rmSync(dir, { recursive: true });
 });
 
-test('mapped log: below the durable mark a bad frame is corruption, never a torn tail to cut', async () => {
-  const dir = tempDir();
+/**
+ * A log with four records of 100 bytes (fill 1..4) at 64, 176, 288 and 400, each persisted
+ * on its own: each persist moves the header's mark over what the persists before it made
+ * durable (400 after the fourth).
+ */
+async function fourPersistedOneByOne(dir: string): Promise<MappedLog> {
   const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
-  // Four records at 64, 176, 288 and 400, each persisted on its own: each persist moves the
-  // header's mark over what the persists before it made durable (400 after the fourth).
   for (let i = 0; i < 4; i++) {
     log.append(new Uint8Array(100).fill(i + 1));
     await log.persist();
   }
+  return log;
+}
+
+test('mapped log: below the durable mark a bad frame is corruption, never a torn tail to cut', async () => {
+  const dir = tempDir();
+  const log = await fourPersistedOneByOne(dir);
   const path = segmentPath(dir, 0);
   const crashed = readFileSync(path); // as a crash now would leave it
   assert.equal(crashed.readBigUInt64LE(48), 400n);
@@ -242,11 +250,7 @@ test('mapped log: below the durable mark a bad frame is corruption, never a torn
 
 test('mapped log: truncate lowers the durable mark, so the shorter log reopens', async () => {
   const dir = tempDir();
-  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
-  for (let i = 0; i < 4; i++) {
-    log.append(new Uint8Array(100).fill(i + 1));
-    await log.persist();
-  }
+  const log = await fourPersistedOneByOne(dir);
   const before = readFileSync(segmentPath(dir, 0));
   log.truncate(1);
   const after = readFileSync(segmentPath(dir, 0));
