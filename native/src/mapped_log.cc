@@ -395,6 +395,18 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     Scan(env, segments_.back(), index, last);
   }
 
+  // Corruption at byte `at` of `seg`: STORE_CORRUPT, or for a read-only open (audits) the
+  // place and reason recorded, so the audit can name the record; the scan stops there.
+  void Corrupt(Napi::Env env, const Segment& seg, uint64_t at, const std::string& problem) {
+    if (!read_only_) {
+      ThrowCoded(env, "STORE_CORRUPT", "record " + std::to_string(positions_.size()) + " at byte " + std::to_string(at) + ": " + problem,
+                 seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
+    }
+    corrupt_reason_ = problem;
+    corrupt_path_ = seg.path;
+    corrupt_offset_ = at;
+  }
+
   void Scan(Napi::Env env, Segment& seg, uint64_t index, bool last) {
     const uint8_t* base = seg.map->base;
     const uint64_t size = seg.map->bytes;
@@ -409,18 +421,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       std::memcpy(&length, base + at, 4);
       std::memcpy(&checksum, base + at + 4, 4);
       if (length == 0 && checksum == 0 && data_end <= at) {  // the end: zeros from here on
-        if (at < mark) {
-          if (read_only_) {
-            corrupt_reason_ = "the records end before the segment's durable mark (" + std::to_string(mark) + ")";
-            corrupt_path_ = seg.path;
-            corrupt_offset_ = at;
-            break;
-          }
-          ThrowCoded(env, "STORE_CORRUPT",
-                     "the records end at byte " + std::to_string(at) + ", before the durable mark at byte " + std::to_string(mark) +
-                         ": durable records are missing",
-                     seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
-        }
+        if (at < mark) Corrupt(env, seg, at, "the records end before the segment's durable mark at byte " + std::to_string(mark) + ": durable records are missing");
         break;
       }
       std::string problem;
@@ -452,16 +453,8 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
         break;
       }
-      if (read_only_) {
-        // Audits: stop here and report where and why, so the audit can name the record.
-        corrupt_reason_ = problem;
-        corrupt_path_ = seg.path;
-        corrupt_offset_ = at;
-        break;
-      }
-      ThrowCoded(env, "STORE_CORRUPT",
-                 "record " + std::to_string(positions_.size()) + " at byte " + std::to_string(at) + ": " + problem,
-                 seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
+      Corrupt(env, seg, at, problem);
+      break;
     }
     seg.used = at;
     // The scan touched every page, the zeros after the data too: drop all but the newest
