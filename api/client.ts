@@ -46,7 +46,7 @@ export interface BatchAnswer {
 }
 export interface TransactionAnswer {
   id: string;
-  status: 'pending' | 'committed' | 'refused';
+  status: 'pending' | 'committed' | 'failed' | 'refused';
   height?: number;
   index?: number;
   block_hash?: string;

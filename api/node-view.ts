@@ -57,6 +57,8 @@ export interface CommitLocation {
 export type TransactionStatus =
   | { readonly status: 'pending' }
   | { readonly status: 'committed'; readonly height: number; readonly index: number; readonly proof: MerkleProof }
+  /** In a committed block as failed (ledger/machine.ts): final, with its inclusion proof. */
+  | { readonly status: 'failed'; readonly height: number; readonly index: number; readonly proof: MerkleProof; readonly code: ErrorCode; readonly reason: string }
   | { readonly status: 'refused'; readonly code: ErrorCode; readonly reason: string }
   | { readonly status: 'unknown' };
 
@@ -178,8 +180,9 @@ export interface NodeView {
   /**
    * Resolves when transaction `id` (already admitted) commits; at once when it already has
    * (it may commit between `submit` resolving and this call).
-   * @throws SteleError COMMIT_TIMEOUT after `timeoutMs`; TX_* when the leader refused it when
-   *   it cut the block (its state changed since admission).
+   * @throws SteleError COMMIT_TIMEOUT after `timeoutMs`; TX_* or CONTRACT_* with
+   *   `details.height` and `details.index` when a committed block holds it as failed (the
+   *   state changed since admission); TX_EXPIRED once it can no longer commit.
    */
   waitForCommit(id: Uint8Array, timeoutMs: number): Promise<CommitLocation>;
 

@@ -423,7 +423,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     '/v1/transactions/:id',
     {
       schema: {
-        summary: 'A transaction: pending, committed (with its Merkle inclusion proof) or refused',
+        summary: 'A transaction: pending, committed or failed (in a block, with its Merkle inclusion proof), or refused',
         tags: ['transactions'],
         params: idParamsSchema,
         response: { 200: { $ref: 'TransactionStatus#' }, ...ERROR_RESPONSES },
@@ -440,6 +440,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           return { id: idHex, status: 'pending' };
         case 'refused':
           return { id: idHex, status: 'refused', error: { code: found.code, message: found.reason } };
+        case 'failed':
         case 'committed': {
           const block = await node.block(found.height);
           invariant(block !== null, 'a committed transaction has its block');
@@ -449,7 +450,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           invariant(verifyMerkleProof(block.header.txRoot, leaf, found.proof), 'the node proves inclusion under the block root');
           return {
             id: idHex,
-            status: 'committed',
+            status: found.status,
             height: found.height,
             index: found.index,
             block_hash: toHex(block.hash),
@@ -457,6 +458,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
             leaf_hash: toHex(leaf),
             proof: { index: found.proof.index, count: found.proof.count, siblings: found.proof.siblings.map(toHex) },
             transaction: txToJson(tx),
+            ...(found.status === 'failed' ? { error: { code: found.code, message: found.reason } } : {}),
           };
         }
       }

@@ -84,7 +84,7 @@ export async function auditCommand(args: string[]): Promise<number> {
     // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.
     const height = typeof error.details.height === 'number' ? error.details.height : 1;
     const failure = { height, code: error.code, message: error.reason };
-    if (json) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast', compare: [] });
+    if (json) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, failed_transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast', compare: [] });
     else process.stdout.write(`INVALID at block ${height}: ${error.code}: ${error.reason}\n`);
     return EXIT_CHECK_FAILED;
   }
@@ -145,6 +145,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       height: report.height,
       blocks: source.count,
       transactions: report.transactions,
+      failed_transactions: report.failed_transactions,
       first_error: report.failure,
       chain_id: report.chain_id,
       genesis_hash: report.genesis_hash,
@@ -156,7 +157,8 @@ export async function auditCommand(args: string[]): Promise<number> {
     };
     if (json) printJson(full);
     else if (report.ok) {
-      process.stdout.write(`valid: ${report.height} blocks, ${report.transactions} transactions, state ${report.state_hash}\n`);
+      const failed = report.failed_transactions > 0 ? ` (${report.failed_transactions} failed)` : '';
+      process.stdout.write(`valid: ${report.height} blocks, ${report.transactions} transactions${failed}, state ${report.state_hash}\n`);
       if (source.tornBytes > 0) process.stderr.write(`note: ${source.tornBytes} bytes of torn tail after the last whole block\n`);
       for (const c of compare) process.stdout.write(`agrees: ${c.url} (blocks 1..${c.common_height} of its ${c.height})\n`);
     } else {

@@ -74,18 +74,19 @@ export async function demoCommand(args: string[]): Promise<number> {
   const store = await LedgerStore.open(dir, genesis);
   const chainId = genesis.chainId;
   const expiry = (): number => store.height + 100;
-  const blocks: Array<{ height: number; hash: string; txs: number; refused: string[] }> = [];
+  const blocks: Array<{ height: number; hash: string; txs: number; failed: string[]; refused: string[] }> = [];
 
   // One process plays all three validators: the proposer signs, and the first two
   // validators' votes (a majority of three) make the quorum certificate.
   const dev = { genesis, validators, users: [admin, alice, bob, carol] };
   async function commit(txs: Tx[], proposer: number, note: string): Promise<void> {
-    const { block, refused } = produceBlock(dev, store.tip, store.state, txs, { proposer, timeMs: Date.now() });
+    const { block, refused, failed } = produceBlock(dev, store.tip, store.state, txs, { proposer, timeMs: Date.now() });
     await store.commit(block);
     const height = block.header.height;
-    blocks.push({ height, hash: toHex(block.hash), txs: block.txs.length, refused: refused.map((r) => r.code) });
-    const refusedNote = refused.length ? `, refused: ${refused.map((r) => r.code).join(', ')}` : '';
-    say(json, `   block ${height} ${toHex(block.hash).slice(0, 16)}…  ${block.txs.length} tx, certificate ${block.certificate.length}/3${refusedNote}  (${note})`);
+    blocks.push({ height, hash: toHex(block.hash), txs: block.txs.length, failed: failed.map((f) => f.code), refused: refused.map((r) => r.code) });
+    const failedNote = failed.length ? `, failed in the block: ${failed.map((f) => f.code).join(', ')}` : '';
+    const refusedNote = refused.length ? `, left out: ${refused.map((r) => r.code).join(', ')}` : '';
+    say(json, `   block ${height} ${toHex(block.hash).slice(0, 16)}…  ${block.txs.length} tx, certificate ${block.certificate.length}/3${failedNote}${refusedNote}  (${note})`);
   }
 
   say(json, '2. Building, signing, certifying and committing blocks:');
@@ -99,7 +100,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const overdraft = signTx({ chainId, expiry: expiry(), payload: { type: 'transfer', from: carol.publicKey, asset: 'STL', to: bob.publicKey, amount: 1_000n } }, [carol]);
   const forged = signTx({ chainId, expiry: expiry(), payload: { type: 'issue', asset: 'STL', to: alice.publicKey, amount: 1n } }, [alice]);
   const ok = signTx({ chainId, expiry: expiry(), payload: { type: 'transfer', from: bob.publicKey, asset: 'STL', to: alice.publicKey, amount: 25n } }, [bob]);
-  await commit([overdraft, pay, forged, ok], 2, 'an overdraft, a replay and an issue without the role are refused');
+  await commit([overdraft, pay, forged, ok], 2, 'an overdraft and an issue without the role fail in the block; a replay is left out');
   const balances = Object.fromEntries(
     ([['alice', alice], ['bob', bob], ['carol', carol]] as const).map(([n, s]) => [n, balanceOf(store.state, s.publicKey, 'STL').toString()]),
   );

@@ -260,6 +260,8 @@ export interface AuditReport {
   /** Height of the last block that passed every check (0: none). */
   readonly height: number;
   readonly transactions: number;
+  /** Of `transactions`, those the chain holds as failed (ledger/machine.ts). */
+  readonly failed_transactions: number;
   readonly state_hash: string;
   readonly failure: AuditFailure | null;
 }
@@ -277,6 +279,7 @@ export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | Asy
   const initial = genesisState(g);
   const checker = new BlockChecker(g, initial.state, genesisTip(g, initial.stateHash), options);
   let transactions = 0;
+  let failedTransactions = 0;
   let failure: AuditFailure | null = null;
   // One block of lookahead: block h+1 is decoded and its signatures handed to the workers
   // before block h is executed, so the workers never wait for this thread's decoding.
@@ -301,8 +304,10 @@ export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | Asy
         if (isSteleError(item.error)) fail('BLOCK_MALFORMED', height, item.error.message, { encoding_code: item.error.code });
         throw item.error;
       }
-      checker.accept(item.block, await checker.check(item.block, {}, item.prepared));
+      const result = await checker.check(item.block, {}, item.prepared);
+      checker.accept(item.block, result);
       transactions += item.block.txs.length;
+      failedTransactions += result.failed.length;
       options.onBlock?.(item.block);
       return true;
     } catch (error) {
@@ -327,6 +332,7 @@ export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | Asy
     genesis_hash: toHex(g.hash),
     height: checker.tip.height,
     transactions,
+    failed_transactions: failedTransactions,
     state_hash: toHex(checker.tip.stateHash),
     failure,
   };

@@ -7,7 +7,7 @@ import { keyPairFromSeed, Signer } from './ed25519.js';
 import { parseGenesis, quorumSize, type Genesis } from './genesis.js';
 import { sha256 } from './hash.js';
 import { buildBlock, signVote, withCertificate, type Block } from './block.js';
-import { BlockBuilder, type ApplyOptions } from './machine.js';
+import { BlockBuilder, type ApplyOptions, type TxFailure } from './machine.js';
 import type { ChainTip } from './chain.js';
 import type { StateReader } from './state.js';
 import type { Tx } from './tx.js';
@@ -58,7 +58,8 @@ export function devChain(options: DevOptions = {}): DevChain {
 
 /**
  * Builds the next block over `tip`/`state` from `txs` (refused ones are left out and
- * returned), signed by validator `proposer`, certified by a majority.
+ * returned; failed ones are in the block, listed in `failed`), signed by validator
+ * `proposer`, certified by a majority.
  */
 export function produceBlock(
   chain: DevChain,
@@ -66,14 +67,14 @@ export function produceBlock(
   state: StateReader,
   txs: readonly Tx[],
   options: { proposer?: number; timeMs?: number; apply?: ApplyOptions } = {},
-): { block: Block; refused: Array<{ tx: Tx; code: string }> } {
+): { block: Block; refused: Array<{ tx: Tx; code: string }>; failed: readonly TxFailure[] } {
   const proposer = options.proposer ?? 0;
   const height = tip.height + 1;
   const builder = new BlockBuilder(chain.genesis, state, height, options.apply);
   const refused: Array<{ tx: Tx; code: string }> = [];
   for (const tx of txs) {
-    const refusal = builder.offer(tx);
-    if (refusal !== null) refused.push({ tx, code: refusal.code });
+    const offered = builder.offer(tx);
+    if (offered.kind === 'refused') refused.push({ tx, code: offered.refusal.code });
   }
   const sealed = builder.seal(tip.stateHash);
   const signer = chain.validators[proposer] as Signer;
@@ -91,5 +92,5 @@ export function produceBlock(
     signer,
   );
   const votes = chain.validators.slice(0, quorumSize(chain.genesis)).map((v, i) => signVote(v, i, block));
-  return { block: withCertificate(block, votes), refused };
+  return { block: withCertificate(block, votes), refused, failed: sealed.failed };
 }

@@ -9,7 +9,8 @@
  *   asset/<SYM>       asset: issuer key, u64 supply
  *   bal/<k>/<SYM>     u64 balance (absent = 0; a zero balance is deleted)
  *   rec/<k>/<key>     record: u64 height written, u8 kind, data or digest
- *   txid/<id hex>     u64 height where the transaction committed
+ *   txid/<id hex>     u64 height where the transaction committed; for a failed one
+ *                     (below) followed by its refusal code (Writer.str)
  *   txat/<height>     ids committed at that height (32 bytes each), for pruning
  *   ctpl/, cins/, cdue/, meta/cins_next   contracts (see contract-state.ts)
  *
@@ -19,6 +20,17 @@
  *
  * Every transaction is applied check-then-write: all checks run before the first write,
  * so a refused transaction leaves no trace in the overlay.
+ *
+ * Invalid and failed (docs/data-model.md, "Failed transactions"). A transaction refused with
+ * a code of INVALID_IN_BLOCK (its encoding, size, chain, expiry window, id already used,
+ * signatures, or a payload that names a non-signer or a bad key: all decided by the
+ * transaction and the height alone) can never be in a block: a block holding one is
+ * invalid. Any other refusal depends on the state (balances, identities, roles, contracts),
+ * which can change between admission and the cut. Such a transaction stays in the block as
+ * *failed*: it changes nothing but its `txid/` key, which records its code, so its id is
+ * used up and the outcome is as final as a commit. Before this rule (2026-11-30) the leader
+ * dropped it at the cut and told its client "refused"; but another leader's block, or
+ * another validator's mempool, could still commit it later.
  */
 import { invariant, toHex } from './assert.js';
 import { AMOUNT_MAX, BLOCK_RESERVED_BYTES, HASH_BYTES, PUBLIC_KEY_BYTES, RECORD_VALUE_BYTES_MAX } from './constants.js';
@@ -99,8 +111,53 @@ function decodeU32(bytes: Uint8Array): number {
   return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
 }
 
+/**
+ * Refusal codes decided by the transaction and the height alone: a block holding a
+ * transaction refused with one of these is invalid. Every other refusal code is a failure
+ * that a block records (see the top of this file).
+ */
+export const INVALID_IN_BLOCK: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'TX_MALFORMED',
+  'TX_TOO_LARGE',
+  'TX_WRONG_CHAIN',
+  'TX_EXPIRED',
+  'TX_EXPIRY_TOO_FAR',
+  'TX_DUPLICATE',
+  'TX_BAD_SIGNATURE',
+  'TX_NOT_SIGNER',
+  'TX_BAD_KEY',
+  'TX_UNSUPPORTED_TYPE',
+  'BLOCK_TOO_LARGE',
+]);
+
 /** A refused transaction: the stable code and a human reason. */
-export class TxRefusal extends SteleError {}
+export class TxRefusal extends SteleError {
+  /** True when a block records this refusal as a failed transaction instead of being invalid. */
+  get failsInBlock(): boolean {
+    return !INVALID_IN_BLOCK.has(this.code);
+  }
+}
+
+/** A transaction a block holds as failed: its position and refusal. */
+export interface TxFailure {
+  readonly index: number;
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+
+/** The `txid/` value of a transaction that failed at `height` with `code`. */
+export function failedTxidValue(height: number, code: ErrorCode): Uint8Array {
+  return new Writer(16 + code.length).u64(height).str(code, 64).finish();
+}
+
+/** A `txid/` value: the height, and the refusal code when the transaction failed. */
+export function decodeTxidValue(bytes: Uint8Array): { height: number; failed: ErrorCode | null } {
+  const r = new Reader(bytes, 80, 'txid');
+  const height = r.u64('height');
+  const failed = r.remaining === 0 ? null : (r.str(64, 'code') as ErrorCode);
+  r.end();
+  return { height, failed };
+}
 
 function refuse(code: ErrorCode, message: string): never {
   throw new TxRefusal(code, message);
@@ -160,18 +217,46 @@ export interface ApplyOptions {
  * @throws TxRefusal with a stable code; the overlay is then unchanged.
  */
 export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: number, options: ApplyOptions): void {
+  checkIntrinsic(params, state, tx, height, options);
+  applyStateful(state, tx, height);
+}
+
+/**
+ * Applies `tx` as a block does: null when applied; the refusal when the transaction fails
+ * (a code outside INVALID_IN_BLOCK), after recording it as failed (its `txid/` key and
+ * nothing else).
+ * @throws TxRefusal with a code of INVALID_IN_BLOCK; the overlay is then unchanged.
+ */
+export function applyInBlock(params: ChainParams, state: Overlay, tx: Tx, height: number, options: ApplyOptions): TxRefusal | null {
+  checkIntrinsic(params, state, tx, height, options);
+  try {
+    applyStateful(state, tx, height);
+    return null;
+  } catch (error) {
+    if (!(error instanceof TxRefusal)) throw error;
+    invariant(error.failsInBlock, 'checks decided by the transaction alone come first');
+    state.set(keys.txid(tx.idHex), failedTxidValue(height, error.code));
+    return error;
+  }
+}
+
+/**
+ * The checks decided by the transaction and the height alone (INVALID_IN_BLOCK), and the
+ * id not used before. They all run before any state-dependent check, so a transaction that
+ * fails them is refused with one of those codes whatever the state.
+ */
+function checkIntrinsic(params: ChainParams, state: StateReader, tx: Tx, height: number, options: ApplyOptions): void {
   const { body } = tx;
   if (tx.bytes.length > params.limits.tx_bytes_max) refuse('TX_TOO_LARGE', `${tx.bytes.length} bytes exceeds ${params.limits.tx_bytes_max}`);
   if (body.chainId !== params.chainId) refuse('TX_WRONG_CHAIN', `chain ${body.chainId}, expected ${params.chainId}`);
   if (body.expiry < height) refuse('TX_EXPIRED', `expiry ${body.expiry} is before height ${height}`);
   const window = params.limits.expiry_window_blocks;
   if (body.expiry > height + window) refuse('TX_EXPIRY_TOO_FAR', `expiry ${body.expiry} beyond height ${height} + window ${window}`);
-  const idKey = keys.txid(tx.idHex);
-  if (state.get(idKey) !== undefined) refuse('TX_DUPLICATE', `transaction ${tx.idHex} is already committed`);
-  // Hex of each signer, computed once: identity and balance keys of signers reuse it.
-  const signerHex = body.signers.map(toHex);
-  let roles = 0;
-  for (const hex of signerHex) roles |= activeRoles(state, hex, 'TX_UNKNOWN_SIGNER', 'TX_REVOKED_SIGNER', 'signer');
+  const p = body.payload;
+  if (p.type === 'transfer' && !isSigner(tx, p.from)) refuse('TX_NOT_SIGNER', `the sender ${toHex(p.from)} did not sign`);
+  if (p.type === 'put' && !isSigner(tx, p.owner)) refuse('TX_NOT_SIGNER', `the owner ${toHex(p.owner)} did not sign`);
+  if (p.type === 'register' && !isStrictPublicKey(p.publicKey)) refuse('TX_BAD_KEY', `${toHex(p.publicKey)} is not a valid strict Ed25519 key`);
+  if (state.get(keys.txid(tx.idHex)) !== undefined) refuse('TX_DUPLICATE', `transaction ${tx.idHex} is already committed`);
   if (options.signatures === 'verify') {
     for (let i = 0; i < body.signers.length; i++) {
       if (!verify(body.signers[i] as Uint8Array, tx.bodyBytes, tx.signatures[i] as Uint8Array)) {
@@ -179,8 +264,16 @@ export function applyTx(params: ChainParams, state: Overlay, tx: Tx, height: num
       }
     }
   }
+}
+
+/** The state-dependent checks and the writes of an intrinsically valid `tx`. */
+function applyStateful(state: Overlay, tx: Tx, height: number): void {
+  // Hex of each signer, computed once: identity and balance keys of signers reuse it.
+  const signerHex = tx.body.signers.map(toHex);
+  let roles = 0;
+  for (const hex of signerHex) roles |= activeRoles(state, hex, 'TX_UNKNOWN_SIGNER', 'TX_REVOKED_SIGNER', 'signer');
   applyPayload(state, tx, height, roles, signerHex);
-  state.set(idKey, committedAt(height));
+  state.set(keys.txid(tx.idHex), committedAt(height));
 }
 
 function lowestSignerWith(state: StateReader, tx: Tx, role: number): Uint8Array {
@@ -194,7 +287,6 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number, sig
   switch (p.type) {
     case 'register': {
       if ((roles & Role.admin) === 0) refuse('TX_MISSING_ROLE', 'register needs an admin signer');
-      if (!isStrictPublicKey(p.publicKey)) refuse('TX_BAD_KEY', `${toHex(p.publicKey)} is not a valid strict Ed25519 key`);
       if (state.get(keys.identity(p.publicKey)) !== undefined) refuse('TX_IDENTITY_EXISTS', `${toHex(p.publicKey)} is already registered`);
       if (state.get(keys.name(p.name)) !== undefined) refuse('TX_IDENTITY_EXISTS', `the name ${p.name} is taken`);
       state.set(keys.identity(p.publicKey), encodeIdentity({ roles: p.roles, revoked: false, name: p.name }));
@@ -231,7 +323,7 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number, sig
     }
     case 'transfer': {
       const sender = signerIndex(tx, p.from);
-      if (sender < 0) refuse('TX_NOT_SIGNER', `the sender ${toHex(p.from)} did not sign`);
+      invariant(sender >= 0, 'the sender signed (checkIntrinsic)');
       if (state.get(keys.asset(p.asset)) === undefined) refuse('TX_UNKNOWN_ASSET', `asset ${p.asset} does not exist`);
       const toHexKey = toHex(p.to);
       activeRoles(state, toHexKey, 'TX_UNKNOWN_RECIPIENT', 'TX_UNKNOWN_RECIPIENT', 'recipient');
@@ -245,7 +337,6 @@ function applyPayload(state: Overlay, tx: Tx, height: number, roles: number, sig
       return;
     }
     case 'put': {
-      if (!isSigner(tx, p.owner)) refuse('TX_NOT_SIGNER', `the owner ${toHex(p.owner)} did not sign`);
       const w = new Writer(64 + (p.value.kind === 'inline' ? p.value.data.length : HASH_BYTES)).u64(height);
       if (p.value.kind === 'inline') w.u8(0).bytes(p.value.data, RECORD_VALUE_BYTES_MAX);
       else w.u8(1).fixed(p.value.digest, HASH_BYTES);
@@ -281,10 +372,19 @@ export interface BlockResult {
   readonly writeSet: Write[];
   readonly writeSetBytes: Uint8Array;
   readonly stateHash: Uint8Array;
+  /** The block's failed transactions, by ascending index (usually none). */
+  readonly failed: readonly TxFailure[];
 }
 
 /** Seals an overlay holding a block's transactions: prune, record ids, hash. */
-export function sealBlock(params: ChainParams, overlay: Overlay, txs: readonly Tx[], height: number, previousStateHash: Uint8Array): BlockResult {
+export function sealBlock(
+  params: ChainParams,
+  overlay: Overlay,
+  txs: readonly Tx[],
+  height: number,
+  previousStateHash: Uint8Array,
+  failed: readonly TxFailure[] = [],
+): BlockResult {
   pruneCommittedIds(params, overlay, height);
   if (txs.length > 0) {
     const ids = new Uint8Array(txs.length * HASH_BYTES);
@@ -293,12 +393,13 @@ export function sealBlock(params: ChainParams, overlay: Overlay, txs: readonly T
   }
   const writeSet = overlay.writeSet();
   const writeSetBytes = encodeWriteSet(writeSet);
-  return { overlay, writeSet, writeSetBytes, stateHash: chainStateHash(previousStateHash, height, writeSetBytes) };
+  return { overlay, writeSet, writeSetBytes, stateHash: chainStateHash(previousStateHash, height, writeSetBytes), failed };
 }
 
 /**
- * Applies a block's transactions in order at `height` over `base`. Every transaction must
- * be accepted (the leader pre-executes, so a committed block never holds a refused one).
+ * Applies a block's transactions in order at `height` over `base`. A transaction refused
+ * with a code of INVALID_IN_BLOCK makes the block invalid; any other refusal is recorded
+ * as the transaction's failure (applyInBlock) and listed in the result.
  * @throws SteleError BLOCK_BAD_TRANSACTION with `details.index` and `details.tx_code`.
  */
 export function executeBlock(
@@ -311,16 +412,29 @@ export function executeBlock(
 ): BlockResult {
   const overlay = new Overlay(base);
   runDeadlines(overlay, height);
+  const failed: TxFailure[] = [];
   for (let i = 0; i < txs.length; i++) {
+    let failure: TxRefusal | null;
     try {
-      applyTx(params, overlay, txs[i] as Tx, height, options);
+      failure = applyInBlock(params, overlay, txs[i] as Tx, height, options);
     } catch (error) {
       if (!(error instanceof TxRefusal)) throw error;
       throw new SteleError('BLOCK_BAD_TRANSACTION', `transaction ${i} refused: ${error.message}`, { index: i, tx_code: error.code });
     }
+    if (failure !== null) failed.push({ index: i, code: failure.code, reason: failure.reason });
   }
-  return sealBlock(params, overlay, txs, height, previousStateHash);
+  return sealBlock(params, overlay, txs, height, previousStateHash, failed);
 }
+
+/** What `BlockBuilder.offer` did with a transaction. */
+export type Offered =
+  | { readonly kind: 'applied' }
+  /** In the block as a failed transaction (a state-dependent refusal): as final as a commit once the block commits. */
+  | { readonly kind: 'failed'; readonly refusal: TxRefusal }
+  /** Not in the block: INVALID_IN_BLOCK (BLOCK_TOO_LARGE when the block is full). */
+  | { readonly kind: 'refused'; readonly refusal: TxRefusal };
+
+const APPLIED: Offered = { kind: 'applied' };
 
 /**
  * The leader's speculative block builder: offers transactions one by one over a base that
@@ -330,6 +444,7 @@ export function executeBlock(
 export class BlockBuilder {
   private readonly overlay: Overlay;
   private readonly accepted: Tx[] = [];
+  private readonly failed: TxFailure[] = [];
   private bytes = 0;
 
   constructor(
@@ -343,6 +458,7 @@ export class BlockBuilder {
     runDeadlines(this.overlay, height);
   }
 
+  /** The block's transactions so far, failed ones included. */
   get txs(): readonly Tx[] {
     return this.accepted;
   }
@@ -353,25 +469,31 @@ export class BlockBuilder {
     return this.accepted.length >= limits.block_txs_max || this.bytes + size + 4 > limits.block_bytes_max - BLOCK_RESERVED_BYTES;
   }
 
-  /** Applies `tx` speculatively: null when accepted, otherwise the refusal. */
-  offer(tx: Tx): TxRefusal | null {
-    if (this.full(tx.bytes.length)) return new TxRefusal('BLOCK_TOO_LARGE', 'the block is full');
+  /**
+   * Puts `tx` in the block, applied or failed (applyInBlock), or refuses it (a code of
+   * INVALID_IN_BLOCK, or BLOCK_TOO_LARGE when the block is full), leaving no trace then.
+   */
+  offer(tx: Tx): Offered {
+    if (this.full(tx.bytes.length)) return { kind: 'refused', refusal: new TxRefusal('BLOCK_TOO_LARGE', 'the block is full') };
+    let failure: TxRefusal | null;
     try {
-      applyTx(this.params, this.overlay, tx, this.height, this.options);
+      failure = applyInBlock(this.params, this.overlay, tx, this.height, this.options);
     } catch (error) {
-      if (error instanceof TxRefusal) return error;
+      if (error instanceof TxRefusal) return { kind: 'refused', refusal: error };
       throw error;
     }
+    if (failure !== null) this.failed.push({ index: this.accepted.length, code: failure.code, reason: failure.reason });
     this.accepted.push(tx);
     this.bytes += tx.bytes.length + 4;
-    return null;
+    return failure === null ? APPLIED : { kind: 'failed', refusal: failure };
   }
 
   /**
    * Dry-runs `tx` alone on this builder's state (its base and the block's deadlines, not the
-   * transactions offered so far), recording nothing: null when it would be accepted, otherwise
-   * the refusal. Admission checks many transactions against one builder this way instead of
-   * building one (and running the deadlines again) per transaction.
+   * transactions offered so far), recording nothing: null when it would be applied, otherwise
+   * the refusal (admission refuses a transaction that would fail). Admission checks many
+   * transactions against one builder this way instead of building one (and running the
+   * deadlines again) per transaction.
    */
   check(tx: Tx, options: ApplyOptions = this.options): TxRefusal | null {
     try {
@@ -402,7 +524,7 @@ export class BlockBuilder {
 
   /** Seals the block: its write set and state hash. The builder must not be used after. */
   seal(previousStateHash: Uint8Array): BlockResult {
-    return sealBlock(this.params, this.overlay, this.accepted, this.height, previousStateHash);
+    return sealBlock(this.params, this.overlay, this.accepted, this.height, previousStateHash, this.failed);
   }
 }
 

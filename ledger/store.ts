@@ -12,9 +12,9 @@ import { ClassicLevel } from 'classic-level';
 import { bytesEqual, invariant, toHex } from './assert.js';
 import { decodeBlock, type Block } from './block.js';
 import { BlockChecker, genesisTip, tipOf, type CheckerOptions, type CheckOptions } from './chain.js';
-import { isNoSpaceError, SteleError } from './errors.js';
+import { ERROR_CODES, isNoSpaceError, SteleError, type ErrorCode } from './errors.js';
 import type { Genesis } from './genesis.js';
-import { genesisState, type BlockResult } from './machine.js';
+import { genesisState, type BlockResult, type TxFailure } from './machine.js';
 import { MemoryState, type StateReader } from './state.js';
 import { FileBlockLog, type BlockLog } from './block-log.js';
 import { contractKeys, decodeInstance, decodeTemplate } from './contract-state.js';
@@ -76,6 +76,8 @@ function readU64(bytes: Uint8Array): number {
 export interface TxLocation {
   readonly height: number;
   readonly index: number;
+  /** The refusal code when the block holds the transaction as failed (machine.ts), else null. */
+  readonly failed: ErrorCode | null;
 }
 
 export interface OpenOptions extends CheckerOptions {
@@ -253,13 +255,18 @@ export class LedgerStore {
       for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
     }
     const height = block.header.height;
+    // `t:<id>`: u64 height, u32 index, and for a failed transaction the ASCII of its code.
+    let f = 0;
     block.txs.forEach((tx, i) => {
-      const location = new Uint8Array(12);
+      const failure = result.failed[f]?.index === i ? (result.failed[f++] as TxFailure) : undefined;
+      const location = new Uint8Array(12 + (failure?.code.length ?? 0));
       const view = new DataView(location.buffer);
       view.setBigUint64(0, BigInt(height));
       view.setUint32(8, i);
+      if (failure !== undefined) location.set(Buffer.from(failure.code, 'ascii'), 12);
       batch.put(`t:${tx.idHex}`, location);
     });
+    invariant(f === result.failed.length, 'every failed transaction is indexed');
     batch.put(`b:${toHex(block.hash)}`, u64(height));
     batch.put(META_HEIGHT, u64(height)).put(META_STATE_HASH, block.header.stateHash);
   }
@@ -285,8 +292,11 @@ export class LedgerStore {
     this.checkOpen();
     const raw = await this.db.get(`t:${toHex(id)}`);
     if (raw === undefined) return undefined;
+    if (raw.length < 12) throw new SteleError('STORE_CORRUPT', `index entry t:${toHex(id)} has ${raw.length} bytes`);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    return { height: Number(view.getBigUint64(0)), index: view.getUint32(8) };
+    const code = raw.length === 12 ? null : Buffer.from(raw.subarray(12)).toString('ascii');
+    if (code !== null && !Object.hasOwn(ERROR_CODES, code)) throw new SteleError('STORE_CORRUPT', `index entry t:${toHex(id)} names no known code`);
+    return { height: Number(view.getBigUint64(0)), index: view.getUint32(8), failed: code as ErrorCode | null };
   }
 
   /**

@@ -5,8 +5,9 @@
  *   certificate; acceptors sign the ledger vote (chain id, height, block hash), so the
  *   consensus certificate is the block's quorum certificate.
  * - The leader builds blocks from its mempool on top of the committed state plus its
- *   in-flight blocks (speculative overlays), pre-executing every transaction; refused ones
- *   leave the mempool with their code. It cuts a block as soon as none of its blocks awaits
+ *   in-flight blocks (speculative overlays), pre-executing every transaction. One that
+ *   fails against that state goes in the block as failed (ledger/machine.ts), so its
+ *   client learns the refusal from the committed chain, where it is final. It cuts a block as soon as none of its blocks awaits
  *   a commit (when its main thread is busy, no sooner than blockWaitMs after the last cut),
  *   and otherwise once the oldest transaction in no block has waited blockWaitMs or a
  *   block's worth is pending (maybePropose).
@@ -22,12 +23,12 @@
 import { bytesEqual, invariant } from '../ledger/assert.js';
 import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
-import { isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
+import { ERROR_CODES, isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
 import type { Genesis } from '../ledger/genesis.js';
-import { BlockBuilder, executeBlock, keys, type BlockResult } from '../ledger/machine.js';
+import { BlockBuilder, executeBlock, keys, type BlockResult, type TxFailure } from '../ledger/machine.js';
 import type { CheckOptions } from '../ledger/chain.js';
 import type { StateReader } from '../ledger/state.js';
-import type { LedgerStore } from '../ledger/store.js';
+import type { LedgerStore, TxLocation } from '../ledger/store.js';
 import type { VerifyPool } from '../ledger/verify-pool.js';
 import type { VerifyItem } from '../ledger/verify-batch.js';
 import { decodeTxs, type Tx } from '../ledger/tx.js';
@@ -104,6 +105,8 @@ export interface CompactableLog {
 export type TxStatus =
   | { readonly status: 'pending' }
   | { readonly status: 'committed'; readonly height: number; readonly index: number }
+  /** In a committed block as failed (ledger/machine.ts): final. */
+  | { readonly status: 'failed'; readonly height: number; readonly index: number; readonly code: ErrorCode; readonly reason: string }
   | { readonly status: 'refused'; readonly code: string; readonly reason: string }
   | { readonly status: 'unknown' };
 
@@ -181,7 +184,7 @@ export class Validator {
   readonly commitSeconds = new Histogram(LATENCY_BUCKETS_S);
   /** Proposal to commit (stored here) of each block this node proposed as leader. */
   readonly blockSeconds = new Histogram(LATENCY_BUCKETS_S);
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, acceptorCompactions: 0, cutsDeferred: 0 };
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, failedTxs: 0, acceptorCompactions: 0, cutsDeferred: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -452,7 +455,7 @@ export class Validator {
   /**
    * A transaction forwarded by another validator, which verified its signatures and
    * dry-ran it when it admitted it. A leader admits it without running it again: cutting
-   * the next block runs it anyway (and refuses it then, if the state changed), so a second
+   * the next block runs it anyway (and records it as failed, if the state changed), so a second
    * dry run here only doubled the leader's work per transaction. It still drops copies of
    * committed transactions (a follower's reforward after the commit), which would otherwise
    * be refused as duplicates at the cut and reported as refused. A follower (a forward that
@@ -485,8 +488,10 @@ export class Validator {
   }
 
   /**
-   * Resolves when `id` (hex) commits; rejects with COMMIT_TIMEOUT after `timeoutMs`, or
-   * with the refusal code when the leader refused it while cutting a block.
+   * Resolves when `id` (hex) commits; rejects with COMMIT_TIMEOUT after `timeoutMs`; with
+   * its refusal code and `details.height` and `details.index` when a committed block holds
+   * it as failed; with TX_EXPIRED once every height up to its expiry is committed without
+   * it; or with another refusal code when the leader found it invalid at a cut.
    */
   waitForCommit(id: string, timeoutMs = 30_000): Promise<{ height: number; index: number }> {
     return new Promise((resolve, reject) => {
@@ -512,8 +517,8 @@ export class Validator {
     });
   }
 
-  /** Committed location of `id` (hex) if it is committed. */
-  async location(idHex: string): Promise<{ height: number; index: number } | undefined> {
+  /** Committed location of `id` (hex) if it is committed (applied or failed). */
+  async location(idHex: string): Promise<TxLocation | undefined> {
     return this.store.txLocation(new Uint8Array(Buffer.from(idHex, 'hex')));
   }
 
@@ -523,7 +528,10 @@ export class Validator {
     // transaction's own commit.
     const id = Buffer.from(idHex, 'hex');
     const at = await this.store.txLocation(new Uint8Array(id));
-    if (at !== undefined) return { status: 'committed', ...at };
+    if (at !== undefined) {
+      if (at.failed === null) return { status: 'committed', height: at.height, index: at.index };
+      return { status: 'failed', height: at.height, index: at.index, code: at.failed, reason: failedReason(at.failed, at.height, at.index) };
+    }
     const refused = this.refused.get(idHex);
     return refused !== undefined ? { status: 'refused', ...refused } : { status: 'unknown' };
   }
@@ -620,22 +628,13 @@ export class Validator {
     if (leader === null || leader === this.options.index) return;
     let count = 0;
     let bytes = 0;
-    let check: BlockBuilder | null = null;
+    // No check against this replica's committed state before a resend: that state may lag
+    // the leader's, and a refusal told from it was not final (the leader could still commit
+    // the transaction). A transaction that fails at the leader's cut is in the chain as
+    // failed, and this replica learns that when it applies the block (2026-11-30).
     for (const entry of this.mempool.values()) {
       if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs * 2 ** Math.min(3, Math.max(0, entry.sends - 1))) continue;
       if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) break;
-      // A resend is checked again against the committed state first. The leader tells no
-      // one when it refuses a forwarded transaction at a cut (say, the second of two
-      // transfers that each passed admission alone but not together), so without this the
-      // follower kept it pending, and sent it again, until it expired (found in review).
-      if (entry.sends > 0 && entry.sentAt !== Number.NEGATIVE_INFINITY) {
-        check ??= this.admissionBuilder();
-        const refusal = check.check(entry.tx, { signatures: 'verified' });
-        if (refusal !== null) {
-          this.refuse(entry.tx.idHex, refusal.code, refusal.reason);
-          continue;
-        }
-      }
       count++;
       bytes += entry.tx.bytes.length;
       if (entry.sentAt === null) this.counters.forwarded++;
@@ -689,16 +688,27 @@ export class Validator {
     for (const [id, entry] of this.mempool) {
       if (inBlocks.has(id)) continue;
       if (builder.full(entry.tx.bytes.length)) break;
-      const refusal = builder.offer(entry.tx);
-      if (refusal === null) entry.slot = slot;
-      if (refusal === null || refusal.code === 'BLOCK_TOO_LARGE') continue;
-      // Expired at this height, but it may still be in a block at a lower height that is
-      // not decided yet (another leader's, recovered by a later leader): left for
-      // pruneExpired, which refuses it once every height up to its expiry is committed,
-      // when the answer is final (found in review: refused here, it could commit after the
-      // client was told TX_EXPIRED).
-      if (refusal.code === 'TX_EXPIRED') continue;
-      this.refuse(id, refusal.code, refusal.reason);
+      const offered = builder.offer(entry.tx);
+      // Applied or failed, it is in the block; its client hears either outcome when the
+      // block commits (applyGroups), when it is final.
+      if (offered.kind !== 'refused') {
+        entry.slot = slot;
+        continue;
+      }
+      const { code, reason } = offered.refusal;
+      // Full block: the next one. Expired at this height: it may still be in an undecided
+      // block at a lower height (another leader's, recovered by a later leader), so it is
+      // left to pruneExpired, which refuses it once every height up to its expiry is
+      // committed (found in review: refused here, it could commit after its client was told
+      // TX_EXPIRED). Expiry too far: this leader's height is behind its admission's.
+      if (code === 'BLOCK_TOO_LARGE' || code === 'TX_EXPIRED' || code === 'TX_EXPIRY_TOO_FAR') continue;
+      // Its id is used (committed or failed): the chain answers for it.
+      if (code === 'TX_DUPLICATE') {
+        this.mempool.delete(id);
+        continue;
+      }
+      // Invalid in any block (INVALID_IN_BLOCK), whatever the state: final.
+      this.refuse(id, code, reason);
     }
     if (builder.txs.length === 0) return;
     const previous = base?.block.header ?? null;
@@ -819,16 +829,18 @@ export class Validator {
       }
       if (group.length === 0) continue;
       // A block that fails here was committed by a quorum: this replica has diverged.
-      await this.store.commitMany(
+      const results = await this.store.commitMany(
         group.map((g) => g.block),
         group.map((g) => g.checks),
       );
       // Synchronous from here to the end of the group: nothing else sees the steps between.
       const storedAt = this.clock();
-      for (const { entry: e, block: certified, proposedAt } of group) {
+      for (const [k, { entry: e, block: certified, proposedAt }] of group.entries()) {
+        const result = results[k] as BlockResult;
         if (proposedAt > 0) this.blockSeconds.observe((storedAt - proposedAt) / 1000);
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
+        let f = 0;
         certified.txs.forEach((tx, index) => {
           const id = tx.idHex;
           const pending = this.mempool.get(id);
@@ -837,8 +849,16 @@ export class Validator {
           this.refused.delete(id); // refused once by a leader, then committed after all
           const waiting = this.waiters.get(id);
           this.waiters.delete(id);
-          for (const w of waiting ?? []) w.resolve({ height: certified.header.height, index });
+          const failure = result.failed[f]?.index === index ? (result.failed[f++] as TxFailure) : undefined;
+          if (failure === undefined) {
+            for (const w of waiting ?? []) w.resolve({ height: certified.header.height, index });
+            return;
+          }
+          this.counters.failedTxs++;
+          const error = new SteleError(failure.code, failedReason(failure.code, certified.header.height, index, failure.reason), { id, height: certified.header.height, index });
+          for (const w of waiting ?? []) w.reject(error);
         });
+        invariant(f === result.failed.length, 'every failed transaction is reported');
         const head = this.speculative[0];
         if (head !== undefined && head.slot <= e.slot) {
           // Another value won this slot: everything built on the speculative one is void.
@@ -869,3 +889,7 @@ function prefix(channel: number, bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The reason given for a transaction a committed block holds as failed. */
+export function failedReason(code: ErrorCode, height: number, index: number, detail: string = ERROR_CODES[code]): string {
+  return `failed in block ${height} at index ${index}: ${detail}`;
+}

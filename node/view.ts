@@ -12,7 +12,7 @@ import { leafHash, merkleProof } from '../ledger/merkle.js';
 import type { Tx } from '../ledger/tx.js';
 import { checkSources, DEFAULT_OPTIONS } from '../contracts/checker.js';
 import { ACCOUNT_RECORDS_MAX, type AccountView, type ContractView, type InstanceView, type Metric, type NodeView, type RecordView, type TransactionStatus, type ValidatorHealth } from '../api/node-view.js';
-import type { Validator } from './validator.js';
+import { failedReason, type Validator } from './validator.js';
 import { loopDelay, LOOP_DELAY_WINDOW_MS, startLoopDelay } from './loop-delay.js';
 
 const BALANCES_MAX = 1_000;
@@ -88,12 +88,13 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       // A location above the store's height is an index batch written a moment before the
       // in-memory tip moves: not readable yet, so wait for the commit as if it were absent.
       const done = await validator.location(hex);
-      if (done !== undefined && done.height <= store.height) return done;
-      return waiting;
+      if (done === undefined || done.height > store.height) return waiting;
+      if (done.failed !== null) throw new SteleError(done.failed, failedReason(done.failed, done.height, done.index), { id: hex, height: done.height, index: done.index });
+      return { height: done.height, index: done.index };
     },
     async transaction(id: Uint8Array): Promise<TransactionStatus> {
       const s = await validator.transaction(toHex(id));
-      if (s.status !== 'committed') {
+      if (s.status !== 'committed' && s.status !== 'failed') {
         if (s.status === 'refused') {
           const code = s.code;
           return { status: 'refused', code: code as never, reason: s.reason };
@@ -104,7 +105,9 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       // for a moment, rather than a block read past the height (a 500).
       if (s.height > store.height) return { status: 'pending' };
       const block = store.block(s.height);
-      return { status: 'committed', height: s.height, index: s.index, proof: merkleProof(block.txs.map((t) => leafHash(t.bytes)), s.index) };
+      const proof = merkleProof(block.txs.map((t) => leafHash(t.bytes)), s.index);
+      if (s.status === 'failed') return { status: 'failed', height: s.height, index: s.index, proof, code: s.code, reason: s.reason };
+      return { status: 'committed', height: s.height, index: s.index, proof };
     },
     latestHeight: () => store.height,
     block: (height) => (Number.isInteger(height) && height >= 1 && height <= store.height ? store.block(height) : null),
@@ -184,7 +187,8 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_transactions_reforwarded_total', 'pending submissions a follower sent to the leader again (a forward may have been lost)', c.reforwarded),
         counter('stele_blocks_cuts_deferred_total', 'times this leader put off a block because its main thread was busy and its last block was cut less than block_wait_ms before', c.cutsDeferred),
         counter('stele_transactions_forwards_admitted_total', 'forwarded transactions this node admitted as leader (checked when the next block is cut, not dry-run on arrival)', c.forwardedAdmitted),
-        counter('stele_transactions_refused_total', 'pending transactions refused when a block was cut', c.refused),
+        counter('stele_transactions_refused_total', 'pending transactions refused after admission: invalid at a cut, or expired', c.refused),
+        counter('stele_transactions_failed_total', 'transactions in committed blocks as failed (their state-dependent checks failed at the cut)', c.failedTxs),
         counter('stele_acceptor_compactions_total', 'acceptor log compactions since start', c.acceptorCompactions),
         { name: 'stele_acceptor_log_records', help: 'records in the acceptor log (bounded by compaction)', type: 'gauge', samples: [{ value: validator.acceptorLogRecords ?? 0 }] },
         counter('stele_consensus_garbage_total', 'peer messages that failed to decode', core.garbage),

@@ -28,6 +28,8 @@ export class FakeNode implements NodeView {
   readonly committed: Block[] = [];
   readonly mempool = new Map<string, Tx>();
   readonly refused = new Map<string, { code: ErrorCode; reason: string }>();
+  /** Committed transactions that their block holds as failed, with their code. */
+  readonly failed = new Map<string, ErrorCode>();
   readonly records = new Map<string, RecordView[]>();
   private readonly state: MemoryState;
   private tip: ChainTip;
@@ -76,10 +78,10 @@ export class FakeNode implements NodeView {
     if (this.mempool.has(key)) return { id: tx.id };
     if (this.blocksById.has(key)) throw new SteleError('TX_DUPLICATE', 'already committed');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', 'the mempool is full', { retry_after_s: 3 });
-    // Pre-execution over the committed state plus everything pending, as a leader does
-    // (refused offers leave no trace in the builder).
+    // Pre-execution over the committed state plus everything pending (a refused one leaves
+    // no trace in the builder).
     this.speculative ??= new BlockBuilder(this.genesis, this.state, this.tip.height + 1);
-    const refusal = this.speculative.offer(tx);
+    const refusal = this.speculative.admit(tx);
     if (refusal !== null) {
       this.refused.set(key, { code: refusal.code, reason: refusal.reason });
       throw refusal;
@@ -91,6 +93,8 @@ export class FakeNode implements NodeView {
   waitForCommit(id: Uint8Array, timeoutMs: number): Promise<CommitLocation> {
     const key = toHex(id);
     const done = this.blocksById.get(key);
+    const failure = this.failed.get(key);
+    if (done !== undefined && failure !== undefined) return Promise.reject(new SteleError(failure, `failed in block ${done.height} at index ${done.index}`, { id: key, ...done }));
     if (done !== undefined) return Promise.resolve(done);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -101,9 +105,13 @@ export class FakeNode implements NodeView {
     });
   }
 
-  /** Cuts one block of everything pending (the test plays the leader). */
-  commit(): Block {
-    const txs = [...this.mempool.values()];
+  /**
+   * Cuts one block of everything pending (the test plays the leader), after `first`: taken
+   * without admission, as a leader takes forwarded transactions, so that a pending one can
+   * fail at the cut.
+   */
+  commit(first: readonly Tx[] = []): Block {
+    const txs = [...first, ...this.mempool.values()];
     this.mempool.clear();
     this.speculative = null;
     const { block, refused } = produceBlock(this.chain, this.tip, this.state, txs, { proposer: 0, timeMs: this.tip.timeMs + 1000 });
@@ -112,10 +120,21 @@ export class FakeNode implements NodeView {
     this.state.apply(result.writeSet);
     this.tip = { height: block.header.height, hash: block.hash, stateHash: block.header.stateHash, timeMs: block.header.timeMs };
     this.committed.push(block);
+    const failures = new Map(result.failed.map((f) => [f.index, f.code]));
     block.txs.forEach((tx, index) => {
       const key = toHex(tx.id);
       const at = { height: block.header.height, index };
       this.blocksById.set(key, at);
+      const failure = failures.get(index);
+      if (failure !== undefined) {
+        this.failed.set(key, failure);
+        for (const w of this.waiters.get(key) ?? []) {
+          clearTimeout(w.timer);
+          w.reject(new SteleError(failure, `failed in block ${at.height} at index ${index}`, { id: key, ...at }));
+        }
+        this.waiters.delete(key);
+        return;
+      }
       if (tx.body.payload.type === 'put') {
         const p = tx.body.payload;
         const owner = toHex(p.owner);
@@ -148,7 +167,10 @@ export class FakeNode implements NodeView {
     const at = this.blocksById.get(key);
     if (at !== undefined) {
       const block = this.committed[at.height - 1] as Block;
-      return { status: 'committed', height: at.height, index: at.index, proof: merkleProof(block.txs.map((t) => leafHash(t.bytes)), at.index) };
+      const proof = merkleProof(block.txs.map((t) => leafHash(t.bytes)), at.index);
+      const failure = this.failed.get(key);
+      if (failure !== undefined) return { status: 'failed', height: at.height, index: at.index, proof, code: failure, reason: `failed in block ${at.height} at index ${at.index}` };
+      return { status: 'committed', height: at.height, index: at.index, proof };
     }
     const refused = this.refused.get(key);
     if (refused !== undefined) return { status: 'refused', code: refused.code, reason: refused.reason };

@@ -87,6 +87,28 @@ test('POST /v1/transactions?wait=commit answers after the commit with height and
   isError(await call('POST', '/v1/transactions?wait=later', txToJson(b)), 400, 'API_BAD_REQUEST');
 });
 
+test('a transaction that fails at the cut: wait=commit answers its code with its place; GET shows it failed, with a proof', async () => {
+  const { node, call } = setup();
+  const all = 1_000_000n; // alice's genesis balance
+  const spend = transfer(alice, bob, all - 1n);
+  const answer = call('POST', '/v1/transactions?wait=commit', txToJson(spend));
+  while (node.mempool.size === 0) await new Promise((r) => setTimeout(r, 2));
+  // Another transaction spends the balance first in the same block (a forward the leader took).
+  node.commit([transfer(alice, carol, all)]);
+  const r = await answer;
+  isError(r, 422, 'TX_INSUFFICIENT_BALANCE');
+  assert.deepEqual({ height: r.json.error.details.height, index: r.json.error.details.index, id: r.json.error.details.id }, { height: 1, index: 1, id: toHex(spend.id) });
+  const got = await call('GET', `/v1/transactions/${toHex(spend.id)}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.json.status, 'failed');
+  assert.equal(got.json.error.code, 'TX_INSUFFICIENT_BALANCE');
+  assert.deepEqual([got.json.height, got.json.index], [1, 1]);
+  const proof = { index: got.json.proof.index, count: got.json.proof.count, siblings: got.json.proof.siblings.map((h: string) => fromHex(h, 32)) };
+  assert.ok(verifyMerkleProof(fromHex(got.json.tx_root, 32), fromHex(got.json.leaf_hash, 32), proof), 'the proof verifies under the block root');
+  // Waiting again answers the same at once; the id is used up.
+  isError(await call('POST', '/v1/transactions?wait=commit', txToJson(spend)), 409, 'TX_DUPLICATE');
+});
+
 test('POST /v1/transactions: ledger refusals carry their code and status', async () => {
   const { node, call } = setup();
   const good = transfer(alice, bob, 5n);

@@ -13,7 +13,9 @@
  *                restarted, and recover once the filler is gone
  *
  * The checker: every acknowledged transaction (the API answered "committed at height h,
- * index i") is in the chain exactly once, at that place; nothing is in the chain that was
+ * index i") is in the chain exactly once, at that place, and applied; every transaction
+ * refused to its client is either absent from the chain or held there as failed with the
+ * code the client was told (and at the place it was told); nothing is in the chain that was
  * not submitted; every replica holds the identical chain and passes `stele audit`; every
  * replica's balances sum to the genesis supply and agree account by account; each fault's
  * recovery time (heal to every validator caught up with a leader known).
@@ -27,6 +29,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../../ledger/assert.js';
 import { decodeBlock } from '../../ledger/block.js';
+import { executeBlock, genesisState } from '../../ledger/machine.js';
 import { signTx, type Payload } from '../../ledger/tx.js';
 import type { Signer } from '../../ledger/ed25519.js';
 import { ApiError, SteleClient } from '../../api/client.js';
@@ -79,8 +82,13 @@ export interface ChaosReport {
   readonly refused: Record<string, number>;
   readonly lost: number;
   readonly duplicated: number;
-  /** Transactions a client was told were refused (a TX_* answer) that are in the chain. */
+  /**
+   * Transactions a client was told were refused (a TX_* answer) that are in the chain
+   * other than as failed with that code, at the place the answer named (if it named one).
+   */
   readonly refused_committed: number;
+  /** Transactions the chain holds as failed (ledger/machine.ts), found by replaying it. */
+  readonly failed_in_chain: number;
   readonly unexpected: number;
   readonly divergent: number;
   readonly audit_ok: boolean;
@@ -172,9 +180,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             knownHeight = Math.max(knownHeight, answer.height);
           }
         } catch (error) {
-          if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.code.startsWith('TX_')) {
+          if (error instanceof ApiError && error.status >= 400 && error.status < 500 && (error.code.startsWith('TX_') || error.code.startsWith('CONTRACT_'))) {
             outcome.status = 'refused';
             outcome.code = error.code;
+            // Failed in a committed block: the answer names the place.
+            const { height, index } = error.details;
+            if (typeof height === 'number' && typeof index === 'number') {
+              outcome.height = height;
+              outcome.index = index;
+            }
           } else {
             outcome.code = error instanceof ApiError ? error.code : ((error as Error).name ?? 'ERROR');
             await sleep(wr.int(20, 100)); // down, paused or partitioned: try elsewhere soon
@@ -323,6 +337,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const chains: string[][] = [];
     const txLists: Array<Array<{ id: string; height: number; index: number }>> = [];
+    // The first replica's chain replayed from genesis: which transactions it holds as
+    // failed, and with which code (the audit has checked that replay against the headers).
+    const failedInChain = new Map<string, string>();
     let auditOk = true;
     for (const node of cluster.nodes) {
       const data = join(node.dir, 'data');
@@ -338,8 +355,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const source = fromDataDir(data);
       const hashes: string[] = [];
       const txs: Array<{ id: string; height: number; index: number }> = [];
+      let replay = node === cluster.nodes[0] ? genesisState(cluster.genesis) : null;
       for await (const bytes of source.blocks) {
         const block = decodeBlock(bytes);
+        if (replay !== null) {
+          try {
+            const r = executeBlock(cluster.genesis, replay.state, block.txs, block.header.height, replay.stateHash, { signatures: 'verified' });
+            replay.state.apply(r.writeSet);
+            replay = { ...replay, stateHash: r.stateHash };
+            for (const f of r.failed) failedInChain.set(toHex((block.txs[f.index] as (typeof block.txs)[number]).id), f.code);
+          } catch (error) {
+            problems.push(`v1: replaying block ${block.header.height} failed: ${(error as Error).message}`);
+            replay = null;
+          }
+        }
         hashes.push(toHex(block.hash));
         block.txs.forEach((t, index) => txs.push({ id: toHex(t.id), height: block.header.height, index }));
       }
@@ -380,13 +409,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         problems.push(`transaction ${id} at height ${places[0]!.height} was never submitted`);
       }
     }
-    // A refusal is a final answer: a refused transaction must never be in the chain
-    // (found in review: nothing checked it).
+    // A refusal is a final answer: a refused transaction is never in the chain, unless the
+    // chain holds it as failed with the code its client was told, where it was told (found
+    // in review: nothing checked it).
     let refusedCommitted = 0;
     for (const o of outcomes) {
       if (o.status !== 'refused' || !seen.has(o.id)) continue;
+      const place = seen.get(o.id)![0]!;
+      const failedAs = failedInChain.get(o.id);
+      const samePlace = o.height === undefined || (o.height === place.height && o.index === place.index);
+      if (failedAs === o.code && samePlace) continue;
       refusedCommitted++;
-      problems.push(`transaction ${o.id} was refused (${o.code ?? '?'}) but is committed at height ${seen.get(o.id)![0]!.height}`);
+      problems.push(
+        `transaction ${o.id} was refused (${o.code ?? '?'}${o.height === undefined ? '' : ` at ${o.height}/${o.index}`}) but is in the chain at ${place.height}/${place.index}, ${failedAs === undefined ? 'applied' : `failed with ${failedAs}`}`,
+      );
     }
     for (const o of outcomes) {
       if (o.status !== 'acknowledged') continue;
@@ -394,6 +430,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (places === undefined || !places.some((p) => p.height === o.height && p.index === o.index)) {
         lost++;
         problems.push(`acknowledged transaction ${o.id} (height ${o.height}, index ${o.index}) is ${places === undefined ? 'missing' : `at ${places.map((p) => `${p.height}/${p.index}`).join(', ')}`}`);
+      } else if (failedInChain.has(o.id)) {
+        lost++;
+        problems.push(`acknowledged transaction ${o.id} (height ${o.height}, index ${o.index}) is in the chain as failed (${failedInChain.get(o.id)})`);
       }
     }
 
@@ -429,6 +468,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lost,
       duplicated,
       refused_committed: refusedCommitted,
+      failed_in_chain: failedInChain.size,
       unexpected,
       divergent,
       audit_ok: auditOk,

@@ -97,13 +97,15 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   const result = JSON.parse(demo.out);
   assert.equal(result.height, 3);
   assert.deepEqual(result.balances, { alice: '925', bob: '475', carol: '100' });
-  assert.deepEqual(result.blocks[2].refused, ['TX_INSUFFICIENT_BALANCE', 'TX_DUPLICATE', 'TX_MISSING_ROLE']);
+  assert.deepEqual(result.blocks[2].failed, ['TX_INSUFFICIENT_BALANCE', 'TX_MISSING_ROLE']);
+  assert.deepEqual(result.blocks[2].refused, ['TX_DUPLICATE']);
+  assert.equal(result.blocks[2].txs, 3);
 
   const genesis = join(demoDir, 'genesis.json');
   const ok = stele('audit', '--genesis', genesis, '--data', demoDir, '--json');
   assert.equal(ok.code, 0, ok.err);
   const report = JSON.parse(ok.out);
-  assert.deepEqual(Object.keys(report).sort(), ['blocks', 'chain_id', 'compare', 'first_error', 'genesis_hash', 'height', 'seconds', 'state_hash', 'torn_tail_bytes', 'transactions', 'valid', 'verifier'].sort());
+  assert.deepEqual(Object.keys(report).sort(), ['blocks', 'chain_id', 'compare', 'first_error', 'genesis_hash', 'height', 'seconds', 'state_hash', 'torn_tail_bytes', 'transactions', 'failed_transactions', 'valid', 'verifier'].sort());
   assert.equal(report.valid, true);
   assert.equal(report.first_error, null);
   assert.equal(report.height, 3);

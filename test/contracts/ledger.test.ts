@@ -32,11 +32,17 @@ class Sim {
   tx(payload: Payload, signers: Signer[]): Tx {
     return tx(payload, signers, this.height + 20);
   }
-  /** Applies the next block; returns the refusal code of each transaction ('ok' when accepted). */
+  /**
+   * Applies the next block; returns the refusal code of each transaction ('ok' when
+   * applied; a refused contract transaction is in the block as failed, changing nothing).
+   */
   block(txs: Tx[] = []): string[] {
     const h = this.height + 1;
     const builder = new BlockBuilder(g, this.state, h);
-    const codes = txs.map((t) => builder.offer(t)?.code ?? 'ok');
+    const codes = txs.map((t) => {
+      const o = builder.offer(t);
+      return o.kind === 'applied' ? 'ok' : o.refusal.code;
+    });
     const sealed = builder.seal(this.hash);
     const again = executeBlock(g, this.state, builder.txs, h, this.hash, { signatures: 'verify' });
     assert.deepEqual(again.stateHash, sealed.stateHash, 'replaying the block gives the same state hash');
@@ -112,16 +118,16 @@ test('deploy: checked against the chain; errors refuse with the diagnostics; tem
   assert.equal(contractTemplate(sim.state, 'BackupOffer')?.paths, 9n);
   // A second deploy of the same name, and a leaking contract, are refused with diagnostics.
   const builder = new BlockBuilder(g, sim.state, sim.height + 1);
-  const again = builder.offer(sim.tx({ type: 'deploy', source: HORSE }, [carol]));
+  const again = builder.check(sim.tx({ type: 'deploy', source: HORSE }, [carol]));
   assert.equal(again?.code, 'CONTRACT_REJECTED');
   assert.match(again?.message ?? '', /NAME001 contract HorseSale is already deployed/);
-  const leaking = builder.offer(sim.tx({ type: 'deploy', source: HORSE.replace('contract HorseSale', 'contract Leak').replace('pay deposit to buyer', 'pay 1 to buyer') }, [carol]));
+  const leaking = builder.check(sim.tx({ type: 'deploy', source: HORSE.replace('contract HorseSale', 'contract Leak').replace('pay deposit to buyer', 'pay 1 to buyer') }, [carol]));
   assert.equal(leaking?.code, 'CONTRACT_REJECTED');
   const diagnostics = (leaking?.details as { diagnostics: { ruleId: string; line: number }[] }).diagnostics;
   assert.deepEqual(diagnostics.map((d) => d.ruleId), ['ESC001']);
-  assert.equal(builder.offer(sim.tx({ type: 'deploy', source: 'contract {' }, [carol]))?.code, 'CONTRACT_REJECTED');
+  assert.equal(builder.check(sim.tx({ type: 'deploy', source: 'contract {' }, [carol]))?.code, 'CONTRACT_REJECTED');
   const crowd = Array.from({ length: 17 }, (_, i) => `p${i}`).join(', ');
-  const tooMany = builder.offer(sim.tx({ type: 'deploy', source: `contract Crowd { parties ${crowd}\n params c: asset\n currency c\n init T\n final T }` }, [carol]));
+  const tooMany = builder.check(sim.tx({ type: 'deploy', source: `contract Crowd { parties ${crowd}\n params c: asset\n currency c\n init T\n final T }` }, [carol]));
   assert.match(tooMany?.message ?? '', /CONTRACT_REJECTED: contract Crowd declares 17 parties; a create transaction binds at most 16/);
   assert.equal(contractTemplate(sim.state, 'Leak'), undefined);
 });

@@ -109,7 +109,7 @@ test('ledger store: commit, reopen, same state; refuses another genesis and bad 
   const stateHash = store.tip.stateHash;
   const aliceBalance = balanceOf(store.state, alice.publicKey, 'STL');
   const loc = await store.txLocation(blocks[1]!.txs[2]!.id);
-  assert.deepEqual(loc, { height: 2, index: 2 });
+  assert.deepEqual(loc, { height: 2, index: 2, failed: null });
   // A bad block is refused and nothing is written.
   await assert.rejects(store.commit(blocks[0] as (typeof blocks)[number]), (e: unknown) => isSteleError(e, 'BLOCK_BAD_HEIGHT'));
   assert.equal(store.log.length, 3);
@@ -147,7 +147,7 @@ test('ledger store: commitMany stores groups exactly as one-by-one commits do; a
   assert.deepEqual(b.tip, a.tip);
   for (const [h, block] of blocks.entries()) {
     assert.equal(await b.heightOf(block.hash), h + 1);
-    for (const [i, tx] of block.txs.entries()) assert.deepEqual(await b.txLocation(tx.id), { height: h + 1, index: i });
+    for (const [i, tx] of block.txs.entries()) assert.deepEqual(await b.txLocation(tx.id), { height: h + 1, index: i, failed: null });
   }
   await a.close();
   await b.close();
@@ -262,7 +262,7 @@ test('ledger store: an index that lost its last writes is rebuilt from the log',
   assert.equal(again.replayed, 2);
   assert.equal(again.height, 4);
   assert.deepEqual(again.tip.hash, (blocks[3] as { hash: Uint8Array }).hash);
-  assert.deepEqual(await again.txLocation(blocks[3]!.txs[0]!.id), { height: 4, index: 0 });
+  assert.deepEqual(await again.txLocation(blocks[3]!.txs[0]!.id), { height: 4, index: 0, failed: null });
   await again.close();
   rmSync(dir, { recursive: true });
 });

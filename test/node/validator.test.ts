@@ -241,7 +241,7 @@ test('a busy leader cuts no sooner than blockWaitMs after its last block, even w
   });
 });
 
-test('a leader admits forwarded transactions without a dry run, refuses them at the cut if need be, and drops copies of committed ones', async () => {
+test('a leader admits forwarded transactions without a dry run, puts them in a block as failed if need be, and drops copies of committed ones', async () => {
   await withLeader({}, async (validators, leader, net) => {
     const follower = (leader + 1) % N;
     for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
@@ -255,28 +255,30 @@ test('a leader admits forwarded transactions without a dry run, refuses them at 
     await validators[follower]!.waitForCommit(validators[follower]!.submit(ok).id, 10_000);
     assert.equal(forwards(), 1);
     // A forward the leader's state would refuse (the follower's dry run passed on its own
-    // state): the leader admits it and refuses it when it cuts the block.
+    // state): the leader admits it, and its block records it as failed.
     const balance = balanceOf(L.ledger.state, users[6]!.publicKey, 'STL');
     const tooMuch = pay(6, 0, balance + 1n);
     const refusedBefore = L.counters.refused;
+    const failedBefore = L.counters.failedTxs;
     net.transport(follower).send(leader, Uint8Array.from([1, ...tooMuch.bytes]));
-    for (let t = 0; t < 300 && (await L.transaction(toHex(tooMuch.id))).status !== 'refused'; t++) await sleep(10);
+    for (let t = 0; t < 300 && (await L.transaction(toHex(tooMuch.id))).status !== 'failed'; t++) await sleep(10);
     const status = await L.transaction(toHex(tooMuch.id));
-    assert.equal(status.status, 'refused');
-    assert.equal(status.status === 'refused' ? status.code : null, 'TX_INSUFFICIENT_BALANCE');
+    assert.equal(status.status, 'failed');
+    assert.equal(status.status === 'failed' ? status.code : null, 'TX_INSUFFICIENT_BALANCE');
     assert.equal(forwards(), 2);
-    assert.equal(L.counters.refused, refusedBefore + 1);
+    assert.equal(L.counters.failedTxs, failedBefore + 1);
+    assert.equal(balanceOf(L.ledger.state, users[6]!.publicKey, 'STL'), balance, 'a failed transfer moves nothing');
     // A copy of a committed transaction (a follower's late reforward) is dropped on arrival:
     // not admitted, not refused, still reported committed.
     net.transport(follower).send(leader, Uint8Array.from([1, ...ok.bytes]));
     await sleep(100);
     assert.equal(forwards(), 2);
-    assert.equal(L.counters.refused, refusedBefore + 1);
+    assert.equal(L.counters.refused, refusedBefore);
     assert.equal((await L.transaction(toHex(ok.id))).status, 'committed');
   });
 });
 
-test('two transfers that pass admission alone but not together: the follower they were sent to does not keep the refused one pending', async () => {
+test('two transfers that pass admission alone but not together: one commits, the other is in the chain as failed, on every replica', async () => {
   await withLeader({ reforwardMs: 300 }, async (validators, leader) => {
     const follower = (leader + 1) % N;
     for (let t = 0; t < 300 && validators[follower]!.status().leader !== leader; t++) await sleep(10);
@@ -285,12 +287,18 @@ test('two transfers that pass admission alone but not together: the follower the
     const balance = balanceOf(F.ledger.state, users[7]!.publicKey, 'STL');
     const pay = (amount: bigint, to: number) =>
       signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[7]!.publicKey, asset: 'STL', to: users[to]!.publicKey, amount } }, [users[7]!]);
-    // Each alone fits the balance; both together do not. The leader commits one and refuses
-    // the other at its cut, and tells nobody.
+    // Each alone fits the balance; both together do not. The leader applies one and records
+    // the other as failed; the follower's waiter hears it when the block commits.
     const first = pay(balance - 10n, 1);
     const second = pay(balance - 11n, 2);
     F.submit(first);
     F.submit(second);
+    const waits = [first, second].map((t) =>
+      F.waitForCommit(toHex(t.id), 10_000).then(
+        (at) => ({ ok: true as const, at }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+    );
     const settled = async () => {
       const a = await F.transaction(toHex(first.id));
       const b = await F.transaction(toHex(second.id));
@@ -298,9 +306,23 @@ test('two transfers that pass admission alone but not together: the follower the
     };
     for (let t = 0; t < 500 && !(await settled()); t++) await sleep(10);
     const outcomes = [(await F.transaction(toHex(first.id))).status, (await F.transaction(toHex(second.id))).status].sort();
-    assert.deepEqual(outcomes, ['committed', 'refused'], 'one committed, the other refused on the follower too');
-    const refused = [await F.transaction(toHex(first.id)), await F.transaction(toHex(second.id))].find((s) => s.status === 'refused');
-    assert.equal(refused?.status === 'refused' ? refused.code : null, 'TX_INSUFFICIENT_BALANCE');
+    assert.deepEqual(outcomes, ['committed', 'failed'], 'one committed, the other failed, on the follower too');
+    const failed = [await F.transaction(toHex(first.id)), await F.transaction(toHex(second.id))].find((s) => s.status === 'failed');
+    assert.ok(failed?.status === 'failed');
+    assert.equal(failed.code, 'TX_INSUFFICIENT_BALANCE');
+    // The waiter of the failed one was rejected with its code and its place in the chain.
+    const answers = await Promise.all(waits);
+    const rejected = answers.find((a) => !a.ok);
+    assert.ok(rejected !== undefined && !rejected.ok && isSteleError(rejected.error, 'TX_INSUFFICIENT_BALANCE'));
+    assert.deepEqual({ height: rejected.error.details.height, index: rejected.error.details.index }, { height: failed.height, index: failed.index });
+    // Every replica holds the same outcomes.
+    const failedId = (await F.transaction(toHex(first.id))).status === 'failed' ? first.id : second.id;
+    const appliedId = failedId === first.id ? second.id : first.id;
+    for (const v of validators) {
+      for (let t = 0; t < 300 && v.ledger.height < failed.height; t++) await sleep(10);
+      assert.deepEqual(await v.transaction(toHex(failedId)), failed);
+      assert.equal((await v.transaction(toHex(appliedId))).status, 'committed');
+    }
   });
 });
 
@@ -322,7 +344,7 @@ test('a batch admits its items in order: a later item may rely on an earlier one
   });
 });
 
-test('a transaction refused at block cutting, admitted again later and committed, reports committed, not refused', async () => {
+test('a transaction that fails at the cut is final: its waiter gets the code with its place, and it can never commit later', async () => {
   await withLeader({}, async (validators, index) => {
     const leader = validators[index]!;
     const users = chain.users;
@@ -334,15 +356,21 @@ test('a transaction refused at block cutting, admitted again later and committed
     const b = pay(4, 0, before - 11n);
     const idA = leader.submit(a).id;
     const idB = leader.submit(b).id;
-    const refusedB = assert.rejects(leader.waitForCommit(idB, 10_000), (e: unknown) => isSteleError(e, 'TX_INSUFFICIENT_BALANCE'));
-    await leader.waitForCommit(idA, 10_000);
-    await refusedB;
-    assert.equal((await leader.transaction(idB)).status, 'refused');
-    // Funded again, the same transaction is admitted and commits: its status follows.
+    let failure: unknown;
+    const failedB = leader.waitForCommit(idB, 10_000).catch((e: unknown) => {
+      failure = e;
+    });
+    const atA = await leader.waitForCommit(idA, 10_000);
+    await failedB;
+    assert.ok(isSteleError(failure, 'TX_INSUFFICIENT_BALANCE'), String(failure));
+    const status = await leader.transaction(idB);
+    assert.ok(status.status === 'failed');
+    assert.deepEqual({ height: failure.details.height, index: failure.details.index }, { height: status.height, index: status.index });
+    assert.equal(status.height, atA.height, 'in the same block as the one that spent the balance');
+    // Funded again, the same transaction is refused at admission: its id is used up.
     await leader.waitForCommit(leader.submit(pay(5, 4, before)).id, 10_000);
-    assert.equal(leader.submit(b).id, idB);
-    await leader.waitForCommit(idB, 10_000);
-    assert.equal((await leader.transaction(idB)).status, 'committed');
+    assert.throws(() => leader.submit(b), (e: unknown) => isSteleError(e, 'TX_DUPLICATE'));
+    assert.equal((await leader.transaction(idB)).status, 'failed');
   });
 });
 
@@ -366,7 +394,7 @@ test('submitMany admits a batch exactly as submit does one by one: same ids, sam
     const batch = [
       tx(1, 5n),
       forged(tx(2, 6n)), // bad signature
-      forged(unknown), // unknown signer and a bad signature: the signer is checked first
+      forged(unknown), // unknown signer and a bad signature: the signature is checked first (it decides alone)
       tx(3, 10n ** 12n), // insufficient balance
       tx(4, 7n),
       tx(4, 7n), // the same transaction again: admitted once, same id
@@ -379,7 +407,7 @@ test('submitMany admits a batch exactly as submit does one by one: same ids, sam
         return isSteleError(error) ? error.code : 'THROWN';
       }
     });
-    assert.deepEqual(expected, [toHex(batch[0]!.id), 'TX_BAD_SIGNATURE', 'TX_UNKNOWN_SIGNER', 'TX_INSUFFICIENT_BALANCE', toHex(batch[4]!.id), toHex(batch[4]!.id), 'TX_BAD_SIGNATURE']);
+    assert.deepEqual(expected, [toHex(batch[0]!.id), 'TX_BAD_SIGNATURE', 'TX_BAD_SIGNATURE', 'TX_INSUFFICIENT_BALANCE', toHex(batch[4]!.id), toHex(batch[4]!.id), 'TX_BAD_SIGNATURE']);
     const got = (await many.submitMany(batch)).map((o) => (isSteleError(o) ? o.code : o.id));
     assert.deepEqual(got, expected);
     assert.equal(many.mempoolSize, one.mempoolSize);
