@@ -60,6 +60,8 @@ export interface BlockAnswer {
   header: HeaderJson;
   proposer_signature: string;
   transactions: TxJson[];
+  /** The transactions the block holds as failed, by ascending index. */
+  failed: Array<{ index: number; code: ErrorCode }>;
   certificate: Array<{ validator: number; signature: string }>;
   size_bytes: number;
 }

@@ -208,6 +208,13 @@ export interface NodeView {
    */
   blocksBytes(from: number, count: number): Awaitable<readonly Uint8Array[]>;
 
+  /**
+   * The transactions the committed block at `height` holds as failed (ledger/machine.ts),
+   * by ascending index: the JSON block answers list them. Optional: without it they say
+   * none failed.
+   */
+  blockFailures?(height: number): Awaitable<ReadonlyArray<{ readonly index: number; readonly code: ErrorCode }>>;
+
   /** Committed state of one public key. */
   account(publicKey: Uint8Array): Awaitable<AccountView>;
 

@@ -64,11 +64,16 @@ export const blockSchema = {
   $id: 'Block',
   type: 'object',
   additionalProperties: false,
-  required: ['header', 'proposer_signature', 'transactions', 'certificate', 'size_bytes'],
+  required: ['header', 'proposer_signature', 'transactions', 'failed', 'certificate', 'size_bytes'],
   properties: {
     header: { $ref: 'BlockHeader#' },
     proposer_signature: HEX64,
     transactions: { type: 'array', items: { $ref: 'Transaction#' } },
+    failed: {
+      type: 'array',
+      description: 'the transactions this block holds as failed (their state-dependent checks failed; they changed nothing but using up their ids), by ascending index',
+      items: { type: 'object', additionalProperties: false, required: ['index', 'code'], properties: { index: INT, code: { type: 'string' } } },
+    },
     certificate: {
       type: 'array',
       items: { type: 'object', additionalProperties: false, required: ['validator', 'signature'], properties: { validator: INT, signature: HEX64 } },
@@ -107,11 +112,12 @@ export function headerToJson(h: BlockHeader, hash: Uint8Array): HeaderJson {
   };
 }
 
-export function blockToJson(b: Block): Record<string, unknown> {
+export function blockToJson(b: Block, failed: ReadonlyArray<{ readonly index: number; readonly code: string }> = []): Record<string, unknown> {
   return {
     header: headerToJson(b.header, b.hash),
     proposer_signature: toHex(b.proposerSignature),
     transactions: b.txs.map(txToJson),
+    failed: failed.map((f) => ({ index: f.index, code: f.code })),
     certificate: b.certificate.map((v) => ({ validator: v.validator, signature: toHex(v.signature) })),
     size_bytes: b.bytes.length,
   };

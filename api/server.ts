@@ -467,6 +467,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   const BLOCK_200 = { content: { 'application/json': { schema: { $ref: 'Block#' } }, 'application/octet-stream': { schema: BINARY } } };
 
+  const failuresOf = async (height: number): Promise<ReadonlyArray<{ readonly index: number; readonly code: string }>> => (node.blockFailures === undefined ? [] : await node.blockFailures(height));
   const notFound = (height: number): SteleError => new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
   // The binary answers send the stored encodings as they are: no block is decoded for them.
   const sendBlockAt = async (request: FastifyRequest, reply: FastifyReply, height: number): Promise<unknown> => {
@@ -479,7 +480,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     const block = await node.block(height);
     if (block === null) throw notFound(height);
     invariant(block.header.height === height, 'the node answers the block asked for');
-    return reply.type('application/json').send(blockToJson(block));
+    return reply.type('application/json').send(blockToJson(block, await failuresOf(height)));
   };
 
   app.get(
@@ -558,7 +559,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         page.push(block);
       }
       const nextHeight = from + page.length;
-      return reply.type('application/json').send({ blocks: page.map(blockToJson), next: nextHeight <= latest ? nextHeight : null });
+      const failures = await Promise.all(page.map((b) => failuresOf(b.header.height)));
+      return reply.type('application/json').send({ blocks: page.map((b, k) => blockToJson(b, failures[k])), next: nextHeight <= latest ? nextHeight : null });
     },
   );
 

@@ -143,6 +143,8 @@ export interface TxFailure {
   readonly index: number;
   readonly code: ErrorCode;
   readonly reason: string;
+  /** The refusal's details (CONTRACT_REJECTED's diagnostics, ...): told to waiters, not in the state. */
+  readonly details: Readonly<Record<string, unknown>>;
 }
 
 /** The `txid/` value of a transaction that failed at `height` with `code`. */
@@ -421,7 +423,7 @@ export function executeBlock(
       if (!(error instanceof TxRefusal)) throw error;
       throw new SteleError('BLOCK_BAD_TRANSACTION', `transaction ${i} refused: ${error.message}`, { index: i, tx_code: error.code });
     }
-    if (failure !== null) failed.push({ index: i, code: failure.code, reason: failure.reason });
+    if (failure !== null) failed.push({ index: i, code: failure.code, reason: failure.reason, details: failure.details });
   }
   return sealBlock(params, overlay, txs, height, previousStateHash, failed);
 }
@@ -482,7 +484,7 @@ export class BlockBuilder {
       if (error instanceof TxRefusal) return { kind: 'refused', refusal: error };
       throw error;
     }
-    if (failure !== null) this.failed.push({ index: this.accepted.length, code: failure.code, reason: failure.reason });
+    if (failure !== null) this.failed.push({ index: this.accepted.length, code: failure.code, reason: failure.reason, details: failure.details });
     this.accepted.push(tx);
     this.bytes += tx.bytes.length + 4;
     return failure === null ? APPLIED : { kind: 'failed', refusal: failure };

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { bytesEqual, invariant, toHex } from './assert.js';
+import { Reader, Writer } from './encoding.js';
 import { decodeBlock, type Block } from './block.js';
 import { BlockChecker, genesisTip, tipOf, type CheckerOptions, type CheckOptions } from './chain.js';
 import { ERROR_CODES, isNoSpaceError, SteleError, type ErrorCode } from './errors.js';
@@ -62,6 +63,10 @@ export interface AccountContracts {
   /** True when a list was cut at the limit. */
   readonly templatesTruncated: boolean;
   readonly instancesTruncated: boolean;
+}
+
+function failuresKey(height: number): string {
+  return `f:${height.toString().padStart(16, '0')}`;
 }
 
 function u64(n: number): Uint8Array {
@@ -267,6 +272,13 @@ export class LedgerStore {
       batch.put(`t:${tx.idHex}`, location);
     });
     invariant(f === result.failed.length, 'every failed transaction is indexed');
+    // `f:<height>`: the block's failed transactions (u32 count, then u32 index and code each),
+    // for block answers that say which failed; absent when none did.
+    if (result.failed.length > 0) {
+      const w = new Writer(8 + 48 * result.failed.length).u32(result.failed.length);
+      for (const x of result.failed) w.u32(x.index).str(x.code, 64);
+      batch.put(failuresKey(height), w.finish());
+    }
     batch.put(`b:${toHex(block.hash)}`, u64(height));
     batch.put(META_HEIGHT, u64(height)).put(META_STATE_HASH, block.header.stateHash);
   }
@@ -285,6 +297,28 @@ export class LedgerStore {
   /** Every committed block's bytes from `from`, in order. */
   *blocks(from = 1): Generator<Uint8Array> {
     for (let h = from; h <= this.height; h++) yield this.blockBytes(h);
+  }
+
+  /** The transactions the committed block at `height` holds as failed, by ascending index. */
+  async failuresAt(height: number): Promise<Array<{ index: number; code: ErrorCode }>> {
+    this.checkOpen();
+    const raw = await this.db.get(failuresKey(height));
+    if (raw === undefined) return [];
+    try {
+      const r = new Reader(raw, raw.length, 'failures');
+      const count = r.u32('count');
+      const out: Array<{ index: number; code: ErrorCode }> = [];
+      for (let k = 0; k < count; k++) {
+        const index = r.u32('index');
+        const code = r.str(64, 'code');
+        if (!Object.hasOwn(ERROR_CODES, code)) throw new Error(`unknown code ${code}`);
+        out.push({ index, code: code as ErrorCode });
+      }
+      r.end();
+      return out;
+    } catch (error) {
+      throw new SteleError('STORE_CORRUPT', `index entry ${failuresKey(height)}: ${(error as Error).message}`);
+    }
   }
 
   /** Where a committed transaction sits, if it does. */

@@ -457,8 +457,8 @@ export class Validator {
    * dry-ran it when it admitted it. A leader admits it without running it again: cutting
    * the next block runs it anyway (and records it as failed, if the state changed), so a second
    * dry run here only doubled the leader's work per transaction. It still drops copies of
-   * committed transactions (a follower's reforward after the commit), which would otherwise
-   * be refused as duplicates at the cut and reported as refused. A follower (a forward that
+   * committed transactions (a follower's reforward after the commit), which the cut would
+   * only drop again. A follower (a forward that
    * arrived just after a change of leader) admits it fully, as before.
    */
   private onForwarded(items: readonly Uint8Array[]): void {
@@ -855,7 +855,7 @@ export class Validator {
             return;
           }
           this.counters.failedTxs++;
-          const error = new SteleError(failure.code, failedReason(failure.code, certified.header.height, index, failure.reason), { id, height: certified.header.height, index });
+          const error = new SteleError(failure.code, failedReason(failure.code, certified.header.height, index, failure.reason), { ...failure.details, id, height: certified.header.height, index });
           for (const w of waiting ?? []) w.reject(error);
         });
         invariant(f === result.failed.length, 'every failed transaction is reported');

@@ -6,7 +6,7 @@
 import { toHex } from '../ledger/assert.js';
 import { contractInstance, contractTemplate } from '../ledger/contract-state.js';
 import { Reader } from '../ledger/encoding.js';
-import { SteleError } from '../ledger/errors.js';
+import { isSteleError, SteleError } from '../ledger/errors.js';
 import { decodeIdentity, keys } from '../ledger/machine.js';
 import { leafHash, merkleProof } from '../ledger/merkle.js';
 import type { Tx } from '../ledger/tx.js';
@@ -53,6 +53,19 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
   startLoopDelay();
   const store = validator.ledger;
   const genesis = store.genesis;
+  /**
+   * A resubmission of a transaction already in a block answers its outcome there: applied,
+   * TX_DUPLICATE with its place; failed, its refusal code with its place, as its waiter was
+   * told (a bare "already committed" read as "applied" by a client retrying after a lost
+   * answer, found in review).
+   */
+  async function duplicateOutcome(tx: Tx, error: SteleError): Promise<SteleError> {
+    const at = await validator.location(tx.idHex);
+    if (at === undefined || at.height > store.height) return error;
+    const details = { id: tx.idHex, height: at.height, index: at.index };
+    if (at.failed !== null) return new SteleError(at.failed, failedReason(at.failed, at.height, at.index), details);
+    return new SteleError('TX_DUPLICATE', `transaction ${tx.idHex} is already committed, at height ${at.height}, index ${at.index}`, details);
+  }
   return {
     chainId: genesis.chainId,
     genesis,
@@ -69,13 +82,17 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
     },
     async submit(tx: Tx) {
       if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
-      validator.submit(tx);
+      try {
+        validator.submit(tx);
+      } catch (error) {
+        throw isSteleError(error, 'TX_DUPLICATE') ? await duplicateOutcome(tx, error) : error;
+      }
       return { id: tx.id };
     },
     async submitMany(txs: readonly Tx[]) {
       if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
       const outcomes = await validator.submitMany(txs);
-      return outcomes.map((o, k) => (o instanceof SteleError ? o : { id: (txs[k] as Tx).id }));
+      return Promise.all(outcomes.map(async (o, k) => (o instanceof SteleError ? (o.code === 'TX_DUPLICATE' ? await duplicateOutcome(txs[k] as Tx, o) : o) : { id: (txs[k] as Tx).id })));
     },
     async waitForCommit(id: Uint8Array, timeoutMs: number) {
       const hex = toHex(id);
@@ -110,6 +127,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       return { status: 'committed', height: s.height, index: s.index, proof };
     },
     latestHeight: () => store.height,
+    blockFailures: (height) => store.failuresAt(height),
     block: (height) => (Number.isInteger(height) && height >= 1 && height <= store.height ? store.block(height) : null),
     blocks(from, count) {
       const out = [];
@@ -180,7 +198,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         { name: 'stele_committed_height', help: 'height of the last committed block', type: 'gauge', samples: [{ value: store.height }] },
         { name: 'stele_mempool_transactions', help: 'transactions waiting in the mempool', type: 'gauge', samples: [{ value: validator.mempoolSize }] },
         counter('stele_blocks_committed_total', 'blocks committed by this validator since start', c.committedBlocks),
-        counter('stele_transactions_committed_total', 'transactions committed since start', c.committedTxs),
+        counter('stele_transactions_committed_total', 'transactions in committed blocks since start, failed ones included', c.committedTxs),
         counter('stele_blocks_proposed_total', 'blocks this validator proposed as leader', c.proposedBlocks),
         counter('stele_blocks_execution_reused_total', "own blocks stored with the leader's execution from when it proposed them (not executed twice)", store.executionsReused),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),

@@ -177,6 +177,15 @@ export class FakeNode implements NodeView {
     return { status: 'unknown' };
   }
 
+  blockFailures(height: number): Array<{ index: number; code: ErrorCode }> {
+    const block = this.committed[height - 1];
+    if (block === undefined) return [];
+    return block.txs.flatMap((t, index) => {
+      const code = this.failed.get(toHex(t.id));
+      return code === undefined ? [] : [{ index, code }];
+    });
+  }
+
   async latestHeight(): Promise<number> {
     return this.tip.height;
   }

@@ -105,7 +105,14 @@ test('a transaction that fails at the cut: wait=commit answers its code with its
   assert.deepEqual([got.json.height, got.json.index], [1, 1]);
   const proof = { index: got.json.proof.index, count: got.json.proof.count, siblings: got.json.proof.siblings.map((h: string) => fromHex(h, 32)) };
   assert.ok(verifyMerkleProof(fromHex(got.json.tx_root, 32), fromHex(got.json.leaf_hash, 32), proof), 'the proof verifies under the block root');
-  // Waiting again answers the same at once; the id is used up.
+  // The block's JSON form lists it; the binary form is the block as hashed, and has no list.
+  const block = await call('GET', '/v1/blocks/1');
+  assert.deepEqual(block.json.failed, [{ index: 1, code: 'TX_INSUFFICIENT_BALANCE' }]);
+  assert.equal(block.json.transactions.length, 2);
+  assert.deepEqual((await call('GET', '/v1/blocks?from=1')).json.blocks[0].failed, [{ index: 1, code: 'TX_INSUFFICIENT_BALANCE' }]);
+  assert.deepEqual((await call('GET', '/v1/blocks/latest')).json.failed, [{ index: 1, code: 'TX_INSUFFICIENT_BALANCE' }]);
+  // The id is used up (this fake answers a bare duplicate; the node's answer names the
+  // outcome: test/node/validator.test.ts).
   isError(await call('POST', '/v1/transactions?wait=commit', txToJson(spend)), 409, 'TX_DUPLICATE');
 });
 

@@ -20,6 +20,8 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   assert.ok(report.audit_ok && report.supply_ok && report.converged);
   // The run did real work and really hurt the cluster.
   assert.ok(report.acknowledged > 100, `only ${report.acknowledged} transactions acknowledged`);
+  // The contended pairs reached the failed-transaction path, and its answers were checked.
+  assert.ok(report.failed_in_chain > 0, 'no transaction failed in a block: the refusal path went unchecked');
   const injected = Object.entries(report.faults).filter(([k]) => !k.endsWith('_leader'));
   assert.ok(injected.reduce((s, [, n]) => s + n, 0) >= 5, `only ${JSON.stringify(report.faults)} injected`);
   const kinds = ['kill', 'torn_write', 'pause', 'partition', ...(report.disk === 'tmpfs' ? ['full_disk'] : [])];

@@ -63,7 +63,8 @@ interface FaultRecord {
 
 interface Outcome {
   readonly id: string;
-  readonly kind: 'transfer' | 'put';
+  /** contended: one of two transfers sent at once that the balance covers only one of. */
+  readonly kind: 'transfer' | 'put' | 'contended';
   status: 'acknowledged' | 'indeterminate' | 'refused';
   height?: number;
   index?: number;
@@ -148,27 +149,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // the same recipient, amount and expiry would be one transaction. Each submission
       // gets an id of its own (found in review), so every outcome is about one transaction.
       const mine = new Set<string>();
-      let n = 0;
-      while (!stopWorkload) {
-        n++;
-        const node = wr.int(0, 2);
-        const client = new SteleClient({ url: cluster.nodes[node]!.url, timeoutMs: 4000 });
-        let payload: Payload;
-        let kind: Outcome['kind'];
-        if (wr.chance(0.75)) {
-          const to = cluster.accounts[wr.int(0, cluster.accounts.length - 1)] as Signer;
-          payload = { type: 'transfer', from: me.publicKey, asset: 'STL', to: to.publicKey, amount: BigInt(wr.int(1, 1000)) };
-          kind = 'transfer';
-        } else {
-          const data = new Uint8Array(16).map(() => wr.int(0, 255));
-          payload = { type: 'put', owner: me.publicKey, key: `c${c}/k${n % 16}`, value: { kind: 'inline', data } };
-          kind = 'put';
-        }
+      /** Signs `payload` with an id this client has not used yet (moving a transfer's amount up). */
+      const signFresh = (payload: Payload) => {
         let tx = signTx({ chainId: cluster.genesis.chainId, expiry: knownHeight + Math.floor(window / 2), payload }, [me]);
         for (let bump = 1n; mine.has(toHex(tx.id)) && payload.type === 'transfer'; bump++) {
           tx = signTx({ chainId: cluster.genesis.chainId, expiry: knownHeight + Math.floor(window / 2), payload: { ...payload, amount: payload.amount + bump } }, [me]);
         }
         mine.add(toHex(tx.id));
+        return tx;
+      };
+      /** Submits `tx` to `client`, waits for the commit, and records the outcome. */
+      const submitOne = async (client: SteleClient, tx: ReturnType<typeof signFresh>, kind: Outcome['kind']): Promise<void> => {
         const outcome: Outcome = { id: toHex(tx.id), kind, status: 'indeterminate' };
         outcomes.push(outcome);
         try {
@@ -194,6 +185,46 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             await sleep(wr.int(20, 100)); // down, paused or partitioned: try elsewhere soon
           }
         }
+      };
+      let n = 0;
+      while (!stopWorkload) {
+        n++;
+        const node = wr.int(0, 2);
+        const client = new SteleClient({ url: cluster.nodes[node]!.url, timeoutMs: 4000 });
+        if (wr.chance(0.05)) {
+          // Contention: two transfers of 60 % of this account's balance each, sent at once
+          // to two validators. Each passes admission alone; together they do not, so the
+          // block that holds both holds the second as failed, and its client hears the
+          // refusal with the block's height and index (docs/data-model.md, "Failed
+          // transactions"). Recipients are other clients, so the money keeps moving.
+          const pick = (): number => (c + 1 + wr.int(0, Math.max(0, clients - 2))) % clients;
+          const others = [pick(), pick()]; // the same twice is two ids still (signFresh)
+          let balance: bigint;
+          try {
+            balance = BigInt((await client.account(me.publicKey)).balances.STL ?? '0');
+          } catch {
+            await sleep(wr.int(20, 100));
+            continue;
+          }
+          const amount = (balance * 3n) / 5n;
+          if (amount < 1n) continue;
+          const pair = others.map((to) => signFresh({ type: 'transfer', from: me.publicKey, asset: 'STL', to: (cluster.accounts[to] as Signer).publicKey, amount }));
+          const second = new SteleClient({ url: cluster.nodes[(node + 1) % 3]!.url, timeoutMs: 4000 });
+          await Promise.all([submitOne(client, pair[0]!, 'contended'), submitOne(second, pair[1]!, 'contended')]);
+          continue;
+        }
+        let payload: Payload;
+        let kind: Outcome['kind'];
+        if (wr.chance(0.75)) {
+          const to = cluster.accounts[wr.int(0, cluster.accounts.length - 1)] as Signer;
+          payload = { type: 'transfer', from: me.publicKey, asset: 'STL', to: to.publicKey, amount: BigInt(wr.int(1, 1000)) };
+          kind = 'transfer';
+        } else {
+          const data = new Uint8Array(16).map(() => wr.int(0, 255));
+          payload = { type: 'put', owner: me.publicKey, key: `c${c}/k${n % 16}`, value: { kind: 'inline', data } };
+          kind = 'put';
+        }
+        await submitOne(client, signFresh(payload), kind);
       }
     });
 

@@ -372,3 +372,38 @@ test('a full disk when LevelDB opens is STORE_FULL, not STORE_IO (the node then 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ledger store: a failed transaction is indexed with its code, listed under its block, and both survive a reopen; a mangled list is STORE_CORRUPT', async () => {
+  const dir = tempDir();
+  const dev = devChain({ label: 'store-failed', users: 3 });
+  let store = await LedgerStore.open(dir, dev.genesis);
+  const [u0, u1, u2] = dev.users as [DevUser, DevUser, DevUser];
+  const all = balanceOf(store.state, u0.publicKey, 'STL');
+  const pay = (to: DevUser, amount: bigint) => signTx({ chainId: dev.genesis.chainId, expiry: 50, payload: { type: 'transfer', from: u0.publicKey, asset: 'STL', to: to.publicKey, amount } }, [u0]);
+  const first = pay(u1, all);
+  const second = pay(u2, all);
+  const { block, refused, failed } = produceBlock(dev, store.tip, store.state, [first, second]);
+  assert.deepEqual(refused, []);
+  assert.deepEqual(failed.map((f) => [f.index, f.code]), [[1, 'TX_INSUFFICIENT_BALANCE']]);
+  await store.commit(block);
+  const check = async (s: LedgerStore): Promise<void> => {
+    assert.deepEqual(await s.txLocation(first.id), { height: 1, index: 0, failed: null });
+    assert.deepEqual(await s.txLocation(second.id), { height: 1, index: 1, failed: 'TX_INSUFFICIENT_BALANCE' });
+    assert.deepEqual(await s.failuresAt(1), [{ index: 1, code: 'TX_INSUFFICIENT_BALANCE' }]);
+    assert.deepEqual(await s.failuresAt(2), []);
+    assert.equal(balanceOf(s.state, u2.publicKey, 'STL'), balanceOf(s.state, u1.publicKey, 'STL') - all, 'the failed transfer moved nothing');
+  };
+  await check(store);
+  await store.close();
+  store = await LedgerStore.open(dir, dev.genesis);
+  await check(store);
+  await store.close();
+  // A list entry that does not decode is reported, not guessed at.
+  const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await db.put('f:0000000000000001', Uint8Array.from([0, 0, 0, 9]));
+  await db.close();
+  store = await LedgerStore.open(dir, dev.genesis);
+  await assert.rejects(store.failuresAt(1), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  await store.close();
+  rmSync(dir, { recursive: true });
+});

@@ -15,6 +15,7 @@ import { balanceOf } from '../../ledger/machine.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
 import { Validator, type ValidatorOptions } from '../../node/validator.js';
+import { nodeView } from '../../node/view.js';
 import { MemoryNet } from '../support/memory-net.js';
 
 const chain = devChain({ label: 'node-test', users: 8, limits: { block_txs_max: 200 } });
@@ -371,6 +372,18 @@ test('a transaction that fails at the cut is final: its waiter gets the code wit
     await leader.waitForCommit(leader.submit(pay(5, 4, before)).id, 10_000);
     assert.throws(() => leader.submit(b), (e: unknown) => isSteleError(e, 'TX_DUPLICATE'));
     assert.equal((await leader.transaction(idB)).status, 'failed');
+    // Through the API's view of the node: a resubmission answers the outcome in the chain,
+    // a wait answers it at once, and the block lists its failed transaction.
+    const view = nodeView(leader, () => 'up');
+    const place = { height: status.height, index: status.index };
+    const samePlace = (e: unknown, code: string): boolean => isSteleError(e, code as never) && e.details.height === place.height && e.details.index === place.index;
+    await assert.rejects(view.submit(b), (e: unknown) => samePlace(e, 'TX_INSUFFICIENT_BALANCE'));
+    await assert.rejects(view.waitForCommit(b.id, 1000), (e: unknown) => samePlace(e, 'TX_INSUFFICIENT_BALANCE'));
+    const [again] = await view.submitMany!([b]);
+    assert.ok(samePlace(again, 'TX_INSUFFICIENT_BALANCE'));
+    await assert.rejects(view.submit(a), (e: unknown) => isSteleError(e, 'TX_DUPLICATE') && e.details.height === atA.height && e.details.index === atA.index);
+    assert.deepEqual(await view.blockFailures!(status.height), [{ index: status.index, code: 'TX_INSUFFICIENT_BALANCE' }]);
+    assert.deepEqual(await view.blockFailures!(status.height + 1), []);
   });
 });
 

@@ -41,7 +41,7 @@ test('a transaction indexed at a height the tip has not reached yet reads as pen
       },
     },
     transaction: async () => ({ status: 'committed', height: 5, index: 0 }),
-    location: async () => ({ height: 5, index: 0 }),
+    location: async () => ({ height: 5, index: 0, failed: null }),
     waitForCommit: () => new Promise((resolve) => setTimeout(() => resolve({ height: 5, index: 0 }), 20)),
   };
   const view = nodeView(fake as unknown as Validator, () => 'up'); // the fake has the members used here
