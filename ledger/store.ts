@@ -8,6 +8,7 @@
  * The log is never behind LevelDB (that would mean durable data vanished): STORE_MISMATCH.
  */
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
 import { bytesEqual, invariant, toHex } from './assert.js';
 import { Reader, Writer } from './encoding.js';
@@ -63,6 +64,36 @@ export interface AccountContracts {
   /** True when a list was cut at the limit. */
   readonly templatesTruncated: boolean;
   readonly instancesTruncated: boolean;
+}
+
+/**
+ * State values in LevelDB (`s:<key>`) carry a checksum: CRC-32 of the key then the value,
+ * big-endian, before the value. Version 1; absent on directories written before 2026-11-30,
+ * which get it at their next open.
+ */
+const META_STATE_CHECKSUMS = 'm:state_checksums';
+const STATE_CHECKSUMS_VERSION = 1;
+
+function stateChecksum(key: string, value: Uint8Array): number {
+  return crc32(value, crc32(key));
+}
+
+function sealStateValue(key: string, value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + value.length);
+  new DataView(out.buffer).setUint32(0, stateChecksum(key, value));
+  out.set(value, 4);
+  return out;
+}
+
+/** The value of a stored state entry, checked. @throws SteleError STORE_CORRUPT */
+function openStateValue(key: string, stored: Uint8Array): Uint8Array {
+  if (stored.length < 4) throw new SteleError('STORE_CORRUPT', `state entry ${key}: ${stored.length} bytes, shorter than its checksum`, { key });
+  const value = stored.subarray(4);
+  const expected = new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0);
+  if (stateChecksum(key, value) !== expected) {
+    throw new SteleError('STORE_CORRUPT', `state entry ${key} fails its checksum (rebuild the index from the block log: see docs/operations.md)`, { key });
+  }
+  return value;
 }
 
 function failuresKey(height: number): string {
@@ -132,7 +163,8 @@ export class LedgerStore {
         const batch = db.batch();
         batch.put(META_GENESIS, genesis.hash).put(META_HEIGHT, u64(0)).put(META_STATE_HASH, initial.stateHash);
         batch.put(META_ACCOUNT_INDEX, u64(ACCOUNT_INDEX_VERSION));
-        for (const w of initial.writeSet) if (w.value !== null) batch.put(`s:${w.key}`, w.value);
+        batch.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION));
+        for (const w of initial.writeSet) if (w.value !== null) batch.put(`s:${w.key}`, sealStateValue(w.key, w.value));
         for (const w of initial.writeSet) for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
         await batch.write();
       } else {
@@ -142,7 +174,26 @@ export class LedgerStore {
         height = readU64((await db.get(META_HEIGHT)) as Uint8Array);
         state = new MemoryState();
         const entries: Array<{ key: string; value: Uint8Array }> = [];
-        for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) entries.push({ key: key.slice(2), value });
+        const checksums = await db.get(META_STATE_CHECKSUMS);
+        if (checksums !== undefined && readU64(checksums) !== STATE_CHECKSUMS_VERSION) {
+          throw new SteleError('STORE_MISMATCH', `state checksums of version ${readU64(checksums)}; this build knows ${STATE_CHECKSUMS_VERSION}`);
+        }
+        if (checksums === undefined) {
+          // A directory written before state values carried checksums: add them once, as read.
+          const batch = db.batch();
+          for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) {
+            entries.push({ key: key.slice(2), value });
+            batch.put(key, sealStateValue(key.slice(2), value));
+          }
+          batch.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION));
+          await batch.write();
+        } else {
+          // Every value is checked against its checksum as it is loaded: a flipped bit in
+          // LevelDB's files is STORE_CORRUPT here, not a wrong balance served, or a replica
+          // that halts as diverged when a block first touches the key (LevelDB itself does
+          // not verify its block checksums on reads by default).
+          for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) entries.push({ key: key.slice(2), value: openStateValue(key.slice(2), value) });
+        }
         state.apply(entries);
         const indexVersion = await db.get(META_ACCOUNT_INDEX);
         if (indexVersion === undefined || readU64(indexVersion) !== ACCOUNT_INDEX_VERSION) {
@@ -252,7 +303,7 @@ export class LedgerStore {
   private index(batch: ReturnType<ClassicLevel<string, Uint8Array>['batch']>, block: Block, result: BlockResult, before: StateReader): void {
     for (const w of result.writeSet) {
       if (w.value === null) batch.del(`s:${w.key}`);
-      else batch.put(`s:${w.key}`, w.value);
+      else batch.put(`s:${w.key}`, sealStateValue(w.key, w.value));
       // Only contract keys have account index entries: other writes skip the read of the
       // old value. Deletes first, so a key kept by both the old and the new value stays.
       if (!hasAccountIndex(w.key)) continue;
@@ -340,7 +391,7 @@ export class LedgerStore {
   async scanState(prefix: string, limit: number): Promise<Array<{ key: string; value: Uint8Array }>> {
     this.checkOpen();
     const out: Array<{ key: string; value: Uint8Array }> = [];
-    for await (const [key, value] of this.db.iterator({ gte: `s:${prefix}`, lt: `s:${prefix}\x7f`, limit })) out.push({ key: key.slice(2), value });
+    for await (const [key, value] of this.db.iterator({ gte: `s:${prefix}`, lt: `s:${prefix}\x7f`, limit })) out.push({ key: key.slice(2), value: openStateValue(key.slice(2), value) });
     return out;
   }
 

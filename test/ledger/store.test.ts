@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -404,6 +404,67 @@ test('ledger store: a failed transaction is indexed with its code, listed under 
   await db.close();
   store = await LedgerStore.open(dir, dev.genesis);
   await assert.rejects(store.failuresAt(1), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  await store.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('ledger store: state values carry checksums; a flipped bit in LevelDB is STORE_CORRUPT at open, naming the key; old directories get checksums once', async () => {
+  const dir = tempDir();
+  const dev = devChain({ label: 'store-crc', users: 3 });
+  let store = await LedgerStore.open(dir, dev.genesis);
+  const [u0, u1] = dev.users as [DevUser, DevUser];
+  const pay = signTx({ chainId: dev.genesis.chainId, expiry: 50, payload: { type: 'transfer', from: u0.publicKey, asset: 'STL', to: u1.publicKey, amount: 5n } }, [u0]);
+  await store.commit(produceBlock(dev, store.tip, store.state, [pay]).block);
+  const stateHash = store.tip.stateHash;
+  const balance = balanceOf(store.state, u1.publicKey, 'STL');
+  await store.close();
+  const balanceKey = `s:bal/${toHex(u1.publicKey)}/STL`;
+  const withDb = async (f: (db: ClassicLevel<string, Uint8Array>) => Promise<void>): Promise<void> => {
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    await f(db);
+    await db.close();
+  };
+  // Stored: checksum (4 bytes), then the u64 balance.
+  let stored = new Uint8Array(0);
+  await withDb(async (db) => {
+    stored = Uint8Array.from((await db.get(balanceKey)) as Uint8Array);
+  });
+  assert.equal(stored.length, 12);
+  assert.equal(new DataView(stored.buffer, 4).getBigUint64(0), balance);
+  for (const flip of [0, 11]) {
+    const bad = Uint8Array.from(stored);
+    bad[flip]! ^= 0x10;
+    await withDb((db) => db.put(balanceKey, bad));
+    await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.key === balanceKey.slice(2), `byte ${flip}`);
+  }
+  await withDb((db) => db.put(balanceKey, stored.subarray(0, 3)));
+  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  // A directory from before checksums: raw values, no version key. It opens to the same
+  // state, and has checksums from then on.
+  await withDb(async (db) => {
+    const batch = db.batch();
+    for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) batch.put(key, key === balanceKey ? stored.subarray(4) : Uint8Array.from(value).subarray(4));
+    batch.del('m:state_checksums');
+    await batch.write();
+  });
+  store = await LedgerStore.open(dir, dev.genesis);
+  assert.deepEqual(store.tip.stateHash, stateHash);
+  assert.equal(balanceOf(store.state, u1.publicKey, 'STL'), balance);
+  await store.close();
+  await withDb(async (db) => {
+    assert.deepEqual(Uint8Array.from((await db.get(balanceKey)) as Uint8Array), stored, 'checksummed again');
+  });
+  store = await LedgerStore.open(dir, dev.genesis);
+  assert.equal(balanceOf(store.state, u1.publicKey, 'STL'), balance);
+  await store.close();
+  // The repair docs/operations.md gives for a damaged index: move it aside, and the store
+  // rebuilds it from the block log.
+  renameSync(join(dir, 'index'), join(dir, 'index.damaged'));
+  store = await LedgerStore.open(dir, dev.genesis);
+  assert.equal(store.replayed, 1);
+  assert.deepEqual(store.tip.stateHash, stateHash);
+  assert.equal(balanceOf(store.state, u1.publicKey, 'STL'), balance);
   await store.close();
   rmSync(dir, { recursive: true });
 });
