@@ -39,6 +39,10 @@ export const COMMIT_WAITERS_MAX = 10_000;
  * workers); more get 429 API_BUSY rather than queueing verification without bound.
  */
 export const BATCHES_IN_FLIGHT_MAX = 128;
+/** Bytes of batch bodies being read or admitted at once (by Content-Length, else the most a body may be). */
+export const BATCH_BYTES_IN_FLIGHT_MAX = 256 * 1024 * 1024;
+/** JSON bodies: objects and arrays at most 64 + one per 16 bytes of text (JSON.parse's heap grows with them). */
+export const JSON_CONTAINERS_PER_BYTE_SHIFT = 4;
 
 /** Open GET /v1/stream connections; more get 503 API_BUSY with Retry-After. */
 export const STREAM_SUBSCRIBERS_MAX = 256;
@@ -48,6 +52,10 @@ export const STREAM_BUFFER_BYTES_MAX = 1024 * 1024;
 export const STREAM_REPLAY_BLOCKS_MAX = 1_000;
 /** Keep-alive comment interval on an idle stream. */
 export const STREAM_HEARTBEAT_MS = 15_000;
+/** An ended stream's queued bytes must be read within this, or the connection is destroyed. */
+export const STREAM_END_GRACE_MS = 10_000;
+/** A connection with no traffic either way for this long is closed (longest legitimate quiet: a 60 s commit wait). */
+export const CONNECTION_IDLE_MS = 120_000;
 
 /** Members mode: accepted distance between the request timestamp and the server clock. */
 export const MEMBERS_WINDOW_MS_DEFAULT = 30_000;
@@ -65,6 +73,8 @@ export const VALIDATION_ERRORS_MAX = 10;
 function checkApiLimits(): void {
   assert.ok(TX_JSON_BODY_BYTES_MAX > 2 * TX_BINARY_BODY_BYTES_MAX);
   assert.ok(BATCH_BODY_BYTES_MAX >= TX_JSON_BODY_BYTES_MAX);
+  assert.ok(BATCH_BYTES_IN_FLIGHT_MAX >= BATCH_BODY_BYTES_MAX);
+  assert.ok(CONNECTION_IDLE_MS > COMMIT_WAIT_MS_MAX && CONNECTION_IDLE_MS > STREAM_HEARTBEAT_MS);
   assert.ok(BLOCKS_PAGE_BYTES_MAX >= TX_BYTES_MAX);
   assert.ok(COMMIT_WAIT_MS_DEFAULT <= COMMIT_WAIT_MS_MAX);
   assert.ok(MEMBERS_WINDOW_MS_DEFAULT <= MEMBERS_WINDOW_MS_MAX);

@@ -197,7 +197,9 @@ export interface NodeView {
 
   /**
    * Up to `count` consecutive committed blocks starting at `from` (fewer at the tip, none
-   * above it). The API bounds `count` (api/limits.ts BLOCKS_PAGE_MAX).
+   * above it). The API bounds `count` (api/limits.ts BLOCKS_PAGE_MAX). A node may stop
+   * early, before reading a block that would take the page's encodings past
+   * BLOCKS_PAGE_BYTES_MAX (never before the first); callers go on from where it stopped.
    */
   blocks(from: number, count: number): Awaitable<readonly Block[]>;
 

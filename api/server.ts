@@ -12,12 +12,16 @@ import { bytesEqual, fromHex, invariant, toHex } from '../ledger/assert.js';
 import { TX_BYTES_MAX } from '../ledger/constants.js';
 import { ERROR_CODES, isSteleError, SteleError } from '../ledger/errors.js';
 import { leafHash, verifyMerkleProof } from '../ledger/merkle.js';
-import type { Block } from '../ledger/block.js';
+import { headerOfEncoded, type Block } from '../ledger/block.js';
 import type { Tx } from '../ledger/tx.js';
 import { answerFor, errorBody } from './errors.js';
 import { frameAll, unframeAll } from './framing.js';
 import {
   BATCH_BODY_BYTES_MAX,
+  BATCH_BYTES_IN_FLIGHT_MAX,
+  STREAM_END_GRACE_MS,
+  CONNECTION_IDLE_MS,
+  JSON_CONTAINERS_PER_BYTE_SHIFT,
   BATCH_TXS_MAX,
   BLOCKS_PAGE_BYTES_MAX,
   BLOCKS_PAGE_MAX,
@@ -132,9 +136,27 @@ function binaryBatchItems(body: Buffer): Uint8Array[] {
   return split.items;
 }
 
+/**
+ * Objects and arrays in a JSON text (brackets outside strings), counted before JSON.parse:
+ * a body of `{},{},...` makes a heap of objects about twenty times its size.
+ */
+export function jsonContainers(bytes: Uint8Array): number {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) count++;
+  }
+  return count;
+}
+
 /** One block's SSE event, built once however many subscribers receive it. */
-const eventTexts = new WeakMap<Block, string>();
-function eventText(block: Block): string {
+const eventTexts = new WeakMap<Headed, string>();
+function eventText(block: Headed): string {
   let text = eventTexts.get(block);
   if (text === undefined) {
     text = `id: ${block.header.height}\nevent: block\ndata: ${JSON.stringify(headerToJson(block.header, block.hash))}\n\n`;
@@ -144,13 +166,17 @@ function eventText(block: Block): string {
 }
 
 /** The answers of one SSE subscriber. */
+/** What an event needs of a block: its header and hash (replays decode no more). */
+type Headed = Pick<Block, 'header' | 'hash'>;
+
 interface Subscriber {
   /** Height of the last block sent; live blocks at or below it are skipped. */
   lastSent: number;
   /** Blocks that arrived during the replay, sent after it. */
   backlog: Block[] | null;
-  send(block: Block): void;
-  close(): void;
+  send(block: Headed): void;
+  /** Ends the stream; `drop` destroys the connection instead of flushing what is queued. */
+  close(drop?: boolean): void;
 }
 
 /**
@@ -168,12 +194,16 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const waitersMax = bounded(options.commitWaitersMax, COMMIT_WAITERS_MAX, COMMIT_WAITERS_MAX);
   const batchesMax = bounded(options.batchesInFlightMax, BATCHES_IN_FLIGHT_MAX, BATCHES_IN_FLIGHT_MAX);
   let batchesInFlight = 0;
+  let batchBytesInFlight = 0;
   const txBytesMax = Math.min(node.genesis.limits.tx_bytes_max, TX_BYTES_MAX);
 
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: LINT_BODY_BYTES_MAX,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    // A response nobody reads (a client that stopped reading a page, or an ended stream)
+    // would otherwise hold its socket and buffers for good (found in review).
+    connectionTimeout: CONNECTION_IDLE_MS,
     exposeHeadRoutes: false,
     return503OnClosing: false,
     routerOptions: { maxParamLength: PARAM_CHARS_MAX, ignoreTrailingSlash: false },
@@ -225,6 +255,12 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       text = strictUtf8.decode(body as Buffer);
     } catch {
       done(new SteleError('API_BAD_REQUEST', 'the JSON body is not valid UTF-8'), undefined);
+      return;
+    }
+    const containers = jsonContainers(body as Buffer);
+    const containersMax = 64 + ((body as Buffer).length >> JSON_CONTAINERS_PER_BYTE_SHIFT);
+    if (containers > containersMax) {
+      done(new SteleError('API_BAD_REQUEST', `the JSON body holds ${containers} objects and arrays; a body of ${(body as Buffer).length} bytes may hold ${containersMax}`, { limit: containersMax }), undefined);
       return;
     }
     jsonParser(request, text, done);
@@ -352,6 +388,26 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     '/v1/transactions/batch',
     {
       bodyLimit: BATCH_BODY_BYTES_MAX,
+      // The slot, and the body's bytes, are reserved before the body is read: counted only
+      // once the body was parsed, any number of bodies of up to BATCH_BODY_BYTES_MAX could be
+      // in memory at once, and JSON.parse makes a heap of objects many times the text's size
+      // (found in review). Released when the response closes, however it ends.
+      onRequest: async (request, reply) => {
+        const declared = Number(request.headers['content-length']);
+        const bytes = Number.isSafeInteger(declared) && declared >= 0 && declared <= BATCH_BODY_BYTES_MAX ? declared : BATCH_BODY_BYTES_MAX;
+        if (batchesInFlight >= batchesMax || batchBytesInFlight + bytes > BATCH_BYTES_IN_FLIGHT_MAX) {
+          throw new SteleError('API_BUSY', `${batchesInFlight} batches (${batchBytesInFlight} bytes) are being admitted already`, { retry_after_s: 1 });
+        }
+        batchesInFlight++;
+        batchBytesInFlight += bytes;
+        let released = false;
+        reply.raw.once('close', () => {
+          if (released) return;
+          released = true;
+          batchesInFlight--;
+          batchBytesInFlight -= bytes;
+        });
+      },
       schema: {
         summary: `Submit 1..${BATCH_TXS_MAX} signed transactions, in order, one result per item: JSON forms, or (application/octet-stream) canonical encodings, each after its length as a big-endian u32`,
         tags: ['transactions'],
@@ -360,18 +416,16 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request) => {
-      if (batchesInFlight >= batchesMax) throw new SteleError('API_BUSY', `${batchesInFlight} batches are being admitted already`, { retry_after_s: 1 });
-      batchesInFlight++;
-      try {
-        return await admitBatch(request);
-      } finally {
-        batchesInFlight--;
-      }
+      return admitBatch(request);
     },
   );
 
   async function admitBatch(request: FastifyRequest): Promise<unknown> {
     const binary = Buffer.isBuffer(request.body);
+    // No content type and no body: Fastify skips the body schema (found in review: a 500).
+    if (!binary && (typeof request.body !== 'object' || request.body === null)) {
+      throw new SteleError('API_BAD_REQUEST', 'a batch needs a body: {"transactions": [...]} as application/json, or framed encodings as application/octet-stream');
+    }
     const items = binary ? binaryBatchItems(request.body as Buffer) : (request.body as { transactions: unknown[] }).transactions;
     const results: Array<Record<string, unknown>> = [];
     let accepted = 0;
@@ -696,15 +750,22 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           if (closed || block.header.height <= this.lastSent) return;
           this.lastSent = block.header.height;
           res.write(eventText(block));
-          // A subscriber that does not read is dropped rather than buffered without bound.
-          if (res.writableLength > STREAM_BUFFER_BYTES_MAX) this.close();
+          // A subscriber that does not read is dropped rather than buffered without bound:
+          // destroyed, since end() would wait for it to read what is queued (found in review).
+          if (res.writableLength > STREAM_BUFFER_BYTES_MAX) this.close(true);
         },
-        close() {
+        close(drop = false) {
           if (closed) return;
           closed = true;
           clearInterval(heartbeat);
           subscribers.delete(subscriber);
+          if (drop) {
+            res.destroy();
+            return;
+          }
           res.end();
+          // Whatever is still queued must be read soon, or the connection goes.
+          setTimeout(() => res.destroy(), STREAM_END_GRACE_MS).unref();
         },
       };
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
@@ -716,8 +777,13 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         subscriber.lastSent = from === null ? latest : from - 1;
         if (from !== null) {
           const end = Math.min(latest, from + replayMax - 1);
-          for (let h = from; h <= end && !closed; h += BLOCKS_PAGE_MAX) {
-            for (const block of await node.blocks(h, Math.min(BLOCKS_PAGE_MAX, end - h + 1))) subscriber.send(block);
+          // Headers only (the transactions are not decoded), a page per turn of the event loop.
+          for (let h = from; h <= end && !closed; ) {
+            const page = await node.blocksBytes(h, Math.min(BLOCKS_PAGE_MAX, end - h + 1));
+            if (page.length === 0) break;
+            for (const bytes of page) subscriber.send(headerOfEncoded(bytes));
+            h += page.length;
+            await new Promise((resolve) => setImmediate(resolve));
           }
           // More to replay than one connection carries: end it; the client resumes with
           // Last-Event-ID (EventSource does so by itself after `retry` ms).

@@ -90,6 +90,17 @@ export function decodeHeader(bytes: Uint8Array): BlockHeader {
   return readHeader(bytes);
 }
 
+/**
+ * The header and hash of an encoded block, without decoding its transactions (what a
+ * stream of headers needs). @throws SteleError ENC_*.
+ */
+export function headerOfEncoded(bytes: Uint8Array): { header: BlockHeader; hash: Uint8Array } {
+  const r = new Reader(bytes, BLOCK_BYTES_MAX, 'block');
+  r.envelope(Kind.BLOCK);
+  const headerBytes = Uint8Array.from(r.bytesField(HEADER_BYTES_MAX, 'header'));
+  return { header: readHeader(headerBytes), hash: sha256(headerBytes) };
+}
+
 /** The message a proposer signs. */
 export function proposalMessage(chainId: string, height: number, blockHash: Uint8Array): Uint8Array {
   return new Writer(128).envelope(Kind.PROPOSAL).str(chainId, CHAIN_ID_BYTES_MAX).u64(height).fixed(blockHash, HASH_BYTES).finish();

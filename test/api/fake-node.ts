@@ -195,14 +195,17 @@ export class FakeNode implements NodeView {
     return this.committed[height - 1] ?? null;
   }
 
+  /** Pages of blocks stop after this many, as a node's stop at a byte budget (NodeView.blocks). */
+  pageMax = Number.MAX_SAFE_INTEGER;
+
   async blocks(from: number, count: number): Promise<readonly Block[]> {
     this.blockReads++;
-    return this.committed.slice(from - 1, from - 1 + count);
+    return this.committed.slice(from - 1, from - 1 + Math.min(count, this.pageMax));
   }
 
   async blocksBytes(from: number, count: number): Promise<readonly Uint8Array[]> {
     this.bytesReads++;
-    return this.committed.slice(from - 1, from - 1 + count).map((b) => b.bytes);
+    return this.committed.slice(from - 1, from - 1 + Math.min(count, this.pageMax)).map((b) => b.bytes);
   }
 
   account(publicKey: Uint8Array): AccountView {
