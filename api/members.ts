@@ -93,13 +93,17 @@ export function checkRequestSignature(
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
   private prunedAtMs = 0;
+  /** The earliest time an entry left after the last prune expires: pruning a full cache before then frees nothing. */
+  private nextExpiryMs = 0;
   constructor(private readonly windowMs: number, private readonly entriesMax = MEMBERS_REPLAY_ENTRIES_MAX) {}
 
   /** @throws SteleError API_REPLAYED, API_BUSY. */
   admit(checked: CheckedRequest, nowMs: number): void {
     if (this.seen.has(checked.signatureHex)) throw new SteleError('API_REPLAYED', 'this signed request was already received; sign each request afresh');
-    // Expired entries go once per window (cost spread over the window's requests) or when full.
-    if (this.seen.size >= this.entriesMax || nowMs - this.prunedAtMs > this.windowMs) this.prune(nowMs);
+    // Expired entries go once per window (cost spread over the window's requests), or when
+    // full and one can have expired: a full cache was scanned on every request (found in
+    // review), so one member could make every request cost 100,000 steps.
+    if ((this.seen.size >= this.entriesMax && nowMs > this.nextExpiryMs) || nowMs - this.prunedAtMs > this.windowMs) this.prune(nowMs);
     if (this.seen.size >= this.entriesMax) throw new SteleError('API_BUSY', 'too many signed requests within the window', { retry_after_s: Math.ceil(this.windowMs / 1000) });
     // Kept until the timestamp leaves the window on both sides.
     this.seen.set(checked.signatureHex, checked.timestampMs + this.windowMs);
@@ -107,7 +111,12 @@ export class ReplayGuard {
 
   private prune(nowMs: number): void {
     this.prunedAtMs = nowMs;
-    for (const [signature, until] of this.seen) if (until < nowMs) this.seen.delete(signature);
+    let next = Number.POSITIVE_INFINITY;
+    for (const [signature, until] of this.seen) {
+      if (until < nowMs) this.seen.delete(signature);
+      else if (until < next) next = until;
+    }
+    this.nextExpiryMs = next;
   }
 
   get size(): number {
