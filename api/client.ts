@@ -8,10 +8,12 @@
  *   const { id } = await client.submit(signTx(body, [alice]), { wait: true });
  */
 import { toHex } from '../ledger/assert.js';
+import { BLOCK_BYTES_MAX } from '../ledger/constants.js';
 import type { Signer } from '../ledger/ed25519.js';
 import type { ErrorCode } from '../ledger/errors.js';
 import type { Tx } from '../ledger/tx.js';
 import { frameAll, unframeAll } from './framing.js';
+import { BLOCKS_PAGE_BYTES_MAX, BLOCKS_PAGE_MAX } from './limits.js';
 import { signRequest } from './members.js';
 import type { LintReport } from './node-view.js';
 import type { HeaderJson } from './schemas.js';
@@ -103,8 +105,18 @@ export interface ClientOptions {
   readonly nowMs?: () => number;
 }
 
-/** Largest answer body the client reads (a page of blocks is at most about 8 MiB as bytes). */
+/**
+ * Bounds on what the client reads of an answer, whatever Content-Length says or if it
+ * says nothing: a server that sends an endless body gets CLIENT_BAD_ANSWER, not the
+ * client's memory. JSON answers: a page of blocks as JSON (hex doubles the bytes).
+ */
 const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
+/** One block's encoding. */
+const BLOCK_ANSWER_BYTES_MAX = BLOCK_BYTES_MAX;
+/** A binary page of blocks: the server stops a page after BLOCKS_PAGE_BYTES_MAX, so it may pass it by one block; plus each block's u32 length. */
+const BLOCKS_PAGE_ANSWER_BYTES_MAX = BLOCKS_PAGE_BYTES_MAX + BLOCK_BYTES_MAX + 4 * BLOCKS_PAGE_MAX;
+/** An error answer (code, message, details). */
+const ERROR_ANSWER_BYTES_MAX = 1024 * 1024;
 
 export class SteleClient {
   private readonly base: string;
@@ -189,7 +201,7 @@ export class SteleClient {
   /** The canonical encoding of a block (what `stele audit --url` verifies). */
   async blockBytes(height: number): Promise<Uint8Array> {
     const response = await this.raw('GET', `/v1/blocks/${height}`, undefined, { accept: 'application/octet-stream' });
-    return new Uint8Array(await response.arrayBuffer());
+    return readBody(response, BLOCK_ANSWER_BYTES_MAX, 'a block');
   }
 
   blocks(from: number, limit?: number): Promise<BlocksPage> {
@@ -199,7 +211,8 @@ export class SteleClient {
   /** Encodings of consecutive blocks (the length-framed binary page, unframed). */
   async blocksBytes(from: number, limit?: number): Promise<Uint8Array[]> {
     const response = await this.raw('GET', `/v1/blocks?from=${from}${limit === undefined ? '' : `&limit=${limit}`}`, undefined, { accept: 'application/octet-stream' });
-    const split = unframeAll(new Uint8Array(await response.arrayBuffer()), Number.MAX_SAFE_INTEGER);
+    const split = unframeAll(await readBody(response, BLOCKS_PAGE_ANSWER_BYTES_MAX, 'a page of blocks'), BLOCKS_PAGE_MAX);
+    if (split.fault === 'too_many') throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `a page of more than ${BLOCKS_PAGE_MAX} blocks`);
     if (split.fault !== null) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `a block frame is cut at byte ${split.at}`);
     return split.items.map((b) => b.slice());
   }
@@ -213,7 +226,7 @@ export class SteleClient {
   }
 
   async metrics(): Promise<string> {
-    return (await this.raw('GET', '/metrics', undefined)).text();
+    return new TextDecoder().decode(await readBody(await this.raw('GET', '/metrics', undefined), ANSWER_BYTES_MAX, 'the metrics'));
   }
 
   lint(files: ReadonlyArray<{ file: string; source: string }>, options: { max_paths?: number; max_depth?: number; max_horizon?: number } = {}): Promise<LintReport> {
@@ -276,10 +289,39 @@ export class SteleClient {
   }
 }
 
+/**
+ * The body of an answer, read as a stream and given up (the connection cancelled) once it
+ * passes `bytesMax`: Content-Length is checked first but not trusted, since a server may
+ * send none, or send more.
+ * @throws ApiError CLIENT_BAD_ANSWER
+ */
+async function readBody(response: Response, bytesMax: number, what: string): Promise<Uint8Array> {
+  const tooLarge = (): ApiError => new ApiError(response.status, 'CLIENT_BAD_ANSWER', `${what} of more than ${bytesMax} bytes`);
+  const declared = Number(response.headers.get('content-length') ?? '0');
+  if (response.body === null) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    if (declared > bytesMax) throw tooLarge();
+    for (;;) {
+      // Node types the body as ReadableStream<any>; its chunks are Uint8Arrays.
+      const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      if (done || value === undefined) break;
+      length += value.byteLength;
+      if (length > bytesMax) throw tooLarge();
+      chunks.push(value);
+    }
+  } catch (error) {
+    // Not awaited: an endless body must not hold the caller up; this closes the connection.
+    reader.cancel().catch(() => {});
+    throw error;
+  }
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
+}
+
 async function readJson(response: Response): Promise<unknown> {
-  const length = Number(response.headers.get('content-length') ?? '0');
-  if (length > ANSWER_BYTES_MAX) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `answer of ${length} bytes`);
-  const text = await response.text();
+  const text = new TextDecoder().decode(await readBody(response, ANSWER_BYTES_MAX, 'an answer'));
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -291,8 +333,15 @@ async function errorOf(response: Response): Promise<ApiError> {
   const retry = response.headers.get('retry-after');
   const retryAfterSeconds = retry !== null && /^[0-9]{1,5}$/.test(retry) ? Number(retry) : null;
   let body: unknown;
+  let bytes: Uint8Array;
   try {
-    body = JSON.parse(await response.text()) as unknown;
+    bytes = await readBody(response, ERROR_ANSWER_BYTES_MAX, `HTTP ${response.status}: an error answer`);
+  } catch (error) {
+    if (error instanceof ApiError) return error; // too large: CLIENT_BAD_ANSWER
+    throw error;
+  }
+  try {
+    body = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
   } catch {
     return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without a JSON error`, {}, retryAfterSeconds);
   }

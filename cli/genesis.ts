@@ -45,7 +45,10 @@ async function genesisNew(args: string[]): Promise<number> {
   const assets = (values.asset ?? []).map((symbol) => ({ symbol, issuer }));
   const supply = values.supply;
   if (supply !== undefined && assets.length === 0) usage('--supply needs --asset');
-  const timeMs = values['time-ms'] === undefined ? Date.now() : Number(values['time-ms']);
+  const timeText = values['time-ms'];
+  // Digits only: Number() would take '', ' 5 ', '0x10' and '1e3' too. The range is parseGenesis's.
+  if (timeText !== undefined && !/^[0-9]{1,16}$/.test(timeText)) usage(`--time-ms expects milliseconds since 1970 in decimal digits (got ${JSON.stringify(timeText)})`);
+  const timeMs = timeText === undefined ? Date.now() : Number(timeText);
   const json = {
     stele_genesis: 1,
     chain_id: values['chain-id'],

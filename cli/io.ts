@@ -1,6 +1,7 @@
 /** Small command-line helpers: key files, JSON output, exit codes. */
-import { closeSync, fstatSync, openSync, readSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { keyPairFromSeed, Signer, type KeyPair } from '../ledger/ed25519.js';
@@ -18,11 +19,13 @@ export function usage(message: string): never {
 }
 
 /**
- * A text file of at most `maxBytes`, read without ever holding more than `maxBytes` + 1
- * bytes (so `/dev/zero` or a huge file named by mistake is refused, not read whole).
+ * The bytes of a file of at most `maxBytes`, read without ever holding more than
+ * `maxBytes` + 1 bytes (so `/dev/zero` or a huge file named by mistake is refused, not
+ * read whole).
  * @throws SteleError CLI_IO
+ * @example const source = readBytes('horse.scl', 256 * 1024);
  */
-export function readText(path: string, maxBytes: number): string {
+export function readBytes(path: string, maxBytes: number): Uint8Array {
   let data = Buffer.alloc(0);
   let length = 0;
   let fd: number | undefined;
@@ -44,18 +47,64 @@ export function readText(path: string, maxBytes: number): string {
     if (fd !== undefined) closeSync(fd);
   }
   if (length > maxBytes) throw new SteleError('CLI_IO', `${path} is larger than ${maxBytes} bytes`);
-  return data.toString('utf8', 0, length);
+  return data.subarray(0, length);
 }
 
-/** Writes a file atomically enough for a CLI: refuses to overwrite without `force`. */
+/** A text file of at most `maxBytes` (readBytes, decoded as UTF-8). @throws SteleError CLI_IO */
+export function readText(path: string, maxBytes: number): string {
+  return Buffer.from(readBytes(path, maxBytes)).toString('utf8');
+}
+
+/**
+ * Writes a file so that a crash leaves either the old file or the whole new one, with
+ * `mode` whatever was there before (a key rewritten with --force over a 0644 file ends
+ * 0600): a temporary file in the same directory, created with `mode`, fsynced, then
+ * renamed over `path` (or, without `force`, linked to it, which fails if it exists), and
+ * the directory fsynced so that the new name survives a crash too.
+ * @throws SteleError CLI_IO
+ * @example writeNew('keys/v1.key', keyFileText(pair), 0o600, false);
+ */
 export function writeNew(path: string, text: string, mode: number, force: boolean): void {
+  const directory = dirname(path);
+  const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const exists = (): never => {
+    throw new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
+  };
   try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text, { mode, flag: force ? 'w' : 'wx' });
+    mkdirSync(directory, { recursive: true });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
-    throw new SteleError('CLI_IO', `cannot write ${path}: ${code ?? (error as Error).message}`);
+    throw new SteleError('CLI_IO', `cannot write ${path}: ${errnoText(error)}`);
+  }
+  // Checked first to write nothing in vain; the link below is what makes it race-free.
+  if (!force && existsSync(path)) exists();
+  let fd: number | undefined;
+  try {
+    fd = openSync(temporary, 'wx', mode);
+    writeFileSync(fd, text);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    if (force) renameSync(temporary, path);
+    else {
+      linkSync(temporary, path);
+      unlinkSync(temporary);
+    }
+    syncDirectory(directory);
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(temporary, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && !force && existsSync(path)) exists();
+    throw new SteleError('CLI_IO', `cannot write ${path}: ${errnoText(error)}`);
+  }
+}
+
+/** fsync of a directory: makes a rename or a link in it durable. */
+function syncDirectory(directory: string): void {
+  const fd = openSync(directory, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,10 +1,10 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { checkSources, type CheckOptions, type SourceFile } from '../contracts/checker.js';
 import { SOURCE_BYTES_MAX } from '../contracts/limits.js';
 import { DEFAULT_OPTIONS } from '../contracts/checker.js';
 import { formatJson, formatSarif, formatText } from '../contracts/report.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, parse, usage } from './io.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, parse, readBytes, usage } from './io.js';
 
 /** Files larger than this are not read at all (an I/O refusal, exit 2); smaller ones over the language limit get SYN001. */
 const LINT_FILE_BYTES_MAX = 4 * SOURCE_BYTES_MAX;
@@ -20,6 +20,12 @@ function limitFlag(name: string, value: string | undefined, fallback: number, mi
   return Number(value);
 }
 
+/**
+ * A source file's bytes (the checker reports bad UTF-8 itself), read with the bounded
+ * reader so a device or a file growing while read is refused too; the size is checked
+ * first only to say how large the file is.
+ * @throws SteleError CLI_IO
+ */
 function readSource(path: string): Uint8Array {
   let size: number;
   try {
@@ -28,11 +34,7 @@ function readSource(path: string): Uint8Array {
     throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   }
   if (size > LINT_FILE_BYTES_MAX) throw new SteleError('CLI_IO', `${path} is ${size} bytes; lint reads at most ${LINT_FILE_BYTES_MAX}`);
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
-  }
+  return readBytes(path, LINT_FILE_BYTES_MAX);
 }
 
 /**

@@ -13,18 +13,57 @@
  *
  * TYPE is int, bool or asset. The expiry is the committed height plus `--expiry-in`
  * (default 50 blocks). Exit 0 when admitted (or committed with --wait), 1 when the ledger
- * refused it (the code is printed), 2 for usage, I/O or an unreachable node.
+ * refused it (a TX_* or CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node
+ * or an answer that is no judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
+ * The signer also signs the requests, for an API in members mode.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fromHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
 import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
 import { ApiError, SteleClient } from '../api/client.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, parse, printJson, readKeyFile, readText, usage } from './io.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, parse, printJson, readKeyFile, readText, usage } from './io.js';
 
 const SOURCE_BYTES_MAX = 64 * 1024;
+/** --expiry-in: blocks after the committed height (default and largest). */
+const EXPIRY_IN_DEFAULT = 50;
+const EXPIRY_IN_MAX = 1_000_000;
+/** --blob is hashed this many bytes at a time, whatever its size. */
+const BLOB_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * SHA-256 of a regular file, read a chunk at a time (a blob anchors files of any size).
+ * A directory, device or pipe is refused: /dev/zero would never end.
+ * @throws SteleError CLI_IO
+ */
+function sha256OfFile(path: string): Uint8Array {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) throw new SteleError('CLI_IO', `cannot read ${path}: not a regular file`);
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(BLOB_CHUNK_BYTES);
+    for (let n = readSync(fd, chunk, 0, chunk.length, null); n > 0; n = readSync(fd, chunk, 0, chunk.length, null)) hash.update(chunk.subarray(0, n));
+    return new Uint8Array(hash.digest());
+  } catch (error) {
+    if (error instanceof SteleError) throw error;
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The exit code of an error answer (docs/cli.md): 1 when the ledger refused the
+ * transaction (TX_*, CONTRACT_*); 2 for everything that never got it judged: a bad or
+ * missing answer, 401/403 (not signed, not a member), 404 (not a Stele node at that URL),
+ * 429/503 (busy), and server errors.
+ */
+function exitCodeOf(error: ApiError): number {
+  return error.code.startsWith('TX_') || error.code.startsWith('CONTRACT_') ? EXIT_CHECK_FAILED : EXIT_USAGE;
+}
 
 function key(value: string | undefined, flag: string): Uint8Array {
   if (value === undefined) usage(`${flag} is required`);
@@ -97,7 +136,8 @@ export async function txCommand(args: string[]): Promise<number> {
     true,
   );
   const signer = readKeyFile(required(values.signer, '--signer'));
-  const client = new SteleClient({ url: required(values.url, '--url') });
+  // The signer signs the requests too, for a node whose API runs in members mode.
+  const client = new SteleClient({ url: required(values.url, '--url'), signer });
   let payload: Payload;
   switch (kind) {
     case 'register': {
@@ -123,12 +163,7 @@ export async function txCommand(args: string[]): Promise<number> {
       const given = [values.value, values['value-hex'], values.blob].filter((x) => x !== undefined).length;
       if (given !== 1) usage('put needs exactly one of --value, --value-hex, --blob');
       if (values.blob !== undefined) {
-        let digest: Uint8Array;
-        try {
-          digest = new Uint8Array(createHash('sha256').update(readFileSync(values.blob)).digest());
-        } catch (error) {
-          throw new SteleError('CLI_IO', `cannot read ${values.blob}: ${errnoText(error)}`);
-        }
+        const digest = sha256OfFile(values.blob);
         payload = { type: 'put', owner: signer.publicKey, key: recordKey, value: { kind: 'sha256', digest } };
       } else {
         let data: Uint8Array;
@@ -179,8 +214,9 @@ export async function txCommand(args: string[]): Promise<number> {
     default:
       return usage(`tx expects register, revoke, transfer, issue, put, deploy, create or act (got ${JSON.stringify(kind ?? '')})`);
   }
-  const expiryIn = values['expiry-in'] === undefined ? 50 : Number(values['expiry-in']);
-  if (!Number.isInteger(expiryIn) || expiryIn < 1 || expiryIn > 1_000_000) usage('--expiry-in expects a number of blocks, 1..1000000');
+  const expiryText = values['expiry-in'] ?? String(EXPIRY_IN_DEFAULT);
+  const expiryIn = /^[0-9]{1,7}$/.test(expiryText) ? Number(expiryText) : 0;
+  if (expiryIn < 1 || expiryIn > EXPIRY_IN_MAX) usage(`--expiry-in expects a number of blocks, 1..${EXPIRY_IN_MAX} (got ${JSON.stringify(expiryText)})`);
   try {
     const status = await client.status();
     let tx;
@@ -201,8 +237,9 @@ export async function txCommand(args: string[]): Promise<number> {
       if (error instanceof SteleError) throw error;
       throw new SteleError('CLI_IO', `cannot reach ${values.url}: ${(error as Error).message}`);
     }
+    const exitCode = exitCodeOf(error);
     if (values.json === true) printJson({ ok: false, error: { code: error.code, message: error.message, details: error.details } });
-    else process.stderr.write(`stele: refused: ${error.message}\n`);
-    return error.status >= 500 ? 2 : EXIT_CHECK_FAILED;
+    else process.stderr.write(`stele: ${exitCode === EXIT_CHECK_FAILED ? 'refused' : values.url}: ${error.message}\n`);
+    return exitCode;
   }
 }

@@ -11,27 +11,33 @@
  * there is space again; any other exit of a validator stops the cluster and shows its log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../ledger/assert.js';
 import { generateKeyPair } from '../ledger/ed25519.js';
-import { genesisToJson, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
+import { genesisToJson, hostPort, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
+import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
 import { EXIT_DISK_FULL } from './node.js';
 import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
 
+/** Bytes of a validator's log shown when it stops: its last lines, never the whole file. */
+const LOG_TAIL_BYTES = 64 * 1024;
+const LOG_TAIL_LINES = 15;
+
+/** A flag of decimal digits only (Number() would take '', ' 5 ', '0x10', '+5' and '1e3'). */
 function intArg(value: string | undefined, fallback: number, name: string, lo: number, hi: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < lo || n > hi) usage(`--${name} expects an integer ${lo}..${hi}`);
+  const n = /^[0-9]{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= lo && n <= hi)) usage(`--${name} expects an integer ${lo}..${hi} (got ${JSON.stringify(value)})`);
   return n;
 }
 
@@ -41,6 +47,9 @@ export interface Layout {
   readonly adminKey: string;
   readonly configs: string[];
   readonly apiPorts: number[];
+  /** The validators' transport ports (genesis addresses). */
+  readonly peerPorts: number[];
+  readonly transport: string;
   readonly adminPublicKey: string;
 }
 
@@ -55,9 +64,10 @@ export interface GenesisExtra {
 }
 
 /**
- * Writes genesis, keys and configs on first run; on later runs checks they match (`extra`
- * applies only to a new genesis).
- * @throws SteleError CLI_IO or GENESIS_INVALID
+ * Writes genesis, keys and configs on first run; on later runs checks they match and
+ * takes the ports and transport from the files (not from the arguments: the cluster runs
+ * as it was made), and `extra` applies only to a new genesis.
+ * @throws SteleError CLI_IO, CLI_USAGE, GENESIS_INVALID or CONFIG_INVALID
  * @example const layout = prepareCluster('/tmp/c', 3, 8080, 7100, 'tcp');
  */
 export function prepareCluster(dir: string, nodes: number, port: number, peerPort: number, transport: string, extra: GenesisExtra = {}): Layout {
@@ -69,9 +79,23 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
   if (existsSync(genesisPath)) {
     const genesis = parseGenesisText(readText(genesisPath, GENESIS_FILE_BYTES_MAX));
     if (genesis.validators.length !== nodes) usage(`${dir} holds a cluster of ${genesis.validators.length} validators; pass --nodes ${genesis.validators.length} or another --data`);
-    for (const c of configs) if (!existsSync(c)) throw new SteleError('CLI_IO', `${c} is missing; the data directory is incomplete`);
+    const made = configs.map((c) => {
+      if (!existsSync(c)) throw new SteleError('CLI_IO', `${c} is missing; the data directory is incomplete`);
+      const config = parseNodeConfig(readText(c, NODE_CONFIG_BYTES_MAX), configBase(c));
+      if (config.api === null) throw new SteleError('CLI_IO', `${c} has no "api"; stele up needs every validator's REST API`);
+      return config;
+    });
     const admin = readKeyFile(adminKey);
-    return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: toHex(admin.publicKey) };
+    return {
+      genesisPath,
+      adminKey,
+      configs,
+      apiPorts: made.map((c) => (c.api as ApiConfig).port),
+      // Genesis addresses passed hostPort when the genesis was parsed.
+      peerPorts: genesis.validators.map((v) => (hostPort(v.address) as { port: number }).port),
+      transport: (made[0] as NodeConfig).transport,
+      adminPublicKey: toHex(admin.publicKey),
+    };
   }
   try {
     mkdirSync(keys, { recursive: true, mode: 0o700 });
@@ -101,14 +125,29 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
     const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
     writeNew(path, `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
   });
-  return { genesisPath, adminKey, configs, apiPorts, adminPublicKey: toHex(admin.publicKey) };
+  return { genesisPath, adminKey, configs, apiPorts, peerPorts: validatorKeys.map((_, i) => peerPort + i), transport, adminPublicKey: toHex(admin.publicKey) };
 }
 
-function tail(path: string): string {
+/**
+ * The last lines of a validator's log, read from its last 64 KiB only (a log may be
+ * gigabytes); '(no log)' when it cannot be read.
+ * @example process.stderr.write(logTail('data/v1/node.log'));
+ */
+export function logTail(path: string): string {
+  let fd: number | undefined;
   try {
-    return readFileSync(path, 'utf8').split('\n').slice(-15).join('\n');
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - LOG_TAIL_BYTES);
+    const bytes = Buffer.alloc(size - start);
+    const read = readSync(fd, bytes, 0, bytes.length, start);
+    const lines = bytes.toString('utf8', 0, read).split('\n');
+    // Started inside a line: drop that partial line.
+    return (start > 0 ? lines.slice(1) : lines).slice(-LOG_TAIL_LINES).join('\n');
   } catch {
     return '(no log)';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -269,14 +308,34 @@ export async function upCommand(args: string[]): Promise<number> {
   if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
   const dir = resolve(values.data ?? 'data');
   const layout = prepareCluster(dir, nodes, port, peerPort, transport);
+  // A cluster made before runs as its files say; a flag that says otherwise is a mistake
+  // (its REST APIs would be polled on the wrong ports).
+  const conflict =
+    (values.port !== undefined && layout.apiPorts.some((p, i) => p !== port + i)) ||
+    (values['peer-port'] !== undefined && layout.peerPorts.some((p, i) => p !== peerPort + i)) ||
+    (values.transport !== undefined && layout.transport !== transport);
+  if (conflict) {
+    usage(`${dir} holds a cluster made with --port ${layout.apiPorts[0]} --peer-port ${layout.peerPorts[0]} --transport ${layout.transport}; leave those flags out, pass these, or use another --data`);
+  }
+  // Installed before the validators start: a signal during start-up must stop them too,
+  // or they would outlive this process.
+  const signal = new Promise<string>((resolveSignal) => {
+    process.once('SIGINT', () => resolveSignal('SIGINT'));
+    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+  });
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;
   const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
-  const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e }))]);
+  const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e })), signal.then((s) => ({ signal: s }))]);
+  if ('signal' in first) {
+    await stop();
+    process.stderr.write(`stopped every validator (${first.signal} during start-up)\n`);
+    return EXIT_OK;
+  }
   if (!('ready' in first) || !first.ready) {
     await stop();
     const which = 'exited' in first ? first.exited.index : 0;
-    throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${tail(logs[which] as string)}`);
+    throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
   }
   const info = {
     url,
@@ -311,14 +370,10 @@ export async function upCommand(args: string[]): Promise<number> {
       ].join('\n'),
     );
   }
-  const signal = new Promise<string>((resolveSignal) => {
-    process.once('SIGINT', () => resolveSignal('SIGINT'));
-    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
-  });
   const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
   await stop();
   if ('exited' in end) {
-    throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${tail(logs[end.exited.index] as string)}`);
+    throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
   }
   process.stderr.write('stopped every validator\n');
   return EXIT_OK;

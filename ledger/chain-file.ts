@@ -9,14 +9,20 @@
  * checked against the file's size, so truncation, extension and reframing are caught.
  */
 import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, unlinkSync, existsSync } from 'node:fs';
-import { BLOCK_BYTES_MAX, HASH_BYTES } from './constants.js';
+import { BLOCK_BYTES_MAX, HASH_BYTES, SIGNATURE_BYTES } from './constants.js';
 import { errnoText, SteleError } from './errors.js';
-import { bytesEqual } from './assert.js';
+import { bytesEqual, toHex } from './assert.js';
 import { decodeBlock } from './block.js';
 
 const MAGIC = new TextEncoder().encode('STELECHN');
 const VERSION = 1;
 const HEAD_BYTES = 8 + 4 + HASH_BYTES + 8;
+/**
+ * No block encodes in fewer bytes: its header holds three hashes (previous, Merkle root,
+ * state) and the proposer's signature comes with it. Shorter frames are refused, which also
+ * bounds the frames (and the offsets kept of them) by the file's size / (4 + this).
+ */
+export const BLOCK_ENCODING_BYTES_MIN = 3 * HASH_BYTES + SIGNATURE_BYTES;
 
 export interface ChainFile {
   readonly genesisHash: Uint8Array;
@@ -50,7 +56,7 @@ export function openChainFile(path: string): ChainFile {
     if (version !== VERSION) invalid(path, `unknown version ${version}`);
     const genesisHash = new Uint8Array(head.subarray(12, 12 + HASH_BYTES));
     const count = Number(head.readBigUInt64BE(12 + HASH_BYTES));
-    if (!Number.isSafeInteger(count) || count > (size - HEAD_BYTES) / 4) invalid(path, `block count ${count} does not fit in ${size} bytes`);
+    if (!Number.isSafeInteger(count) || count > (size - HEAD_BYTES) / (4 + BLOCK_ENCODING_BYTES_MIN)) invalid(path, `block count ${count} does not fit in ${size} bytes`);
     // Walk the frames once so a bad length is reported before any block is checked.
     const lengthBytes = Buffer.alloc(4);
     let at = HEAD_BYTES;
@@ -59,6 +65,7 @@ export function openChainFile(path: string): ChainFile {
       if (at + 4 > size || readSync(fd, lengthBytes, 0, 4, at) !== 4) invalid(path, `block ${i + 1}: frame past the end of the file`, i + 1);
       const length = lengthBytes.readUInt32BE(0);
       if (length > BLOCK_BYTES_MAX) invalid(path, `block ${i + 1}: length ${length} exceeds ${BLOCK_BYTES_MAX}`, i + 1);
+      if (length < BLOCK_ENCODING_BYTES_MIN) invalid(path, `block ${i + 1}: length ${length} is below ${BLOCK_ENCODING_BYTES_MIN}, the smallest block`, i + 1);
       if (at + 4 + length > size) invalid(path, `block ${i + 1}: ${length} bytes run past the end of the file`, i + 1);
       offsets.push(at);
       at += 4 + length;
@@ -90,8 +97,11 @@ export function openChainFile(path: string): ChainFile {
 /**
  * Writes a chain file atomically: a temporary file, fsynced, then renamed over `path`. The
  * genesis hash is block 1's previous hash; the header is completed once the count is known.
+ * The blocks must form a chain from height 1 (each the next height, its previous hash the
+ * hash of the block before): a source that repeats or skips blocks (a node's API serving a
+ * page twice) is refused rather than exported, since the file would name it a chain.
  * @returns the block count, the genesis hash and the last block's hash
- * @throws SteleError CLI_IO; CLI_USAGE for an empty chain
+ * @throws SteleError CLI_IO (also for blocks that do not follow each other); CLI_USAGE for an empty chain
  */
 export async function writeChainFile(
   path: string,
@@ -114,7 +124,12 @@ export async function writeChainFile(
     const length = Buffer.alloc(4);
     for await (const block of blocks) {
       const decoded = decodeBlock(block);
-      if (genesisHash === null) genesisHash = decoded.header.prevHash;
+      const { height, prevHash } = decoded.header;
+      if (height !== count + 1) throw new SteleError('CLI_IO', `the source served block ${height} where block ${count + 1} belongs: not a chain, nothing written`, { height: count + 1 });
+      if (head !== null && !bytesEqual(prevHash, head)) {
+        throw new SteleError('CLI_IO', `block ${height} does not follow block ${count}: its previous hash is ${toHex(prevHash)}, block ${count} has hash ${toHex(head)}; nothing written`, { height });
+      }
+      if (genesisHash === null) genesisHash = prevHash;
       head = decoded.hash;
       length.writeUInt32BE(block.length, 0);
       writeSync(fd, length);

@@ -123,7 +123,27 @@ function amountText(value: unknown, path: string): bigint {
   return n;
 }
 
-const ADDRESS_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
+/**
+ * "host:port" as the validator transport takes it (native/transport.ts, parseAddress,
+ * which cannot be imported here: that module loads the native addon): a host name or IPv4
+ * address of letters, digits, '.' and '-' (no IPv6 brackets), then a port 1..65535 (the
+ * transport would listen on port 0, a free port, but no peer could dial it there).
+ * test/cli/addresses.test.ts checks both agree. Used by genesis and node/config.ts.
+ * @returns the host and port, or null when the transport would refuse the address
+ * @example hostPort('127.0.0.1:7100') // { host: '127.0.0.1', port: 7100 }
+ */
+export function hostPort(address: string): { host: string; port: number } | null {
+  const m = /^([A-Za-z0-9.-]{1,253}):([0-9]{1,5})$/.exec(address);
+  const port = m === null ? 0 : Number(m[2]);
+  return m !== null && port >= 1 && port <= 65535 ? { host: m[1] as string, port } : null;
+}
+
+function address(value: unknown, path: string): string {
+  if (typeof value !== 'string' || Buffer.byteLength(value) > ADDRESS_BYTES_MAX || hostPort(value) === null) {
+    bad(path, `expected "host:port" (a host name or IPv4 address, a port 1..65535), got ${JSON.stringify(String(value).slice(0, 80))}`);
+  }
+  return value;
+}
 
 function parseLimits(value: unknown): Limits {
   if (value === undefined) return { ...LIMITS_DEFAULT };
@@ -170,12 +190,12 @@ export function parseGenesis(value: unknown): Genesis {
     const o = object(v, path, ['id', 'public_key', 'address'], ['id', 'public_key', 'address']);
     const id = text(o.id, `${path}.id`, NAME_RE, NAME_BYTES_MAX);
     const key = publicKey(o.public_key, `${path}.public_key`);
-    const address = text(o.address, `${path}.address`, ADDRESS_RE, ADDRESS_BYTES_MAX);
-    for (const unique of [`id:${id}`, `key:${toHex(key)}`, `address:${address}`]) {
+    const at = address(o.address, `${path}.address`);
+    for (const unique of [`id:${id}`, `key:${toHex(key)}`, `address:${at}`]) {
       if (seenValidator.has(unique)) bad(path, `duplicate ${unique.split(':')[0]}`);
       seenValidator.add(unique);
     }
-    validators.push({ id, publicKey: key, address });
+    validators.push({ id, publicKey: key, address: at });
   });
 
   const identities: Identity[] = [];

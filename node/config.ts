@@ -24,6 +24,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { SteleError } from '../ledger/errors.js';
+import { hostPort } from '../ledger/genesis.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX } from '../api/limits.js';
 
@@ -79,10 +80,9 @@ function text(o: Record<string, unknown>, field: string, max = 4096): string {
   return v;
 }
 
+/** The transport's grammar (ledger/genesis.ts hostPort), so a listen address it would refuse is refused here first. */
 function address(field: string, v: unknown): string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9.\-:[\]]{1,253}:\d{1,5}$/.test(v)) bad(field, 'expected "host:port"');
-  const port = Number(v.slice(v.lastIndexOf(':') + 1));
-  if (port > 65535) bad(field, `port ${port} is above 65535`);
+  if (typeof v !== 'string' || hostPort(v) === null) bad(field, 'expected "host:port" (a host name or IPv4 address, a port 1..65535)');
   return v;
 }
 

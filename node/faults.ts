@@ -8,9 +8,10 @@
  * Messages this validator sends to a validator in `drop_to` and messages it receives from
  * one in `drop_from` are dropped silently above the transport (connections stay open, as
  * behind a switch that loses every packet one way). A missing file means no faults; a bad
- * file is reported once (FAULTS_INVALID) and the previous setting stays.
+ * file (FAULTS_INVALID; more than 4 KiB is bad, and no more is read) or one that cannot
+ * be read is reported once and the previous setting stays.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { SteleError } from '../ledger/errors.js';
 import type { PeerMessage, Transport } from '../consensus/driver.js';
 
@@ -48,27 +49,53 @@ export function parseFaults(text: string, validators: number): FaultSetting {
 }
 
 /**
+ * The faults file's text, reading at most FAULTS_FILE_BYTES_MAX + 1 bytes: a huge file or
+ * a device is refused, never read whole. A missing file is '{}' (no faults).
+ * @throws SteleError FAULTS_INVALID when larger; the error of the read when it fails
+ */
+async function readFaultsFile(path: string): Promise<string> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '{}';
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(FAULTS_FILE_BYTES_MAX + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length < buffer.length; length += n) n = (await file.read(buffer, length, buffer.length - length, null)).bytesRead;
+    if (length > FAULTS_FILE_BYTES_MAX) throw new SteleError('FAULTS_INVALID', `the faults file is over ${FAULTS_FILE_BYTES_MAX} bytes`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
  * Wraps `inner` so that the current setting from `path` applies; returns the wrapped
- * transport and a function that stops polling.
+ * transport and a function that stops polling. A problem (a bad file, or one that cannot
+ * be read, such as a directory) is logged once, not on every poll, until it changes.
  */
 export function faultyTransport(inner: Transport, path: string, validators: number, log: (line: string) => void): { transport: Transport; stop: () => void } {
   let setting = NONE;
   let lastText = '';
+  let lastProblem = '';
   let polling = false;
   const poll = async (): Promise<void> => {
     if (polling) return;
     polling = true;
     try {
-      const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return '{}';
-        throw error;
-      });
+      const text = await readFaultsFile(path);
+      lastProblem = '';
       if (text === lastText) return;
       lastText = text;
       setting = parseFaults(text, validators);
       log(`faults now: drop_to [${[...setting.dropTo].join(',')}] drop_from [${[...setting.dropFrom].join(',')}]`);
     } catch (error) {
-      log(`${error instanceof SteleError ? error.code : 'FAULTS_INVALID'}: ${path}: ${(error as Error).message}; keeping the previous setting`);
+      const problem = error instanceof SteleError ? `${error.code}: ${path}: ${error.reason}` : `FAULTS_INVALID: ${path}: ${(error as Error).message}`;
+      if (problem !== lastProblem) log(`${problem}; keeping the previous setting`);
+      lastProblem = problem;
     } finally {
       polling = false;
     }

@@ -6,9 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { buildApp, listen, type AppOptions } from '../../api/server.js';
 import { ApiError, SteleClient } from '../../api/client.js';
+import { frameAll } from '../../api/framing.js';
 import type { HeaderJson } from '../../api/schemas.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
@@ -260,5 +262,55 @@ test('raw HTTP: odd request lines and headers get 4xx, never a 5xx or a crash', 
     assert.equal((await fetch(`${url}/v1/status`)).status, 200);
   } finally {
     await close();
+  }
+});
+
+/** An answer without Content-Length whose body never ends (until the client hangs up). */
+function endless(res: ServerResponse, status: number, type: string): void {
+  res.writeHead(status, { 'content-type': type });
+  res.on('error', () => {});
+  const chunk = Buffer.alloc(256 * 1024, 0x20);
+  const more = (): void => {
+    while (!res.destroyed && res.write(chunk));
+  };
+  res.on('drain', more);
+  more();
+}
+
+test('client: answers are read with a bound, whatever Content-Length says or when it says nothing: CLIENT_BAD_ANSWER', { timeout: 60_000 }, async () => {
+  const server = createServer((req, res) => {
+    const { pathname: path, searchParams } = new URL(req.url ?? '/', 'http://x');
+    if (path === '/v1/status') return endless(res, 200, 'application/json');
+    if (path === '/v1/blocks' && searchParams.get('from') === '7') {
+      // 101 frames of 1 byte each: more blocks than any page holds.
+      return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(frameAll(Array.from({ length: 101 }, () => Uint8Array.of(1)))));
+    }
+    if (path === '/v1/blocks') return endless(res, 200, 'application/octet-stream');
+    if (path === '/v1/blocks/1') return endless(res, 200, 'application/octet-stream');
+    if (path === '/metrics') return endless(res, 200, 'text/plain');
+    if (path === '/v1/blocks/2') return endless(res, 503, 'application/json');
+    if (path === '/v1/blocks/latest') {
+      // Declares more than the bound: refused before any of it is read.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(1024 ** 3) });
+      res.write('{');
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new SteleClient({ url });
+  const bad = (pattern: RegExp, status = 200) => (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_BAD_ANSWER' && e.status === status && pattern.test(e.message);
+  try {
+    await assert.rejects(client.status(), bad(/an answer of more than 67108864 bytes/));
+    await assert.rejects(client.blocksBytes(1), bad(/a page of blocks of more than \d+ bytes/));
+    await assert.rejects(client.blockBytes(1), bad(/a block of more than 16777216 bytes/));
+    await assert.rejects(client.metrics(), bad(/more than 67108864 bytes/));
+    await assert.rejects(client.blockBytes(2), bad(/HTTP 503: an error answer of more than 1048576 bytes/, 503));
+    await assert.rejects(client.latestBlock(), bad(/an answer of more than 67108864 bytes/));
+    await assert.rejects(client.blocksBytes(7), bad(/a page of more than 100 blocks/));
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -224,4 +224,112 @@ test('up refuses REST API ports that overlap the validators\' transport ports, b
   assert.equal(r.code, 2);
   assert.match(r.err, /CLI_USAGE: --port 7101\.\.7103 \(the REST APIs\) overlaps --peer-port 7100\.\.7102/);
   assert.throws(() => statSync(data), /ENOENT/);
+});
+
+test('keygen --force over an existing world-readable file leaves a 0600 key and no temporary file behind', () => {
+  const folder = join(dir, 'rekey');
+  mkdirSync(folder, { recursive: true });
+  const path = join(folder, 'k.json');
+  writeFileSync(path, 'old', { mode: 0o644 });
+  chmodSync(path, 0o644);
+  const r = stele('keygen', '--out', path, '--force');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).public_key, r.out.trim());
+  assert.deepEqual(readdirSync(folder), ['k.json']);
+  // Without --force nothing is replaced and nothing is left over either.
+  assert.equal(stele('keygen', '--out', path).code, 2);
+  assert.deepEqual(readdirSync(folder), ['k.json']);
+  assert.equal(stele('keygen', '--out', join(folder, 'missing-dir-is-made', 'k.json')).code, 0);
+});
+
+test('numbers on the command line are decimal digits only: 0x10, +5, 1e3, " 5 " and "" are usage errors', () => {
+  const [v, admin] = ['n1', 'n2'].map((n) => {
+    const path = join(dir, `${n}.json`);
+    stele('keygen', '--out', path, '--force');
+    return path;
+  });
+  const genesis = join(dir, 'genesis-n.json');
+  const genesisNew = (time: string) =>
+    stele('genesis', 'new', '--chain-id', 'numbers', '--time-ms', time, '--validator', `v1,${v},127.0.0.1:7301`, '--admin', `root,${admin}`, '--out', genesis, '--force', '--json');
+  assert.equal(genesisNew('1000').code, 0);
+  const bad = ['0x10', '+5', '1e3', ' 5 ', '', '-1', '1.5'];
+  for (const text of bad) {
+    const r = genesisNew(text);
+    assert.equal(r.code, 2, `--time-ms ${JSON.stringify(text)}`);
+    assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', `--time-ms ${JSON.stringify(text)}`);
+  }
+  const data = join(dir, 'up-numbers');
+  for (const flag of ['--nodes', '--port', '--peer-port']) {
+    for (const text of bad) {
+      const r = stele('up', '--data', data, flag, text, '--json');
+      assert.equal(r.code, 2, `${flag} ${JSON.stringify(text)}`);
+      assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', `${flag} ${JSON.stringify(text)}`);
+    }
+  }
+  assert.throws(() => statSync(data), /ENOENT/, 'nothing made');
+  const hex = JSON.parse(readFileSync(admin!, 'utf8')).public_key as string;
+  for (const text of [...bad, '0', '1000001']) {
+    // Refused before any request: the URL names no server.
+    const r = stele('tx', 'transfer', '--to', hex, '--amount', '1', '--asset', 'STL', '--signer', admin!, '--url', 'http://127.0.0.1:9', '--expiry-in', text, '--json');
+    assert.equal(r.code, 2, `--expiry-in ${JSON.stringify(text)}`);
+    assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', `--expiry-in ${JSON.stringify(text)}`);
+  }
+});
+
+test('genesis new refuses validator addresses the transport would refuse', () => {
+  const [v, admin] = ['a1', 'a2'].map((n) => {
+    const path = join(dir, `${n}.json`);
+    stele('keygen', '--out', path, '--force');
+    return path;
+  });
+  for (const address of ['[::1]:7000', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:99999', 'host', 'host:', ':7000', 'a_b:7000']) {
+    const r = stele('genesis', 'new', '--chain-id', 'addresses', '--validator', `v1,${v},${address}`, '--admin', `root,${admin}`, '--out', join(dir, 'genesis-a.json'), '--force', '--json');
+    assert.equal(r.code, 2, address);
+    const error = JSON.parse(r.out).error;
+    assert.equal(error.code, 'GENESIS_INVALID', address);
+    assert.match(error.message, /validators\[0\]\.address/);
+  }
+  assert.equal(stele('genesis', 'new', '--chain-id', 'addresses', '--validator', `v1,${v},node-1.example:65535`, '--admin', `root,${admin}`, '--out', join(dir, 'genesis-a.json'), '--force').code, 0);
+});
+
+test('tx --blob and lint refuse what is not a regular file of bounded size, without reading it whole', () => {
+  const key = join(dir, 'blob.key');
+  stele('keygen', '--out', key, '--force');
+  for (const blob of ['/dev/zero', dir]) {
+    const r = spawnSync(process.execPath, [bin, 'tx', 'put', '--key', 'doc', '--blob', blob, '--signer', key, '--url', 'http://127.0.0.1:9', '--json'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, `${blob}: ${r.stderr}`);
+    assert.deepEqual(JSON.parse(r.stdout).error.code, 'CLI_IO');
+    assert.match(JSON.parse(r.stdout).error.message, /not a regular file|EISDIR/);
+  }
+  const lint = spawnSync(process.execPath, [bin, 'lint', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(lint.status, 2, lint.stderr);
+  assert.match(lint.stderr, /CLI_IO: \/dev\/zero is larger than 16777216 bytes/);
+});
+
+test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, not an allocation per frame', () => {
+  const demoDir = join(dir, 'demo-frames');
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  const genesis = join(demoDir, 'genesis.json');
+  const file = join(dir, 'frames.stele');
+  assert.equal(stele('export', '--data', demoDir, '--out', file).code, 0);
+  const head = readFileSync(file).subarray(0, 52);
+  // A million empty frames; then one short frame followed by one long enough for the count to fit.
+  for (const lengths of [Array.from({ length: 1_000_000 }, () => 0), [0, 400], [159, 400]]) {
+    const bytes = Buffer.alloc(52 + lengths.reduce((n, l) => n + 4 + l, 0));
+    head.copy(bytes);
+    bytes.writeBigUInt64BE(BigInt(lengths.length), 44);
+    let at = 52;
+    for (const length of lengths) {
+      bytes.writeUInt32BE(length, at);
+      at += 4 + length;
+    }
+    const copy = join(dir, 'frames-copy.stele');
+    writeFileSync(copy, bytes);
+    const r = stele('audit', copy, '--genesis', genesis, '--json');
+    assert.equal(r.code, 1, r.err);
+    const report = JSON.parse(r.out);
+    assert.equal(report.first_error.code, 'CHAIN_FILE_INVALID');
+    assert.match(report.first_error.message, lengths.length > 2 ? /block count 1000000 does not fit/ : /block 1: length \d+ is below 160/);
+  }
 });

@@ -9,12 +9,19 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildApp, listen } from '../../api/server.js';
+import { SteleClient } from '../../api/client.js';
+import { frameAll } from '../../api/framing.js';
+import { toHex } from '../../ledger/assert.js';
+import { keyPairFromSeed } from '../../ledger/ed25519.js';
+import { sha256 } from '../../ledger/hash.js';
+import { keyFileText } from '../../cli/io.js';
 import { signVote, withCertificate } from '../../ledger/block.js';
 import { genesisToJson } from '../../ledger/genesis.js';
 import { progressBar, progressLine } from '../../cli/progress.js';
@@ -178,4 +185,147 @@ test('progress bar: drawn on a terminal with done/total and rate, throttled, cle
   // A narrow terminal drops the bar and keeps the numbers.
   assert.equal(progressLine('blocks', 5, 10, 1, 22), '5/10 blocks 5.0/s');
   assert.equal(progressLine('blocks', 0, 0, 0, 80).includes('0/0'), true);
+});
+
+/** A plain HTTP server on loopback (for answers no Stele node gives). */
+async function serveRaw(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An answer without Content-Length whose body never ends (until the client hangs up). */
+function endless(res: http.ServerResponse, status: number, type: string): void {
+  res.writeHead(status, { 'content-type': type });
+  res.on('error', () => {});
+  const chunk = Buffer.alloc(256 * 1024, 0x20);
+  const more = (): void => {
+    while (!res.destroyed && res.write(chunk));
+  };
+  res.on('drain', more);
+  more();
+}
+
+test('export --url refuses a node whose blocks do not follow each other (a page served twice, another parent); nothing is written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-export-'));
+  const main = node(3);
+  const other = node(3, 1); // another chain from block 1 on
+  const page = (blocks: Uint8Array[]) => Buffer.from(frameAll(blocks));
+  const status = JSON.stringify({ chain_id: chain.genesis.chainId, committed_height: 3 });
+  const serve = (blocksFrom: (from: number) => Uint8Array[]) =>
+    serveRaw((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/v1/status') res.writeHead(200, { 'content-type': 'application/json' }).end(status);
+      else res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(page(blocksFrom(Number(url.searchParams.get('from')))));
+    });
+  const repeater = await serve(() => [main.committed[0]!.bytes]);
+  const stranger = await serve((from) => (from === 1 ? [main.committed[0]!.bytes] : [other.committed[1]!.bytes, other.committed[2]!.bytes]));
+  try {
+    const out = join(dir, 'chain.stele');
+    const repeated = await stele('export', '--url', repeater.url, '--out', out, '--json');
+    assert.equal(repeated.code, 2, repeated.err);
+    assert.equal(JSON.parse(repeated.out).error.code, 'CLI_IO');
+    assert.match(JSON.parse(repeated.out).error.message, /served block 1 where block 2 belongs/);
+    const unparented = await stele('export', '--url', stranger.url, '--out', out, '--json');
+    assert.equal(unparented.code, 2, unparented.err);
+    assert.match(JSON.parse(unparented.out).error.message, /block 2 does not follow block 1: its previous hash is [0-9a-f]{64}/);
+    assert.deepEqual(readdirSync(dir), [], 'no file, no temporary file');
+  } finally {
+    await repeater.close();
+    await stranger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit, export and tx against a node whose answers never end: a bounded read, CLI_IO or CLIENT_BAD_ANSWER, exit 2', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-endless-'));
+  const genesis = join(dir, 'genesis.json');
+  writeFileSync(genesis, JSON.stringify(genesisToJson(chain.genesis)));
+  const key = join(dir, 'alice.key');
+  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
+  const endlessStatus = await serveRaw((_, res) => endless(res, 200, 'application/json'));
+  const endlessBlocks = await serveRaw((req, res) => {
+    if (req.url === '/v1/status') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chain_id: chain.genesis.chainId, committed_height: 1 }));
+    else endless(res, 200, 'application/octet-stream');
+  });
+  const endlessError = await serveRaw((_, res) => endless(res, 500, 'application/json'));
+  try {
+    const audited = await stele('audit', '--url', endlessStatus.url, '--genesis', genesis, '--json');
+    assert.equal(audited.code, 2, audited.err);
+    assert.equal(JSON.parse(audited.out).error.code, 'CLI_IO');
+    assert.match(JSON.parse(audited.out).error.message, /CLIENT_BAD_ANSWER: an answer of more than 67108864 bytes/);
+    const exported = await stele('export', '--url', endlessBlocks.url, '--out', join(dir, 'x.stele'), '--json');
+    assert.equal(exported.code, 2, exported.err);
+    assert.match(JSON.parse(exported.out).error.message, /CLIENT_BAD_ANSWER: a page of blocks of more than \d+ bytes/);
+    const auditedBlocks = await stele('audit', '--url', endlessBlocks.url, '--genesis', genesis, '--json');
+    assert.equal(auditedBlocks.code, 2, auditedBlocks.err);
+    for (const url of [endlessStatus.url, endlessError.url]) {
+      const tx = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', url, '--json');
+      assert.equal(tx.code, 2, tx.err);
+      assert.equal(JSON.parse(tx.out).error.code, 'CLIENT_BAD_ANSWER');
+    }
+  } finally {
+    await Promise.all([endlessStatus, endlessBlocks, endlessError].map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** alice's key file (fixtures: devSigner('tests:user:1')). */
+function aliceKeyFile(): string {
+  const pair = keyPairFromSeed(sha256(new TextEncoder().encode('stele-dev:tests:user:1')));
+  assert.equal(toHex(pair.publicKey), toHex(alice.publicKey));
+  return keyFileText(pair);
+}
+
+test('tx against members mode: signed requests; exit 0 admitted, 1 refused by the ledger, 2 for 403 and 404; --blob hashes the file', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-'));
+  const key = join(dir, 'alice.key');
+  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
+  const n = new FakeNode(chain);
+  const app = buildApp(n, { members: { enabled: true } });
+  const timer = setInterval(() => {
+    if (n.mempool.size > 0) n.commit();
+  }, 5);
+  try {
+    const url = await listen(app, { host: '127.0.0.1', port: 0 });
+    const tx = async (...args: string[]) => {
+      const r = await stele('tx', ...args, '--url', url, '--json');
+      return { code: r.code, doc: JSON.parse(r.out) as { status?: string; error?: { code: string } }, err: r.err };
+    };
+    const transfer1 = await tx('transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--wait');
+    assert.equal(transfer1.code, 0, JSON.stringify(transfer1));
+    assert.equal(transfer1.doc.status, 'committed');
+    // A refusal of the ledger: exit 1 with its code.
+    const refused = await tx('transfer', '--to', toHex(bob.publicKey), '--amount', '10000000000000000000', '--asset', 'STL', '--signer', key);
+    assert.deepEqual([refused.code, refused.doc.error?.code], [1, 'TX_INSUFFICIENT_BALANCE']);
+    // Not judged at all: a signer that is no member (403), a URL with no API (404).
+    const stranger = join(dir, 'stranger.key');
+    assert.equal((await stele('keygen', '--out', stranger)).code, 0);
+    const notMember = await tx('transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', stranger);
+    assert.deepEqual([notMember.code, notMember.doc.error?.code], [2, 'API_NOT_MEMBER']);
+    const r404 = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', `${url}/nowhere`, '--json');
+    assert.equal(r404.code, 2, r404.out);
+    assert.equal(JSON.parse(r404.out).error.code, 'API_NOT_FOUND');
+    // --blob: a file larger than one read, anchored by its SHA-256.
+    const blob = join(dir, 'blob.bin');
+    const content = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < content.length; i++) content[i] = (i * 31) & 0xff;
+    writeFileSync(blob, content);
+    const put = await tx('put', '--key', 'doc', '--blob', blob, '--signer', key, '--wait');
+    assert.equal(put.code, 0, JSON.stringify(put));
+    const account = await new SteleClient({ url }).account(alice.publicKey);
+    const record = account.records.find((r) => r.key === 'doc');
+    assert.deepEqual(record?.value, { kind: 'sha256', digest: createHash('sha256').update(content).digest('hex') });
+  } finally {
+    clearInterval(timer);
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

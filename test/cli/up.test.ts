@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isSteleError } from '../../ledger/errors.js';
-import { prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
+import { logTail, prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
 import { randomPortBase } from '../../bench/util.js';
 
 test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
@@ -88,6 +90,82 @@ test('startValidators (npm start): three validators come up, each with the mallo
     }
   } finally {
     await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+
+test('prepareCluster resumes with the ports and transport its files say; stele up refuses flags that say otherwise', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    const made = join(dir, 'c');
+    const first = prepareCluster(made, 3, 18080, 17100, 'tcp');
+    assert.deepEqual([first.apiPorts, first.peerPorts, first.transport], [[18080, 18081, 18082], [17100, 17101, 17102], 'tcp']);
+    const again = prepareCluster(made, 3, 8080, 7100, 'auto');
+    assert.deepEqual([again.apiPorts, again.peerPorts, again.transport], [first.apiPorts, first.peerPorts, 'tcp']);
+    for (const flags of [['--port', '8080'], ['--peer-port', '7100'], ['--transport', 'auto']]) {
+      const r = spawnSync(process.execPath, [bin, 'up', '--data', made, ...flags, '--json'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+      const error = JSON.parse(r.stdout).error;
+      assert.equal(error.code, 'CLI_USAGE');
+      assert.match(error.message, /holds a cluster made with --port 18080 --peer-port 17100 --transport tcp/);
+    }
+    assert.throws(() => statSync(join(made, 'v1', 'node.log')), /ENOENT/, 'no validator was started');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('logTail: the last 15 lines, from the end of a large log only', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    const log = join(dir, 'node.log');
+    writeFileSync(log, Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n'));
+    assert.equal(logTail(log), Array.from({ length: 15 }, (_, i) => `line ${19_985 + i}`).join('\n'));
+    writeFileSync(log, 'one\ntwo\n');
+    assert.equal(logTail(log), 'one\ntwo\n');
+    assert.equal(logTail(join(dir, 'missing.log')), '(no log)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Processes whose command line mentions `text` (validators started by a test). */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+test('stele up: SIGTERM while the validators start stops them all (none outlives it)', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const data = join(dir, 'c');
+  const api = await freeRun(3);
+  const peers = await freeRun(3);
+  const up = spawn(process.execPath, [bin, 'up', '--data', data, '--port', String(api), '--peer-port', String(peers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  up.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    // Every validator has been launched (its log is open) but the cluster is not ready yet.
+    const logs = [1, 2, 3].map((i) => join(data, `v${i}`, 'node.log'));
+    while (!logs.every((l) => existsSync(l))) await new Promise((r) => setTimeout(r, 5));
+    up.kill('SIGTERM');
+    const end = await exited;
+    assert.deepEqual(end, { code: 0, signal: null }, err);
+    assert.match(err, /stopped every validator/);
+    assert.deepEqual(processesMentioning(join(data, 'v1', 'config.json')), [], 'no validator outlives stele up');
+  } finally {
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });

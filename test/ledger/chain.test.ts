@@ -6,7 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkStructure, verifyChain } from '../../ledger/chain.js';
-import { buildBlock, encodeBlock, signVote, withCertificate, type Block } from '../../ledger/block.js';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBlock, encodeBlock, encodeHeader, signVote, withCertificate, type Block } from '../../ledger/block.js';
+import { BLOCK_ENCODING_BYTES_MIN, openChainFile, writeChainFile } from '../../ledger/chain-file.js';
+import { toHex } from '../../ledger/assert.js';
+import { isSteleError } from '../../ledger/errors.js';
 import { leafHash, merkleProof, merkleRoot, verifyMerkleProof } from '../../ledger/merkle.js';
 import { sha256 } from '../../ledger/hash.js';
 import { JOBS_MAX, VerifyPool } from '../../ledger/verify-pool.js';
@@ -202,5 +208,43 @@ test('with the lookahead, two bad blocks in a row are reported at the first, wit
     assert.equal(lastReport.transactions, 25);
   } finally {
     await pool.close();
+  }
+});
+
+test('chain files: no block encodes below BLOCK_ENCODING_BYTES_MIN, the bound openChainFile puts on frame lengths', () => {
+  const smallest = encodeBlock(
+    encodeHeader({ chainId: 'x', height: 1, prevHash: new Uint8Array(32), txRoot: new Uint8Array(32), txCount: 0, stateHash: new Uint8Array(32), timeMs: 0, proposer: 0, ballot: { round: 0, leader: 0 } }),
+    new Uint8Array(64),
+    [],
+    [],
+  );
+  assert.ok(smallest.length >= BLOCK_ENCODING_BYTES_MIN, `${smallest.length} >= ${BLOCK_ENCODING_BYTES_MIN}`);
+  assert.ok(Math.min(...bytes.map((b) => b.length)) >= BLOCK_ENCODING_BYTES_MIN);
+});
+
+test('writeChainFile writes only a chain from height 1: blocks repeated, skipped, from elsewhere or not from 1 are refused, nothing left behind', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-chain-file-'));
+  try {
+    const path = join(dir, 'chain.stele');
+    const written = await writeChainFile(path, bytes, false);
+    assert.deepEqual([written.count, toHex(written.head)], [6, toHex(blocks[5]!.hash)]);
+    const file = openChainFile(path);
+    assert.deepEqual([...file.blocks()].map((b) => toHex(b)), bytes.map((b) => toHex(b)));
+    file.close();
+    // Block 2 re-signed with other contents: its height is right, block 3's parent is not.
+    const other = buildBlock({ ...blocks[1]!.header, stateHash: new Uint8Array(32) }, blocks[1]!.txs, chain.validators[blocks[1]!.header.proposer] as Signer);
+    const refusals: Array<[Uint8Array[], RegExp]> = [
+      [[bytes[0]!, bytes[1]!, bytes[1]!, bytes[2]!], /served block 2 where block 3 belongs/],
+      [[bytes[0]!, bytes[2]!], /served block 3 where block 2 belongs/],
+      [bytes.slice(1), /served block 2 where block 1 belongs/],
+      [[bytes[0]!, other.bytes, bytes[2]!], /block 3 does not follow block 2: its previous hash is [0-9a-f]{64}, block 2 has hash [0-9a-f]{64}/],
+    ];
+    for (const [list, message] of refusals) {
+      const target = join(dir, 'refused.stele');
+      await assert.rejects(writeChainFile(target, list, false), (e: unknown) => isSteleError(e, 'CLI_IO') && message.test(e.message), String(message));
+    }
+    assert.deepEqual(readdirSync(dir), ['chain.stele'], 'no file and no temporary file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
