@@ -586,6 +586,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     async (request, reply) => {
       const query = request.query as { from: string; limit?: string };
       const from = Number(query.from);
+      // As /v1/stream does: a height past 2^53 - 1 cannot be told apart from its neighbours.
+      if (from > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${query.from} is beyond 2^53 - 1`, { from: query.from });
       const limit = query.limit === undefined ? 10 : Number(query.limit);
       if (limit > BLOCKS_PAGE_MAX) throw new SteleError('API_BAD_REQUEST', `limit at most ${BLOCKS_PAGE_MAX}`, { limit });
       const latest = await node.latestHeight();

@@ -69,6 +69,9 @@ test('JSON bodies with too many objects and arrays for their size are refused be
     const body = (await r.json()) as { error: { code: string; details: { limit: number } } };
     assert.equal(body.error.code, 'API_BAD_REQUEST');
     assert.equal(body.error.details.limit, 64 + (Buffer.byteLength(hostile) >> 4));
+    // Heights past 2^53 - 1 are refused as the stream refuses them, not answered as an empty page.
+    const far = await fetch(`${url}/v1/blocks?from=9007199254740993`);
+    assert.equal(far.status, 400);
     // No content type, no body.
     const empty = await fetch(`${url}/v1/transactions/batch`, { method: 'POST' });
     assert.equal(empty.status, 400);
