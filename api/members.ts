@@ -106,7 +106,9 @@ export class ReplayGuard {
     if ((this.seen.size >= this.entriesMax && nowMs > this.nextExpiryMs) || nowMs - this.prunedAtMs > this.windowMs) this.prune(nowMs);
     if (this.seen.size >= this.entriesMax) throw new SteleError('API_BUSY', 'too many signed requests within the window', { retry_after_s: Math.ceil(this.windowMs / 1000) });
     // Kept until the timestamp leaves the window on both sides.
-    this.seen.set(checked.signatureHex, checked.timestampMs + this.windowMs);
+    const until = checked.timestampMs + this.windowMs;
+    this.seen.set(checked.signatureHex, until);
+    if (until < this.nextExpiryMs) this.nextExpiryMs = until;
   }
 
   private prune(nowMs: number): void {

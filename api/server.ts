@@ -137,8 +137,9 @@ function binaryBatchItems(body: Buffer): Uint8Array[] {
 }
 
 /**
- * Objects and arrays in a JSON text (brackets outside strings), counted before JSON.parse:
- * a body of `{},{},...` makes a heap of objects about twenty times its size.
+ * Objects, arrays and elements in a JSON text (brackets and commas outside strings),
+ * counted before JSON.parse: a body of `{},{},...` makes a heap of objects about twenty
+ * times its size, and `[1.5,1.5,...]` several times.
  */
 export function jsonContainers(bytes: Uint8Array): number {
   let count = 0;
@@ -149,7 +150,7 @@ export function jsonContainers(bytes: Uint8Array): number {
       if (c === 0x5c) i++; // a backslash escapes the next byte
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) count++;
+    else if (c === 0x7b || c === 0x5b || c === 0x2c) count++;
   }
   return count;
 }
@@ -166,6 +167,13 @@ function eventText(block: Headed): string {
 }
 
 /** The answers of one SSE subscriber. */
+/** A batch's reservation (POST /v1/transactions/batch): freed once closed and not running. */
+interface BatchSlot {
+  closed: boolean;
+  running: boolean;
+  free(): void;
+}
+
 /** What an event needs of a block: its header and hash (replays decode no more). */
 type Headed = Pick<Block, 'header' | 'hash'>;
 
@@ -195,6 +203,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const batchesMax = bounded(options.batchesInFlightMax, BATCHES_IN_FLIGHT_MAX, BATCHES_IN_FLIGHT_MAX);
   let batchesInFlight = 0;
   let batchBytesInFlight = 0;
+  const batchSlots = new WeakMap<FastifyRequest, BatchSlot>();
   const txBytesMax = Math.min(node.genesis.limits.tx_bytes_max, TX_BYTES_MAX);
 
   const app = Fastify({
@@ -260,7 +269,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     const containers = jsonContainers(body as Buffer);
     const containersMax = 64 + ((body as Buffer).length >> JSON_CONTAINERS_PER_BYTE_SHIFT);
     if (containers > containersMax) {
-      done(new SteleError('API_BAD_REQUEST', `the JSON body holds ${containers} objects and arrays; a body of ${(body as Buffer).length} bytes may hold ${containersMax}`, { limit: containersMax }), undefined);
+      done(new SteleError('API_BAD_REQUEST', `the JSON body holds ${containers} objects, arrays and elements; a body of ${(body as Buffer).length} bytes may hold ${containersMax}`, { limit: containersMax }), undefined);
       return;
     }
     jsonParser(request, text, done);
@@ -400,12 +409,21 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         }
         batchesInFlight++;
         batchBytesInFlight += bytes;
-        let released = false;
-        reply.raw.once('close', () => {
-          if (released) return;
-          released = true;
+        // Held until the response has closed and the handler, if it started, has finished:
+        // a client that closes its socket right after sending a batch must not free the
+        // slot while its transactions are still being verified (found in review).
+        const slot: BatchSlot = { closed: false, running: false, free: () => {} };
+        let freed = false;
+        slot.free = () => {
+          if (freed || !slot.closed || slot.running) return;
+          freed = true;
           batchesInFlight--;
           batchBytesInFlight -= bytes;
+        };
+        batchSlots.set(request, slot);
+        reply.raw.once('close', () => {
+          slot.closed = true;
+          slot.free();
         });
       },
       schema: {
@@ -416,7 +434,17 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request) => {
-      return admitBatch(request);
+      const slot = batchSlots.get(request);
+      invariant(slot !== undefined, 'a batch reserved its slot in onRequest');
+      // Gone before admission began: nothing is admitted (its client got no answer).
+      if (slot.closed) throw new SteleError('API_BAD_REQUEST', 'the client closed the connection before its batch was admitted');
+      slot.running = true;
+      try {
+        return await admitBatch(request);
+      } finally {
+        slot.running = false;
+        slot.free();
+      }
     },
   );
 

@@ -85,26 +85,48 @@ export function writeNew(path: string, text: string, mode: number, force: boolea
     closeSync(fd);
     fd = undefined;
     if (force) renameSync(temporary, path);
-    else {
-      linkSync(temporary, path);
-      unlinkSync(temporary);
-    }
-    syncDirectory(directory);
+    else placeNew(temporary, path);
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
     rmSync(temporary, { force: true });
     if ((error as NodeJS.ErrnoException).code === 'EEXIST' && !force && existsSync(path)) exists();
     throw new SteleError('CLI_IO', `cannot write ${path}: ${errnoText(error)}`);
   }
+  // The file is in place: from here on a failure must not be reported as "cannot write"
+  // (a rerun would then find it and stop). Best effort: some file systems cannot fsync a
+  // directory (found in review).
+  syncDirectory(directory);
 }
 
-/** fsync of a directory: makes a rename or a link in it durable. */
-function syncDirectory(directory: string): void {
-  const fd = openSync(directory, 'r');
+/**
+ * Moves `temporary` to `path`, which must not exist: a hard link fails if it does, with no
+ * window; where the file system has no hard links (FAT, some network mounts), a check and a
+ * rename instead (found in review: keygen failed there).
+ */
+function placeNew(temporary: string, path: string): void {
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    linkSync(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error;
+    if (existsSync(path)) throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST' });
+    renameSync(temporary, path);
+    return;
+  }
+  unlinkSync(temporary);
+}
+
+/** fsync of a directory, so that a rename or a link in it survives a crash; best effort. */
+function syncDirectory(directory: string): void {
+  try {
+    const fd = openSync(directory, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not supported here (EISDIR, EINVAL, EPERM on some platforms): the file was written
+    // and fsynced; only its name's durability is left to the file system.
   }
 }
 

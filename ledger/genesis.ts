@@ -126,8 +126,10 @@ function amountText(value: unknown, path: string): bigint {
 /**
  * "host:port" as the validator transport takes it (native/transport.ts, parseAddress,
  * which cannot be imported here: that module loads the native addon): a host name or IPv4
- * address of letters, digits, '.' and '-' (no IPv6 brackets), then a port 1..65535 (the
- * transport would listen on port 0, a free port, but no peer could dial it there).
+ * address of letters, digits, '.' and '-' (no IPv6 brackets), then a port 0..65535.
+ * Port 0 (listen on any free port) is useless in a genesis, since no peer could dial it,
+ * but a genesis that named it was accepted before 2026-11-30 and a one-validator chain
+ * could run on it; refusing it now would make such a chain impossible to audit.
  * test/cli/addresses.test.ts checks both agree. Used by genesis and node/config.ts.
  * @returns the host and port, or null when the transport would refuse the address
  * @example hostPort('127.0.0.1:7100') // { host: '127.0.0.1', port: 7100 }
@@ -135,12 +137,12 @@ function amountText(value: unknown, path: string): bigint {
 export function hostPort(address: string): { host: string; port: number } | null {
   const m = /^([A-Za-z0-9.-]{1,253}):([0-9]{1,5})$/.exec(address);
   const port = m === null ? 0 : Number(m[2]);
-  return m !== null && port >= 1 && port <= 65535 ? { host: m[1] as string, port } : null;
+  return m !== null && port >= 0 && port <= 65535 ? { host: m[1] as string, port } : null;
 }
 
 function address(value: unknown, path: string): string {
   if (typeof value !== 'string' || Buffer.byteLength(value) > ADDRESS_BYTES_MAX || hostPort(value) === null) {
-    bad(path, `expected "host:port" (a host name or IPv4 address, a port 1..65535), got ${JSON.stringify(String(value).slice(0, 80))}`);
+    bad(path, `expected "host:port" (a host name or IPv4 address, a port 0..65535), got ${JSON.stringify(String(value).slice(0, 80))}`);
   }
   return value;
 }

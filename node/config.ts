@@ -82,7 +82,7 @@ function text(o: Record<string, unknown>, field: string, max = 4096): string {
 
 /** The transport's grammar (ledger/genesis.ts hostPort), so a listen address it would refuse is refused here first. */
 function address(field: string, v: unknown): string {
-  if (typeof v !== 'string' || hostPort(v) === null) bad(field, 'expected "host:port" (a host name or IPv4 address, a port 1..65535)');
+  if (typeof v !== 'string' || hostPort(v) === null) bad(field, 'expected "host:port" (a host name or IPv4 address, a port 0..65535)');
   return v;
 }
 

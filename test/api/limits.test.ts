@@ -23,8 +23,8 @@ async function serve() {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('jsonContainers counts brackets outside strings only, escapes included', () => {
-  assert.equal(jsonContainers(Buffer.from('{"a":[1,{"b":"[{"}],"c":"\\"{["}')), 3);
-  assert.equal(jsonContainers(Buffer.from('[[],[],{}]')), 4);
+  assert.equal(jsonContainers(Buffer.from('{"a":[1,{"b":"[{,"}],"c":"\\"{[,"}')), 5);
+  assert.equal(jsonContainers(Buffer.from('[[],[],{}]')), 6);
   assert.equal(jsonContainers(Buffer.from('"{[\\\\"')), 0);
 });
 
@@ -68,7 +68,11 @@ test('JSON bodies with too many objects and arrays for their size are refused be
     assert.equal(r.status, 400);
     const body = (await r.json()) as { error: { code: string; details: { limit: number } } };
     assert.equal(body.error.code, 'API_BAD_REQUEST');
-    assert.equal(body.error.details.limit, 64 + (Buffer.byteLength(hostile) >> 4));
+    assert.equal(body.error.details.limit, 64 + (Buffer.byteLength(hostile) >> 3));
+    // Plain values count as elements.
+    const numbers = `{"transactions":[${'1.5,'.repeat(100_000)}1]}`;
+    const n = await fetch(`${url}/v1/transactions/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: numbers });
+    assert.equal(((await n.json()) as { error: { details: { limit?: number } } }).error.details.limit, 64 + (Buffer.byteLength(numbers) >> 3));
     // Heights past 2^53 - 1 are refused as the stream refuses them, not answered as an empty page.
     const far = await fetch(`${url}/v1/blocks?from=9007199254740993`);
     assert.equal(far.status, 400);
@@ -112,6 +116,46 @@ test('stream replay goes on from where a short page stopped; a dropped slow read
     assert.equal(await connections(), 0, 'the slow reader\'s connection is gone');
     socket.destroy();
   } finally {
+    await app.close();
+  }
+});
+
+test('a batch whose client leaves during admission keeps its slot until the admission ends', async () => {
+  const node = new FakeNode(chain);
+  let open: () => void = () => {};
+  const gate = new Promise<void>((r) => (open = r));
+  const submit = node.submit.bind(node);
+  node.submit = async (tx) => {
+    await gate;
+    return submit(tx);
+  };
+  const app = buildApp(node, { batchesInFlightMax: 1 });
+  const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  const port = Number(new URL(url).port);
+  const post = (amount: bigint) =>
+    fetch(`${url}/v1/transactions/batch`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(frameAll([transfer(alice, bob, amount).bytes])) });
+  try {
+    const body = Buffer.from(frameAll([transfer(alice, bob, 7n).bytes]));
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    s.write(`POST /v1/transactions/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
+    s.write(body);
+    await sleep(100); // its admission now waits at the gate
+    s.destroy();
+    await sleep(50);
+    // A second batch now is refused at once; had it got the slot, it would wait at the gate.
+    const second = await Promise.race([post(8n).then((r) => r.status), sleep(1000).then(() => 'no answer within 1 s')]);
+    assert.equal(second, 429, 'the slot is still held by the admission under way');
+    open();
+    let status = 0;
+    for (let t = 0; t < 100 && status !== 200; t++) {
+      await sleep(10);
+      status = (await post(9n)).status;
+    }
+    assert.equal(status, 200, 'freed once the admission ended');
+  } finally {
+    open();
     await app.close();
   }
 });

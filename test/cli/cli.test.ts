@@ -283,7 +283,7 @@ test('genesis new refuses validator addresses the transport would refuse', () =>
     stele('keygen', '--out', path, '--force');
     return path;
   });
-  for (const address of ['[::1]:7000', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:99999', 'host', 'host:', ':7000', 'a_b:7000']) {
+  for (const address of ['[::1]:7000', '127.0.0.1:65536', '127.0.0.1:99999', 'host', 'host:', ':7000', 'a_b:7000']) {
     const r = stele('genesis', 'new', '--chain-id', 'addresses', '--validator', `v1,${v},${address}`, '--admin', `root,${admin}`, '--out', join(dir, 'genesis-a.json'), '--force', '--json');
     assert.equal(r.code, 2, address);
     const error = JSON.parse(r.out).error;
