@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { buildApp, listen, type AppOptions } from '../../api/server.js';
 import { ApiError, SteleClient } from '../../api/client.js';
@@ -18,6 +18,7 @@ import { leafHash, verifyMerkleProof } from '../../ledger/merkle.js';
 import { devSigner } from '../../ledger/devnet.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
+import { endless } from '../support/http-fuzz.js';
 
 async function serve(options: AppOptions = {}, autoCommit = true) {
   const node = new FakeNode(chain);
@@ -264,18 +265,6 @@ test('raw HTTP: odd request lines and headers get 4xx, never a 5xx or a crash', 
     await close();
   }
 });
-
-/** An answer without Content-Length whose body never ends (until the client hangs up). */
-function endless(res: ServerResponse, status: number, type: string): void {
-  res.writeHead(status, { 'content-type': type });
-  res.on('error', () => {});
-  const chunk = Buffer.alloc(256 * 1024, 0x20);
-  const more = (): void => {
-    while (!res.destroyed && res.write(chunk));
-  };
-  res.on('drain', more);
-  more();
-}
 
 test('client: answers are read with a bound, whatever Content-Length says or when it says nothing: CLIENT_BAD_ANSWER', { timeout: 60_000 }, async () => {
   const server = createServer((req, res) => {

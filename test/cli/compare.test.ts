@@ -27,6 +27,7 @@ import { genesisToJson } from '../../ledger/genesis.js';
 import { progressBar, progressLine } from '../../cli/progress.js';
 import { FakeNode } from '../api/fake-node.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
+import { endless } from '../support/http-fuzz.js';
 
 const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -199,18 +200,6 @@ async function serveRaw(handler: http.RequestListener): Promise<{ url: string; c
         server.close(() => resolve());
       }),
   };
-}
-
-/** An answer without Content-Length whose body never ends (until the client hangs up). */
-function endless(res: http.ServerResponse, status: number, type: string): void {
-  res.writeHead(status, { 'content-type': type });
-  res.on('error', () => {});
-  const chunk = Buffer.alloc(256 * 1024, 0x20);
-  const more = (): void => {
-    while (!res.destroyed && res.write(chunk));
-  };
-  res.on('drain', more);
-  more();
 }
 
 test('export --url refuses a node whose blocks do not follow each other (a page served twice, another parent); nothing is written', async () => {

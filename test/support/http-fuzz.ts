@@ -177,3 +177,15 @@ export function sendOverHttp(base: string, r: FuzzRequest, agent: http.Agent, ti
     else request.end();
   });
 }
+
+/** An answer without Content-Length whose body never ends (until the client hangs up): for clients that must bound what they read. */
+export function endless(res: http.ServerResponse, status: number, type: string): void {
+  res.writeHead(status, { 'content-type': type });
+  res.on('error', () => {});
+  const chunk = Buffer.alloc(256 * 1024, 0x20);
+  const more = (): void => {
+    while (!res.destroyed && res.write(chunk));
+  };
+  res.on('drain', more);
+  more();
+}
