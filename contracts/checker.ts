@@ -11,7 +11,7 @@ import type { Contract, Decl, Effect, Expr, Param, Pos, Ref, StateBody, Transiti
 import { TEMPORAL, UNCOMMITTED } from './ast.js';
 import { compareDiagnostics, figureNumber, severityOf, type Diagnostic, type Figure, type RuleId } from './diagnostic.js';
 import { components, cycleThrough, onCycle, reachable, reverse, reverseTopological } from './graph.js';
-import { DIAGNOSTICS_PER_RULE_MAX, ESCROW_WORK_MAX, MAX_DEPTH_DEFAULT, MAX_HORIZON_DEFAULT, MAX_PATHS_DEFAULT, PATH_COUNT_CAP, TRACE_STATES_MAX } from './limits.js';
+import { AMOUNT_TEXT_MAX, DIAGNOSTICS_PER_RULE_MAX, ESCROW_WORK_MAX, POLY_WORK_MAX, MAX_DEPTH_DEFAULT, MAX_HORIZON_DEFAULT, MAX_PATHS_DEFAULT, PATH_COUNT_CAP, TRACE_STATES_MAX } from './limits.js';
 import { parseSource } from './parser.js';
 import * as P from './poly.js';
 
@@ -455,6 +455,10 @@ function describeType(t: ValueType): string {
 
 /** Types expressions and effects, reporting NAME001, TYPE001, TEMP001, GRD001, XREF002, AUTH001. */
 class Typer {
+  /** Quotients met in amounts, by their text, and back (for messages). */
+  private readonly quotients = new Map<string, string>();
+  readonly quotientText = new Map<string, string>();
+
   constructor(
     private readonly l: Local,
     private readonly sink: Sink,
@@ -640,8 +644,19 @@ class Typer {
         if (e.op === '-') return P.sub(a, b);
         if (e.op === '*') return P.mul(a, b);
         // Division is not polynomial: the quotient is an opaque variable, equal only to
-        // the same quotient of the same polynomials.
-        return P.variable(`(${P.format(a)})/(${P.format(b)})`);
+        // the same quotient of the same polynomials. It gets a short name of its own
+        // (`q#N`, not a possible identifier): named by its text, its pieces were split on
+        // '*' with the rest of a product's, so two different products of quotients could
+        // share a monomial and pass ESC001, and long numerators made every product slow
+        // (found in review, 2026-11-30).
+        const text = `(${P.format(a)})/(${P.format(b)})`;
+        let name = this.quotients.get(text);
+        if (name === undefined) {
+          name = `q#${this.quotients.size + 1}`;
+          this.quotients.set(text, name);
+          this.quotientText.set(name, text);
+        }
+        return P.variable(name);
       }
       default:
         return P.ZERO; // unreachable for a well-typed integer expression
@@ -656,6 +671,26 @@ class Typer {
  * another amount, or a final with A ≠ 0, is a leaking path, reported with its remainder.
  */
 function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
+  P.withBudget(POLY_WORK_MAX, () => escrowConservationWithin(l, sink, typer));
+}
+
+/** A polynomial's text with each quotient's name (`q#N`) replaced by its own text, bounded for a message. */
+function readableAmount(text: string, quotientText: ReadonlyMap<string, string>): string {
+  let cut = false;
+  const bound = (s: string): string => {
+    if (s.length <= AMOUNT_TEXT_MAX) return s;
+    cut = true;
+    return s.slice(0, AMOUNT_TEXT_MAX).replace(/q#[0-9]*$/, ''); // no half of a name
+  };
+  let out = bound(text);
+  // Inner quotients come first in the numbering, so each pass resolves one more level.
+  for (let pass = 0; pass <= quotientText.size && /q#[0-9]+/.test(out); pass++) {
+    out = bound(out.replace(/q#[0-9]+/g, (name) => quotientText.get(name) ?? name));
+  }
+  return cut ? `${out}…` : out;
+}
+
+function escrowConservationWithin(l: Local, sink: Sink, typer: Typer): void {
   const init = l.init as number;
   const c = l.c;
   const n = l.states.length;
@@ -723,7 +758,7 @@ function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
       const names = [(l.states[init] as StateInfo).name, ...edges.map((ei) => (l.states[(l.edges[ei] as Edge).to] as StateInfo).name)];
       const last = edges.length === 0 ? null : (l.edges[edges[edges.length - 1] as number] as Edge);
       const pos = last === null ? (c.inits[0] as { pos: Pos }).pos : last.transition.pos;
-      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${P.format(remainder)}, not 0`, {
+      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${readableAmount(P.format(remainder), typer.quotientText)}, not 0`, {
         state: last === null ? names[0] : (l.states[last.from] as StateInfo).name,
         trace: names,
       });

@@ -24,6 +24,10 @@ export const DIAGNOSTICS_PER_RULE_MAX = 50;
 export const POLYNOMIAL_TERMS_MAX = 4_096;
 /** Polynomial terms ESC001 may touch in one contract (bounds its time on hostile input). */
 export const ESCROW_WORK_MAX = 20_000_000;
+/** Polynomial arithmetic ESC001 may do for one contract, in characters of monomials touched (contracts/poly.ts). */
+export const POLY_WORK_MAX = 4_000_000;
+/** Characters of an amount shown in an ESC001 message (the rest is elided). */
+export const AMOUNT_TEXT_MAX = 2_000;
 /** States listed in a trace (a longer cycle or path is elided in the middle). */
 export const TRACE_STATES_MAX = 64;
 /** Saturation bound of path counts: counts are exact below it (2^128). */

@@ -13,6 +13,30 @@ export class PolyTooLarge extends Error {}
 
 export const ZERO: Poly = new Map();
 
+/**
+ * Work left for polynomial arithmetic, in characters of monomials touched (withBudget). Term
+ * counts alone did not bound it: a product's cost grows with its monomials' length, and
+ * (a+b)^k or a quotient named by a long numerator made one deploy check take minutes or
+ * exhaust memory (found in review, 2026-11-30). Deterministic: a function of the input.
+ */
+let workLeft = Number.POSITIVE_INFINITY;
+
+function spend(units: number): void {
+  workLeft -= units;
+  if (workLeft < 0) throw new PolyTooLarge('the amounts take too much work to expand');
+}
+
+/** Runs `fn` with at most `budget` units of polynomial work; PolyTooLarge past it. */
+export function withBudget<T>(budget: number, fn: () => T): T {
+  const saved = workLeft;
+  workLeft = budget;
+  try {
+    return fn();
+  } finally {
+    workLeft = saved;
+  }
+}
+
 export function constant(value: bigint): Poly {
   return value === 0n ? ZERO : new Map([['', value]]);
 }
@@ -29,6 +53,7 @@ function check(map: Map<string, bigint>): Poly {
 /** a + k·b */
 export function addScaled(a: Poly, b: Poly, k: bigint): Poly {
   if (b.size === 0) return a; // polynomials are never mutated, so sharing is safe
+  spend(a.size + b.size);
   const out = new Map(a);
   for (const [m, c] of b) {
     const v = (out.get(m) ?? 0n) + k * c;
@@ -42,6 +67,7 @@ export function addScaled(a: Poly, b: Poly, k: bigint): Poly {
 export function sum(parts: Iterable<Poly>): Poly {
   const out = new Map<string, bigint>();
   for (const p of parts) {
+    spend(p.size);
     for (const [m, c] of p) {
       const v = (out.get(m) ?? 0n) + c;
       if (v === 0n) out.delete(m);
@@ -72,6 +98,7 @@ export function mul(a: Poly, b: Poly): Poly {
   const out = new Map<string, bigint>();
   for (const [ma, ca] of a) {
     for (const [mb, cb] of b) {
+      spend(ma.length + mb.length + 1);
       const m = mulMonomials(ma, mb);
       const v = (out.get(m) ?? 0n) + ca * cb;
       if (v === 0n) out.delete(m);
@@ -97,6 +124,7 @@ export function format(a: Poly): string {
   const terms = [...a.entries()].sort(([x], [y]) => (x === '' ? 1 : y === '' ? -1 : x < y ? -1 : x > y ? 1 : 0));
   let out = '';
   for (const [m, c] of terms) {
+    spend(m.length + 1);
     const negative = c < 0n;
     const abs = negative ? -c : c;
     const body = m === '' ? abs.toString() : abs === 1n ? m : `${abs}*${m}`;

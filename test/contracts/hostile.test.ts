@@ -81,6 +81,42 @@ test('polynomials that would explode are refused by ESC001 with the reason, not 
   assert.match(find(r, 'ESC001').message, /cannot be proved/);
 });
 
+test('polynomial work is bounded by its size, not only its terms: long monomials and quotients of big numerators stop with ESC001 (review, 2026-11-30)', () => {
+  // Sixteen amount params summed, raised to the 4th power (3,876 terms), divided, then
+  // multiplied again: named by its 50 KB text, the quotient was split on '*' in every
+  // product, tens of seconds of work for about 300 bytes of source.
+  const names = 'abcdefghijklmnop'.split('');
+  const S = `(${names.join(' + ')})`;
+  const params = names.map((n) => `${n}: amount`).join(', ');
+  const quotient = `contract Q { parties payer\n params ${params}, cur: asset\n currency cur\n init X { escrow ${S}*${S}*${S}*${S}/1*${S}*${S}*${S}*${S} from payer }\n final X }\n`;
+  // Its quotient is one short variable now: the check finishes (it escrows without paying,
+  // so it leaks), and the message spells the quotient out, cut to a bound.
+  const q = check(quotient);
+  assert.deepEqual(rules(q), ['ESC001']);
+  const message = find(q, 'ESC001').message;
+  assert.match(message, /is not conserved/);
+  assert.match(message, /\*\(a\*a\*a\*a \+ 4\*a\*a\*a\*b/);
+  assert.doesNotMatch(message, /q#/);
+  assert.ok(message.length < 2_500, `${message.length} characters`);
+  // (a + b)^k: few terms, long monomials.
+  const power = `contract P { parties payer\n params a: amount, b: amount, cur: asset\n currency cur\n init X { escrow ${Array.from({ length: 600 }, () => '(a + b)').join('*')} from payer }\n final X }\n`;
+  const pr = check(power);
+  assert.deepEqual(rules(pr), ['ESC001']);
+  assert.match(find(pr, 'ESC001').message, /cannot be proved/);
+});
+
+test('ESC001: products of different quotients are different monomials (review, 2026-11-30: named by their text, they were split and mixed)', () => {
+  const split = (pay: string) =>
+    `contract Split { parties p, q\n params a: amount, b: amount, c: amount, d: amount, z: amount, cur: asset\n currency cur\n init S { escrow (a*c)/z * ((b*d)/z) from p }\n state S { after 1 -> F { pay ${pay} to q } }\n final F }\n`;
+  const r = check(split('(a*d)/z * ((b*c)/z)'));
+  assert.deepEqual(rules(r), ['ESC001']);
+  // The message spells quotients out, not their internal names.
+  assert.match(find(r, 'ESC001').message, /\(a\*c\)\/\(z\)/);
+  assert.doesNotMatch(find(r, 'ESC001').message, /q#/);
+  // The same quotients, paid back exactly: conserved.
+  assert.deepEqual(check(split('((b*d)/z) * ((a*c)/z)')).diagnostics, []);
+});
+
 test('the interpreter bounds every integer it computes', () => {
   const src = mutate('init Open { escrow price from buyer }', 'require price * price * price * price < 0 or true\n  init Open { escrow price from buyer }');
   const program = compile(parseSource('h.scl', src).contracts[0] as NonNullable<ReturnType<typeof parseSource>['contracts'][0]>);
@@ -131,6 +167,8 @@ test('escrow conservation work is bounded on a hostile state graph', () => {
   const r = check(s, { maxHorizon: 10_000_000, maxPaths: 1_000_000 });
   const ms = performance.now() - started;
   assert.deepEqual(rules(r), ['ESC001', 'FSM005']);
-  assert.match(find(r, 'ESC001').message, /cannot be proved: more than 20000000 term operations/);
+  // Either bound may stop it first: the graph walk's term operations, or (since 2026-11-30)
+  // the polynomial arithmetic's own budget, which the walk's additions also spend.
+  assert.match(find(r, 'ESC001').message, /cannot be proved: (more than 20000000 term operations|the amounts take too much work)/);
   assert.ok(ms < 30_000, `${ms} ms`);
 });
