@@ -85,7 +85,7 @@ test('JSON bodies with too many objects and arrays for their size are refused be
   }
 });
 
-test('stream replay goes on from where a short page stopped; a dropped slow reader\'s connection is destroyed', async () => {
+test('stream replay goes on from where a short page stopped; a dropped slow reader\'s connection is destroyed', { timeout: 60_000 }, async () => {
   const { node, app, url, port } = await serve();
   try {
     for (let i = 0; i < 7; i++) node.commit();
@@ -94,38 +94,67 @@ test('stream replay goes on from where a short page stopped; a dropped slow read
     const response = await fetch(`${url}/v1/stream?from=1`, { signal: controller.signal });
     const reader = response.body!.getReader();
     let text = '';
-    while ((text.match(/^id: /gm) ?? []).length < 7) text += new TextDecoder().decode((await reader.read()).value);
+    for (let reads = 0; (text.match(/^id: /gm) ?? []).length < 7; reads++) {
+      const chunk = await reader.read();
+      if (chunk.done || reads > 1_000) assert.fail(`the replay ended after ${JSON.stringify(text)}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
     assert.deepEqual([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), [1, 2, 3, 4, 5, 6, 7]);
     controller.abort();
     // A reader that never reads: once dropped, the server destroys its connection rather
     // than keeping it (and what is queued for it) until the reader reads.
     const connections = () => new Promise<number>((resolve, reject) => app.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
-    while ((await connections()) > 0) await sleep(5);
-    const block = node.committed[0]!;
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    await new Promise((r) => socket.once('connect', r));
-    socket.write('GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n');
-    socket.pause();
-    while ((await connections()) === 0) await sleep(5);
-    let height = 100;
-    for (let round = 0; round < 200 && (await connections()) > 0; round++) {
-      for (let i = 0; i < 2_000; i++, height++) node.emit({ ...block, header: { ...block.header, height } });
+    for (let t = 0; (await connections()) > 0; t++) {
+      assert.ok(t < 2_000, 'the first stream\'s connection closes');
       await sleep(5);
     }
-    assert.equal(await connections(), 0, 'the slow reader\'s connection is gone');
-    socket.destroy();
+    const block = node.committed[0]!;
+    const socket = connect(port, '127.0.0.1');
+    try {
+      socket.on('error', () => {});
+      await new Promise((r) => socket.once('connect', r));
+      // Live first: one event read proves the subscriber is past its replay, so what
+      // follows is the slow-reader path, not the end of a replay backlog.
+      let got = '';
+      const onData = (d: Buffer): void => {
+        got += d.toString('latin1');
+      };
+      socket.on('data', onData);
+      socket.write('GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+      for (let t = 0; !got.includes('retry: '); t++) {
+        assert.ok(t < 2_000, 'the stream answers');
+        await sleep(5);
+      }
+      for (let t = 0; !got.includes('id: 100\n'); t++) {
+        assert.ok(t < 2_000, 'a live event arrives');
+        node.emit({ ...block, header: { ...block.header, height: 100 } });
+        await sleep(5);
+      }
+      socket.off('data', onData);
+      socket.pause();
+      let height = 101;
+      for (let round = 0; round < 200 && (await connections()) > 0; round++) {
+        for (let i = 0; i < 2_000; i++, height++) node.emit({ ...block, header: { ...block.header, height } });
+        await sleep(5);
+      }
+      assert.equal(await connections(), 0, 'the slow reader\'s connection is gone');
+    } finally {
+      socket.destroy();
+    }
   } finally {
     await app.close();
   }
 });
 
-test('a batch whose client leaves during admission keeps its slot until the admission ends', async () => {
+test('a batch whose client leaves during admission keeps its slot until the admission ends', { timeout: 60_000 }, async () => {
   const node = new FakeNode(chain);
   let open: () => void = () => {};
   const gate = new Promise<void>((r) => (open = r));
+  let entered: () => void = () => {};
+  const atGate = new Promise<void>((r) => (entered = r));
   const submit = node.submit.bind(node);
   node.submit = async (tx) => {
+    entered();
     await gate;
     return submit(tx);
   };
@@ -141,7 +170,7 @@ test('a batch whose client leaves during admission keeps its slot until the admi
     await new Promise((r) => s.once('connect', r));
     s.write(`POST /v1/transactions/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
     s.write(body);
-    await sleep(100); // its admission now waits at the gate
+    await atGate; // its admission has begun, and waits at the gate
     s.destroy();
     await sleep(50);
     // A second batch now is refused at once; had it got the slot, it would wait at the gate.

@@ -73,7 +73,10 @@ test('POST /v1/transactions?wait=commit answers after the commit with height and
   const { node, call } = setup();
   const a = transfer(alice, bob, 5n);
   const answer = call('POST', '/v1/transactions?wait=commit', txToJson(a));
-  while (node.mempool.size === 0) await new Promise((r) => setTimeout(r, 2));
+  for (let t = 0; node.mempool.size === 0; t++) {
+    assert.ok(t < 5_000, 'the transaction reached the mempool');
+    await new Promise((r) => setTimeout(r, 2));
+  }
   node.commit();
   const r = await answer;
   assert.equal(r.status, 200);
@@ -92,7 +95,10 @@ test('a transaction that fails at the cut: wait=commit answers its code with its
   const all = 1_000_000n; // alice's genesis balance
   const spend = transfer(alice, bob, all - 1n);
   const answer = call('POST', '/v1/transactions?wait=commit', txToJson(spend));
-  while (node.mempool.size === 0) await new Promise((r) => setTimeout(r, 2));
+  for (let t = 0; node.mempool.size === 0; t++) {
+    assert.ok(t < 5_000, 'the transaction reached the mempool');
+    await new Promise((r) => setTimeout(r, 2));
+  }
   // Another transaction spends the balance first in the same block (a forward the leader took).
   node.commit([transfer(alice, carol, all)]);
   const r = await answer;

@@ -20,8 +20,10 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   assert.ok(report.audit_ok && report.supply_ok && report.converged);
   // The run did real work and really hurt the cluster.
   assert.ok(report.acknowledged > 100, `only ${report.acknowledged} transactions acknowledged`);
-  // The contended pairs reached the failed-transaction path, and its answers were checked.
+  // The contended pairs reached the failed-transaction path, and clients' answers that
+  // named a place were checked against the chain there.
   assert.ok(report.failed_in_chain > 0, 'no transaction failed in a block: the refusal path went unchecked');
+  assert.ok(report.refused_at_place > 0, 'no refusal answer named its place in the chain');
   const injected = Object.entries(report.faults).filter(([k]) => !k.endsWith('_leader'));
   assert.ok(injected.reduce((s, [, n]) => s + n, 0) >= 5, `only ${JSON.stringify(report.faults)} injected`);
   const kinds = ['kill', 'torn_write', 'pause', 'partition', ...(report.disk === 'tmpfs' ? ['full_disk'] : [])];

@@ -90,6 +90,8 @@ export interface ChaosReport {
   readonly refused_committed: number;
   /** Transactions the chain holds as failed (ledger/machine.ts), found by replaying it. */
   readonly failed_in_chain: number;
+  /** Refusals whose answer named a height and index, found failed there with that code. */
+  readonly refused_at_place: number;
   readonly unexpected: number;
   readonly divergent: number;
   readonly audit_ok: boolean;
@@ -444,12 +446,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // chain holds it as failed with the code its client was told, where it was told (found
     // in review: nothing checked it).
     let refusedCommitted = 0;
+    let refusedAtPlace = 0;
     for (const o of outcomes) {
-      if (o.status !== 'refused' || !seen.has(o.id)) continue;
+      if (o.status !== 'refused') continue;
+      if (!seen.has(o.id)) {
+        // An answer that names a place in the chain must be found there.
+        if (o.height !== undefined) {
+          refusedCommitted++;
+          problems.push(`transaction ${o.id} was refused (${o.code ?? '?'}) as failed at ${o.height}/${o.index}, but is not in the chain`);
+        }
+        continue;
+      }
       const place = seen.get(o.id)![0]!;
       const failedAs = failedInChain.get(o.id);
       const samePlace = o.height === undefined || (o.height === place.height && o.index === place.index);
-      if (failedAs === o.code && samePlace) continue;
+      if (failedAs === o.code && samePlace) {
+        if (o.height !== undefined) refusedAtPlace++;
+        continue;
+      }
       refusedCommitted++;
       problems.push(
         `transaction ${o.id} was refused (${o.code ?? '?'}${o.height === undefined ? '' : ` at ${o.height}/${o.index}`}) but is in the chain at ${place.height}/${place.index}, ${failedAs === undefined ? 'applied' : `failed with ${failedAs}`}`,
@@ -500,6 +514,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       duplicated,
       refused_committed: refusedCommitted,
       failed_in_chain: failedInChain.size,
+      refused_at_place: refusedAtPlace,
       unexpected,
       divergent,
       audit_ok: auditOk,

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+/** Runs the CLI; 120 s at most, so a regression that makes a command run on fails instead of hanging the suite. */
 function stele(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000, killSignal: 'SIGKILL' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -262,7 +263,10 @@ test('numbers on the command line are decimal digits only: 0x10, +5, 1e3, " 5 " 
   const data = join(dir, 'up-numbers');
   for (const flag of ['--nodes', '--port', '--peer-port']) {
     for (const text of bad) {
-      const r = stele('up', '--data', data, flag, text, '--json');
+      // Ports far from the defaults: were a bad number taken, a cluster started here would
+      // not collide with anything else on the machine.
+      const ports = flag === '--nodes' ? ['--port', '47180', '--peer-port', '47190'] : [];
+      const r = stele('up', '--data', data, ...ports, flag, text, '--json');
       assert.equal(r.code, 2, `${flag} ${JSON.stringify(text)}`);
       assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', `${flag} ${JSON.stringify(text)}`);
     }
