@@ -42,7 +42,7 @@ export const BATCHES_IN_FLIGHT_MAX = 128;
 /** Bytes of batch bodies being read or admitted at once (by Content-Length, else the most a body may be). */
 export const BATCH_BYTES_IN_FLIGHT_MAX = 256 * 1024 * 1024;
 /** JSON bodies: objects, arrays and elements (commas) at most 64 + one per 8 bytes of text (JSON.parse's heap grows with them). */
-export const JSON_CONTAINERS_PER_BYTE_SHIFT = 3;
+export const JSON_VALUES_PER_BYTE_SHIFT = 3;
 
 /** Open GET /v1/stream connections; more get 503 API_BUSY with Retry-After. */
 export const STREAM_SUBSCRIBERS_MAX = 256;

@@ -21,7 +21,7 @@ import {
   BATCH_BYTES_IN_FLIGHT_MAX,
   STREAM_END_GRACE_MS,
   CONNECTION_IDLE_MS,
-  JSON_CONTAINERS_PER_BYTE_SHIFT,
+  JSON_VALUES_PER_BYTE_SHIFT,
   BATCH_TXS_MAX,
   BLOCKS_PAGE_BYTES_MAX,
   BLOCKS_PAGE_MAX,
@@ -141,7 +141,7 @@ function binaryBatchItems(body: Buffer): Uint8Array[] {
  * counted before JSON.parse: a body of `{},{},...` makes a heap of objects about twenty
  * times its size, and `[1.5,1.5,...]` several times.
  */
-export function jsonContainers(bytes: Uint8Array): number {
+export function jsonValueCount(bytes: Uint8Array): number {
   let count = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
@@ -266,10 +266,10 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       done(new SteleError('API_BAD_REQUEST', 'the JSON body is not valid UTF-8'), undefined);
       return;
     }
-    const containers = jsonContainers(body as Buffer);
-    const containersMax = 64 + ((body as Buffer).length >> JSON_CONTAINERS_PER_BYTE_SHIFT);
-    if (containers > containersMax) {
-      done(new SteleError('API_BAD_REQUEST', `the JSON body holds ${containers} objects, arrays and elements; a body of ${(body as Buffer).length} bytes may hold ${containersMax}`, { limit: containersMax }), undefined);
+    const values = jsonValueCount(body as Buffer);
+    const valuesMax = 64 + ((body as Buffer).length >> JSON_VALUES_PER_BYTE_SHIFT);
+    if (values > valuesMax) {
+      done(new SteleError('API_BAD_REQUEST', `the JSON body holds ${values} objects, arrays and elements; a body of ${(body as Buffer).length} bytes may hold ${valuesMax}`, { limit: valuesMax }), undefined);
       return;
     }
     jsonParser(request, text, done);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { buildApp, jsonContainers, listen } from '../../api/server.js';
+import { buildApp, jsonValueCount, listen } from '../../api/server.js';
 import { BATCH_BODY_BYTES_MAX, BATCH_BYTES_IN_FLIGHT_MAX } from '../../api/limits.js';
 import { frameAll } from '../../api/framing.js';
 import { chain, alice, bob, transfer } from '../support/fixtures.js';
@@ -22,10 +22,10 @@ async function serve() {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('jsonContainers counts brackets outside strings only, escapes included', () => {
-  assert.equal(jsonContainers(Buffer.from('{"a":[1,{"b":"[{,"}],"c":"\\"{[,"}')), 5);
-  assert.equal(jsonContainers(Buffer.from('[[],[],{}]')), 6);
-  assert.equal(jsonContainers(Buffer.from('"{[\\\\"')), 0);
+test('jsonValueCount counts brackets and commas outside strings only, escapes included', () => {
+  assert.equal(jsonValueCount(Buffer.from('{"a":[1,{"b":"[{,"}],"c":"\\"{[,"}')), 5);
+  assert.equal(jsonValueCount(Buffer.from('[[],[],{}]')), 6);
+  assert.equal(jsonValueCount(Buffer.from('"{[\\\\"')), 0);
 });
 
 test('batch bodies: the slot and the bytes are reserved before the body is read; released when the answer closes', async () => {
