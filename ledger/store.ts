@@ -121,9 +121,24 @@ export interface OpenOptions extends CheckerOptions {
   readonly log?: BlockLog;
 }
 
+/**
+ * Index writes (LevelDB batches of committed blocks) that may be under way at once behind
+ * the committed state; a commit that finds this many waits for the oldest to finish.
+ */
+export const INDEX_WRITES_IN_FLIGHT_MAX = 8;
+
 export class LedgerStore {
   private checker: BlockChecker;
   private closed = false;
+  /**
+   * The index writes handed to LevelDB and not yet finished, chained in commit order (each
+   * starts once the one before it has finished, so the index never holds a later block
+   * without an earlier one). Never rejects: a failure is kept in `indexFailure`.
+   */
+  private indexWrites: Promise<void> = Promise.resolve();
+  private indexWritesInFlight = 0;
+  /** The first index write that failed; every later commit and index write refuses with it. */
+  private indexFailure: Error | null = null;
 
   private constructor(
     readonly genesis: Genesis,
@@ -262,6 +277,7 @@ export class LedgerStore {
    */
   async commitMany(blocks: readonly Block[], options: CheckOptions | readonly CheckOptions[] = {}): Promise<BlockResult[]> {
     this.checkOpen();
+    if (this.indexFailure !== null) throw this.indexFailure;
     if (blocks.length === 0) return [];
     invariant(!Array.isArray(options) || options.length === blocks.length, 'one set of check options per block');
     const optionsOf = (k: number): CheckOptions => (Array.isArray(options) ? (options[k] as CheckOptions) : (options as CheckOptions));
@@ -281,13 +297,50 @@ export class LedgerStore {
       for (const p of prepared.slice(results.length + 1)) p.job.done.catch(() => {}); // abandoned: nobody reads them
       throw error;
     }
+    if (this.indexWritesInFlight >= INDEX_WRITES_IN_FLIGHT_MAX) await this.indexWrites;
+    if (this.indexFailure !== null) throw this.indexFailure;
     for (const block of blocks) this.log.append(block.bytes);
     await this.log.sync();
     const batch = this.db.batch();
     blocks.forEach((block, k) => this.index(batch, block, results[k] as BlockResult, k === 0 ? this.checker.state : (results[k - 1] as BlockResult).overlay));
-    await batch.write();
+    // The blocks are durable in the log now, and that is what committed means for the store:
+    // the committed state moves past them at once and their index entries are written
+    // behind it. A crash before the write ends leaves the index short of the log, which
+    // open() repairs by replaying the log (as after any crash between the two). The
+    // index's own readers wait for the writes handed over before them (read your writes),
+    // and the write's wait no longer delays the commit's answers (docs/storage.md).
+    this.writeIndex(batch);
     blocks.forEach((block, k) => this.checker.accept(block, results[k] as BlockResult));
     return results;
+  }
+
+  /** Chains `batch` after the index writes under way (see `indexWrites`). */
+  private writeIndex(batch: ReturnType<ClassicLevel<string, Uint8Array>['batch']>): void {
+    this.indexWritesInFlight++;
+    this.indexWrites = this.indexWrites
+      .then(async () => {
+        if (this.indexFailure !== null) {
+          await batch.close();
+          return;
+        }
+        await batch.write();
+      })
+      .catch((error: unknown) => {
+        this.indexFailure ??= error instanceof Error ? error : new Error(String(error));
+      })
+      .finally(() => {
+        this.indexWritesInFlight--;
+      });
+  }
+
+  /**
+   * Settles once every index write handed over so far has finished: rejects with the first
+   * failure (the node must stop: later commits refuse with it too). A validator watches it
+   * after each commit, so a failed write written behind still stops the process.
+   */
+  async indexed(): Promise<void> {
+    await this.indexWrites;
+    if (this.indexFailure !== null) throw this.indexFailure;
   }
 
   /** Re-checks and indexes a block already durable in the log (recovery). */
@@ -312,14 +365,19 @@ export class LedgerStore {
     }
     const height = block.header.height;
     // `t:<id>`: u64 height, u32 index, and for a failed transaction the ASCII of its code.
+    // The height's 8 bytes are made once per block: a DataView and a BigInt per transaction
+    // were a visible share of a follower's allocations (docs/performance.md, thirteenth session).
+    const heightBytes = u64(height);
     let f = 0;
     block.txs.forEach((tx, i) => {
       const failure = result.failed[f]?.index === i ? (result.failed[f++] as TxFailure) : undefined;
       const location = new Uint8Array(12 + (failure?.code.length ?? 0));
-      const view = new DataView(location.buffer);
-      view.setBigUint64(0, BigInt(height));
-      view.setUint32(8, i);
-      if (failure !== undefined) location.set(Buffer.from(failure.code, 'ascii'), 12);
+      location.set(heightBytes, 0);
+      location[8] = i >>> 24;
+      location[9] = (i >>> 16) & 0xff;
+      location[10] = (i >>> 8) & 0xff;
+      location[11] = i & 0xff;
+      if (failure !== undefined) for (let c = 0; c < failure.code.length; c++) location[12 + c] = failure.code.charCodeAt(c);
       batch.put(`t:${tx.idHex}`, location);
     });
     invariant(f === result.failed.length, 'every failed transaction is indexed');
@@ -353,6 +411,7 @@ export class LedgerStore {
   /** The transactions the committed block at `height` holds as failed, by ascending index. */
   async failuresAt(height: number): Promise<Array<{ index: number; code: ErrorCode }>> {
     this.checkOpen();
+    await this.indexWrites;
     const raw = await this.db.get(failuresKey(height));
     if (raw === undefined) return [];
     try {
@@ -375,6 +434,7 @@ export class LedgerStore {
   /** Where a committed transaction sits, if it does. */
   async txLocation(id: Uint8Array): Promise<TxLocation | undefined> {
     this.checkOpen();
+    await this.indexWrites;
     const raw = await this.db.get(`t:${toHex(id)}`);
     if (raw === undefined) return undefined;
     if (raw.length < 12) throw new SteleError('STORE_CORRUPT', `index entry t:${toHex(id)} has ${raw.length} bytes`);
@@ -390,6 +450,7 @@ export class LedgerStore {
    */
   async scanState(prefix: string, limit: number): Promise<Array<{ key: string; value: Uint8Array }>> {
     this.checkOpen();
+    await this.indexWrites;
     const out: Array<{ key: string; value: Uint8Array }> = [];
     for await (const [key, value] of this.db.iterator({ gte: `s:${prefix}`, lt: `s:${prefix}\x7f`, limit })) out.push({ key: key.slice(2), value: openStateValue(key.slice(2), value) });
     return out;
@@ -401,6 +462,7 @@ export class LedgerStore {
    */
   async accountContracts(publicKeyHex: string, limit: number): Promise<AccountContracts> {
     this.checkOpen();
+    await this.indexWrites;
     const scan = async (prefix: string): Promise<string[]> => {
       const out: string[] = [];
       for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1 })) out.push(key.slice(prefix.length));
@@ -422,6 +484,7 @@ export class LedgerStore {
   /** Height of a committed block by hash. */
   async heightOf(hash: Uint8Array): Promise<number | undefined> {
     this.checkOpen();
+    await this.indexWrites;
     const raw = await this.db.get(`b:${toHex(hash)}`);
     return raw === undefined ? undefined : readU64(raw);
   }
@@ -433,6 +496,7 @@ export class LedgerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.indexWrites;
     await this.db.close();
     await this.log.close();
   }

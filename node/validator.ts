@@ -833,6 +833,11 @@ export class Validator {
         group.map((g) => g.block),
         group.map((g) => g.checks),
       );
+      // Its index write goes on behind the commit (LedgerStore.commitMany); a failure there
+      // (a full disk) stops the node as a failed commit would.
+      this.store.indexed().catch((error: unknown) => {
+        if (!this.stopped) this.fatal(error);
+      });
       // Synchronous from here to the end of the group: nothing else sees the steps between.
       const storedAt = this.clock();
       for (const [k, { entry: e, block: certified, proposedAt }] of group.entries()) {

@@ -267,6 +267,45 @@ test('ledger store: an index that lost its last writes is rebuilt from the log',
   rmSync(dir, { recursive: true });
 });
 
+test('ledger store: index writes go on behind the commit; readers see them, a failed one refuses every later commit, and a reopen replays what it lost', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(4, 2);
+  // The commit resolves before its index write ends; a reader asked right away still sees it.
+  await store.commit(blocks[0]!);
+  assert.deepEqual(await store.txLocation(blocks[0]!.txs[1]!.id), { height: 1, index: 1, failed: null });
+  assert.equal(await store.heightOf(blocks[0]!.hash), 1);
+  await store.indexed();
+  // LevelDB refuses the next write (as with a full disk); the block is in the log already.
+  const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db;
+  const realBatch = db.batch.bind(db);
+  const full = Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
+  (db as { batch: unknown }).batch = () => {
+    const batch = realBatch();
+    (batch as { write: unknown }).write = async () => {
+      await batch.close();
+      throw full;
+    };
+    return batch;
+  };
+  await store.commit(blocks[1]!);
+  assert.equal(store.height, 2, 'committed: durable in the log');
+  await assert.rejects(store.indexed(), (e: unknown) => e === full);
+  await assert.rejects(store.commit(blocks[2]!), (e: unknown) => e === full, 'no commit after a lost index write');
+  assert.equal(store.log.length, 2, 'and nothing more in the log');
+  (db as { batch: unknown }).batch = realBatch;
+  await store.close();
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.replayed, 1);
+  assert.equal(again.height, 2);
+  assert.deepEqual(await again.txLocation(blocks[1]!.txs[0]!.id), { height: 2, index: 0, failed: null });
+  await again.commit(blocks[2]!);
+  await again.commit(blocks[3]!);
+  assert.equal(again.height, 4);
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('crash: SIGKILL at random moments loses nothing acknowledged; a torn tail is cut', async () => {
   const dir = tempDir();
   const child = fileURLToPath(new URL('../support/crash-child.js', import.meta.url));
