@@ -3,8 +3,9 @@
  * indexes (transaction id -> height and index, block hash -> height) and the world state.
  *
  * Commit order: check the block (as an auditor would), append it to the log and make it
- * durable, then write one LevelDB batch (state writes, indexes, tip). A crash between the
- * two leaves the log ahead of LevelDB; opening replays the missing blocks from the log.
+ * durable, move the in-memory tip and state, and write one LevelDB batch (state writes,
+ * indexes, tip) behind them (docs/storage.md). A crash before the batch is written leaves
+ * the log ahead of LevelDB; opening replays the missing blocks from the log.
  * The log is never behind LevelDB (that would mean durable data vanished): STORE_MISMATCH.
  */
 import { join } from 'node:path';
@@ -122,10 +123,11 @@ export interface OpenOptions extends CheckerOptions {
 }
 
 /**
- * Index writes (LevelDB batches of committed blocks) that may be under way at once behind
- * the committed state; a commit that finds this many waits for the oldest to finish.
+ * Index writes (LevelDB batches of committed groups) that may wait or run at once behind
+ * the committed state; a commit that finds this many waits for the oldest to finish. Each
+ * holds its group's batch in memory until written.
  */
-export const INDEX_WRITES_IN_FLIGHT_MAX = 8;
+export const INDEX_WRITES_IN_FLIGHT_MAX = 4;
 
 export class LedgerStore {
   private checker: BlockChecker;
@@ -136,8 +138,12 @@ export class LedgerStore {
    * without an earlier one). Never rejects: a failure is kept in `indexFailure`.
    */
   private indexWrites: Promise<void> = Promise.resolve();
-  private indexWritesInFlight = 0;
-  /** The first index write that failed; every later commit and index write refuses with it. */
+  /** One promise per index write not yet finished, oldest first (they finish in order). */
+  private readonly indexWritesPending: Promise<void>[] = [];
+  /**
+   * The first index write that failed. Every index write after it is dropped, every commit
+   * that starts after it refuses with it, and every index read fails (STORE_IO/STORE_FULL).
+   */
   private indexFailure: Error | null = null;
 
   private constructor(
@@ -267,8 +273,8 @@ export class LedgerStore {
 
   /**
    * `commit` for consecutive blocks at once (group commit): each is validated on top of
-   * the ones before it, then all are appended with one persist and indexed with one
-   * LevelDB batch, and only then does the committed state move past them, in order. A
+   * the ones before it, then all are appended with one persist, the committed state moves
+   * past them in order, and one LevelDB batch indexes them behind it (`writeIndex`). A
    * validator applying a backlog pays the persist and the index write once per group
    * instead of once per block. A refused block anywhere in the group refuses the whole
    * group before anything is appended.
@@ -297,7 +303,7 @@ export class LedgerStore {
       for (const p of prepared.slice(results.length + 1)) p.job.done.catch(() => {}); // abandoned: nobody reads them
       throw error;
     }
-    if (this.indexWritesInFlight >= INDEX_WRITES_IN_FLIGHT_MAX) await this.indexWrites;
+    while (this.indexWritesPending.length >= INDEX_WRITES_IN_FLIGHT_MAX) await this.indexWritesPending[0];
     if (this.indexFailure !== null) throw this.indexFailure;
     for (const block of blocks) this.log.append(block.bytes);
     await this.log.sync();
@@ -316,10 +322,10 @@ export class LedgerStore {
 
   /** Chains `batch` after the index writes under way (see `indexWrites`). */
   private writeIndex(batch: ReturnType<ClassicLevel<string, Uint8Array>['batch']>): void {
-    this.indexWritesInFlight++;
-    this.indexWrites = this.indexWrites
+    const done = this.indexWrites
       .then(async () => {
         if (this.indexFailure !== null) {
+          // Never a later block without an earlier one: the log replays both at open.
           await batch.close();
           return;
         }
@@ -329,8 +335,25 @@ export class LedgerStore {
         this.indexFailure ??= error instanceof Error ? error : new Error(String(error));
       })
       .finally(() => {
-        this.indexWritesInFlight--;
+        invariant(this.indexWritesPending[0] === done, 'index writes finish in commit order');
+        this.indexWritesPending.shift();
       });
+    this.indexWritesPending.push(done);
+    this.indexWrites = done;
+  }
+
+  /** Index writes not finished yet (for tests and metrics). */
+  get indexWritesWaiting(): number {
+    return this.indexWritesPending.length;
+  }
+
+  /** Waits for the index writes handed over so far; a reader then sees every commit made before it. */
+  private async indexCaughtUp(): Promise<void> {
+    await this.indexWrites;
+    const failure = this.indexFailure;
+    if (failure !== null) {
+      throw new SteleError(isNoSpaceError(failure) ? 'STORE_FULL' : 'STORE_IO', `the index lost a committed block's write (the node stops; a restart replays it from the block log): ${failure.message}`);
+    }
   }
 
   /**
@@ -411,7 +434,7 @@ export class LedgerStore {
   /** The transactions the committed block at `height` holds as failed, by ascending index. */
   async failuresAt(height: number): Promise<Array<{ index: number; code: ErrorCode }>> {
     this.checkOpen();
-    await this.indexWrites;
+    await this.indexCaughtUp();
     const raw = await this.db.get(failuresKey(height));
     if (raw === undefined) return [];
     try {
@@ -434,7 +457,7 @@ export class LedgerStore {
   /** Where a committed transaction sits, if it does. */
   async txLocation(id: Uint8Array): Promise<TxLocation | undefined> {
     this.checkOpen();
-    await this.indexWrites;
+    await this.indexCaughtUp();
     const raw = await this.db.get(`t:${toHex(id)}`);
     if (raw === undefined) return undefined;
     if (raw.length < 12) throw new SteleError('STORE_CORRUPT', `index entry t:${toHex(id)} has ${raw.length} bytes`);
@@ -450,7 +473,7 @@ export class LedgerStore {
    */
   async scanState(prefix: string, limit: number): Promise<Array<{ key: string; value: Uint8Array }>> {
     this.checkOpen();
-    await this.indexWrites;
+    await this.indexCaughtUp();
     const out: Array<{ key: string; value: Uint8Array }> = [];
     for await (const [key, value] of this.db.iterator({ gte: `s:${prefix}`, lt: `s:${prefix}\x7f`, limit })) out.push({ key: key.slice(2), value: openStateValue(key.slice(2), value) });
     return out;
@@ -462,7 +485,7 @@ export class LedgerStore {
    */
   async accountContracts(publicKeyHex: string, limit: number): Promise<AccountContracts> {
     this.checkOpen();
-    await this.indexWrites;
+    await this.indexCaughtUp();
     const scan = async (prefix: string): Promise<string[]> => {
       const out: string[] = [];
       for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1 })) out.push(key.slice(prefix.length));
@@ -484,7 +507,7 @@ export class LedgerStore {
   /** Height of a committed block by hash. */
   async heightOf(hash: Uint8Array): Promise<number | undefined> {
     this.checkOpen();
-    await this.indexWrites;
+    await this.indexCaughtUp();
     const raw = await this.db.get(`b:${toHex(hash)}`);
     return raw === undefined ? undefined : readU64(raw);
   }
@@ -493,6 +516,10 @@ export class LedgerStore {
     if (this.closed) throw new SteleError('STORE_CLOSED', 'the ledger store is closed');
   }
 
+  /**
+   * Waits for the index writes under way, then closes. A write that failed is not thrown
+   * here (indexed() reports it): the block log holds its blocks and the next open replays them.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -139,8 +139,9 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       // stops the process (chaos seed 31 found this). Callers still get it through `waiting`.
       waiting.catch(() => {});
       // It may have committed between submit and this call.
-      // A location above the store's height is an index batch written a moment before the
-      // in-memory tip moves: not readable yet, so wait for the commit as if it were absent.
+      // A location above the store's height would be an index entry ahead of the tip: the
+      // store writes its batches behind the tip now (docs/storage.md), so this is a guard
+      // only; such a block is not readable yet, so wait for the commit as if it were absent.
       const done = await validator.location(hex);
       if (done === undefined || done.height > store.height) return waiting;
       if (done.failed !== null) throw new SteleError(done.failed, failedReason(done.failed, done.height, done.index), { id: hex, height: done.height, index: done.index });
@@ -155,8 +156,8 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         }
         return s;
       }
-      // Indexed but the tip has not moved yet (the index batch lands just before it): pending
-      // for a moment, rather than a block read past the height (a 500).
+      // Indexed above the tip (a guard: the store writes its index behind the tip): pending,
+      // rather than a block read past the height (a 500).
       if (s.height > store.height) return { status: 'pending' };
       const recent = recentBlock(s.height);
       recent.tree ??= new MerkleTree(recent.block.txs.map((t) => leafHash(t.bytes)));
@@ -191,9 +192,9 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       const raw = store.state.get(keys.identity(hex));
       const identity = raw === undefined ? null : decodeIdentity(raw);
       // The store's account index names them; the committed state gives their details.
-      // LevelDB takes a block's batch a moment before the in-memory state moves past it, so
-      // an entry the state does not show yet belongs to the block being committed: it is
-      // left out of this answer (the next one has it), never reported half-made.
+      // The index is written behind the in-memory state (and the store's readers wait for
+      // it), so an entry the state does not show is not expected; should one appear it is
+      // left out of this answer, never reported half-made.
       const found = await store.accountContracts(hex, ACCOUNT_RECORDS_MAX);
       const contracts: ContractView[] = [];
       for (const name of found.templates) {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { FileBlockLog } from '../../ledger/block-log.js';
 import { encodeBlock, withCertificate, type Block } from '../../ledger/block.js';
-import { LedgerStore } from '../../ledger/store.js';
+import { INDEX_WRITES_IN_FLIGHT_MAX, LedgerStore } from '../../ledger/store.js';
 import { verifyChain } from '../../ledger/chain.js';
 import { isSteleError } from '../../ledger/errors.js';
 import { toHex } from '../../ledger/assert.js';
@@ -267,19 +267,63 @@ test('ledger store: an index that lost its last writes is rebuilt from the log',
   rmSync(dir, { recursive: true });
 });
 
-test('ledger store: index writes go on behind the commit; readers see them, a failed one refuses every later commit, and a reopen replays what it lost', async () => {
+test('ledger store: index writes go on behind the commit, one at a time in commit order and at most INDEX_WRITES_IN_FLIGHT_MAX waiting; readers wait for them', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(10, 2);
+  const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db;
+  const realBatch = db.batch.bind(db);
+  // Each batch remembers the order it was made in; its write takes 20 ms.
+  let made = 0;
+  let running = 0;
+  const started: number[] = [];
+  (db as { batch: unknown }).batch = () => {
+    const batch = realBatch();
+    const order = made++;
+    const write = batch.write.bind(batch);
+    (batch as { write: unknown }).write = async () => {
+      assert.equal(running, 0, 'one write at a time');
+      running++;
+      started.push(order);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
+      return write();
+    };
+    return batch;
+  };
+  let mostWaiting = 0;
+  for (const b of blocks) {
+    await store.commit(b);
+    mostWaiting = Math.max(mostWaiting, store.indexWritesWaiting);
+  }
+  // The commits did not wait for each write: several were waiting, never more than the bound.
+  assert.ok(mostWaiting > 1, `writes waited behind the commits (at most ${mostWaiting})`);
+  assert.ok(mostWaiting <= INDEX_WRITES_IN_FLIGHT_MAX, `at most ${INDEX_WRITES_IN_FLIGHT_MAX} waiting, saw ${mostWaiting}`);
+  // A reader asked while writes are still waiting sees the last commit.
+  assert.ok(store.indexWritesWaiting > 0);
+  assert.deepEqual(await store.txLocation(blocks[9]!.txs[1]!.id), { height: 10, index: 1, failed: null });
+  assert.equal(await store.heightOf(blocks[9]!.hash), 10);
+  assert.equal(store.indexWritesWaiting, 0);
+  assert.deepEqual(started, Array.from({ length: 10 }, (_, i) => i), 'written in commit order');
+  (db as { batch: unknown }).batch = realBatch;
+  await store.close();
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.replayed, 0, 'every write landed');
+  assert.equal(again.height, 10);
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('ledger store: a failed index write fails index reads, refuses every later commit before the log, and a reopen replays the block it lost', async () => {
   const dir = tempDir();
   const store = await LedgerStore.open(dir, chain.genesis);
   const { blocks } = makeChain(4, 2);
-  // The commit resolves before its index write ends; a reader asked right away still sees it.
   await store.commit(blocks[0]!);
-  assert.deepEqual(await store.txLocation(blocks[0]!.txs[1]!.id), { height: 1, index: 1, failed: null });
-  assert.equal(await store.heightOf(blocks[0]!.hash), 1);
   await store.indexed();
   // LevelDB refuses the next write (as with a full disk); the block is in the log already.
   const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db;
   const realBatch = db.batch.bind(db);
-  const full = Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
+  const full = new Error('IO error: No space left on device');
   (db as { batch: unknown }).batch = () => {
     const batch = realBatch();
     (batch as { write: unknown }).write = async () => {
@@ -291,6 +335,9 @@ test('ledger store: index writes go on behind the commit; readers see them, a fa
   await store.commit(blocks[1]!);
   assert.equal(store.height, 2, 'committed: durable in the log');
   await assert.rejects(store.indexed(), (e: unknown) => e === full);
+  // The index misses block 2: its readers refuse rather than answer from it.
+  await assert.rejects(store.txLocation(blocks[1]!.txs[0]!.id), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  await assert.rejects(store.heightOf(blocks[0]!.hash), (e: unknown) => isSteleError(e, 'STORE_FULL'));
   await assert.rejects(store.commit(blocks[2]!), (e: unknown) => e === full, 'no commit after a lost index write');
   assert.equal(store.log.length, 2, 'and nothing more in the log');
   (db as { batch: unknown }).batch = realBatch;

@@ -435,3 +435,39 @@ test('submitMany admits a batch exactly as submit does one by one: same ids, sam
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an index write that fails behind a commit stops the validator through onFatal (a full disk exits 75 that way)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-node-'));
+  const net = new Net();
+  const disks: Uint8Array[][] = Array.from({ length: N }, () => []);
+  const fatal: unknown[] = [];
+  const validators: Validator[] = [];
+  try {
+    for (let i = 0; i < N; i++) validators.push(await openValidator(dir, i, net, disks, fatal));
+    for (let t = 0; t < 300 && !validators.some((v) => v.status().role === 'leader'); t++) await sleep(10);
+    // Every index write of validator 0's store fails from now on (LevelDB's words for ENOSPC).
+    const full = new Error('IO error: No space left on device');
+    const db = (validators[0]!.ledger as unknown as { db: { batch: () => { write: unknown; close: () => Promise<void> } } }).db;
+    const realBatch = db.batch.bind(db);
+    db.batch = () => {
+      const batch = realBatch();
+      batch.write = async () => {
+        await batch.close();
+        throw full;
+      };
+      return batch;
+    };
+    const users = chain.users;
+    const tx = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[1]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: 5n } }, [users[1]!]);
+    const { id } = validators[1]!.submit(tx);
+    // The commit itself succeeds everywhere (the block is durable in validator 0's log too);
+    // the write behind it fails, and validator 0 reports it as fatal.
+    await validators[1]!.waitForCommit(id, 10_000);
+    for (let t = 0; t < 500 && fatal.length === 0; t++) await sleep(10);
+    assert.deepEqual(fatal, [full]);
+  } finally {
+    for (const v of validators) await v.stop();
+    for (const v of validators) await v.ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
