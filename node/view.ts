@@ -231,6 +231,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         validator.blockSeconds.metric('stele_block_commit_seconds', 'time from proposing a block to storing it committed, on the leader that proposed it'),
         { name: 'stele_committed_height', help: 'height of the last committed block', type: 'gauge', samples: [{ value: store.height }] },
         { name: 'stele_mempool_transactions', help: 'transactions waiting in the mempool', type: 'gauge', samples: [{ value: validator.mempoolSize }] },
+        { name: 'stele_index_writes_waiting', help: 'LevelDB index batches of committed blocks not yet written (docs/storage.md; at most 4)', type: 'gauge', samples: [{ value: store.indexWritesWaiting }] },
         counter('stele_blocks_committed_total', 'blocks committed by this validator since start', c.committedBlocks),
         counter('stele_transactions_committed_total', 'transactions in committed blocks since start, failed ones included', c.committedTxs),
         counter('stele_blocks_proposed_total', 'blocks this validator proposed as leader', c.proposedBlocks),

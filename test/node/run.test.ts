@@ -132,6 +132,8 @@ test('GET /v1/accounts through a real node: the contracts a key deployed and the
     const metrics = await client.metrics();
     const gauge = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     assert.ok(gauge('stele_committed_height') >= 3, 'three blocks or more committed');
+    const waiting = gauge('stele_index_writes_waiting');
+    assert.ok(waiting >= 0 && waiting <= 4, `index writes waiting: ${waiting}`);
     const rss = gauge('stele_memory_resident_bytes');
     const heapUsed = gauge('stele_memory_heap_used_bytes');
     assert.ok(rss > 10 * 2 ** 20 && rss < 64 * 2 ** 30, `rss ${rss}`);
