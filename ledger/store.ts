@@ -279,7 +279,8 @@ export class LedgerStore {
    * instead of once per block. A refused block anywhere in the group refuses the whole
    * group before anything is appended.
    * `options` applies to every block, or is given per block (an array as long as `blocks`).
-   * @throws SteleError BLOCK_* naming the first block refused (nothing is written then).
+   * @throws SteleError BLOCK_* naming the first block refused (nothing is written then); or
+   * the error of an earlier index write that failed (see `indexed()`), before anything is written.
    */
   async commitMany(blocks: readonly Block[], options: CheckOptions | readonly CheckOptions[] = {}): Promise<BlockResult[]> {
     this.checkOpen();
