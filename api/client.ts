@@ -9,10 +9,11 @@
  */
 import { toHex } from '../ledger/assert.js';
 import { BLOCK_BYTES_MAX } from '../ledger/constants.js';
+import { headerOfEncoded } from '../ledger/block.js';
 import type { Signer } from '../ledger/ed25519.js';
 import type { ErrorCode } from '../ledger/errors.js';
 import type { Tx } from '../ledger/tx.js';
-import { frameAll, unframeAll } from './framing.js';
+import { FrameReader, frameAll, unframeAll } from './framing.js';
 import { BLOCKS_PAGE_BYTES_MAX, BLOCKS_PAGE_MAX } from './limits.js';
 import { signRequest } from './members.js';
 import type { LintReport } from './node-view.js';
@@ -280,6 +281,71 @@ export class SteleClient {
           if (/^event: block$/m.test(event) && data !== '') onHeader(JSON.parse(data) as HeaderJson);
         }
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
+      }
+    } catch (error) {
+      if (signal.aborted) return 'aborted';
+      throw error;
+    }
+    return signal.aborted ? 'aborted' : 'ended';
+  }
+
+  /**
+   * Follows GET /v1/stream in its binary form: `onBlock` gets each committed block's
+   * canonical encoding (as GET /v1/blocks/:height sends it) and height, in height order,
+   * until `signal` aborts (then resolves). No block is fetched separately, and no header
+   * JSON is parsed. Resumes as `stream` does; a connection that ends without progress
+   * resolves. A block out of order or larger than BLOCK_BYTES_MAX rejects with
+   * CLIENT_BAD_ANSWER.
+   */
+  async blockStream(onBlock: (bytes: Uint8Array, height: number) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
+    let from = options.from;
+    for (;;) {
+      const before = from;
+      const last = await this.blockStreamOnce(
+        (bytes, height) => {
+          from = height + 1;
+          onBlock(bytes, height);
+        },
+        options.signal,
+        from,
+      );
+      if (last === 'aborted' || from === before) return;
+    }
+  }
+
+  private async blockStreamOnce(onBlock: (bytes: Uint8Array, height: number) => void, signal: AbortSignal, from: number | undefined): Promise<'aborted' | 'ended'> {
+    const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
+    const headers = await this.headersFor('GET', target, new Uint8Array(0));
+    let response: Response;
+    try {
+      response = await fetch(this.base + target, { headers: { ...headers, accept: 'application/octet-stream' }, signal });
+    } catch (error) {
+      if (signal.aborted) return 'aborted';
+      throw error;
+    }
+    if (!response.ok || response.body === null) throw await errorOf(response);
+    const frames = new FrameReader(BLOCK_BYTES_MAX);
+    let expected = from;
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        let items: Uint8Array[];
+        try {
+          items = frames.push(chunk);
+        } catch (error) {
+          throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', (error as Error).message);
+        }
+        for (const bytes of items) {
+          if (bytes.length === 0) continue; // keep-alive
+          let height: number;
+          try {
+            height = headerOfEncoded(bytes).header.height;
+          } catch {
+            throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'a streamed block does not decode');
+          }
+          if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
+          expected = height + 1;
+          onBlock(bytes, height);
+        }
       }
     } catch (error) {
       if (signal.aborted) return 'aborted';

@@ -38,3 +38,62 @@ export function unframeAll(bytes: Uint8Array, itemsMax: number): { items: Uint8A
   }
   return { items, fault: null };
 }
+
+/**
+ * Splits a length-framed byte stream that arrives in chunks of any size (the binary block
+ * stream): `push` returns the items each chunk completes, as views. Chunks are held until
+ * the next frame is whole and then joined once, so a large item arriving in many small
+ * chunks costs one copy, not one per chunk. An item longer than `itemBytesMax` is refused
+ * as soon as its length arrives.
+ */
+export class FrameReader {
+  private chunks: Uint8Array[] = [];
+  private held = 0;
+  /** Bytes the next frame needs in all (4 while its length is not known). */
+  private need = 4;
+
+  constructor(private readonly itemBytesMax: number) {}
+
+  /** Bytes held for a frame not yet complete. */
+  get buffered(): number {
+    return this.held;
+  }
+
+  /** @throws RangeError when a frame announces more than `itemBytesMax` bytes. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (chunk.length === 0) return [];
+    this.chunks.push(chunk);
+    this.held += chunk.length;
+    if (this.held < this.need) return [];
+    const bytes = this.chunks.length === 1 ? chunk : joined(this.chunks, this.held);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const items: Uint8Array[] = [];
+    let at = 0;
+    this.need = 4;
+    while (bytes.length - at >= 4) {
+      const n = view.getUint32(at);
+      if (n > this.itemBytesMax) throw new RangeError(`a frame of ${n} bytes exceeds ${this.itemBytesMax}`);
+      if (bytes.length - at - 4 < n) {
+        this.need = 4 + n;
+        break;
+      }
+      items.push(bytes.subarray(at + 4, at + 4 + n));
+      at += 4 + n;
+    }
+    // The unfinished rest is copied out: small, or about to be joined with what follows.
+    const rest = bytes.slice(at);
+    this.chunks = rest.length === 0 ? [] : [rest];
+    this.held = rest.length;
+    return items;
+  }
+}
+
+function joined(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -48,6 +48,16 @@ export const JSON_VALUES_PER_BYTE_SHIFT = 3;
 export const STREAM_SUBSCRIBERS_MAX = 256;
 /** A subscriber whose unsent bytes exceed this is too slow and is disconnected. */
 export const STREAM_BUFFER_BYTES_MAX = 1024 * 1024;
+/**
+ * The binary stream (GET /v1/stream with Accept: application/octet-stream) sends whole
+ * blocks: a subscriber with more than this unsent when a block comes is disconnected (an
+ * empty queue always takes one block, whatever its size).
+ */
+export const STREAM_BINARY_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
+/** Open binary streams (counted among STREAM_SUBSCRIBERS_MAX too): each may hold a block or two of memory. */
+export const STREAM_BINARY_SUBSCRIBERS_MAX = 16;
+/** Bytes of live blocks held for a subscriber while its replay runs; past it the stream ends and the client resumes. */
+export const STREAM_BACKLOG_BYTES_MAX = 32 * 1024 * 1024;
 /** Blocks replayed to a reconnecting subscriber (Last-Event-ID or ?from=). */
 export const STREAM_REPLAY_BLOCKS_MAX = 1_000;
 /** Keep-alive comment interval on an idle stream. */
@@ -76,6 +86,7 @@ function checkApiLimits(): void {
   assert.ok(BATCH_BYTES_IN_FLIGHT_MAX >= BATCH_BODY_BYTES_MAX);
   assert.ok(CONNECTION_IDLE_MS > COMMIT_WAIT_MS_MAX && CONNECTION_IDLE_MS > STREAM_HEARTBEAT_MS);
   assert.ok(BLOCKS_PAGE_BYTES_MAX >= TX_BYTES_MAX);
+  assert.ok(STREAM_BINARY_SUBSCRIBERS_MAX <= STREAM_SUBSCRIBERS_MAX);
   assert.ok(COMMIT_WAIT_MS_DEFAULT <= COMMIT_WAIT_MS_MAX);
   assert.ok(MEMBERS_WINDOW_MS_DEFAULT <= MEMBERS_WINDOW_MS_MAX);
   assert.ok(SIGNERS_MAX >= 1);

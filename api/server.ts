@@ -35,6 +35,9 @@ import {
   MEMBERS_WINDOW_MS_MAX,
   PARAM_CHARS_MAX,
   REQUEST_TIMEOUT_MS,
+  STREAM_BACKLOG_BYTES_MAX,
+  STREAM_BINARY_BUFFER_BYTES_MAX,
+  STREAM_BINARY_SUBSCRIBERS_MAX,
   STREAM_BUFFER_BYTES_MAX,
   STREAM_HEARTBEAT_MS,
   STREAM_REPLAY_BLOCKS_MAX,
@@ -166,7 +169,20 @@ function eventText(block: Headed): string {
   return text;
 }
 
-/** The answers of one SSE subscriber. */
+/** One block's frame on the binary stream (its length as a u32 big-endian, then its encoding), built once. */
+const blockFrames = new WeakMap<Uint8Array, Buffer>();
+function blockFrame(bytes: Uint8Array): Buffer {
+  let frame = blockFrames.get(bytes);
+  if (frame === undefined) {
+    frame = asBuffer(frameAll([bytes]));
+    blockFrames.set(bytes, frame);
+  }
+  return frame;
+}
+
+/** The binary stream's keep-alive: a frame of length 0 (no block is empty). */
+const EMPTY_FRAME = Buffer.alloc(4);
+
 /** A batch's reservation (POST /v1/transactions/batch): freed once closed and not running. */
 interface BatchSlot {
   closed: boolean;
@@ -177,12 +193,17 @@ interface BatchSlot {
 /** What an event needs of a block: its header and hash (replays decode no more). */
 type Headed = Pick<Block, 'header' | 'hash'>;
 
+/** The answers of one stream subscriber: server-sent events of headers, or binary frames of whole blocks. */
 interface Subscriber {
+  readonly binary: boolean;
   /** Height of the last block sent; live blocks at or below it are skipped. */
   lastSent: number;
-  /** Blocks that arrived during the replay, sent after it. */
+  /** Blocks that arrived during the replay, sent after it, and their bytes. */
   backlog: Block[] | null;
-  send(block: Headed): void;
+  backlogBytes: number;
+  /** A live block (or a replayed one: a binary replay has no decoded header, so it passes its height). */
+  send(block: Block): void;
+  sendReplayed(height: number, bytes: Uint8Array): void;
   /** Ends the stream; `drop` destroys the connection instead of flushing what is queued. */
   close(drop?: boolean): void;
 }
@@ -242,6 +263,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   let waiters = 0;
   let lintsInFlight = 0;
   const subscribers = new Set<Subscriber>();
+  let binarySubscribers = 0;
   const routes: RouteRecord[] = [];
   let openApi: Record<string, unknown> | null = null;
 
@@ -729,14 +751,16 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     },
   );
 
-  // Server-sent events: one node listener fans committed headers out to the subscribers.
+  // The block stream: one node listener fans committed blocks out to the subscribers.
   let unsubscribeNode: (() => void) | null = null;
   app.addHook('onReady', async () => {
     unsubscribeNode = node.onCommittedBlock((block) => {
       for (const s of subscribers) {
         if (s.backlog === null) s.send(block);
-        else if (s.backlog.length < replayMax) s.backlog.push(block);
-        else s.close(); // blocks arrive faster than the replay is read: the client resumes later
+        else if (s.backlog.length < replayMax && (s.backlog.length === 0 || s.backlogBytes + block.bytes.length <= STREAM_BACKLOG_BYTES_MAX)) {
+          s.backlog.push(block);
+          s.backlogBytes += block.bytes.length;
+        } else s.close(); // blocks arrive faster than the replay is read: the client resumes later
       }
     });
   });
@@ -749,14 +773,25 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     STREAM_ROUTE,
     {
       schema: {
-        summary: 'Server-sent events: one `block` event per committed block header (id = height); Last-Event-ID or ?from= replays missed ones',
+        summary:
+          'The committed blocks as they come: server-sent events, one `block` event per header (id = height); or, with Accept: application/octet-stream, each whole block\'s encoding after a u32 big-endian length (a zero length is a keep-alive). ?from= (or Last-Event-ID) replays missed ones',
         tags: ['blocks'],
         querystring: streamQuerySchema,
-        response: { 200: { content: { 'text/event-stream': { schema: { type: 'string', description: 'event: block, id: <height>, data: BlockHeader JSON' } } } }, ...ERROR_RESPONSES },
+        response: {
+          200: {
+            content: {
+              'text/event-stream': { schema: { type: 'string', description: 'event: block, id: <height>, data: BlockHeader JSON' } },
+              'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'u32 big-endian length, then a block encoding; length 0: keep-alive' } },
+            },
+          },
+          ...ERROR_RESPONSES,
+        },
       },
     },
     async (request, reply) => {
+      const binary = acceptsBinary(request);
       if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
+      if (binary && binarySubscribers >= STREAM_BINARY_SUBSCRIBERS_MAX) throw new SteleError('API_BUSY', `${binarySubscribers} binary stream subscribers already`, { retry_after_s: 5 });
       const lastEventId = request.headers['last-event-id'];
       let from: number | null = null;
       const query = request.query as { from?: string };
@@ -768,27 +803,51 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       if (from !== null && from > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${from} is beyond 2^53 - 1`, { from });
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      res.write('retry: 2000\n\n');
+      if (binary) res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      else {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.write('retry: 2000\n\n');
+      }
       let closed = false;
+      // A subscriber that does not read is dropped rather than buffered without bound:
+      // destroyed, since end() would wait for it to read what is queued (found in review).
+      // Headers are small, so an event may pass the bound before the drop; a whole block
+      // may be large, so the binary stream checks first (an empty queue takes any block).
+      const write = (height: number, chunk: string | Buffer): void => {
+        if (closed || height <= subscriber.lastSent) return;
+        if (binary && res.writableLength > STREAM_BINARY_BUFFER_BYTES_MAX) {
+          subscriber.close(true);
+          return;
+        }
+        subscriber.lastSent = height;
+        res.write(chunk);
+        if (!binary && res.writableLength > STREAM_BUFFER_BYTES_MAX) subscriber.close(true);
+      };
       const subscriber: Subscriber = {
+        binary,
         lastSent: Number.MAX_SAFE_INTEGER,
         // Subscribed before reading the tip, so no block falls between the two: live blocks
         // wait here until the replay (or the tip) is known.
         backlog: [],
+        backlogBytes: 0,
         send(block) {
-          if (closed || block.header.height <= this.lastSent) return;
-          this.lastSent = block.header.height;
-          res.write(eventText(block));
-          // A subscriber that does not read is dropped rather than buffered without bound:
-          // destroyed, since end() would wait for it to read what is queued (found in review).
-          if (res.writableLength > STREAM_BUFFER_BYTES_MAX) this.close(true);
+          if (binary) {
+            if (!closed && block.header.height > this.lastSent) write(block.header.height, blockFrame(block.bytes));
+          } else write(block.header.height, eventText(block));
+        },
+        sendReplayed(height, bytes) {
+          if (closed || height <= this.lastSent) return;
+          if (binary) write(height, asBuffer(frameAll([bytes])));
+          else write(height, eventText(headerOfEncoded(bytes)));
         },
         close(drop = false) {
           if (closed) return;
           closed = true;
           clearInterval(heartbeat);
           subscribers.delete(subscriber);
+          if (binary) binarySubscribers--;
+          this.backlog = null;
+          this.backlogBytes = 0;
           if (drop) {
             res.destroy();
             return;
@@ -798,25 +857,38 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           setTimeout(() => res.destroy(), STREAM_END_GRACE_MS).unref();
         },
       };
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+      const heartbeat = setInterval(() => res.write(binary ? EMPTY_FRAME : ': keep-alive\n\n'), heartbeatMs);
       heartbeat.unref();
       subscribers.add(subscriber);
+      if (binary) binarySubscribers++;
       res.on('close', () => subscriber.close());
+      // The binary replay waits for a slow reader instead of queueing pages for it (a page
+      // may hold megabytes); live blocks meanwhile wait in the backlog, which is bounded.
+      const drained = (): Promise<void> =>
+        new Promise((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
       try {
         const latest = await node.latestHeight();
         subscriber.lastSent = from === null ? latest : from - 1;
         if (from !== null) {
           const end = Math.min(latest, from + replayMax - 1);
-          // Headers only (the transactions are not decoded), a page per turn of the event loop.
+          // Encodings as stored (the transactions are not decoded), a page per turn of the event loop.
           for (let h = from; h <= end && !closed; ) {
             const page = await node.blocksBytes(h, Math.min(BLOCKS_PAGE_MAX, end - h + 1));
             if (page.length === 0) break;
-            for (const bytes of page) subscriber.send(headerOfEncoded(bytes));
-            h += page.length;
-            await new Promise((resolve) => setImmediate(resolve));
+            for (const bytes of page) subscriber.sendReplayed(h++, bytes);
+            if (binary && !closed && res.writableLength > STREAM_BINARY_BUFFER_BYTES_MAX / 2) await drained();
+            else await new Promise((resolve) => setImmediate(resolve));
           }
           // More to replay than one connection carries: end it; the client resumes with
-          // Last-Event-ID (EventSource does so by itself after `retry` ms).
+          // Last-Event-ID (EventSource does so by itself after `retry` ms) or ?from=.
           if (end < latest) {
             subscriber.close();
             return;
@@ -829,6 +901,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       }
       const backlog = subscriber.backlog ?? [];
       subscriber.backlog = null;
+      subscriber.backlogBytes = 0;
       for (const block of backlog) subscriber.send(block);
     },
   );

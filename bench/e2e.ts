@@ -1,7 +1,7 @@
 /**
  * bench:e2e: Stele end to end. Three validator processes (`stele node --config`, laid out
  * as `stele up` does) on loopback; concurrent clients submit pre-signed transfers through
- * the REST API; commits are counted in the blocks a validator's /v1/stream announces.
+ * the REST API; commits are counted in the blocks a validator's binary /v1/stream sends.
  * In the same run: one core's fast Ed25519 verify rate (the machine's signature limit is
  * cores x that), and a three-member etcd cluster doing durable 256-byte puts through its
  * HTTP JSON gateway at the same concurrency. Medians over `--runs`; progress on stderr;
@@ -32,7 +32,9 @@ import { Worker } from 'node:worker_threads';
 import { toHex } from '../ledger/assert.js';
 import { keyPairFromSeed } from '../ledger/ed25519.js';
 import { SteleClient } from '../api/client.js';
-import { frameAll, unframeAll } from '../api/framing.js';
+import { FrameReader, frameAll } from '../api/framing.js';
+import { headerOfEncoded } from '../ledger/block.js';
+import { BLOCK_BYTES_MAX } from '../ledger/constants.js';
 import { HttpLite } from './http-lite.js';
 import { prepareCluster, startValidators, type RunningCluster } from '../cli/up.js';
 import { signedTransfers, verifyRateFast } from './crypto-lib.js';
@@ -256,17 +258,14 @@ class Group {
 }
 
 /**
- * Follows one validator's /v1/stream; for each block announced, records when it was seen
- * and fetches its encoding to learn which transactions it committed (keyed by their
- * signature tails, without decoding them).
+ * Follows one validator's binary /v1/stream (whole blocks, as they commit); for each block
+ * records when it arrived and which transactions it committed (keyed by their signature
+ * tails, without decoding them).
  */
 class CommitObserver {
   private readonly pending = new Map<string, Group>();
-  private readonly seenAtMs = new Map<number, number>();
   private readonly abort = new AbortController();
-  private next = 1;
   private latest = 0;
-  private fetching = false;
   failure: Error | null = null;
   committedTotal = 0;
 
@@ -286,14 +285,25 @@ class CommitObserver {
 
   async start(): Promise<void> {
     this.latest = (await this.client.status()).committed_height;
-    this.next = this.latest + 1;
-    const stream = this.client.stream(
-      (header) => {
-        this.seenAtMs.set(header.height, performance.now());
-        this.latest = Math.max(this.latest, header.height);
-        void this.fetchLoop();
+    const frames = new FrameReader(BLOCK_BYTES_MAX);
+    const stream = this.http.stream(
+      `${this.url}/v1/stream?from=${this.latest + 1}`,
+      'application/octet-stream',
+      (chunk) => {
+        if (this.failure !== null) return;
+        try {
+          for (const bytes of frames.push(chunk)) {
+            if (bytes.length === 0) continue; // keep-alive
+            const height = headerOfEncoded(bytes).header.height;
+            if (height !== this.latest + 1) throw new Error(`block ${height} streamed where ${this.latest + 1} was due`);
+            this.latest = height;
+            this.onBlock(bytes);
+          }
+        } catch (error) {
+          this.failure = error instanceof Error ? error : new Error(String(error));
+        }
       },
-      { signal: this.abort.signal, from: this.next },
+      this.abort.signal,
     );
     stream.then(
       () => {
@@ -320,34 +330,8 @@ class CommitObserver {
     return n;
   }
 
-  private async fetchLoop(): Promise<void> {
-    if (this.fetching) return;
-    this.fetching = true;
-    try {
-      while (this.next <= this.latest && !this.abort.signal.aborted) {
-        const page = await this.blocksBytes(this.next, Math.min(100, this.latest - this.next + 1));
-        if (page.length === 0) throw new Error(`no block at height ${this.next}`);
-        for (const bytes of page) this.onBlock(this.next++, bytes);
-      }
-    } catch (error) {
-      if (!this.abort.signal.aborted) this.failure ??= error instanceof Error ? error : new Error(String(error));
-    } finally {
-      this.fetching = false;
-    }
-  }
-
-  /** GET /v1/blocks in the binary form (as SteleClient.blocksBytes, through the lean client). */
-  private async blocksBytes(from: number, limit: number): Promise<Uint8Array[]> {
-    const answer = await this.http.get(`${this.url}/v1/blocks?from=${from}&limit=${limit}`, 'application/octet-stream');
-    if (answer.status !== 200) throw new Error(`GET /v1/blocks: HTTP ${answer.status}: ${answer.body.toString('utf8', 0, 300)}`);
-    const split = unframeAll(answer.body, Number.MAX_SAFE_INTEGER);
-    if (split.fault !== null) throw new Error(`GET /v1/blocks: a block frame is cut at byte ${split.at}`);
-    return split.items;
-  }
-
-  private onBlock(height: number, bytes: Uint8Array): void {
-    const seen = this.seenAtMs.get(height) ?? performance.now();
-    this.seenAtMs.delete(height);
+  private onBlock(bytes: Uint8Array): void {
+    const seen = performance.now();
     const keys = blockTxKeys(bytes);
     this.committedTotal += keys.length;
     for (const key of keys) {

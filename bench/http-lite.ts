@@ -70,6 +70,29 @@ export class HttpLite {
     return this.request(url, 'GET', { accept }, null, timeoutMs);
   }
 
+  /**
+   * A long GET whose body is read as it comes (a stream), on a connection of its own (not
+   * one of the pool's). Resolves when the server ends the body; rejects on a status other
+   * than 200 or a network error. `signal` aborts it (then it resolves).
+   */
+  stream(url: string, accept: string, onChunk: (chunk: Buffer) => void, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const target = new URL(url);
+      const req = request({ agent: false, host: target.hostname, port: target.port, path: target.pathname + target.search, method: 'GET', headers: { accept } }, (res) => {
+        if (res.statusCode !== 200) {
+          req.destroy(new Error(`GET ${url}: HTTP ${res.statusCode}`));
+          return;
+        }
+        res.on('data', onChunk);
+        res.on('end', () => resolve());
+        res.on('error', (error) => (signal.aborted ? resolve() : reject(error)));
+      });
+      req.on('error', (error) => (signal.aborted ? resolve() : reject(error)));
+      signal.addEventListener('abort', () => req.destroy(), { once: true });
+      req.end();
+    });
+  }
+
   /** Closes the pooled connections. */
   close(): void {
     this.agent.destroy();

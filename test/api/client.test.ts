@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { buildApp, listen, type AppOptions } from '../../api/server.js';
 import { ApiError, SteleClient } from '../../api/client.js';
-import { frameAll } from '../../api/framing.js';
+import { frameAll, unframeAll } from '../../api/framing.js';
 import type { HeaderJson } from '../../api/schemas.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
@@ -220,6 +220,106 @@ test('stream: a subscriber that stops reading is dropped once 1 MiB waits for it
     assert.ok(height < 100_000, `dropped after ${height} headers`);
     socket.destroy();
   } finally {
+    await close();
+  }
+});
+
+test('binary stream: whole blocks as stored, replayed then live; the client resumes after a long replay; keep-alives skipped', async () => {
+  const { node, url, close } = await serve({ streamReplayBlocksMax: 2, streamHeartbeatMs: 10 }, false);
+  try {
+    for (let i = 0; i < 5; i++) node.commit();
+    const client = new SteleClient({ url });
+    const seen: Array<{ height: number; bytes: Uint8Array }> = [];
+    const stop = new AbortController();
+    const done = client.blockStream((bytes, height) => seen.push({ height, bytes: bytes.slice() }), { signal: stop.signal, from: 1 });
+    while (seen.length < 5) await new Promise((r) => setTimeout(r, 5));
+    // Caught up: the connection stays open (keep-alive frames meanwhile) for live blocks.
+    await new Promise((r) => setTimeout(r, 50));
+    node.commit();
+    while (seen.length < 6) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(
+      seen.map((b) => b.height),
+      [1, 2, 3, 4, 5, 6],
+    );
+    seen.forEach((b, i) => assert.deepEqual(b.bytes, node.committed[i]!.bytes, `block ${i + 1} as stored`));
+    stop.abort();
+    await done;
+    // A raw connection: the server ends the replay after two blocks, each framed as GET /v1/blocks frames a page.
+    const raw = await fetch(`${url}/v1/stream?from=2`, { headers: { accept: 'application/octet-stream' } });
+    assert.equal(raw.headers.get('content-type'), 'application/octet-stream');
+    const body = new Uint8Array(await raw.arrayBuffer());
+    const split = unframeAll(body, 1_000);
+    assert.equal(split.fault, null);
+    assert.deepEqual(
+      split.items!.filter((b) => b.length > 0),
+      [node.committed[1]!.bytes, node.committed[2]!.bytes],
+    );
+  } finally {
+    await close();
+  }
+});
+
+test('binary stream: at most 16 at once; a reader that stops is dropped once 8 MiB waits; live blocks held during a replay are bounded in bytes', { timeout: 60_000 }, async () => {
+  const { node, url, close } = await serve({}, false);
+  const port = Number(new URL(url).port);
+  const client = new SteleClient({ url });
+  const subscribers = async (): Promise<number> => Number(/^stele_api_stream_subscribers (\d+)$/m.exec(await client.metrics())![1]);
+  const sockets: Socket[] = [];
+  const binaryGet = async (path: string): Promise<Socket> => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    sockets.push(socket);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAccept: application/octet-stream\r\n\r\n`);
+    return socket;
+  };
+  try {
+    const block = node.commit();
+    for (let i = 0; i < 16; i++) await binaryGet('/v1/stream');
+    while ((await subscribers()) < 16) await new Promise((r) => setTimeout(r, 5));
+    const busy = await fetch(`${url}/v1/stream`, { headers: { accept: 'application/octet-stream' } });
+    assert.equal(busy.status, 429);
+    assert.equal(((await busy.json()) as { error: { code: string } }).error.code, 'API_BUSY');
+    // Event streams still have room.
+    const sse = await fetch(`${url}/v1/stream`);
+    assert.equal(sse.status, 200);
+    await sse.body!.cancel();
+    for (const s of sockets.splice(0)) s.destroy();
+    while ((await subscribers()) > 0) await new Promise((r) => setTimeout(r, 5));
+
+    // A reader that never reads: 1 MiB blocks until the server gives up on it.
+    const slow = await binaryGet('/v1/stream');
+    slow.pause();
+    while ((await subscribers()) < 1) await new Promise((r) => setTimeout(r, 5));
+    let height = 2;
+    for (let round = 0; round < 200 && (await subscribers()) === 1; round++, height++) {
+      node.emit({ ...block, header: { ...block.header, height }, bytes: new Uint8Array(1 << 20) });
+    }
+    assert.equal(await subscribers(), 0);
+    assert.ok(height < 200, `dropped after ${height - 2} MiB of blocks`);
+
+    // A replay held mid-way: live blocks wait for it, up to 32 MiB, then the stream ends.
+    let release: () => void = () => {};
+    node.bytesGate = new Promise((r) => (release = r));
+    const replaying = await binaryGet('/v1/stream?from=1');
+    let tail = '';
+    replaying.on('data', (d: Buffer) => (tail = (tail + d.toString('latin1')).slice(-16)));
+    while ((await subscribers()) < 1) await new Promise((r) => setTimeout(r, 5));
+    let held = 0;
+    for (; held < 100 && (await subscribers()) === 1; held++, height++) {
+      node.emit({ ...block, header: { ...block.header, height }, bytes: new Uint8Array(1 << 20) });
+    }
+    assert.equal(await subscribers(), 0);
+    assert.ok(held > 16 && held <= 33, `the backlog gave up after ${held} blocks of 1 MiB`);
+    release();
+    node.bytesGate = null;
+    // The answer ends (its last chunk); the connection itself may stay for another request.
+    for (let t = 0; !tail.endsWith('\r\n0\r\n\r\n'); t++) {
+      assert.ok(t < 2_000, 'the replaying answer ends');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
     await close();
   }
 });

@@ -43,6 +43,8 @@ export class FakeNode implements NodeView {
   /** Calls of block/blocks (decoded blocks) and of blocksBytes (encodings only). */
   blockReads = 0;
   bytesReads = 0;
+  /** When set, blocksBytes waits for it (a replay held mid-way). */
+  bytesGate: Promise<void> | null = null;
   /** When set, lint answers through this function. */
   lintImpl: ((files: readonly { file: string; source: string }[], options: LintOptions) => LintReport) | undefined;
 
@@ -205,6 +207,7 @@ export class FakeNode implements NodeView {
 
   async blocksBytes(from: number, count: number): Promise<readonly Uint8Array[]> {
     this.bytesReads++;
+    if (this.bytesGate !== null) await this.bytesGate;
     return this.committed.slice(from - 1, from - 1 + Math.min(count, this.pageMax)).map((b) => b.bytes);
   }
 
