@@ -269,6 +269,7 @@ export class SteleClient {
     if (!response.ok || response.body === null) throw await errorOf(response);
     const decoder = new TextDecoder();
     let buffered = '';
+    const delivery = new Delivery();
     try {
       // Node's web ReadableStream is async-iterable; the DOM lib types used here do not say so.
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
@@ -278,12 +279,20 @@ export class SteleClient {
           const event = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
           const data = event.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n');
-          if (/^event: block$/m.test(event) && data !== '') onHeader(JSON.parse(data) as HeaderJson);
+          if (!/^event: block$/m.test(event) || data === '') continue;
+          let header: HeaderJson;
+          try {
+            header = JSON.parse(data) as HeaderJson;
+          } catch {
+            throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event\'s data is not JSON');
+          }
+          delivery.call(() => onHeader(header));
         }
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
       }
     } catch (error) {
       if (signal.aborted) return 'aborted';
+      if (delivery.dropped(error)) return 'ended';
       throw error;
     }
     return signal.aborted ? 'aborted' : 'ended';
@@ -293,9 +302,10 @@ export class SteleClient {
    * Follows GET /v1/stream in its binary form: `onBlock` gets each committed block's
    * canonical encoding (as GET /v1/blocks/:height sends it) and height, in height order,
    * until `signal` aborts (then resolves). No block is fetched separately, and no header
-   * JSON is parsed. Resumes as `stream` does; a connection that ends without progress
-   * resolves. A block out of order or larger than BLOCK_BYTES_MAX rejects with
-   * CLIENT_BAD_ANSWER.
+   * JSON is parsed. Resumes as `stream` does, after a connection the server ended or
+   * dropped; a connection that ends without progress resolves. A block out of order or
+   * larger than BLOCK_BYTES_MAX rejects with CLIENT_BAD_ANSWER; an exception thrown by
+   * `onBlock` rejects with it.
    */
   async blockStream(onBlock: (bytes: Uint8Array, height: number) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
     let from = options.from;
@@ -326,6 +336,7 @@ export class SteleClient {
     if (!response.ok || response.body === null) throw await errorOf(response);
     const frames = new FrameReader(BLOCK_BYTES_MAX);
     let expected = from;
+    const delivery = new Delivery();
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         let items: Uint8Array[];
@@ -344,14 +355,37 @@ export class SteleClient {
           }
           if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
           expected = height + 1;
-          onBlock(bytes, height);
+          delivery.call(() => onBlock(bytes, height));
         }
       }
     } catch (error) {
       if (signal.aborted) return 'aborted';
+      if (delivery.dropped(error)) return 'ended';
       throw error;
     }
     return signal.aborted ? 'aborted' : 'ended';
+  }
+}
+
+/**
+ * Tells a stream's dropped connection (the server destroyed it: a reader too slow, a node
+ * going down), after which the stream resumes, from an error of the client's own checks
+ * (ApiError) or of the caller's callback, which reject.
+ */
+class Delivery {
+  private failed = false;
+
+  call(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+  }
+
+  dropped(error: unknown): boolean {
+    return !this.failed && !(error instanceof ApiError);
   }
 }
 

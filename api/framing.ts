@@ -80,8 +80,9 @@ export class FrameReader {
       items.push(bytes.subarray(at + 4, at + 4 + n));
       at += 4 + n;
     }
-    // The unfinished rest is copied out: small, or about to be joined with what follows.
-    const rest = bytes.slice(at);
+    // The unfinished rest is copied out (a Buffer's slice would be a view of the caller's
+    // chunk, which the caller may reuse): small, or about to be joined with what follows.
+    const rest = new Uint8Array(bytes.subarray(at));
     this.chunks = rest.length === 0 ? [] : [rest];
     this.held = rest.length;
     return items;

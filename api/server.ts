@@ -809,19 +809,22 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         res.write('retry: 2000\n\n');
       }
       let closed = false;
-      // A subscriber that does not read is dropped rather than buffered without bound:
+      // Live blocks go to every subscriber as they commit and cannot wait for one reader: a
+      // subscriber that does not read is dropped rather than buffered without bound,
       // destroyed, since end() would wait for it to read what is queued (found in review).
-      // Headers are small, so an event may pass the bound before the drop; a whole block
-      // may be large, so the binary stream checks first (an empty queue takes any block).
-      const write = (height: number, chunk: string | Buffer): void => {
+      // Headers are small, so an event may pass the bound before the drop; a whole block may
+      // be large, so the binary stream checks first (an empty queue takes any block). The
+      // replay, and the live blocks held during it, are paced instead: they wait for the
+      // reader and are never a reason to drop it.
+      const write = (height: number, chunk: string | Buffer, paced: boolean): void => {
         if (closed || height <= subscriber.lastSent) return;
-        if (binary && res.writableLength > STREAM_BINARY_BUFFER_BYTES_MAX) {
+        if (!paced && binary && res.writableLength > STREAM_BINARY_BUFFER_BYTES_MAX) {
           subscriber.close(true);
           return;
         }
         subscriber.lastSent = height;
         res.write(chunk);
-        if (!binary && res.writableLength > STREAM_BUFFER_BYTES_MAX) subscriber.close(true);
+        if (!paced && !binary && res.writableLength > STREAM_BUFFER_BYTES_MAX) subscriber.close(true);
       };
       const subscriber: Subscriber = {
         binary,
@@ -831,14 +834,12 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         backlog: [],
         backlogBytes: 0,
         send(block) {
-          if (binary) {
-            if (!closed && block.header.height > this.lastSent) write(block.header.height, blockFrame(block.bytes));
-          } else write(block.header.height, eventText(block));
+          if (closed || block.header.height <= this.lastSent) return;
+          write(block.header.height, binary ? blockFrame(block.bytes) : eventText(block), false);
         },
         sendReplayed(height, bytes) {
           if (closed || height <= this.lastSent) return;
-          if (binary) write(height, asBuffer(frameAll([bytes])));
-          else write(height, eventText(headerOfEncoded(bytes)));
+          write(height, binary ? asBuffer(frameAll([bytes])) : eventText(headerOfEncoded(bytes)), true);
         },
         close(drop = false) {
           if (closed) return;
@@ -862,10 +863,12 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       subscribers.add(subscriber);
       if (binary) binarySubscribers++;
       res.on('close', () => subscriber.close());
-      // The binary replay waits for a slow reader instead of queueing pages for it (a page
-      // may hold megabytes); live blocks meanwhile wait in the backlog, which is bounded.
-      const drained = (): Promise<void> =>
-        new Promise((resolve) => {
+      // Pacing: before each replayed or held block, wait until the reader has taken all but
+      // half the bound ('close' ends the wait too: a destroyed or finished answer).
+      const pacedBytesMax = (binary ? STREAM_BINARY_BUFFER_BYTES_MAX : STREAM_BUFFER_BYTES_MAX) / 2;
+      const pace = (): Promise<void> | undefined => {
+        if (closed || res.writableLength <= pacedBytesMax) return undefined;
+        return new Promise((resolve) => {
           const done = (): void => {
             res.off('drain', done);
             res.off('close', done);
@@ -874,6 +877,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           res.on('drain', done);
           res.on('close', done);
         });
+      };
       try {
         const latest = await node.latestHeight();
         subscriber.lastSent = from === null ? latest : from - 1;
@@ -883,9 +887,12 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           for (let h = from; h <= end && !closed; ) {
             const page = await node.blocksBytes(h, Math.min(BLOCKS_PAGE_MAX, end - h + 1));
             if (page.length === 0) break;
-            for (const bytes of page) subscriber.sendReplayed(h++, bytes);
-            if (binary && !closed && res.writableLength > STREAM_BINARY_BUFFER_BYTES_MAX / 2) await drained();
-            else await new Promise((resolve) => setImmediate(resolve));
+            for (const bytes of page) {
+              await pace();
+              if (closed) break;
+              subscriber.sendReplayed(h++, bytes);
+            }
+            await new Promise((resolve) => setImmediate(resolve));
           }
           // More to replay than one connection carries: end it; the client resumes with
           // Last-Event-ID (EventSource does so by itself after `retry` ms) or ?from=.
@@ -894,15 +901,27 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
             return;
           }
         }
+        // The blocks held during the replay, oldest first and paced like it. Blocks that
+        // commit meanwhile still join the backlog (bounded as before) until it is empty, so
+        // heights stay in order.
+        for (;;) {
+          const held = subscriber.backlog;
+          if (closed || held === null) return;
+          const block = held.shift();
+          if (block === undefined) {
+            subscriber.backlog = null;
+            subscriber.backlogBytes = 0;
+            return;
+          }
+          subscriber.backlogBytes -= block.bytes.length;
+          await pace();
+          if (closed) return;
+          write(block.header.height, binary ? blockFrame(block.bytes) : eventText(block), true);
+        }
       } catch (error) {
         request.log.error({ err: error }, 'stream replay failed');
         subscriber.close();
-        return;
       }
-      const backlog = subscriber.backlog ?? [];
-      subscriber.backlog = null;
-      subscriber.backlogBytes = 0;
-      for (const block of backlog) subscriber.send(block);
     },
   );
 

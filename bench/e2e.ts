@@ -285,34 +285,40 @@ class CommitObserver {
 
   async start(): Promise<void> {
     this.latest = (await this.client.status()).committed_height;
-    const frames = new FrameReader(BLOCK_BYTES_MAX);
-    const stream = this.http.stream(
-      `${this.url}/v1/stream?from=${this.latest + 1}`,
-      'application/octet-stream',
-      (chunk) => {
-        if (this.failure !== null) return;
-        try {
-          for (const bytes of frames.push(chunk)) {
-            if (bytes.length === 0) continue; // keep-alive
-            const height = headerOfEncoded(bytes).header.height;
-            if (height !== this.latest + 1) throw new Error(`block ${height} streamed where ${this.latest + 1} was due`);
-            this.latest = height;
-            this.onBlock(bytes);
-          }
-        } catch (error) {
-          this.failure = error instanceof Error ? error : new Error(String(error));
-        }
-      },
-      this.abort.signal,
-    );
-    stream.then(
-      () => {
-        if (!this.abort.signal.aborted) this.failure ??= new Error('the block stream ended');
-      },
-      (error: unknown) => {
-        if (!this.abort.signal.aborted) this.failure ??= error instanceof Error ? error : new Error(String(error));
-      },
-    );
+    void this.follow();
+  }
+
+  /** Reads the stream from the block after the last seen; resumes after the server ends or drops it (three times in a row without a block fail the run). */
+  private async follow(): Promise<void> {
+    for (let fruitless = 0; !this.abort.signal.aborted && this.failure === null; ) {
+      const before = this.latest;
+      const frames = new FrameReader(BLOCK_BYTES_MAX);
+      let cause: unknown = new Error('the block stream ended');
+      try {
+        await this.http.stream(`${this.url}/v1/stream?from=${this.latest + 1}`, 'application/octet-stream', (chunk) => this.onChunk(frames, chunk), this.abort.signal);
+      } catch (error) {
+        cause = error;
+      }
+      if (this.abort.signal.aborted) return;
+      fruitless = this.latest === before ? fruitless + 1 : 0;
+      if (fruitless >= 3) this.failure ??= cause instanceof Error ? cause : new Error(String(cause));
+    }
+  }
+
+  private onChunk(frames: FrameReader, chunk: Buffer): void {
+    if (this.failure !== null) return;
+    try {
+      for (const bytes of frames.push(chunk)) {
+        if (bytes.length === 0) continue; // keep-alive
+        const height = headerOfEncoded(bytes).header.height;
+        if (height !== this.latest + 1) throw new Error(`block ${height} streamed where ${this.latest + 1} was due`);
+        this.latest = height;
+        this.onBlock(bytes);
+      }
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      this.abort.abort();
+    }
   }
 
   stop(): void {

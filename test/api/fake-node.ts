@@ -108,6 +108,21 @@ export class FakeNode implements NodeView {
   }
 
   /**
+   * Appends a block whose encoding is `bytes` (any bytes: stream tests of large blocks) at
+   * the next height, as a copy of the last real block otherwise, and delivers it to the
+   * listeners as a commit would. The chain is no longer valid after it: commit() no more.
+   */
+  appendSynthetic(bytes: Uint8Array): Block {
+    const last = this.committed[this.committed.length - 1];
+    if (last === undefined) throw new Error('commit a real block first');
+    const block: Block = { ...last, header: { ...last.header, height: this.tip.height + 1 }, bytes };
+    this.committed.push(block);
+    this.tip = { ...this.tip, height: block.header.height };
+    this.emit(block);
+    return block;
+  }
+
+  /**
    * Cuts one block of everything pending (the test plays the leader), after `first`: taken
    * without admission, as a leader takes forwarded transactions, so that a pending one can
    * fail at the cut.

@@ -1,7 +1,7 @@
 /**
  * Length framing: FrameReader gives back exactly the framed items however the stream is
- * cut into chunks, refuses an oversized frame as soon as its length arrives, and holds a
- * large item's chunks without copying them once per chunk.
+ * cut into chunks, refuses an oversized frame as soon as its length arrives, hands back
+ * views of a chunk that completes items, and holds a large item's chunks until it is whole.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,7 +43,11 @@ test('FrameReader: a frame over the bound is refused once its length is in, befo
   assert.deepEqual(ok.push(frameAll([Uint8Array.of(1, 2, 3), new Uint8Array(0)])), [Uint8Array.of(1, 2, 3), new Uint8Array(0)]);
 });
 
-test('FrameReader: a large item in small chunks is held, then joined once', () => {
+test('FrameReader: items of one chunk are views of it; a large item in small chunks is held until whole', () => {
+  const chunk = frameAll([Uint8Array.of(1, 2), Uint8Array.of(3)]);
+  const views = new FrameReader(10).push(chunk);
+  assert.ok(views.every((v) => v.buffer === chunk.buffer), 'no copy for what one chunk completes');
+
   const item = Uint8Array.from({ length: 1 << 20 }, (_, i) => i & 0xff);
   const stream = frameAll([item, Uint8Array.of(7)]);
   const reader = new FrameReader(1 << 20);
