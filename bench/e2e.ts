@@ -710,7 +710,7 @@ async function openPhase(c: Cluster, o: E2eOptions, kind: 'batch' | 'single', ra
   const blocks = c.observer.height - heightBefore;
   note(
     `  ${round(r.committedPerS)} tx/s committed, p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms (admission p50 ${round(r.admitP50Ms, 1)} ms, p99 ${round(r.admitP99Ms, 1)} ms); ` +
-      `${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block`,
+      `${blocks} blocks, ${round(r.committed / Math.max(1, blocks))} tx per block, ${round(cpuPerTxUs(r))} us of validator CPU per tx`,
   );
   return { r, blocks };
 }
