@@ -241,38 +241,15 @@ export class SteleClient {
   /**
    * Follows GET /v1/stream, calling `onHeader` for each committed block header, in height
    * order, until `signal` aborts (then resolves). When the server ends a connection (a
-   * replay longer than it sends at once, a slow reader dropped) the client resumes after
-   * the last height it saw; it resolves when a connection ends without any progress.
+   * replay longer than it sends at once) or drops it (a slow reader) the client resumes
+   * after the last height it saw; it resolves when a connection ends without any progress.
+   * An error of its own checks (CLIENT_BAD_ANSWER) or thrown by `onHeader` rejects.
    */
-  async stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
-    let from = options.from;
-    for (;;) {
-      const before = from;
-      const last = await this.streamOnce((header) => {
-        from = header.height + 1;
-        onHeader(header);
-      }, options.signal, from);
-      if (last === 'aborted' || from === before) return;
-    }
-  }
-
-  private async streamOnce(onHeader: (header: HeaderJson) => void, signal: AbortSignal, from: number | undefined): Promise<'aborted' | 'ended'> {
-    const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
-    const headers = await this.headersFor('GET', target, new Uint8Array(0));
-    let response: Response;
-    try {
-      response = await fetch(this.base + target, { headers: { ...headers, accept: 'text/event-stream' }, signal });
-    } catch (error) {
-      if (signal.aborted) return 'aborted';
-      throw error;
-    }
-    if (!response.ok || response.body === null) throw await errorOf(response);
-    const decoder = new TextDecoder();
-    let buffered = '';
-    const delivery = new Delivery();
-    try {
-      // Node's web ReadableStream is async-iterable; the DOM lib types used here do not say so.
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
+    return this.followStream('text/event-stream', options, async (response, body, _from, deliver) => {
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of body) {
         buffered += decoder.decode(chunk, { stream: true });
         let end: number;
         while ((end = buffered.indexOf('\n\n')) >= 0) {
@@ -286,16 +263,11 @@ export class SteleClient {
           } catch {
             throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event\'s data is not JSON');
           }
-          delivery.call(() => onHeader(header));
+          deliver(header.height, () => onHeader(header));
         }
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
       }
-    } catch (error) {
-      if (signal.aborted) return 'aborted';
-      if (delivery.dropped(error)) return 'ended';
-      throw error;
-    }
-    return signal.aborted ? 'aborted' : 'ended';
+    });
   }
 
   /**
@@ -307,38 +279,11 @@ export class SteleClient {
    * larger than BLOCK_BYTES_MAX rejects with CLIENT_BAD_ANSWER; an exception thrown by
    * `onBlock` rejects with it.
    */
-  async blockStream(onBlock: (bytes: Uint8Array, height: number) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
-    let from = options.from;
-    for (;;) {
-      const before = from;
-      const last = await this.blockStreamOnce(
-        (bytes, height) => {
-          from = height + 1;
-          onBlock(bytes, height);
-        },
-        options.signal,
-        from,
-      );
-      if (last === 'aborted' || from === before) return;
-    }
-  }
-
-  private async blockStreamOnce(onBlock: (bytes: Uint8Array, height: number) => void, signal: AbortSignal, from: number | undefined): Promise<'aborted' | 'ended'> {
-    const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
-    const headers = await this.headersFor('GET', target, new Uint8Array(0));
-    let response: Response;
-    try {
-      response = await fetch(this.base + target, { headers: { ...headers, accept: 'application/octet-stream' }, signal });
-    } catch (error) {
-      if (signal.aborted) return 'aborted';
-      throw error;
-    }
-    if (!response.ok || response.body === null) throw await errorOf(response);
-    const frames = new FrameReader(BLOCK_BYTES_MAX);
-    let expected = from;
-    const delivery = new Delivery();
-    try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  blockStream(onBlock: (bytes: Uint8Array, height: number) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
+    return this.followStream('application/octet-stream', options, async (response, body, from, deliver) => {
+      const frames = new FrameReader(BLOCK_BYTES_MAX);
+      let expected = from;
+      for await (const chunk of body) {
         let items: Uint8Array[];
         try {
           items = frames.push(chunk);
@@ -355,15 +300,50 @@ export class SteleClient {
           }
           if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
           expected = height + 1;
-          delivery.call(() => onBlock(bytes, height));
+          deliver(height, () => onBlock(bytes, height));
         }
       }
-    } catch (error) {
-      if (signal.aborted) return 'aborted';
-      if (delivery.dropped(error)) return 'ended';
-      throw error;
+    });
+  }
+
+  /**
+   * The connections of one stream: GET /v1/stream from `from` with `accept`, its body
+   * handed to `read`, which reports each block through `deliver` (its height, and the
+   * caller's callback). A connection the server ends or drops is followed by another from
+   * the height after the last delivered, while the last one made progress.
+   */
+  private async followStream(
+    accept: string,
+    options: { signal: AbortSignal; from?: number },
+    read: (response: Response, body: AsyncIterable<Uint8Array>, from: number | undefined, deliver: (height: number, callback: () => void) => void) => Promise<void>,
+  ): Promise<void> {
+    const { signal } = options;
+    let from = options.from;
+    for (;;) {
+      const before = from;
+      const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
+      const headers = await this.headersFor('GET', target, new Uint8Array(0));
+      let response: Response;
+      try {
+        response = await fetch(this.base + target, { headers: { ...headers, accept }, signal });
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      if (!response.ok || response.body === null) throw await errorOf(response);
+      const delivery = new Delivery();
+      try {
+        // Node's web ReadableStream is async-iterable; the DOM lib types used here do not say so.
+        await read(response, response.body as unknown as AsyncIterable<Uint8Array>, from, (height, callback) => {
+          from = height + 1;
+          delivery.call(callback);
+        });
+      } catch (error) {
+        if (signal.aborted) return;
+        if (!delivery.dropped(error)) throw error;
+      }
+      if (signal.aborted || from === before) return;
     }
-    return signal.aborted ? 'aborted' : 'ended';
   }
 }
 
