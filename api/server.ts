@@ -195,14 +195,14 @@ type Headed = Pick<Block, 'header' | 'hash'>;
 
 /** The answers of one stream subscriber: server-sent events of headers, or binary frames of whole blocks. */
 interface Subscriber {
-  readonly binary: boolean;
   /** Height of the last block sent; live blocks at or below it are skipped. */
   lastSent: number;
   /** Blocks that arrived during the replay, sent after it, and their bytes. */
   backlog: Block[] | null;
   backlogBytes: number;
-  /** A live block (or a replayed one: a binary replay has no decoded header, so it passes its height). */
+  /** A live block, as it commits. */
   send(block: Block): void;
+  /** A block of the replay: its encoding as stored, and its height (not decoded for the binary form). */
   sendReplayed(height: number, bytes: Uint8Array): void;
   /** Ends the stream; `drop` destroys the connection instead of flushing what is queued. */
   close(drop?: boolean): void;
@@ -827,7 +827,6 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         if (!paced && !binary && res.writableLength > STREAM_BUFFER_BYTES_MAX) subscriber.close(true);
       };
       const subscriber: Subscriber = {
-        binary,
         lastSent: Number.MAX_SAFE_INTEGER,
         // Subscribed before reading the tip, so no block falls between the two: live blocks
         // wait here until the replay (or the tip) is known.
