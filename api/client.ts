@@ -242,8 +242,9 @@ export class SteleClient {
    * Follows GET /v1/stream, calling `onHeader` for each committed block header, in height
    * order, until `signal` aborts (then resolves). When the server ends a connection (a
    * replay longer than it sends at once) or drops it (a slow reader) the client resumes
-   * after the last height it saw; it resolves when a connection ends without any progress.
-   * An error of its own checks (CLIENT_BAD_ANSWER) or thrown by `onHeader` rejects.
+   * after the last height it saw; it resolves when a connection ends without any progress,
+   * and rejects when one is dropped without any. An error of its own checks
+   * (CLIENT_BAD_ANSWER) or thrown by `onHeader` rejects.
    */
   stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
     return this.followStream('text/event-stream', options, async (response, body, _from, deliver) => {
@@ -275,7 +276,8 @@ export class SteleClient {
    * canonical encoding (as GET /v1/blocks/:height sends it) and height, in height order,
    * until `signal` aborts (then resolves). No block is fetched separately, and no header
    * JSON is parsed. Resumes as `stream` does, after a connection the server ended or
-   * dropped; a connection that ends without progress resolves. A block out of order or
+   * dropped having delivered blocks; a connection that ends without progress resolves,
+   * one dropped without progress rejects. A block out of order or
    * larger than BLOCK_BYTES_MAX rejects with CLIENT_BAD_ANSWER; an exception thrown by
    * `onBlock` rejects with it.
    */
@@ -340,7 +342,9 @@ export class SteleClient {
         });
       } catch (error) {
         if (signal.aborted) return;
-        if (!delivery.dropped(error)) throw error;
+        // A dropped connection that had delivered blocks is followed by another; one that
+        // had delivered nothing is a failure to report, not an end.
+        if (!delivery.dropped(error) || from === before) throw error;
       }
       if (signal.aborted || from === before) return;
     }
@@ -349,8 +353,9 @@ export class SteleClient {
 
 /**
  * Tells a stream's dropped connection (the server destroyed it: a reader too slow, a node
- * going down), after which the stream resumes, from an error of the client's own checks
- * (ApiError) or of the caller's callback, which reject.
+ * going down), after which the stream resumes if the connection had delivered blocks,
+ * from an error of the client's own checks (ApiError) or of the caller's callback, which
+ * reject.
  */
 class Delivery {
   private failed = false;

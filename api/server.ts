@@ -803,8 +803,11 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       if (from !== null && from > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${from} is beyond 2^53 - 1`, { from });
       reply.hijack();
       const res = reply.raw;
-      if (binary) res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      else {
+      if (binary) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        // The status goes now, not with the first block or keep-alive, which may be 15 s away.
+        res.flushHeaders();
+      } else {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         res.write('retry: 2000\n\n');
       }

@@ -288,9 +288,15 @@ class CommitObserver {
     void this.follow();
   }
 
-  /** Reads the stream from the block after the last seen; resumes after the server ends or drops it (three times in a row without a block fail the run). */
+  /**
+   * Reads the stream from the block after the last seen; resumes after the server ends or
+   * drops it, at once after a connection that brought blocks, else after 200 ms doubling
+   * (three times in a row without a block fail the run).
+   */
   private async follow(): Promise<void> {
     for (let fruitless = 0; !this.abort.signal.aborted && this.failure === null; ) {
+      if (fruitless > 0) await sleep(200 * 2 ** (fruitless - 1), undefined, { signal: this.abort.signal }).catch(() => {});
+      if (this.abort.signal.aborted) return;
       const before = this.latest;
       const frames = new FrameReader(BLOCK_BYTES_MAX);
       let cause: unknown = new Error('the block stream ended');

@@ -12,7 +12,7 @@ import { buildApp, listen, type AppOptions } from '../../api/server.js';
 import { ApiError, SteleClient } from '../../api/client.js';
 import { FrameReader, frameAll, unframeAll } from '../../api/framing.js';
 import type { HeaderJson } from '../../api/schemas.js';
-import { decodeBlock } from '../../ledger/block.js';
+import { decodeBlock, headerOfEncoded } from '../../ledger/block.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
 import { leafHash, verifyMerkleProof } from '../../ledger/merkle.js';
 import { devSigner } from '../../ledger/devnet.js';
@@ -24,6 +24,9 @@ async function serve(options: AppOptions = {}, autoCommit = true) {
   const node = new FakeNode(chain);
   const app = buildApp(node, options);
   const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  // The server's side of every connection, for tests that drop them.
+  const sockets: Socket[] = [];
+  app.server.on('connection', (socket: Socket) => sockets.push(socket));
   // The fake node plays a leader that cuts a block whenever something is pending.
   const timer = setInterval(() => {
     if (autoCommit && node.mempool.size > 0) node.commit();
@@ -32,7 +35,7 @@ async function serve(options: AppOptions = {}, autoCommit = true) {
     clearInterval(timer);
     await app.close();
   };
-  return { node, app, url, close };
+  return { node, app, url, close, sockets };
 }
 
 test('client: submit and read everything back over HTTP', async () => {
@@ -327,14 +330,18 @@ test('binary stream: at most 16 at once; a reader that stops is dropped once 8 M
 
 test('binary stream: a replay of large blocks, and the live blocks held during it, wait for a slow reader: none dropped, heights in order', { timeout: 60_000 }, async () => {
   const { node, url, close } = await serve({}, false);
+  const client = new SteleClient({ url });
+  const subscribers = async (): Promise<number> => Number(/^stele_api_stream_subscribers (\d+)$/m.exec(await client.metrics())![1]);
   try {
     node.commit();
-    // 24 MiB to replay in one page: three times what a lagging live reader may have queued.
+    // 24 MiB to replay in one page (each synthetic block's bytes are its height): three
+    // times what a lagging live reader may have queued.
     for (let i = 0; i < 24; i++) node.appendSynthetic(new Uint8Array(1 << 20).fill(i + 2));
+    // The replay is held until 12 MiB of live blocks have come, so they wait in the backlog.
+    let release: () => void = () => {};
+    node.bytesGate = new Promise((r) => (release = r));
     const frames = new FrameReader(2 << 20);
     const heights: number[] = [];
-    const damaged: number[] = [];
-    let live = 0;
     const ended = new Promise<string>((resolve) => {
       const req = httpGet(`${url}/v1/stream?from=1`, { headers: { accept: 'application/octet-stream' } }, (res) => {
         res.on('data', (chunk: Buffer) => {
@@ -343,11 +350,8 @@ test('binary stream: a replay of large blocks, and the live blocks held during i
           setTimeout(() => res.resume(), 2);
           for (const b of frames.push(chunk)) {
             if (b.length === 0) continue;
-            const height = heights.length + 1;
-            heights.push(height);
-            if (height > 1 && !(b.length === 1 << 20 && b[0] === height && b[b.length - 1] === height)) damaged.push(height);
-            // Once the replay is under way, 12 MiB of live blocks commit: held, then paced too.
-            if (height === 3) for (; live < 12; live++) node.appendSynthetic(new Uint8Array(1 << 20).fill(26 + live));
+            if (b.length !== 1 << 20) heights.push(headerOfEncoded(b).header.height);
+            else heights.push(b[0] === b[b.length >> 1] && b[0] === b[b.length - 1] ? (b[0] as number) : -1);
           }
           if (heights.length === 37) {
             req.destroy();
@@ -359,21 +363,25 @@ test('binary stream: a replay of large blocks, and the live blocks held during i
       });
       req.on('error', () => resolve('dropped'));
     });
+    for (let t = 0; (await subscribers()) < 1; t++) {
+      assert.ok(t < 2_000, 'the stream is subscribed');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (let i = 0; i < 12; i++) node.appendSynthetic(new Uint8Array(1 << 20).fill(26 + i));
+    release();
+    node.bytesGate = null;
     assert.equal(await ended, 'all');
     assert.deepEqual(
       heights,
       Array.from({ length: 37 }, (_, i) => i + 1),
     );
-    assert.deepEqual(damaged, []);
   } finally {
     await close();
   }
 });
 
 test('stream clients resume after the server drops their connection', async () => {
-  const { node, app, url, close } = await serve({}, false);
-  const sockets: Socket[] = [];
-  app.server.on('connection', (socket: Socket) => sockets.push(socket));
+  const { node, url, close, sockets } = await serve({}, false);
   try {
     for (let i = 0; i < 3; i++) node.commit();
     const client = new SteleClient({ url });
@@ -387,8 +395,8 @@ test('stream clients resume after the server drops their connection', async () =
     // A client that gives up rejects `following`: seen here rather than as a wait that never ends.
     let gaveUp: unknown = null;
     following.catch((error: unknown) => (gaveUp = error));
-    const until = async (done: () => boolean, what: string): Promise<void> => {
-      for (let t = 0; !done(); t++) {
+    const until = async (done: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+      for (let t = 0; !(await done()); t++) {
         assert.equal(gaveUp, null, `${what}: a client gave up`);
         assert.ok(t < 2_000, what);
         await new Promise((r) => setTimeout(r, 5));
@@ -400,9 +408,58 @@ test('stream clients resume after the server drops their connection', async () =
     await until(() => blocks.length >= 5 && headers.length >= 5, 'the two blocks after the drop');
     assert.deepEqual(blocks, [1, 2, 3, 4, 5]);
     assert.deepEqual(headers, [1, 2, 3, 4, 5]);
+    // A connection dropped before it delivered anything is a failure, not an end. (The
+    // answer's status comes at once, so the client is reading its body when it drops.)
+    const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`, { headers: { connection: 'close' } })).text();
+    await until(async () => /^stele_api_stream_subscribers 2$/m.test(await metrics()), 'the two streams are subscribed again');
+    const idle = client.blockStream(() => {}, { signal: stop.signal, from: 6 });
+    await until(async () => /^stele_api_stream_subscribers 3$/m.test(await metrics()), 'the idle stream is subscribed');
+    await new Promise((r) => setTimeout(r, 50));
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await assert.rejects(idle, /terminated/);
     stop.abort();
     await following;
   } finally {
+    await close();
+  }
+});
+
+test('stream clients reject with the error their callback throws, and go no further', async () => {
+  // The abandoned answers' sockets would linger in the client's pool for seconds: closed at the end.
+  const { node, url, close, sockets } = await serve({}, false);
+  try {
+    for (let i = 0; i < 3; i++) node.commit();
+    const client = new SteleClient({ url });
+    const stop = new AbortController();
+    const boom = (height: number): void => {
+      if (height === 2) throw new Error(`the callback failed at ${height}`);
+    };
+    const blocks: number[] = [];
+    const headers: number[] = [];
+    await assert.rejects(
+      client.blockStream(
+        (_, height) => {
+          blocks.push(height);
+          boom(height);
+        },
+        { signal: stop.signal, from: 1 },
+      ),
+      /the callback failed at 2/,
+    );
+    await assert.rejects(
+      client.stream(
+        (h) => {
+          headers.push(h.height);
+          boom(h.height);
+        },
+        { signal: stop.signal, from: 1 },
+      ),
+      /the callback failed at 2/,
+    );
+    assert.deepEqual(blocks, [1, 2]);
+    assert.deepEqual(headers, [1, 2]);
+  } finally {
+    for (const socket of sockets) socket.destroy();
     await close();
   }
 });

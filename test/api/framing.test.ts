@@ -61,3 +61,13 @@ test('FrameReader: items of one chunk are views of it; a large item in small chu
   assert.deepEqual(got[0], item);
   assert.deepEqual(got[1], Uint8Array.of(7));
 });
+
+test('FrameReader: a partial frame it holds is its own copy, whatever the caller does with its buffer next', () => {
+  const reader = new FrameReader(100);
+  const wire = Buffer.from(frameAll([Uint8Array.of(1, 2, 3, 4, 5, 6)]));
+  const chunk = Buffer.alloc(7);
+  wire.copy(chunk, 0, 0, 7); // the length and three bytes of the item
+  assert.deepEqual(reader.push(chunk), []);
+  chunk.fill(0xee); // the caller reads into the same buffer again
+  assert.deepEqual(reader.push(Buffer.from(wire.subarray(7))), [Uint8Array.of(1, 2, 3, 4, 5, 6)]);
+});
