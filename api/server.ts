@@ -819,6 +819,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       // be large, so the binary stream checks first (an empty queue takes any block). The
       // replay, and the live blocks held during it, are paced instead: they wait for the
       // reader and are never a reason to drop it.
+      /** A committed block as this subscriber's form sends it (built once per block for all subscribers). */
+      const chunkOf = (block: Block): string | Buffer => (binary ? blockFrame(block.bytes) : eventText(block));
       const write = (height: number, chunk: string | Buffer, paced: boolean): void => {
         if (closed || height <= subscriber.lastSent) return;
         if (!paced && binary && res.writableLength > STREAM_BINARY_BUFFER_BYTES_MAX) {
@@ -836,10 +838,10 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         backlog: [],
         backlogBytes: 0,
         send(block) {
-          if (closed || block.header.height <= this.lastSent) return;
-          write(block.header.height, binary ? blockFrame(block.bytes) : eventText(block), false);
+          write(block.header.height, chunkOf(block), false);
         },
         sendReplayed(height, bytes) {
+          // Checked here as well as in write(): a block skipped is not framed or decoded.
           if (closed || height <= this.lastSent) return;
           write(height, binary ? asBuffer(frameAll([bytes])) : eventText(headerOfEncoded(bytes)), true);
         },
@@ -918,7 +920,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
           subscriber.backlogBytes -= block.bytes.length;
           await pace();
           if (closed) return;
-          write(block.header.height, binary ? blockFrame(block.bytes) : eventText(block), true);
+          write(block.header.height, chunkOf(block), true);
         }
       } catch (error) {
         request.log.error({ err: error }, 'stream replay failed');
