@@ -260,6 +260,13 @@ export type DurableRecord =
   | { readonly kind: 'promise'; readonly ballot: Ballot }
   | { readonly kind: 'accept'; readonly slot: number; readonly ballot: Ballot; readonly prevDigest: Uint8Array; readonly value: Uint8Array };
 
+/**
+ * An accept record's bytes besides its value: version and kind (1 each), slot (8), ballot
+ * (6), the previous digest (32) and the value's length (4). The acceptor log must take
+ * records of the largest value plus this.
+ */
+export const ACCEPT_RECORD_OVERHEAD_BYTES = 1 + 1 + 8 + 6 + 32 + 4;
+
 export function encodeRecord(r: DurableRecord): Uint8Array {
   const e = Encoder.shared().u8(WIRE_VERSION);
   if (r.kind === 'promise') return putBallot(e.u8(1), r.ballot).finish();

@@ -15,6 +15,8 @@ import { addon, call, nativeError, type NativeLogStats, type NativeMappedLog } f
 
 /** Default segment size: 64 MiB. */
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** A segment's header (64 bytes) and one record's frame (8): a segment of S bytes holds a record of at most S - this. */
+export const SEGMENT_OVERHEAD_BYTES = 72;
 /** Default record limit: 16 MiB (the block size bound) plus 1 KiB of slack. */
 export const RECORD_BYTES_MAX_DEFAULT = 16 * 1024 * 1024 + 1024;
 
@@ -69,7 +71,7 @@ export class MappedLog {
    */
   static open(dir: string, options: MappedLogOptions = {}): MappedLog {
     const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
-    const recordBytesMax = options.recordBytesMax ?? Math.min(RECORD_BYTES_MAX_DEFAULT, segmentBytes - 72);
+    const recordBytesMax = options.recordBytesMax ?? Math.min(RECORD_BYTES_MAX_DEFAULT, segmentBytes - SEGMENT_OVERHEAD_BYTES);
     const { MappedLog: Native } = addon();
     const inline = options.inlinePersistBytesMax ?? 0;
     if (!Number.isInteger(inline) || inline < 0 || inline > segmentBytes) throw new RangeError(`inlinePersistBytesMax ${inline} is not in [0, ${segmentBytes}]`);
@@ -125,6 +127,11 @@ export class MappedLog {
       this.bytes[segment] = bytes;
     }
     const length = words[offset / 4] as number; // frames are 8-byte aligned; little-endian host
+    // Read from the mapping, so a disk that changed the page since open can make it claim
+    // more than the segment holds: corruption, refused rather than cut short by subarray.
+    if (offset + 8 + length > bytes.length) {
+      throw new SteleError('STORE_CORRUPT', `${this.dir}: record ${index} claims ${length} bytes past the end of its segment`, { path: this.dir, record: index, offset });
+    }
     return bytes.subarray(offset + 8, offset + 8 + length);
   }
 
@@ -235,6 +242,23 @@ function generationName(n: number): string {
  */
 export const ACCEPTOR_INLINE_PERSIST_BYTES = 16 * 1024;
 
+/** The acceptor log's segment size unless a larger record needs more. */
+export const ACCEPTOR_SEGMENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Acceptor log options for records of up to `recordBytesMax` bytes: segments of
+ * ACCEPTOR_SEGMENT_BYTES, or larger (rounded up to whole pages) when one such record would
+ * not fit. A validator passes its genesis's largest accept record (a whole block): with the
+ * fixed 4 MiB segments a genesis allowing blocks above about 4 MiB stopped every validator
+ * at the first such block (STORE_RECORD_TOO_LARGE at the accept; found in review, 2026-11-30).
+ */
+export function acceptorLogOptions(recordBytesMax: number): { segmentBytes: number; recordBytesMax: number } {
+  if (!Number.isInteger(recordBytesMax) || recordBytesMax < 1) throw new RangeError(`recordBytesMax ${recordBytesMax} is not a positive integer`);
+  const page = 4096;
+  const segmentBytes = Math.max(ACCEPTOR_SEGMENT_BYTES, Math.ceil((recordBytesMax + SEGMENT_OVERHEAD_BYTES) / page) * page);
+  return { segmentBytes, recordBytesMax };
+}
+
 /**
  * Durable acceptor state for consensus: an append-only list of opaque records, replayed
  * in order on open, with `compact()` replacing the whole list atomically (a new generation
@@ -261,7 +285,7 @@ export class AcceptorLog {
   /** @throws SteleError STORE_CORRUPT, STORE_IO */
   static open(dir: string, options: MappedLogOptions = {}): AcceptorLog {
     const opts = {
-      segmentBytes: options.segmentBytes ?? 4 * 1024 * 1024,
+      segmentBytes: options.segmentBytes ?? ACCEPTOR_SEGMENT_BYTES,
       inlinePersistBytesMax: ACCEPTOR_INLINE_PERSIST_BYTES,
       ...options,
     };

@@ -13,10 +13,10 @@ import { errnoText, SteleError } from '../ledger/errors.js';
 import { parseGenesisText } from '../ledger/genesis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
-import { decodeRecord } from '../consensus/messages.js';
+import { ACCEPT_RECORD_OVERHEAD_BYTES, decodeRecord } from '../consensus/messages.js';
 import { recoverDurable, REPLICAS_MAX, ZERO_DIGEST } from '../consensus/replica.js';
 import type { PeerMessage, Transport as PeerTransport } from '../consensus/driver.js';
-import { AcceptorLog, MappedBlockLog } from '../native/mapped-log.js';
+import { acceptorLogOptions, AcceptorLog, MappedBlockLog } from '../native/mapped-log.js';
 import { Transport } from '../native/transport.js';
 import { readKeyFile, readText } from '../cli/io.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
@@ -63,7 +63,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   }
   const pool = new VerifyPool(config.verifyThreads ?? undefined);
   const store = await LedgerStore.open(config.data, genesis, { log: MappedBlockLog.open(join(config.data, 'blocks')), pool });
-  const acceptor = AcceptorLog.open(join(config.data, 'acceptor'));
+  // Sized for this chain's largest accept record: a whole block.
+  const acceptor = AcceptorLog.open(join(config.data, 'acceptor'), acceptorLogOptions(genesis.limits.block_bytes_max + ACCEPT_RECORD_OVERHEAD_BYTES));
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
   const records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
   let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;

@@ -476,7 +476,12 @@ export class Validator {
         // only record a refusal for what may be a committed transaction whose id left the
         // replay window (found in review).
         if (tx.body.expiry < this.store.height + 1) return;
-        if (this.mempool.size >= this.mempoolMax) return; // the follower sends it again later
+        // Each follower forwards only what its own mempool holds (at most mempoolMax), so
+        // forwards are bounded by the validators' mempools together. Dropping one at this
+        // leader's own bound while admitting the next from the same follower could put a
+        // batch's items in blocks out of order, and a later item that relied on an earlier
+        // one would fail for good (found in review, 2026-11-30).
+        if (this.mempool.size >= this.mempoolMax * this.genesis.validators.length) return; // the follower sends it again later
         this.enterMempool(tx, this.clock(), false);
         this.counters.forwardedAdmitted++;
         return;
@@ -494,6 +499,11 @@ export class Validator {
    * it; or with another refusal code when the leader found it invalid at a cut.
    */
   waitForCommit(id: string, timeoutMs = 30_000): Promise<{ height: number; index: number }> {
+    // Refused before the caller got here (between its submit and this call, a commit that
+    // expired it ran in between): the refusal is final, and no later refuse() would come to
+    // answer a waiter registered now (found in review, 2026-11-30: it waited out the timeout).
+    const refused = this.mempool.has(id) ? undefined : this.refused.get(id);
+    if (refused !== undefined) return Promise.reject(new SteleError(refused.code as ErrorCode, refused.reason, { id }));
     return new Promise((resolve, reject) => {
       const list = this.waiters.get(id) ?? [];
       const timer = setTimeout(() => {

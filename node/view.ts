@@ -96,6 +96,15 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
     return out;
   }
 
+  /**
+   * Refusals the chain may overrule: TX_DUPLICATE, and TX_EXPIRED, which the admission check
+   * gives before the duplicate check, so a transaction committed and then resubmitted after
+   * its expiry height was told it had expired (found in review, 2026-11-30).
+   */
+  function answeredByChain(error: unknown): boolean {
+    return isSteleError(error, 'TX_DUPLICATE') || isSteleError(error, 'TX_EXPIRED');
+  }
+
   async function duplicateOutcome(tx: Tx, error: SteleError): Promise<SteleError> {
     const at = await validator.location(tx.idHex);
     if (at === undefined || at.height > store.height) return error;
@@ -122,14 +131,14 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       try {
         validator.submit(tx);
       } catch (error) {
-        throw isSteleError(error, 'TX_DUPLICATE') ? await duplicateOutcome(tx, error) : error;
+        throw answeredByChain(error) ? await duplicateOutcome(tx, error as SteleError) : error;
       }
       return { id: tx.id };
     },
     async submitMany(txs: readonly Tx[]) {
       if (validator.status().leader === null) throw new SteleError('NODE_UNAVAILABLE', 'no leader is known yet; retry shortly', { retry_after_s: 1 });
       const outcomes = await validator.submitMany(txs);
-      return Promise.all(outcomes.map(async (o, k) => (o instanceof SteleError ? (o.code === 'TX_DUPLICATE' ? await duplicateOutcome(txs[k] as Tx, o) : o) : { id: (txs[k] as Tx).id })));
+      return Promise.all(outcomes.map(async (o, k) => (o instanceof SteleError ? (answeredByChain(o) ? await duplicateOutcome(txs[k] as Tx, o) : o) : { id: (txs[k] as Tx).id })));
     },
     async waitForCommit(id: Uint8Array, timeoutMs: number) {
       const hex = toHex(id);

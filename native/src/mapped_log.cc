@@ -799,7 +799,12 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     uint32_t length, checksum;
     std::memcpy(&length, seg.map->base + offset, 4);
     std::memcpy(&checksum, seg.map->base + offset + 4, 4);
-    STELE_INVARIANT(offset + kFrameBytes + length <= seg.used, "record inside its segment");
+    // The length is read from the mapping again, so a page that left memory and came back
+    // from a disk that changed it may claim more than the segment holds: corruption of the
+    // file, not a broken invariant of this process (found in review, 2026-11-30).
+    if (offset + kFrameBytes + length > seg.used)
+      ThrowCoded(env, "STORE_CORRUPT", "record length changed in the mapping after open", seg.path,
+                 static_cast<int64_t>(offset), static_cast<int64_t>(index));
     if (FrameChecksum(length, seg.map->base + offset + kFrameBytes) != checksum)
       ThrowCoded(env, "STORE_CORRUPT", "record changed in the mapping after open", seg.path,
                  static_cast<int64_t>(offset), static_cast<int64_t>(index));

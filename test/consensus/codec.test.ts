@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { CodecError } from '../../consensus/codec.js';
-import { decodeMessage, decodeRecord, encodeMessage, encodeRecord, MessageType, type Ballot, type Message, type WireLimits } from '../../consensus/messages.js';
+import { ACCEPT_RECORD_OVERHEAD_BYTES, decodeMessage, decodeRecord, encodeMessage, encodeRecord, MessageType, type Ballot, type Message, type WireLimits } from '../../consensus/messages.js';
 
 const limits: WireLimits = { replicas: 5, valueBytesMax: 1024 };
 const ballot = fc.record({ round: fc.integer({ min: 0, max: 0xffff_ffff }), leader: fc.integer({ min: 0, max: 4 }) }) as fc.Arbitrary<Ballot>;
@@ -85,6 +85,8 @@ test('durable records round trip; a torn record is refused', () => {
     fc.property(ballot, slot, digest, value, fc.boolean(), (b, s, d, v, promise) => {
       const r = promise ? ({ kind: 'promise', ballot: b } as const) : ({ kind: 'accept', slot: s, ballot: b, prevDigest: d, value: v } as const);
       const bytes = encodeRecord(r);
+      // The acceptor log is sized by this (node/run.ts): an accept is its value plus the overhead.
+      if (r.kind === 'accept') assert.equal(bytes.length, r.value.length + ACCEPT_RECORD_OVERHEAD_BYTES);
       assert.deepEqual(decodeRecord(bytes, limits), structuredClone(r));
       for (let cut = 0; cut < bytes.length; cut++) assert.throws(() => decodeRecord(bytes.subarray(0, cut), limits), CodecError);
     }),

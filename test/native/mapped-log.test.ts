@@ -5,7 +5,7 @@ import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, cl
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AcceptorLog, MappedBlockLog, MappedLog } from '../../native/mapped-log.js';
+import { ACCEPTOR_SEGMENT_BYTES, acceptorLogOptions, AcceptorLog, MappedBlockLog, MappedLog, SEGMENT_OVERHEAD_BYTES } from '../../native/mapped-log.js';
 import type { BlockLog } from '../../ledger/block-log.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { verifyChain } from '../../ledger/chain.js';
@@ -399,6 +399,58 @@ test('acceptor log: appends and persists during a compaction go to the new gener
   const third = AcceptorLog.open(dir);
   assert.deepEqual([...third.replay()], [300, 301].map(expectedRecord));
   await third.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('acceptor log: sized by acceptorLogOptions it takes a whole block of a genesis allowing 8 MiB; the fixed 4 MiB segments refused it', async () => {
+  const dir = tempDir();
+  // The largest accept record of a chain whose blocks may be 8 MiB (run.ts sizes the log so).
+  const record = new Uint8Array(8 * 1024 * 1024 + 52);
+  for (let i = 0; i < record.length; i += 4096) record[i] = (i / 4096) & 0xff;
+  const fixed = AcceptorLog.open(join(dir, 'fixed'));
+  assert.throws(() => fixed.append(record), (e: unknown) => isSteleError(e, 'STORE_RECORD_TOO_LARGE'));
+  await fixed.close();
+  const options = acceptorLogOptions(record.length);
+  assert.equal(options.segmentBytes % 4096, 0);
+  assert.ok(options.segmentBytes >= record.length + SEGMENT_OVERHEAD_BYTES);
+  assert.deepEqual(acceptorLogOptions(4096), { segmentBytes: ACCEPTOR_SEGMENT_BYTES, recordBytesMax: 4096 }, 'small records keep the default segments');
+  assert.throws(() => acceptorLogOptions(0), RangeError);
+  const sized = AcceptorLog.open(join(dir, 'sized'), options);
+  sized.append(expectedRecord(1));
+  sized.append(record);
+  await sized.persist();
+  await sized.close();
+  const again = AcceptorLog.open(join(dir, 'sized'), options);
+  assert.deepEqual([...again.replay()], [expectedRecord(1), record]);
+  // A compaction keeps the big record too (the new generation uses the same sizes).
+  await again.compact([record]);
+  await again.close();
+  const third = AcceptorLog.open(join(dir, 'sized'), options);
+  assert.deepEqual([...third.replay()], [record]);
+  await third.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('mapped log: a record whose length changes on disk after open is STORE_CORRUPT on read, never a crash', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 3; i++) log.append(expectedRecord(i));
+  await log.persist();
+  const path = segmentPath(dir, 0);
+  const used = usedEnd(path);
+  const length = new Uint8Array(4);
+  // Past the end of the mapping: refused before any view is made.
+  new DataView(length.buffer).setUint32(0, 0x7fffffff, true);
+  poke(path, 64, length); // record 0's length field (the mapping is shared, so it sees this)
+  assert.throws(() => log.read(0), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === 0);
+  assert.throws(() => log.view(0), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  // Inside the mapping but past the records written: the native re-check refuses it (it
+  // aborted the process before 2026-11-30).
+  new DataView(length.buffer).setUint32(0, used - 64 - 8 + 64, true);
+  poke(path, 64, length);
+  assert.throws(() => log.read(0), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.record === 0);
+  assert.deepEqual(log.read(1), expectedRecord(1), 'other records still read');
+  await log.close();
   rmSync(dir, { recursive: true });
 });
 

@@ -192,3 +192,33 @@ test('an API address that cannot be listened on is refused as CONFIG_INVALID (fi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a genesis allowing blocks of 8 MiB: a block above 4 MiB is accepted, committed and read back (the acceptor log is sized from the genesis)', { timeout: 120_000 }, async () => {
+  const label = 'run-big';
+  const big = devChain({ label, validators: 1, users: 2, basePort: randomPortBase(1), limits: { block_bytes_max: 8 * 1024 * 1024 } });
+  const pair = keyPairFromSeed(sha256(new TextEncoder().encode(`stele-dev:${label}:validator:0`)));
+  const dir = mkdtempSync(join(tmpdir(), 'stele-run-big-'));
+  writeFileSync(join(dir, 'genesis.json'), JSON.stringify(genesisToJson(big.genesis)));
+  writeFileSync(join(dir, 'v1.key'), keyFileText(pair), { mode: 0o600 });
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'v1.key', data: 'data', tick_ms: 10 }));
+  const fatal: unknown[] = [];
+  const node = await startNode(config, (error) => fatal.push(error));
+  try {
+    for (let t = 0; t < 500 && node.validator.status().leader === null; t++) await new Promise((r) => setTimeout(r, 10));
+    const owner = big.users[0]!;
+    // About 4.6 MB of record puts, admitted in one turn so the first cut takes them all.
+    const puts = Array.from({ length: 1_050 }, (_, i) =>
+      signTx({ chainId: big.genesis.chainId, expiry: 100, payload: { type: 'put', owner: owner.publicKey, key: `k${i}`, value: { kind: 'inline', data: new Uint8Array(4096).fill(i & 0xff) } } }, [owner]),
+    );
+    const admitted = await node.validator.submitMany(puts);
+    for (const a of admitted) assert.ok(!isSteleError(a), String(a));
+    const at = await node.validator.waitForCommit(toHex(puts.at(-1)!.id), 60_000);
+    const bytes = node.validator.ledger.blockBytes(at.height);
+    assert.ok(bytes.length > 4 * 1024 * 1024, `a block of ${bytes.length} bytes`);
+    assert.deepEqual(fatal, []);
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -467,3 +467,53 @@ test('an index write that fails behind a commit stops the validator through onFa
     true,
   );
 });
+
+test('review fixes of 2026-11-30: an expired resubmission of a committed transaction answers its place; forwards are not dropped at the leader own bound; a wait after a refusal gets it at once', async () => {
+  await withLeader({ mempoolMax: 2 }, async (validators, index) => {
+    const leader = validators[index]!;
+    const users = chain.users;
+    const view = nodeView(leader, () => 'up');
+    const pay = (from: number, to: Uint8Array, amount: bigint, expiry = 500) =>
+      signTx({ chainId: chain.genesis.chainId, expiry, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to, amount } }, [users[from]!]);
+
+    // 1. Committed, then resubmitted once the height has passed its expiry: the admission
+    // check says TX_EXPIRED before it looks for the id, but the chain holds it.
+    const expiry = leader.ledger.height + 2;
+    const t = pay(1, users[0]!.publicKey, 1n, expiry);
+    const at = await leader.waitForCommit(leader.submit(t).id, 10_000);
+    for (let k = 1n; leader.ledger.height <= expiry; k++) await leader.waitForCommit(leader.submit(pay(2, users[0]!.publicKey, k)).id, 10_000);
+    assert.throws(() => leader.submit(t), (e: unknown) => isSteleError(e, 'TX_EXPIRED'));
+    const samePlace = (e: unknown): boolean => isSteleError(e, 'TX_DUPLICATE') && e.details.height === at.height && e.details.index === at.index;
+    await assert.rejects(view.submit(t), samePlace);
+    const [again] = await view.submitMany!([t]);
+    assert.ok(samePlace(again), String(again));
+    // One that never committed is still expired.
+    const late = pay(3, users[0]!.publicKey, 1n, leader.ledger.height);
+    await assert.rejects(view.submit(late), (e: unknown) => isSteleError(e, 'TX_EXPIRED'));
+
+    // 2. The leader's mempool at its own bound (2): a follower's forwards still go in, so a
+    // batch's later item never reaches a block without the earlier one it relies on.
+    const newcomer = keyPairFromSeed(new Uint8Array(32).fill(91)).publicKey;
+    const register = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'register', publicKey: newcomer, name: 'late-comer', roles: 0 } }, [users[0]!]);
+    const fund = pay(4, newcomer, 5n);
+    const fillers = [pay(5, users[0]!.publicKey, 1n), pay(6, users[0]!.publicKey, 1n)];
+    // Synchronous: no cut runs in between, so the mempool is full when the forward comes.
+    for (const f of fillers) leader.submit(f);
+    assert.throws(() => leader.submit(pay(7, users[0]!.publicKey, 1n)), (e: unknown) => isSteleError(e, 'MEMPOOL_FULL'));
+    const forwarded = leader as unknown as { onForwarded(items: readonly Uint8Array[]): void }; // the transport's entry, called directly
+    forwarded.onForwarded([register.bytes]);
+    assert.equal(leader.mempoolSize, 3, 'the forward was admitted past the leader own bound');
+    await leader.waitForCommit(toHex(fillers[0]!.id), 10_000);
+    forwarded.onForwarded([fund.bytes]);
+    await leader.waitForCommit(toHex(fund.id), 10_000);
+    assert.equal(balanceOf(leader.ledger.state, newcomer, 'STL'), 5n);
+
+    // 3. A refusal recorded before the wait starts (a commit ran between submit and the
+    // wait) is answered at once, not after the wait's timeout.
+    const refused = pay(3, users[0]!.publicKey, 2n);
+    (leader as unknown as { refuse(id: string, code: string, reason: string): void }).refuse(toHex(refused.id), 'TX_EXPIRED', 'expiry 1 is before height 9');
+    const started = performance.now();
+    await assert.rejects(leader.waitForCommit(toHex(refused.id), 5_000), (e: unknown) => isSteleError(e, 'TX_EXPIRED'));
+    assert.ok(performance.now() - started < 1_000, 'answered without waiting');
+  });
+});
