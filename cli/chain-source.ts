@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileBlockLog } from '../ledger/block-log.js';
-import { SteleError } from '../ledger/errors.js';
+import { isSteleError, SteleError } from '../ledger/errors.js';
+import { BLOCK_ENCODING_BYTES_MIN } from '../ledger/chain-file.js';
 import { MappedBlockLog } from '../native/mapped-log.js';
 import { ApiError, SteleClient } from '../api/client.js';
 
@@ -21,25 +22,55 @@ export interface ChainSource {
 
 const PAGE_BLOCKS = 100;
 
-/** A data directory, read-only: nothing is repaired or cut, problems are reported. */
+/**
+ * A data directory, read-only: nothing is repaired or cut, problems are reported. Damage
+ * found on open (a missing segment, a bad segment header) is the chain's first bad block,
+ * as damage inside a record is, not an I/O failure.
+ * @throws SteleError CLI_IO (no block log), CLI_USAGE (two block logs), STORE_IO
+ */
 export function fromDataDir(dir: string): ChainSource {
   const plain = join(dir, 'blocks.log');
+  const mapped = join(dir, 'blocks');
+  // Validators keep blocks in blocks/; a stray blocks.log beside it (a store opened without
+  // the mapped log creates one) was read instead, so the audit checked the wrong chain
+  // (found in review, 2026-11-30).
+  if (existsSync(plain) && existsSync(mapped)) throw new SteleError('CLI_USAGE', `${dir} holds two block logs (blocks.log and blocks/); move the one that is not the node's away`);
   if (existsSync(plain)) {
-    const log = FileBlockLog.open(plain, { readOnly: true });
+    let log: FileBlockLog;
+    try {
+      log = FileBlockLog.open(plain, { readOnly: true, recordBytesMin: BLOCK_ENCODING_BYTES_MIN });
+    } catch (error) {
+      return damagedOnOpen(error);
+    }
     const corruption = log.opened.corruption;
+    const torn = log.opened.tornBytes;
+    // A plain log keeps no durable mark: bytes after the last whole record may be a tail a
+    // crash tore, or a length or payload changed later, and nothing tells which. The audit
+    // cannot call such a chain valid (a node opening the directory cuts the tail; audit again
+    // after). The mapped log can tell (its durable mark), so its torn tail stays a note.
+    const damage =
+      corruption !== null
+        ? { height: corruption.record + 1, code: 'STORE_CORRUPT' as const, message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the log: ${corruption.reason}` }
+        : torn > 0
+          ? { height: log.length + 1, code: 'STORE_CORRUPT' as const, message: `${torn} bytes after block ${log.length} are not a whole block: a tail torn by a crash, or a changed length or payload; a plain block log cannot tell which (a node opening the directory cuts such a tail)` }
+          : null;
     return {
       blocks: (async function* () {
         for (let i = 0; i < log.length; i++) yield log.read(i);
       })(),
       count: log.length,
-      damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the log: ${corruption.reason}` },
-      tornBytes: log.opened.tornBytes,
+      damage,
+      tornBytes: torn,
       close: () => log.close(),
     };
   }
-  const mapped = join(dir, 'blocks');
   if (!existsSync(mapped)) throw new SteleError('CLI_IO', `no block log in ${dir} (neither blocks.log nor blocks/)`);
-  const log = MappedBlockLog.open(mapped, { readOnly: true });
+  let log: MappedBlockLog;
+  try {
+    log = MappedBlockLog.open(mapped, { readOnly: true });
+  } catch (error) {
+    return damagedOnOpen(error);
+  }
   const corruption = log.opened.corruption;
   return {
     blocks: (async function* () {
@@ -49,6 +80,19 @@ export function fromDataDir(dir: string): ChainSource {
     damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the mapped log: ${corruption.reason}` },
     tornBytes: log.opened.tornBytes,
     close: () => log.close(),
+  };
+}
+
+/** A log that refused to open as corrupt: no block to read, and its first bad block named. */
+function damagedOnOpen(error: unknown): ChainSource {
+  if (!isSteleError(error, 'STORE_CORRUPT')) throw error;
+  const record = typeof error.details.record === 'number' ? error.details.record : 0;
+  return {
+    blocks: (async function* () {})(),
+    count: 0,
+    damage: { height: record + 1, code: 'STORE_CORRUPT', message: `block ${record + 1}: ${error.reason}` },
+    tornBytes: 0,
+    close: async () => {},
   };
 }
 

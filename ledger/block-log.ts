@@ -66,7 +66,12 @@ export class FileBlockLog implements BlockLog {
   private durableEnd = HEADER_BYTES;
   readonly opened: OpenReport;
 
-  private constructor(readonly path: string, fd: number, readonly readOnly: boolean) {
+  private constructor(
+    readonly path: string,
+    fd: number,
+    readonly readOnly: boolean,
+    private readonly recordBytesMin = 0,
+  ) {
     this.fd = fd;
     this.opened = this.scan();
   }
@@ -74,12 +79,15 @@ export class FileBlockLog implements BlockLog {
   /**
    * Opens (creating if absent) and recovers the log at `path`. With `readOnly` (audits),
    * nothing is created or cut: a torn tail is only reported in `opened.tornBytes`.
+   * `recordBytesMin` (read-only opens): a shorter record before the last is corruption, so a
+   * hostile file of empty frames cannot make the scan index millions of them (an audit
+   * passes the smallest block's size; found in review, 2026-11-30).
    * @throws SteleError STORE_*.
    */
-  static open(path: string, options: { readOnly?: boolean } = {}): FileBlockLog {
+  static open(path: string, options: { readOnly?: boolean; recordBytesMin?: number } = {}): FileBlockLog {
     const readOnly = options.readOnly === true;
     return io('open', path, () => {
-      if (readOnly) return new FileBlockLog(path, openSync(path, 'r'), true);
+      if (readOnly) return new FileBlockLog(path, openSync(path, 'r'), true, options.recordBytesMin ?? 0);
       const fresh = !existsSync(path);
       if (fresh) mkdirSync(dirname(path), { recursive: true });
       const fd = openSync(path, fresh ? 'w+' : 'r+', 0o600);
@@ -157,6 +165,7 @@ export class FileBlockLog implements BlockLog {
     const length = frame.readUInt32BE(0);
     if (length > LOG_RECORD_BYTES_MAX) return `length ${length} exceeds ${LOG_RECORD_BYTES_MAX}`;
     if (at + FRAME_BYTES + length > size) return 'torn';
+    if (length < this.recordBytesMin && at + FRAME_BYTES + length < size) return `length ${length} is below ${this.recordBytesMin}, the smallest record`;
     const payload = this.readAt(at + FRAME_BYTES, length);
     if (frameChecksum(frame.subarray(0, 4), payload) !== frame.readUInt32BE(4)) {
       return at + FRAME_BYTES + length === size ? 'torn' : 'checksum mismatch';

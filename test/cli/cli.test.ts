@@ -138,6 +138,58 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   assert.equal(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'keep');
 });
 
+test('audit --data, found in review (2026-11-30): a raised length in a plain log, a damaged segment header and two block logs are never "valid"', async () => {
+  const demoDir = join(dir, 'demo-review');
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  const genesis = join(demoDir, 'genesis.json');
+  const auditJson = (data: string) => {
+    const r = stele('audit', '--genesis', genesis, '--data', data, '--json');
+    return { code: r.code, report: JSON.parse(r.out) as { valid: boolean; height: number; first_error: { height: number; code: string } | null }, err: r.err };
+  };
+  // A length field raised so that block 2's frame runs past the end of the file: the plain
+  // log cannot tell that from a torn tail, so the audit no longer reports block 1 as the
+  // whole, valid chain.
+  const raised = join(dir, 'raised');
+  mkdirSync(raised);
+  const log = readFileSync(join(demoDir, 'blocks.log'));
+  const second = 16 + 8 + log.readUInt32BE(16);
+  log.writeUInt32BE(log.readUInt32BE(second) + (1 << 20), second);
+  writeFileSync(join(raised, 'blocks.log'), log);
+  const r1 = auditJson(raised);
+  assert.equal(r1.code, 1, r1.err);
+  assert.equal(r1.report.valid, false);
+  assert.deepEqual([r1.report.first_error?.height, r1.report.first_error?.code], [2, 'STORE_CORRUPT']);
+
+  // The same chain in a mapped log (as validators keep it) audits valid; with a segment
+  // header damaged it is INVALID at its first block (exit 1), not an I/O error (exit 2).
+  const { FileBlockLog } = await import('../../ledger/block-log.js');
+  const { MappedBlockLog } = await import('../../native/mapped-log.js');
+  const mappedDir = join(dir, 'mapped');
+  mkdirSync(mappedDir);
+  const plain = FileBlockLog.open(join(demoDir, 'blocks.log'), { readOnly: true });
+  const mapped = MappedBlockLog.open(join(mappedDir, 'blocks'));
+  for (let i = 0; i < plain.length; i++) mapped.append(plain.read(i));
+  await mapped.sync();
+  await mapped.close();
+  await plain.close();
+  const r2 = auditJson(mappedDir);
+  assert.equal(r2.code, 0, r2.err);
+  assert.equal(r2.report.height, 3);
+  const segment = join(mappedDir, 'blocks', readdirSync(join(mappedDir, 'blocks')).find((f) => f.endsWith('.seg'))!);
+  const bytes = readFileSync(segment);
+  bytes[20] = (bytes[20] as number) ^ 0x01; // the header's segment index: its checksum no longer matches
+  writeFileSync(segment, bytes);
+  const r3 = auditJson(mappedDir);
+  assert.equal(r3.code, 1, r3.err);
+  assert.deepEqual([r3.report.first_error?.height, r3.report.first_error?.code], [1, 'STORE_CORRUPT']);
+
+  // blocks.log beside blocks/: which one is the node's is not for the audit to guess.
+  copyFileSync(join(demoDir, 'blocks.log'), join(mappedDir, 'blocks.log'));
+  const both = stele('audit', '--genesis', genesis, '--data', mappedDir);
+  assert.equal(both.code, 2);
+  assert.match(both.err, /two block logs/);
+});
+
 test('export and audit a chain file: bit flips, deleted, duplicated and swapped blocks, and a forged truncation caught by --head', () => {
   const demoDir = join(dir, 'demo-export');
   assert.equal(stele('demo', '--dir', demoDir).code, 0);

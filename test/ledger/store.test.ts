@@ -101,6 +101,23 @@ test('block log: a bad checksum on the last record is a torn tail; before the ta
   rmSync(dir, { recursive: true });
 });
 
+test('block log: a read-only open with recordBytesMin calls a short record before the last corruption (no index of empty frames)', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'blocks.log');
+  const log = FileBlockLog.open(path);
+  for (let i = 0; i < 3; i++) log.append(new Uint8Array(0));
+  await log.sync();
+  await log.close();
+  const loose = FileBlockLog.open(path, { readOnly: true });
+  assert.equal(loose.length, 3);
+  await loose.close();
+  const strict = FileBlockLog.open(path, { readOnly: true, recordBytesMin: 100 });
+  assert.equal(strict.opened.corruption?.record, 0);
+  assert.match(strict.opened.corruption?.reason ?? '', /below 100/);
+  await strict.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('ledger store: commit, reopen, same state; refuses another genesis and bad blocks without writing', async () => {
   const dir = tempDir();
   const store = await LedgerStore.open(dir, chain.genesis);
