@@ -78,6 +78,8 @@ export interface AccountAnswer {
   identity: { name: string; roles: Array<'admin' | 'issuer'>; revoked: boolean } | null;
   records: Array<{ key: string; height: number; value: { kind: 'inline'; data: string } | { kind: 'sha256'; digest: string } }>;
   records_truncated: boolean;
+  /** True when the key holds more assets than `balances` lists. */
+  balances_truncated: boolean;
   contracts?: Array<{ name: string; height: number }>;
   instances?: Array<{ id: number; contract: string; state: string; party: string }>;
   contracts_truncated?: boolean;

@@ -105,6 +105,8 @@ export interface AccountView {
   readonly records: readonly RecordView[];
   /** True when the account owns more records than `records` holds. */
   readonly recordsTruncated: boolean;
+  /** True when the account holds more assets than `balances` lists (the node's bound; absent: false). */
+  readonly balancesTruncated?: boolean;
   /** Contracts this key deployed, by name, at most ACCOUNT_RECORDS_MAX. Optional: a node that does not read contract state omits it. */
   readonly contracts?: readonly ContractView[];
   /** Instances this key is a party to, by id, at most ACCOUNT_RECORDS_MAX. Optional, as above. */

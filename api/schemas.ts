@@ -175,10 +175,11 @@ export const accountSchema = {
   $id: 'Account',
   type: 'object',
   additionalProperties: false,
-  required: ['public_key', 'balances', 'identity', 'records', 'records_truncated'],
+  required: ['public_key', 'balances', 'balances_truncated', 'identity', 'records', 'records_truncated'],
   properties: {
     public_key: HEX32,
-    balances: { type: 'object', description: 'asset symbol to amount (decimal string); zero balances are absent', additionalProperties: AMOUNT_TEXT },
+    balances: { type: 'object', description: 'asset symbol to amount (decimal string); zero balances are absent; at most 1,000, in symbol order', additionalProperties: AMOUNT_TEXT },
+    balances_truncated: { type: 'boolean', description: 'true when the key holds more assets than balances lists (an asset missing from balances is then not known to be zero)' },
     identity: identitySchema,
     records: {
       type: 'array',
@@ -237,6 +238,7 @@ export function accountToJson(publicKey: Uint8Array, a: AccountView): Record<str
   const out: Record<string, unknown> = {
     public_key: toHex(publicKey),
     balances,
+    balances_truncated: a.balancesTruncated === true,
     identity: identityToJson(a.identity),
     records: a.records.map(recordToJson),
     records_truncated: a.recordsTruncated,

@@ -106,7 +106,14 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
   }
 
   async function duplicateOutcome(tx: Tx, error: SteleError): Promise<SteleError> {
-    const at = await validator.location(tx.idHex);
+    // A failed read answers the refusal as it was: a batch's other items may already be in
+    // the mempool, so this must not turn the whole answer into a 500 (found in review, 2026-11-30).
+    let at: Awaited<ReturnType<Validator['location']>>;
+    try {
+      at = await validator.location(tx.idHex);
+    } catch {
+      return error;
+    }
     if (at === undefined || at.height > store.height) return error;
     const details = { id: tx.idHex, height: at.height, index: at.index };
     if (at.failed !== null) return new SteleError(at.failed, failedReason(at.failed, at.height, at.index), details);
@@ -186,7 +193,11 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
       const hex = toHex(publicKey);
       const balances = new Map<string, bigint>();
       const balancePrefix = `bal/${hex}/`;
-      for (const { key, value } of await store.scanState(balancePrefix, BALANCES_MAX)) {
+      // One more than the bound, to say when the list is cut: anyone may issue assets to any
+      // key, so a key can hold more than the bound, and a balance left out of the answer
+      // would read as zero (found in review, 2026-11-30).
+      const balanceRows = await store.scanState(balancePrefix, BALANCES_MAX + 1);
+      for (const { key, value } of balanceRows.slice(0, BALANCES_MAX)) {
         balances.set(key.slice(balancePrefix.length), new DataView(value.buffer, value.byteOffset, 8).getBigUint64(0));
       }
       const recordPrefix = `rec/${hex}/`;
@@ -220,6 +231,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         identity,
         records,
         recordsTruncated: rows.length > ACCOUNT_RECORDS_MAX,
+        balancesTruncated: balanceRows.length > BALANCES_MAX,
         contracts,
         instances,
         contractsTruncated: found.templatesTruncated,

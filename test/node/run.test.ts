@@ -128,6 +128,16 @@ test('GET /v1/accounts through a real node: the contracts a key deployed and the
     assert.deepEqual(bought.instances, [{ id: 1, contract: 'HorseSale', state: 'Sold', party: 'buyer' }]);
     const nobody = await client.account(dev.users[2]!.publicKey);
     assert.deepEqual([nobody.contracts, nobody.instances], [[], []]);
+    assert.equal(nobody.balances_truncated, false);
+    // An issuer can give any key more assets than an answer lists (1,000): the answer says
+    // its list is cut, rather than letting a missing balance read as zero (review, 2026-11-30).
+    const gifts = Array.from({ length: 1_001 }, (_, i) => tx({ type: 'issue', asset: `G${String(i).padStart(4, '0')}`, to: dev.users[2]!.publicKey, amount: 1n }, admin));
+    const admitted = await node.validator.submitMany(gifts);
+    for (const a of admitted) assert.ok(!isSteleError(a), String(a));
+    await node.validator.waitForCommit(toHex(gifts.at(-1)!.id), 60_000);
+    const rich = await client.account(dev.users[2]!.publicKey);
+    assert.equal(Object.keys(rich.balances).length, 1_000);
+    assert.equal(rich.balances_truncated, true);
     // The node's own series, memory gauges included, with plausible values.
     const metrics = await client.metrics();
     const gauge = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
