@@ -116,6 +116,7 @@ export const ERROR_CODES = {
   API_NOT_MEMBER: 'members mode: the signer is not an active registered identity',
   API_BUSY: 'too many requests of this kind are in flight; retry later',
   API_LINT_UNAVAILABLE: 'this server has no contract checker',
+  API_LINT_TOO_COSTLY: 'checking the request took longer or needed more memory than the server allows for one lint run',
   API_INTERNAL: 'an unexpected server error (logged on the server; no details are sent)',
 } as const;
 

@@ -15,7 +15,7 @@ import { BLOCKS_PAGE_BYTES_MAX } from '../api/limits.js';
 import { decodeIdentity, keys } from '../ledger/machine.js';
 import { leafHash, MerkleTree } from '../ledger/merkle.js';
 import type { Tx } from '../ledger/tx.js';
-import { checkSources, DEFAULT_OPTIONS } from '../contracts/checker.js';
+import { lintOnWorker } from './lint-runner.js';
 import { ACCOUNT_RECORDS_MAX, type AccountView, type ContractView, type InstanceView, type Metric, type NodeView, type RecordView, type TransactionStatus, type ValidatorHealth } from '../api/node-view.js';
 import { failedReason, type Validator } from './validator.js';
 import { loopDelay, LOOP_DELAY_WINDOW_MS, startLoopDelay } from './loop-delay.js';
@@ -273,10 +273,8 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         ...loopDelayMetrics(),
       ];
     },
-    lint(files, options) {
-      const result = checkSources(files.map((f) => ({ file: f.file, text: f.source })), { ...DEFAULT_OPTIONS, ...options });
-      return { diagnostics: result.diagnostics, summary: { files: files.length, contracts: result.contracts.length, errors: result.errors, warnings: result.warnings } };
-    },
+    // On a worker thread with time and memory bounds (node/lint-runner.ts), never on this one.
+    lint: (files, options) => lintOnWorker(files, options),
   };
 }
 

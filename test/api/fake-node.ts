@@ -46,7 +46,7 @@ export class FakeNode implements NodeView {
   /** When set, blocksBytes waits for it (a replay held mid-way). */
   bytesGate: Promise<void> | null = null;
   /** When set, lint answers through this function. */
-  lintImpl: ((files: readonly { file: string; source: string }[], options: LintOptions) => LintReport) | undefined;
+  lintImpl: ((files: readonly { file: string; source: string }[], options: LintOptions) => LintReport | Promise<LintReport>) | undefined;
 
   constructor(readonly chain: DevChain) {
     this.chainId = chain.genesis.chainId;

@@ -13,6 +13,10 @@ import { nodeView } from '../../node/view.js';
 import type { Validator } from '../../node/validator.js';
 import { chain } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
+import { lintOnWorker } from '../../node/lint-runner.js';
+import { isSteleError } from '../../ledger/errors.js';
+import { httpStatusOf } from '../../api/errors.js';
+import { generate, render } from '../contracts/gen.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 
@@ -34,7 +38,7 @@ test('POST /v1/lint gives the document `stele lint --json` prints', async () => 
   assert.ok(lint !== undefined, 'the node view wires lint');
   node.lintImpl = (files, options) => {
     const report = lint(files, options);
-    assert.ok(!(report instanceof Promise), 'the node lints synchronously');
+    assert.ok(report instanceof Promise, 'the node lints on a worker thread, answering later');
     return report;
   };
   const app = buildApp(node);
@@ -56,4 +60,27 @@ test('POST /v1/lint gives the document `stele lint --json` prints', async () => 
   const brokenAnswer = JSON.parse((await app.inject({ method: 'POST', url: '/v1/lint', payload: { files: [{ file: broken, source: readFileSync(broken, 'utf8') }] } })).body) as { summary: { errors: number } };
   assert.ok(brokenAnswer.summary.errors > 0, 'the broken contract has errors');
   await app.close();
+});
+
+test('the node lints on a worker thread: the main thread keeps its turns during a large check, and a check past its time bound is API_LINT_TOO_COSTLY (422)', async () => {
+  // About 5,000 waiting states: hundreds of milliseconds of checking.
+  const source = render(generate(5_000, 5_000, { fanout: 3, finals: 3, ahead: 3 }));
+  const files = [{ file: 'big.scl', source }];
+  let worst = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 5);
+  const started = performance.now();
+  const report = await lintOnWorker(files, { maxHorizon: 1_000_000_000 });
+  const took = performance.now() - started;
+  clearInterval(ticker);
+  assert.equal(report.summary.contracts, 1);
+  assert.ok(report.diagnostics.some((d) => d.ruleId === 'FSM005'));
+  // The check took far longer than the longest gap between this thread's turns.
+  assert.ok(worst < took / 2, `the main thread stalled ${worst.toFixed(0)} ms during a ${took.toFixed(0)} ms check`);
+  await assert.rejects(lintOnWorker(files, {}, 5), (e: unknown) => isSteleError(e, 'API_LINT_TOO_COSTLY'));
+  assert.equal(httpStatusOf('API_LINT_TOO_COSTLY'), 422);
 });
