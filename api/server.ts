@@ -368,7 +368,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   /** Routes whose body is JSON only (the binary parser exists for the transaction routes). */
   const jsonOnly = async (request: FastifyRequest): Promise<void> => {
-    if (!Buffer.isBuffer(request.body) && request.body !== undefined && request.body !== null) return;
+    // A JSON `null` is JSON of the wrong shape: the schema answers it (400), not the media type (found in review).
+    if (!Buffer.isBuffer(request.body) && request.body !== undefined) return;
     throw new SteleError('API_UNSUPPORTED_MEDIA_TYPE', 'this route takes application/json only', { content_type: String(request.headers['content-type'] ?? '').slice(0, 100) });
   };
 

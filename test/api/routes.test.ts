@@ -489,6 +489,8 @@ test('POST /v1/lint: 501 without a checker; the checker report passes through; b
   assert.deepEqual(r.json.summary, { files: 1, contracts: 1, errors: 1, warnings: 0 });
   assert.deepEqual(seen[0], { files: [{ file: 'a.scl', source: 'contract A {}' }], options: { maxPaths: 5 } });
   isError(await call('POST', '/v1/lint', { files: [] }), 400, 'API_BAD_REQUEST');
+  // A JSON null is JSON of the wrong shape (it was 415 until a review of 2026-11-30).
+  isError(await call('POST', '/v1/lint', 'null', { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/lint', { files: [{ file: 'a', source: 1 }] }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/lint', { ...body, options: { max_paths: 0 } }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/lint', { files: [{ file: 'a', source: 'x'.repeat(1_100_000) }] }), 413, 'API_BODY_TOO_LARGE');
