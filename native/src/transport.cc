@@ -75,6 +75,12 @@ constexpr int64_t kBackoffMinMs = 50;
 constexpr int64_t kBackoffMaxMs = 2000;
 constexpr size_t kEventQueueMax = 256;
 constexpr size_t kBatchBytesFlush = 4u << 20;
+// Messages in one delivered batch at most: JavaScript makes an object and a view for each,
+// about 100 bytes against as few as 4 on the wire, so a frame of empty messages up to a whole
+// credit window (8 million) in one batch would make a heap of about a gigabyte. A frame with
+// more is split across batches (found in review, 2026-11-30). At 64-byte messages the byte
+// bound above flushes at about this count too.
+constexpr size_t kBatchMessagesMax = 1u << 16;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
 constexpr int64_t kAcceptPauseMs = 100;  // how long the listener rests after accept4 ran out of descriptors
@@ -985,9 +991,19 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       size_t whole = WholeFrames(body - kHeaderBytes, buffered);
       batch_->bytes.reserve(std::max(payload, std::min(whole, kBatchBytesFlush)));
     }
-    if (batch_->meta.capacity() < batch_->meta.size() + 4 * count)
-      batch_->meta.reserve(std::max(batch_->meta.size() + 4 * count, 2 * batch_->meta.capacity()));
-    for (at = 0; at < length;) {
+    size_t left = count;  // messages of this frame not yet in a batch
+    if (batch_->meta.capacity() < batch_->meta.size() + 4 * std::min(left, kBatchMessagesMax))
+      batch_->meta.reserve(std::max(batch_->meta.size() + 4 * std::min(left, kBatchMessagesMax), 2 * batch_->meta.capacity()));
+    for (at = 0; at < length; left--) {
+      if (batch_->meta.size() >= 4 * kBatchMessagesMax) {
+        // Full by count: the rest of this frame starts the next batch, its arena sized to
+        // the payload left so that it never grows.
+        FlushBatch();
+        batch_ = std::make_unique<Event>();
+        batch_->kind = kMessages;
+        batch_->bytes.reserve((length - at) - 4 * left);
+        batch_->meta.reserve(4 * std::min(left, kBatchMessagesMax));
+      }
       uint32_t m;
       std::memcpy(&m, body + at, 4);
       size_t offset = batch_->bytes.size();

@@ -337,6 +337,33 @@ test('transport: a peer with a key outside the validator list is refused; nothin
   }
 });
 
+test('transport: a frame of 200,000 empty messages from a validator arrives whole, in batches of at most 65,536 (review of 2026-11-30)', async () => {
+  const c = await cluster(2);
+  try {
+    const signer = new Signer(c.pairs[0]!);
+    await c.nodes[0]!.transport.close(); // the test speaks as validator 0
+    const opens = (): number => c.nodes[1]!.log.filter((e) => e.kind === 'open' && e.peer === 0).length;
+    const before = opens();
+    const raw = await RawDialer.connect(c.validators[1]!.address);
+    const session = await dialHandshake(raw, signer, 0, 1, c);
+    if (typeof session === 'string') throw new Error(session);
+    // A frame this large is refused before authentication: wait for the session to open.
+    await until('session open', () => opens() > before);
+    const count = 200_000;
+    raw.write(dataFrame(0n, Array.from({ length: count }, () => new Uint8Array(0)), session.sendKey));
+    await until('every message', () => c.nodes[1]!.received.length === count).catch((e: unknown) => {
+      throw new Error(`${String(e)}: received ${c.nodes[1]!.received.length}, batches ${c.nodes[1]!.batches.join(',')}, log ${JSON.stringify(c.nodes[1]!.log)}`);
+    });
+    const batches = c.nodes[1]!.batches;
+    assert.ok(batches.length >= 4, `${batches.length} batches`);
+    assert.ok(Math.max(...batches) <= 65_536, `largest batch ${Math.max(...batches)}`);
+    assert.ok(c.nodes[1]!.received.every((m) => m.from === 0 && m.bytes.length === 0));
+    raw.destroy();
+  } finally {
+    await c.close();
+  }
+});
+
 test('transport: a replayed handshake is refused', async () => {
   const c = await cluster(2);
   try {

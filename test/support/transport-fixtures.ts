@@ -20,6 +20,8 @@ export async function freePort(): Promise<number> {
 export interface Node {
   transport: Transport;
   received: TransportMessage[];
+  /** Size of each batch delivered, in order. */
+  batches: number[];
   log: TransportLogEvent[];
 }
 
@@ -40,13 +42,14 @@ export async function cluster(n: number, extra: Partial<TransportOptions> = {}):
     pairs,
     nodes: [],
     async start(i, more = {}) {
-      const node: Node = { transport: undefined as unknown as Transport, received: [], log: [] };
+      const node: Node = { transport: undefined as unknown as Transport, received: [], batches: [], log: [] };
       node.transport = await Transport.open({
         self: i,
         signer: new Signer(pairs[i] as KeyPair),
         validators,
         onMessages: (batch) => {
           // Copy: the test keeps messages after the handler returns.
+          node.batches.push(batch.length);
           for (const m of batch) node.received.push({ from: m.from, bytes: Uint8Array.from(m.bytes) });
         },
         onLog: (e) => node.log.push(e),
