@@ -109,6 +109,8 @@ export interface ReplicaCounters {
   /** Votes or certificates whose signatures failed. */
   badSignatures: number;
   elections: number;
+  /** Elections a leader started because an acceptor had promised above its ballot (`outranked`); counted in `elections` too. */
+  reelections: number;
 }
 
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
@@ -200,7 +202,7 @@ export class Replica {
   readonly id: number;
   readonly quorum: number;
   private readonly limits: WireLimits;
-  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0 };
+  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0 };
 
   // Durable acceptor state (mirrored by the records handed out in ready()).
   private promised: Ballot;
@@ -367,7 +369,7 @@ export class Replica {
         return this.onAccepted(from, m);
       case MessageType.Nack:
         this.seeRound(m.promised.round);
-        if (this.role === 'leader' && compareBallots(m.promised, this.ballot) > 0) this.lastAck.delete(from);
+        if (this.role === 'leader' && compareBallots(m.promised, this.ballot) > 0) this.outranked(from);
         return;
       case MessageType.Commit:
         return this.onCommit(from, m);
@@ -377,7 +379,7 @@ export class Replica {
         this.seeRound(m.promised.round);
         if (this.role === 'leader' && compareBallots(m.ballot, this.ballot) === 0) {
           if (compareBallots(m.promised, this.ballot) <= 0) this.lastAck.set(from, this.now);
-          else this.lastAck.delete(from);
+          else this.outranked(from);
           // A follower may have learned commits this leader missed (from an older leader).
           if (m.commitIndex > this.commitIndex) this.maybeCatchup(from);
         }
@@ -473,7 +475,26 @@ export class Replica {
     this.broadcast({ type: MessageType.Prepare, ballot: this.ballot, fromSlot: this.commitIndex + 1 }, true, true);
   }
 
-  /** A follower hearing from a leader recently ignores PREPAREs; so does a healthy leader. */
+  /**
+   * A leader learns that `from` promised a ballot above its own, so that acceptor can never
+   * vote at this ballot again: a follower whose campaign failed while this leader lived
+   * (its PREPARE ignored by sticky peers) heard the leader again and followed it, but its
+   * durable promise stays above the leader's ballot. Before 2026-11-30 the leader only
+   * stopped counting it, and it stayed a non-voter for as long as this leader lasted (found
+   * in review): one more failure then stalled every commit. The leader now runs phase 1 again
+   * at a higher round; its followers take a PREPARE from their own leader (sticky) and what
+   * any acceptor accepted is carried over by phase 1 as always.
+   */
+  private outranked(from: number): void {
+    this.lastAck.delete(from);
+    this.counters.reelections++;
+    this.campaign();
+  }
+
+  /**
+   * A follower hearing from a leader recently ignores PREPAREs, except its own leader's (a
+   * leader moving to a higher ballot, `outranked`); so does a healthy leader.
+   */
   private sticky(from: number): boolean {
     if (from === this.id) return false;
     if (this.role === 'leader') {
@@ -481,6 +502,7 @@ export class Replica {
       for (const [peer, at] of this.lastAck) if (peer !== this.id && this.now - at <= this.config.electionTicks) live++;
       return live >= this.quorum;
     }
+    if (this.role === 'follower' && this.leaderKnown && from === this.leaderBallot.leader) return false;
     return this.role === 'follower' && this.leaderKnown && this.electionElapsed < this.config.electionTicks;
   }
 

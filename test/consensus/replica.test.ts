@@ -192,3 +192,29 @@ test('a deposed leader that learns a newer leader\'s commits through a follower 
   assert.notEqual(c.replicas[old]!.status().role, 'leader', 'and stepped down');
   assert.equal(c.replicas[old]!.proposableSlot(), null);
 });
+
+test('a follower whose campaign failed while its leader lived votes again: the leader moves to a higher ballot (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const [f, g] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+  c.replicas[leader]!.propose(text('before'));
+  c.settle();
+  // F stops hearing its leader and campaigns; the leader and G, both live, ignore its PREPARE.
+  c.cut.add(`${leader}>${f}`);
+  for (let t = 0; t < 40 && c.replicas[f]!.status().role !== 'candidate'; t++) c.tick();
+  assert.equal(c.replicas[f]!.status().role, 'candidate');
+  const promisedByF = c.replicas[f]!.status().promised;
+  assert.ok(promisedByF.round > c.replicas[leader]!.status().ballot.round, 'F promised a ballot above the leader');
+  // The leader is heard again: F follows it, but its durable promise is above the leader's ballot.
+  c.cut.delete(`${leader}>${f}`);
+  c.tick(3);
+  // G fails. Every commit now needs F's vote.
+  c.crash(g);
+  const now = c.leader();
+  assert.ok(now >= 0, 'a leader');
+  c.replicas[now]!.propose(text('needs-f'));
+  c.settle();
+  c.tick(8); // less than an election timeout and a quorum check
+  assert.ok(c.values(f).includes('needs-f') || c.values(now).includes('needs-f'), `committed: ${c.values(now).join(',')}`);
+  assert.ok(c.values(now).includes('needs-f'), 'the leader committed with F\'s vote');
+});
