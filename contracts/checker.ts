@@ -604,7 +604,11 @@ class Typer {
       if (rt === 'error' || typeof rt === 'string') return 'error';
       const states = this.statesOf(rt.stateOf);
       if (states === null) return 'error';
-      if (other.kind !== 'name' || !states.has(other.name) || (ctx.args?.has(other.name) ?? false) || this.l.params.has(other.name)) {
+      // Names resolve as arguments, params, parties, refs, then states (SCL.md section 2):
+      // a state of r's contract shadowed by any of the others is not that state (a party
+      // shadowing it was accepted and compared as the state's name: found in review, 2026-11-30).
+      const shadowed = (name: string): boolean => (ctx.args?.has(name) ?? false) || this.l.params.has(name) || this.l.parties.has(name) || this.l.refs.has(name);
+      if (other.kind !== 'name' || !states.has(other.name) || shadowed(other.name)) {
         this.add('TYPE001', other.pos, `${(refSide as { ref: string }).ref}.state is compared with something that is not a state of ${rt.stateOf}`, ctx);
         return 'error';
       }
@@ -686,18 +690,29 @@ function escrowConservation(l: Local, sink: Sink, typer: Typer): void {
 }
 
 /** A polynomial's text with each quotient's name (`q#N`) replaced by its own text, bounded for a message. */
-function readableAmount(text: string, quotientText: ReadonlyMap<string, string>): string {
+export function readableAmount(text: string, quotientText: ReadonlyMap<string, string>): string {
   let cut = false;
   const bound = (s: string): string => {
     if (s.length <= AMOUNT_TEXT_MAX) return s;
     cut = true;
     return s.slice(0, AMOUNT_TEXT_MAX).replace(/q#[0-9]*$/, ''); // no half of a name
   };
+  // One level of names replaced, stopping once the text is past the bound: a replace of
+  // every name first built strings of gigabytes from a long quotient named many times
+  // (found in review, 2026-11-30).
+  const expand = (s: string): string => {
+    let out = '';
+    let from = 0;
+    for (const found of s.matchAll(/q#[0-9]+/g)) {
+      out += s.slice(from, found.index) + (quotientText.get(found[0]) ?? found[0]);
+      from = (found.index as number) + found[0].length;
+      if (out.length > AMOUNT_TEXT_MAX) return bound(out);
+    }
+    return bound(out + s.slice(from));
+  };
   let out = bound(text);
   // Inner quotients come first in the numbering, so each pass resolves one more level.
-  for (let pass = 0; pass <= quotientText.size && /q#[0-9]+/.test(out); pass++) {
-    out = bound(out.replace(/q#[0-9]+/g, (name) => quotientText.get(name) ?? name));
-  }
+  for (let pass = 0; pass <= quotientText.size && /q#[0-9]+/.test(out); pass++) out = expand(out);
   return cut ? `${out}…` : out;
 }
 

@@ -18,7 +18,7 @@ export const INTEGER_DIGITS_MAX = 100;
 export const EXPRESSION_NESTING_MAX = 64;
 /** Depth of one expression tree (a chain `a + b + c` is one level per operator): bounds every walker. */
 export const EXPRESSION_DEPTH_MAX = 1_000;
-/** Diagnostics reported per rule and contract (the rest are counted in the summary message). */
+/** Diagnostics listed per rule and contract; the last one listed says that further findings of its rule are not listed, and the summary counts the listed ones. */
 export const DIAGNOSTICS_PER_RULE_MAX = 50;
 /** Terms of one escrow polynomial: beyond this ESC001 refuses to prove conservation. */
 export const POLYNOMIAL_TERMS_MAX = 4_096;
@@ -26,6 +26,13 @@ export const POLYNOMIAL_TERMS_MAX = 4_096;
 export const ESCROW_WORK_MAX = 20_000_000;
 /** Polynomial arithmetic ESC001 may do for one contract, in characters of monomials touched (contracts/poly.ts). */
 export const POLY_WORK_MAX = 4_000_000;
+/**
+ * Bits of one coefficient of an escrow polynomial. Runtime values are bounded at
+ * VALUE_BITS_MAX; a coefficient past twice that comes only from multiplying huge literals,
+ * and without a bound their products made each polynomial step and each amount's text
+ * arbitrarily costly (found in review, 2026-11-30). Past it ESC001 refuses to prove conservation.
+ */
+export const POLY_COEFFICIENT_BITS_MAX = 1_024;
 /** Characters of an amount shown in an ESC001 message (the rest is elided). */
 export const AMOUNT_TEXT_MAX = 2_000;
 /** States listed in a trace (a longer cycle or path is elided in the middle). */
@@ -44,5 +51,6 @@ function checkLimits(): void {
   assert.ok(EXPRESSION_NESTING_MAX * 16 < 10_000, 'parser recursion stays far below the stack');
   assert.ok(PATH_COUNT_CAP > BigInt(Number.MAX_SAFE_INTEGER));
   assert.ok(INTEGER_DIGITS_MAX * 4 < VALUE_BITS_MAX);
+  assert.ok(POLY_COEFFICIENT_BITS_MAX >= 2 * VALUE_BITS_MAX, 'a product of two runtime values has a coefficient that fits');
 }
 checkLimits();

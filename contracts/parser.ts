@@ -143,6 +143,12 @@ class Parser {
   private depth = 0;
   /** Depth of each operator node built (walkers recurse over trees, so it is bounded); leaves are 1. */
   private readonly treeDepth = new Map<Expr, number>();
+  /** The position of the outermost '(' around an expression written in parentheses. */
+  private readonly parenthesized = new Map<Expr, Pos>();
+  /** Where an expression's first token is, its opening parentheses included (SCL.md section 5: a binary expression is named at its first token, which may be a '('). */
+  private startOf(e: Expr): Pos {
+    return this.parenthesized.get(e) ?? e.pos;
+  }
   /** Builds a node one level above its children, refusing trees deeper than the bound. */
   private node(e: Expr, ...children: Expr[]): Expr {
     let d = 0;
@@ -404,7 +410,7 @@ class Parser {
       this.next();
       {
         const right = this.and();
-        left = this.node({ kind: 'binary', op: 'or', left, right, pos: left.pos }, left, right);
+        left = this.node({ kind: 'binary', op: 'or', left, right, pos: this.startOf(left) }, left, right);
       }
     }
     this.depth--;
@@ -416,7 +422,7 @@ class Parser {
       this.next();
       {
         const right = this.not();
-        left = this.node({ kind: 'binary', op: 'and', left, right, pos: left.pos }, left, right);
+        left = this.node({ kind: 'binary', op: 'and', left, right, pos: this.startOf(left) }, left, right);
       }
     }
     return left;
@@ -437,7 +443,7 @@ class Parser {
     if (!this.isKeyword('until')) return left;
     this.next();
     const right = this.cmp();
-    return this.node({ kind: 'binary', op: 'until', left, right, pos: left.pos }, left, right);
+    return this.node({ kind: 'binary', op: 'until', left, right, pos: this.startOf(left) }, left, right);
   }
   private cmp(): Expr {
     const left = this.sum();
@@ -445,14 +451,14 @@ class Parser {
     if (t.kind !== 'punct' || !CMP_OPS.has(t.text)) return left;
     this.next();
     const right = this.sum();
-    return this.node({ kind: 'binary', op: t.text as BinaryOp, left, right, pos: left.pos }, left, right);
+    return this.node({ kind: 'binary', op: t.text as BinaryOp, left, right, pos: this.startOf(left) }, left, right);
   }
   private sum(): Expr {
     let left = this.prod();
     while (this.isPunct('+') || this.isPunct('-')) {
       const op = this.next().text as BinaryOp;
       const right = this.prod();
-      left = this.node({ kind: 'binary', op, left, right, pos: left.pos }, left, right);
+      left = this.node({ kind: 'binary', op, left, right, pos: this.startOf(left) }, left, right);
     }
     return left;
   }
@@ -461,7 +467,7 @@ class Parser {
     while (this.isPunct('*') || this.isPunct('/')) {
       const op = this.next().text as BinaryOp;
       const right = this.unary();
-      left = this.node({ kind: 'binary', op, left, right, pos: left.pos }, left, right);
+      left = this.node({ kind: 'binary', op, left, right, pos: this.startOf(left) }, left, right);
     }
     return left;
   }
@@ -485,6 +491,7 @@ class Parser {
       this.next();
       const e = this.expr();
       this.punct(')');
+      this.parenthesized.set(e, t.pos); // the outermost '(' is the last set
       return e;
     }
     if (t.kind === 'keyword') {
@@ -544,7 +551,10 @@ export function parseSource(file: string, source: string | Uint8Array): ParseRes
   });
   if (bytes > SOURCE_BYTES_MAX) return syn({ line: 1, column: 1, offset: 0 }, `the source is ${bytes} bytes; the limit is ${SOURCE_BYTES_MAX}`);
   let text: string;
-  if (typeof source === 'string') text = source;
+  // A leading byte order mark is not part of the source, whether it comes as bytes (the
+  // decoder drops it) or as a string (a deploy's source, POST /v1/lint): before
+  // 2026-11-30 the string form refused it with SYN001 (found in review).
+  if (typeof source === 'string') text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   else {
     try {
       text = utf8.decode(source);

@@ -4,7 +4,7 @@
  * repetition) joined by '*'; the constant monomial is ''. Zero coefficients are never
  * stored, so the zero polynomial is the empty map and equality is map equality.
  */
-import { POLYNOMIAL_TERMS_MAX } from './limits.js';
+import { POLY_COEFFICIENT_BITS_MAX, POLYNOMIAL_TERMS_MAX } from './limits.js';
 
 export type Poly = ReadonlyMap<string, bigint>;
 
@@ -37,8 +37,16 @@ export function withBudget<T>(budget: number, fn: () => T): T {
   }
 }
 
+const COEFFICIENT_LIMIT = 1n << BigInt(POLY_COEFFICIENT_BITS_MAX);
+
+/** `v`, or PolyTooLarge when it has more than POLY_COEFFICIENT_BITS_MAX bits. */
+function coefficient(v: bigint): bigint {
+  if (v >= COEFFICIENT_LIMIT || v <= -COEFFICIENT_LIMIT) throw new PolyTooLarge(`a coefficient has more than ${POLY_COEFFICIENT_BITS_MAX} bits`);
+  return v;
+}
+
 export function constant(value: bigint): Poly {
-  return value === 0n ? ZERO : new Map([['', value]]);
+  return value === 0n ? ZERO : new Map([['', coefficient(value)]]);
 }
 
 export function variable(name: string): Poly {
@@ -56,7 +64,7 @@ export function addScaled(a: Poly, b: Poly, k: bigint): Poly {
   spend(a.size + b.size);
   const out = new Map(a);
   for (const [m, c] of b) {
-    const v = (out.get(m) ?? 0n) + k * c;
+    const v = coefficient((out.get(m) ?? 0n) + k * c);
     if (v === 0n) out.delete(m);
     else out.set(m, v);
   }
@@ -69,7 +77,7 @@ export function sum(parts: Iterable<Poly>): Poly {
   for (const p of parts) {
     spend(p.size);
     for (const [m, c] of p) {
-      const v = (out.get(m) ?? 0n) + c;
+      const v = coefficient((out.get(m) ?? 0n) + c);
       if (v === 0n) out.delete(m);
       else out.set(m, v);
     }
@@ -100,7 +108,7 @@ export function mul(a: Poly, b: Poly): Poly {
     for (const [mb, cb] of b) {
       spend(ma.length + mb.length + 1);
       const m = mulMonomials(ma, mb);
-      const v = (out.get(m) ?? 0n) + ca * cb;
+      const v = coefficient((out.get(m) ?? 0n) + ca * cb);
       if (v === 0n) out.delete(m);
       else out.set(m, v);
     }
@@ -124,10 +132,10 @@ export function format(a: Poly): string {
   const terms = [...a.entries()].sort(([x], [y]) => (x === '' ? 1 : y === '' ? -1 : x < y ? -1 : x > y ? 1 : 0));
   let out = '';
   for (const [m, c] of terms) {
-    spend(m.length + 1);
     const negative = c < 0n;
     const abs = negative ? -c : c;
     const body = m === '' ? abs.toString() : abs === 1n ? m : `${abs}*${m}`;
+    spend(body.length + 1); // the text made, coefficients' digits included
     out += out === '' ? (negative ? `-${body}` : body) : negative ? ` - ${body}` : ` + ${body}`;
   }
   return out;

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseSource } from '../../contracts/parser.js';
-import { EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
+import { AMOUNT_TEXT_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
+import { readableAmount } from '../../contracts/checker.js';
 import { compile, create } from '../../contracts/interpreter.js';
 import { BASE, check, find, mutate, rules } from './support.js';
 
@@ -103,6 +104,34 @@ test('polynomial work is bounded by its size, not only its terms: long monomials
   const pr = check(power);
   assert.deepEqual(rules(pr), ['ESC001']);
   assert.match(find(pr, 'ESC001').message, /cannot be proved/);
+});
+
+test('escrow polynomial coefficients are bounded: products of huge literals stop with ESC001, not a crash or a long stall (review, 2026-11-30)', () => {
+  // Eight params summed to the 7th power (3,432 terms) times a 5,000-digit product of
+  // literals, divided, times the sum to the 4th: every term's coefficient had 5,000 digits,
+  // the quotient's text 17 million characters, and the leak message's expansion of it past
+  // V8's longest string: a RangeError (exit 70 from stele lint, HTTP 500 on deploy). The
+  // same quotient escrowed and paid back was accepted after seconds of work per check.
+  const S = '(a + b + c + d + e + f + g + h)';
+  const K = Array.from({ length: 50 }, () => '9'.repeat(INTEGER_DIGITS_MAX)).join(' * ');
+  const Q = `((${Array.from({ length: 7 }, () => S).join('*')} * (${K})) / 1)`;
+  const head = 'parties p\n params cur: asset, a: int, b: int, c: int, d: int, e: int, f: int, g: int, h: int\n currency cur';
+  const boom = check(`contract Boom { ${head}\n init F { escrow ${Q} * ${S}*${S}*${S}*${S} from p }\n final F }\n`);
+  assert.deepEqual(rules(boom), ['ESC001']);
+  assert.match(find(boom, 'ESC001').message, new RegExp(`cannot be proved: a coefficient has more than ${POLY_COEFFICIENT_BITS_MAX} bits`));
+  const slow = check(`contract Slow { ${head}\n init S { escrow ${Q} from p }\n state S { after 1 -> F { pay ${Q} to p } }\n final F }\n`);
+  assert.deepEqual(rules(slow), ['ESC001']);
+  // Near miss: the product of two of the longest literals (about 664 bits) is well within the bound.
+  const big = `${'9'.repeat(INTEGER_DIGITS_MAX)} * ${'9'.repeat(INTEGER_DIGITS_MAX)} * a`;
+  assert.deepEqual(check(`contract Fine { ${head}\n init S { escrow ${big} from p }\n state S { after 1 -> F { pay ${big} to p } }\n final F }\n`).diagnostics, []);
+});
+
+test('the text of an amount is cut while quotients are spelled out, not after (review, 2026-11-30: a long quotient named many times made a string past the longest V8 allows)', () => {
+  const quotients = new Map([['q#1', `(${'x'.repeat(10_000_000)})/(1)`]]);
+  const text = readableAmount('q#1 + '.repeat(400) + '1', quotients);
+  assert.ok(text.length <= AMOUNT_TEXT_MAX + 1, `${text.length} characters`);
+  assert.ok(text.endsWith('…'));
+  assert.equal(readableAmount('2*q#1 - q#2', new Map([['q#1', '(a)/(q#2)'], ['q#2', '(b)/(c)']])), '2*(a)/((b)/(c)) - (b)/(c)');
 });
 
 test('ESC001: products of different quotients are different monomials (review, 2026-11-30: named by their text, they were split and mixed)', () => {

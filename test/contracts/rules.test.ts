@@ -74,7 +74,24 @@ test('TYPE001: arithmetic on bool, and on integers, non-bool guards, bad deadlin
   assert.deepEqual(rules(check(mutate('currency cur', 'currency price'))), ['TYPE001']);
   assert.deepEqual(rules(check(mutate('first.state == Refunded', 'first.state == Wait', REF_BASE))), ['TYPE001']);
   assert.deepEqual(rules(check(mutate('first.state == Refunded', 'first.state == price', REF_BASE))), ['TYPE001']);
+  // Names resolve as arguments, params, parties, refs, states: a party (or a ref) named like
+  // a state of the referenced contract is the party, not the state (review, 2026-11-30: it
+  // was accepted, and compared as the state's name).
+  const shadowedByParty = mutate('parties seller, buyer\n  params price: amount, cur: asset\n  ref first: Sale', 'parties seller, buyer, Refunded\n  params price: amount, cur: asset\n  ref first: Sale', REF_BASE);
+  const shadow = find(check(shadowedByParty), 'TYPE001');
+  assert.match(shadow.message, /first\.state is compared with something that is not a state of Sale/);
+  assert.deepEqual(rules(check(mutate('ref first: Sale', 'ref first: Sale\n  ref Refunded: Sale', REF_BASE))), ['TYPE001']);
   assert.deepEqual(rules(check(mutate('on seller.ship()', 'on seller.ship() when cur == cur'))), ['TYPE001']);
+  // A construct is named at its first token, a '(' included (review, 2026-11-30: a binary
+  // expression pointed at its left operand's first token inside the parentheses).
+  const guard = 'on seller.ship(x: int) when (x + 1) == true';
+  const paren = find(check(mutate('on seller.ship()', guard)), 'TYPE001');
+  assert.deepEqual([paren.line, paren.column], [7, 5 + guard.indexOf('(x + 1)')]);
+  // A byte order mark before the source is not part of it, as text or as bytes.
+  assert.deepEqual(check(`\uFEFF${BASE}`).diagnostics, []);
+  const afterMark = find(check(`\uFEFF${mutate('after 5', 'after 0')}`), 'TYPE001');
+  const plain = find(check(mutate('after 5', 'after 0')), 'TYPE001');
+  assert.deepEqual([afterMark.line, afterMark.column], [plain.line, plain.column]);
   // Near misses: comparisons and logic that are well typed.
   assert.deepEqual(check(mutate('on seller.ship()', 'on seller.ship(x: int, ok: bool) when (x * 2 - price / 3 >= -1 or not ok) and ok == true and height < entered + 100 and balance(seller) >= 0')).diagnostics, []);
 });
