@@ -47,8 +47,14 @@ export const ROLE_MASK = Role.admin | Role.issuer;
 export const CHAIN_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const ASSET_RE = /^[A-Z][A-Z0-9]{0,11}$/;
-/** Record keys: 1..256 bytes of printable text, no control characters. */
-export const RECORD_KEY_RE = /^[^\u0000-\u001f\u007f]{1,256}$/u;
+/**
+ * Record keys: 1..256 characters of printable ASCII without the space (0x21-0x7e), the
+ * alphabet of state keys, which a record's key becomes part of (`rec/<owner>/<key>`). Until
+ * 2026-11-30 any text without control characters was allowed; a key with a space or a
+ * non-ASCII character made a write set its own decoder refused, a state order that was
+ * JavaScript's and not the bytes', and records the account listing skipped (found in review).
+ */
+export const RECORD_KEY_RE = /^[\x21-\x7e]{1,256}$/;
 
 /** SCL identifiers: contract, party, param, ref and action names. */
 export const SCL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyTx, balanceOf, BlockBuilder, decodeTxidValue, executeBlock, genesisState, identityOf, INVALID_IN_BLOCK, keys, TxRefusal, type Offered } from '../../ledger/machine.js';
-import { Overlay } from '../../ledger/state.js';
+import { decodeWriteSet, Overlay } from '../../ledger/state.js';
 import { devSigner } from '../../ledger/devnet.js';
 import { ED25519_TORSION_SUBGROUP } from '@noble/curves/ed25519.js';
 import { fromHex } from '../../ledger/assert.js';
@@ -164,6 +164,16 @@ test('property: random transfers conserve supply, and execution is deterministic
     ),
     { numRuns: 60 },
   );
+});
+
+test('the write set a block of puts makes decodes to itself: record keys are state-key text (review, 2026-11-30)', () => {
+  const start = genesisState(g);
+  const keysWritten = ['~', '!', 'a/b', 'Z-9.x', '!'.repeat(256)];
+  const txs = keysWritten.map((key) => tx({ type: 'put', owner: alice.publicKey, key, value: { kind: 'inline', data: new Uint8Array([1]) } }, [alice]));
+  const r = executeBlock(g, start.state, txs, 1, start.stateHash, { signatures: 'verify' });
+  assert.equal(r.failed.length, 0);
+  assert.deepEqual(decodeWriteSet(r.writeSetBytes), r.writeSet);
+  for (const key of keysWritten) assert.ok(r.writeSet.some((w) => w.key === keys.record(alice.publicKey, key)), key);
 });
 
 test('a block records a state-dependent refusal as a failed transaction: its id used up, nothing else changed', () => {
