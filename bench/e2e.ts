@@ -137,6 +137,21 @@ async function memoryGauges(api: string): Promise<{ heapTotal: number; heapUsed:
   }
 }
 
+/** The sum over validators of a counter from GET /metrics (null when any is unreadable). */
+async function counterSum(apis: readonly string[], name: string): Promise<number | null> {
+  let total = 0;
+  for (const api of apis) {
+    try {
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${api}/metrics`)).text());
+      if (m === null) return null;
+      total += Number(m[1]);
+    } catch {
+      return null;
+    }
+  }
+  return total;
+}
+
 // ------------------------------------------------------------------ signing
 
 /** Signs transfers on worker threads (one per core) before a phase; never timed. */
@@ -741,6 +756,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     runs.push(phase.r);
   }
   const committed = runs.reduce((a, r) => a + r.committed, 0);
+  const caughtUp = await counterSum(c.apis, 'stele_blocks_caught_up_total');
   c.observer.stop();
   note('stopping the validators...');
   await c.running.stop();
@@ -763,6 +779,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     cpu_us_per_tx: round(median(runs.map(cpuPerTxUs))),
     client_cpu_us_per_tx: round(median(runs.map((r) => (r.clientCpuS / Math.max(1, r.committed)) * 1e6))),
     timed_out: runs.reduce((a, r) => a + r.stats.timedOut, 0),
+    caught_up_blocks: caughtUp,
   };
 }
 
@@ -880,6 +897,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   }
   const chainHeight = c.observer.height;
   const committedTotal = c.observer.committedTotal;
+  const caughtUp = await counterSum(c.apis, 'stele_blocks_caught_up_total');
   c.observer.stop();
   note('stopping the validators...');
   await c.running.stop();
@@ -948,6 +966,8 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     client_cpu_s: round(med(bestRuns, (r) => r.clientCpuS), 2),
     refused,
     timed_out: timedOut,
+    // Blocks followers learned by catch-up (every signature verified): 0 when they kept up.
+    caught_up_blocks: caughtUp,
     chain_height: chainHeight,
     chain_transactions: committedTotal,
     target_3x_etcd_met: committedPerS >= 3 * etcdPerS,

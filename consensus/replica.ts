@@ -89,7 +89,16 @@ export interface Outgoing {
 
 export interface Committed extends CertifiedEntry {
   readonly digest: Uint8Array;
+  /**
+   * True when the value came in a catch-up reply (a peer's committed log), not accepted
+   * here: DESIGN.md has a replica verify such blocks as an auditor would, so the learner
+   * checks every signature of them (node/validator.ts).
+   */
+  readonly caughtUp: boolean;
 }
+
+/** A certified value waiting for its slot, and whether it came by catch-up. */
+type Pending = CertifiedEntry & { readonly caughtUp: boolean };
 
 export interface Ready {
   readonly persist: readonly DurableRecord[];
@@ -211,7 +220,7 @@ export class Replica {
   private commitIndex: number;
   private commitDigest: Uint8Array;
   /** Certified values above the commit index waiting for the slots below them. */
-  private readonly certified = new Map<number, CertifiedEntry>();
+  private readonly certified = new Map<number, Pending>();
 
   private role: Role = 'follower';
   private ballot: Ballot = BALLOT_ZERO;
@@ -767,7 +776,7 @@ export class Replica {
     for (let next = this.proposals.get(this.commitIndex + 1); next?.chosen === true; next = this.proposals.get(this.commitIndex + 1)) {
       const certificate = [...next.votes].map(([validator, signature]) => ({ validator, signature })).sort((a, b) => a.validator - b.validator);
       this.proposals.delete(next.slot);
-      this.commitEntry({ slot: next.slot, value: next.value, certificate }, next.digest, next.prevDigest);
+      this.commitEntry({ slot: next.slot, value: next.value, certificate, caughtUp: false }, next.digest, next.prevDigest);
       this.broadcast({ type: MessageType.Commit, ballot: this.ballot, slot: next.slot, digest: next.digest, certificate });
     }
   }
@@ -803,7 +812,7 @@ export class Replica {
       this.counters.dropped++;
       return;
     }
-    this.certified.set(m.slot, { slot: m.slot, value: held.value, certificate: m.certificate });
+    this.certified.set(m.slot, { slot: m.slot, value: held.value, certificate: m.certificate, caughtUp: false });
     this.drainCertified();
     if (this.certified.size > 0) this.maybeCatchup(from);
   }
@@ -835,7 +844,7 @@ export class Replica {
         this.counters.dropped++;
         break;
       }
-      this.certified.set(e.slot, e);
+      this.certified.set(e.slot, { ...e, caughtUp: true });
     }
     const before = this.commitIndex;
     this.drainCertified();
@@ -859,7 +868,7 @@ export class Replica {
     else this.commitChosen();
   }
 
-  private commitEntry(e: CertifiedEntry, digest: Uint8Array, prevDigest: Uint8Array | null): void {
+  private commitEntry(e: Pending, digest: Uint8Array, prevDigest: Uint8Array | null): void {
     invariant(e.slot === this.commitIndex + 1, 'commits in slot order');
     if (prevDigest !== null) invariant(sameBytes(prevDigest, this.commitDigest), 'a committed value extends the committed chain');
     // A leader whose own value at this slot lost is stale: its later values build on it.
@@ -873,7 +882,7 @@ export class Replica {
     this.commitDigest = digest;
     this.entries.delete(e.slot);
     this.acceptBuffer.delete(e.slot);
-    this.commitQueue.push({ slot: e.slot, value: e.value, certificate: e.certificate, digest });
+    this.commitQueue.push({ slot: e.slot, value: e.value, certificate: e.certificate, digest, caughtUp: e.caughtUp });
   }
 
   // ---------------------------------------------------------------- sending

@@ -184,7 +184,7 @@ export class Validator {
   readonly commitSeconds = new Histogram(LATENCY_BUCKETS_S);
   /** Proposal to commit (stored here) of each block this node proposed as leader. */
   readonly blockSeconds = new Histogram(LATENCY_BUCKETS_S);
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, failedTxs: 0, acceptorCompactions: 0, cutsDeferred: 0 };
+  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, failedTxs: 0, acceptorCompactions: 0, cutsDeferred: 0, caughtUpBlocks: 0 };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -822,6 +822,12 @@ export class Validator {
         const own = this.speculative.find((s) => s.slot === e.slot && s.own && bytesEqual(s.digest, e.digest));
         const block = own?.block ?? decodeBlock(e.value);
         invariant(block.certificate.length === 0, 'consensus values carry no certificate');
+        // A block learned from a peer's committed log (catch-up) was never admitted or
+        // accepted here: it is verified as an auditor would (DESIGN.md, ordering), every
+        // transaction signature included. Before 2026-11-30 it was trusted like a block this
+        // replica had accepted (found in review).
+        const audited = paranoid || e.caughtUp;
+        if (e.caughtUp) this.counters.caughtUpBlocks++;
         group.push({
           entry: e,
           block: withCertificate(block, e.certificate),
@@ -830,7 +836,7 @@ export class Validator {
           // arrived on the leader, in the COMMIT or catch-up reply on the others) against
           // this very value: verifying them again here would double the cost of each block.
           checks: {
-            txSignatures: paranoid ? 'verify' : 'trusted',
+            txSignatures: audited ? 'verify' : 'trusted',
             certificateSignatures: paranoid ? 'verify' : 'trusted',
             proposerSignature: own !== undefined && !paranoid ? 'trusted' : 'verify',
             ...(own !== undefined && !paranoid ? { executed: own.result } : {}),

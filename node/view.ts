@@ -256,6 +256,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_blocks_committed_total', 'blocks committed by this validator since start', c.committedBlocks),
         counter('stele_transactions_committed_total', 'transactions in committed blocks since start, failed ones included', c.committedTxs),
         counter('stele_blocks_proposed_total', 'blocks this validator proposed as leader', c.proposedBlocks),
+        counter('stele_blocks_caught_up_total', "blocks learned from a peer's committed log (catch-up), every signature verified as an auditor would", c.caughtUpBlocks),
         counter('stele_blocks_execution_reused_total', "own blocks stored with the leader's execution from when it proposed them (not executed twice)", store.executionsReused),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
         counter('stele_transactions_reforwarded_total', 'pending submissions a follower sent to the leader again (a forward may have been lost)', c.reforwarded),

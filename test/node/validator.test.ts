@@ -142,10 +142,36 @@ test('three validators in one process: transfers through any validator commit on
     const moreWaits = more.map((tx) => validators[leaderIndex]!.waitForCommit(validators[leaderIndex]!.submit(tx).id));
     assert.ok((await Promise.race([Promise.all(moreWaits), sleep(30_000, null, { ref: false })])) !== null, 'two of three still commit');
     net.down.delete(follower);
-    validators[follower] = await openValidator(dir, follower, net, disks, fatal);
-    const target = validators[leaderIndex]!.height;
-    for (let t = 0; t < 1000 && validators[follower]!.height < target; t++) await sleep(10);
-    assert.equal(validators[follower]!.height, target, 'the restarted follower caught up');
+    // Blocks learned by catch-up are verified as an auditor would, every transaction
+    // signature included (DESIGN.md; review of 2026-11-30: they were trusted like blocks
+    // this replica had accepted). Each store's check options are recorded per block.
+    const checked = new Map<LedgerStore, string[]>();
+    const commitMany = LedgerStore.prototype.commitMany;
+    LedgerStore.prototype.commitMany = function (this: LedgerStore, blocks, options = {}) {
+      const list = checked.get(this) ?? [];
+      blocks.forEach((_b, k) => list.push((Array.isArray(options) ? options[k] : options)?.txSignatures ?? 'default'));
+      checked.set(this, list);
+      return commitMany.call(this, blocks, options);
+    } as typeof commitMany;
+    try {
+      validators[follower] = await openValidator(dir, follower, net, disks, fatal);
+      const target = validators[leaderIndex]!.height;
+      for (let t = 0; t < 1000 && validators[follower]!.height < target; t++) await sleep(10);
+      assert.equal(validators[follower]!.height, target, 'the restarted follower caught up');
+      // One more block, accepted live by all three.
+      const last = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'put', owner: users[1]!.publicKey, key: 'live', value: { kind: 'inline', data: Uint8Array.of(1) } } }, [users[1]!]);
+      await validators[leaderIndex]!.waitForCommit(validators[leaderIndex]!.submit(last).id);
+      for (let t = 0; t < 1000 && validators.some((v) => v!.height < target + 1); t++) await sleep(10);
+    } finally {
+      LedgerStore.prototype.commitMany = commitMany;
+    }
+    const caughtUp = validators[follower]!.counters.caughtUpBlocks;
+    assert.ok(caughtUp > 0, 'the restarted follower learned blocks by catch-up');
+    const restartedChecks = checked.get(validators[follower]!.ledger) ?? [];
+    assert.equal(restartedChecks.filter((x) => x === 'verify').length, caughtUp, JSON.stringify(restartedChecks));
+    // Blocks accepted live are not verified again (the admitting validator did).
+    const live = [...checked].filter(([store]) => store !== validators[follower]!.ledger).flatMap(([, list]) => list);
+    assert.ok(live.length > 0 && live.every((x) => x === 'trusted'), JSON.stringify(live));
     const restarted = validators[follower]!.ledger;
     assert.equal(toHex(restarted.tip.hash), toHex(validators[leaderIndex]!.ledger.tip.hash));
     assert.deepEqual(fatal, []);
