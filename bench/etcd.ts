@@ -82,34 +82,46 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
-/** `total` puts of `valueBytes` bytes, `concurrency` in flight, through `client`. */
-export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http', concurrency: number, total: number, valueBytes: number): Promise<LoadResult> {
+/**
+ * `total` puts of `valueBytes` bytes, `concurrency` requests in flight, through `client`.
+ * With `perRequest` > 1 (HTTP only), each request is one transaction (`/v3/kv/txn`) of that
+ * many puts, the way bench:e2e's batch mode sends many transfers per request; the rate
+ * counts puts, the latencies requests.
+ */
+export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http', concurrency: number, total: number, valueBytes: number, perRequest = 1): Promise<LoadResult> {
+  if (perRequest !== 1 && client !== 'http') throw new RangeError('puts in transactions go through the HTTP gateway only');
   const value = Buffer.alloc(valueBytes, 0x61);
   const latencies: number[] = [];
   let next = 0;
-  let put: (key: string) => Promise<void>;
+  let put: (key: number) => Promise<void>;
   let close = (): void => {};
   if (client === 'grpc') {
     const etcd = new Etcd3({ hosts: cluster.endpoints });
     put = async (key) => {
-      await etcd.put(key).value(value);
+      await etcd.put(`bench/${key}`).value(value);
     };
     close = () => etcd.close();
   } else {
     // The same lean client bench:e2e drives Stele's REST API with (bench/http-lite.ts).
     const http = new HttpLite(concurrency);
-    const body = (key: string): Buffer => Buffer.from(JSON.stringify({ key: Buffer.from(key).toString('base64'), value: value.toString('base64') }));
+    const valueB64 = value.toString('base64');
+    const one = (key: number) => ({ key: Buffer.from(`bench/${key}`).toString('base64'), value: valueB64 });
+    // Request k carries puts k * perRequest .. (k + 1) * perRequest - 1.
+    const body = (k: number): Buffer =>
+      Buffer.from(JSON.stringify(perRequest === 1 ? one(k) : { success: Array.from({ length: perRequest }, (_, i) => ({ request_put: one(k * perRequest + i) })) }));
+    const path = perRequest === 1 ? '/v3/kv/put' : '/v3/kv/txn';
     let endpoint = 0;
-    put = async (key) => {
-      const url = `${cluster.endpoints[endpoint++ % cluster.endpoints.length]}/v3/kv/put`;
-      const r = await http.post(url, 'application/json', body(key));
-      if (r.status !== 200) throw new Error(`etcd put: HTTP ${r.status}`);
+    put = async (k) => {
+      const url = `${cluster.endpoints[endpoint++ % cluster.endpoints.length]}${path}`;
+      const r = await http.post(url, 'application/json', body(k));
+      if (r.status !== 200) throw new Error(`etcd ${path}: HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
+      if (perRequest > 1 && (JSON.parse(r.body.toString('utf8')) as { succeeded?: boolean }).succeeded !== true) throw new Error('etcd txn: not applied');
     };
     close = () => http.close();
   }
   let retries = 0;
   // Latency counts from the first attempt. The last failure is thrown with its cause.
-  const putWithRetry = async (key: string): Promise<void> => {
+  const putWithRetry = async (key: number): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       try {
         await put(key);
@@ -124,13 +136,14 @@ export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http',
       }
     }
   };
+  const requests = Math.max(1, Math.ceil(total / perRequest));
   const started = performance.now();
   try {
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        for (let k = next++; k < total; k = next++) {
+        for (let k = next++; k < requests; k = next++) {
           const t = performance.now();
-          await putWithRetry(`bench/${k}`);
+          await putWithRetry(k);
           latencies.push(performance.now() - t);
         }
       }),
@@ -140,5 +153,5 @@ export async function etcdPutLoad(cluster: EtcdCluster, client: 'grpc' | 'http',
   }
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { puts_per_s: total / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), retries };
+  return { puts_per_s: (requests * perRequest) / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), retries };
 }
