@@ -126,22 +126,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const clients = options.clients ?? 6;
   const rng = new Rng(options.seed);
   log(`chaos seed ${options.seed}: ${options.seconds} s, network faults by ${net}, disk ${disk}, ${clients} clients, in ${dir}`);
-  const cluster = await ChaosCluster.create({ dir, seed: options.seed, accounts: clients + 2, net, disk, log });
+  const cluster = await ChaosCluster.prepare({ dir, seed: options.seed, accounts: clients + 2, net, disk, log });
+  // Ctrl-C or a kill of the harness still removes the namespaces, mounts and processes it
+  // made (the data stays, for a look at what was happening). Installed before the cluster
+  // makes any of them (found in review: a signal during start-up leaked them all).
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping the cluster, keeping ${dir}`);
+    void cluster.destroy(true).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const problems: string[] = [];
   const outcomes: Outcome[] = [];
   const faults: FaultRecord[] = [];
   let knownHeight = 0;
   let stopWorkload = false;
   let report: ChaosReport | null = null;
-  // Ctrl-C or a kill of the harness still removes the namespaces, mounts and processes it
-  // made (the data stays, for a look at what was happening).
-  const interrupted = (signal: NodeJS.Signals): void => {
-    log(`${signal}: stopping the cluster, keeping ${dir}`);
-    void cluster.destroy(true).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
   try {
+    await cluster.up();
     // ------------------------------------------------------------------ workload
     const window = cluster.genesis.limits.expiry_window_blocks;
     const workload = Array.from({ length: clients }, async (_, c) => {
@@ -229,6 +231,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await submitOne(client, signFresh(payload), kind);
       }
     });
+    // Handled from the start: a client that throws stops the run with a problem, instead of
+    // an unhandled rejection that ends the process before the clean-up (found in review).
+    const clientFailures: string[] = [];
+    const workloadDone = Promise.all(
+      workload.map((w, c) =>
+        w.catch((error: unknown) => {
+          clientFailures.push(`client ${c} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          stopWorkload = true;
+        }),
+      ),
+    );
 
     // ------------------------------------------------------------------ nemesis
     const waitRecovered = async (fault: FaultRecord, from: number, floor: number): Promise<void> => {
@@ -254,7 +267,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let bag: FaultKind[] = [];
     const nemesis = (async () => {
       await sleep(1000);
-      while (Date.now() < nemesisEnd - 3000) {
+      while (!stopWorkload && Date.now() < nemesisEnd - 3000) {
         // Kinds come from a shuffled bag, so every kind shows up in each round of faults.
         if (bag.length === 0) {
           bag = [...kinds];
@@ -314,9 +327,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     })();
     await nemesis;
     const remaining = nemesisEnd - Date.now();
-    if (remaining > 0) await sleep(remaining);
+    if (remaining > 0 && !stopWorkload) await sleep(remaining);
     stopWorkload = true;
-    await Promise.all(workload);
+    await workloadDone;
+    problems.push(...clientFailures);
 
     // ------------------------------------------------------------------ convergence
     cluster.healAll();
