@@ -15,9 +15,19 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   assert.equal(report.lost, 0);
   assert.equal(report.duplicated, 0);
   assert.equal(report.refused_committed, 0, 'a transaction refused to its client is in the chain');
+  assert.equal(report.refused_no_place_in_chain, 0, 'a transaction refused at admission is in a block');
   assert.equal(report.unexpected, 0);
   assert.equal(report.divergent, 0);
+  assert.deepEqual(report.bad_answers, {}, 'a validator gave an answer no correct one gives');
   assert.ok(report.audit_ok && report.supply_ok && report.converged);
+  assert.ok(report.balances_ok && report.records_ok, 'a replica serves balances or records other than the model of the workload');
+  assert.equal(report.model_disagreements, 0);
+  for (const [r, length] of report.chain_heights.entries()) {
+    assert.equal(length, report.heights[r], `v${r + 1}'s log holds ${length} blocks, it reported ${report.heights[r]}`);
+    assert.equal(report.audit_heights[r], length);
+  }
+  // The model and the record read-back had something to check.
+  assert.ok(report.model_failed > 0 && report.records_checked > 0 && report.puts_read_back > 0, 'the model checked no failed transfer, record or acknowledged put');
   // The run did real work and really hurt the cluster.
   assert.ok(report.acknowledged > 100, `only ${report.acknowledged} transactions acknowledged`);
   // The contended pairs reached the failed-transaction path, and clients' answers that

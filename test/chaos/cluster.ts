@@ -10,6 +10,13 @@
  *   Without mount rights the full-disk fault is not available and the report says so.
  * - Processes: SIGKILL, SIGSTOP/SIGCONT, restart; a node that stops itself because its
  *   disk is full (exit 75) is restarted after a second, as a supervisor would.
+ *
+ * Names: namespaces and links carry a tag made from this process's id (unique among live
+ * processes), and the subnet is the first 10.231.k.0/24 with no address on this host. If a
+ * namespace or link of that tag exists already (a run of a process with the same id that
+ * did not clean up), `up()` refuses with an error naming it rather than delete it; and
+ * `destroy()` removes only what this cluster made (found in the harness review of 2026-11-30: a tag
+ * collision made the error path delete another run's namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -88,6 +95,8 @@ class Node {
   /** Set before a kill or stop the harness means to do. */
   expectExit = false;
   restarts = 0;
+  /** The supervisor's pending restart after an unexpected exit. */
+  restartTimer: NodeJS.Timeout | null = null;
   constructor(
     readonly index: number,
     readonly dir: string,
@@ -122,6 +131,9 @@ export class ChaosCluster {
   private readonly tag: string;
   private readonly subnet: string;
   private closing = false;
+  private destroying: Promise<void> | null = null;
+  /** What this cluster made, in order, and removes on destroy (nothing else). */
+  private readonly made = { namespaces: [] as string[], links: [] as string[], mounts: [] as string[] };
   private readonly partitions = new Set<string>(); // "i>j": i's messages to j are lost
   private readonly fillers = new Map<number, string>();
 
@@ -131,23 +143,35 @@ export class ChaosCluster {
     genesisPath: string,
     accounts: Signer[],
     urls: string[],
+    tag: string,
+    subnet: string,
+    private readonly validatorKeys: KeyPair[],
+    private readonly hosts: string[],
+    private readonly apiPorts: number[],
   ) {
     this.genesis = genesis;
     this.genesisPath = genesisPath;
     this.accounts = accounts;
-    this.tag = `sc${process.pid % 100_000}`;
-    this.subnet = `10.231.${process.pid % 250}`;
+    this.tag = tag;
+    this.subnet = subnet;
     urls.forEach((url, i) => this.nodes.push(new Node(i, join(options.dir, `v${i + 1}`), url)));
   }
 
-  /** Writes keys, genesis and configs, builds the network and disks, starts every node. */
-  static async create(options: ClusterOptions): Promise<ChaosCluster> {
+  /**
+   * Writes keys and genesis, and picks names and addresses; makes nothing outside `dir`
+   * (so a caller can install its signal handlers before `up()` makes namespaces, mounts
+   * and processes). Then `up()`.
+   */
+  static async prepare(options: ClusterOptions): Promise<ChaosCluster> {
     const { dir, seed } = options;
     mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
     const pair = (label: string): KeyPair => keyPairFromSeed(sha256(new TextEncoder().encode(`stele-chaos:${seed}:${label}`)));
     const validators = [0, 1, 2].map((i) => pair(`validator:${i}`));
     const accounts = Array.from({ length: options.accounts }, (_, i) => new Signer(pair(`account:${i}`)));
-    const subnet = `10.231.${process.pid % 250}`;
+    // Base 36 of the pid: at most 5 characters (pid_max is 2^22), so names stay within
+    // the 15 characters of an interface name.
+    const tag = `sc${process.pid.toString(36)}`;
+    const subnet = options.net === 'netns' ? freeSubnet(process.pid % 250) : '127.0.0';
     const peerPorts = options.net === 'netns' ? [7100, 7100, 7100] : [await freePort(), await freePort(), await freePort()];
     const apiPorts = options.net === 'netns' ? [8080, 8080, 8080] : [await freePort(), await freePort(), await freePort()];
     const hosts = options.net === 'netns' ? [1, 2, 3].map((h) => `${subnet}.${h}`) : ['127.0.0.1', '127.0.0.1', '127.0.0.1'];
@@ -163,24 +187,36 @@ export class ChaosCluster {
     const genesisPath = join(dir, 'genesis.json');
     writeFileSync(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`);
     const urls = hosts.map((h, i) => `http://${h}:${apiPorts[i]}`);
-    const cluster = new ChaosCluster(options, genesis, genesisPath, accounts, urls);
+    return new ChaosCluster(options, genesis, genesisPath, accounts, urls, tag, subnet, validators, hosts, apiPorts);
+  }
+
+  /**
+   * Builds the network and disks and starts every node. On failure, removes what it made
+   * and rethrows; after `destroy()` (a signal during start-up) it throws.
+   * @throws Error when a namespace or link of this cluster's names exists already
+   */
+  async up(): Promise<void> {
+    const { dir } = this.options;
+    if (this.closing) throw new Error('the chaos cluster was stopped before it started');
     try {
-      if (options.net === 'netns') cluster.buildNetwork();
-      validators.forEach((v, i) => {
-        const node = cluster.nodes[i] as Node;
+      if (this.options.net === 'netns') this.buildNetwork();
+      this.validatorKeys.forEach((v, i) => {
+        const node = this.nodes[i] as Node;
         mkdirSync(node.dir, { recursive: true });
-        if (options.disk === 'tmpfs') run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MIB}m`, 'tmpfs', node.dir]);
+        if (this.options.disk === 'tmpfs') {
+          run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MIB}m`, 'tmpfs', node.dir]);
+          this.made.mounts.push(node.dir);
+        }
         writeFileSync(join(dir, 'keys', `v${i + 1}.key`), keyFileText(v), { mode: 0o600 });
-        const config = { stele_node: 1, genesis: genesisPath, key: join(dir, 'keys', `v${i + 1}.key`), data: join(node.dir, 'data'), api: { host: hosts[i], port: apiPorts[i] } };
+        const config = { stele_node: 1, genesis: this.genesisPath, key: join(dir, 'keys', `v${i + 1}.key`), data: join(node.dir, 'data'), api: { host: this.hosts[i], port: this.apiPorts[i] } };
         writeFileSync(join(dir, `v${i + 1}.json`), `${JSON.stringify(config, null, 2)}\n`);
       });
-      for (const node of cluster.nodes) cluster.start(node.index);
-      await cluster.waitReady(60_000);
+      for (const node of this.nodes) this.start(node.index);
+      await this.waitReady(60_000);
     } catch (error) {
-      await cluster.destroy();
+      await this.destroy();
       throw error;
     }
-    return cluster;
   }
 
   private ns(i: number): string {
@@ -189,15 +225,28 @@ export class ChaosCluster {
 
   private buildNetwork(): void {
     const bridge = `${this.tag}br`;
+    const hosts = [0, 1, 2].map((i) => `${this.tag}h${i}`);
+    const insides = [0, 1, 2].map((i) => `${this.tag}n${i}`);
+    // Refuse, naming it, anything of ours that exists already: it is not ours to delete.
+    const namespaces = new Set(listNamespaces());
+    for (const ns of [0, 1, 2].map((i) => this.ns(i))) {
+      if (namespaces.has(ns)) throw new Error(`chaos cluster: network namespace ${ns} exists already (another run, or one that did not clean up: \`ip netns del ${ns}\`); not touching it`);
+    }
+    for (const link of [bridge, ...hosts, ...insides]) {
+      if (tryRun('ip', ['link', 'show', 'dev', link])) throw new Error(`chaos cluster: network link ${link} exists already (another run, or one that did not clean up: \`ip link del ${link}\`); not touching it`);
+    }
     run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    this.made.links.push(bridge);
     run('ip', ['addr', 'add', `${this.subnet}.254/24`, 'dev', bridge]);
     run('ip', ['link', 'set', bridge, 'up']);
     for (let i = 0; i < 3; i++) {
       const ns = this.ns(i);
-      const host = `${this.tag}h${i}`;
-      const inside = `${this.tag}n${i}`;
+      const host = hosts[i] as string;
+      const inside = insides[i] as string;
       run('ip', ['netns', 'add', ns]);
+      this.made.namespaces.push(ns);
       run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', inside]);
+      this.made.links.push(host); // its peer goes with it (or with the namespace)
       run('ip', ['link', 'set', inside, 'netns', ns]);
       run('ip', ['link', 'set', host, 'master', bridge]);
       run('ip', ['link', 'set', host, 'up']);
@@ -229,12 +278,14 @@ export class ChaosCluster {
       if (!expected && !this.closing) {
         if (code !== EXIT_DISK_FULL) this.options.log(`validator v${i + 1} exited unexpectedly (code ${code}, signal ${signal}); restarting`);
         // A supervisor's restart, with a pause so a full disk is not hammered.
-        setTimeout(() => {
+        node.restartTimer = setTimeout(() => {
+          node.restartTimer = null;
           if (!this.closing && node.child === child) {
             node.restarts++;
             this.start(i);
           }
-        }, 1000).unref();
+        }, 1000);
+        node.restartTimer.unref();
       }
     });
   }
@@ -242,6 +293,7 @@ export class ChaosCluster {
   async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      if (this.closing) throw new Error('the chaos cluster was stopped while it started');
       const states = await Promise.all(this.nodes.map((n) => status(n.url)));
       if (states.every((s) => s !== null && s.leader !== null)) return;
       await sleep(100);
@@ -249,22 +301,33 @@ export class ChaosCluster {
     throw new Error(`the chaos cluster did not come up in ${timeoutMs} ms; logs: ${this.nodes.map((n) => `\n--- v${n.index + 1}\n${tail(n.log)}`).join('')}`);
   }
 
-  /** SIGKILL; resolves once the process is gone. */
-  async kill(i: number): Promise<void> {
+  /**
+   * SIGKILL; resolves once the process is gone. Also cancels a pending supervisor restart,
+   * so the node stays down until `start(i)` (a restart during the harness's down time made
+   * `tear()` throw). Returns false when the node was not running (nothing was killed).
+   */
+  async kill(i: number): Promise<boolean> {
     const node = this.nodes[i] as Node;
+    if (node.restartTimer !== null) {
+      clearTimeout(node.restartTimer);
+      node.restartTimer = null;
+    }
     const child = node.child;
-    if (child === null || !node.running) return;
+    if (child === null || !node.running) return false;
     node.expectExit = true;
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await gone;
+    return true;
   }
 
-  pause(i: number): void {
+  /** SIGSTOP; false when the node was down or paused already (nothing was done). */
+  pause(i: number): boolean {
     const node = this.nodes[i] as Node;
-    if (!node.running || node.paused) return;
+    if (!node.running || node.paused) return false;
     node.child?.kill('SIGSTOP');
     node.paused = true;
+    return true;
   }
 
   resume(i: number): void {
@@ -404,32 +467,70 @@ export class ChaosCluster {
     return codes;
   }
 
-  /** Stops everything and removes namespaces, mounts and (unless `keep`) the directory. */
-  async destroy(keep = false): Promise<void> {
+  /**
+   * Stops everything and removes the namespaces, links and mounts this cluster made and
+   * (unless `keep`) the directory. Once: a second call (a signal during the harness's own
+   * clean-up) waits for the first.
+   */
+  destroy(keep = false): Promise<void> {
+    this.destroying ??= this.teardown(keep);
+    return this.destroying;
+  }
+
+  private async teardown(keep: boolean): Promise<void> {
     this.closing = true;
+    const gone: Array<Promise<unknown>> = [];
     for (const n of this.nodes) {
-      if (n.running) {
+      if (n.restartTimer !== null) clearTimeout(n.restartTimer);
+      n.restartTimer = null;
+      const child = n.child;
+      if (child !== null && n.running) {
         n.expectExit = true;
-        n.child?.kill('SIGKILL');
+        gone.push(new Promise((r) => child.once('exit', r)));
+        child.kill('SIGKILL');
       }
     }
-    await sleep(200);
-    if (this.options.net === 'netns') {
-      for (let i = 0; i < 3; i++) tryRun('ip', ['netns', 'del', this.ns(i)]);
-      tryRun('ip', ['link', 'del', `${this.tag}br`]);
-    }
-    if (this.options.disk === 'tmpfs') {
-      for (const n of this.nodes) {
-        if (keep) {
-          // Keep the data: copy it off the tmpfs before unmounting.
-          const saved = `${n.dir}.saved`;
-          tryRun('cp', ['-a', n.dir, saved]);
-        }
-        tryRun('umount', ['-l', n.dir]);
-      }
+    await Promise.race([Promise.all(gone), sleep(5000)]);
+    for (const ns of this.made.namespaces) tryRun('ip', ['netns', 'del', ns]);
+    for (const link of this.made.links) if (tryRun('ip', ['link', 'show', 'dev', link])) tryRun('ip', ['link', 'del', link]);
+    for (const mount of this.made.mounts) {
+      // Keep the data: copy it off the tmpfs before unmounting.
+      if (keep) tryRun('cp', ['-a', mount, `${mount}.saved`]);
+      tryRun('umount', ['-l', mount]);
     }
     if (!keep) rmSync(this.options.dir, { recursive: true, force: true });
   }
+}
+
+/** Names of the network namespaces on this host. */
+function listNamespaces(): string[] {
+  try {
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '')
+      .filter((name) => name !== '');
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The first subnet 10.231.k.0/24, from k = `first` on (mod 250), with no IPv4 address of
+ * this host in it (another run's bridge holds .254 of its own).
+ * @throws Error when all 250 are taken
+ */
+function freeSubnet(first: number): string {
+  let addresses = '';
+  try {
+    addresses = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    // No `ip`: up() fails with its own error.
+  }
+  for (let k = 0; k < 250; k++) {
+    const subnet = `10.231.${(first + k) % 250}`;
+    if (!addresses.includes(` ${subnet}.`)) return subnet;
+  }
+  throw new Error('chaos cluster: every subnet 10.231.0-249.0/24 has an address on this host');
 }
 
 export interface StatusLite {

@@ -5,8 +5,11 @@
  * Runs seeds N, N+1, ... N+K-1 one after another (a chaos run needs the whole machine).
  * Progress goes to stderr; the last line of stdout is one JSON document: the report of a
  * single seed, or with --seeds > 1 a summary with every seed's report. Exit code 1 when
- * any seed found a problem, 2 for bad arguments. Needs root for namespaces and tmpfs;
- * without them it falls back to faults in the transport and no full-disk fault, and says so.
+ * any seed found a problem, 2 for bad arguments or when a seed could not run (the harness
+ * threw: say, its namespaces exist already); the reports of the seeds that finished are
+ * still printed, with `errors`, and no later seed runs. Needs root for namespaces and
+ * tmpfs; without them it falls back to faults in the transport and no full-disk fault,
+ * and says so.
  */
 import { parseArgs } from 'node:util';
 import { runChaos, type ChaosReport } from './harness.js';
@@ -55,9 +58,19 @@ async function main(): Promise<number> {
     return 2;
   }
   const reports: ChaosReport[] = [];
+  const errors: Array<{ seed: number; error: string }> = [];
   for (let k = 0; k < options.seeds; k++) {
     const seed = options.seed + k;
-    const report = await runChaos({ ...options, seed, log: (line) => process.stderr.write(`${line}\n`) });
+    let report: ChaosReport;
+    try {
+      report = await runChaos({ ...options, seed, log: (line) => process.stderr.write(`${line}\n`) });
+    } catch (error) {
+      // Keep what the finished seeds found (found in review: one throw lost them all).
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      errors.push({ seed, error: text });
+      process.stderr.write(`seed ${seed}: the harness failed, no further seeds run: ${text}\n`);
+      break;
+    }
     reports.push(report);
     const summary = `seed ${seed}: ${report.ok ? 'ok' : 'PROBLEMS'}; ${report.acknowledged} acknowledged, ${report.lost} lost, ${report.duplicated} duplicated, ${report.divergent} divergent, audit ${report.audit_ok ? 'ok' : 'FAILED'}; faults ${JSON.stringify(report.faults)}`;
     process.stderr.write(`${summary}\n`);
@@ -66,7 +79,7 @@ async function main(): Promise<number> {
     if (!options.json && options.seeds === 1) process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
   }
   const failed = reports.filter((r) => !r.ok).length;
-  if (reports.length === 1) process.stdout.write(`${JSON.stringify(reports[0])}\n`);
+  if (reports.length === 1 && errors.length === 0) process.stdout.write(`${JSON.stringify(reports[0])}\n`);
   else {
     const sum = (f: (r: ChaosReport) => number): number => reports.reduce((s, r) => s + f(r), 0);
     const faults: Record<string, number> = {};
@@ -79,13 +92,18 @@ async function main(): Promise<number> {
         seconds_each: options.seconds,
         wall_s: Math.round(sum((r) => r.wall_s)),
         failed_seeds: failed,
+        errors,
         acknowledged: sum((r) => r.acknowledged),
         lost: sum((r) => r.lost),
         duplicated: sum((r) => r.duplicated),
         unexpected: sum((r) => r.unexpected),
         divergent: sum((r) => r.divergent),
+        refused_committed: sum((r) => r.refused_committed),
+        bad_answers: sum((r) => Object.values(r.bad_answers).reduce((s, n) => s + n, 0)),
         audit_ok: reports.every((r) => r.audit_ok),
         supply_ok: reports.every((r) => r.supply_ok),
+        balances_ok: reports.every((r) => r.balances_ok),
+        records_ok: reports.every((r) => r.records_ok),
         unrecovered: sum((r) => r.unrecovered),
         faults,
         net: [...new Set(reports.map((r) => r.net))],
@@ -94,6 +112,7 @@ async function main(): Promise<number> {
       })}\n`,
     );
   }
+  if (errors.length > 0) return 2;
   return failed > 0 ? 1 : 0;
 }
 
