@@ -116,7 +116,7 @@ function placeNew(temporary: string, path: string): void {
 }
 
 /** fsync of a directory, so that a rename or a link in it survives a crash; best effort. */
-function syncDirectory(directory: string): void {
+export function syncDirectory(directory: string): void {
   try {
     const fd = openSync(directory, 'r');
     try {

@@ -3,16 +3,17 @@
  * a local cluster for development, the default behind `npm start`.
  *
  * First run: writes DATA/genesis.json, DATA/keys/ (one key per validator and admin.key,
- * files 0600), and DATA/vN/config.json, one per validator. Every run: starts each
- * validator as its own process (`stele node --config DATA/vN/config.json`, logs in
- * DATA/vN/node.log), waits until the API answers, and prints where everything is. Ctrl-C
- * (or SIGTERM) stops every validator cleanly; running it again resumes from DATA.
+ * files 0600), and DATA/vN/config.json, one per validator, all or nothing (makeAllOrNothing).
+ * Every run: starts each validator as its own process (`stele node --config
+ * DATA/vN/config.json`, logs in DATA/vN/node.log), waits until the API answers, and
+ * prints where everything is. Ctrl-C (or SIGTERM) stops every validator cleanly; running
+ * it again resumes from DATA.
  * A validator that stops because its disk is full (exit 75) is restarted every 5 s until
  * there is space again; any other exit of a validator stops the cluster and shows its log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +25,7 @@ import { errnoText, SteleError } from '../ledger/errors.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
 import { EXIT_DISK_FULL } from './node.js';
-import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
+import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, syncDirectory, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
@@ -64,7 +65,8 @@ export interface GenesisExtra {
 }
 
 /**
- * Writes genesis, keys and configs on first run; on later runs checks they match and
+ * Writes genesis, keys and configs on first run, all or nothing (a DATA that holds other
+ * files is refused); on later runs checks they match and
  * takes the ports and transport from the files (not from the arguments: the cluster runs
  * as it was made), and `extra` applies only to a new genesis.
  * @throws SteleError CLI_IO, CLI_USAGE, GENESIS_INVALID or CONFIG_INVALID
@@ -97,15 +99,8 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
       adminPublicKey: toHex(admin.publicKey),
     };
   }
-  try {
-    mkdirSync(keys, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new SteleError('CLI_IO', `cannot make ${keys}: ${errnoText(error)}`);
-  }
   const validatorKeys = Array.from({ length: nodes }, () => generateKeyPair());
   const admin = generateKeyPair();
-  validatorKeys.forEach((pair, i) => writeNew(join(keys, `v${i + 1}.key`), keyFileText(pair), 0o600, false));
-  writeNew(adminKey, keyFileText(admin), 0o600, false);
   const genesis = parseGenesis({
     stele_genesis: 1,
     chain_id: 'stele-local',
@@ -116,16 +111,82 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
     balances: [{ public_key: toHex(admin.publicKey), asset: 'STL', amount: ADMIN_BALANCE }, ...(extra.balances ?? [])],
     ...(extra.limits === undefined ? {} : { limits: extra.limits }),
   });
-  writeNew(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
-  configs.forEach((path, i) => {
-    // Validators sharing this machine share its cores: one verify thread each per core
-    // they have (the validator's main thread joins its workers too), so three validators
-    // on two cores run three workers rather than six idle isolates.
-    const verifyThreads = Math.max(1, Math.min(THREADS_MAX, Math.floor(availableParallelism() / configs.length)));
-    const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
-    writeNew(path, `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
+  // Validators sharing this machine share its cores: one verify thread each per core
+  // they have (the validator's main thread joins its workers too), so three validators
+  // on two cores run three workers rather than six idle isolates.
+  const verifyThreads = Math.max(1, Math.min(THREADS_MAX, Math.floor(availableParallelism() / nodes)));
+  makeAllOrNothing(dir, (staging) => {
+    const stagedKeys = join(staging, 'keys');
+    mkdirSync(stagedKeys, { mode: 0o700 });
+    validatorKeys.forEach((pair, i) => writeNew(join(stagedKeys, `v${i + 1}.key`), keyFileText(pair), 0o600, false));
+    writeNew(join(stagedKeys, 'admin.key'), keyFileText(admin), 0o600, false);
+    writeNew(join(staging, 'genesis.json'), `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
+    for (let i = 0; i < nodes; i++) {
+      const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
+      writeNew(join(staging, `v${i + 1}`, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
+    }
   });
   return { genesisPath, adminKey, configs, apiPorts, peerPorts: validatorKeys.map((_, i) => peerPort + i), transport, adminPublicKey: toHex(admin.publicKey) };
+}
+
+/** Prefix of the directory a first run stages its files in (a crash may leave one behind). */
+const STAGING_PREFIX = '.stele-up-';
+
+/**
+ * Makes the data directory `dir` with what `write` puts in a staging directory, all or
+ * nothing: a run that fails midway leaves no half-made cluster that every later run would
+ * refuse (found in review: a first run that failed after writing keys and genesis left
+ * such a directory, and a left-over key made it ask for a --force that up does not have).
+ * A `dir` that does not exist is staged beside it and renamed into place at once. An empty
+ * existing `dir` (perhaps a mount point, which no rename can replace) is staged inside, and
+ * the entries move in with genesis.json last: a cluster counts as made once genesis.json
+ * is there, and a failure takes back what moved. Anything else in `dir` is refused.
+ * @throws SteleError CLI_IO
+ */
+function makeAllOrNothing(dir: string, write: (staging: string) => void): void {
+  let entries: string[] | null = null;
+  try {
+    entries = readdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new SteleError('CLI_IO', `cannot make the data directory ${dir}: ENOTDIR (it, or a directory on its path, is a file); choose another --data`);
+    if (code !== 'ENOENT') throw new SteleError('CLI_IO', `cannot read ${dir}: ${errnoText(error)}`);
+  }
+  if (entries !== null && entries.length > 0) {
+    const shown = entries.sort().slice(0, 5).join(', ') + (entries.length > 5 ? `, and ${entries.length - 5} more` : '');
+    throw new SteleError('CLI_IO', `${dir} holds no genesis.json but is not empty (${shown}): not a cluster stele up made; move those away or choose another --data`);
+  }
+  const inside = entries !== null;
+  const parent = inside ? dir : dirname(dir);
+  let staging: string;
+  try {
+    mkdirSync(parent, { recursive: true });
+    staging = mkdtempSync(join(parent, inside ? STAGING_PREFIX : `.${basename(dir)}${STAGING_PREFIX}`));
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot make ${dir}: ${errnoText(error)}`);
+  }
+  const moved: string[] = [];
+  try {
+    write(staging);
+    if (!inside) renameSync(staging, dir);
+    else {
+      const names = readdirSync(staging).sort((a, b) => Number(a === 'genesis.json') - Number(b === 'genesis.json'));
+      for (const name of names) {
+        renameSync(join(staging, name), join(dir, name));
+        moved.push(name);
+      }
+      rmdirSync(staging);
+    }
+  } catch (error) {
+    for (const name of moved) rmSync(join(dir, name), { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') throw new SteleError('CLI_IO', `cannot make ${dir}: it was made meanwhile (another stele up?); nothing written`);
+    // Messages of writeNew name the staging directory, which is gone: name where it was going.
+    const reason = error instanceof SteleError ? error.reason.replaceAll(staging, dir) : errnoText(error);
+    throw new SteleError('CLI_IO', `cannot make ${dir}: ${reason}; nothing written`);
+  }
+  syncDirectory(parent);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,11 +59,44 @@ test('prepareCluster: a data path that is a file, or a damaged admin key, is ref
   try {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory');
-    assert.throws(() => prepareCluster(file, 3, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /cannot make .*: ENOTDIR/.test(e.message));
+    assert.throws(() => prepareCluster(file, 3, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /cannot make the data directory .*: ENOTDIR/.test(e.message));
     const made = join(dir, 'c');
     prepareCluster(made, 1, 18080, 17100, 'tcp');
     writeFileSync(join(made, 'keys', 'admin.key'), '');
     assert.throws(() => prepareCluster(made, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /admin\.key is not a key file/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prepareCluster, first run, found in review: all or nothing; a directory holding other files is refused with nothing written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    // A file where v2/ would go: refused before anything is written (it used to fail after
+    // writing keys, genesis and v1/, and every later run then refused the directory).
+    const data = join(dir, 'up1');
+    mkdirSync(data);
+    writeFileSync(join(data, 'v2'), '');
+    assert.throws(
+      () => prepareCluster(data, 3, 18080, 17100, 'tcp'),
+      (e: unknown) => isSteleError(e, 'CLI_IO') && /up1 holds no genesis\.json but is not empty \(v2\)/.test(e.message) && !/--force/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(data), ['v2']);
+    // Once it is gone, the same (existing, empty) directory is made whole.
+    rmSync(join(data, 'v2'));
+    const layout = prepareCluster(data, 3, 18080, 17100, 'tcp');
+    assert.deepEqual(readdirSync(data).sort(), ['genesis.json', 'keys', 'v1', 'v2', 'v3']);
+    assert.deepEqual(readdirSync(join(data, 'keys')).sort(), ['admin.key', 'v1.key', 'v2.key', 'v3.key']);
+    assert.equal(statSync(join(data, 'keys', 'admin.key')).mode & 0o777, 0o600);
+    assert.deepEqual(prepareCluster(data, 3, 18080, 17100, 'tcp'), layout, 'a second run resumes it');
+    // A key left over by someone else: refused without asking for a --force that up lacks.
+    const leftover = join(dir, 'up2');
+    mkdirSync(join(leftover, 'keys'), { recursive: true });
+    writeFileSync(join(leftover, 'keys', 'admin.key'), '');
+    assert.throws(() => prepareCluster(leftover, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /not empty \(keys\)/.test(e.message) && !/--force/.test(e.message));
+    // A directory that does not exist is staged beside it and renamed: nothing else is left.
+    prepareCluster(join(dir, 'up3'), 1, 18080, 17100, 'tcp');
+    assert.deepEqual(readdirSync(dir).sort(), ['up1', 'up2', 'up3']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
