@@ -138,6 +138,21 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   assert.equal(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'keep');
 });
 
+test('demo, found in review: a --dir under a file, or that is a file, is CLI_IO naming it (exit 2), never an internal error', () => {
+  const file = join(dir, 'afile');
+  writeFileSync(file, 'keep');
+  for (const target of [join(file, 'sub'), file]) {
+    const text = stele('demo', '--dir', target);
+    assert.equal(text.code, 2, text.err);
+    assert.doesNotMatch(text.err, /internal error|\n    at /);
+    assert.match(text.err, new RegExp(`CLI_IO: cannot use ${target}: ENOTDIR`));
+    const json = stele('demo', '--dir', target, '--json');
+    assert.equal(json.code, 2, json.err);
+    assert.equal(JSON.parse(json.out).error.code, 'CLI_IO');
+  }
+  assert.equal(readFileSync(file, 'utf8'), 'keep');
+});
+
 test('audit --data, found in review (2026-11-30): a raised length in a plain log, a damaged segment header and two block logs are never "valid"', async () => {
   const demoDir = join(dir, 'demo-review');
   assert.equal(stele('demo', '--dir', demoDir).code, 0);
