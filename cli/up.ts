@@ -212,6 +212,13 @@ export function logTail(path: string): string {
   }
 }
 
+/** A validator that stopped (`code`: its exit code) or could not be started (`error`: why). */
+export interface Exit {
+  readonly index: number;
+  readonly code: number | null;
+  readonly error?: string;
+}
+
 /** Validator processes started by `startValidators`. */
 export interface RunningCluster {
   readonly children: readonly ChildProcess[];
@@ -219,8 +226,8 @@ export interface RunningCluster {
   readonly logs: readonly string[];
   /** True once every validator's API answers and knows a leader (false after 60 s). */
   readonly ready: Promise<boolean>;
-  /** The first validator that exits before `stop` was called. */
-  readonly exited: Promise<{ index: number; code: number | null }>;
+  /** The first validator that exits before `stop` was called, or that could not be started. */
+  readonly exited: Promise<Exit>;
   /** SIGTERM to each, SIGKILL to those still running after 10 s. */
   stop(): Promise<void>;
   /** The malloc library preloaded into each validator, or null for the C library's (validatorMalloc). */
@@ -298,22 +305,50 @@ export function startValidators(layout: Layout): RunningCluster {
   const children: ChildProcess[] = [];
   let stopping = false;
   const logs = layout.configs.map((c) => join(c, '..', 'node.log'));
-  const exited = new Promise<{ index: number; code: number | null }>((resolveExit) => {
+  // Relaunches waiting for disk space: cancelled by stop, so none outlives it.
+  const retries = new Set<NodeJS.Timeout>();
+  const exited = new Promise<Exit>((resolveExit) => {
+    let failed = false;
+    // A validator that cannot be started ends the cluster as one that exits does, with why:
+    // found in review, a node.log that could not be opened threw out of here, leaving the
+    // validators already started running and the readiness poll going for a minute.
+    const fail = (index: number, error: string): void => {
+      failed = true;
+      resolveExit({ index, code: null, error });
+    };
     const launch = (config: string, index: number): void => {
-      const log = openSync(logs[index] as string, 'a');
+      if (stopping || failed) return;
+      let log: number;
+      try {
+        log = openSync(logs[index] as string, 'a');
+      } catch (error) {
+        return fail(index, `cannot open ${logs[index]}: ${errnoText(error)}`);
+      }
       // STELE_NODE_FLAGS: extra Node.js flags for the validators (profiling: docs/performance.md);
       // they come after VALIDATOR_NODE_FLAGS, so they can override them.
       const flags = [...VALIDATOR_NODE_FLAGS, ...(process.env.STELE_NODE_FLAGS ?? '').split(' ').filter((f) => f.startsWith('--'))];
-      const child = spawn(process.execPath, [...flags, main, 'node', '--config', config], { stdio: ['ignore', log, log], env });
-      closeSync(log);
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, [...flags, main, 'node', '--config', config], { stdio: ['ignore', log, log], env });
+      } catch (error) {
+        return fail(index, `cannot start validator v${index + 1}: ${errnoText(error)}`);
+      } finally {
+        closeSync(log);
+      }
+      // A process that could not be started (or signalled) says so here, not with 'exit'.
+      child.on('error', (error) => {
+        if (!stopping) fail(index, `validator v${index + 1}: ${errnoText(error)}`);
+      });
       child.on('exit', (code) => {
         if (stopping) return;
         if (code === EXIT_DISK_FULL) {
           // Nothing acknowledged is lost; the others go on. Try again until there is space.
           process.stderr.write(`validator v${index + 1} stopped: its disk is full (see ${logs[index]}); restarting it in ${DISK_FULL_RETRY_MS / 1000} s\n`);
-          setTimeout(() => {
-            if (!stopping) launch(config, index);
+          const retry = setTimeout(() => {
+            retries.delete(retry);
+            launch(config, index);
           }, DISK_FULL_RETRY_MS);
+          retries.add(retry);
           return;
         }
         resolveExit({ index, code });
@@ -324,10 +359,14 @@ export function startValidators(layout: Layout): RunningCluster {
   });
   const stop = async (): Promise<void> => {
     stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const retry of retries) clearTimeout(retry);
+    retries.clear();
+    // Holes are validators that were never started.
+    const started = children.filter((c) => c !== undefined);
+    for (const c of started) if (c.exitCode === null) c.kill('SIGTERM');
     const deadline = Date.now() + 10_000;
-    while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    while (started.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
   // Wait until every validator's API answers and knows a leader.
   const ready = (async () => {
@@ -386,56 +425,64 @@ export async function upCommand(args: string[]): Promise<number> {
   });
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;
-  const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
-  const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e })), signal.then((s) => ({ signal: s }))]);
-  if ('signal' in first) {
+  // Every way out stops the validators first: none may outlive this process.
+  try {
+    const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
+    const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e })), signal.then((s) => ({ signal: s }))]);
+    if ('signal' in first) {
+      await stop();
+      process.stderr.write(`stopped every validator (${first.signal} during start-up)\n`);
+      return EXIT_OK;
+    }
+    if (!('ready' in first) || !first.ready) {
+      await stop();
+      if ('exited' in first && first.exited.error !== undefined) throw new SteleError('CLI_IO', `${first.exited.error}; stopped the validators already started`);
+      const which = 'exited' in first ? first.exited.index : 0;
+      throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
+    }
+    const info = {
+      url,
+      apis: layout.apiPorts.map((p) => `http://127.0.0.1:${p}`),
+      data: dir,
+      genesis: layout.genesisPath,
+      admin_key: layout.adminKey,
+      admin_public_key: layout.adminPublicKey,
+      logs,
+      malloc: cluster.malloc ?? 'system',
+    };
+    if (values.json === true) printJson(info);
+    else {
+      process.stdout.write(
+        [
+          `Stele is up: ${nodes} validators, REST API at ${url} (also ${info.apis.slice(1).join(', ') || 'none'})`,
+          `  data        ${dir}`,
+          `  genesis     ${layout.genesisPath}`,
+          `  admin key   ${layout.adminKey} (public key ${layout.adminPublicKey}; holds ${ADMIN_BALANCE} STL)`,
+          `  logs        ${logs.join(', ')}`,
+          `  malloc      ${cluster.malloc ?? "the C library's (install libjemalloc2 for less memory per validator; docs/operations.md)"}`,
+          '',
+          `Try (stele is node ${process.argv[1] ?? 'dist/cli/main.js'}):`,
+          `  curl ${url}/v1/accounts/${layout.adminPublicKey}`,
+          `  stele keygen --out bob.key`,
+          `  stele tx register --pubkey <bob's key> --name bob --role submitter --signer ${layout.adminKey} --url ${url} --wait`,
+          `  stele tx transfer --to <bob's key> --amount 10 --asset STL --signer ${layout.adminKey} --url ${url} --wait`,
+          `  stele export --url ${url} --out chain.stele && stele audit chain.stele --genesis ${layout.genesisPath}`,
+          '',
+          'Ctrl-C stops every validator; run it again to resume.',
+          '',
+        ].join('\n'),
+      );
+    }
+    const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
     await stop();
-    process.stderr.write(`stopped every validator (${first.signal} during start-up)\n`);
+    if ('exited' in end && end.exited.error !== undefined) throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} could not be restarted: ${end.exited.error}; stopped every validator`);
+    if ('exited' in end) {
+      throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
+    }
+    process.stderr.write('stopped every validator\n');
     return EXIT_OK;
-  }
-  if (!('ready' in first) || !first.ready) {
+  } catch (error) {
     await stop();
-    const which = 'exited' in first ? first.exited.index : 0;
-    throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
+    throw error;
   }
-  const info = {
-    url,
-    apis: layout.apiPorts.map((p) => `http://127.0.0.1:${p}`),
-    data: dir,
-    genesis: layout.genesisPath,
-    admin_key: layout.adminKey,
-    admin_public_key: layout.adminPublicKey,
-    logs,
-    malloc: cluster.malloc ?? 'system',
-  };
-  if (values.json === true) printJson(info);
-  else {
-    process.stdout.write(
-      [
-        `Stele is up: ${nodes} validators, REST API at ${url} (also ${info.apis.slice(1).join(', ') || 'none'})`,
-        `  data        ${dir}`,
-        `  genesis     ${layout.genesisPath}`,
-        `  admin key   ${layout.adminKey} (public key ${layout.adminPublicKey}; holds ${ADMIN_BALANCE} STL)`,
-        `  logs        ${logs.join(', ')}`,
-        `  malloc      ${cluster.malloc ?? "the C library's (install libjemalloc2 for less memory per validator; docs/operations.md)"}`,
-        '',
-        `Try (stele is node ${process.argv[1] ?? 'dist/cli/main.js'}):`,
-        `  curl ${url}/v1/accounts/${layout.adminPublicKey}`,
-        `  stele keygen --out bob.key`,
-        `  stele tx register --pubkey <bob's key> --name bob --role submitter --signer ${layout.adminKey} --url ${url} --wait`,
-        `  stele tx transfer --to <bob's key> --amount 10 --asset STL --signer ${layout.adminKey} --url ${url} --wait`,
-        `  stele export --url ${url} --out chain.stele && stele audit chain.stele --genesis ${layout.genesisPath}`,
-        '',
-        'Ctrl-C stops every validator; run it again to resume.',
-        '',
-      ].join('\n'),
-    );
-  }
-  const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
-  await stop();
-  if ('exited' in end) {
-    throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
-  }
-  process.stderr.write('stopped every validator\n');
-  return EXIT_OK;
 }

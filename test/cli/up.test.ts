@@ -203,3 +203,26 @@ test('stele up: SIGTERM while the validators start stops them all (none outlives
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('stele up, found in review: a validator that cannot be started (its node.log a directory) is CLI_IO naming it, at once, and the validators already started are stopped', { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    for (const [nodes, broken] of [[1, 1], [3, 2]] as const) {
+      const data = join(dir, `c${nodes}`);
+      prepareCluster(data, nodes, await freeRun(nodes), await freeRun(nodes), 'tcp');
+      mkdirSync(join(data, `v${broken}`, 'node.log'));
+      const started = Date.now();
+      // Before: an EISDIR stack trace (exit 70), then a minute of polling; v1 left running.
+      const r = spawnSync(process.execPath, [bin, 'up', '--data', data, '--nodes', String(nodes), '--json'], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+      assert.equal(r.status, 2, `${nodes} nodes: ${r.stderr}`);
+      const error = JSON.parse(r.stdout).error;
+      assert.equal(error.code, 'CLI_IO');
+      assert.match(error.message, new RegExp(`cannot open .*v${broken}/node\\.log: EISDIR`));
+      assert.ok(Date.now() - started < 20_000, 'no minute of polling');
+      assert.deepEqual(processesMentioning(data), [], `${nodes} nodes: no validator outlives stele up`);
+    }
+  } finally {
+    for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
