@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -376,6 +376,24 @@ test('tx --blob and lint refuse what is not a regular file of bounded size, with
   const lint = spawnSync(process.execPath, [bin, 'lint', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(lint.status, 2, lint.stderr);
   assert.match(lint.stderr, /CLI_IO: \/dev\/zero is larger than 16777216 bytes/);
+});
+
+test('lint, found in review: the files together are bounded (64 MiB), not only each file; past it CLI_IO, exit 2', () => {
+  const folder = join(dir, 'lint-total');
+  mkdirSync(folder, { recursive: true });
+  // Five sparse files of 16 MiB (each at the per-file bound): the fifth passes 64 MiB.
+  const files = Array.from({ length: 5 }, (_, i) => {
+    const path = join(folder, `big${i}.scl`);
+    writeFileSync(path, '');
+    truncateSync(path, 16 * 1024 * 1024);
+    return path;
+  });
+  const r = spawnSync(process.execPath, [bin, 'lint', '--json', ...files], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  const error = JSON.parse(r.stdout).error;
+  assert.equal(error.code, 'CLI_IO');
+  assert.match(error.message, /more than 67108864 bytes together \(passed at .*big4\.scl\)/);
+  rmSync(folder, { recursive: true, force: true });
 });
 
 test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, not an allocation per frame', () => {
