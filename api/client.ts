@@ -432,7 +432,19 @@ async function errorOf(response: Response): Promise<ApiError> {
   } catch {
     return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without a JSON error`, {}, retryAfterSeconds);
   }
-  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
-  if (error === undefined || typeof error.code !== 'string') return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without an error code`, {}, retryAfterSeconds);
-  return new ApiError(response.status, error.code as ErrorCode, String(error.message ?? ''), (error.details ?? {}) as Record<string, unknown>, retryAfterSeconds);
+  // Any JSON at all may come (found in review: `null`, or {"error": null}, threw a TypeError).
+  const error = isObject(body) ? body.error : undefined;
+  if (!isObject(error) || typeof error.code !== 'string' || !ERROR_CODE_SHAPE.test(error.code)) {
+    return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without an error code`, {}, retryAfterSeconds);
+  }
+  const message = typeof error.message === 'string' ? error.message : '';
+  return new ApiError(response.status, error.code as ErrorCode, message, isObject(error.details) ? error.details : {}, retryAfterSeconds);
+}
+
+/** What an error code looks like (ledger/errors.ts): a server's code is shown and acted on. */
+const ERROR_CODE_SHAPE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/** A JSON object (not null, not an array). */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
