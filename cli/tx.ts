@@ -19,7 +19,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { fromHex } from '../ledger/assert.js';
+import { fromHex, toHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
 import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
@@ -228,6 +228,7 @@ export async function txCommand(args: string[]): Promise<number> {
       throw error;
     }
     const answer = await client.submit(tx, { wait: values.wait === true });
+    if (answer.id !== toHex(tx.id)) throw new ApiError(answer.status === 'committed' ? 200 : 202, 'CLIENT_BAD_ANSWER', `the node answered about transaction ${answer.id}, not ${toHex(tx.id)}`);
     if (values.json === true) printJson(answer);
     else if (answer.status === 'committed') process.stdout.write(`committed ${answer.id} at height ${answer.height}, index ${answer.index}\n`);
     else process.stdout.write(`accepted ${answer.id} (pending${answer.wait_timed_out === true ? '; the wait timed out' : ''})\n`);

@@ -318,3 +318,50 @@ test('tx against members mode: signed requests; exit 0 admitted, 1 refused by th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tx, found in review: success answers of the wrong shape are CLIENT_BAD_ANSWER (exit 2), never signed from or reported as accepted', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-shape-'));
+  const key = join(dir, 'alice.key');
+  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
+  const good = { chain_id: chain.genesis.chainId, committed_height: 7 };
+  const cases: Array<{ status: unknown; submit?: [number, unknown]; message: RegExp }> = [
+    { status: {}, message: /chain_id undefined, not a chain id/ },
+    { status: null, message: /\/v1\/status answered null, not an object/ },
+    { status: { ...good, committed_height: '7' }, message: /committed_height "7", not a block count/ },
+    { status: { ...good, committed_height: -1 }, message: /committed_height -1, not a block count/ },
+    { status: good, submit: [202, {}], message: /answered with id undefined, not a transaction id/ },
+    { status: good, submit: [202, { id: 'ab'.repeat(32), status: 'pending' }], message: /the node answered about transaction (ab){32}, not [0-9a-f]{64}/ },
+    { status: good, submit: [200, { id: 'SENT', status: 'committed' }], message: /answered committed without a height and index/ },
+    { status: good, submit: [202, { id: 'SENT', status: 'accepted' }], message: /with status "accepted", neither pending nor committed/ },
+    { status: good, submit: [503, null], message: /HTTP 503 without an error code/ },
+  ];
+  let posts = 0;
+  let current = cases[0]!;
+  const server = await serveRaw((req, res) => {
+    if (req.url === '/v1/status') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(current.status));
+    posts++;
+    const [status, body] = current.submit ?? [500, { error: { code: 'API_INTERNAL', message: 'not expected' } }];
+    let sent = '';
+    req.on('data', (chunk: Buffer) => (sent += chunk.toString()));
+    req.on('end', () => {
+      // id SENT: an answer about the very transaction sent.
+      const answer = (body as { id?: unknown } | null)?.id === 'SENT' ? { ...(body as object), id: (JSON.parse(sent) as { id: string }).id } : body;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  try {
+    for (const c of cases) {
+      current = c;
+      const before = posts;
+      const r = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', server.url, '--json');
+      assert.equal(r.code, 2, `${JSON.stringify(c)}: ${r.out}${r.err}`);
+      const error = (JSON.parse(r.out) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'CLIENT_BAD_ANSWER', JSON.stringify(c));
+      assert.match(error.message, c.message);
+      assert.equal(posts - before, c.submit === undefined ? 0 : 1, 'nothing is submitted on a bad status');
+    }
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
