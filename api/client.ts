@@ -249,11 +249,13 @@ export class SteleClient {
    * replay longer than it sends at once) or drops it (a slow reader) the client resumes
    * after the last height it saw; it resolves when a connection ends without any progress,
    * and rejects when one is dropped without any. An error of its own checks
-   * (CLIENT_BAD_ANSWER) or thrown by `onHeader` rejects.
+   * (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a positive integer or
+   * not the one after the last) or thrown by `onHeader` rejects.
    */
   stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
-    return this.followStream('text/event-stream', options, async (response, body, _from, deliver) => {
+    return this.followStream('text/event-stream', options, async (response, body, from, deliver) => {
       const decoder = new TextDecoder();
+      let expected = from;
       let buffered = '';
       for await (const chunk of body) {
         buffered += decoder.decode(chunk, { stream: true });
@@ -269,7 +271,13 @@ export class SteleClient {
           } catch {
             throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event\'s data is not JSON');
           }
-          deliver(header.height, () => onHeader(header));
+          // Checked as blockStream checks: the height is where the next connection resumes
+          // (found in review: a height of "5" made it resume from "51").
+          const height: unknown = isObject(header) ? header.height : undefined;
+          if (!isCount(height) || height === 0) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `an event's height ${shown(height)} is not a block height`);
+          if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
+          expected = height + 1;
+          deliver(height, () => onHeader(header));
         }
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
       }

@@ -572,3 +572,35 @@ test('client, found in review: an error answer whose JSON is no error object (nu
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('stream, found in review: an event whose height is not a positive integer, or not the one after the last, is CLIENT_BAD_ANSWER', { timeout: 20_000 }, async () => {
+  const scenarios: Array<{ from?: number; data: string[]; error: RegExp; delivered: unknown[] }> = [
+    { from: 1, data: ['{"height":1}', '{"height":"2"}'], error: /an event's height "2" is not a block height/, delivered: [1] },
+    { from: 1, data: ['{"height":1}', '{"height":3}'], error: /block 3 streamed where 2 was due/, delivered: [1] },
+    { from: 4, data: ['{"height":1}'], error: /block 1 streamed where 4 was due/, delivered: [] },
+    { data: ['{"height":5}', '{"height":5}'], error: /block 5 streamed where 6 was due/, delivered: [5] },
+    { data: ['null'], error: /an event's height undefined is not a block height/, delivered: [] },
+    { data: ['{"height":0}'], error: /height 0 is not a block height/, delivered: [] },
+    { data: ['{"height":1.5}'], error: /height 1.5 is not a block height/, delivered: [] },
+  ];
+  let current = scenarios[0]!;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // Left open: the client must stop on its own check, not on the end of the answer.
+    res.write(current.data.map((d, i) => `event: block\nid: ${i}\ndata: ${d}\n\n`).join(''));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const client = new SteleClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  try {
+    for (const scenario of scenarios) {
+      current = scenario;
+      const heights: unknown[] = [];
+      const options = { signal: new AbortController().signal, ...(scenario.from === undefined ? {} : { from: scenario.from }) };
+      await assert.rejects(client.stream((h) => heights.push(h.height), options), (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_BAD_ANSWER' && scenario.error.test(e.message), scenario.data.join(' '));
+      assert.deepEqual(heights, scenario.delivered);
+    }
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
