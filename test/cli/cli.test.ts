@@ -35,6 +35,30 @@ test('keygen writes a 0600 key file, prints the public key, refuses to overwrite
   assert.equal(stele('nonsense').code, 2);
 });
 
+test('help names every flag and exit code (found in review: tx --expiry-in, genesis new --time-ms and --json, exits 3, 70 and 75 were missing)', () => {
+  const r = stele('help');
+  assert.equal(r.code, 0);
+  const flags: Record<string, string[]> = {
+    keygen: ['--out', '--json', '--force'],
+    'genesis new': ['--chain-id', '--validator', '--admin', '--asset', '--supply', '--time-ms', '--out', '--force', '--json'],
+    'genesis check': ['--json'],
+    audit: ['--data', '--url', '--genesis', '--head', '--compare', '--json', '--reference'],
+    export: ['--data', '--url', '--out', '--force', '--json'],
+    up: ['--nodes', '--data', '--port', '--peer-port', '--transport', '--json'],
+    node: ['--config'],
+    tx: ['--signer', '--url', '--wait', '--expiry-in', '--expiry', '--json'],
+    demo: ['--dir', '--json'],
+    lint: ['--json', '--sarif', '--max-paths', '--max-depth', '--max-horizon'],
+  };
+  for (const [command, list] of Object.entries(flags)) {
+    const line = r.out.split('\n').find((l) => l.startsWith(`  stele ${command} `));
+    assert.ok(line !== undefined, command);
+    for (const flag of list) assert.match(line, new RegExp(`${flag}[ \\]|]`), `${command} ${flag}`);
+  }
+  assert.match(r.out, /--nodes .*must be odd/s);
+  for (const code of ['0 ok', '1 the check failed', '2 usage', '3 halted', '75 disk full', '70 an internal error']) assert.ok(r.out.replace(/\s+/g, ' ').includes(code), code);
+});
+
 test('genesis new and check: a valid file with a stable hash; bad files give the field path', () => {
   const keys = ['v1', 'v2', 'v3', 'admin'].map((n) => {
     const path = join(dir, `${n}.json`);
