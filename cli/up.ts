@@ -22,10 +22,11 @@ import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, hostPort, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
+import { syncDirectory } from '../ledger/files.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
 import { EXIT_DISK_FULL } from './node.js';
-import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, syncDirectory, usage, writeNew } from './io.js';
+import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
