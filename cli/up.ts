@@ -25,11 +25,15 @@ import { errnoText, SteleError } from '../ledger/errors.js';
 import { syncDirectory } from '../ledger/files.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
+import { SteleClient } from '../api/client.js';
 import { EXIT_DISK_FULL } from './node.js';
 import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
+/** How long the validators get to answer and elect a leader; each status request's bound. */
+const READY_WAIT_MS = 60_000;
+const READY_REQUEST_MS = 2_000;
 
 /** Bytes of a validator's log shown when it stops: its last lines, never the whole file. */
 const LOG_TAIL_BYTES = 64 * 1024;
@@ -53,6 +57,8 @@ export interface Layout {
   readonly peerPorts: number[];
   readonly transport: string;
   readonly adminPublicKey: string;
+  /** SHA-256 of the genesis (hex): what the validators' /v1/status must report. */
+  readonly genesisHash: string;
 }
 
 /**
@@ -98,6 +104,7 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
       peerPorts: genesis.validators.map((v) => (hostPort(v.address) as { port: number }).port),
       transport: (made[0] as NodeConfig).transport,
       adminPublicKey: toHex(admin.publicKey),
+      genesisHash: toHex(genesis.hash),
     };
   }
   const validatorKeys = Array.from({ length: nodes }, () => generateKeyPair());
@@ -127,7 +134,7 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
       writeNew(join(staging, `v${i + 1}`, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
     }
   });
-  return { genesisPath, adminKey, configs, apiPorts, peerPorts: validatorKeys.map((_, i) => peerPort + i), transport, adminPublicKey: toHex(admin.publicKey) };
+  return { genesisPath, adminKey, configs, apiPorts, peerPorts: validatorKeys.map((_, i) => peerPort + i), transport, adminPublicKey: toHex(admin.publicKey), genesisHash: toHex(genesis.hash) };
 }
 
 /** Prefix of the directory a first run stages its files in (a crash may leave one behind). */
@@ -225,7 +232,7 @@ export interface RunningCluster {
   readonly children: readonly ChildProcess[];
   /** DATA/vN/node.log, stdout and stderr of each validator. */
   readonly logs: readonly string[];
-  /** True once every validator's API answers and knows a leader (false after 60 s). */
+  /** True once every validator's API answers for this genesis and knows a leader (false after 60 s). */
   readonly ready: Promise<boolean>;
   /** The first validator that exits before `stop` was called, or that could not be started. */
   readonly exited: Promise<Exit>;
@@ -369,22 +376,25 @@ export function startValidators(layout: Layout): RunningCluster {
     while (started.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
-  // Wait until every validator's API answers and knows a leader.
+  // Wait until every validator's API answers for this cluster's genesis and knows a leader.
+  // Found in review: any server on those ports was taken for the cluster (another cluster's
+  // validator, still running, made up announce it), and a server that never answered held
+  // the wait up for good.
+  const clients = layout.apiPorts.map((p) => new SteleClient({ url: `http://127.0.0.1:${p}`, timeoutMs: READY_REQUEST_MS }));
   const ready = (async () => {
-    for (let attempt = 0; attempt < 600; attempt++) {
+    for (const deadline = Date.now() + READY_WAIT_MS; Date.now() < deadline; await sleep(100)) {
       if (stopping) return false;
       const answers = await Promise.all(
-        layout.apiPorts.map(async (p) => {
+        clients.map(async (client) => {
           try {
-            const r = await fetch(`http://127.0.0.1:${p}/v1/status`);
-            return r.ok && ((await r.json()) as { leader: unknown }).leader !== null;
+            const status = await client.status();
+            return status.genesis_hash === layout.genesisHash && status.leader !== null;
           } catch {
             return false;
           }
         }),
       );
       if (answers.every(Boolean)) return true;
-      await sleep(100);
     }
     return false;
   })();
@@ -419,10 +429,22 @@ export async function upCommand(args: string[]): Promise<number> {
     usage(`${dir} holds a cluster made with --port ${layout.apiPorts[0]} --peer-port ${layout.peerPorts[0]} --transport ${layout.transport}; leave those flags out, pass these, or use another --data`);
   }
   // Installed before the validators start: a signal during start-up must stop them too,
-  // or they would outlive this process.
+  // or they would outlive this process. Kept for every signal, not once: found in review, a
+  // second Ctrl-C or SIGTERM during the stop took Node's default, killing this process and
+  // leaving the validators running.
+  let signalled = false;
   const signal = new Promise<string>((resolveSignal) => {
-    process.once('SIGINT', () => resolveSignal('SIGINT'));
-    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+    const onSignal = (name: string): void => {
+      if (signalled) {
+        process.stderr.write(`${name}: already stopping the validators (any still running after 10 s get SIGKILL)\n`);
+        return;
+      }
+      signalled = true;
+      process.stderr.write(`${name}: stopping every validator\n`);
+      resolveSignal(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -223,6 +224,94 @@ test('stele up, found in review: a validator that cannot be started (its node.lo
     }
   } finally {
     for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs the CLI without blocking this process (a server the test runs must answer meanwhile); killed after `timeoutMs`. */
+function steleAsync(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+test('stele up, found in review: a server of another chain on the API port is not taken for this cluster, and one that never answers holds nothing up', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    for (const mode of ['another chain', 'silent'] as const) {
+      const api = await freeRun(1);
+      const peers = await freeRun(1);
+      const server = http.createServer((_req, res) => {
+        // Silent: the request is left unanswered.
+        if (mode === 'another chain') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chain_id: 'other', genesis_hash: '00'.repeat(32), leader: 0, committed_height: 5 }));
+      });
+      await new Promise<void>((resolve) => server.listen(api, '127.0.0.1', () => resolve()));
+      try {
+        const data = join(dir, mode.replace(' ', '-'));
+        const started = Date.now();
+        const r = await steleAsync(['up', '--nodes', '1', '--data', data, '--port', String(api), '--peer-port', String(peers), '--json'], 40_000);
+        // Before: "another chain" was announced as this cluster (exit 0 after its validator
+        // failed to listen), and "silent" kept the process alive after that failure.
+        assert.equal(r.code, 2, `${mode}: ${r.out}${r.err}`);
+        const error = JSON.parse(r.out).error;
+        assert.match(error.message, /validator v1 did not come up; .*EADDRINUSE/s, mode);
+        assert.ok(Date.now() - started < 30_000, `${mode}: exits once its validator has stopped`);
+        assert.deepEqual(processesMentioning(data), [], mode);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+  } finally {
+    for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele up, found in review: a second SIGTERM while the validators stop does not kill it (they would be left running)', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const data = join(dir, 'c');
+  const api = await freeRun(3);
+  const peers = await freeRun(3);
+  const up = spawn(process.execPath, [bin, 'up', '--data', data, '--port', String(api), '--peer-port', String(peers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  up.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  up.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    for (let t = 0; !out.includes('Stele is up'); t++) {
+      assert.ok(t < 1_200 && up.exitCode === null, `stele up did not come up: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // One validator paused: it cannot act on SIGTERM, so the stop waits its 10 s for it
+    // (then SIGKILL), a window that the second signal surely falls in.
+    const paused = processesMentioning(data).find((pid) => pid !== up.pid);
+    assert.ok(paused !== undefined);
+    process.kill(paused, 'SIGSTOP');
+    up.kill('SIGTERM');
+    // Well inside that window, and well after the first signal was taken.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(err, /SIGTERM: stopping every validator/);
+    up.kill('SIGTERM');
+    up.kill('SIGINT');
+    const end = await exited;
+    assert.deepEqual(end, { code: 0, signal: null }, err);
+    assert.match(err, /SIGTERM: already stopping the validators/);
+    assert.match(err, /stopped every validator\n/);
+    assert.deepEqual(processesMentioning(data), [], 'no validator outlives stele up');
+  } finally {
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
