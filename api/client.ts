@@ -12,7 +12,7 @@ import { BLOCK_BYTES_MAX } from '../ledger/constants.js';
 import { headerOfEncoded } from '../ledger/block.js';
 import type { Signer } from '../ledger/ed25519.js';
 import type { ErrorCode } from '../ledger/errors.js';
-import type { Tx } from '../ledger/tx.js';
+import { CHAIN_ID_RE, type Tx } from '../ledger/tx.js';
 import { FrameReader, frameAll, unframeAll } from './framing.js';
 import { BLOCKS_PAGE_BYTES_MAX, BLOCKS_PAGE_MAX } from './limits.js';
 import { signRequest } from './members.js';
@@ -134,7 +134,7 @@ export class SteleClient {
     if (signer === undefined) return {};
     if (this.chainId === undefined) {
       // /v1/status is a read: open unless the server signs reads too, in which case pass chainId.
-      this.chainId = (await this.request<StatusAnswer>('GET', '/v1/status', undefined, { unsigned: true })).chain_id;
+      this.chainId = (await this.request<StatusAnswer>('GET', '/v1/status', undefined, { unsigned: true, check: statusAnswerFault })).chain_id;
     }
     return signRequest(signer, this.chainId, method, target, (this.options.nowMs ?? Date.now)(), body);
   }
@@ -154,22 +154,24 @@ export class SteleClient {
     return response;
   }
 
-  private async request<T>(method: string, target: string, json?: unknown, extra: { unsigned?: boolean; timeoutMs?: number } = {}): Promise<T> {
+  /** `check` says what is wrong with a JSON answer (CLIENT_BAD_ANSWER), or null. */
+  private async request<T>(method: string, target: string, json?: unknown, extra: { unsigned?: boolean; timeoutMs?: number; check?: (value: unknown) => string | null } = {}): Promise<T> {
     const body = json === undefined ? undefined : { bytes: new TextEncoder().encode(JSON.stringify(json)), type: 'application/json' };
     const response = await this.raw(method, target, body, extra);
-    return (await readJson(response)) as T;
+    return (await readJson(response, extra.check)) as T;
   }
 
   /**
    * Submits a signed transaction (binary form when `binary`, else JSON). With `wait`, the
    * answer comes after the commit (or with `wait_timed_out` when `timeoutMs` passed first).
+   * The answer's shape is checked (CLIENT_BAD_ANSWER), not that its id is the transaction's.
    */
   submit(tx: Tx | TxJson, options: { wait?: boolean; timeoutMs?: number; binary?: boolean } = {}): Promise<SubmitAnswer> {
     const query = options.wait === true ? `?wait=commit${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}` : '';
-    const extra = { timeoutMs: (this.options.timeoutMs ?? 30_000) + (options.wait === true ? (options.timeoutMs ?? 10_000) : 0) };
+    const extra = { timeoutMs: (this.options.timeoutMs ?? 30_000) + (options.wait === true ? (options.timeoutMs ?? 10_000) : 0), check: submitAnswerFault };
     if (options.binary === true) {
       if (!('bytes' in tx)) throw new TypeError('binary submission needs an encoded Tx');
-      return this.raw('POST', `/v1/transactions${query}`, { bytes: tx.bytes, type: 'application/octet-stream' }, extra).then(readJson) as Promise<SubmitAnswer>;
+      return this.raw('POST', `/v1/transactions${query}`, { bytes: tx.bytes, type: 'application/octet-stream' }, extra).then((r) => readJson(r, submitAnswerFault)) as Promise<SubmitAnswer>;
     }
     return this.request('POST', `/v1/transactions${query}`, 'bytes' in tx ? txToJson(tx) : tx, extra);
   }
@@ -224,8 +226,9 @@ export class SteleClient {
     return this.request('GET', `/v1/accounts/${typeof publicKey === 'string' ? publicKey : toHex(publicKey)}`);
   }
 
+  /** The node's status; its chain_id and committed_height are checked (CLIENT_BAD_ANSWER). */
   status(): Promise<StatusAnswer> {
-    return this.request('GET', '/v1/status');
+    return this.request('GET', '/v1/status', undefined, { check: statusAnswerFault });
   }
 
   async metrics(): Promise<string> {
@@ -246,11 +249,13 @@ export class SteleClient {
    * replay longer than it sends at once) or drops it (a slow reader) the client resumes
    * after the last height it saw; it resolves when a connection ends without any progress,
    * and rejects when one is dropped without any. An error of its own checks
-   * (CLIENT_BAD_ANSWER) or thrown by `onHeader` rejects.
+   * (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a positive integer or
+   * not the one after the last) or thrown by `onHeader` rejects.
    */
   stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
-    return this.followStream('text/event-stream', options, async (response, body, _from, deliver) => {
+    return this.followStream('text/event-stream', options, async (response, body, from, deliver) => {
       const decoder = new TextDecoder();
+      let expected = from;
       let buffered = '';
       for await (const chunk of body) {
         buffered += decoder.decode(chunk, { stream: true });
@@ -266,7 +271,13 @@ export class SteleClient {
           } catch {
             throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event\'s data is not JSON');
           }
-          deliver(header.height, () => onHeader(header));
+          // Checked as blockStream checks: the height is where the next connection resumes
+          // (found in review: a height of "5" made it resume from "51").
+          const height: unknown = isObject(header) ? header.height : undefined;
+          if (!isCount(height) || height === 0) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `an event's height ${shown(height)} is not a block height`);
+          if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
+          expected = height + 1;
+          deliver(height, () => onHeader(header));
         }
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
       }
@@ -407,13 +418,48 @@ async function readBody(response: Response, bytesMax: number, what: string): Pro
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
 }
 
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: Response, check?: (value: unknown) => string | null): Promise<unknown> {
   const text = new TextDecoder().decode(await readBody(response, ANSWER_BYTES_MAX, 'an answer'));
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `the answer is not JSON: ${text.slice(0, 100)}`);
   }
+  const fault = check?.(value) ?? null;
+  if (fault !== null) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', fault);
+  return value;
+}
+
+/** A value of an answer, shortened, for messages. */
+function shown(value: unknown): string {
+  return (JSON.stringify(value) ?? String(value)).slice(0, 100);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * What is wrong with a /v1/status answer, of the fields clients act on (the chain id they
+ * sign for, the height expiries and exports count from), or null. Found in review: a
+ * committed_height of "7" made `stele tx` sign an expiry of "750".
+ */
+function statusAnswerFault(value: unknown): string | null {
+  if (!isObject(value)) return `/v1/status answered ${shown(value)}, not an object`;
+  if (typeof value.chain_id !== 'string' || !CHAIN_ID_RE.test(value.chain_id)) return `/v1/status answered chain_id ${shown(value.chain_id)}, not a chain id`;
+  if (!isCount(value.committed_height)) return `/v1/status answered committed_height ${shown(value.committed_height)}, not a block count`;
+  return null;
+}
+
+/** What is wrong with an answer to a submission (api/schemas.ts SubmitAnswer), or null. */
+function submitAnswerFault(value: unknown): string | null {
+  if (!isObject(value)) return `the submission was answered ${shown(value)}, not an object`;
+  if (typeof value.id !== 'string' || !/^[0-9a-f]{64}$/.test(value.id)) return `the submission was answered with id ${shown(value.id)}, not a transaction id`;
+  if (value.status !== 'pending' && value.status !== 'committed') return `the submission was answered with status ${shown(value.status)}, neither pending nor committed`;
+  if (value.status === 'committed' && !(isCount(value.height) && isCount(value.index))) return 'the submission was answered committed without a height and index';
+  if (value.wait_timed_out !== undefined && typeof value.wait_timed_out !== 'boolean') return `the submission was answered with wait_timed_out ${shown(value.wait_timed_out)}`;
+  return null;
 }
 
 async function errorOf(response: Response): Promise<ApiError> {
@@ -432,7 +478,19 @@ async function errorOf(response: Response): Promise<ApiError> {
   } catch {
     return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without a JSON error`, {}, retryAfterSeconds);
   }
-  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
-  if (error === undefined || typeof error.code !== 'string') return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without an error code`, {}, retryAfterSeconds);
-  return new ApiError(response.status, error.code as ErrorCode, String(error.message ?? ''), (error.details ?? {}) as Record<string, unknown>, retryAfterSeconds);
+  // Any JSON at all may come (found in review: `null`, or {"error": null}, threw a TypeError).
+  const error = isObject(body) ? body.error : undefined;
+  if (!isObject(error) || typeof error.code !== 'string' || !ERROR_CODE_SHAPE.test(error.code)) {
+    return new ApiError(response.status, 'CLIENT_BAD_ANSWER', `HTTP ${response.status} without an error code`, {}, retryAfterSeconds);
+  }
+  const message = typeof error.message === 'string' ? error.message : '';
+  return new ApiError(response.status, error.code as ErrorCode, message, isObject(error.details) ? error.details : {}, retryAfterSeconds);
+}
+
+/** What an error code looks like (ledger/errors.ts): a server's code is shown and acted on. */
+const ERROR_CODE_SHAPE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/** A JSON object (not null, not an array). */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

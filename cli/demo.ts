@@ -6,7 +6,7 @@
  * the store, audits the chain from the genesis file, then shows the audit catching a
  * tampered copy.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { toHex } from '../ledger/assert.js';
 import { FileBlockLog } from '../ledger/block-log.js';
@@ -19,7 +19,8 @@ import { balanceOf } from '../ledger/machine.js';
 import { LedgerStore } from '../ledger/store.js';
 import { signTx, type Tx } from '../ledger/tx.js';
 import { produceBlock } from '../ledger/devnet.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, keyFileText, parse, printJson, usage } from './io.js';
+import { errnoText, SteleError } from '../ledger/errors.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, keyFileText, parse, printJson, usage, writeNew } from './io.js';
 
 const MARKER = 'stele-demo.json';
 
@@ -27,19 +28,34 @@ function say(json: boolean, line: string): void {
   if (!json) process.stdout.write(`${line}\n`);
 }
 
+/**
+ * Makes `dir` empty for the demo: a directory the demo made before is wiped, anything else
+ * that holds files is refused. File system failures are CLI_IO naming the path (found in
+ * review: a --dir under a file was an internal error with a stack trace, exit 70).
+ * @throws SteleError CLI_USAGE, CLI_IO
+ */
 function prepareDir(dir: string): void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) usage(`${dir} is not a directory; choose another --dir`);
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
-    if (!existsSync(join(dir, MARKER))) usage(`${dir} exists and was not made by stele demo; choose another --dir`);
-    rmSync(dir, { recursive: true, force: true });
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new SteleError('CLI_IO', `cannot use ${dir}: ENOTDIR (it, or a directory on its path, is a file); choose another --dir`);
+    if (code !== 'ENOENT') throw new SteleError('CLI_IO', `cannot read ${dir}: ${errnoText(error)}`);
   }
-  mkdirSync(join(dir, 'keys'), { recursive: true });
-  writeFileSync(join(dir, MARKER), `${JSON.stringify({ made_by: 'stele demo', at: new Date().toISOString() })}\n`);
+  if (entries.length > 0 && !entries.includes(MARKER)) usage(`${dir} exists and was not made by stele demo; choose another --dir`);
+  try {
+    if (entries.length > 0) rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, 'keys'), { recursive: true });
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot make ${dir}: ${errnoText(error)}`);
+  }
+  writeNew(join(dir, MARKER), `${JSON.stringify({ made_by: 'stele demo', at: new Date().toISOString() })}\n`, 0o644, false);
 }
 
 function newSigner(dir: string, name: string): Signer {
   const pair = generateKeyPair();
-  writeFileSync(join(dir, 'keys', `${name}.json`), keyFileText(pair), { mode: 0o600 });
+  writeNew(join(dir, 'keys', `${name}.json`), keyFileText(pair), 0o600, false);
   return new Signer(pair);
 }
 
@@ -67,7 +83,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     balances: [{ public_key: toHex(alice.publicKey), asset: 'STL', amount: '1000' }],
   });
   const genesisPath = join(dir, 'genesis.json');
-  writeFileSync(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`);
+  writeNew(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
   say(json, `1. Wrote keys to ${join(dir, 'keys')} (mode 0600) and ${genesisPath}`);
   say(json, `   chain stele-demo, genesis hash ${toHex(genesis.hash)}, 3 validators (quorum 2)\n`);
 
@@ -120,7 +136,11 @@ export async function demoCommand(args: string[]): Promise<number> {
 
   // Tamper: raise the amount of alice's payment in block 2 by one unit, in a copy.
   const tamperedDir = join(dir, 'tampered');
-  mkdirSync(tamperedDir, { recursive: true });
+  try {
+    mkdirSync(tamperedDir, { recursive: true });
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot make ${tamperedDir}: ${errnoText(error)}`);
+  }
   const copy = FileBlockLog.open(join(tamperedDir, 'blocks.log'));
   const block2 = decodeBlock(records[1] as Uint8Array);
   const target = block2.txs[0] as Tx;

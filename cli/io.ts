@@ -1,11 +1,12 @@
 /** Small command-line helpers: key files, JSON output, exit codes. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { keyPairFromSeed, Signer, type KeyPair } from '../ledger/ed25519.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
+import { placeNew, syncDirectory } from '../ledger/files.js';
 
 /** Exit codes (docs/cli.md): 0 ok, 1 the check failed, 2 usage or I/O. */
 export const EXIT_OK = 0;
@@ -96,38 +97,6 @@ export function writeNew(path: string, text: string, mode: number, force: boolea
   // (a rerun would then find it and stop). Best effort: some file systems cannot fsync a
   // directory (found in review).
   syncDirectory(directory);
-}
-
-/**
- * Moves `temporary` to `path`, which must not exist: a hard link fails if it does, with no
- * window; where the file system has no hard links (FAT, some network mounts), a check and a
- * rename instead (found in review: keygen failed there).
- */
-function placeNew(temporary: string, path: string): void {
-  try {
-    linkSync(temporary, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error;
-    if (existsSync(path)) throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST' });
-    renameSync(temporary, path);
-    return;
-  }
-  unlinkSync(temporary);
-}
-
-/** fsync of a directory, so that a rename or a link in it survives a crash; best effort. */
-function syncDirectory(directory: string): void {
-  try {
-    const fd = openSync(directory, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Not supported here (EISDIR, EINVAL, EPERM on some platforms): the file was written
-    // and fsynced; only its name's durability is left to the file system.
-  }
 }
 
 /** The key file format: {"type":"ed25519","public_key":hex,"seed":hex}. */

@@ -9,6 +9,12 @@ import { EXIT_CHECK_FAILED, EXIT_OK, parse, readBytes, usage } from './io.js';
 /** Files larger than this are not read at all (an I/O refusal, exit 2); smaller ones over the language limit get SYN001. */
 const LINT_FILE_BYTES_MAX = 4 * SOURCE_BYTES_MAX;
 const LINT_FILES_MAX = 10_000;
+/**
+ * All files together: the checker needs them at once (refs cross files), so without this
+ * 10,000 files of 16 MiB each would all be read before anything is checked (found in
+ * review). Reading stops as soon as the next file would pass it.
+ */
+const LINT_TOTAL_BYTES_MAX = 64 * 1024 * 1024;
 /** Largest value accepted by the limit flags. */
 const LIMIT_FLAG_MAX = 1_000_000_000_000;
 
@@ -23,10 +29,11 @@ function limitFlag(name: string, value: string | undefined, fallback: number, mi
 /**
  * A source file's bytes (the checker reports bad UTF-8 itself), read with the bounded
  * reader so a device or a file growing while read is refused too; the size is checked
- * first only to say how large the file is.
+ * first only to say how large the file is. `budgetBytes`: what is left of
+ * LINT_TOTAL_BYTES_MAX.
  * @throws SteleError CLI_IO
  */
-function readSource(path: string): Uint8Array {
+function readSource(path: string, budgetBytes: number): Uint8Array {
   let size: number;
   try {
     size = statSync(path).size;
@@ -34,7 +41,14 @@ function readSource(path: string): Uint8Array {
     throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   }
   if (size > LINT_FILE_BYTES_MAX) throw new SteleError('CLI_IO', `${path} is ${size} bytes; lint reads at most ${LINT_FILE_BYTES_MAX}`);
-  return readBytes(path, LINT_FILE_BYTES_MAX);
+  if (size > budgetBytes) throw tooMuch(path);
+  const bytes = readBytes(path, LINT_FILE_BYTES_MAX);
+  if (bytes.length > budgetBytes) throw tooMuch(path);
+  return bytes;
+}
+
+function tooMuch(path: string): SteleError {
+  return new SteleError('CLI_IO', `the files hold more than ${LINT_TOTAL_BYTES_MAX} bytes together (passed at ${path}); lint reads at most that at once: lint them in smaller groups`);
 }
 
 /**
@@ -62,7 +76,13 @@ export async function lintCommand(args: string[]): Promise<number> {
     maxDepth: limitFlag('max-depth', values['max-depth'], DEFAULT_OPTIONS.maxDepth, 0),
     maxHorizon: limitFlag('max-horizon', values['max-horizon'], DEFAULT_OPTIONS.maxHorizon),
   };
-  const files: SourceFile[] = positionals.map((file) => ({ file, text: readSource(file) }));
+  const files: SourceFile[] = [];
+  let totalBytes = 0;
+  for (const file of positionals) {
+    const text = readSource(file, LINT_TOTAL_BYTES_MAX - totalBytes);
+    totalBytes += text.length;
+    files.push({ file, text });
+  }
   const result = checkSources(files, options);
   const report = { diagnostics: result.diagnostics, summary: { files: files.length, contracts: result.contracts.length, errors: result.errors, warnings: result.warnings } };
   if (values.json === true) process.stdout.write(formatJson(report));

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `stele` command. Data goes to stdout, messages to stderr; `--json` prints exactly
- * one JSON document. Exit codes: 0 ok, 1 the check failed, 2 usage or I/O error.
+ * one JSON document. Exit codes: 0 ok, 1 the check failed, 2 usage or I/O error, 70 an
+ * internal error (stele node also exits 3 and 75: cli/node.ts).
  */
 import { isSteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, printJson, usage } from './io.js';
@@ -15,22 +16,29 @@ import { keygenCommand } from './keygen.js';
 import { demoCommand } from './demo.js';
 import { lintCommand } from './lint.js';
 
-const HELP = `stele: a permissioned ledger (see README.md)
+const HELP = `stele: a permissioned ledger (see README.md and docs/cli.md)
 
 Usage:
   stele keygen --out FILE [--json] [--force]
-  stele genesis new --chain-id ID --validator ID,KEY,HOST:PORT... --admin NAME,KEY... [--asset SYM] [--supply N] --out FILE [--force]
+  stele genesis new --chain-id ID --validator ID,KEY,HOST:PORT... --admin NAME,KEY... [--asset SYM]... [--supply N] [--time-ms T] --out FILE [--force] [--json]
   stele genesis check FILE [--json]
   stele audit (FILE | --data DIR | --url URL) --genesis GENESIS [--head HASH] [--compare URL]... [--json] [--reference]
   stele export (--data DIR | --url URL) --out FILE [--force] [--json]
-  stele up [--nodes 3] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp|fabric|auto] [--json]
+  stele up [--nodes 1|3|5|7] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp|fabric|auto] [--json]
   stele node --config FILE
-  stele tx register|revoke|transfer|issue|put|deploy|create|act ... --signer KEYFILE --url URL [--wait] [--json]
+  stele tx register|revoke|transfer|issue|put|deploy|create|act ... --signer KEYFILE --url URL [--wait] [--expiry-in N | --expiry H] [--json]
   stele demo [--dir DIR] [--json]
   stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...
 
-KEY is 64 hex characters or the path of a key file written by keygen.
-Exit codes: 0 ok, 1 the check failed (audit, lint), 2 usage or I/O error.
+KEY is 64 hex characters or the path of a key file written by keygen. --nodes (default 3)
+must be odd. --expiry-in N (default 50): the expiry is the committed height plus N;
+--expiry H: height H, to send the very same transaction again (tx prints its id and
+expiry before sending it). With --json, exactly one JSON document goes to stdout.
+
+Exit codes: 0 ok; 1 the check failed (audit, lint, demo) or the ledger refused the
+transaction (tx); 2 usage, I/O, an unreachable node or a bad answer; stele node only:
+3 halted (a committed block could not be applied, or its disk failed), 75 disk full;
+70 an internal error (a bug in stele: please report it with the message).
 `;
 
 type Command = (args: string[]) => Promise<number>;

@@ -1,6 +1,6 @@
 /**
- * `stele tx KIND ... --signer KEYFILE --url URL [--wait] [--expiry-in N] [--json]`: builds,
- * signs and submits one transaction through the REST API (api/client.ts).
+ * `stele tx KIND ... --signer KEYFILE --url URL [--wait] [--expiry-in N | --expiry H] [--json]`:
+ * builds, signs and submits one transaction through the REST API (api/client.ts).
  *
  *   register --pubkey HEX --name NAME [--role submitter|issuer|admin]...
  *   revoke   --pubkey HEX
@@ -12,14 +12,18 @@
  *   act      --instance N --party NAME --action NAME [--arg TYPE:VALUE]...
  *
  * TYPE is int, bool or asset. The expiry is the committed height plus `--expiry-in`
- * (default 50 blocks). Exit 0 when admitted (or committed with --wait), 1 when the ledger
- * refused it (a TX_* or CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node
- * or an answer that is no judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
+ * (default 50 blocks), or the height `--expiry` gives. The transaction's id and expiry go
+ * to stderr before it is sent; after a failure that may have left it admitted (a timeout,
+ * a dropped connection, a bad answer) they are repeated, and the same arguments with
+ * `--expiry` sign the very same transaction again, which the ledger takes once. Exit 0
+ * when admitted (or committed with --wait), 1 when the ledger refused it (a TX_* or
+ * CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node or an answer that is no
+ * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
  * The signer also signs the requests, for an API in members mode.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { fromHex } from '../ledger/assert.js';
+import { fromHex, toHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
 import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
@@ -30,6 +34,8 @@ const SOURCE_BYTES_MAX = 64 * 1024;
 /** --expiry-in: blocks after the committed height (default and largest). */
 const EXPIRY_IN_DEFAULT = 50;
 const EXPIRY_IN_MAX = 1_000_000;
+/** --expiry: an absolute height of at most 15 digits (below 2^53). */
+const EXPIRY_MAX = 999_999_999_999_999;
 /** --blob is hashed this many bytes at a time, whatever its size. */
 const BLOB_CHUNK_BYTES = 1024 * 1024;
 
@@ -115,6 +121,7 @@ export async function txCommand(args: string[]): Promise<number> {
       wait: { type: 'boolean' },
       json: { type: 'boolean' },
       'expiry-in': { type: 'string' },
+      expiry: { type: 'string' },
       pubkey: { type: 'string' },
       name: { type: 'string' },
       role: { type: 'string', multiple: true },
@@ -214,32 +221,52 @@ export async function txCommand(args: string[]): Promise<number> {
     default:
       return usage(`tx expects register, revoke, transfer, issue, put, deploy, create or act (got ${JSON.stringify(kind ?? '')})`);
   }
+  if (values.expiry !== undefined && values['expiry-in'] !== undefined) usage('give --expiry or --expiry-in, not both');
   const expiryText = values['expiry-in'] ?? String(EXPIRY_IN_DEFAULT);
   const expiryIn = /^[0-9]{1,7}$/.test(expiryText) ? Number(expiryText) : 0;
   if (expiryIn < 1 || expiryIn > EXPIRY_IN_MAX) usage(`--expiry-in expects a number of blocks, 1..${EXPIRY_IN_MAX} (got ${JSON.stringify(expiryText)})`);
+  const expiryAt = values.expiry === undefined ? null : /^[1-9][0-9]{0,14}$/.test(values.expiry) ? Number(values.expiry) : usage(`--expiry expects a block height, 1..${EXPIRY_MAX} (got ${JSON.stringify(values.expiry)})`);
+  // Once signed: the transaction every failure from here on is about.
+  let sent: { id: string; expiry: number } | null = null;
   try {
     const status = await client.status();
+    const expiry = expiryAt ?? status.committed_height + expiryIn;
     let tx;
     try {
-      tx = signTx({ chainId: status.chain_id, expiry: status.committed_height + expiryIn, payload }, [signer]);
+      tx = signTx({ chainId: status.chain_id, expiry, payload }, [signer]);
     } catch (error) {
       // The encoder's bounds (names, symbols, key lengths, amounts): the arguments, not the network.
       if (error instanceof RangeError || error instanceof TypeError) usage(`the transaction cannot be encoded: ${error.message}`);
       throw error;
     }
+    // Said before it is sent, so a run cut short (a timeout, a dropped connection, Ctrl-C)
+    // still tells which transaction to look up, and how to send that very one again: a rerun
+    // with --expiry-in reads a new height and makes another transaction, which the ledger
+    // would take too (found in review: a retry after a timeout could pay twice).
+    sent = { id: toHex(tx.id), expiry };
+    process.stderr.write(`transaction ${sent.id}, expiry ${expiry} (to send this same transaction again: --expiry ${expiry})\n`);
     const answer = await client.submit(tx, { wait: values.wait === true });
+    if (answer.id !== sent.id) throw new ApiError(answer.status === 'committed' ? 200 : 202, 'CLIENT_BAD_ANSWER', `the node answered about transaction ${answer.id}, not ${sent.id}`);
     if (values.json === true) printJson(answer);
     else if (answer.status === 'committed') process.stdout.write(`committed ${answer.id} at height ${answer.height}, index ${answer.index}\n`);
     else process.stdout.write(`accepted ${answer.id} (pending${answer.wait_timed_out === true ? '; the wait timed out' : ''})\n`);
     return EXIT_OK;
   } catch (error) {
-    if (!(error instanceof ApiError)) {
-      if (error instanceof SteleError) throw error;
-      throw new SteleError('CLI_IO', `cannot reach ${values.url}: ${(error as Error).message}`);
-    }
-    const exitCode = exitCodeOf(error);
-    if (values.json === true) printJson({ ok: false, error: { code: error.code, message: error.message, details: error.details } });
-    else process.stderr.write(`stele: ${exitCode === EXIT_CHECK_FAILED ? 'refused' : values.url}: ${error.message}\n`);
+    if (error instanceof SteleError) throw error;
+    // Not reached, timed out, the connection dropped, or an answer that is none: the node
+    // may have admitted the transaction all the same. A judgement of the node (a refusal,
+    // 401/403, 404, 429, 503 busy) says it did not.
+    const judged = error instanceof ApiError && error.code !== 'CLIENT_BAD_ANSWER' && (error.status < 500 || error.status === 503);
+    const code = error instanceof ApiError ? error.code : 'CLI_IO';
+    const exitCode = error instanceof ApiError ? exitCodeOf(error) : EXIT_USAGE;
+    const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${values.url}: ${(error as Error).message}`;
+    const note =
+      sent === null || judged
+        ? ''
+        : `; transaction ${sent.id} may have been admitted: look it up (GET ${values.url}/v1/transactions/${sent.id}) or send the same one again with --expiry ${sent.expiry} (the ledger takes an id once)`;
+    const transaction = sent === null ? {} : { transaction: { ...sent, may_have_been_admitted: !judged } };
+    if (values.json === true) printJson({ ok: false, error: { code, message: reason + note, details: error instanceof ApiError ? error.details : {} }, ...transaction });
+    else process.stderr.write(`stele: ${error instanceof ApiError ? `${exitCode === EXIT_CHECK_FAILED ? 'refused' : values.url}: ` : ''}${reason}${note}\n`);
     return exitCode;
   }
 }

@@ -3,16 +3,17 @@
  * a local cluster for development, the default behind `npm start`.
  *
  * First run: writes DATA/genesis.json, DATA/keys/ (one key per validator and admin.key,
- * files 0600), and DATA/vN/config.json, one per validator. Every run: starts each
- * validator as its own process (`stele node --config DATA/vN/config.json`, logs in
- * DATA/vN/node.log), waits until the API answers, and prints where everything is. Ctrl-C
- * (or SIGTERM) stops every validator cleanly; running it again resumes from DATA.
+ * files 0600), and DATA/vN/config.json, one per validator, all or nothing (makeAllOrNothing).
+ * Every run: starts each validator as its own process (`stele node --config
+ * DATA/vN/config.json`, logs in DATA/vN/node.log), waits until the API answers, and
+ * prints where everything is. Ctrl-C (or SIGTERM) stops every validator cleanly; running
+ * it again resumes from DATA.
  * A validator that stops because its disk is full (exit 75) is restarted every 5 s until
  * there is space again; any other exit of a validator stops the cluster and shows its log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,13 +22,18 @@ import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, hostPort, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
+import { syncDirectory } from '../ledger/files.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
+import { SteleClient } from '../api/client.js';
 import { EXIT_DISK_FULL } from './node.js';
 import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
+/** How long the validators get to answer and elect a leader; each status request's bound. */
+const READY_WAIT_MS = 60_000;
+const READY_REQUEST_MS = 2_000;
 
 /** Bytes of a validator's log shown when it stops: its last lines, never the whole file. */
 const LOG_TAIL_BYTES = 64 * 1024;
@@ -51,6 +57,8 @@ export interface Layout {
   readonly peerPorts: number[];
   readonly transport: string;
   readonly adminPublicKey: string;
+  /** SHA-256 of the genesis (hex): what the validators' /v1/status must report. */
+  readonly genesisHash: string;
 }
 
 /**
@@ -64,7 +72,8 @@ export interface GenesisExtra {
 }
 
 /**
- * Writes genesis, keys and configs on first run; on later runs checks they match and
+ * Writes genesis, keys and configs on first run, all or nothing (a DATA that holds other
+ * files is refused); on later runs checks they match and
  * takes the ports and transport from the files (not from the arguments: the cluster runs
  * as it was made), and `extra` applies only to a new genesis.
  * @throws SteleError CLI_IO, CLI_USAGE, GENESIS_INVALID or CONFIG_INVALID
@@ -95,17 +104,11 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
       peerPorts: genesis.validators.map((v) => (hostPort(v.address) as { port: number }).port),
       transport: (made[0] as NodeConfig).transport,
       adminPublicKey: toHex(admin.publicKey),
+      genesisHash: toHex(genesis.hash),
     };
-  }
-  try {
-    mkdirSync(keys, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new SteleError('CLI_IO', `cannot make ${keys}: ${errnoText(error)}`);
   }
   const validatorKeys = Array.from({ length: nodes }, () => generateKeyPair());
   const admin = generateKeyPair();
-  validatorKeys.forEach((pair, i) => writeNew(join(keys, `v${i + 1}.key`), keyFileText(pair), 0o600, false));
-  writeNew(adminKey, keyFileText(admin), 0o600, false);
   const genesis = parseGenesis({
     stele_genesis: 1,
     chain_id: 'stele-local',
@@ -116,16 +119,82 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
     balances: [{ public_key: toHex(admin.publicKey), asset: 'STL', amount: ADMIN_BALANCE }, ...(extra.balances ?? [])],
     ...(extra.limits === undefined ? {} : { limits: extra.limits }),
   });
-  writeNew(genesisPath, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
-  configs.forEach((path, i) => {
-    // Validators sharing this machine share its cores: one verify thread each per core
-    // they have (the validator's main thread joins its workers too), so three validators
-    // on two cores run three workers rather than six idle isolates.
-    const verifyThreads = Math.max(1, Math.min(THREADS_MAX, Math.floor(availableParallelism() / configs.length)));
-    const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
-    writeNew(path, `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
+  // Validators sharing this machine share its cores: one verify thread each per core
+  // they have (the validator's main thread joins its workers too), so three validators
+  // on two cores run three workers rather than six idle isolates.
+  const verifyThreads = Math.max(1, Math.min(THREADS_MAX, Math.floor(availableParallelism() / nodes)));
+  makeAllOrNothing(dir, (staging) => {
+    const stagedKeys = join(staging, 'keys');
+    mkdirSync(stagedKeys, { mode: 0o700 });
+    validatorKeys.forEach((pair, i) => writeNew(join(stagedKeys, `v${i + 1}.key`), keyFileText(pair), 0o600, false));
+    writeNew(join(stagedKeys, 'admin.key'), keyFileText(admin), 0o600, false);
+    writeNew(join(staging, 'genesis.json'), `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, false);
+    for (let i = 0; i < nodes; i++) {
+      const config = { stele_node: 1, genesis: '../genesis.json', key: `../keys/v${i + 1}.key`, data: '.', transport, api: { host: '127.0.0.1', port: apiPorts[i] }, verify_threads: verifyThreads };
+      writeNew(join(staging, `v${i + 1}`, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, 0o644, false);
+    }
   });
-  return { genesisPath, adminKey, configs, apiPorts, peerPorts: validatorKeys.map((_, i) => peerPort + i), transport, adminPublicKey: toHex(admin.publicKey) };
+  return { genesisPath, adminKey, configs, apiPorts, peerPorts: validatorKeys.map((_, i) => peerPort + i), transport, adminPublicKey: toHex(admin.publicKey), genesisHash: toHex(genesis.hash) };
+}
+
+/** Prefix of the directory a first run stages its files in (a crash may leave one behind). */
+const STAGING_PREFIX = '.stele-up-';
+
+/**
+ * Makes the data directory `dir` with what `write` puts in a staging directory, all or
+ * nothing: a run that fails midway leaves no half-made cluster that every later run would
+ * refuse (found in review: a first run that failed after writing keys and genesis left
+ * such a directory, and a left-over key made it ask for a --force that up does not have).
+ * A `dir` that does not exist is staged beside it and renamed into place at once. An empty
+ * existing `dir` (perhaps a mount point, which no rename can replace) is staged inside, and
+ * the entries move in with genesis.json last: a cluster counts as made once genesis.json
+ * is there, and a failure takes back what moved. Anything else in `dir` is refused.
+ * @throws SteleError CLI_IO
+ */
+function makeAllOrNothing(dir: string, write: (staging: string) => void): void {
+  let entries: string[] | null = null;
+  try {
+    entries = readdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new SteleError('CLI_IO', `cannot make the data directory ${dir}: ENOTDIR (it, or a directory on its path, is a file); choose another --data`);
+    if (code !== 'ENOENT') throw new SteleError('CLI_IO', `cannot read ${dir}: ${errnoText(error)}`);
+  }
+  if (entries !== null && entries.length > 0) {
+    const shown = entries.sort().slice(0, 5).join(', ') + (entries.length > 5 ? `, and ${entries.length - 5} more` : '');
+    throw new SteleError('CLI_IO', `${dir} holds no genesis.json but is not empty (${shown}): not a cluster stele up made; move those away or choose another --data`);
+  }
+  const inside = entries !== null;
+  const parent = inside ? dir : dirname(dir);
+  let staging: string;
+  try {
+    mkdirSync(parent, { recursive: true });
+    staging = mkdtempSync(join(parent, inside ? STAGING_PREFIX : `.${basename(dir)}${STAGING_PREFIX}`));
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot make ${dir}: ${errnoText(error)}`);
+  }
+  const moved: string[] = [];
+  try {
+    write(staging);
+    if (!inside) renameSync(staging, dir);
+    else {
+      const names = readdirSync(staging).sort((a, b) => Number(a === 'genesis.json') - Number(b === 'genesis.json'));
+      for (const name of names) {
+        renameSync(join(staging, name), join(dir, name));
+        moved.push(name);
+      }
+      rmdirSync(staging);
+    }
+  } catch (error) {
+    for (const name of moved) rmSync(join(dir, name), { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') throw new SteleError('CLI_IO', `cannot make ${dir}: it was made meanwhile (another stele up?); nothing written`);
+    // Messages of writeNew name the staging directory, which is gone: name where it was going.
+    const reason = error instanceof SteleError ? error.reason.replaceAll(staging, dir) : errnoText(error);
+    throw new SteleError('CLI_IO', `cannot make ${dir}: ${reason}; nothing written`);
+  }
+  syncDirectory(parent);
 }
 
 /**
@@ -151,15 +220,22 @@ export function logTail(path: string): string {
   }
 }
 
+/** A validator that stopped (`code`: its exit code) or could not be started (`error`: why). */
+export interface Exit {
+  readonly index: number;
+  readonly code: number | null;
+  readonly error?: string;
+}
+
 /** Validator processes started by `startValidators`. */
 export interface RunningCluster {
   readonly children: readonly ChildProcess[];
   /** DATA/vN/node.log, stdout and stderr of each validator. */
   readonly logs: readonly string[];
-  /** True once every validator's API answers and knows a leader (false after 60 s). */
+  /** True once every validator's API answers for this genesis and knows a leader (false after 60 s). */
   readonly ready: Promise<boolean>;
-  /** The first validator that exits before `stop` was called. */
-  readonly exited: Promise<{ index: number; code: number | null }>;
+  /** The first validator that exits before `stop` was called, or that could not be started. */
+  readonly exited: Promise<Exit>;
   /** SIGTERM to each, SIGKILL to those still running after 10 s. */
   stop(): Promise<void>;
   /** The malloc library preloaded into each validator, or null for the C library's (validatorMalloc). */
@@ -237,22 +313,50 @@ export function startValidators(layout: Layout): RunningCluster {
   const children: ChildProcess[] = [];
   let stopping = false;
   const logs = layout.configs.map((c) => join(c, '..', 'node.log'));
-  const exited = new Promise<{ index: number; code: number | null }>((resolveExit) => {
+  // Relaunches waiting for disk space: cancelled by stop, so none outlives it.
+  const retries = new Set<NodeJS.Timeout>();
+  const exited = new Promise<Exit>((resolveExit) => {
+    let failed = false;
+    // A validator that cannot be started ends the cluster as one that exits does, with why:
+    // found in review, a node.log that could not be opened threw out of here, leaving the
+    // validators already started running and the readiness poll going for a minute.
+    const fail = (index: number, error: string): void => {
+      failed = true;
+      resolveExit({ index, code: null, error });
+    };
     const launch = (config: string, index: number): void => {
-      const log = openSync(logs[index] as string, 'a');
+      if (stopping || failed) return;
+      let log: number;
+      try {
+        log = openSync(logs[index] as string, 'a');
+      } catch (error) {
+        return fail(index, `cannot open ${logs[index]}: ${errnoText(error)}`);
+      }
       // STELE_NODE_FLAGS: extra Node.js flags for the validators (profiling: docs/performance.md);
       // they come after VALIDATOR_NODE_FLAGS, so they can override them.
       const flags = [...VALIDATOR_NODE_FLAGS, ...(process.env.STELE_NODE_FLAGS ?? '').split(' ').filter((f) => f.startsWith('--'))];
-      const child = spawn(process.execPath, [...flags, main, 'node', '--config', config], { stdio: ['ignore', log, log], env });
-      closeSync(log);
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, [...flags, main, 'node', '--config', config], { stdio: ['ignore', log, log], env });
+      } catch (error) {
+        return fail(index, `cannot start validator v${index + 1}: ${errnoText(error)}`);
+      } finally {
+        closeSync(log);
+      }
+      // A process that could not be started (or signalled) says so here, not with 'exit'.
+      child.on('error', (error) => {
+        if (!stopping) fail(index, `validator v${index + 1}: ${errnoText(error)}`);
+      });
       child.on('exit', (code) => {
         if (stopping) return;
         if (code === EXIT_DISK_FULL) {
           // Nothing acknowledged is lost; the others go on. Try again until there is space.
           process.stderr.write(`validator v${index + 1} stopped: its disk is full (see ${logs[index]}); restarting it in ${DISK_FULL_RETRY_MS / 1000} s\n`);
-          setTimeout(() => {
-            if (!stopping) launch(config, index);
+          const retry = setTimeout(() => {
+            retries.delete(retry);
+            launch(config, index);
           }, DISK_FULL_RETRY_MS);
+          retries.add(retry);
           return;
         }
         resolveExit({ index, code });
@@ -263,27 +367,34 @@ export function startValidators(layout: Layout): RunningCluster {
   });
   const stop = async (): Promise<void> => {
     stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const retry of retries) clearTimeout(retry);
+    retries.clear();
+    // Holes are validators that were never started.
+    const started = children.filter((c) => c !== undefined);
+    for (const c of started) if (c.exitCode === null) c.kill('SIGTERM');
     const deadline = Date.now() + 10_000;
-    while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    while (started.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
-  // Wait until every validator's API answers and knows a leader.
+  // Wait until every validator's API answers for this cluster's genesis and knows a leader.
+  // Found in review: any server on those ports was taken for the cluster (another cluster's
+  // validator, still running, made up announce it), and a server that never answered held
+  // the wait up for good.
+  const clients = layout.apiPorts.map((p) => new SteleClient({ url: `http://127.0.0.1:${p}`, timeoutMs: READY_REQUEST_MS }));
   const ready = (async () => {
-    for (let attempt = 0; attempt < 600; attempt++) {
+    for (const deadline = Date.now() + READY_WAIT_MS; Date.now() < deadline; await sleep(100)) {
       if (stopping) return false;
       const answers = await Promise.all(
-        layout.apiPorts.map(async (p) => {
+        clients.map(async (client) => {
           try {
-            const r = await fetch(`http://127.0.0.1:${p}/v1/status`);
-            return r.ok && ((await r.json()) as { leader: unknown }).leader !== null;
+            const status = await client.status();
+            return status.genesis_hash === layout.genesisHash && status.leader !== null;
           } catch {
             return false;
           }
         }),
       );
       if (answers.every(Boolean)) return true;
-      await sleep(100);
     }
     return false;
   })();
@@ -318,63 +429,83 @@ export async function upCommand(args: string[]): Promise<number> {
     usage(`${dir} holds a cluster made with --port ${layout.apiPorts[0]} --peer-port ${layout.peerPorts[0]} --transport ${layout.transport}; leave those flags out, pass these, or use another --data`);
   }
   // Installed before the validators start: a signal during start-up must stop them too,
-  // or they would outlive this process.
+  // or they would outlive this process. Kept for every signal, not once: found in review, a
+  // second Ctrl-C or SIGTERM during the stop took Node's default, killing this process and
+  // leaving the validators running.
+  let signalled = false;
   const signal = new Promise<string>((resolveSignal) => {
-    process.once('SIGINT', () => resolveSignal('SIGINT'));
-    process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+    const onSignal = (name: string): void => {
+      if (signalled) {
+        process.stderr.write(`${name}: already stopping the validators (any still running after 10 s get SIGKILL)\n`);
+        return;
+      }
+      signalled = true;
+      process.stderr.write(`${name}: stopping every validator\n`);
+      resolveSignal(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;
-  const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
-  const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e })), signal.then((s) => ({ signal: s }))]);
-  if ('signal' in first) {
+  // Every way out stops the validators first: none may outlive this process.
+  try {
+    const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
+    const first = await Promise.race([cluster.ready.then((ok) => ({ ready: ok })), cluster.exited.then((e) => ({ exited: e })), signal.then((s) => ({ signal: s }))]);
+    if ('signal' in first) {
+      await stop();
+      process.stderr.write(`stopped every validator (${first.signal} during start-up)\n`);
+      return EXIT_OK;
+    }
+    if (!('ready' in first) || !first.ready) {
+      await stop();
+      if ('exited' in first && first.exited.error !== undefined) throw new SteleError('CLI_IO', `${first.exited.error}; stopped the validators already started`);
+      const which = 'exited' in first ? first.exited.index : 0;
+      throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
+    }
+    const info = {
+      url,
+      apis: layout.apiPorts.map((p) => `http://127.0.0.1:${p}`),
+      data: dir,
+      genesis: layout.genesisPath,
+      admin_key: layout.adminKey,
+      admin_public_key: layout.adminPublicKey,
+      logs,
+      malloc: cluster.malloc ?? 'system',
+    };
+    if (values.json === true) printJson(info);
+    else {
+      process.stdout.write(
+        [
+          `Stele is up: ${nodes} validators, REST API at ${url} (also ${info.apis.slice(1).join(', ') || 'none'})`,
+          `  data        ${dir}`,
+          `  genesis     ${layout.genesisPath}`,
+          `  admin key   ${layout.adminKey} (public key ${layout.adminPublicKey}; holds ${ADMIN_BALANCE} STL)`,
+          `  logs        ${logs.join(', ')}`,
+          `  malloc      ${cluster.malloc ?? "the C library's (install libjemalloc2 for less memory per validator; docs/operations.md)"}`,
+          '',
+          `Try (stele is node ${process.argv[1] ?? 'dist/cli/main.js'}):`,
+          `  curl ${url}/v1/accounts/${layout.adminPublicKey}`,
+          `  stele keygen --out bob.key`,
+          `  stele tx register --pubkey <bob's key> --name bob --role submitter --signer ${layout.adminKey} --url ${url} --wait`,
+          `  stele tx transfer --to <bob's key> --amount 10 --asset STL --signer ${layout.adminKey} --url ${url} --wait`,
+          `  stele export --url ${url} --out chain.stele && stele audit chain.stele --genesis ${layout.genesisPath}`,
+          '',
+          'Ctrl-C stops every validator; run it again to resume.',
+          '',
+        ].join('\n'),
+      );
+    }
+    const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
     await stop();
-    process.stderr.write(`stopped every validator (${first.signal} during start-up)\n`);
+    if ('exited' in end && end.exited.error !== undefined) throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} could not be restarted: ${end.exited.error}; stopped every validator`);
+    if ('exited' in end) {
+      throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
+    }
+    process.stderr.write('stopped every validator\n');
     return EXIT_OK;
-  }
-  if (!('ready' in first) || !first.ready) {
+  } catch (error) {
     await stop();
-    const which = 'exited' in first ? first.exited.index : 0;
-    throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
+    throw error;
   }
-  const info = {
-    url,
-    apis: layout.apiPorts.map((p) => `http://127.0.0.1:${p}`),
-    data: dir,
-    genesis: layout.genesisPath,
-    admin_key: layout.adminKey,
-    admin_public_key: layout.adminPublicKey,
-    logs,
-    malloc: cluster.malloc ?? 'system',
-  };
-  if (values.json === true) printJson(info);
-  else {
-    process.stdout.write(
-      [
-        `Stele is up: ${nodes} validators, REST API at ${url} (also ${info.apis.slice(1).join(', ') || 'none'})`,
-        `  data        ${dir}`,
-        `  genesis     ${layout.genesisPath}`,
-        `  admin key   ${layout.adminKey} (public key ${layout.adminPublicKey}; holds ${ADMIN_BALANCE} STL)`,
-        `  logs        ${logs.join(', ')}`,
-        `  malloc      ${cluster.malloc ?? "the C library's (install libjemalloc2 for less memory per validator; docs/operations.md)"}`,
-        '',
-        `Try (stele is node ${process.argv[1] ?? 'dist/cli/main.js'}):`,
-        `  curl ${url}/v1/accounts/${layout.adminPublicKey}`,
-        `  stele keygen --out bob.key`,
-        `  stele tx register --pubkey <bob's key> --name bob --role submitter --signer ${layout.adminKey} --url ${url} --wait`,
-        `  stele tx transfer --to <bob's key> --amount 10 --asset STL --signer ${layout.adminKey} --url ${url} --wait`,
-        `  stele export --url ${url} --out chain.stele && stele audit chain.stele --genesis ${layout.genesisPath}`,
-        '',
-        'Ctrl-C stops every validator; run it again to resume.',
-        '',
-      ].join('\n'),
-    );
-  }
-  const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
-  await stop();
-  if ('exited' in end) {
-    throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
-  }
-  process.stderr.write('stopped every validator\n');
-  return EXIT_OK;
 }

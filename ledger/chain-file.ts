@@ -8,11 +8,14 @@
  * every byte of every block against the genesis file, and the count and lengths are
  * checked against the file's size, so truncation, extension and reframing are caught.
  */
-import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, unlinkSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, rmSync, existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { BLOCK_BYTES_MAX, HASH_BYTES, SIGNATURE_BYTES } from './constants.js';
 import { errnoText, SteleError } from './errors.js';
 import { bytesEqual, toHex } from './assert.js';
 import { decodeBlock } from './block.js';
+import { placeNew, syncDirectory } from './files.js';
 
 const MAGIC = new TextEncoder().encode('STELECHN');
 const VERSION = 1;
@@ -95,7 +98,8 @@ export function openChainFile(path: string): ChainFile {
 }
 
 /**
- * Writes a chain file atomically: a temporary file, fsynced, then renamed over `path`. The
+ * Writes a chain file atomically: a temporary file, fsynced, then renamed over `path` (with
+ * `force`) or linked to it (without: fails if it exists, even if it was made meanwhile). The
  * genesis hash is block 1's previous hash; the header is completed once the count is known.
  * The blocks must form a chain from height 1 (each the next height, its previous hash the
  * hash of the block before): a source that repeats or skips blocks (a node's API serving a
@@ -108,12 +112,18 @@ export async function writeChainFile(
   blocks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   force: boolean,
 ): Promise<{ count: number; genesisHash: Uint8Array; head: Uint8Array }> {
-  const temporary = `${path}.tmp-${process.pid}`;
+  const exists = (): SteleError => new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
+  // Checked first to fetch and write nothing in vain; the link at the end is what makes it
+  // race-free (found in review: the check came after the whole chain was read, and a check
+  // then a rename could replace a file made in between).
+  if (!force && existsSync(path)) throw exists();
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number;
   try {
     fd = openSync(temporary, 'wx', 0o644);
   } catch (error) {
-    throw new SteleError('CLI_IO', `cannot write ${temporary}: ${errnoText(error)}`);
+    // The user's path, not the temporary one (a missing directory named the latter).
+    throw new SteleError('CLI_IO', `cannot write ${path}: ${errnoText(error)}`);
   }
   let count = 0;
   let genesisHash: Uint8Array | null = null;
@@ -144,17 +154,19 @@ export async function writeChainFile(
     writeSync(fd, header, 0, HEAD_BYTES, 0);
     fsyncSync(fd);
     closeSync(fd);
-    if (!force && existsSync(path)) throw new SteleError('CLI_IO', `${path} exists; pass --force to overwrite it`);
-    renameSync(temporary, path);
+    if (force) renameSync(temporary, path);
+    else placeNew(temporary, path);
   } catch (error) {
     try {
       closeSync(fd);
     } catch {
       // already closed
     }
-    unlinkSync(temporary);
+    rmSync(temporary, { force: true });
     if (error instanceof SteleError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && !force) throw exists();
     throw new SteleError('CLI_IO', `cannot write ${path}: ${errnoText(error)}`);
   }
+  syncDirectory(dirname(path));
   return { count, genesisHash, head };
 }

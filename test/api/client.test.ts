@@ -543,3 +543,64 @@ test('client: answers are read with a bound, whatever Content-Length says or whe
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('client, found in review: an error answer whose JSON is no error object (null, {"error": null}, a string, an array, a code of another shape) is CLIENT_BAD_ANSWER, not a TypeError', async () => {
+  const bodies: Record<string, [number, string]> = {
+    '/v1/blocks/1': [503, 'null'],
+    '/v1/blocks/2': [500, '{"error":null}'],
+    '/v1/blocks/3': [500, '{"error":"boom"}'],
+    '/v1/blocks/4': [502, '[]'],
+    '/v1/blocks/5': [500, '{"error":{"code":5}}'],
+    '/v1/blocks/6': [500, '{"error":{"code":"not a code\\nat all"}}'],
+    '/v1/blocks/7': [503, '{"error":{"code":"MEMPOOL_FULL","message":7,"details":[1]}}'],
+  };
+  const server = createServer((req, res) => {
+    const [status, body] = bodies[req.url ?? ''] ?? [404, '{}'];
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const client = new SteleClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  try {
+    for (let height = 1; height <= 6; height++) {
+      const status = bodies[`/v1/blocks/${height}`]![0];
+      await assert.rejects(client.block(height), (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_BAD_ANSWER' && e.status === status && /without an error code/.test(e.message), `block ${height}`);
+    }
+    // A message or details of the wrong type are dropped, the code kept.
+    await assert.rejects(client.block(7), (e: unknown) => e instanceof ApiError && e.code === 'MEMPOOL_FULL' && e.message === 'MEMPOOL_FULL: ' && Object.keys(e.details).length === 0);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('stream, found in review: an event whose height is not a positive integer, or not the one after the last, is CLIENT_BAD_ANSWER', { timeout: 20_000 }, async () => {
+  const scenarios: Array<{ from?: number; data: string[]; error: RegExp; delivered: unknown[] }> = [
+    { from: 1, data: ['{"height":1}', '{"height":"2"}'], error: /an event's height "2" is not a block height/, delivered: [1] },
+    { from: 1, data: ['{"height":1}', '{"height":3}'], error: /block 3 streamed where 2 was due/, delivered: [1] },
+    { from: 4, data: ['{"height":1}'], error: /block 1 streamed where 4 was due/, delivered: [] },
+    { data: ['{"height":5}', '{"height":5}'], error: /block 5 streamed where 6 was due/, delivered: [5] },
+    { data: ['null'], error: /an event's height undefined is not a block height/, delivered: [] },
+    { data: ['{"height":0}'], error: /height 0 is not a block height/, delivered: [] },
+    { data: ['{"height":1.5}'], error: /height 1.5 is not a block height/, delivered: [] },
+  ];
+  let current = scenarios[0]!;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // Left open: the client must stop on its own check, not on the end of the answer.
+    res.write(current.data.map((d, i) => `event: block\nid: ${i}\ndata: ${d}\n\n`).join(''));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const client = new SteleClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  try {
+    for (const scenario of scenarios) {
+      current = scenario;
+      const heights: unknown[] = [];
+      const options = { signal: new AbortController().signal, ...(scenario.from === undefined ? {} : { from: scenario.from }) };
+      await assert.rejects(client.stream((h) => heights.push(h.height), options), (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_BAD_ANSWER' && scenario.error.test(e.message), scenario.data.join(' '));
+      assert.deepEqual(heights, scenario.delivered);
+    }
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

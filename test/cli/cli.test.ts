@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,30 @@ test('keygen writes a 0600 key file, prints the public key, refuses to overwrite
   assert.equal(stele('keygen').code, 2);
   assert.equal(stele('keygen', '--bogus').code, 2);
   assert.equal(stele('nonsense').code, 2);
+});
+
+test('help names every flag and exit code (found in review: tx --expiry-in, genesis new --time-ms and --json, exits 3, 70 and 75 were missing)', () => {
+  const r = stele('help');
+  assert.equal(r.code, 0);
+  const flags: Record<string, string[]> = {
+    keygen: ['--out', '--json', '--force'],
+    'genesis new': ['--chain-id', '--validator', '--admin', '--asset', '--supply', '--time-ms', '--out', '--force', '--json'],
+    'genesis check': ['--json'],
+    audit: ['--data', '--url', '--genesis', '--head', '--compare', '--json', '--reference'],
+    export: ['--data', '--url', '--out', '--force', '--json'],
+    up: ['--nodes', '--data', '--port', '--peer-port', '--transport', '--json'],
+    node: ['--config'],
+    tx: ['--signer', '--url', '--wait', '--expiry-in', '--expiry', '--json'],
+    demo: ['--dir', '--json'],
+    lint: ['--json', '--sarif', '--max-paths', '--max-depth', '--max-horizon'],
+  };
+  for (const [command, list] of Object.entries(flags)) {
+    const line = r.out.split('\n').find((l) => l.startsWith(`  stele ${command} `));
+    assert.ok(line !== undefined, command);
+    for (const flag of list) assert.match(line, new RegExp(`${flag}[ \\]|]`), `${command} ${flag}`);
+  }
+  assert.match(r.out, /--nodes .*must be odd/s);
+  for (const code of ['0 ok', '1 the check failed', '2 usage', '3 halted', '75 disk full', '70 an internal error']) assert.ok(r.out.replace(/\s+/g, ' ').includes(code), code);
 });
 
 test('genesis new and check: a valid file with a stable hash; bad files give the field path', () => {
@@ -136,6 +160,21 @@ test('demo builds a real chain; audit passes it (0) and fails a tampered copy (1
   writeFileSync(join(dir, 'precious.txt'), 'keep');
   assert.equal(stele('demo', '--dir', dir).code, 2);
   assert.equal(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'keep');
+});
+
+test('demo, found in review: a --dir under a file, or that is a file, is CLI_IO naming it (exit 2), never an internal error', () => {
+  const file = join(dir, 'afile');
+  writeFileSync(file, 'keep');
+  for (const target of [join(file, 'sub'), file]) {
+    const text = stele('demo', '--dir', target);
+    assert.equal(text.code, 2, text.err);
+    assert.doesNotMatch(text.err, /internal error|\n    at /);
+    assert.match(text.err, new RegExp(`CLI_IO: cannot use ${target}: ENOTDIR`));
+    const json = stele('demo', '--dir', target, '--json');
+    assert.equal(json.code, 2, json.err);
+    assert.equal(JSON.parse(json.out).error.code, 'CLI_IO');
+  }
+  assert.equal(readFileSync(file, 'utf8'), 'keep');
 });
 
 test('audit --data, found in review (2026-11-30): a raised length in a plain log, a damaged segment header and two block logs are never "valid"', async () => {
@@ -361,6 +400,24 @@ test('tx --blob and lint refuse what is not a regular file of bounded size, with
   const lint = spawnSync(process.execPath, [bin, 'lint', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(lint.status, 2, lint.stderr);
   assert.match(lint.stderr, /CLI_IO: \/dev\/zero is larger than 16777216 bytes/);
+});
+
+test('lint, found in review: the files together are bounded (64 MiB), not only each file; past it CLI_IO, exit 2', () => {
+  const folder = join(dir, 'lint-total');
+  mkdirSync(folder, { recursive: true });
+  // Five sparse files of 16 MiB (each at the per-file bound): the fifth passes 64 MiB.
+  const files = Array.from({ length: 5 }, (_, i) => {
+    const path = join(folder, `big${i}.scl`);
+    writeFileSync(path, '');
+    truncateSync(path, 16 * 1024 * 1024);
+    return path;
+  });
+  const r = spawnSync(process.execPath, [bin, 'lint', '--json', ...files], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  const error = JSON.parse(r.stdout).error;
+  assert.equal(error.code, 'CLI_IO');
+  assert.match(error.message, /more than 67108864 bytes together \(passed at .*big4\.scl\)/);
+  rmSync(folder, { recursive: true, force: true });
 });
 
 test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, not an allocation per frame', () => {

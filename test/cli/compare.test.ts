@@ -318,3 +318,98 @@ test('tx against members mode: signed requests; exit 0 admitted, 1 refused by th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tx, found in review: success answers of the wrong shape are CLIENT_BAD_ANSWER (exit 2), never signed from or reported as accepted', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-shape-'));
+  const key = join(dir, 'alice.key');
+  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
+  const good = { chain_id: chain.genesis.chainId, committed_height: 7 };
+  const cases: Array<{ status: unknown; submit?: [number, unknown]; message: RegExp }> = [
+    { status: {}, message: /chain_id undefined, not a chain id/ },
+    { status: null, message: /\/v1\/status answered null, not an object/ },
+    { status: { ...good, committed_height: '7' }, message: /committed_height "7", not a block count/ },
+    { status: { ...good, committed_height: -1 }, message: /committed_height -1, not a block count/ },
+    { status: good, submit: [202, {}], message: /answered with id undefined, not a transaction id/ },
+    { status: good, submit: [202, { id: 'ab'.repeat(32), status: 'pending' }], message: /the node answered about transaction (ab){32}, not [0-9a-f]{64}/ },
+    { status: good, submit: [200, { id: 'SENT', status: 'committed' }], message: /answered committed without a height and index/ },
+    { status: good, submit: [202, { id: 'SENT', status: 'accepted' }], message: /with status "accepted", neither pending nor committed/ },
+    { status: good, submit: [503, null], message: /HTTP 503 without an error code/ },
+  ];
+  let posts = 0;
+  let current = cases[0]!;
+  const server = await serveRaw((req, res) => {
+    if (req.url === '/v1/status') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(current.status));
+    posts++;
+    const [status, body] = current.submit ?? [500, { error: { code: 'API_INTERNAL', message: 'not expected' } }];
+    let sent = '';
+    req.on('data', (chunk: Buffer) => (sent += chunk.toString()));
+    req.on('end', () => {
+      // id SENT: an answer about the very transaction sent.
+      const answer = (body as { id?: unknown } | null)?.id === 'SENT' ? { ...(body as object), id: (JSON.parse(sent) as { id: string }).id } : body;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  try {
+    for (const c of cases) {
+      current = c;
+      const before = posts;
+      const r = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', server.url, '--json');
+      assert.equal(r.code, 2, `${JSON.stringify(c)}: ${r.out}${r.err}`);
+      const error = (JSON.parse(r.out) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'CLIENT_BAD_ANSWER', JSON.stringify(c));
+      assert.match(error.message, c.message);
+      assert.equal(posts - before, c.submit === undefined ? 0 : 1, 'nothing is submitted on a bad status');
+    }
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tx, found in review: the id goes out before the request; after a dropped submission it says the transaction may be in, and --expiry H signs the very same one again', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-retry-'));
+  const key = join(dir, 'alice.key');
+  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
+  let height = 7;
+  const posted: Array<{ id: string; expiry: number }> = [];
+  // The chain moves on between runs; every submission's connection drops unanswered.
+  const server = await serveRaw((req, res) => {
+    if (req.url === '/v1/status') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chain_id: chain.genesis.chainId, committed_height: height }));
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      posted.push(JSON.parse(body) as { id: string; expiry: number });
+      height++;
+      req.socket.destroy();
+    });
+  });
+  const args = ['tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', server.url];
+  try {
+    const first = await stele(...args, '--json');
+    assert.equal(first.code, 2, first.err);
+    const doc = JSON.parse(first.out) as { ok: boolean; error: { code: string; message: string }; transaction: { id: string; expiry: number; may_have_been_admitted: boolean } };
+    assert.equal(doc.error.code, 'CLI_IO');
+    assert.deepEqual(doc.transaction, { id: posted[0]!.id, expiry: 57, may_have_been_admitted: true });
+    assert.match(doc.error.message, new RegExp(`transaction ${posted[0]!.id} may have been admitted: .* --expiry 57`));
+    assert.match(first.err, new RegExp(`^transaction ${posted[0]!.id}, expiry 57 \\(to send this same transaction again: --expiry 57\\)$`, 'm'));
+    // A rerun with --expiry-in (the default) makes another transaction: the chain moved on.
+    const again = await stele(...args);
+    assert.equal(again.code, 2);
+    assert.match(again.err, /may have been admitted/);
+    assert.notEqual(posted[1]!.id, posted[0]!.id);
+    // With --expiry, the very same one.
+    const same = await stele(...args, '--expiry', '57');
+    assert.equal(same.code, 2);
+    assert.deepEqual(posted[2], posted[0]);
+    // Usage: both expiry flags, or a height that is not one.
+    for (const extra of [['--expiry', '57', '--expiry-in', '5'], ['--expiry', '0'], ['--expiry', '5x'], ['--expiry', '1234567890123456']]) {
+      const r = await stele(...args, ...extra, '--json');
+      assert.equal(r.code, 2, extra.join(' '));
+      assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', extra.join(' '));
+    }
+    assert.equal(posted.length, 3);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,11 +60,44 @@ test('prepareCluster: a data path that is a file, or a damaged admin key, is ref
   try {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory');
-    assert.throws(() => prepareCluster(file, 3, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /cannot make .*: ENOTDIR/.test(e.message));
+    assert.throws(() => prepareCluster(file, 3, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /cannot make the data directory .*: ENOTDIR/.test(e.message));
     const made = join(dir, 'c');
     prepareCluster(made, 1, 18080, 17100, 'tcp');
     writeFileSync(join(made, 'keys', 'admin.key'), '');
     assert.throws(() => prepareCluster(made, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /admin\.key is not a key file/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prepareCluster, first run, found in review: all or nothing; a directory holding other files is refused with nothing written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    // A file where v2/ would go: refused before anything is written (it used to fail after
+    // writing keys, genesis and v1/, and every later run then refused the directory).
+    const data = join(dir, 'up1');
+    mkdirSync(data);
+    writeFileSync(join(data, 'v2'), '');
+    assert.throws(
+      () => prepareCluster(data, 3, 18080, 17100, 'tcp'),
+      (e: unknown) => isSteleError(e, 'CLI_IO') && /up1 holds no genesis\.json but is not empty \(v2\)/.test(e.message) && !/--force/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(data), ['v2']);
+    // Once it is gone, the same (existing, empty) directory is made whole.
+    rmSync(join(data, 'v2'));
+    const layout = prepareCluster(data, 3, 18080, 17100, 'tcp');
+    assert.deepEqual(readdirSync(data).sort(), ['genesis.json', 'keys', 'v1', 'v2', 'v3']);
+    assert.deepEqual(readdirSync(join(data, 'keys')).sort(), ['admin.key', 'v1.key', 'v2.key', 'v3.key']);
+    assert.equal(statSync(join(data, 'keys', 'admin.key')).mode & 0o777, 0o600);
+    assert.deepEqual(prepareCluster(data, 3, 18080, 17100, 'tcp'), layout, 'a second run resumes it');
+    // A key left over by someone else: refused without asking for a --force that up lacks.
+    const leftover = join(dir, 'up2');
+    mkdirSync(join(leftover, 'keys'), { recursive: true });
+    writeFileSync(join(leftover, 'keys', 'admin.key'), '');
+    assert.throws(() => prepareCluster(leftover, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /not empty \(keys\)/.test(e.message) && !/--force/.test(e.message));
+    // A directory that does not exist is staged beside it and renamed: nothing else is left.
+    prepareCluster(join(dir, 'up3'), 1, 18080, 17100, 'tcp');
+    assert.deepEqual(readdirSync(dir).sort(), ['up1', 'up2', 'up3']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -163,6 +197,117 @@ test('stele up: SIGTERM while the validators start stops them all (none outlives
     assert.deepEqual(end, { code: 0, signal: null }, err);
     // The start-up path's message: a SIGTERM after readiness prints the other one.
     assert.match(err, /stopped every validator \(SIGTERM during start-up\)/);
+    assert.deepEqual(processesMentioning(data), [], 'no validator outlives stele up');
+  } finally {
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele up, found in review: a validator that cannot be started (its node.log a directory) is CLI_IO naming it, at once, and the validators already started are stopped', { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    for (const [nodes, broken] of [[1, 1], [3, 2]] as const) {
+      const data = join(dir, `c${nodes}`);
+      prepareCluster(data, nodes, await freeRun(nodes), await freeRun(nodes), 'tcp');
+      mkdirSync(join(data, `v${broken}`, 'node.log'));
+      const started = Date.now();
+      // Before: an EISDIR stack trace (exit 70), then a minute of polling; v1 left running.
+      const r = spawnSync(process.execPath, [bin, 'up', '--data', data, '--nodes', String(nodes), '--json'], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+      assert.equal(r.status, 2, `${nodes} nodes: ${r.stderr}`);
+      const error = JSON.parse(r.stdout).error;
+      assert.equal(error.code, 'CLI_IO');
+      assert.match(error.message, new RegExp(`cannot open .*v${broken}/node\\.log: EISDIR`));
+      assert.ok(Date.now() - started < 20_000, 'no minute of polling');
+      assert.deepEqual(processesMentioning(data), [], `${nodes} nodes: no validator outlives stele up`);
+    }
+  } finally {
+    for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs the CLI without blocking this process (a server the test runs must answer meanwhile); killed after `timeoutMs`. */
+function steleAsync(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+test('stele up, found in review: a server of another chain on the API port is not taken for this cluster, and one that never answers holds nothing up', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    for (const mode of ['another chain', 'silent'] as const) {
+      const api = await freeRun(1);
+      const peers = await freeRun(1);
+      const server = http.createServer((_req, res) => {
+        // Silent: the request is left unanswered.
+        if (mode === 'another chain') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chain_id: 'other', genesis_hash: '00'.repeat(32), leader: 0, committed_height: 5 }));
+      });
+      await new Promise<void>((resolve) => server.listen(api, '127.0.0.1', () => resolve()));
+      try {
+        const data = join(dir, mode.replace(' ', '-'));
+        const started = Date.now();
+        const r = await steleAsync(['up', '--nodes', '1', '--data', data, '--port', String(api), '--peer-port', String(peers), '--json'], 40_000);
+        // Before: "another chain" was announced as this cluster (exit 0 after its validator
+        // failed to listen), and "silent" kept the process alive after that failure.
+        assert.equal(r.code, 2, `${mode}: ${r.out}${r.err}`);
+        const error = JSON.parse(r.out).error;
+        assert.match(error.message, /validator v1 did not come up; .*EADDRINUSE/s, mode);
+        assert.ok(Date.now() - started < 30_000, `${mode}: exits once its validator has stopped`);
+        assert.deepEqual(processesMentioning(data), [], mode);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+  } finally {
+    for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele up, found in review: a second SIGTERM while the validators stop does not kill it (they would be left running)', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const data = join(dir, 'c');
+  const api = await freeRun(3);
+  const peers = await freeRun(3);
+  const up = spawn(process.execPath, [bin, 'up', '--data', data, '--port', String(api), '--peer-port', String(peers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  up.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  up.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    for (let t = 0; !out.includes('Stele is up'); t++) {
+      assert.ok(t < 1_200 && up.exitCode === null, `stele up did not come up: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // One validator paused: it cannot act on SIGTERM, so the stop waits its 10 s for it
+    // (then SIGKILL), a window that the second signal surely falls in.
+    const paused = processesMentioning(data).find((pid) => pid !== up.pid);
+    assert.ok(paused !== undefined);
+    process.kill(paused, 'SIGSTOP');
+    up.kill('SIGTERM');
+    // Well inside that window, and well after the first signal was taken.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(err, /SIGTERM: stopping every validator/);
+    up.kill('SIGTERM');
+    up.kill('SIGINT');
+    const end = await exited;
+    assert.deepEqual(end, { code: 0, signal: null }, err);
+    assert.match(err, /SIGTERM: already stopping the validators/);
+    assert.match(err, /stopped every validator\n/);
     assert.deepEqual(processesMentioning(data), [], 'no validator outlives stele up');
   } finally {
     for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');

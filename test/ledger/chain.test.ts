@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkStructure, verifyChain } from '../../ledger/chain.js';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBlock, encodeBlock, encodeHeader, signVote, withCertificate, type Block } from '../../ledger/block.js';
@@ -244,6 +244,40 @@ test('writeChainFile writes only a chain from height 1: blocks repeated, skipped
       await assert.rejects(writeChainFile(target, list, false), (e: unknown) => isSteleError(e, 'CLI_IO') && message.test(e.message), String(message));
     }
     assert.deepEqual(readdirSync(dir), ['chain.stele'], 'no file and no temporary file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeChainFile, found in review: an existing file is refused before any block is read, one made meanwhile is not replaced, and errors name the path given', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-chain-file-'));
+  try {
+    const path = join(dir, 'chain.stele');
+    writeFileSync(path, 'precious');
+    let pulled = 0;
+    const counted = function* () {
+      for (const b of bytes) {
+        pulled++;
+        yield b;
+      }
+    };
+    await assert.rejects(writeChainFile(path, counted(), false), (e: unknown) => isSteleError(e, 'CLI_IO') && /chain\.stele exists; pass --force/.test(e.message));
+    assert.equal(pulled, 0, 'no block read (a node\'s whole chain was downloaded first)');
+    // Made while the blocks were read: the link at the end refuses to replace it.
+    const late = join(dir, 'late.stele');
+    const making = function* () {
+      yield bytes[0]!;
+      writeFileSync(late, 'made meanwhile');
+      yield bytes[1]!;
+    };
+    await assert.rejects(writeChainFile(late, making(), false), (e: unknown) => isSteleError(e, 'CLI_IO') && /late\.stele exists/.test(e.message));
+    assert.equal(readFileSync(late, 'utf8'), 'made meanwhile');
+    // A directory that does not exist: the error names the file asked for, not a temporary one.
+    const lost = join(dir, 'missing', 'chain.stele');
+    await assert.rejects(writeChainFile(lost, bytes, false), (e: unknown) => isSteleError(e, 'CLI_IO') && e.message.endsWith(`cannot write ${lost}: ENOENT`));
+    // --force replaces.
+    assert.equal((await writeChainFile(path, bytes, true)).count, 6);
+    assert.deepEqual(readdirSync(dir).sort(), ['chain.stele', 'late.stele'], 'no temporary file left');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
