@@ -88,7 +88,13 @@ export async function lintCommand(args: string[]): Promise<number> {
   if (values.json === true) process.stdout.write(formatJson(report));
   else if (values.sarif === true) process.stdout.write(formatSarif(report));
   else {
-    const sources = new Map(files.map((f) => [f.file, Buffer.from(f.text).toString('utf8')]));
+    // The caret lines are cut from the text as the parser read it: a leading byte order
+    // mark is not part of it (contracts/parser.ts), so it must not shift line 1's columns.
+    const text = (bytes: string | Uint8Array): string => {
+      const t = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
+      return t.charCodeAt(0) === 0xfeff ? t.slice(1) : t;
+    };
+    const sources = new Map(files.map((f) => [f.file, text(f.text)]));
     process.stdout.write(formatText(report, sources));
   }
   return result.errors > 0 ? EXIT_CHECK_FAILED : EXIT_OK;

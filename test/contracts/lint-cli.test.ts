@@ -51,6 +51,17 @@ test('text output: FILE:LINE:COL: severity RULE message, the source line with a 
   assert.match(hz.out, /\n {2}figure: 15 \(limit 14\)\n/);
 });
 
+test('a byte order mark before the source shifts no column, in the diagnostic or under the caret (review, 2026-11-30)', () => {
+  const marked = stele('lint', file('marked.scl', '\uFEFFcontract A { parties a \u00A7 }\n'));
+  assert.equal(marked.code, 1);
+  const lines = marked.out.split('\n');
+  assert.match(lines[0] as string, /marked\.scl:1:/);
+  const column = Number(/marked\.scl:1:(\d+):/.exec(lines[0] as string)?.[1]);
+  assert.equal(column, 24, lines[0]);
+  assert.equal(lines[1], '  contract A { parties a \u00A7 }'); // indented by two, as every source line
+  assert.equal((lines[2] as string).indexOf('^'), column + 1, marked.out);
+});
+
 test('--json: one document with the documented shape', () => {
   const r = stele('lint', '--json', bad, warn);
   assert.equal(r.code, 1);
