@@ -119,37 +119,42 @@ function sample(pid: number): ProcessSample {
   return { cpuS, hwmMib: m.hwmKib / 1024, rssMib: m.rssKib / 1024, anonMib: mib(m.anonKib), fileMib: mib(m.fileKib) };
 }
 
-/** A validator's main-isolate memory gauges from GET /metrics, in MiB; null when unreadable. */
-async function memoryGauges(api: string): Promise<{ heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } | null> {
+/** Samples of `names` from a validator's GET /metrics (integers); null when unreadable or one is missing. */
+async function metrics<K extends string>(api: string, names: readonly K[]): Promise<Record<K, number> | null> {
   try {
     const text = await (await fetch(`${api}/metrics`)).text();
-    const gauge = (name: string): number => {
+    const out = {} as Record<K, number>;
+    for (const name of names) {
       const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-      if (m === null) throw new Error(`no ${name}`);
-      return Number(m[1]) / (1024 * 1024);
-    };
-    return {
-      heapTotal: gauge('stele_memory_heap_total_bytes'),
-      heapUsed: gauge('stele_memory_heap_used_bytes'),
-      external: gauge('stele_memory_external_bytes'),
-      arrayBuffers: gauge('stele_memory_array_buffers_bytes'),
-    };
+      if (m === null) return null;
+      out[name] = Number(m[1]);
+    }
+    return out;
   } catch {
     return null;
   }
 }
 
+/** A validator's main-isolate memory gauges from GET /metrics, in MiB; null when unreadable. */
+async function memoryGauges(api: string): Promise<{ heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } | null> {
+  const m = await metrics(api, ['stele_memory_heap_total_bytes', 'stele_memory_heap_used_bytes', 'stele_memory_external_bytes', 'stele_memory_array_buffers_bytes']);
+  if (m === null) return null;
+  const mib = (bytes: number): number => bytes / (1024 * 1024);
+  return {
+    heapTotal: mib(m.stele_memory_heap_total_bytes),
+    heapUsed: mib(m.stele_memory_heap_used_bytes),
+    external: mib(m.stele_memory_external_bytes),
+    arrayBuffers: mib(m.stele_memory_array_buffers_bytes),
+  };
+}
+
 /** The sum over validators of a counter from GET /metrics (null when any is unreadable). */
-async function counterSum(apis: readonly string[], name: string): Promise<number | null> {
+async function counterSum<K extends string>(apis: readonly string[], name: K): Promise<number | null> {
   let total = 0;
   for (const api of apis) {
-    try {
-      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${api}/metrics`)).text());
-      if (m === null) return null;
-      total += Number(m[1]);
-    } catch {
-      return null;
-    }
+    const m = await metrics(api, [name]);
+    if (m === null) return null;
+    total += m[name];
   }
   return total;
 }
