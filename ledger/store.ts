@@ -118,8 +118,12 @@ export interface TxLocation {
 }
 
 export interface OpenOptions extends CheckerOptions {
-  /** Block log to use (the native mapped log); default: a FileBlockLog in the directory. */
-  readonly log?: BlockLog;
+  /**
+   * Block log to use (the native mapped log), or a function that opens it; default: a
+   * FileBlockLog in the directory. A function is called only once the index is open, so
+   * LevelDB's lock on the directory is held before the log's recovery may touch its files.
+   */
+  readonly log?: BlockLog | (() => BlockLog);
 }
 
 /**
@@ -162,17 +166,26 @@ export class LedgerStore {
    * @throws SteleError STORE_MISMATCH (another chain, or index ahead of the log), STORE_CORRUPT, STORE_IO.
    */
   static async open(dir: string, genesis: Genesis, options: OpenOptions = {}): Promise<LedgerStore> {
-    const log = options.log ?? FileBlockLog.open(join(dir, 'blocks.log'));
     const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       await db.open();
     } catch (error) {
-      await log.close();
+      if (options.log !== undefined && typeof options.log !== 'function') await options.log.close();
       // classic-level puts LevelDB's own words ("IO error: ...: No space left on device")
       // in the error's cause; a full disk gets its own code so the node says so.
       const cause = (error as Error & { cause?: unknown }).cause;
       const detail = `${(error as Error).message}${cause instanceof Error ? `: ${cause.message}` : ''}`;
       throw new SteleError(isNoSpaceError(error) ? 'STORE_FULL' : 'STORE_IO', `open ${join(dir, 'index')}: ${detail}`, { path: join(dir, 'index') });
+    }
+    // Opened after the index: LevelDB's LOCK keeps a second process on this directory from
+    // getting here, where a log's recovery may cut a tail or delete unfinished segments that
+    // the running process is writing (found in review, 2026-11-30).
+    let log: BlockLog;
+    try {
+      log = typeof options.log === 'function' ? options.log() : (options.log ?? FileBlockLog.open(join(dir, 'blocks.log')));
+    } catch (error) {
+      await db.close();
+      throw error;
     }
     try {
       const initial = genesisState(genesis);

@@ -62,7 +62,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     throw new SteleError('CONFIG_INVALID', `data: cannot use ${config.data} as the data directory: ${errnoText(error)}`, { field: 'data' });
   }
   const pool = new VerifyPool(config.verifyThreads ?? undefined);
-  const store = await LedgerStore.open(config.data, genesis, { log: MappedBlockLog.open(join(config.data, 'blocks')), pool });
+  const store = await LedgerStore.open(config.data, genesis, { log: () => MappedBlockLog.open(join(config.data, 'blocks')), pool });
   // Sized for this chain's largest accept record: a whole block.
   const acceptor = AcceptorLog.open(join(config.data, 'acceptor'), acceptorLogOptions(genesis.limits.block_bytes_max + ACCEPT_RECORD_OVERHEAD_BYTES));
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };

@@ -232,3 +232,20 @@ test('a genesis allowing blocks of 8 MiB: a block above 4 MiB is accepted, commi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a second node on a running node\'s data directory is refused before it opens the block log, which it would recover (review, 2026-11-30)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  let running: RunningNode | null = null;
+  try {
+    running = (await started(config)).node;
+    // An unfinished segment as the running node's log would leave it while creating one:
+    // the log's recovery at open deletes such files.
+    const unfinished = join(dir, 'data', 'blocks', '0000000099.seg.tmp');
+    writeFileSync(unfinished, '');
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'STORE_IO') && /LOCK|lock/.test(e.message));
+    assert.ok(existsSync(unfinished), 'the second node left the running node\'s block log alone');
+  } finally {
+    await running?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
