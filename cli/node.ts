@@ -42,9 +42,18 @@ export async function nodeCommand(args: string[]): Promise<number> {
   }
   const { validator, config } = node;
   process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}${config.api?.access.mode === 'members' ? ' (members mode)' : ''}`}\n`);
+  // Handlers stay for every signal: with `once`, a second SIGTERM or Ctrl-C during the stop
+  // got Node's default action and ended the process half-way through it (exit 130 or 143;
+  // found in review, 2026-11-30). Later signals are noted and the stop goes on.
+  let stopping = false;
   const signal = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    for (const name of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(name, () => {
+        if (stopping) process.stderr.write(`stele node: ${name} again; still stopping\n`);
+        stopping = true;
+        resolve(name);
+      });
+    }
   });
   const end = await Promise.race([signal.then((s) => ({ signal: s })), halted.then((error) => ({ error }))]);
   if ('error' in end) {
