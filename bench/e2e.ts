@@ -708,11 +708,15 @@ async function etcdPhase(dir: string, o: E2eOptions): Promise<EtcdResult> {
   const cluster: EtcdCluster = await startEtcd(join(dir, 'etcd'), base);
   const stop = (): Promise<void> => cluster.stop();
   cleanups.push(stop);
+  // A short probe sizes a run of about `o.seconds`, of at least `floor` puts.
+  const load = async (perRequest: number, probeTotal: number, floor: number) => {
+    const probe = await etcdPutLoad(cluster, 'http', o.concurrency, probeTotal, 256, perRequest);
+    const r = await etcdPutLoad(cluster, 'http', o.concurrency, Math.max(floor, Math.round(probe.puts_per_s * o.seconds)), 256, perRequest);
+    return { ...r, retries: probe.retries + r.retries };
+  };
   try {
-    const probe = await etcdPutLoad(cluster, 'http', o.concurrency, Math.max(o.concurrency * 4, 200), 256);
-    const total = Math.max(o.concurrency * 4, Math.round(probe.puts_per_s * o.seconds));
-    const r = await etcdPutLoad(cluster, 'http', o.concurrency, total, 256);
-    let retries = probe.retries + r.retries;
+    const r = await load(1, Math.max(o.concurrency * 4, 200), o.concurrency * 4);
+    let retries = r.retries;
     note(`  etcd (HTTP gateway, 256-byte puts, ${o.concurrency} in flight): ${round(r.puts_per_s)} puts/s, p50 ${round(r.p50_ms, 1)} ms, p99 ${round(r.p99_ms, 1)} ms${retries > 0 ? `, ${retries} puts sent again` : ''}`);
     // Batch mode sends many transfers per request; etcd's like is a transaction of many
     // puts, at the same number of requests in flight (review, 2026-11-30: the comparison
@@ -721,9 +725,8 @@ async function etcdPhase(dir: string, o: E2eOptions): Promise<EtcdResult> {
     const txnOps = Math.min(o.batch, ETCD_TXN_OPS_MAX);
     let txn: EtcdResult['txn'] = null;
     if (o.mode !== 'single') {
-      const probeTxn = await etcdPutLoad(cluster, 'http', o.concurrency, o.concurrency * txnOps * 2, 256, txnOps);
-      const t = await etcdPutLoad(cluster, 'http', o.concurrency, Math.max(o.concurrency * txnOps * 2, Math.round(probeTxn.puts_per_s * o.seconds)), 256, txnOps);
-      retries += probeTxn.retries + t.retries;
+      const t = await load(txnOps, o.concurrency * txnOps * 2, o.concurrency * txnOps * 2);
+      retries += t.retries;
       txn = { perS: t.puts_per_s, p50: t.p50_ms, p99: t.p99_ms };
       note(`  etcd (HTTP gateway, transactions of ${txnOps} 256-byte puts, ${o.concurrency} in flight): ${round(t.puts_per_s)} puts/s, p50 ${round(t.p50_ms, 1)} ms, p99 ${round(t.p99_ms, 1)} ms per transaction`);
     }
