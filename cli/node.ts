@@ -1,5 +1,5 @@
 import { startNode } from '../node/run.js';
-import { isNoSpaceError } from '../ledger/errors.js';
+import { isNoSpaceError, isSteleError } from '../ledger/errors.js';
 import { EXIT_OK, parse, usage } from './io.js';
 
 /** Exit code of a validator that halted because its state diverged or its disk failed. */
@@ -38,6 +38,14 @@ export async function nodeCommand(args: string[]): Promise<number> {
     node = await startNode(values.config, (error) => fatal(error));
   } catch (error) {
     if (isNoSpaceError(error)) return diskFullExit(`the data directory named in ${values.config}`, error);
+    // A block of its own log that this replica cannot apply (it diverged before its last
+    // stop), or stored bytes that fail their checksums: halted as a live divergence is, so
+    // that a supervisor's "do not restart on 3" covers it. These exited 1 or 2 before
+    // (found in review, 2026-11-30).
+    if (isSteleError(error) && (error.details.replay === true || error.code === 'STORE_CORRUPT')) {
+      process.stderr.write(`stele node: HALTED at start: ${error.message}\nstele node: this data directory cannot be used as it is; see "Checking a running chain" in docs/operations.md\n`);
+      return EXIT_HALTED;
+    }
     throw error;
   }
   const { validator, config } = node;

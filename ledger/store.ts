@@ -15,7 +15,7 @@ import { bytesEqual, invariant, toHex } from './assert.js';
 import { Reader, Writer } from './encoding.js';
 import { decodeBlock, type Block } from './block.js';
 import { BlockChecker, genesisTip, tipOf, type CheckerOptions, type CheckOptions } from './chain.js';
-import { ERROR_CODES, isNoSpaceError, SteleError, type ErrorCode } from './errors.js';
+import { ERROR_CODES, isNoSpaceError, isSteleError, SteleError, type ErrorCode } from './errors.js';
 import type { Genesis } from './genesis.js';
 import { genesisState, type BlockResult, type TxFailure } from './machine.js';
 import { MemoryState, type StateReader } from './state.js';
@@ -253,7 +253,18 @@ export class LedgerStore {
       }
       const checker = new BlockChecker(genesis, state, tip, options);
       const store = new LedgerStore(genesis, log, db, checker, log.length - height);
-      for (let h = height + 1; h <= log.length; h++) await store.replay(decodeBlock(log.read(h - 1)));
+      for (let h = height + 1; h <= log.length; h++) {
+        try {
+          await store.replay(decodeBlock(log.read(h - 1)));
+        } catch (error) {
+          // A block durable in the log that fails its checks now: this replica stored it
+          // before a crash and cannot apply it (docs/operations.md: `stele node` halts, exit 3).
+          if (isSteleError(error) && (error.code.startsWith('BLOCK_') || error.code.startsWith('ENC_') || error.code === 'STORE_CORRUPT')) {
+            throw new SteleError(error.code, `replaying block ${h} of the block log in ${dir}: ${error.reason}`, { ...error.details, height: h, replay: true });
+          }
+          throw error;
+        }
+      }
       return store;
     } catch (error) {
       await db.close();

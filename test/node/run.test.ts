@@ -22,6 +22,8 @@ import { devChain } from '../../ledger/devnet.js';
 import { signTx, type Payload } from '../../ledger/tx.js';
 import { startNode, type RunningNode } from '../../node/run.js';
 import { randomPortBase } from '../../bench/util.js';
+import { EXIT_HALTED, nodeCommand } from '../../cli/node.js';
+import { ClassicLevel } from 'classic-level';
 
 const LABEL = 'run-test';
 const port = randomPortBase(1);
@@ -246,6 +248,43 @@ test('a second node on a running node\'s data directory is refused before it ope
     assert.ok(existsSync(unfinished), 'the second node left the running node\'s block log alone');
   } finally {
     await running?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a block of its own log that fails its checks when replayed at start halts `stele node` with exit code 3, naming the height (review, 2026-11-30)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  try {
+    const first = await started(config);
+    try {
+      const transfer = tx({ type: 'transfer', from: admin.publicKey, asset: 'STL', to: buyer.publicKey, amount: 5n }, admin);
+      const answer = await new SteleClient({ url: first.url }).submit(transfer, { wait: true });
+      assert.deepEqual([answer.status, answer.height], ['committed', 1]);
+    } finally {
+      await first.node.stop();
+    }
+    // The index as if block 1 had never been applied, with the sender's balance gone: the
+    // replay of block 1 now computes another state than its header names.
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'data', 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    await db.put('m:height', new Uint8Array(8));
+    await db.del(`s:bal/${toHex(admin.publicKey)}/STL`);
+    await db.close();
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await nodeCommand(['--config', config]);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.equal(code, EXIT_HALTED);
+    assert.match(written.join(''), /HALTED at start: BLOCK_[A-Z_]+: replaying block 1 of the block log/);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
