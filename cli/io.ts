@@ -1,6 +1,6 @@
 /** Small command-line helpers: key files, JSON output, exit codes. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
@@ -104,7 +104,25 @@ export function keyFileText(pair: KeyPair): string {
   return `${JSON.stringify({ type: 'ed25519', public_key: toHex(pair.publicKey), seed: toHex(pair.seed) }, null, 2)}\n`;
 }
 
+/**
+ * A key file's signer. The file must be open to its owner alone (as ssh asks of a private
+ * key): its seed signs as this key, so a file that other users can read or write is
+ * refused, with the `chmod` that fixes it (before 2026-11-30 the mode was not checked).
+ * @throws SteleError CLI_IO
+ */
 export function readKeyFile(path: string): Signer {
+  if (process.platform !== 'win32') {
+    let mode: number;
+    try {
+      mode = statSync(path).mode;
+    } catch (error) {
+      throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
+    }
+    if ((mode & 0o077) !== 0) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
+      throw new SteleError('CLI_IO', `${path} is open to other users (mode ${octal}); its seed signs as this key. Run: chmod 600 ${path}`, { path, mode: octal });
+    }
+  }
   const text = readText(path, KEY_FILE_BYTES_MAX);
   let value: unknown;
   try {

@@ -35,6 +35,25 @@ test('keygen writes a 0600 key file, prints the public key, refuses to overwrite
   assert.equal(stele('nonsense').code, 2);
 });
 
+test('a key file open to other users is refused with the chmod that fixes it, before its seed is used (review, 2026-11-30)', () => {
+  const path = join(dir, 'open.json');
+  assert.equal(stele('keygen', '--out', path, '--force').code, 0);
+  const genesis = (k: string) => stele('genesis', 'new', '--chain-id', 'perm-chain', '--time-ms', '1000', '--validator', `v1,${k},127.0.0.1:7001`, '--admin', `root,${k}`, '--out', join(dir, `perm-${Math.random().toString(36).slice(2)}.json`), '--json');
+  for (const mode of [0o644, 0o640, 0o602]) {
+    chmodSync(path, mode);
+    const r = genesis(path);
+    assert.equal(r.code, 2, r.err);
+    const error = JSON.parse(r.out).error;
+    assert.equal(error.code, 'CLI_IO');
+    assert.equal(error.details.mode, `0${mode.toString(8)}`);
+    assert.match(error.message, new RegExp(`open to other users .*chmod 600 ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  }
+  chmodSync(path, 0o600);
+  assert.equal(genesis(path).code, 0);
+  chmodSync(path, 0o400);
+  assert.equal(genesis(path).code, 0, 'read-only for its owner is fine');
+});
+
 test('help names every flag and exit code (found in review: tx --expiry-in, genesis new --time-ms and --json, exits 3, 70 and 75 were missing)', () => {
   const r = stele('help');
   assert.equal(r.code, 0);
