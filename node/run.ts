@@ -121,6 +121,9 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     if (stopped) return;
     stopped = true;
     idle.stop();
+    // Before the API closes: closing waits for requests in progress, and a request waiting
+    // for a commit would hold the stop for up to its timeout.
+    validator.releaseWaiters();
     await app?.close();
     faults?.stop();
     await validator.stop();

@@ -177,6 +177,8 @@ export class Validator {
   private cutDeferred: NodeJS.Timeout | null = null;
   private readonly busy: () => boolean;
   private stopped = false;
+  /** Set once waits for commits are released for a stop: later waits end at once. */
+  private releasing = false;
   /** The compaction under way, and the applied height the last one started from. */
   private compaction: Promise<void> | null = null;
   private compactedAt = 0;
@@ -279,6 +281,7 @@ export class Validator {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.releaseWaiters();
     this.driver.stop();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
@@ -286,6 +289,21 @@ export class Validator {
     this.cutDeferred = null;
     await this.applying.catch(() => {});
     await this.compaction;
+  }
+
+  /**
+   * Ends every wait for a commit now, and every later one at once, with COMMIT_TIMEOUT
+   * (`details.stopping`): the transaction was admitted and may still commit, which is what
+   * that code tells a client (the API answers `202 pending, wait_timed_out`). A stopping
+   * node calls this before it closes its API, which waits for requests in progress: a
+   * client waiting for a commit held the stop for up to its timeout, 60 s at most (found
+   * in review, 2026-11-30).
+   */
+  releaseWaiters(): void {
+    this.releasing = true;
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const [id, list] of waiting) for (const w of list) w.reject(stoppingWait(id));
   }
 
   /** Records in the acceptor log now (when compaction is configured), for metrics and tests. */
@@ -504,6 +522,7 @@ export class Validator {
     // answer a waiter registered now (found in review, 2026-11-30: it waited out the timeout).
     const refused = this.mempool.has(id) ? undefined : this.refused.get(id);
     if (refused !== undefined) return Promise.reject(new SteleError(refused.code as ErrorCode, refused.reason, { id }));
+    if (this.releasing) return Promise.reject(stoppingWait(id));
     return new Promise((resolve, reject) => {
       const list = this.waiters.get(id) ?? [];
       const timer = setTimeout(() => {
@@ -913,4 +932,9 @@ function prefix(channel: number, bytes: Uint8Array): Uint8Array {
 /** The reason given for a transaction a committed block holds as failed. */
 export function failedReason(code: ErrorCode, height: number, index: number, detail: string = ERROR_CODES[code]): string {
   return `failed in block ${height} at index ${index}: ${detail}`;
+}
+
+/** The end of a wait for a commit cut short by a stopping node (Validator.releaseWaiters). */
+function stoppingWait(id: string): SteleError {
+  return new SteleError('COMMIT_TIMEOUT', `the node is stopping: transaction ${id} was admitted and may still commit; look it up later`, { id, stopping: true });
 }

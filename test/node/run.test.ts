@@ -288,3 +288,31 @@ test('a block of its own log that fails its checks when replayed at start halts 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a stop does not wait for requests waiting for a commit: they are answered 202 pending, wait_timed_out, at once (review, 2026-11-30)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  try {
+    const { node, url } = await started(config);
+    let stopped = false;
+    try {
+      // Admitted as far as the API can tell, but never proposed: its wait would run to its timeout.
+      node.validator.submit = () => ({ id: '' });
+      const transfer = tx({ type: 'transfer', from: admin.publicKey, asset: 'STL', to: buyer.publicKey, amount: 5n }, admin);
+      const answer = fetch(`${url}/v1/transactions?wait=commit&timeout_ms=60000`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: transfer.bytes });
+      await new Promise((r) => setTimeout(r, 300)); // the request is now waiting in the API
+      const began = Date.now();
+      await node.stop();
+      stopped = true;
+      assert.ok(Date.now() - began < 10_000, `the stop took ${Date.now() - began} ms`);
+      const response = await answer;
+      assert.equal(response.status, 202);
+      assert.deepEqual(await response.json(), { id: transfer.idHex, status: 'pending', wait_timed_out: true });
+      // A wait begun after the release ends at once.
+      await assert.rejects(node.validator.waitForCommit(transfer.idHex, 60_000), (e: unknown) => isSteleError(e, 'COMMIT_TIMEOUT') && e.details.stopping === true);
+    } finally {
+      if (!stopped) await node.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
