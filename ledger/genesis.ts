@@ -193,7 +193,11 @@ export function parseGenesis(value: unknown): Genesis {
     const id = text(o.id, `${path}.id`, NAME_RE, NAME_BYTES_MAX);
     const key = publicKey(o.public_key, `${path}.public_key`);
     const at = address(o.address, `${path}.address`);
-    for (const unique of [`id:${id}`, `key:${toHex(key)}`, `address:${at}`]) {
+    // One endpoint however it is spelled: host names are not case-sensitive, and the
+    // transport reads a port's leading zeros away (found in review, 2026-11-30: `h:7001`
+    // and `h:07001` passed as two validators that only one process could answer for).
+    const endpoint = hostPort(at) as { host: string; port: number };
+    for (const unique of [`id:${id}`, `key:${toHex(key)}`, `address:${endpoint.host.toLowerCase()}:${endpoint.port}`]) {
       if (seenValidator.has(unique)) bad(path, `duplicate ${unique.split(':')[0]}`);
       seenValidator.add(unique);
     }
@@ -209,7 +213,7 @@ export function parseGenesis(value: unknown): Genesis {
     const name = text(o.name, `${path}.name`, NAME_RE, NAME_BYTES_MAX);
     const key = publicKey(o.public_key, `${path}.public_key`);
     let roles = 0;
-    array(o.roles ?? [], `${path}.roles`, 2).forEach((r, j) => {
+    array(o.roles === undefined ? [] : o.roles, `${path}.roles`, 2).forEach((r, j) => {
       if (typeof r !== "string" || !Object.hasOwn(Role, r)) bad(`${path}.roles[${j}]`, 'expected "admin" or "issuer"');
       const bit = Role[r as RoleName];
       if ((roles & bit) !== 0) bad(`${path}.roles[${j}]`, 'duplicate role');
@@ -226,7 +230,7 @@ export function parseGenesis(value: unknown): Genesis {
 
   const assets: Asset[] = [];
   const symbols = new Set<string>();
-  array(top.assets ?? [], 'assets', GENESIS_ASSETS_MAX).forEach((v, i) => {
+  array(top.assets === undefined ? [] : top.assets, 'assets', GENESIS_ASSETS_MAX).forEach((v, i) => {
     const path = `assets[${i}]`;
     const o = object(v, path, ['symbol', 'issuer'], ['symbol', 'issuer']);
     const symbol = text(o.symbol, `${path}.symbol`, ASSET_RE, ASSET_SYMBOL_BYTES_MAX);
@@ -241,7 +245,7 @@ export function parseGenesis(value: unknown): Genesis {
   const balances: Balance[] = [];
   const seenBalance = new Set<string>();
   const supply = new Map<string, bigint>();
-  array(top.balances ?? [], 'balances', GENESIS_BALANCES_MAX).forEach((v, i) => {
+  array(top.balances === undefined ? [] : top.balances, 'balances', GENESIS_BALANCES_MAX).forEach((v, i) => {
     const path = `balances[${i}]`;
     const o = object(v, path, ['public_key', 'asset', 'amount'], ['public_key', 'asset', 'amount']);
     const key = publicKey(o.public_key, `${path}.public_key`);

@@ -41,3 +41,23 @@ test('a genesis whose block_bytes_max leaves no room for a transaction of tx_byt
     );
   }
 });
+
+test('genesis: null is no empty list, and one endpoint spelled two ways is a duplicate address (review, 2026-11-30)', () => {
+  type G = { validators: Array<{ address: string }>; identities: Array<{ roles?: unknown }>; assets?: unknown; balances?: unknown };
+  const json = file.genesis.json as unknown as G;
+  const refused = (g: G, field: RegExp) =>
+    assert.throws(() => parseGenesis(g), (e: unknown) => isSteleError(e, 'GENESIS_INVALID') && field.test(e.message), field.source);
+  refused({ ...json, assets: null }, /assets: expected an array/);
+  refused({ ...json, balances: null }, /balances: expected an array/);
+  refused({ ...json, identities: json.identities.map((x, i) => (i === 0 ? { ...x, roles: null } : x)) }, /identities\[0\]\.roles: expected an array/);
+  // Left out, they are still empty lists.
+  const { assets: _a, balances: _b, ...bare } = json;
+  assert.equal(parseGenesis({ ...bare, identities: json.identities.map((x) => ({ ...x, roles: x === json.identities[0] ? undefined : x.roles })) } as G).assets.length, 0);
+  const at = (second: string) => ({ ...json, validators: json.validators.map((v, i) => (i === 1 ? { ...v, address: second } : v)) });
+  const first = json.validators[0]!.address; // 127.0.0.1:7100
+  refused(at(first), /validators\[1\]: duplicate address/);
+  refused(at(first.replace(':7100', ':07100')), /validators\[1\]: duplicate address/);
+  const named = { ...json, validators: json.validators.map((v, i) => ({ ...v, address: i === 0 ? 'NodeA:7100' : i === 1 ? 'nodea:7100' : v.address })) };
+  refused(named, /validators\[1\]: duplicate address/);
+  assert.equal(parseGenesis(at('127.0.0.1:7101')).validators[1]!.address, '127.0.0.1:7101');
+});
