@@ -33,7 +33,8 @@ export interface TransportMessage {
 
 export type TransportLogEvent =
   | { readonly kind: 'open'; readonly peer: number; readonly outbound: boolean }
-  | { readonly kind: 'closed'; readonly peer: number; readonly outbound: boolean; readonly reason: string }
+  /** `opened`: whether the connection had passed its handshake (a failed dial or a half-finished handshake had not). */
+  | { readonly kind: 'closed'; readonly peer: number; readonly outbound: boolean; readonly opened: boolean; readonly reason: string }
   | { readonly kind: 'refused'; readonly peer: number; readonly reason: string };
 
 export interface TransportOptions {
@@ -149,6 +150,8 @@ export class Transport {
   private batchesInFlight = 0;
   /** Credit of consumed batches not yet returned, per connection (returnCredit). */
   private readonly creditDue = new Map<number, number>();
+  /** Connections past their handshake, and the validator at the other end (peerUp). */
+  private readonly opened = new Map<number, number>();
   /** Consumed bytes a connection's credit waits for before it goes back (returnCredit). */
   private readonly creditReturnBytes: number;
   private creditScheduled = false;
@@ -319,6 +322,17 @@ export class Transport {
     await this.native.close();
   }
 
+  /**
+   * Whether a connection to or from `peer` has passed its handshake and is open now. Only
+   * such connections count: a failed redial or a stranger's half-finished handshake naming
+   * the peer closes a connection that never opened, which must not mark a connected peer
+   * down (found in review, 2026-11-30: node/run.ts counted every close).
+   */
+  peerUp(peer: number): boolean {
+    for (const p of this.opened.values()) if (p === peer) return true;
+    return false;
+  }
+
   private refuse(conn: number, peer: number, reason: string): void {
     this.handshakes.delete(conn);
     this.native.reject(conn, reason);
@@ -342,6 +356,7 @@ export class Transport {
         this.onHandshake(conn, payload as Uint8Array);
         return;
       case EVENT.open:
+        this.opened.set(conn, peer);
         this.log({ kind: 'open', peer, outbound });
         return;
       case EVENT.closed: {
@@ -349,7 +364,8 @@ export class Transport {
         const pending = this.handshakes.get(conn);
         this.handshakes.delete(conn);
         const who = pending instanceof AcceptorHandshake ? pending.from : peer;
-        this.log({ kind: 'closed', peer: who, outbound, reason: String(payload ?? '') });
+        const wasOpen = this.opened.delete(conn);
+        this.log({ kind: 'closed', peer: who, outbound, opened: wasOpen, reason: String(payload ?? '') });
         return;
       }
       case EVENT.messages:

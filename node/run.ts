@@ -68,8 +68,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
   const records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
   let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
-  // Peer health for GET /v1/status: an open connection in either direction means up.
-  const connections = genesis.validators.map(() => 0);
+  // Peer health for GET /v1/status: an open connection in either direction means up (Transport.peerUp).
   const transport = await Transport.open({
     self: index,
     signer,
@@ -80,9 +79,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
     onMessages: (batch) => deliver?.(batch),
     onLog: (event) => {
-      if (event.kind === 'open') connections[event.peer] = (connections[event.peer] ?? 0) + 1;
-      else if (event.kind === 'closed') connections[event.peer] = Math.max(0, (connections[event.peer] ?? 0) - 1);
-      else process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+      if (event.kind === 'refused') process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
     },
   });
   const wire: PeerTransport = {
@@ -135,7 +132,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   if (config.api !== null) {
     const access = config.api.access;
     const members = access.mode === 'members' ? { enabled: true, signedReads: access.signedReads, windowMs: access.windowMs } : { enabled: false };
-    app = buildApp(nodeView(validator, (i) => ((connections[i] ?? 0) > 0 ? 'up' : 'down')), { members });
+    app = buildApp(nodeView(validator, (i) => (transport.peerUp(i) ? 'up' : 'down')), { members });
     try {
       url = await listen(app, { host: config.api.host, port: config.api.port });
     } catch (error) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Signer } from '../../ledger/ed25519.js';
 import { isSteleError } from '../../ledger/errors.js';
 import { rdmaDevicePresent, Transport } from '../../native/transport.js';
-import { encodeFrame, FRAME_HEADER_BYTES, TYPE_HANDSHAKE } from '../../native/wire.js';
+import { DialerHandshake, encodeFrame, FRAME_HEADER_BYTES, networkTag, TYPE_HANDSHAKE } from '../../native/wire.js';
 import { addon } from '../../native/addon.js';
 import { cluster, dataFrame, dialHandshake, keys, RawDialer, until } from '../support/transport-fixtures.js';
 
@@ -496,6 +496,27 @@ test('transport: one address cannot hold every half-open slot; genuine peers sti
     c.nodes[0]!.transport.send(1, text('through'));
     await until('delivered', () => c.nodes[1]!.received.length === 1);
     for (const r of silent) r.destroy();
+  } finally {
+    await c.close();
+  }
+});
+
+test('transport: peerUp counts only connections past their handshake; a half-finished handshake naming a connected peer leaves it up (review, 2026-11-30)', async () => {
+  const c = await cluster(2);
+  try {
+    await until('connected', () => c.nodes[1]!.transport.peerUp(0) && c.nodes[0]!.transport.peerUp(1));
+    // Someone sends validator 0's HELLO (a recorded one would do) and goes away before the proof.
+    const raw = await RawDialer.connect(c.validators[1]!.address);
+    const hs = new DialerHandshake(new Signer(c.pairs[0]!), 0, 1, networkTag(c.validators.map((v) => v.publicKey)), c.validators[1]!.publicKey);
+    raw.write(encodeFrame(TYPE_HANDSHAKE, 0n, hs.hello, null));
+    assert.notEqual(await raw.nextFrame(false), null, 'a challenge');
+    raw.destroy();
+    await until('the half-open connection closed', () => c.nodes[1]!.log.some((e) => e.kind === 'closed' && e.peer === 0 && !e.opened));
+    assert.equal(c.nodes[1]!.transport.peerUp(0), true, 'the genuine connection is still up');
+    // The genuine peer going away does mark it down.
+    await c.nodes[0]!.transport.close();
+    await until('down', () => !c.nodes[1]!.transport.peerUp(0));
+    assert.ok(c.nodes[1]!.log.some((e) => e.kind === 'closed' && e.peer === 0 && e.opened));
   } finally {
     await c.close();
   }
