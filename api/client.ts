@@ -93,6 +93,8 @@ export interface StatusAnswer {
   ballot: { round: number; leader: number };
   committed_height: number;
   mempool_size: number;
+  /** TEST ONLY: present, and true, only on a node with test fault injection (its config's test_faults_file). */
+  test_faults_enabled?: true;
 }
 
 export interface ClientOptions {

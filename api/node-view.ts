@@ -45,6 +45,8 @@ export interface NodeStatus {
   readonly committedHeight: number;
   /** Transactions waiting in this node's mempool (on a follower: those not yet forwarded). */
   readonly mempoolSize: number;
+  /** TEST ONLY: true when this node drops peer messages as its config's test_faults_file says (node/faults.ts); absent otherwise. */
+  readonly testFaultsEnabled?: true;
 }
 
 /** Where a committed transaction sits. */

@@ -149,6 +149,7 @@ export const statusSchema = {
     ballot: { type: 'object', additionalProperties: false, required: ['round', 'leader'], properties: { round: INT, leader: INT } },
     committed_height: INT,
     mempool_size: INT,
+    test_faults_enabled: { type: 'boolean', enum: [true], description: 'TEST ONLY: present, and true, only when this node drops peer messages as its config\'s test_faults_file says (chaos tests); absent on every other node' },
   },
 } as const;
 
@@ -161,6 +162,7 @@ export function statusToJson(s: NodeStatus, genesisHash: Uint8Array): Record<str
     ballot: { round: s.ballot.round, leader: s.ballot.leader },
     committed_height: s.committedHeight,
     mempool_size: s.mempoolSize,
+    ...(s.testFaultsEnabled === true ? { test_faults_enabled: true } : {}),
   };
 }
 

@@ -92,6 +92,9 @@ export function prepareCluster(dir: string, nodes: number, port: number, peerPor
       if (!existsSync(c)) throw new SteleError('CLI_IO', `${c} is missing; the data directory is incomplete`);
       const config = parseNodeConfig(readText(c, NODE_CONFIG_BYTES_MAX), configBase(c));
       if (config.api === null) throw new SteleError('CLI_IO', `${c} has no "api"; stele up needs every validator's REST API`);
+      // stele up never writes it; a hand-edited one is refused rather than run: the local
+      // cluster would drop peer messages as a file says, which only the chaos tests want.
+      if (config.testFaultsFile !== null) throw new SteleError('CONFIG_INVALID', `${c}: test_faults_file is for the chaos tests only; stele up does not start validators with fault injection (remove the field)`, { field: 'test_faults_file' });
       return config;
     });
     const admin = readKeyFile(adminKey);

@@ -101,8 +101,8 @@ export const ERROR_CODES = {
   // Node admission (returned by the node behind the REST API; MEMPOOL_FULL is above).
   NODE_UNAVAILABLE: 'the node cannot take the request now (no leader known, catching up or shutting down)',
   COMMIT_TIMEOUT: 'the transaction was admitted but not committed within the wait',
-  // Fault injection for the chaos harness (node/faults.ts; only when STELE_FAULTS is set).
-  FAULTS_INVALID: 'the fault-injection file named by STELE_FAULTS is malformed',
+  // Fault injection for the chaos harness (node/faults.ts; only with the test-only config field test_faults_file).
+  FAULTS_INVALID: 'the fault-injection file named by the test-only config field test_faults_file is malformed',
   // REST API (api/; HTTP statuses in api/errors.ts, documented in docs/api.md).
   API_BAD_REQUEST: 'the request does not match the route schema (parameters, query or body)',
   API_NOT_FOUND: 'no route has this method and path',

@@ -19,7 +19,8 @@
  *   },
  *   "tick_ms": 20,                      optional: consensus tick
  *   "block_wait_ms": 30,                optional: how long a busy leader fills a block that is not full
- *   "verify_threads": 2                 optional: signature worker threads (default: one per core, at most 64)
+ *   "verify_threads": 2,                optional: signature worker threads (default: one per core, at most 64)
+ *   "test_faults_file": "faults.json"   optional, TEST ONLY: drop peer messages as this file says (node/faults.ts)
  * }
  */
 import { dirname, resolve } from 'node:path';
@@ -66,6 +67,11 @@ export interface NodeConfig {
   readonly verifyCommittedSignatures: boolean;
   /** Signature worker threads; null: one per core. */
   readonly verifyThreads: number | null;
+  /**
+   * TEST ONLY (the chaos harness): the faults file whose setting drops peer messages
+   * (node/faults.ts); null, the default: no fault injection, whatever the environment says.
+   */
+  readonly testFaultsFile: string | null;
 }
 
 export const NODE_CONFIG_BYTES_MAX = 64 * 1024;
@@ -96,7 +102,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('(file)', 'expected a JSON object');
   const o = value as Record<string, unknown>;
-  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'block_wait_ms', 'verify_committed_signatures', 'verify_threads']);
+  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'block_wait_ms', 'verify_committed_signatures', 'verify_threads', 'test_faults_file']);
   for (const k of Object.keys(o)) if (!known.has(k)) bad(k, 'unknown field');
   if (o.stele_node !== 1) bad('stele_node', 'expected 1 (the format version)');
   const transport = o.transport ?? 'tcp';
@@ -124,6 +130,8 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
     blockWaitMs,
     verifyCommittedSignatures: verifyCommitted,
     verifyThreads,
+    // Present only where a test asked for it: `null` or an empty string is refused, not read as "off".
+    testFaultsFile: o.test_faults_file === undefined ? null : resolve(base, text(o, 'test_faults_file')),
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Fault injection between validators, for the chaos harness on machines where network
- * namespaces are not available. Off unless the environment variable STELE_FAULTS names a
- * file; the node re-reads that file every 100 ms. The file is JSON:
+ * namespaces are not available. TEST ONLY. Off unless the node's configuration names a
+ * file in `test_faults_file` (node/config.ts); the environment variable STELE_FAULTS, which
+ * turned it on before, is ignored, and said to be (faultsNotice). The node re-reads that
+ * file every 100 ms. The file is JSON:
  *
  *   {"drop_to": [1], "drop_from": [2]}
  *
@@ -24,6 +26,34 @@ export interface FaultSetting {
 }
 
 const NONE: FaultSetting = { dropTo: new Set(), dropFrom: new Set() };
+
+/** Peer messages dropped since start (GET /metrics `stele_test_fault_drops_total`). */
+export interface FaultDrops {
+  /** Messages this validator did not send because their receiver is in `drop_to`. */
+  readonly to: number;
+  /** Messages it received and threw away because their sender is in `drop_from`. */
+  readonly from: number;
+}
+
+/** The environment variable that turned fault injection on before `test_faults_file`; now only noticed. */
+export const FAULTS_ENVIRONMENT_VARIABLE = 'STELE_FAULTS';
+
+/**
+ * The line a starting node writes to stderr about fault injection, or null when there is
+ * nothing to say: a loud warning when its configuration turns faults on (`configured`, the
+ * config's `test_faults_file`), and, when it does not but STELE_FAULTS is set (`environment`),
+ * that the variable is ignored, so nobody believes faults are active.
+ * @example faultsNotice(null, '/tmp/f.json') // 'ignoring STELE_FAULTS=/tmp/f.json: ...'
+ */
+export function faultsNotice(configured: string | null, environment: string | undefined): string | null {
+  const set = environment !== undefined && environment !== '';
+  if (configured !== null) {
+    const also = set && environment !== configured ? ` (${FAULTS_ENVIRONMENT_VARIABLE}=${environment} is ignored)` : '';
+    return `TEST ONLY: fault injection is on (test_faults_file ${configured}): peer messages are dropped as that file says; never run a production validator so${also}`;
+  }
+  if (!set) return null;
+  return `ignoring ${FAULTS_ENVIRONMENT_VARIABLE}=${environment}: no fault injection; only the test-only config field test_faults_file turns it on`;
+}
 
 /** Parses a faults file for a cluster of `validators`. @throws SteleError FAULTS_INVALID */
 export function parseFaults(text: string, validators: number): FaultSetting {
@@ -74,11 +104,14 @@ async function readFaultsFile(path: string): Promise<string> {
 
 /**
  * Wraps `inner` so that the current setting from `path` applies; returns the wrapped
- * transport and a function that stops polling. A problem (a bad file, or one that cannot
- * be read, such as a directory) is logged once, not on every poll, until it changes.
+ * transport, the count of messages it dropped so far (a live object), and a function that
+ * stops polling. A problem (a bad file, or one that cannot be read, such as a directory) is
+ * logged once, not on every poll, until it changes.
+ * @example const faults = faultyTransport(wire, '/tmp/chaos/faults-0.json', 3, console.error);
  */
-export function faultyTransport(inner: Transport, path: string, validators: number, log: (line: string) => void): { transport: Transport; stop: () => void } {
+export function faultyTransport(inner: Transport, path: string, validators: number, log: (line: string) => void): { transport: Transport; drops: FaultDrops; stop: () => void } {
   let setting = NONE;
+  const drops = { to: 0, from: 0 };
   let lastText = '';
   let lastProblem = '';
   let polling = false;
@@ -106,16 +139,19 @@ export function faultyTransport(inner: Transport, path: string, validators: numb
   return {
     transport: {
       send: (to, bytes) => {
-        if (!setting.dropTo.has(to)) inner.send(to, bytes);
+        if (setting.dropTo.has(to)) drops.to++;
+        else inner.send(to, bytes);
       },
       flush: () => inner.flush?.(),
       receive: (handler) =>
         inner.receive((batch: readonly PeerMessage[]) => {
           if (setting.dropFrom.size === 0) return handler(batch);
           const kept = batch.filter((m) => !setting.dropFrom.has(m.from));
+          drops.from += batch.length - kept.length;
           if (kept.length > 0) handler(kept);
         }),
     },
+    drops,
     stop: () => clearInterval(timer),
   };
 }

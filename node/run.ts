@@ -22,7 +22,7 @@ import { readKeyFile, readText } from '../cli/io.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
 import { Validator } from './validator.js';
 import { nodeView } from './view.js';
-import { faultyTransport } from './faults.js';
+import { FAULTS_ENVIRONMENT_VARIABLE, faultsNotice, faultyTransport } from './faults.js';
 import { idleCollector } from './idle-gc.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
@@ -89,9 +89,11 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       deliver = handler;
     },
   };
-  // The chaos harness's partitions where network namespaces are not available.
-  const faultsFile = process.env.STELE_FAULTS;
-  const faults = faultsFile === undefined || faultsFile === '' ? null : faultyTransport(wire, faultsFile, genesis.validators.length, (line) => process.stderr.write(`stele node: ${line}\n`));
+  // The chaos harness's partitions where network namespaces are not available: only when
+  // the configuration asks (test_faults_file), never because of the environment.
+  const notice = faultsNotice(config.testFaultsFile, process.env[FAULTS_ENVIRONMENT_VARIABLE]);
+  if (notice !== null) process.stderr.write(`stele node: ${notice}\n`);
+  const faults = config.testFaultsFile === null ? null : faultyTransport(wire, config.testFaultsFile, genesis.validators.length, (line) => process.stderr.write(`stele node: ${line}\n`));
   const peers = faults?.transport ?? wire;
   const validator = new Validator({
     genesis,
@@ -132,7 +134,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   if (config.api !== null) {
     const access = config.api.access;
     const members = access.mode === 'members' ? { enabled: true, signedReads: access.signedReads, windowMs: access.windowMs } : { enabled: false };
-    app = buildApp(nodeView(validator, (i) => (transport.peerUp(i) ? 'up' : 'down')), { members });
+    app = buildApp(nodeView(validator, (i) => (transport.peerUp(i) ? 'up' : 'down'), faults), { members });
     try {
       url = await listen(app, { host: config.api.host, port: config.api.port });
     } catch (error) {

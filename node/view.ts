@@ -19,6 +19,7 @@ import { lintOnWorker } from './lint-runner.js';
 import { ACCOUNT_RECORDS_MAX, type AccountView, type ContractView, type InstanceView, type Metric, type NodeView, type RecordView, type TransactionStatus, type ValidatorHealth } from '../api/node-view.js';
 import { failedReason, type Validator } from './validator.js';
 import { loopDelay, LOOP_DELAY_WINDOW_MS, startLoopDelay } from './loop-delay.js';
+import type { FaultDrops } from './faults.js';
 
 const BALANCES_MAX = 1_000;
 
@@ -53,8 +54,30 @@ function loopDelayMetrics(): Metric[] {
   ];
 }
 
-/** @param health the transport's view of each peer (self is always up) */
-export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth): NodeView {
+/**
+ * Whether test fault injection is on (node/faults.ts, config `test_faults_file`) and what it
+ * dropped: always rendered, 0 when off, so a scrape shows that a validator drops nothing.
+ */
+function testFaultMetrics(testFaults: { readonly drops: FaultDrops } | null): Metric[] {
+  return [
+    { name: 'stele_test_faults_enabled', help: 'TEST ONLY: 1 when the config\'s test_faults_file turns on fault injection, which drops peer messages as that file says', type: 'gauge', samples: [{ value: testFaults === null ? 0 : 1 }] },
+    {
+      name: 'stele_test_fault_drops_total',
+      help: 'peer messages dropped by test fault injection: to (not sent to a peer in drop_to) and from (received from a peer in drop_from)',
+      type: 'counter',
+      samples: [
+        { labels: { direction: 'to' }, value: testFaults?.drops.to ?? 0 },
+        { labels: { direction: 'from' }, value: testFaults?.drops.from ?? 0 },
+      ],
+    },
+  ];
+}
+
+/**
+ * @param health the transport's view of each peer (self is always up)
+ * @param testFaults the node's test fault injection (node/faults.ts), null when it has none
+ */
+export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth, testFaults: { readonly drops: FaultDrops } | null = null): NodeView {
   startLoopDelay();
   const store = validator.ledger;
   const genesis = store.genesis;
@@ -131,6 +154,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         ballot: s.ballot,
         committedHeight: s.height,
         mempoolSize: validator.mempoolSize,
+        ...(testFaults === null ? {} : { testFaultsEnabled: true }),
       };
     },
     async submit(tx: Tx) {
@@ -272,6 +296,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_consensus_bad_signatures_total', 'votes or certificates with a bad signature', core.badSignatures),
         ...memoryMetrics(),
         ...loopDelayMetrics(),
+        ...testFaultMetrics(testFaults),
       ];
     },
     // On a worker thread with time and memory bounds (node/lint-runner.ts), never on this one.

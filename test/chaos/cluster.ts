@@ -5,7 +5,8 @@
  * - Network: each validator in its own network namespace, joined to a bridge by a veth
  *   pair made here; a partition from i to j is a blackhole route to j's address inside i's
  *   namespace. Where namespaces cannot be made (no CAP_NET_ADMIN, no `ip`), every node
- *   runs on loopback and drops messages above its transport (node/faults.ts, STELE_FAULTS).
+ *   runs on loopback and drops messages above its transport (node/faults.ts): each node's
+ *   config names its faults file in the test-only field `test_faults_file`.
  * - Disk: each data directory on its own small tmpfs, so a full disk is a filler file.
  *   Without mount rights the full-disk fault is not available and the report says so.
  * - Processes: SIGKILL, SIGSTOP/SIGCONT, restart; a node that stops itself because its
@@ -208,7 +209,15 @@ export class ChaosCluster {
           this.made.mounts.push(node.dir);
         }
         writeFileSync(join(dir, 'keys', `v${i + 1}.key`), keyFileText(v), { mode: 0o600 });
-        const config = { stele_node: 1, genesis: this.genesisPath, key: join(dir, 'keys', `v${i + 1}.key`), data: join(node.dir, 'data'), api: { host: this.hosts[i], port: this.apiPorts[i] } };
+        const config = {
+          stele_node: 1,
+          genesis: this.genesisPath,
+          key: join(dir, 'keys', `v${i + 1}.key`),
+          data: join(node.dir, 'data'),
+          api: { host: this.hosts[i], port: this.apiPorts[i] },
+          // Written by writeFaults; until then absent, which the node reads as no faults.
+          ...(this.options.net === 'transport' ? { test_faults_file: join(dir, `faults-${i}.json`) } : {}),
+        };
         writeFileSync(join(dir, `v${i + 1}.json`), `${JSON.stringify(config, null, 2)}\n`);
       });
       for (const node of this.nodes) this.start(node.index);
@@ -263,11 +272,12 @@ export class ChaosCluster {
     const config = join(this.options.dir, `v${i + 1}.json`);
     const log = openSync(node.log, 'a');
     const args = [CLI, 'node', '--config', config];
-    const env = { ...process.env, STELE_FAULTS: this.options.net === 'transport' ? join(this.options.dir, `faults-${i}.json`) : '' };
+    // Faults come from the config (test_faults_file), not the environment: a STELE_FAULTS
+    // exported by whoever runs the harness is passed on and only noted by the node as ignored.
     const child =
       this.options.net === 'netns'
-        ? spawn('ip', ['netns', 'exec', this.ns(i), process.execPath, ...args], { stdio: ['ignore', log, log], env })
-        : spawn(process.execPath, args, { stdio: ['ignore', log, log], env });
+        ? spawn('ip', ['netns', 'exec', this.ns(i), process.execPath, ...args], { stdio: ['ignore', log, log] })
+        : spawn(process.execPath, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     node.child = child;
     node.paused = false;
@@ -295,7 +305,12 @@ export class ChaosCluster {
     while (Date.now() < deadline) {
       if (this.closing) throw new Error('the chaos cluster was stopped while it started');
       const states = await Promise.all(this.nodes.map((n) => status(n.url)));
-      if (states.every((s) => s !== null && s.leader !== null)) return;
+      if (states.every((s) => s !== null && s.leader !== null)) {
+        // A node that did not turn its fault injection on would make every partition a no-op.
+        const unfaulted = states.findIndex((s) => this.options.net === 'transport' && s?.test_faults_enabled !== true);
+        if (unfaulted >= 0) throw new Error(`chaos cluster: validator v${unfaulted + 1} does not report test_faults_enabled in /v1/status, so partitions would not reach it`);
+        return;
+      }
       await sleep(100);
     }
     throw new Error(`the chaos cluster did not come up in ${timeoutMs} ms; logs: ${this.nodes.map((n) => `\n--- v${n.index + 1}\n${tail(n.log)}`).join('')}`);
@@ -537,6 +552,8 @@ export interface StatusLite {
   readonly leader: number | null;
   readonly committed_height: number;
   readonly mempool_size: number;
+  /** Present, and true, on a node whose config turns test fault injection on. */
+  readonly test_faults_enabled?: true;
 }
 
 export async function status(url: string): Promise<StatusLite | null> {

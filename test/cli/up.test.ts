@@ -151,6 +151,26 @@ test('prepareCluster resumes with the ports and transport its files say; stele u
   }
 });
 
+test('prepareCluster refuses to resume a cluster whose validator config asks for test fault injection (test_faults_file): CONFIG_INVALID naming the field, nothing started', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    const made = join(dir, 'c');
+    prepareCluster(made, 3, 18080, 17100, 'tcp');
+    const path = join(made, 'v2', 'config.json');
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), test_faults_file: 'faults.json' }));
+    assert.throws(
+      () => prepareCluster(made, 3, 18080, 17100, 'tcp'),
+      (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'test_faults_file' && e.message.includes(path) && /chaos tests only/.test(e.message),
+    );
+    const r = spawnSync(process.execPath, [bin, 'up', '--data', made, '--json'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(JSON.parse(r.stdout).error.code, 'CONFIG_INVALID');
+    assert.throws(() => statSync(join(made, 'v1', 'node.log')), /ENOENT/, 'no validator was started');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('logTail: the last 15 lines, from the end of a large log only', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
   try {

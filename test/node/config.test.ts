@@ -5,7 +5,7 @@ import { parseNodeConfig } from '../../node/config.js';
 
 test('node config: defaults, resolved paths, and every bad field named', () => {
   const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
-  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null });
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null, testFaultsFile: null });
   const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
   const cases: Array<[unknown, string]> = [
     ['{', '(file)'],
@@ -37,6 +37,15 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
     [{ ...base, api: { host: 'h', port: 1, mode: 'members', window_ms: 300_001 } }, 'api.window_ms'],
     [{ ...base, api: { host: 'h', port: 1, mode: 'members', window_ms: 1.5 } }, 'api.window_ms'],
     [{ ...base, api: null }, 'api'],
+    // Test-only fault injection: a path, nothing else; null or "" is not a way to say "off".
+    [{ ...base, test_faults_file: true }, 'test_faults_file'],
+    [{ ...base, test_faults_file: 1 }, 'test_faults_file'],
+    [{ ...base, test_faults_file: null }, 'test_faults_file'],
+    [{ ...base, test_faults_file: '' }, 'test_faults_file'],
+    [{ ...base, test_faults_file: ['f.json'] }, 'test_faults_file'],
+    [{ ...base, test_faults_file: { drop_to: [1] } }, 'test_faults_file'],
+    [{ ...base, test_faults_file: 'f'.repeat(4097) }, 'test_faults_file'],
+    [{ ...base, STELE_FAULTS: 'f.json' }, 'STELE_FAULTS'],
   ];
   const members = (api: Record<string, unknown>) => parseNodeConfig(JSON.stringify({ ...base, api: { host: 'h', port: 1, ...api } }), '/').api?.access;
   assert.deepEqual(members({ mode: 'members' }), { mode: 'members', signedReads: false, windowMs: 30_000 });
@@ -44,6 +53,8 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
   assert.deepEqual(members({ mode: 'open' }), { mode: 'open' });
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, verify_threads: 3 }), '/').verifyThreads, 3);
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, block_wait_ms: 5 }), '/').blockWaitMs, 5);
+  assert.equal(parseNodeConfig(JSON.stringify({ ...base, test_faults_file: 'chaos/faults-0.json' }), '/srv/stele').testFaultsFile, '/srv/stele/chaos/faults-0.json');
+  assert.equal(parseNodeConfig(JSON.stringify({ ...base, test_faults_file: '/tmp/f.json' }), '/srv/stele').testFaultsFile, '/tmp/f.json');
   for (const [value, field] of cases) {
     const source = typeof value === 'string' ? value : JSON.stringify(value);
     assert.throws(() => parseNodeConfig(source, '/'), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === field, field);
