@@ -19,6 +19,7 @@ import type { PeerMessage, Transport as PeerTransport } from '../consensus/drive
 import { acceptorLogOptions, AcceptorLog, MappedBlockLog } from '../native/mapped-log.js';
 import { Transport } from '../native/transport.js';
 import { readKeyFile, readText } from '../cli/io.js';
+import { checkAcceptorStamp, type AcceptorStamp } from './acceptor-stamp.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
 import { Validator } from './validator.js';
 import { nodeView } from './view.js';
@@ -46,6 +47,21 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/**
+ * Opens this validator's acceptor log in `dir` after checking (or writing) its stamp, so
+ * that another validator's or chain's log is refused before anything in it is replayed,
+ * cut or written (node/acceptor-stamp.ts). Call it holding the data directory's lock.
+ * @throws SteleError STORE_MISMATCH, STORE_CORRUPT, STORE_IO, STORE_FULL
+ */
+function openAcceptorLog(dir: string, stamp: AcceptorStamp, blockBytesMax: number): AcceptorLog {
+  const outcome = checkAcceptorStamp(dir, stamp);
+  if (outcome === 'stamped-existing') {
+    process.stderr.write(`stele node: ${dir} had no stamp (it predates them) and is now stamped as validator ${stamp.validatorIndex}'s of this chain; whose log it was could not be checked\n`);
+  }
+  // Sized for this chain's largest accept record: a whole block.
+  return AcceptorLog.open(dir, acceptorLogOptions(blockBytesMax + ACCEPT_RECORD_OVERHEAD_BYTES));
+}
+
 /** Opens everything and starts the validator. @throws SteleError CONFIG_INVALID, STORE_*, TRANSPORT_* */
 export async function startNode(configPath: string, onFatal: (error: unknown) => void): Promise<RunningNode> {
   const config = parseNodeConfig(readText(configPath, NODE_CONFIG_BYTES_MAX), configBase(configPath));
@@ -63,8 +79,15 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   }
   const pool = new VerifyPool(config.verifyThreads ?? undefined);
   const store = await LedgerStore.open(config.data, genesis, { log: () => MappedBlockLog.open(join(config.data, 'blocks')), pool });
-  // Sized for this chain's largest accept record: a whole block.
-  const acceptor = AcceptorLog.open(join(config.data, 'acceptor'), acceptorLogOptions(genesis.limits.block_bytes_max + ACCEPT_RECORD_OVERHEAD_BYTES));
+  let acceptor: AcceptorLog;
+  try {
+    acceptor = openAcceptorLog(join(config.data, 'acceptor'), { genesisHash: genesis.hash, validatorIndex: index, publicKey: signer.publicKey }, genesis.limits.block_bytes_max);
+  } catch (error) {
+    // Nothing half-opened stays behind: the process must be able to exit with the error.
+    await store.close();
+    await pool.close();
+    throw error;
+  }
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
   const records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
   let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;

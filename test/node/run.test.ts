@@ -5,10 +5,12 @@
  * the real store through node/view.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiError, SteleClient } from '../../api/client.js';
@@ -21,6 +23,7 @@ import { sha256 } from '../../ledger/hash.js';
 import { devChain } from '../../ledger/devnet.js';
 import { signTx, type Payload } from '../../ledger/tx.js';
 import { startNode, type RunningNode } from '../../node/run.js';
+import { ACCEPTOR_STAMP_BYTES_MAX, ACCEPTOR_STAMP_FILE, acceptorStampText, parseAcceptorStamp, sameStamp, type AcceptorStamp } from '../../node/acceptor-stamp.js';
 import { randomPortBase } from '../../bench/util.js';
 import { EXIT_HALTED, nodeCommand } from '../../cli/node.js';
 import { ClassicLevel } from 'classic-level';
@@ -312,6 +315,140 @@ test('a stop does not wait for requests waiting for a commit: they are answered 
     } finally {
       if (!stopped) await node.stop();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Every file under `dir` with its bytes, by relative path: to show that a refusal changed nothing. */
+function snapshot(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    files.set(relative(dir, path), entry.isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'dir');
+  }
+  return files;
+}
+
+const mine = (): AcceptorStamp => ({ genesisHash: dev.genesis.hash, validatorIndex: 0, publicKey: validatorPair.publicKey });
+
+test('the acceptor log is stamped with its chain and validator: a new one gets it, a restart checks it, and one from before stamps gets one', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const acceptor = join(dir, 'data', 'acceptor');
+  const stamp = join(acceptor, ACCEPTOR_STAMP_FILE);
+  try {
+    const first = await started(config);
+    await first.node.stop();
+    assert.deepEqual(first.fatal, []);
+    const written = readFileSync(stamp, 'utf8');
+    assert.equal(written, acceptorStampText(mine()));
+    assert.ok(sameStamp(parseAcceptorStamp(written, stamp), mine()));
+    assert.ok(readdirSync(acceptor).some((name) => name.startsWith('gen-')), 'the log itself is there too');
+    // A restart of the same validator opens it and leaves the stamp as it was.
+    const second = await started(config);
+    await second.node.stop();
+    assert.deepEqual(second.fatal, []);
+    assert.equal(readFileSync(stamp, 'utf8'), written);
+    // A directory from before stamps (records, no stamp) is stamped once and runs.
+    rmSync(stamp);
+    const legacy = await started(config);
+    await legacy.node.stop();
+    assert.deepEqual(legacy.fatal, []);
+    assert.equal(readFileSync(stamp, 'utf8'), written);
+    assert.deepEqual(readdirSync(acceptor).filter((name) => name.startsWith('.')), [], 'no temporary file left behind');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an acceptor log stamped for another validator or another chain is refused as STORE_MISMATCH, and nothing in acceptor/ changes', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const acceptor = join(dir, 'data', 'acceptor');
+  const stamp = join(acceptor, ACCEPTOR_STAMP_FILE);
+  try {
+    const first = await started(config);
+    await first.node.stop();
+    // Written here rather than read, so that this test does not lean on the stamp's creation.
+    const own = acceptorStampText(mine());
+    const other = generateKeyPair().publicKey;
+    const cases: Array<{ name: string; stamp: AcceptorStamp; found: RegExp }> = [
+      { name: 'another validator', stamp: { ...mine(), validatorIndex: 1, publicKey: other }, found: new RegExp(`acceptor log of validator 1 \\(public key ${toHex(other)}\\) of the chain of genesis ${toHex(dev.genesis.hash)}`) },
+      { name: 'another key at this index', stamp: { ...mine(), publicKey: other }, found: new RegExp(`acceptor log of validator 0 \\(public key ${toHex(other)}\\)`) },
+      { name: 'another chain', stamp: { ...mine(), genesisHash: sha256(Uint8Array.of(1)) }, found: new RegExp(`of the chain of genesis ${toHex(sha256(Uint8Array.of(1)))} \\(`) },
+    ];
+    for (const c of cases) {
+      writeFileSync(stamp, acceptorStampText(c.stamp));
+      const before = snapshot(acceptor);
+      await assert.rejects(
+        startNode(config, () => {}),
+        (e: unknown) =>
+          isSteleError(e, 'STORE_MISMATCH') &&
+          c.found.test(e.message) &&
+          e.message.includes(`this node is validator 0 (public key ${toHex(validatorPair.publicKey)}) of the chain of genesis ${toHex(dev.genesis.hash)}`) &&
+          /move .* aside and put back this validator's own acceptor\/ directory/.test(e.message),
+        c.name,
+      );
+      assert.deepEqual(snapshot(acceptor), before, `${c.name}: acceptor/ unchanged`);
+    }
+    // Everything opened before the refusal was closed: with its own stamp back, it starts.
+    writeFileSync(stamp, own);
+    const again = await started(config);
+    await again.node.stop();
+    assert.deepEqual(again.fatal, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a stamp file that is not one is refused as STORE_CORRUPT saying why (not read whole when huge), and nothing in acceptor/ changes', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const acceptor = join(dir, 'data', 'acceptor');
+  const stamp = join(acceptor, ACCEPTOR_STAMP_FILE);
+  try {
+    const first = await started(config);
+    await first.node.stop();
+    const own = JSON.parse(acceptorStampText(mine())) as Record<string, unknown>;
+    const cases: Array<{ text: string | null; why: RegExp }> = [
+      { text: '', why: /not JSON/ },
+      { text: '{"stele_acceptor_stamp": 1,', why: /not JSON/ },
+      { text: '[1, 2]', why: /not a JSON object/ },
+      { text: 'x'.repeat(ACCEPTOR_STAMP_BYTES_MAX + 1), why: /4097 bytes; a stamp is at most 4096/ },
+      { text: JSON.stringify({ ...own, stele_acceptor_stamp: 2 }), why: /stele_acceptor_stamp is 2; this build knows version 1/ },
+      { text: JSON.stringify({ ...own, public_key: undefined }), why: /field public_key is missing/ },
+      { text: JSON.stringify({ ...own, extra: true }), why: /unknown field "extra"/ },
+      { text: JSON.stringify({ ...own, validator_index: 1.5 }), why: /validator_index must be an integer from 0 to 6/ },
+      { text: JSON.stringify({ ...own, genesis_hash: 'AB'.repeat(32) }), why: /genesis_hash must be 64 lower-case hex characters/ },
+      { text: null, why: /not a regular file/ },
+    ];
+    for (const c of cases) {
+      rmSync(stamp, { recursive: true, force: true });
+      if (c.text === null) mkdirSync(stamp);
+      else writeFileSync(stamp, c.text);
+      const before = snapshot(acceptor);
+      await assert.rejects(
+        startNode(config, () => {}),
+        (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.message.startsWith(`STORE_CORRUPT: ${stamp} is not an acceptor log stamp: `) && c.why.test(e.message) && e.details.path === stamp,
+        String(c.why),
+      );
+      assert.deepEqual(snapshot(acceptor), before, `${String(c.why)}: acceptor/ unchanged`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele node on an acceptor log of another validator exits 2 with the STORE_MISMATCH message', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const stamp = join(dir, 'data', 'acceptor', ACCEPTOR_STAMP_FILE);
+  try {
+    mkdirSync(join(dir, 'data', 'acceptor'), { recursive: true });
+    writeFileSync(stamp, acceptorStampText({ ...mine(), validatorIndex: 2, publicKey: generateKeyPair().publicKey }));
+    const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'node', '--config', config], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    assert.equal(r.signal, null, 'it exits by itself');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^stele: STORE_MISMATCH: .*acceptor is the acceptor log of validator 2 .* but this node is validator 0 /m);
+    assert.equal(readFileSync(stamp, 'utf8').includes('"validator_index":2'), true, 'the stamp is left as it was');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
