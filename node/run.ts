@@ -89,22 +89,33 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     throw error;
   }
   const limits = { replicas: genesis.validators.length, valueBytesMax: genesis.limits.block_bytes_max };
-  const records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
   let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
-  // Peer health for GET /v1/status: an open connection in either direction means up (Transport.peerUp).
-  const transport = await Transport.open({
-    self: index,
-    signer,
-    validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, address: v.address })),
-    ...(config.listen === null ? {} : { listen: config.listen }),
-    backend: config.transport,
-    provider: config.provider,
-    messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
-    onMessages: (batch) => deliver?.(batch),
-    onLog: (event) => {
-      if (event.kind === 'refused') process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
-    },
-  });
+  let records;
+  let transport: Transport;
+  try {
+    records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
+    // Peer health for GET /v1/status: an open connection in either direction means up (Transport.peerUp).
+    transport = await Transport.open({
+      self: index,
+      signer,
+      validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, address: v.address })),
+      ...(config.listen === null ? {} : { listen: config.listen }),
+      backend: config.transport,
+      provider: config.provider,
+      messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
+      onMessages: (batch) => deliver?.(batch),
+      onLog: (event) => {
+        if (event.kind === 'refused') process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+      },
+    });
+  } catch (error) {
+    // A damaged acceptor record, or a listen address in use: nothing opened stays behind,
+    // so the process can exit with the error (it held the index's lock and the log's maps).
+    await acceptor.close();
+    await store.close();
+    await pool.close();
+    throw error;
+  }
   const wire: PeerTransport = {
     send: (to, bytes) => void transport.send(to, bytes),
     flush: () => transport.flush(),

@@ -453,3 +453,20 @@ test('stele node on an acceptor log of another validator exits 2 with the STORE_
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a peer port in use: the start fails and closes what it opened, so the next start on the directory works (review, 2026-11-30)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const [host, port] = dev.genesis.validators[0]!.address.split(':') as [string, string];
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(Number(port), host, resolve));
+  try {
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e) && e.code.startsWith('TRANSPORT_'));
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    // Without the clean-up, LevelDB's lock of the first attempt refused this one (STORE_IO).
+    const { node } = await started(config);
+    await node.stop();
+  } finally {
+    squatter.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
