@@ -317,13 +317,23 @@ export async function verifyChain(g: Genesis, blocks: Iterable<Uint8Array> | Asy
       return false;
     }
   };
-  for await (const bytes of blocks) {
-    const next = decodeAhead(bytes);
-    if (ahead !== null && !(await finish(ahead, next))) {
-      ahead = null;
-      break;
+  try {
+    for await (const bytes of blocks) {
+      const next = decodeAhead(bytes);
+      if (ahead !== null && !(await finish(ahead, next))) {
+        ahead = null;
+        break;
+      }
+      ahead = next;
     }
-    ahead = next;
+  } catch (error) {
+    // The block source failed (a connection reset under `--url`): the block verified ahead
+    // is abandoned, and its job's rejection when the pool closes must not be an unhandled
+    // one, which ended the process with "verify pool closed" instead of this error (found
+    // in review, 2026-11-30).
+    const pending = ahead as typeof ahead;
+    if (pending !== null && 'block' in pending) pending.prepared?.job.done.catch(() => {});
+    throw error;
   }
   if (ahead !== null) await finish(ahead, null);
   return {

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { invariant } from './assert.js';
 import { verify } from './ed25519.js';
-import { batchVerdicts, drainBatch, packBatch, type VerifyItem } from './verify-batch.js';
+import { batchVerdicts, drainBatch, packBatch, verifyBatchHere, type VerifyItem } from './verify-batch.js';
 
 export type { VerifyItem } from './verify-batch.js';
 
@@ -46,6 +46,11 @@ export class VerifyPool {
   private closed = false;
   /** Batches verified on the calling thread because JOBS_MAX were outstanding. */
   overflowed = 0;
+  /**
+   * Why the workers can no longer be used (a worker failed or exited): from then on every
+   * batch is verified on the calling thread. Null while they are all running.
+   */
+  broken: Error | null = null;
 
   /** @param threads worker count (default: one per core) */
   constructor(threads = Math.min(THREADS_MAX, availableParallelism())) {
@@ -55,7 +60,8 @@ export class VerifyPool {
       // default (up to 16 MiB per semi-space) would hold tens of MiB per worker for nothing.
       const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       worker.on('message', (reply: { id: number; done: number }) => this.reply(reply.id));
-      worker.on('error', (error) => this.failAll(error));
+      worker.on('error', (error) => this.lose(error));
+      worker.on('exit', (code) => this.lose(new Error(`a verify worker exited (code ${code})`)));
       // Workers hold the event loop open only while a batch is outstanding (see hold()).
       worker.unref();
       this.workers.push(worker);
@@ -67,13 +73,35 @@ export class VerifyPool {
   }
 
   private reply(id: number): void {
+    // A batch no longer pending (failed, or finished here after a worker was lost) may
+    // still get replies that were posted before: they are late, not wrong. An invariant
+    // here threw in a 'message' listener and ended the process (found in review, 2026-11-30).
     const job = this.pending.get(id);
-    invariant(job !== undefined, 'reply for a known batch');
+    if (job === undefined) return;
     job.replies++;
     if (job.replies < this.workers.length) return;
     this.pending.delete(id);
     this.refWorkers();
     job.resolve(batchVerdicts(job.shared));
+  }
+
+  /**
+   * A worker failed or exited while the pool is open: every later batch is verified on the
+   * calling thread, and each batch under way is verified again here in full (a chunk the
+   * lost worker claimed may never have been verified, and would read as invalid). Before,
+   * the pool waited for the lost worker's replies forever, and the node stopped applying
+   * blocks (found in review, 2026-11-30).
+   */
+  private lose(error: Error): void {
+    if (this.closed) return;
+    if (this.broken === null) {
+      this.broken = error;
+      process.stderr.write(`stele: signature verification continues on the calling thread: ${error.message}\n`);
+    }
+    const jobs = [...this.pending.values()];
+    this.pending.clear();
+    this.refWorkers();
+    for (const job of jobs) job.resolve(verifyBatchHere(job.shared));
   }
 
   private failAll(error: Error): void {
@@ -92,8 +120,8 @@ export class VerifyPool {
   /** Starts verifying `items` on the workers. */
   start(items: readonly VerifyItem[]): VerifyJob {
     if (this.closed) throw new Error('verify pool is closed');
-    if (items.length <= INLINE_BATCH_MAX || this.pending.size >= JOBS_MAX) {
-      if (items.length > INLINE_BATCH_MAX) this.overflowed++;
+    if (items.length <= INLINE_BATCH_MAX || this.pending.size >= JOBS_MAX || this.broken !== null) {
+      if (items.length > INLINE_BATCH_MAX && this.broken === null) this.overflowed++;
       const verdicts = Uint8Array.from(items, (x) => (verify(x.publicKey, x.message, x.signature) ? 1 : 0));
       return { help: () => {}, done: Promise.resolve(verdicts) };
     }

@@ -282,3 +282,25 @@ test('writeChainFile, found in review: an existing file is refused before any bl
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a block source that fails midway: verifyChain throws its error, and the block verified ahead leaves no unhandled rejection when the pool closes (review, 2026-11-30)', async () => {
+  const { blocks: big } = makeChain(3, 30); // over 16 signatures a block: the pool's workers verify them
+  const pool = new VerifyPool(1);
+  const unhandled: unknown[] = [];
+  const note = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', note);
+  try {
+    async function* source(): AsyncGenerator<Uint8Array> {
+      yield (big[0] as Block).bytes;
+      yield (big[1] as Block).bytes;
+      throw new Error('connection reset');
+    }
+    await assert.rejects(verifyChain(g, source(), { pool }), /connection reset/);
+    await pool.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', note);
+    await pool.close();
+  }
+});
