@@ -66,7 +66,16 @@ export interface ReplicaConfig {
   readonly valueBytesMax: number;
   /** Uniform in [0, 1): the only source of randomness. */
   readonly random: () => number;
-  /** This replica's signature over (slot, value), sent with ACCEPTED. */
+  /**
+   * Whether `value` may be the value of `slot` at all (default: any value is). A peer's
+   * ACCEPT, PROMISE or CATCHUP_REPLY carrying a value that fails it is garbage, dropped
+   * before it changes any state; `propose` refuses one with a RangeError. It must accept
+   * every value `sign` can sign: the validator checks that the value is a block of this
+   * chain at that height whose header decodes, which is what its `sign` reads (review of
+   * 2026-11-30: a peer's ACCEPT of one byte made `sign` throw on every follower).
+   */
+  readonly validValue?: ((slot: number, value: Uint8Array) => boolean) | undefined;
+  /** This replica's signature over (slot, value), sent with ACCEPTED. A throw is a broken invariant: `validValue` let the value through. */
   readonly sign: (slot: number, value: Uint8Array) => Uint8Array;
   readonly verifyVote: (validator: number, slot: number, value: Uint8Array, signature: Uint8Array) => boolean;
   readonly log: CommittedLog;
@@ -326,6 +335,7 @@ export class Replica {
     if (value.length > this.config.valueBytesMax) throw new RangeError(`value of ${value.length} bytes exceeds ${this.config.valueBytesMax}`);
     const slot = this.proposableSlot();
     if (slot === null) return null;
+    if (this.config.validValue?.(slot, value) === false) throw new RangeError(`value: not a valid value for slot ${slot} (validValue)`);
     this.addProposal(slot, Uint8Array.from(value));
     return slot;
   }
@@ -366,6 +376,10 @@ export class Replica {
       this.counters.garbage++;
       return;
     }
+    if (!this.valuesValid(m)) {
+      this.counters.garbage++;
+      return;
+    }
     if ('ballot' in m) this.seeRound(m.ballot.round);
     switch (m.type) {
       case MessageType.Prepare:
@@ -397,6 +411,21 @@ export class Replica {
         return this.onCatchupRequest(from, m);
       case MessageType.CatchupReply:
         return this.onCatchupReply(from, m);
+    }
+  }
+
+  /** Every value `m` carries passes `config.validValue` (checked before `m` changes anything). */
+  private valuesValid(m: Message): boolean {
+    const valid = this.config.validValue;
+    if (valid === undefined) return true;
+    switch (m.type) {
+      case MessageType.Accept:
+        return valid(m.slot, m.value);
+      case MessageType.Promise:
+      case MessageType.CatchupReply:
+        return m.entries.every((e) => valid(e.slot, e.value));
+      default:
+        return true;
     }
   }
 
@@ -619,11 +648,14 @@ export class Replica {
   }
 
   private acceptValue(from: number, m: Extract<Message, { type: MessageType.Accept }>): void {
-    if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
+    // Signed before anything changes: should `sign` throw (a broken invariant, since
+    // validValue passed), no entry is left accepted and queued for the disk but unanswered.
+    const signature = this.config.sign(m.slot, m.value);
     const digest = digestOf(m.value);
+    if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
     this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
     this.persistQueue.push({ kind: 'accept', slot: m.slot, ballot: m.ballot, prevDigest: m.prevDigest, value: m.value });
-    this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature: this.config.sign(m.slot, m.value) });
+    this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature });
   }
 
   private onHeartbeat(from: number, m: Extract<Message, { type: MessageType.Heartbeat }>): void {

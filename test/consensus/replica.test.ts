@@ -218,3 +218,45 @@ test('a follower whose campaign failed while its leader lived votes again: the l
   assert.ok(c.values(f).includes('needs-f') || c.values(now).includes('needs-f'), `committed: ${c.values(now).join(',')}`);
   assert.ok(c.values(now).includes('needs-f'), 'the leader committed with F\'s vote');
 });
+
+/** Values of the "application" of these tests: non-empty, not starting with a zero byte; `sign` throws on others, as the validator's does on bytes that are not a block. */
+const validTestValue = (_slot: number, value: Uint8Array): boolean => value.length > 0 && value[0] !== 0;
+function strictCluster(n: number): Cluster {
+  return new Cluster(n, undefined, (i) => ({
+    validValue: validTestValue,
+    sign: (slot, value) => {
+      if (!validTestValue(slot, value)) throw new Error('sign: not a value of the application');
+      return testSignature(i, slot, value);
+    },
+  }));
+}
+
+test('a peer value that validValue refuses (ACCEPT, PROMISE, CATCHUP_REPLY) is garbage: nothing changes, nothing throws, no vote (review of 2026-11-30)', () => {
+  const c = strictCluster(3);
+  const leader = c.elect();
+  c.replicas[leader]!.propose(text('x'));
+  c.settle();
+  const rogue = (leader + 1) % 3;
+  const target = c.replicas[(leader + 2) % 3]!;
+  const before = JSON.stringify(target.status());
+  const { promised, commitIndex } = target.status();
+  const ballot = { round: promised.round + 1, leader: rogue };
+  const bad = Uint8Array.of(0);
+  const inputs = [
+    // At the slot above the commit index, linking to the committed digest.
+    encodeMessage({ type: MessageType.Accept, ballot, slot: commitIndex + 1, leaderCommit: commitIndex, prevDigest: target.committedDigest(), value: bad }),
+    // One slot higher: leaderCommit = slot - 1 lets the no-gap rule through with any digest.
+    encodeMessage({ type: MessageType.Accept, ballot, slot: commitIndex + 2, leaderCommit: commitIndex + 1, prevDigest: new Uint8Array(32), value: bad }),
+    encodeMessage({ type: MessageType.Promise, ballot, fromSlot: 1, commitIndex: 0, first: 1, last: 1, lastSlot: 1, entries: [{ slot: 1, ballot, prevDigest: new Uint8Array(32), value: bad }] }),
+    encodeMessage({ type: MessageType.CatchupReply, entries: [{ slot: commitIndex + 1, value: bad, certificate: [] }] }),
+  ];
+  for (const bytes of inputs) assert.doesNotThrow(() => target.step(rogue, bytes));
+  assert.equal(target.counters.garbage, inputs.length);
+  assert.equal(JSON.stringify(target.status()), before, 'promise, leader and roles unchanged');
+  assert.equal(target.hasReady(), false, 'no record, no vote');
+  // The leader refuses such a value of its own too, and the cluster goes on.
+  assert.throws(() => c.replicas[leader]!.propose(bad), RangeError);
+  c.replicas[leader]!.propose(text('y'));
+  c.settle();
+  for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), ['x', 'y'], `replica ${i}`);
+});
