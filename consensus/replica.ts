@@ -129,6 +129,11 @@ export interface ReplicaCounters {
   elections: number;
   /** Elections a leader started because an acceptor had promised above its ballot (`outranked`); counted in `elections` too. */
   reelections: number;
+  /**
+   * Elections not started because the next round would pass ROUND_MAX: a peer claimed a
+   * round near 2^32, which no honest cluster reaches (see `campaign`).
+   */
+  roundsExhausted: number;
 }
 
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
@@ -220,7 +225,7 @@ export class Replica {
   readonly id: number;
   readonly quorum: number;
   private readonly limits: WireLimits;
-  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0 };
+  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0, roundsExhausted: 0 };
 
   // Durable acceptor state (mirrored by the records handed out in ready()).
   private promised: Ballot;
@@ -499,7 +504,17 @@ export class Replica {
 
   private campaign(): void {
     const round = Math.max(this.roundSeen, this.promised.round) + 1;
-    invariant(round <= ROUND_MAX, 'ballot rounds exhausted');
+    if (round > ROUND_MAX) {
+      // Rounds go up by one an election: only a peer's claim (a NACK, a heartbeat answer,
+      // any ballot, possibly made durable by a promise) brings them near 2^32. That is bad
+      // input, so the replica does not stop (it did, on an invariant in a timer, until the
+      // review of 2026-11-30, and after each restart again): it starts no election, stays
+      // an acceptor and learner (a leader stays leader), and counts it. Not campaigning is
+      // always safe.
+      this.counters.roundsExhausted++;
+      if (this.role !== 'leader') this.becomeFollower();
+      return;
+    }
     this.becomeFollower();
     this.role = 'candidate';
     this.ballot = { round, leader: this.id };

@@ -269,6 +269,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_consensus_garbage_total', 'peer messages that failed to decode', core.garbage),
         counter('stele_consensus_dropped_total', 'stale or misplaced peer messages dropped', core.dropped),
         counter('stele_consensus_elections_total', 'elections this validator started', core.elections),
+        counter('stele_consensus_rounds_exhausted_total', 'elections not started because a peer claimed a ballot round near 2^32 (this validator stays an acceptor and learner)', core.roundsExhausted),
         counter('stele_consensus_bad_signatures_total', 'votes or certificates with a bad signature', core.badSignatures),
         ...memoryMetrics(),
         ...loopDelayMetrics(),

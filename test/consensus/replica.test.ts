@@ -260,3 +260,36 @@ test('a peer value that validValue refuses (ACCEPT, PROMISE, CATCHUP_REPLY) is g
   c.settle();
   for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), ['x', 'y'], `replica ${i}`);
 });
+
+test('a peer claiming ballot round 2^32 - 1 stops no replica: it starts no election, keeps voting, and a restart from that promise too (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const [f, g] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+  const top = { round: 0xffff_ffff, leader: g };
+  // A follower hears of the round in a NACK to some ballot, then misses its leader for an
+  // election timeout: before the fix, its campaign threw "ballot rounds exhausted".
+  c.replicas[f]!.step(g, encodeMessage({ type: MessageType.Nack, ballot: { round: 1, leader: 0 }, promised: top }));
+  c.cut.add(`${leader}>${f}`);
+  assert.doesNotThrow(() => c.tick(40));
+  assert.ok(c.replicas[f]!.counters.roundsExhausted >= 1);
+  assert.equal(c.replicas[f]!.status().role, 'follower');
+  // The leader hears it in a heartbeat answer at its own ballot (outranked): it keeps leading.
+  const ballot = c.replicas[leader]!.status().ballot;
+  assert.doesNotThrow(() => c.replicas[leader]!.step(g, encodeMessage({ type: MessageType.HeartbeatAck, ballot, promised: top, commitIndex: 0 })));
+  assert.equal(c.replicas[leader]!.counters.roundsExhausted, 1);
+  assert.equal(c.replicas[leader]!.status().role, 'leader');
+  // Both still vote and learn.
+  c.cut.delete(`${leader}>${f}`);
+  c.tick(2);
+  c.replicas[leader]!.propose(text('after'));
+  c.settle();
+  for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), ['after'], `replica ${i}`);
+  // A durable promise at that round (a PREPARE that got through): restarts, ticks, no throw.
+  c.records[f]!.push({ kind: 'promise', ballot: top });
+  c.crash(f);
+  const again = c.start(f);
+  assert.doesNotThrow(() => {
+    for (let t = 0; t < 40; t++) again.tick();
+  });
+  assert.ok(again.counters.roundsExhausted >= 1);
+});
