@@ -210,15 +210,33 @@ interface Proposal {
 interface PromiseState {
   commitIndex: number;
   lastSlot: number;
-  /** Chunks received: first slot -> last slot. */
-  readonly chunks: Map<number, number>;
+  /** The first slot no chunk received covers yet: the next chunk must start here. */
+  next: number;
+  /** Its entries above this replica's commit index (lead() uses no others). */
   readonly entries: PromiseEntry[];
+  /** What `entries` costs, as `entryBytes` counts it. */
+  bytes: number;
   complete: boolean;
 }
 
 /** Accepted entries an acceptor holds beyond its commit index, at most. */
 function aheadMax(config: ReplicaConfig): number {
   return config.window * 4;
+}
+
+/** An entry's memory besides its value's bytes (slot, ballot, digest, objects), generously. */
+const ENTRY_OVERHEAD_BYTES = 1024;
+
+function entryBytes(e: PromiseEntry): number {
+  return e.value.length + ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * What one peer's promise may hold: what an acceptor holds above its commit index without a
+ * restart, aheadMax entries of the largest value (see onPromise).
+ */
+function promiseBytesMax(config: ReplicaConfig): number {
+  return aheadMax(config) * (config.valueBytesMax + ENTRY_OVERHEAD_BYTES);
 }
 
 export class Replica {
@@ -692,16 +710,36 @@ export class Replica {
     // target were computed from it (found in review: a late duplicate overtaking the
     // catch-up could hide a chosen value from lead()).
     if (state === undefined || (!state.complete && (state.lastSlot !== m.lastSlot || state.commitIndex !== m.commitIndex))) {
-      state = { commitIndex: m.commitIndex, lastSlot: m.lastSlot, chunks: new Map(), entries: [], complete: false };
+      state = { commitIndex: m.commitIndex, lastSlot: m.lastSlot, next: m.fromSlot, entries: [], bytes: 0, complete: false };
       this.promises.set(from, state);
     }
-    if (state.complete || state.chunks.has(m.first)) return;
-    state.chunks.set(m.first, m.last);
-    state.entries.push(...m.entries);
-    // Walk the chunks from fromSlot; an empty promise is one chunk [fromSlot, fromSlot - 1].
-    let next = m.fromSlot;
-    for (let last = state.chunks.get(next); last !== undefined && last >= next; last = state.chunks.get(next)) next = last + 1;
-    state.complete = next > state.lastSlot;
+    if (state.complete) return;
+    // Chunks are taken in order only: an acceptor sends them in order and a link keeps it
+    // (docs/native.md), so a chunk that does not start where the last one ended is a
+    // duplicate, or follows a lost one (this promise then stays incomplete, as when a
+    // whole PROMISE is lost). Before the review of 2026-11-30 any new `first` was added,
+    // so a peer could grow this state without limit until the election timed out.
+    if (m.first !== state.next) {
+      this.counters.dropped++;
+      return;
+    }
+    // An acceptor holds at most aheadMax entries above its commit index, unless a restart
+    // took it back to its applied height (its learner may lag): only then may an honest
+    // promise hold more than promiseBytesMax, and only with values near the largest. Such a
+    // promise is refused, never cut (a cut could hide a chosen value); a replica's own
+    // promise is not capped (its entries are in its memory anyway), so it can still lead.
+    const useful = m.entries.filter((e) => e.slot > this.commitIndex);
+    let bytes = state.bytes;
+    for (const e of useful) bytes += entryBytes(e);
+    if (from !== this.id && bytes > promiseBytesMax(this.config)) {
+      this.counters.dropped++;
+      return;
+    }
+    state.entries.push(...useful);
+    state.bytes = bytes;
+    // An empty promise is one chunk [fromSlot, fromSlot - 1].
+    state.next = m.last + 1;
+    state.complete = state.next > state.lastSlot;
     if (!state.complete) return;
     if (this.syncTarget > 0) {
       // Already learning commits: a promise completing now joins the ones lead() reads, so

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMessage, encodeMessage, MessageType } from '../../consensus/messages.js';
+import { digestOf } from '../../consensus/replica.js';
 import { Cluster, testSignature, text } from '../support/consensus-cluster.js';
 
 test('a single replica elects itself and commits proposals in order, each with a certificate', () => {
@@ -292,4 +293,59 @@ test('a peer claiming ballot round 2^32 - 1 stops no replica: it starts no elect
     for (let t = 0; t < 40; t++) again.tick();
   });
   assert.ok(again.counters.roundsExhausted >= 1);
+});
+
+/** Replica 0 of three, cut off from the others, campaigns and takes its own promise; returns its ballot. */
+function isolatedCandidate(c: Cluster): { round: number; leader: number } {
+  for (const [a, b] of [[0, 1], [0, 2], [1, 0], [2, 0]] as const) c.cut.add(`${a}>${b}`);
+  const r = c.replicas[0]!;
+  for (let t = 0; t < 100 && r.status().role !== 'candidate'; t++) {
+    r.tick();
+    c.settle();
+  }
+  assert.equal(r.status().role, 'candidate');
+  return r.status().ballot;
+}
+
+test('PROMISE chunks are taken in order only, and one peer\'s promise holds at most aheadMax values\' worth: a peer cannot grow a candidate\'s memory (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const ballot = isolatedCandidate(c);
+  const r = c.replicas[0]!;
+  const held = (): number => (r as unknown as { promises: Map<number, { entries: unknown[] }> }).promises.get(1)?.entries.length ?? 0; // the private state this bounds
+  const chunk = (first: number, last: number, withEntry: boolean) =>
+    encodeMessage({
+      type: MessageType.Promise,
+      ballot,
+      fromSlot: 1,
+      commitIndex: 0,
+      first,
+      last,
+      lastSlot: 2 ** 53 - 1,
+      entries: withEntry ? [{ slot: first, ballot: { round: 0, leader: 0 }, prevDigest: new Uint8Array(32), value: new Uint8Array(1000).fill(7) }] : [],
+    });
+  // Chunks with new `first` values, none where the last one ended: before the fix each was added.
+  for (let k = 0; k < 100; k++) r.step(1, chunk(10 + 2 * k, 10 + 2 * k, true));
+  assert.equal(held(), 0, 'no chunk but the one starting at fromSlot is taken');
+  // Contiguous chunks: taken until the promise holds what aheadMax (16) values of the largest
+  // size (1 KiB here) would cost.
+  const dropped = r.counters.dropped;
+  for (let k = 1; k <= 100; k++) r.step(1, chunk(k, k, true));
+  assert.ok(held() >= 1 && held() <= 16, `${held()} entries held`);
+  assert.equal(r.counters.dropped - dropped, 100 - held(), 'the rest dropped and counted');
+  assert.equal(r.status().role, 'candidate');
+});
+
+test('a promise in several chunks completes when they come in order (as a link delivers them), and the candidate leads with its values', () => {
+  const c = new Cluster(3);
+  const ballot = isolatedCandidate(c);
+  const r = c.replicas[0]!;
+  const v1 = text('one');
+  const v2 = text('two');
+  const entry = (slot: number, value: Uint8Array, prevDigest: Uint8Array) => ({ slot, ballot: { round: 0, leader: 1 }, prevDigest, value });
+  const chunk = (first: number, last: number, entries: ReturnType<typeof entry>[]) => encodeMessage({ type: MessageType.Promise, ballot, fromSlot: 1, commitIndex: 0, first, last, lastSlot: 2, entries });
+  r.step(1, chunk(1, 1, [entry(1, v1, new Uint8Array(32))]));
+  assert.equal(r.status().role, 'candidate');
+  r.step(1, chunk(2, 2, [entry(2, v2, digestOf(v1))]));
+  assert.equal(r.status().role, 'leader');
+  assert.deepEqual(r.inFlightValues().map((p) => Buffer.from(p.value).toString()), ['one', 'two'], 'both recovered values re-proposed');
 });
