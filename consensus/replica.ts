@@ -265,6 +265,8 @@ export class Replica {
   private leaderBallot: Ballot = BALLOT_ZERO;
   private leaderKnown = false;
   private catchupSentAt = -Infinity;
+  /** The promiser a candidate last asked for catch-up (requestCatchupFromPromisers). */
+  private catchupPeer = 0;
   /** Out-of-order ACCEPTs of the current ballot, waiting for the slot below. */
   private readonly acceptBuffer = new Map<number, Extract<Message, { type: MessageType.Accept }> & { from: number }>();
 
@@ -383,7 +385,7 @@ export class Replica {
     }
     this.electionElapsed++;
     if (this.role === 'candidate' && this.syncTarget > 0 && this.now - this.catchupSentAt >= this.config.heartbeatTicks * 2) {
-      this.requestCatchupFromPromisers();
+      this.requestCatchupFromPromisers(true);
     }
     if (this.electionElapsed >= this.electionTimeout) this.campaign();
   }
@@ -767,13 +769,22 @@ export class Replica {
     this.lead();
   }
 
-  private requestCatchupFromPromisers(): void {
-    for (const [peer, s] of this.promises) {
-      if (s.complete && s.commitIndex > this.commitIndex && peer !== this.id) {
-        this.catchupSentAt = this.now;
-        this.sendNow(peer, { type: MessageType.CatchupRequest, fromSlot: this.commitIndex + 1, countMax: 64 });
-        return;
-      }
+  /**
+   * Asks a promiser that knows commits this candidate lacks: the one asked last while it
+   * still qualifies, and on a `retry` (nothing came back) the next one in index order, so a
+   * promiser that is gone stalls nothing (before the review of 2026-11-30 it was always
+   * the first, and the candidate waited for its election timeout).
+   */
+  private requestCatchupFromPromisers(retry = false): void {
+    const n = this.config.replicas;
+    for (let k = retry ? 1 : 0; k <= n; k++) {
+      const peer = (this.catchupPeer + k) % n;
+      const s = this.promises.get(peer);
+      if (s === undefined || !s.complete || s.commitIndex <= this.commitIndex || peer === this.id) continue;
+      this.catchupPeer = peer;
+      this.catchupSentAt = this.now;
+      this.sendNow(peer, { type: MessageType.CatchupRequest, fromSlot: this.commitIndex + 1, countMax: 64 });
+      return;
     }
   }
 

@@ -349,3 +349,27 @@ test('a promise in several chunks completes when they come in order (as a link d
   assert.equal(r.status().role, 'leader');
   assert.deepEqual(r.inFlightValues().map((p) => Buffer.from(p.value).toString()), ['one', 'two'], 'both recovered values re-proposed');
 });
+
+test('a candidate learning its promisers\' commits asks the next promiser on each retry, so one that is gone stalls nothing (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const ballot = isolatedCandidate(c);
+  const r = c.replicas[0]!;
+  // Both peers promise, each knowing commits up to 5 that the candidate lacks.
+  for (const peer of [1, 2]) r.step(peer, encodeMessage({ type: MessageType.Promise, ballot, fromSlot: 1, commitIndex: 5, first: 1, last: 0, lastSlot: 0, entries: [] }));
+  const asked: number[] = [];
+  const collect = (): void => {
+    while (r.hasReady()) {
+      for (const o of r.ready().send) if (decodeMessage(o.bytes, { replicas: 3, valueBytesMax: 1024 }).type === MessageType.CatchupRequest) asked.push(o.to);
+      r.advance();
+    }
+  };
+  collect();
+  // Nobody answers: the candidate asks again every 2 heartbeats (4 ticks), before its election timeout.
+  for (let t = 0; t < 8; t++) {
+    r.tick();
+    collect();
+  }
+  assert.equal(r.status().role, 'candidate');
+  assert.equal(asked.length, 3, `asked ${JSON.stringify(asked)}`);
+  assert.deepEqual(new Set(asked), new Set([1, 2]), `asked ${JSON.stringify(asked)}: every promiser in turn`);
+});
