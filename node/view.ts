@@ -266,7 +266,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_transactions_failed_total', 'transactions in committed blocks as failed (their state-dependent checks failed at the cut)', c.failedTxs),
         counter('stele_acceptor_compactions_total', 'acceptor log compactions since start', c.acceptorCompactions),
         { name: 'stele_acceptor_log_records', help: 'records in the acceptor log (bounded by compaction)', type: 'gauge', samples: [{ value: validator.acceptorLogRecords ?? 0 }] },
-        counter('stele_consensus_garbage_total', 'peer messages that failed to decode', core.garbage),
+        counter('stele_consensus_garbage_total', 'peer messages that failed to decode, or carried a value that is not a block of this chain at its height', core.garbage),
         counter('stele_consensus_dropped_total', 'stale or misplaced peer messages dropped', core.dropped),
         counter('stele_consensus_elections_total', 'elections this validator started', core.elections),
         counter('stele_consensus_rounds_exhausted_total', 'elections not started because a peer claimed a ballot round near 2^32 (this validator stays an acceptor and learner)', core.roundsExhausted),
