@@ -185,8 +185,9 @@ export class ReplicaDriver {
 
   /**
    * Proposes on the leader; returns the slot or null (not leader, window full, or stopped).
-   * @throws TypeError or RangeError for a value the core refuses (before any change); any
-   * other throw stops the replica through `onFatal` and gives null.
+   * @throws TypeError or RangeError for a value the core refuses (before any change). Any
+   * other throw stops the replica through `onFatal`: from the core's propose it gives null,
+   * from the hand-off after it the slot (the value was proposed).
    */
   propose(value: Uint8Array): number | null {
     if (this.stopped) return null;
@@ -199,7 +200,7 @@ export class ReplicaDriver {
       return null;
     }
     this.guarded(() => this.pump());
-    return this.stopped ? null : slot;
+    return slot;
   }
 
   private pump(): void {

@@ -752,6 +752,7 @@ export class Validator {
     );
     const value = block.bytes;
     const proposed = this.driver.propose(value);
+    if (this.stopped) return; // the driver stopped this replica (onFatal) while proposing
     invariant(proposed === slot, 'proposed in the slot that was free');
     this.speculative.push({ slot, digest: digestOf(value), block, result: sealed, own: true, proposedAt: this.clock() });
     this.counters.proposedBlocks++;

@@ -281,7 +281,7 @@ test('a follower persists an ACCEPT before checking the COMMIT certificate that 
  * itself (a microtask). Every throw must reach onFatal, once, with the driver stopped; none
  * may escape as an uncaught exception (review of 2026-11-30).
  */
-async function fatalFrom(setup: { replicas: number; random?: () => number; sign?: (slot: number, value: Uint8Array) => Uint8Array }, act: (driver: ReplicaDriver, deliver: (batch: readonly PeerMessage[]) => void) => void): Promise<unknown[]> {
+async function fatalFrom(setup: { replicas: number; random?: () => number; sign?: (slot: number, value: Uint8Array) => Uint8Array; persist?: () => Promise<void> }, act: (driver: ReplicaDriver, deliver: (batch: readonly PeerMessage[]) => void) => void): Promise<unknown[]> {
   let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
   const fatal: unknown[] = [];
   const driver = new ReplicaDriver({
@@ -299,7 +299,7 @@ async function fatalFrom(setup: { replicas: number; random?: () => number; sign?
     },
     durable: recoverDurable([], 0, ZERO_DIGEST),
     transport: { send: () => undefined, receive: (h) => (deliver = h) },
-    log: { append: () => undefined, persist: async () => undefined },
+    log: { append: () => undefined, persist: setup.persist ?? (async () => undefined) },
     learner: { apply: async () => undefined, get: () => undefined },
     onFatal: (error) => fatal.push(error),
   });
@@ -350,4 +350,32 @@ test('a throw in a message to itself stops the driver through onFatal, not as an
     proposeWhenLeader();
   });
   assert.deepEqual(fatal, [broken]);
+});
+
+test('a throw in the hand-off after propose stops the driver through onFatal, and propose still returns its slot (review of 2026-11-30)', async () => {
+  let failing = false;
+  let slot: number | null = null;
+  // A single replica leads on its own; then its log's persist throws (not rejects) on the proposal's record.
+  const fatal = await fatalFrom(
+    {
+      replicas: 1,
+      persist: () => {
+        if (failing) throw broken;
+        return Promise.resolve();
+      },
+    },
+    (driver) => {
+      const proposeWhenLeader = (): void => {
+        if (driver.core.proposableSlot() === null) {
+          setTimeout(proposeWhenLeader, 1);
+          return;
+        }
+        failing = true;
+        slot = driver.propose(text('own'));
+      };
+      proposeWhenLeader();
+    },
+  );
+  assert.deepEqual(fatal, [broken]);
+  assert.equal(slot, 1);
 });
