@@ -18,6 +18,12 @@
  *
  * The transport and the log are interfaces so the same driver runs over the native
  * transport and mapped log, or over in-memory fakes in tests.
+ *
+ * Every entry point (a received batch, a tick, a timer, a microtask, a fulfilled persist or
+ * apply) runs inside `guarded`: whatever the core throws there (a broken invariant, a `sign`
+ * that fails) stops this replica through `onFatal`, never the process through an uncaught
+ * exception or an unhandled rejection (review of 2026-11-30: a throw in a batch escaped
+ * through the native transport's callback).
  */
 import { invariant } from '../ledger/assert.js';
 import { encodeRecord, MessageType, type Vote } from './messages.js';
@@ -71,7 +77,10 @@ export interface DriverOptions {
   readonly transport: Transport;
   readonly log: AcceptorLog;
   readonly learner: Learner;
-  /** Called when a hand-off fails (the disk or the learner): the replica must stop. */
+  /**
+   * Called once when the replica must stop: a hand-off failed (the disk or the learner), or
+   * the core threw (a broken invariant). The driver has stopped by then.
+   */
   readonly onFatal: (error: unknown) => void;
   /**
    * Whether a follower may make a small persist on this thread (default true): a replica
@@ -102,17 +111,32 @@ export class ReplicaDriver {
     invariant(options.tickMs >= 1, 'tick of at least 1 ms');
     this.options = options;
     this.core = new Replica({ ...options.config, log: { get: (slot) => options.learner.get(slot) } }, options.durable);
-    options.transport.receive((batch) => {
-      if (this.stopped) return;
-      for (const m of batch) {
-        // Byte 0 is the wire version, byte 1 the message type; anything else is the
-        // core's to validate.
-        if (m.bytes[1] === MessageType.Commit && this.held.length < COMMIT_HOLD_MAX) this.held.push(m);
-        else this.core.step(m.from, m.bytes);
-      }
-      this.pump();
-      this.stepHeld(false);
-    });
+    options.transport.receive((batch) =>
+      this.guarded(() => {
+        for (const m of batch) {
+          // Byte 0 is the wire version, byte 1 the message type; anything else is the
+          // core's to validate.
+          if (m.bytes[1] === MessageType.Commit && this.held.length < COMMIT_HOLD_MAX) this.held.push(m);
+          else this.core.step(m.from, m.bytes);
+        }
+        this.pump();
+        this.stepHeld(false);
+      }),
+    );
+  }
+
+  /**
+   * Runs one entry point unless stopped; a throw stops the replica through `onFatal`. The
+   * core validates every peer message, so a throw here is a broken invariant (or a
+   * failing injected function): the state can no longer be trusted.
+   */
+  private guarded(run: () => void): void {
+    if (this.stopped) return;
+    try {
+      run();
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   /**
@@ -128,7 +152,7 @@ export class ReplicaDriver {
     if (!now && !this.busy) {
       this.holdTimer ??= setTimeout(() => {
         this.holdTimer = null;
-        this.stepHeld(true);
+        this.guarded(() => this.stepHeld(true));
       }, COMMIT_HOLD_MS);
       return;
     }
@@ -143,8 +167,10 @@ export class ReplicaDriver {
   start(): void {
     invariant(this.timer === null && !this.stopped, 'start once');
     this.timer = setInterval(() => {
-      this.core.tick();
-      this.pump();
+      this.guarded(() => {
+        this.core.tick();
+        this.pump();
+      });
     }, this.options.tickMs);
   }
 
@@ -157,10 +183,23 @@ export class ReplicaDriver {
     this.holdTimer = null;
   }
 
-  /** Proposes on the leader; returns the slot or null (not leader, or window full). */
+  /**
+   * Proposes on the leader; returns the slot or null (not leader, window full, or stopped).
+   * @throws TypeError or RangeError for a value the core refuses (before any change). Any
+   * other throw stops the replica through `onFatal`: from the core's propose it gives null,
+   * from the hand-off after it the slot (the value was proposed).
+   */
   propose(value: Uint8Array): number | null {
-    const slot = this.core.propose(value);
-    this.pump();
+    if (this.stopped) return null;
+    let slot: number | null = null;
+    try {
+      slot = this.core.propose(value);
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      this.fail(error);
+      return null;
+    }
+    this.guarded(() => this.pump());
     return slot;
   }
 
@@ -198,9 +237,10 @@ export class ReplicaDriver {
       persisted.then(
         () => {
           this.busy = false;
-          if (this.stopped) return;
-          this.core.advance();
-          this.pump();
+          this.guarded(() => {
+            this.core.advance();
+            this.pump();
+          });
         },
         (error: unknown) => this.fail(error),
       );
@@ -213,7 +253,7 @@ export class ReplicaDriver {
     for (const o of messages) {
       // Nothing in `send` waits for this ready's records, so a message to itself is
       // stepped on the next microtask rather than after the disk.
-      if (o.to === self) queueMicrotask(() => this.deliverToSelf(o.bytes));
+      if (o.to === self) queueMicrotask(() => this.guarded(() => this.deliverToSelf(o.bytes)));
       else if (o.bytes[1] === MessageType.Commit) this.lazy.push(o);
       else {
         this.options.transport.send(o.to, o.bytes);
@@ -225,7 +265,7 @@ export class ReplicaDriver {
       this.lazyScheduled = true;
       setImmediate(() => {
         this.lazyScheduled = false;
-        this.sendLazy();
+        this.guarded(() => this.sendLazy());
       });
     }
   }
@@ -245,7 +285,6 @@ export class ReplicaDriver {
   }
 
   private deliverToSelf(bytes: Uint8Array): void {
-    if (this.stopped) return;
     this.core.step(this.core.id, bytes);
     this.pump();
   }
@@ -277,9 +316,10 @@ export class ReplicaDriver {
       () => {
         this.applyRunning = false;
         this.applyBatches -= batches;
-        if (this.stopped) return;
-        if (this.applyPending.length > 0) this.applyNext();
-        this.pump();
+        this.guarded(() => {
+          if (this.applyPending.length > 0) this.applyNext();
+          this.pump();
+        });
       },
       (error: unknown) => this.fail(error),
     );

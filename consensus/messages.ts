@@ -212,9 +212,16 @@ export function decodeMessage(bytes: Uint8Array, limits: WireLimits): Message {
       m = { type, ballot, fromSlot, commitIndex, first, last, lastSlot, entries };
       break;
     }
-    case MessageType.Accept:
-      m = { type, ballot: d.ballot('ballot'), slot: d.slot('slot'), leaderCommit: d.slot('leaderCommit', true), prevDigest: d.digest('prevDigest'), value: d.value('value') };
+    case MessageType.Accept: {
+      const ballot = d.ballot('ballot');
+      const slot = d.slot('slot');
+      const leaderCommit = d.slot('leaderCommit', true);
+      // A leader proposes only above its commit index; an ACCEPT that says its own slot is
+      // committed would let the no-gap rule take its word for the slots below (review of 2026-11-30).
+      if (leaderCommit >= slot) throw new CodecError('leaderCommit', `${leaderCommit} is not below slot ${slot}`);
+      m = { type, ballot, slot, leaderCommit, prevDigest: d.digest('prevDigest'), value: d.value('value') };
       break;
+    }
     case MessageType.Accepted:
       m = { type, ballot: d.ballot('ballot'), slot: d.slot('slot'), digest: d.digest('digest'), signature: Uint8Array.from(d.bytes(SIGNATURE_BYTES_MAX, 'signature')) };
       break;

@@ -66,7 +66,16 @@ export interface ReplicaConfig {
   readonly valueBytesMax: number;
   /** Uniform in [0, 1): the only source of randomness. */
   readonly random: () => number;
-  /** This replica's signature over (slot, value), sent with ACCEPTED. */
+  /**
+   * Whether `value` may be the value of `slot` at all (default: any value is). A peer's
+   * ACCEPT, PROMISE or CATCHUP_REPLY carrying a value that fails it is garbage, dropped
+   * before it changes any state; `propose` refuses one with a RangeError. It must accept
+   * every value `sign` can sign: the validator checks that the value is a block of this
+   * chain at that height whose header decodes, which is what its `sign` reads (review of
+   * 2026-11-30: a peer's ACCEPT of one byte made `sign` throw on every follower).
+   */
+  readonly validValue?: ((slot: number, value: Uint8Array) => boolean) | undefined;
+  /** This replica's signature over (slot, value), sent with ACCEPTED. A throw is a broken invariant: `validValue` let the value through. */
   readonly sign: (slot: number, value: Uint8Array) => Uint8Array;
   readonly verifyVote: (validator: number, slot: number, value: Uint8Array, signature: Uint8Array) => boolean;
   readonly log: CommittedLog;
@@ -120,6 +129,11 @@ export interface ReplicaCounters {
   elections: number;
   /** Elections a leader started because an acceptor had promised above its ballot (`outranked`); counted in `elections` too. */
   reelections: number;
+  /**
+   * Elections not started because the next round would pass ROUND_MAX: a peer claimed a
+   * round near 2^32, which no honest cluster reaches (see `campaign`).
+   */
+  roundsExhausted: number;
 }
 
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
@@ -196,9 +210,12 @@ interface Proposal {
 interface PromiseState {
   commitIndex: number;
   lastSlot: number;
-  /** Chunks received: first slot -> last slot. */
-  readonly chunks: Map<number, number>;
+  /** The first slot no chunk received covers yet: the next chunk must start here. */
+  next: number;
+  /** Its entries above this replica's commit index (lead() uses no others). */
   readonly entries: PromiseEntry[];
+  /** What `entries` costs, as `entryBytes` counts it. */
+  bytes: number;
   complete: boolean;
 }
 
@@ -207,11 +224,26 @@ function aheadMax(config: ReplicaConfig): number {
   return config.window * 4;
 }
 
+/** An entry's memory besides its value's bytes (slot, ballot, digest, objects), generously. */
+const ENTRY_OVERHEAD_BYTES = 1024;
+
+function entryBytes(e: PromiseEntry): number {
+  return e.value.length + ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * What one peer's promise may hold: what an acceptor holds above its commit index without a
+ * restart, aheadMax entries of the largest value (see onPromise).
+ */
+function promiseBytesMax(config: ReplicaConfig): number {
+  return aheadMax(config) * (config.valueBytesMax + ENTRY_OVERHEAD_BYTES);
+}
+
 export class Replica {
   readonly id: number;
   readonly quorum: number;
   private readonly limits: WireLimits;
-  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0 };
+  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0, roundsExhausted: 0 };
 
   // Durable acceptor state (mirrored by the records handed out in ready()).
   private promised: Ballot;
@@ -233,6 +265,8 @@ export class Replica {
   private leaderBallot: Ballot = BALLOT_ZERO;
   private leaderKnown = false;
   private catchupSentAt = -Infinity;
+  /** The promiser a candidate last asked for catch-up (requestCatchupFromPromisers). */
+  private catchupPeer = 0;
   /** Out-of-order ACCEPTs of the current ballot, waiting for the slot below. */
   private readonly acceptBuffer = new Map<number, Extract<Message, { type: MessageType.Accept }> & { from: number }>();
 
@@ -326,6 +360,7 @@ export class Replica {
     if (value.length > this.config.valueBytesMax) throw new RangeError(`value of ${value.length} bytes exceeds ${this.config.valueBytesMax}`);
     const slot = this.proposableSlot();
     if (slot === null) return null;
+    if (this.config.validValue?.(slot, value) === false) throw new RangeError(`value: not a valid value for slot ${slot} (validValue)`);
     this.addProposal(slot, Uint8Array.from(value));
     return slot;
   }
@@ -350,7 +385,7 @@ export class Replica {
     }
     this.electionElapsed++;
     if (this.role === 'candidate' && this.syncTarget > 0 && this.now - this.catchupSentAt >= this.config.heartbeatTicks * 2) {
-      this.requestCatchupFromPromisers();
+      this.requestCatchupFromPromisers(true);
     }
     if (this.electionElapsed >= this.electionTimeout) this.campaign();
   }
@@ -363,6 +398,10 @@ export class Replica {
       m = decodeMessage(bytes, this.limits);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
+      this.counters.garbage++;
+      return;
+    }
+    if (!this.valuesValid(m)) {
       this.counters.garbage++;
       return;
     }
@@ -397,6 +436,21 @@ export class Replica {
         return this.onCatchupRequest(from, m);
       case MessageType.CatchupReply:
         return this.onCatchupReply(from, m);
+    }
+  }
+
+  /** Every value `m` carries passes `config.validValue` (checked before `m` changes anything). */
+  private valuesValid(m: Message): boolean {
+    const valid = this.config.validValue;
+    if (valid === undefined) return true;
+    switch (m.type) {
+      case MessageType.Accept:
+        return valid(m.slot, m.value);
+      case MessageType.Promise:
+      case MessageType.CatchupReply:
+        return m.entries.every((e) => valid(e.slot, e.value));
+      default:
+        return true;
     }
   }
 
@@ -470,7 +524,17 @@ export class Replica {
 
   private campaign(): void {
     const round = Math.max(this.roundSeen, this.promised.round) + 1;
-    invariant(round <= ROUND_MAX, 'ballot rounds exhausted');
+    if (round > ROUND_MAX) {
+      // Rounds go up by one an election: only a peer's claim (a NACK, a heartbeat answer,
+      // any ballot, possibly made durable by a promise) brings them near 2^32. That is bad
+      // input, so the replica does not stop (it did, on an invariant in a timer, until the
+      // review of 2026-11-30, and after each restart again): it starts no election, stays
+      // an acceptor and learner (a leader stays leader), and counts it. Not campaigning is
+      // always safe.
+      this.counters.roundsExhausted++;
+      if (this.role !== 'leader') this.becomeFollower();
+      return;
+    }
     this.becomeFollower();
     this.role = 'candidate';
     this.ballot = { round, leader: this.id };
@@ -619,11 +683,14 @@ export class Replica {
   }
 
   private acceptValue(from: number, m: Extract<Message, { type: MessageType.Accept }>): void {
-    if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
+    // Signed before anything changes: should `sign` throw (a broken invariant, since
+    // validValue passed), no entry is left accepted and queued for the disk but unanswered.
+    const signature = this.config.sign(m.slot, m.value);
     const digest = digestOf(m.value);
+    if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
     this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
     this.persistQueue.push({ kind: 'accept', slot: m.slot, ballot: m.ballot, prevDigest: m.prevDigest, value: m.value });
-    this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature: this.config.sign(m.slot, m.value) });
+    this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature });
   }
 
   private onHeartbeat(from: number, m: Extract<Message, { type: MessageType.Heartbeat }>): void {
@@ -645,16 +712,36 @@ export class Replica {
     // target were computed from it (found in review: a late duplicate overtaking the
     // catch-up could hide a chosen value from lead()).
     if (state === undefined || (!state.complete && (state.lastSlot !== m.lastSlot || state.commitIndex !== m.commitIndex))) {
-      state = { commitIndex: m.commitIndex, lastSlot: m.lastSlot, chunks: new Map(), entries: [], complete: false };
+      state = { commitIndex: m.commitIndex, lastSlot: m.lastSlot, next: m.fromSlot, entries: [], bytes: 0, complete: false };
       this.promises.set(from, state);
     }
-    if (state.complete || state.chunks.has(m.first)) return;
-    state.chunks.set(m.first, m.last);
-    state.entries.push(...m.entries);
-    // Walk the chunks from fromSlot; an empty promise is one chunk [fromSlot, fromSlot - 1].
-    let next = m.fromSlot;
-    for (let last = state.chunks.get(next); last !== undefined && last >= next; last = state.chunks.get(next)) next = last + 1;
-    state.complete = next > state.lastSlot;
+    if (state.complete) return;
+    // Chunks are taken in order only: an acceptor sends them in order and a link keeps it
+    // (docs/native.md), so a chunk that does not start where the last one ended is a
+    // duplicate, or follows a lost one (this promise then stays incomplete, as when a
+    // whole PROMISE is lost). Before the review of 2026-11-30 any new `first` was added,
+    // so a peer could grow this state without limit until the election timed out.
+    if (m.first !== state.next) {
+      this.counters.dropped++;
+      return;
+    }
+    // An acceptor holds at most aheadMax entries above its commit index, unless a restart
+    // took it back to its applied height (its learner may lag): only then may an honest
+    // promise hold more than promiseBytesMax, and only with values near the largest. Such a
+    // promise is refused, never cut (a cut could hide a chosen value); a replica's own
+    // promise is not capped (its entries are in its memory anyway), so it can still lead.
+    const useful = m.entries.filter((e) => e.slot > this.commitIndex);
+    let bytes = state.bytes;
+    for (const e of useful) bytes += entryBytes(e);
+    if (from !== this.id && bytes > promiseBytesMax(this.config)) {
+      this.counters.dropped++;
+      return;
+    }
+    state.entries.push(...useful);
+    state.bytes = bytes;
+    // An empty promise is one chunk [fromSlot, fromSlot - 1].
+    state.next = m.last + 1;
+    state.complete = state.next > state.lastSlot;
     if (!state.complete) return;
     if (this.syncTarget > 0) {
       // Already learning commits: a promise completing now joins the ones lead() reads, so
@@ -682,13 +769,22 @@ export class Replica {
     this.lead();
   }
 
-  private requestCatchupFromPromisers(): void {
-    for (const [peer, s] of this.promises) {
-      if (s.complete && s.commitIndex > this.commitIndex && peer !== this.id) {
-        this.catchupSentAt = this.now;
-        this.sendNow(peer, { type: MessageType.CatchupRequest, fromSlot: this.commitIndex + 1, countMax: 64 });
-        return;
-      }
+  /**
+   * Asks a promiser that knows commits this candidate lacks: the one asked last while it
+   * still qualifies, and on a `retry` (nothing came back) the next one in index order, so a
+   * promiser that is gone stalls nothing (before the review of 2026-11-30 it was always
+   * the first, and the candidate waited for its election timeout).
+   */
+  private requestCatchupFromPromisers(retry = false): void {
+    const n = this.config.replicas;
+    for (let k = retry ? 1 : 0; k <= n; k++) {
+      const peer = (this.catchupPeer + k) % n;
+      const s = this.promises.get(peer);
+      if (s === undefined || !s.complete || s.commitIndex <= this.commitIndex || peer === this.id) continue;
+      this.catchupPeer = peer;
+      this.catchupSentAt = this.now;
+      this.sendNow(peer, { type: MessageType.CatchupRequest, fromSlot: this.commitIndex + 1, countMax: 64 });
+      return;
     }
   }
 

@@ -21,7 +21,7 @@
  * tests); messages are multiplexed on one transport by a leading channel byte.
  */
 import { bytesEqual, invariant } from '../ledger/assert.js';
-import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, voteMessage, withCertificate, type Block } from '../ledger/block.js';
+import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, headerOfEncoded, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
 import { ERROR_CODES, isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
 import type { Genesis } from '../ledger/genesis.js';
@@ -232,6 +232,18 @@ export class Validator {
         heartbeatTicks: 2,
         valueBytesMax: g.limits.block_bytes_max,
         random,
+        // A peer's value that `sign` could not sign is garbage to the core: a block of this
+        // chain at the slot's height whose header decodes (the header only: the body is
+        // checked when the block commits).
+        validValue: (slot, value) => {
+          try {
+            const { header } = headerOfEncoded(value);
+            return header.height === slot && header.chainId === chainId;
+          } catch (error) {
+            if (isSteleError(error)) return false;
+            throw error;
+          }
+        },
         ...rememberOwnVotes(
           options.index,
           (slot, value) => options.signer.sign(voteMessage(chainId, slot, blockHashOfEncoded(value))),
@@ -759,6 +771,7 @@ export class Validator {
     );
     const value = block.bytes;
     const proposed = this.driver.propose(value);
+    if (this.stopped) return; // the driver stopped this replica (onFatal) while proposing
     invariant(proposed === slot, 'proposed in the slot that was free');
     this.speculative.push({ slot, digest: digestOf(value), block, result: sealed, own: true, proposedAt: this.clock() });
     this.counters.proposedBlocks++;

@@ -13,7 +13,7 @@ const votes = fc.uniqueArray(fc.record({ validator: fc.integer({ min: 0, max: 4 
 
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant(MessageType.Prepare as const), ballot, fromSlot: slot }),
-  fc.record({ type: fc.constant(MessageType.Accept as const), ballot, slot, leaderCommit: fc.integer({ min: 0, max: 2 ** 40 }), prevDigest: digest, value }),
+  slot.chain((s) => fc.record({ type: fc.constant(MessageType.Accept as const), ballot, slot: fc.constant(s), leaderCommit: fc.integer({ min: 0, max: s - 1 }), prevDigest: digest, value })),
   fc.record({ type: fc.constant(MessageType.Accepted as const), ballot, slot, digest, signature: fc.uint8Array({ maxLength: 128 }) }),
   fc.record({ type: fc.constant(MessageType.Nack as const), ballot, promised: ballot }),
   fc.record({ type: fc.constant(MessageType.Commit as const), ballot, slot, digest, certificate: votes }),
@@ -68,6 +68,9 @@ test('messages are validated against the cluster: indices, bounds, duplicates, s
     [{ type: MessageType.Prepare, ballot: { round: 1, leader: 5 }, fromSlot: 1 }, 'ballot.leader'],
     [{ type: MessageType.Prepare, ballot: { round: 1, leader: 0 }, fromSlot: 0 }, 'fromSlot'],
     [{ type: MessageType.Accept, ballot: { round: 1, leader: 0 }, slot: 1, leaderCommit: 0, prevDigest: new Uint8Array(32), value: new Uint8Array(1025) }, 'value'],
+    // A leader's commit index is below every slot it proposes (review of 2026-11-30).
+    [{ type: MessageType.Accept, ballot: { round: 1, leader: 0 }, slot: 7, leaderCommit: 7, prevDigest: new Uint8Array(32), value: new Uint8Array(1) }, 'leaderCommit'],
+    [{ type: MessageType.Accept, ballot: { round: 1, leader: 0 }, slot: 7, leaderCommit: 2 ** 40, prevDigest: new Uint8Array(32), value: new Uint8Array(1) }, 'leaderCommit'],
     [{ type: MessageType.Commit, ballot: { round: 1, leader: 0 }, slot: 1, digest: new Uint8Array(32), certificate: [{ validator: 1, signature: new Uint8Array(2) }, { validator: 1, signature: new Uint8Array(2) }] }, 'certificate[1].validator'],
     [{ type: MessageType.CatchupRequest, fromSlot: 1, countMax: 0 }, 'countMax'],
     [{ type: MessageType.CatchupReply, entries: [{ slot: 2, value: new Uint8Array(), certificate: [] }, { slot: 4, value: new Uint8Array(), certificate: [] }] }, 'entries[1].slot'],

@@ -275,3 +275,107 @@ test('a follower persists an ACCEPT before checking the COMMIT certificate that 
     driver.stop();
   }
 });
+
+/**
+ * One driver whose core will throw: in a received batch, in a tick, or in a message to
+ * itself (a microtask). Every throw must reach onFatal, once, with the driver stopped; none
+ * may escape as an uncaught exception (review of 2026-11-30).
+ */
+async function fatalFrom(setup: { replicas: number; random?: () => number; sign?: (slot: number, value: Uint8Array) => Uint8Array; persist?: () => Promise<void> }, act: (driver: ReplicaDriver, deliver: (batch: readonly PeerMessage[]) => void) => void): Promise<unknown[]> {
+  let deliver: ((batch: readonly PeerMessage[]) => void) | null = null;
+  const fatal: unknown[] = [];
+  const driver = new ReplicaDriver({
+    tickMs: 1,
+    config: {
+      id: 0,
+      replicas: setup.replicas,
+      window: 8,
+      electionTicks: 5,
+      heartbeatTicks: 2,
+      valueBytesMax: limits.valueBytesMax,
+      random: setup.random ?? (() => 0.5),
+      sign: setup.sign ?? ((slot, value) => testSignature(0, slot, value)),
+      verifyVote: (v, slot, value, sig) => Buffer.compare(testSignature(v, slot, value), sig) === 0,
+    },
+    durable: recoverDurable([], 0, ZERO_DIGEST),
+    transport: { send: () => undefined, receive: (h) => (deliver = h) },
+    log: { append: () => undefined, persist: setup.persist ?? (async () => undefined) },
+    learner: { apply: async () => undefined, get: () => undefined },
+    onFatal: (error) => fatal.push(error),
+  });
+  driver.start();
+  try {
+    act(driver, deliver!);
+    for (let t = 0; t < 200 && fatal.length === 0; t++) await sleep(2);
+    await sleep(10); // nothing more after the first
+    return fatal;
+  } finally {
+    driver.stop();
+  }
+}
+
+const broken = new Error('sign: broken');
+const throwingSign = (): Uint8Array => {
+  throw broken;
+};
+
+test('a throw in a received batch stops the driver through onFatal, not out of the transport callback (review of 2026-11-30)', async () => {
+  // A peer's ACCEPT reaches sign.
+  const fatal = await fatalFrom({ replicas: 3, sign: throwingSign }, (_driver, deliver) => {
+    const accept = encodeMessage({ type: MessageType.Accept, ballot: { round: 1, leader: 1 }, slot: 1, leaderCommit: 0, prevDigest: ZERO_DIGEST, value: text('v') });
+    assert.doesNotThrow(() => deliver([{ from: 1, bytes: Uint8Array.from(accept) }]));
+    assert.doesNotThrow(() => deliver([{ from: 1, bytes: Uint8Array.from(accept) }]), 'a stopped driver ignores batches');
+  });
+  assert.deepEqual(fatal, [broken]);
+});
+
+test('a throw in a tick stops the driver through onFatal, not as an uncaught exception in setInterval (review of 2026-11-30)', async () => {
+  // random() breaks its contract when the election timeout is drawn again, at the campaign.
+  let draws = 0;
+  const fatal = await fatalFrom({ replicas: 3, random: () => (draws++ === 0 ? 0.5 : 1) }, () => undefined);
+  assert.equal(fatal.length, 1);
+  assert.match(String(fatal[0]), /random\(\) in \[0, 1\)/);
+});
+
+test('a throw in a message to itself stops the driver through onFatal, not as an uncaught exception in a microtask (review of 2026-11-30)', async () => {
+  // A single replica leads, and its own ACCEPT reaches sign.
+  const fatal = await fatalFrom({ replicas: 1, sign: throwingSign }, (driver) => {
+    const proposeWhenLeader = (): void => {
+      if (driver.core.proposableSlot() === null) {
+        setTimeout(proposeWhenLeader, 1);
+        return;
+      }
+      assert.equal(driver.propose(text('own')), 1);
+    };
+    proposeWhenLeader();
+  });
+  assert.deepEqual(fatal, [broken]);
+});
+
+test('a throw in the hand-off after propose stops the driver through onFatal, and propose still returns its slot (review of 2026-11-30)', async () => {
+  let failing = false;
+  let slot: number | null = null;
+  // A single replica leads on its own; then its log's persist throws (not rejects) on the proposal's record.
+  const fatal = await fatalFrom(
+    {
+      replicas: 1,
+      persist: () => {
+        if (failing) throw broken;
+        return Promise.resolve();
+      },
+    },
+    (driver) => {
+      const proposeWhenLeader = (): void => {
+        if (driver.core.proposableSlot() === null) {
+          setTimeout(proposeWhenLeader, 1);
+          return;
+        }
+        failing = true;
+        slot = driver.propose(text('own'));
+      };
+      proposeWhenLeader();
+    },
+  );
+  assert.deepEqual(fatal, [broken]);
+  assert.equal(slot, 1);
+});

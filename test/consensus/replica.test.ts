@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMessage, encodeMessage, MessageType } from '../../consensus/messages.js';
+import { digestOf } from '../../consensus/replica.js';
 import { Cluster, testSignature, text } from '../support/consensus-cluster.js';
 
 test('a single replica elects itself and commits proposals in order, each with a certificate', () => {
@@ -217,4 +218,158 @@ test('a follower whose campaign failed while its leader lived votes again: the l
   c.tick(8); // less than an election timeout and a quorum check
   assert.ok(c.values(f).includes('needs-f') || c.values(now).includes('needs-f'), `committed: ${c.values(now).join(',')}`);
   assert.ok(c.values(now).includes('needs-f'), 'the leader committed with F\'s vote');
+});
+
+/** Values of the "application" of these tests: non-empty, not starting with a zero byte; `sign` throws on others, as the validator's does on bytes that are not a block. */
+const validTestValue = (_slot: number, value: Uint8Array): boolean => value.length > 0 && value[0] !== 0;
+function strictCluster(n: number): Cluster {
+  return new Cluster(n, undefined, (i) => ({
+    validValue: validTestValue,
+    sign: (slot, value) => {
+      if (!validTestValue(slot, value)) throw new Error('sign: not a value of the application');
+      return testSignature(i, slot, value);
+    },
+  }));
+}
+
+test('a peer value that validValue refuses (ACCEPT, PROMISE, CATCHUP_REPLY) is garbage: nothing changes, nothing throws, no vote (review of 2026-11-30)', () => {
+  const c = strictCluster(3);
+  const leader = c.elect();
+  c.replicas[leader]!.propose(text('x'));
+  c.settle();
+  const rogue = (leader + 1) % 3;
+  const target = c.replicas[(leader + 2) % 3]!;
+  const before = JSON.stringify(target.status());
+  const { promised, commitIndex } = target.status();
+  const ballot = { round: promised.round + 1, leader: rogue };
+  const bad = Uint8Array.of(0);
+  const inputs = [
+    // At the slot above the commit index, linking to the committed digest.
+    encodeMessage({ type: MessageType.Accept, ballot, slot: commitIndex + 1, leaderCommit: commitIndex, prevDigest: target.committedDigest(), value: bad }),
+    // One slot higher: leaderCommit = slot - 1 lets the no-gap rule through with any digest.
+    encodeMessage({ type: MessageType.Accept, ballot, slot: commitIndex + 2, leaderCommit: commitIndex + 1, prevDigest: new Uint8Array(32), value: bad }),
+    encodeMessage({ type: MessageType.Promise, ballot, fromSlot: 1, commitIndex: 0, first: 1, last: 1, lastSlot: 1, entries: [{ slot: 1, ballot, prevDigest: new Uint8Array(32), value: bad }] }),
+    encodeMessage({ type: MessageType.CatchupReply, entries: [{ slot: commitIndex + 1, value: bad, certificate: [] }] }),
+  ];
+  for (const bytes of inputs) assert.doesNotThrow(() => target.step(rogue, bytes));
+  assert.equal(target.counters.garbage, inputs.length);
+  assert.equal(JSON.stringify(target.status()), before, 'promise, leader and roles unchanged');
+  assert.equal(target.hasReady(), false, 'no record, no vote');
+  // The leader refuses such a value of its own too, and the cluster goes on.
+  assert.throws(() => c.replicas[leader]!.propose(bad), RangeError);
+  c.replicas[leader]!.propose(text('y'));
+  c.settle();
+  for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), ['x', 'y'], `replica ${i}`);
+});
+
+test('a peer claiming ballot round 2^32 - 1 stops no replica: it starts no election, keeps voting, and a restart from that promise too (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const [f, g] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+  const top = { round: 0xffff_ffff, leader: g };
+  // A follower hears of the round in a NACK to some ballot, then misses its leader for an
+  // election timeout: before the fix, its campaign threw "ballot rounds exhausted".
+  c.replicas[f]!.step(g, encodeMessage({ type: MessageType.Nack, ballot: { round: 1, leader: 0 }, promised: top }));
+  c.cut.add(`${leader}>${f}`);
+  assert.doesNotThrow(() => c.tick(40));
+  assert.ok(c.replicas[f]!.counters.roundsExhausted >= 1);
+  assert.equal(c.replicas[f]!.status().role, 'follower');
+  // The leader hears it in a heartbeat answer at its own ballot (outranked): it keeps leading.
+  const ballot = c.replicas[leader]!.status().ballot;
+  assert.doesNotThrow(() => c.replicas[leader]!.step(g, encodeMessage({ type: MessageType.HeartbeatAck, ballot, promised: top, commitIndex: 0 })));
+  assert.equal(c.replicas[leader]!.counters.roundsExhausted, 1);
+  assert.equal(c.replicas[leader]!.status().role, 'leader');
+  // Both still vote and learn.
+  c.cut.delete(`${leader}>${f}`);
+  c.tick(2);
+  c.replicas[leader]!.propose(text('after'));
+  c.settle();
+  for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), ['after'], `replica ${i}`);
+  // A durable promise at that round (a PREPARE that got through): restarts, ticks, no throw.
+  c.records[f]!.push({ kind: 'promise', ballot: top });
+  c.crash(f);
+  const again = c.start(f);
+  assert.doesNotThrow(() => {
+    for (let t = 0; t < 40; t++) again.tick();
+  });
+  assert.ok(again.counters.roundsExhausted >= 1);
+});
+
+/** Replica 0 of three, cut off from the others, campaigns and takes its own promise; returns its ballot. */
+function isolatedCandidate(c: Cluster): { round: number; leader: number } {
+  for (const [a, b] of [[0, 1], [0, 2], [1, 0], [2, 0]] as const) c.cut.add(`${a}>${b}`);
+  const r = c.replicas[0]!;
+  for (let t = 0; t < 100 && r.status().role !== 'candidate'; t++) {
+    r.tick();
+    c.settle();
+  }
+  assert.equal(r.status().role, 'candidate');
+  return r.status().ballot;
+}
+
+test('PROMISE chunks are taken in order only, and one peer\'s promise holds at most aheadMax values\' worth: a peer cannot grow a candidate\'s memory (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const ballot = isolatedCandidate(c);
+  const r = c.replicas[0]!;
+  const held = (): number => (r as unknown as { promises: Map<number, { entries: unknown[] }> }).promises.get(1)?.entries.length ?? 0; // the private state this bounds
+  const chunk = (first: number, last: number, withEntry: boolean) =>
+    encodeMessage({
+      type: MessageType.Promise,
+      ballot,
+      fromSlot: 1,
+      commitIndex: 0,
+      first,
+      last,
+      lastSlot: 2 ** 53 - 1,
+      entries: withEntry ? [{ slot: first, ballot: { round: 0, leader: 0 }, prevDigest: new Uint8Array(32), value: new Uint8Array(1000).fill(7) }] : [],
+    });
+  // Chunks with new `first` values, none where the last one ended: before the fix each was added.
+  for (let k = 0; k < 100; k++) r.step(1, chunk(10 + 2 * k, 10 + 2 * k, true));
+  assert.equal(held(), 0, 'no chunk but the one starting at fromSlot is taken');
+  // Contiguous chunks: taken until the promise holds what aheadMax (16) values of the largest
+  // size (1 KiB here) would cost.
+  const dropped = r.counters.dropped;
+  for (let k = 1; k <= 100; k++) r.step(1, chunk(k, k, true));
+  assert.ok(held() >= 1 && held() <= 16, `${held()} entries held`);
+  assert.equal(r.counters.dropped - dropped, 100 - held(), 'the rest dropped and counted');
+  assert.equal(r.status().role, 'candidate');
+});
+
+test('a promise in several chunks completes when they come in order (as a link delivers them), and the candidate leads with its values', () => {
+  const c = new Cluster(3);
+  const ballot = isolatedCandidate(c);
+  const r = c.replicas[0]!;
+  const v1 = text('one');
+  const v2 = text('two');
+  const entry = (slot: number, value: Uint8Array, prevDigest: Uint8Array) => ({ slot, ballot: { round: 0, leader: 1 }, prevDigest, value });
+  const chunk = (first: number, last: number, entries: ReturnType<typeof entry>[]) => encodeMessage({ type: MessageType.Promise, ballot, fromSlot: 1, commitIndex: 0, first, last, lastSlot: 2, entries });
+  r.step(1, chunk(1, 1, [entry(1, v1, new Uint8Array(32))]));
+  assert.equal(r.status().role, 'candidate');
+  r.step(1, chunk(2, 2, [entry(2, v2, digestOf(v1))]));
+  assert.equal(r.status().role, 'leader');
+  assert.deepEqual(r.inFlightValues().map((p) => Buffer.from(p.value).toString()), ['one', 'two'], 'both recovered values re-proposed');
+});
+
+test('a candidate learning its promisers\' commits asks the next promiser on each retry, so one that is gone stalls nothing (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const ballot = isolatedCandidate(c);
+  const r = c.replicas[0]!;
+  // Both peers promise, each knowing commits up to 5 that the candidate lacks.
+  for (const peer of [1, 2]) r.step(peer, encodeMessage({ type: MessageType.Promise, ballot, fromSlot: 1, commitIndex: 5, first: 1, last: 0, lastSlot: 0, entries: [] }));
+  const asked: number[] = [];
+  const collect = (): void => {
+    while (r.hasReady()) {
+      for (const o of r.ready().send) if (decodeMessage(o.bytes, { replicas: 3, valueBytesMax: 1024 }).type === MessageType.CatchupRequest) asked.push(o.to);
+      r.advance();
+    }
+  };
+  collect();
+  // Nobody answers: the candidate asks again every 2 heartbeats (4 ticks), before its election timeout.
+  for (let t = 0; t < 8; t++) {
+    r.tick();
+    collect();
+  }
+  assert.equal(r.status().role, 'candidate');
+  assert.equal(asked.length, 3, `asked ${JSON.stringify(asked)}`);
+  assert.deepEqual(new Set(asked), new Set([1, 2]), `asked ${JSON.stringify(asked)}: every promiser in turn`);
 });

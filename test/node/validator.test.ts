@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeRecord } from '../../consensus/messages.js';
+import { decodeRecord, encodeMessage, MessageType } from '../../consensus/messages.js';
 import { recoverDurable, ZERO_DIGEST } from '../../consensus/replica.js';
 import { toHex } from '../../ledger/assert.js';
 import { verifyChain } from '../../ledger/chain.js';
@@ -14,7 +14,7 @@ import { keyPairFromSeed } from '../../ledger/ed25519.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
-import { Validator, type ValidatorOptions } from '../../node/validator.js';
+import { consensusValue, Validator, type ValidatorOptions } from '../../node/validator.js';
 import { nodeView } from '../../node/view.js';
 import { MemoryNet } from '../support/memory-net.js';
 
@@ -541,5 +541,33 @@ test('review fixes of 2026-11-30: an expired resubmission of a committed transac
     const started = performance.now();
     await assert.rejects(leader.waitForCommit(toHex(refused.id), 5_000), (e: unknown) => isSteleError(e, 'TX_EXPIRED'));
     assert.ok(performance.now() - started < 1_000, 'answered without waiting');
+  });
+});
+
+test('a peer ACCEPT whose value is not a block of this height is garbage to a follower: no throw, no vote, and the chain goes on (review of 2026-11-30)', async () => {
+  await withLeader({}, async (validators, leader, net) => {
+    const users = chain.users;
+    const pay = (from: number, amount: bigint) => signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount } }, [users[from]!]);
+    await validators[leader]!.waitForCommit(validators[leader]!.submit(pay(1, 1n)).id, 10_000);
+    const target = (leader + 1) % N;
+    const rogue = (leader + 2) % N;
+    const core = validators[target]!.driver.core;
+    const { promised, commitIndex } = core.status();
+    const ballot = { round: promised.round + 1, leader: rogue };
+    const accepts = [
+      // One byte: the header does not decode (sign threw ENC_BAD_VERSION out of the transport before the fix).
+      encodeMessage({ type: MessageType.Accept, ballot, slot: commitIndex + 1, leaderCommit: commitIndex, prevDigest: core.committedDigest(), value: Uint8Array.of(0) }),
+      // A real block, at another height: leaderCommit = slot - 1 lets any prevDigest through the no-gap rule.
+      encodeMessage({ type: MessageType.Accept, ballot, slot: commitIndex + 2, leaderCommit: commitIndex + 1, prevDigest: new Uint8Array(32), value: consensusValue(validators[leader]!.ledger.block(1)) }),
+    ];
+    const garbage = core.counters.garbage;
+    for (const bytes of accepts) {
+      const framed = new Uint8Array(bytes.length + 1); // channel 0: consensus
+      framed.set(bytes, 1);
+      assert.doesNotThrow(() => net.handlers[target]!([{ from: rogue, bytes: framed }]));
+    }
+    assert.equal(core.counters.garbage, garbage + accepts.length);
+    assert.deepEqual(core.status().promised, promised, 'no promise made to the rogue ballot');
+    await validators[target]!.waitForCommit(validators[target]!.submit(pay(2, 2n)).id, 10_000);
   });
 });

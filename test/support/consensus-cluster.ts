@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DurableRecord, Vote } from '../../consensus/messages.js';
-import { digestOf, recoverDurable, Replica, ZERO_DIGEST, type Committed, type PlantedBug } from '../../consensus/replica.js';
+import { digestOf, recoverDurable, Replica, ZERO_DIGEST, type Committed, type PlantedBug, type ReplicaConfig } from '../../consensus/replica.js';
 
 export function testSignature(replica: number, slot: number, value: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(`key-${replica}/${slot}/`).update(digestOf(value)).digest());
@@ -23,6 +23,8 @@ export class Cluster {
   constructor(
     readonly n: number,
     private readonly bug?: PlantedBug,
+    /** Replaces parts of replica i's configuration (e.g. `validValue` and a `sign` that throws as the validator's does). */
+    private readonly overrides?: (i: number) => Partial<ReplicaConfig>,
   ) {
     for (let i = 0; i < n; i++) {
       this.records.push([]);
@@ -54,6 +56,7 @@ export class Cluster {
         verifyVote: (v, slot, value, signature) => Buffer.compare(testSignature(v, slot, value), signature) === 0,
         log: { get: (slot) => log.get(slot) },
         bug: this.bug,
+        ...this.overrides?.(i),
       },
       recoverDurable(this.records[i]!, commitIndex, last === undefined ? ZERO_DIGEST : last.digest),
     );
