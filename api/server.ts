@@ -122,6 +122,26 @@ function acceptsBinary(request: FastifyRequest): boolean {
   return typeof accept === 'string' && /(^|,)\s*application\/octet-stream\s*(;|,|$)/i.test(accept);
 }
 
+/**
+ * The first height a stream request asks for, or null for live blocks only: `?from=`, or
+ * the block after `Last-Event-ID`, and the later of the two when both come. EventSource
+ * reconnects to the URL it first opened and adds Last-Event-ID, so with ?from= winning an
+ * EventSource on `?from=1` over more than one replay's worth of blocks replayed the same
+ * blocks for ever (found in review).
+ * @throws SteleError API_BAD_REQUEST for a Last-Event-ID that is no height, or a height
+ *   past 2^53 - 1 (it could not be told apart from its neighbours).
+ */
+function streamStart(request: FastifyRequest): number | null {
+  const text = (request.query as { from?: string }).from; // the schema's pattern: 1.., 16 digits at most
+  const lastEventId = request.headers['last-event-id'];
+  if (text !== undefined && Number(text) > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${text} is beyond 2^53 - 1`, { from: text });
+  const from = text === undefined ? null : Number(text);
+  if (lastEventId === undefined) return from;
+  if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
+  if (Number(lastEventId) >= Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `Last-Event-ID ${lastEventId}: the height after it is beyond 2^53 - 1`, { header: 'last-event-id', last_event_id: lastEventId });
+  return Math.max(from ?? 0, Number(lastEventId) + 1);
+}
+
 /** A Buffer over the same bytes (no copy), for reply.send. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -793,15 +813,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       const binary = acceptsBinary(request);
       if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
       if (binary && binarySubscribers >= STREAM_BINARY_SUBSCRIBERS_MAX) throw new SteleError('API_BUSY', `${binarySubscribers} binary stream subscribers already`, { retry_after_s: 5 });
-      const lastEventId = request.headers['last-event-id'];
-      let from: number | null = null;
-      const query = request.query as { from?: string };
-      if (query.from !== undefined) from = Number(query.from);
-      else if (lastEventId !== undefined) {
-        if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
-        from = Number(lastEventId) + 1;
-      }
-      if (from !== null && from > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${from} is beyond 2^53 - 1`, { from });
+      const from = streamStart(request);
       reply.hijack();
       const res = reply.raw;
       if (binary) {

@@ -1,0 +1,83 @@
+/**
+ * GET /v1/stream on a real socket, for what a second-pass review of api/server.ts found
+ * (2026-12): `?from=` with `Last-Event-ID` (an EventSource reconnecting to the URL it first
+ * opened), and stream requests that arrive while the server closes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { buildApp, listen, type AppOptions } from '../../api/server.js';
+import { headerOfEncoded } from '../../ledger/block.js';
+import { chain } from '../support/fixtures.js';
+import { FakeNode } from './fake-node.js';
+
+async function serve(options: AppOptions = {}) {
+  const node = new FakeNode(chain);
+  const app = buildApp(node, options);
+  const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  const sockets: Socket[] = [];
+  app.server.on('connection', (socket: Socket) => sockets.push(socket));
+  return { node, app, url, port: Number(new URL(url).port), sockets };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * What a stream sends until it ends, or until it has sent the block at `tip` (then it is
+ * live, and stays open): the event ids, or the binary form's block heights.
+ */
+async function streamed(response: Response, tip: number): Promise<number[]> {
+  assert.equal(response.status, 200);
+  const binary = response.headers.get('content-type') === 'application/octet-stream';
+  const reader = response.body!.getReader();
+  let bytes = new Uint8Array(0);
+  for (;;) {
+    const text = new TextDecoder().decode(bytes);
+    const got = binary ? framedHeights(bytes) : [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    if (got[got.length - 1] === tip) {
+      await reader.cancel();
+      return got;
+    }
+    const chunk = await reader.read();
+    if (chunk.done) return got;
+    bytes = Buffer.concat([bytes, chunk.value]);
+  }
+}
+
+/** The heights of the whole frames in `body`, keep-alives left out. */
+function framedHeights(body: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let at = 0; at + 4 <= body.length; ) {
+    const length = Buffer.from(body.buffer, body.byteOffset + at, 4).readUInt32BE(0);
+    if (at + 4 + length > body.length) break;
+    if (length > 0) out.push(headerOfEncoded(body.subarray(at + 4, at + 4 + length)).header.height);
+    at += 4 + length;
+  }
+  return out;
+}
+
+test('stream, found in review: Last-Event-ID goes on after its id even with ?from= in the URL, so an EventSource on ?from=1 reaches live blocks', async () => {
+  const { node, app, url } = await serve({ streamReplayBlocksMax: 2 });
+  try {
+    for (let i = 0; i < 5; i++) node.commit();
+    // What EventSource does: the same URL every time, plus Last-Event-ID on each reconnection.
+    const seen: number[] = [];
+    for (let connection = 0; connection < 3 && seen[seen.length - 1] !== 5; connection++) {
+      const headers: Record<string, string> = seen.length === 0 ? {} : { 'last-event-id': String(seen[seen.length - 1]) };
+      seen.push(...(await streamed(await fetch(`${url}/v1/stream?from=1`, { headers }), 5)));
+    }
+    assert.deepEqual(seen, [1, 2, 3, 4, 5], 'three connections of at most two blocks each reach the tip');
+    // The later of the two wins: a ?from= past the Last-Event-ID starts at ?from=.
+    assert.deepEqual(await streamed(await fetch(`${url}/v1/stream?from=4`, { headers: { 'last-event-id': '1' } }), 5), [4, 5]);
+    // The binary form alike.
+    const binary = (from: number, last: string) => fetch(`${url}/v1/stream?from=${from}`, { headers: { accept: 'application/octet-stream', 'last-event-id': last } });
+    assert.deepEqual(await streamed(await binary(1, '2'), 5), [3, 4]);
+    assert.deepEqual(await streamed(await binary(4, '1'), 5), [4, 5]);
+    // A Last-Event-ID that is no height is refused with ?from= as without it.
+    const bad = await fetch(`${url}/v1/stream?from=1`, { headers: { 'last-event-id': 'x' } });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'API_BAD_REQUEST');
+  } finally {
+    await app.close();
+  }
+});
