@@ -785,7 +785,13 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       }
     });
   });
+  // Set when the close begins: a stream request still on its way through the hooks (members
+  // mode waits for the node's answer about its signer) would otherwise reach the handler
+  // after preClose, subscribe to a node it no longer hears from, and, with a keep-alive
+  // every 15 s, hold app.close() (and a stopping node) for good (found in review).
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     for (const s of subscribers) s.close();
     unsubscribeNode?.();
   });
@@ -810,6 +816,11 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request, reply) => {
+      if (closing) {
+        // Connection: close, so the client asks again on a connection of its own (to another node, or this one restarted).
+        void reply.header('connection', 'close');
+        throw new SteleError('NODE_UNAVAILABLE', 'the server is closing', { retry_after_s: 1 });
+      }
       const binary = acceptsBinary(request);
       if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
       if (binary && binarySubscribers >= STREAM_BINARY_SUBSCRIBERS_MAX) throw new SteleError('API_BUSY', `${binarySubscribers} binary stream subscribers already`, { retry_after_s: 5 });

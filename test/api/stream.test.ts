@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { buildApp, listen, type AppOptions } from '../../api/server.js';
 import { headerOfEncoded } from '../../ledger/block.js';
-import { chain } from '../support/fixtures.js';
+import { signRequest } from '../../api/members.js';
+import type { NodeView } from '../../api/node-view.js';
+import { alice, chain } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
 
 async function serve(options: AppOptions = {}) {
@@ -78,6 +80,59 @@ test('stream, found in review: Last-Event-ID goes on after its id even with ?fro
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'API_BAD_REQUEST');
   } finally {
+    await app.close();
+  }
+});
+
+test('stream, found in review: a stream whose handler runs once the server is closing gets 503 NODE_UNAVAILABLE and Connection: close, and the close finishes', { timeout: 20_000 }, async () => {
+  // Members mode with signed reads: the request waits in preValidation for the node's
+  // answer about its signer (NodeView.identity), so the close begins while it is on its
+  // way to the handler. Before the fix the handler subscribed after preClose had ended
+  // every stream and unsubscribed from the node: no block and no end ever came, and
+  // keep-alives every 15 s held the connection, so app.close() never finished.
+  const now = Date.now();
+  const { node, app, port, sockets } = await serve({ members: { enabled: true, signedReads: true }, nowMs: () => now });
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  let asked = false;
+  const identity = node.identity.bind(node);
+  (node as NodeView).identity = async (publicKey) => {
+    asked = true;
+    await gate;
+    return identity(publicKey);
+  };
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  let got = '';
+  socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  const until = async (done: () => boolean, what: string): Promise<void> => {
+    for (let t = 0; !done(); t++) {
+      assert.ok(t < 1_000, what);
+      await sleep(5);
+    }
+  };
+  try {
+    node.commit();
+    await new Promise((r) => socket.once('connect', r));
+    const signed = signRequest(alice, chain.genesis.chainId, 'GET', '/v1/stream', now, new Uint8Array(0));
+    socket.write(`GET /v1/stream HTTP/1.1\r\nHost: x\r\n${Object.entries(signed).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    await until(() => asked, 'the request reaches preValidation');
+    const closed = app.close().then(() => 'closed');
+    await sleep(20);
+    release();
+    const outcome = await Promise.race([closed, sleep(3_000).then(() => 'still closing after 3 s')]);
+    assert.equal(outcome, 'closed');
+    await until(() => socket.destroyed || socket.readableEnded, 'the server closes the connection');
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    assert.match(got, /\r\nconnection: close\r\n/i);
+    assert.match(got, /\r\nretry-after: \d+\r\n/i);
+    assert.match(got, /"code":"NODE_UNAVAILABLE"/);
+    assert.equal(node.listenerCount, 0, 'nothing is subscribed to the node');
+  } finally {
+    socket.destroy();
+    release();
+    // On the old code the close waits for the stream's connection for good.
+    for (const s of sockets) s.destroy();
     await app.close();
   }
 });
