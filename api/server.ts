@@ -7,6 +7,8 @@
  * Errors answer `{ "error": { "code", "message", "details" } }` with the status of
  * api/errors.ts; nothing else (no stack trace, no framework error shape) reaches a client.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { bytesEqual, fromHex, invariant, toHex } from '../ledger/assert.js';
 import { TX_BYTES_MAX } from '../ledger/constants.js';
@@ -790,10 +792,39 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   // after preClose, subscribe to a node it no longer hears from, and, with a keep-alive
   // every 15 s, hold app.close() (and a stopping node) for good (found in review).
   let closing = false;
+  // Connections, and the requests each carries. Node's server.close() (which fastify calls
+  // after preClose) closes the idle kept-alive ones only: a connection that has sent nothing
+  // yet, or part of a request, would hold the close until its client leaves or it has been
+  // quiet for CONNECTION_IDLE_MS (an HTTP client's spare pooled connection is one). No
+  // request of theirs has started, so they are closed with the streams; so is any
+  // connection accepted between now and the listening socket's close.
+  const connections = new Set<Socket>();
+  const requestsOf = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      requestsOf.delete(socket);
+    });
+  });
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    requestsOf.set(socket, (requestsOf.get(socket) ?? 0) + 1);
+    response.once('close', () => {
+      const left = (requestsOf.get(socket) ?? 1) - 1;
+      if (left > 0) requestsOf.set(socket, left);
+      else requestsOf.delete(socket);
+    });
+  });
   app.addHook('preClose', async () => {
     closing = true;
     for (const s of subscribers) s.close();
     unsubscribeNode?.();
+    for (const socket of connections) if (!requestsOf.has(socket)) socket.destroy();
   });
 
   app.get(

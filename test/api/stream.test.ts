@@ -136,3 +136,33 @@ test('stream, found in review: a stream whose handler runs once the server is cl
     await app.close();
   }
 });
+
+test('close, found while checking the review: connections that carry no request (never used, or half a request line) do not hold app.close()', { timeout: 20_000 }, async () => {
+  // Node's server.close() closes idle kept-alive connections only: a connection that has
+  // sent nothing, or not yet a whole request, held the close until the client left or the
+  // connection went quiet for 120 s (an HTTP client's spare pooled connection is one).
+  const { app, port } = await serve();
+  const open = async (bytes: string): Promise<Socket> => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    if (bytes !== '') socket.write(bytes);
+    return socket;
+  };
+  const silent = await open('');
+  const half = await open('GET /v1/sta');
+  const held = [silent, half];
+  try {
+    await sleep(50);
+    const outcome = await Promise.race([app.close().then(() => 'closed'), sleep(3_000).then(() => 'still closing after 3 s')]);
+    assert.equal(outcome, 'closed');
+    for (const socket of held) {
+      for (let t = 0; !socket.destroyed && !socket.readableEnded; t++) {
+        assert.ok(t < 1_000, 'the server closed the connection');
+        await sleep(5);
+      }
+    }
+  } finally {
+    for (const socket of held) socket.destroy();
+  }
+});
