@@ -16,6 +16,7 @@ import { ERROR_CODES, isSteleError, SteleError } from '../ledger/errors.js';
 import { leafHash, verifyMerkleProof } from '../ledger/merkle.js';
 import { headerOfEncoded, type Block } from '../ledger/block.js';
 import type { Tx } from '../ledger/tx.js';
+import { prefersBinary } from './accept.js';
 import { answerFor, errorBody } from './errors.js';
 import { frameAll, unframeAll } from './framing.js';
 import {
@@ -119,9 +120,13 @@ function bounded(value: number | undefined, fallback: number, max: number): numb
   return value;
 }
 
-function acceptsBinary(request: FastifyRequest): boolean {
-  const accept = request.headers.accept;
-  return typeof accept === 'string' && /(^|,)\s*application\/octet-stream\s*(;|,|$)/i.test(accept);
+/**
+ * Whether the request asked for the binary form over `alternative`, the route's other form:
+ * Accept weights count, so `application/octet-stream;q=0` refuses it (found in review: any
+ * mention of it chose it).
+ */
+function acceptsBinary(request: FastifyRequest, alternative: 'application/json' | 'text/event-stream'): boolean {
+  return prefersBinary(request.headers.accept, alternative);
 }
 
 /**
@@ -598,7 +603,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const notFound = (height: number): SteleError => new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
   // The binary answers send the stored encodings as they are: no block is decoded for them.
   const sendBlockAt = async (request: FastifyRequest, reply: FastifyReply, height: number): Promise<unknown> => {
-    if (acceptsBinary(request)) {
+    if (acceptsBinary(request, 'application/json')) {
       const got = await node.blocksBytes(height, 1);
       invariant(got.length <= 1, 'the node answers at most the blocks asked for');
       if (got.length === 0) throw notFound(height);
@@ -665,7 +670,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       if (limit > BLOCKS_PAGE_MAX) throw new SteleError('API_BAD_REQUEST', `limit at most ${BLOCKS_PAGE_MAX}`, { limit });
       const latest = await node.latestHeight();
       const count = from > latest ? 0 : Math.min(limit, latest - from + 1);
-      if (acceptsBinary(request)) {
+      if (acceptsBinary(request, 'application/json')) {
         const got = count === 0 ? [] : await node.blocksBytes(from, count);
         invariant(got.length <= count, 'the node answers at most the blocks asked for');
         const items: Uint8Array[] = [];
@@ -852,7 +857,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         void reply.header('connection', 'close');
         throw new SteleError('NODE_UNAVAILABLE', 'the server is closing', { retry_after_s: 1 });
       }
-      const binary = acceptsBinary(request);
+      const binary = acceptsBinary(request, 'text/event-stream');
       if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
       if (binary && binarySubscribers >= STREAM_BINARY_SUBSCRIBERS_MAX) throw new SteleError('API_BUSY', `${binarySubscribers} binary stream subscribers already`, { retry_after_s: 5 });
       const from = streamStart(request);

@@ -384,6 +384,34 @@ test('binary block answers send the stored encodings without decoding a block', 
   assert.equal(rest.length, 4 + (5 << 20) + 4 + 10);
 });
 
+test('block routes, found in review: Accept weights choose the form; q=0 refuses the binary form', async () => {
+  const { node, call } = setup();
+  await call('POST', '/v1/transactions', txToJson(transfer(alice, bob, 1n)));
+  const block = node.commit();
+  const formOf = async (url: string, accept: string): Promise<string> => {
+    const r = await call('GET', url, undefined, { accept });
+    assert.equal(r.status, 200, r.body);
+    return String(r.headers['content-type']).split(';')[0]!;
+  };
+  for (const url of ['/v1/blocks/1', '/v1/blocks/latest', '/v1/blocks?from=1']) {
+    // Before the fix, every one of these named application/octet-stream and got it.
+    assert.equal(await formOf(url, 'application/octet-stream;q=0, application/json'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/octet-stream; Q=0.0'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/json, application/octet-stream;q=0.5'), 'application/json', url);
+    assert.equal(await formOf(url, '*/*, application/octet-stream;q=0.9'), 'application/json', url);
+    // As before: named, with a weight at least the JSON form's.
+    assert.equal(await formOf(url, 'application/octet-stream'), 'application/octet-stream', url);
+    assert.equal(await formOf(url, 'application/json;q=0.5, application/octet-stream'), 'application/octet-stream', url);
+    assert.equal(await formOf(url, 'application/json, application/octet-stream'), 'application/octet-stream', url);
+    assert.equal(await formOf(url, 'text/html, Application/Octet-Stream;q=0.2'), 'application/octet-stream', url);
+    // Not named, or a weight that is no qvalue: the JSON form.
+    assert.equal(await formOf(url, '*/*'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/*'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/octet-stream;q=2'), 'application/json', url);
+  }
+  assert.deepEqual(new Uint8Array((await call('GET', '/v1/blocks/1', undefined, { accept: 'application/octet-stream;q=0.1' })).raw), block.bytes);
+});
+
 test('GET /v1/accounts/:publicKey: balances as decimal strings, identity, records', async () => {
   const { node, call } = setup();
   const a = await call('GET', `/v1/accounts/${toHex(alice.publicKey)}`);

@@ -84,6 +84,26 @@ test('stream, found in review: Last-Event-ID goes on after its id even with ?fro
   }
 });
 
+test('stream, found in review: Accept weights choose the form; q=0 refuses the binary form', async () => {
+  const { node, app, url } = await serve();
+  try {
+    node.commit();
+    const formOf = async (accept: string): Promise<string> => {
+      const r = await fetch(`${url}/v1/stream?from=1`, { headers: { accept } });
+      assert.equal(r.status, 200);
+      await r.body!.cancel();
+      return String(r.headers.get('content-type')).split(';')[0]!;
+    };
+    // Before the fix: application/octet-stream, the form the client said it does not take.
+    assert.equal(await formOf('application/octet-stream;q=0, text/event-stream'), 'text/event-stream');
+    assert.equal(await formOf('text/event-stream, application/octet-stream;q=0.5'), 'text/event-stream');
+    assert.equal(await formOf('text/event-stream;q=0.5, application/octet-stream'), 'application/octet-stream');
+    assert.equal(await formOf('application/octet-stream'), 'application/octet-stream');
+  } finally {
+    await app.close();
+  }
+});
+
 test('stream, found in review: a stream whose handler runs once the server is closing gets 503 NODE_UNAVAILABLE and Connection: close, and the close finishes', { timeout: 20_000 }, async () => {
   // Members mode with signed reads: the request waits in preValidation for the node's
   // answer about its signer (NodeView.identity), so the close begins while it is on its
