@@ -159,7 +159,9 @@ test('POST /v1/transactions: malformed bodies, sizes and media types', async () 
   const reversed = txToJson(twoSigners);
   reversed.signers.reverse();
   delete reversed.id;
-  isError(await call('POST', '/v1/transactions', reversed), 400, 'TX_MALFORMED');
+  const outOfOrder = await call('POST', '/v1/transactions', reversed);
+  isError(outOfOrder, 400, 'TX_MALFORMED');
+  assert.equal(outOfOrder.json.error.details.field, 'signers[1]', 'the entry out of order (found in review: "transaction")');
   isError(await call('POST', '/v1/transactions', '{"chain_id":', { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions', '{"__proto__":{"a":1}}', { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions', Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
