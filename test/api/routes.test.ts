@@ -240,6 +240,29 @@ test('POST /v1/transactions/batch: per-item results, in order, at most 1,000', a
   assert.equal(all.json.accepted, 1000);
 });
 
+test('POST /v1/transactions/batch, found in review: an item that is no object is refused alone (TX_MALFORMED); a body of the wrong shape still refuses the whole batch', async () => {
+  const { node, call } = setup();
+  const good = txToJson(transfer(alice, bob, 7n));
+  const r = await call('POST', '/v1/transactions/batch', { transactions: [good, 5, null, 'x', [], true] });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.accepted, 1);
+  assert.equal(r.json.refused, 5);
+  assert.deepEqual(r.json.results[0], { index: 0, id: good.id, status: 'pending' });
+  for (let index = 1; index <= 5; index++) {
+    assert.equal(r.json.results[index].status, 'refused');
+    assert.equal(r.json.results[index].error.code, 'TX_MALFORMED');
+    assert.equal(r.json.results[index].error.details.field, 'transaction');
+  }
+  assert.equal(node.mempool.size, 1);
+  // Nothing is written when the body itself is wrong.
+  const other = txToJson(transfer(alice, bob, 8n));
+  for (const body of [{ transactions: other }, { transactions: [other], extra: 1 }, { transaction: [other] }, [other], 5]) {
+    isError(await call('POST', '/v1/transactions/batch', JSON.stringify(body), { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
+  }
+  isError(await call('POST', '/v1/transactions/batch', `{"transactions":[${JSON.stringify(other)},`, { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
+  assert.equal(node.mempool.size, 1);
+});
+
 test('POST /v1/transactions/batch, binary: length-framed encodings give the JSON form\'s results; a bad frame refuses the whole request', async () => {
   const { node, call } = setup();
   const octet = { 'content-type': 'application/octet-stream' };
