@@ -642,8 +642,11 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request, reply) => {
-      const height = Number((request.params as { height: string }).height);
-      if (height > Number.MAX_SAFE_INTEGER) throw notFound(height);
+      const text = (request.params as { height: string }).height;
+      const height = Number(text);
+      // As ?from= answers: a height past 2^53 - 1 cannot be told apart from its neighbours
+      // (found in review: 404 naming the rounded height).
+      if (height > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${text} is beyond 2^53 - 1`, { height: text });
       return sendBlockAt(request, reply, height);
     },
   );
