@@ -306,7 +306,18 @@ export const batchBodySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['transactions'],
-  properties: { transactions: { type: 'array', minItems: 1, maxItems: BATCH_TXS_MAX, items: { type: 'object' } } },
+  properties: {
+    transactions: {
+      type: 'array',
+      minItems: 1,
+      maxItems: BATCH_TXS_MAX,
+      // Any JSON value: each item is checked alone (api/tx-json.ts txFromJson), so a bad one,
+      // an object or not, is refused in its result (TX_MALFORMED) and the others still go, as
+      // docs/api.md says. With `type: 'object'` a single number refused the whole batch
+      // (found in review).
+      items: { description: 'a transaction in JSON form (Transaction); checked item by item, not by this schema' },
+    },
+  },
 } as const;
 
 export const batchAnswerSchema = {

@@ -7,6 +7,8 @@
  * Errors answer `{ "error": { "code", "message", "details" } }` with the status of
  * api/errors.ts; nothing else (no stack trace, no framework error shape) reaches a client.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { bytesEqual, fromHex, invariant, toHex } from '../ledger/assert.js';
 import { TX_BYTES_MAX } from '../ledger/constants.js';
@@ -14,6 +16,7 @@ import { ERROR_CODES, isSteleError, SteleError } from '../ledger/errors.js';
 import { leafHash, verifyMerkleProof } from '../ledger/merkle.js';
 import { headerOfEncoded, type Block } from '../ledger/block.js';
 import type { Tx } from '../ledger/tx.js';
+import { prefersBinary } from './accept.js';
 import { answerFor, errorBody } from './errors.js';
 import { frameAll, unframeAll } from './framing.js';
 import {
@@ -117,9 +120,33 @@ function bounded(value: number | undefined, fallback: number, max: number): numb
   return value;
 }
 
-function acceptsBinary(request: FastifyRequest): boolean {
-  const accept = request.headers.accept;
-  return typeof accept === 'string' && /(^|,)\s*application\/octet-stream\s*(;|,|$)/i.test(accept);
+/**
+ * Whether the request asked for the binary form over `alternative`, the route's other form:
+ * Accept weights count, so `application/octet-stream;q=0` refuses it (found in review: any
+ * mention of it chose it).
+ */
+function acceptsBinary(request: FastifyRequest, alternative: 'application/json' | 'text/event-stream'): boolean {
+  return prefersBinary(request.headers.accept, alternative);
+}
+
+/**
+ * The first height a stream request asks for, or null for live blocks only: `?from=`, or
+ * the block after `Last-Event-ID`, and the later of the two when both come. EventSource
+ * reconnects to the URL it first opened and adds Last-Event-ID, so with ?from= winning an
+ * EventSource on `?from=1` over more than one replay's worth of blocks replayed the same
+ * blocks for ever (found in review).
+ * @throws SteleError API_BAD_REQUEST for a Last-Event-ID that is no height, or a height
+ *   past 2^53 - 1 (it could not be told apart from its neighbours).
+ */
+function streamStart(request: FastifyRequest): number | null {
+  const text = (request.query as { from?: string }).from; // the schema's pattern: 1.., 16 digits at most
+  const lastEventId = request.headers['last-event-id'];
+  if (text !== undefined && Number(text) > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${text} is beyond 2^53 - 1`, { from: text });
+  const from = text === undefined ? null : Number(text);
+  if (lastEventId === undefined) return from;
+  if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
+  if (Number(lastEventId) >= Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `Last-Event-ID ${lastEventId}: the height after it is beyond 2^53 - 1`, { header: 'last-event-id', last_event_id: lastEventId });
+  return Math.max(from ?? 0, Number(lastEventId) + 1);
 }
 
 /** A Buffer over the same bytes (no copy), for reply.send. */
@@ -576,7 +603,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const notFound = (height: number): SteleError => new SteleError('API_BLOCK_NOT_FOUND', `no block is committed at height ${height}`, { height });
   // The binary answers send the stored encodings as they are: no block is decoded for them.
   const sendBlockAt = async (request: FastifyRequest, reply: FastifyReply, height: number): Promise<unknown> => {
-    if (acceptsBinary(request)) {
+    if (acceptsBinary(request, 'application/json')) {
       const got = await node.blocksBytes(height, 1);
       invariant(got.length <= 1, 'the node answers at most the blocks asked for');
       if (got.length === 0) throw notFound(height);
@@ -615,8 +642,11 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request, reply) => {
-      const height = Number((request.params as { height: string }).height);
-      if (height > Number.MAX_SAFE_INTEGER) throw notFound(height);
+      const text = (request.params as { height: string }).height;
+      const height = Number(text);
+      // As ?from= answers: a height past 2^53 - 1 cannot be told apart from its neighbours
+      // (found in review: 404 naming the rounded height).
+      if (height > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${text} is beyond 2^53 - 1`, { height: text });
       return sendBlockAt(request, reply, height);
     },
   );
@@ -643,7 +673,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       if (limit > BLOCKS_PAGE_MAX) throw new SteleError('API_BAD_REQUEST', `limit at most ${BLOCKS_PAGE_MAX}`, { limit });
       const latest = await node.latestHeight();
       const count = from > latest ? 0 : Math.min(limit, latest - from + 1);
-      if (acceptsBinary(request)) {
+      if (acceptsBinary(request, 'application/json')) {
         const got = count === 0 ? [] : await node.blocksBytes(from, count);
         invariant(got.length <= count, 'the node answers at most the blocks asked for');
         const items: Uint8Array[] = [];
@@ -765,9 +795,44 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       }
     });
   });
+  // Set when the close begins: a stream request still on its way through the hooks (members
+  // mode waits for the node's answer about its signer) would otherwise reach the handler
+  // after preClose, subscribe to a node it no longer hears from, and, with a keep-alive
+  // every 15 s, hold app.close() (and a stopping node) for good (found in review).
+  let closing = false;
+  // Connections, and the requests each carries. Node's server.close() (which fastify calls
+  // after preClose) closes the idle kept-alive ones only: a connection that has sent nothing
+  // yet, or part of a request, would hold the close until its client leaves or it has been
+  // quiet for CONNECTION_IDLE_MS (an HTTP client's spare pooled connection is one). No
+  // request of theirs has started, so they are closed with the streams; so is any
+  // connection accepted between now and the listening socket's close.
+  const connections = new Set<Socket>();
+  const requestsOf = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      requestsOf.delete(socket);
+    });
+  });
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    requestsOf.set(socket, (requestsOf.get(socket) ?? 0) + 1);
+    response.once('close', () => {
+      const left = (requestsOf.get(socket) ?? 1) - 1;
+      if (left > 0) requestsOf.set(socket, left);
+      else requestsOf.delete(socket);
+    });
+  });
   app.addHook('preClose', async () => {
+    closing = true;
     for (const s of subscribers) s.close();
     unsubscribeNode?.();
+    for (const socket of connections) if (!requestsOf.has(socket)) socket.destroy();
   });
 
   app.get(
@@ -790,18 +855,15 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       },
     },
     async (request, reply) => {
-      const binary = acceptsBinary(request);
+      if (closing) {
+        // Connection: close, so the client asks again on a connection of its own (to another node, or this one restarted).
+        void reply.header('connection', 'close');
+        throw new SteleError('NODE_UNAVAILABLE', 'the server is closing', { retry_after_s: 1 });
+      }
+      const binary = acceptsBinary(request, 'text/event-stream');
       if (subscribers.size >= subscribersMax) throw new SteleError('API_BUSY', `${subscribers.size} stream subscribers already`, { retry_after_s: 5 });
       if (binary && binarySubscribers >= STREAM_BINARY_SUBSCRIBERS_MAX) throw new SteleError('API_BUSY', `${binarySubscribers} binary stream subscribers already`, { retry_after_s: 5 });
-      const lastEventId = request.headers['last-event-id'];
-      let from: number | null = null;
-      const query = request.query as { from?: string };
-      if (query.from !== undefined) from = Number(query.from);
-      else if (lastEventId !== undefined) {
-        if (typeof lastEventId !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(lastEventId)) throw new SteleError('API_BAD_REQUEST', 'Last-Event-ID: expected a block height', { header: 'last-event-id' });
-        from = Number(lastEventId) + 1;
-      }
-      if (from !== null && from > Number.MAX_SAFE_INTEGER) throw new SteleError('API_BAD_REQUEST', `height ${from} is beyond 2^53 - 1`, { from });
+      const from = streamStart(request);
       reply.hijack();
       const res = reply.raw;
       if (binary) {

@@ -18,7 +18,7 @@
  * canonical bytes: `txFromJson(txToJson(tx)).bytes` equals `tx.bytes` and
  * `txToJson(txFromJson(json))` equals `json` for every accepted `json` (test/api/tx-json.test.ts).
  */
-import { fromHex, toHex } from '../ledger/assert.js';
+import { compareBytes, fromHex, toHex } from '../ledger/assert.js';
 import {
   AMOUNT_MAX,
   CONTRACT_ARGS_MAX,
@@ -206,12 +206,21 @@ function instanceField(value: unknown, field: string): number {
   return value;
 }
 
+/**
+ * A list of named entries, strictly ascending by name (SCL names are ASCII, so string order
+ * is the encoding's byte order). Order is checked here, where the entry can be named,
+ * rather than left to encodeTxBody (found in review: its refusal named "transaction").
+ */
 function namedList<T>(value: unknown, field: string, max: number, allowed: readonly string[], each: (o: Record<string, unknown>, field: string) => T): Array<{ name: string } & T> {
   if (!Array.isArray(value) || value.length > max) malformed(field, `expected a list of at most ${max} entries`);
+  let previous: string | null = null;
   return value.map((item: unknown, i) => {
     const o = object(item, `${field}[${i}]`);
     only(o, `${field}[${i}]`, ['name', ...allowed]);
-    return { name: textField(o.name, SCL_NAME_RE, `${field}[${i}].name`), ...each(o, `${field}[${i}]`) };
+    const name = textField(o.name, SCL_NAME_RE, `${field}[${i}].name`);
+    if (previous !== null && previous >= name) malformed(`${field}[${i}]`, 'names must be strictly ascending (and so unique)');
+    previous = name;
+    return { name, ...each(o, `${field}[${i}]`) };
   });
 }
 
@@ -324,6 +333,9 @@ export function txFromJson(value: unknown, maxBytes = TX_BYTES_MAX): Tx {
   only(o, 'transaction', ['id', 'chain_id', 'signers', 'expiry', 'payload', 'signatures']);
   const chainId = textField(o.chain_id, CHAIN_ID_RE, 'chain_id');
   const signers = listField(o.signers, 'signers', (x, f) => bytesField(x, PUBLIC_KEY_BYTES, f));
+  for (let i = 1; i < signers.length; i++) {
+    if (compareBytes(signers[i - 1] as Uint8Array, signers[i] as Uint8Array) >= 0) malformed(`signers[${i}]`, 'signers must be in strictly ascending byte order (and so unique)');
+  }
   if (typeof o.expiry !== 'number' || !Number.isSafeInteger(o.expiry) || o.expiry < 0) malformed('expiry', 'expected an integer in 0..2^53-1');
   const payload = payloadFromJson(o.payload);
   const signatures = listField(o.signatures, 'signatures', (x, f) => bytesField(x, SIGNATURE_BYTES, f));
@@ -332,7 +344,8 @@ export function txFromJson(value: unknown, maxBytes = TX_BYTES_MAX): Tx {
   try {
     bytes = encodeTx(encodeTxBody({ chainId, signers, expiry: o.expiry, payload }), signatures);
   } catch (error) {
-    // encodeTxBody refuses what the checks above cannot see (signer order) with RangeError.
+    // The checks above see everything encodeTxBody refuses; should one be missed, its
+    // RangeError or TypeError is still a refusal, of the whole transaction.
     if (error instanceof RangeError || error instanceof TypeError) malformed('transaction', error.message);
     throw error;
   }

@@ -159,7 +159,9 @@ test('POST /v1/transactions: malformed bodies, sizes and media types', async () 
   const reversed = txToJson(twoSigners);
   reversed.signers.reverse();
   delete reversed.id;
-  isError(await call('POST', '/v1/transactions', reversed), 400, 'TX_MALFORMED');
+  const outOfOrder = await call('POST', '/v1/transactions', reversed);
+  isError(outOfOrder, 400, 'TX_MALFORMED');
+  assert.equal(outOfOrder.json.error.details.field, 'signers[1]', 'the entry out of order (found in review: "transaction")');
   isError(await call('POST', '/v1/transactions', '{"chain_id":', { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions', '{"__proto__":{"a":1}}', { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions', Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
@@ -236,6 +238,29 @@ test('POST /v1/transactions/batch: per-item results, in order, at most 1,000', a
   const all = await call('POST', '/v1/transactions/batch', { transactions: thousand });
   assert.equal(all.status, 200);
   assert.equal(all.json.accepted, 1000);
+});
+
+test('POST /v1/transactions/batch, found in review: an item that is no object is refused alone (TX_MALFORMED); a body of the wrong shape still refuses the whole batch', async () => {
+  const { node, call } = setup();
+  const good = txToJson(transfer(alice, bob, 7n));
+  const r = await call('POST', '/v1/transactions/batch', { transactions: [good, 5, null, 'x', [], true] });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.accepted, 1);
+  assert.equal(r.json.refused, 5);
+  assert.deepEqual(r.json.results[0], { index: 0, id: good.id, status: 'pending' });
+  for (let index = 1; index <= 5; index++) {
+    assert.equal(r.json.results[index].status, 'refused');
+    assert.equal(r.json.results[index].error.code, 'TX_MALFORMED');
+    assert.equal(r.json.results[index].error.details.field, 'transaction');
+  }
+  assert.equal(node.mempool.size, 1);
+  // Nothing is written when the body itself is wrong.
+  const other = txToJson(transfer(alice, bob, 8n));
+  for (const body of [{ transactions: other }, { transactions: [other], extra: 1 }, { transaction: [other] }, [other], 5]) {
+    isError(await call('POST', '/v1/transactions/batch', JSON.stringify(body), { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
+  }
+  isError(await call('POST', '/v1/transactions/batch', `{"transactions":[${JSON.stringify(other)},`, { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
+  assert.equal(node.mempool.size, 1);
 });
 
 test('POST /v1/transactions/batch, binary: length-framed encodings give the JSON form\'s results; a bad frame refuses the whole request', async () => {
@@ -332,7 +357,17 @@ test('GET /v1/blocks/:height, /latest and ?from=&limit=: JSON and the exact enco
   isError(await call('GET', '/v1/blocks/0'), 400, 'API_BAD_REQUEST');
   isError(await call('GET', '/v1/blocks/01'), 400, 'API_BAD_REQUEST');
   isError(await call('GET', '/v1/blocks/99999999999999999'), 400, 'API_BAD_REQUEST');
-  isError(await call('GET', '/v1/blocks/9999999999999999'), 404, 'API_BLOCK_NOT_FOUND');
+  // Past 2^53 - 1 a height cannot be told from its neighbours: 400 with the text as sent,
+  // as ?from= answers (found in review: 404 naming the rounded height 9007199254740992).
+  for (const text of ['9007199254740992', '9007199254740993', '9999999999999999']) {
+    for (const accept of ['application/json', 'application/octet-stream']) {
+      const far = await call('GET', `/v1/blocks/${text}`, undefined, { accept });
+      isError(far, 400, 'API_BAD_REQUEST');
+      assert.equal(far.json.error.details.height, text);
+      assert.match(far.json.error.message, new RegExp(text));
+    }
+  }
+  isError(await call('GET', '/v1/blocks/9007199254740991'), 404, 'API_BLOCK_NOT_FOUND');
   const page = await call('GET', '/v1/blocks?from=2&limit=2');
   assert.deepEqual(page.json.blocks.map((b: { header: { height: number } }) => b.header.height), [2, 3]);
   assert.equal(page.json.next, 4);
@@ -382,6 +417,34 @@ test('binary block answers send the stored encodings without decoding a block', 
   assert.equal(first.readUInt32BE(0), 5 << 20);
   const rest = (await call('GET', '/v1/blocks?from=2&limit=2', undefined, octet)).raw;
   assert.equal(rest.length, 4 + (5 << 20) + 4 + 10);
+});
+
+test('block routes, found in review: Accept weights choose the form; q=0 refuses the binary form', async () => {
+  const { node, call } = setup();
+  await call('POST', '/v1/transactions', txToJson(transfer(alice, bob, 1n)));
+  const block = node.commit();
+  const formOf = async (url: string, accept: string): Promise<string> => {
+    const r = await call('GET', url, undefined, { accept });
+    assert.equal(r.status, 200, r.body);
+    return String(r.headers['content-type']).split(';')[0]!;
+  };
+  for (const url of ['/v1/blocks/1', '/v1/blocks/latest', '/v1/blocks?from=1']) {
+    // Before the fix, every one of these named application/octet-stream and got it.
+    assert.equal(await formOf(url, 'application/octet-stream;q=0, application/json'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/octet-stream; Q=0.0'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/json, application/octet-stream;q=0.5'), 'application/json', url);
+    assert.equal(await formOf(url, '*/*, application/octet-stream;q=0.9'), 'application/json', url);
+    // As before: named, with a weight at least the JSON form's.
+    assert.equal(await formOf(url, 'application/octet-stream'), 'application/octet-stream', url);
+    assert.equal(await formOf(url, 'application/json;q=0.5, application/octet-stream'), 'application/octet-stream', url);
+    assert.equal(await formOf(url, 'application/json, application/octet-stream'), 'application/octet-stream', url);
+    assert.equal(await formOf(url, 'text/html, Application/Octet-Stream;q=0.2'), 'application/octet-stream', url);
+    // Not named, or a weight that is no qvalue: the JSON form.
+    assert.equal(await formOf(url, '*/*'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/*'), 'application/json', url);
+    assert.equal(await formOf(url, 'application/octet-stream;q=2'), 'application/json', url);
+  }
+  assert.deepEqual(new Uint8Array((await call('GET', '/v1/blocks/1', undefined, { accept: 'application/octet-stream;q=0.1' })).raw), block.bytes);
 });
 
 test('GET /v1/accounts/:publicKey: balances as decimal strings, identity, records', async () => {

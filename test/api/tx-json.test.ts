@@ -121,7 +121,9 @@ test('every non-canonical or wrong spelling is refused with TX_MALFORMED naming 
   };
   const payloadOf = (j: TxJson) => j.payload as unknown as Record<string, unknown>;
   refused(edit((j) => (j.signers[0] = (j.signers[0] as string).toUpperCase())), 'signers[0]');
-  refused(edit((j) => j.signers.reverse()), 'transaction'); // not ascending
+  // Found in review: order errors named "transaction", not the entry (docs/api.md says `signers[1]`).
+  refused(edit((j) => j.signers.reverse()), 'signers[1]'); // not ascending
+  refused(edit((j) => (j.signers[1] = j.signers[0] as string)), 'signers[1]'); // repeated
   refused(edit((j) => j.signatures.pop()), 'signatures');
   refused(edit((j) => (j.expiry = 1.5)), 'expiry');
   refused(edit((j) => ((j as Record<string, unknown>).expiry = '9')), 'expiry');
@@ -169,7 +171,14 @@ test('contract payloads: canonical spellings only', () => {
   });
   const p = create.payload as Extract<TxJson['payload'], { type: 'create' }>;
   const base = { ...create, id: undefined };
-  refused({ ...base, payload: { ...p, parties: [p.parties[1], p.parties[0]] } }, 'transaction'); // not ascending
+  refused({ ...base, payload: { ...p, parties: [p.parties[1], p.parties[0]] } }, 'payload.parties[1]'); // not ascending (found in review: "transaction")
+  refused({ ...base, payload: { ...p, parties: [p.parties[0], p.parties[0]] } }, 'payload.parties[1]'); // repeated
+  const price = p.params[0]!;
+  refused({ ...base, payload: { ...p, params: [price, { name: 'fee', value: price.value }] } }, 'payload.params[1]');
+  refused({ ...base, payload: { ...p, refs: [{ name: 'b', instance: 1 }, { name: 'a', instance: 2 }, { name: 'c', instance: 3 }] } }, 'payload.refs[1]');
+  refused({ ...base, payload: { ...p, refs: [{ name: 'a', instance: 1 }, { name: 'b', instance: 2 }, { name: 'b', instance: 3 }] } }, 'payload.refs[2]');
+  // Names compare by bytes: upper case sorts before lower case, as in the canonical encoding.
+  assert.equal(txFromJson({ ...base, payload: { ...p, refs: [{ name: 'Z', instance: 1 }, { name: 'a', instance: 2 }] } }).body.payload.type, 'create');
   refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'int', value: '-0' } }] } }, 'payload.params[0].value.value');
   refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'int', value: '007' } }] } }, 'payload.params[0].value.value');
   refused({ ...base, payload: { ...p, params: [{ name: 'price', value: { kind: 'int', value: (1n << 512n).toString() } }] } }, 'payload.params[0].value.value');
