@@ -12,10 +12,12 @@
  *   child -> parent  {type: 'ready'} | {type: 'status', role, commitIndex, leader}
  *                    {type: 'committed', slot, count}            after the slot is durable here
  *                    {type: 'load-done', committed, seconds, latencies_ms: number[]}
+ *                    {type: 'load-failed', error}   a batch of the load lost its slot to another value
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { bytesEqual } from '../ledger/assert.js';
 import { keyPairFromSeed, Signer, verify } from '../ledger/ed25519.js';
 import { AcceptorLog, MappedLog } from '../native/mapped-log.js';
 import { Transport } from '../native/transport.js';
@@ -58,8 +60,18 @@ async function main(): Promise<void> {
     onMessages: (batch) => deliver?.(batch),
     onLog: () => {},
   });
-  const waiting: Array<{ value: Uint8Array; at: number; resolve: () => void }> = [];
-  const inFlight = new Map<number, Array<{ at: number; resolve: () => void }>>();
+  interface Waiter {
+    readonly value: Uint8Array;
+    readonly resolve: () => void;
+    readonly reject: (error: Error) => void;
+  }
+  const waiting: Waiter[] = [];
+  /**
+   * What this replica proposed at each slot and who waits for it. After a leader change
+   * another replica's value can be committed at that slot instead; the waiters are answered
+   * only when the committed value is the very batch proposed, and refused otherwise.
+   */
+  const inFlight = new Map<number, { readonly batch: Uint8Array; readonly waiters: readonly Waiter[] }>();
   const driver: ReplicaDriver = new ReplicaDriver({
     tickMs: spec.tickMs,
     config: {
@@ -89,8 +101,15 @@ async function main(): Promise<void> {
           committedLog.append(committedRecord(e.slot, e.value, e.certificate));
           const values = decodeBatch(e.value);
           process.send?.({ type: 'committed', slot: e.slot, count: values.length, ...(spec.reportValues === true ? { values: values.map((v) => Buffer.from(v).toString('utf8')) } : {}) });
-          for (const w of inFlight.get(e.slot) ?? []) w.resolve();
-          inFlight.delete(e.slot);
+          const proposed = inFlight.get(e.slot);
+          if (proposed !== undefined) {
+            inFlight.delete(e.slot);
+            if (bytesEqual(proposed.batch, e.value)) for (const w of proposed.waiters) w.resolve();
+            else {
+              const error = new Error(`slot ${e.slot} committed another replica's value; the ${proposed.waiters.length} values this replica proposed there were not committed`);
+              for (const w of proposed.waiters) w.reject(error);
+            }
+          }
         }
         // This replica's own copy of committed values is a convenience (a majority of
         // acceptor logs already holds them): it is made durable at most every 20 ms, so it
@@ -113,16 +132,23 @@ async function main(): Promise<void> {
     while (waiting.length > 0) {
       const slot = driver.core.proposableSlot();
       if (slot === null) return;
-      const batch = waiting.splice(0, 4096);
-      driver.propose(encodeBatch(batch.map((w) => w.value)));
-      inFlight.set(slot, batch.map((w) => ({ at: w.at, resolve: w.resolve })));
+      const waiters = waiting.splice(0, 4096);
+      const batch = encodeBatch(waiters.map((w) => w.value));
+      const proposedAt = driver.propose(batch);
+      if (proposedAt === null) {
+        waiting.unshift(...waiters);
+        return;
+      }
+      if (proposedAt !== slot) throw new Error(`proposed at slot ${proposedAt}, expected ${slot}`);
+      inFlight.set(slot, { batch, waiters });
     }
   };
   setInterval(propose, 1).unref();
   driver.start();
+  /** Resolves once `value` is committed in a batch this replica proposed; rejects if that batch lost its slot. */
   const submit = (value: Uint8Array): Promise<void> =>
-    new Promise((resolve) => {
-      waiting.push({ value, at: performance.now(), resolve });
+    new Promise((resolve, reject) => {
+      waiting.push({ value, resolve, reject });
       queueMicrotask(propose);
     });
   process.on('message', (m: { type: string; values?: string[]; concurrency?: number; valueBytes?: number; seconds?: number }) => {
@@ -130,7 +156,9 @@ async function main(): Promise<void> {
       const s = driver.core.status();
       process.send?.({ type: 'status', role: s.role, commitIndex: s.commitIndex, leader: s.role === 'leader' ? index : s.leaderKnown ? s.leaderBallot.leader : null });
     } else if (m.type === 'submit') {
-      for (const v of m.values ?? []) void submit(Uint8Array.from(Buffer.from(v, 'base64')));
+      // The parent learns what was committed from the 'committed' messages; a batch that
+      // lost its slot to another leader's value is simply not among them.
+      for (const v of m.values ?? []) submit(Uint8Array.from(Buffer.from(v, 'base64'))).catch(() => {});
     } else if (m.type === 'load') {
       const concurrency = m.concurrency ?? 64;
       const value = new Uint8Array(m.valueBytes ?? 256).fill(0x62);
@@ -138,7 +166,7 @@ async function main(): Promise<void> {
       const latencies: number[] = [];
       let count = 0;
       const started = performance.now();
-      void Promise.all(
+      Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (performance.now() < end) {
             const t = performance.now();
@@ -147,7 +175,10 @@ async function main(): Promise<void> {
             count++;
           }
         }),
-      ).then(() => process.send?.({ type: 'load-done', committed: count, seconds: (performance.now() - started) / 1000, latencies_ms: latencies }));
+      ).then(
+        () => process.send?.({ type: 'load-done', committed: count, seconds: (performance.now() - started) / 1000, latencies_ms: latencies }),
+        (error: unknown) => process.send?.({ type: 'load-failed', error: error instanceof Error ? error.message : String(error) }),
+      );
     }
   });
   const stop = async (): Promise<void> => {
