@@ -11,100 +11,18 @@
  * `--low-only 1` runs only the one-in-flight rounds (for latency work); the throughput
  * fields are then null.
  */
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClusterSpec } from './consensus-lib.js';
+import { steleRound, type Load } from './consensus-round.js';
 import { etcdPutLoad, startEtcd } from './etcd.js';
-import { arg, median, note, randomPortBase, round } from './util.js';
+import { arg, median, note, round } from './util.js';
 
 const runs = arg('runs', 3);
 const seconds = arg('seconds', 5);
 const concurrency = arg('concurrency', 64);
 const lowOnly = arg('low-only', 0) === 1;
-const PEER = fileURLToPath(new URL('./consensus-peer.js', import.meta.url));
-
-interface Load {
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-}
-
-function summarize(count: number, elapsed: number, latencies: number[]): Load {
-  const sorted = latencies.slice().sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-  return { perSecond: count / elapsed, p50: at(0.5), p99: at(0.99) };
-}
-
-async function steleRound(c: number, s: number): Promise<Load> {
-  const dir = mkdtempSync(join(tmpdir(), 'stele-bench-paxos-'));
-  const base = randomPortBase(3);
-  const spec: ClusterSpec = { seeds: [0, 1, 2].map(() => randomBytes(32).toString('hex')), ports: [base, base + 1, base + 2], tickMs: 10 };
-  const children: ChildProcess[] = [];
-  const roles: string[] = ['', '', ''];
-  try {
-    await Promise.all(
-      [0, 1, 2].map(
-        (i) =>
-          new Promise<void>((resolve) => {
-            const child = fork(PEER, [join(dir, `p${i}`), String(i), JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-            children[i] = child;
-            child.on('message', (m: { type: string; role?: string }) => {
-              if (m.type === 'ready') resolve();
-              if (m.type === 'status') roles[i] = m.role ?? '';
-            });
-          }),
-      ),
-    );
-    let leader = -1;
-    for (let t = 0; t < 500 && leader < 0; t++) {
-      for (const child of children) child.send({ type: 'status' });
-      await sleep(20);
-      leader = roles.indexOf('leader');
-    }
-    if (leader < 0) throw new Error('no leader elected');
-    const load = (seconds: number): Promise<{ committed: number; seconds: number; latencies_ms: number[] }> =>
-      new Promise((resolve) => {
-        const on = (m: { type: string; committed: number; seconds: number; latencies_ms: number[] }): void => {
-          if (m.type !== 'load-done') return;
-          children[leader]!.off('message', on);
-          resolve(m);
-        };
-        children[leader]!.on('message', on);
-        children[leader]!.send({ type: 'load', concurrency: c, valueBytes: 256, seconds });
-      });
-    // A short unmeasured warm-up, as etcd's round has its probe: the same work, so the
-    // measured run does not include compiling the hot paths.
-    await load(Math.min(0.5, s / 4));
-    const r = await load(s);
-    return summarize(r.committed, r.seconds, r.latencies_ms);
-  } finally {
-    // A peer that has not exited 10 s after SIGTERM is killed (and said so), so one stuck
-    // shutdown cannot hang the benchmark.
-    await Promise.all(
-      children.map(
-        (ch, i) =>
-          new Promise((r) => {
-            if (ch.exitCode !== null || ch.signalCode !== null) return r(null);
-            const late = setTimeout(() => {
-              note(`peer ${i} did not exit within 10 s of SIGTERM; killing it`);
-              ch.kill('SIGKILL');
-            }, 10_000);
-            ch.once('exit', () => {
-              clearTimeout(late);
-              r(null);
-            });
-            ch.kill('SIGTERM');
-          }),
-      ),
-    );
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 async function etcdRound(c: number, s: number): Promise<Load> {
   const cluster = await startEtcd(join(tmpdir(), `stele-bench-etcd-${process.pid}`), 23_790);
@@ -133,50 +51,66 @@ async function settle(): Promise<void> {
   await sleep(1000);
 }
 
-for (let k = 0; k < runs; k++) {
-  if (!lowOnly) {
-    await settle();
-    stele.push(await steleRound(concurrency, seconds));
-    note(`stele  c=${concurrency}: ${round(stele.at(-1)!.perSecond)}/s p50 ${round(stele.at(-1)!.p50, 2)} ms p99 ${round(stele.at(-1)!.p99, 2)} ms`);
-    await settle();
-    etcd.push(await etcdRound(concurrency, seconds));
-    note(`etcd   c=${concurrency}: ${round(etcd.at(-1)!.perSecond)}/s p50 ${round(etcd.at(-1)!.p50, 2)} ms p99 ${round(etcd.at(-1)!.p99, 2)} ms`);
+async function measureAll(): Promise<void> {
+  for (let k = 0; k < runs; k++) {
+    if (!lowOnly) {
+      await settle();
+      stele.push(await steleRound(concurrency, seconds));
+      note(`stele  c=${concurrency}: ${round(stele.at(-1)!.perSecond)}/s p50 ${round(stele.at(-1)!.p50, 2)} ms p99 ${round(stele.at(-1)!.p99, 2)} ms`);
+      await settle();
+      etcd.push(await etcdRound(concurrency, seconds));
+      note(`etcd   c=${concurrency}: ${round(etcd.at(-1)!.perSecond)}/s p50 ${round(etcd.at(-1)!.p50, 2)} ms p99 ${round(etcd.at(-1)!.p99, 2)} ms`);
+    }
+    const low = async (system: 'stele' | 'etcd'): Promise<void> => {
+      await settle();
+      if (system === 'stele') steleLow.push(await steleRound(1, Math.min(seconds, 2)));
+      else etcdLow.push(await etcdRound(1, Math.min(seconds, 2)));
+    };
+    if (k % 2 === 0) {
+      await low('stele');
+      await low('etcd');
+    } else {
+      await low('etcd');
+      await low('stele');
+    }
+    note(`low load (1 in flight): stele p50 ${round(steleLow.at(-1)!.p50, 2)} ms, etcd p50 ${round(etcdLow.at(-1)!.p50, 2)} ms`);
   }
-  const low = async (system: 'stele' | 'etcd'): Promise<void> => {
-    await settle();
-    if (system === 'stele') steleLow.push(await steleRound(1, Math.min(seconds, 2)));
-    else etcdLow.push(await etcdRound(1, Math.min(seconds, 2)));
-  };
-  if (k % 2 === 0) {
-    await low('stele');
-    await low('etcd');
-  } else {
-    await low('etcd');
-    await low('stele');
-  }
-  note(`low load (1 in flight): stele p50 ${round(steleLow.at(-1)!.p50, 2)} ms, etcd p50 ${round(etcdLow.at(-1)!.p50, 2)} ms`);
 }
-const m = (xs: Load[], f: (x: Load) => number): number | null => (xs.length === 0 ? null : median(xs.map(f)));
-const r2 = (x: number | null, digits = 0): number | null => (x === null ? null : round(x, digits));
-const ratios = stele.map((x, i) => x.perSecond / etcd[i]!.perSecond);
-const lowP50 = m(steleLow, (x) => x.p50) as number;
-const etcdLowP50 = m(etcdLow, (x) => x.p50) as number;
-const result = {
-  bench: 'consensus',
-  runs,
-  seconds,
-  concurrency,
-  value_bytes: 256,
-  committed_values_per_s: r2(m(stele, (x) => x.perSecond)),
-  p50_commit_ms: r2(m(stele, (x) => x.p50), 2),
-  p99_commit_ms: r2(m(stele, (x) => x.p99), 2),
-  low_load_p50_ms: round(lowP50, 2),
-  etcd_puts_per_s: r2(m(etcd, (x) => x.perSecond)),
-  etcd_p50_ms: r2(m(etcd, (x) => x.p50), 2),
-  etcd_p99_ms: r2(m(etcd, (x) => x.p99), 2),
-  etcd_low_load_p50_ms: round(etcdLowP50, 2),
-  vs_etcd_ratio: ratios.length === 0 ? null : round(median(ratios), 2),
-  target_5x_etcd_met: ratios.length === 0 ? null : median(ratios) >= 5,
-  target_low_load_p50_met: lowP50 <= etcdLowP50,
-};
-process.stdout.write(`${JSON.stringify(result)}\n`);
+
+/** The JSON line, from the medians of the rounds. */
+function report(): void {
+  const m = (xs: Load[], f: (x: Load) => number): number | null => (xs.length === 0 ? null : median(xs.map(f)));
+  const r2 = (x: number | null, digits = 0): number | null => (x === null ? null : round(x, digits));
+  const ratios = stele.map((x, i) => x.perSecond / etcd[i]!.perSecond);
+  const lowP50 = m(steleLow, (x) => x.p50) as number;
+  const etcdLowP50 = m(etcdLow, (x) => x.p50) as number;
+  const result = {
+    bench: 'consensus',
+    runs,
+    seconds,
+    concurrency,
+    value_bytes: 256,
+    committed_values_per_s: r2(m(stele, (x) => x.perSecond)),
+    p50_commit_ms: r2(m(stele, (x) => x.p50), 2),
+    p99_commit_ms: r2(m(stele, (x) => x.p99), 2),
+    low_load_p50_ms: round(lowP50, 2),
+    etcd_puts_per_s: r2(m(etcd, (x) => x.perSecond)),
+    etcd_p50_ms: r2(m(etcd, (x) => x.p50), 2),
+    etcd_p99_ms: r2(m(etcd, (x) => x.p99), 2),
+    etcd_low_load_p50_ms: round(etcdLowP50, 2),
+    vs_etcd_ratio: ratios.length === 0 ? null : round(median(ratios), 2),
+    target_5x_etcd_met: ratios.length === 0 ? null : median(ratios) >= 5,
+    target_low_load_p50_met: lowP50 <= etcdLowP50,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+try {
+  await measureAll();
+  report();
+} catch (error) {
+  // No JSON line: a round with a peer that died, a load that failed or timed out, or an
+  // unclean shutdown is not a result.
+  process.stderr.write(`bench:consensus failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}
