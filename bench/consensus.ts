@@ -24,23 +24,28 @@ const seconds = arg('seconds', 5);
 const concurrency = arg('concurrency', 64);
 const lowOnly = arg('low-only', 0) === 1;
 
-async function etcdRound(c: number, s: number): Promise<Load> {
+/** An etcd round's figures and its measured run's retried puts (a retried put counts once, its latency from the first attempt). */
+interface EtcdLoad extends Load {
+  readonly retries: number;
+}
+
+async function etcdRound(c: number, s: number): Promise<EtcdLoad> {
   const cluster = await startEtcd(join(tmpdir(), `stele-bench-etcd-${process.pid}`), 23_790);
   try {
     // Size the run to take about `s` seconds at the rate a short probe shows.
     const probe = await etcdPutLoad(cluster, 'grpc', c, Math.max(c * 4, 200), 256);
     const total = Math.max(c * 4, Math.round(probe.puts_per_s * s));
     const r = await etcdPutLoad(cluster, 'grpc', c, total, 256);
-    return { perSecond: r.puts_per_s, p50: r.p50_ms, p99: r.p99_ms };
+    return { perSecond: r.puts_per_s, p50: r.p50_ms, p99: r.p99_ms, retries: r.retries };
   } finally {
     await cluster.stop();
   }
 }
 
 const stele: Load[] = [];
-const etcd: Load[] = [];
+const etcd: EtcdLoad[] = [];
 const steleLow: Load[] = [];
-const etcdLow: Load[] = [];
+const etcdLow: EtcdLoad[] = [];
 /**
  * Before each round: write back every dirty page and pause, so a round does not pay for the
  * previous round's writeback (the throughput rounds leave tens of MiB dirty, mostly etcd's
@@ -59,7 +64,7 @@ async function measureAll(): Promise<void> {
       note(`stele  c=${concurrency}: ${round(stele.at(-1)!.perSecond)}/s p50 ${round(stele.at(-1)!.p50, 2)} ms p99 ${round(stele.at(-1)!.p99, 2)} ms`);
       await settle();
       etcd.push(await etcdRound(concurrency, seconds));
-      note(`etcd   c=${concurrency}: ${round(etcd.at(-1)!.perSecond)}/s p50 ${round(etcd.at(-1)!.p50, 2)} ms p99 ${round(etcd.at(-1)!.p99, 2)} ms`);
+      note(`etcd   c=${concurrency}: ${round(etcd.at(-1)!.perSecond)}/s p50 ${round(etcd.at(-1)!.p50, 2)} ms p99 ${round(etcd.at(-1)!.p99, 2)} ms, ${etcd.at(-1)!.retries} retries`);
     }
     const low = async (system: 'stele' | 'etcd'): Promise<void> => {
       await settle();
@@ -79,6 +84,7 @@ async function measureAll(): Promise<void> {
 
 /** The JSON line, from the medians of the rounds. */
 function report(): void {
+  const sum = (xs: EtcdLoad[]): number => xs.reduce((total, x) => total + x.retries, 0);
   const m = (xs: Load[], f: (x: Load) => number): number | null => (xs.length === 0 ? null : median(xs.map(f)));
   const r2 = (x: number | null, digits = 0): number | null => (x === null ? null : round(x, digits));
   const ratios = stele.map((x, i) => x.perSecond / etcd[i]!.perSecond);
@@ -98,6 +104,8 @@ function report(): void {
     etcd_p50_ms: r2(m(etcd, (x) => x.p50), 2),
     etcd_p99_ms: r2(m(etcd, (x) => x.p99), 2),
     etcd_low_load_p50_ms: round(etcdLowP50, 2),
+    etcd_retries: lowOnly ? null : sum(etcd),
+    etcd_low_load_retries: sum(etcdLow),
     vs_etcd_ratio: ratios.length === 0 ? null : round(median(ratios), 2),
     target_5x_etcd_met: ratios.length === 0 ? null : median(ratios) >= 5,
     target_low_load_p50_met: lowP50 <= etcdLowP50,
