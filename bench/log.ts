@@ -126,6 +126,8 @@ async function measure(which: 'mapped' | 'fs', place: string, batch: Uint8Array[
 }
 
 const result: Record<string, unknown> = { bench: 'log', runs, batch: BATCH };
+/** Per size, the unrounded medians the targets are judged on (the JSON shows them rounded). */
+const judged: Array<{ write: number; readVerified: number; readUnverified: number }> = [];
 const root = mkdtempSync(join(tmpdir(), 'stele-bench-log-'));
 try {
   for (const size of sizes) {
@@ -165,14 +167,17 @@ try {
     result[`read_ratio_${size.name}`] = round(median(rates.readRatio), 2);
     result[`mapped_views_per_s_${size.name}`] = round(median(rates.mappedView));
     result[`view_vs_pread_ratio_${size.name}`] = round(median(rates.viewRatio), 2);
+    judged.push({ write: median(rates.ratio), readVerified: median(rates.readRatio), readUnverified: median(rates.viewRatio) });
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
 result.mapped_vs_fs_ratio = result.mapped_vs_fs_ratio_256B;
-result.target_ratio_met = sizes.every((s) => (result[`mapped_vs_fs_ratio_${s.name}`] as number) >= 1);
+// Targets on the unrounded medians: a rounded 1.00 or 5.00 can hide a miss (0.996, 4.996).
+if (judged.length !== sizes.length) throw new Error(`measured ${judged.length} sizes of ${sizes.length}`);
+result.target_ratio_met = judged.every((j) => j.write >= 1);
 // Two read figures: both sides verifying checksums, and both sides not (zero-copy view
 // against pread into a fresh buffer).
-result.target_reads_verified_met = sizes.every((s) => (result[`read_ratio_${s.name}`] as number) >= 5);
-result.target_reads_unverified_met = sizes.every((s) => (result[`view_vs_pread_ratio_${s.name}`] as number) >= 5);
+result.target_reads_verified_met = judged.every((j) => j.readVerified >= 5);
+result.target_reads_unverified_met = judged.every((j) => j.readUnverified >= 5);
 process.stdout.write(`${JSON.stringify(result)}\n`);
