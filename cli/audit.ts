@@ -18,12 +18,14 @@ function fromFile(path: string, genesisHash: Uint8Array): ChainSource {
     throw new SteleError('CHAIN_FILE_INVALID', `${path} is a chain of genesis ${toHex(file.genesisHash)}, not of the genesis given (${toHex(genesisHash)})`);
   }
   const blocks = file.blocks();
+  // A framing error: the blocks before it are verified first, as with a data directory.
+  const damage = file.damage === null ? null : { height: file.damage.height, code: 'CHAIN_FILE_INVALID' as const, message: file.damage.message };
   return {
     blocks: (async function* () {
       yield* blocks;
     })(),
     count: file.count,
-    damage: null,
+    damage,
     tornBytes: 0,
     close: async () => file.close(),
   };
@@ -81,7 +83,7 @@ export async function auditCommand(args: string[]): Promise<number> {
     else source = fromFile(files[0] as string, genesis.hash);
   } catch (error) {
     if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
-    // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.
+    // A file whose header is broken is an invalid chain (exit 1), not an I/O failure.
     const height = typeof error.details.height === 'number' ? error.details.height : 1;
     const failure = { height, code: error.code, message: error.reason };
     if (json) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, failed_transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast', compare: [] });

@@ -14,8 +14,11 @@ export interface ChainSource {
   readonly blocks: AsyncIterable<Uint8Array>;
   /** Blocks the source holds (known up front). */
   readonly count: number;
-  /** A damaged record found on open: block `height` is the first bad one. */
-  readonly damage: { height: number; code: 'STORE_CORRUPT'; message: string } | null;
+  /**
+   * Damage found on open (a damaged record or segment, a chain file's framing): block
+   * `height` is the first bad one, and `blocks` serves the blocks before it.
+   */
+  readonly damage: { height: number; code: 'STORE_CORRUPT' | 'CHAIN_FILE_INVALID'; message: string } | null;
   readonly tornBytes: number;
   close(): Promise<void>;
 }
@@ -25,7 +28,8 @@ const PAGE_BLOCKS = 100;
 /**
  * A data directory, read-only: nothing is repaired or cut, problems are reported. Damage
  * found on open (a missing segment, a bad segment header) is the chain's first bad block,
- * as damage inside a record is, not an I/O failure.
+ * as damage inside a record is, not an I/O failure: the mapped log serves the blocks before
+ * it and names the first block it affects (the first record of that segment).
  * @throws SteleError CLI_IO (no block log), CLI_USAGE (two block logs), STORE_IO
  */
 export function fromDataDir(dir: string): ChainSource {
@@ -71,19 +75,20 @@ export function fromDataDir(dir: string): ChainSource {
   } catch (error) {
     return damagedOnOpen(error);
   }
-  const corruption = log.opened.corruption;
+  // With the path: damage on open is in a segment file (its header, or one that is missing).
+  const corruption = log.stats().corruption;
   return {
     blocks: (async function* () {
       for (let i = 0; i < log.length; i++) yield Uint8Array.from(log.read(i));
     })(),
     count: log.length,
-    damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: record at byte ${corruption.offset} of the mapped log: ${corruption.reason}` },
+    damage: corruption === null ? null : { height: corruption.record + 1, code: 'STORE_CORRUPT', message: `block ${corruption.record + 1}: ${corruption.path}, byte ${corruption.offset}: ${corruption.reason}` },
     tornBytes: log.opened.tornBytes,
     close: () => log.close(),
   };
 }
 
-/** A log that refused to open as corrupt: no block to read, and its first bad block named. */
+/** A log that refused to open as corrupt (a plain log's header): no block to read, and its first bad block named. */
 function damagedOnOpen(error: unknown): ChainSource {
   if (!isSteleError(error, 'STORE_CORRUPT')) throw error;
   const record = typeof error.details.record === 'number' ? error.details.record : 0;

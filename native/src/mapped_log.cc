@@ -245,7 +245,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
                        });
   }
 
-  // new MappedLog(dir, segmentBytes, recordBytesMax)
+  // new MappedLog(dir, segmentBytes, recordBytesMax, readOnly)
   explicit MappedLog(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedLog>(info) {
     Napi::Env env = info.Env();
     if (info.Length() != 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBoolean())
@@ -297,15 +297,28 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
     closedir(d);
     std::sort(found.begin(), found.end());
-    for (size_t i = 0; i < found.size(); i++) {
-      if (found[i] != i)
-        ThrowCoded(env, "STORE_CORRUPT", "segment " + std::to_string(i) + " is missing", SegmentPath(i));
-    }
-    if (found.size() > kSegmentsMax) ThrowCoded(env, "STORE_CORRUPT", "too many segments", dir_);
-    for (size_t i = 0; i < found.size() && corrupt_reason_.empty(); i++) OpenSegment(env, i, i + 1 == found.size());
+    // Segments 0..present-1 are there; segment `present`, if any file follows, is missing.
+    size_t present = 0;
+    while (present < found.size() && found[present] == present) present++;
+    if (present < found.size() && !read_only_)
+      ThrowCoded(env, "STORE_CORRUPT", "segment " + std::to_string(present) + " is missing", SegmentPath(present));
+    if (present > kSegmentsMax) ThrowCoded(env, "STORE_CORRUPT", "too many segments", dir_);
+    // A read-only open (audits) reads the segments before damage found here, as it does the
+    // records before a bad one, and records the damage at the first record it affects: the
+    // audit verifies those blocks and names the first bad one (found in review, 2026-12-01:
+    // "segment 1 is missing" was thrown as damage to record 0, and a bad header in segment
+    // k >= 1 as damage before any block was checked).
+    for (size_t i = 0; i < present && corrupt_reason_.empty(); i++) OpenSegment(env, i, i + 1 == found.size());
+    if (present < found.size() && corrupt_reason_.empty())
+      CorruptAt(SegmentPath(present), 0, "segment " + std::to_string(present) + " is missing");
     if (segments_.empty()) {
-      if (read_only_) ThrowCoded(env, "STORE_IO", "no log segments in " + dir_, dir_);
-      CreateSegment(env, 0);
+      if (!read_only_) {
+        CreateSegment(env, 0);
+      } else if (corrupt_reason_.empty()) {
+        ThrowCoded(env, "STORE_IO", "no log segments in " + dir_, dir_);
+      } else {
+        return;  // damage at record 0: nothing to serve, nothing to persist
+      }
     }
     if (!read_only_) {
       // What a killed process appended but never persisted is still in the page cache, and
@@ -385,6 +398,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
     if (!problem.empty()) {
       close(fd);
+      if (read_only_) {
+        CorruptAt(path, 0, problem);
+        return;
+      }
       ThrowCoded(env, "STORE_CORRUPT", problem, path, 0, static_cast<int64_t>(positions_.size()));
     }
     Segment seg;
@@ -402,8 +419,14 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       ThrowCoded(env, "STORE_CORRUPT", "record " + std::to_string(positions_.size()) + " at byte " + std::to_string(at) + ": " + problem,
                  seg.path, static_cast<int64_t>(at), static_cast<int64_t>(positions_.size()));
     }
+    CorruptAt(seg.path, at, problem);
+  }
+
+  // Read-only opens: damage at byte `at` of `path`, before record positions_.size().
+  void CorruptAt(const std::string& path, uint64_t at, const std::string& problem) {
+    STELE_INVARIANT(read_only_ && corrupt_reason_.empty(), "damage is recorded once, by read-only opens");
     corrupt_reason_ = problem;
-    corrupt_path_ = seg.path;
+    corrupt_path_ = path;
     corrupt_offset_ = at;
   }
 

@@ -545,6 +545,56 @@ test('mapped log read-only (audits): reports a torn tail and corruption, changes
   rmSync(dir, { recursive: true });
 });
 
+/** The number of a segment's first record, from its header (u64 at byte 24). */
+function firstRecord(dir: string, index: number): number {
+  return Number(readFileSync(segmentPath(dir, index)).readBigUInt64LE(24));
+}
+
+test('mapped log read-only, found in review: a missing segment or a bad segment header is corruption at the first record it affects, after the records before it; a writable open still refuses', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 150; i++) log.append(expectedRecord(i));
+  await log.persist();
+  await log.close();
+  const first1 = firstRecord(dir, 1);
+  const first2 = firstRecord(dir, 2);
+  assert.ok(first1 > 0 && first2 > first1);
+  const readOnly = () => MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true });
+  const expectPrefix = async (length: number, corruption: { record: number; offset: number; path: string; reason: RegExp }) => {
+    const ro = readOnly();
+    assert.equal(ro.length, length);
+    const c = ro.stats().corruption;
+    assert.ok(c !== null);
+    assert.deepEqual([c.record, c.offset, c.path], [corruption.record, corruption.offset, corruption.path]);
+    assert.match(c.reason, corruption.reason);
+    for (let i = 0; i < length; i++) assert.deepEqual(ro.read(i), expectedRecord(i));
+    await ro.close();
+    assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  };
+  // Segments 0 and 2 without 1: the records of segment 0 are there, record first1 is not.
+  const second = readFileSync(segmentPath(dir, 1));
+  rmSync(segmentPath(dir, 1));
+  await expectPrefix(first1, { record: first1, offset: 0, path: segmentPath(dir, 1), reason: /^segment 1 is missing$/ });
+  writeFileSync(segmentPath(dir, 1), second);
+  // A bad header in segment 2: segments 0 and 1 are read.
+  const third = readFileSync(segmentPath(dir, 2));
+  poke(segmentPath(dir, 2), 16, Uint8Array.of(7)); // the segment index: the header checksum fails
+  await expectPrefix(first2, { record: first2, offset: 0, path: segmentPath(dir, 2), reason: /checksum mismatch/ });
+  writeFileSync(segmentPath(dir, 2), third);
+  // In segment 0, both are corruption at record 0, and nothing is served.
+  const zeroth = readFileSync(segmentPath(dir, 0));
+  poke(segmentPath(dir, 0), 0, Uint8Array.of(0x58));
+  await expectPrefix(0, { record: 0, offset: 0, path: segmentPath(dir, 0), reason: /bad magic/ });
+  rmSync(segmentPath(dir, 0));
+  await expectPrefix(0, { record: 0, offset: 0, path: segmentPath(dir, 0), reason: /^segment 0 is missing$/ });
+  writeFileSync(segmentPath(dir, 0), zeroth);
+  const whole = readOnly();
+  assert.equal(whole.length, 150);
+  assert.equal(whole.stats().corruption, null);
+  await whole.close();
+  rmSync(dir, { recursive: true });
+});
+
 /** Resident KiB of this process's mappings of `path` (/proc/self/smaps). */
 function residentKiB(path: string): number {
   let total = 0;
