@@ -71,7 +71,7 @@ export function fromDataDir(dir: string): ChainSource {
   if (!existsSync(mapped)) throw new SteleError('CLI_IO', `no block log in ${dir} (neither blocks.log nor blocks/)`);
   let log: MappedBlockLog;
   try {
-    log = MappedBlockLog.open(mapped, { readOnly: true });
+    log = MappedBlockLog.open(mapped, { readOnly: true, recordBytesMin: BLOCK_ENCODING_BYTES_MIN });
   } catch (error) {
     return damagedOnOpen(error);
   }

@@ -245,11 +245,12 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
                        });
   }
 
-  // new MappedLog(dir, segmentBytes, recordBytesMax, readOnly)
+  // new MappedLog(dir, segmentBytes, recordBytesMax, readOnly, recordBytesMin)
   explicit MappedLog(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedLog>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() != 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBoolean())
-      throw Napi::TypeError::New(env, "MappedLog(dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean)");
+    if (info.Length() != 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBoolean() ||
+        !info[4].IsNumber())
+      throw Napi::TypeError::New(env, "MappedLog(dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean, recordBytesMin: number)");
     read_only_ = info[3].As<Napi::Boolean>().Value();
     dir_ = info[0].As<Napi::String>().Utf8Value();
     double segment = info[1].As<Napi::Number>().DoubleValue();
@@ -260,6 +261,12 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     if (!(record >= 0 && record <= static_cast<double>(segment_bytes_ - kHeaderBytes - kFrameBytes)))
       throw Napi::RangeError::New(env, "recordBytesMax must fit one segment after its header and frame");
     record_bytes_max_ = static_cast<uint64_t>(record);
+    // Read-only opens (audits) only: a validator must never refuse its own log over it.
+    double record_min = info[4].As<Napi::Number>().DoubleValue();
+    if (!(record_min >= 0 && record_min <= record) || record_min != static_cast<double>(static_cast<uint64_t>(record_min)) ||
+        (record_min > 0 && !read_only_))
+      throw Napi::RangeError::New(env, "recordBytesMin must be an integer in [0, recordBytesMax], and 0 unless read-only");
+    record_bytes_min_ = static_cast<uint64_t>(record_min);
     Recover(env);
     tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                           "stele.persist", 2, 1);
@@ -454,6 +461,12 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         problem = "checksum mismatch";
       else if (!PaddingZero(base, at + kFrameBytes + length, std::min(Align(at + kFrameBytes + length), size)))
         problem = "non-zero padding after the record";
+      // A record shorter than the caller's smallest, unless it is the log's last: a hostile
+      // log of tiny valid records (8-byte empty ones: 134 million in 1 GiB) would otherwise
+      // be indexed whole, 24 bytes each here and in JavaScript, before anything reads one
+      // (found in review, 2026-12-01). The plain log has the same rule (recordBytesMin).
+      else if (length < record_bytes_min_ && !(last && data_end <= Align(at + kFrameBytes + length)))
+        problem = "record length " + std::to_string(length) + " is below " + std::to_string(record_bytes_min_) + ", the smallest record";
       if (problem.empty()) {
         if (positions_.size() >= kRecordsMax) ThrowCoded(env, "STORE_CORRUPT", "too many records", seg.path);
         positions_.push_back((index << 32) | at);
@@ -990,6 +1003,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   std::string dir_;
   uint64_t segment_bytes_ = 0;
   uint64_t record_bytes_max_ = 0;
+  uint64_t record_bytes_min_ = 0;  // read-only opens: a shorter record before the last is corruption
   uint64_t torn_bytes_ = 0;
   bool read_only_ = false;
   std::string corrupt_reason_;  // read-only opens: where scanning stopped, and why

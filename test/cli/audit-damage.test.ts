@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { withCertificate, type Block } from '../../ledger/block.js';
 import { writeChainFile } from '../../ledger/chain-file.js';
 import { genesisToJson } from '../../ledger/genesis.js';
-import { MappedBlockLog } from '../../native/mapped-log.js';
+import { MappedBlockLog, MappedLog } from '../../native/mapped-log.js';
 import { chain, makeChain } from '../support/fixtures.js';
 
 const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
@@ -133,4 +133,19 @@ test('audit FILE: a framing error after the header is invalid at the first block
   const magic = Buffer.from(original);
   magic[0] = 0x58;
   check(magic, { height: 0, error: 1, code: 'CHAIN_FILE_INVALID', message: /bad magic/ });
+});
+
+test('audit --data: a short record before the last in the mapped log is STORE_CORRUPT at its block, so tiny records are never indexed by the million', async () => {
+  const data = join(dir, 'tiny');
+  mkdirSync(data);
+  const log = MappedLog.open(join(data, 'blocks'), { segmentBytes: SEGMENT });
+  log.append(blocks[0]!.bytes);
+  for (let i = 0; i < 1000; i++) log.append(new Uint8Array(0)); // 8-byte frames with a correct checksum
+  log.append(blocks[1]!.bytes);
+  await log.persist();
+  await log.close();
+  const r = audit('--data', data);
+  assert.equal(r.code, 1, r.err);
+  assert.deepEqual([r.report.height, r.report.blocks, r.report.first_error?.height, r.report.first_error?.code], [1, 1, 2, 'STORE_CORRUPT']);
+  assert.match(r.report.first_error!.message, /record length 0 is below 160, the smallest record/);
 });

@@ -595,6 +595,43 @@ test('mapped log read-only, found in review: a missing segment or a bad segment 
   rmSync(dir, { recursive: true });
 });
 
+test('mapped log read-only, found in review: with recordBytesMin a short record before the last is corruption at its number, so tiny records cannot be indexed by the million', async () => {
+  const dir = tempDir();
+  const write = async (lengths: number[]) => {
+    rmSync(dir, { recursive: true, force: true });
+    const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+    for (const [i, length] of lengths.entries()) log.append(new Uint8Array(length).fill(i + 1));
+    await log.persist();
+    await log.close();
+  };
+  const open = () => MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true, recordBytesMin: 160 });
+  await write([200, 8, 0, 0, 0, 200]);
+  const ro = open();
+  assert.equal(ro.length, 1);
+  assert.deepEqual(ro.stats().corruption, { record: 1, offset: 64 + 208, path: segmentPath(dir, 0), reason: 'record length 8 is below 160, the smallest record' });
+  await ro.close();
+  // Without the option, and for a writable open, short records are records.
+  const loose = MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true });
+  assert.equal(loose.length, 6);
+  await loose.close();
+  // The very last record may be short (the audit then finds that block malformed).
+  await write([200, 200, 8]);
+  const last = open();
+  assert.equal(last.length, 3);
+  assert.equal(last.stats().corruption, null);
+  await last.close();
+  // A short last record of a segment before the last is not the log's last record.
+  await write([...Array.from({ length: 7 }, () => 9000), 8, 9000]);
+  assert.ok(readdirSync(dir).includes('0000000001.seg'), 'the short record ends segment 0');
+  const early = open();
+  assert.equal(early.length, 7);
+  assert.equal(early.stats().corruption?.record, 7);
+  await early.close();
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT, recordBytesMin: 160 }), RangeError, 'a writable open takes no minimum');
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true, recordBytesMin: -1 }), RangeError);
+  rmSync(dir, { recursive: true });
+});
+
 /** Resident KiB of this process's mappings of `path` (/proc/self/smaps). */
 function residentKiB(path: string): number {
   let total = 0;
