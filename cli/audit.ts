@@ -181,7 +181,8 @@ export async function auditCommand(args: string[]): Promise<number> {
 
 /** Reads one replica's common prefix and compares it (cli/compare.ts). @throws SteleError CLI_IO */
 async function compareOne(genesis: Genesis, url: string, hashes: readonly Uint8Array[], quiet: boolean): Promise<ReplicaComparison> {
-  const source = await fromUrl(url, hashes.length);
+  // A node that serves fewer blocks than it reports is a mismatch (compareReplica), not an I/O failure.
+  const source = await fromUrl(url, { upTo: hashes.length, shortEnds: true });
   const progress = progressBar(`blocks of ${url}`, source.count, { quiet });
   let seen = 0;
   try {
