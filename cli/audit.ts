@@ -2,7 +2,7 @@ import { fromHex, toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { openChainFile } from '../ledger/chain-file.js';
 import { checkNodeUrl, fromDataDir, fromUrl, type ChainSource } from './chain-source.js';
-import { compareReplica, type ReplicaComparison } from './compare.js';
+import { checkReplicaChain, compareReplica, type ReplicaComparison } from './compare.js';
 import { progressBar } from './progress.js';
 import { verifyChain, type AuditReport } from '../ledger/chain.js';
 import type { Block } from '../ledger/block.js';
@@ -183,6 +183,11 @@ export async function auditCommand(args: string[]): Promise<number> {
 async function compareOne(genesis: Genesis, url: string, hashes: readonly Uint8Array[], quiet: boolean): Promise<ReplicaComparison> {
   // A node that serves fewer blocks than it reports is a mismatch (compareReplica), not an I/O failure.
   const source = await fromUrl(url, { upTo: hashes.length, shortEnds: true });
+  const otherChain = checkReplicaChain(genesis, url, source);
+  if (otherChain !== null) {
+    await source.close();
+    return otherChain;
+  }
   const progress = progressBar(`blocks of ${url}`, source.count, { quiet });
   let seen = 0;
   try {

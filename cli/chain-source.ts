@@ -114,6 +114,16 @@ export function checkNodeUrl(url: string, flag: string): string {
   return url;
 }
 
+/** What a node's /v1/status says of it. */
+export interface NodeIdentity {
+  /** The committed height. */
+  readonly height: number;
+  /** Checked by the client to be a chain id. */
+  readonly chainId: string;
+  /** As answered: not checked (compare it with the audited genesis hash's hex). */
+  readonly genesisHash: unknown;
+}
+
 export interface FromUrlOptions {
   /** Read no block past this height (default: the node's committed height). */
   readonly upTo?: number;
@@ -130,13 +140,16 @@ export interface FromUrlOptions {
  * `upTo`, when lower). `height` in the answer is the node's committed height.
  * @throws SteleError CLI_IO (also while the blocks are read)
  */
-export async function fromUrl(url: string, options: FromUrlOptions = {}): Promise<ChainSource & { readonly height: number }> {
+export async function fromUrl(url: string, options: FromUrlOptions = {}): Promise<ChainSource & NodeIdentity> {
   const upTo = options.upTo ?? Number.MAX_SAFE_INTEGER;
   const shortEnds = options.shortEnds === true;
   const client = new SteleClient({ url });
   let height: number;
+  let identity: { chainId: string; genesisHash: unknown };
   try {
-    height = (await client.status()).committed_height;
+    const status = await client.status();
+    height = status.committed_height;
+    identity = { chainId: status.chain_id, genesisHash: status.genesis_hash };
   } catch (error) {
     throw new SteleError('CLI_IO', `cannot read ${url}: ${error instanceof ApiError ? error.message : (error as Error).message}`);
   }
@@ -145,6 +158,7 @@ export async function fromUrl(url: string, options: FromUrlOptions = {}): Promis
   const last = Math.min(height, upTo);
   return {
     height,
+    ...identity,
     blocks: (async function* () {
       // A page may stop early (the server bounds its bytes): advance by what came.
       for (let from = 1; from <= last; ) {

@@ -24,6 +24,7 @@ import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
 import { signVote, withCertificate } from '../../ledger/block.js';
 import { genesisToJson } from '../../ledger/genesis.js';
+import { devChain } from '../../ledger/devnet.js';
 import { progressBar, progressLine } from '../../cli/progress.js';
 import { FakeNode } from '../api/fake-node.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
@@ -454,6 +455,41 @@ test('audit --compare, found in review: a node that serves fewer blocks than it 
     assert.equal((await stele('export', '--url', short.url, '--out', join(dir, 'short.stele'))).code, 2);
   } finally {
     await short.close();
+    await Promise.all(apps.map((app) => app.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit --compare, found in review: a node of another chain (chain id or genesis hash in /v1/status) is AUDIT_REPLICA_MISMATCH at height 1, even at height 0', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-compare-chain-'));
+  const genesis = join(dir, 'genesis.json');
+  writeFileSync(genesis, JSON.stringify(genesisToJson(chain.genesis)));
+  const main = node(3);
+  // Same chain id (stele-dev), another genesis; no block committed, so nothing to compare by hash.
+  const otherGenesis = new FakeNode(devChain({ label: 'other', users: 6, assets: ['STL', 'EUR'] }));
+  assert.equal(otherGenesis.chain.genesis.chainId, chain.genesis.chainId);
+  const apps = [main, otherGenesis, node(3)].map((n) => buildApp(n));
+  // The audited genesis hash, another chain id; the blocks are the audited ones.
+  const otherId = await shortNode(main, 3, 3, { chain_id: 'stele-other' });
+  try {
+    const [mainUrl, otherUrl, sameUrl] = await Promise.all(apps.map((app) => listen(app, { port: 0 })));
+    const r = await stele('audit', '--url', mainUrl!, '--genesis', genesis, '--json', '--compare', otherUrl!, '--compare', otherId.url, '--compare', sameUrl!);
+    assert.equal(r.code, 1, r.out + r.err);
+    const report = JSON.parse(r.out) as Report;
+    assert.deepEqual([report.valid, report.height, report.first_error?.height, report.first_error?.code], [false, 3, 1, 'AUDIT_REPLICA_MISMATCH']);
+    assert.deepEqual(
+      report.compare.map((c) => [c.url, c.height, c.common_height, c.agrees, c.first_difference?.height ?? null, c.first_difference?.code ?? null]),
+      [
+        [otherUrl, 0, 0, false, 1, 'AUDIT_REPLICA_MISMATCH'],
+        [otherId.url, 3, 0, false, 1, 'AUDIT_REPLICA_MISMATCH'],
+        [sameUrl, 3, 3, true, null, null],
+      ],
+    );
+    assert.match(report.compare[0]!.first_difference!.message, new RegExp(`genesis ${toHex(otherGenesis.chain.genesis.hash)}.*audited chain is stele-dev with genesis ${toHex(chain.genesis.hash)}`));
+    assert.match(report.compare[1]!.first_difference!.message, /on chain stele-other with genesis/);
+    assert.match(report.first_error!.message, new RegExp(`${otherUrl}, ${otherId.url} disagree`));
+  } finally {
+    await otherId.close();
     await Promise.all(apps.map((app) => app.close()));
     rmSync(dir, { recursive: true, force: true });
   }
