@@ -482,10 +482,14 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       bool length_ok = length <= record_bytes_max_ && at + kFrameBytes + length <= size;
       uint64_t extent = length_ok ? Align(at + kFrameBytes + length) : at + kFrameBytes;
       if (last && extent >= data_end && at >= mark) {
-        torn_bytes_ = data_end - at;
+        // data_end was measured before the scan. An audit of a running validator can scan
+        // records appended since, past data_end, and then meet an append in progress: measure
+        // again (data_end - at wrapped to about 1.8e19 torn bytes; found in review, 2026-12-01).
+        const uint64_t torn_end = at <= data_end ? data_end : std::max(DataEnd(base, size), at);
+        torn_bytes_ = torn_end - at;
         if (read_only_) break;  // reported, never cut
-        std::memset(seg.map->base + at, 0, data_end - at);
-        int err = Durable(*seg.map, at, data_end);
+        std::memset(seg.map->base + at, 0, torn_end - at);
+        int err = Durable(*seg.map, at, torn_end);
         if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
         break;
       }
