@@ -83,12 +83,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     else source = fromFile(files[0] as string, genesis.hash);
   } catch (error) {
     if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
-    // A file whose header is broken is an invalid chain (exit 1), not an I/O failure.
+    // A file whose header is broken is an invalid chain (exit 1), not an I/O failure: a
+    // source of no blocks damaged at block 1, reported as any other (the genesis state at
+    // height 0; it printed state_hash null, found in review, 2026-12-01).
     const height = typeof error.details.height === 'number' ? error.details.height : 1;
-    const failure = { height, code: error.code, message: error.reason };
-    if (json) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, failed_transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast', compare: [] });
-    else process.stdout.write(`INVALID at block ${height}: ${error.code}: ${error.reason}\n`);
-    return EXIT_CHECK_FAILED;
+    source = { blocks: (async function* () {})(), count: 0, damage: { height, code: 'CHAIN_FILE_INVALID', message: error.reason }, tornBytes: 0, close: async () => {} };
   }
   const pool = values.reference === true ? undefined : new VerifyPool();
   try {
@@ -166,10 +165,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     } else {
       const f = report.failure;
       process.stdout.write(`INVALID at block ${f?.height}: ${f?.code}: ${f?.message}\n`);
-      process.stderr.write(`blocks 1..${report.height} are valid\n`);
+      process.stderr.write(report.height > 0 ? `blocks 1..${report.height} are valid\n` : 'no block is valid\n');
+      // Only when the audited chain verified and a replica differs (else nothing is compared).
       for (const c of compare) {
         const d = c.first_difference;
-        process.stdout.write(d === null ? `agrees: ${c.url} (blocks 1..${c.common_height})\n` : `DIFFERS: ${c.url} at block ${d.height}: ${d.code}: ${d.message}\n`);
+        process.stdout.write(d === null ? `agrees: ${c.url} (blocks 1..${c.common_height} of its ${c.height})\n` : `DIFFERS: ${c.url} at block ${d.height}: ${d.code}: ${d.message}\n`);
       }
     }
     return report.ok ? EXIT_OK : EXIT_CHECK_FAILED;

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { withCertificate, type Block } from '../../ledger/block.js';
 import { writeChainFile } from '../../ledger/chain-file.js';
 import { genesisToJson } from '../../ledger/genesis.js';
+import { genesisState } from '../../ledger/machine.js';
+import { toHex } from '../../ledger/assert.js';
 import { MappedBlockLog, MappedLog } from '../../native/mapped-log.js';
 import { chain, makeChain } from '../support/fixtures.js';
 
@@ -99,6 +101,10 @@ test('audit --data: a missing segment or a bad segment header is invalid at the 
   assert.deepEqual([hidden.report.height, hidden.report.first_error?.height, hidden.report.first_error?.code], [4, 5, 'BLOCK_BAD_CERTIFICATE']);
   rmSync(segmentPath(forged, 1));
   assert.deepEqual(audit('--data', forged).report.first_error?.height, 5);
+  // Damage at block 1: nothing verified, the genesis state.
+  rmSync(segmentPath(forged, 0));
+  const none = audit('--data', forged);
+  assert.deepEqual([none.code, none.report.height, none.report.first_error?.height, none.report.state_hash], [1, 0, 1, toHex(genesisState(chain.genesis).stateHash)]);
 });
 
 test('audit FILE: a framing error after the header is invalid at the first block it touches, after the blocks before it are verified', async () => {
@@ -132,7 +138,13 @@ test('audit FILE: a framing error after the header is invalid at the first block
   // A bad header is still refused at block 1 (nothing before it to verify).
   const magic = Buffer.from(original);
   magic[0] = 0x58;
-  check(magic, { height: 0, error: 1, code: 'CHAIN_FILE_INVALID', message: /bad magic/ });
+  const header = check(magic, { height: 0, error: 1, code: 'CHAIN_FILE_INVALID', message: /bad magic/ });
+  // At height 0 the state is the genesis state, as for a data directory damaged at block 1
+  // (it printed null; found in review, 2026-12-01).
+  assert.equal(header.state_hash, toHex(genesisState(chain.genesis).stateHash));
+  const text = spawnSync(process.execPath, [bin, 'audit', copy, '--genesis', genesis], { encoding: 'utf8' });
+  assert.equal(text.status, 1);
+  assert.match(text.stdout, /^INVALID at block 1: CHAIN_FILE_INVALID: .*bad magic/);
 });
 
 test('audit --data: a short record before the last in the mapped log is STORE_CORRUPT at its block, so tiny records are never indexed by the million', async () => {

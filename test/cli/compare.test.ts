@@ -448,6 +448,12 @@ test('audit --compare, found in review: a node that serves fewer blocks than it 
       [[sameUrl, 6, 6, true, null, null], [short.url, 6, 6, false, 4, 'AUDIT_REPLICA_MISMATCH']],
     );
     assert.match(report.compare[1]!.first_difference!.message, /reports height 6 but served only 3 blocks/);
+    // Text: an agreeing node is shown as when all agree (the short form read as "the audited chain is invalid").
+    const text = await stele('audit', '--url', mainUrl!, '--genesis', genesis, '--compare', sameUrl!, '--compare', short.url);
+    assert.equal(text.code, 1);
+    assert.match(text.out, /^INVALID at block 4: AUDIT_REPLICA_MISMATCH: /);
+    assert.ok(text.out.includes(`agrees: ${sameUrl} (blocks 1..6 of its 6)\n`), text.out);
+    assert.ok(text.out.includes(`DIFFERS: ${short.url} at block 4: AUDIT_REPLICA_MISMATCH: the replica reports height 6 but served only 3 blocks\n`), text.out);
     // Audited or exported on its own, that node cannot be read whole: CLI_IO (exit 2), as before.
     const alone = await stele('audit', '--url', short.url, '--genesis', genesis, '--json');
     assert.equal(alone.code, 2, alone.out);
