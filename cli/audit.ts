@@ -2,7 +2,7 @@ import { fromHex, toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { openChainFile } from '../ledger/chain-file.js';
 import { checkNodeUrl, fromDataDir, fromUrl, type ChainSource } from './chain-source.js';
-import { compareReplica, type ReplicaComparison } from './compare.js';
+import { checkReplicaChain, compareReplica, type ReplicaComparison } from './compare.js';
 import { progressBar } from './progress.js';
 import { verifyChain, type AuditReport } from '../ledger/chain.js';
 import type { Block } from '../ledger/block.js';
@@ -18,12 +18,14 @@ function fromFile(path: string, genesisHash: Uint8Array): ChainSource {
     throw new SteleError('CHAIN_FILE_INVALID', `${path} is a chain of genesis ${toHex(file.genesisHash)}, not of the genesis given (${toHex(genesisHash)})`);
   }
   const blocks = file.blocks();
+  // A framing error: the blocks before it are verified first, as with a data directory.
+  const damage = file.damage === null ? null : { height: file.damage.height, code: 'CHAIN_FILE_INVALID' as const, message: file.damage.message };
   return {
     blocks: (async function* () {
       yield* blocks;
     })(),
     count: file.count,
-    damage: null,
+    damage,
     tornBytes: 0,
     close: async () => file.close(),
   };
@@ -81,12 +83,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     else source = fromFile(files[0] as string, genesis.hash);
   } catch (error) {
     if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
-    // A file whose framing is broken is an invalid chain (exit 1), not an I/O failure.
+    // A file whose header is broken is an invalid chain (exit 1), not an I/O failure: a
+    // source of no blocks damaged at block 1, reported as any other (the genesis state at
+    // height 0; it printed state_hash null, found in review, 2026-12-01).
     const height = typeof error.details.height === 'number' ? error.details.height : 1;
-    const failure = { height, code: error.code, message: error.reason };
-    if (json) printJson({ valid: false, height: 0, blocks: 0, transactions: 0, failed_transactions: 0, first_error: failure, chain_id: genesis.chainId, genesis_hash: toHex(genesis.hash), state_hash: null, torn_tail_bytes: 0, seconds: 0, verifier: values.reference === true ? 'reference' : 'fast', compare: [] });
-    else process.stdout.write(`INVALID at block ${height}: ${error.code}: ${error.reason}\n`);
-    return EXIT_CHECK_FAILED;
+    source = { blocks: (async function* () {})(), count: 0, damage: { height, code: 'CHAIN_FILE_INVALID', message: error.reason }, tornBytes: 0, close: async () => {} };
   }
   const pool = values.reference === true ? undefined : new VerifyPool();
   try {
@@ -164,10 +165,11 @@ export async function auditCommand(args: string[]): Promise<number> {
     } else {
       const f = report.failure;
       process.stdout.write(`INVALID at block ${f?.height}: ${f?.code}: ${f?.message}\n`);
-      process.stderr.write(`blocks 1..${report.height} are valid\n`);
+      process.stderr.write(report.height > 0 ? `blocks 1..${report.height} are valid\n` : 'no block is valid\n');
+      // Only when the audited chain verified and a replica differs (else nothing is compared).
       for (const c of compare) {
         const d = c.first_difference;
-        process.stdout.write(d === null ? `agrees: ${c.url} (blocks 1..${c.common_height})\n` : `DIFFERS: ${c.url} at block ${d.height}: ${d.code}: ${d.message}\n`);
+        process.stdout.write(d === null ? `agrees: ${c.url} (blocks 1..${c.common_height} of its ${c.height})\n` : `DIFFERS: ${c.url} at block ${d.height}: ${d.code}: ${d.message}\n`);
       }
     }
     return report.ok ? EXIT_OK : EXIT_CHECK_FAILED;
@@ -179,7 +181,13 @@ export async function auditCommand(args: string[]): Promise<number> {
 
 /** Reads one replica's common prefix and compares it (cli/compare.ts). @throws SteleError CLI_IO */
 async function compareOne(genesis: Genesis, url: string, hashes: readonly Uint8Array[], quiet: boolean): Promise<ReplicaComparison> {
-  const source = await fromUrl(url, hashes.length);
+  // A node that serves fewer blocks than it reports is a mismatch (compareReplica), not an I/O failure.
+  const source = await fromUrl(url, { upTo: hashes.length, shortEnds: true });
+  const otherChain = checkReplicaChain(genesis, url, source);
+  if (otherChain !== null) {
+    await source.close();
+    return otherChain;
+  }
   const progress = progressBar(`blocks of ${url}`, source.count, { quiet });
   let seen = 0;
   try {

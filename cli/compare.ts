@@ -75,6 +75,27 @@ export function checkReplicaBlock(g: Genesis, height: number, expectedHash: Uint
 }
 
 /**
+ * A replica whose /v1/status names another chain (chain id or genesis hash) is on another
+ * chain, whatever its blocks: at committed height 0 it had nothing to compare and was
+ * reported as agreeing (found in review, 2026-12-01). Reported at height 1 with nothing
+ * compared (common_height 0).
+ * @returns null when the node names the audited chain
+ */
+export function checkReplicaChain(g: Genesis, url: string, node: { readonly height: number; readonly chainId: string; readonly genesisHash: unknown }): ReplicaComparison | null {
+  const genesisHash = toHex(g.hash);
+  if (node.chainId === g.chainId && node.genesisHash === genesisHash) return null;
+  // The node's answer, printed only as a hash or quoted (it may hold anything).
+  const theirs = typeof node.genesisHash === 'string' && /^[0-9a-f]{64}$/.test(node.genesisHash) ? node.genesisHash : `${JSON.stringify(node.genesisHash)?.slice(0, 80) ?? 'none'} (not a hash)`;
+  return {
+    url,
+    height: node.height,
+    common_height: 0,
+    agrees: false,
+    first_difference: { height: 1, code: 'AUDIT_REPLICA_MISMATCH', message: `the node is on chain ${node.chainId} with genesis ${theirs}; the audited chain is ${g.chainId} with genesis ${genesisHash}` },
+  };
+}
+
+/**
  * Compares a replica's chain with the audited hashes (`hashes[h - 1]` is block h's hash).
  * `source` must serve the replica's blocks from height 1 up to at least `common` blocks.
  */

@@ -7,6 +7,8 @@
  * Integers are big-endian. The file carries no checksums of its own: the auditor checks
  * every byte of every block against the genesis file, and the count and lengths are
  * checked against the file's size, so truncation, extension and reframing are caught.
+ * A framing error past the header leaves the frames before it readable: the audit verifies
+ * those blocks and reports the error at the first block it touches.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, rmSync, existsSync } from 'node:fs';
@@ -29,18 +31,28 @@ export const BLOCK_ENCODING_BYTES_MIN = 3 * HASH_BYTES + SIGNATURE_BYTES;
 
 export interface ChainFile {
   readonly genesisHash: Uint8Array;
+  /** Whole frames: every block when the framing is sound, else those before `damage`. */
   readonly count: number;
-  /** The encoded blocks in height order, read from disk one at a time. */
+  /** The first framing error after the header, at the first block it touches; null when there is none. */
+  readonly damage: { readonly height: number; readonly message: string } | null;
+  /** The encoded blocks in height order (the `count` whole frames), read from disk one at a time. */
   blocks(): Generator<Uint8Array>;
   close(): void;
 }
 
-/** @param block the first block the problem touches (1 for the header) */
-function invalid(path: string, message: string, block = 1): never {
-  throw new SteleError('CHAIN_FILE_INVALID', `${path}: ${message}`, { height: block });
+/** A bad header: the first block it touches is block 1. */
+function invalid(path: string, message: string): never {
+  throw new SteleError('CHAIN_FILE_INVALID', `${path}: ${message}`, { height: 1 });
 }
 
-/** Opens a chain file and checks its header and framing. @throws SteleError CHAIN_FILE_INVALID, CLI_IO */
+/**
+ * Opens a chain file and checks its header and framing. A bad header is thrown; a framing
+ * error after it (a frame that is too short, too long or past the end of the file, fewer
+ * frames than the header counts, bytes after the last one) is returned as `damage`, with
+ * the whole frames before it (found in review, 2026-12-01: it was thrown, so no block was
+ * checked and a bad block before it went unnamed).
+ * @throws SteleError CHAIN_FILE_INVALID (the header), CLI_IO
+ */
 export function openChainFile(path: string): ChainFile {
   let fd: number;
   try {
@@ -58,26 +70,40 @@ export function openChainFile(path: string): ChainFile {
     const version = head.readUInt32BE(8);
     if (version !== VERSION) invalid(path, `unknown version ${version}`);
     const genesisHash = new Uint8Array(head.subarray(12, 12 + HASH_BYTES));
-    const count = Number(head.readBigUInt64BE(12 + HASH_BYTES));
-    if (!Number.isSafeInteger(count) || count > (size - HEAD_BYTES) / (4 + BLOCK_ENCODING_BYTES_MIN)) invalid(path, `block count ${count} does not fit in ${size} bytes`);
-    // Walk the frames once so a bad length is reported before any block is checked.
+    const counted = head.readBigUInt64BE(12 + HASH_BYTES);
+    // Walk the frames once, up to the first bad one. Every frame kept takes at least
+    // 4 + BLOCK_ENCODING_BYTES_MIN bytes of the file, so a count far beyond the file's size
+    // costs nothing: the walk stops where the frames do.
     const lengthBytes = Buffer.alloc(4);
     let at = HEAD_BYTES;
     const offsets: number[] = [];
-    for (let i = 0; i < count; i++) {
-      if (at + 4 > size || readSync(fd, lengthBytes, 0, 4, at) !== 4) invalid(path, `block ${i + 1}: frame past the end of the file`, i + 1);
+    /** What is wrong with the next frame, at `at` (its length is left in lengthBytes), or null. */
+    const frameProblem = (): string | null => {
+      const height = offsets.length + 1;
+      if (at === size) return `the header counts ${counted} blocks; the file ends after block ${offsets.length}`;
+      if (at + 4 > size || readSync(fd, lengthBytes, 0, 4, at) !== 4) return `block ${height}: frame past the end of the file`;
       const length = lengthBytes.readUInt32BE(0);
-      if (length > BLOCK_BYTES_MAX) invalid(path, `block ${i + 1}: length ${length} exceeds ${BLOCK_BYTES_MAX}`, i + 1);
-      if (length < BLOCK_ENCODING_BYTES_MIN) invalid(path, `block ${i + 1}: length ${length} is below ${BLOCK_ENCODING_BYTES_MIN}, the smallest block`, i + 1);
-      if (at + 4 + length > size) invalid(path, `block ${i + 1}: ${length} bytes run past the end of the file`, i + 1);
-      offsets.push(at);
-      at += 4 + length;
+      if (length > BLOCK_BYTES_MAX) return `block ${height}: length ${length} exceeds ${BLOCK_BYTES_MAX}`;
+      if (length < BLOCK_ENCODING_BYTES_MIN) return `block ${height}: length ${length} is below ${BLOCK_ENCODING_BYTES_MIN}, the smallest block`;
+      if (at + 4 + length > size) return `block ${height}: ${length} bytes run past the end of the file`;
+      return null;
+    };
+    let damage: { height: number; message: string } | null = null;
+    while (damage === null && BigInt(offsets.length) < counted) {
+      const problem = frameProblem();
+      if (problem !== null) {
+        damage = { height: offsets.length + 1, message: `${path}: ${problem}` };
+      } else {
+        offsets.push(at);
+        at += 4 + lengthBytes.readUInt32BE(0);
+      }
     }
-    if (at !== size) invalid(path, `${size - at} bytes after the last block`, count + 1);
+    if (damage === null && at !== size) damage = { height: offsets.length + 1, message: `${path}: ${size - at} bytes after the last block` };
     let closed = false;
     return {
       genesisHash,
-      count,
+      count: offsets.length,
+      damage,
       *blocks() {
         for (const offset of offsets) {
           readSync(fd, lengthBytes, 0, 4, offset);

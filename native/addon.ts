@@ -43,7 +43,7 @@ export interface NativeAddon {
   /** ledger/merkle.ts's root over leaves SHA-256(0x00 || item). */
   merkleRoot(items: readonly Uint8Array[]): Uint8Array;
   readonly fabric: boolean;
-  readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean) => NativeMappedLog;
+  readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean, recordBytesMin: number) => NativeMappedLog;
   readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;
 }
 

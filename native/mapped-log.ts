@@ -26,6 +26,13 @@ export interface MappedLogOptions {
   /** Largest record; must fit in one segment. */
   readonly recordBytesMax?: number;
   /**
+   * Read-only opens only (default 0): a record shorter than this that is not the log's last
+   * is corruption at its number, so a hostile log of tiny records cannot make the open index
+   * millions of them (an audit passes the smallest block's size). RangeError on a writable
+   * open, which must never refuse its own records.
+   */
+  readonly recordBytesMin?: number;
+  /**
    * Audits: open without creating, cutting or repairing anything; a torn tail is only
    * reported (`stats().tornBytes`) and corruption stops the scan and is reported
    * (`stats().corruption`) instead of thrown. Writes are STORE_IO.
@@ -75,7 +82,11 @@ export class MappedLog {
     const { MappedLog: Native } = addon();
     const inline = options.inlinePersistBytesMax ?? 0;
     if (!Number.isInteger(inline) || inline < 0 || inline > segmentBytes) throw new RangeError(`inlinePersistBytesMax ${inline} is not in [0, ${segmentBytes}]`);
-    return new MappedLog(dir, call(() => new Native(dir, segmentBytes, recordBytesMax, options.readOnly === true)), inline);
+    const recordBytesMin = options.recordBytesMin ?? 0;
+    if (!Number.isInteger(recordBytesMin) || recordBytesMin < 0 || recordBytesMin > recordBytesMax || (recordBytesMin > 0 && options.readOnly !== true)) {
+      throw new RangeError(`recordBytesMin ${recordBytesMin} is not in [0, ${recordBytesMax}], or the open is not read-only`);
+    }
+    return new MappedLog(dir, call(() => new Native(dir, segmentBytes, recordBytesMax, options.readOnly === true, recordBytesMin)), inline);
   }
 
   get length(): number {

@@ -24,6 +24,7 @@ import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
 import { signVote, withCertificate } from '../../ledger/block.js';
 import { genesisToJson } from '../../ledger/genesis.js';
+import { devChain } from '../../ledger/devnet.js';
 import { progressBar, progressLine } from '../../cli/progress.js';
 import { FakeNode } from '../api/fake-node.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
@@ -410,6 +411,92 @@ test('tx, found in review: the id goes out before the request; after a dropped s
     assert.equal(posted.length, 3);
   } finally {
     await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A node that reports `reported` committed blocks but serves only the first `served` of `source`'s (?from= past them: an empty page). */
+function shortNode(source: FakeNode, reported: number, served: number, status: object = {}): Promise<{ url: string; close: () => Promise<void> }> {
+  return serveRaw((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/v1/status') {
+      const answer = { chain_id: chain.genesis.chainId, genesis_hash: toHex(chain.genesis.hash), committed_height: reported, ...status };
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    }
+    const from = Number(url.searchParams.get('from'));
+    const limit = Number(url.searchParams.get('limit') ?? 100);
+    const page = source.committed.slice(from - 1, Math.min(served, from - 1 + limit)).map((b) => b.bytes);
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(frameAll(page)));
+  });
+}
+
+test('audit --compare, found in review: a node that serves fewer blocks than it reports is AUDIT_REPLICA_MISMATCH at the first one missing (exit 1), the rest of the report intact', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-compare-short-'));
+  const genesis = join(dir, 'genesis.json');
+  writeFileSync(genesis, JSON.stringify(genesisToJson(chain.genesis)));
+  const main = node(6);
+  const apps = [main, node(6)].map((n) => buildApp(n));
+  const short = await shortNode(main, 6, 3);
+  try {
+    const [mainUrl, sameUrl] = await Promise.all(apps.map((app) => listen(app, { port: 0 })));
+    const r = await stele('audit', '--url', mainUrl!, '--genesis', genesis, '--json', '--compare', sameUrl!, '--compare', short.url);
+    assert.equal(r.code, 1, r.out + r.err);
+    const report = JSON.parse(r.out) as Report;
+    assert.deepEqual([report.valid, report.height, report.first_error?.height, report.first_error?.code], [false, 6, 4, 'AUDIT_REPLICA_MISMATCH']);
+    assert.deepEqual(
+      report.compare.map((c) => [c.url, c.height, c.common_height, c.agrees, c.first_difference?.height ?? null, c.first_difference?.code ?? null]),
+      [[sameUrl, 6, 6, true, null, null], [short.url, 6, 6, false, 4, 'AUDIT_REPLICA_MISMATCH']],
+    );
+    assert.match(report.compare[1]!.first_difference!.message, /reports height 6 but served only 3 blocks/);
+    // Text: an agreeing node is shown as when all agree (the short form read as "the audited chain is invalid").
+    const text = await stele('audit', '--url', mainUrl!, '--genesis', genesis, '--compare', sameUrl!, '--compare', short.url);
+    assert.equal(text.code, 1);
+    assert.match(text.out, /^INVALID at block 4: AUDIT_REPLICA_MISMATCH: /);
+    assert.ok(text.out.includes(`agrees: ${sameUrl} (blocks 1..6 of its 6)\n`), text.out);
+    assert.ok(text.out.includes(`DIFFERS: ${short.url} at block 4: AUDIT_REPLICA_MISMATCH: the replica reports height 6 but served only 3 blocks\n`), text.out);
+    // Audited or exported on its own, that node cannot be read whole: CLI_IO (exit 2), as before.
+    const alone = await stele('audit', '--url', short.url, '--genesis', genesis, '--json');
+    assert.equal(alone.code, 2, alone.out);
+    assert.match((JSON.parse(alone.out) as { error: { message: string } }).error.message, /served no block at height 4/);
+    assert.equal((await stele('export', '--url', short.url, '--out', join(dir, 'short.stele'))).code, 2);
+  } finally {
+    await short.close();
+    await Promise.all(apps.map((app) => app.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit --compare, found in review: a node of another chain (chain id or genesis hash in /v1/status) is AUDIT_REPLICA_MISMATCH at height 1, even at height 0', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-compare-chain-'));
+  const genesis = join(dir, 'genesis.json');
+  writeFileSync(genesis, JSON.stringify(genesisToJson(chain.genesis)));
+  const main = node(3);
+  // Same chain id (stele-dev), another genesis; no block committed, so nothing to compare by hash.
+  const otherGenesis = new FakeNode(devChain({ label: 'other', users: 6, assets: ['STL', 'EUR'] }));
+  assert.equal(otherGenesis.chain.genesis.chainId, chain.genesis.chainId);
+  const apps = [main, otherGenesis, node(3)].map((n) => buildApp(n));
+  // The audited genesis hash, another chain id; the blocks are the audited ones.
+  const otherId = await shortNode(main, 3, 3, { chain_id: 'stele-other' });
+  try {
+    const [mainUrl, otherUrl, sameUrl] = await Promise.all(apps.map((app) => listen(app, { port: 0 })));
+    const r = await stele('audit', '--url', mainUrl!, '--genesis', genesis, '--json', '--compare', otherUrl!, '--compare', otherId.url, '--compare', sameUrl!);
+    assert.equal(r.code, 1, r.out + r.err);
+    const report = JSON.parse(r.out) as Report;
+    assert.deepEqual([report.valid, report.height, report.first_error?.height, report.first_error?.code], [false, 3, 1, 'AUDIT_REPLICA_MISMATCH']);
+    assert.deepEqual(
+      report.compare.map((c) => [c.url, c.height, c.common_height, c.agrees, c.first_difference?.height ?? null, c.first_difference?.code ?? null]),
+      [
+        [otherUrl, 0, 0, false, 1, 'AUDIT_REPLICA_MISMATCH'],
+        [otherId.url, 3, 0, false, 1, 'AUDIT_REPLICA_MISMATCH'],
+        [sameUrl, 3, 3, true, null, null],
+      ],
+    );
+    assert.match(report.compare[0]!.first_difference!.message, new RegExp(`genesis ${toHex(otherGenesis.chain.genesis.hash)}.*audited chain is stele-dev with genesis ${toHex(chain.genesis.hash)}`));
+    assert.match(report.compare[1]!.first_difference!.message, /on chain stele-other with genesis/);
+    assert.match(report.first_error!.message, new RegExp(`${otherUrl}, ${otherId.url} disagree`));
+  } finally {
+    await otherId.close();
+    await Promise.all(apps.map((app) => app.close()));
     rmSync(dir, { recursive: true, force: true });
   }
 });
