@@ -142,6 +142,11 @@ const REFORWARD_MS_DEFAULT = 10_000;
 const REFORWARD_CHECK_MS = 250;
 const REFORWARD_PER_CHECK_MAX = 1_000;
 const REFORWARD_BYTES_PER_CHECK_MAX = 1024 * 1024;
+/**
+ * A leader holds back a peer's forwards after dropping one at its bound (admitForwarded)
+ * for at most this many reforwardMs: a follower's longest reforward back-off is 8 of them.
+ */
+const HOLD_MS_FACTOR = 9;
 /** Most committed blocks stored as one group (one persist, one index batch). */
 const APPLY_GROUP_BLOCKS_MAX = 32;
 
@@ -186,7 +191,39 @@ export class Validator {
   readonly commitSeconds = new Histogram(LATENCY_BUCKETS_S);
   /** Proposal to commit (stored here) of each block this node proposed as leader. */
   readonly blockSeconds = new Histogram(LATENCY_BUCKETS_S);
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, failedTxs: 0, acceptorCompactions: 0, cutsDeferred: 0, caughtUpBlocks: 0 };
+  /**
+   * Follower: true while a pending transaction may still await its first forward (no leader
+   * was known when it came, this validator was the leader, or the transport refused the
+   * forward). A new admission is then not sent at once but left to reforward(), which sends
+   * in admission order, so that it never reaches the leader ahead of an earlier one that a
+   * later item of a batch may rely on (found in review: a refused registration, then its
+   * payment sent and cut alone, failed for good).
+   */
+  private forwardBacklog = false;
+  /**
+   * Leader: per peer, the forward dropped at this leader's bound for forwards, while that
+   * peer's later forwards are held back (dropped too) until it comes again (admitForwarded).
+   */
+  private readonly heldBack = new Map<number, { readonly id: string; readonly expiry: number; readonly until: number }>();
+  readonly counters = {
+    committedBlocks: 0,
+    committedTxs: 0,
+    proposedBlocks: 0,
+    forwarded: 0,
+    reforwarded: 0,
+    forwardedAdmitted: 0,
+    /** Follower: forwards the transport refused (the send queue to the leader was full); each goes again, first, at the next reforward check. */
+    forwardsUnsent: 0,
+    /** Leader: forwards dropped because its mempool held its bound for forwards. */
+    forwardsDroppedFull: 0,
+    /** Leader: forwards dropped because an earlier forward of the same peer was dropped at the bound and has not come again. */
+    forwardsHeldBack: 0,
+    refused: 0,
+    failedTxs: 0,
+    acceptorCompactions: 0,
+    cutsDeferred: 0,
+    caughtUpBlocks: 0,
+  };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -209,10 +246,10 @@ export class Validator {
       receive: (handler) => {
         transport.receive((batch) => {
           const consensus: PeerMessage[] = [];
-          const forwarded: Uint8Array[] = [];
+          const forwarded: PeerMessage[] = [];
           for (const m of batch) {
             if (m.bytes[0] === CHANNEL_CONSENSUS) consensus.push({ from: m.from, bytes: m.bytes.subarray(1) });
-            else if (m.bytes[0] === CHANNEL_FORWARD) forwarded.push(m.bytes.subarray(1));
+            else if (m.bytes[0] === CHANNEL_FORWARD) forwarded.push({ from: m.from, bytes: m.bytes.subarray(1) });
           }
           // Forwards first, as before this batching (they precede the batch's consensus messages in handling).
           if (forwarded.length > 0) this.onForwarded(forwarded);
@@ -419,13 +456,30 @@ export class Validator {
     const now = this.clock();
     const entry = this.enterMempool(tx, now, local);
     const leader = this.status().leader;
-    if (leader !== null && leader !== this.options.index) {
-      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
-      entry.sentAt = now;
-      entry.sends = 1;
-      this.counters.forwarded++;
-    }
+    // Forwards leave in admission order: behind one still unsent, this one waits its turn
+    // in reforward() (at most REFORWARD_CHECK_MS).
+    if (leader === null || leader === this.options.index || this.forwardBacklog) this.forwardBacklog = true;
+    else this.forward(leader, entry, now);
     return { id };
+  }
+
+  /**
+   * Sends `entry` to `leader`. False when the transport refused it (its send queue to the
+   * leader is full, while a smaller later forward might still fit): the entry is then due
+   * again at once and the backlog starts there, so nothing admitted after it goes first.
+   */
+  private forward(leader: number, entry: MempoolEntry, now: number): boolean {
+    if (!this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
+      entry.sentAt = null;
+      this.forwardBacklog = true;
+      this.counters.forwardsUnsent++;
+      return false;
+    }
+    if (entry.sends === 0) this.counters.forwarded++;
+    else this.counters.reforwarded++;
+    entry.sentAt = now;
+    entry.sends++;
+    return true;
   }
 
   /** Puts an admitted transaction in the mempool, not yet forwarded. */
@@ -491,12 +545,15 @@ export class Validator {
    * only drop again. A follower (a forward that
    * arrived just after a change of leader) admits it fully, as before.
    */
-  private onForwarded(items: readonly Uint8Array[]): void {
+  private onForwarded(messages: readonly PeerMessage[]): void {
     // Decoded together: their ids are hashed in one call (decodeTxs). A malformed one is dropped.
-    for (const tx of decodeTxs(items)) if (!isSteleError(tx)) this.admitForwarded(tx);
+    const txs = decodeTxs(messages.map((m) => m.bytes));
+    txs.forEach((tx, k) => {
+      if (!isSteleError(tx)) this.admitForwarded((messages[k] as PeerMessage).from, tx);
+    });
   }
 
-  private admitForwarded(tx: Tx): void {
+  private admitForwarded(from: number, tx: Tx): void {
     try {
       if (this.driver.core.status().role === 'leader') {
         const id = tx.idHex;
@@ -506,12 +563,28 @@ export class Validator {
         // only record a refusal for what may be a committed transaction whose id left the
         // replay window (found in review).
         if (tx.body.expiry < this.store.height + 1) return;
+        // A follower sends its forwards in the order it admitted them (forward, reforward).
+        // Once one of a peer's forwards is dropped at the bound below, the peer's later ones
+        // are dropped too until that one comes again (the follower's reforward sends the
+        // oldest first): admitted meanwhile, a later item that relied on it (a payment to an
+        // identity it registers) would be cut alone and fail for good (found in review).
+        const hold = this.heldBack.get(from);
+        if (hold !== undefined && hold.id !== id && !this.holdOver(hold)) {
+          this.counters.forwardsHeldBack++;
+          return; // the follower sends it again later
+        }
         // Each follower forwards only what its own mempool holds (at most mempoolMax), so
-        // forwards are bounded by the validators' mempools together. Dropping one at this
-        // leader's own bound while admitting the next from the same follower could put a
-        // batch's items in blocks out of order, and a later item that relied on an earlier
-        // one would fail for good (found in review, 2026-11-30).
-        if (this.mempool.size >= this.mempoolMax * this.genesis.validators.length) return; // the follower sends it again later
+        // forwards are bounded by the validators' mempools together: a leader takes them
+        // past its own bound (dropping them there put batches out of order, found in review,
+        // 2026-11-30) up to this one, which only odd cases reach (a follower that restarted
+        // with an empty mempool and filled it again while this leader still held its old
+        // forwards).
+        if (this.mempool.size >= this.mempoolMax * this.genesis.validators.length) {
+          if (hold === undefined || hold.id !== id) this.heldBack.set(from, { id, expiry: tx.body.expiry, until: this.clock() + HOLD_MS_FACTOR * this.reforwardMs });
+          this.counters.forwardsDroppedFull++;
+          return; // the follower sends it again later
+        }
+        this.heldBack.delete(from);
         this.enterMempool(tx, this.clock(), false);
         this.counters.forwardedAdmitted++;
         return;
@@ -520,6 +593,17 @@ export class Validator {
     } catch (error) {
       if (!isSteleError(error)) throw error; // a forwarded transaction refused here: the submitter's node reports it
     }
+  }
+
+  /**
+   * Whether a hold on a peer's forwards (admitForwarded) has ended without the dropped
+   * forward coming again: it is in the mempool or the chain after all (another validator
+   * forwarded it, or its client resubmitted it here), it expired (its follower drops it
+   * too), or the follower has had time for its longest reforward back-off (it restarted and
+   * lost it).
+   */
+  private holdOver(hold: { readonly id: string; readonly expiry: number; readonly until: number }): boolean {
+    return this.mempool.has(hold.id) || this.store.state.get(keys.txid(hold.id)) !== undefined || hold.expiry < this.store.height + 1 || this.clock() >= hold.until;
   }
 
   /**
@@ -673,17 +757,16 @@ export class Validator {
     // the leader's, and a refusal told from it was not final (the leader could still commit
     // the transaction). A transaction that fails at the leader's cut is in the chain as
     // failed, and this replica learns that when it applies the block (2026-11-30).
+    // A forward the transport refuses ends the pass: nothing after it may go first.
     for (const entry of this.mempool.values()) {
       if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs * 2 ** Math.min(3, Math.max(0, entry.sends - 1))) continue;
-      if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) break;
+      if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) return;
       count++;
       bytes += entry.tx.bytes.length;
-      if (entry.sentAt === null) this.counters.forwarded++;
-      else this.counters.reforwarded++;
-      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
-      entry.sentAt = now;
-      entry.sends++;
+      if (!this.forward(leader, entry, now)) return;
     }
+    // The whole mempool was looked at: every entry has been sent at least once.
+    this.forwardBacklog = false;
   }
 
   private maybePropose(): void {

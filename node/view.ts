@@ -284,6 +284,16 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_blocks_execution_reused_total', "own blocks stored with the leader's execution from when it proposed them (not executed twice)", store.executionsReused),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
         counter('stele_transactions_reforwarded_total', 'pending submissions a follower sent to the leader again (a forward may have been lost)', c.reforwarded),
+        counter('stele_transactions_forwards_unsent_total', 'forwards to the leader the transport refused (its send queue was full); each goes again before anything admitted after it', c.forwardsUnsent),
+        {
+          name: 'stele_transactions_forwards_dropped_total',
+          help: 'forwards this node dropped as leader (their follower sends them again): mempool_full, at its bound for forwards; held_back, behind an earlier forward of the same follower dropped at that bound',
+          type: 'counter',
+          samples: [
+            { labels: { reason: 'mempool_full' }, value: c.forwardsDroppedFull },
+            { labels: { reason: 'held_back' }, value: c.forwardsHeldBack },
+          ],
+        },
         counter('stele_blocks_cuts_deferred_total', 'times this leader put off a block because its main thread was busy and its last block was cut less than block_wait_ms before', c.cutsDeferred),
         counter('stele_transactions_forwards_admitted_total', 'forwarded transactions this node admitted as leader (checked when the next block is cut, not dry-run on arrival)', c.forwardedAdmitted),
         counter('stele_transactions_refused_total', 'pending transactions refused after admission: invalid at a cut, or expired', c.refused),

@@ -1,0 +1,101 @@
+/**
+ * Admission and forwarding between validators: forwards reach the leader in the order they
+ * were admitted, intervals run on a monotonic clock, batches dry-run pending items, and
+ * input from peers is bounded (review of node/validator.ts's admission side, 2026-12).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bytesEqual, toHex } from '../../ledger/assert.js';
+import { devChain } from '../../ledger/devnet.js';
+import { keyPairFromSeed } from '../../ledger/ed25519.js';
+import { isSteleError } from '../../ledger/errors.js';
+import { balanceOf } from '../../ledger/machine.js';
+import { signTx, type Tx } from '../../ledger/tx.js';
+import type { Validator } from '../../node/validator.js';
+import { eventually, withLeader } from '../support/validator-cluster.js';
+
+const chain = devChain({ label: 'admission-test', users: 8, limits: { block_txs_max: 200 } });
+const users = chain.users;
+
+function pay(from: number, to: Uint8Array, amount: bigint, expiry = 500): Tx {
+  return signTx({ chainId: chain.genesis.chainId, expiry, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to, amount } }, [users[from]!]);
+}
+
+/** A batch [register a newcomer, pay the newcomer]: the payment relies on the registration. */
+function registerThenPay(seed: number): { register: Tx; payment: Tx; newcomer: Uint8Array } {
+  const newcomer = keyPairFromSeed(new Uint8Array(32).fill(seed)).publicKey;
+  const register = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'register', publicKey: newcomer, name: `newcomer${seed}`, roles: 0 } }, [users[0]!]);
+  return { register, payment: pay(3, newcomer, 9n), newcomer };
+}
+
+/** A forward as it travels between validators: channel 1, then the transaction. */
+function forward(tx: Tx): Uint8Array {
+  return Uint8Array.from([1, ...tx.bytes]);
+}
+
+const isForwardOf = (bytes: Uint8Array, tx: Tx): boolean => bytes[0] === 1 && bytesEqual(bytes.subarray(1), tx.bytes);
+
+const statusAt = async (v: Validator, tx: Tx): Promise<string> => (await v.transaction(toHex(tx.id))).status;
+
+test('a forward the transport refuses (full send queue) goes before everything admitted after it: a batch [register X, pay X] commits in order', async () => {
+  await withLeader(chain, { reforwardMs: 300 }, async ({ validators, leader, net }) => {
+    const F = validators[(leader + 1) % validators.length]!;
+    const follower = (leader + 1) % validators.length;
+    const L = validators[leader]!;
+    const { register, payment, newcomer } = registerThenPay(61);
+    // The follower's send queue to the leader has no room for the registration (about
+    // 8 KiB on a real chain) while the small payment would still fit.
+    let refused = 0;
+    net.refuse = (from, to, bytes) => {
+      const full = from === follower && to === leader && isForwardOf(bytes, register);
+      if (full) refused++;
+      return full;
+    };
+    const results = await F.submitMany([register, payment]);
+    for (const r of results) assert.ok(!isSteleError(r), `refused: ${String(r)}`);
+    // For a while the queue stays full: the reforward passes try the registration again and
+    // stop there, so the payment never reaches the leader ahead of it.
+    await sleep(700);
+    assert.ok(refused >= 2, `the registration was refused ${refused} times`);
+    assert.equal(await statusAt(L, payment), 'unknown', 'the payment did not overtake the registration');
+    assert.ok(F.counters.forwardsUnsent >= 2);
+    net.refuse = null;
+    const at = await F.waitForCommit(toHex(payment.id), 10_000);
+    const registered = await F.location(toHex(register.id));
+    assert.ok(registered !== undefined && registered.failed === null);
+    assert.ok(registered.height < at.height || (registered.height === at.height && registered.index < at.index), 'registered before it was paid');
+    assert.equal(balanceOf(F.ledger.state, newcomer, 'STL'), 9n);
+  });
+});
+
+test('a leader at its bound for forwards holds back a peer whose forward it dropped until that forward comes again: the later item never overtakes it', async () => {
+  await withLeader(chain, { mempoolMax: 1 }, async ({ validators, leader, net }) => {
+    const n = validators.length;
+    const follower = (leader + 1) % n;
+    const other = (leader + 2) % n;
+    const L = validators[leader]!;
+    const deliver = (from: number, txs: Tx[]): void => net.handlers[leader]!(txs.map((tx) => ({ from, bytes: forward(tx) })));
+    const { register, payment, newcomer } = registerThenPay(62);
+    // Another validator's forwards fill the leader to its bound for forwards (the validators'
+    // count times mempoolMax: 3), in one turn so that no block is cut in between.
+    const fillers = [pay(5, users[0]!.publicKey, 1n), pay(6, users[0]!.publicKey, 1n), pay(7, users[0]!.publicKey, 1n)];
+    deliver(other, fillers);
+    assert.equal(L.mempoolSize, 3);
+    deliver(follower, [register]); // dropped at the bound: the follower sends it again later
+    assert.equal(await statusAt(L, register), 'unknown');
+    assert.ok(await eventually(async () => (await Promise.all(fillers.map((f) => statusAt(L, f)))).every((s) => s === 'committed')));
+    // Room again, but the payment arrives before the registration's second forward.
+    deliver(follower, [payment]);
+    await sleep(100);
+    assert.equal(await statusAt(L, payment), 'unknown', 'held back: it would overtake the registration');
+    // The follower's reforward: the registration first, then the payment.
+    deliver(follower, [register]);
+    deliver(follower, [payment]);
+    assert.ok(await eventually(async () => (await statusAt(L, payment)) !== 'pending'));
+    assert.equal(await statusAt(L, payment), 'committed');
+    assert.equal(balanceOf(L.ledger.state, newcomer, 'STL'), 9n);
+    assert.equal(L.counters.forwardsDroppedFull, 1);
+    assert.equal(L.counters.forwardsHeldBack, 1);
+  });
+});
