@@ -20,6 +20,7 @@
  * The transport and the acceptor log are injected (native in production, in-memory in
  * tests); messages are multiplexed on one transport by a leading channel byte.
  */
+import { performance } from 'node:perf_hooks';
 import { bytesEqual, invariant } from '../ledger/assert.js';
 import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, headerOfEncoded, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
@@ -53,8 +54,15 @@ export interface ValidatorOptions {
   /** Acceptor state recovered from the acceptor log. */
   readonly durable: Omit<DurableState, 'commitIndex' | 'commitDigest'>;
   readonly tickMs?: number;
-  /** Milliseconds since the epoch; injected for tests. */
+  /**
+   * Monotonic milliseconds (default performance.now) for every interval: block waits,
+   * reforward timing, holds, latency histograms. Injected for tests. A wall clock here made
+   * an NTP step back of D stop the reforward safety net and a busy leader's cuts for about
+   * D (found in review).
+   */
   readonly clock?: () => number;
+  /** Milliseconds since the epoch (default Date.now), for block times (header timeMs) only. */
+  readonly wallClock?: () => number;
   readonly mempoolMax?: number;
   /** How long the leader waits to fill a block that is not full (default BLOCK_WAIT_MS_DEFAULT). */
   readonly blockWaitMs?: number;
@@ -117,8 +125,8 @@ interface Speculative {
   readonly result: BlockResult;
   /** Built and signed by this process (maybePropose), not recovered from the core. */
   readonly own: boolean;
-  /** When it was proposed (own blocks; 0 for recovered ones). */
-  readonly proposedAt: number;
+  /** When it was proposed (own blocks, on the monotonic clock; null for recovered ones). */
+  readonly proposedAt: number | null;
 }
 
 /**
@@ -160,6 +168,7 @@ export class Validator {
   private readonly genesis: Genesis;
   private readonly store: LedgerStore;
   private readonly clock: () => number;
+  private readonly wallClock: () => number;
   private readonly mempoolMax: number;
   private readonly blockWaitMs: number;
   /**
@@ -168,7 +177,7 @@ export class Validator {
    */
   private readonly mempool = new Map<string, MempoolEntry>();
   private readonly reforwardMs: number;
-  private lastReforwardCheck = 0;
+  private lastReforwardCheck = Number.NEGATIVE_INFINITY;
   private readonly refused = new Map<string, { code: string; reason: string }>();
   private readonly waiters = new Map<string, Array<{ resolve: (location: { height: number; index: number }) => void; reject: (error: SteleError) => void }>>();
   private lastLeaderTerm = '';
@@ -178,7 +187,7 @@ export class Validator {
   private timer: NodeJS.Timeout | null = null;
   private cutScheduled = false;
   /** When this leader last proposed a block, and the timer of a cut put off until blockWaitMs after it. */
-  private lastCutAt = 0;
+  private lastCutAt = Number.NEGATIVE_INFINITY;
   private cutDeferred: NodeJS.Timeout | null = null;
   private readonly busy: () => boolean;
   private stopped = false;
@@ -231,7 +240,8 @@ export class Validator {
     invariant(bytesEqual(g.validators[options.index]!.publicKey, options.signer.publicKey), 'the signer is this validator');
     this.genesis = g;
     this.store = options.store;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? (() => performance.now());
+    this.wallClock = options.wallClock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
     this.blockWaitMs = options.blockWaitMs ?? BLOCK_WAIT_MS_DEFAULT;
     this.busy = options.busy ?? eventLoopBusy();
@@ -701,7 +711,7 @@ export class Validator {
       const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
       try {
         const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
-        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false, proposedAt: 0 });
+        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false, proposedAt: null });
       } catch (error) {
         if (!isSteleError(error)) throw error;
         return false; // a recovered value this replica cannot extend yet: wait for it to commit
@@ -845,7 +855,8 @@ export class Validator {
         height: slot,
         prevHash: base?.block.hash ?? tip.hash,
         stateHash: sealed.stateHash,
-        timeMs: Math.max(previous?.timeMs ?? tip.timeMs, this.clock()),
+        // Wall time, never before the previous block's (a clock stepped back).
+        timeMs: Math.max(previous?.timeMs ?? tip.timeMs, this.wallClock()),
         proposer: this.options.index,
         ballot,
       },
@@ -926,7 +937,7 @@ export class Validator {
   private async applyGroups(entries: readonly Committed[]): Promise<void> {
     const paranoid = this.options.verifyCommitted === true;
     for (let next = 0; next < entries.length; ) {
-      const group: { entry: Committed; block: Block; checks: CheckOptions; proposedAt: number }[] = [];
+      const group: { entry: Committed; block: Block; checks: CheckOptions; proposedAt: number | null }[] = [];
       for (; next < entries.length && group.length < APPLY_GROUP_BLOCKS_MAX; next++) {
         const e = entries[next] as Committed;
         if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
@@ -946,7 +957,7 @@ export class Validator {
         group.push({
           entry: e,
           block: withCertificate(block, e.certificate),
-          proposedAt: own?.proposedAt ?? 0,
+          proposedAt: own?.proposedAt ?? null,
           // Every vote of a committed certificate was verified by the consensus core (as it
           // arrived on the leader, in the COMMIT or catch-up reply on the others) against
           // this very value: verifying them again here would double the cost of each block.
@@ -973,7 +984,7 @@ export class Validator {
       const storedAt = this.clock();
       for (const [k, { entry: e, block: certified, proposedAt }] of group.entries()) {
         const result = results[k] as BlockResult;
-        if (proposedAt > 0) this.blockSeconds.observe((storedAt - proposedAt) / 1000);
+        if (proposedAt !== null) this.blockSeconds.observe((storedAt - proposedAt) / 1000);
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
         let f = 0;

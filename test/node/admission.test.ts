@@ -99,3 +99,40 @@ test('a leader at its bound for forwards holds back a peer whose forward it drop
     assert.equal(L.counters.forwardsHeldBack, 1);
   });
 });
+
+test('a wall clock stepped back (NTP) stops neither a busy leader\'s cuts nor the reforward safety net: intervals run on a monotonic clock', async () => {
+  const wall = Date.now;
+  let back = 0;
+  // Before the validators are built: they take Date.now as their wall clock then.
+  Date.now = () => wall() - back;
+  try {
+    await withLeader(chain, { reforwardMs: 300, blockWaitMs: 200, busy: () => true }, async ({ validators, leader, net }) => {
+      const follower = (leader + 1) % validators.length;
+      const L = validators[leader]!;
+      const F = validators[follower]!;
+      const first = pay(1, users[0]!.publicKey, 1n);
+      L.submit(first);
+      assert.ok(await eventually(async () => (await statusAt(L, first)) === 'committed'));
+      // The follower's forward is lost; then the wall clock steps back an hour.
+      net.drop = (from, to, bytes) => from === follower && to === leader && bytes[0] === 1;
+      const lost = pay(2, users[0]!.publicKey, 1n);
+      F.submit(lost);
+      await sleep(50);
+      back = 3_600_000;
+      net.drop = null;
+      // The follower sends the lost forward again reforwardMs later, not an hour later.
+      assert.ok(await eventually(() => F.counters.reforwarded >= 1, 3_000), 'the lost forward was sent again');
+      // A busy leader spaces its blocks blockWaitMs apart, counted on the monotonic clock:
+      // on the wall clock this one would wait an hour.
+      const next = pay(4, users[0]!.publicKey, 1n);
+      L.submit(next);
+      assert.ok(await eventually(async () => (await statusAt(L, next)) === 'committed', 3_000), 'the busy leader cut its next block');
+      assert.ok(await eventually(async () => (await statusAt(F, lost)) === 'committed', 3_000));
+      const height = L.height;
+      const times = [height - 1, height].map((h) => L.ledger.block(h).header.timeMs);
+      assert.ok(times[1]! >= times[0]!, 'block times never go back');
+    });
+  } finally {
+    Date.now = wall;
+  }
+});
