@@ -456,7 +456,15 @@ export class Validator {
    */
   submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify', dryRun?: BlockBuilder, local = true): { id: string } {
     const id = tx.idHex;
-    if (this.mempool.has(id)) return { id };
+    const pending = this.mempool.get(id);
+    if (pending !== undefined) {
+      // Already pending (a client retrying a whole batch while its first items wait): its
+      // writes still go in the batch's dry run, or a later item relying on it (a payment to
+      // the identity it registers) would be refused (found in review). The pending copy was
+      // checked when it came; what the dry run says of it now changes nothing.
+      dryRun?.admit(pending.tx, { signatures: 'verified' });
+      return { id };
+    }
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
     if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
     // A batch's builder keeps each admitted item's writes, so later items see them; a lone

@@ -4,6 +4,9 @@
  * input from peers is bounded (review of node/validator.ts's admission side, 2026-12).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bytesEqual, toHex } from '../../ledger/assert.js';
@@ -13,7 +16,8 @@ import { isSteleError } from '../../ledger/errors.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { signTx, type Tx } from '../../ledger/tx.js';
 import type { Validator } from '../../node/validator.js';
-import { eventually, withLeader } from '../support/validator-cluster.js';
+import { MemoryNet } from '../support/memory-net.js';
+import { eventually, openValidator, withLeader } from '../support/validator-cluster.js';
 
 const chain = devChain({ label: 'admission-test', users: 8, limits: { block_txs_max: 200 } });
 const users = chain.users;
@@ -135,4 +139,37 @@ test('a wall clock stepped back (NTP) stops neither a busy leader\'s cuts nor th
   } finally {
     Date.now = wall;
   }
+});
+
+/** One validator of `chain`, never started (no leader: nothing is forwarded), for `run`. */
+async function alone(run: (v: Validator) => Promise<void>, extra: Parameters<typeof openValidator>[7] = {}): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-admission-'));
+  const fatal: unknown[] = [];
+  const v = await openValidator(chain, dir, 0, new MemoryNet(3), [[], [], []], fatal, false, extra);
+  try {
+    await run(v);
+    assert.deepEqual(fatal, []);
+  } finally {
+    await v.stop();
+    await v.ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a client retrying a whole batch [register X, pay X] while the registration is still pending: the payment is dry-run with it, not refused', async () => {
+  await alone(async (v) => {
+    const { register, payment } = registerThenPay(63);
+    // The first attempt admitted the registration; the client did not hear back and retries the whole batch.
+    assert.equal(v.submit(register).id, toHex(register.id));
+    const results = await v.submitMany([register, payment]);
+    assert.deepEqual(
+      results.map((r) => (isSteleError(r) ? r.code : r.id)),
+      [toHex(register.id), toHex(payment.id)],
+    );
+    assert.equal(v.mempoolSize, 2);
+    // Alone, the payment is still refused: a pending registration is not committed state.
+    const other = registerThenPay(64);
+    v.submit(other.register);
+    assert.throws(() => v.submit(other.payment), (e: unknown) => isSteleError(e, 'TX_UNKNOWN_RECIPIENT'));
+  });
 });
