@@ -143,8 +143,6 @@ interface MempoolEntry {
   slot: number;
 }
 
-/** Ids of refused transactions remembered for status queries, at most. */
-const REFUSED_MAX = 10_000;
 const REFORWARD_MS_DEFAULT = 10_000;
 /** How often a follower looks for pending transactions to forward again (reforward), and how much one look may send. */
 const REFORWARD_CHECK_MS = 250;
@@ -178,7 +176,15 @@ export class Validator {
   private readonly mempool = new Map<string, MempoolEntry>();
   private readonly reforwardMs: number;
   private lastReforwardCheck = Number.NEGATIVE_INFINITY;
+  /**
+   * Refusals of pending transactions for status queries, the latest `refusedMax`: that is
+   * mempoolMax x validators, the most a leader's mempool holds (forwards included), so one
+   * pruning pass never forgets what it refused itself (it was 10,000, below the default
+   * mempoolMax of 50,000: found in review). About 300 bytes each (measured on Node 20):
+   * 45 MB at the defaults with three validators.
+   */
   private readonly refused = new Map<string, { code: string; reason: string }>();
+  private readonly refusedMax: number;
   private readonly waiters = new Map<string, Array<{ resolve: (location: { height: number; index: number }) => void; reject: (error: SteleError) => void }>>();
   private lastLeaderTerm = '';
   private readonly listeners = new Set<(block: Block) => void>();
@@ -243,6 +249,7 @@ export class Validator {
     this.clock = options.clock ?? (() => performance.now());
     this.wallClock = options.wallClock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
+    this.refusedMax = this.mempoolMax * g.validators.length;
     this.blockWaitMs = options.blockWaitMs ?? BLOCK_WAIT_MS_DEFAULT;
     this.busy = options.busy ?? eventLoopBusy();
     this.reforwardMs = options.reforwardMs ?? REFORWARD_MS_DEFAULT;
@@ -925,7 +932,7 @@ export class Validator {
     const waiting = this.waiters.get(id);
     this.waiters.delete(id);
     for (const w of waiting ?? []) w.reject(new SteleError(code as ErrorCode, reason, { id }));
-    if (this.refused.size > REFUSED_MAX) this.refused.delete(this.refused.keys().next().value as string);
+    if (this.refused.size > this.refusedMax) this.refused.delete(this.refused.keys().next().value as string);
   }
 
   // ---------------------------------------------------------------- learner

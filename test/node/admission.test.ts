@@ -173,3 +173,20 @@ test('a client retrying a whole batch [register X, pay X] while the registration
     assert.throws(() => v.submit(other.payment), (e: unknown) => isSteleError(e, 'TX_UNKNOWN_RECIPIENT'));
   });
 });
+
+test('one pruning pass that refuses more pending transactions than 10,000 remembers every refusal: a polling client gets TX_EXPIRED, not unknown', async () => {
+  await alone(async (v) => {
+    // 10,500 pending transactions expiring at height 1 (signatures taken as verified: only their refusal matters here).
+    const count = 10_500;
+    const txs = Array.from({ length: count }, (_, k) => pay(1 + (k % 7), users[0]!.publicKey, BigInt(k + 1), 1));
+    for (const tx of txs) v.submit(tx, 'verified');
+    assert.equal(v.mempoolSize, count);
+    // Height 2 is due: every one of them can only be refused as expired (what a commit does).
+    (v as unknown as { pruneExpired(height: number): void }).pruneExpired(2);
+    assert.equal(v.mempoolSize, 0);
+    for (const tx of [txs[0]!, txs[count - 1]!]) {
+      const status = await v.transaction(toHex(tx.id));
+      assert.equal(status.status === 'refused' ? status.code : status.status, 'TX_EXPIRED');
+    }
+  });
+});
