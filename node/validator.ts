@@ -171,7 +171,7 @@ export class Validator {
   private readonly blockWaitMs: number;
   /**
    * Pending transactions by id hex, in admission order. Follower side: `sentAt`, when it last
-   * forwarded the transaction (null: never); `sends`, how many times (reforward backs off).
+   * forwarded the transaction (null: never); `sends`, how many times to this leader (reforward backs off).
    */
   private readonly mempool = new Map<string, MempoolEntry>();
   private readonly reforwardMs: number;
@@ -494,14 +494,16 @@ export class Validator {
    * again at once and the backlog starts there, so nothing admitted after it goes first.
    */
   private forward(leader: number, entry: MempoolEntry, now: number): boolean {
+    // Sent before, to this leader or to one before it (its back-off then starts again at 0 sends).
+    const again = entry.sentAt !== null || entry.sends > 0;
     if (!this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
       entry.sentAt = null;
       this.forwardBacklog = true;
       this.counters.forwardsUnsent++;
       return false;
     }
-    if (entry.sends === 0) this.counters.forwarded++;
-    else this.counters.reforwarded++;
+    if (again) this.counters.reforwarded++;
+    else this.counters.forwarded++;
     entry.sentAt = now;
     entry.sends++;
     return true;
@@ -751,7 +753,14 @@ export class Validator {
     // reforward()'s budget: sent in one loop, a full mempool (up to 64 MiB of forwards)
     // filled the transport's queue to the new leader, which then dropped this validator's
     // consensus messages to it, right when a new leadership needs them (found in review).
-    for (const entry of this.mempool.values()) if (entry.sentAt !== null) entry.sentAt = Number.NEGATIVE_INFINITY;
+    // Each starts its back-off again: it was never sent to this leader. Kept, a transaction
+    // sent 4 times to the old leader was next sent to the new one 8 x reforwardMs (80 s)
+    // after the first try, while its expiry is counted in blocks (found in review).
+    for (const entry of this.mempool.values()) {
+      if (entry.sentAt === null) continue;
+      entry.sentAt = Number.NEGATIVE_INFINITY;
+      entry.sends = 0;
+    }
     this.lastReforwardCheck = Number.NEGATIVE_INFINITY;
     this.reforward();
   }

@@ -190,3 +190,43 @@ test('one pruning pass that refuses more pending transactions than 10,000 rememb
     }
   });
 });
+
+test('a follower sends its pending transactions to a new leader on the first back-off again, however often it sent them to the old one', async () => {
+  // Time on the validators' (monotonic) clock moves ahead when the test says.
+  let ahead = 0;
+  const clock = (): number => performance.now() + ahead;
+  const F = 0;
+  // Validator 0 waits longest before it stands for election, so it stays a follower when the leader goes.
+  const options = (i: number) => ({ clock, reforwardMs: 1_000, random: () => (i === F ? 0.99 : 0) });
+  await withLeader(chain, options, async ({ validators, leader, net }) => {
+    assert.notEqual(leader, F, 'validator 0 is a follower');
+    const follower = validators[F]!;
+    const sent = new Map<number, number>();
+    // Every forward of the follower is lost, whichever leader it goes to.
+    net.drop = (from, to, bytes) => {
+      if (from !== F || bytes[0] !== 1) return false;
+      sent.set(to, (sent.get(to) ?? 0) + 1);
+      return true;
+    };
+    const tx = pay(2, users[0]!.publicKey, 3n);
+    follower.submit(tx);
+    // Sent, then again after 1, 2 and 4 s without a commit: four sends to this leader.
+    for (const wait of [1_000, 2_000, 4_000]) {
+      const before = sent.get(leader) ?? 0;
+      ahead += wait;
+      assert.ok(await eventually(() => (sent.get(leader) ?? 0) > before, 2_000), `sent again after ${wait} ms`);
+    }
+    assert.equal(sent.get(leader), 4);
+    // The leader goes; the other validator takes over, and the follower sends it everything at once.
+    net.down.add(leader);
+    const next = 3 - leader - F;
+    assert.ok(await eventually(() => follower.status().leader === next, 5_000), 'a new leader, known to the follower');
+    assert.ok(await eventually(() => (sent.get(next) ?? 0) === 1, 2_000), 'sent to the new leader at once');
+    // That forward is lost too: the next goes one reforwardMs later, as for a new
+    // transaction, not eight (the back-off it had reached with the old leader).
+    ahead += 1_300;
+    assert.ok(await eventually(() => (sent.get(next) ?? 0) === 2, 2_000), 'sent again after one reforwardMs');
+    net.drop = null;
+    assert.ok(await eventually(async () => (await statusAt(follower, tx)) === 'committed', 5_000));
+  });
+});

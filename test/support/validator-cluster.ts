@@ -59,10 +59,10 @@ export async function openValidator(chain: DevChain, dir: string, i: number, net
 
 /**
  * The chain's validators, started, with a leader elected that every follower knows; `run`
- * gets them, then all is closed. Unless `fatalExpected`, no validator may have reported a
- * fatal error.
+ * gets them, then all is closed. `extra` are options for every validator, or per validator.
+ * Unless `fatalExpected`, no validator may have reported a fatal error.
  */
-export async function withLeader(chain: DevChain, extra: Partial<ValidatorOptions>, run: (cluster: Cluster) => Promise<void>, fatalExpected = false): Promise<void> {
+export async function withLeader(chain: DevChain, extra: Partial<ValidatorOptions> | ((i: number) => Partial<ValidatorOptions>), run: (cluster: Cluster) => Promise<void>, fatalExpected = false): Promise<void> {
   const n = chain.genesis.validators.length;
   const dir = mkdtempSync(join(tmpdir(), 'stele-admission-'));
   const net = new MemoryNet(n);
@@ -70,7 +70,7 @@ export async function withLeader(chain: DevChain, extra: Partial<ValidatorOption
   const fatal: unknown[] = [];
   const validators: Validator[] = [];
   try {
-    for (let i = 0; i < n; i++) validators.push(await openValidator(chain, dir, i, net, disks, fatal, true, extra));
+    for (let i = 0; i < n; i++) validators.push(await openValidator(chain, dir, i, net, disks, fatal, true, typeof extra === 'function' ? extra(i) : extra));
     const leaderKnown = (): boolean => {
       const l = validators.findIndex((v) => v.status().role === 'leader');
       return l >= 0 && validators.every((v) => v.status().leader === l);
