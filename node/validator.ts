@@ -64,6 +64,8 @@ export interface ValidatorOptions {
   /** Milliseconds since the epoch (default Date.now), for block times (header timeMs) only. */
   readonly wallClock?: () => number;
   readonly mempoolMax?: number;
+  /** Encoded bytes of the pending transactions, at most (default MEMPOOL_BYTES_MAX_DEFAULT); a leader takes forwards up to the validators' count times it. */
+  readonly mempoolBytesMax?: number;
   /** How long the leader waits to fill a block that is not full (default BLOCK_WAIT_MS_DEFAULT). */
   readonly blockWaitMs?: number;
   /**
@@ -153,6 +155,13 @@ const REFORWARD_BYTES_PER_CHECK_MAX = 1024 * 1024;
  * for at most this many reforwardMs: a follower's longest reforward back-off is 8 of them.
  */
 const HOLD_MS_FACTOR = 9;
+/**
+ * Pending bytes per validator by default: the count bound alone (50,000) let a mempool hold
+ * 50,000 x tx_bytes_max, 400 MiB at the default limit and 3.2 GiB at the largest, and a
+ * leader that many times the validators' count. Ordinary transfers (about 250 bytes) fill
+ * the count long before this.
+ */
+const MEMPOOL_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Most committed blocks stored as one group (one persist, one index batch). */
 const APPLY_GROUP_BLOCKS_MAX = 32;
 
@@ -168,6 +177,9 @@ export class Validator {
   private readonly clock: () => number;
   private readonly wallClock: () => number;
   private readonly mempoolMax: number;
+  private readonly mempoolBytesMax: number;
+  /** Encoded bytes of the transactions in `mempool`. */
+  private pendingBytes = 0;
   private readonly blockWaitMs: number;
   /**
    * Pending transactions by id hex, in admission order. Follower side: `sentAt`, when it last
@@ -233,6 +245,10 @@ export class Validator {
     forwardsDroppedFull: 0,
     /** Leader: forwards dropped because an earlier forward of the same peer was dropped at the bound and has not come again. */
     forwardsHeldBack: 0,
+    /** Forwards dropped on arrival: not a transaction of at most the genesis tx_bytes_max. */
+    forwardsMalformed: 0,
+    /** Forwards dropped on arrival: a transaction of another chain. */
+    forwardsWrongChain: 0,
     refused: 0,
     failedTxs: 0,
     acceptorCompactions: 0,
@@ -249,6 +265,9 @@ export class Validator {
     this.clock = options.clock ?? (() => performance.now());
     this.wallClock = options.wallClock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
+    this.mempoolBytesMax = options.mempoolBytesMax ?? MEMPOOL_BYTES_MAX_DEFAULT;
+    invariant(Number.isSafeInteger(this.mempoolMax) && this.mempoolMax >= 1, 'mempoolMax of 1 or more');
+    invariant(Number.isSafeInteger(this.mempoolBytesMax) && this.mempoolBytesMax >= g.limits.tx_bytes_max, 'mempoolBytesMax holds at least one transaction');
     this.refusedMax = this.mempoolMax * g.validators.length;
     this.blockWaitMs = options.blockWaitMs ?? BLOCK_WAIT_MS_DEFAULT;
     this.busy = options.busy ?? eventLoopBusy();
@@ -340,7 +359,7 @@ export class Validator {
     const c = this.options.compaction;
     invariant(c === undefined || (Number.isSafeInteger(c.everyBlocks) && c.everyBlocks >= 1), 'compaction every 1 or more blocks');
     this.driver.start();
-    this.timer = setInterval(() => this.maybePropose(), Math.max(1, Math.floor(this.blockWaitMs / 2)));
+    this.timer = setInterval(() => this.cutGuarded(), Math.max(1, Math.floor(this.blockWaitMs / 2)));
     // A restart may find a long log (a crash before the last compaction): cut it at once.
     this.maybeCompact();
   }
@@ -442,6 +461,11 @@ export class Validator {
     return this.mempool.size;
   }
 
+  /** Encoded bytes of the pending transactions (bounded by mempoolBytesMax, times the validators' count on a leader). */
+  get mempoolBytes(): number {
+    return this.pendingBytes;
+  }
+
   status(): { index: number; role: string; ballot: { round: number; leader: number }; height: number; leaderKnown: boolean; leader: number | null } {
     const s = this.driver.core.status();
     const leader = s.role === 'leader' ? this.options.index : s.leaderKnown ? s.leaderBallot.leader : null;
@@ -473,7 +497,9 @@ export class Validator {
       return { id };
     }
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
-    if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
+    if (this.mempool.size >= this.mempoolMax || this.pendingBytes + tx.bytes.length > this.mempoolBytesMax) {
+      throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions (${this.pendingBytes} bytes); retry later`, { retry_after_s: 1 });
+    }
     // A batch's builder keeps each admitted item's writes, so later items see them; a lone
     // submission is checked against the committed state alone.
     const refusal = dryRun !== undefined ? dryRun.admit(tx, { signatures }) : this.admissionBuilder().check(tx, { signatures });
@@ -512,7 +538,9 @@ export class Validator {
   /** Puts an admitted transaction in the mempool, not yet forwarded. */
   private enterMempool(tx: Tx, now: number, local: boolean): MempoolEntry {
     const entry: MempoolEntry = { tx, at: now, local, sentAt: null, sends: 0, slot: 0 };
+    invariant(!this.mempool.has(tx.idHex), 'a transaction enters the mempool once');
     this.mempool.set(tx.idHex, entry);
+    this.pendingBytes += tx.bytes.length;
     // A leader with no block in flight cuts one for it at once (after this turn, so that
     // the rest of a batch arriving now joins it); a busy one leaves it to the timer.
     if (this.driver.core.leading && this.driver.core.proposalsInFlight === 0) this.scheduleCut();
@@ -520,6 +548,15 @@ export class Validator {
     // a refusal recorded before is no longer its status.
     this.refused.delete(tx.idHex);
     return entry;
+  }
+
+  /** Takes `id` out of the mempool (committed, refused, or used up), if it is there. */
+  private leaveMempool(id: string): void {
+    const entry = this.mempool.get(id);
+    if (entry === undefined) return;
+    this.mempool.delete(id);
+    this.pendingBytes -= entry.tx.bytes.length;
+    invariant(this.pendingBytes >= 0 && (this.mempool.size > 0 || this.pendingBytes === 0), 'mempool bytes match its transactions');
   }
 
   /** A builder of the next block on the committed state, for admission dry runs (BlockBuilder.check). */
@@ -573,11 +610,26 @@ export class Validator {
    * arrived just after a change of leader) admits it fully, as before.
    */
   private onForwarded(messages: readonly PeerMessage[]): void {
-    // Decoded together: their ids are hashed in one call (decodeTxs). A malformed one is dropped.
-    const txs = decodeTxs(messages.map((m) => m.bytes));
-    txs.forEach((tx, k) => {
-      if (!isSteleError(tx)) this.admitForwarded((messages[k] as PeerMessage).from, tx);
-    });
+    if (this.stopped) return;
+    // Called by the transport, outside the driver's guard: a throw here (a bug, not bad
+    // input, which is dropped below) stops this validator as the driver would, never the
+    // process (found in review).
+    try {
+      // Decoded together: their ids are hashed in one call (decodeTxs), each within this
+      // chain's tx_bytes_max (not only the encoding's 64 KiB: a larger one at the head of the
+      // leader's mempool could fit no block). A malformed one is dropped.
+      const txs = decodeTxs(
+        messages.map((m) => m.bytes),
+        this.genesis.limits.tx_bytes_max,
+      );
+      txs.forEach((tx, k) => {
+        if (isSteleError(tx)) this.counters.forwardsMalformed++;
+        else if (tx.body.chainId !== this.genesis.chainId) this.counters.forwardsWrongChain++;
+        else this.admitForwarded((messages[k] as PeerMessage).from, tx);
+      });
+    } catch (error) {
+      this.fatal(error);
+    }
   }
 
   private admitForwarded(from: number, tx: Tx): void {
@@ -600,13 +652,15 @@ export class Validator {
           this.counters.forwardsHeldBack++;
           return; // the follower sends it again later
         }
-        // Each follower forwards only what its own mempool holds (at most mempoolMax), so
+        // Each follower forwards only what its own mempool holds (at most mempoolMax, and
+        // mempoolBytesMax bytes), so
         // forwards are bounded by the validators' mempools together: a leader takes them
         // past its own bound (dropping them there put batches out of order, found in review,
         // 2026-11-30) up to this one, which only odd cases reach (a follower that restarted
         // with an empty mempool and filled it again while this leader still held its old
         // forwards).
-        if (this.mempool.size >= this.mempoolMax * this.genesis.validators.length) {
+        const validators = this.genesis.validators.length;
+        if (this.mempool.size >= this.mempoolMax * validators || this.pendingBytes + tx.bytes.length > this.mempoolBytesMax * validators) {
           if (hold === undefined || hold.id !== id) this.heldBack.set(from, { id, expiry: tx.body.expiry, until: this.clock() + HOLD_MS_FACTOR * this.reforwardMs });
           this.counters.forwardsDroppedFull++;
           return; // the follower sends it again later
@@ -722,11 +776,13 @@ export class Validator {
     this.speculative = this.speculative.slice(0, keep + matched);
     for (let k = matched; k < inFlight.length; k++) {
       const v = inFlight[k]!;
-      const block = decodeBlock(v.value);
       const base = this.speculative.at(-1);
       const state: StateReader = base?.result.overlay ?? this.store.state;
       const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
       try {
+        // The core checked only the header of a peer's value (validValue): the body is
+        // decoded here, inside the try (it sat outside, and a throw left the timer: found in review).
+        const block = decodeBlock(v.value);
         const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
         this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false, proposedAt: null });
       } catch (error) {
@@ -830,7 +886,7 @@ export class Validator {
       if (wait > 0) {
         this.cutDeferred ??= setTimeout(() => {
           this.cutDeferred = null;
-          this.maybePropose();
+          this.cutGuarded();
         }, wait);
         this.counters.cutsDeferred++;
         return;
@@ -845,7 +901,15 @@ export class Validator {
     const builder = new BlockBuilder(this.genesis, state, slot, { signatures: 'verified' });
     for (const [id, entry] of this.mempool) {
       if (inBlocks.has(id)) continue;
-      if (builder.full(entry.tx.bytes.length)) break;
+      if (builder.full(entry.tx.bytes.length)) {
+        if (builder.txs.length > 0) break;
+        // It fits no block, even an empty one: refused for good, or no block would ever be
+        // cut again (admission refuses such a transaction, and forwards are decoded within
+        // tx_bytes_max, which genesis keeps below an empty block's room; this is the last
+        // line, found in review).
+        this.refuse(id, 'TX_TOO_LARGE', `${entry.tx.bytes.length} bytes fit no block of at most ${limits.block_bytes_max} bytes`);
+        continue;
+      }
       const offered = builder.offer(entry.tx);
       // Applied or failed, it is in the block; its client hears either outcome when the
       // block commits (applyGroups), when it is final.
@@ -862,7 +926,7 @@ export class Validator {
       if (code === 'BLOCK_TOO_LARGE' || code === 'TX_EXPIRED' || code === 'TX_EXPIRY_TOO_FAR') continue;
       // Its id is used (committed or failed): the chain answers for it.
       if (code === 'TX_DUPLICATE') {
-        this.mempool.delete(id);
+        this.leaveMempool(id);
         continue;
       }
       // Invalid in any block (INVALID_IN_BLOCK), whatever the state: final.
@@ -923,8 +987,21 @@ export class Validator {
     this.cutScheduled = true;
     setImmediate(() => {
       this.cutScheduled = false;
-      this.maybePropose();
+      this.cutGuarded();
     });
+  }
+
+  /**
+   * maybePropose from a timer: a throw there is a bug (bad input is refused before), and
+   * stops this validator through onFatal as the driver's guard would, instead of leaving the
+   * timer as an uncaught exception that ends the process.
+   */
+  private cutGuarded(): void {
+    try {
+      this.maybePropose();
+    } catch (error) {
+      this.fatal(error);
+    }
   }
 
   /** Drops pending transactions that can only be refused as expired from `height` on. */
@@ -935,7 +1012,7 @@ export class Validator {
   }
 
   private refuse(id: string, code: string, reason: string): void {
-    this.mempool.delete(id);
+    this.leaveMempool(id);
     this.counters.refused++;
     this.refused.set(id, { code, reason });
     const waiting = this.waiters.get(id);
@@ -1016,7 +1093,7 @@ export class Validator {
           const id = tx.idHex;
           const pending = this.mempool.get(id);
           if (pending?.local === true) this.commitSeconds.observe((storedAt - pending.at) / 1000);
-          this.mempool.delete(id);
+          this.leaveMempool(id);
           this.refused.delete(id); // refused once by a leader, then committed after all
           const waiting = this.waiters.get(id);
           this.waiters.delete(id);

@@ -276,6 +276,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         validator.blockSeconds.metric('stele_block_commit_seconds', 'time from proposing a block to storing it committed, on the leader that proposed it'),
         { name: 'stele_committed_height', help: 'height of the last committed block', type: 'gauge', samples: [{ value: store.height }] },
         { name: 'stele_mempool_transactions', help: 'transactions waiting in the mempool', type: 'gauge', samples: [{ value: validator.mempoolSize }] },
+        { name: 'stele_mempool_bytes', help: 'encoded bytes of the transactions waiting in the mempool (at most 64 MiB by default; on a leader, forwards may take it to the validators\' count times that)', type: 'gauge', samples: [{ value: validator.mempoolBytes }] },
         { name: 'stele_index_writes_waiting', help: 'LevelDB index batches of committed blocks not yet written (docs/storage.md; at most 4)', type: 'gauge', samples: [{ value: store.indexWritesWaiting }] },
         counter('stele_blocks_committed_total', 'blocks committed by this validator since start', c.committedBlocks),
         counter('stele_transactions_committed_total', 'transactions in committed blocks since start, failed ones included', c.committedTxs),
@@ -287,11 +288,13 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_transactions_forwards_unsent_total', 'forwards to the leader the transport refused (its send queue was full); each goes again before anything admitted after it', c.forwardsUnsent),
         {
           name: 'stele_transactions_forwards_dropped_total',
-          help: 'forwards this node dropped as leader (their follower sends them again): mempool_full, at its bound for forwards; held_back, behind an earlier forward of the same follower dropped at that bound',
+          help: 'forwards this node dropped: as leader (their follower sends them again), mempool_full at its bound for forwards, held_back behind an earlier forward of the same follower dropped at that bound; on arrival, malformed (not a transaction within the genesis tx_bytes_max) or wrong_chain',
           type: 'counter',
           samples: [
             { labels: { reason: 'mempool_full' }, value: c.forwardsDroppedFull },
             { labels: { reason: 'held_back' }, value: c.forwardsHeldBack },
+            { labels: { reason: 'malformed' }, value: c.forwardsMalformed },
+            { labels: { reason: 'wrong_chain' }, value: c.forwardsWrongChain },
           ],
         },
         counter('stele_blocks_cuts_deferred_total', 'times this leader put off a block because its main thread was busy and its last block was cut less than block_wait_ms before', c.cutsDeferred),

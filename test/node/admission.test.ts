@@ -230,3 +230,136 @@ test('a follower sends its pending transactions to a new leader on the first bac
     assert.ok(await eventually(async () => (await statusAt(follower, tx)) === 'committed', 5_000));
   });
 });
+
+// A chain whose blocks hold little: a transaction of more than 8,192 - 4,100 bytes fits none.
+const small = devChain({ label: 'admission-small', users: 4, limits: { tx_bytes_max: 1_024, block_bytes_max: 8_192 } });
+
+/** A put of `size` inline bytes on `c` (about size + 250 bytes encoded). */
+function bigPut(c: typeof small, size: number, chainId = c.genesis.chainId): Tx {
+  return signTx({ chainId, expiry: 500, payload: { type: 'put', owner: c.users[1]!.publicKey, key: `big${size}`, value: { kind: 'inline', data: new Uint8Array(size).fill(7) } } }, [c.users[1]!]);
+}
+
+function smallPay(c: typeof small, amount: bigint, chainId = c.genesis.chainId): Tx {
+  return signTx({ chainId, expiry: 500, payload: { type: 'transfer', from: c.users[2]!.publicKey, asset: 'STL', to: c.users[0]!.publicKey, amount } }, [c.users[2]!]);
+}
+
+test('a forward over the genesis tx_bytes_max is dropped on arrival (counted), so it never stalls the leader\'s cuts', async () => {
+  await withLeader(small, { busy: () => false }, async ({ validators, leader, net }) => {
+    const L = validators[leader]!;
+    const follower = (leader + 1) % validators.length;
+    const big = bigPut(small, 4_000);
+    assert.ok(big.bytes.length > 8_192 - 4_100 && big.bytes.length > small.genesis.limits.tx_bytes_max);
+    net.handlers[leader]!([{ from: follower, bytes: forward(big) }]);
+    const ok = smallPay(small, 1n);
+    L.submit(ok);
+    assert.ok(await eventually(async () => (await statusAt(L, ok)) === 'committed', 3_000), 'the leader still cuts blocks');
+    assert.equal(await statusAt(L, big), 'unknown');
+    assert.equal(L.counters.forwardsMalformed, 1);
+  });
+});
+
+test('a transaction that can never fit an empty block is refused at the cut (TX_TOO_LARGE) instead of stopping every cut', async () => {
+  await withLeader(small, { busy: () => false }, async ({ validators, leader }) => {
+    const L = validators[leader]!;
+    const big = bigPut(small, 4_000);
+    // Past every admission check (there is none left that lets it in): straight into the mempool.
+    (L as unknown as { enterMempool(tx: Tx, now: number, local: boolean): unknown }).enterMempool(big, performance.now(), false);
+    const ok = smallPay(small, 2n);
+    L.submit(ok);
+    assert.ok(await eventually(async () => (await statusAt(L, ok)) === 'committed', 3_000), 'the leader still cuts blocks');
+    const status = await L.transaction(toHex(big.id));
+    assert.equal(status.status === 'refused' ? status.code : status.status, 'TX_TOO_LARGE');
+  });
+});
+
+test('a forward of another chain is dropped on arrival and counted, never admitted', async () => {
+  await withLeader(chain, {}, async ({ validators, leader, net }) => {
+    const L = validators[leader]!;
+    const follower = (leader + 1) % validators.length;
+    const stranger = signTx({ chainId: 'another-chain', expiry: 500, payload: { type: 'transfer', from: users[2]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount: 1n } }, [users[2]!]);
+    const admitted = L.counters.forwardedAdmitted;
+    net.handlers[leader]!([{ from: follower, bytes: forward(stranger) }]);
+    assert.equal(L.counters.forwardedAdmitted, admitted);
+    assert.equal(L.counters.forwardsWrongChain, 1);
+    assert.equal(await statusAt(L, stranger), 'unknown');
+  });
+});
+
+test('a throw while handling forwards stops the validator through onFatal, never the process', async () => {
+  await withLeader(
+    chain,
+    {},
+    async ({ validators, leader, net, fatal }) => {
+      const L = validators[leader]!;
+      const follower = (leader + 1) % validators.length;
+      // A broken state read (a bug, not bad input) while the forward is admitted.
+      const state = L.ledger.state;
+      const get = state.get;
+      const broken = new TypeError('broken state read');
+      state.get = () => {
+        throw broken;
+      };
+      try {
+        assert.doesNotThrow(() => net.handlers[leader]!([{ from: follower, bytes: forward(pay(2, users[0]!.publicKey, 4n)) }]));
+      } finally {
+        state.get = get;
+      }
+      assert.deepEqual(fatal, [broken]);
+    },
+    true,
+  );
+});
+
+test('an in-flight value whose body does not decode makes the leader wait for it to commit, not throw out of its timer', async () => {
+  await withLeader(chain, { busy: () => false }, async ({ validators, leader }) => {
+    const L = validators[leader]!;
+    const core = L.driver.core;
+    const inFlightValues = core.inFlightValues;
+    // A recovered value of the next slot whose header decoded (the core checks no more) but whose body does not.
+    core.inFlightValues = () => [{ slot: L.height + 1, digest: new Uint8Array(32), value: Uint8Array.of(1, 2, 3) }];
+    const tx = pay(2, users[0]!.publicKey, 5n);
+    try {
+      L.submit(tx);
+      assert.doesNotThrow(() => (L as unknown as { maybePropose(): void }).maybePropose());
+    } finally {
+      core.inFlightValues = inFlightValues;
+    }
+    assert.ok(await eventually(async () => (await statusAt(L, tx)) === 'committed', 3_000));
+  });
+});
+
+test('a throw in the leader\'s cut timer stops the validator through onFatal, never the process', async () => {
+  await withLeader(
+    chain,
+    {},
+    async ({ validators, leader, fatal }) => {
+      const core = validators[leader]!.driver.core;
+      const broken = new TypeError('broken core');
+      core.proposableSlot = () => {
+        throw broken;
+      };
+      validators[leader]!.submit(pay(3, users[0]!.publicKey, 6n));
+      assert.ok(await eventually(() => fatal.length > 0, 2_000));
+      assert.equal(fatal[0], broken);
+    },
+    true,
+  );
+});
+
+test('the mempool is bounded in bytes as well as in count: MEMPOOL_FULL once the next would pass mempoolBytesMax, room again as transactions leave', async () => {
+  const tx = (k: number) => pay(1 + (k % 7), users[0]!.publicKey, BigInt(k + 1), 1);
+  const bytesMax = chain.genesis.limits.tx_bytes_max; // the least allowed: one transaction of the largest size
+  const room = Math.floor(bytesMax / tx(0).bytes.length);
+  await alone(
+    async (v) => {
+      for (let k = 0; k < room; k++) v.submit(tx(k), 'verified');
+      assert.throws(() => v.submit(tx(room), 'verified'), (e: unknown) => isSteleError(e, 'MEMPOOL_FULL'));
+      assert.equal(v.mempoolSize, room);
+      (v as unknown as { pruneExpired(height: number): void }).pruneExpired(2); // all leave, refused as expired
+      assert.equal(v.mempoolSize, 0);
+      for (let k = 0; k < room; k++) v.submit(tx(1_000 + k), 'verified');
+      assert.equal(v.mempoolSize, room, 'the bytes of those that left were given back');
+    },
+    { mempoolBytesMax: bytesMax },
+  );
+});
