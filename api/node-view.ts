@@ -190,7 +190,7 @@ export interface NodeView {
    */
   waitForCommit(id: Uint8Array, timeoutMs: number): Promise<CommitLocation>;
 
-  /** What the node knows of transaction `id`. Refusals are remembered for a bounded time. */
+  /** What the node knows of transaction `id`. The latest refusals are remembered, a bounded number of them. */
   transaction(id: Uint8Array): Awaitable<TransactionStatus>;
 
   /** Height of the last committed block (0 before the first). */

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       ),
     },
     durable: recoverDurable(records, commitIndex, commitDigest),
-    transport: { send: (to, bytes) => void transport.send(to, bytes), flush: () => transport.flush(), receive: (h) => (deliver = h) },
+    transport: { send: (to, bytes) => transport.send(to, bytes), flush: () => transport.flush(), receive: (h) => (deliver = h) },
     log: acceptor,
     learner: {
       // Slot s is record s - 1: the committed log is contiguous from slot 1.

@@ -43,7 +43,14 @@ export interface PeerMessage {
 
 /** Moves authenticated messages between replicas. */
 export interface Transport {
-  send(to: number, bytes: Uint8Array): void;
+  /**
+   * Queues `bytes` for replica `to`. True when it was queued (it may still be lost on the
+   * way, as the network may lose anything); false when it was refused at once and dropped,
+   * such as when the send queue to that peer is full (native/transport.ts). The driver's
+   * own messages tolerate loss and ignore the answer; a validator's forwards of client
+   * transactions use it to keep them in order (node/validator.ts).
+   */
+  send(to: number, bytes: Uint8Array): boolean;
   /**
    * Optional: hands what `send` staged to the wire now rather than at the end of the turn.
    * The driver calls it after each hand-off's sends, so its own messages to itself (stepped

@@ -139,8 +139,10 @@ export function faultyTransport(inner: Transport, path: string, validators: numb
   return {
     transport: {
       send: (to, bytes) => {
-        if (setting.dropTo.has(to)) drops.to++;
-        else inner.send(to, bytes);
+        if (!setting.dropTo.has(to)) return inner.send(to, bytes);
+        // Lost on the way, as behind a switch: the sender cannot tell, so it was "queued".
+        drops.to++;
+        return true;
       },
       flush: () => inner.flush?.(),
       receive: (handler) =>

@@ -117,7 +117,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     throw error;
   }
   const wire: PeerTransport = {
-    send: (to, bytes) => void transport.send(to, bytes),
+    // False when the send queue to that peer is full: the validator keeps its forwards in order with it.
+    send: (to, bytes) => transport.send(to, bytes),
     flush: () => transport.flush(),
     receive: (handler) => {
       deliver = handler;

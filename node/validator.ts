@@ -20,6 +20,7 @@
  * The transport and the acceptor log are injected (native in production, in-memory in
  * tests); messages are multiplexed on one transport by a leading channel byte.
  */
+import { performance } from 'node:perf_hooks';
 import { bytesEqual, invariant } from '../ledger/assert.js';
 import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, headerOfEncoded, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
@@ -53,9 +54,18 @@ export interface ValidatorOptions {
   /** Acceptor state recovered from the acceptor log. */
   readonly durable: Omit<DurableState, 'commitIndex' | 'commitDigest'>;
   readonly tickMs?: number;
-  /** Milliseconds since the epoch; injected for tests. */
+  /**
+   * Monotonic milliseconds (default performance.now) for every interval: block waits,
+   * reforward timing, holds, latency histograms. Injected for tests. A wall clock here made
+   * an NTP step back of D stop the reforward safety net and a busy leader's cuts for about
+   * D (found in review).
+   */
   readonly clock?: () => number;
+  /** Milliseconds since the epoch (default Date.now), for block times (header timeMs) only. */
+  readonly wallClock?: () => number;
   readonly mempoolMax?: number;
+  /** Encoded bytes of the pending transactions, at most (default MEMPOOL_BYTES_MAX_DEFAULT); a leader takes forwards up to the validators' count times it. */
+  readonly mempoolBytesMax?: number;
   /** How long the leader waits to fill a block that is not full (default BLOCK_WAIT_MS_DEFAULT). */
   readonly blockWaitMs?: number;
   /**
@@ -117,8 +127,8 @@ interface Speculative {
   readonly result: BlockResult;
   /** Built and signed by this process (maybePropose), not recovered from the core. */
   readonly own: boolean;
-  /** When it was proposed (own blocks; 0 for recovered ones). */
-  readonly proposedAt: number;
+  /** When it was proposed (own blocks, on the monotonic clock; null for recovered ones). */
+  readonly proposedAt: number | null;
 }
 
 /**
@@ -135,13 +145,23 @@ interface MempoolEntry {
   slot: number;
 }
 
-/** Ids of refused transactions remembered for status queries, at most. */
-const REFUSED_MAX = 10_000;
 const REFORWARD_MS_DEFAULT = 10_000;
 /** How often a follower looks for pending transactions to forward again (reforward), and how much one look may send. */
 const REFORWARD_CHECK_MS = 250;
 const REFORWARD_PER_CHECK_MAX = 1_000;
 const REFORWARD_BYTES_PER_CHECK_MAX = 1024 * 1024;
+/**
+ * A leader holds back a peer's forwards after dropping one at its bound (admitForwarded)
+ * for at most this many reforwardMs: a follower's longest reforward back-off is 8 of them.
+ */
+const HOLD_MS_FACTOR = 9;
+/**
+ * Pending bytes per validator by default: the count bound alone (50,000) let a mempool hold
+ * 50,000 x tx_bytes_max, 400 MiB at the default limit and 3.2 GiB at the largest, and a
+ * leader that many times the validators' count. Ordinary transfers (about 250 bytes) fill
+ * the count long before this.
+ */
+const MEMPOOL_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Most committed blocks stored as one group (one persist, one index batch). */
 const APPLY_GROUP_BLOCKS_MAX = 32;
 
@@ -155,16 +175,28 @@ export class Validator {
   private readonly genesis: Genesis;
   private readonly store: LedgerStore;
   private readonly clock: () => number;
+  private readonly wallClock: () => number;
   private readonly mempoolMax: number;
+  private readonly mempoolBytesMax: number;
+  /** Encoded bytes of the transactions in `mempool`. */
+  private pendingBytes = 0;
   private readonly blockWaitMs: number;
   /**
    * Pending transactions by id hex, in admission order. Follower side: `sentAt`, when it last
-   * forwarded the transaction (null: never); `sends`, how many times (reforward backs off).
+   * forwarded the transaction (null: never); `sends`, how many times to this leader (reforward backs off).
    */
   private readonly mempool = new Map<string, MempoolEntry>();
   private readonly reforwardMs: number;
-  private lastReforwardCheck = 0;
+  private lastReforwardCheck = Number.NEGATIVE_INFINITY;
+  /**
+   * Refusals of pending transactions for status queries, the latest `refusedMax`: that is
+   * mempoolMax x validators, the most a leader's mempool holds (forwards included), so one
+   * pruning pass never forgets what it refused itself (it was 10,000, below the default
+   * mempoolMax of 50,000: found in review). About 300 bytes each (measured on Node 20):
+   * 45 MB at the defaults with three validators.
+   */
   private readonly refused = new Map<string, { code: string; reason: string }>();
+  private readonly refusedMax: number;
   private readonly waiters = new Map<string, Array<{ resolve: (location: { height: number; index: number }) => void; reject: (error: SteleError) => void }>>();
   private lastLeaderTerm = '';
   private readonly listeners = new Set<(block: Block) => void>();
@@ -173,7 +205,7 @@ export class Validator {
   private timer: NodeJS.Timeout | null = null;
   private cutScheduled = false;
   /** When this leader last proposed a block, and the timer of a cut put off until blockWaitMs after it. */
-  private lastCutAt = 0;
+  private lastCutAt = Number.NEGATIVE_INFINITY;
   private cutDeferred: NodeJS.Timeout | null = null;
   private readonly busy: () => boolean;
   private stopped = false;
@@ -186,7 +218,43 @@ export class Validator {
   readonly commitSeconds = new Histogram(LATENCY_BUCKETS_S);
   /** Proposal to commit (stored here) of each block this node proposed as leader. */
   readonly blockSeconds = new Histogram(LATENCY_BUCKETS_S);
-  readonly counters = { committedBlocks: 0, committedTxs: 0, proposedBlocks: 0, forwarded: 0, reforwarded: 0, forwardedAdmitted: 0, refused: 0, failedTxs: 0, acceptorCompactions: 0, cutsDeferred: 0, caughtUpBlocks: 0 };
+  /**
+   * Follower: true while a pending transaction may still await its first forward (no leader
+   * was known when it came, this validator was the leader, or the transport refused the
+   * forward). A new admission is then not sent at once but left to reforward(), which sends
+   * in admission order, so that it never reaches the leader ahead of an earlier one that a
+   * later item of a batch may rely on (found in review: a refused registration, then its
+   * payment sent and cut alone, failed for good).
+   */
+  private forwardBacklog = false;
+  /**
+   * Leader: per peer, the forward dropped at this leader's bound for forwards, while that
+   * peer's later forwards are held back (dropped too) until it comes again (admitForwarded).
+   */
+  private readonly heldBack = new Map<number, { readonly id: string; readonly expiry: number; readonly until: number }>();
+  readonly counters = {
+    committedBlocks: 0,
+    committedTxs: 0,
+    proposedBlocks: 0,
+    forwarded: 0,
+    reforwarded: 0,
+    forwardedAdmitted: 0,
+    /** Follower: forwards the transport refused (the send queue to the leader was full); each goes again, first, at the next reforward check. */
+    forwardsUnsent: 0,
+    /** Leader: forwards dropped because its mempool held its bound for forwards. */
+    forwardsDroppedFull: 0,
+    /** Leader: forwards dropped because an earlier forward of the same peer was dropped at the bound and has not come again. */
+    forwardsHeldBack: 0,
+    /** Forwards dropped on arrival: not a transaction of at most the genesis tx_bytes_max. */
+    forwardsMalformed: 0,
+    /** Forwards dropped on arrival: a transaction of another chain. */
+    forwardsWrongChain: 0,
+    refused: 0,
+    failedTxs: 0,
+    acceptorCompactions: 0,
+    cutsDeferred: 0,
+    caughtUpBlocks: 0,
+  };
 
   constructor(private readonly options: ValidatorOptions) {
     const g = options.genesis;
@@ -194,8 +262,13 @@ export class Validator {
     invariant(bytesEqual(g.validators[options.index]!.publicKey, options.signer.publicKey), 'the signer is this validator');
     this.genesis = g;
     this.store = options.store;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? (() => performance.now());
+    this.wallClock = options.wallClock ?? Date.now;
     this.mempoolMax = options.mempoolMax ?? 50_000;
+    this.mempoolBytesMax = options.mempoolBytesMax ?? MEMPOOL_BYTES_MAX_DEFAULT;
+    invariant(Number.isSafeInteger(this.mempoolMax) && this.mempoolMax >= 1, 'mempoolMax of 1 or more');
+    invariant(Number.isSafeInteger(this.mempoolBytesMax) && this.mempoolBytesMax >= g.limits.tx_bytes_max, 'mempoolBytesMax holds at least one transaction');
+    this.refusedMax = this.mempoolMax * g.validators.length;
     this.blockWaitMs = options.blockWaitMs ?? BLOCK_WAIT_MS_DEFAULT;
     this.busy = options.busy ?? eventLoopBusy();
     this.reforwardMs = options.reforwardMs ?? REFORWARD_MS_DEFAULT;
@@ -209,10 +282,10 @@ export class Validator {
       receive: (handler) => {
         transport.receive((batch) => {
           const consensus: PeerMessage[] = [];
-          const forwarded: Uint8Array[] = [];
+          const forwarded: PeerMessage[] = [];
           for (const m of batch) {
             if (m.bytes[0] === CHANNEL_CONSENSUS) consensus.push({ from: m.from, bytes: m.bytes.subarray(1) });
-            else if (m.bytes[0] === CHANNEL_FORWARD) forwarded.push(m.bytes.subarray(1));
+            else if (m.bytes[0] === CHANNEL_FORWARD) forwarded.push({ from: m.from, bytes: m.bytes.subarray(1) });
           }
           // Forwards first, as before this batching (they precede the batch's consensus messages in handling).
           if (forwarded.length > 0) this.onForwarded(forwarded);
@@ -286,7 +359,7 @@ export class Validator {
     const c = this.options.compaction;
     invariant(c === undefined || (Number.isSafeInteger(c.everyBlocks) && c.everyBlocks >= 1), 'compaction every 1 or more blocks');
     this.driver.start();
-    this.timer = setInterval(() => this.maybePropose(), Math.max(1, Math.floor(this.blockWaitMs / 2)));
+    this.timer = setInterval(() => this.cutGuarded(), Math.max(1, Math.floor(this.blockWaitMs / 2)));
     // A restart may find a long log (a crash before the last compaction): cut it at once.
     this.maybeCompact();
   }
@@ -388,6 +461,11 @@ export class Validator {
     return this.mempool.size;
   }
 
+  /** Encoded bytes of the pending transactions (bounded by mempoolBytesMax, times the validators' count on a leader). */
+  get mempoolBytes(): number {
+    return this.pendingBytes;
+  }
+
   status(): { index: number; role: string; ballot: { round: number; leader: number }; height: number; leaderKnown: boolean; leader: number | null } {
     const s = this.driver.core.status();
     const leader = s.role === 'leader' ? this.options.index : s.leaderKnown ? s.leaderBallot.leader : null;
@@ -409,9 +487,19 @@ export class Validator {
    */
   submit(tx: Tx, signatures: 'verify' | 'verified' = 'verify', dryRun?: BlockBuilder, local = true): { id: string } {
     const id = tx.idHex;
-    if (this.mempool.has(id)) return { id };
+    const pending = this.mempool.get(id);
+    if (pending !== undefined) {
+      // Already pending (a client retrying a whole batch while its first items wait): its
+      // writes still go in the batch's dry run, or a later item relying on it (a payment to
+      // the identity it registers) would be refused (found in review). The pending copy was
+      // checked when it came; what the dry run says of it now changes nothing.
+      dryRun?.admit(pending.tx, { signatures: 'verified' });
+      return { id };
+    }
     if (this.stopped) throw new SteleError('NODE_UNAVAILABLE', 'the node is shutting down');
-    if (this.mempool.size >= this.mempoolMax) throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions; retry later`, { retry_after_s: 1 });
+    if (this.mempool.size >= this.mempoolMax || this.pendingBytes + tx.bytes.length > this.mempoolBytesMax) {
+      throw new SteleError('MEMPOOL_FULL', `the mempool holds ${this.mempool.size} transactions (${this.pendingBytes} bytes); retry later`, { retry_after_s: 1 });
+    }
     // A batch's builder keeps each admitted item's writes, so later items see them; a lone
     // submission is checked against the committed state alone.
     const refusal = dryRun !== undefined ? dryRun.admit(tx, { signatures }) : this.admissionBuilder().check(tx, { signatures });
@@ -419,19 +507,40 @@ export class Validator {
     const now = this.clock();
     const entry = this.enterMempool(tx, now, local);
     const leader = this.status().leader;
-    if (leader !== null && leader !== this.options.index) {
-      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, tx.bytes));
-      entry.sentAt = now;
-      entry.sends = 1;
-      this.counters.forwarded++;
-    }
+    // Forwards leave in admission order: behind one still unsent, this one waits its turn
+    // in reforward() (at most REFORWARD_CHECK_MS).
+    if (leader === null || leader === this.options.index || this.forwardBacklog) this.forwardBacklog = true;
+    else this.forward(leader, entry, now);
     return { id };
+  }
+
+  /**
+   * Sends `entry` to `leader`. False when the transport refused it (its send queue to the
+   * leader is full, while a smaller later forward might still fit): the entry is then due
+   * again at once and the backlog starts there, so nothing admitted after it goes first.
+   */
+  private forward(leader: number, entry: MempoolEntry, now: number): boolean {
+    // Sent before, to this leader or to one before it (its back-off then starts again at 0 sends).
+    const again = entry.sentAt !== null || entry.sends > 0;
+    if (!this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
+      entry.sentAt = null;
+      this.forwardBacklog = true;
+      this.counters.forwardsUnsent++;
+      return false;
+    }
+    if (again) this.counters.reforwarded++;
+    else this.counters.forwarded++;
+    entry.sentAt = now;
+    entry.sends++;
+    return true;
   }
 
   /** Puts an admitted transaction in the mempool, not yet forwarded. */
   private enterMempool(tx: Tx, now: number, local: boolean): MempoolEntry {
     const entry: MempoolEntry = { tx, at: now, local, sentAt: null, sends: 0, slot: 0 };
+    invariant(!this.mempool.has(tx.idHex), 'a transaction enters the mempool once');
     this.mempool.set(tx.idHex, entry);
+    this.pendingBytes += tx.bytes.length;
     // A leader with no block in flight cuts one for it at once (after this turn, so that
     // the rest of a batch arriving now joins it); a busy one leaves it to the timer.
     if (this.driver.core.leading && this.driver.core.proposalsInFlight === 0) this.scheduleCut();
@@ -439,6 +548,15 @@ export class Validator {
     // a refusal recorded before is no longer its status.
     this.refused.delete(tx.idHex);
     return entry;
+  }
+
+  /** Takes `id` out of the mempool (committed, refused, or used up), if it is there. */
+  private leaveMempool(id: string): void {
+    const entry = this.mempool.get(id);
+    if (entry === undefined) return;
+    this.mempool.delete(id);
+    this.pendingBytes -= entry.tx.bytes.length;
+    invariant(this.pendingBytes >= 0 && (this.mempool.size > 0 || this.pendingBytes === 0), 'mempool bytes match its transactions');
   }
 
   /** A builder of the next block on the committed state, for admission dry runs (BlockBuilder.check). */
@@ -491,12 +609,30 @@ export class Validator {
    * only drop again. A follower (a forward that
    * arrived just after a change of leader) admits it fully, as before.
    */
-  private onForwarded(items: readonly Uint8Array[]): void {
-    // Decoded together: their ids are hashed in one call (decodeTxs). A malformed one is dropped.
-    for (const tx of decodeTxs(items)) if (!isSteleError(tx)) this.admitForwarded(tx);
+  private onForwarded(messages: readonly PeerMessage[]): void {
+    if (this.stopped) return;
+    // Called by the transport, outside the driver's guard: a throw here (a bug, not bad
+    // input, which is dropped below) stops this validator as the driver would, never the
+    // process (found in review).
+    try {
+      // Decoded together: their ids are hashed in one call (decodeTxs), each within this
+      // chain's tx_bytes_max (not only the encoding's 64 KiB: a larger one at the head of the
+      // leader's mempool could fit no block). A malformed one is dropped.
+      const txs = decodeTxs(
+        messages.map((m) => m.bytes),
+        this.genesis.limits.tx_bytes_max,
+      );
+      txs.forEach((tx, k) => {
+        if (isSteleError(tx)) this.counters.forwardsMalformed++;
+        else if (tx.body.chainId !== this.genesis.chainId) this.counters.forwardsWrongChain++;
+        else this.admitForwarded((messages[k] as PeerMessage).from, tx);
+      });
+    } catch (error) {
+      this.fatal(error);
+    }
   }
 
-  private admitForwarded(tx: Tx): void {
+  private admitForwarded(from: number, tx: Tx): void {
     try {
       if (this.driver.core.status().role === 'leader') {
         const id = tx.idHex;
@@ -506,12 +642,30 @@ export class Validator {
         // only record a refusal for what may be a committed transaction whose id left the
         // replay window (found in review).
         if (tx.body.expiry < this.store.height + 1) return;
-        // Each follower forwards only what its own mempool holds (at most mempoolMax), so
-        // forwards are bounded by the validators' mempools together. Dropping one at this
-        // leader's own bound while admitting the next from the same follower could put a
-        // batch's items in blocks out of order, and a later item that relied on an earlier
-        // one would fail for good (found in review, 2026-11-30).
-        if (this.mempool.size >= this.mempoolMax * this.genesis.validators.length) return; // the follower sends it again later
+        // A follower sends its forwards in the order it admitted them (forward, reforward).
+        // Once one of a peer's forwards is dropped at the bound below, the peer's later ones
+        // are dropped too until that one comes again (the follower's reforward sends the
+        // oldest first): admitted meanwhile, a later item that relied on it (a payment to an
+        // identity it registers) would be cut alone and fail for good (found in review).
+        const hold = this.heldBack.get(from);
+        if (hold !== undefined && hold.id !== id && !this.holdOver(hold)) {
+          this.counters.forwardsHeldBack++;
+          return; // the follower sends it again later
+        }
+        // Each follower forwards only what its own mempool holds (at most mempoolMax, and
+        // mempoolBytesMax bytes), so
+        // forwards are bounded by the validators' mempools together: a leader takes them
+        // past its own bound (dropping them there put batches out of order, found in review,
+        // 2026-11-30) up to this one, which only odd cases reach (a follower that restarted
+        // with an empty mempool and filled it again while this leader still held its old
+        // forwards).
+        const validators = this.genesis.validators.length;
+        if (this.mempool.size >= this.mempoolMax * validators || this.pendingBytes + tx.bytes.length > this.mempoolBytesMax * validators) {
+          if (hold === undefined || hold.id !== id) this.heldBack.set(from, { id, expiry: tx.body.expiry, until: this.clock() + HOLD_MS_FACTOR * this.reforwardMs });
+          this.counters.forwardsDroppedFull++;
+          return; // the follower sends it again later
+        }
+        this.heldBack.delete(from);
         this.enterMempool(tx, this.clock(), false);
         this.counters.forwardedAdmitted++;
         return;
@@ -520,6 +674,17 @@ export class Validator {
     } catch (error) {
       if (!isSteleError(error)) throw error; // a forwarded transaction refused here: the submitter's node reports it
     }
+  }
+
+  /**
+   * Whether a hold on a peer's forwards (admitForwarded) has ended without the dropped
+   * forward coming again: it is in the mempool or the chain after all (another validator
+   * forwarded it, or its client resubmitted it here), it expired (its follower drops it
+   * too), or the follower has had time for its longest reforward back-off (it restarted and
+   * lost it).
+   */
+  private holdOver(hold: { readonly id: string; readonly expiry: number; readonly until: number }): boolean {
+    return this.mempool.has(hold.id) || this.store.state.get(keys.txid(hold.id)) !== undefined || hold.expiry < this.store.height + 1 || this.clock() >= hold.until;
   }
 
   /**
@@ -611,13 +776,15 @@ export class Validator {
     this.speculative = this.speculative.slice(0, keep + matched);
     for (let k = matched; k < inFlight.length; k++) {
       const v = inFlight[k]!;
-      const block = decodeBlock(v.value);
       const base = this.speculative.at(-1);
       const state: StateReader = base?.result.overlay ?? this.store.state;
       const previousStateHash = base?.block.header.stateHash ?? this.store.tip.stateHash;
       try {
+        // The core checked only the header of a peer's value (validValue): the body is
+        // decoded here, inside the try (it sat outside, and a throw left the timer: found in review).
+        const block = decodeBlock(v.value);
         const result = executeBlock(this.genesis, state, block.txs, v.slot, previousStateHash, { signatures: 'verified' });
-        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false, proposedAt: 0 });
+        this.speculative.push({ slot: v.slot, digest: v.digest, block, result, own: false, proposedAt: null });
       } catch (error) {
         if (!isSteleError(error)) throw error;
         return false; // a recovered value this replica cannot extend yet: wait for it to commit
@@ -642,7 +809,14 @@ export class Validator {
     // reforward()'s budget: sent in one loop, a full mempool (up to 64 MiB of forwards)
     // filled the transport's queue to the new leader, which then dropped this validator's
     // consensus messages to it, right when a new leadership needs them (found in review).
-    for (const entry of this.mempool.values()) if (entry.sentAt !== null) entry.sentAt = Number.NEGATIVE_INFINITY;
+    // Each starts its back-off again: it was never sent to this leader. Kept, a transaction
+    // sent 4 times to the old leader was next sent to the new one 8 x reforwardMs (80 s)
+    // after the first try, while its expiry is counted in blocks (found in review).
+    for (const entry of this.mempool.values()) {
+      if (entry.sentAt === null) continue;
+      entry.sentAt = Number.NEGATIVE_INFINITY;
+      entry.sends = 0;
+    }
     this.lastReforwardCheck = Number.NEGATIVE_INFINITY;
     this.reforward();
   }
@@ -673,17 +847,16 @@ export class Validator {
     // the leader's, and a refusal told from it was not final (the leader could still commit
     // the transaction). A transaction that fails at the leader's cut is in the chain as
     // failed, and this replica learns that when it applies the block (2026-11-30).
+    // A forward the transport refuses ends the pass: nothing after it may go first.
     for (const entry of this.mempool.values()) {
       if (entry.sentAt !== null && now - entry.sentAt < this.reforwardMs * 2 ** Math.min(3, Math.max(0, entry.sends - 1))) continue;
-      if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) break;
+      if (count >= REFORWARD_PER_CHECK_MAX || bytes + entry.tx.bytes.length > REFORWARD_BYTES_PER_CHECK_MAX) return;
       count++;
       bytes += entry.tx.bytes.length;
-      if (entry.sentAt === null) this.counters.forwarded++;
-      else this.counters.reforwarded++;
-      this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes));
-      entry.sentAt = now;
-      entry.sends++;
+      if (!this.forward(leader, entry, now)) return;
     }
+    // The whole mempool was looked at: every entry has been sent at least once.
+    this.forwardBacklog = false;
   }
 
   private maybePropose(): void {
@@ -713,7 +886,7 @@ export class Validator {
       if (wait > 0) {
         this.cutDeferred ??= setTimeout(() => {
           this.cutDeferred = null;
-          this.maybePropose();
+          this.cutGuarded();
         }, wait);
         this.counters.cutsDeferred++;
         return;
@@ -728,7 +901,15 @@ export class Validator {
     const builder = new BlockBuilder(this.genesis, state, slot, { signatures: 'verified' });
     for (const [id, entry] of this.mempool) {
       if (inBlocks.has(id)) continue;
-      if (builder.full(entry.tx.bytes.length)) break;
+      if (builder.full(entry.tx.bytes.length)) {
+        if (builder.txs.length > 0) break;
+        // It fits no block, even an empty one: refused for good, or no block would ever be
+        // cut again (admission refuses such a transaction, and forwards are decoded within
+        // tx_bytes_max, which genesis keeps below an empty block's room; this is the last
+        // line, found in review).
+        this.refuse(id, 'TX_TOO_LARGE', `${entry.tx.bytes.length} bytes fit no block of at most ${limits.block_bytes_max} bytes`);
+        continue;
+      }
       const offered = builder.offer(entry.tx);
       // Applied or failed, it is in the block; its client hears either outcome when the
       // block commits (applyGroups), when it is final.
@@ -745,7 +926,7 @@ export class Validator {
       if (code === 'BLOCK_TOO_LARGE' || code === 'TX_EXPIRED' || code === 'TX_EXPIRY_TOO_FAR') continue;
       // Its id is used (committed or failed): the chain answers for it.
       if (code === 'TX_DUPLICATE') {
-        this.mempool.delete(id);
+        this.leaveMempool(id);
         continue;
       }
       // Invalid in any block (INVALID_IN_BLOCK), whatever the state: final.
@@ -762,7 +943,8 @@ export class Validator {
         height: slot,
         prevHash: base?.block.hash ?? tip.hash,
         stateHash: sealed.stateHash,
-        timeMs: Math.max(previous?.timeMs ?? tip.timeMs, this.clock()),
+        // Wall time, never before the previous block's (a clock stepped back).
+        timeMs: Math.max(previous?.timeMs ?? tip.timeMs, this.wallClock()),
         proposer: this.options.index,
         ballot,
       },
@@ -805,8 +987,21 @@ export class Validator {
     this.cutScheduled = true;
     setImmediate(() => {
       this.cutScheduled = false;
-      this.maybePropose();
+      this.cutGuarded();
     });
+  }
+
+  /**
+   * maybePropose from a timer: a throw there is a bug (bad input is refused before), and
+   * stops this validator through onFatal as the driver's guard would, instead of leaving the
+   * timer as an uncaught exception that ends the process.
+   */
+  private cutGuarded(): void {
+    try {
+      this.maybePropose();
+    } catch (error) {
+      this.fatal(error);
+    }
   }
 
   /** Drops pending transactions that can only be refused as expired from `height` on. */
@@ -817,13 +1012,13 @@ export class Validator {
   }
 
   private refuse(id: string, code: string, reason: string): void {
-    this.mempool.delete(id);
+    this.leaveMempool(id);
     this.counters.refused++;
     this.refused.set(id, { code, reason });
     const waiting = this.waiters.get(id);
     this.waiters.delete(id);
     for (const w of waiting ?? []) w.reject(new SteleError(code as ErrorCode, reason, { id }));
-    if (this.refused.size > REFUSED_MAX) this.refused.delete(this.refused.keys().next().value as string);
+    if (this.refused.size > this.refusedMax) this.refused.delete(this.refused.keys().next().value as string);
   }
 
   // ---------------------------------------------------------------- learner
@@ -843,7 +1038,7 @@ export class Validator {
   private async applyGroups(entries: readonly Committed[]): Promise<void> {
     const paranoid = this.options.verifyCommitted === true;
     for (let next = 0; next < entries.length; ) {
-      const group: { entry: Committed; block: Block; checks: CheckOptions; proposedAt: number }[] = [];
+      const group: { entry: Committed; block: Block; checks: CheckOptions; proposedAt: number | null }[] = [];
       for (; next < entries.length && group.length < APPLY_GROUP_BLOCKS_MAX; next++) {
         const e = entries[next] as Committed;
         if (e.slot <= this.store.height + group.length) continue; // already stored (restart)
@@ -863,7 +1058,7 @@ export class Validator {
         group.push({
           entry: e,
           block: withCertificate(block, e.certificate),
-          proposedAt: own?.proposedAt ?? 0,
+          proposedAt: own?.proposedAt ?? null,
           // Every vote of a committed certificate was verified by the consensus core (as it
           // arrived on the leader, in the COMMIT or catch-up reply on the others) against
           // this very value: verifying them again here would double the cost of each block.
@@ -890,7 +1085,7 @@ export class Validator {
       const storedAt = this.clock();
       for (const [k, { entry: e, block: certified, proposedAt }] of group.entries()) {
         const result = results[k] as BlockResult;
-        if (proposedAt > 0) this.blockSeconds.observe((storedAt - proposedAt) / 1000);
+        if (proposedAt !== null) this.blockSeconds.observe((storedAt - proposedAt) / 1000);
         this.counters.committedBlocks++;
         this.counters.committedTxs += certified.txs.length;
         let f = 0;
@@ -898,7 +1093,7 @@ export class Validator {
           const id = tx.idHex;
           const pending = this.mempool.get(id);
           if (pending?.local === true) this.commitSeconds.observe((storedAt - pending.at) / 1000);
-          this.mempool.delete(id);
+          this.leaveMempool(id);
           this.refused.delete(id); // refused once by a leader, then committed after all
           const waiting = this.waiters.get(id);
           this.waiters.delete(id);

@@ -26,7 +26,10 @@ class Bench {
   start(i: number): ReplicaDriver {
     const pending: Uint8Array[] = [];
     const transport: Transport = {
-      send: (to, bytes) => setImmediate(() => this.handlers[to]?.([{ from: i, bytes }])),
+      send: (to, bytes) => {
+        setImmediate(() => this.handlers[to]?.([{ from: i, bytes }]));
+        return true;
+      },
       receive: (handler) => {
         this.handlers[i] = handler;
       },
@@ -233,7 +236,7 @@ test('a follower persists an ACCEPT before checking the COMMIT certificate that 
       },
     },
     durable: recoverDurable([], 0, ZERO_DIGEST),
-    transport: { send: (to, bytes) => sent.push({ to, type: bytes[1]! }), receive: (h) => (deliver = h) },
+    transport: { send: (to, bytes) => sent.push({ to, type: bytes[1]! }) > 0, receive: (h) => (deliver = h) },
     log: {
       append: () => undefined,
       persist: async () => {
@@ -298,7 +301,7 @@ async function fatalFrom(setup: { replicas: number; random?: () => number; sign?
       verifyVote: (v, slot, value, sig) => Buffer.compare(testSignature(v, slot, value), sig) === 0,
     },
     durable: recoverDurable([], 0, ZERO_DIGEST),
-    transport: { send: () => undefined, receive: (h) => (deliver = h) },
+    transport: { send: () => true, receive: (h) => (deliver = h) },
     log: { append: () => undefined, persist: setup.persist ?? (async () => undefined) },
     learner: { apply: async () => undefined, get: () => undefined },
     onFatal: (error) => fatal.push(error),

@@ -28,7 +28,7 @@ function fakeWire(): { wire: Transport; sent: number[]; deliver: (batch: readonl
   const sent: number[] = [];
   let handler: ((batch: readonly PeerMessage[]) => void) | null = null;
   return {
-    wire: { send: (to) => void sent.push(to), receive: (h) => void (handler = h) },
+    wire: { send: (to) => sent.push(to) > 0, receive: (h) => void (handler = h) },
     sent,
     deliver: (batch) => handler?.(batch),
   };

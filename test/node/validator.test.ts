@@ -526,11 +526,12 @@ test('review fixes of 2026-11-30: an expired resubmission of a committed transac
     // Synchronous: no cut runs in between, so the mempool is full when the forward comes.
     for (const f of fillers) leader.submit(f);
     assert.throws(() => leader.submit(pay(7, users[0]!.publicKey, 1n)), (e: unknown) => isSteleError(e, 'MEMPOOL_FULL'));
-    const forwarded = leader as unknown as { onForwarded(items: readonly Uint8Array[]): void }; // the transport's entry, called directly
-    forwarded.onForwarded([register.bytes]);
+    const forwarded = leader as unknown as { onForwarded(messages: readonly { from: number; bytes: Uint8Array }[]): void }; // the transport's entry, called directly
+    const from = (index + 1) % N;
+    forwarded.onForwarded([{ from, bytes: register.bytes }]);
     assert.equal(leader.mempoolSize, 3, 'the forward was admitted past the leader own bound');
     await leader.waitForCommit(toHex(fillers[0]!.id), 10_000);
-    forwarded.onForwarded([fund.bytes]);
+    forwarded.onForwarded([{ from, bytes: fund.bytes }]);
     await leader.waitForCommit(toHex(fund.id), 10_000);
     assert.equal(balanceOf(leader.ledger.state, newcomer, 'STL'), 5n);
 

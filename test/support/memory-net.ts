@@ -4,16 +4,23 @@ import type { PeerMessage, Transport } from '../../consensus/driver.js';
 export class MemoryNet {
   readonly handlers: Array<((batch: readonly PeerMessage[]) => void) | null>;
   readonly down = new Set<number>();
-  /** Drops a message when it returns true (tests of lost messages). */
+  /** Drops a message when it returns true (tests of lost messages): `send` still says it was queued. */
   drop: ((from: number, to: number, bytes: Uint8Array) => boolean) | null = null;
+  /**
+   * Refuses a message when it returns true, as the native transport does when the send
+   * queue to that peer is full: `send` returns false and nothing is delivered.
+   */
+  refuse: ((from: number, to: number, bytes: Uint8Array) => boolean) | null = null;
   constructor(validators: number) {
     this.handlers = new Array(validators).fill(null);
   }
   transport(i: number): Transport {
     return {
       send: (to, bytes) => {
-        if (this.drop?.(i, to, bytes) === true) return;
+        if (this.refuse?.(i, to, bytes) === true) return false;
+        if (this.drop?.(i, to, bytes) === true) return true;
         setImmediate(() => !this.down.has(i) && !this.down.has(to) && this.handlers[to]?.([{ from: i, bytes }]));
+        return true;
       },
       receive: (handler) => {
         this.handlers[i] = handler;
