@@ -44,7 +44,7 @@ test('a genesis whose block_bytes_max leaves no room for a transaction of tx_byt
 
 test('genesis: null is no empty list, and one endpoint spelled two ways is a duplicate address (review, 2026-11-30)', () => {
   type G = { validators: Array<{ address: string }>; identities: Array<{ roles?: unknown }>; assets?: unknown; balances?: unknown };
-  const json = file.genesis.json as unknown as G;
+  const json = file.genesis.json as unknown as G; // the vector file's genesis JSON, typed loosely so the test can break its fields
   const refused = (g: G, field: RegExp) =>
     assert.throws(() => parseGenesis(g), (e: unknown) => isSteleError(e, 'GENESIS_INVALID') && field.test(e.message), field.source);
   refused({ ...json, assets: null }, /assets: expected an array/);

@@ -53,7 +53,7 @@ test('a worker lost during a batch: the batch is verified on the calling thread,
     const batch = items(600, 7);
     const job = pool.start(batch);
     // The first worker goes away as it might on running out of memory.
-    await ((pool as unknown as { workers: Worker[] }).workers[0] as Worker).terminate();
+    await ((pool as unknown as { workers: Worker[] }).workers[0] as Worker).terminate(); // the pool's private workers: nothing public ends one
     assert.deepEqual([...(await job.done)], expected(600, 7), 'every verdict right, none left at 0 by the lost worker');
     assert.ok(pool.broken !== null);
     // The surviving worker's reply to that batch may come after: nothing throws (the

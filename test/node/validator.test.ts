@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeRecord, encodeMessage, MessageType } from '../../consensus/messages.js';
-import { recoverDurable, ZERO_DIGEST } from '../../consensus/replica.js';
+import { encodeMessage, MessageType } from '../../consensus/messages.js';
 import { toHex } from '../../ledger/assert.js';
 import { verifyChain } from '../../ledger/chain.js';
 import { devChain } from '../../ledger/devnet.js';
@@ -16,6 +15,7 @@ import { LedgerStore } from '../../ledger/store.js';
 import { signTx } from '../../ledger/tx.js';
 import { consensusValue, Validator, type ValidatorOptions } from '../../node/validator.js';
 import { nodeView } from '../../node/view.js';
+import { openValidator as openClusterValidator } from '../support/validator-cluster.js';
 import { MemoryNet } from '../support/memory-net.js';
 
 const chain = devChain({ label: 'node-test', users: 8, limits: { block_txs_max: 200 } });
@@ -27,37 +27,9 @@ class Net extends MemoryNet {
   }
 }
 
-async function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[], start = true, extra: Partial<ValidatorOptions> = {}): Promise<Validator> {
-  const store = await LedgerStore.open(join(dir, `v${i}`), chain.genesis);
-  const records = disks[i]!;
-  const pending: Uint8Array[] = [];
-  let seed = 1000 + i * 77 + records.length;
-  const v = new Validator({
-    genesis: chain.genesis,
-    index: i,
-    signer: chain.validators[i]!,
-    store,
-    transport: net.transport(i),
-    acceptorLog: {
-      append: (r) => pending.push(r),
-      persist: async () => {
-        const batch = pending.splice(0);
-        await sleep(1);
-        records.push(...batch);
-      },
-    },
-    durable: recoverDurable(records.map((b) => decodeRecord(b, { replicas: N, valueBytesMax: chain.genesis.limits.block_bytes_max })), 0, ZERO_DIGEST),
-    tickMs: 10,
-    blockWaitMs: 5,
-    random: () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    },
-    onFatal: (error) => fatal.push(error),
-    ...extra,
-  });
-  if (start) v.start();
-  return v;
+/** Validator `i` of this file's chain (test/support/validator-cluster.ts, openValidator). */
+function openValidator(dir: string, i: number, net: Net, disks: Uint8Array[][], fatal: unknown[], start = true, extra: Partial<ValidatorOptions> = {}): Promise<Validator> {
+  return openClusterValidator(chain, dir, i, net, disks, fatal, start, extra);
 }
 
 /**
