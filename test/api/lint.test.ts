@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../../api/server.js';
@@ -29,7 +29,7 @@ function cliLint(files: string[], flags: string[] = []): unknown {
   }
 }
 
-test('POST /v1/lint gives the document `stele lint --json` prints', async () => {
+test('POST /v1/lint gives the document `stele lint --json` prints', async (t) => {
   const node = new FakeNode(chain);
   // The node's own wiring (node/view.ts), not a copy of it: only `ledger.genesis` is read
   // when the view is built, and `lint` touches nothing of the validator.
@@ -43,6 +43,7 @@ test('POST /v1/lint gives the document `stele lint --json` prints', async () => 
   };
   const app = buildApp(node);
   const dir = mkdtempSync(join(tmpdir(), 'stele-lint-api-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const broken = join(dir, 'broken.scl');
   writeFileSync(broken, 'contract Loop {\n  parties a\n  init state S { on go by a -> S }\n}\n');
   const cases: Array<{ files: string[]; flags: string[]; options: Record<string, number> }> = [

@@ -17,8 +17,16 @@ import { expectedRecord } from '../support/mapped-records.js';
 
 const SEGMENT = 64 * 1024;
 
+/** Every directory made here, removed after the file's tests (some tests end without removing theirs). */
+const made: string[] = [];
+test.after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'stele-mlog-'));
+  const dir = mkdtempSync(join(tmpdir(), 'stele-mlog-'));
+  made.push(dir);
+  return dir;
 }
 
 function segmentPath(dir: string, index: number): string {
