@@ -84,8 +84,8 @@ export async function auditCommand(args: string[]): Promise<number> {
   } catch (error) {
     if (!isSteleError(error, 'CHAIN_FILE_INVALID')) throw error;
     // A file whose header is broken is an invalid chain (exit 1), not an I/O failure: a
-    // source of no blocks damaged at block 1, reported as any other (the genesis state at
-    // height 0; it printed state_hash null, found in review, 2026-12-01).
+    // source of no blocks damaged at block 1, reported like any other (the genesis state at
+    // height 0; it printed state_hash null, found in review, 2026-11-30).
     const height = typeof error.details.height === 'number' ? error.details.height : 1;
     source = { blocks: (async function* () {})(), count: 0, damage: { height, code: 'CHAIN_FILE_INVALID', message: error.reason }, tornBytes: 0, close: async () => {} };
   }

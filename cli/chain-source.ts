@@ -169,7 +169,7 @@ export async function fromUrl(url: string, options: FromUrlOptions = {}): Promis
           throw new SteleError('CLI_IO', `cannot read blocks from ${from} of ${url}: ${(error as Error).message}`);
         }
         if (page.length === 0) {
-          // Found in review (2026-12-01): thrown while comparing, this lost the audit's report
+          // Found in review (2026-11-30): thrown while comparing, this lost the audit's report
           // (exit 2) for what docs/cli.md calls a mismatch.
           if (shortEnds) return;
           throw new SteleError('CLI_IO', `${url} served no block at height ${from}`);

@@ -77,7 +77,7 @@ export function checkReplicaBlock(g: Genesis, height: number, expectedHash: Uint
 /**
  * A replica whose /v1/status names another chain (chain id or genesis hash) is on another
  * chain, whatever its blocks: at committed height 0 it had nothing to compare and was
- * reported as agreeing (found in review, 2026-12-01). Reported at height 1 with nothing
+ * reported as agreeing (found in review, 2026-11-30). Reported at height 1 with nothing
  * compared (common_height 0).
  * @returns null when the node names the audited chain
  */

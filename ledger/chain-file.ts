@@ -49,7 +49,7 @@ function invalid(path: string, message: string): never {
  * Opens a chain file and checks its header and framing. A bad header is thrown; a framing
  * error after it (a frame that is too short, too long or past the end of the file, fewer
  * frames than the header counts, bytes after the last one) is returned as `damage`, with
- * the whole frames before it (found in review, 2026-12-01: it was thrown, so no block was
+ * the whole frames before it (found in review, 2026-11-30: it was thrown, so no block was
  * checked and a bad block before it went unnamed).
  * @throws SteleError CHAIN_FILE_INVALID (the header), CLI_IO
  */

@@ -312,7 +312,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     if (present > kSegmentsMax) ThrowCoded(env, "STORE_CORRUPT", "too many segments", dir_);
     // A read-only open (audits) reads the segments before damage found here, as it does the
     // records before a bad one, and records the damage at the first record it affects: the
-    // audit verifies those blocks and names the first bad one (found in review, 2026-12-01:
+    // audit verifies those blocks and names the first bad one (found in review, 2026-11-30:
     // "segment 1 is missing" was thrown as damage to record 0, and a bad header in segment
     // k >= 1 as damage before any block was checked).
     for (size_t i = 0; i < present && corrupt_reason_.empty(); i++) OpenSegment(env, i, i + 1 == found.size());
@@ -464,7 +464,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // A record shorter than the caller's smallest, unless it is the log's last: a hostile
       // log of tiny valid records (8-byte empty ones: 134 million in 1 GiB) would otherwise
       // be indexed whole, 24 bytes each here and in JavaScript, before anything reads one
-      // (found in review, 2026-12-01). The plain log has the same rule (recordBytesMin).
+      // (found in review, 2026-11-30). The plain log has the same rule (recordBytesMin).
       else if (length < record_bytes_min_ && !(last && data_end <= Align(at + kFrameBytes + length)))
         problem = "record length " + std::to_string(length) + " is below " + std::to_string(record_bytes_min_) + ", the smallest record";
       if (problem.empty()) {
@@ -484,7 +484,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       if (last && extent >= data_end && at >= mark) {
         // data_end was measured before the scan. An audit of a running validator can scan
         // records appended since, past data_end, and then meet an append in progress: measure
-        // again (data_end - at wrapped to about 1.8e19 torn bytes; found in review, 2026-12-01).
+        // again (data_end - at wrapped to about 1.8e19 torn bytes; found in review, 2026-11-30).
         const uint64_t torn_end = at <= data_end ? data_end : std::max(DataEnd(base, size), at);
         torn_bytes_ = torn_end - at;
         if (read_only_) break;  // reported, never cut

@@ -1,7 +1,7 @@
 /**
  * `stele audit` on damage found while opening a chain (a data directory's segments, a chain
  * file's framing): the blocks before the damage are verified, and the first bad block is
- * named, whether it is the damage or a block before it. Found in a review of 2026-12-01.
+ * named, whether it is the damage or a block before it. Found in a review of 2026-11-30.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -140,7 +140,7 @@ test('audit FILE: a framing error after the header is invalid at the first block
   magic[0] = 0x58;
   const header = check(magic, { height: 0, error: 1, code: 'CHAIN_FILE_INVALID', message: /bad magic/ });
   // At height 0 the state is the genesis state, as for a data directory damaged at block 1
-  // (it printed null; found in review, 2026-12-01).
+  // (it printed null; found in review, 2026-11-30).
   assert.equal(header.state_hash, toHex(genesisState(chain.genesis).stateHash));
   const text = spawnSync(process.execPath, [bin, 'audit', copy, '--genesis', genesis], { encoding: 'utf8' });
   assert.equal(text.status, 1);

@@ -462,7 +462,7 @@ test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, n
     assert.equal(r.code, 1, r.err);
     const report = JSON.parse(r.out);
     assert.equal(report.first_error.code, 'CHAIN_FILE_INVALID');
-    // The walk of the frames stops at the first short one (since the review of 2026-12-01 the
+    // The walk of the frames stops at the first short one (since the review of 2026-11-30 the
     // frames before a framing error are verified; a count of a million no longer needs its
     // own check, as every frame kept takes at least 164 bytes of the file).
     assert.deepEqual([report.height, report.first_error.height], [0, 1]);
