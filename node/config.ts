@@ -20,6 +20,8 @@
  *   "tick_ms": 20,                      optional: consensus tick
  *   "block_wait_ms": 30,                optional: how long a busy leader fills a block that is not full
  *   "verify_threads": 2,                optional: signature worker threads (default: one per core, at most 64)
+ *   "mempool_max": 50000,               optional: pending transactions held, at most (1..1,000,000)
+ *   "mempool_bytes_max": 67108864,      optional: their encoded bytes, at most (1 MiB..4 GiB)
  *   "test_faults_file": "faults.json"   optional, TEST ONLY: drop peer messages as this file says (node/faults.ts)
  * }
  */
@@ -39,6 +41,15 @@ import { MEMBERS_WINDOW_MS_DEFAULT, MEMBERS_WINDOW_MS_MAX } from '../api/limits.
  * (docs/performance.md, "Block wait" and "Cutting blocks").
  */
 export const BLOCK_WAIT_MS_DEFAULT = 30;
+
+/**
+ * Bounds of `mempool_max` and `mempool_bytes_max` (docs/operations.md); the defaults live in
+ * node/validator.ts. The least byte bound holds the largest transaction any genesis allows
+ * (TX_BYTES_MAX, 64 KiB), so no configuration can make every transaction too big to admit.
+ */
+export const MEMPOOL_MAX_LIMIT = 1_000_000;
+export const MEMPOOL_BYTES_MIN = 1024 * 1024;
+export const MEMPOOL_BYTES_LIMIT = 4 * 1024 * 1024 * 1024;
 
 /**
  * How the REST API admits requests: `open` (reads and writes unsigned: development), or
@@ -67,6 +78,10 @@ export interface NodeConfig {
   readonly verifyCommittedSignatures: boolean;
   /** Signature worker threads; null: one per core. */
   readonly verifyThreads: number | null;
+  /** Pending transactions held, at most; null: the validator's default. */
+  readonly mempoolMax: number | null;
+  /** Their encoded bytes, at most; null: the validator's default. */
+  readonly mempoolBytesMax: number | null;
   /**
    * TEST ONLY (the chaos harness): the faults file whose setting drops peer messages
    * (node/faults.ts); null, the default: no fault injection, whatever the environment says.
@@ -102,7 +117,7 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('(file)', 'expected a JSON object');
   const o = value as Record<string, unknown>;
-  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'block_wait_ms', 'verify_committed_signatures', 'verify_threads', 'test_faults_file']);
+  const known = new Set(['stele_node', 'genesis', 'key', 'data', 'listen', 'transport', 'provider', 'api', 'tick_ms', 'block_wait_ms', 'verify_committed_signatures', 'verify_threads', 'mempool_max', 'mempool_bytes_max', 'test_faults_file']);
   for (const k of Object.keys(o)) if (!known.has(k)) bad(k, 'unknown field');
   if (o.stele_node !== 1) bad('stele_node', 'expected 1 (the format version)');
   const transport = o.transport ?? 'tcp';
@@ -118,6 +133,12 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   if (typeof verifyCommitted !== 'boolean') bad('verify_committed_signatures', 'expected true or false');
   const verifyThreads = o.verify_threads ?? null;
   if (verifyThreads !== null && (typeof verifyThreads !== 'number' || !Number.isInteger(verifyThreads) || verifyThreads < 1 || verifyThreads > THREADS_MAX)) bad('verify_threads', `expected an integer 1..${THREADS_MAX}`);
+  const mempoolMax = o.mempool_max ?? null;
+  if (mempoolMax !== null && (typeof mempoolMax !== 'number' || !Number.isInteger(mempoolMax) || mempoolMax < 1 || mempoolMax > MEMPOOL_MAX_LIMIT)) bad('mempool_max', `expected an integer 1..${MEMPOOL_MAX_LIMIT}`);
+  const mempoolBytesMax = o.mempool_bytes_max ?? null;
+  if (mempoolBytesMax !== null && (typeof mempoolBytesMax !== 'number' || !Number.isInteger(mempoolBytesMax) || mempoolBytesMax < MEMPOOL_BYTES_MIN || mempoolBytesMax > MEMPOOL_BYTES_LIMIT)) {
+    bad('mempool_bytes_max', `expected an integer ${MEMPOOL_BYTES_MIN}..${MEMPOOL_BYTES_LIMIT} (bytes)`);
+  }
   return {
     genesis: resolve(base, text(o, 'genesis')),
     key: resolve(base, text(o, 'key')),
@@ -130,6 +151,8 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
     blockWaitMs,
     verifyCommittedSignatures: verifyCommitted,
     verifyThreads,
+    mempoolMax,
+    mempoolBytesMax,
     // Present only where a test asked for it: `null` or an empty string is refused, not read as "off".
     testFaultsFile: o.test_faults_file === undefined ? null : resolve(base, text(o, 'test_faults_file')),
   };

@@ -141,6 +141,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     compaction: { log: acceptor, everyBlocks: ACCEPTOR_COMPACT_BLOCKS, everyBytes: ACCEPTOR_COMPACT_BYTES },
     tickMs: config.tickMs,
     blockWaitMs: config.blockWaitMs,
+    ...(config.mempoolMax === null ? {} : { mempoolMax: config.mempoolMax }),
+    ...(config.mempoolBytesMax === null ? {} : { mempoolBytesMax: config.mempoolBytesMax }),
     pool,
     verifyCommitted: config.verifyCommittedSignatures,
     onFatal,

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSteleError } from '../../ledger/errors.js';
-import { parseNodeConfig } from '../../node/config.js';
+import { MEMPOOL_BYTES_MIN, parseNodeConfig } from '../../node/config.js';
+import { TX_BYTES_MAX } from '../../ledger/constants.js';
 
 test('node config: defaults, resolved paths, and every bad field named', () => {
   const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
-  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null, testFaultsFile: null });
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null, mempoolMax: null, mempoolBytesMax: null, testFaultsFile: null });
   const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
   const cases: Array<[unknown, string]> = [
     ['{', '(file)'],
@@ -28,6 +29,12 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
     [{ ...base, verify_threads: 0 }, 'verify_threads'],
     [{ ...base, verify_threads: 65 }, 'verify_threads'],
     [{ ...base, verify_threads: 1.5 }, 'verify_threads'],
+    [{ ...base, mempool_max: 0 }, 'mempool_max'],
+    [{ ...base, mempool_max: 1_000_001 }, 'mempool_max'],
+    [{ ...base, mempool_max: '5' }, 'mempool_max'],
+    [{ ...base, mempool_bytes_max: 1024 * 1024 - 1 }, 'mempool_bytes_max'],
+    [{ ...base, mempool_bytes_max: 4 * 1024 ** 3 + 1 }, 'mempool_bytes_max'],
+    [{ ...base, mempool_bytes_max: 2.5e6 + 0.5 }, 'mempool_bytes_max'],
     [{ ...base, api: { host: 'h', port: 1, mode: 'closed' } }, 'api.mode'],
     [{ ...base, api: { host: 'h', port: 1, mode: 1 } }, 'api.mode'],
     [{ ...base, api: { host: 'h', port: 1, signed_reads: true } }, 'api.signed_reads'],
@@ -53,6 +60,10 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
   assert.deepEqual(members({ mode: 'open' }), { mode: 'open' });
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, verify_threads: 3 }), '/').verifyThreads, 3);
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, block_wait_ms: 5 }), '/').blockWaitMs, 5);
+  // The least byte bound holds the largest transaction any genesis can allow.
+  assert.ok(MEMPOOL_BYTES_MIN >= TX_BYTES_MAX);
+  const mempool = parseNodeConfig(JSON.stringify({ ...base, mempool_max: 1_000_000, mempool_bytes_max: 4 * 1024 ** 3 }), '/');
+  assert.deepEqual([mempool.mempoolMax, mempool.mempoolBytesMax], [1_000_000, 4 * 1024 ** 3]);
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, test_faults_file: 'chaos/faults-0.json' }), '/srv/stele').testFaultsFile, '/srv/stele/chaos/faults-0.json');
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, test_faults_file: '/tmp/f.json' }), '/srv/stele').testFaultsFile, '/tmp/f.json');
   for (const [value, field] of cases) {

@@ -320,6 +320,31 @@ test('a stop does not wait for requests waiting for a commit: they are answered 
   }
 });
 
+test('mempool_max in the node config bounds the mempool (review, 2026-11-30: the bounds were validator options only)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const rewrite = (extra: Record<string, unknown>) =>
+    writeFileSync(config, JSON.stringify({ ...(JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>), ...extra }));
+  try {
+    rewrite({ mempool_max: 2, mempool_bytes_max: 4 * 1024 * 1024 });
+    const { node, url } = await started(config);
+    try {
+      // Nothing is proposed, so the mempool only fills: two held, the third refused.
+      (node.validator as unknown as { maybePropose(): void }).maybePropose = () => {};
+      const transfers = [1n, 2n, 3n].map((amount) => tx({ type: 'transfer', from: admin.publicKey, asset: 'STL', to: buyer.publicKey, amount }, admin));
+      const answer = await new SteleClient({ url }).submitBatch(transfers, { binary: true });
+      assert.deepEqual(
+        answer.results.map((r) => [r.status, r.error?.code ?? null]),
+        [['pending', null], ['pending', null], ['refused', 'MEMPOOL_FULL']],
+        JSON.stringify(answer),
+      );
+    } finally {
+      await node.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** Every file under `dir` with its bytes, by relative path: to show that a refusal changed nothing. */
 function snapshot(dir: string): Map<string, string> {
   const files = new Map<string, string>();
