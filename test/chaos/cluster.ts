@@ -20,7 +20,7 @@
  * collision made the error path delete another run's namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -372,7 +372,12 @@ export class ChaosCluster {
     for (let i = 0; i < 3; i++) {
       const dropTo = [...this.partitions].filter((p) => p.startsWith(`${i}>`)).map((p) => Number(p.split('>')[1]));
       const dropFrom = [...this.partitions].filter((p) => p.endsWith(`>${i}`)).map((p) => Number(p.split('>')[0]));
-      writeFileSync(join(this.options.dir, `faults-${i}.json`), JSON.stringify({ drop_to: dropTo, drop_from: dropFrom }));
+      // Written aside and renamed over: a node re-reading the file mid-write would find half a
+      // document, keep its previous setting, and so miss a partition or a heal until its
+      // next read.
+      const path = join(this.options.dir, `faults-${i}.json`);
+      writeFileSync(`${path}.tmp`, JSON.stringify({ drop_to: dropTo, drop_from: dropFrom }));
+      renameSync(`${path}.tmp`, path);
     }
   }
 
