@@ -75,6 +75,15 @@ export const MEMBERS_REPLAY_ENTRIES_MAX = 100_000;
 
 /** Whole request (headers and body) must arrive within this. */
 export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How long a closing API waits for the requests it has already begun (a body still
+ * arriving, a handler still running) before it closes their connections. Without it a
+ * client sending its body slowly held a stopping node for up to REQUEST_TIMEOUT_MS plus
+ * Node's check interval (review, 2026-11-30). Commit waits are released before the close
+ * (node/run.ts), so an ordinary request ends well inside it; as long as an ended stream's
+ * queued bytes get (STREAM_END_GRACE_MS).
+ */
+export const CLOSE_GRACE_MS = 10_000;
 /** Longest route parameter (a 64-hex id or public key is the longest legitimate one). */
 export const PARAM_CHARS_MAX = 128;
 /** Validation errors listed in one error answer. */

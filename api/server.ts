@@ -23,6 +23,7 @@ import {
   BATCH_BODY_BYTES_MAX,
   BATCH_BYTES_IN_FLIGHT_MAX,
   STREAM_END_GRACE_MS,
+  CLOSE_GRACE_MS,
   CONNECTION_IDLE_MS,
   JSON_VALUES_PER_BYTE_SHIFT,
   BATCH_TXS_MAX,
@@ -94,6 +95,8 @@ export interface AppOptions {
   readonly commitWaitersMax?: number;
   /** Lower bound than BATCHES_IN_FLIGHT_MAX (tests). */
   readonly batchesInFlightMax?: number;
+  /** Lower bound than CLOSE_GRACE_MS (tests). */
+  readonly closeGraceMs?: number;
 }
 
 /** Routes that document the API: always open, even in members mode. */
@@ -808,6 +811,8 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   // connection accepted between now and the listening socket's close.
   const connections = new Set<Socket>();
   const requestsOf = new Map<Socket, number>();
+  const closeGraceMs = Math.min(options.closeGraceMs ?? CLOSE_GRACE_MS, CLOSE_GRACE_MS);
+  let graceTimer: NodeJS.Timeout | null = null;
   app.server.on('connection', (socket: Socket) => {
     if (closing) {
       socket.destroy();
@@ -833,6 +838,15 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     for (const s of subscribers) s.close();
     unsubscribeNode?.();
     for (const socket of connections) if (!requestsOf.has(socket)) socket.destroy();
+    // Requests under way get CLOSE_GRACE_MS to finish; then their connections go too, so a
+    // client that sends its body slowly cannot hold a stopping node.
+    graceTimer = setTimeout(() => {
+      for (const socket of connections) socket.destroy();
+    }, closeGraceMs);
+    graceTimer.unref();
+  });
+  app.addHook('onClose', async () => {
+    if (graceTimer !== null) clearTimeout(graceTimer);
   });
 
   app.get(

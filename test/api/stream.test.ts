@@ -186,3 +186,24 @@ test('close, found while checking the review: connections that carry no request 
     for (const socket of held) socket.destroy();
   }
 });
+
+test('close, review of 2026-11-30: a request whose body arrives slowly holds app.close() no longer than the close grace', { timeout: 30_000 }, async () => {
+  // The request has begun (its headers arrived), so Node's server.close() waits for it; it
+  // held a stopping node until the request timeout, or the client, ended it.
+  const { app, port } = await serve({ closeGraceMs: 300 });
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise((r) => socket.once('connect', r));
+  socket.write('POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n0123456789');
+  try {
+    await sleep(100);
+    const outcome = await Promise.race([app.close().then(() => 'closed'), sleep(5_000).then(() => 'still closing after 5 s')]);
+    assert.equal(outcome, 'closed');
+    for (let t = 0; !socket.destroyed && !socket.readableEnded; t++) {
+      assert.ok(t < 1_000, 'the server closed the connection');
+      await sleep(5);
+    }
+  } finally {
+    socket.destroy();
+  }
+});
