@@ -77,6 +77,40 @@ constexpr uint64_t kUpkeepStepBytes = 1ull << 20;
 
 uint64_t Align(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
+// --- fault injection, for tests only (docs/native.md, "Fault injection") -----------------
+//
+// injectLogFault(op, errno, skip) arms one failure of a system call of every log in the
+// process: the next call of `op` after `skip` successful ones fails with `errno` instead of
+// running. Nothing but the tests calls it; unarmed, each checked call costs one relaxed
+// atomic load. Thread-safe (the persist thread's msync is checked too).
+enum FaultOp { kFaultMsync, kFaultFallocate, kFaultFsyncDirectory, kFaultHeaderWrite, kFaultOps };
+constexpr const char* kFaultNames[kFaultOps] = {"msync", "fallocate", "fsyncDirectory", "headerWrite"};
+
+std::atomic<int> g_faults_armed{0};
+std::mutex g_faults_mu;
+struct Fault {
+  bool armed = false;
+  int err = 0;
+  uint32_t skip = 0;
+};
+Fault g_faults[kFaultOps];
+
+// The errno to fail `op` with now, or -1 to run it (for kFaultHeaderWrite, 0 means a short
+// write). Consumes the armed fault.
+int InjectedFault(FaultOp op) {
+  if (g_faults_armed.load(std::memory_order_relaxed) == 0) return -1;
+  std::lock_guard<std::mutex> lock(g_faults_mu);
+  Fault& f = g_faults[op];
+  if (!f.armed) return -1;
+  if (f.skip > 0) {
+    f.skip--;
+    return -1;
+  }
+  f.armed = false;
+  g_faults_armed.fetch_sub(1, std::memory_order_relaxed);
+  return f.err;
+}
+
 struct Mapping {
   int fd = -1;
   uint8_t* base = nullptr;
@@ -156,6 +190,8 @@ int SyncRange(const Mapping& map, uint64_t from, uint64_t to) {
   }
   static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   uint64_t start = from & ~(page - 1);
+  int injected = InjectedFault(kFaultMsync);
+  if (injected >= 0) return injected;
   if (msync(map.base + start, to - start, MS_SYNC) != 0) return errno;
   return 0;
 }
@@ -222,8 +258,9 @@ uint32_t FrameChecksum(uint32_t length, const uint8_t* payload) {
 void FsyncDir(Napi::Env env, const std::string& dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("open directory", dir, errno), dir);
-  int rc = fsync(fd);
-  int err = errno;
+  int injected = InjectedFault(kFaultFsyncDirectory);
+  int rc = injected >= 0 ? -1 : fsync(fd);
+  int err = injected >= 0 ? injected : errno;
   close(fd);
   if (rc != 0) ThrowCoded(env, "STORE_IO", SysMessage("fsync directory", dir, err), dir);
 }
@@ -521,7 +558,8 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       ThrowCoded(env, err == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage(what, tmp, err), tmp);
     };
     // Reserve the blocks now: a store into a sparse mapping on a full disk is SIGBUS.
-    int rc = posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_));
+    int rc = InjectedFault(kFaultFallocate);
+    if (rc < 0) rc = posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_));
     if (rc != 0) fail("fallocate", rc);
     uint8_t header[kHeaderBytes] = {};
     uint64_t first = positions_.size();
@@ -534,7 +572,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     std::memcpy(header + 32, &segment_bytes_, 8);
     uint32_t checksum = Crc32c(0, header, 40);
     std::memcpy(header + 40, &checksum, 4);
-    if (pwrite(fd, header, kHeaderBytes, 0) != static_cast<ssize_t>(kHeaderBytes)) fail("write", errno);
+    int injected = InjectedFault(kFaultHeaderWrite);
+    if (injected > 0) errno = injected;
+    ssize_t written = injected < 0 ? pwrite(fd, header, kHeaderBytes, 0) : injected == 0 ? 10 : -1;
+    if (written != static_cast<ssize_t>(kHeaderBytes)) fail("write", errno);
     if (fsync(fd) != 0) fail("fsync", errno);
     if (rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
     FsyncDir(env, dir_);
@@ -1049,5 +1090,28 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
 }  // namespace
 
 Napi::Function MappedLogClass(Napi::Env env) { return MappedLog::Define(env); }
+
+// injectLogFault(op: string, errno: number, skip: number): tests only (see InjectedFault).
+Napi::Value InjectLogFault(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "injectLogFault(op: string, errno: number, skip: number)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int op = 0;
+  while (op < kFaultOps && name != kFaultNames[op]) op++;
+  if (op == kFaultOps) throw Napi::RangeError::New(env, "injectLogFault: op is one of msync, fallocate, fsyncDirectory, headerWrite");
+  double err = info[1].As<Napi::Number>().DoubleValue();
+  double skip = info[2].As<Napi::Number>().DoubleValue();
+  bool short_write = op == kFaultHeaderWrite && err == 0;
+  if (!((err >= 1 && err <= 4095) || short_write) || err != static_cast<int>(err))
+    throw Napi::RangeError::New(env, "injectLogFault: errno in [1, 4095] (0: a short write, headerWrite only)");
+  if (!(skip >= 0 && skip <= 1e6) || skip != static_cast<uint32_t>(skip))
+    throw Napi::RangeError::New(env, "injectLogFault: skip is an integer in [0, 1e6]");
+  std::lock_guard<std::mutex> lock(g_faults_mu);
+  Fault& f = g_faults[op];
+  if (!f.armed) g_faults_armed.fetch_add(1, std::memory_order_relaxed);
+  f = Fault{true, static_cast<int>(err), static_cast<uint32_t>(skip)};
+  return env.Undefined();
+}
 
 }  // namespace stele
