@@ -598,6 +598,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   void WorkerLoop() {
     for (;;) {
       std::deque<Range> batch;
+      int err = 0;
       {
         std::unique_lock<std::mutex> lock(mu_);
         worker_active_ = false;
@@ -606,8 +607,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         if (queue_.empty()) return;  // stopping, and everything asked for is done
         batch.swap(queue_);
         worker_active_ = true;
+        // A failed log syncs nothing more: an msync after a writeback error can return 0
+        // for pages that were lost, and the mark must not move over them.
+        err = worker_errno_;
       }
-      int err = 0;
       uint64_t seq = 0;
       for (const Range& r : batch) {
         if (err == 0) err = Durable(*r.map, r.from, r.to);
@@ -768,9 +771,20 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // The new segment's header names the number of its first record, and it is durable at
       // once: make every record of this segment durable first, or a power loss could keep
       // that header but lose records it counts (recovery would refuse the log).
+      // A failure fails the log, as one of the persist thread's does: Linux reports a
+      // writeback error once per file, so the next msync of these pages (the persist
+      // thread's, for a persist already queued) returns 0, and without the record the
+      // durable mark could cover records that never reached the disk (found in review,
+      // 2026-12-01: this msync threw once and the log went on).
       Segment& full = segments_.back();
       int err = SyncRange(*full.map, kHeaderBytes, full.used);
-      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", full.path, err), full.path);
+      if (err != 0) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (worker_errno_ == 0) worker_errno_ = err;
+        }
+        ThrowCoded(env, "STORE_IO", SysMessage("msync", full.path, err), full.path);
+      }
       CreateSegment(env, segments_.size());
     }
     Segment& seg = segments_.back();
@@ -1022,8 +1036,14 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         held_for_notify_ = true;
       }
       // A clean close moves the durable mark over everything durable (best effort: without
-      // it only the last persist's records are above the mark, as after a crash).
-      if (!read_only_ && !segments_.empty()) {
+      // it only the last persist's records are above the mark, as after a crash). Not
+      // after a failed msync: durable_to may then count pages a later msync only claimed.
+      int failed;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        failed = worker_errno_;
+      }
+      if (!read_only_ && !segments_.empty() && failed == 0) {
         Mapping& map = *segments_.back().map;
         if (map.durable_to > map.mark) {
           StoreMark(map, map.durable_to);

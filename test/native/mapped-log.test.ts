@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -773,4 +773,33 @@ test('durable data far behind the end does not stay resident, in this process or
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// --- error paths found in review, 2026-12-01 (faults injected with addon().injectLogFault) ---
+
+const { EIO, ENOSPC } = constants.errno;
+
+function storeIo(pattern?: RegExp): (e: unknown) => boolean {
+  return (e: unknown) => isSteleError(e, 'STORE_IO') && (pattern === undefined || pattern.test(e.message));
+}
+
+test('mapped log, found in review: an msync that fails when a segment fills fails the log for good, as a failed persist does', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  log.append(new Uint8Array(30_000).fill(1));
+  await log.persist();
+  log.append(new Uint8Array(30_000).fill(2)); // not persisted
+  addon().injectLogFault('msync', EIO, 0);
+  // Does not fit: segment 0 is synced on the main thread before segment 1 is created.
+  assert.throws(() => log.append(new Uint8Array(30_000).fill(3)), storeIo(/msync/));
+  // Linux reports a writeback error once per file: the next msync of the same pages returns
+  // 0, so the log itself must remember the failure (it took the next append before).
+  assert.throws(() => log.append(new Uint8Array(10)), storeIo(/earlier persist failed/));
+  await assert.rejects(log.persist(), storeIo(/earlier persist failed/));
+  assert.equal(log.stats().segments, 1, 'no segment was created after the failure');
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(again.length, 2);
+  assert.deepEqual(again.read(0), new Uint8Array(30_000).fill(1));
+  await again.close();
 });
