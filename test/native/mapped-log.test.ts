@@ -803,3 +803,34 @@ test('mapped log, found in review: an msync that fails when a segment fills fail
   assert.deepEqual(again.read(0), new Uint8Array(30_000).fill(1));
   await again.close();
 });
+
+test('acceptor log, found in review: a held record that cannot be re-appended after a compaction fails the log; persist and append reject until it is reopened', async () => {
+  const dir = tempDir();
+  const options = { segmentBytes: SEGMENT };
+  const state = AcceptorLog.open(dir, options);
+  state.append(expectedRecord(1));
+  await state.persist();
+  const big = (n: number) => new Uint8Array(30_000).fill(n);
+  const compaction = state.compact([big(10)]);
+  // The new generation's segment 0 was created synchronously by compact(); the next
+  // fallocate is the one for its segment 1, when the held records are re-appended.
+  addon().injectLogFault('fallocate', ENOSPC, 0);
+  state.append(big(11)); // fits after big(10)
+  state.append(big(12)); // needs segment 1: STORE_FULL
+  state.append(big(13)); // never appended
+  const persisted = state.persist();
+  await assert.rejects(compaction, (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  // Before: persist resolved although big(12) and big(13) were in no log.
+  await assert.rejects(persisted, (e: unknown) => isSteleError(e, 'STORE_FULL') && /reopen/.test(e.message));
+  await assert.rejects(state.persist(), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  assert.throws(() => state.append(big(14)), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  assert.throws(() => state.compact([]), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  await state.close();
+  // The switch itself happened: a reopen reads the new generation, with what made it there.
+  const again = AcceptorLog.open(dir, options);
+  assert.equal(again.generationNumber, 1);
+  assert.deepEqual([...again.replay()].slice(0, 1), [big(10)]);
+  again.append(expectedRecord(2));
+  await again.persist();
+  await again.close();
+});
