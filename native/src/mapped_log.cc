@@ -312,7 +312,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     napi_add_env_cleanup_hook(env, CleanupHook, this);
   }
 
-  ~MappedLog() override { Shutdown(); }
+  // The finalizer (a log collected without close()): stop as close() does, but abort the
+  // thread-safe function, so a notification the persist thread queued is never called with
+  // this object, which is freed when this returns (found in review, 2026-12-01: it ran
+  // OnDurable on freed memory). close() keeps the object alive for it instead.
+  ~MappedLog() override {
+    if (stopped_) return;
+    Stop(true);
+    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
 
  private:
   // --- recovery -------------------------------------------------------------------------
@@ -626,7 +634,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // At most one notification is ever queued, so the bounded queue cannot fill. A batch
       // of upkeep hints only (seq 0) has nobody to tell.
       if (seq != 0 && !notify_pending_.exchange(true)) {
-        napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { OnDurable(env); });
+        // A null environment: the function was aborted (the finalizer) or the environment is
+        // torn down, and this object may be gone: node-addon-api does not call us then, and
+        // this does not look at it either.
+        napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) {
+          if (static_cast<napi_env>(env) == nullptr) return;
+          OnDurable(env);
+        });
         if (status != napi_ok) notify_pending_ = false;  // closing: the main thread settles on close
       }
       // Prefault only after the waiters are told: it can take milliseconds (a few MiB of
@@ -661,7 +675,6 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
 
   void OnDurable(Napi::Env env) {
     notify_pending_ = false;
-    if (env == nullptr) return;
     if (held_for_notify_) {  // close() kept this object alive for this call; it may go now
       held_for_notify_ = false;
       Unref();
@@ -704,10 +717,19 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
   }
 
-  // Stops and joins the persist thread (it finishes what was queued first). Safe to call
-  // from the finalizer and the cleanup hook: touches no JavaScript value.
+  // close(): stops and joins the persist thread (it finishes what was queued first). A
+  // notification it queued still runs (close() holds a reference for it).
   void Shutdown() {
     if (stopped_) return;
+    Stop(false);
+    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
+
+  // Stops and joins the persist thread, then releases the thread-safe function; `abort`
+  // (the finalizer) drops a notification still queued, which Node then passes to the call
+  // with a null environment. The cleanup hook releases: the environment's own teardown of
+  // the function drains its queue that way. Touches no JavaScript value.
+  void Stop(bool abort) {
     stopped_ = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -715,22 +737,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
     cv_.notify_all();
     if (worker_.joinable()) worker_.join();
-    tsfn_.Release();
-    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+    if (abort) tsfn_.Abort();
+    else tsfn_.Release();
   }
 
   static void CleanupHook(void* arg) {
     auto* self = static_cast<MappedLog*>(arg);
     // The environment is going away: join the thread; views die with the heap.
     if (self->stopped_) return;
-    self->stopped_ = true;
-    {
-      std::lock_guard<std::mutex> lock(self->mu_);
-      self->stopping_ = true;
-    }
-    self->cv_.notify_all();
-    if (self->worker_.joinable()) self->worker_.join();
-    self->tsfn_.Release();
+    self->Stop(false);
   }
 
   void CheckWritable(Napi::Env env) {
