@@ -983,16 +983,32 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       std::unique_lock<std::mutex> lock(mu_);
       idle_cv_.wait(lock, [this] { return !worker_active_ && queue_.empty(); });
       seg.map->durable_to = std::min(seg.map->durable_to, offset);
-      if (seg.map->mark > offset) StoreMark(*seg.map, offset);
-      // Zeros from the end backwards, a word at a time: a crash part way leaves the kept
-      // records, then what is left of the cut ones ending in a damaged record with only
-      // zeros after it (a torn tail above the lowered mark), never zeros followed by old
-      // records, which recovery would call corruption.
+      // The writeback of one msync has no order across pages, so each step that must reach
+      // the disk before the next gets its own (found in review, 2026-12-01: the mark and
+      // the zeros went out in one msync, and a power loss could keep the old mark over
+      // zeroed records, which recovery refuses, or zeros followed by stale records). First
+      // the lowered mark, before anything it no longer covers is touched.
+      if (seg.map->mark > offset) {
+        StoreMark(*seg.map, offset);
+        int err = SyncRange(*seg.map, kMarkOffset, kMarkCrcOffset + 4);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+      }
+      // Then zeros from the end backwards, a word at a time, each page synced before the
+      // one before it is touched: a crash or power loss part way leaves the kept records,
+      // then what is left of the cut ones ending in a damaged record with only zeros after
+      // it (a torn tail above the lowered mark), never zeros followed by old records, which
+      // recovery would call corruption. One msync per page: truncate is rare (no caller
+      // in the validator; the ledger's BlockLog interface has it).
       // (Volatile stores: the compiler may not merge or reorder them into a forward memset.)
+      static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
       volatile uint64_t* words = reinterpret_cast<volatile uint64_t*>(seg.map->base);
-      for (uint64_t at = old_used; at > offset; at -= 8) words[at / 8 - 1] = 0;
-      int err = SyncRange(*seg.map, 0, std::max(old_used, offset));
-      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+      for (uint64_t end = old_used; end > offset;) {
+        uint64_t start = std::max(offset, (end - 1) & ~(page - 1));
+        for (uint64_t at = end; at > start; at -= 8) words[at / 8 - 1] = 0;
+        int err = SyncRange(*seg.map, start, end);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+        end = start;
+      }
     }
     seg.used = offset;
     positions_.resize(keep);

@@ -859,3 +859,61 @@ test('mapped log, found in review: a log collected without close() while its per
   assert.ok((collected ?? 0) >= rounds / 2, `${collected} of ${rounds} logs collected`);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('mapped log, found in review: truncate makes the lowered mark durable before it zeroes anything, then zeroes and syncs page by page from the end', async () => {
+  const dir = tempDir();
+  const path = segmentPath(dir, 0);
+  const record = (n: number) => new Uint8Array(1500).fill(n);
+  // 12 records of 1,512 bytes (frame and padding): about 18 KiB, five pages; records 2.. are cut. Persisted one
+  // by one, so the mark (which lags one persist) is above the cut and must be lowered.
+  const fill = async () => {
+    const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+    for (let i = 0; i < 12; i++) {
+      log.append(record(i + 1));
+      await log.persist();
+    }
+    assert.ok(readFileSync(path).readBigUInt64LE(48) > BigInt(64 + 2 * 1512));
+    return log;
+  };
+  const keepEnd = 64 + 2 * 1512;
+  const oldEnd = 64 + 12 * 1512;
+  const zeros = (bytes: Buffer, from: number, to: number) => bytes.subarray(from, to).every((b) => b === 0);
+
+  // The msync of the lowered mark fails: nothing was zeroed yet (the file, through the page
+  // cache, still holds every cut record). Before, the records were zeroed first and the
+  // mark and the zeros went out in one msync, in no order across pages: a power loss could
+  // keep the old mark over zeros (refused as corruption) or zeros before stale records.
+  let log = await fill();
+  addon().injectLogFault('msync', EIO, 0);
+  assert.throws(() => log.truncate(2), storeIo(/msync/));
+  let bytes = readFileSync(path);
+  assert.equal(bytes.readBigUInt64LE(48), BigInt(keepEnd), 'the mark was lowered first');
+  assert.ok(!zeros(bytes, keepEnd, keepEnd + 8) && !zeros(bytes, oldEnd - 8, oldEnd), 'no cut record was zeroed before the mark was durable');
+  assert.throws(() => log.append(record(0)), storeIo(/truncate failed/));
+  await log.close();
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(log.length, 12, 'the records above the lowered mark are still whole');
+  await log.close();
+
+  // The first zeroing msync fails: only the last page of the cut records was zeroed, and
+  // what is left reopens as a prefix of the old log (a torn tail above the lowered mark).
+  rmSync(dir, { recursive: true });
+  log = await fill();
+  addon().injectLogFault('msync', EIO, 1);
+  assert.throws(() => log.truncate(2), storeIo(/msync/));
+  bytes = readFileSync(path);
+  const lastPage = (oldEnd - 1) & ~4095;
+  assert.ok(zeros(bytes, lastPage, oldEnd), 'the last page was zeroed');
+  assert.ok(!zeros(bytes, lastPage - 8, lastPage), 'the pages before it were not, yet');
+  await log.close();
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.ok(log.length >= 2 && log.length < 12, `reopened with ${log.length} records`);
+  assert.ok(log.stats().tornBytes > 0);
+  log.truncate(2);
+  await log.close();
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(log.length, 2);
+  assert.deepEqual(log.read(1), record(2));
+  assert.ok(zeros(readFileSync(path), keepEnd, oldEnd));
+  await log.close();
+});
