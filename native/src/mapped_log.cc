@@ -737,6 +737,11 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
     cv_.notify_all();
     if (worker_.joinable()) worker_.join();
+    // The persist thread's last segment and the inline persists' last upkeep hint hold the
+    // newest segment's mapping and descriptor: let go of them with the log's own, not when
+    // the object is collected (found in review, 2026-12-01).
+    release_current_.reset();
+    upkeep_map_.reset();
     if (abort) tsfn_.Abort();
     else tsfn_.Release();
   }

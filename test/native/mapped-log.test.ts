@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -916,4 +916,40 @@ test('mapped log, found in review: truncate makes the lowered mark durable befor
   assert.deepEqual(log.read(1), record(2));
   assert.ok(zeros(readFileSync(path), keepEnd, oldEnd));
   await log.close();
+});
+
+/** Descriptors and mappings this process holds of files under `dir` (/proc/self/fd, /proc/self/maps). */
+function heldUnder(dir: string): string[] {
+  const held: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the descriptor readdir itself used, closed since
+    }
+    if (target.startsWith(`${dir}/`)) held.push(`fd ${fd}: ${target}`);
+  }
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    if (line.includes(` ${dir}/`)) held.push(`map ${line}`);
+  }
+  return held;
+}
+
+test('mapped log, found in review: close() lets go of every segment, the newest included, when no view holds one', async () => {
+  for (const inlinePersistBytesMax of [0, 4096]) {
+    const dir = tempDir();
+    const log = MappedLog.open(dir, { segmentBytes: SEGMENT, inlinePersistBytesMax });
+    for (let i = 0; i < 40; i++) {
+      log.append(new Uint8Array(3000).fill(i));
+      await log.persist(); // inline ones leave upkeep hints; thread ones leave the thread's release state
+    }
+    assert.ok(log.stats().segments >= 2);
+    assert.equal(log.stats().inlineSyncs > 0, inlinePersistBytesMax > 0);
+    assert.ok(heldUnder(dir).length > 0, 'positive control: the open log maps its segments');
+    await log.close();
+    // Before, the persist thread's last segment and the inline persists' upkeep hint kept
+    // the newest segment mapped and its descriptor open until the log was collected.
+    assert.deepEqual(heldUnder(dir), [], `inlinePersistBytesMax ${inlinePersistBytesMax}`);
+  }
 });
