@@ -437,14 +437,23 @@ export class AcceptorLog {
   private async switchTo(records: readonly Uint8Array[]): Promise<void> {
     const next = this.generation + 1;
     const nextDir = join(this.dir, generationName(next));
+    let log: MappedLog | null = null;
     try {
       rmSync(nextDir, { recursive: true, force: true });
-      const log = MappedLog.open(nextDir, this.options);
+      log = MappedLog.open(nextDir, this.options);
       for (const r of records) log.append(r);
       await log.persist();
       await log.close();
       AcceptorLog.markComplete(this.dir, next);
     } catch (error) {
+      // Its persist thread, mapping and descriptor go now, not when it is collected (found
+      // in review, 2026-12-01). A second close() does nothing; an error from this one
+      // would only hide the compaction's, which is the one to report.
+      try {
+        await log?.close();
+      } catch {
+        // reported below: the compaction's error
+      }
       rmSync(nextDir, { recursive: true, force: true });
       if (error instanceof SteleError) throw error;
       throw new SteleError('STORE_IO', `acceptor log compaction in ${nextDir}: ${(error as Error).message}`, { path: nextDir });

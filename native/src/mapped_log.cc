@@ -560,11 +560,12 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     std::string tmp = path + ".tmp";
     int fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("create", tmp, errno), tmp);
-    auto fail = [&](const char* what, int err) {
+    auto fail_with = [&](const char* code, const std::string& message) {
       close(fd);
       unlink(tmp.c_str());
-      ThrowCoded(env, err == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage(what, tmp, err), tmp);
+      ThrowCoded(env, code, message, tmp);
     };
+    auto fail = [&](const char* what, int err) { fail_with(err == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage(what, tmp, err)); };
     // Reserve the blocks now: a store into a sparse mapping on a full disk is SIGBUS.
     int rc = InjectedFault(kFaultFallocate);
     if (rc < 0) rc = posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_));
@@ -583,10 +584,22 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     int injected = InjectedFault(kFaultHeaderWrite);
     if (injected > 0) errno = injected;
     ssize_t written = injected < 0 ? pwrite(fd, header, kHeaderBytes, 0) : injected == 0 ? 10 : -1;
-    if (written != static_cast<ssize_t>(kHeaderBytes)) fail("write", errno);
+    if (written < 0) fail("write", errno);
+    // A short write sets no errno: say what happened (found in review, 2026-12-01: the
+    // message was strerror of whatever errno held, often "Success").
+    if (written != static_cast<ssize_t>(kHeaderBytes))
+      fail_with("STORE_IO", "write " + tmp + ": short write: " + std::to_string(written) + " of " + std::to_string(kHeaderBytes) + " bytes");
     if (fsync(fd) != 0) fail("fsync", errno);
     if (rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
-    FsyncDir(env, dir_);
+    // The segment is in place under its name (a later attempt replaces it; a reopen takes
+    // it as an empty last segment), but not yet this log's: close its descriptor on failure
+    // (found in review, 2026-12-01: it stayed open for the life of the process).
+    try {
+      FsyncDir(env, dir_);
+    } catch (...) {
+      close(fd);
+      throw;
+    }
     Segment seg;
     seg.map = Map(env, fd, segment_bytes_, path);
     seg.first_record = first;

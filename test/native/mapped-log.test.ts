@@ -953,3 +953,49 @@ test('mapped log, found in review: close() lets go of every segment, the newest 
     assert.deepEqual(heldUnder(dir), [], `inlinePersistBytesMax ${inlinePersistBytesMax}`);
   }
 });
+
+test('mapped log, found in review: a new segment whose directory fsync fails closes its descriptor; a short header write says so', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  const record = (n: number) => new Uint8Array(30_000).fill(n);
+  log.append(record(1));
+  log.append(record(2));
+  const second = segmentPath(dir, 1);
+  addon().injectLogFault('fsyncDirectory', EIO, 0);
+  assert.throws(() => log.append(record(3)), storeIo(/fsync directory/));
+  // Before, the renamed segment's descriptor stayed open for the life of the process.
+  assert.deepEqual(heldUnder(dir).filter((h) => h.includes(second)), []);
+  // A short write of the header: errno is not set then, and the message said "Success".
+  addon().injectLogFault('headerWrite', 0, 0);
+  assert.throws(() => log.append(record(3)), storeIo(/short write: 10 of 64 bytes/));
+  assert.deepEqual(heldUnder(dir).filter((h) => h.includes(second)), []);
+  // Neither failed the log: the next append creates the segment.
+  log.append(record(3));
+  await log.persist();
+  assert.equal(log.stats().segments, 2);
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.deepEqual([0, 1, 2].map((i) => again.read(i)), [record(1), record(2), record(3)]);
+  await again.close();
+});
+
+test('acceptor log, found in review: a compaction whose new generation fails closes that generation\'s log', async () => {
+  const dir = tempDir();
+  const state = AcceptorLog.open(dir);
+  state.append(expectedRecord(1));
+  await state.persist();
+  // The new generation's first persist (inline: its records are small) fails.
+  addon().injectLogFault('msync', EIO, 0);
+  await assert.rejects(state.compact([expectedRecord(2)]), storeIo());
+  // Before, its log stayed open (persist thread, mapping, descriptor of a deleted file)
+  // until it was collected.
+  assert.deepEqual(heldUnder(join(dir, 'gen-0000000001')), []);
+  // The old generation is still current and works.
+  assert.equal(state.generationNumber, 0);
+  state.append(expectedRecord(3));
+  await state.persist();
+  await state.close();
+  const again = AcceptorLog.open(dir);
+  assert.deepEqual([...again.replay()], [expectedRecord(1), expectedRecord(3)]);
+  await again.close();
+});
