@@ -34,6 +34,9 @@ export interface NativeLogStats {
   readonly corruption: { readonly record: number; readonly offset: number; readonly path: string; readonly reason: string } | null;
 }
 
+/** The log system calls `injectLogFault` can fail: segment msync, a new segment's fallocate, the directory fsync after creating one, its header write. */
+export type LogFaultOp = 'msync' | 'fallocate' | 'fsyncDirectory' | 'headerWrite';
+
 export interface NativeAddon {
   readonly napiVersion: number;
   /** CRC-32C as the log computes it (accelerated), or the portable table version. */
@@ -44,6 +47,12 @@ export interface NativeAddon {
   merkleRoot(items: readonly Uint8Array[]): Uint8Array;
   readonly fabric: boolean;
   readonly MappedLog: new (dir: string, segmentBytes: number, recordBytesMax: number, readOnly: boolean, recordBytesMin: number) => NativeMappedLog;
+  /**
+   * Tests only (docs/native.md, "Fault injection"): the next call of `op` by any mapped log
+   * in the process, after `skip` that succeed, fails with `errno` instead of running
+   * (`headerWrite` with errno 0: a short write). One armed fault per op; arming again replaces it.
+   */
+  injectLogFault(op: LogFaultOp, errno: number, skip: number): void;
   readonly Transport: new (options: object, onEvent: (...args: never[]) => void) => object;
 }
 

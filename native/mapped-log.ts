@@ -285,6 +285,8 @@ export class AcceptorLog {
   /** Records appended during a compaction, bounded by what one persist batch carries. */
   private readonly held: Uint8Array[] = [];
   private appendedSinceCompaction = 0;
+  /** Set when a held record could not be appended after a compaction: every call but close throws it. */
+  private failure: SteleError | null = null;
 
   private constructor(
     readonly dir: string,
@@ -352,6 +354,7 @@ export class AcceptorLog {
 
   /** The records, oldest first (views into the mapping, checksums verified). */
   *replay(): IterableIterator<Uint8Array> {
+    this.checkUsable();
     invariant(this.compacting === null, 'no replay during a compaction');
     for (let i = 0; i < this.log.length; i++) yield this.log.read(i);
   }
@@ -362,6 +365,7 @@ export class AcceptorLog {
    * the old one would lose it when that generation is deleted.
    */
   append(record: Uint8Array): number {
+    this.checkUsable();
     this.appendedSinceCompaction += record.length;
     if (this.compacting !== null) {
       this.held.push(Uint8Array.from(record));
@@ -370,10 +374,18 @@ export class AcceptorLog {
     return this.log.append(record);
   }
 
-  /** Resolves when every record appended before the call is durable (after a compaction under way, if any). */
+  /**
+   * Resolves when every record appended before the call is durable (after a compaction under
+   * way, if any). @throws SteleError the log's failure, if it failed (see `compact`)
+   */
   async persist(options: PersistOptions = {}): Promise<void> {
     while (this.compacting !== null) await this.compacting;
+    this.checkUsable();
     return this.log.persist(options);
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== null) throw this.failure;
   }
 
   /**
@@ -381,17 +393,42 @@ export class AcceptorLog {
    * the log is in use: appends made meanwhile are held and then appended to the new
    * generation, and a `persist` waits for the switch. `records` is read synchronously, at
    * the call, so it must describe everything appended before the call.
-   * @throws SteleError STORE_IO (then the old generation stays current; the held records
-   * are appended to it, so nothing acknowledged is lost, and the caller should stop)
+   * @throws SteleError STORE_IO when the new generation cannot be made: the old one stays
+   * current and the held records are appended to it. STORE_FULL or STORE_IO when a held
+   * record cannot be appended to whichever generation is current (e.g. no room for a new
+   * segment): the records after it are in no log, so the log fails, and `append`,
+   * `persist`, `replay` and `compact` throw that error until it is closed and reopened
+   * (before a review of 2026-12-01 a waiting `persist` resolved without them). No record
+   * whose `persist` resolved is lost either way: a persist made during a compaction waits
+   * for the switch. The caller should stop.
    */
   compact(records: Iterable<Uint8Array>): Promise<void> {
+    this.checkUsable();
     invariant(this.compacting === null, 'one compaction at a time');
     this.appendedSinceCompaction = 0;
     const copies = [...records].map((r) => Uint8Array.from(r));
     const run = this.switchTo(copies).finally(() => {
       this.compacting = null;
-      // Held records follow the compacted ones, in their order, in whichever generation is current.
-      for (const r of this.held.splice(0)) this.log.append(r);
+      // Held records follow the compacted ones, in their order, in whichever generation is
+      // current. Set before a waiting persist resumes (it awaits `compacting`, which settles after this).
+      const held = this.held.splice(0);
+      let appended = 0;
+      try {
+        for (const r of held) {
+          this.log.append(r);
+          appended++;
+        }
+      } catch (error) {
+        const cause = nativeError(error);
+        const code = cause instanceof SteleError && cause.code === 'STORE_FULL' ? 'STORE_FULL' : 'STORE_IO';
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        this.failure = new SteleError(
+          code,
+          `acceptor log ${this.dir}: ${held.length - appended} of ${held.length} records appended during a compaction are in no log (${reason}); close and reopen it`,
+          { path: this.dir },
+        );
+        throw this.failure;
+      }
     });
     this.compacting = run.catch(() => {});
     return run;
@@ -400,14 +437,23 @@ export class AcceptorLog {
   private async switchTo(records: readonly Uint8Array[]): Promise<void> {
     const next = this.generation + 1;
     const nextDir = join(this.dir, generationName(next));
+    let log: MappedLog | null = null;
     try {
       rmSync(nextDir, { recursive: true, force: true });
-      const log = MappedLog.open(nextDir, this.options);
+      log = MappedLog.open(nextDir, this.options);
       for (const r of records) log.append(r);
       await log.persist();
       await log.close();
       AcceptorLog.markComplete(this.dir, next);
     } catch (error) {
+      // Its persist thread, mapping and descriptor go now, not when it is collected (found
+      // in review, 2026-12-01). A second close() does nothing; an error from this one
+      // would only hide the compaction's, which is the one to report.
+      try {
+        await log?.close();
+      } catch {
+        // reported below: the compaction's error
+      }
       rmSync(nextDir, { recursive: true, force: true });
       if (error instanceof SteleError) throw error;
       throw new SteleError('STORE_IO', `acceptor log compaction in ${nextDir}: ${(error as Error).message}`, { path: nextDir });

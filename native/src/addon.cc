@@ -23,6 +23,7 @@ Napi::Value Crc32cMethod(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MappedLog", stele::MappedLogClass(env));
+  exports.Set("injectLogFault", Napi::Function::New(env, stele::InjectLogFault, "injectLogFault"));
   exports.Set("Transport", stele::TransportClass(env));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cMethod, "crc32c"));
   stele::ExportHash(env, exports);

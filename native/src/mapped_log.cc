@@ -77,6 +77,40 @@ constexpr uint64_t kUpkeepStepBytes = 1ull << 20;
 
 uint64_t Align(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
+// --- fault injection, for tests only (docs/native.md, "Fault injection") -----------------
+//
+// injectLogFault(op, errno, skip) arms one failure of a system call of every log in the
+// process: the next call of `op` after `skip` successful ones fails with `errno` instead of
+// running. Nothing but the tests calls it; unarmed, each checked call costs one relaxed
+// atomic load. Thread-safe (the persist thread's msync is checked too).
+enum FaultOp { kFaultMsync, kFaultFallocate, kFaultFsyncDirectory, kFaultHeaderWrite, kFaultOps };
+constexpr const char* kFaultNames[kFaultOps] = {"msync", "fallocate", "fsyncDirectory", "headerWrite"};
+
+std::atomic<int> g_faults_armed{0};
+std::mutex g_faults_mu;
+struct Fault {
+  bool armed = false;
+  int err = 0;
+  uint32_t skip = 0;
+};
+Fault g_faults[kFaultOps];
+
+// The errno to fail `op` with now, or -1 to run it (for kFaultHeaderWrite, 0 means a short
+// write). Consumes the armed fault.
+int InjectedFault(FaultOp op) {
+  if (g_faults_armed.load(std::memory_order_relaxed) == 0) return -1;
+  std::lock_guard<std::mutex> lock(g_faults_mu);
+  Fault& f = g_faults[op];
+  if (!f.armed) return -1;
+  if (f.skip > 0) {
+    f.skip--;
+    return -1;
+  }
+  f.armed = false;
+  g_faults_armed.fetch_sub(1, std::memory_order_relaxed);
+  return f.err;
+}
+
 struct Mapping {
   int fd = -1;
   uint8_t* base = nullptr;
@@ -156,6 +190,8 @@ int SyncRange(const Mapping& map, uint64_t from, uint64_t to) {
   }
   static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   uint64_t start = from & ~(page - 1);
+  int injected = InjectedFault(kFaultMsync);
+  if (injected >= 0) return injected;
   if (msync(map.base + start, to - start, MS_SYNC) != 0) return errno;
   return 0;
 }
@@ -222,8 +258,9 @@ uint32_t FrameChecksum(uint32_t length, const uint8_t* payload) {
 void FsyncDir(Napi::Env env, const std::string& dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("open directory", dir, errno), dir);
-  int rc = fsync(fd);
-  int err = errno;
+  int injected = InjectedFault(kFaultFsyncDirectory);
+  int rc = injected >= 0 ? -1 : fsync(fd);
+  int err = injected >= 0 ? injected : errno;
   close(fd);
   if (rc != 0) ThrowCoded(env, "STORE_IO", SysMessage("fsync directory", dir, err), dir);
 }
@@ -275,7 +312,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     napi_add_env_cleanup_hook(env, CleanupHook, this);
   }
 
-  ~MappedLog() override { Shutdown(); }
+  // The finalizer (a log collected without close()): stop as close() does, but abort the
+  // thread-safe function, so a notification the persist thread queued is never called with
+  // this object, which is freed when this returns (found in review, 2026-12-01: it ran
+  // OnDurable on freed memory). close() keeps the object alive for it instead.
+  ~MappedLog() override {
+    if (stopped_) return;
+    Stop(true);
+    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
 
  private:
   // --- recovery -------------------------------------------------------------------------
@@ -515,13 +560,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     std::string tmp = path + ".tmp";
     int fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("create", tmp, errno), tmp);
-    auto fail = [&](const char* what, int err) {
+    auto fail_with = [&](const char* code, const std::string& message) {
       close(fd);
       unlink(tmp.c_str());
-      ThrowCoded(env, err == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage(what, tmp, err), tmp);
+      ThrowCoded(env, code, message, tmp);
     };
+    auto fail = [&](const char* what, int err) { fail_with(err == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage(what, tmp, err)); };
     // Reserve the blocks now: a store into a sparse mapping on a full disk is SIGBUS.
-    int rc = posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_));
+    int rc = InjectedFault(kFaultFallocate);
+    if (rc < 0) rc = posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_));
     if (rc != 0) fail("fallocate", rc);
     uint8_t header[kHeaderBytes] = {};
     uint64_t first = positions_.size();
@@ -534,10 +581,25 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     std::memcpy(header + 32, &segment_bytes_, 8);
     uint32_t checksum = Crc32c(0, header, 40);
     std::memcpy(header + 40, &checksum, 4);
-    if (pwrite(fd, header, kHeaderBytes, 0) != static_cast<ssize_t>(kHeaderBytes)) fail("write", errno);
+    int injected = InjectedFault(kFaultHeaderWrite);
+    if (injected > 0) errno = injected;
+    ssize_t written = injected < 0 ? pwrite(fd, header, kHeaderBytes, 0) : injected == 0 ? 10 : -1;
+    if (written < 0) fail("write", errno);
+    // A short write sets no errno: say what happened (found in review, 2026-12-01: the
+    // message was strerror of whatever errno held, often "Success").
+    if (written != static_cast<ssize_t>(kHeaderBytes))
+      fail_with("STORE_IO", "write " + tmp + ": short write: " + std::to_string(written) + " of " + std::to_string(kHeaderBytes) + " bytes");
     if (fsync(fd) != 0) fail("fsync", errno);
     if (rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
-    FsyncDir(env, dir_);
+    // The segment is in place under its name (a later attempt replaces it; a reopen takes
+    // it as an empty last segment), but not yet this log's: close its descriptor on failure
+    // (found in review, 2026-12-01: it stayed open for the life of the process).
+    try {
+      FsyncDir(env, dir_);
+    } catch (...) {
+      close(fd);
+      throw;
+    }
     Segment seg;
     seg.map = Map(env, fd, segment_bytes_, path);
     seg.first_record = first;
@@ -557,6 +619,7 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
   void WorkerLoop() {
     for (;;) {
       std::deque<Range> batch;
+      int err = 0;
       {
         std::unique_lock<std::mutex> lock(mu_);
         worker_active_ = false;
@@ -565,8 +628,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         if (queue_.empty()) return;  // stopping, and everything asked for is done
         batch.swap(queue_);
         worker_active_ = true;
+        // A failed log syncs nothing more: an msync after a writeback error can return 0
+        // for pages that were lost, and the mark must not move over them.
+        err = worker_errno_;
       }
-      int err = 0;
       uint64_t seq = 0;
       for (const Range& r : batch) {
         if (err == 0) err = Durable(*r.map, r.from, r.to);
@@ -582,7 +647,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // At most one notification is ever queued, so the bounded queue cannot fill. A batch
       // of upkeep hints only (seq 0) has nobody to tell.
       if (seq != 0 && !notify_pending_.exchange(true)) {
-        napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { OnDurable(env); });
+        // A null environment: the function was aborted (the finalizer) or the environment is
+        // torn down, and this object may be gone: node-addon-api does not call us then, and
+        // this does not look at it either.
+        napi_status status = tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) {
+          if (static_cast<napi_env>(env) == nullptr) return;
+          OnDurable(env);
+        });
         if (status != napi_ok) notify_pending_ = false;  // closing: the main thread settles on close
       }
       // Prefault only after the waiters are told: it can take milliseconds (a few MiB of
@@ -617,7 +688,6 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
 
   void OnDurable(Napi::Env env) {
     notify_pending_ = false;
-    if (env == nullptr) return;
     if (held_for_notify_) {  // close() kept this object alive for this call; it may go now
       held_for_notify_ = false;
       Unref();
@@ -660,10 +730,19 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
   }
 
-  // Stops and joins the persist thread (it finishes what was queued first). Safe to call
-  // from the finalizer and the cleanup hook: touches no JavaScript value.
+  // close(): stops and joins the persist thread (it finishes what was queued first). A
+  // notification it queued still runs (close() holds a reference for it).
   void Shutdown() {
     if (stopped_) return;
+    Stop(false);
+    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  }
+
+  // Stops and joins the persist thread, then releases the thread-safe function; `abort`
+  // (the finalizer) drops a notification still queued, which Node then passes to the call
+  // with a null environment. The cleanup hook releases: the environment's own teardown of
+  // the function drains its queue that way. Touches no JavaScript value.
+  void Stop(bool abort) {
     stopped_ = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -671,22 +750,20 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
     cv_.notify_all();
     if (worker_.joinable()) worker_.join();
-    tsfn_.Release();
-    napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+    // The persist thread's last segment and the inline persists' last upkeep hint hold the
+    // newest segment's mapping and descriptor: let go of them with the log's own, not when
+    // the object is collected (found in review, 2026-12-01).
+    release_current_.reset();
+    upkeep_map_.reset();
+    if (abort) tsfn_.Abort();
+    else tsfn_.Release();
   }
 
   static void CleanupHook(void* arg) {
     auto* self = static_cast<MappedLog*>(arg);
     // The environment is going away: join the thread; views die with the heap.
     if (self->stopped_) return;
-    self->stopped_ = true;
-    {
-      std::lock_guard<std::mutex> lock(self->mu_);
-      self->stopping_ = true;
-    }
-    self->cv_.notify_all();
-    if (self->worker_.joinable()) self->worker_.join();
-    self->tsfn_.Release();
+    self->Stop(false);
   }
 
   void CheckWritable(Napi::Env env) {
@@ -727,9 +804,20 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // The new segment's header names the number of its first record, and it is durable at
       // once: make every record of this segment durable first, or a power loss could keep
       // that header but lose records it counts (recovery would refuse the log).
+      // A failure fails the log, as one of the persist thread's does: Linux reports a
+      // writeback error once per file, so the next msync of these pages (the persist
+      // thread's, for a persist already queued) returns 0, and without the record the
+      // durable mark could cover records that never reached the disk (found in review,
+      // 2026-12-01: this msync threw once and the log went on).
       Segment& full = segments_.back();
       int err = SyncRange(*full.map, kHeaderBytes, full.used);
-      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", full.path, err), full.path);
+      if (err != 0) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (worker_errno_ == 0) worker_errno_ = err;
+        }
+        ThrowCoded(env, "STORE_IO", SysMessage("msync", full.path, err), full.path);
+      }
       CreateSegment(env, segments_.size());
     }
     Segment& seg = segments_.back();
@@ -913,16 +1001,32 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       std::unique_lock<std::mutex> lock(mu_);
       idle_cv_.wait(lock, [this] { return !worker_active_ && queue_.empty(); });
       seg.map->durable_to = std::min(seg.map->durable_to, offset);
-      if (seg.map->mark > offset) StoreMark(*seg.map, offset);
-      // Zeros from the end backwards, a word at a time: a crash part way leaves the kept
-      // records, then what is left of the cut ones ending in a damaged record with only
-      // zeros after it (a torn tail above the lowered mark), never zeros followed by old
-      // records, which recovery would call corruption.
+      // The writeback of one msync has no order across pages, so each step that must reach
+      // the disk before the next gets its own (found in review, 2026-12-01: the mark and
+      // the zeros went out in one msync, and a power loss could keep the old mark over
+      // zeroed records, which recovery refuses, or zeros followed by stale records). First
+      // the lowered mark, before anything it no longer covers is touched.
+      if (seg.map->mark > offset) {
+        StoreMark(*seg.map, offset);
+        int err = SyncRange(*seg.map, kMarkOffset, kMarkCrcOffset + 4);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+      }
+      // Then zeros from the end backwards, a word at a time, each page synced before the
+      // one before it is touched: a crash or power loss part way leaves the kept records,
+      // then what is left of the cut ones ending in a damaged record with only zeros after
+      // it (a torn tail above the lowered mark), never zeros followed by old records, which
+      // recovery would call corruption. One msync per page: truncate is rare (no caller
+      // in the validator; the ledger's BlockLog interface has it).
       // (Volatile stores: the compiler may not merge or reorder them into a forward memset.)
+      static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
       volatile uint64_t* words = reinterpret_cast<volatile uint64_t*>(seg.map->base);
-      for (uint64_t at = old_used; at > offset; at -= 8) words[at / 8 - 1] = 0;
-      int err = SyncRange(*seg.map, 0, std::max(old_used, offset));
-      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+      for (uint64_t end = old_used; end > offset;) {
+        uint64_t start = std::max(offset, (end - 1) & ~(page - 1));
+        for (uint64_t at = end; at > start; at -= 8) words[at / 8 - 1] = 0;
+        int err = SyncRange(*seg.map, start, end);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+        end = start;
+      }
     }
     seg.used = offset;
     positions_.resize(keep);
@@ -981,8 +1085,14 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         held_for_notify_ = true;
       }
       // A clean close moves the durable mark over everything durable (best effort: without
-      // it only the last persist's records are above the mark, as after a crash).
-      if (!read_only_ && !segments_.empty()) {
+      // it only the last persist's records are above the mark, as after a crash). Not
+      // after a failed msync: durable_to may then count pages a later msync only claimed.
+      int failed;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        failed = worker_errno_;
+      }
+      if (!read_only_ && !segments_.empty() && failed == 0) {
         Mapping& map = *segments_.back().map;
         if (map.durable_to > map.mark) {
           StoreMark(map, map.durable_to);
@@ -1049,5 +1159,28 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
 }  // namespace
 
 Napi::Function MappedLogClass(Napi::Env env) { return MappedLog::Define(env); }
+
+// injectLogFault(op: string, errno: number, skip: number): tests only (see InjectedFault).
+Napi::Value InjectLogFault(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "injectLogFault(op: string, errno: number, skip: number)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int op = 0;
+  while (op < kFaultOps && name != kFaultNames[op]) op++;
+  if (op == kFaultOps) throw Napi::RangeError::New(env, "injectLogFault: op is one of msync, fallocate, fsyncDirectory, headerWrite");
+  double err = info[1].As<Napi::Number>().DoubleValue();
+  double skip = info[2].As<Napi::Number>().DoubleValue();
+  bool short_write = op == kFaultHeaderWrite && err == 0;
+  if (!((err >= 1 && err <= 4095) || short_write) || err != static_cast<int>(err))
+    throw Napi::RangeError::New(env, "injectLogFault: errno in [1, 4095] (0: a short write, headerWrite only)");
+  if (!(skip >= 0 && skip <= 1e6) || skip != static_cast<uint32_t>(skip))
+    throw Napi::RangeError::New(env, "injectLogFault: skip is an integer in [0, 1e6]");
+  std::lock_guard<std::mutex> lock(g_faults_mu);
+  Fault& f = g_faults[op];
+  if (!f.armed) g_faults_armed.fetch_add(1, std::memory_order_relaxed);
+  f = Fault{true, static_cast<int>(err), static_cast<uint32_t>(skip)};
+  return env.Undefined();
+}
 
 }  // namespace stele

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -773,4 +773,229 @@ test('durable data far behind the end does not stay resident, in this process or
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// --- error paths found in review, 2026-12-01 (faults injected with addon().injectLogFault) ---
+
+const { EIO, ENOSPC } = constants.errno;
+
+function storeIo(pattern?: RegExp): (e: unknown) => boolean {
+  return (e: unknown) => isSteleError(e, 'STORE_IO') && (pattern === undefined || pattern.test(e.message));
+}
+
+test('mapped log, found in review: an msync that fails when a segment fills fails the log for good, as a failed persist does', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  log.append(new Uint8Array(30_000).fill(1));
+  await log.persist();
+  log.append(new Uint8Array(30_000).fill(2)); // not persisted
+  addon().injectLogFault('msync', EIO, 0);
+  // Does not fit: segment 0 is synced on the main thread before segment 1 is created.
+  assert.throws(() => log.append(new Uint8Array(30_000).fill(3)), storeIo(/msync/));
+  // Linux reports a writeback error once per file: the next msync of the same pages returns
+  // 0, so the log itself must remember the failure (it took the next append before).
+  assert.throws(() => log.append(new Uint8Array(10)), storeIo(/earlier persist failed/));
+  await assert.rejects(log.persist(), storeIo(/earlier persist failed/));
+  assert.equal(log.stats().segments, 1, 'no segment was created after the failure');
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(again.length, 2);
+  assert.deepEqual(again.read(0), new Uint8Array(30_000).fill(1));
+  await again.close();
+});
+
+test('acceptor log, found in review: a held record that cannot be re-appended after a compaction fails the log; persist and append reject until it is reopened', async () => {
+  const dir = tempDir();
+  const options = { segmentBytes: SEGMENT };
+  const state = AcceptorLog.open(dir, options);
+  state.append(expectedRecord(1));
+  await state.persist();
+  const big = (n: number) => new Uint8Array(30_000).fill(n);
+  const compaction = state.compact([big(10)]);
+  // The new generation's segment 0 was created synchronously by compact(); the next
+  // fallocate is the one for its segment 1, when the held records are re-appended.
+  addon().injectLogFault('fallocate', ENOSPC, 0);
+  state.append(big(11)); // fits after big(10)
+  state.append(big(12)); // needs segment 1: STORE_FULL
+  state.append(big(13)); // never appended
+  const persisted = state.persist();
+  await assert.rejects(compaction, (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  // Before: persist resolved although big(12) and big(13) were in no log.
+  await assert.rejects(persisted, (e: unknown) => isSteleError(e, 'STORE_FULL') && /reopen/.test(e.message));
+  await assert.rejects(state.persist(), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  assert.throws(() => state.append(big(14)), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  assert.throws(() => state.compact([]), (e: unknown) => isSteleError(e, 'STORE_FULL'));
+  await state.close();
+  // The switch itself happened: a reopen reads the new generation, with what made it there.
+  const again = AcceptorLog.open(dir, options);
+  assert.equal(again.generationNumber, 1);
+  assert.deepEqual([...again.replay()].slice(0, 1), [big(10)]);
+  again.append(expectedRecord(2));
+  await again.persist();
+  await again.close();
+});
+
+test('mapped log, found in review: a log collected without close() while its persist thread queues a notification does not run it on freed memory', { timeout: 120_000 }, async () => {
+  const dir = tempDir();
+  const child = fileURLToPath(new URL('../support/mapped-gc-child.js', import.meta.url));
+  const rounds = 10;
+  const { code, signal, out } = await new Promise<{ code: number | null; signal: string | null; out: string }>((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--expose-gc', child, dir, String(rounds)], {
+      // No per-thread cache, and freed memory filled with 0xa5: a use after free of the
+      // log crashes (it did in every run before the fix) instead of reading what was there.
+      env: { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0', MALLOC_PERTURB_: '165' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    proc.on('error', reject);
+    proc.on('exit', (c, s) => resolve({ code: c, signal: s, out: text }));
+  });
+  assert.equal(signal, null, `child killed by ${signal}`);
+  assert.equal(code, 0, `child exited ${code}`);
+  const [, done, collected] = out.trim().split(' ').map(Number);
+  assert.equal(done, rounds);
+  // Positive control: the logs were collected, so their finalizers ran.
+  assert.ok((collected ?? 0) >= rounds / 2, `${collected} of ${rounds} logs collected`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('mapped log, found in review: truncate makes the lowered mark durable before it zeroes anything, then zeroes and syncs page by page from the end', async () => {
+  const dir = tempDir();
+  const path = segmentPath(dir, 0);
+  const record = (n: number) => new Uint8Array(1500).fill(n);
+  // 12 records of 1,512 bytes (frame and padding): about 18 KiB, five pages; records 2.. are cut. Persisted one
+  // by one, so the mark (which lags one persist) is above the cut and must be lowered.
+  const fill = async () => {
+    const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+    for (let i = 0; i < 12; i++) {
+      log.append(record(i + 1));
+      await log.persist();
+    }
+    assert.ok(readFileSync(path).readBigUInt64LE(48) > BigInt(64 + 2 * 1512));
+    return log;
+  };
+  const keepEnd = 64 + 2 * 1512;
+  const oldEnd = 64 + 12 * 1512;
+  const zeros = (bytes: Buffer, from: number, to: number) => bytes.subarray(from, to).every((b) => b === 0);
+
+  // The msync of the lowered mark fails: nothing was zeroed yet (the file, through the page
+  // cache, still holds every cut record). Before, the records were zeroed first and the
+  // mark and the zeros went out in one msync, in no order across pages: a power loss could
+  // keep the old mark over zeros (refused as corruption) or zeros before stale records.
+  let log = await fill();
+  addon().injectLogFault('msync', EIO, 0);
+  assert.throws(() => log.truncate(2), storeIo(/msync/));
+  let bytes = readFileSync(path);
+  assert.equal(bytes.readBigUInt64LE(48), BigInt(keepEnd), 'the mark was lowered first');
+  assert.ok(!zeros(bytes, keepEnd, keepEnd + 8) && !zeros(bytes, oldEnd - 8, oldEnd), 'no cut record was zeroed before the mark was durable');
+  assert.throws(() => log.append(record(0)), storeIo(/truncate failed/));
+  await log.close();
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(log.length, 12, 'the records above the lowered mark are still whole');
+  await log.close();
+
+  // The first zeroing msync fails: only the last page of the cut records was zeroed, and
+  // what is left reopens as a prefix of the old log (a torn tail above the lowered mark).
+  rmSync(dir, { recursive: true });
+  log = await fill();
+  addon().injectLogFault('msync', EIO, 1);
+  assert.throws(() => log.truncate(2), storeIo(/msync/));
+  bytes = readFileSync(path);
+  const lastPage = (oldEnd - 1) & ~4095;
+  assert.ok(zeros(bytes, lastPage, oldEnd), 'the last page was zeroed');
+  assert.ok(!zeros(bytes, lastPage - 8, lastPage), 'the pages before it were not, yet');
+  await log.close();
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.ok(log.length >= 2 && log.length < 12, `reopened with ${log.length} records`);
+  assert.ok(log.stats().tornBytes > 0);
+  log.truncate(2);
+  await log.close();
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(log.length, 2);
+  assert.deepEqual(log.read(1), record(2));
+  assert.ok(zeros(readFileSync(path), keepEnd, oldEnd));
+  await log.close();
+});
+
+/** Descriptors and mappings this process holds of files under `dir` (/proc/self/fd, /proc/self/maps). */
+function heldUnder(dir: string): string[] {
+  const held: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the descriptor readdir itself used, closed since
+    }
+    if (target.startsWith(`${dir}/`)) held.push(`fd ${fd}: ${target}`);
+  }
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    if (line.includes(` ${dir}/`)) held.push(`map ${line}`);
+  }
+  return held;
+}
+
+test('mapped log, found in review: close() lets go of every segment, the newest included, when no view holds one', async () => {
+  for (const inlinePersistBytesMax of [0, 4096]) {
+    const dir = tempDir();
+    const log = MappedLog.open(dir, { segmentBytes: SEGMENT, inlinePersistBytesMax });
+    for (let i = 0; i < 40; i++) {
+      log.append(new Uint8Array(3000).fill(i));
+      await log.persist(); // inline ones leave upkeep hints; thread ones leave the thread's release state
+    }
+    assert.ok(log.stats().segments >= 2);
+    assert.equal(log.stats().inlineSyncs > 0, inlinePersistBytesMax > 0);
+    assert.ok(heldUnder(dir).length > 0, 'positive control: the open log maps its segments');
+    await log.close();
+    // Before, the persist thread's last segment and the inline persists' upkeep hint kept
+    // the newest segment mapped and its descriptor open until the log was collected.
+    assert.deepEqual(heldUnder(dir), [], `inlinePersistBytesMax ${inlinePersistBytesMax}`);
+  }
+});
+
+test('mapped log, found in review: a new segment whose directory fsync fails closes its descriptor; a short header write says so', async () => {
+  const dir = tempDir();
+  const log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  const record = (n: number) => new Uint8Array(30_000).fill(n);
+  log.append(record(1));
+  log.append(record(2));
+  const second = segmentPath(dir, 1);
+  addon().injectLogFault('fsyncDirectory', EIO, 0);
+  assert.throws(() => log.append(record(3)), storeIo(/fsync directory/));
+  // Before, the renamed segment's descriptor stayed open for the life of the process.
+  assert.deepEqual(heldUnder(dir).filter((h) => h.includes(second)), []);
+  // A short write of the header: errno is not set then, and the message said "Success".
+  addon().injectLogFault('headerWrite', 0, 0);
+  assert.throws(() => log.append(record(3)), storeIo(/short write: 10 of 64 bytes/));
+  assert.deepEqual(heldUnder(dir).filter((h) => h.includes(second)), []);
+  // Neither failed the log: the next append creates the segment.
+  log.append(record(3));
+  await log.persist();
+  assert.equal(log.stats().segments, 2);
+  await log.close();
+  const again = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.deepEqual([0, 1, 2].map((i) => again.read(i)), [record(1), record(2), record(3)]);
+  await again.close();
+});
+
+test('acceptor log, found in review: a compaction whose new generation fails closes that generation\'s log', async () => {
+  const dir = tempDir();
+  const state = AcceptorLog.open(dir);
+  state.append(expectedRecord(1));
+  await state.persist();
+  // The new generation's first persist (inline: its records are small) fails.
+  addon().injectLogFault('msync', EIO, 0);
+  await assert.rejects(state.compact([expectedRecord(2)]), storeIo());
+  // Before, its log stayed open (persist thread, mapping, descriptor of a deleted file)
+  // until it was collected.
+  assert.deepEqual(heldUnder(join(dir, 'gen-0000000001')), []);
+  // The old generation is still current and works.
+  assert.equal(state.generationNumber, 0);
+  state.append(expectedRecord(3));
+  await state.persist();
+  await state.close();
+  const again = AcceptorLog.open(dir);
+  assert.deepEqual([...again.replay()], [expectedRecord(1), expectedRecord(3)]);
+  await again.close();
 });
