@@ -167,8 +167,10 @@ export class SteleClient {
    * Submits a signed transaction (binary form when `binary`, else JSON). With `wait`, the
    * answer comes after the commit (or with `wait_timed_out` when `timeoutMs` passed first).
    * The answer's shape is checked (CLIENT_BAD_ANSWER), not that its id is the transaction's.
+   * Async so that every failure, the TypeError of `binary` with a JSON form included, is a
+   * rejection (found in review: that one was thrown out of the call itself).
    */
-  submit(tx: Tx | TxJson, options: { wait?: boolean; timeoutMs?: number; binary?: boolean } = {}): Promise<SubmitAnswer> {
+  async submit(tx: Tx | TxJson, options: { wait?: boolean; timeoutMs?: number; binary?: boolean } = {}): Promise<SubmitAnswer> {
     const query = options.wait === true ? `?wait=commit${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}` : '';
     const extra = { timeoutMs: (this.options.timeoutMs ?? 30_000) + (options.wait === true ? (options.timeoutMs ?? 10_000) : 0), check: submitAnswerFault };
     if (options.binary === true) {
@@ -180,9 +182,10 @@ export class SteleClient {
 
   /**
    * Submits 1..1,000 signed transactions in order: JSON forms, or with `binary` their
-   * canonical encodings, length-framed (cheaper for the node to read).
+   * canonical encodings, length-framed (cheaper for the node to read). Async as `submit`:
+   * `binary` with a JSON form rejects with a TypeError.
    */
-  submitBatch(txs: ReadonlyArray<Tx | TxJson>, options: { binary?: boolean } = {}): Promise<BatchAnswer> {
+  async submitBatch(txs: ReadonlyArray<Tx | TxJson>, options: { binary?: boolean } = {}): Promise<BatchAnswer> {
     if (options.binary === true) {
       const bytes = txs.map((t) => {
         if (!('bytes' in t)) throw new TypeError('binary submission needs encoded Txs');

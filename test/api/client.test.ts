@@ -19,6 +19,7 @@ import { devSigner } from '../../ledger/devnet.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
 import { endless } from '../support/http-fuzz.js';
+import { txToJson } from '../../api/tx-json.js';
 
 async function serve(options: AppOptions = {}, autoCommit = true) {
   const node = new FakeNode(chain);
@@ -99,6 +100,24 @@ test('client: errors arrive as ApiError with the code, status and Retry-After', 
     await assert.rejects(client.submit(transfer(alice, bob, 10n ** 13n)), (e: unknown) => e instanceof ApiError && e.status === 422 && e.code === 'TX_INSUFFICIENT_BALANCE');
     node.mempoolMax = 0;
     await assert.rejects(client.submit(transfer(alice, bob, 1n)), (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'MEMPOOL_FULL' && e.retryAfterSeconds === 3);
+  } finally {
+    await close();
+  }
+});
+
+test('client, found in review: binary submission of a JSON form rejects with a TypeError instead of throwing out of the call, and sends nothing', async () => {
+  const { node, url, close } = await serve();
+  try {
+    const client = new SteleClient({ url });
+    const json = txToJson(transfer(alice, bob, 1n));
+    // Called, not awaited, inside the arrow: a synchronous throw fails doesNotThrow.
+    let single: Promise<unknown> | undefined;
+    let batch: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => (single = client.submit(json, { binary: true })));
+    assert.doesNotThrow(() => (batch = client.submitBatch([transfer(alice, bob, 2n), json], { binary: true })));
+    await assert.rejects(single!, (e: unknown) => e instanceof TypeError && /binary submission needs an encoded Tx/.test(e.message));
+    await assert.rejects(batch!, (e: unknown) => e instanceof TypeError && /binary submission needs encoded Txs/.test(e.message));
+    assert.equal(node.submitted, 0, 'nothing was sent');
   } finally {
     await close();
   }
