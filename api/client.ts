@@ -21,10 +21,23 @@ import type { HeaderJson } from './schemas.js';
 import type { TxJson } from './tx-json.js';
 import { txToJson } from './tx-json.js';
 
+/**
+ * Codes of the errors the client raises itself, about what a server sent or did (a server
+ * never answers with them, so they are not in ledger/errors.ts ERROR_CODES, the codes of
+ * error answers). Stable as those are: never renamed, only added. Documented in the code
+ * table of docs/api.md.
+ */
+export const CLIENT_ERROR_CODES = {
+  CLIENT_BAD_ANSWER: 'the answer is not one: not JSON, over the client\'s bounds, an error answer without an error code, or a success answer of the wrong shape',
+  CLIENT_STREAM_ENDED: 'the server ended a stream (stream, blockStream) before it delivered any block, as a node that shuts down does',
+} as const;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERROR_CODES;
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: ErrorCode | 'CLIENT_BAD_ANSWER',
+    readonly code: ErrorCode | ClientErrorCode,
     message: string,
     readonly details: Readonly<Record<string, unknown>> = {},
     /** Seconds from a Retry-After header (429, 503), when the server sent one. */
@@ -250,12 +263,13 @@ export class SteleClient {
 
   /**
    * Follows GET /v1/stream, calling `onHeader` for each committed block header, in height
-   * order, until `signal` aborts (then resolves). When the server ends a connection (a
-   * replay longer than it sends at once) or drops it (a slow reader) the client resumes
-   * after the last height it saw; it resolves when a connection ends without any progress,
-   * and rejects when one is dropped without any. An error of its own checks
-   * (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a positive integer or
-   * not the one after the last) or thrown by `onHeader` rejects.
+   * order, until `signal` aborts: it resolves then, and only then. When the server ends a
+   * connection (a replay longer than it sends at once) or drops it (a slow reader) the
+   * client resumes after the last height it saw. A connection the server ends without any
+   * block delivered (a node shutting down ends every stream) rejects with
+   * CLIENT_STREAM_ENDED; one dropped without any rejects with the network error. An error
+   * of its own checks (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a
+   * positive integer or not the one after the last) or thrown by `onHeader` rejects.
    */
   stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
     return this.followStream('text/event-stream', options, async (response, body, from, deliver) => {
@@ -292,10 +306,11 @@ export class SteleClient {
   /**
    * Follows GET /v1/stream in its binary form: `onBlock` gets each committed block's
    * canonical encoding (as GET /v1/blocks/:height sends it) and height, in height order,
-   * until `signal` aborts (then resolves). No block is fetched separately, and no header
-   * JSON is parsed. Resumes as `stream` does, after a connection the server ended or
-   * dropped having delivered blocks; a connection that ends without progress resolves,
-   * one dropped without progress rejects. A block out of order or
+   * until `signal` aborts (then, and only then, resolves). No block is fetched separately,
+   * and no header JSON is parsed. Resumes as `stream` does, after a connection the server
+   * ended or dropped having delivered blocks; a connection the server ends without progress
+   * rejects with CLIENT_STREAM_ENDED, one dropped without progress with the network
+   * error. A block out of order or
    * larger than BLOCK_BYTES_MAX rejects with CLIENT_BAD_ANSWER; an exception thrown by
    * `onBlock` rejects with it.
    */
@@ -330,7 +345,9 @@ export class SteleClient {
    * The connections of one stream: GET /v1/stream from `from` with `accept`, its body
    * handed to `read`, which reports each block through `deliver` (its height, and the
    * caller's callback). A connection the server ends or drops is followed by another from
-   * the height after the last delivered, while the last one made progress.
+   * the height after the last delivered, while the last one made progress. Resolves only
+   * once `signal` has aborted (found in review: a server that ended the stream without a
+   * block, as every node does when it shuts down, looked to the caller like its own abort).
    */
   private async followStream(
     accept: string,
@@ -363,8 +380,14 @@ export class SteleClient {
         // A dropped connection that had delivered blocks is followed by another; one that
         // had delivered nothing is a failure to report, not an end.
         if (!delivery.dropped(error) || from === before) throw error;
+        continue;
       }
-      if (signal.aborted || from === before) return;
+      if (signal.aborted) return;
+      // Ended by the server: a replay cut at its bound is followed by another connection;
+      // an end without a block is the server going away (or refusing to go on), reported.
+      if (from === before) {
+        throw new ApiError(response.status, 'CLIENT_STREAM_ENDED', `the server ended the stream${from === undefined ? '' : ` from height ${from}`} without sending a block`);
+      }
     }
   }
 }

@@ -6,10 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { buildApp, listen, type AppOptions } from '../../api/server.js';
-import { ApiError, SteleClient } from '../../api/client.js';
+import { ApiError, CLIENT_ERROR_CODES, SteleClient } from '../../api/client.js';
 import { FrameReader, frameAll, unframeAll } from '../../api/framing.js';
 import type { HeaderJson } from '../../api/schemas.js';
 import { decodeBlock, headerOfEncoded } from '../../ledger/block.js';
@@ -443,6 +445,53 @@ test('stream clients resume after the server drops their connection', async () =
   }
 });
 
+test('stream clients, found in review: a server that ends the stream before any block (a node shutting down) rejects with CLIENT_STREAM_ENDED; only the caller\'s abort resolves', { timeout: 30_000 }, async () => {
+  const { node, url, close } = await serve({}, false);
+  const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`, { headers: { connection: 'close' } })).text();
+  const ended = (e: unknown): boolean => e instanceof ApiError && e.code === 'CLIENT_STREAM_ENDED' && e.status === 200 && /the server ended the stream/.test(e.message);
+  try {
+    node.commit();
+    const client = new SteleClient({ url });
+    const stop = new AbortController();
+    const seen: number[] = [];
+    // Live streams, waiting for the next block: none comes before the server closes.
+    const binary = client.blockStream((_, height) => seen.push(height), { signal: stop.signal });
+    const events = client.stream((h) => seen.push(h.height), { signal: stop.signal, from: 2 });
+    // Seen at once rather than as an unhandled rejection while the test waits.
+    binary.catch(() => {});
+    events.catch(() => {});
+    for (let t = 0; !/^stele_api_stream_subscribers 2$/m.test(await metrics()); t++) {
+      assert.ok(t < 1_000, 'both streams are subscribed');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // app.close() ends every stream (api/server.ts preClose). Before: both resolved, as
+    // when the caller aborts, and a follower took the node's shutdown for its own stop.
+    await close();
+    await assert.rejects(binary, ended);
+    await assert.rejects(events, ended);
+    assert.equal(stop.signal.aborted, false);
+    assert.deepEqual(seen, []);
+  } finally {
+    await close();
+  }
+  // A server that ends every stream at once, with nothing sent: the same, from a height too.
+  const server = createServer((req, res) => {
+    // A comment, or a keep-alive (a zero length), then the end.
+    if (req.headers.accept === 'application/octet-stream') res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(4));
+    else res.writeHead(200, { 'content-type': 'text/event-stream' }).end(': nothing\n\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const client = new SteleClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    const signal = new AbortController().signal;
+    await assert.rejects(client.stream(() => {}, { signal, from: 7 }), (e: unknown) => ended(e) && /from height 7/.test((e as Error).message));
+    await assert.rejects(client.blockStream(() => {}, { signal }), ended);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test('stream clients reject with the error their callback throws, and go no further', async () => {
   // The abandoned answers' sockets would linger in the client's pool for seconds: closed at the end.
   const { node, url, close, sockets } = await serve({}, false);
@@ -622,4 +671,9 @@ test('stream, found in review: an event whose height is not a positive integer, 
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('the client\'s own error codes (CLIENT_*) each have a row in the code table of docs/api.md', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/api.md', import.meta.url)), 'utf8');
+  for (const code of Object.keys(CLIENT_ERROR_CODES)) assert.match(doc, new RegExp(`^\\| \`${code}\` \\|`, 'm'), code);
 });
