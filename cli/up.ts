@@ -16,6 +16,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../ledger/assert.js';
 import { generateKeyPair } from '../ledger/ed25519.js';
@@ -239,7 +240,7 @@ export interface RunningCluster {
   readonly ready: Promise<boolean>;
   /** The first validator that exits before `stop` was called, or that could not be started. */
   readonly exited: Promise<Exit>;
-  /** SIGTERM to each, SIGKILL to those still running after 10 s. */
+  /** SIGTERM to each, SIGKILL to those still running after 10 s (a monotonic clock's). */
   stop(): Promise<void>;
   /** The malloc library preloaded into each validator, or null for the C library's (validatorMalloc). */
   readonly malloc: string | null;
@@ -375,8 +376,10 @@ export function startValidators(layout: Layout): RunningCluster {
     // Holes are validators that were never started.
     const started = children.filter((c) => c !== undefined);
     for (const c of started) if (c.exitCode === null) c.kill('SIGTERM');
-    const deadline = Date.now() + 10_000;
-    while (started.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
+    // performance.now(), not Date.now(): a wall clock stepped back would hold the stop up,
+    // one stepped forward would SIGKILL validators still writing (found in review).
+    const deadline = performance.now() + 10_000;
+    while (started.some((c) => c.exitCode === null && c.signalCode === null) && performance.now() < deadline) await sleep(50);
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
   // Wait until every validator's API answers for this cluster's genesis and knows a leader.
@@ -385,7 +388,8 @@ export function startValidators(layout: Layout): RunningCluster {
   // the wait up for good.
   const clients = layout.apiPorts.map((p) => new SteleClient({ url: `http://127.0.0.1:${p}`, timeoutMs: READY_REQUEST_MS }));
   const ready = (async () => {
-    for (const deadline = Date.now() + READY_WAIT_MS; Date.now() < deadline; await sleep(100)) {
+    // Monotonic, as stop's deadline.
+    for (const deadline = performance.now() + READY_WAIT_MS; performance.now() < deadline; await sleep(100)) {
       if (stopping) return false;
       const answers = await Promise.all(
         clients.map(async (client) => {

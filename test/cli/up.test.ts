@@ -335,3 +335,18 @@ test('stele up, found in review: a second SIGTERM while the validators stop does
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('startValidators, found in review: the readiness wait runs on a monotonic clock; a wall clock stepped forward past it does not end it', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const cluster = startValidators(prepareCluster(join(dir, 'c'), 1, await freeRun(1), await freeRun(1), 'tcp'));
+  const wallNow = Date.now;
+  // The wall clock jumps 61 s ahead (an NTP step, a suspended laptop): past the 60 s wait.
+  Date.now = () => wallNow() + 61_000;
+  try {
+    assert.equal(await cluster.ready, true, 'the wait went on');
+  } finally {
+    Date.now = wallNow;
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
