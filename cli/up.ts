@@ -224,11 +224,24 @@ export function logTail(path: string): string {
   }
 }
 
-/** A validator that stopped (`code`: its exit code) or could not be started (`error`: why). */
+/**
+ * A validator that stopped (`code`: its exit code, or `signal`: the signal that ended it,
+ * one of them null) or could not be started (`error`: why; both null).
+ */
 export interface Exit {
   readonly index: number;
   readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly error?: string;
+}
+
+/**
+ * How a validator ended, for messages: `exit 1`, `signal SIGKILL` (found in review: an
+ * out-of-memory kill or a SIGSEGV read "exit null").
+ * @example howEnded({ index: 0, code: null, signal: 'SIGKILL' }) // 'signal SIGKILL'
+ */
+export function howEnded(exit: Exit): string {
+  return exit.signal !== null ? `signal ${exit.signal}` : `exit ${exit.code}`;
 }
 
 /** Validator processes started by `startValidators`. */
@@ -236,8 +249,13 @@ export interface RunningCluster {
   readonly children: readonly ChildProcess[];
   /** DATA/vN/node.log, stdout and stderr of each validator. */
   readonly logs: readonly string[];
-  /** True once every validator's API answers for this genesis and knows a leader (false after 60 s). */
+  /** True once every validator's API answers for this genesis and knows a leader (false after 60 s, or `readyWaitMs`). */
   readonly ready: Promise<boolean>;
+  /**
+   * The first validator (index) that did not answer for this genesis with a leader at the
+   * last look of the readiness wait; null before the first look and once all did.
+   */
+  notReady(): number | null;
   /** The first validator that exits before `stop` was called, or that could not be started. */
   readonly exited: Promise<Exit>;
   /** SIGTERM to each, SIGKILL to those still running after 10 s (a monotonic clock's). */
@@ -310,7 +328,7 @@ export function validatorEnv(malloc: string | null, env: NodeJS.ProcessEnv = pro
  * to node.log next to each configuration.
  * @example const cluster = startValidators(prepareCluster(dir, 3, 8080, 7100, 'tcp')); await cluster.ready;
  */
-export function startValidators(layout: Layout): RunningCluster {
+export function startValidators(layout: Layout, options: { readyWaitMs?: number } = {}): RunningCluster {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const malloc = validatorMalloc();
   const env = validatorEnv(malloc);
@@ -326,7 +344,7 @@ export function startValidators(layout: Layout): RunningCluster {
     // validators already started running and the readiness poll going for a minute.
     const fail = (index: number, error: string): void => {
       failed = true;
-      resolveExit({ index, code: null, error });
+      resolveExit({ index, code: null, signal: null, error });
     };
     const launch = (config: string, index: number): void => {
       if (stopping || failed) return;
@@ -351,7 +369,7 @@ export function startValidators(layout: Layout): RunningCluster {
       child.on('error', (error) => {
         if (!stopping) fail(index, `validator v${index + 1}: ${errnoText(error)}`);
       });
-      child.on('exit', (code) => {
+      child.on('exit', (code, signal) => {
         if (stopping) return;
         if (code === EXIT_DISK_FULL) {
           // Nothing acknowledged is lost; the others go on. Try again until there is space.
@@ -363,7 +381,7 @@ export function startValidators(layout: Layout): RunningCluster {
           retries.add(retry);
           return;
         }
-        resolveExit({ index, code });
+        resolveExit({ index, code, signal });
       });
       children[index] = child;
     };
@@ -387,9 +405,12 @@ export function startValidators(layout: Layout): RunningCluster {
   // validator, still running, made up announce it), and a server that never answered held
   // the wait up for good.
   const clients = layout.apiPorts.map((p) => new SteleClient({ url: `http://127.0.0.1:${p}`, timeoutMs: READY_REQUEST_MS }));
+  // Which validator was not ready at the last look: named when the wait runs out (found in
+  // review: v1 was named whichever did not come up).
+  let notReady: number | null = null;
   const ready = (async () => {
     // Monotonic, as stop's deadline.
-    for (const deadline = performance.now() + READY_WAIT_MS; performance.now() < deadline; await sleep(100)) {
+    for (const deadline = performance.now() + (options.readyWaitMs ?? READY_WAIT_MS); performance.now() < deadline; await sleep(100)) {
       if (stopping) return false;
       const answers = await Promise.all(
         clients.map(async (client) => {
@@ -401,11 +422,13 @@ export function startValidators(layout: Layout): RunningCluster {
           }
         }),
       );
-      if (answers.every(Boolean)) return true;
+      const first = answers.indexOf(false);
+      notReady = first < 0 ? null : first;
+      if (notReady === null) return true;
     }
     return false;
   })();
-  return { children, logs, ready, exited, stop, malloc };
+  return { children, logs, ready, notReady: () => notReady, exited, stop, malloc };
 }
 
 export async function upCommand(args: string[]): Promise<number> {
@@ -466,9 +489,16 @@ export async function upCommand(args: string[]): Promise<number> {
     }
     if (!('ready' in first) || !first.ready) {
       await stop();
-      if ('exited' in first && first.exited.error !== undefined) throw new SteleError('CLI_IO', `${first.exited.error}; stopped the validators already started`);
-      const which = 'exited' in first ? first.exited.index : 0;
-      throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
+      if ('exited' in first) {
+        const exited = first.exited;
+        if (exited.error !== undefined) throw new SteleError('CLI_IO', `${exited.error}; stopped the validators already started`);
+        throw new SteleError('CLI_IO', `validator v${exited.index + 1} stopped (${howEnded(exited)}) before it came up; last lines of ${logs[exited.index]}:\n${logTail(logs[exited.index] as string)}`);
+      }
+      const which = cluster.notReady() ?? 0;
+      throw new SteleError(
+        'CLI_IO',
+        `validator v${which + 1} did not come up (no answer for this cluster's genesis with a leader within ${READY_WAIT_MS / 1000} s); last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`,
+      );
     }
     const info = {
       url,
@@ -507,7 +537,7 @@ export async function upCommand(args: string[]): Promise<number> {
     await stop();
     if ('exited' in end && end.exited.error !== undefined) throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} could not be restarted: ${end.exited.error}; stopped every validator`);
     if ('exited' in end) {
-      throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
+      throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (${howEnded(end.exited)}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
     }
     process.stderr.write('stopped every validator\n');
     return EXIT_OK;
