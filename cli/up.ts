@@ -22,13 +22,13 @@ import { toHex } from '../ledger/assert.js';
 import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, hostPort, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
-import { errnoText, SteleError } from '../ledger/errors.js';
+import { errnoText, isSteleError, SteleError } from '../ledger/errors.js';
 import { syncDirectory } from '../ledger/files.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
 import { SteleClient } from '../api/client.js';
 import { EXIT_DISK_FULL } from './node.js';
-import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
+import { EXIT_OK, EXIT_USAGE, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
@@ -478,6 +478,10 @@ export async function upCommand(args: string[]): Promise<number> {
   });
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;
+  // Once the info document (or text) is out, a later failure goes to stderr only: with
+  // --json, stdout holds exactly one JSON document (found in review: main printed a second,
+  // {"ok":false,...}, after a validator died). The exit code stays main's for it.
+  let announced = false;
   // Every way out stops the validators first: none may outlive this process.
   try {
     const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
@@ -533,6 +537,7 @@ export async function upCommand(args: string[]): Promise<number> {
         ].join('\n'),
       );
     }
+    announced = true;
     const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
     await stop();
     if ('exited' in end && end.exited.error !== undefined) throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} could not be restarted: ${end.exited.error}; stopped every validator`);
@@ -543,6 +548,9 @@ export async function upCommand(args: string[]): Promise<number> {
     return EXIT_OK;
   } catch (error) {
     await stop();
-    throw error;
+    if (!announced || !isSteleError(error)) throw error;
+    // As main reports a SteleError without --json, whatever the flags.
+    process.stderr.write(`stele: ${error.message}\n`);
+    return EXIT_USAGE;
   }
 }

@@ -349,6 +349,34 @@ test('howEnded: the exit code, or the signal that ended a validator', () => {
   assert.equal(howEnded({ index: 0, code: null, signal: 'SIGKILL' }), 'signal SIGKILL');
 });
 
+test('stele up --json, found in review: a validator that dies after the info document is reported on stderr only, with the signal that ended it; stdout holds one JSON document', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const data = join(dir, 'c');
+  const up = spawn(process.execPath, [bin, 'up', '--nodes', '1', '--data', data, '--port', String(await freeRun(1)), '--peer-port', String(await freeRun(1)), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  up.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  up.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    await until(() => out.endsWith('}\n') || up.exitCode !== null, `stele up did not come up: ${err}`);
+    const info = JSON.parse(out) as { data: string };
+    assert.equal(info.data, data);
+    // As the kernel's out-of-memory killer would.
+    const validator = processesMentioning(join(data, 'v1', 'config.json'));
+    assert.equal(validator.length, 1);
+    process.kill(validator[0]!, 'SIGKILL');
+    assert.deepEqual(await exited, { code: 2, signal: null }, err);
+    // Before: a second document, {"ok":false,...}, followed the first, and "(exit null)".
+    assert.deepEqual(JSON.parse(out), info, 'stdout is the info document alone');
+    assert.match(err, /stele: CLI_IO: validator v1 stopped \(signal SIGKILL\); last lines of .*v1\/node\.log/);
+  } finally {
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('stele up, found in review: a validator killed during start-up is named with the signal that ended it', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
   const data = join(dir, 'c');
