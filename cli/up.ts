@@ -7,7 +7,8 @@
  * Every run: starts each validator as its own process (`stele node --config
  * DATA/vN/config.json`, logs in DATA/vN/node.log), waits until the API answers, and
  * prints where everything is. Ctrl-C (or SIGTERM) stops every validator cleanly; running
- * it again resumes from DATA.
+ * it again resumes from DATA. A signal during the first run's staging takes effect once the
+ * staged files are in place (or taken back after a failure), and starts nothing.
  * A validator that stops because its disk is full (exit 75) is restarted every 5 s until
  * there is space again; any other exit of a validator stops the cluster and shows its log.
  */
@@ -17,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../ledger/assert.js';
 import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, hostPort, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
@@ -166,7 +167,10 @@ function makeAllOrNothing(dir: string, write: (staging: string) => void): void {
   }
   if (entries !== null && entries.length > 0) {
     const shown = entries.sort().slice(0, 5).join(', ') + (entries.length > 5 ? `, and ${entries.length - 5} more` : '');
-    throw new SteleError('CLI_IO', `${dir} holds no genesis.json but is not empty (${shown}): not a cluster stele up made; move those away or choose another --data`);
+    // Only a crash or SIGKILL in the middle of a first run leaves these (signals wait for
+    // the staging to end: upCommand); nothing is removed here on a guess (see upCommand).
+    const staged = entries.some((e) => e.startsWith(STAGING_PREFIX)) ? ` (${STAGING_PREFIX}* is where a first run stages its files: one left by a run that was killed, with no genesis.json here, holds nothing in use)` : '';
+    throw new SteleError('CLI_IO', `${dir} holds no genesis.json but is not empty (${shown}): not a cluster stele up made${staged}; move those away or choose another --data`);
   }
   const inside = entries !== null;
   const parent = inside ? dir : dirname(dir);
@@ -448,6 +452,34 @@ export async function upCommand(args: string[]): Promise<number> {
   const transport = values.transport ?? 'tcp';
   if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
   const dir = resolve(values.data ?? 'data');
+  // Installed before the first run stages its files, not only before the validators start.
+  // Staging is synchronous, so a Ctrl-C or SIGTERM meanwhile waits for it to end: made
+  // whole, or taken back after a failure. Found in review: with Node's default, a signal
+  // then killed this process mid-way, leaving DATA/.stele-up-* (or keys/ and vN/ moved in
+  // without genesis.json), and every later run refused DATA as not empty. The other way,
+  // removing such leftovers when genesis.json is absent, was not taken: it would remove
+  // what it only guesses is its own (the staging of another stele up running on the same
+  // DATA, or keys/ that someone else put there), and a crash or SIGKILL, which no handler
+  // sees, is left to the refusal's message, which names the staging.
+  // Before the validators start, so that a signal during start-up stops them too, or
+  // they would outlive this process. Kept for every signal, not once: found in review, a
+  // second Ctrl-C or SIGTERM during the stop took Node's default, killing this process and
+  // leaving the validators running.
+  let signalled = false;
+  let started = false;
+  const signal = new Promise<string>((resolveSignal) => {
+    const onSignal = (name: string): void => {
+      if (signalled) {
+        if (started) process.stderr.write(`${name}: already stopping the validators (any still running after 10 s get SIGKILL)\n`);
+        return;
+      }
+      signalled = true;
+      process.stderr.write(started ? `${name}: stopping every validator\n` : `${name}: starting no validator\n`);
+      resolveSignal(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
   const layout = prepareCluster(dir, nodes, port, peerPort, transport);
   // A cluster made before runs as its files say; a flag that says otherwise is a mistake
   // (its REST APIs would be polled on the wrong ports).
@@ -458,24 +490,17 @@ export async function upCommand(args: string[]): Promise<number> {
   if (conflict) {
     usage(`${dir} holds a cluster made with --port ${layout.apiPorts[0]} --peer-port ${layout.peerPorts[0]} --transport ${layout.transport}; leave those flags out, pass these, or use another --data`);
   }
-  // Installed before the validators start: a signal during start-up must stop them too,
-  // or they would outlive this process. Kept for every signal, not once: found in review, a
-  // second Ctrl-C or SIGTERM during the stop took Node's default, killing this process and
-  // leaving the validators running.
-  let signalled = false;
-  const signal = new Promise<string>((resolveSignal) => {
-    const onSignal = (name: string): void => {
-      if (signalled) {
-        process.stderr.write(`${name}: already stopping the validators (any still running after 10 s get SIGKILL)\n`);
-        return;
-      }
-      signalled = true;
-      process.stderr.write(`${name}: stopping every validator\n`);
-      resolveSignal(name);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  // A signal that came during the staging is taken now, before anything starts: libuv
+  // reads it in the poll phase of the event loop, and only the second of two turns surely
+  // comes after one (this may run inside a poll phase: the first could end that same
+  // iteration). Should one come later still, the start-up race below takes it.
+  await nextTurn();
+  await nextTurn();
+  if (signalled) {
+    process.stderr.write(`started no validator; ${dir} is ${existsSync(layout.genesisPath) ? 'made, and a later run starts it' : 'as it was'}\n`);
+    return EXIT_OK;
+  }
+  started = true;
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;
   // Once the info document (or text) is out, a later failure goes to stderr only: with

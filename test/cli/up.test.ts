@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isSteleError } from '../../ledger/errors.js';
 import { howEnded, logTail, prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
 import { randomPortBase } from '../../bench/util.js';
@@ -431,6 +431,59 @@ test('startValidators, found in review: the readiness wait runs on a monotonic c
   } finally {
     Date.now = wallNow;
     await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele up, found in review: a Ctrl-C during the first run\'s staging waits for it to end, so no staging is left behind and the next run resumes', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  // Preloaded into stele up: a SIGINT to itself at the first file the staging writes, in
+  // the middle of the synchronous staging, as a Ctrl-C would come.
+  const hook = join(dir, 'sigint-while-staging.mjs');
+  writeFileSync(
+    hook,
+    [
+      "import fs from 'node:fs';",
+      "import { syncBuiltinESMExports } from 'node:module';",
+      'const fsync = fs.fsyncSync;',
+      'let sent = false;',
+      'fs.fsyncSync = (fd) => {',
+      '  fsync(fd);',
+      "  let path = '';",
+      '  try { path = fs.readlinkSync(`/proc/self/fd/${fd}`); } catch {}',
+      "  if (!sent && path.includes('.stele-up-')) { sent = true; process.kill(process.pid, 'SIGINT'); }",
+      '};',
+      'syncBuiltinESMExports();',
+      '',
+    ].join('\n'),
+  );
+  try {
+    // A DATA that does not exist (staged beside it), and an existing empty one (staged inside).
+    for (const existing of [false, true]) {
+      const data = join(dir, existing ? 'empty' : 'absent');
+      if (existing) mkdirSync(data);
+      const r = spawnSync(process.execPath, ['--import', pathToFileURL(hook).href, bin, 'up', '--nodes', '1', '--data', data, '--port', String(await freeRun(1)), '--peer-port', String(await freeRun(1))], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      // Before: killed by the SIGINT (Node's default) in the middle of the staging.
+      assert.deepEqual([r.status, r.signal], [0, null], `${data}: ${r.stderr}`);
+      assert.match(r.stderr, /SIGINT: starting no validator/);
+      assert.match(r.stderr, /started no validator; .* is made, and a later run starts it/);
+      const left = [...readdirSync(dir), ...readdirSync(data)].filter((name) => name.includes('.stele-up-'));
+      assert.deepEqual(left, [], `${data}: no staging left behind`);
+      assert.deepEqual(readdirSync(data).sort(), ['genesis.json', 'keys', 'v1']);
+      assert.ok(!existsSync(join(data, 'v1', 'node.log')), 'no validator was started');
+      prepareCluster(data, 1, 18080, 17100, 'tcp'); // resumes: no refusal
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prepareCluster: a staging left by a first run that was killed (SIGKILL, a crash) is named in the refusal', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    mkdirSync(join(dir, '.stele-up-AbC123'));
+    assert.throws(() => prepareCluster(dir, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /not empty \(\.stele-up-AbC123\).*\.stele-up-\* is where a first run stages its files/.test(e.message));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
