@@ -21,10 +21,23 @@ import type { HeaderJson } from './schemas.js';
 import type { TxJson } from './tx-json.js';
 import { txToJson } from './tx-json.js';
 
+/**
+ * Codes of the errors the client raises itself, about what a server sent or did (a server
+ * never answers with them, so they are not in ledger/errors.ts ERROR_CODES, the codes of
+ * error answers). Stable as those are: never renamed, only added. Documented in the code
+ * table of docs/api.md.
+ */
+export const CLIENT_ERROR_CODES = {
+  CLIENT_BAD_ANSWER: 'the answer is not one: not JSON, over the client\'s bounds, an error answer without an error code, or a success answer of the wrong shape',
+  CLIENT_STREAM_ENDED: 'the server ended a stream (stream, blockStream) before it delivered any block, as a node that shuts down does',
+} as const;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERROR_CODES;
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: ErrorCode | 'CLIENT_BAD_ANSWER',
+    readonly code: ErrorCode | ClientErrorCode,
     message: string,
     readonly details: Readonly<Record<string, unknown>> = {},
     /** Seconds from a Retry-After header (429, 503), when the server sent one. */
@@ -113,9 +126,49 @@ export interface ClientOptions {
 /**
  * Bounds on what the client reads of an answer, whatever Content-Length says or if it
  * says nothing: a server that sends an endless body gets CLIENT_BAD_ANSWER, not the
- * client's memory. JSON answers: a page of blocks as JSON (hex doubles the bytes).
+ * client's memory. JSON answers other than blocks (status, transactions, accounts, lint
+ * reports, metrics): 64 MiB.
  */
 const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * The most bytes of JSON a block answer (api/schemas.ts blockToJson) spells per byte of
+ * the block's encoding, over its transactions. Each transaction is its encoding plus a
+ * u32 length in the block; in JSON (api/tx-json.ts txToJson) it is its object, which also
+ * holds the 64-hex `id` the encoding lacks, a comma, and at worst a `failed` entry, which
+ * the encoding lacks too: `{"index":19999,"code":"<29 characters, the longest code>"},`,
+ * 55 bytes. Per field: bytes are hex (2 per byte), an integer of a u64 up to 16 digits
+ * (2 per byte), text of SCL or identity names and chain ids 1 per byte plus its quotes for
+ * its u32 length, a record key of `"` or `\` 2 per byte, deploy source text 6 per byte
+ * when it is control characters (`\u0001`), and a contract bool, 2 bytes, is
+ * `{"kind":"bool","value":false},`, 30. The worst transaction is therefore an `act` with
+ * CONTRACT_ARGS_MAX (64) bool arguments, one signer (each more adds 96 bytes for 196 of
+ * JSON), a one-character chain id, party and action, a 16-digit expiry and instance: 280
+ * bytes in the block, 2,402 of JSON, 8.58 per byte (measured: test/api/client.test.ts).
+ * Next come a deploy of 60,000 control characters (5.99), a create with 64 bool params
+ * (5.34); transfers, revokes and puts stay near 2 to 3. Found in review: the previous
+ * bound, 64 MiB whatever the answer, refused such blocks. BLOCK_TXS_MAX (20,000) keeps a
+ * 16 MiB block from being all such acts (about 115 MB of JSON, 6.9 per byte, for one
+ * filled up with large deploys); the bound takes the per-transaction ceiling instead,
+ * simpler and still bounded.
+ */
+export const BLOCK_JSON_BYTES_PER_BYTE_MAX = 9;
+/**
+ * A block answer's JSON outside its transactions: the header (hashes in hex, a chain id
+ * of up to 64 characters, 16-digit numbers), `proposer_signature`, a certificate of up to
+ * VALIDATORS_MAX (16) `{"validator":15,"signature":"<128 hex>"},`, field names and
+ * `size_bytes`: under 4 KiB, counted as 8 KiB whatever the block's own bytes.
+ */
+export const BLOCK_JSON_FIXED_BYTES_MAX = 8 * 1024;
+/** One block as JSON (GET /v1/blocks/:height, /latest): 144 MiB and 8 KiB. */
+const BLOCK_JSON_ANSWER_BYTES_MAX = BLOCK_JSON_BYTES_PER_BYTE_MAX * BLOCK_BYTES_MAX + BLOCK_JSON_FIXED_BYTES_MAX;
+/**
+ * A page of blocks as JSON: the server stops a page before the block that would pass
+ * BLOCKS_PAGE_BYTES_MAX of encodings, unless it is the first, so a page's encodings add
+ * up to at most the larger of that and one block; each block adds its fixed part, and the
+ * page `{"blocks":[...],"next":<16 digits>}` less than 1 KiB. About 145 MiB.
+ */
+const BLOCKS_PAGE_JSON_ANSWER_BYTES_MAX =
+  BLOCK_JSON_BYTES_PER_BYTE_MAX * Math.max(BLOCKS_PAGE_BYTES_MAX, BLOCK_BYTES_MAX) + BLOCKS_PAGE_MAX * BLOCK_JSON_FIXED_BYTES_MAX + 1024;
 /** One block's encoding. */
 const BLOCK_ANSWER_BYTES_MAX = BLOCK_BYTES_MAX;
 /** A binary page of blocks: the server stops a page after BLOCKS_PAGE_BYTES_MAX, so it may pass it by one block; plus each block's u32 length. */
@@ -156,19 +209,24 @@ export class SteleClient {
     return response;
   }
 
-  /** `check` says what is wrong with a JSON answer (CLIENT_BAD_ANSWER), or null. */
-  private async request<T>(method: string, target: string, json?: unknown, extra: { unsigned?: boolean; timeoutMs?: number; check?: (value: unknown) => string | null } = {}): Promise<T> {
+  /**
+   * `check` says what is wrong with a JSON answer (CLIENT_BAD_ANSWER), or null; `bytesMax`
+   * bounds the answer (default ANSWER_BYTES_MAX).
+   */
+  private async request<T>(method: string, target: string, json?: unknown, extra: { unsigned?: boolean; timeoutMs?: number; check?: (value: unknown) => string | null; bytesMax?: number } = {}): Promise<T> {
     const body = json === undefined ? undefined : { bytes: new TextEncoder().encode(JSON.stringify(json)), type: 'application/json' };
     const response = await this.raw(method, target, body, extra);
-    return (await readJson(response, extra.check)) as T;
+    return (await readJson(response, extra.check, extra.bytesMax)) as T;
   }
 
   /**
    * Submits a signed transaction (binary form when `binary`, else JSON). With `wait`, the
    * answer comes after the commit (or with `wait_timed_out` when `timeoutMs` passed first).
    * The answer's shape is checked (CLIENT_BAD_ANSWER), not that its id is the transaction's.
+   * Async so that every failure, the TypeError of `binary` with a JSON form included, is a
+   * rejection (found in review: that one was thrown out of the call itself).
    */
-  submit(tx: Tx | TxJson, options: { wait?: boolean; timeoutMs?: number; binary?: boolean } = {}): Promise<SubmitAnswer> {
+  async submit(tx: Tx | TxJson, options: { wait?: boolean; timeoutMs?: number; binary?: boolean } = {}): Promise<SubmitAnswer> {
     const query = options.wait === true ? `?wait=commit${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}` : '';
     const extra = { timeoutMs: (this.options.timeoutMs ?? 30_000) + (options.wait === true ? (options.timeoutMs ?? 10_000) : 0), check: submitAnswerFault };
     if (options.binary === true) {
@@ -180,9 +238,10 @@ export class SteleClient {
 
   /**
    * Submits 1..1,000 signed transactions in order: JSON forms, or with `binary` their
-   * canonical encodings, length-framed (cheaper for the node to read).
+   * canonical encodings, length-framed (cheaper for the node to read). Async as `submit`:
+   * `binary` with a JSON form rejects with a TypeError.
    */
-  submitBatch(txs: ReadonlyArray<Tx | TxJson>, options: { binary?: boolean } = {}): Promise<BatchAnswer> {
+  async submitBatch(txs: ReadonlyArray<Tx | TxJson>, options: { binary?: boolean } = {}): Promise<BatchAnswer> {
     if (options.binary === true) {
       const bytes = txs.map((t) => {
         if (!('bytes' in t)) throw new TypeError('binary submission needs encoded Txs');
@@ -198,11 +257,11 @@ export class SteleClient {
   }
 
   block(height: number): Promise<BlockAnswer> {
-    return this.request('GET', `/v1/blocks/${height}`);
+    return this.request('GET', `/v1/blocks/${height}`, undefined, { bytesMax: BLOCK_JSON_ANSWER_BYTES_MAX });
   }
 
   latestBlock(): Promise<BlockAnswer> {
-    return this.request('GET', '/v1/blocks/latest');
+    return this.request('GET', '/v1/blocks/latest', undefined, { bytesMax: BLOCK_JSON_ANSWER_BYTES_MAX });
   }
 
   /** The canonical encoding of a block (what `stele audit --url` verifies). */
@@ -212,7 +271,7 @@ export class SteleClient {
   }
 
   blocks(from: number, limit?: number): Promise<BlocksPage> {
-    return this.request('GET', `/v1/blocks?from=${from}${limit === undefined ? '' : `&limit=${limit}`}`);
+    return this.request('GET', `/v1/blocks?from=${from}${limit === undefined ? '' : `&limit=${limit}`}`, undefined, { bytesMax: BLOCKS_PAGE_JSON_ANSWER_BYTES_MAX });
   }
 
   /** Encodings of consecutive blocks (the length-framed binary page, unframed). */
@@ -247,12 +306,13 @@ export class SteleClient {
 
   /**
    * Follows GET /v1/stream, calling `onHeader` for each committed block header, in height
-   * order, until `signal` aborts (then resolves). When the server ends a connection (a
-   * replay longer than it sends at once) or drops it (a slow reader) the client resumes
-   * after the last height it saw; it resolves when a connection ends without any progress,
-   * and rejects when one is dropped without any. An error of its own checks
-   * (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a positive integer or
-   * not the one after the last) or thrown by `onHeader` rejects.
+   * order, until `signal` aborts: it resolves then, and only then. When the server ends a
+   * connection (a replay longer than it sends at once) or drops it (a slow reader) the
+   * client resumes after the last height it saw. A connection the server ends without any
+   * block delivered (a node shutting down ends every stream) rejects with
+   * CLIENT_STREAM_ENDED; one dropped without any rejects with the network error. An error
+   * of its own checks (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a
+   * positive integer or not the one after the last) or thrown by `onHeader` rejects.
    */
   stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
     return this.followStream('text/event-stream', options, async (response, body, from, deliver) => {
@@ -289,10 +349,11 @@ export class SteleClient {
   /**
    * Follows GET /v1/stream in its binary form: `onBlock` gets each committed block's
    * canonical encoding (as GET /v1/blocks/:height sends it) and height, in height order,
-   * until `signal` aborts (then resolves). No block is fetched separately, and no header
-   * JSON is parsed. Resumes as `stream` does, after a connection the server ended or
-   * dropped having delivered blocks; a connection that ends without progress resolves,
-   * one dropped without progress rejects. A block out of order or
+   * until `signal` aborts (then, and only then, resolves). No block is fetched separately,
+   * and no header JSON is parsed. Resumes as `stream` does, after a connection the server
+   * ended or dropped having delivered blocks; a connection the server ends without progress
+   * rejects with CLIENT_STREAM_ENDED, one dropped without progress with the network
+   * error. A block out of order or
    * larger than BLOCK_BYTES_MAX rejects with CLIENT_BAD_ANSWER; an exception thrown by
    * `onBlock` rejects with it.
    */
@@ -327,7 +388,9 @@ export class SteleClient {
    * The connections of one stream: GET /v1/stream from `from` with `accept`, its body
    * handed to `read`, which reports each block through `deliver` (its height, and the
    * caller's callback). A connection the server ends or drops is followed by another from
-   * the height after the last delivered, while the last one made progress.
+   * the height after the last delivered, while the last one made progress. Resolves only
+   * once `signal` has aborted (found in review: a server that ended the stream without a
+   * block, as every node does when it shuts down, looked to the caller like its own abort).
    */
   private async followStream(
     accept: string,
@@ -360,8 +423,14 @@ export class SteleClient {
         // A dropped connection that had delivered blocks is followed by another; one that
         // had delivered nothing is a failure to report, not an end.
         if (!delivery.dropped(error) || from === before) throw error;
+        continue;
       }
-      if (signal.aborted || from === before) return;
+      if (signal.aborted) return;
+      // Ended by the server: a replay cut at its bound is followed by another connection;
+      // an end without a block is the server going away (or refusing to go on), reported.
+      if (from === before) {
+        throw new ApiError(response.status, 'CLIENT_STREAM_ENDED', `the server ended the stream${from === undefined ? '' : ` from height ${from}`} without sending a block`);
+      }
     }
   }
 }
@@ -420,8 +489,8 @@ async function readBody(response: Response, bytesMax: number, what: string): Pro
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, length);
 }
 
-async function readJson(response: Response, check?: (value: unknown) => string | null): Promise<unknown> {
-  const text = new TextDecoder().decode(await readBody(response, ANSWER_BYTES_MAX, 'an answer'));
+async function readJson(response: Response, check?: (value: unknown) => string | null, bytesMax = ANSWER_BYTES_MAX): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBody(response, bytesMax, 'an answer'));
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;

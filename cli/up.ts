@@ -7,7 +7,8 @@
  * Every run: starts each validator as its own process (`stele node --config
  * DATA/vN/config.json`, logs in DATA/vN/node.log), waits until the API answers, and
  * prints where everything is. Ctrl-C (or SIGTERM) stops every validator cleanly; running
- * it again resumes from DATA.
+ * it again resumes from DATA. A signal during the first run's staging takes effect once the
+ * staged files are in place (or taken back after a failure), and starts nothing.
  * A validator that stops because its disk is full (exit 75) is restarted every 5 s until
  * there is space again; any other exit of a validator stops the cluster and shows its log.
  */
@@ -16,18 +17,19 @@ import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { toHex } from '../ledger/assert.js';
 import { generateKeyPair } from '../ledger/ed25519.js';
 import { genesisToJson, hostPort, parseGenesis, parseGenesisText } from '../ledger/genesis.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
-import { errnoText, SteleError } from '../ledger/errors.js';
+import { errnoText, isSteleError, SteleError } from '../ledger/errors.js';
 import { syncDirectory } from '../ledger/files.js';
 import { THREADS_MAX } from '../ledger/verify-pool.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type ApiConfig, type NodeConfig } from '../node/config.js';
 import { SteleClient } from '../api/client.js';
 import { EXIT_DISK_FULL } from './node.js';
-import { EXIT_OK, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
+import { EXIT_OK, EXIT_USAGE, keyFileText, parse, printJson, readKeyFile, readText, usage, writeNew } from './io.js';
 
 const ADMIN_BALANCE = '1000000000000';
 const DISK_FULL_RETRY_MS = 5000;
@@ -165,7 +167,10 @@ function makeAllOrNothing(dir: string, write: (staging: string) => void): void {
   }
   if (entries !== null && entries.length > 0) {
     const shown = entries.sort().slice(0, 5).join(', ') + (entries.length > 5 ? `, and ${entries.length - 5} more` : '');
-    throw new SteleError('CLI_IO', `${dir} holds no genesis.json but is not empty (${shown}): not a cluster stele up made; move those away or choose another --data`);
+    // Only a crash or SIGKILL in the middle of a first run leaves these (signals wait for
+    // the staging to end: upCommand); nothing is removed here on a guess (see upCommand).
+    const staged = entries.some((e) => e.startsWith(STAGING_PREFIX)) ? ` (${STAGING_PREFIX}* is where a first run stages its files: one left by a run that was killed, with no genesis.json here, holds nothing in use)` : '';
+    throw new SteleError('CLI_IO', `${dir} holds no genesis.json but is not empty (${shown}): not a cluster stele up made${staged}; move those away or choose another --data`);
   }
   const inside = entries !== null;
   const parent = inside ? dir : dirname(dir);
@@ -223,11 +228,24 @@ export function logTail(path: string): string {
   }
 }
 
-/** A validator that stopped (`code`: its exit code) or could not be started (`error`: why). */
+/**
+ * A validator that stopped (`code`: its exit code, or `signal`: the signal that ended it,
+ * one of them null) or could not be started (`error`: why; both null).
+ */
 export interface Exit {
   readonly index: number;
   readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly error?: string;
+}
+
+/**
+ * How a validator ended, for messages: `exit 1`, `signal SIGKILL` (found in review: an
+ * out-of-memory kill or a SIGSEGV read "exit null").
+ * @example howEnded({ index: 0, code: null, signal: 'SIGKILL' }) // 'signal SIGKILL'
+ */
+export function howEnded(exit: Exit): string {
+  return exit.signal !== null ? `signal ${exit.signal}` : `exit ${exit.code}`;
 }
 
 /** Validator processes started by `startValidators`. */
@@ -235,11 +253,16 @@ export interface RunningCluster {
   readonly children: readonly ChildProcess[];
   /** DATA/vN/node.log, stdout and stderr of each validator. */
   readonly logs: readonly string[];
-  /** True once every validator's API answers for this genesis and knows a leader (false after 60 s). */
+  /** True once every validator's API answers for this genesis and knows a leader (false after 60 s, or `readyWaitMs`). */
   readonly ready: Promise<boolean>;
+  /**
+   * The first validator (index) that did not answer for this genesis with a leader at the
+   * last look of the readiness wait; null before the first look and once all did.
+   */
+  notReady(): number | null;
   /** The first validator that exits before `stop` was called, or that could not be started. */
   readonly exited: Promise<Exit>;
-  /** SIGTERM to each, SIGKILL to those still running after 10 s. */
+  /** SIGTERM to each, SIGKILL to those still running after 10 s (a monotonic clock's). */
   stop(): Promise<void>;
   /** The malloc library preloaded into each validator, or null for the C library's (validatorMalloc). */
   readonly malloc: string | null;
@@ -309,7 +332,7 @@ export function validatorEnv(malloc: string | null, env: NodeJS.ProcessEnv = pro
  * to node.log next to each configuration.
  * @example const cluster = startValidators(prepareCluster(dir, 3, 8080, 7100, 'tcp')); await cluster.ready;
  */
-export function startValidators(layout: Layout): RunningCluster {
+export function startValidators(layout: Layout, options: { readyWaitMs?: number } = {}): RunningCluster {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const malloc = validatorMalloc();
   const env = validatorEnv(malloc);
@@ -325,7 +348,7 @@ export function startValidators(layout: Layout): RunningCluster {
     // validators already started running and the readiness poll going for a minute.
     const fail = (index: number, error: string): void => {
       failed = true;
-      resolveExit({ index, code: null, error });
+      resolveExit({ index, code: null, signal: null, error });
     };
     const launch = (config: string, index: number): void => {
       if (stopping || failed) return;
@@ -350,7 +373,7 @@ export function startValidators(layout: Layout): RunningCluster {
       child.on('error', (error) => {
         if (!stopping) fail(index, `validator v${index + 1}: ${errnoText(error)}`);
       });
-      child.on('exit', (code) => {
+      child.on('exit', (code, signal) => {
         if (stopping) return;
         if (code === EXIT_DISK_FULL) {
           // Nothing acknowledged is lost; the others go on. Try again until there is space.
@@ -362,7 +385,7 @@ export function startValidators(layout: Layout): RunningCluster {
           retries.add(retry);
           return;
         }
-        resolveExit({ index, code });
+        resolveExit({ index, code, signal });
       });
       children[index] = child;
     };
@@ -375,8 +398,10 @@ export function startValidators(layout: Layout): RunningCluster {
     // Holes are validators that were never started.
     const started = children.filter((c) => c !== undefined);
     for (const c of started) if (c.exitCode === null) c.kill('SIGTERM');
-    const deadline = Date.now() + 10_000;
-    while (started.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
+    // performance.now(), not Date.now(): a wall clock stepped back would hold the stop up,
+    // one stepped forward would SIGKILL validators still writing (found in review).
+    const deadline = performance.now() + 10_000;
+    while (started.some((c) => c.exitCode === null && c.signalCode === null) && performance.now() < deadline) await sleep(50);
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
   // Wait until every validator's API answers for this cluster's genesis and knows a leader.
@@ -384,8 +409,12 @@ export function startValidators(layout: Layout): RunningCluster {
   // validator, still running, made up announce it), and a server that never answered held
   // the wait up for good.
   const clients = layout.apiPorts.map((p) => new SteleClient({ url: `http://127.0.0.1:${p}`, timeoutMs: READY_REQUEST_MS }));
+  // Which validator was not ready at the last look: named when the wait runs out (found in
+  // review: v1 was named whichever did not come up).
+  let notReady: number | null = null;
   const ready = (async () => {
-    for (const deadline = Date.now() + READY_WAIT_MS; Date.now() < deadline; await sleep(100)) {
+    // Monotonic, as stop's deadline.
+    for (const deadline = performance.now() + (options.readyWaitMs ?? READY_WAIT_MS); performance.now() < deadline; await sleep(100)) {
       if (stopping) return false;
       const answers = await Promise.all(
         clients.map(async (client) => {
@@ -397,11 +426,13 @@ export function startValidators(layout: Layout): RunningCluster {
           }
         }),
       );
-      if (answers.every(Boolean)) return true;
+      const first = answers.indexOf(false);
+      notReady = first < 0 ? null : first;
+      if (notReady === null) return true;
     }
     return false;
   })();
-  return { children, logs, ready, exited, stop, malloc };
+  return { children, logs, ready, notReady: () => notReady, exited, stop, malloc };
 }
 
 export async function upCommand(args: string[]): Promise<number> {
@@ -421,6 +452,34 @@ export async function upCommand(args: string[]): Promise<number> {
   const transport = values.transport ?? 'tcp';
   if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
   const dir = resolve(values.data ?? 'data');
+  // Installed before the first run stages its files, not only before the validators start.
+  // Staging is synchronous, so a Ctrl-C or SIGTERM meanwhile waits for it to end: made
+  // whole, or taken back after a failure. Found in review: with Node's default, a signal
+  // then killed this process mid-way, leaving DATA/.stele-up-* (or keys/ and vN/ moved in
+  // without genesis.json), and every later run refused DATA as not empty. The other way,
+  // removing such leftovers when genesis.json is absent, was not taken: it would remove
+  // what it only guesses is its own (the staging of another stele up running on the same
+  // DATA, or keys/ that someone else put there), and a crash or SIGKILL, which no handler
+  // sees, is left to the refusal's message, which names the staging.
+  // Before the validators start, so that a signal during start-up stops them too, or
+  // they would outlive this process. Kept for every signal, not once: found in review, a
+  // second Ctrl-C or SIGTERM during the stop took Node's default, killing this process and
+  // leaving the validators running.
+  let signalled = false;
+  let started = false;
+  const signal = new Promise<string>((resolveSignal) => {
+    const onSignal = (name: string): void => {
+      if (signalled) {
+        if (started) process.stderr.write(`${name}: already stopping the validators (any still running after 10 s get SIGKILL)\n`);
+        return;
+      }
+      signalled = true;
+      process.stderr.write(started ? `${name}: stopping every validator\n` : `${name}: starting no validator\n`);
+      resolveSignal(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
   const layout = prepareCluster(dir, nodes, port, peerPort, transport);
   // A cluster made before runs as its files say; a flag that says otherwise is a mistake
   // (its REST APIs would be polled on the wrong ports).
@@ -431,26 +490,23 @@ export async function upCommand(args: string[]): Promise<number> {
   if (conflict) {
     usage(`${dir} holds a cluster made with --port ${layout.apiPorts[0]} --peer-port ${layout.peerPorts[0]} --transport ${layout.transport}; leave those flags out, pass these, or use another --data`);
   }
-  // Installed before the validators start: a signal during start-up must stop them too,
-  // or they would outlive this process. Kept for every signal, not once: found in review, a
-  // second Ctrl-C or SIGTERM during the stop took Node's default, killing this process and
-  // leaving the validators running.
-  let signalled = false;
-  const signal = new Promise<string>((resolveSignal) => {
-    const onSignal = (name: string): void => {
-      if (signalled) {
-        process.stderr.write(`${name}: already stopping the validators (any still running after 10 s get SIGKILL)\n`);
-        return;
-      }
-      signalled = true;
-      process.stderr.write(`${name}: stopping every validator\n`);
-      resolveSignal(name);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  // A signal that came during the staging is taken now, before anything starts: libuv
+  // reads it in the poll phase of the event loop, and only the second of two turns surely
+  // comes after one (this may run inside a poll phase: the first could end that same
+  // iteration). Should one come later still, the start-up race below takes it.
+  await nextTurn();
+  await nextTurn();
+  if (signalled) {
+    process.stderr.write(`started no validator; ${dir} is ${existsSync(layout.genesisPath) ? 'made, and a later run starts it' : 'as it was'}\n`);
+    return EXIT_OK;
+  }
+  started = true;
   const cluster = startValidators(layout);
   const { logs, stop } = cluster;
+  // Once the info document (or text) is out, a later failure goes to stderr only: with
+  // --json, stdout holds exactly one JSON document (found in review: main printed a second,
+  // {"ok":false,...}, after a validator died). The exit code stays main's for it.
+  let announced = false;
   // Every way out stops the validators first: none may outlive this process.
   try {
     const url = `http://127.0.0.1:${layout.apiPorts[0]}`;
@@ -462,9 +518,16 @@ export async function upCommand(args: string[]): Promise<number> {
     }
     if (!('ready' in first) || !first.ready) {
       await stop();
-      if ('exited' in first && first.exited.error !== undefined) throw new SteleError('CLI_IO', `${first.exited.error}; stopped the validators already started`);
-      const which = 'exited' in first ? first.exited.index : 0;
-      throw new SteleError('CLI_IO', `validator v${which + 1} did not come up; last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`);
+      if ('exited' in first) {
+        const exited = first.exited;
+        if (exited.error !== undefined) throw new SteleError('CLI_IO', `${exited.error}; stopped the validators already started`);
+        throw new SteleError('CLI_IO', `validator v${exited.index + 1} stopped (${howEnded(exited)}) before it came up; last lines of ${logs[exited.index]}:\n${logTail(logs[exited.index] as string)}`);
+      }
+      const which = cluster.notReady() ?? 0;
+      throw new SteleError(
+        'CLI_IO',
+        `validator v${which + 1} did not come up (no answer for this cluster's genesis with a leader within ${READY_WAIT_MS / 1000} s); last lines of ${logs[which]}:\n${logTail(logs[which] as string)}`,
+      );
     }
     const info = {
       url,
@@ -499,16 +562,20 @@ export async function upCommand(args: string[]): Promise<number> {
         ].join('\n'),
       );
     }
+    announced = true;
     const end = await Promise.race([signal.then((s) => ({ signal: s })), cluster.exited.then((e) => ({ exited: e }))]);
     await stop();
     if ('exited' in end && end.exited.error !== undefined) throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} could not be restarted: ${end.exited.error}; stopped every validator`);
     if ('exited' in end) {
-      throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (exit ${end.exited.code}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
+      throw new SteleError('CLI_IO', `validator v${end.exited.index + 1} stopped (${howEnded(end.exited)}); last lines of ${logs[end.exited.index]}:\n${logTail(logs[end.exited.index] as string)}`);
     }
     process.stderr.write('stopped every validator\n');
     return EXIT_OK;
   } catch (error) {
     await stop();
-    throw error;
+    if (!announced || !isSteleError(error)) throw error;
+    // As main reports a SteleError without --json, whatever the flags.
+    process.stderr.write(`stele: ${error.message}\n`);
+    return EXIT_USAGE;
   }
 }

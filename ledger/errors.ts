@@ -6,7 +6,10 @@
  * never rename one, only add.
  */
 
-/** Every stable error code, with a one-line meaning. Documented in docs/data-model.md (CONTRACT_* in docs/contracts.md). */
+/**
+ * Every stable error code, with a one-line meaning. Documented in docs/data-model.md (CONTRACT_* in docs/contracts.md).
+ * The REST client's own codes (CLIENT_*, which no server sends) are api/client.ts CLIENT_ERROR_CODES.
+ */
 export const ERROR_CODES = {
   // Canonical encoding (decoders).
   ENC_TRUNCATED: 'input ended before the value was complete',

@@ -884,11 +884,18 @@ export class Validator {
       // moderate load each carries more and the cluster spends less on blocks.
       const wait = this.lastCutAt + this.blockWaitMs - this.clock();
       if (wait > 0) {
-        this.cutDeferred ??= setTimeout(() => {
-          this.cutDeferred = null;
-          this.cutGuarded();
-        }, wait);
-        this.counters.cutsDeferred++;
+        // Counted once per deferral, when its timer is set (found in review: every check
+        // while it waited, each submission and tick, counted another). None is set while
+        // nothing waits outside a block: right after a commit the mempool still holds the
+        // committed transactions until they are stored, and a timer set for them put off
+        // no block, yet was counted, and the block it did put off next was not.
+        if (this.cutDeferred === null && this.oldestUnproposed() !== undefined) {
+          this.cutDeferred = setTimeout(() => {
+            this.cutDeferred = null;
+            this.cutGuarded();
+          }, wait);
+          this.counters.cutsDeferred++;
+        }
         return;
       }
     }

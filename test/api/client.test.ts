@@ -6,19 +6,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { buildApp, listen, type AppOptions } from '../../api/server.js';
-import { ApiError, SteleClient } from '../../api/client.js';
+import { ApiError, BLOCK_JSON_BYTES_PER_BYTE_MAX, BLOCK_JSON_FIXED_BYTES_MAX, CLIENT_ERROR_CODES, SteleClient } from '../../api/client.js';
 import { FrameReader, frameAll, unframeAll } from '../../api/framing.js';
-import type { HeaderJson } from '../../api/schemas.js';
-import { decodeBlock, headerOfEncoded } from '../../ledger/block.js';
+import { blockToJson, type HeaderJson } from '../../api/schemas.js';
+import { decodeBlock, encodeBlock, encodeHeader, headerOfEncoded, type Block } from '../../ledger/block.js';
+import { CONTRACT_ARGS_MAX, CONTRACT_PARAMS_MAX, CONTRACT_SOURCE_BYTES_MAX, HEIGHT_MAX, VALIDATORS_MAX } from '../../ledger/constants.js';
+import { decodeTx, encodeTx, encodeTxBody, type Payload, type Tx } from '../../ledger/tx.js';
 import { fromHex, toHex } from '../../ledger/assert.js';
 import { leafHash, verifyMerkleProof } from '../../ledger/merkle.js';
 import { devSigner } from '../../ledger/devnet.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
 import { endless } from '../support/http-fuzz.js';
+import { txToJson } from '../../api/tx-json.js';
 
 async function serve(options: AppOptions = {}, autoCommit = true) {
   const node = new FakeNode(chain);
@@ -99,6 +104,24 @@ test('client: errors arrive as ApiError with the code, status and Retry-After', 
     await assert.rejects(client.submit(transfer(alice, bob, 10n ** 13n)), (e: unknown) => e instanceof ApiError && e.status === 422 && e.code === 'TX_INSUFFICIENT_BALANCE');
     node.mempoolMax = 0;
     await assert.rejects(client.submit(transfer(alice, bob, 1n)), (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'MEMPOOL_FULL' && e.retryAfterSeconds === 3);
+  } finally {
+    await close();
+  }
+});
+
+test('client, found in review: binary submission of a JSON form rejects with a TypeError instead of throwing out of the call, and sends nothing', async () => {
+  const { node, url, close } = await serve();
+  try {
+    const client = new SteleClient({ url });
+    const json = txToJson(transfer(alice, bob, 1n));
+    // Called, not awaited, inside the arrow: a synchronous throw fails doesNotThrow.
+    let single: Promise<unknown> | undefined;
+    let batch: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => (single = client.submit(json, { binary: true })));
+    assert.doesNotThrow(() => (batch = client.submitBatch([transfer(alice, bob, 2n), json], { binary: true })));
+    await assert.rejects(single!, (e: unknown) => e instanceof TypeError && /binary submission needs an encoded Tx/.test(e.message));
+    await assert.rejects(batch!, (e: unknown) => e instanceof TypeError && /binary submission needs encoded Txs/.test(e.message));
+    assert.equal(node.submitted, 0, 'nothing was sent');
   } finally {
     await close();
   }
@@ -424,6 +447,53 @@ test('stream clients resume after the server drops their connection', async () =
   }
 });
 
+test('stream clients, found in review: a server that ends the stream before any block (a node shutting down) rejects with CLIENT_STREAM_ENDED; only the caller\'s abort resolves', { timeout: 30_000 }, async () => {
+  const { node, url, close } = await serve({}, false);
+  const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`, { headers: { connection: 'close' } })).text();
+  const ended = (e: unknown): boolean => e instanceof ApiError && e.code === 'CLIENT_STREAM_ENDED' && e.status === 200 && /the server ended the stream/.test(e.message);
+  try {
+    node.commit();
+    const client = new SteleClient({ url });
+    const stop = new AbortController();
+    const seen: number[] = [];
+    // Live streams, waiting for the next block: none comes before the server closes.
+    const binary = client.blockStream((_, height) => seen.push(height), { signal: stop.signal });
+    const events = client.stream((h) => seen.push(h.height), { signal: stop.signal, from: 2 });
+    // Seen at once rather than as an unhandled rejection while the test waits.
+    binary.catch(() => {});
+    events.catch(() => {});
+    for (let t = 0; !/^stele_api_stream_subscribers 2$/m.test(await metrics()); t++) {
+      assert.ok(t < 1_000, 'both streams are subscribed');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // app.close() ends every stream (api/server.ts preClose). Before: both resolved, as
+    // when the caller aborts, and a follower took the node's shutdown for its own stop.
+    await close();
+    await assert.rejects(binary, ended);
+    await assert.rejects(events, ended);
+    assert.equal(stop.signal.aborted, false);
+    assert.deepEqual(seen, []);
+  } finally {
+    await close();
+  }
+  // A server that ends every stream at once, with nothing sent: the same, from a height too.
+  const server = createServer((req, res) => {
+    // A comment, or a keep-alive (a zero length), then the end.
+    if (req.headers.accept === 'application/octet-stream') res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(4));
+    else res.writeHead(200, { 'content-type': 'text/event-stream' }).end(': nothing\n\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const client = new SteleClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    const signal = new AbortController().signal;
+    await assert.rejects(client.stream(() => {}, { signal, from: 7 }), (e: unknown) => ended(e) && /from height 7/.test((e as Error).message));
+    await assert.rejects(client.blockStream(() => {}, { signal }), ended);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test('stream clients reject with the error their callback throws, and go no further', async () => {
   // The abandoned answers' sockets would linger in the client's pool for seconds: closed at the end.
   const { node, url, close, sockets } = await serve({}, false);
@@ -536,8 +606,92 @@ test('client: answers are read with a bound, whatever Content-Length says or whe
     await assert.rejects(client.blockBytes(1), bad(/a block of more than 16777216 bytes/));
     await assert.rejects(client.metrics(), bad(/more than 67108864 bytes/));
     await assert.rejects(client.blockBytes(2), bad(/HTTP 503: an error answer of more than 1048576 bytes/, 503));
-    await assert.rejects(client.latestBlock(), bad(/an answer of more than 67108864 bytes/));
+    // A block as JSON has its own bound (api/client.ts BLOCK_JSON_BYTES_PER_BYTE_MAX).
+    await assert.rejects(client.latestBlock(), bad(/an answer of more than 151003136 bytes/));
     await assert.rejects(client.blocksBytes(7), bad(/a page of more than 100 blocks/));
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** A transaction of one signer with `payload` (signatures of zeros: nothing here verifies them). */
+function unsignedTx(payload: Payload, chainId = 'a'): Tx {
+  return decodeTx(encodeTx(encodeTxBody({ chainId, signers: [new Uint8Array(32).fill(1)], expiry: HEIGHT_MAX, payload }), [new Uint8Array(64)]));
+}
+
+/** A block of `txs` whose header and certificate take their most JSON: a 64-character chain id, 16-digit numbers, 16 votes. */
+function syntheticBlock(txs: readonly Tx[]): Block {
+  const header = encodeHeader({
+    chainId: 'c'.repeat(64),
+    height: HEIGHT_MAX,
+    prevHash: new Uint8Array(32),
+    txRoot: new Uint8Array(32),
+    txCount: txs.length,
+    stateHash: new Uint8Array(32),
+    timeMs: HEIGHT_MAX,
+    proposer: VALIDATORS_MAX - 1,
+    ballot: { round: HEIGHT_MAX, leader: VALIDATORS_MAX - 1 },
+  });
+  const certificate = Array.from({ length: VALIDATORS_MAX }, (_, validator) => ({ validator, signature: new Uint8Array(64) }));
+  return decodeBlock(encodeBlock(header, new Uint8Array(64), txs, certificate));
+}
+
+/** A block answer's JSON, every transaction held as failed with the longest failure code. */
+function blockJson(block: Block): string {
+  return JSON.stringify(blockToJson(block, block.txs.map((_, index) => ({ index, code: 'CONTRACT_INSUFFICIENT_BALANCE' }))));
+}
+
+test('client: the bound on a block answer\'s JSON holds its worst case, an act of 64 bool arguments, and not by much', () => {
+  const empty = syntheticBlock([]);
+  assert.ok(blockJson(empty).length <= BLOCK_JSON_FIXED_BYTES_MAX, `a block without transactions: ${blockJson(empty).length} bytes of JSON`);
+  const perByte = (tx: Tx): number => {
+    const block = syntheticBlock(Array.from({ length: 100 }, () => tx));
+    return (blockJson(block).length - blockJson(empty).length) / (block.bytes.length - empty.bytes.length);
+  };
+  const bools = Array.from({ length: CONTRACT_ARGS_MAX }, () => ({ kind: 'bool' as const, value: false }));
+  const worst = perByte(unsignedTx({ type: 'act', instance: HEIGHT_MAX, party: 'a', action: 'a', args: bools }));
+  assert.ok(worst > 8.5 && worst <= BLOCK_JSON_BYTES_PER_BYTE_MAX, `act of bools: ${worst} bytes of JSON per byte`);
+  const key = new Uint8Array(32).fill(2);
+  const names = Array.from({ length: CONTRACT_PARAMS_MAX }, (_, i) => `p${String(i).padStart(2, '0')}`);
+  const others: Payload[] = [
+    { type: 'deploy', source: '\u0001'.repeat(CONTRACT_SOURCE_BYTES_MAX) },
+    { type: 'deploy', source: '\u0001'.repeat(10) },
+    { type: 'create', contract: 'a', parties: [], params: names.map((name) => ({ name, value: { kind: 'bool', value: false } })), refs: [] },
+    { type: 'act', instance: HEIGHT_MAX, party: 'a', action: 'a', args: Array.from({ length: CONTRACT_ARGS_MAX }, () => ({ kind: 'int' as const, value: 0n })) },
+    { type: 'put', owner: key, key: '"'.repeat(256), value: { kind: 'sha256', digest: key } },
+    { type: 'revoke', publicKey: key },
+    { type: 'transfer', from: key, asset: 'A', to: key, amount: 1n },
+  ];
+  for (const payload of others) {
+    const ratio = perByte(unsignedTx(payload));
+    assert.ok(ratio < worst, `${payload.type}: ${ratio} bytes of JSON per byte`);
+  }
+});
+
+test('client, found in review: a block whose JSON passes 64 MiB (deploys of control characters, six bytes of JSON each) is read, as one block and as a page; the bound still holds', { timeout: 120_000 }, async () => {
+  // 250 deploys of 60,000 control characters: a 15 MB block, 90 MB as JSON.
+  const block = syntheticBlock(Array.from({ length: 250 }, (_, i) => unsignedTx({ type: 'deploy', source: `${i}`.padEnd(CONTRACT_SOURCE_BYTES_MAX, '\u0001') })));
+  const json = Buffer.from(blockJson(block));
+  assert.ok(json.length > 64 * 1024 * 1024, `${json.length} bytes of JSON`);
+  const page = Buffer.concat([Buffer.from('{"blocks":['), json, Buffer.from('],"next":null}')]);
+  const server = createServer((req, res) => {
+    const send = (body: Buffer) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) }).end(body);
+    if (req.url === '/v1/blocks/1' || req.url === '/v1/blocks/latest') return send(json);
+    if (req.url === '/v1/blocks?from=1') return send(page);
+    // More than the bound, declared: refused before any of it is read.
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(1024 ** 3) }).write('{');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const client = new SteleClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  try {
+    for (const answer of [await client.block(1), await client.latestBlock(), (await client.blocks(1)).blocks[0]!]) {
+      assert.equal(answer.size_bytes, block.bytes.length);
+      assert.equal(answer.transactions.length, 250);
+      assert.equal(answer.failed.length, 250);
+    }
+    await assert.rejects(client.block(2), (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_BAD_ANSWER' && /an answer of more than 151003136 bytes/.test(e.message));
+    await assert.rejects(client.blocks(2), (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_BAD_ANSWER' && /an answer of more than 151815168 bytes/.test(e.message));
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -603,4 +757,9 @@ test('stream, found in review: an event whose height is not a positive integer, 
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('the client\'s own error codes (CLIENT_*) each have a row in the code table of docs/api.md', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/api.md', import.meta.url)), 'utf8');
+  for (const code of Object.keys(CLIENT_ERROR_CODES)) assert.match(doc, new RegExp(`^\\| \`${code}\` \\|`, 'm'), code);
 });

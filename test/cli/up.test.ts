@@ -6,9 +6,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isSteleError } from '../../ledger/errors.js';
-import { logTail, prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
+import { howEnded, logTail, prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
 import { randomPortBase } from '../../bench/util.js';
 
 test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
@@ -283,7 +283,7 @@ test('stele up, found in review: a server of another chain on the API port is no
         // failed to listen), and "silent" kept the process alive after that failure.
         assert.equal(r.code, 2, `${mode}: ${r.out}${r.err}`);
         const error = JSON.parse(r.out).error;
-        assert.match(error.message, /validator v1 did not come up; .*EADDRINUSE/s, mode);
+        assert.match(error.message, /validator v1 stopped \(exit \d+\) before it came up; .*EADDRINUSE/s, mode);
         assert.ok(Date.now() - started < 30_000, `${mode}: exits once its validator has stopped`);
         assert.deepEqual(processesMentioning(data), [], mode);
       } finally {
@@ -332,6 +332,158 @@ test('stele up, found in review: a second SIGTERM while the validators stop does
   } finally {
     for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
     if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Waits for `done`, every 50 ms, at most `tries` times. */
+async function until(done: () => boolean, what: string, tries = 1_200): Promise<void> {
+  for (let t = 0; !done(); t++) {
+    assert.ok(t < tries, what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('howEnded: the exit code, or the signal that ended a validator', () => {
+  assert.equal(howEnded({ index: 0, code: 1, signal: null }), 'exit 1');
+  assert.equal(howEnded({ index: 0, code: null, signal: 'SIGKILL' }), 'signal SIGKILL');
+});
+
+test('stele up --json, found in review: a validator that dies after the info document is reported on stderr only, with the signal that ended it; stdout holds one JSON document', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const data = join(dir, 'c');
+  const up = spawn(process.execPath, [bin, 'up', '--nodes', '1', '--data', data, '--port', String(await freeRun(1)), '--peer-port', String(await freeRun(1)), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  up.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  up.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    await until(() => out.endsWith('}\n') || up.exitCode !== null, `stele up did not come up: ${err}`);
+    const info = JSON.parse(out) as { data: string };
+    assert.equal(info.data, data);
+    // As the kernel's out-of-memory killer would.
+    const validator = processesMentioning(join(data, 'v1', 'config.json'));
+    assert.equal(validator.length, 1);
+    process.kill(validator[0]!, 'SIGKILL');
+    assert.deepEqual(await exited, { code: 2, signal: null }, err);
+    // Before: a second document, {"ok":false,...}, followed the first, and "(exit null)".
+    assert.deepEqual(JSON.parse(out), info, 'stdout is the info document alone');
+    assert.match(err, /stele: CLI_IO: validator v1 stopped \(signal SIGKILL\); last lines of .*v1\/node\.log/);
+  } finally {
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele up, found in review: a validator killed during start-up is named with the signal that ended it', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const data = join(dir, 'c');
+  const up = spawn(process.execPath, [bin, 'up', '--data', data, '--port', String(await freeRun(3)), '--peer-port', String(await freeRun(3)), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  up.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  up.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    const config = join(data, 'v2', 'config.json');
+    await until(() => processesMentioning(config).length === 1 || up.exitCode !== null, `v2 was not started: ${err}`, 2_000);
+    process.kill(processesMentioning(config)[0]!, 'SIGKILL');
+    assert.deepEqual(await exited, { code: 2, signal: null }, err);
+    const error = (JSON.parse(out) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'CLI_IO');
+    assert.match(error.message, /^CLI_IO: validator v2 stopped \(signal SIGKILL\) before it came up; last lines of .*v2\/node\.log/);
+    assert.deepEqual(processesMentioning(data), [], 'no validator outlives stele up');
+  } finally {
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('startValidators, found in review: the validator that never became ready is the one named (notReady), not v1', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const cluster = startValidators(prepareCluster(join(dir, 'c'), 3, await freeRun(3), await freeRun(3), 'tcp'), { readyWaitMs: 15_000 });
+  // Stopped before its API listens: v1 and v3 answer with a leader (a majority, which may
+  // take some seconds when v2 held the first ballot), v2 never.
+  const v2 = cluster.children[1]!;
+  process.kill(v2.pid!, 'SIGSTOP');
+  try {
+    assert.equal(cluster.notReady(), null, 'no look yet');
+    assert.equal(await cluster.ready, false);
+    assert.equal(cluster.notReady(), 1);
+  } finally {
+    process.kill(v2.pid!, 'SIGCONT');
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('startValidators, found in review: the readiness wait runs on a monotonic clock; a wall clock stepped forward past it does not end it', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  const cluster = startValidators(prepareCluster(join(dir, 'c'), 1, await freeRun(1), await freeRun(1), 'tcp'));
+  const wallNow = Date.now;
+  // The wall clock jumps 61 s ahead (an NTP step, a suspended laptop): past the 60 s wait.
+  Date.now = () => wallNow() + 61_000;
+  try {
+    assert.equal(await cluster.ready, true, 'the wait went on');
+  } finally {
+    Date.now = wallNow;
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele up, found in review: a Ctrl-C during the first run\'s staging waits for it to end, so no staging is left behind and the next run resumes', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  // Preloaded into stele up: a SIGINT to itself at the first file the staging writes, in
+  // the middle of the synchronous staging, as a Ctrl-C would come.
+  const hook = join(dir, 'sigint-while-staging.mjs');
+  writeFileSync(
+    hook,
+    [
+      "import fs from 'node:fs';",
+      "import { syncBuiltinESMExports } from 'node:module';",
+      'const fsync = fs.fsyncSync;',
+      'let sent = false;',
+      'fs.fsyncSync = (fd) => {',
+      '  fsync(fd);',
+      "  let path = '';",
+      '  try { path = fs.readlinkSync(`/proc/self/fd/${fd}`); } catch {}',
+      "  if (!sent && path.includes('.stele-up-')) { sent = true; process.kill(process.pid, 'SIGINT'); }",
+      '};',
+      'syncBuiltinESMExports();',
+      '',
+    ].join('\n'),
+  );
+  try {
+    // A DATA that does not exist (staged beside it), and an existing empty one (staged inside).
+    for (const existing of [false, true]) {
+      const data = join(dir, existing ? 'empty' : 'absent');
+      if (existing) mkdirSync(data);
+      const r = spawnSync(process.execPath, ['--import', pathToFileURL(hook).href, bin, 'up', '--nodes', '1', '--data', data, '--port', String(await freeRun(1)), '--peer-port', String(await freeRun(1))], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      // Before: killed by the SIGINT (Node's default) in the middle of the staging.
+      assert.deepEqual([r.status, r.signal], [0, null], `${data}: ${r.stderr}`);
+      assert.match(r.stderr, /SIGINT: starting no validator/);
+      assert.match(r.stderr, /started no validator; .* is made, and a later run starts it/);
+      const left = [...readdirSync(dir), ...readdirSync(data)].filter((name) => name.includes('.stele-up-'));
+      assert.deepEqual(left, [], `${data}: no staging left behind`);
+      assert.deepEqual(readdirSync(data).sort(), ['genesis.json', 'keys', 'v1']);
+      assert.ok(!existsSync(join(data, 'v1', 'node.log')), 'no validator was started');
+      prepareCluster(data, 1, 18080, 17100, 'tcp'); // resumes: no refusal
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prepareCluster: a staging left by a first run that was killed (SIGKILL, a crash) is named in the refusal', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    mkdirSync(join(dir, '.stele-up-AbC123'));
+    assert.throws(() => prepareCluster(dir, 1, 18080, 17100, 'tcp'), (e: unknown) => isSteleError(e, 'CLI_IO') && /not empty \(\.stele-up-AbC123\).*\.stele-up-\* is where a first run stages its files/.test(e.message));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
