@@ -153,11 +153,20 @@ export function checkContracts(contracts: readonly Contract[], options: CheckOpt
       unique.push(c);
     }
   }
+  // Each contract's state names are built once per check, on first use: built per
+  // `r.state == X` comparison, thousands of comparisons against a 16k-state contract on
+  // the chain cost ~1e8 set insertions on every validator, for a deploy that fails
+  // anyway (found in review, 2026-12-01).
+  const stateSets = new Map<string, ReadonlySet<string> | null>();
   const statesOf = (name: string): ReadonlySet<string> | null => {
-    const c = byName.get(name);
-    if (c !== undefined) return stateNames(c);
-    const e = external.get(name);
-    return e === undefined ? null : new Set(e.states);
+    let set = stateSets.get(name);
+    if (set === undefined) {
+      const c = byName.get(name);
+      const e = c === undefined ? external.get(name) : undefined;
+      set = c !== undefined ? stateNames(c) : e === undefined ? null : new Set(e.states);
+      stateSets.set(name, set);
+    }
+    return set;
   };
   const locals = new Map<Contract, Local>();
   for (const c of contracts) locals.set(c, checkLocal(c, sink, statesOf, byName, external));

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseSource } from '../../contracts/parser.js';
 import { AMOUNT_TEXT_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
-import { readableAmount } from '../../contracts/checker.js';
+import { checkContracts, DEFAULT_OPTIONS, readableAmount, type ContractSummary } from '../../contracts/checker.js';
+import type { Contract } from '../../contracts/ast.js';
 import { compile, create } from '../../contracts/interpreter.js';
 import { BASE, check, find, mutate, rules } from './support.js';
 
@@ -200,4 +201,47 @@ test('escrow conservation work is bounded on a hostile state graph', () => {
   // the polynomial arithmetic's own budget, which the walk's additions also spend.
   assert.match(find(r, 'ESC001').message, /cannot be proved: (more than 20000000 term operations|the amounts take too much work)/);
   assert.ok(ms < 30_000, `${ms} ms`);
+});
+
+/** A contract whose one state reads `r.state == S1` `n` times, r being a ref to `target`. */
+function comparisons(target: string, n: number): string {
+  const guard = ['settled(r)', ...Array.from({ length: n }, () => 'r.state == S1')].join(' and ');
+  return `contract Reader {\n parties a\n params c: asset\n currency c\n ref r: ${target}\n init W\n state W { on a.go() when ${guard} -> D\n after 100000 -> D }\n final D\n}\n`;
+}
+
+test("r.state comparisons build each contract's state-name set once per check, not once per comparison (review, 2026-12-01)", () => {
+  const n = 900; // under EXPRESSION_DEPTH_MAX in one guard
+  const names = Array.from({ length: 4_000 }, (_, i) => `S${i}`);
+  // On the chain: the summary's state list is read once, whatever the number of comparisons.
+  let listReads = 0;
+  const onChain: ContractSummary = {
+    name: 'Big',
+    get states() {
+      listReads++;
+      return names;
+    },
+    finals: ['S1'],
+    lifetime: 1n,
+    paths: 1n,
+    depth: 0,
+  };
+  const reader = parseSource('r.scl', comparisons('Big', n)).contracts;
+  assert.equal(reader.length, 1);
+  const r = checkContracts(reader, DEFAULT_OPTIONS, new Map([['Big', onChain]]));
+  assert.equal(r.errors, 0, JSON.stringify(r.diagnostics.slice(0, 3)));
+  assert.equal(listReads, 1);
+  // In the same unit: the contract's members are walked a fixed number of times, not per comparison.
+  let big = 'contract Big {\n parties a\n params c: asset\n currency c\n init S0\n';
+  big += ` state S0 { after 1 -> S1 }\n final ${names.slice(1).join(', ')}\n}\n`;
+  const target = parseSource('b.scl', big).contracts[0] as Contract;
+  let finalReads = 0;
+  const counted = Object.defineProperty({ ...target }, 'finals', {
+    get() {
+      finalReads++;
+      return target.finals;
+    },
+  }) as Contract;
+  const unit = checkContracts([counted, ...parseSource('r.scl', comparisons('Big', n)).contracts]);
+  assert.deepEqual(unit.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.ok(finalReads < 20, `${finalReads} walks of Big's finals for ${n} comparisons`);
 });
