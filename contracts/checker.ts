@@ -60,8 +60,9 @@ export function checkSources(files: readonly SourceFile[], options: CheckOptions
   const syntax: Diagnostic[] = [];
   for (const f of files) {
     const r = parseSource(f.file, f.text);
-    syntax.push(...r.diagnostics);
-    contracts.push(...r.contracts);
+    // Loops, not spreads: a spread of ~130,000 items overflows the stack (review, 2026-12-01).
+    for (const d of r.diagnostics) syntax.push(d);
+    for (const c of r.contracts) contracts.push(c);
   }
   if (syntax.length > 0) return { diagnostics: syntax, contracts: [], summaries: new Map(), errors: syntax.length, warnings: 0 };
   return checkContracts(contracts, options, external);
@@ -903,7 +904,7 @@ function xref003(l: Local, sink: Sink, lifetimeByName: (name: string) => bigint 
           }
         } else if (e.kind === 'binary') stack.push(e.left, e.right);
         else if (e.kind === 'unary') stack.push(e.operand);
-        else if (e.kind === 'call') stack.push(...e.args);
+        else if (e.kind === 'call') for (const a of e.args) stack.push(a);
       }
     }
   }

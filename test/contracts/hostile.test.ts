@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseSource } from '../../contracts/parser.js';
-import { AMOUNT_TEXT_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
+import { AMOUNT_TEXT_MAX, CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
 import { checkContracts, DEFAULT_OPTIONS, readableAmount, type ContractSummary } from '../../contracts/checker.js';
 import type { Contract } from '../../contracts/ast.js';
 import { compile, create } from '../../contracts/interpreter.js';
@@ -244,4 +244,19 @@ test("r.state comparisons build each contract's state-name set once per check, n
   const unit = checkContracts([counted, ...parseSource('r.scl', comparisons('Big', n)).contracts]);
   assert.deepEqual(unit.diagnostics.filter((d) => d.severity === 'error'), []);
   assert.ok(finalReads < 20, `${finalReads} walks of Big's finals for ${n} comparisons`);
+});
+
+test('a call of a huge number of arguments and a file of a huge number of contracts get SYN001, not a RangeError (review, 2026-12-01)', () => {
+  // 300,000 arguments, within the token and byte limits: spread into a call, they overflowed the stack.
+  const huge = guarded(`settled(${Array.from({ length: 300_000 }, () => 'x').join(', ')})`);
+  assert.match(syn(huge), new RegExp(`more than ${CALL_ARGUMENTS_MAX} arguments in one call`));
+  const atBound = check(guarded(`settled(${Array.from({ length: CALL_ARGUMENTS_MAX }, () => 'seller').join(', ')})`));
+  assert.deepEqual(rules(atBound), ['TYPE001'], 'at the bound the call is parsed and refused by its type');
+  // 200,000 empty contracts (4 tokens each): pushed with a spread, they overflowed the stack.
+  const many = Array.from({ length: 200_000 }, (_, i) => `contract C${i}{}`).join('\n');
+  const r = check(many);
+  assert.deepEqual(rules(r), ['SYN001']);
+  assert.match(find(r, 'SYN001').message, new RegExp(`more than ${CONTRACTS_PER_FILE_MAX} contracts in one file`));
+  assert.equal(find(r, 'SYN001').line, CONTRACTS_PER_FILE_MAX + 1);
+  assert.equal(parseSource('m.scl', Array.from({ length: CONTRACTS_PER_FILE_MAX }, (_, i) => `contract C${i}{}`).join('\n')).contracts.length, CONTRACTS_PER_FILE_MAX);
 });
