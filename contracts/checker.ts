@@ -114,7 +114,8 @@ class Sink {
   full(rule: RuleId, c: Contract): boolean {
     return (this.counts.get(`${c.file}\u0000${c.name}\u0000${rule}`) ?? 0) >= DIAGNOSTICS_PER_RULE_MAX;
   }
-  add(rule: RuleId, c: Contract, pos: Pos, message: string, extra: { state?: string; trace?: readonly string[]; figure?: Figure } = {}): void {
+  /** `traceElided`: the trace is already cut by `elideBy` (so it is not cut again). */
+  add(rule: RuleId, c: Contract, pos: Pos, message: string, extra: { state?: string; trace?: readonly string[]; traceElided?: boolean; figure?: Figure } = {}): void {
     const key = `${c.file}\u0000${c.name}\u0000${rule}`;
     const n = (this.counts.get(key) ?? 0) + 1;
     this.counts.set(key, n);
@@ -128,16 +129,28 @@ class Sink {
       column: pos.column,
       contract: c.name,
       ...(extra.state !== undefined ? { state: extra.state } : {}),
-      ...(extra.trace !== undefined ? { trace: elide(extra.trace) } : {}),
+      ...(extra.trace !== undefined ? { trace: extra.traceElided === true ? [...extra.trace] : elide(extra.trace) } : {}),
       ...(extra.figure !== undefined ? { figure: extra.figure } : {}),
     });
   }
 }
 
 function elide(trace: readonly string[]): string[] {
-  if (trace.length <= TRACE_STATES_MAX) return [...trace];
+  return elideBy(trace.length, (j) => trace[j] as string);
+}
+
+/** A trace of `length` names, the j-th given by `at`, cut in the middle past TRACE_STATES_MAX, without building the whole list. */
+function elideBy(length: number, at: (j: number) => string): string[] {
+  const out: string[] = [];
+  if (length <= TRACE_STATES_MAX) {
+    for (let j = 0; j < length; j++) out.push(at(j));
+    return out;
+  }
   const half = TRACE_STATES_MAX / 2;
-  return [...trace.slice(0, half), `... ${trace.length - TRACE_STATES_MAX} more ...`, ...trace.slice(trace.length - half)];
+  for (let j = 0; j < half; j++) out.push(at(j));
+  out.push(`... ${length - TRACE_STATES_MAX} more ...`);
+  for (let j = length - half; j < length; j++) out.push(at(j));
+  return out;
 }
 
 /** Checks parsed contracts as one unit, with `external` contracts available to refs. */
@@ -391,8 +404,8 @@ function checkLocal(
     const cycle = cycleThrough(local.succ, comp, v);
     const last = cycle[cycle.length - 2] as number;
     const edge = firstEdge.get(last * states.length + v) as Edge;
-    const names = cycle.map((i) => (states[i] as StateInfo).name);
-    sink.add('FSM001', c, edge.transition.pos, `the state graph has a cycle: ${names.join(' -> ')}`, { state: (states[last] as StateInfo).name, trace: names });
+    const names = elideBy(cycle.length, (j) => (states[cycle[j] as number] as StateInfo).name);
+    sink.add('FSM001', c, edge.transition.pos, `the state graph has a cycle: ${names.join(' -> ')}`, { state: (states[last] as StateInfo).name, trace: names, traceElided: true });
   }
 
   // Unreachable states (FSM007).
@@ -794,9 +807,11 @@ function escrowConservationWithin(l: Local, sink: Sink, typer: Typer): void {
       const names = [(l.states[init] as StateInfo).name, ...edges.map((ei) => (l.states[(l.edges[ei] as Edge).to] as StateInfo).name)];
       const last = edges.length === 0 ? null : (l.edges[edges[edges.length - 1] as number] as Edge);
       const pos = last === null ? (c.inits[0] as { pos: Pos }).pos : last.transition.pos;
-      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${readableAmount(P.format(remainder), typer.quotientText)}, not 0`, {
+      const shown = elide(names);
+      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${shown.join(' -> ')}: escrowed minus paid is ${readableAmount(P.format(remainder), typer.quotientText)}, not 0`, {
         state: last === null ? names[0] : (l.states[last.from] as StateInfo).name,
-        trace: names,
+        trace: shown,
+        traceElided: true,
       });
     };
     const queue = [init];
@@ -923,12 +938,37 @@ function crossContract(
   const succ = unique.map((c) => c.refs.map((r) => index.get(r.contract)).filter((i): i is number => i !== undefined));
   const comp = components(succ);
   const cyc = onCycle(succ, comp);
+  // Ref cycles: one shortest cycle per strongly connected component, searched once, and
+  // every contract of the component reported with it (starting from the contract when it
+  // lies on it), the message cut like the trace. A search and a whole-cycle message per
+  // contract made a ring of n contracts cost n^2 time and memory (review, 2026-12-01).
+  const members = new Map<number, number[]>();
   for (let i = 0; i < unique.length; i++) {
     if (cyc[i] === 0) continue;
-    const c = unique[i] as Contract;
-    const cycle = cycleThrough(succ, comp, i).map((j) => (unique[j] as Contract).name);
-    const ref = c.refs.find((r) => r.contract === cycle[1]) as Ref;
-    sink.add('XREF001', c, ref.pos, `contracts refer to each other in a cycle: ${cycle.join(' -> ')}`, { trace: cycle });
+    const list = members.get(comp[i] as number);
+    if (list === undefined) members.set(comp[i] as number, [i]);
+    else list.push(i);
+  }
+  const nameOf = (j: number): string => (unique[j] as Contract).name;
+  for (const list of members.values()) {
+    const cycle = cycleThrough(succ, comp, list[0] as number); // first and last: the component's first contract
+    const length = cycle.length - 1;
+    const position = new Map<number, number>();
+    for (let k = 0; k < length; k++) position.set(cycle[k] as number, k);
+    for (const i of list) {
+      const c = unique[i] as Contract;
+      const k = position.get(i);
+      if (k !== undefined) {
+        const trace = elideBy(length + 1, (j) => nameOf(cycle[(k + j) % length] as number));
+        const next = nameOf(cycle[k + 1] as number);
+        const ref = c.refs.find((r) => r.contract === next) as Ref;
+        sink.add('XREF001', c, ref.pos, `contracts refer to each other in a cycle: ${trace.join(' -> ')}`, { trace, traceElided: true });
+      } else {
+        const ref = c.refs.find((r) => comp[index.get(r.contract) ?? -1] === comp[i]) as Ref;
+        const trace = elideBy(length + 1, (j) => nameOf(cycle[j % length] as number));
+        sink.add('XREF001', c, ref.pos, `ref ${ref.name} leads into a cycle among contracts that leads back to ${c.name}: ${trace.join(' -> ')}`, { trace, traceElided: true });
+      }
+    }
   }
   const depth = new Map<string, number>();
   const paths = new Map<string, bigint>();

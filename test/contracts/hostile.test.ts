@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseSource } from '../../contracts/parser.js';
-import { AMOUNT_TEXT_MAX, CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
+import { AMOUNT_TEXT_MAX, CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX, TRACE_STATES_MAX } from '../../contracts/limits.js';
 import { checkContracts, DEFAULT_OPTIONS, readableAmount, type ContractSummary } from '../../contracts/checker.js';
 import type { Contract } from '../../contracts/ast.js';
 import { compile, create } from '../../contracts/interpreter.js';
@@ -259,4 +259,27 @@ test('a call of a huge number of arguments and a file of a huge number of contra
   assert.match(find(r, 'SYN001').message, new RegExp(`more than ${CONTRACTS_PER_FILE_MAX} contracts in one file`));
   assert.equal(find(r, 'SYN001').line, CONTRACTS_PER_FILE_MAX + 1);
   assert.equal(parseSource('m.scl', Array.from({ length: CONTRACTS_PER_FILE_MAX }, (_, i) => `contract C${i}{}`).join('\n')).contracts.length, CONTRACTS_PER_FILE_MAX);
+});
+
+test('a ring of contracts referring to each other costs linear work: every message and trace is cut like a trace (review, 2026-12-01)', () => {
+  const n = 3_000;
+  const name = (i: number) => `Ring${String(i).padStart(5, '0')}`;
+  let ring = '';
+  for (let i = 0; i < n; i++) ring += `contract ${name(i)} { parties p\n params c: asset\n currency c\n ref to_next: ${name((i + 1) % n)}\n init T\n final T }\n`;
+  const r = check(ring);
+  const found = r.diagnostics.filter((d) => d.ruleId === 'XREF001');
+  assert.equal(found.length, n, 'every contract of the cycle is reported');
+  const bound = (TRACE_STATES_MAX + 1) * (name(0).length + 4) + 100;
+  for (const d of found) {
+    assert.ok(d.message.length < bound, `${d.message.length} characters`);
+    assert.equal(d.trace?.length, TRACE_STATES_MAX + 1);
+    assert.equal(d.trace?.[0], d.contract, 'the cycle starts from the contract reported');
+    assert.equal(d.trace?.[TRACE_STATES_MAX / 2], `... ${n + 1 - TRACE_STATES_MAX} more ...`);
+  }
+  // The FSM001 message of a long cycle of states is cut the same way.
+  let long = 'contract Long {\n parties a\n params c: asset\n currency c\n init S0\n';
+  for (let i = 0; i < 500; i++) long += ` state S${i} { on a.back() -> S${i === 499 ? 0 : i + 1}\n after 1 -> D }\n`;
+  const cyc = find(check(`${long} final D\n}\n`), 'FSM001');
+  assert.equal(cyc.trace?.length, TRACE_STATES_MAX + 1);
+  assert.equal(cyc.message, `the state graph has a cycle: ${(cyc.trace ?? []).join(' -> ')}`);
 });

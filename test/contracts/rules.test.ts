@@ -197,6 +197,13 @@ test('XREF001: ref cycles (reported on every contract of the cycle) and depth ab
   assert.deepEqual(rules(r), ['XREF001']);
   assert.deepEqual(r.diagnostics.map((d) => d.contract).sort(), ['A', 'B']);
   assert.deepEqual(find(r, 'XREF001').trace, ['A', 'B', 'A']);
+  assert.deepEqual(r.diagnostics.find((d) => d.contract === 'B')?.trace, ['B', 'A', 'B']);
+  // C is in the knot (A refers to it, it refers to A) but not on the cycle shown: reported too.
+  const a2 = a.replace('ref b: B', 'ref b: B\n ref c2: C');
+  const c = 'contract C { parties p\n params c: asset\n currency c\n ref a: A\n init T\n final T }\n';
+  const knot = check({ 'a.scl': a2, 'b.scl': b, 'c.scl': c });
+  assert.deepEqual(knot.diagnostics.map((d) => d.contract), ['A', 'B', 'C']);
+  assert.equal(knot.diagnostics[2]?.message, 'ref a leads into a cycle among contracts that leads back to C: A -> B -> A');
   // A chain C0 <- C1 <- ... : depth of C5 is 5.
   let chain = 'contract C0 { parties p\n params c: asset\n currency c\n init T\n final T }\n';
   for (let i = 1; i <= 5; i++) chain += `contract C${i} { parties p\n params c: asset\n currency c\n ref r: C${i - 1}\n init T\n final T }\n`;
