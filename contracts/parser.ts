@@ -574,15 +574,3 @@ export function parseSource(file: string, source: string | Uint8Array): ParseRes
     throw error;
   }
 }
-
-/** The source line holding `line` (1-based), for carets in text output. */
-export function sourceLine(text: string, line: number): string {
-  let start = 0;
-  for (let l = 1; l < line; l++) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) return '';
-    start = nl + 1;
-  }
-  const end = text.indexOf('\n', start);
-  return text.slice(start, end < 0 ? text.length : end).replace(/\r$/, '');
-}

@@ -6,6 +6,7 @@ import { parseSource } from '../../contracts/parser.js';
 import { AMOUNT_TEXT_MAX, CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX, TRACE_STATES_MAX } from '../../contracts/limits.js';
 import { checkContracts, DEFAULT_OPTIONS, readableAmount, type ContractSummary } from '../../contracts/checker.js';
 import type { Contract } from '../../contracts/ast.js';
+import { formatText, SourceLines } from '../../contracts/report.js';
 import { compile, create } from '../../contracts/interpreter.js';
 import { BASE, check, find, mutate, rules } from './support.js';
 
@@ -282,4 +283,23 @@ test('a ring of contracts referring to each other costs linear work: every messa
   const cyc = find(check(`${long} final D\n}\n`), 'FSM001');
   assert.equal(cyc.trace?.length, TRACE_STATES_MAX + 1);
   assert.equal(cyc.message, `the state graph has a cycle: ${(cyc.trace ?? []).join(' -> ')}`);
+});
+
+test('text output indexes each file once, not once per diagnostic (review, 2026-12-01)', () => {
+  const text = Array.from({ length: 500 }, (_, i) => `contract C${i} {\r\n}`).join('\n');
+  const r = check(text);
+  assert.equal(r.diagnostics.length, 2_000); // no parties, currency, init or final state, each
+  let reads = 0;
+  class Counted extends Map<string, string> {
+    override get(key: string): string | undefined {
+      reads++;
+      return super.get(key);
+    }
+  }
+  const out = formatText({ diagnostics: r.diagnostics, summary: { files: 1, contracts: 500, errors: r.errors, warnings: 0 } }, new Counted([['test.scl', text]]));
+  assert.equal(reads, 1, 'the text is taken and indexed once');
+  assert.match(out, /^test\.scl:1:10: error FSM003 contract C0 has no final state\n {2}contract C0 \{\n {2} {9}\^\n/);
+  // Lines: the line break (CRLF too) is not part of a line, the last line may lack one, past the end is ''.
+  const lines = new SourceLines('a\r\n\nbb\n' + 'c'.repeat(300));
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => lines.line(n, 200)), ['a', '', 'bb', 'c'.repeat(200), '']);
 });
