@@ -293,11 +293,14 @@ function checkLocal(
       finalSeen.add(d.name);
     }
   }
+  const repeated: StateBody[] = [];
   for (const s of c.states) {
     const i = addState(s.name, s.pos);
     const info = states[i] as StateInfo;
-    if (info.body !== null) sink.add('NAME001', c, s.pos, `state ${s.name} is declared twice`, { state: s.name });
-    else states[i] = { ...info, pos: s.pos, body: s };
+    if (info.body !== null) {
+      sink.add('NAME001', c, s.pos, `state ${s.name} is declared twice`, { state: s.name });
+      repeated.push(s);
+    } else states[i] = { ...info, pos: s.pos, body: s };
   }
   for (const m of c.finals) for (const d of m.items) addState(d.name, d.pos);
   for (const name of finalSeen) (states[stateIndex.get(name) as number] as StateInfo).final = true;
@@ -332,26 +335,45 @@ function checkLocal(
   for (const r of c.requires) typer.expectBool(r, { where: 'require', args: null, settled: new Set(), state: null }, 'a require');
   if (init0 !== undefined) typer.effects(init0.effects, null, null, { where: 'effect', args: null, settled: new Set(), state: init0.state });
 
-  // Transitions.
+  // Transitions. Bodies outside the state graph (a final state's, a state's second) are
+  // checked for their own findings too, without entering the graph or the facts the
+  // graph rules need (SCL.md section 5: every rule but SYN001 is reported together; until
+  // 2026-12-01 their names, guards, effects and deadlines were not looked at: review).
+  const outsideGraph = (check: () => void): void => {
+    const effectsTyped = local.effectsTyped;
+    check();
+    local.effectsTyped = effectsTyped;
+  };
+  for (const extra of c.inits.slice(1)) outsideGraph(() => typer.effects(extra.effects, null, null, { where: 'effect', args: null, settled: new Set(), state: extra.state }));
   for (const s of states) {
-    if (s.body === null || s.final) continue;
+    if (s.body === null) continue;
+    if (s.final) {
+      const body = s.body;
+      outsideGraph(() => transitions(s, body, false));
+    } else transitions(s, s.body, true);
+  }
+  for (const body of repeated) outsideGraph(() => transitions(states[stateIndex.get(body.name) as number] as StateInfo, body, false));
+
+  function transitions(s: StateInfo, body: StateBody, inGraph: boolean): void {
     const from = stateIndex.get(s.name) as number;
     const actions = new Set<string>();
-    for (const t of s.body.transitions) {
+    let afters = 0;
+    for (const t of body.transitions) {
       const to = stateIndex.get(t.target);
       if (to === undefined) sink.add('NAME001', c, t.targetPos, `${t.target} is not a state of ${c.name} (declare it with state or final)`, { state: s.name });
-      else {
+      else if (inGraph) {
         local.edges.push({ from, to, transition: t });
         (local.succ[from] as number[]).push(to);
       }
       if (t.kind === 'after') {
-        if (s.hasAfter) sink.add('FSM006', c, t.pos, `state ${s.name} has two after transitions`, { state: s.name });
-        else {
+        if (++afters > 1) sink.add('FSM006', c, t.pos, `state ${s.name} has two after transitions`, { state: s.name });
+        // Every deadline is checked; the first after of a state in the graph sets its deadline.
+        const d = deadlineOf(t, local, sink, s.name);
+        if (inGraph && d === null) local.deadlinesTyped = false;
+        if (inGraph && afters === 1) {
           s.hasAfter = true;
-          const d = deadlineOf(t, local, sink, s.name);
           s.deadline = d;
           s.deadlineTyped = d !== null;
-          if (d === null) local.deadlinesTyped = false;
         }
         typer.effects(t.effects, t, null, { where: 'effect', args: null, settled: new Set(), state: s.name });
         continue;
@@ -589,6 +611,7 @@ class Typer {
   private call(e: Expr & { kind: 'call' }, ctx: Ctx): ValueType {
     if (UNCOMMITTED.includes(e.fn)) {
       this.add('GRD001', e.pos, `${e.fn}(..) reads what is not committed; a contract sees only the committed chain`, ctx);
+      for (const a of e.args) this.type(a, ctx);
       return 'error';
     }
     if (TEMPORAL.includes(e.fn)) {
@@ -599,6 +622,7 @@ class Typer {
     const want = e.fn === 'settled' ? 'ref' : 'party';
     if (e.args.length !== 1) {
       this.add('TYPE001', e.pos, `${e.fn} takes one ${want}, not ${e.args.length} arguments`, ctx);
+      for (const a of e.args) this.type(a, ctx);
       return 'error';
     }
     const arg = e.args[0] as Expr;
@@ -623,16 +647,25 @@ class Typer {
     }
     if ((e.op === '==' || e.op === '!=') && (e.left.kind === 'refState' || e.right.kind === 'refState')) {
       const [refSide, other] = e.left.kind === 'refState' ? [e.left, e.right] : [e.right, e.left];
+      // A bare name on the other side is read as a state of r's contract, not resolved
+      // here; anything else is an expression to type for its own findings, even when the
+      // comparison is refused (until 2026-12-01 it was never typed: review).
+      const typeOther = (): void => {
+        if (other.kind !== 'name') this.type(other, ctx);
+      };
       const rt = this.type(refSide, ctx);
-      if (rt === 'error' || typeof rt === 'string') return 'error';
-      const states = this.statesOf(rt.stateOf);
-      if (states === null) return 'error';
+      const states = rt === 'error' || typeof rt === 'string' ? null : this.statesOf(rt.stateOf);
+      if (states === null || typeof rt === 'string') {
+        typeOther();
+        return 'error';
+      }
       // Names resolve as arguments, params, parties, refs, then states (SCL.md section 2):
       // a state of r's contract shadowed by any of the others is not that state (a party
       // shadowing it was accepted and compared as the state's name: found in review, 2026-11-30).
       const shadowed = (name: string): boolean => (ctx.args?.has(name) ?? false) || this.l.params.has(name) || this.l.parties.has(name) || this.l.refs.has(name);
       if (other.kind !== 'name' || !states.has(other.name) || shadowed(other.name)) {
         this.add('TYPE001', other.pos, `${(refSide as { ref: string }).ref}.state is compared with something that is not a state of ${rt.stateOf}`, ctx);
+        typeOther();
         return 'error';
       }
       return 'bool';

@@ -266,3 +266,34 @@ test('diagnostics carry contract and state, and every rule is reported together 
   }
   assert.equal(find(r, 'GRD001').state, 'Open');
 });
+
+test('every subexpression and deadline is checked, also where an enclosing finding is already made (review, 2026-12-01)', () => {
+  const at = (r: ReturnType<typeof check>) => r.diagnostics.map((d) => `${d.line}:${d.column} ${d.ruleId}`);
+  const guard = (expr: string, base = BASE) => mutate('on seller.ship()', `on seller.ship() when ${expr}`, base);
+  // Under GRD001, and under a builtin given the wrong number of arguments.
+  assert.deepEqual(at(check(mutate('  init Open', '  require pending(eventually(price > 0))\n  init Open'))), ['5:11 GRD001', '5:19 TEMP001']);
+  assert.deepEqual(at(check(guard('pending(nope) == 0'))), ['7:27 GRD001', '7:35 NAME001']);
+  assert.deepEqual(at(check(guard('balance(seller, eventually(true)) > 0'))), ['7:27 TYPE001', '7:43 TEMP001']);
+  // The other side of an r.state comparison, whether the comparison is refused for it or for r.
+  const ref = (expr: string) => check(mutate('settled(first) and first.state == Refunded', `settled(first) and ${expr}`, REF_BASE));
+  assert.deepEqual(rules(ref('first.state == eventually(true)')), ['TEMP001', 'TYPE001']);
+  assert.deepEqual(rules(ref('nope.state == mempool()')), ['GRD001', 'NAME001']);
+  assert.deepEqual(rules(ref('first.state == other.state')), ['NAME001', 'TYPE001']);
+  assert.deepEqual(rules(ref('first.state == Nope')), ['TYPE001'], 'a bare name is read as a state of first: one finding');
+  // A second after: FSM006, and its own deadline checked.
+  const twoAfters = (d: string) => check(mutate('after window -> Refunded { pay price to buyer }', `after window -> Refunded { pay price to buyer }\n    after ${d} -> Refunded { pay price to buyer }`));
+  assert.deepEqual(rules(twoAfters('3')), ['FSM006']);
+  assert.deepEqual(rules(twoAfters('0')), ['FSM006', 'TYPE001']);
+  assert.deepEqual(rules(twoAfters('nope')), ['FSM006', 'NAME001']);
+  // The body of a final state, and a state's second body: names, deadlines, guards, effects.
+  const finalBody = check(mutate('  final Done', '  state Done { on nobody.x() when mempool() -> Nowhere { pay eventually(1) to buyer }\n    after 0 -> Refunded }\n  final Done'));
+  assert.deepEqual(rules(finalBody), ['FSM003', 'GRD001', 'NAME001', 'TEMP001', 'TYPE001']);
+  assert.deepEqual(finalBody.diagnostics.filter((d) => d.ruleId === 'NAME001').map((d) => d.column), [19, 48]); // nobody, Nowhere
+  const second = check(mutate('  final Done', '  state Shipped { on buyer.y() when future() -> Done { pay true to buyer }\n    after 1 -> Done\n    after x -> Done }\n  final Done'));
+  assert.deepEqual(rules(second), ['FSM006', 'GRD001', 'NAME001', 'TYPE001']);
+  // A second init's effects.
+  assert.deepEqual(rules(check(mutate('init Open { escrow price from buyer }', 'init Open { escrow price from buyer }\n  init Open { escrow future() from buyer }'))), ['GRD001', 'NAME001']);
+  // Bodies outside the state graph leave its rules alone: the leak of the main path is still found.
+  const leak = check(mutate('pay price to buyer', 'pay price - 1 to buyer', mutate('  final Done', '  state Shipped { after 1 -> Done { pay true to buyer } }\n  final Done')));
+  assert.deepEqual(rules(leak), ['ESC001', 'NAME001', 'TYPE001']);
+});
