@@ -233,7 +233,7 @@ function checkLocal(
     for (const extra of list.slice(1)) sink.add('NAME001', c, extra.pos, `${what} is declared twice in ${c.name}`);
   };
   once('parties', c.parties);
-  once('currency', c.currency);
+  once('currency', c.currency.map((x) => ({ pos: x.memberPos })));
   once('init', c.inits);
   for (const extra of c.horizons.slice(1)) sink.add('NAME001', c, extra.pos, `horizon is declared twice in ${c.name}`);
 
@@ -381,13 +381,15 @@ function checkLocal(
       const key = `${t.actor}.${t.action}`;
       if (actions.has(key)) sink.add('FSM006', c, t.pos, `state ${s.name} has two transitions for ${key}`, { state: s.name });
       actions.add(key);
-      if (!parties.has(t.actor)) sink.add('NAME001', c, t.actorPos, `${t.actor} is not a party of ${c.name}`, { state: s.name });
       const args = new Map<string, Param>();
       for (const a of t.args) {
         if (args.has(a.name)) sink.add('NAME001', c, a.pos, `argument ${a.name} is declared twice`, { state: s.name });
         else args.set(a.name, a);
         if (a.type.kind === 'asset') sink.add('TYPE001', c, a.pos, `argument ${a.name}: asset values can only be named by currency`, { state: s.name });
       }
+      const shadow = args.get(t.actor);
+      if (shadow !== undefined) sink.add('TYPE001', c, t.actorPos, shadowedParty(t.actor, shadow), { state: s.name });
+      else if (!parties.has(t.actor)) sink.add('NAME001', c, t.actorPos, `${t.actor} is not a party of ${c.name}`, { state: s.name });
       const ctx: Ctx = { where: 'guard', args, settled: new Set(), state: s.name };
       if (t.guard !== null) {
         for (const conjunct of conjuncts(t.guard)) {
@@ -485,6 +487,11 @@ function deadlineOf(t: Transition & { kind: 'after' }, local: Local, sink: Sink,
   return p.type.max < 1n ? null : p.type.max;
 }
 
+/** The finding for a party's name that an action argument hides. */
+function shadowedParty(name: string, argument: Param): string {
+  return `${name} is the transition's argument of type ${argument.type.kind}, not a party: a name means an action argument first, then a param, a party, a ref, a state`;
+}
+
 /** The top-level conjuncts of an expression: `a and (b and c)` gives a, b, c. */
 export function conjuncts(e: Expr): Expr[] {
   const out: Expr[] = [];
@@ -537,9 +544,15 @@ class Typer {
         this.l.effectsTyped = false;
         if (ty !== 'error') this.add('TYPE001', e.amount.pos, `the amount to ${e.kind} must be an integer, not ${describeType(ty)}`, ctx);
       }
-      if (!this.l.parties.has(e.party)) {
+      // The party is a name like any other, resolved arguments first (SCL.md section 2):
+      // an argument of the same name hides the party. Until 2026-12-01 only the parties
+      // were searched, so the effect moved the party's money where SCL.md says the name
+      // is the argument (review). This refuses deploys that were accepted: docs/contracts.md.
+      const shadow = args?.get(e.party);
+      if (shadow !== undefined || !this.l.parties.has(e.party)) {
         this.l.effectsTyped = false;
-        this.add('NAME001', e.partyPos, `${e.party} is not a party of ${this.l.c.name}`, ctx);
+        if (shadow !== undefined) this.add('TYPE001', e.partyPos, shadowedParty(e.party, shadow), ctx);
+        else this.add('NAME001', e.partyPos, `${e.party} is not a party of ${this.l.c.name}`, ctx);
         continue;
       }
       if (e.kind !== 'escrow' || t === null) continue;

@@ -8,7 +8,7 @@
  * into a function call's arguments. Recursion happens only inside expressions and is bounded by
  * EXPRESSION_NESTING_MAX, so no input can overflow the stack.
  */
-import type { BinaryOp, Builtin, Contract, Decl, Deadline, Effect, Expr, Init, Member, Param, Pos, Ref, StateBody, Transition, Type } from './ast.js';
+import type { BinaryOp, Builtin, Contract, Currency, Decl, Deadline, Effect, Expr, Init, Member, Param, Pos, Ref, StateBody, Transition, Type } from './ast.js';
 import { BUILTINS } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
 import { CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, SOURCE_BYTES_MAX, TOKENS_MAX } from './limits.js';
@@ -129,7 +129,7 @@ interface MutableContract {
   parties: Member<Decl>[];
   params: Member<Param>[];
   refs: Ref[];
-  currency: Decl[];
+  currency: Currency[];
   requires: Expr[];
   horizons: { value: bigint; pos: Pos }[];
   inits: Init[];
@@ -267,8 +267,10 @@ class Parser {
       }
       case 'currency': {
         this.next();
+        // A finding about the name points at the name, as for ref and after (until
+        // 2026-12-01 it pointed at the keyword: review); a repeated member at the keyword.
         const name = this.name('the name of an asset param');
-        c.currency.push({ name: name.name, pos: t.pos });
+        c.currency.push({ name: name.name, pos: name.pos, memberPos: t.pos });
         return;
       }
       case 'require':

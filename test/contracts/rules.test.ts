@@ -297,3 +297,28 @@ test('every subexpression and deadline is checked, also where an enclosing findi
   const leak = check(mutate('pay price to buyer', 'pay price - 1 to buyer', mutate('  final Done', '  state Shipped { after 1 -> Done { pay true to buyer } }\n  final Done')));
   assert.deepEqual(rules(leak), ['ESC001', 'NAME001', 'TYPE001']);
 });
+
+test('currency findings point at the name; a party hidden by an action argument is refused where it is used (review, 2026-12-01)', () => {
+  const notParam = find(check(mutate('  currency cur\n', '  currency money\n')), 'NAME001');
+  assert.deepEqual([notParam.line, notParam.column], [4, 12], 'at money, not at the keyword');
+  const notAsset = find(check(mutate('  currency cur\n', '  currency price\n')), 'TYPE001');
+  assert.deepEqual([notAsset.line, notAsset.column], [4, 12]);
+  const twice = find(check(mutate('  currency cur\n', '  currency cur\n  currency cur\n')), 'NAME001');
+  assert.deepEqual([twice.line, twice.column, twice.message], [5, 3, 'currency is declared twice in Sale'], 'a repeated member: at its keyword');
+  // Names resolve to action arguments first (SCL.md section 2): `to seller` below is the
+  // argument seller, an amount, not the party. This was accepted, paying the party.
+  const paid = check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(seller: amount) -> Done { pay price to seller }'));
+  assert.deepEqual(rules(paid), ['TYPE001']);
+  const d = find(paid, 'TYPE001');
+  assert.deepEqual([d.line, d.column], [11, 60]);
+  assert.match(d.message, /seller is the transition's argument of type amount, not a party/);
+  const escrowed = check(mutate('on seller.ship() -> Shipped', 'on seller.ship(buyer: int) -> Shipped { escrow 0 from buyer }'));
+  assert.deepEqual(rules(escrowed), ['TYPE001'], 'no AUTH001 as well: the name is not the party');
+  // The actor too: its arguments are in scope in the whole transition.
+  const actor = check(mutate('on seller.ship()', 'on seller.ship(seller: int)'));
+  assert.deepEqual(rules(actor), ['TYPE001']);
+  assert.deepEqual([find(actor, 'TYPE001').line, find(actor, 'TYPE001').column], [7, 8]);
+  // Near miss: an argument that hides nothing, and one that hides a param (allowed; docs/contracts.md).
+  assert.deepEqual(check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(tip: amount) -> Done { pay price to seller }')).diagnostics, []);
+  assert.deepEqual(check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(window: int) -> Done { pay price to seller }')).diagnostics, []);
+});
