@@ -39,6 +39,10 @@ export interface Ref extends Decl {
   readonly contract: string;
   readonly contractPos: Pos;
 }
+/** `currency x`: the name, where it is (`pos`), and where the member's keyword is. */
+export interface Currency extends Decl {
+  readonly memberPos: Pos;
+}
 export interface Effect {
   readonly kind: 'escrow' | 'pay';
   readonly pos: Pos;
@@ -101,7 +105,7 @@ export interface Contract {
   readonly parties: readonly Member<Decl>[];
   readonly params: readonly Member<Param>[];
   readonly refs: readonly Ref[];
-  readonly currency: readonly Decl[];
+  readonly currency: readonly Currency[];
   readonly requires: readonly Expr[];
   readonly horizons: readonly { readonly value: bigint; readonly pos: Pos }[];
   readonly inits: readonly Init[];

@@ -60,8 +60,9 @@ export function checkSources(files: readonly SourceFile[], options: CheckOptions
   const syntax: Diagnostic[] = [];
   for (const f of files) {
     const r = parseSource(f.file, f.text);
-    syntax.push(...r.diagnostics);
-    contracts.push(...r.contracts);
+    // Loops, not spreads: a spread of ~130,000 items overflows the stack (review, 2026-12-01).
+    for (const d of r.diagnostics) syntax.push(d);
+    for (const c of r.contracts) contracts.push(c);
   }
   if (syntax.length > 0) return { diagnostics: syntax, contracts: [], summaries: new Map(), errors: syntax.length, warnings: 0 };
   return checkContracts(contracts, options, external);
@@ -113,7 +114,8 @@ class Sink {
   full(rule: RuleId, c: Contract): boolean {
     return (this.counts.get(`${c.file}\u0000${c.name}\u0000${rule}`) ?? 0) >= DIAGNOSTICS_PER_RULE_MAX;
   }
-  add(rule: RuleId, c: Contract, pos: Pos, message: string, extra: { state?: string; trace?: readonly string[]; figure?: Figure } = {}): void {
+  /** `traceElided`: the trace is already cut by `elideBy` (so it is not cut again). */
+  add(rule: RuleId, c: Contract, pos: Pos, message: string, extra: { state?: string; trace?: readonly string[]; traceElided?: boolean; figure?: Figure } = {}): void {
     const key = `${c.file}\u0000${c.name}\u0000${rule}`;
     const n = (this.counts.get(key) ?? 0) + 1;
     this.counts.set(key, n);
@@ -127,16 +129,28 @@ class Sink {
       column: pos.column,
       contract: c.name,
       ...(extra.state !== undefined ? { state: extra.state } : {}),
-      ...(extra.trace !== undefined ? { trace: elide(extra.trace) } : {}),
+      ...(extra.trace !== undefined ? { trace: extra.traceElided === true ? [...extra.trace] : elide(extra.trace) } : {}),
       ...(extra.figure !== undefined ? { figure: extra.figure } : {}),
     });
   }
 }
 
 function elide(trace: readonly string[]): string[] {
-  if (trace.length <= TRACE_STATES_MAX) return [...trace];
+  return elideBy(trace.length, (j) => trace[j] as string);
+}
+
+/** A trace of `length` names, the j-th given by `at`, cut in the middle past TRACE_STATES_MAX, without building the whole list. */
+function elideBy(length: number, at: (j: number) => string): string[] {
+  const out: string[] = [];
+  if (length <= TRACE_STATES_MAX) {
+    for (let j = 0; j < length; j++) out.push(at(j));
+    return out;
+  }
   const half = TRACE_STATES_MAX / 2;
-  return [...trace.slice(0, half), `... ${trace.length - TRACE_STATES_MAX} more ...`, ...trace.slice(trace.length - half)];
+  for (let j = 0; j < half; j++) out.push(at(j));
+  out.push(`... ${length - TRACE_STATES_MAX} more ...`);
+  for (let j = length - half; j < length; j++) out.push(at(j));
+  return out;
 }
 
 /** Checks parsed contracts as one unit, with `external` contracts available to refs. */
@@ -153,11 +167,20 @@ export function checkContracts(contracts: readonly Contract[], options: CheckOpt
       unique.push(c);
     }
   }
+  // Each contract's state names are built once per check, on first use: built per
+  // `r.state == X` comparison, thousands of comparisons against a 16k-state contract on
+  // the chain cost ~1e8 set insertions on every validator, for a deploy that fails
+  // anyway (found in review, 2026-12-01).
+  const stateSets = new Map<string, ReadonlySet<string> | null>();
   const statesOf = (name: string): ReadonlySet<string> | null => {
-    const c = byName.get(name);
-    if (c !== undefined) return stateNames(c);
-    const e = external.get(name);
-    return e === undefined ? null : new Set(e.states);
+    let set = stateSets.get(name);
+    if (set === undefined) {
+      const c = byName.get(name);
+      const e = c === undefined ? external.get(name) : undefined;
+      set = c !== undefined ? stateNames(c) : e === undefined ? null : new Set(e.states);
+      stateSets.set(name, set);
+    }
+    return set;
   };
   const locals = new Map<Contract, Local>();
   for (const c of contracts) locals.set(c, checkLocal(c, sink, statesOf, byName, external));
@@ -210,7 +233,7 @@ function checkLocal(
     for (const extra of list.slice(1)) sink.add('NAME001', c, extra.pos, `${what} is declared twice in ${c.name}`);
   };
   once('parties', c.parties);
-  once('currency', c.currency);
+  once('currency', c.currency.map((x) => ({ pos: x.memberPos })));
   once('init', c.inits);
   for (const extra of c.horizons.slice(1)) sink.add('NAME001', c, extra.pos, `horizon is declared twice in ${c.name}`);
 
@@ -270,11 +293,14 @@ function checkLocal(
       finalSeen.add(d.name);
     }
   }
+  const repeated: StateBody[] = [];
   for (const s of c.states) {
     const i = addState(s.name, s.pos);
     const info = states[i] as StateInfo;
-    if (info.body !== null) sink.add('NAME001', c, s.pos, `state ${s.name} is declared twice`, { state: s.name });
-    else states[i] = { ...info, pos: s.pos, body: s };
+    if (info.body !== null) {
+      sink.add('NAME001', c, s.pos, `state ${s.name} is declared twice`, { state: s.name });
+      repeated.push(s);
+    } else states[i] = { ...info, pos: s.pos, body: s };
   }
   for (const m of c.finals) for (const d of m.items) addState(d.name, d.pos);
   for (const name of finalSeen) (states[stateIndex.get(name) as number] as StateInfo).final = true;
@@ -309,26 +335,45 @@ function checkLocal(
   for (const r of c.requires) typer.expectBool(r, { where: 'require', args: null, settled: new Set(), state: null }, 'a require');
   if (init0 !== undefined) typer.effects(init0.effects, null, null, { where: 'effect', args: null, settled: new Set(), state: init0.state });
 
-  // Transitions.
+  // Transitions. Bodies outside the state graph (a final state's, a state's second) are
+  // checked for their own findings too, without entering the graph or the facts the
+  // graph rules need (SCL.md section 5: every rule but SYN001 is reported together; until
+  // 2026-12-01 their names, guards, effects and deadlines were not looked at: review).
+  const outsideGraph = (check: () => void): void => {
+    const effectsTyped = local.effectsTyped;
+    check();
+    local.effectsTyped = effectsTyped;
+  };
+  for (const extra of c.inits.slice(1)) outsideGraph(() => typer.effects(extra.effects, null, null, { where: 'effect', args: null, settled: new Set(), state: extra.state }));
   for (const s of states) {
-    if (s.body === null || s.final) continue;
+    if (s.body === null) continue;
+    if (s.final) {
+      const body = s.body;
+      outsideGraph(() => transitions(s, body, false));
+    } else transitions(s, s.body, true);
+  }
+  for (const body of repeated) outsideGraph(() => transitions(states[stateIndex.get(body.name) as number] as StateInfo, body, false));
+
+  function transitions(s: StateInfo, body: StateBody, inGraph: boolean): void {
     const from = stateIndex.get(s.name) as number;
     const actions = new Set<string>();
-    for (const t of s.body.transitions) {
+    let afters = 0;
+    for (const t of body.transitions) {
       const to = stateIndex.get(t.target);
       if (to === undefined) sink.add('NAME001', c, t.targetPos, `${t.target} is not a state of ${c.name} (declare it with state or final)`, { state: s.name });
-      else {
+      else if (inGraph) {
         local.edges.push({ from, to, transition: t });
         (local.succ[from] as number[]).push(to);
       }
       if (t.kind === 'after') {
-        if (s.hasAfter) sink.add('FSM006', c, t.pos, `state ${s.name} has two after transitions`, { state: s.name });
-        else {
+        if (++afters > 1) sink.add('FSM006', c, t.pos, `state ${s.name} has two after transitions`, { state: s.name });
+        // Every deadline is checked; the first after of a state in the graph sets its deadline.
+        const d = deadlineOf(t, local, sink, s.name);
+        if (inGraph && d === null) local.deadlinesTyped = false;
+        if (inGraph && afters === 1) {
           s.hasAfter = true;
-          const d = deadlineOf(t, local, sink, s.name);
           s.deadline = d;
           s.deadlineTyped = d !== null;
-          if (d === null) local.deadlinesTyped = false;
         }
         typer.effects(t.effects, t, null, { where: 'effect', args: null, settled: new Set(), state: s.name });
         continue;
@@ -336,13 +381,15 @@ function checkLocal(
       const key = `${t.actor}.${t.action}`;
       if (actions.has(key)) sink.add('FSM006', c, t.pos, `state ${s.name} has two transitions for ${key}`, { state: s.name });
       actions.add(key);
-      if (!parties.has(t.actor)) sink.add('NAME001', c, t.actorPos, `${t.actor} is not a party of ${c.name}`, { state: s.name });
       const args = new Map<string, Param>();
       for (const a of t.args) {
         if (args.has(a.name)) sink.add('NAME001', c, a.pos, `argument ${a.name} is declared twice`, { state: s.name });
         else args.set(a.name, a);
         if (a.type.kind === 'asset') sink.add('TYPE001', c, a.pos, `argument ${a.name}: asset values can only be named by currency`, { state: s.name });
       }
+      const shadow = args.get(t.actor);
+      if (shadow !== undefined) sink.add('TYPE001', c, t.actorPos, shadowedParty(t.actor, shadow), { state: s.name });
+      else if (!parties.has(t.actor)) sink.add('NAME001', c, t.actorPos, `${t.actor} is not a party of ${c.name}`, { state: s.name });
       const ctx: Ctx = { where: 'guard', args, settled: new Set(), state: s.name };
       if (t.guard !== null) {
         for (const conjunct of conjuncts(t.guard)) {
@@ -381,8 +428,8 @@ function checkLocal(
     const cycle = cycleThrough(local.succ, comp, v);
     const last = cycle[cycle.length - 2] as number;
     const edge = firstEdge.get(last * states.length + v) as Edge;
-    const names = cycle.map((i) => (states[i] as StateInfo).name);
-    sink.add('FSM001', c, edge.transition.pos, `the state graph has a cycle: ${names.join(' -> ')}`, { state: (states[last] as StateInfo).name, trace: names });
+    const names = elideBy(cycle.length, (j) => (states[cycle[j] as number] as StateInfo).name);
+    sink.add('FSM001', c, edge.transition.pos, `the state graph has a cycle: ${names.join(' -> ')}`, { state: (states[last] as StateInfo).name, trace: names, traceElided: true });
   }
 
   // Unreachable states (FSM007).
@@ -440,6 +487,11 @@ function deadlineOf(t: Transition & { kind: 'after' }, local: Local, sink: Sink,
   return p.type.max < 1n ? null : p.type.max;
 }
 
+/** The finding for a party's name that an action argument hides. */
+function shadowedParty(name: string, argument: Param): string {
+  return `${name} is the transition's argument of type ${argument.type.kind}, not a party: a name means an action argument first, then a param, a party, a ref, a state`;
+}
+
 /** The top-level conjuncts of an expression: `a and (b and c)` gives a, b, c. */
 export function conjuncts(e: Expr): Expr[] {
   const out: Expr[] = [];
@@ -492,9 +544,15 @@ class Typer {
         this.l.effectsTyped = false;
         if (ty !== 'error') this.add('TYPE001', e.amount.pos, `the amount to ${e.kind} must be an integer, not ${describeType(ty)}`, ctx);
       }
-      if (!this.l.parties.has(e.party)) {
+      // The party is a name like any other, resolved arguments first (SCL.md section 2):
+      // an argument of the same name hides the party. Until 2026-12-01 only the parties
+      // were searched, so the effect moved the party's money where SCL.md says the name
+      // is the argument (review). This refuses deploys that were accepted: docs/contracts.md.
+      const shadow = args?.get(e.party);
+      if (shadow !== undefined || !this.l.parties.has(e.party)) {
         this.l.effectsTyped = false;
-        this.add('NAME001', e.partyPos, `${e.party} is not a party of ${this.l.c.name}`, ctx);
+        if (shadow !== undefined) this.add('TYPE001', e.partyPos, shadowedParty(e.party, shadow), ctx);
+        else this.add('NAME001', e.partyPos, `${e.party} is not a party of ${this.l.c.name}`, ctx);
         continue;
       }
       if (e.kind !== 'escrow' || t === null) continue;
@@ -566,6 +624,7 @@ class Typer {
   private call(e: Expr & { kind: 'call' }, ctx: Ctx): ValueType {
     if (UNCOMMITTED.includes(e.fn)) {
       this.add('GRD001', e.pos, `${e.fn}(..) reads what is not committed; a contract sees only the committed chain`, ctx);
+      for (const a of e.args) this.type(a, ctx);
       return 'error';
     }
     if (TEMPORAL.includes(e.fn)) {
@@ -576,6 +635,7 @@ class Typer {
     const want = e.fn === 'settled' ? 'ref' : 'party';
     if (e.args.length !== 1) {
       this.add('TYPE001', e.pos, `${e.fn} takes one ${want}, not ${e.args.length} arguments`, ctx);
+      for (const a of e.args) this.type(a, ctx);
       return 'error';
     }
     const arg = e.args[0] as Expr;
@@ -600,16 +660,25 @@ class Typer {
     }
     if ((e.op === '==' || e.op === '!=') && (e.left.kind === 'refState' || e.right.kind === 'refState')) {
       const [refSide, other] = e.left.kind === 'refState' ? [e.left, e.right] : [e.right, e.left];
+      // A bare name on the other side is read as a state of r's contract, not resolved
+      // here; anything else is an expression to type for its own findings, even when the
+      // comparison is refused (until 2026-12-01 it was never typed: review).
+      const typeOther = (): void => {
+        if (other.kind !== 'name') this.type(other, ctx);
+      };
       const rt = this.type(refSide, ctx);
-      if (rt === 'error' || typeof rt === 'string') return 'error';
-      const states = this.statesOf(rt.stateOf);
-      if (states === null) return 'error';
+      const states = rt === 'error' || typeof rt === 'string' ? null : this.statesOf(rt.stateOf);
+      if (states === null || typeof rt === 'string') {
+        typeOther();
+        return 'error';
+      }
       // Names resolve as arguments, params, parties, refs, then states (SCL.md section 2):
       // a state of r's contract shadowed by any of the others is not that state (a party
       // shadowing it was accepted and compared as the state's name: found in review, 2026-11-30).
       const shadowed = (name: string): boolean => (ctx.args?.has(name) ?? false) || this.l.params.has(name) || this.l.parties.has(name) || this.l.refs.has(name);
       if (other.kind !== 'name' || !states.has(other.name) || shadowed(other.name)) {
         this.add('TYPE001', other.pos, `${(refSide as { ref: string }).ref}.state is compared with something that is not a state of ${rt.stateOf}`, ctx);
+        typeOther();
         return 'error';
       }
       return 'bool';
@@ -784,9 +853,11 @@ function escrowConservationWithin(l: Local, sink: Sink, typer: Typer): void {
       const names = [(l.states[init] as StateInfo).name, ...edges.map((ei) => (l.states[(l.edges[ei] as Edge).to] as StateInfo).name)];
       const last = edges.length === 0 ? null : (l.edges[edges[edges.length - 1] as number] as Edge);
       const pos = last === null ? (c.inits[0] as { pos: Pos }).pos : last.transition.pos;
-      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${names.join(' -> ')}: escrowed minus paid is ${readableAmount(P.format(remainder), typer.quotientText)}, not 0`, {
+      const shown = elide(names);
+      sink.add('ESC001', c, pos, `escrow is not conserved on the path ${shown.join(' -> ')}: escrowed minus paid is ${readableAmount(P.format(remainder), typer.quotientText)}, not 0`, {
         state: last === null ? names[0] : (l.states[last.from] as StateInfo).name,
-        trace: names,
+        trace: shown,
+        traceElided: true,
       });
     };
     const queue = [init];
@@ -894,7 +965,7 @@ function xref003(l: Local, sink: Sink, lifetimeByName: (name: string) => bigint 
           }
         } else if (e.kind === 'binary') stack.push(e.left, e.right);
         else if (e.kind === 'unary') stack.push(e.operand);
-        else if (e.kind === 'call') stack.push(...e.args);
+        else if (e.kind === 'call') for (const a of e.args) stack.push(a);
       }
     }
   }
@@ -913,12 +984,37 @@ function crossContract(
   const succ = unique.map((c) => c.refs.map((r) => index.get(r.contract)).filter((i): i is number => i !== undefined));
   const comp = components(succ);
   const cyc = onCycle(succ, comp);
+  // Ref cycles: one shortest cycle per strongly connected component, searched once, and
+  // every contract of the component reported with it (starting from the contract when it
+  // lies on it), the message cut like the trace. A search and a whole-cycle message per
+  // contract made a ring of n contracts cost n^2 time and memory (review, 2026-12-01).
+  const members = new Map<number, number[]>();
   for (let i = 0; i < unique.length; i++) {
     if (cyc[i] === 0) continue;
-    const c = unique[i] as Contract;
-    const cycle = cycleThrough(succ, comp, i).map((j) => (unique[j] as Contract).name);
-    const ref = c.refs.find((r) => r.contract === cycle[1]) as Ref;
-    sink.add('XREF001', c, ref.pos, `contracts refer to each other in a cycle: ${cycle.join(' -> ')}`, { trace: cycle });
+    const list = members.get(comp[i] as number);
+    if (list === undefined) members.set(comp[i] as number, [i]);
+    else list.push(i);
+  }
+  const nameOf = (j: number): string => (unique[j] as Contract).name;
+  for (const list of members.values()) {
+    const cycle = cycleThrough(succ, comp, list[0] as number); // first and last: the component's first contract
+    const length = cycle.length - 1;
+    const position = new Map<number, number>();
+    for (let k = 0; k < length; k++) position.set(cycle[k] as number, k);
+    for (const i of list) {
+      const c = unique[i] as Contract;
+      const k = position.get(i);
+      if (k !== undefined) {
+        const trace = elideBy(length + 1, (j) => nameOf(cycle[(k + j) % length] as number));
+        const next = nameOf(cycle[k + 1] as number);
+        const ref = c.refs.find((r) => r.contract === next) as Ref;
+        sink.add('XREF001', c, ref.pos, `contracts refer to each other in a cycle: ${trace.join(' -> ')}`, { trace, traceElided: true });
+      } else {
+        const ref = c.refs.find((r) => comp[index.get(r.contract) ?? -1] === comp[i]) as Ref;
+        const trace = elideBy(length + 1, (j) => nameOf(cycle[j % length] as number));
+        sink.add('XREF001', c, ref.pos, `ref ${ref.name} leads into a cycle among contracts that leads back to ${c.name}: ${trace.join(' -> ')}`, { trace, traceElided: true });
+      }
+    }
   }
   const depth = new Map<string, number>();
   const paths = new Map<string, bigint>();

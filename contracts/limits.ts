@@ -16,6 +16,14 @@ export const IDENTIFIER_CHARS_MAX = 128;
 export const INTEGER_DIGITS_MAX = 100;
 /** Nesting of expressions (parentheses, unary operators, calls): bounds parser recursion. */
 export const EXPRESSION_NESTING_MAX = 64;
+/**
+ * Arguments of one builtin call. Each builtin takes one; without a bound, a call of a
+ * million arguments (a 4 MB file allows that many) overflowed the stack where the arguments
+ * were spread into a function call, a RangeError instead of a diagnostic (review, 2026-12-01).
+ */
+export const CALL_ARGUMENTS_MAX = 64;
+/** Contracts in one source file (a deploy takes at most 16; an empty contract is 4 tokens, so TOKENS_MAX alone allowed 250,000). */
+export const CONTRACTS_PER_FILE_MAX = 4_096;
 /** Depth of one expression tree (a chain `a + b + c` is one level per operator): bounds every walker. */
 export const EXPRESSION_DEPTH_MAX = 1_000;
 /** Diagnostics listed per rule and contract; the last one listed says that further findings of its rule are not listed, and the summary counts the listed ones. */
@@ -50,6 +58,8 @@ export const MAX_HORIZON_DEFAULT = 1_000_000;
 function checkLimits(): void {
   assert.ok(EXPRESSION_NESTING_MAX * 16 < 10_000, 'parser recursion stays far below the stack');
   assert.ok(PATH_COUNT_CAP > BigInt(Number.MAX_SAFE_INTEGER));
+  assert.ok(CALL_ARGUMENTS_MAX >= 1 && CALL_ARGUMENTS_MAX * 4 < TOKENS_MAX, 'every builtin takes one argument; a longer call is refused before the token limit');
+  assert.ok(CONTRACTS_PER_FILE_MAX >= 16 && CONTRACTS_PER_FILE_MAX * 4 < TOKENS_MAX, 'a deploy of 16 contracts fits; the bound bites before the token limit');
   assert.ok(INTEGER_DIGITS_MAX * 4 < VALUE_BITS_MAX);
   assert.ok(POLY_COEFFICIENT_BITS_MAX >= 2 * VALUE_BITS_MAX, 'a product of two runtime values has a coefficient that fits');
 }

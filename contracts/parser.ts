@@ -3,14 +3,15 @@
  * SYN001 diagnostic out. A file that does not parse gets exactly one diagnostic, at the
  * first token the grammar cannot accept, saying what was expected.
  *
- * Bounded: source bytes, tokens, identifier length, integer digits and expression nesting
- * all have limits (limits.ts). Recursion happens only inside expressions and is bounded by
+ * Bounded: source bytes, tokens, contracts, identifier length, integer digits, call
+ * arguments and expression nesting all have limits (limits.ts); lists are never spread
+ * into a function call's arguments. Recursion happens only inside expressions and is bounded by
  * EXPRESSION_NESTING_MAX, so no input can overflow the stack.
  */
-import type { BinaryOp, Builtin, Contract, Decl, Deadline, Effect, Expr, Init, Member, Param, Pos, Ref, StateBody, Transition, Type } from './ast.js';
+import type { BinaryOp, Builtin, Contract, Currency, Decl, Deadline, Effect, Expr, Init, Member, Param, Pos, Ref, StateBody, Transition, Type } from './ast.js';
 import { BUILTINS } from './ast.js';
 import type { Diagnostic } from './diagnostic.js';
-import { EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, SOURCE_BYTES_MAX, TOKENS_MAX } from './limits.js';
+import { CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, SOURCE_BYTES_MAX, TOKENS_MAX } from './limits.js';
 
 export const KEYWORDS: ReadonlySet<string> = new Set(
   (
@@ -128,7 +129,7 @@ interface MutableContract {
   parties: Member<Decl>[];
   params: Member<Param>[];
   refs: Ref[];
-  currency: Decl[];
+  currency: Currency[];
   requires: Expr[];
   horizons: { value: bigint; pos: Pos }[];
   inits: Init[];
@@ -150,7 +151,7 @@ class Parser {
     return this.parenthesized.get(e) ?? e.pos;
   }
   /** Builds a node one level above its children, refusing trees deeper than the bound. */
-  private node(e: Expr, ...children: Expr[]): Expr {
+  private node(e: Expr, children: readonly Expr[]): Expr {
     let d = 0;
     for (const c of children) d = Math.max(d, this.treeDepth.get(c) ?? 1);
     if (d + 1 > EXPRESSION_DEPTH_MAX) throw new SyntaxFailure(e.pos, `expression of more than ${EXPRESSION_DEPTH_MAX} nested operations`);
@@ -205,8 +206,10 @@ class Parser {
 
   file_(): Contract[] {
     const out: Contract[] = [];
-    do out.push(this.contract());
-    while (this.peek().kind !== 'eof');
+    do {
+      if (out.length >= CONTRACTS_PER_FILE_MAX) throw new SyntaxFailure(this.peek().pos, `more than ${CONTRACTS_PER_FILE_MAX} contracts in one file`);
+      out.push(this.contract());
+    } while (this.peek().kind !== 'eof');
     return out;
   }
 
@@ -264,8 +267,10 @@ class Parser {
       }
       case 'currency': {
         this.next();
+        // A finding about the name points at the name, as for ref and after (until
+        // 2026-12-01 it pointed at the keyword: review); a repeated member at the keyword.
         const name = this.name('the name of an asset param');
-        c.currency.push({ name: name.name, pos: t.pos });
+        c.currency.push({ name: name.name, pos: name.pos, memberPos: t.pos });
         return;
       }
       case 'require':
@@ -410,7 +415,7 @@ class Parser {
       this.next();
       {
         const right = this.and();
-        left = this.node({ kind: 'binary', op: 'or', left, right, pos: this.startOf(left) }, left, right);
+        left = this.node({ kind: 'binary', op: 'or', left, right, pos: this.startOf(left) }, [left, right]);
       }
     }
     this.depth--;
@@ -422,7 +427,7 @@ class Parser {
       this.next();
       {
         const right = this.not();
-        left = this.node({ kind: 'binary', op: 'and', left, right, pos: this.startOf(left) }, left, right);
+        left = this.node({ kind: 'binary', op: 'and', left, right, pos: this.startOf(left) }, [left, right]);
       }
     }
     return left;
@@ -435,7 +440,7 @@ class Parser {
       if (nots.length > EXPRESSION_NESTING_MAX) throw new SyntaxFailure(this.peek().pos, `expression nested deeper than ${EXPRESSION_NESTING_MAX} levels`);
     }
     let e = this.until();
-    for (let i = nots.length - 1; i >= 0; i--) e = this.node({ kind: 'unary', op: 'not', operand: e, pos: nots[i] as Pos }, e);
+    for (let i = nots.length - 1; i >= 0; i--) e = this.node({ kind: 'unary', op: 'not', operand: e, pos: nots[i] as Pos }, [e]);
     return e;
   }
   private until(): Expr {
@@ -443,7 +448,7 @@ class Parser {
     if (!this.isKeyword('until')) return left;
     this.next();
     const right = this.cmp();
-    return this.node({ kind: 'binary', op: 'until', left, right, pos: this.startOf(left) }, left, right);
+    return this.node({ kind: 'binary', op: 'until', left, right, pos: this.startOf(left) }, [left, right]);
   }
   private cmp(): Expr {
     const left = this.sum();
@@ -451,14 +456,14 @@ class Parser {
     if (t.kind !== 'punct' || !CMP_OPS.has(t.text)) return left;
     this.next();
     const right = this.sum();
-    return this.node({ kind: 'binary', op: t.text as BinaryOp, left, right, pos: this.startOf(left) }, left, right);
+    return this.node({ kind: 'binary', op: t.text as BinaryOp, left, right, pos: this.startOf(left) }, [left, right]);
   }
   private sum(): Expr {
     let left = this.prod();
     while (this.isPunct('+') || this.isPunct('-')) {
       const op = this.next().text as BinaryOp;
       const right = this.prod();
-      left = this.node({ kind: 'binary', op, left, right, pos: this.startOf(left) }, left, right);
+      left = this.node({ kind: 'binary', op, left, right, pos: this.startOf(left) }, [left, right]);
     }
     return left;
   }
@@ -467,7 +472,7 @@ class Parser {
     while (this.isPunct('*') || this.isPunct('/')) {
       const op = this.next().text as BinaryOp;
       const right = this.unary();
-      left = this.node({ kind: 'binary', op, left, right, pos: this.startOf(left) }, left, right);
+      left = this.node({ kind: 'binary', op, left, right, pos: this.startOf(left) }, [left, right]);
     }
     return left;
   }
@@ -478,7 +483,7 @@ class Parser {
       if (minus.length > EXPRESSION_NESTING_MAX) throw new SyntaxFailure(this.peek().pos, `expression nested deeper than ${EXPRESSION_NESTING_MAX} levels`);
     }
     let e = this.atom();
-    for (let i = minus.length - 1; i >= 0; i--) e = this.node({ kind: 'unary', op: '-', operand: e, pos: minus[i] as Pos }, e);
+    for (let i = minus.length - 1; i >= 0; i--) e = this.node({ kind: 'unary', op: '-', operand: e, pos: minus[i] as Pos }, [e]);
     return e;
   }
   private atom(): Expr {
@@ -511,11 +516,12 @@ class Parser {
           args.push(this.expr());
           while (this.isPunct(',')) {
             this.next();
+            if (args.length >= CALL_ARGUMENTS_MAX) throw new SyntaxFailure(this.peek().pos, `more than ${CALL_ARGUMENTS_MAX} arguments in one call`);
             args.push(this.expr());
           }
         }
         this.punct(')');
-        return this.node({ kind: 'call', fn: t.text as Builtin, args, pos: t.pos }, ...args);
+        return this.node({ kind: 'call', fn: t.text as Builtin, args, pos: t.pos }, args);
       }
     }
     if (t.kind === 'ident') {
@@ -569,16 +575,4 @@ export function parseSource(file: string, source: string | Uint8Array): ParseRes
     if (error instanceof SyntaxFailure) return syn(error.pos, error.message);
     throw error;
   }
-}
-
-/** The source line holding `line` (1-based), for carets in text output. */
-export function sourceLine(text: string, line: number): string {
-  let start = 0;
-  for (let l = 1; l < line; l++) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) return '';
-    start = nl + 1;
-  }
-  const end = text.indexOf('\n', start);
-  return text.slice(start, end < 0 ? text.length : end).replace(/\r$/, '');
 }

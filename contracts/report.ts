@@ -3,7 +3,6 @@
  * SARIF 2.1.0 for code-scanning tools. Pure: diagnostics and sources in, a string out.
  */
 import { RULES, severityOf, type Diagnostic, type RuleId } from './diagnostic.js';
-import { sourceLine } from './parser.js';
 
 export interface LintSummary {
   readonly files: number;
@@ -21,18 +20,48 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** Characters of a source line shown above a caret. */
+const SHOWN_LINE_CHARS_MAX = 200;
+
+/**
+ * The lines of a source text, indexed once: finding a diagnostic's line by scanning the
+ * text from its start made the text output cost diagnostics × file size (a 4 MB file has
+ * room for millions of diagnostics; review, 2026-12-01).
+ */
+export class SourceLines {
+  /** Offset of the first character of each line. */
+  private readonly starts: number[] = [0];
+  constructor(private readonly text: string) {
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.starts.push(at + 1);
+  }
+  /** Line `line` (1-based) without its line break, cut at `charsMax`; '' past the last line. */
+  line(line: number, charsMax: number): string {
+    const start = this.starts[line - 1];
+    if (start === undefined) return '';
+    const next = this.starts[line];
+    let end = next === undefined ? this.text.length : next - 1;
+    if (end > start && this.text.charCodeAt(end - 1) === 13) end--;
+    return this.text.slice(start, Math.min(end, start + charsMax));
+  }
+}
+
 /**
  * Text: `FILE:LINE:COL: error|warning RULE message`, the source line with a caret, then
  * the trace and figure when there are, and a summary line last.
  */
 export function formatText(report: LintReport, sources: ReadonlyMap<string, string>): string {
   let out = '';
+  const indexed = new Map<string, SourceLines | null>();
   for (const d of report.diagnostics) {
     out += `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.ruleId} ${d.message}\n`;
-    const text = sources.get(d.file);
-    const line = text === undefined ? '' : sourceLine(text, d.line);
-    if (line !== '') {
-      const shown = line.length > 200 ? line.slice(0, 200) : line;
+    let lines = indexed.get(d.file);
+    if (lines === undefined) {
+      const text = sources.get(d.file);
+      lines = text === undefined ? null : new SourceLines(text);
+      indexed.set(d.file, lines);
+    }
+    const shown = lines === null ? '' : lines.line(d.line, SHOWN_LINE_CHARS_MAX);
+    if (shown !== '') {
       const pad = shown.slice(0, Math.max(0, d.column - 1)).replace(/[^\t]/g, ' ');
       out += `  ${shown}\n  ${pad}^\n`;
     }

@@ -84,6 +84,56 @@ export function decodeTemplate(bytes: Uint8Array): Template {
   return value;
 }
 
+/**
+ * What the checker needs of a deployed contract (a ref of a deploy, or a name it takes),
+ * read from the stored template without decoding its source text, and its state and
+ * final names only when first asked for. A deploy may name 256 contracts on the chain
+ * (16 contracts of 16 refs); decoded in full, each costs its source and every state name,
+ * up to ~15 MB of decoding per transaction, though the checker reads the state names only
+ * of a contract whose `r.state` a guard compares (found in review, 2026-12-01). The stored
+ * encoding is unchanged: the lists are stepped over by their length prefixes.
+ */
+export function decodeTemplateSummary(bytes: Uint8Array): ContractSummary {
+  const r = new Reader(bytes, CONTRACT_SOURCE_BYTES_MAX * 8, 'template');
+  r.fixed(PUBLIC_KEY_BYTES, 'deployer');
+  r.u64('height');
+  const name = r.str(CONTRACT_NAME_BYTES_MAX, 'name');
+  const skipList = (field: string): number => {
+    const at = r.offset;
+    const n = r.count(STATES_MAX, 4, field);
+    for (let i = 0; i < n; i++) r.bytesField(CONTRACT_NAME_BYTES_MAX, `${field}[${i}]`);
+    return at;
+  };
+  const statesAt = skipList('states');
+  const finalsAt = skipList('finals');
+  const lifetime = r.u64n('lifetime');
+  const paths = r.u64n('paths');
+  const depth = r.u32('depth');
+  r.bytesField(CONTRACT_SOURCE_BYTES_MAX, 'text');
+  r.end();
+  const listAt = (at: number, field: string): string[] => {
+    const lr = new Reader(bytes.subarray(at), CONTRACT_SOURCE_BYTES_MAX * 8, 'template');
+    const n = lr.count(STATES_MAX, 4, field);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(lr.str(CONTRACT_NAME_BYTES_MAX, `${field}[${i}]`));
+    return out;
+  };
+  let states: string[] | null = null;
+  let finals: string[] | null = null;
+  return {
+    name,
+    get states() {
+      return (states ??= listAt(statesAt, 'states'));
+    },
+    get finals() {
+      return (finals ??= listAt(finalsAt, 'finals'));
+    },
+    lifetime,
+    paths,
+    depth,
+  };
+}
+
 const STATUS = ['active', 'final', 'frozen'] as const;
 
 export interface StoredInstance extends Instance {
@@ -255,11 +305,13 @@ function deploy(state: Overlay, tx: Tx, p: Payload & { type: 'deploy' }, height:
       if (n > max) refuse('CONTRACT_REJECTED', `contract ${c.name} declares ${n} ${what}; a create transaction binds at most ${max}`);
     }
   }
+  // Summaries only (decodeTemplateSummary): no source text, state names on demand.
   const external = new Map<string, ContractSummary>();
   for (const c of parsed.contracts) {
     for (const name of [c.name, ...c.refs.map((r) => r.contract)]) {
-      const t = external.has(name) ? undefined : contractTemplate(state, name);
-      if (t !== undefined) external.set(name, t);
+      if (external.has(name)) continue;
+      const raw = state.get(contractKeys.template(name));
+      if (raw !== undefined) external.set(name, decodeTemplateSummary(raw));
     }
   }
   const result = checkContracts(parsed.contracts, DEFAULT_OPTIONS, external);

@@ -3,8 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseSource } from '../../contracts/parser.js';
-import { AMOUNT_TEXT_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX } from '../../contracts/limits.js';
-import { readableAmount } from '../../contracts/checker.js';
+import { AMOUNT_TEXT_MAX, CALL_ARGUMENTS_MAX, CONTRACTS_PER_FILE_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_NESTING_MAX, IDENTIFIER_CHARS_MAX, INTEGER_DIGITS_MAX, POLY_COEFFICIENT_BITS_MAX, SOURCE_BYTES_MAX, TRACE_STATES_MAX } from '../../contracts/limits.js';
+import { checkContracts, DEFAULT_OPTIONS, readableAmount, type ContractSummary } from '../../contracts/checker.js';
+import type { Contract } from '../../contracts/ast.js';
+import { formatText, SourceLines } from '../../contracts/report.js';
 import { compile, create } from '../../contracts/interpreter.js';
 import { BASE, check, find, mutate, rules } from './support.js';
 
@@ -200,4 +202,104 @@ test('escrow conservation work is bounded on a hostile state graph', () => {
   // the polynomial arithmetic's own budget, which the walk's additions also spend.
   assert.match(find(r, 'ESC001').message, /cannot be proved: (more than 20000000 term operations|the amounts take too much work)/);
   assert.ok(ms < 30_000, `${ms} ms`);
+});
+
+/** A contract whose one state reads `r.state == S1` `n` times, r being a ref to `target`. */
+function comparisons(target: string, n: number): string {
+  const guard = ['settled(r)', ...Array.from({ length: n }, () => 'r.state == S1')].join(' and ');
+  return `contract Reader {\n parties a\n params c: asset\n currency c\n ref r: ${target}\n init W\n state W { on a.go() when ${guard} -> D\n after 100000 -> D }\n final D\n}\n`;
+}
+
+test("r.state comparisons build each contract's state-name set once per check, not once per comparison (review, 2026-12-01)", () => {
+  const n = 900; // under EXPRESSION_DEPTH_MAX in one guard
+  const names = Array.from({ length: 4_000 }, (_, i) => `S${i}`);
+  // On the chain: the summary's state list is read once, whatever the number of comparisons.
+  let listReads = 0;
+  const onChain: ContractSummary = {
+    name: 'Big',
+    get states() {
+      listReads++;
+      return names;
+    },
+    finals: ['S1'],
+    lifetime: 1n,
+    paths: 1n,
+    depth: 0,
+  };
+  const reader = parseSource('r.scl', comparisons('Big', n)).contracts;
+  assert.equal(reader.length, 1);
+  const r = checkContracts(reader, DEFAULT_OPTIONS, new Map([['Big', onChain]]));
+  assert.equal(r.errors, 0, JSON.stringify(r.diagnostics.slice(0, 3)));
+  assert.equal(listReads, 1);
+  // In the same unit: the contract's members are walked a fixed number of times, not per comparison.
+  let big = 'contract Big {\n parties a\n params c: asset\n currency c\n init S0\n';
+  big += ` state S0 { after 1 -> S1 }\n final ${names.slice(1).join(', ')}\n}\n`;
+  const target = parseSource('b.scl', big).contracts[0] as Contract;
+  let finalReads = 0;
+  const counted = Object.defineProperty({ ...target }, 'finals', {
+    get() {
+      finalReads++;
+      return target.finals;
+    },
+  }) as Contract;
+  const unit = checkContracts([counted, ...parseSource('r.scl', comparisons('Big', n)).contracts]);
+  assert.deepEqual(unit.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.ok(finalReads < 20, `${finalReads} walks of Big's finals for ${n} comparisons`);
+});
+
+test('a call of a huge number of arguments and a file of a huge number of contracts get SYN001, not a RangeError (review, 2026-12-01)', () => {
+  // 300,000 arguments, within the token and byte limits: spread into a call, they overflowed the stack.
+  const huge = guarded(`settled(${Array.from({ length: 300_000 }, () => 'x').join(', ')})`);
+  assert.match(syn(huge), new RegExp(`more than ${CALL_ARGUMENTS_MAX} arguments in one call`));
+  const atBound = check(guarded(`settled(${Array.from({ length: CALL_ARGUMENTS_MAX }, () => 'seller').join(', ')})`));
+  assert.deepEqual(rules(atBound), ['TYPE001'], 'at the bound the call is parsed and refused by its type');
+  // 200,000 empty contracts (4 tokens each): pushed with a spread, they overflowed the stack.
+  const many = Array.from({ length: 200_000 }, (_, i) => `contract C${i}{}`).join('\n');
+  const r = check(many);
+  assert.deepEqual(rules(r), ['SYN001']);
+  assert.match(find(r, 'SYN001').message, new RegExp(`more than ${CONTRACTS_PER_FILE_MAX} contracts in one file`));
+  assert.equal(find(r, 'SYN001').line, CONTRACTS_PER_FILE_MAX + 1);
+  assert.equal(parseSource('m.scl', Array.from({ length: CONTRACTS_PER_FILE_MAX }, (_, i) => `contract C${i}{}`).join('\n')).contracts.length, CONTRACTS_PER_FILE_MAX);
+});
+
+test('a ring of contracts referring to each other costs linear work: every message and trace is cut like a trace (review, 2026-12-01)', () => {
+  const n = 3_000;
+  const name = (i: number) => `Ring${String(i).padStart(5, '0')}`;
+  let ring = '';
+  for (let i = 0; i < n; i++) ring += `contract ${name(i)} { parties p\n params c: asset\n currency c\n ref to_next: ${name((i + 1) % n)}\n init T\n final T }\n`;
+  const r = check(ring);
+  const found = r.diagnostics.filter((d) => d.ruleId === 'XREF001');
+  assert.equal(found.length, n, 'every contract of the cycle is reported');
+  const bound = (TRACE_STATES_MAX + 1) * (name(0).length + 4) + 100;
+  for (const d of found) {
+    assert.ok(d.message.length < bound, `${d.message.length} characters`);
+    assert.equal(d.trace?.length, TRACE_STATES_MAX + 1);
+    assert.equal(d.trace?.[0], d.contract, 'the cycle starts from the contract reported');
+    assert.equal(d.trace?.[TRACE_STATES_MAX / 2], `... ${n + 1 - TRACE_STATES_MAX} more ...`);
+  }
+  // The FSM001 message of a long cycle of states is cut the same way.
+  let long = 'contract Long {\n parties a\n params c: asset\n currency c\n init S0\n';
+  for (let i = 0; i < 500; i++) long += ` state S${i} { on a.back() -> S${i === 499 ? 0 : i + 1}\n after 1 -> D }\n`;
+  const cyc = find(check(`${long} final D\n}\n`), 'FSM001');
+  assert.equal(cyc.trace?.length, TRACE_STATES_MAX + 1);
+  assert.equal(cyc.message, `the state graph has a cycle: ${(cyc.trace ?? []).join(' -> ')}`);
+});
+
+test('text output indexes each file once, not once per diagnostic (review, 2026-12-01)', () => {
+  const text = Array.from({ length: 500 }, (_, i) => `contract C${i} {\r\n}`).join('\n');
+  const r = check(text);
+  assert.equal(r.diagnostics.length, 2_000); // no parties, currency, init or final state, each
+  let reads = 0;
+  class Counted extends Map<string, string> {
+    override get(key: string): string | undefined {
+      reads++;
+      return super.get(key);
+    }
+  }
+  const out = formatText({ diagnostics: r.diagnostics, summary: { files: 1, contracts: 500, errors: r.errors, warnings: 0 } }, new Counted([['test.scl', text]]));
+  assert.equal(reads, 1, 'the text is taken and indexed once');
+  assert.match(out, /^test\.scl:1:10: error FSM003 contract C0 has no final state\n {2}contract C0 \{\n {2} {9}\^\n/);
+  // Lines: the line break (CRLF too) is not part of a line, the last line may lack one, past the end is ''.
+  const lines = new SourceLines('a\r\n\nbb\n' + 'c'.repeat(300));
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => lines.line(n, 200)), ['a', '', 'bb', 'c'.repeat(200), '']);
 });

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { balanceOf, BlockBuilder, decodeAsset, executeBlock, genesisState, keys } from '../../ledger/machine.js';
-import { contractInstance, contractKeys, contractTemplate, dueAt, runDeadlines } from '../../ledger/contract-state.js';
+import { contractInstance, contractKeys, contractTemplate, decodeTemplateSummary, dueAt, runDeadlines } from '../../ledger/contract-state.js';
 import { Overlay, type MemoryState } from '../../ledger/state.js';
 import { decodeTx, decodeTxBody, encodeTxBody, type ContractValue, type Payload, type Tx } from '../../ledger/tx.js';
 import { isSteleError } from '../../ledger/errors.js';
@@ -130,6 +130,31 @@ test('deploy: checked against the chain; errors refuse with the diagnostics; tem
   const tooMany = builder.check(sim.tx({ type: 'deploy', source: `contract Crowd { parties ${crowd}\n params c: asset\n currency c\n init T\n final T }` }, [carol]));
   assert.match(tooMany?.message ?? '', /CONTRACT_REJECTED: contract Crowd declares 17 parties; a create transaction binds at most 16/);
   assert.equal(contractTemplate(sim.state, 'Leak'), undefined);
+});
+
+test('deploy reads what the checker needs of its refs: never their source text, their state names only when compared (review, 2026-12-01)', () => {
+  const sim = new Sim();
+  assert.equal(sim.one({ type: 'deploy', source: HORSE }, [carol]), 'ok');
+  const key = contractKeys.template('HorseSale');
+  const stored = sim.state.get(key) as Uint8Array;
+  const full = contractTemplate(sim.state, 'HorseSale');
+  const summary = decodeTemplateSummary(stored);
+  assert.deepEqual({ ...summary }, { name: full?.name, states: full?.states, finals: full?.finals, lifetime: full?.lifetime, paths: full?.paths, depth: full?.depth });
+  // The stored source text made unreadable (its last byte, '}', becomes 0xff): a deploy
+  // referring to the contract does not decode it, so it is checked and applied as before.
+  const broken = Uint8Array.from(stored);
+  broken[broken.length - 1] = 0xff;
+  assert.throws(() => contractTemplate({ get: () => broken }, 'HorseSale'), /ENC_BAD_UTF8|invalid UTF-8/);
+  sim.state.apply([{ key, value: broken }]);
+  assert.equal(sim.one({ type: 'deploy', source: BACKUP }, [dave]), 'ok', 'BackupOffer compares primary.state: the state names are read');
+  // A ref whose state names are never compared: they are not even decoded.
+  const names = Uint8Array.from(broken);
+  const firstName = names.indexOf('O'.charCodeAt(0), 32 + 8 + 4 + 'HorseSale'.length + 4 + 4); // Open, the first state
+  names[firstName] = 0xff;
+  sim.state.apply([{ key, value: names }]);
+  assert.throws(() => decodeTemplateSummary(names).states, /invalid UTF-8/);
+  const later = BACKUP.replace('BackupOffer', 'Later').replace(/primary\.state (==|!=) Sold/g, 'true');
+  assert.equal(sim.one({ type: 'deploy', source: later }, [dave]), 'ok');
 });
 
 test('create and act: escrow moves, signatures required, refusals leave no trace, money is conserved', () => {

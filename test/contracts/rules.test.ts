@@ -197,6 +197,13 @@ test('XREF001: ref cycles (reported on every contract of the cycle) and depth ab
   assert.deepEqual(rules(r), ['XREF001']);
   assert.deepEqual(r.diagnostics.map((d) => d.contract).sort(), ['A', 'B']);
   assert.deepEqual(find(r, 'XREF001').trace, ['A', 'B', 'A']);
+  assert.deepEqual(r.diagnostics.find((d) => d.contract === 'B')?.trace, ['B', 'A', 'B']);
+  // C is in the knot (A refers to it, it refers to A) but not on the cycle shown: reported too.
+  const a2 = a.replace('ref b: B', 'ref b: B\n ref c2: C');
+  const c = 'contract C { parties p\n params c: asset\n currency c\n ref a: A\n init T\n final T }\n';
+  const knot = check({ 'a.scl': a2, 'b.scl': b, 'c.scl': c });
+  assert.deepEqual(knot.diagnostics.map((d) => d.contract), ['A', 'B', 'C']);
+  assert.equal(knot.diagnostics[2]?.message, 'ref a leads into a cycle among contracts that leads back to C: A -> B -> A');
   // A chain C0 <- C1 <- ... : depth of C5 is 5.
   let chain = 'contract C0 { parties p\n params c: asset\n currency c\n init T\n final T }\n';
   for (let i = 1; i <= 5; i++) chain += `contract C${i} { parties p\n params c: asset\n currency c\n ref r: C${i - 1}\n init T\n final T }\n`;
@@ -258,4 +265,60 @@ test('diagnostics carry contract and state, and every rule is reported together 
     assert.equal(d.file, 'test.scl');
   }
   assert.equal(find(r, 'GRD001').state, 'Open');
+});
+
+test('every subexpression and deadline is checked, also where an enclosing finding is already made (review, 2026-12-01)', () => {
+  const at = (r: ReturnType<typeof check>) => r.diagnostics.map((d) => `${d.line}:${d.column} ${d.ruleId}`);
+  const guard = (expr: string, base = BASE) => mutate('on seller.ship()', `on seller.ship() when ${expr}`, base);
+  // Under GRD001, and under a builtin given the wrong number of arguments.
+  assert.deepEqual(at(check(mutate('  init Open', '  require pending(eventually(price > 0))\n  init Open'))), ['5:11 GRD001', '5:19 TEMP001']);
+  assert.deepEqual(at(check(guard('pending(nope) == 0'))), ['7:27 GRD001', '7:35 NAME001']);
+  assert.deepEqual(at(check(guard('balance(seller, eventually(true)) > 0'))), ['7:27 TYPE001', '7:43 TEMP001']);
+  // The other side of an r.state comparison, whether the comparison is refused for it or for r.
+  const ref = (expr: string) => check(mutate('settled(first) and first.state == Refunded', `settled(first) and ${expr}`, REF_BASE));
+  assert.deepEqual(rules(ref('first.state == eventually(true)')), ['TEMP001', 'TYPE001']);
+  assert.deepEqual(rules(ref('nope.state == mempool()')), ['GRD001', 'NAME001']);
+  assert.deepEqual(rules(ref('first.state == other.state')), ['NAME001', 'TYPE001']);
+  assert.deepEqual(rules(ref('first.state == Nope')), ['TYPE001'], 'a bare name is read as a state of first: one finding');
+  // A second after: FSM006, and its own deadline checked.
+  const twoAfters = (d: string) => check(mutate('after window -> Refunded { pay price to buyer }', `after window -> Refunded { pay price to buyer }\n    after ${d} -> Refunded { pay price to buyer }`));
+  assert.deepEqual(rules(twoAfters('3')), ['FSM006']);
+  assert.deepEqual(rules(twoAfters('0')), ['FSM006', 'TYPE001']);
+  assert.deepEqual(rules(twoAfters('nope')), ['FSM006', 'NAME001']);
+  // The body of a final state, and a state's second body: names, deadlines, guards, effects.
+  const finalBody = check(mutate('  final Done', '  state Done { on nobody.x() when mempool() -> Nowhere { pay eventually(1) to buyer }\n    after 0 -> Refunded }\n  final Done'));
+  assert.deepEqual(rules(finalBody), ['FSM003', 'GRD001', 'NAME001', 'TEMP001', 'TYPE001']);
+  assert.deepEqual(finalBody.diagnostics.filter((d) => d.ruleId === 'NAME001').map((d) => d.column), [19, 48]); // nobody, Nowhere
+  const second = check(mutate('  final Done', '  state Shipped { on buyer.y() when future() -> Done { pay true to buyer }\n    after 1 -> Done\n    after x -> Done }\n  final Done'));
+  assert.deepEqual(rules(second), ['FSM006', 'GRD001', 'NAME001', 'TYPE001']);
+  // A second init's effects.
+  assert.deepEqual(rules(check(mutate('init Open { escrow price from buyer }', 'init Open { escrow price from buyer }\n  init Open { escrow future() from buyer }'))), ['GRD001', 'NAME001']);
+  // Bodies outside the state graph leave its rules alone: the leak of the main path is still found.
+  const leak = check(mutate('pay price to buyer', 'pay price - 1 to buyer', mutate('  final Done', '  state Shipped { after 1 -> Done { pay true to buyer } }\n  final Done')));
+  assert.deepEqual(rules(leak), ['ESC001', 'NAME001', 'TYPE001']);
+});
+
+test('currency findings point at the name; a party hidden by an action argument is refused where it is used (review, 2026-12-01)', () => {
+  const notParam = find(check(mutate('  currency cur\n', '  currency money\n')), 'NAME001');
+  assert.deepEqual([notParam.line, notParam.column], [4, 12], 'at money, not at the keyword');
+  const notAsset = find(check(mutate('  currency cur\n', '  currency price\n')), 'TYPE001');
+  assert.deepEqual([notAsset.line, notAsset.column], [4, 12]);
+  const twice = find(check(mutate('  currency cur\n', '  currency cur\n  currency cur\n')), 'NAME001');
+  assert.deepEqual([twice.line, twice.column, twice.message], [5, 3, 'currency is declared twice in Sale'], 'a repeated member: at its keyword');
+  // Names resolve to action arguments first (SCL.md section 2): `to seller` below is the
+  // argument seller, an amount, not the party. This was accepted, paying the party.
+  const paid = check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(seller: amount) -> Done { pay price to seller }'));
+  assert.deepEqual(rules(paid), ['TYPE001']);
+  const d = find(paid, 'TYPE001');
+  assert.deepEqual([d.line, d.column], [11, 60]);
+  assert.match(d.message, /seller is the transition's argument of type amount, not a party/);
+  const escrowed = check(mutate('on seller.ship() -> Shipped', 'on seller.ship(buyer: int) -> Shipped { escrow 0 from buyer }'));
+  assert.deepEqual(rules(escrowed), ['TYPE001'], 'no AUTH001 as well: the name is not the party');
+  // The actor too: its arguments are in scope in the whole transition.
+  const actor = check(mutate('on seller.ship()', 'on seller.ship(seller: int)'));
+  assert.deepEqual(rules(actor), ['TYPE001']);
+  assert.deepEqual([find(actor, 'TYPE001').line, find(actor, 'TYPE001').column], [7, 8]);
+  // Near miss: an argument that hides nothing, and one that hides a param (allowed; docs/contracts.md).
+  assert.deepEqual(check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(tip: amount) -> Done { pay price to seller }')).diagnostics, []);
+  assert.deepEqual(check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(window: int) -> Done { pay price to seller }')).diagnostics, []);
 });
