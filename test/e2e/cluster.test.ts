@@ -111,8 +111,9 @@ test('stele up: transactions, a contract, reads, export and audit through the CL
     assert.ok(blocks >= 6);
     const audited = JSON.parse((await stele('audit', file, '--genesis', info.genesis, '--head', head, '--json')).out) as { valid: boolean; height: number };
     assert.deepEqual([audited.valid, audited.height], [true, blocks]);
-    const live = JSON.parse((await stele('audit', '--url', url, '--genesis', info.genesis, '--json')).out) as { valid: boolean };
+    const live = JSON.parse((await stele('audit', '--url', url, '--genesis', info.genesis, '--json')).out) as { valid: boolean; height: number };
     assert.equal(live.valid, true);
+    assert.ok(live.height >= blocks, `the live audit checked ${live.height} blocks; ${blocks} were exported`);
     // Every copy with one flipped bit is rejected.
     const original = readFileSync(file);
     for (let k = 0; k < 10; k++) {
