@@ -706,3 +706,33 @@ test('malformed HTTP framing on a real socket: 400 with the error shape and API_
     await app.close();
   }
 });
+
+test('an Expect other than 100-continue, on a real socket: routed like any other request, refusals with the error shape', async () => {
+  const { createConnection } = await import('node:net');
+  const { listen } = await import('../../api/server.js');
+  const app = buildApp(new FakeNode(chain));
+  const url = new URL(await listen(app, { port: 0 }));
+  const raw = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  try {
+    const status = await raw('GET /v1/status HTTP/1.1\r\nHost: x\r\nExpect: gzip\r\nConnection: close\r\n\r\n');
+    assert.match(status, /^HTTP\/1\.1 200 /, status);
+    assert.equal((JSON.parse(status.slice(status.indexOf('\r\n\r\n') + 4)) as { chain_id: string }).chain_id, chain.genesis.chainId);
+    for (const [request, code] of [
+      ['POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nExpect: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}', 'API_NOT_FOUND'],
+      ['POST /v1/transactions HTTP/1.1\r\nHost: x\r\nExpect: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}', 'API_BAD_REQUEST'],
+    ] as const) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 4\d\d /, answer);
+      assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string } }).error.code, code, request);
+    }
+  } finally {
+    await app.close();
+  }
+});
