@@ -833,6 +833,13 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
       else requestsOf.delete(socket);
     });
   });
+  // Node answers an Expect other than 100-continue itself, before any route runs: 417 with
+  // an empty body, not the error shape every refusal has (found by the end-to-end fuzz once
+  // it checked every 4xx body). RFC 9110 lets a server ignore an expectation it does not
+  // know, so such a request is routed like any other.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    app.server.emit('request', request, response);
+  });
   app.addHook('preClose', async () => {
     closing = true;
     for (const s of subscribers) s.close();

@@ -603,7 +603,8 @@ test('the error registry: every code has a status; API codes have the documented
 });
 
 test('GET /openapi.json lists every route with its schemas; /docs is self-contained', async () => {
-  const { call } = setup();
+  const { node, call } = setup();
+  node.commit(); // one (empty) block, so GET /v1/blocks/latest has one to answer with
   const doc = (await call('GET', '/openapi.json')).json;
   assert.equal(doc.openapi, '3.1.0');
   const expected = [
@@ -624,7 +625,7 @@ test('GET /openapi.json lists every route with its schemas; /docs is self-contai
   ];
   const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
   assert.deepEqual(listed.sort(), expected.slice().sort());
-  // Every listed operation is a real route (never 404) and documents its answers.
+  // Every listed operation is a real route (never 404, whatever the code) and documents its answers.
   for (const entry of listed) {
     const [method = '', path = ''] = entry.split(' ');
     const op = doc.paths[path][method];
@@ -633,6 +634,7 @@ test('GET /openapi.json lists every route with its schemas; /docs is self-contai
     if (!path.startsWith('/docs') && path !== '/openapi.json') assert.ok(op.responses['4XX'] !== undefined, `${entry} documents 4XX`);
     if (path.includes('{') || path === '/v1/stream') continue;
     const r = await call(method.toUpperCase(), path, method === 'post' ? {} : undefined);
+    assert.notEqual(r.status, 404, `${entry}: ${r.body.slice(0, 200)}`);
     assert.notEqual(r.json?.error?.code, 'API_NOT_FOUND', entry);
   }
   assert.deepEqual(Object.keys(doc.paths['/v1/transactions'].post.requestBody.content).sort(), ['application/json', 'application/octet-stream']);
@@ -700,6 +702,36 @@ test('malformed HTTP framing on a real socket: 400 with the error shape and API_
       assert.equal(typeof body.error.message, 'string');
     }
     assert.equal((await fetch(new URL('/v1/status', url))).status, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+test('an Expect other than 100-continue, on a real socket: routed like any other request, refusals with the error shape', async () => {
+  const { createConnection } = await import('node:net');
+  const { listen } = await import('../../api/server.js');
+  const app = buildApp(new FakeNode(chain));
+  const url = new URL(await listen(app, { port: 0 }));
+  const raw = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  try {
+    const status = await raw('GET /v1/status HTTP/1.1\r\nHost: x\r\nExpect: gzip\r\nConnection: close\r\n\r\n');
+    assert.match(status, /^HTTP\/1\.1 200 /, status);
+    assert.equal((JSON.parse(status.slice(status.indexOf('\r\n\r\n') + 4)) as { chain_id: string }).chain_id, chain.genesis.chainId);
+    for (const [request, code] of [
+      ['POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nExpect: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}', 'API_NOT_FOUND'],
+      ['POST /v1/transactions HTTP/1.1\r\nHost: x\r\nExpect: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}', 'API_BAD_REQUEST'],
+    ] as const) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 4\d\d /, answer);
+      assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string } }).error.code, code, request);
+    }
   } finally {
     await app.close();
   }

@@ -3,6 +3,7 @@
  * `npm run chaos`). Real processes, real faults: the seed is fixed so a failure replays
  * with `npm run chaos -- --seconds 60 --seed 7`. Namespaces and tmpfs are used when this
  * process may make them (CI runs as root); otherwise the report says which fallback ran.
+ * With CI set (.ci/run), no full-disk fallback is accepted: the tmpfs must be there.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import { runChaos } from './harness.js';
 test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks lose nothing', { timeout: 240_000 }, async () => {
   const report = await runChaos({ seconds: 60, seed: 7, log: (line) => process.stderr.write(`# ${line}\n`) });
   process.stderr.write(`# ${JSON.stringify({ ...report, unexpected_exits: report.unexpected_exits.length })}\n`);
+  if ((process.env.CI ?? '') !== '') assert.equal(report.disk, 'tmpfs', 'CI is set, but the slice ran without a tmpfs, so without full-disk faults: CI must run it as root');
   assert.deepEqual(report.problems, []);
   assert.equal(report.lost, 0);
   assert.equal(report.duplicated, 0);

@@ -681,11 +681,17 @@ test('mapped log read-only, found in review: a log that grows during the scan (a
      fs.closeSync(fd);`,
     { eval: true, workerData: { path, end, appended, stop } },
   );
+  // The opens must include some that met the appended record, or the test says nothing about
+  // the case it names: it opens for at least 1.5 s and until 20 opens have seen it (about
+  // half do on an idle machine), and fails if that takes 30 s.
+  const grownMin = 20;
+  const deadlineMs = 30_000;
   let opens = 0;
   let grown = 0;
   try {
     const started = Date.now();
-    while (Date.now() - started < 1500) {
+    while (Date.now() - started < 1500 || grown < grownMin) {
+      assert.ok(Date.now() - started < deadlineMs, `${grown} of ${opens} opens saw the appended record within ${deadlineMs} ms; ${grownMin} must`);
       const ro = MappedLog.open(dir, { segmentBytes, readOnly: true });
       const { tornBytes, corruption } = ro.stats();
       opens++;
@@ -699,9 +705,10 @@ test('mapped log read-only, found in review: a log that grows during the scan (a
   } finally {
     Atomics.store(stop, 0, 1);
     await writer.terminate();
+    rmSync(dir, { recursive: true });
   }
   t.diagnostic(`${opens} opens, ${grown} saw the appended record`);
-  rmSync(dir, { recursive: true });
+  assert.ok(grown >= grownMin, `${grown} of ${opens} opens saw the appended record`);
 });
 
 /** Resident KiB of this process's mappings of `path` (/proc/self/smaps). */

@@ -140,13 +140,30 @@ const ROUTES = [
   return fc.oneof({ arbitrary: request, weight: 50 }, { arbitrary: oversized, weight: 1 });
 }
 
+/**
+ * Whether node:http sends this request without delimiting its body: a Transfer-Encoding set
+ * by hand other than chunked (it then writes the body raw; Node's parser refuses that
+ * header), or a body on DELETE or OPTIONS (methods it neither chunks nor gives a
+ * Content-Length). The server cannot tell where such a request ends: it refuses the bytes
+ * that follow the headers as malformed framing and closes the connection, "since a stream
+ * that lost its framing cannot be resynchronised" (api/server.ts `clientErrorHandler`;
+ * docs/api.md). These are the only requests the server may answer by closing.
+ */
+export function unframed(r: FuzzRequest): boolean {
+  const encoding = r.headers['transfer-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'chunked') return true;
+  return r.body !== undefined && (r.method === 'DELETE' || r.method === 'OPTIONS');
+}
+
 export type FuzzAnswer = { readonly status: number; readonly body: string } | { readonly skipped: string } | { readonly transportError: string };
 
 /**
  * Sends one fuzzed request over a real socket (node:http, so methods and headers go out as
  * generated). Requests node:http itself refuses to build (characters it will not put on the
  * wire) come back `skipped`; a connection the server closes on a framing it refuses comes
- * back `transportError`.
+ * back `transportError`. An `unframed` request goes on a connection of its own: on a shared
+ * one, the server's refusal of its trailing body would reach the next request sent on it
+ * (as that request's answer, or as a closed connection).
  */
 export function sendOverHttp(base: string, r: FuzzRequest, agent: http.Agent, timeoutMs = 20_000): Promise<FuzzAnswer> {
   const url = new URL(base);
@@ -157,7 +174,7 @@ export function sendOverHttp(base: string, r: FuzzRequest, agent: http.Agent, ti
   return new Promise((resolve) => {
     let request: http.ClientRequest;
     try {
-      request = http.request({ host: url.hostname, port: url.port, method: r.method, path, headers, agent, timeout: timeoutMs }, (response) => {
+      request = http.request({ host: url.hostname, port: url.port, method: r.method, path, headers, agent: unframed(r) ? false : agent, timeout: timeoutMs }, (response) => {
         const chunks: Buffer[] = [];
         let bytes = 0;
         response.on('data', (chunk: Buffer) => {
