@@ -314,11 +314,18 @@ export class Transport {
     return { ...native, sendRefused: native.sendRefused + this.refusedHere, batchesInFlight: this.batchesInFlight };
   }
 
-  /** Closes every connection and joins the I/O thread. */
+  /**
+   * Closes every connection and joins the I/O thread. No closed event is handled after
+   * this, so the tables of open connections and of credit due are emptied here: peerUp is
+   * then false for every peer (found in review, 2026-12-01: it stayed true for the peers
+   * connected at close).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.handshakes.clear();
+    this.opened.clear();
+    this.creditDue.clear();
     await this.native.close();
   }
 

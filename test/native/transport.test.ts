@@ -521,3 +521,16 @@ test('transport: peerUp counts only connections past their handshake; a half-fin
     await c.close();
   }
 });
+
+test('transport: after close(), peerUp is false for every peer, including those connected at that moment (review, 2026-12-01)', async () => {
+  const c = await cluster(2);
+  try {
+    await until('connected', () => c.nodes[0]!.transport.peerUp(1) && c.nodes[1]!.transport.peerUp(0));
+    await c.nodes[1]!.transport.close();
+    // Before the fix close() kept its table of open connections (and no closed event is
+    // handled once closed), so the peer stayed up for good.
+    assert.equal(c.nodes[1]!.transport.peerUp(0), false);
+  } finally {
+    await c.close();
+  }
+});
