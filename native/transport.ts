@@ -61,7 +61,12 @@ export interface TransportOptions {
    * when set (for side-by-side measurements of whole clusters).
    */
   readonly directBytesMax?: number;
-  readonly onMessages: (batch: TransportMessage[]) => void | Promise<void>;
+  /**
+   * May return a promise (or any thenable): the batch's credit waits for it to settle. A
+   * handler that throws, or whose promise rejects, is a bug: its error becomes an uncaught
+   * exception on the main thread, after the credit is released.
+   */
+  readonly onMessages: (batch: TransportMessage[]) => void | PromiseLike<void>;
   /** Connection events and refusals; default: refusals to stderr. */
   readonly onLog?: (event: TransportLogEvent) => void;
 }
@@ -448,14 +453,26 @@ export class Transport {
       }
     };
     this.batchesInFlight++;
-    let result: void | Promise<void>;
+    let result: void | PromiseLike<void>;
     try {
       result = this.options.onMessages(batch);
     } catch (error) {
       giveBack();
       throw error;
     }
-    if (result instanceof Promise) result.then(giveBack, giveBack);
-    else giveBack();
+    // Any thenable, not only a native Promise (whose credit went back at once before), and
+    // a rejection is rethrown on a fresh tick as an uncaught exception, as a throw is (it
+    // was swallowed before; review, 2026-12-01). Promise.resolve adopts the thenable, so
+    // a `then` that throws or calls back twice releases the credit once.
+    if (typeof (result as { then?: unknown } | undefined)?.then === 'function') {
+      Promise.resolve(result).then(giveBack, (error: unknown) => {
+        giveBack();
+        process.nextTick(() => {
+          throw error;
+        });
+      });
+    } else {
+      giveBack();
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { Signer } from '../../ledger/ed25519.js';
 import { isSteleError } from '../../ledger/errors.js';
@@ -530,6 +531,42 @@ test('transport: after close(), peerUp is false for every peer, including those 
     // Before the fix close() kept its table of open connections (and no closed event is
     // handled once closed), so the peer stayed up for good.
     assert.equal(c.nodes[1]!.transport.peerUp(0), false);
+  } finally {
+    await c.close();
+  }
+});
+
+test('transport: a rejected promise from onMessages surfaces as an uncaught exception, after its credit is released (review, 2026-12-01)', async () => {
+  // Before the fix the rejection was swallowed (docs/native.md: a handler's failure is an uncaught exception).
+  const worker = new Worker(new URL('../support/transport-reject-worker.js', import.meta.url));
+  const seen = await new Promise<unknown>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  assert.deepEqual(seen, { message: 'handler failed on purpose', batchesInFlight: 0 });
+  await new Promise((resolve) => worker.once('exit', resolve));
+});
+
+test('transport: credit waits for a thenable that is not a Promise (review, 2026-12-01)', async () => {
+  const c = await cluster(2);
+  try {
+    let calls = 0;
+    let settle: (() => void) | null = null;
+    await c.nodes[1]!.transport.close();
+    const receiver = await c.start(1, {
+      onMessages: () => {
+        calls++;
+        // A thenable of another library, not a native Promise.
+        return { then: (resolve: () => void) => void (settle = resolve) } as unknown as PromiseLike<void>;
+      },
+    });
+    c.nodes[0]!.transport.send(1, text('held'));
+    await until('the handler', () => calls === 1);
+    // Before the fix only an instanceof Promise was waited for: this credit went back at once.
+    await until('the thenable asked to call back', () => settle !== null, 2000);
+    assert.equal(receiver.transport.counters().batchesInFlight, 1, 'held while the thenable is pending');
+    (settle as unknown as () => void)();
+    await until('released', () => receiver.transport.counters().batchesInFlight === 0);
   } finally {
     await c.close();
   }
