@@ -443,6 +443,9 @@ export class Transport {
       if (this.closed) return;
       let due = false;
       for (const [conn, bytes] of credit) {
+        // A connection closed meanwhile (its closed event came while an asynchronous handler
+        // ran) needs no credit back: an entry for it would never be returned nor deleted.
+        if (!this.opened.has(conn)) continue;
         const total = (this.creditDue.get(conn) ?? 0) + bytes;
         this.creditDue.set(conn, total);
         if (total >= this.creditReturnBytes) due = true;

@@ -604,6 +604,12 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       }
       if (!outbound && p.inbound == id) p.inbound = 0;
     }
+    // Messages already read on this connection wait in the turn's batch: they go to
+    // JavaScript first, so that none arrives after its connection's closed event (found in
+    // review, 2026-12-01: good frames read with a refused one, or from an inbound connection
+    // replaced in the same turn, came after it, and their credit was kept for a connection
+    // gone). The batch may hold other connections' messages too; they keep their order.
+    FlushBatch();
     auto e = std::make_unique<Event>();
     e->kind = kClosed;
     e->conn = id;

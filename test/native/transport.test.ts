@@ -571,3 +571,46 @@ test('transport: credit waits for a thenable that is not a Promise (review, 2026
     await c.close();
   }
 });
+
+for (const backend of BACKENDS) {
+  test(`transport[${backend}]: messages read with a refused frame arrive before their connection's closed event and leave no credit entry behind (review, 2026-12-01)`, async () => {
+    const c = await cluster(2, { backend });
+    try {
+      const timeline: string[] = [];
+      let closedSeen = (): void => {};
+      const closed = new Promise<void>((resolve) => (closedSeen = resolve));
+      await c.nodes[1]!.transport.close();
+      const receiver = await c.start(1, {
+        onMessages: (batch) => {
+          const texts = batch.map((m) => new TextDecoder().decode(m.bytes));
+          for (const t of texts) timeline.push(`message ${t}`);
+          // The batch read with the refused frame holds its credit until the connection has
+          // closed, as a slow asynchronous handler would.
+          return texts.includes('replayed') ? closed : undefined;
+        },
+        onLog: (e) => {
+          if (e.kind !== 'closed' || e.outbound || !e.opened || e.peer !== 0) return;
+          timeline.push('closed');
+          closedSeen();
+        },
+      });
+      const sender = c.nodes[0]!.transport;
+      sender.send(1, text('before'));
+      await until('positive control', () => timeline.includes('message before'));
+      // The frame and its replay go out in one write and are read together: the frame's
+      // message joins the turn's batch, then the replay is refused and the connection dropped.
+      sender.injectFault(1, 'replay');
+      sender.send(1, text('replayed'));
+      await until('the refusal', () => timeline.includes('closed') && timeline.includes('message replayed'));
+      await until('credit released', () => receiver.transport.counters().batchesInFlight === 0);
+      // Before the fix the closed event came first and the batch after it.
+      assert.ok(timeline.indexOf('message replayed') < timeline.indexOf('closed'), timeline.join(', '));
+      // Before the fix the batch's credit was added back for a connection already gone: an
+      // entry that was never returned nor deleted (read from the private tables on purpose).
+      const tables = receiver.transport as unknown as { creditDue: Map<number, number>; opened: Map<number, number> };
+      for (const conn of tables.creditDue.keys()) assert.ok(tables.opened.has(conn), `credit due on connection ${conn}, which is not open`);
+    } finally {
+      await c.close();
+    }
+  });
+}
