@@ -10,6 +10,8 @@
  */
 import { invariant } from '../ledger/assert.js';
 import { existsSync, readdirSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
 import { SteleError } from '../ledger/errors.js';
 import { addon, call } from './addon.js';
 import { AcceptorHandshake, DialerHandshake, networkTag, type TransportSigner } from './wire.js';
@@ -126,6 +128,69 @@ function parseAddress(address: string, what: string): { host: string; port: numb
   return { host: m[1] as string, port };
 }
 
+/** The options checked, with their defaults: everything the transport needs that takes no I/O. */
+interface Settings {
+  readonly backend: 'tcp' | 'fabric';
+  readonly provider: 'tcp' | 'verbs' | null;
+  readonly messageBytesMax: number;
+  readonly windowBytes: number;
+  readonly sendQueueBytesMax: number;
+  readonly directBytesMax: number;
+  readonly listen: { host: string; port: number };
+  readonly peers: { host: string; port: number }[];
+}
+
+/** @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, NATIVE_MISSING */
+function checkOptions(options: TransportOptions): Settings {
+  const { self, validators } = options;
+  if (!Number.isInteger(self) || self < 0 || self >= validators.length) throw new SteleError('TRANSPORT_CONFIG', `self index ${self} outside the ${validators.length} validators`);
+  if (options.signer.publicKey.length !== 32 || !Buffer.from(options.signer.publicKey).equals(validators[self]!.publicKey)) {
+    throw new SteleError('TRANSPORT_CONFIG', `the signer's key is not validator ${self}'s key`);
+  }
+  const wanted = options.backend ?? 'tcp';
+  if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
+  if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
+  if (wanted === 'fabric' && !addon().fabric) {
+    throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
+  }
+  const verbs = addon().fabric && rdmaDevicePresent();
+  const backend = wanted === 'fabric' || (wanted === 'auto' && verbs) ? 'fabric' : 'tcp';
+  const provider = backend === 'fabric' ? (options.provider ?? (wanted === 'auto' ? 'verbs' : 'tcp')) : null;
+  const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
+  const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
+  const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
+  for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
+  }
+  const fromEnv = process.env.STELE_TRANSPORT_DIRECT_BYTES_MAX;
+  const directBytesMax = options.directBytesMax ?? (fromEnv === undefined || fromEnv === '' ? DIRECT_BYTES_MAX_DEFAULT : Number(fromEnv));
+  if (!Number.isSafeInteger(directBytesMax) || directBytesMax < 0 || directBytesMax > DIRECT_BYTES_MAX_LIMIT) {
+    throw new SteleError('TRANSPORT_CONFIG', `directBytesMax (or STELE_TRANSPORT_DIRECT_BYTES_MAX) must be an integer in [0, ${DIRECT_BYTES_MAX_LIMIT}]`);
+  }
+  const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
+  const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
+  return { backend, provider, messageBytesMax, windowBytes, sendQueueBytesMax, directBytesMax, listen, peers };
+}
+
+/**
+ * The IPv4 address to listen on for `host`. The addon takes dotted IPv4 only (inet_pton),
+ * while the address grammar (genesis, node/config.ts, docs/operations.md) takes a host
+ * name too, which before 2026-12-01 passed those checks and then failed at start. Peer
+ * addresses need no such step: the I/O thread resolves them at each dial.
+ * @throws SteleError TRANSPORT_CONFIG (the name has no IPv4 address), TRANSPORT_IO (the lookup itself failed)
+ * @example await resolveListenHost('localhost') // '127.0.0.1'
+ */
+async function resolveListenHost(host: string): Promise<string> {
+  if (isIPv4(host)) return host;
+  try {
+    return (await lookup(host, { family: 4 })).address;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    const absent = code === 'ENOTFOUND' || code === 'ENODATA';
+    throw new SteleError(absent ? 'TRANSPORT_CONFIG' : 'TRANSPORT_IO', `listen: host ${JSON.stringify(host)} does not resolve to an IPv4 address (${code})`);
+  }
+}
+
 function defaultLog(event: TransportLogEvent): void {
   if (event.kind === 'refused') process.stderr.write(`stele transport: refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
 }
@@ -170,32 +235,15 @@ export class Transport {
   private flushScheduled = false;
   private refusedHere = 0;
 
-  private constructor(private readonly options: TransportOptions) {
+  private constructor(
+    private readonly options: TransportOptions,
+    settings: Settings,
+    listenHost: string,
+  ) {
     const { self, validators } = options;
-    if (!Number.isInteger(self) || self < 0 || self >= validators.length) throw new SteleError('TRANSPORT_CONFIG', `self index ${self} outside the ${validators.length} validators`);
-    if (options.signer.publicKey.length !== 32 || !Buffer.from(options.signer.publicKey).equals(validators[self]!.publicKey)) {
-      throw new SteleError('TRANSPORT_CONFIG', `the signer's key is not validator ${self}'s key`);
-    }
-    const wanted = options.backend ?? 'tcp';
-    if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
-    if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
-    if (wanted === 'fabric' && !addon().fabric) {
-      throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
-    }
-    const verbs = addon().fabric && rdmaDevicePresent();
-    this.backend = wanted === 'fabric' || (wanted === 'auto' && verbs) ? 'fabric' : 'tcp';
-    this.provider = this.backend === 'fabric' ? (options.provider ?? (wanted === 'auto' ? 'verbs' : 'tcp')) : null;
-    const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
-    const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
-    const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
-    for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
-      if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
-    }
-    const fromEnv = process.env.STELE_TRANSPORT_DIRECT_BYTES_MAX;
-    const directBytesMax = options.directBytesMax ?? (fromEnv === undefined || fromEnv === '' ? DIRECT_BYTES_MAX_DEFAULT : Number(fromEnv));
-    if (!Number.isSafeInteger(directBytesMax) || directBytesMax < 0 || directBytesMax > DIRECT_BYTES_MAX_LIMIT) {
-      throw new SteleError('TRANSPORT_CONFIG', `directBytesMax (or STELE_TRANSPORT_DIRECT_BYTES_MAX) must be an integer in [0, ${DIRECT_BYTES_MAX_LIMIT}]`);
-    }
+    const { messageBytesMax, windowBytes, sendQueueBytesMax, directBytesMax, listen, peers } = settings;
+    this.backend = settings.backend;
+    this.provider = settings.provider;
     this.messageBytesMax = messageBytesMax;
     this.sendQueueBytesMax = sendQueueBytesMax;
     // A quarter of the window, but never so much that the rest could not carry one message
@@ -203,10 +251,8 @@ export class Transport {
     this.creditReturnBytes = Math.max(0, Math.min(Math.floor(windowBytes / 4), windowBytes - (messageBytesMax + 4)));
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
     this.queuedKnown = validators.map(() => 0);
-    const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
     this.network = networkTag(validators.map((v) => v.publicKey));
     this.log = options.onLog ?? defaultLog;
-    const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
     // The addon's exports are untyped at the boundary; this is the constructor's shape (native/src/transport.cc).
     const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
     this.native = call(
@@ -214,7 +260,7 @@ export class Transport {
         new Native(
           {
             self,
-            listenHost: listen.host,
+            listenHost,
             listenPort: listen.port,
             peers,
             messageBytesMax,
@@ -229,9 +275,15 @@ export class Transport {
     );
   }
 
-  /** Starts listening and dialing. @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, TRANSPORT_IO, NATIVE_MISSING */
+  /**
+   * Checks the options, resolves the listen host (a name becomes its IPv4 address), then
+   * starts listening and dialing.
+   * @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, TRANSPORT_IO, NATIVE_MISSING
+   */
   static async open(options: TransportOptions): Promise<Transport> {
-    return new Transport(options);
+    const settings = checkOptions(options);
+    const listenHost = await resolveListenHost(settings.listen.host);
+    return new Transport(options, settings, listenHost);
   }
 
   /** The TCP port listened on (useful with port 0). */

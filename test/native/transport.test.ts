@@ -614,3 +614,26 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`transport[${backend}]: a listen address with a host name is resolved (IPv4); one that does not resolve is TRANSPORT_CONFIG (review, 2026-12-01)`, async () => {
+    // docs/operations.md, node/config.ts and genesis take a host name; the addon listens on
+    // IPv4 addresses only, and before the fix the name reached it and failed at start.
+    const [a, b] = keys(2);
+    const validators = (self: string) => [
+      { publicKey: a!.publicKey, address: self },
+      { publicKey: b!.publicKey, address: '127.0.0.1:9' },
+    ];
+    const base = { backend, self: 0, signer: new Signer(a!), onMessages: () => {}, onLog: () => {} };
+    const named = await Transport.open({ ...base, validators: validators('127.0.0.1:9'), listen: 'localhost:0' });
+    assert.ok(named.port > 0);
+    await named.close();
+    const fromGenesis = await Transport.open({ ...base, validators: validators('localhost:0') });
+    assert.ok(fromGenesis.port > 0);
+    await fromGenesis.close();
+    await assert.rejects(
+      Transport.open({ ...base, validators: validators('127.0.0.1:9'), listen: 'no-such-host.invalid:0' }),
+      (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG') && /listen: host "no-such-host.invalid" does not resolve to an IPv4 address/.test(e.message),
+    );
+  });
+}
