@@ -10,6 +10,8 @@
  */
 import { invariant } from '../ledger/assert.js';
 import { existsSync, readdirSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
 import { SteleError } from '../ledger/errors.js';
 import { addon, call } from './addon.js';
 import { AcceptorHandshake, DialerHandshake, networkTag, type TransportSigner } from './wire.js';
@@ -61,7 +63,12 @@ export interface TransportOptions {
    * when set (for side-by-side measurements of whole clusters).
    */
   readonly directBytesMax?: number;
-  readonly onMessages: (batch: TransportMessage[]) => void | Promise<void>;
+  /**
+   * May return a promise (or any thenable): the batch's credit waits for it to settle. A
+   * handler that throws, or whose promise rejects, is a bug: its error becomes an uncaught
+   * exception on the main thread, after the credit is released.
+   */
+  readonly onMessages: (batch: TransportMessage[]) => void | PromiseLike<void>;
   /** Connection events and refusals; default: refusals to stderr. */
   readonly onLog?: (event: TransportLogEvent) => void;
 }
@@ -97,7 +104,8 @@ interface NativeTransport {
   queued(peer: number): number;
   injectFault(peer: number, kind: number): void;
   handshakeSend(conn: number, bytes: Uint8Array): void;
-  authorize(conn: number, peer: number, keys: Uint8Array): void;
+  /** `proof`: a dialer's last handshake message, sent in the same step as the open. */
+  authorize(conn: number, peer: number, keys: Uint8Array, proof?: Uint8Array): void;
   reject(conn: number, reason: string): void;
   credit(conn: number, bytes: number): void;
   counters(): Omit<TransportCounters, 'batchesInFlight'>;
@@ -119,6 +127,69 @@ function parseAddress(address: string, what: string): { host: string; port: numb
   const port = m === null ? NaN : Number(m[2]);
   if (m === null || !(port >= 0 && port <= 65535)) throw new SteleError('TRANSPORT_CONFIG', `${what}: expected host:port, got ${JSON.stringify(address)}`);
   return { host: m[1] as string, port };
+}
+
+/** The options checked, with their defaults: everything the transport needs that takes no I/O. */
+interface Settings {
+  readonly backend: 'tcp' | 'fabric';
+  readonly provider: 'tcp' | 'verbs' | null;
+  readonly messageBytesMax: number;
+  readonly windowBytes: number;
+  readonly sendQueueBytesMax: number;
+  readonly directBytesMax: number;
+  readonly listen: { host: string; port: number };
+  readonly peers: { host: string; port: number }[];
+}
+
+/** @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, NATIVE_MISSING */
+function checkOptions(options: TransportOptions): Settings {
+  const { self, validators } = options;
+  if (!Number.isInteger(self) || self < 0 || self >= validators.length) throw new SteleError('TRANSPORT_CONFIG', `self index ${self} outside the ${validators.length} validators`);
+  if (options.signer.publicKey.length !== 32 || !Buffer.from(options.signer.publicKey).equals(validators[self]!.publicKey)) {
+    throw new SteleError('TRANSPORT_CONFIG', `the signer's key is not validator ${self}'s key`);
+  }
+  const wanted = options.backend ?? 'tcp';
+  if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
+  if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
+  if (wanted === 'fabric' && !addon().fabric) {
+    throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
+  }
+  const verbs = addon().fabric && rdmaDevicePresent();
+  const backend = wanted === 'fabric' || (wanted === 'auto' && verbs) ? 'fabric' : 'tcp';
+  const provider = backend === 'fabric' ? (options.provider ?? (wanted === 'auto' ? 'verbs' : 'tcp')) : null;
+  const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
+  const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
+  const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
+  for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
+  }
+  const fromEnv = process.env.STELE_TRANSPORT_DIRECT_BYTES_MAX;
+  const directBytesMax = options.directBytesMax ?? (fromEnv === undefined || fromEnv === '' ? DIRECT_BYTES_MAX_DEFAULT : Number(fromEnv));
+  if (!Number.isSafeInteger(directBytesMax) || directBytesMax < 0 || directBytesMax > DIRECT_BYTES_MAX_LIMIT) {
+    throw new SteleError('TRANSPORT_CONFIG', `directBytesMax (or STELE_TRANSPORT_DIRECT_BYTES_MAX) must be an integer in [0, ${DIRECT_BYTES_MAX_LIMIT}]`);
+  }
+  const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
+  const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
+  return { backend, provider, messageBytesMax, windowBytes, sendQueueBytesMax, directBytesMax, listen, peers };
+}
+
+/**
+ * The IPv4 address to listen on for `host`. The addon takes dotted IPv4 only (inet_pton),
+ * while the address grammar (genesis, node/config.ts, docs/operations.md) takes a host
+ * name too, which before 2026-12-01 passed those checks and then failed at start. Peer
+ * addresses need no such step: the I/O thread resolves them at each dial.
+ * @throws SteleError TRANSPORT_CONFIG (the name has no IPv4 address), TRANSPORT_IO (the lookup itself failed)
+ * @example await resolveListenHost('localhost') // '127.0.0.1'
+ */
+async function resolveListenHost(host: string): Promise<string> {
+  if (isIPv4(host)) return host;
+  try {
+    return (await lookup(host, { family: 4 })).address;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    const absent = code === 'ENOTFOUND' || code === 'ENODATA';
+    throw new SteleError(absent ? 'TRANSPORT_CONFIG' : 'TRANSPORT_IO', `listen: host ${JSON.stringify(host)} does not resolve to an IPv4 address (${code})`);
+  }
 }
 
 function defaultLog(event: TransportLogEvent): void {
@@ -165,32 +236,15 @@ export class Transport {
   private flushScheduled = false;
   private refusedHere = 0;
 
-  private constructor(private readonly options: TransportOptions) {
+  private constructor(
+    private readonly options: TransportOptions,
+    settings: Settings,
+    listenHost: string,
+  ) {
     const { self, validators } = options;
-    if (!Number.isInteger(self) || self < 0 || self >= validators.length) throw new SteleError('TRANSPORT_CONFIG', `self index ${self} outside the ${validators.length} validators`);
-    if (options.signer.publicKey.length !== 32 || !Buffer.from(options.signer.publicKey).equals(validators[self]!.publicKey)) {
-      throw new SteleError('TRANSPORT_CONFIG', `the signer's key is not validator ${self}'s key`);
-    }
-    const wanted = options.backend ?? 'tcp';
-    if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
-    if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
-    if (wanted === 'fabric' && !addon().fabric) {
-      throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
-    }
-    const verbs = addon().fabric && rdmaDevicePresent();
-    this.backend = wanted === 'fabric' || (wanted === 'auto' && verbs) ? 'fabric' : 'tcp';
-    this.provider = this.backend === 'fabric' ? (options.provider ?? (wanted === 'auto' ? 'verbs' : 'tcp')) : null;
-    const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
-    const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
-    const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
-    for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
-      if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
-    }
-    const fromEnv = process.env.STELE_TRANSPORT_DIRECT_BYTES_MAX;
-    const directBytesMax = options.directBytesMax ?? (fromEnv === undefined || fromEnv === '' ? DIRECT_BYTES_MAX_DEFAULT : Number(fromEnv));
-    if (!Number.isSafeInteger(directBytesMax) || directBytesMax < 0 || directBytesMax > DIRECT_BYTES_MAX_LIMIT) {
-      throw new SteleError('TRANSPORT_CONFIG', `directBytesMax (or STELE_TRANSPORT_DIRECT_BYTES_MAX) must be an integer in [0, ${DIRECT_BYTES_MAX_LIMIT}]`);
-    }
+    const { messageBytesMax, windowBytes, sendQueueBytesMax, directBytesMax, listen, peers } = settings;
+    this.backend = settings.backend;
+    this.provider = settings.provider;
     this.messageBytesMax = messageBytesMax;
     this.sendQueueBytesMax = sendQueueBytesMax;
     // A quarter of the window, but never so much that the rest could not carry one message
@@ -198,10 +252,8 @@ export class Transport {
     this.creditReturnBytes = Math.max(0, Math.min(Math.floor(windowBytes / 4), windowBytes - (messageBytesMax + 4)));
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
     this.queuedKnown = validators.map(() => 0);
-    const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
     this.network = networkTag(validators.map((v) => v.publicKey));
     this.log = options.onLog ?? defaultLog;
-    const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
     // The addon's exports are untyped at the boundary; this is the constructor's shape (native/src/transport.cc).
     const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
     this.native = call(
@@ -209,7 +261,7 @@ export class Transport {
         new Native(
           {
             self,
-            listenHost: listen.host,
+            listenHost,
             listenPort: listen.port,
             peers,
             messageBytesMax,
@@ -224,9 +276,15 @@ export class Transport {
     );
   }
 
-  /** Starts listening and dialing. @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, TRANSPORT_IO, NATIVE_MISSING */
+  /**
+   * Checks the options, resolves the listen host (a name becomes its IPv4 address), then
+   * starts listening and dialing.
+   * @throws SteleError TRANSPORT_CONFIG, TRANSPORT_BACKEND, TRANSPORT_IO, NATIVE_MISSING
+   */
   static async open(options: TransportOptions): Promise<Transport> {
-    return new Transport(options);
+    const settings = checkOptions(options);
+    const listenHost = await resolveListenHost(settings.listen.host);
+    return new Transport(options, settings, listenHost);
   }
 
   /** The TCP port listened on (useful with port 0). */
@@ -314,11 +372,18 @@ export class Transport {
     return { ...native, sendRefused: native.sendRefused + this.refusedHere, batchesInFlight: this.batchesInFlight };
   }
 
-  /** Closes every connection and joins the I/O thread. */
+  /**
+   * Closes every connection and joins the I/O thread. No closed event is handled after
+   * this, so the tables of open connections and of credit due are emptied here: peerUp is
+   * then false for every peer (found in review, 2026-12-01: it stayed true for the peers
+   * connected at close).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.handshakes.clear();
+    this.opened.clear();
+    this.creditDue.clear();
     await this.native.close();
   }
 
@@ -381,8 +446,9 @@ export class Transport {
       const result = hs.answer(bytes);
       if (typeof result === 'string') return this.refuse(conn, hs.to, result);
       this.handshakes.delete(conn);
-      this.native.handshakeSend(conn, result.proof);
-      this.native.authorize(conn, hs.to, result.keys);
+      // One command: as two (handshakeSend, then authorize), the acceptor's first CREDIT
+      // could be read between them and refused (review, 2026-12-01).
+      this.native.authorize(conn, hs.to, result.keys, result.proof);
       return;
     }
     if (hs.from < 0) {
@@ -431,6 +497,9 @@ export class Transport {
       if (this.closed) return;
       let due = false;
       for (const [conn, bytes] of credit) {
+        // A connection closed meanwhile (its closed event came while an asynchronous handler
+        // ran) needs no credit back: an entry for it would never be returned nor deleted.
+        if (!this.opened.has(conn)) continue;
         const total = (this.creditDue.get(conn) ?? 0) + bytes;
         this.creditDue.set(conn, total);
         if (total >= this.creditReturnBytes) due = true;
@@ -441,14 +510,26 @@ export class Transport {
       }
     };
     this.batchesInFlight++;
-    let result: void | Promise<void>;
+    let result: void | PromiseLike<void>;
     try {
       result = this.options.onMessages(batch);
     } catch (error) {
       giveBack();
       throw error;
     }
-    if (result instanceof Promise) result.then(giveBack, giveBack);
-    else giveBack();
+    // Any thenable, not only a native Promise (whose credit went back at once before), and
+    // a rejection is rethrown on a fresh tick as an uncaught exception, as a throw is (it
+    // was swallowed before; review, 2026-12-01). Promise.resolve adopts the thenable, so
+    // a `then` that throws or calls back twice releases the credit once.
+    if (typeof (result as { then?: unknown } | undefined)?.then === 'function') {
+      Promise.resolve(result).then(giveBack, (error: unknown) => {
+        giveBack();
+        process.nextTick(() => {
+          throw error;
+        });
+      });
+    } else {
+      giveBack();
+    }
   }
 }
