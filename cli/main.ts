@@ -57,9 +57,15 @@ const commands: Record<string, Command> = {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  // Asked for, the help is the output (stdout, exit 0); with no command it is a usage
+  // error's message (stderr, exit 2: it went to stdout before the review of 2026-12-01).
+  if (name === undefined) {
+    process.stderr.write(HELP);
+    return EXIT_USAGE;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(HELP);
-    return name === undefined ? EXIT_USAGE : EXIT_OK;
+    return EXIT_OK;
   }
   const command = commands[name];
   if (command === undefined) usage(`unknown command ${JSON.stringify(name)}; try "stele help"`);

@@ -469,3 +469,17 @@ test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, n
     assert.match(report.first_error.message, /block 1: length \d+ is below 160/);
   }
 });
+
+test('stele without a command writes the help to stderr (a usage error, exit 2); asked for, to stdout, exit 0 (review, 2026-12-01)', () => {
+  const bare = stele();
+  assert.equal(bare.code, 2);
+  assert.equal(bare.out, '');
+  assert.match(bare.err, /^stele: a permissioned ledger/);
+  assert.match(bare.err, /Exit codes:/);
+  for (const ask of ['help', '--help', '-h']) {
+    const r = stele(ask);
+    assert.equal(r.code, 0, ask);
+    assert.equal(r.err, '', ask);
+    assert.equal(r.out, bare.err, ask);
+  }
+});
