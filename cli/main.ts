@@ -72,6 +72,17 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+// A reader that goes away (`stele lint --sarif big.scl | head -c1`) is no failure to
+// report: stele stops at once and quietly, with the exit code the command came to (2 if it
+// had not finished). Found in review (2026-12-01): the unhandled 'error' event printed a
+// stack trace. Any other error on these streams stays fatal.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? EXIT_USAGE);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
