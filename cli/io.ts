@@ -1,12 +1,12 @@
 /** Small command-line helpers: key files, JSON output, exit codes. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { keyPairFromSeed, Signer, type KeyPair } from '../ledger/ed25519.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { placeNew, syncDirectory } from '../ledger/files.js';
+import { openRegularFile, placeNew, syncDirectory } from '../ledger/files.js';
 
 /** Exit codes (docs/cli.md): 0 ok, 1 the check failed, 2 usage or I/O. */
 export const EXIT_OK = 0;
@@ -20,20 +20,20 @@ export function usage(message: string): never {
 }
 
 /**
- * The bytes of a file of at most `maxBytes`, read without ever holding more than
- * `maxBytes` + 1 bytes (so `/dev/zero` or a huge file named by mistake is refused, not
- * read whole).
+ * The bytes of a regular file of at most `maxBytes`, read without ever holding more than
+ * `maxBytes` + 1 bytes (so a huge file named by mistake is refused, not read whole).
+ * Anything but a regular file (a FIFO, a device such as /dev/zero, a directory) is refused
+ * without blocking (ledger/files.ts openRegularFile).
  * @throws SteleError CLI_IO
  * @example const source = readBytes('horse.scl', 256 * 1024);
  */
 export function readBytes(path: string, maxBytes: number): Uint8Array {
+  const { fd, size } = openRegularFile(path);
   let data = Buffer.alloc(0);
   let length = 0;
-  let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
-    // Sized by the file when it says (a device says 0), grown up to maxBytes + 1.
-    data = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, fstatSync(fd).size + 1)));
+    // Sized by the file, grown up to maxBytes + 1 should it grow while read.
+    data = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, size + 1)));
     for (let n = 1; n > 0 && length <= maxBytes; length += n) {
       if (length === data.length) {
         const grown = Buffer.allocUnsafe(Math.min(maxBytes + 1, 2 * data.length));
@@ -45,7 +45,7 @@ export function readBytes(path: string, maxBytes: number): Uint8Array {
   } catch (error) {
     throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
   if (length > maxBytes) throw new SteleError('CLI_IO', `${path} is larger than ${maxBytes} bytes`);
   return data.subarray(0, length);

@@ -21,7 +21,8 @@
  * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
  * The signer also signs the requests, for an API in members mode.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openRegularFile } from '../ledger/files.js';
 import { createHash } from 'node:crypto';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
@@ -41,23 +42,21 @@ const BLOB_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * SHA-256 of a regular file, read a chunk at a time (a blob anchors files of any size).
- * A directory, device or pipe is refused: /dev/zero would never end.
+ * A directory, device or pipe is refused (/dev/zero would never end), without blocking
+ * on a FIFO (ledger/files.ts openRegularFile).
  * @throws SteleError CLI_IO
  */
 function sha256OfFile(path: string): Uint8Array {
-  let fd: number | undefined;
+  const { fd } = openRegularFile(path);
   try {
-    fd = openSync(path, 'r');
-    if (!fstatSync(fd).isFile()) throw new SteleError('CLI_IO', `cannot read ${path}: not a regular file`);
     const hash = createHash('sha256');
     const chunk = Buffer.allocUnsafe(BLOB_CHUNK_BYTES);
     for (let n = readSync(fd, chunk, 0, chunk.length, null); n > 0; n = readSync(fd, chunk, 0, chunk.length, null)) hash.update(chunk.subarray(0, n));
     return new Uint8Array(hash.digest());
   } catch (error) {
-    if (error instanceof SteleError) throw error;
     throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
 }
 

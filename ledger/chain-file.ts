@@ -11,13 +11,13 @@
  * those blocks and reports the error at the first block it touches.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, fstatSync, writeSync, renameSync, fsyncSync, rmSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync, renameSync, fsyncSync, rmSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BLOCK_BYTES_MAX, HASH_BYTES, SIGNATURE_BYTES } from './constants.js';
 import { errnoText, SteleError } from './errors.js';
 import { bytesEqual, toHex } from './assert.js';
 import { decodeBlock } from './block.js';
-import { placeNew, syncDirectory } from './files.js';
+import { openRegularFile, placeNew, syncDirectory } from './files.js';
 
 const MAGIC = new TextEncoder().encode('STELECHN');
 const VERSION = 1;
@@ -54,16 +54,9 @@ function invalid(path: string, message: string): never {
  * @throws SteleError CHAIN_FILE_INVALID (the header), CLI_IO
  */
 export function openChainFile(path: string): ChainFile {
-  let fd: number;
+  // Non-blocking, then checked on the descriptor: a FIFO blocked the open (review, 2026-12-01).
+  const { fd, size } = openRegularFile(path);
   try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new SteleError('CLI_IO', `cannot read ${path}: not a regular file`);
-    const size = stat.size;
     const head = Buffer.alloc(HEAD_BYTES);
     if (size < HEAD_BYTES || readSync(fd, head, 0, HEAD_BYTES, 0) !== HEAD_BYTES) invalid(path, 'shorter than the header');
     if (!bytesEqual(head.subarray(0, 8), MAGIC)) invalid(path, 'not a Stele chain file (bad magic)');

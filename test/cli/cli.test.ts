@@ -318,9 +318,10 @@ test('files that are not what they should be are refused with CLI_IO, never read
   });
   const genesis = join(dir, 'genesis-x.json');
   assert.equal(stele('genesis', 'new', '--chain-id', 'files', '--time-ms', '1', '--validator', `v1,${v},127.0.0.1:7201`, '--admin', `root,${admin}`, '--out', genesis, '--force').code, 0);
+  // A device is no file to read (since the review of 2026-12-01; /dev/zero was read up to the bound).
   const zero = stele('genesis', 'check', '/dev/zero');
   assert.equal(zero.code, 2);
-  assert.match(zero.err, /CLI_IO: \/dev\/zero is larger than/);
+  assert.match(zero.err, /CLI_IO: cannot read \/dev\/zero: not a regular file, a character device$/m);
   const folder = join(dir, 'a-folder');
   mkdirSync(folder, { recursive: true });
   assert.match(stele('genesis', 'check', folder).err, /CLI_IO: cannot read .*: EISDIR/);
@@ -418,7 +419,7 @@ test('tx --blob and lint refuse what is not a regular file of bounded size, with
   }
   const lint = spawnSync(process.execPath, [bin, 'lint', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(lint.status, 2, lint.stderr);
-  assert.match(lint.stderr, /CLI_IO: \/dev\/zero is larger than 16777216 bytes/);
+  assert.match(lint.stderr, /CLI_IO: cannot read \/dev\/zero: not a regular file, a character device$/m);
 });
 
 test('lint, found in review: the files together are bounded (64 MiB), not only each file; past it CLI_IO, exit 2', () => {
@@ -481,5 +482,35 @@ test('stele without a command writes the help to stderr (a usage error, exit 2);
     assert.equal(r.code, 0, ask);
     assert.equal(r.err, '', ask);
     assert.equal(r.out, bare.err, ask);
+  }
+});
+
+test('a FIFO named as a file is refused as not a regular file, never opened blocking (every command hung on one; review, 2026-12-01)', () => {
+  const folder = join(dir, 'fifo');
+  mkdirSync(folder, { recursive: true });
+  const fifo = join(folder, 'pipe');
+  assert.equal(spawnSync('mkfifo', ['-m', '0600', fifo]).status, 0);
+  const key = join(folder, 'k.json');
+  assert.equal(stele('keygen', '--out', key).code, 0);
+  const genesis = join(folder, 'genesis.json');
+  assert.equal(stele('genesis', 'new', '--chain-id', 'fifo', '--time-ms', '1', '--validator', `v1,${key},127.0.0.1:7501`, '--admin', `root,${key}`, '--out', genesis).code, 0);
+  const url = ['--url', 'http://127.0.0.1:9'];
+  const cases = [
+    ['tx', 'put', '--key', 'k', '--blob', fifo, '--signer', key, ...url],
+    ['tx', 'deploy', fifo, '--signer', key, ...url],
+    ['tx', 'revoke', '--pubkey', '00'.repeat(32), '--signer', fifo, ...url],
+    ['genesis', 'check', fifo],
+    ['genesis', 'new', '--chain-id', 'fifo', '--validator', `v1,${fifo},127.0.0.1:7501`, '--admin', `root,${key}`, '--out', join(folder, 'g2.json')],
+    ['lint', fifo],
+    ['node', '--config', fifo],
+    ['audit', fifo, '--genesis', genesis],
+    ['audit', '--data', folder, '--genesis', fifo],
+  ];
+  for (const args of cases) {
+    // A few seconds: the refusal takes a start of node; a blocked open takes forever.
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 8_000, killSignal: 'SIGKILL' });
+    assert.equal(r.signal, null, `${args.join(' ')} hung`);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `stele: CLI_IO: cannot read ${fifo}: not a regular file, a FIFO (named pipe)\n`, args.join(' '));
   }
 });
