@@ -60,7 +60,7 @@ function newSigner(dir: string, name: string): Signer {
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { dir: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parse(args, { dir: { type: 'string' }, json: { type: 'boolean' } }, false, 'demo');
   const json = values.json === true;
   const dir = resolve(values.dir ?? 'data/demo');
   prepareDir(dir);

@@ -10,7 +10,7 @@ import { EXIT_OK, parse, printJson, usage } from './io.js';
  * certificate. Reads only. Prints the head hash to give to `stele audit --head`.
  */
 export async function exportCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { data: { type: 'string' }, url: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
+  const { values } = parse(args, { data: { type: 'string' }, url: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, false, 'export');
   if ((values.data === undefined) === (values.url === undefined) || values.out === undefined) usage('export needs --out FILE and one of --data DIR or --url URL');
   const source = values.data !== undefined ? fromDataDir(values.data) : await fromUrl(values.url as string);
   try {

@@ -154,8 +154,39 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
 }
 
-/** parseArgs (strict) with mistakes mapped to CLI_USAGE. */
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+/**
+ * parseArgs (strict) with every mistake a CLI_USAGE error naming the flag or argument. Two
+ * mistakes parseArgs lets through are refused too (review, 2026-12-01):
+ * - a flag that is not `multiple` given twice: parseArgs keeps the last value silently, so
+ *   `tx transfer --amount 5 --amount 500` sent 500 and `export --out a --out b` wrote b;
+ * - with `allowPositionals` false, an argument that is no flag's value: refused naming it
+ *   (parseArgs does too), with the hint that a value with spaces needs quotes
+ *   (`tx put --value hello world` stored "hello" when every kind took positionals).
+ * `command` names the command in the messages ("tx act does not take --param").
+ * @throws SteleError CLI_USAGE
+ * @example const { values } = parse(args, { out: { type: 'string' } }, false, 'keygen');
+ */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false, command = 'this command') {
+  // A first, lenient pass sees every token in order, so the first mistake is the one named;
+  // the strict pass then checks the values (a string flag without one, a boolean with one).
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  const seen = new Map<string, string | undefined>();
+  const flags = Object.keys(options).map((name) => `--${name}`);
+  for (const token of tokens) {
+    if (token.kind === 'positional' && !allowPositionals) {
+      usage(`${command} takes no argument ${JSON.stringify(token.value)} (a value with spaces needs quotes)`);
+    }
+    if (token.kind !== 'option') continue;
+    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    if (option === undefined) usage(`${command} does not take ${token.rawName}${flags.length === 0 ? '' : ` (it takes ${flags.join(', ')})`}`);
+    if (option.multiple === true) continue;
+    if (seen.has(token.name)) {
+      const first = seen.get(token.name);
+      const values = first === undefined ? '' : `: ${JSON.stringify(first)}, then ${JSON.stringify(token.value ?? '')}`;
+      usage(`${token.rawName} is given more than once${values}; it takes one value, give it once`);
+    }
+    seen.set(token.name, token.value);
+  }
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {

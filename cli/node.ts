@@ -27,7 +27,7 @@ function diskFullExit(data: string, error: unknown): number {
  * exit code 75 and a message saying so (a supervisor restarts it once there is space).
  */
 export async function nodeCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string' } });
+  const { values } = parse(args, { config: { type: 'string' } }, false, 'node');
   if (values.config === undefined) usage('node needs --config FILE');
   let fatal: (error: unknown) => void = () => {};
   const halted = new Promise<unknown>((resolve) => {

@@ -19,6 +19,8 @@
  * when admitted (or committed with --wait), 1 when the ledger refused it (a TX_* or
  * CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node or an answer that is no
  * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
+ * Each kind takes its own flags and no others; a flag given twice is refused unless it is
+ * one of the repeatable ones (--role, --party of create, --param, --ref, --arg).
  * The signer also signs the requests, for an API in members mode.
  */
 import { closeSync, readSync } from 'node:fs';
@@ -110,37 +112,70 @@ function byName<T extends { name: string }>(items: T[]): T[] {
   return items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+type Flag = { readonly type: 'string' | 'boolean'; readonly multiple?: true };
+
+/** The flags every kind takes. */
+const COMMON_FLAGS: Record<string, Flag> = {
+  signer: { type: 'string' },
+  url: { type: 'string' },
+  wait: { type: 'boolean' },
+  json: { type: 'boolean' },
+  'expiry-in': { type: 'string' },
+  expiry: { type: 'string' },
+};
+
+/**
+ * Each kind's own flags (docs/cli.md); only `deploy` takes arguments (its FILEs). One table
+ * for all kinds let a flag of another kind through unread (`act --param x=int:1`, meant as
+ * --arg, sent no argument) and took `act --party buyer --party seller` as buyer (review,
+ * 2026-12-01).
+ */
+const KIND_FLAGS: Record<string, Record<string, Flag>> = {
+  register: { pubkey: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true } },
+  revoke: { pubkey: { type: 'string' } },
+  transfer: { to: { type: 'string' }, amount: { type: 'string' }, asset: { type: 'string' } },
+  issue: { to: { type: 'string' }, amount: { type: 'string' }, asset: { type: 'string' } },
+  put: { key: { type: 'string' }, value: { type: 'string' }, 'value-hex': { type: 'string' }, blob: { type: 'string' } },
+  deploy: {},
+  create: { contract: { type: 'string' }, party: { type: 'string', multiple: true }, param: { type: 'string', multiple: true }, ref: { type: 'string', multiple: true } },
+  act: { instance: { type: 'string' }, party: { type: 'string' }, action: { type: 'string' }, arg: { type: 'string', multiple: true } },
+};
+
+/** The flags' values, as KIND_FLAGS types them (`party`: several for create, one for act). */
+interface TxFlags {
+  signer?: string;
+  url?: string;
+  wait?: boolean;
+  json?: boolean;
+  'expiry-in'?: string;
+  expiry?: string;
+  pubkey?: string;
+  name?: string;
+  role?: string[];
+  to?: string;
+  amount?: string;
+  asset?: string;
+  key?: string;
+  value?: string;
+  'value-hex'?: string;
+  blob?: string;
+  contract?: string;
+  party?: string[] | string;
+  param?: string[];
+  ref?: string[];
+  instance?: string;
+  action?: string;
+  arg?: string[];
+}
+
 export async function txCommand(args: string[]): Promise<number> {
-  const [kind, ...rest] = args;
-  const { values, positionals } = parse(
-    rest,
-    {
-      signer: { type: 'string' },
-      url: { type: 'string' },
-      wait: { type: 'boolean' },
-      json: { type: 'boolean' },
-      'expiry-in': { type: 'string' },
-      expiry: { type: 'string' },
-      pubkey: { type: 'string' },
-      name: { type: 'string' },
-      role: { type: 'string', multiple: true },
-      to: { type: 'string' },
-      amount: { type: 'string' },
-      asset: { type: 'string' },
-      key: { type: 'string' },
-      value: { type: 'string' },
-      'value-hex': { type: 'string' },
-      blob: { type: 'string' },
-      contract: { type: 'string' },
-      party: { type: 'string', multiple: true },
-      param: { type: 'string', multiple: true },
-      ref: { type: 'string', multiple: true },
-      instance: { type: 'string' },
-      action: { type: 'string' },
-      arg: { type: 'string', multiple: true },
-    },
-    true,
-  );
+  const [kind = '', ...rest] = args;
+  const kindFlags = Object.hasOwn(KIND_FLAGS, kind) ? KIND_FLAGS[kind] : undefined;
+  if (kindFlags === undefined) return usage(`tx expects register, revoke, transfer, issue, put, deploy, create or act (got ${JSON.stringify(kind)})`);
+  const parsed = parse(rest, { ...COMMON_FLAGS, ...kindFlags }, kind === 'deploy', `tx ${kind}`);
+  // The table parsed is this kind's, whose types TxFlags spells out.
+  const values = parsed.values as TxFlags;
+  const positionals = parsed.positionals;
   const signer = readKeyFile(required(values.signer, '--signer'));
   // The signer signs the requests too, for a node whose API runs in members mode.
   const client = new SteleClient({ url: required(values.url, '--url'), signer });
@@ -195,7 +230,7 @@ export async function txCommand(args: string[]): Promise<number> {
       payload = {
         type: 'create',
         contract: required(values.contract, '--contract'),
-        parties: byName((values.party ?? []).map((p) => pair(p, '--party')).map(([name, hex]) => ({ name, key: key(hex, `--party ${name}`) }))),
+        parties: byName(((values.party ?? []) as string[]).map((p) => pair(p, '--party')).map(([name, hex]) => ({ name, key: key(hex, `--party ${name}`) }))),
         params: byName((values.param ?? []).map((p) => pair(p, '--param')).map(([name, v]) => ({ name, value: contractValue(v, `--param ${name}`) }))),
         refs: byName(
           (values.ref ?? []).map((p) => pair(p, '--ref')).map(([name, v]) => {
@@ -211,7 +246,7 @@ export async function txCommand(args: string[]): Promise<number> {
       payload = {
         type: 'act',
         instance: Number(instance),
-        party: required(values.party?.[0], '--party'),
+        party: required(values.party as string | undefined, '--party'),
         action: required(values.action, '--action'),
         args: (values.arg ?? []).map((a) => contractValue(a, '--arg')),
       };

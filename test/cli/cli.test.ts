@@ -471,6 +471,42 @@ test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, n
   }
 });
 
+test('a flag that is not repeatable, given twice, is CLI_USAGE naming it in every command, nothing done (parseArgs kept the last; review, 2026-12-01)', () => {
+  const folder = join(dir, 'twice');
+  mkdirSync(folder, { recursive: true });
+  const [a, b] = [join(folder, 'a.json'), join(folder, 'b.json')];
+  const key = join(dir, 'twice.key');
+  assert.equal(stele('keygen', '--out', key, '--force').code, 0);
+  const genesis = (...extra: string[]) => ['genesis', 'new', '--chain-id', 'twice', '--time-ms', '1', '--validator', `v1,${key},127.0.0.1:7401`, '--admin', `root,${key}`, '--asset', 'STL', ...extra];
+  const cases: Array<[string[], string]> = [
+    [['keygen', '--out', a, '--out', b], '--out'],
+    [genesis('--out', a, '--out', b), '--out'],
+    [genesis('--chain-id', 'other', '--out', a), '--chain-id'],
+    [genesis('--supply', '5', '--supply', '500', '--out', a), '--supply'],
+    [['genesis', 'check', a, '--json', '--json'], '--json'],
+    [['export', '--url', 'http://127.0.0.1:9', '--url', 'http://127.0.0.1:10', '--out', a], '--url'],
+    [['export', '--data', folder, '--out', a, '--out', b], '--out'],
+    [['node', '--config', a, '--config', b], '--config'],
+    [['audit', a, '--genesis', a, '--genesis', b], '--genesis'],
+    [['lint', '--max-paths', '5', '--max-paths', '6', a], '--max-paths'],
+    [['demo', '--dir', join(folder, 'd1'), '--dir', join(folder, 'd2')], '--dir'],
+    [['up', '--data', join(folder, 'up'), '--port', '47280', '--port', '47290'], '--port'],
+  ];
+  for (const [args, flag] of cases) {
+    const r = stele(...args, '--json');
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    const error = JSON.parse(r.out).error;
+    assert.equal(error.code, 'CLI_USAGE', args.join(' '));
+    assert.match(error.message, new RegExp(`^CLI_USAGE: ${flag} is given more than once`), args.join(' '));
+  }
+  assert.deepEqual(readdirSync(folder), [], 'nothing written');
+  // Repeatable flags stay repeatable, and a word that is no flag's value is named.
+  assert.equal(stele(...genesis('--asset', 'USD', '--out', a)).code, 0);
+  const stray = stele('keygen', '--out', b, 'extra', '--json');
+  assert.equal(stray.code, 2);
+  assert.match(JSON.parse(stray.out).error.message, /^CLI_USAGE: keygen takes no argument "extra"/);
+});
+
 test('stele without a command writes the help to stderr (a usage error, exit 2); asked for, to stdout, exit 0 (review, 2026-12-01)', () => {
   const bare = stele();
   assert.equal(bare.code, 2);
