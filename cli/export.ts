@@ -1,7 +1,7 @@
 import { toHex } from '../ledger/assert.js';
 import { writeChainFile } from '../ledger/chain-file.js';
 import { SteleError } from '../ledger/errors.js';
-import { fromDataDir, fromUrl } from './chain-source.js';
+import { checkNodeUrl, fromDataDir, fromUrl } from './chain-source.js';
 import { EXIT_OK, parse, printJson, usage } from './io.js';
 
 /**
@@ -12,6 +12,8 @@ import { EXIT_OK, parse, printJson, usage } from './io.js';
 export async function exportCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { data: { type: 'string' }, url: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, false, 'export');
   if ((values.data === undefined) === (values.url === undefined) || values.out === undefined) usage('export needs --out FILE and one of --data DIR or --url URL');
+  // Checked as audit checks it: a '#fragment' or '?query' would swallow the API's paths.
+  if (values.url !== undefined) checkNodeUrl(values.url, '--url');
   const source = values.data !== undefined ? fromDataDir(values.data) : await fromUrl(values.url as string);
   try {
     if (source.damage !== null) throw new SteleError('STORE_CORRUPT', `${source.damage.message}; audit the directory to see the rest`);

@@ -31,6 +31,7 @@ import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
 import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
 import { ApiError, SteleClient } from '../api/client.js';
+import { checkNodeUrl } from './chain-source.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, parse, printJson, readKeyFile, readText, usage } from './io.js';
 
 const SOURCE_BYTES_MAX = 64 * 1024;
@@ -176,9 +177,11 @@ export async function txCommand(args: string[]): Promise<number> {
   // The table parsed is this kind's, whose types TxFlags spells out.
   const values = parsed.values as TxFlags;
   const positionals = parsed.positionals;
+  // Checked as audit checks it: a '#fragment' or '?query' would swallow the API's paths.
+  const url = checkNodeUrl(required(values.url, '--url'), '--url');
   const signer = readKeyFile(required(values.signer, '--signer'));
   // The signer signs the requests too, for a node whose API runs in members mode.
-  const client = new SteleClient({ url: required(values.url, '--url'), signer });
+  const client = new SteleClient({ url, signer });
   let payload: Payload;
   switch (kind) {
     case 'register': {
@@ -293,14 +296,14 @@ export async function txCommand(args: string[]): Promise<number> {
     const judged = error instanceof ApiError && error.code !== 'CLIENT_BAD_ANSWER' && (error.status < 500 || error.status === 503);
     const code = error instanceof ApiError ? error.code : 'CLI_IO';
     const exitCode = error instanceof ApiError ? exitCodeOf(error) : EXIT_USAGE;
-    const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${values.url}: ${(error as Error).message}`;
+    const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${url}: ${(error as Error).message}`;
     const note =
       sent === null || judged
         ? ''
-        : `; transaction ${sent.id} may have been admitted: look it up (GET ${values.url}/v1/transactions/${sent.id}) or send the same one again with --expiry ${sent.expiry} (the ledger takes an id once)`;
+        : `; transaction ${sent.id} may have been admitted: look it up (GET ${url}/v1/transactions/${sent.id}) or send the same one again with --expiry ${sent.expiry} (the ledger takes an id once)`;
     const transaction = sent === null ? {} : { transaction: { ...sent, may_have_been_admitted: !judged } };
     if (values.json === true) printJson({ ok: false, error: { code, message: reason + note, details: error instanceof ApiError ? error.details : {} }, ...transaction });
-    else process.stderr.write(`stele: ${error instanceof ApiError ? `${exitCode === EXIT_CHECK_FAILED ? 'refused' : values.url}: ` : ''}${reason}${note}\n`);
+    else process.stderr.write(`stele: ${error instanceof ApiError ? `${exitCode === EXIT_CHECK_FAILED ? 'refused' : url}: ` : ''}${reason}${note}\n`);
     return exitCode;
   }
 }

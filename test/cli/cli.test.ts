@@ -507,6 +507,15 @@ test('a flag that is not repeatable, given twice, is CLI_USAGE naming it in ever
   assert.match(JSON.parse(stray.out).error.message, /^CLI_USAGE: keygen takes no argument "extra"/);
 });
 
+test('export --url is checked as audit checks it: a #fragment or ?query is CLI_USAGE (review, 2026-12-01)', () => {
+  for (const url of ['http://127.0.0.1:9/#x', 'http://127.0.0.1:9?a=1', 'file:///etc/passwd']) {
+    const r = stele('export', '--url', url, '--out', join(dir, 'never.stele'), '--json');
+    assert.equal(r.code, 2, url);
+    assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', url);
+    assert.match(JSON.parse(r.out).error.message, /--url expects a node's base URL/);
+  }
+});
+
 test('stele without a command writes the help to stderr (a usage error, exit 2); asked for, to stdout, exit 0 (review, 2026-12-01)', () => {
   const bare = stele();
   assert.equal(bare.code, 2);

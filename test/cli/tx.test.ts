@@ -135,3 +135,21 @@ test('tx: each kind takes its own flags, arguments only for deploy, and a flag t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tx --url is checked as audit checks it: a #fragment or ?query, which would swallow the API paths, is CLI_USAGE (review, 2026-12-01)', { timeout: 120_000 }, async () => {
+  const { dir, key, hex } = setUp();
+  const node = await fakeNode();
+  try {
+    for (const url of [`${node.url}/#here`, `${node.url}/?a=1`, `ftp://127.0.0.1:21`, 'not a url']) {
+      const r = await stele('tx', 'transfer', '--to', hex, '--amount', '1', '--asset', 'STL', '--signer', key, '--url', url, '--json');
+      assert.equal(r.code, 2, url);
+      const error = (JSON.parse(r.out) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'CLI_USAGE', url);
+      assert.match(error.message, /--url expects a node's base URL/);
+    }
+    assert.equal(node.posted.length, 0);
+  } finally {
+    await node.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
