@@ -29,7 +29,8 @@ import { createHash } from 'node:crypto';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
+import { Role, signTx, type ContractValue, type Payload, type Tx, type TxBody } from '../ledger/tx.js';
+import type { Signer } from '../ledger/ed25519.js';
 import { ApiError, SteleClient } from '../api/client.js';
 import { checkNodeUrl } from './chain-source.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, parse, printJson, readKeyFile, readText, usage } from './io.js';
@@ -107,6 +108,23 @@ function pair(text: string, flag: string): [string, string] {
   const at = text.indexOf('=');
   if (at <= 0) usage(`${flag} expects NAME=VALUE (got ${JSON.stringify(text)})`);
   return [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** A chain id of the fewest characters, for the trial encoding. */
+const TRIAL_CHAIN_ID = 'x';
+
+/**
+ * The transaction signed. The encoder's bounds (names, symbols, key lengths, amounts) are
+ * the arguments', not the network's: CLI_USAGE.
+ * @throws SteleError CLI_USAGE
+ */
+function signed(body: Omit<TxBody, 'signers'>, signer: Signer): Tx {
+  try {
+    return signTx(body, [signer]);
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError) usage(`the transaction cannot be encoded: ${error.message}`);
+    throw error;
+  }
 }
 
 function byName<T extends { name: string }>(items: T[]): T[] {
@@ -263,19 +281,18 @@ export async function txCommand(args: string[]): Promise<number> {
   const expiryIn = /^[0-9]{1,7}$/.test(expiryText) ? Number(expiryText) : 0;
   if (expiryIn < 1 || expiryIn > EXPIRY_IN_MAX) usage(`--expiry-in expects a number of blocks, 1..${EXPIRY_IN_MAX} (got ${JSON.stringify(expiryText)})`);
   const expiryAt = values.expiry === undefined ? null : /^[1-9][0-9]{0,14}$/.test(values.expiry) ? Number(values.expiry) : usage(`--expiry expects a block height, 1..${EXPIRY_MAX} (got ${JSON.stringify(values.expiry)})`);
+  // A trial before the node is asked anything, so that arguments the encoder refuses (a
+  // name or symbol, an amount above 2^64-1, a party named twice) are the usage error they
+  // are, not hidden behind a node that is down (review, 2026-12-01). With the shortest
+  // chain id: the real one can only make the transaction longer (a size over the limit is
+  // then refused when it is signed below), and an expiry is 8 bytes whatever its value.
+  signed({ chainId: TRIAL_CHAIN_ID, expiry: expiryAt ?? 1, payload }, signer);
   // Once signed: the transaction every failure from here on is about.
   let sent: { id: string; expiry: number } | null = null;
   try {
     const status = await client.status();
     const expiry = expiryAt ?? status.committed_height + expiryIn;
-    let tx;
-    try {
-      tx = signTx({ chainId: status.chain_id, expiry, payload }, [signer]);
-    } catch (error) {
-      // The encoder's bounds (names, symbols, key lengths, amounts): the arguments, not the network.
-      if (error instanceof RangeError || error instanceof TypeError) usage(`the transaction cannot be encoded: ${error.message}`);
-      throw error;
-    }
+    const tx = signed({ chainId: status.chain_id, expiry, payload }, signer);
     // Said before it is sent, so a run cut short (a timeout, a dropped connection, Ctrl-C)
     // still tells which transaction to look up, and how to send that very one again: a rerun
     // with --expiry-in reads a new height and makes another transaction, which the ledger

@@ -136,6 +136,29 @@ test('tx: each kind takes its own flags, arguments only for deploy, and a flag t
   }
 });
 
+test('tx: arguments the encoder refuses are CLI_USAGE before the node is asked anything, also when it is down (review, 2026-12-01)', { timeout: 120_000 }, async () => {
+  const { dir, key, hex } = setUp();
+  try {
+    // Port 9 (discard): nothing answers there. Before, each was CLI_IO "cannot reach".
+    const cases: Array<[string[], RegExp]> = [
+      [['transfer', '--to', hex, '--amount', '99999999999999999999', '--asset', 'STL'], /amount 99999999999999999999 outside 1\.\.2\^64-1/],
+      [['issue', '--to', hex, '--amount', '1', '--asset', 'not a symbol'], /bad asset symbol/],
+      [['create', '--contract', 'C', '--party', `a=${hex}`, '--party', `a=${hex}`], /names must be strictly ascending/],
+      [['register', '--pubkey', hex, '--name', 'No Spaces'], /bad identity name/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await stele('tx', ...args, '--signer', key, '--url', 'http://127.0.0.1:9', '--json');
+      assert.equal(r.code, 2, args.join(' '));
+      const error = (JSON.parse(r.out) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'CLI_USAGE', `${args.join(' ')}: ${error.message}`);
+      assert.match(error.message, new RegExp(`the transaction cannot be encoded: .*${message.source}`), args.join(' '));
+      assert.doesNotMatch(r.err, /^transaction [0-9a-f]{64}/m, 'nothing was signed for sending');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('tx --url is checked as audit checks it: a #fragment or ?query, which would swallow the API paths, is CLI_USAGE (review, 2026-12-01)', { timeout: 120_000 }, async () => {
   const { dir, key, hex } = setUp();
   const node = await fakeNode();
