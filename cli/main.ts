@@ -36,9 +36,10 @@ must be odd. --expiry-in N (default 50): the expiry is the committed height plus
 expiry before sending it). With --json, exactly one JSON document goes to stdout.
 
 Exit codes: 0 ok; 1 the check failed (audit, lint, demo) or the ledger refused the
-transaction (tx); 2 usage, I/O, an unreachable node or a bad answer; stele node only:
-3 halted (a committed block could not be applied, or its disk failed), 75 disk full;
-70 an internal error (a bug in stele: please report it with the message).
+transaction (tx); 2 usage, I/O, an unreachable node, a bad answer or a tx --wait that
+ended before the commit; stele node only: 3 halted (a committed block could not be
+applied, or its disk failed), 75 disk full; 70 an internal error (a bug in stele:
+please report it with the message).
 `;
 
 type Command = (args: string[]) => Promise<number>;

@@ -17,8 +17,9 @@
  * a dropped connection, a bad answer) they are repeated, and the same arguments with
  * `--expiry` sign the very same transaction again, which the ledger takes once. Exit 0
  * when admitted (or committed with --wait), 1 when the ledger refused it (a TX_* or
- * CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node or an answer that is no
- * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
+ * CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node, an answer that is no
+ * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer), or with --wait a
+ * wait that ended before the commit (COMMIT_TIMEOUT, the id repeated as after a timeout).
  * Each kind takes its own flags and no others; a flag given twice is refused unless it is
  * one of the repeatable ones (--role, --party of create, --param, --ref, --arg).
  * The signer also signs the requests, for an API in members mode.
@@ -301,16 +302,22 @@ export async function txCommand(args: string[]): Promise<number> {
     process.stderr.write(`transaction ${sent.id}, expiry ${expiry} (to send this same transaction again: --expiry ${expiry})\n`);
     const answer = await client.submit(tx, { wait: values.wait === true });
     if (answer.id !== sent.id) throw new ApiError(answer.status === 'committed' ? 200 : 202, 'CLIENT_BAD_ANSWER', `the node answered about transaction ${answer.id}, not ${sent.id}`);
+    if (values.wait === true && answer.status !== 'committed') {
+      // 202 pending with wait_timed_out: the node's wait ended first (its timeout, or the
+      // node stopping released its waiters). Not the commit --wait promises: exit 2, with
+      // the id to look it up (it exited 0 before the review of 2026-12-01).
+      throw new ApiError(202, 'COMMIT_TIMEOUT', `the wait ended before transaction ${sent.id} was committed (the node's wait timed out, or the node is stopping); it was admitted and can still be committed until its expiry ${sent.expiry}`);
+    }
     if (values.json === true) printJson(answer);
     else if (answer.status === 'committed') process.stdout.write(`committed ${answer.id} at height ${answer.height}, index ${answer.index}\n`);
-    else process.stdout.write(`accepted ${answer.id} (pending${answer.wait_timed_out === true ? '; the wait timed out' : ''})\n`);
+    else process.stdout.write(`accepted ${answer.id} (pending)\n`);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof SteleError) throw error;
-    // Not reached, timed out, the connection dropped, or an answer that is none: the node
-    // may have admitted the transaction all the same. A judgement of the node (a refusal,
-    // 401/403, 404, 429, 503 busy) says it did not.
-    const judged = error instanceof ApiError && error.code !== 'CLIENT_BAD_ANSWER' && (error.status < 500 || error.status === 503);
+    // Not reached, timed out, the connection dropped, an answer that is none, or a wait that
+    // ended without a verdict: the node may have admitted (or may yet commit) the transaction
+    // all the same. A judgement of the node (a refusal, 401/403, 404, 429, 503 busy) says it did not.
+    const judged = error instanceof ApiError && error.code !== 'CLIENT_BAD_ANSWER' && error.code !== 'COMMIT_TIMEOUT' && (error.status < 500 || error.status === 503);
     const code = error instanceof ApiError ? error.code : 'CLI_IO';
     const exitCode = error instanceof ApiError ? exitCodeOf(error) : EXIT_USAGE;
     const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${url}: ${(error as Error).message}`;

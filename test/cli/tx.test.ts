@@ -1,7 +1,9 @@
 /**
  * `stele tx` against a plain HTTP server that plays a node (it records what is submitted):
  * each kind takes its own flags (review, 2026-12-01: one table for every kind let flags of
- * other kinds and stray words through unread, and the last of two values won).
+ * other kinds and stray words through unread, and the last of two values won), the
+ * encoder's checks come before the node is asked anything, --url is checked as audit
+ * checks it, and with --wait a wait that ended without a commit is no success.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -171,6 +173,35 @@ test('tx --url is checked as audit checks it: a #fragment or ?query, which would
       assert.match(error.message, /--url expects a node's base URL/);
     }
     assert.equal(node.posted.length, 0);
+  } finally {
+    await node.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tx --wait: an answer "pending, wait_timed_out" (the wait ended, or the node stopped) is exit 2 with the transaction to look up, not exit 0 (review, 2026-12-01)', { timeout: 120_000 }, async () => {
+  const { dir, key, hex } = setUp();
+  const node = await fakeNode();
+  node.waitTimesOut = true;
+  const args = ['tx', 'transfer', '--to', hex, '--amount', '1', '--asset', 'STL', '--signer', key, '--url', node.url];
+  try {
+    const json = await stele(...args, '--wait', '--json');
+    assert.equal(json.code, 2, json.out + json.err);
+    const doc = JSON.parse(json.out) as { ok: boolean; error: { code: string; message: string }; transaction: { id: string; expiry: number; may_have_been_admitted: boolean } };
+    const id = node.posted[0]!.body.id;
+    assert.equal(doc.ok, false);
+    assert.equal(doc.error.code, 'COMMIT_TIMEOUT');
+    assert.deepEqual(doc.transaction, { id, expiry: 57, may_have_been_admitted: true });
+    assert.match(doc.error.message, new RegExp(`the wait ended before transaction ${id} was committed.* may have been admitted: look it up \\(GET ${node.url}/v1/transactions/${id}\\) or send the same one again with --expiry 57`));
+    const text = await stele(...args, '--wait', '--expiry', '57');
+    assert.equal(text.code, 2);
+    assert.equal(text.out, '', 'nothing on stdout: it is no result');
+    assert.match(text.err, new RegExp(`^stele: ${node.url}: COMMIT_TIMEOUT: the wait ended before transaction ${id} was committed`, 'm'));
+    assert.equal(node.posted[1]!.body.id, id, '--expiry signed the very same transaction');
+    // Without --wait, pending is what was asked for: exit 0.
+    const pending = await stele(...args, '--json');
+    assert.equal(pending.code, 0, pending.err);
+    assert.equal((JSON.parse(pending.out) as { status: string }).status, 'pending');
   } finally {
     await node.close();
     rmSync(dir, { recursive: true, force: true });
