@@ -530,6 +530,37 @@ test('stele without a command writes the help to stderr (a usage error, exit 2);
   }
 });
 
+test('demo run again removes only what it wrote; a demo directory holding anything else is refused and left whole (review, 2026-12-01)', () => {
+  const demoDir = join(dir, 'demo-again');
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  const layout = (): string[] => {
+    const list = (sub: string): string[] => readdirSync(join(demoDir, sub)).map((n) => join(sub, n));
+    return [...list('.'), ...list('keys'), ...list('tampered')].filter((p) => !p.startsWith('index/')).sort();
+  };
+  const made = layout();
+  // A clean rerun works, with the same layout.
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  assert.deepEqual(layout(), made);
+  for (const extra of ['notes.txt', join('keys', 'mine.json'), join('tampered', 'x'), join('index', 'README')]) {
+    writeFileSync(join(demoDir, extra), 'keep');
+    const genesisBefore = readFileSync(join(demoDir, 'genesis.json'), 'utf8');
+    const r = stele('demo', '--dir', demoDir, '--json');
+    assert.equal(r.code, 2, `${extra}: ${r.err}`);
+    const error = JSON.parse(r.out).error;
+    assert.equal(error.code, 'CLI_USAGE');
+    assert.match(error.message, new RegExp(`holds what the demo does not write \\(${extra.replace('.', '\\.')}\\); nothing was removed`));
+    assert.equal(readFileSync(join(demoDir, extra), 'utf8'), 'keep');
+    assert.equal(readFileSync(join(demoDir, 'genesis.json'), 'utf8'), genesisBefore, 'the demo\'s own files are left too');
+    rmSync(join(demoDir, extra));
+  }
+  // One of its names as another type (a directory named genesis.json) is not the demo's either.
+  rmSync(join(demoDir, 'genesis.json'));
+  mkdirSync(join(demoDir, 'genesis.json'));
+  writeFileSync(join(demoDir, 'genesis.json', 'mine'), 'keep');
+  assert.equal(stele('demo', '--dir', demoDir).code, 2);
+  assert.equal(readFileSync(join(demoDir, 'genesis.json', 'mine'), 'utf8'), 'keep');
+});
+
 test('a FIFO named as a file is refused as not a regular file, never opened blocking (every command hung on one; review, 2026-12-01)', () => {
   const folder = join(dir, 'fifo');
   mkdirSync(folder, { recursive: true });
