@@ -2,7 +2,8 @@
 /**
  * The `stele` command. Data goes to stdout, messages to stderr; `--json` prints exactly
  * one JSON document. Exit codes: 0 ok, 1 the check failed, 2 usage or I/O error, 70 an
- * internal error (stele node also exits 3 and 75: cli/node.ts).
+ * internal error (stele node also exits 3 and 75: cli/node.ts; stele export 130 and 143
+ * when a signal stops it: cli/export.ts).
  */
 import { isSteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, printJson, usage } from './io.js';
@@ -38,8 +39,8 @@ expiry before sending it). With --json, exactly one JSON document goes to stdout
 Exit codes: 0 ok; 1 the check failed (audit, lint, demo) or the ledger refused the
 transaction (tx); 2 usage, I/O, an unreachable node, a bad answer or a tx --wait that
 ended before the commit; stele node only: 3 halted (a committed block could not be
-applied, or its disk failed), 75 disk full; 70 an internal error (a bug in stele:
-please report it with the message).
+applied, or its disk failed), 75 disk full; stele export only: 130/143 stopped by
+SIGINT/SIGTERM; 70 an internal error (a bug in stele: please report it with the message).
 `;
 
 type Command = (args: string[]) => Promise<number>;
