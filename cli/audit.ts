@@ -53,6 +53,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       reference: { type: 'boolean' },
     },
     true,
+    'audit',
   );
   if (values.genesis === undefined) usage('audit needs --genesis FILE');
   // `--compare A B C` as well as `--compare A --compare B`: with --compare, positionals that

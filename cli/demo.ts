@@ -6,7 +6,7 @@
  * the store, audits the chain from the genesis file, then shows the audit catching a
  * tampered copy.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { toHex } from '../ledger/assert.js';
 import { FileBlockLog } from '../ledger/block-log.js';
@@ -23,15 +23,74 @@ import { errnoText, SteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, keyFileText, parse, printJson, usage, writeNew } from './io.js';
 
 const MARKER = 'stele-demo.json';
+const VALIDATORS = ['v1', 'v2', 'v3'];
+const USERS = ['admin', 'alice', 'bob', 'carol'];
+/** A temporary file of writeNew (cli/io.ts) that a crash left behind. */
+const TEMPORARY = /^\.[a-z0-9-]+\.json\.[0-9]+\.[0-9a-f]{12}\.tmp$/;
+/** The names LevelDB gives the files of a database (the store's index). */
+const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-[0-9]+|[0-9]+\.(ldb|log|sst|dbtmp))$/;
+/** What the demo writes in its directory: files, and directories with the files they may hold. */
+const DEMO_FILES = new Set([MARKER, 'genesis.json', 'blocks.log']);
+const DEMO_DIRECTORIES: Record<string, (name: string) => boolean> = {
+  keys: (name) => [...VALIDATORS, ...USERS].some((n) => name === `${n}.json`) || TEMPORARY.test(name),
+  tampered: (name) => name === 'blocks.log',
+  index: (name) => LEVELDB_FILE.test(name),
+};
+/** Names shown when a directory holds what the demo did not write. */
+const FOREIGN_SHOWN_MAX = 5;
 
 function say(json: boolean, line: string): void {
   if (!json) process.stdout.write(`${line}\n`);
 }
 
+function lstatOrFail(path: string): Stats {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
+  }
+}
+
+function listOrFail(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (error) {
+    throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
+  }
+}
+
 /**
- * Makes `dir` empty for the demo: a directory the demo made before is wiped, anything else
- * that holds files is refused. File system failures are CLI_IO naming the path (found in
- * review: a --dir under a file was an internal error with a stack trace, exit 70).
+ * The entries of a demo directory that the demo does not write (paths relative to `dir`):
+ * any other name, one of its names of another type (a symbolic link included), and any
+ * other file in keys/, tampered/ or index/.
+ * @throws SteleError CLI_IO
+ */
+function foreignEntries(dir: string, entries: readonly string[]): string[] {
+  const foreign: string[] = [];
+  for (const entry of entries) {
+    const stat = lstatOrFail(join(dir, entry));
+    if (DEMO_FILES.has(entry) || TEMPORARY.test(entry)) {
+      if (!stat.isFile()) foreign.push(entry);
+      continue;
+    }
+    const holds = Object.hasOwn(DEMO_DIRECTORIES, entry) ? DEMO_DIRECTORIES[entry] : undefined;
+    if (holds === undefined || !stat.isDirectory()) {
+      foreign.push(entry);
+      continue;
+    }
+    for (const name of listOrFail(join(dir, entry))) {
+      if (!holds(name) || !lstatOrFail(join(dir, entry, name)).isFile()) foreign.push(join(entry, name));
+    }
+  }
+  return foreign;
+}
+
+/**
+ * Makes `dir` ready for the demo: in a directory it made before, what it wrote is removed,
+ * and only that; one that holds anything else is refused, nothing removed. Found in review
+ * (2026-12-01): the marker was checked, then the whole directory removed, with whatever had
+ * been added to it since. File system failures are CLI_IO naming the path (found in review:
+ * a --dir under a file was an internal error with a stack trace, exit 70).
  * @throws SteleError CLI_USAGE, CLI_IO
  */
 function prepareDir(dir: string): void {
@@ -44,8 +103,15 @@ function prepareDir(dir: string): void {
     if (code !== 'ENOENT') throw new SteleError('CLI_IO', `cannot read ${dir}: ${errnoText(error)}`);
   }
   if (entries.length > 0 && !entries.includes(MARKER)) usage(`${dir} exists and was not made by stele demo; choose another --dir`);
+  const foreign = foreignEntries(dir, entries);
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, FOREIGN_SHOWN_MAX).join(', ') + (foreign.length > FOREIGN_SHOWN_MAX ? `, and ${foreign.length - FOREIGN_SHOWN_MAX} more` : '');
+    usage(`${dir} was made by stele demo but holds what the demo does not write (${shown}); nothing was removed: move those away, or choose another --dir`);
+  }
   try {
-    if (entries.length > 0) rmSync(dir, { recursive: true, force: true });
+    // The marker last: a removal cut short leaves a directory the demo still knows as its own.
+    for (const entry of entries.filter((e) => e !== MARKER)) rmSync(join(dir, entry), { recursive: true, force: true });
+    rmSync(join(dir, MARKER), { force: true });
     mkdirSync(join(dir, 'keys'), { recursive: true });
   } catch (error) {
     throw new SteleError('CLI_IO', `cannot make ${dir}: ${errnoText(error)}`);
@@ -60,15 +126,15 @@ function newSigner(dir: string, name: string): Signer {
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { dir: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parse(args, { dir: { type: 'string' }, json: { type: 'boolean' } }, false, 'demo');
   const json = values.json === true;
   const dir = resolve(values.dir ?? 'data/demo');
   prepareDir(dir);
   say(json, `Stele demo: a single-process walk-through (one process plays all three validators;`);
   say(json, `no Paxos and no REST API here: \`npm start\` runs those). Data in ${dir}\n`);
 
-  const validators = ['v1', 'v2', 'v3'].map((id) => newSigner(dir, id));
-  const [admin, alice, bob, carol] = ['admin', 'alice', 'bob', 'carol'].map((n) => newSigner(dir, n)) as [Signer, Signer, Signer, Signer];
+  const validators = VALIDATORS.map((id) => newSigner(dir, id));
+  const [admin, alice, bob, carol] = USERS.map((n) => newSigner(dir, n)) as [Signer, Signer, Signer, Signer];
   const genesis = parseGenesis({
     stele_genesis: 1,
     chain_id: 'stele-demo',

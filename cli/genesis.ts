@@ -29,7 +29,7 @@ async function genesisNew(args: string[]): Promise<number> {
     out: { type: 'string' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
-  });
+  }, false, 'genesis new');
   if (values['chain-id'] === undefined || values.out === undefined) usage('genesis new needs --chain-id and --out');
   const validators = (values.validator ?? []).map((v) => {
     const [id, key, address] = split(v, 3, '--validator', 'ID,KEY,HOST:PORT') as [string, string, string];
@@ -66,7 +66,7 @@ async function genesisNew(args: string[]): Promise<number> {
 }
 
 async function genesisCheck(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, true);
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, true, 'genesis check');
   const [file] = positionals;
   if (file === undefined || positionals.length !== 1) usage('genesis check needs exactly one FILE');
   const g = parseGenesisText(readText(file, GENESIS_FILE_BYTES_MAX));

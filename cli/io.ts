@@ -1,12 +1,12 @@
 /** Small command-line helpers: key files, JSON output, exit codes. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { keyPairFromSeed, Signer, type KeyPair } from '../ledger/ed25519.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { placeNew, syncDirectory } from '../ledger/files.js';
+import { openRegularFile, placeNew, syncDirectory } from '../ledger/files.js';
 
 /** Exit codes (docs/cli.md): 0 ok, 1 the check failed, 2 usage or I/O. */
 export const EXIT_OK = 0;
@@ -20,20 +20,20 @@ export function usage(message: string): never {
 }
 
 /**
- * The bytes of a file of at most `maxBytes`, read without ever holding more than
- * `maxBytes` + 1 bytes (so `/dev/zero` or a huge file named by mistake is refused, not
- * read whole).
+ * The bytes of a regular file of at most `maxBytes`, read without ever holding more than
+ * `maxBytes` + 1 bytes (so a huge file named by mistake is refused, not read whole).
+ * Anything but a regular file (a FIFO, a device such as /dev/zero, a directory) is refused
+ * without blocking (ledger/files.ts openRegularFile).
  * @throws SteleError CLI_IO
  * @example const source = readBytes('horse.scl', 256 * 1024);
  */
 export function readBytes(path: string, maxBytes: number): Uint8Array {
+  const { fd, size } = openRegularFile(path);
   let data = Buffer.alloc(0);
   let length = 0;
-  let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
-    // Sized by the file when it says (a device says 0), grown up to maxBytes + 1.
-    data = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, fstatSync(fd).size + 1)));
+    // Sized by the file, grown up to maxBytes + 1 should it grow while read.
+    data = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, size + 1)));
     for (let n = 1; n > 0 && length <= maxBytes; length += n) {
       if (length === data.length) {
         const grown = Buffer.allocUnsafe(Math.min(maxBytes + 1, 2 * data.length));
@@ -45,7 +45,7 @@ export function readBytes(path: string, maxBytes: number): Uint8Array {
   } catch (error) {
     throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
   if (length > maxBytes) throw new SteleError('CLI_IO', `${path} is larger than ${maxBytes} bytes`);
   return data.subarray(0, length);
@@ -154,8 +154,39 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
 }
 
-/** parseArgs (strict) with mistakes mapped to CLI_USAGE. */
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+/**
+ * parseArgs (strict) with every mistake a CLI_USAGE error naming the flag or argument. Two
+ * mistakes parseArgs lets through are refused too (review, 2026-12-01):
+ * - a flag that is not `multiple` given twice: parseArgs keeps the last value silently, so
+ *   `tx transfer --amount 5 --amount 500` sent 500 and `export --out a --out b` wrote b;
+ * - with `allowPositionals` false, an argument that is no flag's value: refused naming it
+ *   (parseArgs does too), with the hint that a value with spaces needs quotes
+ *   (`tx put --value hello world` stored "hello" when every kind took positionals).
+ * `command` names the command in the messages ("tx act does not take --param").
+ * @throws SteleError CLI_USAGE
+ * @example const { values } = parse(args, { out: { type: 'string' } }, false, 'keygen');
+ */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false, command = 'this command') {
+  // A first, lenient pass sees every token in order, so the first mistake is the one named;
+  // the strict pass then checks the values (a string flag without one, a boolean with one).
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  const seen = new Map<string, string | undefined>();
+  const flags = Object.keys(options).map((name) => `--${name}`);
+  for (const token of tokens) {
+    if (token.kind === 'positional' && !allowPositionals) {
+      usage(`${command} takes no argument ${JSON.stringify(token.value)} (a value with spaces needs quotes)`);
+    }
+    if (token.kind !== 'option') continue;
+    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    if (option === undefined) usage(`${command} does not take ${token.rawName}${flags.length === 0 ? '' : ` (it takes ${flags.join(', ')})`}`);
+    if (option.multiple === true) continue;
+    if (seen.has(token.name)) {
+      const first = seen.get(token.name);
+      const values = first === undefined ? '' : `: ${JSON.stringify(first)}, then ${JSON.stringify(token.value ?? '')}`;
+      usage(`${token.rawName} is given more than once${values}; it takes one value, give it once`);
+    }
+    seen.set(token.name, token.value);
+  }
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {

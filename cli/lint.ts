@@ -67,6 +67,7 @@ export async function lintCommand(args: string[]): Promise<number> {
       'max-horizon': { type: 'string' },
     },
     true,
+    'lint',
   );
   if (values.json === true && values.sarif === true) usage('choose one of --json and --sarif');
   if (positionals.length === 0) usage('lint needs at least one FILE');

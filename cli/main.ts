@@ -2,7 +2,8 @@
 /**
  * The `stele` command. Data goes to stdout, messages to stderr; `--json` prints exactly
  * one JSON document. Exit codes: 0 ok, 1 the check failed, 2 usage or I/O error, 70 an
- * internal error (stele node also exits 3 and 75: cli/node.ts).
+ * internal error (stele node also exits 3 and 75: cli/node.ts; stele export 130 and 143
+ * when a signal stops it: cli/export.ts).
  */
 import { isSteleError } from '../ledger/errors.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, printJson, usage } from './io.js';
@@ -36,9 +37,10 @@ must be odd. --expiry-in N (default 50): the expiry is the committed height plus
 expiry before sending it). With --json, exactly one JSON document goes to stdout.
 
 Exit codes: 0 ok; 1 the check failed (audit, lint, demo) or the ledger refused the
-transaction (tx); 2 usage, I/O, an unreachable node or a bad answer; stele node only:
-3 halted (a committed block could not be applied, or its disk failed), 75 disk full;
-70 an internal error (a bug in stele: please report it with the message).
+transaction (tx); 2 usage, I/O, an unreachable node, a bad answer or a tx --wait that
+ended before the commit; stele node only: 3 halted (a committed block could not be
+applied, or its disk failed), 75 disk full; stele export only: 130/143 stopped by
+SIGINT/SIGTERM; 70 an internal error (a bug in stele: please report it with the message).
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -57,13 +59,30 @@ const commands: Record<string, Command> = {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  // Asked for, the help is the output (stdout, exit 0); with no command it is a usage
+  // error's message (stderr, exit 2: it went to stdout before the review of 2026-12-01).
+  if (name === undefined) {
+    process.stderr.write(HELP);
+    return EXIT_USAGE;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(HELP);
-    return name === undefined ? EXIT_USAGE : EXIT_OK;
+    return EXIT_OK;
   }
   const command = commands[name];
   if (command === undefined) usage(`unknown command ${JSON.stringify(name)}; try "stele help"`);
   return command(rest);
+}
+
+// A reader that goes away (`stele lint --sarif big.scl | head -c1`) is no failure to
+// report: stele stops at once and quietly, with the exit code the command came to (2 if it
+// had not finished). Found in review (2026-12-01): the unhandled 'error' event printed a
+// stack trace. Any other error on these streams stays fatal.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? EXIT_USAGE);
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -24,20 +24,46 @@ function diskFullExit(data: string, error: unknown): number {
  * `stele node --config FILE`: runs one validator until SIGTERM or SIGINT. A fatal error
  * (a committed block this replica cannot apply, a failed disk write) halts it loudly with
  * exit code 3 rather than letting it serve a diverged state; a full disk stops it with
- * exit code 75 and a message saying so (a supervisor restarts it once there is space).
+ * exit code 75 and a message saying so (a supervisor restarts it once there is space),
+ * also when the disk fills while it stops.
  */
 export async function nodeCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string' } });
+  const { values } = parse(args, { config: { type: 'string' } }, false, 'node');
   if (values.config === undefined) usage('node needs --config FILE');
+  // Installed before the start: a SIGTERM during a long replay took Node's default and
+  // ended the process there (exit 143), not with a clean stop (review, 2026-12-01). A
+  // signal during the start stops the node as soon as it has started. Handlers stay for
+  // every signal: with `once`, a second SIGTERM or Ctrl-C during the stop got Node's
+  // default action and ended the process half-way through it (exit 130 or 143; found in
+  // review, 2026-11-30). Later signals are noted and the start or stop goes on.
+  const state = { signal: null as string | null, started: false };
+  let signalled: (name: string) => void = () => {};
+  const signal = new Promise<string>((resolve) => {
+    signalled = resolve;
+  });
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (state.signal !== null) process.stderr.write(`stele node: ${name} again; still ${state.started ? 'stopping' : 'starting, to stop once started'}\n`);
+    state.signal ??= name;
+    signalled(name);
+  };
+  for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, onSignal);
+  try {
+    return await runNode(values.config, signal, state);
+  } finally {
+    for (const name of ['SIGINT', 'SIGTERM'] as const) process.off(name, onSignal);
+  }
+}
+
+async function runNode(configPath: string, signal: Promise<string>, state: { readonly signal: string | null; started: boolean }): Promise<number> {
   let fatal: (error: unknown) => void = () => {};
   const halted = new Promise<unknown>((resolve) => {
     fatal = resolve;
   });
   let node;
   try {
-    node = await startNode(values.config, (error) => fatal(error));
+    node = await startNode(configPath, (error) => fatal(error));
   } catch (error) {
-    if (isNoSpaceError(error)) return diskFullExit(`the data directory named in ${values.config}`, error);
+    if (isNoSpaceError(error)) return diskFullExit(`the data directory named in ${configPath}`, error);
     // A block of its own log that this replica cannot apply (it diverged before its last
     // stop), or stored bytes that fail their checksums: halted as a live divergence is, so
     // that a supervisor's "do not restart on 3" covers it. These exited 1 or 2 before
@@ -48,21 +74,10 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     throw error;
   }
+  state.started = true;
+  const duringStart = state.signal !== null;
   const { validator, config } = node;
   process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}${config.api?.access.mode === 'members' ? ' (members mode)' : ''}`}\n`);
-  // Handlers stay for every signal: with `once`, a second SIGTERM or Ctrl-C during the stop
-  // got Node's default action and ended the process half-way through it (exit 130 or 143;
-  // found in review, 2026-11-30). Later signals are noted and the stop goes on.
-  let stopping = false;
-  const signal = new Promise<string>((resolve) => {
-    for (const name of ['SIGINT', 'SIGTERM'] as const) {
-      process.on(name, () => {
-        if (stopping) process.stderr.write(`stele node: ${name} again; still stopping\n`);
-        stopping = true;
-        resolve(name);
-      });
-    }
-  });
   const end = await Promise.race([signal.then((s) => ({ signal: s })), halted.then((error) => ({ error }))]);
   if ('error' in end) {
     await node.stop().catch(() => {});
@@ -70,7 +85,14 @@ export async function nodeCommand(args: string[]): Promise<number> {
     process.stderr.write(`stele node: HALTED: ${end.error instanceof Error ? (end.error.stack ?? end.error.message) : String(end.error)}\n`);
     return EXIT_HALTED;
   }
-  process.stderr.write(`stele node: ${end.signal}, stopping\n`);
-  await node.stop();
+  process.stderr.write(`stele node: ${end.signal}${duringStart ? ' during the start' : ''}, stopping\n`);
+  try {
+    await node.stop();
+  } catch (error) {
+    // Closing the store writes (LevelDB compacts, the logs sync): a disk that filled is the
+    // 75 of a full disk, not an internal error with a stack (review, 2026-12-01).
+    if (isNoSpaceError(error)) return diskFullExit(config.data, error);
+    throw error;
+  }
   return EXIT_OK;
 }

@@ -17,17 +17,23 @@
  * a dropped connection, a bad answer) they are repeated, and the same arguments with
  * `--expiry` sign the very same transaction again, which the ledger takes once. Exit 0
  * when admitted (or committed with --wait), 1 when the ledger refused it (a TX_* or
- * CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node or an answer that is no
- * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer).
+ * CONTRACT_* code, printed), 2 for usage, I/O, an unreachable node, an answer that is no
+ * judgement of the transaction (401/403, 404, 429, 5xx, a bad answer), or with --wait a
+ * wait that ended before the commit (COMMIT_TIMEOUT, the id repeated as after a timeout).
+ * Each kind takes its own flags and no others; a flag given twice is refused unless it is
+ * one of the repeatable ones (--role, --party of create, --param, --ref, --arg).
  * The signer also signs the requests, for an API in members mode.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openRegularFile } from '../ledger/files.js';
 import { createHash } from 'node:crypto';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { Role, signTx, type ContractValue, type Payload } from '../ledger/tx.js';
+import { Role, signTx, type ContractValue, type Payload, type Tx, type TxBody } from '../ledger/tx.js';
+import type { Signer } from '../ledger/ed25519.js';
 import { ApiError, SteleClient } from '../api/client.js';
+import { checkNodeUrl } from './chain-source.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, parse, printJson, readKeyFile, readText, usage } from './io.js';
 
 const SOURCE_BYTES_MAX = 64 * 1024;
@@ -41,23 +47,21 @@ const BLOB_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * SHA-256 of a regular file, read a chunk at a time (a blob anchors files of any size).
- * A directory, device or pipe is refused: /dev/zero would never end.
+ * A directory, device or pipe is refused (/dev/zero would never end), without blocking
+ * on a FIFO (ledger/files.ts openRegularFile).
  * @throws SteleError CLI_IO
  */
 function sha256OfFile(path: string): Uint8Array {
-  let fd: number | undefined;
+  const { fd } = openRegularFile(path);
   try {
-    fd = openSync(path, 'r');
-    if (!fstatSync(fd).isFile()) throw new SteleError('CLI_IO', `cannot read ${path}: not a regular file`);
     const hash = createHash('sha256');
     const chunk = Buffer.allocUnsafe(BLOB_CHUNK_BYTES);
     for (let n = readSync(fd, chunk, 0, chunk.length, null); n > 0; n = readSync(fd, chunk, 0, chunk.length, null)) hash.update(chunk.subarray(0, n));
     return new Uint8Array(hash.digest());
   } catch (error) {
-    if (error instanceof SteleError) throw error;
     throw new SteleError('CLI_IO', `cannot read ${path}: ${errnoText(error)}`);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -107,44 +111,96 @@ function pair(text: string, flag: string): [string, string] {
   return [text.slice(0, at), text.slice(at + 1)];
 }
 
+/** A chain id of the fewest characters, for the trial encoding. */
+const TRIAL_CHAIN_ID = 'x';
+
+/**
+ * The transaction signed. The encoder's bounds (names, symbols, key lengths, amounts) are
+ * the arguments', not the network's: CLI_USAGE.
+ * @throws SteleError CLI_USAGE
+ */
+function signed(body: Omit<TxBody, 'signers'>, signer: Signer): Tx {
+  try {
+    return signTx(body, [signer]);
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError) usage(`the transaction cannot be encoded: ${error.message}`);
+    throw error;
+  }
+}
+
 function byName<T extends { name: string }>(items: T[]): T[] {
   return items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+type Flag = { readonly type: 'string' | 'boolean'; readonly multiple?: true };
+
+/** The flags every kind takes. */
+const COMMON_FLAGS: Record<string, Flag> = {
+  signer: { type: 'string' },
+  url: { type: 'string' },
+  wait: { type: 'boolean' },
+  json: { type: 'boolean' },
+  'expiry-in': { type: 'string' },
+  expiry: { type: 'string' },
+};
+
+/**
+ * Each kind's own flags (docs/cli.md); only `deploy` takes arguments (its FILEs). One table
+ * for all kinds let a flag of another kind through unread (`act --param x=int:1`, meant as
+ * --arg, sent no argument) and took `act --party buyer --party seller` as buyer (review,
+ * 2026-12-01).
+ */
+const KIND_FLAGS: Record<string, Record<string, Flag>> = {
+  register: { pubkey: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true } },
+  revoke: { pubkey: { type: 'string' } },
+  transfer: { to: { type: 'string' }, amount: { type: 'string' }, asset: { type: 'string' } },
+  issue: { to: { type: 'string' }, amount: { type: 'string' }, asset: { type: 'string' } },
+  put: { key: { type: 'string' }, value: { type: 'string' }, 'value-hex': { type: 'string' }, blob: { type: 'string' } },
+  deploy: {},
+  create: { contract: { type: 'string' }, party: { type: 'string', multiple: true }, param: { type: 'string', multiple: true }, ref: { type: 'string', multiple: true } },
+  act: { instance: { type: 'string' }, party: { type: 'string' }, action: { type: 'string' }, arg: { type: 'string', multiple: true } },
+};
+
+/** The flags' values, as KIND_FLAGS types them (`party`: several for create, one for act). */
+interface TxFlags {
+  signer?: string;
+  url?: string;
+  wait?: boolean;
+  json?: boolean;
+  'expiry-in'?: string;
+  expiry?: string;
+  pubkey?: string;
+  name?: string;
+  role?: string[];
+  to?: string;
+  amount?: string;
+  asset?: string;
+  key?: string;
+  value?: string;
+  'value-hex'?: string;
+  blob?: string;
+  contract?: string;
+  party?: string[] | string;
+  param?: string[];
+  ref?: string[];
+  instance?: string;
+  action?: string;
+  arg?: string[];
+}
+
 export async function txCommand(args: string[]): Promise<number> {
-  const [kind, ...rest] = args;
-  const { values, positionals } = parse(
-    rest,
-    {
-      signer: { type: 'string' },
-      url: { type: 'string' },
-      wait: { type: 'boolean' },
-      json: { type: 'boolean' },
-      'expiry-in': { type: 'string' },
-      expiry: { type: 'string' },
-      pubkey: { type: 'string' },
-      name: { type: 'string' },
-      role: { type: 'string', multiple: true },
-      to: { type: 'string' },
-      amount: { type: 'string' },
-      asset: { type: 'string' },
-      key: { type: 'string' },
-      value: { type: 'string' },
-      'value-hex': { type: 'string' },
-      blob: { type: 'string' },
-      contract: { type: 'string' },
-      party: { type: 'string', multiple: true },
-      param: { type: 'string', multiple: true },
-      ref: { type: 'string', multiple: true },
-      instance: { type: 'string' },
-      action: { type: 'string' },
-      arg: { type: 'string', multiple: true },
-    },
-    true,
-  );
+  const [kind = '', ...rest] = args;
+  const kindFlags = Object.hasOwn(KIND_FLAGS, kind) ? KIND_FLAGS[kind] : undefined;
+  if (kindFlags === undefined) return usage(`tx expects register, revoke, transfer, issue, put, deploy, create or act (got ${JSON.stringify(kind)})`);
+  const parsed = parse(rest, { ...COMMON_FLAGS, ...kindFlags }, kind === 'deploy', `tx ${kind}`);
+  // The table parsed is this kind's, whose types TxFlags spells out.
+  const values = parsed.values as TxFlags;
+  const positionals = parsed.positionals;
+  // Checked as audit checks it: a '#fragment' or '?query' would swallow the API's paths.
+  const url = checkNodeUrl(required(values.url, '--url'), '--url');
   const signer = readKeyFile(required(values.signer, '--signer'));
   // The signer signs the requests too, for a node whose API runs in members mode.
-  const client = new SteleClient({ url: required(values.url, '--url'), signer });
+  const client = new SteleClient({ url, signer });
   let payload: Payload;
   switch (kind) {
     case 'register': {
@@ -196,7 +252,7 @@ export async function txCommand(args: string[]): Promise<number> {
       payload = {
         type: 'create',
         contract: required(values.contract, '--contract'),
-        parties: byName((values.party ?? []).map((p) => pair(p, '--party')).map(([name, hex]) => ({ name, key: key(hex, `--party ${name}`) }))),
+        parties: byName(((values.party ?? []) as string[]).map((p) => pair(p, '--party')).map(([name, hex]) => ({ name, key: key(hex, `--party ${name}`) }))),
         params: byName((values.param ?? []).map((p) => pair(p, '--param')).map(([name, v]) => ({ name, value: contractValue(v, `--param ${name}`) }))),
         refs: byName(
           (values.ref ?? []).map((p) => pair(p, '--ref')).map(([name, v]) => {
@@ -212,7 +268,7 @@ export async function txCommand(args: string[]): Promise<number> {
       payload = {
         type: 'act',
         instance: Number(instance),
-        party: required(values.party?.[0], '--party'),
+        party: required(values.party as string | undefined, '--party'),
         action: required(values.action, '--action'),
         args: (values.arg ?? []).map((a) => contractValue(a, '--arg')),
       };
@@ -226,19 +282,18 @@ export async function txCommand(args: string[]): Promise<number> {
   const expiryIn = /^[0-9]{1,7}$/.test(expiryText) ? Number(expiryText) : 0;
   if (expiryIn < 1 || expiryIn > EXPIRY_IN_MAX) usage(`--expiry-in expects a number of blocks, 1..${EXPIRY_IN_MAX} (got ${JSON.stringify(expiryText)})`);
   const expiryAt = values.expiry === undefined ? null : /^[1-9][0-9]{0,14}$/.test(values.expiry) ? Number(values.expiry) : usage(`--expiry expects a block height, 1..${EXPIRY_MAX} (got ${JSON.stringify(values.expiry)})`);
+  // A trial before the node is asked anything, so that arguments the encoder refuses (a
+  // name or symbol, an amount above 2^64-1, a party named twice) are the usage error they
+  // are, not hidden behind a node that is down (review, 2026-12-01). With the shortest
+  // chain id: the real one can only make the transaction longer (a size over the limit is
+  // then refused when it is signed below), and an expiry is 8 bytes whatever its value.
+  signed({ chainId: TRIAL_CHAIN_ID, expiry: expiryAt ?? 1, payload }, signer);
   // Once signed: the transaction every failure from here on is about.
   let sent: { id: string; expiry: number } | null = null;
   try {
     const status = await client.status();
     const expiry = expiryAt ?? status.committed_height + expiryIn;
-    let tx;
-    try {
-      tx = signTx({ chainId: status.chain_id, expiry, payload }, [signer]);
-    } catch (error) {
-      // The encoder's bounds (names, symbols, key lengths, amounts): the arguments, not the network.
-      if (error instanceof RangeError || error instanceof TypeError) usage(`the transaction cannot be encoded: ${error.message}`);
-      throw error;
-    }
+    const tx = signed({ chainId: status.chain_id, expiry, payload }, signer);
     // Said before it is sent, so a run cut short (a timeout, a dropped connection, Ctrl-C)
     // still tells which transaction to look up, and how to send that very one again: a rerun
     // with --expiry-in reads a new height and makes another transaction, which the ledger
@@ -247,26 +302,32 @@ export async function txCommand(args: string[]): Promise<number> {
     process.stderr.write(`transaction ${sent.id}, expiry ${expiry} (to send this same transaction again: --expiry ${expiry})\n`);
     const answer = await client.submit(tx, { wait: values.wait === true });
     if (answer.id !== sent.id) throw new ApiError(answer.status === 'committed' ? 200 : 202, 'CLIENT_BAD_ANSWER', `the node answered about transaction ${answer.id}, not ${sent.id}`);
+    if (values.wait === true && answer.status !== 'committed') {
+      // 202 pending with wait_timed_out: the node's wait ended first (its timeout, or the
+      // node stopping released its waiters). Not the commit --wait promises: exit 2, with
+      // the id to look it up (it exited 0 before the review of 2026-12-01).
+      throw new ApiError(202, 'COMMIT_TIMEOUT', `the wait ended before transaction ${sent.id} was committed (the node's wait timed out, or the node is stopping); it was admitted and can still be committed until its expiry ${sent.expiry}`);
+    }
     if (values.json === true) printJson(answer);
     else if (answer.status === 'committed') process.stdout.write(`committed ${answer.id} at height ${answer.height}, index ${answer.index}\n`);
-    else process.stdout.write(`accepted ${answer.id} (pending${answer.wait_timed_out === true ? '; the wait timed out' : ''})\n`);
+    else process.stdout.write(`accepted ${answer.id} (pending)\n`);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof SteleError) throw error;
-    // Not reached, timed out, the connection dropped, or an answer that is none: the node
-    // may have admitted the transaction all the same. A judgement of the node (a refusal,
-    // 401/403, 404, 429, 503 busy) says it did not.
-    const judged = error instanceof ApiError && error.code !== 'CLIENT_BAD_ANSWER' && (error.status < 500 || error.status === 503);
+    // Not reached, timed out, the connection dropped, an answer that is none, or a wait that
+    // ended without a verdict: the node may have admitted (or may yet commit) the transaction
+    // all the same. A judgement of the node (a refusal, 401/403, 404, 429, 503 busy) says it did not.
+    const judged = error instanceof ApiError && error.code !== 'CLIENT_BAD_ANSWER' && error.code !== 'COMMIT_TIMEOUT' && (error.status < 500 || error.status === 503);
     const code = error instanceof ApiError ? error.code : 'CLI_IO';
     const exitCode = error instanceof ApiError ? exitCodeOf(error) : EXIT_USAGE;
-    const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${values.url}: ${(error as Error).message}`;
+    const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${url}: ${(error as Error).message}`;
     const note =
       sent === null || judged
         ? ''
-        : `; transaction ${sent.id} may have been admitted: look it up (GET ${values.url}/v1/transactions/${sent.id}) or send the same one again with --expiry ${sent.expiry} (the ledger takes an id once)`;
+        : `; transaction ${sent.id} may have been admitted: look it up (GET ${url}/v1/transactions/${sent.id}) or send the same one again with --expiry ${sent.expiry} (the ledger takes an id once)`;
     const transaction = sent === null ? {} : { transaction: { ...sent, may_have_been_admitted: !judged } };
     if (values.json === true) printJson({ ok: false, error: { code, message: reason + note, details: error instanceof ApiError ? error.details : {} }, ...transaction });
-    else process.stderr.write(`stele: ${error instanceof ApiError ? `${exitCode === EXIT_CHECK_FAILED ? 'refused' : values.url}: ` : ''}${reason}${note}\n`);
+    else process.stderr.write(`stele: ${error instanceof ApiError ? `${exitCode === EXIT_CHECK_FAILED ? 'refused' : url}: ` : ''}${reason}${note}\n`);
     return exitCode;
   }
 }

@@ -443,7 +443,7 @@ export async function upCommand(args: string[]): Promise<number> {
     'peer-port': { type: 'string' },
     transport: { type: 'string' },
     json: { type: 'boolean' },
-  });
+  }, false, 'up');
   const nodes = intArg(values.nodes, 3, 'nodes', 1, 7);
   if (nodes % 2 === 0) usage('--nodes must be odd (1, 3, 5 or 7): a majority of 2f+1 survives f failures');
   const port = intArg(values.port, 8080, 'port', 1, 65535 - nodes);

@@ -98,6 +98,7 @@ export const ERROR_CODES = {
   // Command line.
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
+  CLI_INTERRUPTED: 'the command was stopped by SIGINT or SIGTERM before it finished',
   CHAIN_FILE_INVALID: 'the chain file is not a well-formed Stele export',
   AUDIT_HEAD_MISMATCH: 'the chain does not end at the expected head block',
   AUDIT_REPLICA_MISMATCH: 'a replica given to audit --compare serves another block (or fewer blocks) on the common prefix',

@@ -62,6 +62,13 @@ let loaded: NativeAddon | null = null;
 export function addon(): NativeAddon {
   if (loaded !== null) return loaded;
   const path = fileURLToPath(new URL('../../build/Release/stele_native.node', import.meta.url));
+  // The addon links libfabric, whose PSM provider loads libinfinipath; that library's
+  // constructor installs its own handlers for SIGINT, SIGTERM, SIGSEGV, SIGBUS, SIGILL and
+  // SIGABRT (a backtrace, then exit 1) unless IPATH_NO_BACKTRACE is set, replacing Node's:
+  // a SIGTERM then ended `stele node` with exit 1 and no clean stop once its handlers came
+  // before the addon was loaded, and Ctrl-C during `stele export` left its temporary file
+  // (found while fixing those, 2026-12-01). Set before the load, where the user has not.
+  process.env.IPATH_NO_BACKTRACE ??= '1';
   try {
     loaded = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (error) {

@@ -318,9 +318,10 @@ test('files that are not what they should be are refused with CLI_IO, never read
   });
   const genesis = join(dir, 'genesis-x.json');
   assert.equal(stele('genesis', 'new', '--chain-id', 'files', '--time-ms', '1', '--validator', `v1,${v},127.0.0.1:7201`, '--admin', `root,${admin}`, '--out', genesis, '--force').code, 0);
+  // A device is no file to read (since the review of 2026-12-01; /dev/zero was read up to the bound).
   const zero = stele('genesis', 'check', '/dev/zero');
   assert.equal(zero.code, 2);
-  assert.match(zero.err, /CLI_IO: \/dev\/zero is larger than/);
+  assert.match(zero.err, /CLI_IO: cannot read \/dev\/zero: not a regular file, a character device$/m);
   const folder = join(dir, 'a-folder');
   mkdirSync(folder, { recursive: true });
   assert.match(stele('genesis', 'check', folder).err, /CLI_IO: cannot read .*: EISDIR/);
@@ -418,7 +419,7 @@ test('tx --blob and lint refuse what is not a regular file of bounded size, with
   }
   const lint = spawnSync(process.execPath, [bin, 'lint', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(lint.status, 2, lint.stderr);
-  assert.match(lint.stderr, /CLI_IO: \/dev\/zero is larger than 16777216 bytes/);
+  assert.match(lint.stderr, /CLI_IO: cannot read \/dev\/zero: not a regular file, a character device$/m);
 });
 
 test('lint, found in review: the files together are bounded (64 MiB), not only each file; past it CLI_IO, exit 2', () => {
@@ -467,5 +468,125 @@ test('a chain file of zero-length (or too short) frames is CHAIN_FILE_INVALID, n
     // own check, as every frame kept takes at least 164 bytes of the file).
     assert.deepEqual([report.height, report.first_error.height], [0, 1]);
     assert.match(report.first_error.message, /block 1: length \d+ is below 160/);
+  }
+});
+
+test('a flag that is not repeatable, given twice, is CLI_USAGE naming it in every command, nothing done (parseArgs kept the last; review, 2026-12-01)', () => {
+  const folder = join(dir, 'twice');
+  mkdirSync(folder, { recursive: true });
+  const [a, b] = [join(folder, 'a.json'), join(folder, 'b.json')];
+  const key = join(dir, 'twice.key');
+  assert.equal(stele('keygen', '--out', key, '--force').code, 0);
+  const genesis = (...extra: string[]) => ['genesis', 'new', '--chain-id', 'twice', '--time-ms', '1', '--validator', `v1,${key},127.0.0.1:7401`, '--admin', `root,${key}`, '--asset', 'STL', ...extra];
+  const cases: Array<[string[], string]> = [
+    [['keygen', '--out', a, '--out', b], '--out'],
+    [genesis('--out', a, '--out', b), '--out'],
+    [genesis('--chain-id', 'other', '--out', a), '--chain-id'],
+    [genesis('--supply', '5', '--supply', '500', '--out', a), '--supply'],
+    [['genesis', 'check', a, '--json', '--json'], '--json'],
+    [['export', '--url', 'http://127.0.0.1:9', '--url', 'http://127.0.0.1:10', '--out', a], '--url'],
+    [['export', '--data', folder, '--out', a, '--out', b], '--out'],
+    [['node', '--config', a, '--config', b], '--config'],
+    [['audit', a, '--genesis', a, '--genesis', b], '--genesis'],
+    [['lint', '--max-paths', '5', '--max-paths', '6', a], '--max-paths'],
+    [['demo', '--dir', join(folder, 'd1'), '--dir', join(folder, 'd2')], '--dir'],
+    [['up', '--data', join(folder, 'up'), '--port', '47280', '--port', '47290'], '--port'],
+  ];
+  for (const [args, flag] of cases) {
+    const r = stele(...args, '--json');
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    const error = JSON.parse(r.out).error;
+    assert.equal(error.code, 'CLI_USAGE', args.join(' '));
+    assert.match(error.message, new RegExp(`^CLI_USAGE: ${flag} is given more than once`), args.join(' '));
+  }
+  assert.deepEqual(readdirSync(folder), [], 'nothing written');
+  // Repeatable flags stay repeatable, and a word that is no flag's value is named.
+  assert.equal(stele(...genesis('--asset', 'USD', '--out', a)).code, 0);
+  const stray = stele('keygen', '--out', b, 'extra', '--json');
+  assert.equal(stray.code, 2);
+  assert.match(JSON.parse(stray.out).error.message, /^CLI_USAGE: keygen takes no argument "extra"/);
+});
+
+test('export --url is checked as audit checks it: a #fragment or ?query is CLI_USAGE (review, 2026-12-01)', () => {
+  for (const url of ['http://127.0.0.1:9/#x', 'http://127.0.0.1:9?a=1', 'file:///etc/passwd']) {
+    const r = stele('export', '--url', url, '--out', join(dir, 'never.stele'), '--json');
+    assert.equal(r.code, 2, url);
+    assert.equal(JSON.parse(r.out).error.code, 'CLI_USAGE', url);
+    assert.match(JSON.parse(r.out).error.message, /--url expects a node's base URL/);
+  }
+});
+
+test('stele without a command writes the help to stderr (a usage error, exit 2); asked for, to stdout, exit 0 (review, 2026-12-01)', () => {
+  const bare = stele();
+  assert.equal(bare.code, 2);
+  assert.equal(bare.out, '');
+  assert.match(bare.err, /^stele: a permissioned ledger/);
+  assert.match(bare.err, /Exit codes:/);
+  for (const ask of ['help', '--help', '-h']) {
+    const r = stele(ask);
+    assert.equal(r.code, 0, ask);
+    assert.equal(r.err, '', ask);
+    assert.equal(r.out, bare.err, ask);
+  }
+});
+
+test('demo run again removes only what it wrote; a demo directory holding anything else is refused and left whole (review, 2026-12-01)', () => {
+  const demoDir = join(dir, 'demo-again');
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  const layout = (): string[] => {
+    const list = (sub: string): string[] => readdirSync(join(demoDir, sub)).map((n) => join(sub, n));
+    return [...list('.'), ...list('keys'), ...list('tampered')].filter((p) => !p.startsWith('index/')).sort();
+  };
+  const made = layout();
+  // A clean rerun works, with the same layout.
+  assert.equal(stele('demo', '--dir', demoDir).code, 0);
+  assert.deepEqual(layout(), made);
+  for (const extra of ['notes.txt', join('keys', 'mine.json'), join('tampered', 'x'), join('index', 'README')]) {
+    writeFileSync(join(demoDir, extra), 'keep');
+    const genesisBefore = readFileSync(join(demoDir, 'genesis.json'), 'utf8');
+    const r = stele('demo', '--dir', demoDir, '--json');
+    assert.equal(r.code, 2, `${extra}: ${r.err}`);
+    const error = JSON.parse(r.out).error;
+    assert.equal(error.code, 'CLI_USAGE');
+    assert.match(error.message, new RegExp(`holds what the demo does not write \\(${extra.replace('.', '\\.')}\\); nothing was removed`));
+    assert.equal(readFileSync(join(demoDir, extra), 'utf8'), 'keep');
+    assert.equal(readFileSync(join(demoDir, 'genesis.json'), 'utf8'), genesisBefore, 'the demo\'s own files are left too');
+    rmSync(join(demoDir, extra));
+  }
+  // One of its names as another type (a directory named genesis.json) is not the demo's either.
+  rmSync(join(demoDir, 'genesis.json'));
+  mkdirSync(join(demoDir, 'genesis.json'));
+  writeFileSync(join(demoDir, 'genesis.json', 'mine'), 'keep');
+  assert.equal(stele('demo', '--dir', demoDir).code, 2);
+  assert.equal(readFileSync(join(demoDir, 'genesis.json', 'mine'), 'utf8'), 'keep');
+});
+
+test('a FIFO named as a file is refused as not a regular file, never opened blocking (every command hung on one; review, 2026-12-01)', () => {
+  const folder = join(dir, 'fifo');
+  mkdirSync(folder, { recursive: true });
+  const fifo = join(folder, 'pipe');
+  assert.equal(spawnSync('mkfifo', ['-m', '0600', fifo]).status, 0);
+  const key = join(folder, 'k.json');
+  assert.equal(stele('keygen', '--out', key).code, 0);
+  const genesis = join(folder, 'genesis.json');
+  assert.equal(stele('genesis', 'new', '--chain-id', 'fifo', '--time-ms', '1', '--validator', `v1,${key},127.0.0.1:7501`, '--admin', `root,${key}`, '--out', genesis).code, 0);
+  const url = ['--url', 'http://127.0.0.1:9'];
+  const cases = [
+    ['tx', 'put', '--key', 'k', '--blob', fifo, '--signer', key, ...url],
+    ['tx', 'deploy', fifo, '--signer', key, ...url],
+    ['tx', 'revoke', '--pubkey', '00'.repeat(32), '--signer', fifo, ...url],
+    ['genesis', 'check', fifo],
+    ['genesis', 'new', '--chain-id', 'fifo', '--validator', `v1,${fifo},127.0.0.1:7501`, '--admin', `root,${key}`, '--out', join(folder, 'g2.json')],
+    ['lint', fifo],
+    ['node', '--config', fifo],
+    ['audit', fifo, '--genesis', genesis],
+    ['audit', '--data', folder, '--genesis', fifo],
+  ];
+  for (const args of cases) {
+    // A few seconds: the refusal takes a start of node; a blocked open takes forever.
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 8_000, killSignal: 'SIGKILL' });
+    assert.equal(r.signal, null, `${args.join(' ')} hung`);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `stele: CLI_IO: cannot read ${fifo}: not a regular file, a FIFO (named pipe)\n`, args.join(' '));
   }
 });

@@ -5,7 +5,7 @@
  * the real store through node/view.ts.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -493,5 +493,104 @@ test('a peer port in use: the start fails and closes what it opened, so the next
   } finally {
     squatter.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs `stele node` in this process, with its stderr kept; `signal(name)` calls the handlers it installed. */
+function nodeRun(config: string): { done: Promise<number>; stderr: () => string; handlers: (name: 'SIGINT' | 'SIGTERM') => Array<(name: string) => void>; restore: () => void } {
+  const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  const done = nodeCommand(['--config', config]);
+  return {
+    done,
+    stderr: () => written.join(''),
+    handlers: (name) => process.listeners(name).filter((l) => !before[name].has(l)) as Array<(name: string) => void>,
+    restore: () => {
+      process.stderr.write = write;
+    },
+  };
+}
+
+test('stele node: a SIGTERM during the start is handled, and stops the node cleanly once it has started (exit 0; review, 2026-12-01)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const run = nodeRun(config);
+  let code: number | null = null;
+  try {
+    // nodeCommand has run up to its first wait, inside startNode: the start is under way.
+    // Before, no handler was installed until the start was over, so a real SIGTERM here
+    // took Node's default action (exit 143, no clean stop).
+    const handlers = run.handlers('SIGTERM');
+    assert.equal(handlers.length, 1, 'a SIGTERM handler during the start');
+    for (const handler of handlers) handler('SIGTERM');
+    code = await run.done;
+    assert.equal(code, 0);
+    assert.match(run.stderr(), /stele node: validator 0 .*\nstele node: SIGTERM during the start, stopping\n/);
+    assert.deepEqual(run.handlers('SIGTERM'), [], 'its handlers are removed when it returns');
+    // Stopped for real: the data directory's lock is free again.
+    const again = await started(config);
+    await again.node.stop();
+  } finally {
+    if (code === null) {
+      // The old code: its handlers come once the start is over.
+      for (let t = 0; t < 500 && run.handlers('SIGTERM').length === 0; t++) await new Promise((r) => setTimeout(r, 10));
+      for (const handler of run.handlers('SIGTERM')) handler('SIGTERM');
+      await run.done.catch(() => {});
+    }
+    run.restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele node: a full disk found while it stops after a signal exits 75 with the disk-full message, not 70 with a stack (review, 2026-12-01)', { timeout: 120_000 }, async () => {
+  const { dir, config } = setUp({});
+  const { LedgerStore } = await import('../../ledger/store.js');
+  const close = Object.getOwnPropertyDescriptor(LedgerStore.prototype, 'close')!.value as () => Promise<void>;
+  // The store closes (its lock is released), then reports what LevelDB reports of a full disk.
+  LedgerStore.prototype.close = async function (this: unknown) {
+    await close.call(this);
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  const run = nodeRun(config);
+  try {
+    for (let t = 0; t < 1000 && !run.stderr().includes('stele node: validator 0'); t++) await new Promise((r) => setTimeout(r, 10));
+    for (const handler of run.handlers('SIGTERM')) handler('SIGTERM');
+    assert.equal(await run.done, 75);
+    assert.match(run.stderr(), /stele node: SIGTERM, stopping\nstele node: STOPPED: the disk holding .*data is full \(STORE_FULL\): ENOSPC: no space left on device/);
+  } finally {
+    LedgerStore.prototype.close = close;
+    await run.done.catch(() => {});
+    run.restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stele node as a process: SIGTERM and SIGINT stop it cleanly (exit 0), its handlers, now installed before the native addon is loaded, still its own (review, 2026-12-01)', { timeout: 120_000 }, async () => {
+  const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const { dir, config } = setUp({});
+    try {
+      const child = spawn(process.execPath, [bin, 'node', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await new Promise<void>((resolve) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+          if (err.includes('stele node: validator 0')) resolve();
+        });
+        void closed.then(() => resolve());
+      });
+      child.kill(signal);
+      // Before the addon's libinfinipath was told not to (IPATH_NO_BACKTRACE), its own
+      // handlers took these signals once the addon was loaded: exit 1, no clean stop.
+      assert.equal(await closed, 0, err);
+      assert.match(err, new RegExp(`stele node: ${signal}, stopping\\n$`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
