@@ -104,8 +104,7 @@ interface NativeTransport {
   queued(peer: number): number;
   injectFault(peer: number, kind: number): void;
   handshakeSend(conn: number, bytes: Uint8Array): void;
-  /** `proof`: a dialer's last handshake message, sent in the same step as the open. */
-  authorize(conn: number, peer: number, keys: Uint8Array, proof?: Uint8Array): void;
+  authorize(conn: number, peer: number, keys: Uint8Array): void;
   reject(conn: number, reason: string): void;
   credit(conn: number, bytes: number): void;
   counters(): Omit<TransportCounters, 'batchesInFlight'>;
@@ -446,9 +445,8 @@ export class Transport {
       const result = hs.answer(bytes);
       if (typeof result === 'string') return this.refuse(conn, hs.to, result);
       this.handshakes.delete(conn);
-      // One command: as two (handshakeSend, then authorize), the acceptor's first CREDIT
-      // could be read between them and refused (review, 2026-12-01).
-      this.native.authorize(conn, hs.to, result.keys, result.proof);
+      this.native.handshakeSend(conn, result.proof);
+      this.native.authorize(conn, hs.to, result.keys);
       return;
     }
     if (hs.from < 0) {

@@ -241,7 +241,6 @@ struct Command {
   uint32_t conn = 0;
   int peer = -1;
   std::vector<uint8_t> bytes;  // handshake bytes, or send key (32) + receive key (32)
-  std::vector<uint8_t> proof;  // kAuthorize of a dialer: its last handshake message, sent first
   std::string reason;
   uint64_t credit = 0;
 };
@@ -1065,12 +1064,6 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
           Drop(c->id, cmd.reason, true);
           break;
         case Command::kAuthorize:
-          // A dialer's PROOF goes out in the same step as its open. As two commands the
-          // acceptor's first CREDIT could be read between them, before the keys were set,
-          // and refused as data before authentication (review, 2026-12-01).
-          if (!cmd.proof.empty() && c->state == ConnState::kHandshake &&
-              (!Frame(c, kTypeHandshake, cmd.proof.data(), cmd.proof.size()) || !Flush(c)))
-            break;  // dropped
           Open(c, cmd);
           break;
         case Command::kCredit:
@@ -1572,8 +1565,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     return env.Undefined();
   }
 
-  // authorize(conn, peer, keys: Uint8Array(64) = send key || receive key, proof?: Uint8Array)
-  // `proof` (a dialer's): the last handshake message, sent just before the connection opens.
+  // authorize(conn, peer, keys: Uint8Array(64) = send key || receive key)
   Napi::Value Authorize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
@@ -1583,12 +1575,6 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     c.conn = info[0].As<Napi::Number>().Uint32Value();
     c.peer = info[1].As<Napi::Number>().Int32Value();
     c.bytes.assign(keys.Data(), keys.Data() + 64);
-    if (info.Length() > 3 && !info[3].IsUndefined()) {
-      Napi::Uint8Array proof = info[3].As<Napi::Uint8Array>();
-      if (proof.ByteLength() == 0 || proof.ByteLength() > kHandshakeBytesMax)
-        throw Napi::RangeError::New(env, "proof must be 1 to 1024 bytes");
-      c.proof.assign(proof.Data(), proof.Data() + proof.ByteLength());
-    }
     Push(std::move(c));
     return env.Undefined();
   }
