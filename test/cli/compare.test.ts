@@ -6,15 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { buildApp, listen } from '../../api/server.js';
 import { SteleClient } from '../../api/client.js';
 import { frameAll } from '../../api/framing.js';
@@ -29,20 +26,9 @@ import { progressBar, progressLine } from '../../cli/progress.js';
 import { FakeNode } from '../api/fake-node.js';
 import { alice, bob, carol, chain, transfer } from '../support/fixtures.js';
 import { endless } from '../support/http-fuzz.js';
+import { stele } from '../support/cli-run.js';
 
-const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-const run = promisify(execFile);
 
-/** Runs the CLI without blocking this process (the servers live here). */
-async function stele(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout, err: e.stderr };
-  }
-}
 
 /** A node that commits `heights` blocks; block h holds a transfer of h (or of h + 100 from `forkAt` on). */
 function node(heights: number, forkAt = Infinity): FakeNode {

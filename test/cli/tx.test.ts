@@ -7,31 +7,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { toHex } from '../../ledger/assert.js';
 import { generateKeyPair } from '../../ledger/ed25519.js';
 import { keyFileText } from '../../cli/io.js';
+import { stele } from '../support/cli-run.js';
 
-const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-const run = promisify(execFile);
 
-/** Runs the CLI without blocking this process (the server lives here). */
-async function stele(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout, err: e.stderr };
-  }
-}
 
 interface Posted {
   path: string;

@@ -3,13 +3,12 @@
  * their REST APIs) on a temporary directory and ports.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import http from 'node:http';
 import fc from 'fast-check';
 import { readKeyFile } from '../../cli/io.js';
@@ -17,10 +16,10 @@ import { ERROR_CODES } from '../../ledger/errors.js';
 import { signTx } from '../../ledger/tx.js';
 import { fuzzRequests, sendOverHttp, unframed, type FuzzAnswer, type FuzzRequest } from '../support/http-fuzz.js';
 import { randomPortBase } from '../../bench/util.js';
+import { stele } from '../support/cli-run.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/contracts/', import.meta.url));
-const run = promisify(execFile);
 /** Fuzzed HTTP requests sent to the running cluster (spread over its three APIs). */
 const FUZZ_REQUESTS = 3_000;
 
@@ -30,15 +29,6 @@ function described(r: FuzzRequest): string {
   return `${r.method} ${r.path}${r.query} ${JSON.stringify(r.headers)} content-type ${JSON.stringify(r.contentType)}, ${body}`;
 }
 
-async function stele(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout, err: e.stderr };
-  }
-}
 
 test('stele up: transactions, a contract, reads, export and audit through the CLI; refusals with their codes; a clean stop', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-e2e-'));
