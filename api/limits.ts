@@ -23,6 +23,12 @@ export const TX_JSON_BODY_BYTES_MAX = 2 * TX_BYTES_MAX + 16 * 1024;
 export const BATCH_BODY_BYTES_MAX = 2 * BLOCK_BYTES_MAX;
 /** Body of every other route (lint sources included). */
 export const LINT_BODY_BYTES_MAX = 1024 * 1024;
+/**
+ * A body refused before it was read (too large for its route, or of a media type no parser
+ * takes) is read and dropped up to this many bytes so that its client gets the answer; a
+ * longer one (by its Content-Length, or as it arrives) has its connection closed.
+ */
+export const REFUSED_BODY_DRAIN_BYTES_MAX = 2 * BATCH_BODY_BYTES_MAX;
 export const LINT_FILES_MAX = 64;
 export const LINT_FILE_NAME_CHARS_MAX = 256;
 export const LINT_LIMIT_FLAG_MAX = 1_000_000_000_000;

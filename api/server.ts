@@ -47,6 +47,7 @@ import {
   STREAM_REPLAY_BLOCKS_MAX,
   STREAM_SUBSCRIBERS_MAX,
   TX_JSON_BODY_BYTES_MAX,
+  REFUSED_BODY_DRAIN_BYTES_MAX,
   VALIDATION_ERRORS_MAX,
 } from './limits.js';
 import { checkRequestSignature, MEMBERS_HEADERS, ReplayGuard } from './members.js';
@@ -331,12 +332,38 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     done(null, body);
   });
 
+  /**
+   * A request refused before its body was read (fastify's 413 on a Content-Length over the
+   * route's limit, its 415 on a media type no parser takes, a body that passed the limit as
+   * it arrived). Fastify answers those with Connection: close, and Node closes the socket
+   * while the client is still sending: the client's kernel gets a reset, and the client sees
+   * EPIPE or ECONNRESET instead of the answer (the end-to-end fuzz saw it under load,
+   * 2026-12-01). The rest of the body is read and dropped instead, and the connection stays
+   * open, up to REFUSED_BODY_DRAIN_BYTES_MAX bytes: a body declared longer keeps the
+   * Connection: close, and one that arrives longer has its connection destroyed. The
+   * request timeout bounds the time.
+   */
+  const drainRefusedBody = (request: FastifyRequest, reply: FastifyReply): void => {
+    const raw = request.raw;
+    if (closing || raw.complete || raw.destroyed || reply.sent) return;
+    const declared = Number(raw.headers['content-length'] ?? 0);
+    if (!(declared <= REFUSED_BODY_DRAIN_BYTES_MAX)) return;
+    let drained = 0;
+    raw.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > REFUSED_BODY_DRAIN_BYTES_MAX) raw.socket.destroy();
+    });
+    raw.resume();
+    reply.removeHeader('connection');
+  };
+
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorBody('API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`));
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
     const e = error as { validation?: Array<{ instancePath: string; message?: string }>; validationContext?: string; code?: string; statusCode?: number; message?: string };
+    drainRefusedBody(request, reply);
     if (Array.isArray(e.validation)) {
       const errors = e.validation.slice(0, VALIDATION_ERRORS_MAX).map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
       return reply.code(400).send(errorBody('API_BAD_REQUEST', `${e.validationContext ?? 'request'}${errors[0]?.path ?? ''} ${errors[0]?.message ?? 'is invalid'}`, { context: e.validationContext, errors }));

@@ -736,3 +736,77 @@ test('an Expect other than 100-continue, on a real socket: routed like any other
     await app.close();
   }
 });
+
+test('a body refused before it is read (413 over the route limit, 415 unknown media type): the client gets the answer and the connection stays usable once the body is sent; a body declared over the drain bound still closes (fuzz under load, 2026-12-01)', async () => {
+  const { createConnection } = await import('node:net');
+  const { listen } = await import('../../api/server.js');
+  const { REFUSED_BODY_DRAIN_BYTES_MAX, TX_JSON_BODY_BYTES_MAX } = await import('../../api/limits.js');
+  const app = buildApp(new FakeNode(chain));
+  const url = new URL(await listen(app, { port: 0 }));
+  // One connection; `next()` resolves with the next whole answer (head and body).
+  const open = () => {
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+    let buffered = Buffer.alloc(0);
+    let ended = false;
+    let wake: (() => void) | null = null;
+    socket.on('data', (d: Buffer) => {
+      buffered = Buffer.concat([buffered, d]);
+      wake?.();
+    });
+    socket.on('close', () => {
+      ended = true;
+      wake?.();
+    });
+    socket.on('error', () => undefined);
+    const next = async (): Promise<{ head: string; body: string } | null> => {
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          const head = buffered.subarray(0, end).toString('latin1');
+          const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+          if (buffered.length >= end + 4 + length) {
+            const body = buffered.subarray(end + 4, end + 4 + length).toString('utf8');
+            buffered = buffered.subarray(end + 4 + length);
+            return { head, body };
+          }
+        }
+        if (ended) return null;
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    };
+    return { socket, next };
+  };
+  try {
+    for (const [contentType, bytes, status, code] of [
+      ['application/json', TX_JSON_BODY_BYTES_MAX + 1, 413, 'API_BODY_TOO_LARGE'],
+      ['text/plain', 200_000, 415, 'API_UNSUPPORTED_MEDIA_TYPE'],
+    ] as const) {
+      const c = open();
+      c.socket.write(`POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: ${bytes}\r\n\r\n`);
+      const refused = await c.next();
+      assert.ok(refused !== null, `${status}: no answer`);
+      assert.match(refused.head, new RegExp(`^HTTP/1\\.1 ${status} `), refused.head);
+      assert.doesNotMatch(refused.head, /connection: close/i, refused.head);
+      assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, code);
+      // The body the server did not want, then another request on the same connection.
+      c.socket.write(Buffer.alloc(bytes, 0x61));
+      c.socket.write('GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const status200 = await c.next();
+      assert.ok(status200 !== null, `after the ${status}: the connection was closed`);
+      assert.match(status200.head, /^HTTP\/1\.1 200 /, status200.head);
+      assert.equal((JSON.parse(status200.body) as { chain_id: string }).chain_id, chain.genesis.chainId);
+      c.socket.destroy();
+    }
+    // Declared longer than the bound: the answer says the connection closes, and it does.
+    const c = open();
+    c.socket.write(`POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${REFUSED_BODY_DRAIN_BYTES_MAX + 1}\r\n\r\n`);
+    const refused = await c.next();
+    assert.ok(refused !== null);
+    assert.match(refused.head, /^HTTP\/1\.1 413 /);
+    assert.match(refused.head, /connection: close/i);
+    assert.equal(await c.next(), null);
+  } finally {
+    await app.close();
+  }
+});
