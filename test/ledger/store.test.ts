@@ -284,6 +284,42 @@ test('ledger store: an index that lost its last writes is rebuilt from the log',
   rmSync(dir, { recursive: true });
 });
 
+test('ledger store: every LevelDB batch is written with sync (genesis, commits, replay at open): an unsynced earlier batch lost under a later one kept would leave a hole the open cannot see (review, 2026-12-01)', async () => {
+  const dir = tempDir();
+  const proto = ClassicLevel.prototype as unknown as { batch: (...args: unknown[]) => unknown };
+  const realBatch = proto.batch;
+  const options: unknown[] = [];
+  proto.batch = function (this: unknown, ...args: unknown[]) {
+    const batch = realBatch.apply(this, args) as { write: (...a: unknown[]) => Promise<void> };
+    const write = batch.write.bind(batch);
+    batch.write = (...a: unknown[]) => {
+      options.push(a[0]);
+      return write(...a);
+    };
+    return batch;
+  };
+  try {
+    const store = await LedgerStore.open(dir, chain.genesis);
+    const { blocks } = makeChain(4, 2);
+    for (const b of blocks.slice(0, 2)) await store.commit(b);
+    await store.close();
+    // Blocks 3 and 4 in the log only, so the next open replays them.
+    const log = FileBlockLog.open(join(dir, 'blocks.log'));
+    for (const b of blocks.slice(2)) log.append(b.bytes);
+    await log.sync();
+    await log.close();
+    const again = await LedgerStore.open(dir, chain.genesis);
+    assert.equal(again.replayed, 2);
+    await again.close();
+  } finally {
+    proto.batch = realBatch;
+  }
+  // The genesis batch, two commits, two replays.
+  assert.ok(options.length >= 5, `${options.length} batch writes`);
+  assert.deepEqual(options.filter((o) => (o as { sync?: unknown } | undefined)?.sync !== true), []);
+  rmSync(dir, { recursive: true });
+});
+
 test('ledger store: index writes go on behind the commit, one at a time in commit order and at most INDEX_WRITES_IN_FLIGHT_MAX waiting; readers wait for them', async () => {
   const dir = tempDir();
   const store = await LedgerStore.open(dir, chain.genesis);
