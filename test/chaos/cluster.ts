@@ -30,12 +30,19 @@ import { keyPairFromSeed, Signer, type KeyPair } from '../../ledger/ed25519.js';
 import { genesisToJson, parseGenesis, type Genesis } from '../../ledger/genesis.js';
 import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
+import { decodeBlock } from '../../ledger/block.js';
+import type { Observation } from './checks.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 export const EXIT_DISK_FULL = 75;
 /** Balance of each workload account at genesis. */
 export const ACCOUNT_BALANCE = 1_000_000_000n;
 const TMPFS_MIB = 320;
+/**
+ * How often, at most, a status poll of a validator also asks for its latest committed
+ * block (GET /v1/blocks/latest, binary), to record what it reported as committed.
+ */
+const OBSERVE_EVERY_MS = 250;
 
 export type NetMode = 'netns' | 'transport';
 export type DiskMode = 'tmpfs' | 'none';
@@ -129,6 +136,14 @@ export class ChaosCluster {
   readonly genesisPath: string;
   readonly accounts: Signer[];
   readonly exits: Exit[] = [];
+  /**
+   * Blocks the validators reported as committed when polled (`statuses()`), at most one
+   * sample per validator every OBSERVE_EVERY_MS, each (validator, height, hash) once: the
+   * harness checks them against the final chains (checks.ts, checkObserved).
+   */
+  readonly observed: Observation[] = [];
+  private readonly observedKeys = new Set<string>();
+  private readonly lastObserved = [0, 0, 0];
   private readonly tag: string;
   private readonly subnet: string;
   private closing = false;
@@ -454,7 +469,23 @@ export class ChaosCluster {
 
   /** Statuses of every node (null where it does not answer). */
   statuses(): Promise<Array<StatusLite | null>> {
-    return Promise.all(this.nodes.map((n) => (n.running && !n.paused ? status(n.url) : Promise.resolve(null))));
+    return Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.running || n.paused) return null;
+        const now = Date.now();
+        const observe = now - (this.lastObserved[n.index] as number) >= OBSERVE_EVERY_MS;
+        if (observe) this.lastObserved[n.index] = now;
+        const [s, latest] = await Promise.all([status(n.url), observe ? latestBlock(n.url) : Promise.resolve(null)]);
+        if (latest !== null) {
+          const key = `${n.index}:${latest.height}:${latest.hash}`;
+          if (!this.observedKeys.has(key)) {
+            this.observedKeys.add(key);
+            this.observed.push({ node: n.index, height: latest.height, hash: latest.hash, at: Date.now() });
+          }
+        }
+        return s;
+      }),
+    );
   }
 
   /** Heals everything: network, disks, pauses; starts nodes that are down. */
@@ -566,6 +597,18 @@ export async function status(url: string): Promise<StatusLite | null> {
     const r = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(1000) });
     if (!r.ok) return null;
     return (await r.json()) as StatusLite;
+  } catch {
+    return null;
+  }
+}
+
+/** The height and hash of a validator's latest committed block; null when it does not answer one. */
+export async function latestBlock(url: string): Promise<{ height: number; hash: string } | null> {
+  try {
+    const r = await fetch(`${url}/v1/blocks/latest`, { headers: { accept: 'application/octet-stream' }, signal: AbortSignal.timeout(1000) });
+    if (!r.ok) return null;
+    const block = decodeBlock(new Uint8Array(await r.arrayBuffer()));
+    return { height: block.header.height, hash: toHex(block.hash) };
   } catch {
     return null;
   }

@@ -42,6 +42,7 @@ import { SteleClient, type AccountAnswer } from '../../api/client.js';
 import { fromDataDir } from '../../cli/chain-source.js';
 import { Rng } from '../../consensus/sim/simulator.js';
 import { judgeAnswer, judgeError, type Verdict } from './answers.js';
+import { checkObserved } from './checks.js';
 import { ACCOUNT_BALANCE, ChaosCluster, EXIT_DISK_FULL, netnsAvailable, tmpfsAvailable, type DiskMode, type NetMode } from './cluster.js';
 import { judgeRefusal, modelWorkload, type Sent } from './model.js';
 import { FaultSchedule, type FaultKind, type PartitionShape } from './schedule.js';
@@ -140,6 +141,10 @@ export interface ChaosReport {
   readonly refused_at_place: number;
   readonly unexpected: number;
   readonly divergent: number;
+  /** Blocks the validators reported as committed when polled during the run ((validator, height, hash), each once). */
+  readonly observed_blocks: number;
+  /** Of those: not in that validator's final chain at that height (lost or replaced after being committed). */
+  readonly observed_mismatch: number;
   readonly audit_ok: boolean;
   /** Blocks in each replica's log as read after the stop, and the height its audit reported. */
   readonly chain_heights: number[];
@@ -574,6 +579,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
 
+    // Every block a validator reported as committed while it was polled during the run is
+    // still in its final chain at that height (found in review: the chains were read only
+    // after the stop, so a replica that lost or replaced a committed block and then caught
+    // up from its peers looked fine).
+    const observedMismatches = checkObserved(cluster.observed, chains);
+    for (const m of observedMismatches.slice(0, BAD_ANSWERS_LISTED_MAX)) {
+      problems.push(
+        `v${m.node + 1} reported block ${m.height} committed as ${m.hash.slice(0, 16)} at ${((m.at - started) / 1000).toFixed(1)} s; its final chain ${m.final === null ? `ends at height ${chains[m.node]?.length ?? 0}` : `holds ${m.final.slice(0, 16)} there`}`,
+      );
+    }
+    if (observedMismatches.length > BAD_ANSWERS_LISTED_MAX) problems.push(`... and ${observedMismatches.length - BAD_ANSWERS_LISTED_MAX} more committed blocks reported during the run that the final chains do not hold`);
+
     // ------------------------------------------------------------------ transactions
     const submitted = new Map(outcomes.map((o) => [o.id, o]));
     const seen = new Map<string, Array<{ height: number; index: number }>>();
@@ -761,6 +778,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       refused_at_place: refusedAtPlace,
       unexpected,
       divergent,
+      observed_blocks: cluster.observed.length,
+      observed_mismatch: observedMismatches.length,
       audit_ok: auditOk,
       chain_heights: chainHeights,
       audit_heights: auditHeights,
