@@ -43,5 +43,6 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   const kinds = ['kill', 'torn_write', 'pause', 'partition', ...(report.disk === 'tmpfs' ? ['full_disk'] : [])];
   for (const kind of kinds) assert.ok((report.faults[kind] ?? 0) > 0, `no ${kind} fault in ${JSON.stringify(report.faults)}`);
   if (report.disk === 'tmpfs') assert.ok(report.disk_full_stops > 0, 'a full disk did not stop its validator');
+  assert.equal(report.disk_full_unproven, 0, 'a full disk did not stop its own validator with exit 75 and a STORE_FULL line');
   assert.ok(report.ok);
 });

@@ -1,7 +1,7 @@
 /** The chaos harness's checks over what it recorded during a run (test/chaos/checks.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkObserved, type Observation } from './checks.js';
+import { checkObserved, judgeFullDisk, type ExitSeen, type FullDiskFault, type Observation } from './checks.js';
 
 const chains = [
   ['h1', 'h2', 'h3', 'h4'],
@@ -32,4 +32,51 @@ test('observed blocks: a committed block replaced, or lost and not caught up, is
   const own = [['h1'], ['h1', 'y2'], ['h1']];
   assert.deepEqual(checkObserved([{ node: 1, height: 2, hash: 'y2', at: 7 }], own), []);
   assert.equal(checkObserved([{ node: 0, height: 2, hash: 'y2', at: 7 }], own).length, 1);
+});
+
+const LINE = 'stele node: STOPPED: the disk holding /x/v1/data is full (STORE_FULL): ENOSPC\nstele node: every acknowledged write is durable; ...\n';
+
+test('full disks: each fault needs its own target stopped with 75 and the STORE_FULL line', () => {
+  const faults: FullDiskFault[] = [
+    { node: 0, fill: 1000, heal: 6000, end: 9000, log: LINE },
+    { node: 2, fill: 20_000, heal: 25_000, end: 28_000, log: `${LINE}${LINE}` },
+  ];
+  const exits: ExitSeen[] = [
+    { index: 0, code: 75, signal: null, expected: false, at: 1200 },
+    { index: 1, code: null, signal: 'SIGKILL', expected: true, at: 15_000 }, // a kill fault
+    { index: 2, code: 75, signal: null, expected: false, at: 20_300 },
+    { index: 2, code: 75, signal: null, expected: false, at: 25_100 }, // a restart that met the full disk, ending after the heal
+  ];
+  const ok = judgeFullDisk(faults, exits);
+  assert.deepEqual(ok, { stops: [1, 1], faultProblems: [[], []], problems: [], unexpected: [] });
+});
+
+test('full disks: one stop does not satisfy every fault, a stop needs its STORE_FULL line, and a 75 outside a full disk is unexpected', () => {
+  const faults: FullDiskFault[] = [
+    { node: 0, fill: 1000, heal: 6000, end: 9000, log: LINE },
+    { node: 2, fill: 20_000, heal: 25_000, end: 28_000, log: '' },
+  ];
+  // Only v1 stopped (the old check: one exit 75 anywhere passed every full_disk fault).
+  const one = judgeFullDisk(faults, [{ index: 0, code: 75, signal: null, expected: false, at: 1500 }]);
+  assert.deepEqual(one.stops, [1, 0]);
+  assert.equal(one.problems.length, 2, one.problems.join('\n')); // v3 did not stop, and logged no STORE_FULL
+  assert.match(one.problems[0] as string, /v3 did not stop with exit code 75/);
+  assert.deepEqual(one.faultProblems.map((p) => p.length), [0, 2]);
+  // v3 stopped with 75, but not while its own disk was full: v2 exits 75 during v3's fill,
+  // v3 exits 75 only after its recovery.
+  const wrong = judgeFullDisk(faults, [
+    { index: 0, code: 75, signal: null, expected: false, at: 1500 },
+    { index: 1, code: 75, signal: null, expected: false, at: 21_000 },
+    { index: 2, code: 75, signal: null, expected: false, at: 30_000 },
+  ]);
+  assert.deepEqual(wrong.stops, [1, 0]);
+  assert.deepEqual(wrong.unexpected.map((e) => e.index), [1, 2]);
+  // v3 stopped twice with 75 but logged the STORE_FULL line once (a log on the full tmpfs loses it).
+  const silent = judgeFullDisk([{ ...faults[1]!, log: LINE }], [
+    { index: 2, code: 75, signal: null, expected: false, at: 20_500 },
+    { index: 2, code: 75, signal: null, expected: false, at: 22_000 },
+  ]);
+  assert.deepEqual(silent.stops, [2]);
+  assert.equal(silent.problems.length, 1);
+  assert.match(silent.problems[0] as string, /holds 1 STORE_FULL line since the fill/);
 });

@@ -7,7 +7,8 @@
  *   namespace. Where namespaces cannot be made (no CAP_NET_ADMIN, no `ip`), every node
  *   runs on loopback and drops messages above its transport (node/faults.ts): each node's
  *   config names its faults file in the test-only field `test_faults_file`.
- * - Disk: each data directory on its own small tmpfs, so a full disk is a filler file.
+ * - Disk: each data directory on its own small tmpfs, so a full disk is a filler file; each
+ *   node's log (vN.log) is beside it, off the tmpfs.
  *   Without mount rights the full-disk fault is not available and the report says so.
  * - Processes: SIGKILL, SIGSTOP/SIGCONT, restart; a node that stops itself because its
  *   disk is full (exit 75) is restarted after a second, as a supervisor would.
@@ -20,7 +21,7 @@
  * collision made the error path delete another run's namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,8 +117,12 @@ class Node {
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
+  /**
+   * Beside the data directory's tmpfs, not on it: a log on the disk being filled could not
+   * hold the STOPPED ... (STORE_FULL) line the full disk must produce.
+   */
   get log(): string {
-    return join(this.dir, 'node.log');
+    return `${this.dir}.log`;
   }
 }
 
@@ -418,6 +423,24 @@ export class ChaosCluster {
     }
     closeSync(fd);
     return written;
+  }
+
+  /** The size of node i's log now (where a later `logSince` starts). */
+  logSize(i: number): number {
+    try {
+      return statSync((this.nodes[i] as Node).log).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** What node i logged from byte `offset` on. */
+  logSince(i: number, offset: number): string {
+    try {
+      return readFileSync((this.nodes[i] as Node).log).subarray(offset).toString('utf8');
+    } catch {
+      return '';
+    }
   }
 
   freeDisk(i: number): void {

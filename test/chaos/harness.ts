@@ -42,7 +42,7 @@ import { SteleClient, type AccountAnswer } from '../../api/client.js';
 import { fromDataDir } from '../../cli/chain-source.js';
 import { Rng } from '../../consensus/sim/simulator.js';
 import { judgeAnswer, judgeError, type Verdict } from './answers.js';
-import { checkObserved } from './checks.js';
+import { checkObserved, judgeFullDisk, type FullDiskFault } from './checks.js';
 import { ACCOUNT_BALANCE, ChaosCluster, EXIT_DISK_FULL, netnsAvailable, tmpfsAvailable, type DiskMode, type NetMode } from './cluster.js';
 import { judgeRefusal, modelWorkload, type Sent } from './model.js';
 import { FaultSchedule, type FaultKind, type PartitionShape } from './schedule.js';
@@ -173,7 +173,10 @@ export interface ChaosReport {
   /** kill, torn_write: how long the validator was down (SIGKILL to restart). */
   readonly down_ms: Record<string, Stats>;
   readonly unrecovered: number;
+  /** Exits with code 75 of a full_disk fault's target between its fill and its heal. */
   readonly disk_full_stops: number;
+  /** full_disk faults whose target did not stop with 75 while its disk was full, or did not log STORE_FULL. */
+  readonly disk_full_unproven: number;
   readonly unexpected_exits: Array<{ validator: number; code: number | null; signal: string | null; log: string }>;
   readonly problems: string[];
   readonly ok: boolean;
@@ -230,6 +233,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const acks: Array<{ at: number; height: number }> = [];
   /** When each validator's disk was full: from the fill until that fault recovered. */
   const diskFull: Array<{ node: number; from: number; to: number }> = [];
+  /** Each full_disk fault, for its own judgment (checks.ts, judgeFullDisk). */
+  const fullDisks: FullDiskFault[] = [];
   const allIds = new Set<string>();
   let knownHeight = 0;
   let stopWorkload = false;
@@ -396,6 +401,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const fault: FaultRecord = { kind: plan.kind, detail: '', target, leader: target === leader, noop: false, shape: null, downMs: null, recoveryMs: null };
         let healAt: number;
         let full: { node: number; from: number; to: number } | null = null;
+        let logFrom = 0;
         if (plan.kind === 'kill' || plan.kind === 'torn_write') {
           const killed = await cluster.kill(target);
           const downFrom = Date.now();
@@ -440,6 +446,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           healAt = Date.now();
         } else {
           // API_INTERNAL from this validator is accepted from the fill until the recovery.
+          logFrom = cluster.logSize(target);
           full = { node: target, from: Date.now(), to: Number.POSITIVE_INFINITY };
           diskFull.push(full);
           const bytes = cluster.fillDisk(target);
@@ -451,7 +458,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         faults.push(fault);
         log(`fault ${faults.length}: ${fault.kind}${fault.noop ? ' (no-op)' : ''}${fault.detail === '' ? '' : ` (${fault.detail})`} on v${target + 1}${fault.leader ? ' (leader)' : ''}`);
         await waitRecovered(fault, healAt, await heightNow());
-        if (full !== null) full.to = Date.now();
+        if (full !== null) {
+          full.to = Date.now();
+          fullDisks.push({ node: target, fill: full.from, heal: healAt, end: full.to, log: cluster.logSince(target, logFrom) });
+        }
         await sleep(plan.gapMs);
       }
     })();
@@ -740,10 +750,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (f.recoveryMs !== null) (recovery[f.kind] ??= []).push(f.recoveryMs);
       if (f.downMs !== null) (down[f.kind] ??= []).push(f.downMs);
     }
-    const diskFullStops = cluster.exits.filter((e) => !e.expected && e.code === EXIT_DISK_FULL).length;
-    const unexpectedExits = cluster.exits.filter((e) => !e.expected && e.code !== EXIT_DISK_FULL).map((e) => ({ validator: e.index + 1, code: e.code, signal: e.signal, log: e.logTail }));
-    for (const e of unexpectedExits) problems.push(`v${e.validator} exited unexpectedly (code ${e.code}, signal ${e.signal})`);
-    if ((faultCounts.full_disk ?? 0) > 0 && diskFullStops === 0) problems.push('a disk was filled but no validator stopped with STORE_FULL (exit 75)');
+    // Each full disk on its own: its target stopped with 75 between the fill and the heal,
+    // and logged STORE_FULL; a 75 that no full disk of that validator explains is an
+    // unexpected exit (found in review: a 75 from anyone at any time passed, and one stop
+    // anywhere satisfied every full_disk fault).
+    const diskJudgment = judgeFullDisk(fullDisks, cluster.exits, EXIT_DISK_FULL);
+    const diskFullStops = diskJudgment.stops.reduce((s, n) => s + n, 0);
+    const unexpectedExits = cluster.exits.filter((e) => !e.expected && (e.code !== EXIT_DISK_FULL || diskJudgment.unexpected.includes(e))).map((e) => ({ validator: e.index + 1, code: e.code, signal: e.signal, log: e.logTail }));
+    for (const e of unexpectedExits) problems.push(`v${e.validator} exited unexpectedly (code ${e.code}, signal ${e.signal}${e.code === EXIT_DISK_FULL ? ', while its disk was not full' : ''})`);
+    problems.push(...diskJudgment.problems);
     const refused: Record<string, number> = {};
     const indeterminateByCode: Record<string, number> = {};
     for (const o of outcomes) {
@@ -802,6 +817,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       down_ms: Object.fromEntries(Object.entries(down).map(([k, v]) => [k, stats(v)])),
       unrecovered,
       disk_full_stops: diskFullStops,
+      disk_full_unproven: diskJudgment.faultProblems.filter((p) => p.length > 0).length,
       unexpected_exits: unexpectedExits,
       problems,
       ok,
