@@ -32,6 +32,7 @@ import { genesisToJson, parseGenesis, type Genesis } from '../../ledger/genesis.
 import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
 import { decodeBlock } from '../../ledger/block.js';
+import { addon } from '../../native/addon.js';
 import type { Observation } from './checks.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
@@ -452,9 +453,12 @@ export class ChaosCluster {
   /**
    * Writes a torn record at the tail of node i's block log or acceptor log, as an append
    * cut short by the crash would leave it: a frame header claiming more bytes than follow.
-   * Only for a node that is down. Returns the file and offset torn.
+   * Only for a node that is down. Returns the file and offset torn; `existing` when the
+   * SIGKILL had left a torn frame there already, which is then left as it is (a second torn
+   * frame after it is a log no crash leaves, and recovery rightly refuses it as
+   * STORE_CORRUPT: found in review, 2026-12-01).
    */
-  tear(i: number, which: 'blocks' | 'acceptor', bytesWritten: number): { file: string; offset: number } | null {
+  tear(i: number, which: 'blocks' | 'acceptor', bytesWritten: number): { file: string; offset: number; existing: boolean } | null {
     const node = this.nodes[i] as Node;
     if (node.running) throw new Error('tear needs the node down');
     const data = join(node.dir, 'data');
@@ -470,15 +474,8 @@ export class ChaosCluster {
     if (last === undefined) return null;
     const file = join(dir, last);
     const bytes = readFileSync(file);
-    // Walk the frames (64-byte segment header, then [u32 length][u32 checksum][payload],
-    // each padded to 8 bytes) to the first empty frame: the tail.
-    let at = 64;
-    while (at + 8 <= bytes.length) {
-      const length = bytes.readUInt32LE(at);
-      const checksum = bytes.readUInt32LE(at + 4);
-      if (length === 0 && checksum === 0) break;
-      at += (8 + length + 7) & ~7;
-    }
+    const { offset: at, torn } = segmentTail(bytes);
+    if (torn) return { file, offset: at, existing: true };
     const claimed = Math.max(bytesWritten + 1, 256);
     if (at + 8 + bytesWritten > bytes.length) return null;
     const frame = Buffer.alloc(8 + bytesWritten, 0x5c);
@@ -487,7 +484,7 @@ export class ChaosCluster {
     const fd = openSync(file, 'r+');
     writeSync(fd, frame, 0, frame.length, at);
     closeSync(fd);
-    return { file, offset: at };
+    return { file, offset: at, existing: false };
   }
 
   /** Statuses of every node (null where it does not answer). */
@@ -574,6 +571,41 @@ export class ChaosCluster {
     }
     if (!keep) rmSync(this.options.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the records of a mapped-log segment end (native/src/mapped_log.cc, Scan): after the
+ * 64-byte segment header, frames of [u32 length][u32 CRC-32C of the length's four bytes and
+ * the payload][payload], each padded to 8 bytes. `torn` when the walk stops at a frame
+ * that is not whole (its length runs past the segment, or its checksum fails) rather than
+ * at an empty header (length and checksum zero) or the end of the segment: the tail an
+ * append cut short by a crash leaves, at `offset`.
+ */
+export function segmentTail(bytes: Uint8Array, crc32c: (bytes: Uint8Array) => number = (b) => addon().crc32c(b, false)): { offset: number; torn: boolean } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 64;
+  while (at + 8 <= bytes.length) {
+    const length = view.getUint32(at, true);
+    const checksum = view.getUint32(at + 4, true);
+    if (length === 0 && checksum === 0) return { offset: at, torn: !allZero(bytes, at) };
+    if (at + 8 + length > bytes.length) return { offset: at, torn: true };
+    const covered = new Uint8Array(4 + length);
+    covered.set(bytes.subarray(at, at + 4), 0);
+    covered.set(bytes.subarray(at + 8, at + 8 + length), 4);
+    if (crc32c(covered) !== checksum) return { offset: at, torn: true };
+    at += (8 + length + 7) & ~7;
+  }
+  return { offset: at, torn: false };
+}
+
+/** Whether every byte of `bytes` from `from` on is zero (compared a chunk at a time). */
+function allZero(bytes: Uint8Array, from: number): boolean {
+  const zeros = new Uint8Array(64 * 1024);
+  for (let at = from; at < bytes.length; at += zeros.length) {
+    const chunk = bytes.subarray(at, Math.min(bytes.length, at + zeros.length));
+    if (Buffer.compare(chunk, zeros.subarray(0, chunk.length)) !== 0) return false;
+  }
+  return true;
 }
 
 /** Names of the network namespaces on this host. */

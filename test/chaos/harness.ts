@@ -406,7 +406,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           const killed = await cluster.kill(target);
           const downFrom = Date.now();
           await sleep(plan.downMs);
-          let torn: { file: string; offset: number } | null = null;
+          let torn: { file: string; offset: number; existing: boolean } | null = null;
           if (plan.kind === 'torn_write') {
             let which = plan.tearLog;
             torn = cluster.tear(target, which, plan.tearBytes);
@@ -416,7 +416,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             }
             // Only a tear that happened counts as a torn write; otherwise this was a kill.
             if (torn === null) fault.kind = 'kill';
-            fault.detail = torn === null ? 'torn write: neither log had a record to tear, counted as a kill' : `${which} log ${torn.file.split('/').slice(-2).join('/')} at byte ${torn.offset}`;
+            fault.detail =
+              torn === null
+                ? 'torn write: neither log had a record to tear, counted as a kill'
+                : `${which} log ${torn.file.split('/').slice(-2).join('/')} at byte ${torn.offset}${torn.existing ? ' (the SIGKILL had left a torn frame there: nothing more written)' : ''}`;
           }
           if (!killed && torn === null) {
             fault.noop = true;
