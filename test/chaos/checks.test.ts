@@ -1,7 +1,7 @@
 /** The chaos harness's checks over what it recorded during a run (test/chaos/checks.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkObserved, judgeFullDisk, type ExitSeen, type FullDiskFault, type Observation } from './checks.js';
+import { checkObserved, dropsBetween, faultDropsOf, judgeFullDisk, procState, type ExitSeen, type FullDiskFault, type Observation } from './checks.js';
 
 const chains = [
   ['h1', 'h2', 'h3', 'h4'],
@@ -79,4 +79,29 @@ test('full disks: one stop does not satisfy every fault, a stop needs its STORE_
   assert.deepEqual(silent.stops, [2]);
   assert.equal(silent.problems.length, 1);
   assert.match(silent.problems[0] as string, /holds 1 STORE_FULL line since the fill/);
+});
+
+test('partition evidence: the transport fault layer\'s drop counters, summed and compared', () => {
+  const metrics = [
+    '# HELP stele_test_fault_drops_total peer messages dropped by test fault injection',
+    '# TYPE stele_test_fault_drops_total counter',
+    'stele_test_fault_drops_total{direction="to"} 12',
+    'stele_test_fault_drops_total{direction="from"} 30',
+    'stele_test_faults_enabled 1',
+  ].join('\n');
+  assert.equal(faultDropsOf(metrics), 42);
+  assert.equal(faultDropsOf('stele_committed_height 9\n'), null);
+  // A partition during which no counter moved dropped nothing: a no-op.
+  assert.equal(dropsBetween([5, 7, 0], [5, 7, 0]), 0);
+  assert.equal(dropsBetween([5, 7, 0], [9, 7, 3]), 7);
+  // Not read once: not counted; restarted (counter went down): counted from zero.
+  assert.equal(dropsBetween([null, 7, 10], [4, null, 2]), 2);
+});
+
+test('pause evidence: the state letter of /proc/PID/stat', () => {
+  assert.equal(procState('1234 (node) T 1 1234 1234 0 -1 4194560 ...'), 'T');
+  assert.equal(procState('1234 (node) S 1 1234'), 'S');
+  // A command name may hold spaces and parentheses.
+  assert.equal(procState('99 (a) b (c)) t 1 2'), 't');
+  assert.equal(procState('garbage'), null);
 });

@@ -101,3 +101,43 @@ export function judgeFullDisk(faults: readonly FullDiskFault[], exits: readonly 
   const unexpected = diskFull.filter((e) => !faults.some((f) => f.node === e.index && e.at >= f.fill && e.at <= f.end));
   return { stops, faultProblems, problems: faultProblems.flat(), unexpected };
 }
+
+/**
+ * The messages a validator's transport fault layer has dropped since it started (the sum
+ * of `stele_test_fault_drops_total` over both directions in its GET /metrics text); null
+ * when the text holds no such sample.
+ */
+export function faultDropsOf(metrics: string): number | null {
+  let total: number | null = null;
+  for (const line of metrics.split('\n')) {
+    const m = /^stele_test_fault_drops_total(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m === null) continue;
+    const value = Number(m[1]);
+    if (!Number.isFinite(value)) continue;
+    total = (total ?? 0) + value;
+  }
+  return total;
+}
+
+/**
+ * Messages dropped between two readings of every validator's drop counter (per validator,
+ * null where it did not answer): the sum of the increases of those read both times. A
+ * counter that went down (the validator restarted) counts from zero.
+ */
+export function dropsBetween(before: ReadonlyArray<number | null>, after: ReadonlyArray<number | null>): number {
+  let dropped = 0;
+  after.forEach((a, i) => {
+    const b = before[i] ?? null;
+    if (a === null) return;
+    dropped += b === null ? 0 : a >= b ? a - b : a;
+  });
+  return dropped;
+}
+
+/** The state letter of a /proc/PID/stat line (R, S, D, T for stopped, t, Z, ...); null when it is not one. */
+export function procState(stat: string): string | null {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return null;
+  const m = /^\s+(\S)\s/.exec(stat.slice(close + 1));
+  return m === null ? null : (m[1] as string);
+}

@@ -33,7 +33,7 @@ import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { addon } from '../../native/addon.js';
-import type { Observation } from './checks.js';
+import { faultDropsOf, procState, type Observation } from './checks.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 export const EXIT_DISK_FULL = 75;
@@ -364,6 +364,44 @@ export class ChaosCluster {
     node.child?.kill('SIGSTOP');
     node.paused = true;
     return true;
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until node i's process is seen stopped in /proc/PID/stat
+   * (state T or t), and returns the last state read: null when it could not be read.
+   */
+  async waitStopped(i: number, timeoutMs = 1000): Promise<string | null> {
+    const pid = (this.nodes[i] as Node).pid;
+    const deadline = Date.now() + timeoutMs;
+    let state: string | null = null;
+    while (pid !== undefined) {
+      try {
+        state = procState(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        state = null;
+      }
+      if (state === 'T' || state === 't' || Date.now() >= deadline) break;
+      await sleep(10);
+    }
+    return state;
+  }
+
+  /**
+   * Each node's transport fault layer's drops since it started (`stele_test_fault_drops_total`,
+   * both directions); null where it is down, paused or does not answer.
+   */
+  faultDrops(): Promise<Array<number | null>> {
+    return Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.running || n.paused) return null;
+        try {
+          const r = await fetch(`${n.url}/metrics`, { signal: AbortSignal.timeout(1000) });
+          return r.ok ? faultDropsOf(await r.text()) : null;
+        } catch {
+          return null;
+        }
+      }),
+    );
   }
 
   resume(i: number): void {

@@ -42,7 +42,7 @@ import { SteleClient, type AccountAnswer } from '../../api/client.js';
 import { fromDataDir } from '../../cli/chain-source.js';
 import { Rng } from '../../consensus/sim/simulator.js';
 import { judgeAnswer, judgeError, type Verdict } from './answers.js';
-import { checkObserved, judgeFullDisk, type FullDiskFault } from './checks.js';
+import { checkObserved, dropsBetween, judgeFullDisk, type FullDiskFault } from './checks.js';
 import { ACCOUNT_BALANCE, ChaosCluster, EXIT_DISK_FULL, netnsAvailable, tmpfsAvailable, type DiskMode, type NetMode } from './cluster.js';
 import { judgeRefusal, modelWorkload, type Sent } from './model.js';
 import { FaultSchedule, type FaultKind, type PartitionShape } from './schedule.js';
@@ -429,22 +429,43 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           healAt = Date.now();
           fault.downMs = healAt - downFrom;
         } else if (plan.kind === 'pause') {
+          const pausedAt = Date.now();
           if (!cluster.pause(target)) {
             fault.noop = true;
             fault.detail = `v${target + 1} was down or paused already`;
+          } else {
+            // Counted only once the kernel shows the process stopped (found in review: a
+            // SIGSTOP was counted as a pause when sent).
+            const state = await cluster.waitStopped(target);
+            if (state !== 'T' && state !== 't') {
+              fault.noop = true;
+              fault.detail = `v${target + 1} was not seen stopped after SIGSTOP (state ${state ?? 'unreadable'})`;
+            }
           }
-          await sleep(plan.holdMs);
+          await sleep(Math.max(0, plan.holdMs - (Date.now() - pausedAt)));
           cluster.resume(target);
           healAt = Date.now();
         } else if (plan.kind === 'partition') {
           const others = [0, 1, 2].filter((i) => i !== target);
           const other = (target + plan.otherOffset) % 3;
           fault.shape = plan.shape;
+          const dropsBefore = net === 'transport' ? await cluster.faultDrops() : null;
           if (plan.shape === 'isolate') for (const o of others) (cluster.cut(target, o), cluster.cut(o, target));
           else if (plan.shape === 'pair') (cluster.cut(target, other), cluster.cut(other, target));
           else cluster.cut(target, other);
           fault.detail = plan.shape === 'isolate' ? `isolate v${target + 1}` : plan.shape === 'pair' ? `v${target + 1} <-/-> v${other + 1}` : `v${target + 1} -/-> v${other + 1}${net === 'netns' ? ' (IP only)' : ''}`;
           await sleep(plan.holdMs);
+          if (dropsBefore !== null) {
+            // With the transport's fault layer a cut is only a file the validators read:
+            // counted as injected only if their drop counters moved before the heal (found in
+            // review: a partition counted when its file was written). Under namespaces the
+            // kernel drops the packets and there is no such counter.
+            const dropped = dropsBetween(dropsBefore, await cluster.faultDrops());
+            if (dropped === 0) {
+              fault.noop = true;
+              fault.detail += '; the validators dropped no message (no-op)';
+            } else fault.detail += `; ${dropped} messages dropped`;
+          }
           cluster.healNetwork();
           healAt = Date.now();
         } else {
