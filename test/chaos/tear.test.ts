@@ -15,6 +15,15 @@ const SEGMENT = 64 * 1024;
 /** A cluster's directory with validator v1's block log holding `records` records of 100 bytes; nothing runs. */
 async function setUp(records: number): Promise<{ dir: string; cluster: ChaosCluster; blocks: string; segment: string; end: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'stele-chaos-tear-'));
+  try {
+    return await fill(dir, records);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function fill(dir: string, records: number): Promise<{ dir: string; cluster: ChaosCluster; blocks: string; segment: string; end: number }> {
   const cluster = await ChaosCluster.prepare({ dir, seed: 1, accounts: 2, net: 'transport', disk: 'none', log: () => {} });
   const blocks = join(dir, 'v1', 'data', 'blocks');
   mkdirSync(join(dir, 'v1', 'data'), { recursive: true });
