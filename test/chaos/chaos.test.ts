@@ -20,6 +20,8 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   assert.equal(report.refused_no_place_in_chain, 0, 'a transaction refused at admission is in a block');
   assert.equal(report.unexpected, 0);
   assert.equal(report.divergent, 0);
+  assert.equal(report.observed_mismatch, 0, 'a validator lost or replaced a block it had reported committed');
+  assert.ok(report.observed_blocks > 0, 'no committed block was recorded from the validators during the run');
   assert.deepEqual(report.bad_answers, {}, 'a validator gave an answer no correct one gives');
   assert.ok(report.audit_ok && report.supply_ok && report.converged);
   assert.ok(report.balances_ok && report.records_ok, 'a replica serves balances or records other than the model of the workload');
@@ -41,5 +43,6 @@ test('chaos slice: 60 s of kills, torn writes, pauses, partitions and full disks
   const kinds = ['kill', 'torn_write', 'pause', 'partition', ...(report.disk === 'tmpfs' ? ['full_disk'] : [])];
   for (const kind of kinds) assert.ok((report.faults[kind] ?? 0) > 0, `no ${kind} fault in ${JSON.stringify(report.faults)}`);
   if (report.disk === 'tmpfs') assert.ok(report.disk_full_stops > 0, 'a full disk did not stop its validator');
+  assert.equal(report.disk_full_unproven, 0, 'a full disk did not stop its own validator with exit 75 and a STORE_FULL line');
   assert.ok(report.ok);
 });

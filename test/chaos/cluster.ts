@@ -7,7 +7,8 @@
  *   namespace. Where namespaces cannot be made (no CAP_NET_ADMIN, no `ip`), every node
  *   runs on loopback and drops messages above its transport (node/faults.ts): each node's
  *   config names its faults file in the test-only field `test_faults_file`.
- * - Disk: each data directory on its own small tmpfs, so a full disk is a filler file.
+ * - Disk: each data directory on its own small tmpfs, so a full disk is a filler file; each
+ *   node's log (vN.log) is beside it, off the tmpfs.
  *   Without mount rights the full-disk fault is not available and the report says so.
  * - Processes: SIGKILL, SIGSTOP/SIGCONT, restart; a node that stops itself because its
  *   disk is full (exit 75) is restarted after a second, as a supervisor would.
@@ -20,7 +21,7 @@
  * collision made the error path delete another run's namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +31,20 @@ import { keyPairFromSeed, Signer, type KeyPair } from '../../ledger/ed25519.js';
 import { genesisToJson, parseGenesis, type Genesis } from '../../ledger/genesis.js';
 import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
+import { decodeBlock } from '../../ledger/block.js';
+import { addon } from '../../native/addon.js';
+import { faultDropsOf, procState, type Observation } from './checks.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 export const EXIT_DISK_FULL = 75;
 /** Balance of each workload account at genesis. */
 export const ACCOUNT_BALANCE = 1_000_000_000n;
 const TMPFS_MIB = 320;
+/**
+ * How often, at most, a status poll of a validator also asks for its latest committed
+ * block (GET /v1/blocks/latest, binary), to record what it reported as committed.
+ */
+const OBSERVE_EVERY_MS = 250;
 
 export type NetMode = 'netns' | 'transport';
 export type DiskMode = 'tmpfs' | 'none';
@@ -109,8 +118,12 @@ class Node {
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
+  /**
+   * Beside the data directory's tmpfs, not on it: a log on the disk being filled could not
+   * hold the STOPPED ... (STORE_FULL) line the full disk must produce.
+   */
   get log(): string {
-    return join(this.dir, 'node.log');
+    return `${this.dir}.log`;
   }
 }
 
@@ -129,6 +142,14 @@ export class ChaosCluster {
   readonly genesisPath: string;
   readonly accounts: Signer[];
   readonly exits: Exit[] = [];
+  /**
+   * Blocks the validators reported as committed when polled (`statuses()`), at most one
+   * sample per validator every OBSERVE_EVERY_MS, each (validator, height, hash) once: the
+   * harness checks them against the final chains (checks.ts, checkObserved).
+   */
+  readonly observed: Observation[] = [];
+  private readonly observedKeys = new Set<string>();
+  private readonly lastObserved = [0, 0, 0];
   private readonly tag: string;
   private readonly subnet: string;
   private closing = false;
@@ -345,6 +366,44 @@ export class ChaosCluster {
     return true;
   }
 
+  /**
+   * Waits (at most `timeoutMs`) until node i's process is seen stopped in /proc/PID/stat
+   * (state T or t), and returns the last state read: null when it could not be read.
+   */
+  async waitStopped(i: number, timeoutMs = 1000): Promise<string | null> {
+    const pid = (this.nodes[i] as Node).pid;
+    const deadline = Date.now() + timeoutMs;
+    let state: string | null = null;
+    while (pid !== undefined) {
+      try {
+        state = procState(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        state = null;
+      }
+      if (state === 'T' || state === 't' || Date.now() >= deadline) break;
+      await sleep(10);
+    }
+    return state;
+  }
+
+  /**
+   * Each node's transport fault layer's drops since it started (`stele_test_fault_drops_total`,
+   * both directions); null where it is down, paused or does not answer.
+   */
+  faultDrops(): Promise<Array<number | null>> {
+    return Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.running || n.paused) return null;
+        try {
+          const r = await fetch(`${n.url}/metrics`, { signal: AbortSignal.timeout(1000) });
+          return r.ok ? faultDropsOf(await r.text()) : null;
+        } catch {
+          return null;
+        }
+      }),
+    );
+  }
+
   resume(i: number): void {
     const node = this.nodes[i] as Node;
     if (!node.paused) return;
@@ -405,6 +464,24 @@ export class ChaosCluster {
     return written;
   }
 
+  /** The size of node i's log now (where a later `logSince` starts). */
+  logSize(i: number): number {
+    try {
+      return statSync((this.nodes[i] as Node).log).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** What node i logged from byte `offset` on. */
+  logSince(i: number, offset: number): string {
+    try {
+      return readFileSync((this.nodes[i] as Node).log).subarray(offset).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
   freeDisk(i: number): void {
     const path = this.fillers.get(i);
     if (path !== undefined && existsSync(path)) unlinkSync(path);
@@ -414,9 +491,12 @@ export class ChaosCluster {
   /**
    * Writes a torn record at the tail of node i's block log or acceptor log, as an append
    * cut short by the crash would leave it: a frame header claiming more bytes than follow.
-   * Only for a node that is down. Returns the file and offset torn.
+   * Only for a node that is down. Returns the file and offset torn; `existing` when the
+   * SIGKILL had left a torn frame there already, which is then left as it is (a second torn
+   * frame after it is a log no crash leaves, and recovery rightly refuses it as
+   * STORE_CORRUPT: found in review, 2026-12-01).
    */
-  tear(i: number, which: 'blocks' | 'acceptor', bytesWritten: number): { file: string; offset: number } | null {
+  tear(i: number, which: 'blocks' | 'acceptor', bytesWritten: number): { file: string; offset: number; existing: boolean } | null {
     const node = this.nodes[i] as Node;
     if (node.running) throw new Error('tear needs the node down');
     const data = join(node.dir, 'data');
@@ -432,15 +512,8 @@ export class ChaosCluster {
     if (last === undefined) return null;
     const file = join(dir, last);
     const bytes = readFileSync(file);
-    // Walk the frames (64-byte segment header, then [u32 length][u32 checksum][payload],
-    // each padded to 8 bytes) to the first empty frame: the tail.
-    let at = 64;
-    while (at + 8 <= bytes.length) {
-      const length = bytes.readUInt32LE(at);
-      const checksum = bytes.readUInt32LE(at + 4);
-      if (length === 0 && checksum === 0) break;
-      at += (8 + length + 7) & ~7;
-    }
+    const { offset: at, torn } = segmentTail(bytes);
+    if (torn) return { file, offset: at, existing: true };
     const claimed = Math.max(bytesWritten + 1, 256);
     if (at + 8 + bytesWritten > bytes.length) return null;
     const frame = Buffer.alloc(8 + bytesWritten, 0x5c);
@@ -449,12 +522,28 @@ export class ChaosCluster {
     const fd = openSync(file, 'r+');
     writeSync(fd, frame, 0, frame.length, at);
     closeSync(fd);
-    return { file, offset: at };
+    return { file, offset: at, existing: false };
   }
 
   /** Statuses of every node (null where it does not answer). */
   statuses(): Promise<Array<StatusLite | null>> {
-    return Promise.all(this.nodes.map((n) => (n.running && !n.paused ? status(n.url) : Promise.resolve(null))));
+    return Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.running || n.paused) return null;
+        const now = Date.now();
+        const observe = now - (this.lastObserved[n.index] as number) >= OBSERVE_EVERY_MS;
+        if (observe) this.lastObserved[n.index] = now;
+        const [s, latest] = await Promise.all([status(n.url), observe ? latestBlock(n.url) : Promise.resolve(null)]);
+        if (latest !== null) {
+          const key = `${n.index}:${latest.height}:${latest.hash}`;
+          if (!this.observedKeys.has(key)) {
+            this.observedKeys.add(key);
+            this.observed.push({ node: n.index, height: latest.height, hash: latest.hash, at: Date.now() });
+          }
+        }
+        return s;
+      }),
+    );
   }
 
   /** Heals everything: network, disks, pauses; starts nodes that are down. */
@@ -522,6 +611,41 @@ export class ChaosCluster {
   }
 }
 
+/**
+ * Where the records of a mapped-log segment end (native/src/mapped_log.cc, Scan): after the
+ * 64-byte segment header, frames of [u32 length][u32 CRC-32C of the length's four bytes and
+ * the payload][payload], each padded to 8 bytes. `torn` when the walk stops at a frame
+ * that is not whole (its length runs past the segment, or its checksum fails) rather than
+ * at an empty header (length and checksum zero) or the end of the segment: the tail an
+ * append cut short by a crash leaves, at `offset`.
+ */
+export function segmentTail(bytes: Uint8Array, crc32c: (bytes: Uint8Array) => number = (b) => addon().crc32c(b, false)): { offset: number; torn: boolean } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 64;
+  while (at + 8 <= bytes.length) {
+    const length = view.getUint32(at, true);
+    const checksum = view.getUint32(at + 4, true);
+    if (length === 0 && checksum === 0) return { offset: at, torn: !allZero(bytes, at) };
+    if (at + 8 + length > bytes.length) return { offset: at, torn: true };
+    const covered = new Uint8Array(4 + length);
+    covered.set(bytes.subarray(at, at + 4), 0);
+    covered.set(bytes.subarray(at + 8, at + 8 + length), 4);
+    if (crc32c(covered) !== checksum) return { offset: at, torn: true };
+    at += (8 + length + 7) & ~7;
+  }
+  return { offset: at, torn: false };
+}
+
+/** Whether every byte of `bytes` from `from` on is zero (compared a chunk at a time). */
+function allZero(bytes: Uint8Array, from: number): boolean {
+  const zeros = new Uint8Array(64 * 1024);
+  for (let at = from; at < bytes.length; at += zeros.length) {
+    const chunk = bytes.subarray(at, Math.min(bytes.length, at + zeros.length));
+    if (Buffer.compare(chunk, zeros.subarray(0, chunk.length)) !== 0) return false;
+  }
+  return true;
+}
+
 /** Names of the network namespaces on this host. */
 function listNamespaces(): string[] {
   try {
@@ -566,6 +690,18 @@ export async function status(url: string): Promise<StatusLite | null> {
     const r = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(1000) });
     if (!r.ok) return null;
     return (await r.json()) as StatusLite;
+  } catch {
+    return null;
+  }
+}
+
+/** The height and hash of a validator's latest committed block; null when it does not answer one. */
+export async function latestBlock(url: string): Promise<{ height: number; hash: string } | null> {
+  try {
+    const r = await fetch(`${url}/v1/blocks/latest`, { headers: { accept: 'application/octet-stream' }, signal: AbortSignal.timeout(1000) });
+    if (!r.ok) return null;
+    const block = decodeBlock(new Uint8Array(await r.arrayBuffer()));
+    return { height: block.header.height, hash: toHex(block.hash) };
   } catch {
     return null;
   }

@@ -42,6 +42,7 @@ import { SteleClient, type AccountAnswer } from '../../api/client.js';
 import { fromDataDir } from '../../cli/chain-source.js';
 import { Rng } from '../../consensus/sim/simulator.js';
 import { judgeAnswer, judgeError, type Verdict } from './answers.js';
+import { checkObserved, dropsBetween, judgeFullDisk, type FullDiskFault } from './checks.js';
 import { ACCOUNT_BALANCE, ChaosCluster, EXIT_DISK_FULL, netnsAvailable, tmpfsAvailable, type DiskMode, type NetMode } from './cluster.js';
 import { judgeRefusal, modelWorkload, type Sent } from './model.js';
 import { FaultSchedule, type FaultKind, type PartitionShape } from './schedule.js';
@@ -140,6 +141,10 @@ export interface ChaosReport {
   readonly refused_at_place: number;
   readonly unexpected: number;
   readonly divergent: number;
+  /** Blocks the validators reported as committed when polled during the run ((validator, height, hash), each once). */
+  readonly observed_blocks: number;
+  /** Of those: not in that validator's final chain at that height (lost or replaced after being committed). */
+  readonly observed_mismatch: number;
   readonly audit_ok: boolean;
   /** Blocks in each replica's log as read after the stop, and the height its audit reported. */
   readonly chain_heights: number[];
@@ -168,7 +173,10 @@ export interface ChaosReport {
   /** kill, torn_write: how long the validator was down (SIGKILL to restart). */
   readonly down_ms: Record<string, Stats>;
   readonly unrecovered: number;
+  /** Exits with code 75 of a full_disk fault's target between its fill and its heal. */
   readonly disk_full_stops: number;
+  /** full_disk faults whose target did not stop with 75 while its disk was full, or did not log STORE_FULL. */
+  readonly disk_full_unproven: number;
   readonly unexpected_exits: Array<{ validator: number; code: number | null; signal: string | null; log: string }>;
   readonly problems: string[];
   readonly ok: boolean;
@@ -225,6 +233,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const acks: Array<{ at: number; height: number }> = [];
   /** When each validator's disk was full: from the fill until that fault recovered. */
   const diskFull: Array<{ node: number; from: number; to: number }> = [];
+  /** Each full_disk fault, for its own judgment (checks.ts, judgeFullDisk). */
+  const fullDisks: FullDiskFault[] = [];
   const allIds = new Set<string>();
   let knownHeight = 0;
   let stopWorkload = false;
@@ -391,11 +401,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const fault: FaultRecord = { kind: plan.kind, detail: '', target, leader: target === leader, noop: false, shape: null, downMs: null, recoveryMs: null };
         let healAt: number;
         let full: { node: number; from: number; to: number } | null = null;
+        let logFrom = 0;
         if (plan.kind === 'kill' || plan.kind === 'torn_write') {
           const killed = await cluster.kill(target);
           const downFrom = Date.now();
           await sleep(plan.downMs);
-          let torn: { file: string; offset: number } | null = null;
+          let torn: { file: string; offset: number; existing: boolean } | null = null;
           if (plan.kind === 'torn_write') {
             let which = plan.tearLog;
             torn = cluster.tear(target, which, plan.tearBytes);
@@ -405,7 +416,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             }
             // Only a tear that happened counts as a torn write; otherwise this was a kill.
             if (torn === null) fault.kind = 'kill';
-            fault.detail = torn === null ? 'torn write: neither log had a record to tear, counted as a kill' : `${which} log ${torn.file.split('/').slice(-2).join('/')} at byte ${torn.offset}`;
+            fault.detail =
+              torn === null
+                ? 'torn write: neither log had a record to tear, counted as a kill'
+                : `${which} log ${torn.file.split('/').slice(-2).join('/')} at byte ${torn.offset}${torn.existing ? ' (the SIGKILL had left a torn frame there: nothing more written)' : ''}`;
           }
           if (!killed && torn === null) {
             fault.noop = true;
@@ -415,26 +429,48 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           healAt = Date.now();
           fault.downMs = healAt - downFrom;
         } else if (plan.kind === 'pause') {
+          const pausedAt = Date.now();
           if (!cluster.pause(target)) {
             fault.noop = true;
             fault.detail = `v${target + 1} was down or paused already`;
+          } else {
+            // Counted only once the kernel shows the process stopped (found in review: a
+            // SIGSTOP was counted as a pause when sent).
+            const state = await cluster.waitStopped(target);
+            if (state !== 'T' && state !== 't') {
+              fault.noop = true;
+              fault.detail = `v${target + 1} was not seen stopped after SIGSTOP (state ${state ?? 'unreadable'})`;
+            }
           }
-          await sleep(plan.holdMs);
+          await sleep(Math.max(0, plan.holdMs - (Date.now() - pausedAt)));
           cluster.resume(target);
           healAt = Date.now();
         } else if (plan.kind === 'partition') {
           const others = [0, 1, 2].filter((i) => i !== target);
           const other = (target + plan.otherOffset) % 3;
           fault.shape = plan.shape;
+          const dropsBefore = net === 'transport' ? await cluster.faultDrops() : null;
           if (plan.shape === 'isolate') for (const o of others) (cluster.cut(target, o), cluster.cut(o, target));
           else if (plan.shape === 'pair') (cluster.cut(target, other), cluster.cut(other, target));
           else cluster.cut(target, other);
           fault.detail = plan.shape === 'isolate' ? `isolate v${target + 1}` : plan.shape === 'pair' ? `v${target + 1} <-/-> v${other + 1}` : `v${target + 1} -/-> v${other + 1}${net === 'netns' ? ' (IP only)' : ''}`;
           await sleep(plan.holdMs);
+          if (dropsBefore !== null) {
+            // With the transport's fault layer a cut is only a file the validators read:
+            // counted as injected only if their drop counters moved before the heal (found in
+            // review: a partition counted when its file was written). Under namespaces the
+            // kernel drops the packets and there is no such counter.
+            const dropped = dropsBetween(dropsBefore, await cluster.faultDrops());
+            if (dropped === 0) {
+              fault.noop = true;
+              fault.detail += '; the validators dropped no message (no-op)';
+            } else fault.detail += `; ${dropped} messages dropped`;
+          }
           cluster.healNetwork();
           healAt = Date.now();
         } else {
           // API_INTERNAL from this validator is accepted from the fill until the recovery.
+          logFrom = cluster.logSize(target);
           full = { node: target, from: Date.now(), to: Number.POSITIVE_INFINITY };
           diskFull.push(full);
           const bytes = cluster.fillDisk(target);
@@ -446,7 +482,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         faults.push(fault);
         log(`fault ${faults.length}: ${fault.kind}${fault.noop ? ' (no-op)' : ''}${fault.detail === '' ? '' : ` (${fault.detail})`} on v${target + 1}${fault.leader ? ' (leader)' : ''}`);
         await waitRecovered(fault, healAt, await heightNow());
-        if (full !== null) full.to = Date.now();
+        if (full !== null) {
+          full.to = Date.now();
+          fullDisks.push({ node: target, fill: full.from, heal: healAt, end: full.to, log: cluster.logSince(target, logFrom) });
+        }
         await sleep(plan.gapMs);
       }
     })();
@@ -573,6 +612,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         problems.push(at >= 0 ? `v${r + 1} differs from v1 at height ${at + 1}` : `v${r + 1} holds ${b.length} blocks, v1 ${a.length}`);
       }
     }
+
+    // Every block a validator reported as committed while it was polled during the run is
+    // still in its final chain at that height (found in review: the chains were read only
+    // after the stop, so a replica that lost or replaced a committed block and then caught
+    // up from its peers looked fine).
+    const observedMismatches = checkObserved(cluster.observed, chains);
+    for (const m of observedMismatches.slice(0, BAD_ANSWERS_LISTED_MAX)) {
+      problems.push(
+        `v${m.node + 1} reported block ${m.height} committed as ${m.hash.slice(0, 16)} at ${((m.at - started) / 1000).toFixed(1)} s; its final chain ${m.final === null ? `ends at height ${chains[m.node]?.length ?? 0}` : `holds ${m.final.slice(0, 16)} there`}`,
+      );
+    }
+    if (observedMismatches.length > BAD_ANSWERS_LISTED_MAX) problems.push(`... and ${observedMismatches.length - BAD_ANSWERS_LISTED_MAX} more committed blocks reported during the run that the final chains do not hold`);
 
     // ------------------------------------------------------------------ transactions
     const submitted = new Map(outcomes.map((o) => [o.id, o]));
@@ -723,10 +774,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (f.recoveryMs !== null) (recovery[f.kind] ??= []).push(f.recoveryMs);
       if (f.downMs !== null) (down[f.kind] ??= []).push(f.downMs);
     }
-    const diskFullStops = cluster.exits.filter((e) => !e.expected && e.code === EXIT_DISK_FULL).length;
-    const unexpectedExits = cluster.exits.filter((e) => !e.expected && e.code !== EXIT_DISK_FULL).map((e) => ({ validator: e.index + 1, code: e.code, signal: e.signal, log: e.logTail }));
-    for (const e of unexpectedExits) problems.push(`v${e.validator} exited unexpectedly (code ${e.code}, signal ${e.signal})`);
-    if ((faultCounts.full_disk ?? 0) > 0 && diskFullStops === 0) problems.push('a disk was filled but no validator stopped with STORE_FULL (exit 75)');
+    // Each full disk on its own: its target stopped with 75 between the fill and the heal,
+    // and logged STORE_FULL; a 75 that no full disk of that validator explains is an
+    // unexpected exit (found in review: a 75 from anyone at any time passed, and one stop
+    // anywhere satisfied every full_disk fault).
+    const diskJudgment = judgeFullDisk(fullDisks, cluster.exits, EXIT_DISK_FULL);
+    const diskFullStops = diskJudgment.stops.reduce((s, n) => s + n, 0);
+    const unexpectedExits = cluster.exits.filter((e) => !e.expected && (e.code !== EXIT_DISK_FULL || diskJudgment.unexpected.includes(e))).map((e) => ({ validator: e.index + 1, code: e.code, signal: e.signal, log: e.logTail }));
+    for (const e of unexpectedExits) problems.push(`v${e.validator} exited unexpectedly (code ${e.code}, signal ${e.signal}${e.code === EXIT_DISK_FULL ? ', while its disk was not full' : ''})`);
+    problems.push(...diskJudgment.problems);
     const refused: Record<string, number> = {};
     const indeterminateByCode: Record<string, number> = {};
     for (const o of outcomes) {
@@ -761,6 +817,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       refused_at_place: refusedAtPlace,
       unexpected,
       divergent,
+      observed_blocks: cluster.observed.length,
+      observed_mismatch: observedMismatches.length,
       audit_ok: auditOk,
       chain_heights: chainHeights,
       audit_heights: auditHeights,
@@ -783,6 +841,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       down_ms: Object.fromEntries(Object.entries(down).map(([k, v]) => [k, stats(v)])),
       unrecovered,
       disk_full_stops: diskFullStops,
+      disk_full_unproven: diskJudgment.faultProblems.filter((p) => p.length > 0).length,
       unexpected_exits: unexpectedExits,
       problems,
       ok,

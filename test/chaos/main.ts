@@ -72,7 +72,7 @@ async function main(): Promise<number> {
       break;
     }
     reports.push(report);
-    const summary = `seed ${seed}: ${report.ok ? 'ok' : 'PROBLEMS'}; ${report.acknowledged} acknowledged, ${report.lost} lost, ${report.duplicated} duplicated, ${report.divergent} divergent, audit ${report.audit_ok ? 'ok' : 'FAILED'}; faults ${JSON.stringify(report.faults)}`;
+    const summary = `seed ${seed}: ${report.ok ? 'ok' : 'PROBLEMS'}; ${report.acknowledged} acknowledged, ${report.lost} lost, ${report.duplicated} duplicated, ${report.divergent} divergent, ${report.observed_mismatch} committed blocks lost or replaced, audit ${report.audit_ok ? 'ok' : 'FAILED'}; faults ${JSON.stringify(report.faults)}`;
     process.stderr.write(`${summary}\n`);
     for (const p of report.problems) process.stderr.write(`  problem: ${p}\n`);
     if (!report.ok) process.stderr.write(`  replay: npm run chaos -- --seconds ${options.seconds} --seed ${seed}${report.dir === null ? '' : `  (data kept in ${report.dir})`}\n`);
@@ -98,6 +98,7 @@ async function main(): Promise<number> {
         duplicated: sum((r) => r.duplicated),
         unexpected: sum((r) => r.unexpected),
         divergent: sum((r) => r.divergent),
+        observed_mismatch: sum((r) => r.observed_mismatch),
         refused_committed: sum((r) => r.refused_committed),
         bad_answers: sum((r) => Object.values(r.bad_answers).reduce((s, n) => s + n, 0)),
         audit_ok: reports.every((r) => r.audit_ok),
