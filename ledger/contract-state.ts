@@ -365,10 +365,10 @@ function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: num
   const before = contractInstance(state, p.instance);
   if (before === undefined) refuse('CONTRACT_UNKNOWN_INSTANCE', `no instance has id ${p.instance}`);
   const program = programOf(templateOrRefuse(state, before.contract));
-  const outcome = act(program, before, p.party, p.action, p.args.map((a) => a.value), height, envOf(state));
-  if (!outcome.ok) refuse(outcome.code, outcome.message);
   const signers = signerSet(tx);
-  for (const who of outcome.mustSign) if (!signers.has(who)) refuse('CONTRACT_NOT_SIGNED', `the actor ${p.party} (${who}) must sign`);
+  const outcome = act(program, before, p.party, p.action, p.args.map((a) => a.value), height, envOf(state), (who) => signers.has(who));
+  if (!outcome.ok) refuse(outcome.code, outcome.message);
+  invariant(outcome.mustSign.every((who) => signers.has(who)), 'the interpreter checked the actor signed');
   step(state, program, before, { ...outcome.instance, id: before.id, frozenReason: '' }, outcome.moves, 'refuse');
 }
 

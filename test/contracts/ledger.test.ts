@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
-import { balanceOf, BlockBuilder, decodeAsset, executeBlock, genesisState, keys } from '../../ledger/machine.js';
+import { balanceOf, BlockBuilder, decodeAsset, decodeTxidValue, executeBlock, genesisState, keys } from '../../ledger/machine.js';
 import { contractInstance, contractKeys, contractTemplate, decodeTemplateSummary, dueAt, runDeadlines, type StoredInstance } from '../../ledger/contract-state.js';
 import { Overlay, type MemoryState } from '../../ledger/state.js';
 import { decodeTx, decodeTxBody, encodeTxBody, type ContractValue, type Payload, type Tx } from '../../ledger/tx.js';
@@ -245,7 +245,12 @@ test('a backup offer reads the settled outcome of another instance', () => {
   };
   assert.equal(sim.one({ ...(backup as Payload & { type: 'create' }), refs: [{ name: 'primary', instance: 7 }] }, [dave]), 'CONTRACT_BAD_BINDING');
   assert.equal(sim.one(backup, [dave]), 'ok');
-  assert.equal(sim.one(actOn(2, 'seller', 'accept'), [alice]), 'CONTRACT_GUARD_FALSE', 'the first sale is not settled yet');
+  // The first sale is not settled yet: the guard is false. Not signed by the actor, the
+  // same act is refused before its guard is evaluated (CONTRACT_GUARD_FALSE before
+  // 2026-12-01), and the code its txid/ key records says so.
+  const unsigned = sim.tx(actOn(2, 'seller', 'accept'), [dave]);
+  assert.deepEqual(sim.block([sim.tx(actOn(2, 'seller', 'accept'), [alice]), unsigned]), ['CONTRACT_GUARD_FALSE', 'CONTRACT_NOT_SIGNED']);
+  assert.deepEqual(decodeTxidValue(sim.state.get(keys.txid(unsigned.idHex)) as Uint8Array), { height: sim.height, failed: 'CONTRACT_NOT_SIGNED' });
   const alice0 = sim.balance(alice);
   sim.block(); // the first sale expires at the start of this block
   assert.equal(contractInstance(sim.state, 1)?.state, 'Expired');
