@@ -233,12 +233,32 @@ function refuse(code: ErrorCode, message: string, details: Record<string, unknow
   throw new TxRefusal(code, message, details);
 }
 
+/**
+ * The interpreter's view of `state` for one create, act or deadline step, with instances
+ * and balances cached by id and key: a guard saying `settled(r)` or `r.state` ten times
+ * decoded `cins/<r>` ten times before 2026-12-01 (review). The cache cannot change a result:
+ * nothing writes `state` while the interpreter runs (it is pure and returns the moves;
+ * every step is check-then-write, its writes come after the outcome), so every read of a
+ * key in one evaluation returns the same value. A view is made per step and never used
+ * after that step's writes (runDeadlines makes one per instance, as earlier instances'
+ * steps change the state).
+ */
 function envOf(state: StateReader): Env {
+  const instances = new Map<number, ReturnType<Env['instance']>>();
+  const balances = new Map<string, bigint>();
   return {
-    balance: (identity, asset) => balanceOf(state, identity, asset),
+    balance: (identity, asset) => {
+      const key = `${identity}/${asset}`;
+      let amount = balances.get(key);
+      if (amount === undefined) balances.set(key, (amount = balanceOf(state, identity, asset)));
+      return amount;
+    },
     instance: (id) => {
+      if (instances.has(id)) return instances.get(id);
       const x = contractInstance(state, id);
-      return x === undefined ? undefined : { contract: x.contract, state: x.state, final: x.status === 'final' };
+      const view = x === undefined ? undefined : { contract: x.contract, state: x.state, final: x.status === 'final' };
+      instances.set(id, view);
+      return view;
     },
   };
 }

@@ -405,3 +405,40 @@ test('random passing contracts on the ledger: random acts and deadlines conserve
   t.diagnostic(`${finalRuns} of ${runs} runs reached a final state`);
   assert.ok(finalRuns > 0, `${finalRuns} of ${runs} runs reached a final state`);
 });
+
+test('one act reads each referenced instance and balance once, however many times its guard names them', () => {
+  const sim = new Sim();
+  const watch = `contract Watch {
+    parties a
+    params cur: asset
+    ref r: HorseSale
+    currency cur
+    init Wait { }
+    state Wait {
+      on a.go() when settled(r) and r.state != Open and ${Array.from({ length: 10 }, () => 'settled(r) and r.state == Sold and balance(a) > 0').join(' and ')} -> Done { }
+      after 30000 -> Done { }
+    }
+    final Done
+  }`;
+  assert.equal(sim.one({ type: 'deploy', source: HORSE + watch }, [carol]), 'ok');
+  assert.equal(sim.one(horse(alice, bob), [bob]), 'ok');
+  assert.equal(sim.one(actOn(1, 'buyer', 'complete'), [bob]), 'ok');
+  const create: Payload = { type: 'create', contract: 'Watch', parties: [{ name: 'a', key: dave.publicKey }], params: [{ name: 'cur', value: { kind: 'asset', value: 'STL' } }], refs: [{ name: 'r', instance: 1 }] };
+  assert.equal(sim.one(create, [dave]), 'ok');
+  const counted = [contractKeys.instance(1), keys.balance(dave.publicKey, 'STL')];
+  const reads = new Map(counted.map((k) => [k, 0]));
+  const get = sim.state.get.bind(sim.state);
+  sim.state.get = (key: string) => {
+    if (reads.has(key)) reads.set(key, (reads.get(key) as number) + 1);
+    return get(key);
+  };
+  try {
+    assert.equal(sim.one(actOn(2, 'a', 'go'), [dave]), 'ok');
+  } finally {
+    Reflect.deleteProperty(sim.state, 'get');
+  }
+  // Once when the builder applies the act, once when Sim re-executes the block (22
+  // settled(r) and r.state reads, 10 balance reads, each time, before 2026-12-01).
+  assert.deepEqual([...reads.values()], [2, 2]);
+  assert.equal(contractInstance(sim.state, 2)?.state, 'Done');
+});
