@@ -138,7 +138,12 @@ const STATUS = ['active', 'final', 'frozen'] as const;
 
 export interface StoredInstance extends Instance {
   readonly id: number;
-  /** Why a deadline step failed (frozen instances only), else ''. */
+  /**
+   * Why a deadline step failed (frozen instances only), else '': the refusal code alone
+   * (`CONTRACT_DIVISION_BY_ZERO`, `CONTRACT_DUE_FULL`, ...), stable across versions. Before
+   * 2026-12-01 the code and a human message (`CODE: text`, up to 512 bytes) were stored, so
+   * rewording a message changed the state hash (review); such records still decode.
+   */
   readonly frozenReason: string;
 }
 
@@ -407,7 +412,7 @@ function step(state: Overlay, program: Program, before: StoredInstance, after: S
   const due = newAt === null || (onFull === 'refuse' && !moving) ? null : withDue(state, newAt, after.id);
   if (newAt !== null && due === null && (onFull === 'freeze' || moving)) {
     if (onFull === 'refuse') refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${newAt}`);
-    freeze(state, before, `CONTRACT_DUE_FULL: no room at height ${newAt}`);
+    freeze(state, before, 'CONTRACT_DUE_FULL');
     return;
   }
   // Nothing can refuse from here on.
@@ -421,15 +426,15 @@ function step(state: Overlay, program: Program, before: StoredInstance, after: S
   if (due !== null) state.set(contractKeys.due(newAt as number), due);
 }
 
-function freeze(state: Overlay, x: StoredInstance, reason: string): void {
-  const text = Buffer.from(reason, 'utf8').subarray(0, FROZEN_REASON_BYTES_MAX).toString('utf8').replace(/\uFFFD$/, '');
-  state.set(contractKeys.instance(x.id), encodeInstance({ ...x, status: 'frozen', frozenReason: text }));
+/** Freezes `x`, recording only the refusal `code`: no message text enters the state. */
+function freeze(state: Overlay, x: StoredInstance, code: ErrorCode): void {
+  state.set(contractKeys.instance(x.id), encodeInstance({ ...x, status: 'frozen', frozenReason: code }));
 }
 
 /**
  * The deadline step before the transactions of block `height`: every instance due at
  * `height` takes its after transition, in ascending id order. A failing step freezes the
- * instance and records why. Returns the ids stepped, for tests and the API.
+ * instance and records the refusal code. Returns the ids stepped, for tests and the API.
  */
 export function runDeadlines(state: Overlay, height: number): number[] {
   const ids = dueAt(state, height);
@@ -440,7 +445,7 @@ export function runDeadlines(state: Overlay, height: number): number[] {
     const outcome = expire(program, x, height, envOf(state));
     invariant(outcome !== null, `instance ${id} is due at ${height}`);
     if (outcome.ok) step(state, program, x, { ...outcome.instance, id, frozenReason: '' }, outcome.moves, 'freeze');
-    else freeze(state, x, `${outcome.code}: ${outcome.message}`);
+    else freeze(state, x, outcome.code);
   }
   if (ids.length > 0) state.delete(contractKeys.due(height));
   return ids;
