@@ -296,8 +296,12 @@ function withDue(state: StateReader, height: number, id: number): Uint8Array | n
   return encodeIds(ids);
 }
 
+/** The due list at `height` without `id`, which must be on it (null when none is left). */
 function withoutDue(state: StateReader, height: number, id: number): Uint8Array | null {
-  const ids = dueAt(state, height).filter((x) => x !== id);
+  const ids = dueAt(state, height);
+  const at = ids.indexOf(id);
+  invariant(at >= 0, `active instance ${id} is on the due list of its deadline ${height}`);
+  ids.splice(at, 1);
   return ids.length === 0 ? null : encodeIds(ids);
 }
 
@@ -374,6 +378,7 @@ function createInstance(state: Overlay, tx: Tx, p: Payload & { type: 'create' },
   const signers = signerSet(tx);
   for (const who of outcome.mustSign) if (!signers.has(who)) refuse('CONTRACT_NOT_SIGNED', `${who} escrows at creation and must sign`);
   const nextRaw = state.get(contractKeys.nextInstance);
+  invariant(nextRaw === undefined || nextRaw.length === 8, 'meta/cins_next is a u64');
   const id = nextRaw === undefined ? 1 : Number(new DataView(nextRaw.buffer, nextRaw.byteOffset, 8).getBigUint64(0));
   const instance: StoredInstance = { ...outcome.instance, id, frozenReason: '' };
   const deadline = deadlineOf(program, instance);

@@ -442,3 +442,18 @@ test('one act reads each referenced instance and balance once, however many time
   assert.deepEqual([...reads.values()], [2, 2]);
   assert.equal(contractInstance(sim.state, 2)?.state, 'Done');
 });
+
+test('corrupt contract state stops the process (invariants), never passes silently: an active instance missing from its due list, a malformed meta/cins_next', () => {
+  const sim = new Sim();
+  sim.one({ type: 'deploy', source: HORSE }, [carol]);
+  assert.equal(sim.one(horse(alice, bob), [bob]), 'ok');
+  const dueKey = contractKeys.due(sim.height + 10);
+  assert.deepEqual(dueAt(sim.state, sim.height + 10), [1]);
+  sim.state.apply([{ key: dueKey, value: null }]);
+  // Completing the sale takes it off its due list; before 2026-12-01 a missing entry was
+  // silently accepted and the act applied.
+  assert.throws(() => sim.one(actOn(1, 'buyer', 'complete'), [bob]), /invariant broken: active instance 1 is on the due list of its deadline/);
+  // meta/cins_next is a u64: a value of 9 bytes was read as its first 8 before.
+  sim.state.apply([{ key: contractKeys.nextInstance, value: new Uint8Array(9).fill(0, 0, 7).fill(2, 7) }]);
+  assert.throws(() => sim.one(horse(alice, bob), [bob]), /invariant broken: meta\/cins_next is a u64/);
+});
