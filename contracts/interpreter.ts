@@ -50,6 +50,7 @@ export const REFUSAL_CODES = {
   CONTRACT_NOT_ACTIVE: 'the instance is in a final state or frozen',
   CONTRACT_NO_TRANSITION: 'the current state has no such action for that party',
   CONTRACT_DEADLINE_PASSED: 'the deadline of the current state has passed',
+  CONTRACT_NOT_SIGNED: 'a party who must sign (the actor, or one who escrows at creation) did not',
   CONTRACT_GUARD_FALSE: 'the guard of the transition is false',
   CONTRACT_DIVISION_BY_ZERO: 'an expression divides by zero',
   CONTRACT_VALUE_TOO_LARGE: 'an integer exceeds the value bound',
@@ -316,9 +317,12 @@ function enter(p: Program, instance: Instance, t: Transition, f: Frame): Outcome
 
 /**
  * Acts on an instance: `party` calls `action` with positional `args`. Applies only in the
- * transition's state, before its deadline, when the guard holds. `mustSign` is the actor.
+ * transition's state, before its deadline, when the actor signed (`signed` of its identity)
+ * and the guard holds. The signature is checked before anything of the transition is
+ * evaluated, so an unsigned act costs no guard or amount evaluation (before 2026-12-01 it
+ * was checked by the ledger after them: review). `mustSign` is the actor, already checked.
  */
-export function act(p: Program, instance: Instance, party: string, action: string, args: readonly Value[], height: number, env: Env): Outcome {
+export function act(p: Program, instance: Instance, party: string, action: string, args: readonly Value[], height: number, env: Env, signed: (identity: string) => boolean): Outcome {
   return attempt(() => {
     if (instance.status !== 'active') refuse('CONTRACT_NOT_ACTIVE', `the instance is ${instance.status} in ${instance.state}`);
     const t = (p.transitions.get(instance.state) ?? []).find((x): x is Transition & { kind: 'on' } => x.kind === 'on' && x.actor === party && x.action === action);
@@ -334,10 +338,12 @@ export function act(p: Program, instance: Instance, party: string, action: strin
       if (why !== null) refuse('CONTRACT_BAD_BINDING', `argument ${a.name}: ${why}`);
       bound.set(a.name, v);
     });
+    const actor = instance.parties.get(party) as string;
+    if (!signed(actor)) refuse('CONTRACT_NOT_SIGNED', `the actor ${party} (${actor}) must sign`);
     const f: Frame = { program: p, instance, args: bound, height, env };
     if (t.guard !== null && evaluate(t.guard, f) !== true) refuse('CONTRACT_GUARD_FALSE', `the guard of ${party}.${action} is false`);
     const out = enter(p, instance, t, f);
-    return out.ok ? { ...out, mustSign: [instance.parties.get(party) as string] } : out;
+    return out.ok ? { ...out, mustSign: [actor] } : out;
   });
 }
 

@@ -138,7 +138,12 @@ const STATUS = ['active', 'final', 'frozen'] as const;
 
 export interface StoredInstance extends Instance {
   readonly id: number;
-  /** Why a deadline step failed (frozen instances only), else ''. */
+  /**
+   * Why a deadline step failed (frozen instances only), else '': the refusal code alone
+   * (`CONTRACT_DIVISION_BY_ZERO`, `CONTRACT_DUE_FULL`, ...), stable across versions. Before
+   * 2026-12-01 the code and a human message (`CODE: text`, up to 512 bytes) were stored, so
+   * rewording a message changed the state hash (review); such records still decode.
+   */
   readonly frozenReason: string;
 }
 
@@ -233,12 +238,32 @@ function refuse(code: ErrorCode, message: string, details: Record<string, unknow
   throw new TxRefusal(code, message, details);
 }
 
+/**
+ * The interpreter's view of `state` for one create, act or deadline step, with instances
+ * and balances cached by id and key: a guard saying `settled(r)` or `r.state` ten times
+ * decoded `cins/<r>` ten times before 2026-12-01 (review). The cache cannot change a result:
+ * nothing writes `state` while the interpreter runs (it is pure and returns the moves;
+ * every step is check-then-write, its writes come after the outcome), so every read of a
+ * key in one evaluation returns the same value. A view is made per step and never used
+ * after that step's writes (runDeadlines makes one per instance, as earlier instances'
+ * steps change the state).
+ */
 function envOf(state: StateReader): Env {
+  const instances = new Map<number, ReturnType<Env['instance']>>();
+  const balances = new Map<string, bigint>();
   return {
-    balance: (identity, asset) => balanceOf(state, identity, asset),
+    balance: (identity, asset) => {
+      const key = `${identity}/${asset}`;
+      let amount = balances.get(key);
+      if (amount === undefined) balances.set(key, (amount = balanceOf(state, identity, asset)));
+      return amount;
+    },
     instance: (id) => {
+      if (instances.has(id)) return instances.get(id);
       const x = contractInstance(state, id);
-      return x === undefined ? undefined : { contract: x.contract, state: x.state, final: x.status === 'final' };
+      const view = x === undefined ? undefined : { contract: x.contract, state: x.state, final: x.status === 'final' };
+      instances.set(id, view);
+      return view;
     },
   };
 }
@@ -271,8 +296,12 @@ function withDue(state: StateReader, height: number, id: number): Uint8Array | n
   return encodeIds(ids);
 }
 
+/** The due list at `height` without `id`, which must be on it (null when none is left). */
 function withoutDue(state: StateReader, height: number, id: number): Uint8Array | null {
-  const ids = dueAt(state, height).filter((x) => x !== id);
+  const ids = dueAt(state, height);
+  const at = ids.indexOf(id);
+  invariant(at >= 0, `active instance ${id} is on the due list of its deadline ${height}`);
+  ids.splice(at, 1);
   return ids.length === 0 ? null : encodeIds(ids);
 }
 
@@ -349,6 +378,7 @@ function createInstance(state: Overlay, tx: Tx, p: Payload & { type: 'create' },
   const signers = signerSet(tx);
   for (const who of outcome.mustSign) if (!signers.has(who)) refuse('CONTRACT_NOT_SIGNED', `${who} escrows at creation and must sign`);
   const nextRaw = state.get(contractKeys.nextInstance);
+  invariant(nextRaw === undefined || nextRaw.length === 8, 'meta/cins_next is a u64');
   const id = nextRaw === undefined ? 1 : Number(new DataView(nextRaw.buffer, nextRaw.byteOffset, 8).getBigUint64(0));
   const instance: StoredInstance = { ...outcome.instance, id, frozenReason: '' };
   const deadline = deadlineOf(program, instance);
@@ -365,10 +395,10 @@ function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: num
   const before = contractInstance(state, p.instance);
   if (before === undefined) refuse('CONTRACT_UNKNOWN_INSTANCE', `no instance has id ${p.instance}`);
   const program = programOf(templateOrRefuse(state, before.contract));
-  const outcome = act(program, before, p.party, p.action, p.args.map((a) => a.value), height, envOf(state));
-  if (!outcome.ok) refuse(outcome.code, outcome.message);
   const signers = signerSet(tx);
-  for (const who of outcome.mustSign) if (!signers.has(who)) refuse('CONTRACT_NOT_SIGNED', `the actor ${p.party} (${who}) must sign`);
+  const outcome = act(program, before, p.party, p.action, p.args.map((a) => a.value), height, envOf(state), (who) => signers.has(who));
+  if (!outcome.ok) refuse(outcome.code, outcome.message);
+  invariant(outcome.mustSign.every((who) => signers.has(who)), 'the interpreter checked the actor signed');
   step(state, program, before, { ...outcome.instance, id: before.id, frozenReason: '' }, outcome.moves, 'refuse');
 }
 
@@ -387,7 +417,7 @@ function step(state: Overlay, program: Program, before: StoredInstance, after: S
   const due = newAt === null || (onFull === 'refuse' && !moving) ? null : withDue(state, newAt, after.id);
   if (newAt !== null && due === null && (onFull === 'freeze' || moving)) {
     if (onFull === 'refuse') refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${newAt}`);
-    freeze(state, before, `CONTRACT_DUE_FULL: no room at height ${newAt}`);
+    freeze(state, before, 'CONTRACT_DUE_FULL');
     return;
   }
   // Nothing can refuse from here on.
@@ -401,15 +431,15 @@ function step(state: Overlay, program: Program, before: StoredInstance, after: S
   if (due !== null) state.set(contractKeys.due(newAt as number), due);
 }
 
-function freeze(state: Overlay, x: StoredInstance, reason: string): void {
-  const text = Buffer.from(reason, 'utf8').subarray(0, FROZEN_REASON_BYTES_MAX).toString('utf8').replace(/\uFFFD$/, '');
-  state.set(contractKeys.instance(x.id), encodeInstance({ ...x, status: 'frozen', frozenReason: text }));
+/** Freezes `x`, recording only the refusal `code`: no message text enters the state. */
+function freeze(state: Overlay, x: StoredInstance, code: ErrorCode): void {
+  state.set(contractKeys.instance(x.id), encodeInstance({ ...x, status: 'frozen', frozenReason: code }));
 }
 
 /**
  * The deadline step before the transactions of block `height`: every instance due at
  * `height` takes its after transition, in ascending id order. A failing step freezes the
- * instance and records why. Returns the ids stepped, for tests and the API.
+ * instance and records the refusal code. Returns the ids stepped, for tests and the API.
  */
 export function runDeadlines(state: Overlay, height: number): number[] {
   const ids = dueAt(state, height);
@@ -420,7 +450,7 @@ export function runDeadlines(state: Overlay, height: number): number[] {
     const outcome = expire(program, x, height, envOf(state));
     invariant(outcome !== null, `instance ${id} is due at ${height}`);
     if (outcome.ok) step(state, program, x, { ...outcome.instance, id, frozenReason: '' }, outcome.moves, 'freeze');
-    else freeze(state, x, `${outcome.code}: ${outcome.message}`);
+    else freeze(state, x, outcome.code);
   }
   if (ids.length > 0) state.delete(contractKeys.due(height));
   return ids;

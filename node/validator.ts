@@ -202,6 +202,8 @@ export class Validator {
   private readonly listeners = new Set<(block: Block) => void>();
   private speculative: Speculative[] = [];
   private applying: Promise<void> = Promise.resolve();
+  /** The lone admissions' builder and the committed tip it was built on (admissionChecker); null after a commit. */
+  private admission: { readonly builder: BlockBuilder; readonly height: number; readonly hash: Uint8Array } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private cutScheduled = false;
   /** When this leader last proposed a block, and the timer of a cut put off until blockWaitMs after it. */
@@ -502,7 +504,7 @@ export class Validator {
     }
     // A batch's builder keeps each admitted item's writes, so later items see them; a lone
     // submission is checked against the committed state alone.
-    const refusal = dryRun !== undefined ? dryRun.admit(tx, { signatures }) : this.admissionBuilder().check(tx, { signatures });
+    const refusal = dryRun !== undefined ? dryRun.admit(tx, { signatures }) : this.admissionChecker().check(tx, { signatures });
     if (refusal !== null) throw new SteleError(refusal.code, refusal.reason, refusal.details);
     const now = this.clock();
     const entry = this.enterMempool(tx, now, local);
@@ -562,6 +564,25 @@ export class Validator {
   /** A builder of the next block on the committed state, for admission dry runs (BlockBuilder.check). */
   private admissionBuilder(): BlockBuilder {
     return new BlockBuilder(this.genesis, this.store.state, this.store.height + 1, { signatures: 'verify' });
+  }
+
+  /**
+   * The builder lone submissions are checked against: one per committed tip. Building one
+   * runs the next height's deadline steps, which every lone submission paid again before
+   * 2026-12-01 (review). Reusing it is safe because `check` runs each transaction on a
+   * throwaway child overlay (nothing is ever offered or admitted to this builder), so its
+   * state stays the committed state plus those deadline steps. The committed state changes
+   * only when blocks commit (LedgerStore.commitMany, which moves the tip with it): the cache
+   * is dropped in applyGroups, and a builder made on another tip (height and block hash) is
+   * never reused, whoever committed.
+   */
+  private admissionChecker(): BlockBuilder {
+    const tip = this.store.tip;
+    const cached = this.admission;
+    if (cached !== null && cached.height === tip.height && bytesEqual(cached.hash, tip.hash)) return cached.builder;
+    const builder = this.admissionBuilder();
+    this.admission = { builder, height: tip.height, hash: tip.hash };
+    return builder;
   }
 
   /**
@@ -1083,6 +1104,7 @@ export class Validator {
         group.map((g) => g.block),
         group.map((g) => g.checks),
       );
+      this.admission = null; // built on the state before these blocks
       // Its index write goes on behind the commit (LedgerStore.commitMany); a failure there
       // (a full disk) stops the node as a failed commit would.
       this.store.indexed().catch((error: unknown) => {

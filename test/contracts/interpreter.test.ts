@@ -23,6 +23,8 @@ function code(o: Outcome | null): string {
   return o.ok ? 'ok' : o.code;
 }
 
+/** Every identity signed the act (`act`'s `signed`). */
+const anyone = (): boolean => true;
 const balances = (entries: Record<string, bigint>): Env => ({ balance: (who) => entries[who] ?? 0n, instance: () => undefined });
 const horseSource = readFileSync(fileURLToPath(new URL('../../../examples/contracts/horse-sale.scl', import.meta.url)), 'utf8');
 const horse = program(horseSource);
@@ -48,7 +50,7 @@ test('the horse sale: creation escrows the deposit, complete pays the price, eve
   assert.deepEqual(c.mustSign, ['B']);
   assert.deepEqual([c.instance.state, c.instance.entered, c.instance.escrow, c.instance.status], ['Open', 5, 30n, 'active']);
   assert.equal(deadlineOf(horse, c.instance)?.at, 15);
-  const done = ok(act(horse, c.instance, 'buyer', 'complete', [], 14, balances({ B: 970n })));
+  const done = ok(act(horse, c.instance, 'buyer', 'complete', [], 14, balances({ B: 970n }), anyone));
   assert.deepEqual(done.moves, [
     { kind: 'escrow', identity: 'B', amount: 70n },
     { kind: 'pay', identity: 'S', amount: 100n },
@@ -61,14 +63,54 @@ test('the horse sale: creation escrows the deposit, complete pays the price, eve
 test('act: wrong state, wrong party, deadline passed, bad arguments; the instance is unchanged', () => {
   const c = ok(create(horse, binding(), 5, balances({ B: 1000n })));
   const env = balances({ B: 970n, S: 100n });
-  assert.equal(code(act(horse, c.instance, 'buyer', 'complete', [], 15, env)), 'CONTRACT_DEADLINE_PASSED');
-  assert.equal(code(act(horse, c.instance, 'seller', 'complete', [], 6, env)), 'CONTRACT_NO_TRANSITION');
-  assert.equal(code(act(horse, c.instance, 'buyer', 'complete', [1n], 6, env)), 'CONTRACT_BAD_BINDING');
-  assert.equal(code(act(horse, c.instance, 'buyer', 'complete', [], 6, balances({ B: 69n }))), 'CONTRACT_INSUFFICIENT_BALANCE');
-  assert.equal(code(act(horse, c.instance, 'seller', 'cancel', [], 6, balances({ S: 4n }))), 'CONTRACT_INSUFFICIENT_BALANCE');
-  const sold = ok(act(horse, c.instance, 'buyer', 'complete', [], 6, env)).instance;
-  assert.equal(code(act(horse, sold, 'buyer', 'complete', [], 7, env)), 'CONTRACT_NOT_ACTIVE');
+  assert.equal(code(act(horse, c.instance, 'buyer', 'complete', [], 15, env, anyone)), 'CONTRACT_DEADLINE_PASSED');
+  assert.equal(code(act(horse, c.instance, 'seller', 'complete', [], 6, env, anyone)), 'CONTRACT_NO_TRANSITION');
+  assert.equal(code(act(horse, c.instance, 'buyer', 'complete', [1n], 6, env, anyone)), 'CONTRACT_BAD_BINDING');
+  assert.equal(code(act(horse, c.instance, 'buyer', 'complete', [], 6, balances({ B: 69n }), anyone)), 'CONTRACT_INSUFFICIENT_BALANCE');
+  assert.equal(code(act(horse, c.instance, 'seller', 'cancel', [], 6, balances({ S: 4n }), anyone)), 'CONTRACT_INSUFFICIENT_BALANCE');
+  const sold = ok(act(horse, c.instance, 'buyer', 'complete', [], 6, env, anyone)).instance;
+  assert.equal(code(act(horse, sold, 'buyer', 'complete', [], 7, env, anyone)), 'CONTRACT_NOT_ACTIVE');
   assert.equal(c.instance.state, 'Open', 'the original instance value is never mutated');
+});
+
+test('act: the actor\'s signature is checked after the arguments and before the guard and the amounts, which are then not evaluated', () => {
+  const p = program(`contract G { parties a, b
+    params cur: asset
+    currency cur
+    init S { escrow 10 from a }
+    state S {
+      on a.go(d: int) when 10 / d == 5 and balance(b) > 0 -> T { pay 10 / d * 2 to a }
+      after 1 -> T { pay 10 to a } }
+    final T }`);
+  const bind = { parties: new Map([['a', 'A'], ['b', 'B']]), params: new Map<string, bigint | string>([['cur', 'C']]), refs: new Map<string, number>() };
+  let reads = 0;
+  const env: Env = {
+    balance: () => {
+      reads++;
+      return 100n;
+    },
+    instance: () => undefined,
+  };
+  const i = ok(create(p, bind, 1, env)).instance;
+  reads = 0;
+  const asked: string[] = [];
+  const nobody = (who: string): boolean => {
+    asked.push(who);
+    return false;
+  };
+  // The guard would divide by zero; unsigned, it is never evaluated (before 2026-12-01:
+  // CONTRACT_DIVISION_BY_ZERO, and CONTRACT_GUARD_FALSE for d = 1).
+  assert.equal(code(act(p, i, 'a', 'go', [0n], 1, env, nobody)), 'CONTRACT_NOT_SIGNED');
+  assert.equal(code(act(p, i, 'a', 'go', [1n], 1, env, nobody)), 'CONTRACT_NOT_SIGNED');
+  assert.deepEqual(asked, ['A', 'A'], 'the actor\'s identity is asked');
+  assert.equal(reads, 0, 'nothing of the guard or the effects was evaluated');
+  // The checks before it still come first: status, transition, deadline, arguments.
+  assert.equal(code(act(p, i, 'b', 'go', [1n], 1, env, nobody)), 'CONTRACT_NO_TRANSITION');
+  assert.equal(code(act(p, i, 'a', 'go', [1n], 2, env, nobody)), 'CONTRACT_DEADLINE_PASSED');
+  assert.equal(code(act(p, i, 'a', 'go', [true], 1, env, nobody)), 'CONTRACT_BAD_BINDING');
+  assert.equal(code(act(p, i, 'a', 'go', [0n], 1, env, anyone)), 'CONTRACT_DIVISION_BY_ZERO');
+  assert.equal(code(act(p, i, 'a', 'go', [1n], 1, env, anyone)), 'CONTRACT_GUARD_FALSE');
+  assert.equal(code(act(p, i, 'a', 'go', [2n], 1, env, anyone)), 'ok');
 });
 
 test('deadlines: nothing before entered + deadline, the after transition at it', () => {
@@ -114,13 +156,13 @@ test('arithmetic is exact: division truncates toward zero, division by zero and 
   const bind = (x: bigint) => ({ parties: new Map([['a', 'A'], ['b', 'B']]), params: new Map<string, bigint | string>([['x', x], ['cur', 'C']]), refs: new Map<string, number>() });
   const env = balances({ A: 100n });
   const i = ok(create(p, bind(4n), 1, env)).instance;
-  assert.equal(code(act(p, i, 'a', 'div', [0n], 1, env)), 'CONTRACT_DIVISION_BY_ZERO');
-  assert.equal(code(act(p, i, 'a', 'div', [3n], 1, env)), 'ok');
+  assert.equal(code(act(p, i, 'a', 'div', [0n], 1, env, anyone)), 'CONTRACT_DIVISION_BY_ZERO');
+  assert.equal(code(act(p, i, 'a', 'div', [3n], 1, env, anyone)), 'ok');
   const n = ok(create(p, bind(-1n), 1, env)).instance;
-  assert.equal(code(act(p, n, 'a', 'neg', [], 1, env)), 'CONTRACT_NEGATIVE_AMOUNT');
-  assert.equal(code(act(p, i, 'a', 'short', [], 1, env)), 'CONTRACT_ESCROW_SHORT', 'effects run in order: the escrow is short before the second one');
-  assert.equal(code(act(p, i, 'a', 'check', [10n ** 25n], 1, env)), 'ok');
-  assert.equal(code(act(p, i, 'a', 'check', [10n ** 25n + 1n], 1, env)), 'CONTRACT_GUARD_FALSE');
+  assert.equal(code(act(p, n, 'a', 'neg', [], 1, env, anyone)), 'CONTRACT_NEGATIVE_AMOUNT');
+  assert.equal(code(act(p, i, 'a', 'short', [], 1, env, anyone)), 'CONTRACT_ESCROW_SHORT', 'effects run in order: the escrow is short before the second one');
+  assert.equal(code(act(p, i, 'a', 'check', [10n ** 25n], 1, env, anyone)), 'ok');
+  assert.equal(code(act(p, i, 'a', 'check', [10n ** 25n + 1n], 1, env, anyone)), 'CONTRACT_GUARD_FALSE');
 });
 
 test('refs: settled and r.state read the committed view of the other instance', () => {
@@ -137,10 +179,10 @@ test('refs: settled and r.state read the committed view of the other instance', 
   const wrongKind: Env = { ...env, instance: () => ({ contract: 'Auction', state: 'Open', final: false }) };
   assert.equal(code(create(backup, bind(7), 1, wrongKind)), 'CONTRACT_BAD_BINDING');
   const x: Instance = ok(create(backup, bind(7), 1, env)).instance;
-  assert.equal(code(act(backup, x, 'seller', 'accept', [], 2, env)), 'CONTRACT_GUARD_FALSE');
+  assert.equal(code(act(backup, x, 'seller', 'accept', [], 2, env, anyone)), 'CONTRACT_GUARD_FALSE');
   other = { contract: 'HorseSale', state: 'Sold', final: true };
-  assert.equal(code(act(backup, x, 'seller', 'accept', [], 2, env)), 'CONTRACT_GUARD_FALSE');
-  assert.equal(code(act(backup, x, 'backup', 'withdraw', [], 2, env)), 'ok');
+  assert.equal(code(act(backup, x, 'seller', 'accept', [], 2, env, anyone)), 'CONTRACT_GUARD_FALSE');
+  assert.equal(code(act(backup, x, 'backup', 'withdraw', [], 2, env, anyone)), 'ok');
   other = { contract: 'HorseSale', state: 'Expired', final: true };
-  assert.equal(code(act(backup, x, 'seller', 'accept', [], 2, env)), 'ok');
+  assert.equal(code(act(backup, x, 'seller', 'accept', [], 2, env, anyone)), 'ok');
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
-import { balanceOf, BlockBuilder, decodeAsset, executeBlock, genesisState, keys } from '../../ledger/machine.js';
+import { balanceOf, BlockBuilder, decodeAsset, decodeTxidValue, executeBlock, genesisState, keys } from '../../ledger/machine.js';
 import { contractInstance, contractKeys, contractTemplate, decodeTemplateSummary, dueAt, runDeadlines, type StoredInstance } from '../../ledger/contract-state.js';
 import { Overlay, type MemoryState } from '../../ledger/state.js';
 import { decodeTx, decodeTxBody, encodeTxBody, type ContractValue, type Payload, type Tx } from '../../ledger/tx.js';
@@ -245,7 +245,12 @@ test('a backup offer reads the settled outcome of another instance', () => {
   };
   assert.equal(sim.one({ ...(backup as Payload & { type: 'create' }), refs: [{ name: 'primary', instance: 7 }] }, [dave]), 'CONTRACT_BAD_BINDING');
   assert.equal(sim.one(backup, [dave]), 'ok');
-  assert.equal(sim.one(actOn(2, 'seller', 'accept'), [alice]), 'CONTRACT_GUARD_FALSE', 'the first sale is not settled yet');
+  // The first sale is not settled yet: the guard is false. Not signed by the actor, the
+  // same act is refused before its guard is evaluated (CONTRACT_GUARD_FALSE before
+  // 2026-12-01), and the code its txid/ key records says so.
+  const unsigned = sim.tx(actOn(2, 'seller', 'accept'), [dave]);
+  assert.deepEqual(sim.block([sim.tx(actOn(2, 'seller', 'accept'), [alice]), unsigned]), ['CONTRACT_GUARD_FALSE', 'CONTRACT_NOT_SIGNED']);
+  assert.deepEqual(decodeTxidValue(sim.state.get(keys.txid(unsigned.idHex)) as Uint8Array), { height: sim.height, failed: 'CONTRACT_NOT_SIGNED' });
   const alice0 = sim.balance(alice);
   sim.block(); // the first sale expires at the start of this block
   assert.equal(contractInstance(sim.state, 1)?.state, 'Expired');
@@ -287,7 +292,7 @@ test('a deadline step that fails freezes the instance and records why; nothing m
   sim.block();
   const frozen = contractInstance(sim.state, 1);
   assert.equal(frozen?.status, 'frozen');
-  assert.match(frozen?.frozenReason ?? '', /^CONTRACT_DIVISION_BY_ZERO/);
+  assert.equal(frozen?.frozenReason, 'CONTRACT_DIVISION_BY_ZERO', 'the code alone: no message text in the state (since 2026-12-01)');
   assert.equal(frozen?.escrow, 10n);
   assert.equal(contractInstance(sim.state, 2)?.status, 'final');
   assert.equal(sim.balance(alice, 'EUR'), eur + 3n);
@@ -399,4 +404,56 @@ test('random passing contracts on the ledger: random acts and deadlines conserve
   );
   t.diagnostic(`${finalRuns} of ${runs} runs reached a final state`);
   assert.ok(finalRuns > 0, `${finalRuns} of ${runs} runs reached a final state`);
+});
+
+test('one act reads each referenced instance and balance once, however many times its guard names them', () => {
+  const sim = new Sim();
+  const watch = `contract Watch {
+    parties a
+    params cur: asset
+    ref r: HorseSale
+    currency cur
+    init Wait { }
+    state Wait {
+      on a.go() when settled(r) and r.state != Open and ${Array.from({ length: 10 }, () => 'settled(r) and r.state == Sold and balance(a) > 0').join(' and ')} -> Done { }
+      after 30000 -> Done { }
+    }
+    final Done
+  }`;
+  assert.equal(sim.one({ type: 'deploy', source: HORSE + watch }, [carol]), 'ok');
+  assert.equal(sim.one(horse(alice, bob), [bob]), 'ok');
+  assert.equal(sim.one(actOn(1, 'buyer', 'complete'), [bob]), 'ok');
+  const create: Payload = { type: 'create', contract: 'Watch', parties: [{ name: 'a', key: dave.publicKey }], params: [{ name: 'cur', value: { kind: 'asset', value: 'STL' } }], refs: [{ name: 'r', instance: 1 }] };
+  assert.equal(sim.one(create, [dave]), 'ok');
+  const counted = [contractKeys.instance(1), keys.balance(dave.publicKey, 'STL')];
+  const reads = new Map(counted.map((k) => [k, 0]));
+  const get = sim.state.get.bind(sim.state);
+  sim.state.get = (key: string) => {
+    if (reads.has(key)) reads.set(key, (reads.get(key) as number) + 1);
+    return get(key);
+  };
+  try {
+    assert.equal(sim.one(actOn(2, 'a', 'go'), [dave]), 'ok');
+  } finally {
+    Reflect.deleteProperty(sim.state, 'get');
+  }
+  // Once when the builder applies the act, once when Sim re-executes the block (22
+  // settled(r) and r.state reads, 10 balance reads, each time, before 2026-12-01).
+  assert.deepEqual([...reads.values()], [2, 2]);
+  assert.equal(contractInstance(sim.state, 2)?.state, 'Done');
+});
+
+test('corrupt contract state stops the process (invariants), never passes silently: an active instance missing from its due list, a malformed meta/cins_next', () => {
+  const sim = new Sim();
+  sim.one({ type: 'deploy', source: HORSE }, [carol]);
+  assert.equal(sim.one(horse(alice, bob), [bob]), 'ok');
+  const dueKey = contractKeys.due(sim.height + 10);
+  assert.deepEqual(dueAt(sim.state, sim.height + 10), [1]);
+  sim.state.apply([{ key: dueKey, value: null }]);
+  // Completing the sale takes it off its due list; before 2026-12-01 a missing entry was
+  // silently accepted and the act applied.
+  assert.throws(() => sim.one(actOn(1, 'buyer', 'complete'), [bob]), /invariant broken: active instance 1 is on the due list of its deadline/);
+  // meta/cins_next is a u64: a value of 9 bytes was read as its first 8 before.
+  sim.state.apply([{ key: contractKeys.nextInstance, value: new Uint8Array(9).fill(0, 0, 7).fill(2, 7) }]);
+  assert.throws(() => sim.one(horse(alice, bob), [bob]), /invariant broken: meta\/cins_next is a u64/);
 });

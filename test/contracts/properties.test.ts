@@ -128,7 +128,7 @@ test('random runs of random passing contracts: supply conserved at every step, e
         }
         const t = actions[choice % actions.length] as (typeof actions)[0] & { kind: 'on' };
         height = Math.min(deadline.at - 1, height + (choice % 3));
-        const out = act(program, x, t.actor, t.action, t.args.map(() => BigInt(choice % 60)), height, env);
+        const out = act(program, x, t.actor, t.action, t.args.map(() => BigInt(choice % 60)), height, env, () => true);
         if (out.ok) {
           apply(out);
           x = out.instance;

@@ -13,6 +13,7 @@ import { bytesEqual, toHex } from '../../ledger/assert.js';
 import { devChain } from '../../ledger/devnet.js';
 import { keyPairFromSeed } from '../../ledger/ed25519.js';
 import { isSteleError } from '../../ledger/errors.js';
+import { contractKeys, dueAt } from '../../ledger/contract-state.js';
 import { balanceOf } from '../../ledger/machine.js';
 import { signTx, type Tx } from '../../ledger/tx.js';
 import type { Validator } from '../../node/validator.js';
@@ -369,4 +370,69 @@ test('the mempool is bounded in bytes as well as in count: MEMPOOL_FULL once the
     },
     { mempoolBytesMax: bytesMax },
   );
+});
+
+/** A contract whose instances are due one block after their creation. */
+const TICK = `contract Tick {
+  parties a
+  params cur: asset
+  currency cur
+  init Wait { }
+  state Wait { after 1 -> Done { } }
+  final Done
+}`;
+
+function createTick(user: number): Tx {
+  const payload = { type: 'create' as const, contract: 'Tick', parties: [{ name: 'a', key: users[user]!.publicKey }], params: [{ name: 'cur', value: { kind: 'asset' as const, value: 'STL' } }], refs: [] };
+  return signTx({ chainId: chain.genesis.chainId, expiry: 500, payload }, [users[user]!]);
+}
+
+test('lone submissions are checked against one admission builder per committed tip: the next height\'s deadline steps run once for ten of them, and checks leave nothing behind', async () => {
+  await withLeader(chain, {}, async ({ validators, leader }) => {
+    const L = validators[leader]!;
+    const deploy = signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'deploy', source: TICK } }, [users[1]!]);
+    L.submit(deploy);
+    await L.waitForCommit(deploy.idHex, 10_000);
+    const creates = [createTick(1), createTick(2)];
+    const results = await L.submitMany(creates);
+    for (const r of results) assert.ok(!isSteleError(r), `refused: ${String(r)}`);
+    await Promise.all(creates.map((c) => L.waitForCommit(c.idHex, 10_000)));
+    // Nothing else is pending, so no block is cut: instances stay due at the next height.
+    const next = L.height + 1;
+    assert.ok(dueAt(L.state, next).length > 0, 'instances are due at the next height');
+    const dueKey = contractKeys.due(next);
+    const state = L.state;
+    const get = state.get.bind(state);
+    let reads = 0;
+    state.get = (key: string) => {
+      if (key === dueKey) reads++;
+      return get(key);
+    };
+    // Two of the ten spend user 5's whole balance: each is checked alone against the
+    // committed state, so both are admitted (a check that left its writes in the shared
+    // builder would refuse the second).
+    const whole = balanceOf(state, users[5]!.publicKey, 'STL');
+    const payments = [...Array.from({ length: 8 }, (_, k) => pay(3, users[4]!.publicKey, BigInt(k + 1))), pay(5, users[4]!.publicKey, whole), pay(5, users[6]!.publicKey, whole)];
+    try {
+      for (const p of payments) L.submit(p);
+    } finally {
+      Reflect.deleteProperty(state, 'get');
+    }
+    assert.equal(reads, 1, 'the next height\'s due list was read once, for the one builder');
+    assert.equal(L.mempoolSize, 10);
+  });
+});
+
+test('the admission builder is not reused after a commit: a transaction valid only from the next tip on is admitted once that tip is committed', async () => {
+  await withLeader(chain, {}, async ({ validators, leader }) => {
+    const L = validators[leader]!;
+    const first = pay(3, users[4]!.publicKey, 1n);
+    L.submit(first); // builds the admission builder of the current tip
+    // Its expiry is one block past the window of the current tip's next height.
+    const late = pay(3, users[4]!.publicKey, 2n, L.height + 2 + chain.genesis.limits.expiry_window_blocks);
+    assert.throws(() => L.submit(late), (e: unknown) => isSteleError(e, 'TX_EXPIRY_TOO_FAR'));
+    await L.waitForCommit(first.idHex, 10_000);
+    assert.equal(L.submit(late).id, late.idHex, 'checked at the new tip\'s next height');
+    await L.waitForCommit(late.idHex, 10_000);
+  });
 });
