@@ -144,6 +144,24 @@ test('ledger store: commit, reopen, same state; refuses another genesis and bad 
   rmSync(dir, { recursive: true });
 });
 
+test('ledger store: a commit entered while another is under way is a broken invariant, and the log keeps one record per height', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(2, 2);
+  // Both would pass their checks against the same tip (height 0) and both be appended.
+  const first = store.commit(blocks[0]!);
+  await assert.rejects(store.commit(blocks[0]!), /invariant broken: one commit at a time/);
+  await assert.rejects(store.commitMany([blocks[0]!, blocks[1]!]), /invariant broken: one commit at a time/);
+  await first;
+  assert.equal(store.log.length, 1, 'one record for height 1');
+  // Over, the flag is down: the next commit goes ahead, and so does one after a refused one.
+  await assert.rejects(store.commit(blocks[0]!), (e: unknown) => isSteleError(e, 'BLOCK_BAD_HEIGHT'));
+  await store.commit(blocks[1]!);
+  assert.equal(store.height, 2);
+  await store.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('ledger store: commitMany stores groups exactly as one-by-one commits do; a bad block in a group writes nothing', async () => {
   const { blocks } = makeChain(6, 3);
   const one = tempDir();
