@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +116,52 @@ test('block log: a read-only open with recordBytesMin calls a short record befor
   assert.equal(strict.opened.corruption?.record, 0);
   assert.match(strict.opened.corruption?.reason ?? '', /below 100/);
   await strict.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('block log: a length rewritten on disk after open is STORE_CORRUPT at read, without allocating what it claims', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'blocks.log');
+  const log = FileBlockLog.open(path);
+  const records = [new Uint8Array(100).fill(1), new Uint8Array(100).fill(2), new Uint8Array(100).fill(3)];
+  for (const r of records) log.append(r);
+  await log.sync();
+  const frameAt = (index: number) => 16 + index * (8 + 100);
+  const rewrite = (index: number, frame: Buffer) => {
+    const fd = openSync(path, 'r+');
+    writeSync(fd, frame, 0, frame.length, frameAt(index));
+    closeSync(fd);
+  };
+  // Every allocation during a read is watched; one beyond a megabyte fails the test before it is made.
+  const realAlloc = Buffer.alloc;
+  let largest = 0;
+  (Buffer as { alloc: unknown }).alloc = (size: number, ...rest: unknown[]) => {
+    largest = Math.max(largest, size);
+    if (size > 1024 * 1024) throw new Error(`read allocated ${size} bytes`);
+    return (realAlloc as (...args: unknown[]) => Buffer)(size, ...rest);
+  };
+  try {
+    // Record 0 claims 4 GiB - 16 bytes.
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32BE(0xfffffff0, 0);
+    rewrite(0, huge);
+    assert.throws(() => log.read(0), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /record 0 changed on disk after open: its length field reads 4294967280, 100 at open/.test(e.message));
+    // Record 1 claims 50 bytes, with the checksum of its first 50: a whole frame, but not the one scanned.
+    const payload = new Uint8Array(50).fill(2);
+    const shorter = Buffer.alloc(8);
+    shorter.writeUInt32BE(50, 0);
+    shorter.writeUInt32BE(crc32(payload, crc32(shorter.subarray(0, 4))), 4);
+    rewrite(1, shorter);
+    assert.throws(() => log.read(1), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+    assert.deepEqual(log.read(2), records[2], 'the records around them still read');
+    assert.ok(largest <= 8 + 100, `the largest allocation was ${largest} bytes`);
+  } finally {
+    (Buffer as { alloc: unknown }).alloc = realAlloc;
+  }
+  // A file cut short under an open log: STORE_CORRUPT too, not a shorter record.
+  truncateSync(path, frameAt(2) + 8 + 40);
+  assert.throws(() => log.read(2), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /the file ends 48 bytes into its 108/.test(e.message));
+  await log.close();
   rmSync(dir, { recursive: true });
 });
 
