@@ -527,13 +527,24 @@ export class LedgerStore {
   async accountContracts(publicKeyHex: string, limit: number): Promise<AccountContracts> {
     this.checkOpen();
     await this.indexCaughtUp();
+    // Both lists from one snapshot (taken after the writes waited for above): a group's
+    // index batch written between the two scans made them answer from two heights (found
+    // in review, 2026-12-01).
+    const snapshot = this.db.snapshot();
     const scan = async (prefix: string): Promise<string[]> => {
       const out: string[] = [];
-      for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1 })) out.push(key.slice(prefix.length));
+      for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1, snapshot })) out.push(key.slice(prefix.length));
       return out;
     };
-    const templates = await scan(`x:${publicKeyHex}/ctpl/`);
-    const instances = (await scan(`x:${publicKeyHex}/cins/`)).map((rest) => {
+    let templates: string[];
+    let instanceKeys: string[];
+    try {
+      templates = await scan(`x:${publicKeyHex}/ctpl/`);
+      instanceKeys = await scan(`x:${publicKeyHex}/cins/`);
+    } finally {
+      await snapshot.close();
+    }
+    const instances = instanceKeys.map((rest) => {
       const slash = rest.indexOf('/');
       return { id: Number(rest.slice(0, slash)), party: rest.slice(slash + 1) };
     });

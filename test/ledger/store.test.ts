@@ -520,6 +520,45 @@ test('account index: the contracts a key deployed and the instances it is a part
   rmSync(dir, { recursive: true });
 });
 
+test('account index: both lists of an answer come from one height, even when an index batch lands between their scans', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db;
+  const key = toHex(alice.publicKey);
+  const empty = new Uint8Array(0);
+  await db.batch().put(`x:${key}/ctpl/Alpha`, empty).put(`x:${key}/cins/0000000000000001/buyer`, empty).write();
+  const before = { templates: ['Alpha'], instances: [{ id: 1, party: 'buyer' }], templatesTruncated: false, instancesTruncated: false };
+  assert.deepEqual(await store.accountContracts(key, 10), before);
+  // As a commit's batch written behind the reader: a template and an instance, in one batch,
+  // landing once the first scan has ended.
+  const realKeys = db.keys.bind(db);
+  let landed = false;
+  (db as { keys: unknown }).keys = (options: Parameters<typeof realKeys>[0]) => {
+    const iterator = realKeys(options);
+    const next = iterator.next.bind(iterator);
+    (iterator as { next: unknown }).next = async () => {
+      const item = await next();
+      if (item === undefined && !landed) {
+        landed = true;
+        await db.batch().put(`x:${key}/ctpl/Beta`, empty).put(`x:${key}/cins/0000000000000002/seller`, empty).write();
+      }
+      return item;
+    };
+    return iterator;
+  };
+  assert.deepEqual(await store.accountContracts(key, 10), before, 'the answer as it stood when the read began, both lists');
+  assert.equal(landed, true);
+  (db as { keys: unknown }).keys = realKeys;
+  assert.deepEqual(await store.accountContracts(key, 10), {
+    templates: ['Alpha', 'Beta'],
+    instances: [{ id: 1, party: 'buyer' }, { id: 2, party: 'seller' }],
+    templatesTruncated: false,
+    instancesTruncated: false,
+  });
+  await store.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('a full disk when LevelDB opens is STORE_FULL, not STORE_IO (the node then says so and exits 75)', async (t) => {
   const { execFileSync } = await import('node:child_process');
   const { closeSync, mkdirSync, openSync, writeSync } = await import('node:fs');
