@@ -329,6 +329,66 @@ test('ledger store: signatures the caller vouches for are skipped, one block at 
   rmSync(dir, { recursive: true });
 });
 
+test('ledger store: a new or deleted index next to another chain\'s block log is STORE_MISMATCH, not a replayed block refused, and writes nothing', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(2, 2);
+  for (const b of blocks) await store.commit(b);
+  await store.close();
+  const other = devChain({ label: 'other' });
+  const refused = (where: string, fresh: boolean) => (e: unknown) =>
+    isSteleError(e, 'STORE_MISMATCH') &&
+    e.message.includes(`the block log in ${where} holds chain ${chain.genesis.chainId} of genesis ${toHex(chain.genesis.hash)}, not chain ${other.genesis.chainId} of genesis ${toHex(other.genesis.hash)}`) &&
+    e.message.includes(fresh ? 'the index is new' : 'the index is of this genesis');
+  // The index deleted (moved aside to rebuild it), then opened with the wrong genesis file.
+  rmSync(join(dir, 'index'), { recursive: true });
+  await assert.rejects(LedgerStore.open(dir, other.genesis), refused(dir, true));
+  // Nothing was written for the other genesis: with the right one, the log replays.
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.replayed, 2);
+  await again.close();
+  // An index of the other genesis that holds no block yet, next to this chain's log.
+  const otherDir = tempDir();
+  await (await LedgerStore.open(otherDir, other.genesis)).close();
+  renameSync(join(dir, 'blocks.log'), join(otherDir, 'blocks.log'));
+  await assert.rejects(LedgerStore.open(otherDir, other.genesis), refused(otherDir, false));
+  rmSync(dir, { recursive: true });
+  rmSync(otherDir, { recursive: true });
+});
+
+test('ledger store: an index missing m:height or m:state_hash, or with one of the wrong size, is STORE_CORRUPT naming the key', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(2, 2);
+  for (const b of blocks) await store.commit(b);
+  await store.close();
+  const edit = async (change: (db: ClassicLevel<string, Uint8Array>) => Promise<void>) => {
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    await change(db);
+    await db.close();
+  };
+  const saved: Record<string, Uint8Array> = {};
+  await edit(async (db) => {
+    for (const key of ['m:height', 'm:state_hash']) saved[key] = Uint8Array.from((await db.get(key))!);
+  });
+  const cases: Array<[string, Uint8Array | null, RegExp]> = [
+    ['m:height', null, /index: m:height is missing though m:genesis is there/],
+    ['m:height', new Uint8Array(3), /index: m:height is 3 bytes, not 8/],
+    ['m:state_hash', null, /index: m:state_hash is missing though m:genesis is there/],
+    ['m:state_hash', new Uint8Array(31), /index: m:state_hash is 31 bytes, not 32/],
+  ];
+  for (const [key, value, message] of cases) {
+    await edit((db) => (value === null ? db.del(key) : db.put(key, value)));
+    await assert.rejects(LedgerStore.open(dir, chain.genesis), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && message.test(e.message) && e.details.key === key, String(message));
+    await edit((db) => db.put(key, saved[key]!));
+  }
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.height, 2);
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('ledger store: an index that lost its last writes is rebuilt from the log', async () => {
   const dir = tempDir();
   const store = await LedgerStore.open(dir, chain.genesis);
