@@ -217,8 +217,16 @@ export class FileBlockLog implements BlockLog {
     this.checkOpen();
     const at = this.offsets[index];
     if (at === undefined) throw new RangeError(`record ${index} of ${this.offsets.length}`);
-    const length = this.readAt(at, 4).readUInt32BE(0);
+    // The length found by the scan (or the append), not the one on disk now: one rewritten
+    // after open made this allocate up to 4 GiB before the checksum caught it (found in
+    // review, 2026-12-01).
+    const length = (this.offsets[index + 1] ?? this.end) - at - FRAME_BYTES;
+    invariant(length >= 0 && length <= LOG_RECORD_BYTES_MAX, 'an indexed record is within the record bound');
     const frame = this.readAt(at, FRAME_BYTES + length);
+    if (frame.length < FRAME_BYTES + length || frame.readUInt32BE(0) !== length) {
+      const found = frame.length < FRAME_BYTES + length ? `the file ends ${frame.length} bytes into its ${FRAME_BYTES + length}` : `its length field reads ${frame.readUInt32BE(0)}, ${length} at open`;
+      throw new SteleError('STORE_CORRUPT', `${this.path}: record ${index} changed on disk after open: ${found}`, { path: this.path, record: index });
+    }
     // Paired check: the checksum verified at open is verified again on every read.
     if (frameChecksum(frame.subarray(0, 4), frame.subarray(FRAME_BYTES)) !== frame.readUInt32BE(4)) {
       throw new SteleError('STORE_CORRUPT', `${this.path}: record ${index} changed on disk after open`, { path: this.path, record: index });

@@ -118,6 +118,20 @@ export function openChainFile(path: string): ChainFile {
 }
 
 /**
+ * Writes all of `bytes` at `position` (null: the file's current position). writeSync may
+ * write fewer bytes than asked (a full disk, a file size limit, a signal) and says so only
+ * in its return value: until 2026-12-01 that was ignored, and the file came out short.
+ * @throws Error when a write makes no progress (the caller names the file)
+ */
+function writeAll(fd: number, bytes: Uint8Array, position: number | null): void {
+  for (let done = 0; done < bytes.length; ) {
+    const n = writeSync(fd, bytes, done, bytes.length - done, position === null ? null : position + done);
+    if (!(n > 0)) throw new Error(`a write of ${bytes.length - done} bytes wrote ${n}`);
+    done += n;
+  }
+}
+
+/**
  * The loop that writes blocks gives the event loop a turn at least this often, so that a
  * signal is handled while a data directory's blocks are written (each read there is only a
  * promise's turn, which lets no signal in).
@@ -178,7 +192,7 @@ export async function writeChainFile(
   let head: Uint8Array | null = null;
   try {
     const header = Buffer.alloc(HEAD_BYTES);
-    writeSync(fd, header); // completed at the end
+    writeAll(fd, header, null); // completed at the end
     const length = Buffer.alloc(4);
     let turnAt = performance.now();
     for await (const block of blocks) {
@@ -196,8 +210,8 @@ export async function writeChainFile(
       if (genesisHash === null) genesisHash = prevHash;
       head = decoded.hash;
       length.writeUInt32BE(block.length, 0);
-      writeSync(fd, length);
-      writeSync(fd, block);
+      writeAll(fd, length, null);
+      writeAll(fd, block, null);
       count++;
     }
     if (aborted()) throw interrupted();
@@ -206,7 +220,7 @@ export async function writeChainFile(
     header.writeUInt32BE(VERSION, 8);
     header.set(genesisHash, 12);
     header.writeBigUInt64BE(BigInt(count), 12 + HASH_BYTES);
-    writeSync(fd, header, 0, HEAD_BYTES, 0);
+    writeAll(fd, header.subarray(0, HEAD_BYTES), 0);
     fsyncSync(fd);
     closeSync(fd);
     if (force) renameSync(temporary, path);

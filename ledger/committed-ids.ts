@@ -10,7 +10,9 @@
  * are pruned from the head, oldest first, exactly as machine.ts prunes them), and the
  * `txid/` keys are an open-addressing table of 6-byte slots (a 4-byte reference into that
  * ring, a mark and a tag). A `txid/` key that is in the table reads as the u64 height of
- * the block its id is in. About 44 bytes per id held instead of about 94.
+ * the block its id is in. About 44 bytes per id held instead of about 94. An id's home slot
+ * is 8 of its bytes mixed with a key drawn at random for each table (`home`), so ids that a
+ * client ground to share a few bytes do not share a probe run.
  *
  * Everything that does not fit that shape is not handled here: MemoryState keeps it in its
  * plain map (a `txid/` value other than its block's height, an id that is in no block),
@@ -18,6 +20,7 @@
  * list rewritten, pruned out of order, or empty). The state therefore always reads
  * exactly as a plain map would; test/ledger/state.test.ts checks that against a model.
  */
+import { randomBytes } from 'node:crypto';
 import { bytesEqual, invariant, toHex } from './assert.js';
 import { HASH_BYTES } from './constants.js';
 import { Writer } from './encoding.js';
@@ -87,14 +90,36 @@ export class CommittedIds {
   private capacity = 0;
   private seqs = new Uint32Array(0);
   /**
-   * Per slot, a mark (low 2 bits) and 14 bits of the id's fifth and sixth bytes (the first
-   * four are its home): most probes past other ids stop at this one array.
+   * Per slot, a mark (low 2 bits) and 14 bits of the id's fifth and sixth bytes (not among
+   * those `home` reads): most probes past other ids stop at this one array.
    */
   private meta = new Uint16Array(0);
   private live = 0;
   private pending = 0;
   private used = 0; // live + pending + tombstones
   private readonly id = new Uint8Array(HASH_BYTES);
+  /**
+   * The key of `home`, drawn per table. Randomness in the state machine, and harmless
+   * there: it decides only which slot an id sits in, which nothing reads (gets answer
+   * exactly as a plain map, `entries()` feeds a map nobody iterates, and state hashes come
+   * from write sets, not from this structure).
+   */
+  private readonly homeKeyHigh: number;
+  private readonly homeKeyLow: number;
+  /** Finds made and the slots they examined: probe runs stay short (`probeStats`). */
+  private finds = 0;
+  private probes = 0;
+
+  constructor() {
+    const key = randomBytes(8);
+    this.homeKeyHigh = key.readInt32BE(0);
+    this.homeKeyLow = key.readInt32BE(4);
+  }
+
+  /** Finds made so far and the table slots they examined in all (for tests and metrics). */
+  get probeStats(): { readonly finds: number; readonly probes: number } {
+    return { finds: this.finds, probes: this.probes };
+  }
 
   /** `txid/` keys present plus `txat/` keys present. */
   get size(): number {
@@ -351,16 +376,24 @@ export class CommittedIds {
   /** The live or pending slot holding this.id, or -1. */
   private find(): number {
     if (this.capacity === 0) return -1;
+    this.finds++;
     let at = this.home();
     const meta = this.meta;
     const live = this.tag() | LIVE;
     const pending = this.tag() | PENDING;
-    for (let probes = 0; probes < this.capacity; probes++) {
+    for (let probes = 1; probes <= this.capacity; probes++) {
       const m = meta[at] as number;
-      if (m === EMPTY) return -1;
-      if ((m === live || m === pending) && this.holdsId(this.seqAt(at))) return at;
+      if (m === EMPTY) {
+        this.probes += probes;
+        return -1;
+      }
+      if ((m === live || m === pending) && this.holdsId(this.seqAt(at))) {
+        this.probes += probes;
+        return at;
+      }
       at = at + 1 === this.capacity ? 0 : at + 1;
     }
+    this.probes += this.capacity;
     return -1;
   }
 
@@ -372,9 +405,25 @@ export class CommittedIds {
     this.seqs[at] = seq % TWO_32;
   }
 
+  /**
+   * this.id's home slot: its bytes 8 to 15, mixed with the table's random key (multiply and
+   * xor-shift rounds, each a bijection of 32 bits). Ids are SHA-256 of bodies that a client
+   * writes, so it can grind thousands of ids that agree on any 4 chosen bytes, offline, at
+   * about 2^32 hashes each. Until 2026-12-01 the home was the first 4 bytes: such ids all
+   * had one home, and every insert and find in their run examined thousands of slots, at
+   * every capacity. Now ids that agree on bytes 8 to 11, or on 12 to 15, or on the first 8
+   * still spread over the table; to share a home whatever the key they must agree on all
+   * 8 bytes read here (about 2^64 hashes per id). Not a MAC: a cheap mix, as this runs for
+   * every id read, written and moved by a rebuild.
+   */
   private home(): number {
     const id = this.id;
-    return ((id[0] as number) * 2 ** 24 + (id[1] as number) * 2 ** 16 + (id[2] as number) * 2 ** 8 + (id[3] as number)) % this.capacity;
+    const high = ((id[8] as number) << 24) | ((id[9] as number) << 16) | ((id[10] as number) << 8) | (id[11] as number);
+    const low = ((id[12] as number) << 24) | ((id[13] as number) << 16) | ((id[14] as number) << 8) | (id[15] as number);
+    let h = Math.imul(high ^ this.homeKeyHigh, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 16) ^ low ^ this.homeKeyLow, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return ((h ^ (h >>> 16)) >>> 0) % this.capacity;
   }
 
   private holdsId(seq: number): boolean {

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
 import { bytesEqual, invariant, toHex } from './assert.js';
+import { HASH_BYTES } from './constants.js';
 import { Reader, Writer } from './encoding.js';
-import { decodeBlock, type Block } from './block.js';
+import { decodeBlock, headerOfEncoded, type Block, type BlockHeader } from './block.js';
 import { BlockChecker, genesisTip, tipOf, type CheckerOptions, type CheckOptions } from './chain.js';
 import { ERROR_CODES, isNoSpaceError, isSteleError, SteleError, type ErrorCode } from './errors.js';
 import type { Genesis } from './genesis.js';
@@ -97,6 +98,38 @@ function openStateValue(key: string, stored: Uint8Array): Uint8Array {
   return value;
 }
 
+/**
+ * Refuses a block log whose first block is of another chain than `genesis` (its chain id,
+ * or its previous hash, which for block 1 is the genesis hash). Called at every open
+ * before a new index is written: a new or deleted index next to another chain's log was
+ * written for this genesis, then the log replayed into it and refused as a diverged block
+ * (BLOCK_WRONG_CHAIN or BLOCK_BAD_PARENT: `stele node` exit 3), and the directory then
+ * named this genesis in its index (found in review, 2026-12-01). A first record that does
+ * not decode is left to the replay, which names it.
+ * @throws SteleError STORE_MISMATCH
+ */
+function checkLogChain(dir: string, log: BlockLog, genesis: Genesis, freshIndex: boolean): void {
+  if (log.length === 0) return;
+  let header: BlockHeader;
+  try {
+    header = headerOfEncoded(log.read(0)).header;
+  } catch (error) {
+    if (isSteleError(error) && error.code.startsWith('ENC_')) return;
+    throw error;
+  }
+  if (header.chainId === genesis.chainId && (header.height !== 1 || bytesEqual(header.prevHash, genesis.hash))) return;
+  const theirs = header.height === 1 ? `chain ${header.chainId} of genesis ${toHex(header.prevHash)}` : `chain ${header.chainId}`;
+  const index = freshIndex ? 'the index is new (created now, or deleted), so nothing was written to it' : 'the index is of this genesis';
+  throw new SteleError('STORE_MISMATCH', `the block log in ${dir} holds ${theirs}, not chain ${genesis.chainId} of genesis ${toHex(genesis.hash)}; ${index}`);
+}
+
+/** A stored `m:` value of `bytes` bytes, present. @throws SteleError STORE_CORRUPT */
+function metaValue(dir: string, key: string, value: Uint8Array | undefined, bytes: number): Uint8Array {
+  if (value !== undefined && value.length === bytes) return value;
+  const found = value === undefined ? 'missing' : `${value.length} bytes, not ${bytes}`;
+  throw new SteleError('STORE_CORRUPT', `${join(dir, 'index')}: ${key} is ${found} though m:genesis is there (move the index aside to rebuild it from the block log: see docs/operations.md)`, { key });
+}
+
 function failuresKey(height: number): string {
   return `f:${height.toString().padStart(16, '0')}`;
 }
@@ -161,6 +194,8 @@ export class LedgerStore {
    * that starts after it refuses with it, and every index read fails (STORE_IO/STORE_FULL).
    */
   private indexFailure: Error | null = null;
+  /** A commitMany is under way (they never overlap). */
+  private committing = false;
 
   private constructor(
     readonly genesis: Genesis,
@@ -175,7 +210,8 @@ export class LedgerStore {
 
   /**
    * Opens (or creates) the store in `dir` for `genesis`, recovering after a crash.
-   * @throws SteleError STORE_MISMATCH (another chain, or index ahead of the log), STORE_CORRUPT, STORE_IO.
+   * @throws SteleError STORE_MISMATCH (an index or a block log of another chain, or an index
+   * ahead of the log), STORE_CORRUPT (also an index missing its tip), STORE_IO.
    */
   static async open(dir: string, genesis: Genesis, options: OpenOptions = {}): Promise<LedgerStore> {
     const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
@@ -202,6 +238,10 @@ export class LedgerStore {
     try {
       const initial = genesisState(genesis);
       const storedGenesis = await db.get(META_GENESIS);
+      if (storedGenesis !== undefined && !bytesEqual(storedGenesis, genesis.hash)) {
+        throw new SteleError('STORE_MISMATCH', `${dir} holds the chain of genesis ${toHex(storedGenesis)}, not ${toHex(genesis.hash)}`);
+      }
+      checkLogChain(dir, log, genesis, storedGenesis === undefined);
       let state: MemoryState;
       let height = 0;
       if (storedGenesis === undefined) {
@@ -214,10 +254,7 @@ export class LedgerStore {
         for (const w of initial.writeSet) for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
         await batch.write(INDEX_WRITE);
       } else {
-        if (!bytesEqual(storedGenesis, genesis.hash)) {
-          throw new SteleError('STORE_MISMATCH', `${dir} holds the chain of genesis ${toHex(storedGenesis)}, not ${toHex(genesis.hash)}`);
-        }
-        height = readU64((await db.get(META_HEIGHT)) as Uint8Array);
+        height = readU64(metaValue(dir, META_HEIGHT, await db.get(META_HEIGHT), 8));
         state = new MemoryState();
         const entries: Array<{ key: string; value: Uint8Array }> = [];
         const checksums = await db.get(META_STATE_CHECKSUMS);
@@ -257,7 +294,7 @@ export class LedgerStore {
       let tip = genesisTip(genesis, initial.stateHash);
       if (height > 0) {
         const last = decodeBlock(log.read(height - 1));
-        const storedStateHash = (await db.get(META_STATE_HASH)) as Uint8Array;
+        const storedStateHash = metaValue(dir, META_STATE_HASH, await db.get(META_STATE_HASH), HASH_BYTES);
         if (!bytesEqual(last.header.stateHash, storedStateHash)) {
           throw new SteleError('STORE_MISMATCH', `index state hash differs from block ${height}'s header`);
         }
@@ -315,11 +352,25 @@ export class LedgerStore {
    * instead of once per block. A refused block anywhere in the group refuses the whole
    * group before anything is appended.
    * `options` applies to every block, or is given per block (an array as long as `blocks`).
+   * One at a time: the caller waits for a commit to end before it starts the next (the
+   * validator chains them); a second one entered meanwhile is a broken invariant.
    * @throws SteleError BLOCK_* naming the first block refused (nothing is written then); or
    * the error of an earlier index write that failed (see `indexed()`), before anything is written.
    */
   async commitMany(blocks: readonly Block[], options: CheckOptions | readonly CheckOptions[] = {}): Promise<BlockResult[]> {
     this.checkOpen();
+    // Two at once would check both groups against the same tip and append both to the
+    // log, two records at one height (found in review, 2026-12-01: nothing checked it).
+    invariant(!this.committing, 'one commit at a time: commitMany entered while another is under way');
+    this.committing = true;
+    try {
+      return await this.commitGroup(blocks, options);
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitGroup(blocks: readonly Block[], options: CheckOptions | readonly CheckOptions[]): Promise<BlockResult[]> {
     if (this.indexFailure !== null) throw this.indexFailure;
     if (blocks.length === 0) return [];
     invariant(!Array.isArray(options) || options.length === blocks.length, 'one set of check options per block');
@@ -523,13 +574,24 @@ export class LedgerStore {
   async accountContracts(publicKeyHex: string, limit: number): Promise<AccountContracts> {
     this.checkOpen();
     await this.indexCaughtUp();
+    // Both lists from one snapshot (taken after the writes waited for above): a group's
+    // index batch written between the two scans made them answer from two heights (found
+    // in review, 2026-12-01).
+    const snapshot = this.db.snapshot();
     const scan = async (prefix: string): Promise<string[]> => {
       const out: string[] = [];
-      for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1 })) out.push(key.slice(prefix.length));
+      for await (const key of this.db.keys({ gte: prefix, lt: `${prefix}\x7f`, limit: limit + 1, snapshot })) out.push(key.slice(prefix.length));
       return out;
     };
-    const templates = await scan(`x:${publicKeyHex}/ctpl/`);
-    const instances = (await scan(`x:${publicKeyHex}/cins/`)).map((rest) => {
+    let templates: string[];
+    let instanceKeys: string[];
+    try {
+      templates = await scan(`x:${publicKeyHex}/ctpl/`);
+      instanceKeys = await scan(`x:${publicKeyHex}/cins/`);
+    } finally {
+      await snapshot.close();
+    }
+    const instances = instanceKeys.map((rest) => {
       const slash = rest.indexOf('/');
       return { id: Number(rest.slice(0, slash)), party: rest.slice(slash + 1) };
     });

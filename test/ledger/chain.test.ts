@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkStructure, verifyChain } from '../../ledger/chain.js';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBlock, encodeBlock, encodeHeader, signVote, withCertificate, type Block } from '../../ledger/block.js';
@@ -283,6 +284,38 @@ test('writeChainFile, found in review: an existing file is refused before any bl
     assert.equal((await writeChainFile(path, bytes, true)).count, 6);
     assert.deepEqual(readdirSync(dir).sort(), ['chain.stele', 'late.stele'], 'no temporary file left');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeChainFile writes every byte when the system writes a few at a time, and refuses when a write makes no progress (review, 2026-12-01)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-chain-file-'));
+  // chain-file.ts imports writeSync from node:fs; syncBuiltinESMExports carries a
+  // replacement on the CommonJS module over to that binding.
+  const realWriteSync = fs.writeSync;
+  const fake = (most: number) => (fd: number, buffer: Uint8Array, offset = 0, length = buffer.length - offset, position: number | null = null) =>
+    most === 0 ? 0 : realWriteSync(fd, buffer, offset, Math.min(length, most), position);
+  const using = (writeSync: unknown) => {
+    (fs as { writeSync: unknown }).writeSync = writeSync;
+    syncBuiltinESMExports();
+  };
+  try {
+    const path = join(dir, 'chain.stele');
+    using(fake(7));
+    const written = await writeChainFile(path, bytes, false);
+    using(realWriteSync);
+    assert.equal(written.count, 6);
+    const file = openChainFile(path);
+    assert.equal(file.damage, null);
+    assert.deepEqual([...file.blocks()].map((b) => toHex(b)), bytes.map((b) => toHex(b)));
+    file.close();
+    const stuck = join(dir, 'stuck.stele');
+    using(fake(0));
+    await assert.rejects(writeChainFile(stuck, bytes, false), (e: unknown) => isSteleError(e, 'CLI_IO') && e.message === `CLI_IO: cannot write ${stuck}: a write of 52 bytes wrote 0`);
+    using(realWriteSync);
+    assert.deepEqual(readdirSync(dir), ['chain.stele'], 'no file and no temporary file');
+  } finally {
+    using(realWriteSync);
     rmSync(dir, { recursive: true, force: true });
   }
 });

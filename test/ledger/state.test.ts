@@ -4,10 +4,13 @@ import fc from 'fast-check';
 import { toHex } from '../../ledger/assert.js';
 import { MemoryState } from '../../ledger/state.js';
 
-/** A txid key; `home` fixes the first four bytes (the table's hash) to force probe chains. */
+/**
+ * A txid key; `home` fixes bytes 8 to 15 (all that the table's keyed home reads), so ids of
+ * one `home` share a slot whatever the key, to force probe chains.
+ */
 function txidKey(rest: Uint8Array, home: number | null): string {
   const id = Uint8Array.from(rest);
-  if (home !== null) new DataView(id.buffer).setUint32(0, home);
+  if (home !== null) new DataView(id.buffer).setBigUint64(8, BigInt(home));
   return `txid/${toHex(id)}`;
 }
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,52 @@ test('block log: a read-only open with recordBytesMin calls a short record befor
   rmSync(dir, { recursive: true });
 });
 
+test('block log: a length rewritten on disk after open is STORE_CORRUPT at read, without allocating what it claims', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'blocks.log');
+  const log = FileBlockLog.open(path);
+  const records = [new Uint8Array(100).fill(1), new Uint8Array(100).fill(2), new Uint8Array(100).fill(3)];
+  for (const r of records) log.append(r);
+  await log.sync();
+  const frameAt = (index: number) => 16 + index * (8 + 100);
+  const rewrite = (index: number, frame: Buffer) => {
+    const fd = openSync(path, 'r+');
+    writeSync(fd, frame, 0, frame.length, frameAt(index));
+    closeSync(fd);
+  };
+  // Every allocation during a read is watched; one beyond a megabyte fails the test before it is made.
+  const realAlloc = Buffer.alloc;
+  let largest = 0;
+  (Buffer as { alloc: unknown }).alloc = (size: number, ...rest: unknown[]) => {
+    largest = Math.max(largest, size);
+    if (size > 1024 * 1024) throw new Error(`read allocated ${size} bytes`);
+    return (realAlloc as (...args: unknown[]) => Buffer)(size, ...rest);
+  };
+  try {
+    // Record 0 claims 4 GiB - 16 bytes.
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32BE(0xfffffff0, 0);
+    rewrite(0, huge);
+    assert.throws(() => log.read(0), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /record 0 changed on disk after open: its length field reads 4294967280, 100 at open/.test(e.message));
+    // Record 1 claims 50 bytes, with the checksum of its first 50: a whole frame, but not the one scanned.
+    const payload = new Uint8Array(50).fill(2);
+    const shorter = Buffer.alloc(8);
+    shorter.writeUInt32BE(50, 0);
+    shorter.writeUInt32BE(crc32(payload, crc32(shorter.subarray(0, 4))), 4);
+    rewrite(1, shorter);
+    assert.throws(() => log.read(1), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+    assert.deepEqual(log.read(2), records[2], 'the records around them still read');
+    assert.ok(largest <= 8 + 100, `the largest allocation was ${largest} bytes`);
+  } finally {
+    (Buffer as { alloc: unknown }).alloc = realAlloc;
+  }
+  // A file cut short under an open log: STORE_CORRUPT too, not a shorter record.
+  truncateSync(path, frameAt(2) + 8 + 40);
+  assert.throws(() => log.read(2), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /the file ends 48 bytes into its 108/.test(e.message));
+  await log.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('ledger store: commit, reopen, same state; refuses another genesis and bad blocks without writing', async () => {
   const dir = tempDir();
   const store = await LedgerStore.open(dir, chain.genesis);
@@ -141,6 +188,24 @@ test('ledger store: commit, reopen, same state; refuses another genesis and bad 
 
   const other = devChain({ label: 'other' });
   await assert.rejects(LedgerStore.open(dir, other.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH'));
+  rmSync(dir, { recursive: true });
+});
+
+test('ledger store: a commit entered while another is under way is a broken invariant, and the log keeps one record per height', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(2, 2);
+  // Both would pass their checks against the same tip (height 0) and both be appended.
+  const first = store.commit(blocks[0]!);
+  await assert.rejects(store.commit(blocks[0]!), /invariant broken: one commit at a time/);
+  await assert.rejects(store.commitMany([blocks[0]!, blocks[1]!]), /invariant broken: one commit at a time/);
+  await first;
+  assert.equal(store.log.length, 1, 'one record for height 1');
+  // Over, the flag is down: the next commit goes ahead, and so does one after a refused one.
+  await assert.rejects(store.commit(blocks[0]!), (e: unknown) => isSteleError(e, 'BLOCK_BAD_HEIGHT'));
+  await store.commit(blocks[1]!);
+  assert.equal(store.height, 2);
+  await store.close();
   rmSync(dir, { recursive: true });
 });
 
@@ -260,6 +325,66 @@ test('ledger store: signatures the caller vouches for are skipped, one block at 
   const report = await verifyChain(chain.genesis, again.blocks());
   assert.equal(report.ok, false);
   assert.deepEqual([report.failure?.height, report.failure?.code], [1, 'BLOCK_BAD_CERTIFICATE']);
+  await again.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('ledger store: a new or deleted index next to another chain\'s block log is STORE_MISMATCH, not a replayed block refused, and writes nothing', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(2, 2);
+  for (const b of blocks) await store.commit(b);
+  await store.close();
+  const other = devChain({ label: 'other' });
+  const refused = (where: string, fresh: boolean) => (e: unknown) =>
+    isSteleError(e, 'STORE_MISMATCH') &&
+    e.message.includes(`the block log in ${where} holds chain ${chain.genesis.chainId} of genesis ${toHex(chain.genesis.hash)}, not chain ${other.genesis.chainId} of genesis ${toHex(other.genesis.hash)}`) &&
+    e.message.includes(fresh ? 'the index is new' : 'the index is of this genesis');
+  // The index deleted (moved aside to rebuild it), then opened with the wrong genesis file.
+  rmSync(join(dir, 'index'), { recursive: true });
+  await assert.rejects(LedgerStore.open(dir, other.genesis), refused(dir, true));
+  // Nothing was written for the other genesis: with the right one, the log replays.
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.replayed, 2);
+  await again.close();
+  // An index of the other genesis that holds no block yet, next to this chain's log.
+  const otherDir = tempDir();
+  await (await LedgerStore.open(otherDir, other.genesis)).close();
+  renameSync(join(dir, 'blocks.log'), join(otherDir, 'blocks.log'));
+  await assert.rejects(LedgerStore.open(otherDir, other.genesis), refused(otherDir, false));
+  rmSync(dir, { recursive: true });
+  rmSync(otherDir, { recursive: true });
+});
+
+test('ledger store: an index missing m:height or m:state_hash, or with one of the wrong size, is STORE_CORRUPT naming the key', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const { blocks } = makeChain(2, 2);
+  for (const b of blocks) await store.commit(b);
+  await store.close();
+  const edit = async (change: (db: ClassicLevel<string, Uint8Array>) => Promise<void>) => {
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    await change(db);
+    await db.close();
+  };
+  const saved: Record<string, Uint8Array> = {};
+  await edit(async (db) => {
+    for (const key of ['m:height', 'm:state_hash']) saved[key] = Uint8Array.from((await db.get(key))!);
+  });
+  const cases: Array<[string, Uint8Array | null, RegExp]> = [
+    ['m:height', null, /index: m:height is missing though m:genesis is there/],
+    ['m:height', new Uint8Array(3), /index: m:height is 3 bytes, not 8/],
+    ['m:state_hash', null, /index: m:state_hash is missing though m:genesis is there/],
+    ['m:state_hash', new Uint8Array(31), /index: m:state_hash is 31 bytes, not 32/],
+  ];
+  for (const [key, value, message] of cases) {
+    await edit((db) => (value === null ? db.del(key) : db.put(key, value)));
+    await assert.rejects(LedgerStore.open(dir, chain.genesis), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && message.test(e.message) && e.details.key === key, String(message));
+    await edit((db) => db.put(key, saved[key]!));
+  }
+  const again = await LedgerStore.open(dir, chain.genesis);
+  assert.equal(again.height, 2);
   await again.close();
   rmSync(dir, { recursive: true });
 });
@@ -487,6 +612,45 @@ test('account index: the contracts a key deployed and the instances it is a part
   store = await LedgerStore.open(dir, dev.genesis);
   assert.deepEqual(await store.accountContracts(key(buyer), 10), expected.buyer);
   assert.deepEqual(await store.accountContracts(key(admin), 10), expected.admin);
+  await store.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('account index: both lists of an answer come from one height, even when an index batch lands between their scans', async () => {
+  const dir = tempDir();
+  const store = await LedgerStore.open(dir, chain.genesis);
+  const db = (store as unknown as { db: ClassicLevel<string, Uint8Array> }).db;
+  const key = toHex(alice.publicKey);
+  const empty = new Uint8Array(0);
+  await db.batch().put(`x:${key}/ctpl/Alpha`, empty).put(`x:${key}/cins/0000000000000001/buyer`, empty).write();
+  const before = { templates: ['Alpha'], instances: [{ id: 1, party: 'buyer' }], templatesTruncated: false, instancesTruncated: false };
+  assert.deepEqual(await store.accountContracts(key, 10), before);
+  // As a commit's batch written behind the reader: a template and an instance, in one batch,
+  // landing once the first scan has ended.
+  const realKeys = db.keys.bind(db);
+  let landed = false;
+  (db as { keys: unknown }).keys = (options: Parameters<typeof realKeys>[0]) => {
+    const iterator = realKeys(options);
+    const next = iterator.next.bind(iterator);
+    (iterator as { next: unknown }).next = async () => {
+      const item = await next();
+      if (item === undefined && !landed) {
+        landed = true;
+        await db.batch().put(`x:${key}/ctpl/Beta`, empty).put(`x:${key}/cins/0000000000000002/seller`, empty).write();
+      }
+      return item;
+    };
+    return iterator;
+  };
+  assert.deepEqual(await store.accountContracts(key, 10), before, 'the answer as it stood when the read began, both lists');
+  assert.equal(landed, true);
+  (db as { keys: unknown }).keys = realKeys;
+  assert.deepEqual(await store.accountContracts(key, 10), {
+    templates: ['Alpha', 'Beta'],
+    instances: [{ id: 1, party: 'buyer' }, { id: 2, party: 'seller' }],
+    templatesTruncated: false,
+    instancesTruncated: false,
+  });
   await store.close();
   rmSync(dir, { recursive: true });
 });
