@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isSteleError } from '../../ledger/errors.js';
 import { howEnded, logTail, prepareCluster, startValidators, VALIDATOR_JEMALLOC_CONF, VALIDATOR_NODE_FLAGS, validatorEnv, validatorMalloc } from '../../cli/up.js';
 import { randomPortBase } from '../../bench/util.js';
+import { processesMentioning } from '../support/processes.js';
 
 test('validatorMalloc: auto finds jemalloc or falls back; system; an explicit path; bad values are usage errors', () => {
   const only = (path: string) => (p: string) => p === path;
@@ -185,19 +186,6 @@ test('logTail: the last 15 lines, from the end of a large log only', () => {
   }
 });
 
-/** Processes whose command line mentions `text` (validators started by a test). */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 test('stele up: SIGTERM while the validators start stops them all (none outlives it)', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));

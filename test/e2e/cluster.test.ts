@@ -17,6 +17,7 @@ import { signTx } from '../../ledger/tx.js';
 import { fuzzRequests, sendOverHttp, unframed, type FuzzAnswer, type FuzzRequest } from '../support/http-fuzz.js';
 import { randomPortBase } from '../../bench/util.js';
 import { stele } from '../support/cli-run.js';
+import { processesMentioning } from '../support/processes.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/contracts/', import.meta.url));
@@ -245,7 +246,14 @@ test('stele up: transactions, a contract, reads, export and audit through the CL
       assert.ok(r.height >= blocks, `${v} at ${r.height}`);
     }
   } finally {
-    if (up.exitCode === null) up.kill('SIGKILL');
+    // SIGTERM first: `stele up` then stops its validators. A SIGKILL alone, after a failed
+    // assertion, left the three validators running for good (a CI run of 2026-12-01).
+    if (up.exitCode === null && up.signalCode === null) {
+      up.kill('SIGTERM');
+      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+      if (!stopped) up.kill('SIGKILL');
+    }
+    for (const pid of processesMentioning(data)) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
