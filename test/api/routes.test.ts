@@ -675,19 +675,23 @@ test('GET /openapi.json lists every route with its schemas; /docs is self-contai
   assert.match(ids.intro!.textContent, /Stele/);
 });
 
-test('malformed HTTP framing on a real socket: 400 with the error shape and API_BAD_REQUEST, then the connection closes; the server keeps serving', async () => {
+/** Writes `text` on a fresh connection to `url` and resolves with everything read until the server ends it. */
+async function rawExchange(url: URL, text: string): Promise<string> {
   const { createConnection } = await import('node:net');
+  return new Promise<string>((resolve, reject) => {
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+test('malformed HTTP framing on a real socket: 400 with the error shape and API_BAD_REQUEST, then the connection closes; the server keeps serving', async () => {
   const { listen } = await import('../../api/server.js');
   const app = buildApp(new FakeNode(chain));
   const url = new URL(await listen(app, { port: 0 }));
-  const raw = (text: string) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
-      let answer = '';
-      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-      socket.on('end', () => resolve(answer));
-      socket.on('error', reject);
-    });
+  const raw = (text: string) => rawExchange(url, text);
   try {
     for (const request of [
       'DELETE /v1/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc',
@@ -708,18 +712,10 @@ test('malformed HTTP framing on a real socket: 400 with the error shape and API_
 });
 
 test('an Expect other than 100-continue, on a real socket: routed like any other request, refusals with the error shape', async () => {
-  const { createConnection } = await import('node:net');
   const { listen } = await import('../../api/server.js');
   const app = buildApp(new FakeNode(chain));
   const url = new URL(await listen(app, { port: 0 }));
-  const raw = (text: string) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
-      let answer = '';
-      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-      socket.on('end', () => resolve(answer));
-      socket.on('error', reject);
-    });
+  const raw = (text: string) => rawExchange(url, text);
   try {
     const status = await raw('GET /v1/status HTTP/1.1\r\nHost: x\r\nExpect: gzip\r\nConnection: close\r\n\r\n');
     assert.match(status, /^HTTP\/1\.1 200 /, status);
