@@ -273,20 +273,15 @@ test('a block of its own log that fails its checks when replayed at start halts 
     await db.put('m:height', new Uint8Array(8));
     await db.del(`s:bal/${toHex(admin.publicKey)}/STL`);
     await db.close();
-    const written: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    }) as typeof process.stderr.write;
+    const run = nodeRun(config);
     let code: number;
     try {
-      code = await nodeCommand(['--config', config]);
+      code = await run.done;
     } finally {
-      process.stderr.write = write;
+      run.restore();
     }
     assert.equal(code, EXIT_HALTED);
-    assert.match(written.join(''), /HALTED at start: BLOCK_[A-Z_]+: replaying block 1 of the block log/);
+    assert.match(run.stderr(), /HALTED at start: BLOCK_[A-Z_]+: replaying block 1 of the block log/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
