@@ -31,7 +31,7 @@ import { keyPairFromSeed, Signer, type KeyPair } from '../../ledger/ed25519.js';
 import { genesisToJson, parseGenesis, type Genesis } from '../../ledger/genesis.js';
 import { sha256 } from '../../ledger/hash.js';
 import { keyFileText } from '../../cli/io.js';
-import { decodeBlock } from '../../ledger/block.js';
+import { headerOfEncoded } from '../../ledger/block.js';
 import { addon } from '../../native/addon.js';
 import { faultDropsOf, procState, type Observation } from './checks.js';
 
@@ -700,8 +700,8 @@ export async function latestBlock(url: string): Promise<{ height: number; hash: 
   try {
     const r = await fetch(`${url}/v1/blocks/latest`, { headers: { accept: 'application/octet-stream' }, signal: AbortSignal.timeout(1000) });
     if (!r.ok) return null;
-    const block = decodeBlock(new Uint8Array(await r.arrayBuffer()));
-    return { height: block.header.height, hash: toHex(block.hash) };
+    const { header, hash } = headerOfEncoded(new Uint8Array(await r.arrayBuffer()));
+    return { height: header.height, hash: toHex(hash) };
   } catch {
     return null;
   }
