@@ -309,6 +309,43 @@ export function deadlineOf(p: Program, instance: Instance): { readonly at: numbe
   return { at: instance.entered + Number(d), transition: t };
 }
 
+/**
+ * How many after transitions follow one another from `state` until a final state, if no
+ * act intervenes (0 for a final state). Stops counting past `max` and returns `max + 1`,
+ * so a chain that is too long (or a cycle, which a checked contract cannot have) costs at
+ * most `max + 1` steps.
+ */
+export function afterStepsFrom(p: Program, state: string, max: number): number {
+  let at = state;
+  for (let n = 0; n <= max; n++) {
+    if (p.finals.has(at)) return n;
+    const t = (p.transitions.get(at) ?? []).find((x) => x.kind === 'after');
+    assert.ok(t !== undefined, 'a checked non-final state has an after transition');
+    at = t.target;
+  }
+  return max + 1;
+}
+
+/**
+ * The heights at which an active `instance` takes its after transitions one after another
+ * if no act moves it first: its current deadline, then the deadline of each state the
+ * after chain enters (entered at the height it was entered, as `expire` does), up to a
+ * final state. Empty for an instance that is not active; null when it is longer than `max`.
+ * The ledger reserves a due entry at every one of these heights, so a deadline step never
+ * needs room it might not find.
+ */
+export function afterChain(p: Program, instance: Instance, max: number): number[] | null {
+  const out: number[] = [];
+  let x = instance;
+  for (;;) {
+    const d = deadlineOf(p, x);
+    if (d === null) return out;
+    if (out.length === max) return null;
+    out.push(d.at);
+    x = { ...x, state: d.transition.target, entered: d.at, status: statusOf(p, d.transition.target) };
+  }
+}
+
 function enter(p: Program, instance: Instance, t: Transition, f: Frame): Outcome {
   const { moves, escrow } = runEffects(t.effects, f, instance.escrow);
   const next: Instance = { ...instance, state: t.target, entered: f.height, escrow, status: statusOf(p, t.target) };

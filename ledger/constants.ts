@@ -70,10 +70,22 @@ export const CONTRACT_REFS_MAX = 16;
 export const CONTRACT_ARGS_MAX = 64;
 /** Magnitude bytes of an integer param or argument (2^512 > any useful amount). */
 export const CONTRACT_INT_BYTES_MAX = 64;
-/** Instances whose deadline falls at one height (a create or act beyond it is refused). */
+/**
+ * Due entries at one height (a create or act that would need one more there is refused).
+ * An entry is a reservation: an instance holds one at every height of its after chain.
+ */
 export const CONTRACT_DUE_PER_HEIGHT_MAX = 2_000;
-/** Keys one contract step (create, act or deadline) may write: instance, counter, two due lists, party balances. */
-export const CONTRACT_STEP_WRITES_MAX = 4 + CONTRACT_PARTIES_MAX;
+/**
+ * After transitions that may follow one another from any state of a contract with no act
+ * between them (its after chain): a longer contract is refused at deploy. Every height of
+ * the chain is reserved on a due list when the instance enters the state (docs/contracts.md).
+ */
+export const CONTRACT_AFTER_CHAIN_MAX = 16;
+/**
+ * Keys one contract step (create, act or deadline) may write: instance, counter, the due
+ * lists of an old and a new after chain, party balances.
+ */
+export const CONTRACT_STEP_WRITES_MAX = 2 + 2 * CONTRACT_AFTER_CHAIN_MAX + CONTRACT_PARTIES_MAX;
 /** Keys one transaction may write (transfer: two balances and its id; a contract step and its id). */
 export const TX_WRITES_MAX = CONTRACT_STEP_WRITES_MAX + 1;
 /**

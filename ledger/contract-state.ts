@@ -5,7 +5,8 @@
  * State keys (see docs/data-model.md):
  *   ctpl/<Name>           deployed contract: deployer, height, checker summary, source text
  *   cins/<id, 16 digits>  instance: contract, state, entered, escrow, status, bindings
- *   cdue/<h, 16 digits>   ids (u64 each, ascending) of instances whose deadline is height h
+ *   cdue/<h, 16 digits>   ids (u64 each, ascending) of instances holding a due entry at
+ *                         height h: every height of an active instance's after chain
  *   meta/cins_next        u64 id of the next instance (absent = 1)
  *
  * Money: an instance's escrow is part of its currency's supply, so for every asset the sum
@@ -15,6 +16,7 @@
  */
 import { invariant, toHex } from './assert.js';
 import {
+  CONTRACT_AFTER_CHAIN_MAX,
   CONTRACT_DUE_PER_HEIGHT_MAX,
   CONTRACT_NAME_BYTES_MAX,
   CONTRACT_PARAMS_MAX,
@@ -29,7 +31,7 @@ import { balanceOf, identityOf, keys, putBalance, TxRefusal } from './machine.js
 import type { Overlay, StateReader } from './state.js';
 import { encodeContractValue, readContractValue, type ContractValue, type Payload, type Tx } from './tx.js';
 import { checkContracts, DEFAULT_OPTIONS, type ContractSummary } from '../contracts/checker.js';
-import { compile, create, act, deadlineOf, expire, type Env, type Instance, type Move, type Program, type Value } from '../contracts/interpreter.js';
+import { afterChain, afterStepsFrom, compile, create, act, expire, type Env, type Instance, type Move, type Program, type Value } from '../contracts/interpreter.js';
 import { parseSource } from '../contracts/parser.js';
 
 /** Contracts one deploy transaction may define (each writes one template key). */
@@ -285,7 +287,7 @@ function applyMoves(state: Overlay, asset: string, moves: readonly Move[]): void
   }
 }
 
-/** The due list at `height` with `id` added (ascending), refusing when full. */
+/** The due list at `height` with `id` added (ascending), or null when it is full. */
 function withDue(state: StateReader, height: number, id: number): Uint8Array | null {
   const ids = dueAt(state, height);
   if (ids.length >= CONTRACT_DUE_PER_HEIGHT_MAX) return null;
@@ -300,9 +302,54 @@ function withDue(state: StateReader, height: number, id: number): Uint8Array | n
 function withoutDue(state: StateReader, height: number, id: number): Uint8Array | null {
   const ids = dueAt(state, height);
   const at = ids.indexOf(id);
-  invariant(at >= 0, `active instance ${id} is on the due list of its deadline ${height}`);
+  invariant(at >= 0, `active instance ${id} is on the due list of ${height}, a height of its after chain`);
   ids.splice(at, 1);
   return ids.length === 0 ? null : encodeIds(ids);
+}
+
+/**
+ * The heights at which `x` holds a due entry: its after chain (`afterChain`), empty when it
+ * is not active. A deploy refuses a contract whose chains are longer than
+ * CONTRACT_AFTER_CHAIN_MAX, so a longer one means the state was not written by these rules.
+ */
+function chainOf(program: Program, x: StoredInstance): number[] {
+  const heights = afterChain(program, x, CONTRACT_AFTER_CHAIN_MAX);
+  invariant(heights !== null, `instance ${x.id}'s after chain is at most ${CONTRACT_AFTER_CHAIN_MAX} steps (checked at deploy)`);
+  return heights;
+}
+
+/** Due-list writes: the new list of a height, or null to delete its key. */
+type DueWrites = Array<readonly [height: number, list: Uint8Array | null]>;
+
+/**
+ * The due-list writes that move instance `id` from the due entries `from` to `to` (each
+ * ascending, distinct heights): entries at heights of both stay, `skip` (the height whose
+ * list runDeadlines is stepping and deletes whole) is left alone. Returns the first height
+ * of `to` whose list is full instead, before anything is written.
+ */
+function dueMoves(state: StateReader, id: number, from: readonly number[], to: readonly number[], skip: number | null): DueWrites | { full: number } {
+  const writes: DueWrites = [];
+  const kept = new Set(from);
+  for (const h of to) {
+    if (kept.has(h)) continue;
+    const list = withDue(state, h, id);
+    if (list === null) return { full: h };
+    writes.push([h, list]);
+  }
+  const wanted = new Set(to);
+  for (const h of from) if (h !== skip && !wanted.has(h)) writes.push([h, withoutDue(state, h, id)]);
+  return writes;
+}
+
+function writeDue(state: Overlay, writes: DueWrites): void {
+  for (const [h, list] of writes) {
+    if (list === null) state.delete(contractKeys.due(h));
+    else state.set(contractKeys.due(h), list);
+  }
+}
+
+function refuseFull(height: number): never {
+  refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} due entries are already reserved at height ${height}, a height of the instance's after chain`, { height });
 }
 
 function signerSet(tx: Tx): Set<string> {
@@ -349,6 +396,15 @@ function deploy(state: Overlay, tx: Tx, p: Payload & { type: 'deploy' }, height:
     const e = errors[0] as (typeof errors)[0] & object;
     refuse('CONTRACT_REJECTED', `${errors.length} checker error(s); first deploy:${e.line}:${e.column}: ${e.ruleId} ${e.message}`, { diagnostics: result.diagnostics });
   }
+  // Every height of an after chain is reserved when an instance enters its first state, so
+  // a chain's length bounds the due lists one step writes (docs/contracts.md).
+  for (const c of parsed.contracts) {
+    const program = compile(c);
+    for (const s of c.states) {
+      const n = afterStepsFrom(program, s.name, CONTRACT_AFTER_CHAIN_MAX);
+      if (n > CONTRACT_AFTER_CHAIN_MAX) refuse('CONTRACT_REJECTED', `contract ${c.name}: more than ${CONTRACT_AFTER_CHAIN_MAX} after transitions follow one another from state ${s.name}; the ledger reserves a due entry for each, and allows at most ${CONTRACT_AFTER_CHAIN_MAX}`);
+    }
+  }
   const deployer = tx.body.signers[0] as Uint8Array;
   for (const c of parsed.contracts) {
     const summary = result.summaries.get(c.name);
@@ -381,14 +437,13 @@ function createInstance(state: Overlay, tx: Tx, p: Payload & { type: 'create' },
   invariant(nextRaw === undefined || nextRaw.length === 8, 'meta/cins_next is a u64');
   const id = nextRaw === undefined ? 1 : Number(new DataView(nextRaw.buffer, nextRaw.byteOffset, 8).getBigUint64(0));
   const instance: StoredInstance = { ...outcome.instance, id, frozenReason: '' };
-  const deadline = deadlineOf(program, instance);
-  const due = deadline === null ? null : withDue(state, deadline.at, id);
-  if (deadline !== null && due === null) refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${deadline.at}`);
+  const due = dueMoves(state, id, [], chainOf(program, instance), null);
+  if (!Array.isArray(due)) refuseFull(due.full);
   // Nothing can refuse from here on.
   applyMoves(state, currency as string, outcome.moves);
   state.set(contractKeys.instance(id), encodeInstance(instance));
   state.set(contractKeys.nextInstance, new Writer(8).u64(id + 1).finish());
-  if (deadline !== null) state.set(contractKeys.due(deadline.at), due as Uint8Array);
+  writeDue(state, due);
 }
 
 function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: number): void {
@@ -399,41 +454,45 @@ function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: num
   const outcome = act(program, before, p.party, p.action, p.args.map((a) => a.value), height, envOf(state), (who) => signers.has(who));
   if (!outcome.ok) refuse(outcome.code, outcome.message);
   invariant(outcome.mustSign.every((who) => signers.has(who)), 'the interpreter checked the actor signed');
-  step(state, program, before, { ...outcome.instance, id: before.id, frozenReason: '' }, outcome.moves, 'refuse');
+  step(state, program, before, { ...outcome.instance, id: before.id, frozenReason: '' }, outcome.moves, null);
 }
 
 /**
- * Writes one step of an instance: moves, the instance, and its due entries (off the old
- * deadline, onto the new one). On a full due list an act is refused; a deadline step
- * freezes the instance instead (it cannot be refused).
+ * Writes one step of an instance: moves, the instance, and its due entries (off the heights
+ * of its old after chain, onto those of its new one). An act meeting a full due list is
+ * refused. A deadline step (`expiring`, its height) needs no new entry: its new chain is
+ * the rest of the old one, reserved when the instance entered the chain's first state, so
+ * it never meets a full list (before 2026-12-02 it could, and froze: anyone could fill the
+ * list of its next deadline height in advance).
  */
-function step(state: Overlay, program: Program, before: StoredInstance, after: StoredInstance, moves: readonly Move[], onFull: 'refuse' | 'freeze'): void {
-  const oldDeadline = deadlineOf(program, before);
-  invariant(oldDeadline !== null, 'a step starts from an active instance');
-  const newAt = deadlineOf(program, after)?.at ?? null;
-  // A deadline step leaves the list of its own height to runDeadlines, which deletes it
-  // whole; an act moves the id from the old list to the new one (unless they coincide).
-  const moving = onFull === 'refuse' && newAt !== oldDeadline.at;
-  const due = newAt === null || (onFull === 'refuse' && !moving) ? null : withDue(state, newAt, after.id);
-  if (newAt !== null && due === null && (onFull === 'freeze' || moving)) {
-    if (onFull === 'refuse') refuse('CONTRACT_DUE_FULL', `${CONTRACT_DUE_PER_HEIGHT_MAX} instances are already due at height ${newAt}`);
-    freeze(state, before, 'CONTRACT_DUE_FULL');
-    return;
+function step(state: Overlay, program: Program, before: StoredInstance, after: StoredInstance, moves: readonly Move[], expiring: number | null): void {
+  const from = chainOf(program, before);
+  invariant(from.length > 0, 'a step starts from an active instance');
+  const to = chainOf(program, after);
+  if (expiring !== null) {
+    invariant(from[0] === expiring && to.length === from.length - 1 && to.every((h, i) => h === from[i + 1]), `instance ${before.id}'s deadline step at ${expiring} keeps the rest of its after chain`);
+  }
+  const due = dueMoves(state, before.id, from, to, expiring);
+  if (!Array.isArray(due)) {
+    invariant(expiring === null, 'a deadline step adds no due entry');
+    refuseFull(due.full);
   }
   // Nothing can refuse from here on.
   applyMoves(state, before.params.get(program.currency) as string, moves);
   state.set(contractKeys.instance(after.id), encodeInstance(after));
-  if (moving) {
-    const rest = withoutDue(state, oldDeadline.at, before.id);
-    if (rest === null) state.delete(contractKeys.due(oldDeadline.at));
-    else state.set(contractKeys.due(oldDeadline.at), rest);
-  }
-  if (due !== null) state.set(contractKeys.due(newAt as number), due);
+  writeDue(state, due);
 }
 
-/** Freezes `x`, recording only the refusal `code`: no message text enters the state. */
-function freeze(state: Overlay, x: StoredInstance, code: ErrorCode): void {
+/**
+ * Freezes `x` at its deadline step of height `expiring`, recording only the refusal `code`
+ * (no message text enters the state), and gives up the due entries of the rest of its
+ * after chain.
+ */
+function freeze(state: Overlay, program: Program, x: StoredInstance, code: ErrorCode, expiring: number): void {
+  const due = dueMoves(state, x.id, chainOf(program, x), [], expiring);
+  invariant(Array.isArray(due), 'giving up due entries needs no room');
   state.set(contractKeys.instance(x.id), encodeInstance({ ...x, status: 'frozen', frozenReason: code }));
+  writeDue(state, due);
 }
 
 /**
@@ -449,11 +508,27 @@ export function runDeadlines(state: Overlay, height: number): number[] {
     const program = programOf(templateOrRefuse(state, x.contract));
     const outcome = expire(program, x, height, envOf(state));
     invariant(outcome !== null, `instance ${id} is due at ${height}`);
-    if (outcome.ok) step(state, program, x, { ...outcome.instance, id, frozenReason: '' }, outcome.moves, 'freeze');
-    else freeze(state, x, outcome.code);
+    if (outcome.ok) step(state, program, x, { ...outcome.instance, id, frozenReason: '' }, outcome.moves, height);
+    else freeze(state, program, x, outcome.code, height);
   }
   if (ids.length > 0) state.delete(contractKeys.due(height));
   return ids;
+}
+
+/**
+ * The first active instance among `ids` that lacks a due entry at a height of its after
+ * chain, or null. State written before 2026-12-02 held an entry at the current deadline
+ * only; the store runs this once when it opens such a directory (it reads every instance).
+ */
+export function missingDueEntry(state: StateReader, ids: Iterable<number>): { id: number; height: number } | null {
+  for (const id of ids) {
+    const x = contractInstance(state, id);
+    if (x === undefined || x.status !== 'active') continue;
+    const heights = afterChain(programOf(templateOrRefuse(state, x.contract)), x, CONTRACT_AFTER_CHAIN_MAX);
+    if (heights === null) return { id, height: -1 };
+    for (const height of heights) if (!dueAt(state, height).includes(id)) return { id, height };
+  }
+  return null;
 }
 
 export function isContractRefusal(error: unknown): error is SteleError {

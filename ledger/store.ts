@@ -21,7 +21,7 @@ import type { Genesis } from './genesis.js';
 import { genesisState, type BlockResult, type TxFailure } from './machine.js';
 import { MemoryState, type StateReader } from './state.js';
 import { FileBlockLog, type BlockLog } from './block-log.js';
-import { contractKeys, decodeInstance, decodeTemplate } from './contract-state.js';
+import { contractKeys, decodeInstance, decodeTemplate, missingDueEntry } from './contract-state.js';
 
 const META_GENESIS = 'm:genesis';
 const META_HEIGHT = 'm:height';
@@ -75,6 +75,15 @@ export interface AccountContracts {
  */
 const META_STATE_CHECKSUMS = 'm:state_checksums';
 const STATE_CHECKSUMS_VERSION = 1;
+
+/**
+ * The rules the state's due lists follow: 2 since 2026-12-02, an entry at every height of an
+ * instance's after chain (docs/contracts.md, "Due entries"). Absent on directories written
+ * before; such a directory opens only if no active instance lacks an entry (checked once:
+ * every instance whose after chain has one step is already right).
+ */
+const META_DUE_RULES = 'm:due_rules';
+const DUE_RULES_VERSION = 2;
 
 function stateChecksum(key: string, value: Uint8Array): number {
   return crc32(value, crc32(key));
@@ -250,6 +259,7 @@ export class LedgerStore {
         batch.put(META_GENESIS, genesis.hash).put(META_HEIGHT, u64(0)).put(META_STATE_HASH, initial.stateHash);
         batch.put(META_ACCOUNT_INDEX, u64(ACCOUNT_INDEX_VERSION));
         batch.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION));
+        batch.put(META_DUE_RULES, u64(DUE_RULES_VERSION));
         for (const w of initial.writeSet) if (w.value !== null) batch.put(`s:${w.key}`, sealStateValue(w.key, w.value));
         for (const w of initial.writeSet) for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
         await batch.write(INDEX_WRITE);
@@ -278,6 +288,18 @@ export class LedgerStore {
           for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) entries.push({ key: key.slice(2), value: openStateValue(key.slice(2), value) });
         }
         state.apply(entries);
+        const dueRules = await db.get(META_DUE_RULES);
+        if (dueRules !== undefined && readU64(dueRules) !== DUE_RULES_VERSION) {
+          throw new SteleError('STORE_MISMATCH', `due lists of rules version ${readU64(dueRules)}; this build knows ${DUE_RULES_VERSION}`);
+        }
+        if (dueRules === undefined) {
+          const ids = entries.filter((e) => e.key.startsWith(INSTANCE_PREFIX)).map((e) => Number(e.key.slice(INSTANCE_PREFIX.length)));
+          const missing = missingDueEntry(state, ids);
+          if (missing !== null) {
+            throw new SteleError('STORE_MISMATCH', `${dir} was written before due entries covered whole after chains (2026-12-02): instance ${missing.id} holds no entry at height ${missing.height}; this build cannot continue its state (docs/contracts.md, "Due entries")`, { ...missing });
+          }
+          await db.put(META_DUE_RULES, u64(DUE_RULES_VERSION), INDEX_WRITE);
+        }
         const indexVersion = await db.get(META_ACCOUNT_INDEX);
         if (indexVersion === undefined || readU64(indexVersion) !== ACCOUNT_INDEX_VERSION) {
           // A directory written before the index existed: build it once from the state.

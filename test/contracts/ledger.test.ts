@@ -452,8 +452,110 @@ test('corrupt contract state stops the process (invariants), never passes silent
   sim.state.apply([{ key: dueKey, value: null }]);
   // Completing the sale takes it off its due list; before 2026-12-01 a missing entry was
   // silently accepted and the act applied.
-  assert.throws(() => sim.one(actOn(1, 'buyer', 'complete'), [bob]), /invariant broken: active instance 1 is on the due list of its deadline/);
+  assert.throws(() => sim.one(actOn(1, 'buyer', 'complete'), [bob]), /invariant broken: active instance 1 is on the due list of \d+, a height of its after chain/);
   // meta/cins_next is a u64: a value of 9 bytes was read as its first 8 before.
   sim.state.apply([{ key: contractKeys.nextInstance, value: new Uint8Array(9).fill(0, 0, 7).fill(2, 7) }]);
   assert.throws(() => sim.one(horse(alice, bob), [bob]), /invariant broken: meta\/cins_next is a u64/);
+});
+
+/** A contract whose after chain from A has two steps (A at +2, B at +3), and an act that leaves it. */
+const CHAINED = `contract Chained { parties a
+  params cur: asset
+  currency cur
+  init A
+  state A { on a.go() -> C
+    after 2 -> B }
+  state B { after 3 -> End }
+  state C { after 1 -> End }
+  final End }`;
+/** Instances that land wherever their creator likes: a due list filler. `n` only varies the id. */
+const FILL = `contract Fill { parties a
+  params cur: asset, d: blocks max 100, n: int
+  currency cur
+  init W
+  state W { after d -> End }
+  final End }`;
+
+function anyoneCreates(contract: string, params: Array<{ name: string; value: ContractValue }> = []): Payload {
+  return { type: 'create', contract, parties: [{ name: 'a', key: alice.publicKey }], params: [{ name: 'cur', value: { kind: 'asset', value: 'STL' } }, ...params], refs: [] };
+}
+
+test('an instance holds a due entry at every height of its after chain; an act moves them, a final state gives them up', () => {
+  const sim = new Sim();
+  assert.equal(sim.one({ type: 'deploy', source: CHAINED }, [carol]), 'ok');
+  assert.deepEqual(sim.block([sim.tx(anyoneCreates('Chained'), [carol]), sim.tx(anyoneCreates('Chained'), [dave])]), ['ok', 'ok']);
+  const c = sim.height;
+  assert.deepEqual([dueAt(sim.state, c + 2), dueAt(sim.state, c + 5)], [[1, 2], [1, 2]], 'A expires at c + 2, then B at c + 2 + 3');
+  assert.equal(sim.one(actOn(2, 'a', 'go'), [alice]), 'ok'); // height c + 1: C is due at c + 2
+  assert.deepEqual([dueAt(sim.state, c + 2), dueAt(sim.state, c + 5)], [[1, 2], [1]], 'the act kept c + 2 and gave up c + 5');
+  sim.block(); // c + 2: instance 1 enters B, instance 2 ends
+  assert.deepEqual([contractInstance(sim.state, 1)?.state, contractInstance(sim.state, 2)?.state], ['B', 'End']);
+  assert.equal(sim.state.get(contractKeys.due(c + 2)), undefined);
+  assert.deepEqual(dueAt(sim.state, c + 5), [1], 'the rest of the chain is still held');
+  sim.block();
+  sim.block();
+  sim.block();
+  assert.deepEqual([contractInstance(sim.state, 1)?.state, contractInstance(sim.state, 1)?.entered], ['End', c + 5]);
+  assert.equal(sim.state.get(contractKeys.due(c + 5)), undefined);
+});
+
+test('filling the due list of a later deadline height cannot freeze an instance: its after chain was reserved at creation (review, 2026-11-30)', () => {
+  const sim = new Sim();
+  assert.equal(sim.one({ type: 'deploy', source: CHAINED + FILL }, [carol]), 'ok');
+  assert.equal(sim.one(anyoneCreates('Chained'), [carol]), 'ok');
+  const c = sim.height;
+  // Before 2026-12-02 the victim held only c + 2; a full list at c + 5 froze it there with
+  // its escrow (CONTRACT_DUE_FULL). Now the filler gets 1,999 entries and no more.
+  const fills = (from: number, count: number) => Array.from({ length: count }, (_, i) => sim.tx(anyoneCreates('Fill', [{ name: 'd', value: int(c + 5 - (sim.height + 1)) }, { name: 'n', value: int(from + i) }]), [dave]));
+  const codes = sim.block(fills(0, 2_000)); // c + 1
+  assert.deepEqual([codes.filter((code) => code === 'ok').length, codes.at(-1)], [1_999, 'CONTRACT_DUE_FULL']);
+  assert.equal(dueAt(sim.state, c + 5).length, 2_000);
+  sim.block(); // c + 2: the victim enters B without needing room
+  const victim = contractInstance(sim.state, 1);
+  assert.deepEqual([victim?.state, victim?.status], ['B', 'active']);
+  sim.block();
+  sim.block();
+  sim.block(); // c + 5: everything due there steps
+  assert.deepEqual([contractInstance(sim.state, 1)?.state, contractInstance(sim.state, 1)?.status], ['End', 'final']);
+  assert.equal(contractInstance(sim.state, 2_000)?.state, 'End');
+  assert.equal(sim.state.get(contractKeys.due(c + 5)), undefined);
+});
+
+test('a deploy whose after chains are longer than 16 steps is refused; 16 are accepted', () => {
+  const chainOf = (name: string, steps: number) => {
+    const states = Array.from({ length: steps }, (_, i) => `state S${i} { after 1 -> ${i + 1 === steps ? 'End' : `S${i + 1}`} }`).join('\n');
+    return `contract ${name} { parties a\n params cur: asset\n currency cur\n init S0\n ${states}\n final End }`;
+  };
+  const sim = new Sim();
+  assert.equal(sim.one({ type: 'deploy', source: chainOf('Sixteen', 16) }, [carol]), 'ok');
+  const t = sim.tx({ type: 'deploy', source: chainOf('Seventeen', 17) }, [carol]);
+  assert.deepEqual(sim.block([t]), ['CONTRACT_REJECTED']);
+  assert.equal(contractTemplate(sim.state, 'Seventeen'), undefined);
+  assert.equal(sim.one(anyoneCreates('Sixteen'), [carol]), 'ok');
+  const c = sim.height;
+  for (let i = 1; i <= 16; i++) assert.deepEqual(dueAt(sim.state, c + i), [1], `height c + ${i} is reserved`);
+});
+
+test('a frozen instance gives up the rest of its after chain', () => {
+  const sim = new Sim();
+  const split = `contract Split2 {
+    parties a, b
+    params x: amount, d: int, cur: asset
+    currency cur
+    init Held { escrow x from a }
+    state Held { after 2 -> Paid { pay x / d to a } }
+    state Paid { after 4 -> Done { pay x - x / d to b } }
+    final Done
+  }`;
+  assert.equal(sim.one({ type: 'deploy', source: split }, [carol]), 'ok');
+  const create: Payload = { type: 'create', contract: 'Split2', parties: [{ name: 'a', key: alice.publicKey }, { name: 'b', key: bob.publicKey }], params: [{ name: 'cur', value: { kind: 'asset', value: 'EUR' } }, { name: 'd', value: int(0) }, { name: 'x', value: int(10) }], refs: [] };
+  assert.equal(sim.one(create, [alice]), 'ok');
+  const c = sim.height;
+  assert.deepEqual([dueAt(sim.state, c + 2), dueAt(sim.state, c + 6)], [[1], [1]]);
+  sim.block();
+  sim.block();
+  assert.deepEqual([contractInstance(sim.state, 1)?.status, contractInstance(sim.state, 1)?.frozenReason], ['frozen', 'CONTRACT_DIVISION_BY_ZERO']);
+  assert.equal(sim.state.get(contractKeys.due(c + 6)), undefined, 'no entry is left for a frozen instance');
+  for (let i = 0; i < 5; i++) sim.block(); // past c + 6: nothing due there, no invariant stops
+  assert.equal(contractInstance(sim.state, 1)?.status, 'frozen');
 });

@@ -783,3 +783,48 @@ test('ledger store: state values carry checksums; a flipped bit in LevelDB is ST
   await store.close();
   rmSync(dir, { recursive: true });
 });
+
+test('ledger store: a directory from before due entries covered whole after chains opens only if no active instance lacks one (STORE_MISMATCH), and is marked once it is checked', async () => {
+  const dir = tempDir();
+  const dev = devChain({ label: 'store-due', users: 2 });
+  const [u0] = dev.users as [DevUser];
+  const source = 'contract Chained { parties a\n params cur: asset\n currency cur\n init A\n state A { after 2 -> B }\n state B { after 3 -> End }\n final End }';
+  const signed = (payload: Parameters<typeof signTx>[0]['payload']) => signTx({ chainId: dev.genesis.chainId, expiry: 50, payload }, [u0]);
+  let store = await LedgerStore.open(dir, dev.genesis);
+  await store.commit(produceBlock(dev, store.tip, store.state, [signed({ type: 'deploy', source })]).block);
+  const create = signed({ type: 'create', contract: 'Chained', parties: [{ name: 'a', key: u0.publicKey }], params: [{ name: 'cur', value: { kind: 'asset', value: 'STL' } }], refs: [] });
+  const made = produceBlock(dev, store.tip, store.state, [create]);
+  assert.deepEqual(made.refused, []);
+  await store.commit(made.block);
+  const c = store.height;
+  await store.close();
+  const withDb = async (f: (db: ClassicLevel<string, Uint8Array>) => Promise<void>): Promise<void> => {
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    try {
+      await f(db);
+    } finally {
+      await db.close();
+    }
+  };
+  const laterEntry = `s:cdue/${String(c + 5).padStart(16, '0')}`;
+  let kept = new Uint8Array(0);
+  await withDb(async (db) => {
+    assert.ok((await db.get('m:due_rules')) !== undefined, 'a new directory is marked');
+    kept = Uint8Array.from((await db.get(laterEntry)) as Uint8Array);
+    // Unmarked but right (no instance lacks an entry): it opens, and gets the mark.
+    await db.del('m:due_rules');
+  });
+  store = await LedgerStore.open(dir, dev.genesis);
+  await store.close();
+  await withDb(async (db) => {
+    assert.ok((await db.get('m:due_rules')) !== undefined, 'marked at open');
+    // What an earlier version wrote: an entry at the first deadline only.
+    await db.batch().del('m:due_rules').del(laterEntry).write();
+  });
+  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && e.details.id === 1 && e.details.height === c + 5);
+  // An unknown rules version is refused too.
+  await withDb((db) => db.batch().put(laterEntry, kept).put('m:due_rules', new Uint8Array(8).fill(9)).write());
+  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && /rules version/.test(e.message));
+  rmSync(dir, { recursive: true });
+});
