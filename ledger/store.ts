@@ -21,7 +21,7 @@ import type { Genesis } from './genesis.js';
 import { genesisState, type BlockResult, type TxFailure } from './machine.js';
 import { MemoryState, type StateReader } from './state.js';
 import { FileBlockLog, type BlockLog } from './block-log.js';
-import { contractKeys, decodeInstance, decodeTemplate, missingDueEntry } from './contract-state.js';
+import { contractKeys, decodeInstance, decodeTemplate, dueRulesViolation } from './contract-state.js';
 
 const META_GENESIS = 'm:genesis';
 const META_HEIGHT = 'm:height';
@@ -70,20 +70,19 @@ export interface AccountContracts {
 
 /**
  * State values in LevelDB (`s:<key>`) carry a checksum: CRC-32 of the key then the value,
- * big-endian, before the value. Version 1; absent on directories written before 2026-11-30,
- * which get it at their next open.
+ * big-endian, before the value. Absent on directories written before 2026-11-30, which get
+ * it at their next open.
+ *
+ * The version also names the state's rules. Version 2 (since 2026-12-02) stores values as
+ * version 1 did, and says the due lists hold an entry at every height of each instance's
+ * after chain (docs/contracts.md, "Due entries"). A directory of version 1 or none opens
+ * only if its state already follows that (checked once, dueRulesViolation: every instance
+ * whose after chains have one step does), and is version 2 from then on. Builds before
+ * 2026-12-02 accept only version 1, so they refuse a directory this build wrote instead of
+ * writing due lists it would then trust.
  */
 const META_STATE_CHECKSUMS = 'm:state_checksums';
-const STATE_CHECKSUMS_VERSION = 1;
-
-/**
- * The rules the state's due lists follow: 2 since 2026-12-02, an entry at every height of an
- * instance's after chain (docs/contracts.md, "Due entries"). Absent on directories written
- * before; such a directory opens only if no active instance lacks an entry (checked once:
- * every instance whose after chain has one step is already right).
- */
-const META_DUE_RULES = 'm:due_rules';
-const DUE_RULES_VERSION = 2;
+const STATE_CHECKSUMS_VERSION = 2;
 
 function stateChecksum(key: string, value: Uint8Array): number {
   return crc32(value, crc32(key));
@@ -259,7 +258,6 @@ export class LedgerStore {
         batch.put(META_GENESIS, genesis.hash).put(META_HEIGHT, u64(0)).put(META_STATE_HASH, initial.stateHash);
         batch.put(META_ACCOUNT_INDEX, u64(ACCOUNT_INDEX_VERSION));
         batch.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION));
-        batch.put(META_DUE_RULES, u64(DUE_RULES_VERSION));
         for (const w of initial.writeSet) if (w.value !== null) batch.put(`s:${w.key}`, sealStateValue(w.key, w.value));
         for (const w of initial.writeSet) for (const k of accountIndexKeys(w.key, w.value ?? undefined)) batch.put(k, new Uint8Array(0));
         await batch.write(INDEX_WRITE);
@@ -268,7 +266,8 @@ export class LedgerStore {
         state = new MemoryState();
         const entries: Array<{ key: string; value: Uint8Array }> = [];
         const checksums = await db.get(META_STATE_CHECKSUMS);
-        if (checksums !== undefined && readU64(checksums) !== STATE_CHECKSUMS_VERSION) {
+        const checksumsVersion = checksums === undefined ? 0 : readU64(checksums);
+        if (checksums !== undefined && checksumsVersion !== 1 && checksumsVersion !== STATE_CHECKSUMS_VERSION) {
           throw new SteleError('STORE_MISMATCH', `state checksums of version ${readU64(checksums)}; this build knows ${STATE_CHECKSUMS_VERSION}`);
         }
         if (checksums === undefined) {
@@ -278,7 +277,8 @@ export class LedgerStore {
             entries.push({ key: key.slice(2), value });
             batch.put(key, sealStateValue(key.slice(2), value));
           }
-          batch.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION));
+          // Version 1 with the values it seals: the due rules are checked below, on their own.
+          batch.put(META_STATE_CHECKSUMS, u64(1));
           await batch.write(INDEX_WRITE);
         } else {
           // Every value is checked against its checksum as it is loaded: a flipped bit in
@@ -288,17 +288,17 @@ export class LedgerStore {
           for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) entries.push({ key: key.slice(2), value: openStateValue(key.slice(2), value) });
         }
         state.apply(entries);
-        const dueRules = await db.get(META_DUE_RULES);
-        if (dueRules !== undefined && readU64(dueRules) !== DUE_RULES_VERSION) {
-          throw new SteleError('STORE_MISMATCH', `due lists of rules version ${readU64(dueRules)}; this build knows ${DUE_RULES_VERSION}`);
-        }
-        if (dueRules === undefined) {
-          const ids = entries.filter((e) => e.key.startsWith(INSTANCE_PREFIX)).map((e) => Number(e.key.slice(INSTANCE_PREFIX.length)));
-          const missing = missingDueEntry(state, ids);
-          if (missing !== null) {
-            throw new SteleError('STORE_MISMATCH', `${dir} was written before due entries covered whole after chains (2026-12-02): instance ${missing.id} holds no entry at height ${missing.height}; this build cannot continue its state (docs/contracts.md, "Due entries")`, { ...missing });
+        if (checksumsVersion < STATE_CHECKSUMS_VERSION) {
+          let violation: string | null;
+          try {
+            violation = dueRulesViolation(state, entries.map((e) => e.key));
+          } catch (error) {
+            throw new SteleError('STORE_CORRUPT', `${dir}: contract state that cannot be read: ${error instanceof Error ? error.message : String(error)}`);
           }
-          await db.put(META_DUE_RULES, u64(DUE_RULES_VERSION), INDEX_WRITE);
+          if (violation !== null) {
+            throw new SteleError('STORE_MISMATCH', `${dir} was written by a build before 2026-12-02, whose due lists this build cannot continue: ${violation} (docs/contracts.md, "Due entries")`);
+          }
+          await db.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION), INDEX_WRITE);
         }
         const indexVersion = await db.get(META_ACCOUNT_INDEX);
         if (indexVersion === undefined || readU64(indexVersion) !== ACCOUNT_INDEX_VERSION) {

@@ -559,3 +559,36 @@ test('a frozen instance gives up the rest of its after chain', () => {
   for (let i = 0; i < 5; i++) sim.block(); // past c + 6: nothing due there, no invariant stops
   assert.equal(contractInstance(sim.state, 1)?.status, 'frozen');
 });
+
+test('a create that meets a full list at a later height of its chain is refused and reserves nothing; an act whose full height it already holds is not refused', () => {
+  const sim = new Sim();
+  const same = 'contract Same { parties a\n params cur: asset\n currency cur\n init A\n state A { on a.go() -> B\n after 4 -> End }\n state B { after 2 -> End }\n final End }';
+  assert.equal(sim.one({ type: 'deploy', source: CHAINED + FILL + same }, [carol]), 'ok');
+  assert.equal(sim.one(anyoneCreates('Same'), [carol]), 'ok'); // instance 1 holds c + 4
+  const c = sim.height;
+  const fill = (at: number, count: number) =>
+    Array.from({ length: count }, (_, i) => sim.tx(anyoneCreates('Fill', [{ name: 'd', value: int(at - (sim.height + 1)) }, { name: 'n', value: int(i) }]), [dave]));
+  assert.ok(sim.block(fill(c + 4, 1_999)).every((code) => code === 'ok')); // c + 1
+  assert.equal(dueAt(sim.state, c + 4).length, 2_000);
+  // c + 2: Chained created now needs c + 4 (full) and c + 7: refused, c + 7 not reserved.
+  assert.deepEqual(sim.block([sim.tx(anyoneCreates('Chained'), [carol])]), ['CONTRACT_DUE_FULL']);
+  assert.equal(sim.state.get(contractKeys.due(c + 7)), undefined, 'nothing reserved at the later height');
+  assert.equal(contractInstance(sim.state, 2_001), undefined);
+  // c + 3: an act moving instance 1 off c + 4 (to B, due at c + 5) frees its entry there.
+  assert.equal(sim.one(actOn(1, 'a', 'go'), [alice]), 'ok');
+  assert.deepEqual([dueAt(sim.state, c + 4).length, dueAt(sim.state, c + 5)], [1_999, [1]]);
+});
+
+test('an act whose new chain keeps a full height it already holds needs no room there', () => {
+  const sim = new Sim();
+  const same = 'contract Same { parties a\n params cur: asset\n currency cur\n init A\n state A { on a.go() -> B\n after 5 -> End }\n state B { after 2 -> End }\n final End }';
+  assert.equal(sim.one({ type: 'deploy', source: FILL + same }, [carol]), 'ok');
+  assert.equal(sim.one(anyoneCreates('Same'), [carol]), 'ok'); // instance 1 holds c + 5
+  const c = sim.height;
+  const fills = Array.from({ length: 1_999 }, (_, i) => sim.tx(anyoneCreates('Fill', [{ name: 'd', value: int(c + 5 - (c + 1)) }, { name: 'n', value: int(i) }]), [dave]));
+  assert.ok(sim.block(fills).every((code) => code === 'ok')); // c + 1
+  assert.equal(dueAt(sim.state, c + 5).length, 2_000);
+  sim.block(); // c + 2
+  assert.equal(sim.one(actOn(1, 'a', 'go'), [alice]), 'ok', 'at c + 3, B is due at c + 5: a height instance 1 holds');
+  assert.deepEqual([contractInstance(sim.state, 1)?.state, dueAt(sim.state, c + 5).length], ['B', 2_000]);
+});

@@ -784,7 +784,7 @@ test('ledger store: state values carry checksums; a flipped bit in LevelDB is ST
   rmSync(dir, { recursive: true });
 });
 
-test('ledger store: a directory from before due entries covered whole after chains opens only if no active instance lacks one (STORE_MISMATCH), and is marked once it is checked', async () => {
+test('ledger store: a directory from before due entries covered whole after chains opens only if its state already follows them (STORE_MISMATCH), and is version 2 once checked; version 2 is what older builds refuse', async () => {
   const dir = tempDir();
   const dev = devChain({ label: 'store-due', users: 2 });
   const [u0] = dev.users as [DevUser];
@@ -798,33 +798,42 @@ test('ledger store: a directory from before due entries covered whole after chai
   await store.commit(made.block);
   const c = store.height;
   await store.close();
-  const withDb = async (f: (db: ClassicLevel<string, Uint8Array>) => Promise<void>): Promise<void> => {
+  const withDb = async <T>(f: (db: ClassicLevel<string, Uint8Array>) => Promise<T>): Promise<T> => {
     const db = new ClassicLevel<string, Uint8Array>(join(dir, 'index'), { keyEncoding: 'utf8', valueEncoding: 'view' });
     await db.open();
     try {
-      await f(db);
+      return await f(db);
     } finally {
       await db.close();
     }
   };
+  const version = (db: ClassicLevel<string, Uint8Array>) => db.get('m:state_checksums').then((v) => (v === undefined ? undefined : Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0))));
+  const u64 = (n: number) => {
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, BigInt(n));
+    return out;
+  };
   const laterEntry = `s:cdue/${String(c + 5).padStart(16, '0')}`;
-  let kept = new Uint8Array(0);
-  await withDb(async (db) => {
-    assert.ok((await db.get('m:due_rules')) !== undefined, 'a new directory is marked');
-    kept = Uint8Array.from((await db.get(laterEntry)) as Uint8Array);
-    // Unmarked but right (no instance lacks an entry): it opens, and gets the mark.
-    await db.del('m:due_rules');
+  const kept = await withDb(async (db) => {
+    assert.equal(await version(db), 2, 'a new directory is version 2');
+    // Version 1, but right (no instance lacks an entry): it opens, and becomes version 2.
+    await db.put('m:state_checksums', u64(1));
+    return Uint8Array.from((await db.get(laterEntry)) as Uint8Array);
   });
   store = await LedgerStore.open(dir, dev.genesis);
   await store.close();
   await withDb(async (db) => {
-    assert.ok((await db.get('m:due_rules')) !== undefined, 'marked at open');
-    // What an earlier version wrote: an entry at the first deadline only.
-    await db.batch().del('m:due_rules').del(laterEntry).write();
+    assert.equal(await version(db), 2, 'version 2 once checked');
+    // What a build before 2026-12-02 wrote: an entry at the first deadline only.
+    await db.batch().put('m:state_checksums', u64(1)).del(laterEntry).write();
   });
-  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && e.details.id === 1 && e.details.height === c + 5);
-  // An unknown rules version is refused too.
-  await withDb((db) => db.batch().put(laterEntry, kept).put('m:due_rules', new Uint8Array(8).fill(9)).write());
-  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && /rules version/.test(e.message));
+  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && e.message.includes(`instance 1 holds no due entry at height ${c + 5}`));
+  assert.equal(await withDb(version), 1, 'a refused directory is left as it was');
+  // An unknown version is refused too.
+  await withDb((db) => db.batch().put(laterEntry, kept).put('m:state_checksums', u64(9)).write());
+  await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && /version 9/.test(e.message));
+  await withDb((db) => db.put('m:state_checksums', u64(2)));
+  store = await LedgerStore.open(dir, dev.genesis);
+  await store.close();
   rmSync(dir, { recursive: true });
 });
