@@ -4,10 +4,12 @@
  * `POST /v1/transactions/batch` (transaction encodings) with application/octet-stream.
  */
 
+import { bytesToFill } from '../ledger/assert.js';
+
 /** Concatenates `items`, each after its length. */
 export function frameAll(items: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(items.reduce((n, b) => n + 4 + b.length, 0));
-  const view = new DataView(out.buffer);
+  const out = bytesToFill(items.reduce((n, b) => n + 4 + b.length, 0)); // every byte written below
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
   let at = 0;
   for (const b of items) {
     view.setUint32(at, b.length);

@@ -5,6 +5,8 @@
  * decode failure is a `CodecError`, which the core counts and drops.
  */
 
+import { bytesToFill, copyBytes } from '../ledger/assert.js';
+
 /** Decoding failed: the bytes are not a valid message or record. */
 export class CodecError extends Error {
   constructor(
@@ -43,10 +45,10 @@ export class Encoder {
     if (at + n > this.buffer.length) {
       let size = this.buffer.length * 2;
       while (size < at + n) size *= 2;
-      const next = new Uint8Array(size);
+      const next = bytesToFill(size); // bytes past `length` are never read
       next.set(this.buffer.subarray(0, at));
       this.buffer = next;
-      this.view = new DataView(next.buffer);
+      this.view = new DataView(next.buffer, next.byteOffset, next.length);
     }
     this.length = at + n;
     return at;
@@ -85,7 +87,7 @@ export class Encoder {
     return this.fixed(bytes);
   }
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    return copyBytes(this.buffer.subarray(0, this.length));
   }
 }
 

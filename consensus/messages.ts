@@ -6,6 +6,7 @@
  * The sender's index is not in the message: the transport authenticates it.
  */
 import { CodecError, Decoder, Encoder } from './codec.js';
+import { copyBytes } from '../ledger/assert.js';
 
 export const WIRE_VERSION = 1;
 export const DIGEST_BYTES = 32;
@@ -164,7 +165,7 @@ class MessageDecoder extends Decoder {
     return Uint8Array.from(this.fixed(DIGEST_BYTES, field));
   }
   value(field: string): Uint8Array {
-    return Uint8Array.from(this.bytes(this.limits.valueBytesMax, field));
+    return copyBytes(this.bytes(this.limits.valueBytesMax, field));
   }
   votes(field: string): Vote[] {
     const n = this.count(this.limits.replicas, 6, field);

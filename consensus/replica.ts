@@ -26,7 +26,7 @@
  *   returning from a partition); a leader steps down when a quorum stops answering.
  */
 import { hash } from 'node:crypto';
-import { invariant } from '../ledger/assert.js';
+import { copyBytes, invariant } from '../ledger/assert.js';
 import { CodecError } from './codec.js';
 import {
   BALLOT_ZERO,
@@ -361,7 +361,7 @@ export class Replica {
     const slot = this.proposableSlot();
     if (slot === null) return null;
     if (this.config.validValue?.(slot, value) === false) throw new RangeError(`value: not a valid value for slot ${slot} (validValue)`);
-    this.addProposal(slot, Uint8Array.from(value));
+    this.addProposal(slot, copyBytes(value));
     return slot;
   }
 

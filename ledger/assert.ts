@@ -21,6 +21,32 @@ export function invariant(condition: unknown, message: string): asserts conditio
   if (!condition) assert.fail(`invariant broken: ${message}`);
 }
 
+/** From this size up, `bytesToFill` leaves the memory as the allocator gives it. */
+const UNZEROED_BYTES_MIN = 4_096;
+
+/**
+ * A plain Uint8Array of `n` bytes (not a Buffer: `slice` copies and equality works as for
+ * any Uint8Array), for a caller that writes every byte before anything reads it. From
+ * 4 KiB up its memory is not zeroed first (`Buffer.allocUnsafeSlow`: unpooled, malloc
+ * instead of calloc). `new Uint8Array(n)` asks the allocator for zeroed memory, and
+ * jemalloc zeroes a recycled extent with `madvise(MADV_DONTNEED)`: a system call, a page
+ * fault per page touched again and, on some VMs, a TLB flush on every core
+ * (docs/performance.md, 2026-12-01 and 2026-12-02). Blocks, write sets and consensus
+ * messages are copied through buffers of tens of KiB several times per block.
+ */
+export function bytesToFill(n: number): Uint8Array {
+  if (n < UNZEROED_BYTES_MIN) return new Uint8Array(n);
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** A copy of `bytes` in memory of its own (`bytesToFill`). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = bytesToFill(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 /** Byte-wise equality of two arrays. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;

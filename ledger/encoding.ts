@@ -15,6 +15,7 @@
  */
 import { ENCODING_VERSION, HEIGHT_MAX, type Kind } from './constants.js';
 import { SteleError, type ErrorCode } from './errors.js';
+import { bytesToFill, copyBytes } from './assert.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
@@ -26,8 +27,9 @@ export class Writer {
   private length = 0;
 
   constructor(capacityBytes = 256) {
-    this.buffer = new Uint8Array(capacityBytes);
-    this.view = new DataView(this.buffer.buffer);
+    // Bytes past `length` are never read: finish() copies out the written ones.
+    this.buffer = bytesToFill(capacityBytes);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   }
 
   private reserve(n: number): number {
@@ -36,10 +38,10 @@ export class Writer {
     if (need > this.buffer.length) {
       let size = this.buffer.length * 2;
       while (size < need) size *= 2;
-      const next = new Uint8Array(size);
+      const next = bytesToFill(size);
       next.set(this.buffer.subarray(0, at));
       this.buffer = next;
-      this.view = new DataView(next.buffer);
+      this.view = new DataView(next.buffer, next.byteOffset, next.length);
     }
     this.length = need;
     return at;
@@ -133,7 +135,7 @@ export class Writer {
 
   /** The encoded bytes (a copy sized exactly). */
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    return copyBytes(this.buffer.subarray(0, this.length));
   }
 }
 
@@ -149,7 +151,7 @@ function checkUint(value: number, max: number): void {
  */
 export function ownCopy(bytes: Uint8Array, maxBytes: number, what: string): Uint8Array {
   void new Reader(bytes, maxBytes, what); // throws before any copy
-  return new Uint8Array(bytes);
+  return copyBytes(bytes);
 }
 
 /** Reads canonical fields; every failure is a `SteleError` with an ENC_* code. */

@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
-import { bytesEqual, invariant, toHex } from './assert.js';
+import { bytesEqual, bytesToFill, invariant, toHex } from './assert.js';
 import { HASH_BYTES } from './constants.js';
 import { Reader, Writer } from './encoding.js';
 import { decodeBlock, headerOfEncoded, type Block, type BlockHeader } from './block.js';
@@ -89,7 +89,7 @@ function stateChecksum(key: string, value: Uint8Array): number {
 }
 
 function sealStateValue(key: string, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + value.length);
+  const out = bytesToFill(4 + value.length);
   new DataView(out.buffer).setUint32(0, stateChecksum(key, value));
   out.set(value, 4);
   return out;

@@ -21,7 +21,7 @@
  * tests); messages are multiplexed on one transport by a leading channel byte.
  */
 import { performance } from 'node:perf_hooks';
-import { bytesEqual, invariant } from '../ledger/assert.js';
+import { bytesEqual, bytesToFill, invariant } from '../ledger/assert.js';
 import { blockHashOfEncoded, buildBlock, decodeBlock, encodeBlock, headerOfEncoded, voteMessage, withCertificate, type Block } from '../ledger/block.js';
 import { verify, type Signer } from '../ledger/ed25519.js';
 import { ERROR_CODES, isSteleError, SteleError, type ErrorCode } from '../ledger/errors.js';
@@ -1160,7 +1160,7 @@ export class Validator {
 }
 
 function prefix(channel: number, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length + 1);
+  const out = bytesToFill(bytes.length + 1);
   out[0] = channel;
   out.set(bytes, 1);
   return out;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ownCopy, Reader, Writer } from '../../ledger/encoding.js';
+import { bytesToFill, copyBytes } from '../../ledger/assert.js';
 import { Kind } from '../../ledger/constants.js';
 import { isSteleError } from '../../ledger/errors.js';
 
@@ -89,4 +90,24 @@ test('ownCopy: refuses more than the bound without copying, and copies even a Bu
   source[0] = 9;
   assert.deepEqual([...copy], [2, 3], 'the copy does not change with its source');
   assert.throws(() => ownCopy(source, 1, 'x'), (e: unknown) => isSteleError(e, 'ENC_TOO_LARGE'));
+});
+
+test('bytesToFill and copyBytes give plain Uint8Arrays over memory of their own, whatever the size; a Writer exposes only what it wrote', () => {
+  for (const n of [0, 1, 4_095, 4_096, 70_000]) {
+    const b = bytesToFill(n);
+    assert.equal(Object.getPrototypeOf(b), Uint8Array.prototype, `${n}: not a Buffer`);
+    assert.deepEqual([b.length, b.byteOffset, b.buffer.byteLength], [n, 0, n]);
+    const src = Uint8Array.from({ length: n }, (_, i) => i % 251);
+    const copy = copyBytes(src);
+    assert.notEqual(copy.buffer, src.buffer);
+    assert.deepEqual(copy, src);
+    assert.equal(Object.getPrototypeOf(copy), Uint8Array.prototype);
+  }
+  // A Writer whose buffer was not zeroed: growing and finishing show only the written bytes.
+  const w = new Writer(8_192);
+  for (let i = 0; i < 3_000; i++) w.u32(i);
+  const out = w.finish();
+  assert.equal(out.length, 12_000);
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < 3_000; i++) assert.equal(view.getUint32(i * 4), i);
 });
