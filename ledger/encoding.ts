@@ -20,6 +20,9 @@ import { bytesToFill, copyBytes } from './assert.js';
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
+/** A finished Writer's buffer: any later write grows it into a new one, never the result. */
+const SPENT = new Uint8Array(0);
+
 /** Appends canonical fields to a growable buffer. */
 export class Writer {
   private buffer: Uint8Array;
@@ -36,7 +39,7 @@ export class Writer {
     const at = this.length;
     const need = at + n;
     if (need > this.buffer.length) {
-      let size = this.buffer.length * 2;
+      let size = Math.max(this.buffer.length * 2, 64);
       while (size < need) size *= 2;
       const next = bytesToFill(size);
       next.set(this.buffer.subarray(0, at));
@@ -133,9 +136,16 @@ export class Writer {
     return this.bytes(utf8Encoder.encode(text), maxBytes);
   }
 
-  /** The encoded bytes (a copy sized exactly). */
+  /**
+   * The encoded bytes, sized exactly: the buffer itself when the capacity given was exact
+   * (no copy: the hot encoders compute their size), else a copy. The Writer is spent.
+   */
   finish(): Uint8Array {
-    return copyBytes(this.buffer.subarray(0, this.length));
+    const out = this.length === this.buffer.length ? this.buffer : copyBytes(this.buffer.subarray(0, this.length));
+    this.buffer = SPENT;
+    this.view = new DataView(SPENT.buffer);
+    this.length = 0;
+    return out;
   }
 }
 

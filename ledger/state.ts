@@ -174,8 +174,11 @@ export class Overlay implements StateReader {
 /** Canonical encoding of a write set. */
 export function encodeWriteSet(writes: readonly Write[]): Uint8Array {
   invariant(writes.length <= WRITE_SET_ENTRIES_MAX, 'write set too large');
-  let size = 16;
-  for (const x of writes) size += x.key.length + 9 + (x.value?.length ?? 0);
+  // Exact for ASCII keys (state keys are), so finish() hands over the buffer without a
+  // copy: envelope and count, then per entry the key (u32 length, bytes), a presence byte
+  // and the value (u32 length, bytes).
+  let size = 2 + 4;
+  for (const x of writes) size += 4 + x.key.length + 1 + (x.value === null ? 0 : 4 + x.value.length);
   const w = new Writer(size).envelope(Kind.WRITE_SET).u32(writes.length);
   let previous: string | null = null;
   for (const { key, value } of writes) {

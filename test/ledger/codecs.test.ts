@@ -275,3 +275,27 @@ test('write sets: round trip and canonical order enforced', () => {
     { numRuns: 500 },
   );
 });
+
+test('blocks and write sets are encoded into a buffer of exactly their size (no copy at finish), and decode back', () => {
+  const { blocks } = makeChain(3, 5);
+  for (const b of blocks) {
+    for (const certificate of [[], b.certificate]) {
+      const bytes = encodeBlock(b.headerBytes, b.proposerSignature, b.txs, certificate);
+      assert.equal(bytes.buffer.byteLength, bytes.length, 'the Writer was given the exact size');
+      assert.deepEqual(decodeBlock(bytes).certificate, certificate);
+    }
+  }
+  const writes: Write[] = [
+    { key: 'bal/aa/STL', value: new Uint8Array([1, 2, 3]) },
+    { key: 'rec/x', value: null },
+    { key: 'txid/ff', value: new Uint8Array(40) },
+  ];
+  const ws = encodeWriteSet(writes);
+  assert.equal(ws.buffer.byteLength, ws.length);
+  assert.deepEqual(decodeWriteSet(ws), writes);
+  // A Writer used after finish() starts a new buffer: the result is never written again.
+  const w = new Writer(4).u32(7);
+  const first = w.finish();
+  w.u32(9);
+  assert.deepEqual([...first], [0, 0, 0, 7]);
+});
