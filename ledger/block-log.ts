@@ -9,7 +9,7 @@
  * torn tail from a crash and are cut off; a bad frame followed by anything else is
  * corruption (STORE_CORRUPT), never skipped.
  */
-import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, writeSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { invariant } from './assert.js';
@@ -47,6 +47,19 @@ export interface OpenReport {
   readonly tornBytes: number;
   /** Read-only opens stop at corruption instead of throwing: where and why. */
   readonly corruption: { readonly record: number; readonly offset: number; readonly reason: string } | null;
+}
+
+/**
+ * Writes all of `bytes` at `position`. A write that makes no progress (which a full device
+ * can answer instead of an error) is STORE_IO rather than a loop that never ends.
+ */
+function writeAll(fd: number, bytes: Uint8Array, position: number, path: string): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = writeSync(fd, bytes, done, bytes.length - done, position + done);
+    if (n <= 0) throw new SteleError('STORE_IO', `write ${path}: no progress at byte ${position + done}`, { path });
+    done += n;
+  }
 }
 
 function io<T>(what: string, path: string, fn: () => T): T {
@@ -88,20 +101,36 @@ export class FileBlockLog implements BlockLog {
     const readOnly = options.readOnly === true;
     return io('open', path, () => {
       if (readOnly) return new FileBlockLog(path, openSync(path, 'r'), true, options.recordBytesMin ?? 0);
-      const fresh = !existsSync(path);
-      if (fresh) mkdirSync(dirname(path), { recursive: true });
-      const fd = openSync(path, fresh ? 'w+' : 'r+', 0o600);
-      if (fresh) {
+      if (!existsSync(path)) {
+        // A new log gets its header in a temporary file renamed into place, so a crash while
+        // creating it leaves no headerless log (which a later open would call corrupt).
+        mkdirSync(dirname(path), { recursive: true });
+        const temporary = `${path}.new`;
         const header = Buffer.alloc(HEADER_BYTES);
         MAGIC.copy(header, 0);
         header.writeUInt32BE(FORMAT, 8);
-        writeSync(fd, header, 0, HEADER_BYTES, 0);
-        fsyncSync(fd);
+        const tfd = openSync(temporary, 'w', 0o600);
+        try {
+          writeAll(tfd, header, 0, temporary);
+          fsyncSync(tfd);
+        } finally {
+          closeSync(tfd);
+        }
+        renameSync(temporary, path);
         const dirFd = openSync(dirname(path), 'r');
-        fsyncSync(dirFd);
-        closeSync(dirFd);
+        try {
+          fsyncSync(dirFd);
+        } finally {
+          closeSync(dirFd);
+        }
       }
-      return new FileBlockLog(path, fd, false);
+      const fd = openSync(path, 'r+');
+      try {
+        return new FileBlockLog(path, fd, false);
+      } catch (error) {
+        closeSync(fd);
+        throw error;
+      }
     });
   }
 
@@ -194,10 +223,7 @@ export class FileBlockLog implements BlockLog {
     frame.writeUInt32BE(record.length, 0);
     frame.set(record, FRAME_BYTES);
     frame.writeUInt32BE(frameChecksum(frame.subarray(0, 4), record), 4);
-    io('write', this.path, () => {
-      let done = 0;
-      while (done < frame.length) done += writeSync(this.fd, frame, done, frame.length - done, this.end + done);
-    });
+    io('write', this.path, () => writeAll(this.fd, frame, this.end, this.path));
     this.offsets.push(this.end);
     this.end += frame.length;
     return this.offsets.length - 1;

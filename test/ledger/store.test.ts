@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,27 @@ test('block log: records round trip, and a torn tail is cut on open', async () =
     await again.close();
     assert.equal(statSync(path).size, whole);
   }
+  rmSync(dir, { recursive: true });
+});
+
+test('block log: a new log is created whole (header written to a temporary file, renamed into place); the leftover temporary of a crash is overwritten', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'nested', 'blocks.log');
+  mkdirSync(join(dir, 'nested'));
+  writeFileSync(`${path}.new`, 'half a header from a crash');
+  const log = FileBlockLog.open(path);
+  assert.equal(log.length, 0);
+  assert.equal(existsSync(`${path}.new`), false, 'renamed into place');
+  log.append(Uint8Array.of(5));
+  await log.sync();
+  await log.close();
+  const again = FileBlockLog.open(path);
+  assert.deepEqual(again.read(0), Uint8Array.of(5));
+  await again.close();
+  // A headerless file is still corrupt (only damage from outside can leave one now), and
+  // the refused open leaves no descriptor behind.
+  writeFileSync(path, '');
+  assert.throws(() => FileBlockLog.open(path), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
   rmSync(dir, { recursive: true });
 });
 
