@@ -31,7 +31,7 @@ const UNZEROED_BYTES_MIN = 4_096;
  * instead of calloc). `new Uint8Array(n)` asks the allocator for zeroed memory, and
  * jemalloc zeroes a recycled extent with `madvise(MADV_DONTNEED)`: a system call, a page
  * fault per page touched again and, on some VMs, a TLB flush on every core
- * (docs/performance.md, 2026-12-01 and 2026-12-02). Blocks, write sets and consensus
+ * (docs/performance.md, nineteenth and twentieth sessions). Blocks, write sets and consensus
  * messages are copied through buffers of tens of KiB several times per block.
  */
 export function bytesToFill(n: number): Uint8Array {

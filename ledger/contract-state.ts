@@ -288,8 +288,8 @@ function applyMoves(state: Overlay, asset: string, moves: readonly Move[]): void
 /**
  * Where `id` is, or would go, in an encoded due list (u64 big-endian ids, ascending): the
  * index of the first entry >= id, and whether it is id. Read in place: a list holds up to
- * 2,000 entries and one step may change 32 lists, so nothing is decoded (a review of
- * 2026-12-02 counted 2.5 GB of decoding for a block of 5,000 hostile acts otherwise).
+ * 2,000 entries and one step may change 32 lists, so nothing is decoded (a review in the
+ * twentieth session, 2026-12-01, counted 2.5 GB of decoding for a block of 5,000 hostile acts otherwise).
  */
 function dueSlot(raw: Uint8Array, id: number): { at: number; found: boolean } {
   invariant(raw.length % 8 === 0, 'a due list is a list of u64 ids');
@@ -485,7 +485,7 @@ function actOn(state: Overlay, tx: Tx, p: Payload & { type: 'act' }, height: num
  * of its old after chain, onto those of its new one). An act meeting a full due list is
  * refused. A deadline step (`expiring`, its height) needs no new entry: its new chain is
  * the rest of the old one, reserved when the instance entered the chain's first state, so
- * it never meets a full list (before 2026-12-02 it could, and froze: anyone could fill the
+ * it never meets a full list (before the twentieth session it could, and froze: anyone could fill the
  * list of its next deadline height in advance).
  */
 function step(state: Overlay, program: Program, before: StoredInstance, after: StoredInstance, moves: readonly Move[], expiring: number | null): void {
@@ -539,7 +539,7 @@ export function runDeadlines(state: Overlay, height: number): number[] {
 }
 
 /**
- * For a directory written before 2026-12-02, when due entries covered only an instance's
+ * For a directory written before store version 2, when due entries covered only an instance's
  * current deadline: the first contract on the chain with an after chain longer than
  * CONTRACT_AFTER_CHAIN_MAX, or the first active instance that lacks an entry at a height
  * of its after chain; null when the state already follows the rules (every instance whose

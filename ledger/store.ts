@@ -73,12 +73,12 @@ export interface AccountContracts {
  * big-endian, before the value. Absent on directories written before 2026-11-30, which get
  * it at their next open.
  *
- * The version also names the state's rules. Version 2 (since 2026-12-02) stores values as
+ * The version also names the state's rules. Version 2 (since the twentieth session, 2026-12-01) stores values as
  * version 1 did, and says the due lists hold an entry at every height of each instance's
  * after chain (docs/contracts.md, "Due entries"). A directory of version 1 or none opens
  * only if its state already follows that (checked once, dueRulesViolation: every instance
  * whose after chains have one step does), and is version 2 from then on. Builds before
- * 2026-12-02 accept only version 1, so they refuse a directory this build wrote instead of
+ * it accept only version 1, so they refuse a directory this build wrote instead of
  * writing due lists it would then trust.
  */
 const META_STATE_CHECKSUMS = 'm:state_checksums';
@@ -296,7 +296,7 @@ export class LedgerStore {
             throw new SteleError('STORE_CORRUPT', `${dir}: contract state that cannot be read: ${error instanceof Error ? error.message : String(error)}`);
           }
           if (violation !== null) {
-            throw new SteleError('STORE_MISMATCH', `${dir} was written by a build before 2026-12-02, whose due lists this build cannot continue: ${violation} (docs/contracts.md, "Due entries")`);
+            throw new SteleError('STORE_MISMATCH', `${dir} was written by a build whose due lists held current deadlines only (store version 1), and this build cannot continue them: ${violation} (docs/contracts.md, "Due entries")`);
           }
           await db.put(META_STATE_CHECKSUMS, u64(STATE_CHECKSUMS_VERSION), INDEX_WRITE);
         }

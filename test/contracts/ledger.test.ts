@@ -504,7 +504,7 @@ test('filling the due list of a later deadline height cannot freeze an instance:
   assert.equal(sim.one({ type: 'deploy', source: CHAINED + FILL }, [carol]), 'ok');
   assert.equal(sim.one(anyoneCreates('Chained'), [carol]), 'ok');
   const c = sim.height;
-  // Before 2026-12-02 the victim held only c + 2; a full list at c + 5 froze it there with
+  // Before whole-chain due entries (twentieth session) the victim held only c + 2; a full list at c + 5 froze it there with
   // its escrow (CONTRACT_DUE_FULL). Now the filler gets 1,999 entries and no more.
   const fills = (from: number, count: number) => Array.from({ length: count }, (_, i) => sim.tx(anyoneCreates('Fill', [{ name: 'd', value: int(c + 5 - (sim.height + 1)) }, { name: 'n', value: int(from + i) }]), [dave]));
   const codes = sim.block(fills(0, 2_000)); // c + 1

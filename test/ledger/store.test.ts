@@ -845,7 +845,7 @@ test('ledger store: a directory from before due entries covered whole after chai
   await store.close();
   await withDb(async (db) => {
     assert.equal(await version(db), 2, 'version 2 once checked');
-    // What a build before 2026-12-02 wrote: an entry at the first deadline only.
+    // What a build before store version 2 wrote: an entry at the first deadline only.
     await db.batch().put('m:state_checksums', u64(1)).del(laterEntry).write();
   });
   await assert.rejects(LedgerStore.open(dir, dev.genesis), (e: unknown) => isSteleError(e, 'STORE_MISMATCH') && e.message.includes(`instance 1 holds no due entry at height ${c + 5}`));
