@@ -30,10 +30,11 @@ const TEMPORARY = /^\.[a-z0-9-]+\.json\.[0-9]+\.[0-9a-f]{12}\.tmp$/;
 /** The names LevelDB gives the files of a database (the store's index). */
 const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-[0-9]+|[0-9]+\.(ldb|log|sst|dbtmp))$/;
 /** What the demo writes in its directory: files, and directories with the files they may hold. */
-const DEMO_FILES = new Set([MARKER, 'genesis.json', 'blocks.log']);
+const DEMO_FILES = new Set([MARKER, 'genesis.json', 'blocks.log', 'blocks.log.new']);
 const DEMO_DIRECTORIES: Record<string, (name: string) => boolean> = {
   keys: (name) => [...VALIDATORS, ...USERS].some((n) => name === `${n}.json`) || TEMPORARY.test(name),
-  tampered: (name) => name === 'blocks.log',
+  // blocks.log.new: the temporary a crash may leave while a block log is created.
+  tampered: (name) => name === 'blocks.log' || name === 'blocks.log.new',
   index: (name) => LEVELDB_FILE.test(name),
 };
 /** Names shown when a directory holds what the demo did not write. */

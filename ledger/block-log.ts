@@ -9,7 +9,7 @@
  * torn tail from a crash and are cut off; a bad frame followed by anything else is
  * corruption (STORE_CORRUPT), never skipped.
  */
-import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, writeSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, writeSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { invariant } from './assert.js';
@@ -100,7 +100,7 @@ export class FileBlockLog implements BlockLog {
   static open(path: string, options: { readOnly?: boolean; recordBytesMin?: number } = {}): FileBlockLog {
     const readOnly = options.readOnly === true;
     return io('open', path, () => {
-      if (readOnly) return new FileBlockLog(path, openSync(path, 'r'), true, options.recordBytesMin ?? 0);
+      if (readOnly) return FileBlockLog.scanOrClose(path, openSync(path, 'r'), true, options.recordBytesMin ?? 0);
       if (!existsSync(path)) {
         // A new log gets its header in a temporary file renamed into place, so a crash while
         // creating it leaves no headerless log (which a later open would call corrupt).
@@ -109,12 +109,18 @@ export class FileBlockLog implements BlockLog {
         const header = Buffer.alloc(HEADER_BYTES);
         MAGIC.copy(header, 0);
         header.writeUInt32BE(FORMAT, 8);
-        const tfd = openSync(temporary, 'w', 0o600);
+        // A crash's leftover is removed, and the new file is made afresh ('wx': not through a
+        // symlink, and with its own permissions).
+        rmSync(temporary, { force: true });
+        const tfd = openSync(temporary, 'wx', 0o600);
         try {
           writeAll(tfd, header, 0, temporary);
           fsyncSync(tfd);
-        } finally {
           closeSync(tfd);
+        } catch (error) {
+          closeSync(tfd);
+          rmSync(temporary, { force: true });
+          throw error;
         }
         renameSync(temporary, path);
         const dirFd = openSync(dirname(path), 'r');
@@ -124,14 +130,18 @@ export class FileBlockLog implements BlockLog {
           closeSync(dirFd);
         }
       }
-      const fd = openSync(path, 'r+');
-      try {
-        return new FileBlockLog(path, fd, false);
-      } catch (error) {
-        closeSync(fd);
-        throw error;
-      }
+      return FileBlockLog.scanOrClose(path, openSync(path, 'r+'), false, 0);
     });
+  }
+
+  /** A log over `fd`, scanned; a refused scan closes `fd`. */
+  private static scanOrClose(path: string, fd: number, readOnly: boolean, recordBytesMin: number): FileBlockLog {
+    try {
+      return new FileBlockLog(path, fd, readOnly, recordBytesMin);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
   }
 
   get length(): number {

@@ -15,13 +15,14 @@
  */
 import { ENCODING_VERSION, HEIGHT_MAX, type Kind } from './constants.js';
 import { SteleError, type ErrorCode } from './errors.js';
-import { bytesToFill, copyBytes } from './assert.js';
+import { bytesToFill, copyBytes, invariant } from './assert.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
-/** A finished Writer's buffer: any later write grows it into a new one, never the result. */
+/** A finished Writer's buffer: writing to a spent Writer is a broken invariant. */
 const SPENT = new Uint8Array(0);
+const SPENT_VIEW = new DataView(SPENT.buffer);
 
 /** Appends canonical fields to a growable buffer. */
 export class Writer {
@@ -39,6 +40,7 @@ export class Writer {
     const at = this.length;
     const need = at + n;
     if (need > this.buffer.length) {
+      invariant(this.buffer !== SPENT, 'a Writer is not written after finish()');
       let size = Math.max(this.buffer.length * 2, 64);
       while (size < need) size *= 2;
       const next = bytesToFill(size);
@@ -141,9 +143,10 @@ export class Writer {
    * (no copy: the hot encoders compute their size), else a copy. The Writer is spent.
    */
   finish(): Uint8Array {
+    invariant(this.buffer !== SPENT, 'a Writer is finished once');
     const out = this.length === this.buffer.length ? this.buffer : copyBytes(this.buffer.subarray(0, this.length));
     this.buffer = SPENT;
-    this.view = new DataView(SPENT.buffer);
+    this.view = SPENT_VIEW;
     this.length = 0;
     return out;
   }

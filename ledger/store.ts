@@ -90,7 +90,7 @@ function stateChecksum(key: string, value: Uint8Array): number {
 
 function sealStateValue(key: string, value: Uint8Array): Uint8Array {
   const out = bytesToFill(4 + value.length);
-  new DataView(out.buffer).setUint32(0, stateChecksum(key, value));
+  new DataView(out.buffer, out.byteOffset, out.length).setUint32(0, stateChecksum(key, value));
   out.set(value, 4);
   return out;
 }

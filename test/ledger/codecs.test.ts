@@ -293,9 +293,11 @@ test('blocks and write sets are encoded into a buffer of exactly their size (no 
   const ws = encodeWriteSet(writes);
   assert.equal(ws.buffer.byteLength, ws.length);
   assert.deepEqual(decodeWriteSet(ws), writes);
-  // A Writer used after finish() starts a new buffer: the result is never written again.
+  // A Writer is spent by finish(): writing to it again, or finishing it twice, is a broken
+  // invariant (the result it handed over is never written again).
   const w = new Writer(4).u32(7);
   const first = w.finish();
-  w.u32(9);
+  assert.throws(() => w.u32(9), /invariant broken: a Writer is not written after finish/);
+  assert.throws(() => w.finish(), /invariant broken: a Writer is finished once/);
   assert.deepEqual([...first], [0, 0, 0, 7]);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,7 @@ test('block log: a new log is created whole (header written to a temporary file,
   const log = FileBlockLog.open(path);
   assert.equal(log.length, 0);
   assert.equal(existsSync(`${path}.new`), false, 'renamed into place');
+  assert.equal(statSync(path).mode & 0o777, 0o600, 'made afresh, not the leftover with its permissions');
   log.append(Uint8Array.of(5));
   await log.sync();
   await log.close();
@@ -87,7 +88,10 @@ test('block log: a new log is created whole (header written to a temporary file,
   // A headerless file is still corrupt (only damage from outside can leave one now), and
   // the refused open leaves no descriptor behind.
   writeFileSync(path, '');
-  assert.throws(() => FileBlockLog.open(path), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  for (const readOnly of [false, true]) assert.throws(() => FileBlockLog.open(path, { readOnly }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT'));
+  assert.equal(fds(), before, 'no descriptor left open');
   rmSync(dir, { recursive: true });
 });
 
