@@ -278,8 +278,18 @@ export class Validator {
     const height = options.store.height;
     const transport = options.transport;
     // Split the transport: channel 0 for consensus, channel 1 for forwarded transactions.
+    // The core sends one message's bytes to every peer in a row (a broadcast): they are
+    // prefixed once, not once per peer (an ACCEPT carries a whole block).
+    let lastSent: Uint8Array | null = null;
+    let lastPrefixed: Uint8Array = new Uint8Array(0);
     const consensusTransport: Transport = {
-      send: (to, bytes) => transport.send(to, prefix(CHANNEL_CONSENSUS, bytes)),
+      send: (to, bytes) => {
+        if (bytes !== lastSent) {
+          lastPrefixed = prefix(CHANNEL_CONSENSUS, bytes);
+          lastSent = bytes;
+        }
+        return transport.send(to, lastPrefixed);
+      },
       flush: () => transport.flush?.(),
       receive: (handler) => {
         transport.receive((batch) => {
