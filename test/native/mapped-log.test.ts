@@ -697,8 +697,11 @@ test('mapped log read-only, found in review: a log that grows during the scan (a
       opens++;
       if (ro.length === 17) grown++;
       assert.ok(ro.length === 16 || ro.length === 17, `${ro.length} records`);
-      // A scan that reads the bytes while they are written or wiped may find them corrupt.
-      if (corruption !== null) assert.deepEqual([corruption.record, corruption.offset], [16, end]);
+      // A scan that reads the bytes while they are written or wiped may find them corrupt:
+      // the whole record (16, at the end), or the frame after it (17, 112 bytes on) when the
+      // wipe has zeroed its length but not yet its checksum and the end of the data was
+      // measured while they were there (seen once in a CI run of 2026-12-01).
+      if (corruption !== null) assert.ok([`16@${end}`, `17@${end + 112}`].includes(`${corruption.record}@${corruption.offset}`), `corruption at record ${corruption.record}, byte ${corruption.offset}`);
       assert.ok(tornBytes <= appended.length, `torn bytes ${tornBytes} after ${ro.length} records (open ${opens})`);
       await ro.close();
     }
