@@ -56,7 +56,7 @@ export const ERROR_CODES = {
   CONTRACT_UNKNOWN_INSTANCE: 'no contract instance has this id',
   CONTRACT_UNKNOWN_PARTY: 'a party is bound to an identity that is not registered or is revoked',
   CONTRACT_NOT_SIGNED: 'a party who must sign (the actor, or one who escrows at creation) did not',
-  CONTRACT_DUE_FULL: 'too many instances already have their deadline at that height',
+  CONTRACT_DUE_FULL: 'a height of the after chain already holds as many due entries as it may',
   CONTRACT_BAD_BINDING: 'a party, param, ref or argument is missing, unknown or of the wrong type or range',
   CONTRACT_REQUIRE_FAILED: 'a require of the contract is false',
   CONTRACT_NOT_ACTIVE: 'the instance is in a final state or frozen',
