@@ -341,6 +341,14 @@ function chainOf(program: Program, x: StoredInstance): number[] {
   return heights;
 }
 
+/** The first state of `program` from which more than CONTRACT_AFTER_CHAIN_MAX after transitions follow one another, or null. */
+function tooLongAfterChain(program: Program): string | null {
+  for (const s of program.contract.states) {
+    if (afterStepsFrom(program, s.name, CONTRACT_AFTER_CHAIN_MAX) > CONTRACT_AFTER_CHAIN_MAX) return s.name;
+  }
+  return null;
+}
+
 /** Due-list writes: the new list of a height, or null to delete its key. */
 type DueWrites = Array<readonly [height: number, list: Uint8Array | null]>;
 
@@ -422,11 +430,8 @@ function deploy(state: Overlay, tx: Tx, p: Payload & { type: 'deploy' }, height:
   // Every height of an after chain is reserved when an instance enters its first state, so
   // a chain's length bounds the due lists one step writes (docs/contracts.md).
   for (const c of parsed.contracts) {
-    const program = compile(c);
-    for (const s of c.states) {
-      const n = afterStepsFrom(program, s.name, CONTRACT_AFTER_CHAIN_MAX);
-      if (n > CONTRACT_AFTER_CHAIN_MAX) refuse('CONTRACT_REJECTED', `contract ${c.name}: more than ${CONTRACT_AFTER_CHAIN_MAX} after transitions follow one another from state ${s.name}; the ledger reserves a due entry for each, and allows at most ${CONTRACT_AFTER_CHAIN_MAX}`);
-    }
+    const state = tooLongAfterChain(compile(c));
+    if (state !== null) refuse('CONTRACT_REJECTED', `contract ${c.name}: more than ${CONTRACT_AFTER_CHAIN_MAX} after transitions follow one another from state ${state}; the ledger reserves a due entry for each, and allows at most ${CONTRACT_AFTER_CHAIN_MAX}`);
   }
   const deployer = tx.body.signers[0] as Uint8Array;
   for (const c of parsed.contracts) {
@@ -552,11 +557,8 @@ export function dueRulesViolation(state: StateReader, keys: readonly string[]): 
     if (!key.startsWith(TEMPLATE_KEY_PREFIX)) continue;
     const t = decodeTemplate(state.get(key) as Uint8Array);
     const program = programOf(t);
-    for (const s of program.contract.states) {
-      if (afterStepsFrom(program, s.name, CONTRACT_AFTER_CHAIN_MAX) > CONTRACT_AFTER_CHAIN_MAX) {
-        return `contract ${t.name} has an after chain longer than ${CONTRACT_AFTER_CHAIN_MAX} steps from state ${s.name}`;
-      }
-    }
+    const long = tooLongAfterChain(program);
+    if (long !== null) return `contract ${t.name} has an after chain longer than ${CONTRACT_AFTER_CHAIN_MAX} steps from state ${long}`;
     templates.set(t.name, program);
   }
   const held = new Map<number, Set<number>>();
