@@ -73,6 +73,10 @@ export interface AcceptorLog {
 
 /** Where committed values go: applied in slot order, and read back to serve catch-up. */
 export interface Learner {
+  /**
+   * Applies `entries` in slot order; resolves once they are durable, so that a restart
+   * resumes above them (the acceptor's bound on what it holds depends on it: Replica.applied).
+   */
   apply(entries: readonly Committed[]): Promise<void>;
   get(slot: number): { readonly value: Uint8Array; readonly certificate: readonly Vote[] } | undefined;
 }
@@ -319,11 +323,14 @@ export class ReplicaDriver {
     this.applyPending = [];
     this.applyPendingBatches = 0;
     this.applyRunning = true;
+    const last = entries.length > 0 ? (entries[entries.length - 1] as Committed).slot : 0;
     this.options.learner.apply(entries).then(
       () => {
         this.applyRunning = false;
         this.applyBatches -= batches;
         this.guarded(() => {
+          // Durable now: the acceptor may take new values in their place (Replica.applied).
+          if (last > 0) this.core.applied(last);
           if (this.applyPending.length > 0) this.applyNext();
           this.pump();
         });

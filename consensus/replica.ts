@@ -47,8 +47,8 @@ import {
 } from './messages.js';
 
 /** Misbehaviours planted on purpose so tests can show the simulator catches them. */
-export type PlantedBug = 'ack-before-persist' | 'skip-link-check' | 'forget-promised-values' | 'commit-without-quorum';
-export const PLANTED_BUGS: readonly PlantedBug[] = ['ack-before-persist', 'skip-link-check', 'forget-promised-values', 'commit-without-quorum'];
+export type PlantedBug = 'ack-before-persist' | 'skip-link-check' | 'forget-promised-values' | 'commit-without-quorum' | 'ignore-held-bound';
+export const PLANTED_BUGS: readonly PlantedBug[] = ['ack-before-persist', 'skip-link-check', 'forget-promised-values', 'commit-without-quorum', 'ignore-held-bound'];
 
 /** Committed values the driver has stored (for serving catch-up). */
 export interface CommittedLog {
@@ -134,6 +134,12 @@ export interface ReplicaCounters {
    * round near 2^32, which no honest cluster reaches (see `campaign`).
    */
   roundsExhausted: number;
+  /**
+   * ACCEPTs refused because this acceptor already holds heldBytesMax above its learner's
+   * applied height (its learner lags): the leader sends them again, or this replica learns
+   * the commits by catch-up.
+   */
+  learnerBehind: number;
 }
 
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
@@ -232,10 +238,16 @@ function entryBytes(e: PromiseEntry): number {
 }
 
 /**
- * What one peer's promise may hold: what an acceptor holds above its commit index without a
- * restart, aheadMax entries of the largest value (see onPromise).
+ * What an acceptor may hold above its learner's applied height, as entryBytes counts it:
+ * aheadMax entries of the largest value. It is also what one peer's promise may hold (see
+ * onPromise). An acceptor refuses an ACCEPT that would take it past this, so what it lists
+ * in a promise stays under it even after a restart, when everything it accepted above its
+ * applied height comes back (committed or not: the commit index restarts at the applied
+ * height). Before 2026-12-01 only the commit index bounded accepts: a learner lagging by
+ * more than this at a power loss left promises that every candidate refused, so no leader
+ * could be elected (docs/consensus.md, "A fourth review").
  */
-function promiseBytesMax(config: ReplicaConfig): number {
+function heldBytesMax(config: ReplicaConfig): number {
   return aheadMax(config) * (config.valueBytesMax + ENTRY_OVERHEAD_BYTES);
 }
 
@@ -243,7 +255,7 @@ export class Replica {
   readonly id: number;
   readonly quorum: number;
   private readonly limits: WireLimits;
-  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0, roundsExhausted: 0 };
+  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0, roundsExhausted: 0, learnerBehind: 0 };
 
   // Durable acceptor state (mirrored by the records handed out in ready()).
   private promised: Ballot;
@@ -253,6 +265,14 @@ export class Replica {
   private commitDigest: Uint8Array;
   /** Certified values above the commit index waiting for the slots below them. */
   private readonly certified = new Map<number, Pending>();
+  /** The learner's applied height: commits up to here are durable outside this core (`applied`). */
+  private appliedIndex: number;
+  /**
+   * Every slot accepted here above appliedIndex (committed or not), with entryBytes of its
+   * value, and their sum: what a restart would bring back (see heldBytesMax).
+   */
+  private readonly held = new Map<number, number>();
+  private heldBytes = 0;
 
   private role: Role = 'follower';
   private ballot: Ballot = BALLOT_ZERO;
@@ -304,8 +324,11 @@ export class Replica {
     this.commitIndex = durable.commitIndex;
     this.commitDigest = durable.commitDigest;
     invariant(this.commitDigest.length === DIGEST_BYTES, 'commit digest is 32 bytes');
+    this.appliedIndex = durable.commitIndex;
     for (const e of durable.entries) {
-      if (e.slot > this.commitIndex) this.entries.set(e.slot, { ballot: e.ballot, prevDigest: e.prevDigest, value: e.value, digest: digestOf(e.value) });
+      if (e.slot <= this.commitIndex) continue;
+      this.entries.set(e.slot, { ballot: e.ballot, prevDigest: e.prevDigest, value: e.value, digest: digestOf(e.value) });
+      this.hold(e.slot, e.value);
     }
     this.electionTimeout = this.drawTimeout();
   }
@@ -345,11 +368,21 @@ export class Replica {
     return [...this.proposals.values()].sort((a, b) => a.slot - b.slot).map((p) => ({ slot: p.slot, value: p.value, digest: p.digest }));
   }
 
-  /** The slot the next `propose` would fill, or null when this replica cannot propose now. */
+  /**
+   * The slot the next `propose` would fill, or null when this replica cannot propose now:
+   * not leading, the window is full, or its own acceptor has no room for a value of the
+   * largest size (its learner lags: see heldBytesMax).
+   */
   proposableSlot(): number | null {
     if (this.role !== 'leader') return null;
     if (this.nextSlot > this.commitIndex + this.config.window) return null;
+    if (!this.hasRoom(this.nextSlot, this.config.valueBytesMax)) return null;
     return this.nextSlot;
+  }
+
+  /** Accepted slots above the learner's applied height, and their weight (see heldBytesMax). */
+  heldAboveApplied(): { slots: number; bytes: number; bytesMax: number } {
+    return { slots: this.held.size, bytes: this.heldBytes, bytesMax: heldBytesMax(this.config) };
   }
 
   // ---------------------------------------------------------------- inputs
@@ -363,6 +396,22 @@ export class Replica {
     if (this.config.validValue?.(slot, value) === false) throw new RangeError(`value: not a valid value for slot ${slot} (validValue)`);
     this.addProposal(slot, copyBytes(value));
     return slot;
+  }
+
+  /**
+   * The learner has made every commit up to `height` durable, so a restart resumes above
+   * it: accepts at or below it no longer count against heldBytesMax. Heights only rise;
+   * a lower one is ignored.
+   */
+  applied(height: number): void {
+    invariant(Number.isSafeInteger(height) && height <= this.commitIndex, 'only committed slots are applied');
+    if (height <= this.appliedIndex) return;
+    this.appliedIndex = height;
+    for (const [slot, bytes] of this.held) {
+      if (slot > height) continue;
+      this.held.delete(slot);
+      this.heldBytes -= bytes;
+    }
   }
 
   tick(): void {
@@ -656,6 +705,12 @@ export class Replica {
       this.maybeCatchup(from);
       return;
     }
+    if (!this.hasRoom(m.slot, m.value.length)) {
+      // The learner lags: taking more would let a restart bring back a promise larger than
+      // any candidate takes. The leader sends it again; meanwhile commits come by catch-up.
+      this.counters.learnerBehind++;
+      return;
+    }
     if (!this.linksBelow(m)) {
       // The slot below has not arrived yet (reordering): keep this one for a while.
       if (this.acceptBuffer.size < this.config.window * 2) this.acceptBuffer.set(m.slot, { ...m, from });
@@ -667,9 +722,22 @@ export class Replica {
     // Accept buffered successors that now link.
     for (let next = this.acceptBuffer.get(m.slot + 1); next !== undefined; next = this.acceptBuffer.get(next.slot + 1)) {
       this.acceptBuffer.delete(next.slot);
-      if (compareBallots(next.ballot, this.promised) < 0 || !this.linksBelow(next)) break;
+      if (compareBallots(next.ballot, this.promised) < 0 || !this.linksBelow(next) || !this.hasRoom(next.slot, next.value.length)) break;
       this.acceptValue(next.from, next);
     }
+  }
+
+  /** Whether accepting `valueBytes` at `slot` keeps what this acceptor holds within heldBytesMax. */
+  private hasRoom(slot: number, valueBytes: number): boolean {
+    if (this.config.bug === 'ignore-held-bound') return true; // the rule before 2026-12-01
+    return this.heldBytes - (this.held.get(slot) ?? 0) + valueBytes + ENTRY_OVERHEAD_BYTES <= heldBytesMax(this.config);
+  }
+
+  /** Counts an accepted value at `slot` (replacing one accepted there before). */
+  private hold(slot: number, value: Uint8Array): void {
+    const bytes = value.length + ENTRY_OVERHEAD_BYTES;
+    this.heldBytes += bytes - (this.held.get(slot) ?? 0);
+    this.held.set(slot, bytes);
   }
 
   /** The no-gap rule: slot s joins only a chain this acceptor holds, or a committed prefix. */
@@ -689,6 +757,7 @@ export class Replica {
     const digest = digestOf(m.value);
     if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
     this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
+    this.hold(m.slot, m.value);
     this.persistQueue.push({ kind: 'accept', slot: m.slot, ballot: m.ballot, prevDigest: m.prevDigest, value: m.value });
     this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature });
   }
@@ -725,15 +794,16 @@ export class Replica {
       this.counters.dropped++;
       return;
     }
-    // An acceptor holds at most aheadMax entries above its commit index, unless a restart
-    // took it back to its applied height (its learner may lag): only then may an honest
-    // promise hold more than promiseBytesMax, and only with values near the largest. Such a
-    // promise is refused, never cut (a cut could hide a chosen value); a replica's own
-    // promise is not capped (its entries are in its memory anyway), so it can still lead.
+    // An honest acceptor never holds more than heldBytesMax above its applied height, so
+    // its promise (which lists a subset of that) never weighs more. A heavier promise is
+    // refused, never cut (a cut could hide a chosen value). It can come only from a
+    // directory an older build wrote (before 2026-12-01 accepts were bounded by the commit
+    // index alone) or from a faulty peer. A replica's own promise is not capped (its
+    // entries are in its memory anyway), so such a replica can still lead.
     const useful = m.entries.filter((e) => e.slot > this.commitIndex);
     let bytes = state.bytes;
     for (const e of useful) bytes += entryBytes(e);
-    if (from !== this.id && bytes > promiseBytesMax(this.config)) {
+    if (from !== this.id && bytes > heldBytesMax(this.config)) {
       this.counters.dropped++;
       return;
     }

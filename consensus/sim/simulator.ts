@@ -3,7 +3,9 @@
  * disk, with faults drawn from one seed, and a checker that watches every commit.
  *
  * A run has a chaos phase (message loss, duplication, delay and reordering, partitions,
- * crashes that lose unpersisted writes and may tear the last one, timer skew) and then a
+ * crashes that lose unpersisted writes and may tear the last one, timer skew, learners that
+ * stall so committed values pile up undurable, power losses that crash every replica at
+ * once) and then a
  * heal phase (every replica up, no partitions, no loss) in which fresh requests must commit
  * within a bound. The same seed always gives the same run.
  */
@@ -83,6 +85,10 @@ interface Node {
   readonly disk: Disk;
   /** Committed entries written but not yet durable (lost at a crash). */
   volatileCommitted: Map<number, { value: Uint8Array; certificate: readonly Vote[] }>;
+  /** Until this tick the learner stalls: commits stay in volatileCommitted (a slow store). */
+  learnerStalledUntil: number;
+  /** The durable committed height the core was last told of. */
+  appliedHeight: number;
   /** A persist in progress: its records become durable at `doneAt`. */
   pending: { records: Uint8Array[]; doneAt: number } | null;
   skew: number;
@@ -128,7 +134,13 @@ export function simulate(options: SimOptions): SimResult {
   const diskDelayMax = rng.int(0, 4);
   const partitionRate = rng.next() * 0.01;
   const garbageRate = rng.next() * 0.002;
-  const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0 };
+  // Faults added on 2026-12-01 draw from a second generator, so that the faults above
+  // (and the runs of seeds tried before) keep their stream until one of these intervenes.
+  const rng2 = new Rng(options.seed ^ 0x5bd1e995);
+  const stallRate = rng2.next() * 0.004;
+  const powerLossRate = rng2.next() * 0.002;
+  const largeValues = rng2.next() * 0.5;
+  const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0, learner_stalls: 0, power_losses: 0 };
 
   const violations: string[] = [];
   const livenessFailures: string[] = [];
@@ -140,6 +152,8 @@ export function simulate(options: SimOptions): SimResult {
     replica: null,
     disk: { records: [], committed: new Map() },
     volatileCommitted: new Map(),
+    learnerStalledUntil: 0,
+    appliedHeight: 0,
     pending: null,
     skew: 0.6 + rng.next() * 0.8,
     tickDebt: 0,
@@ -211,10 +225,11 @@ export function simulate(options: SimOptions): SimResult {
       durable,
     );
     node.volatileCommitted = new Map();
+    node.appliedHeight = commitIndex;
     node.pending = null;
   }
 
-  function crash(i: number): void {
+  function crash(i: number, counted = true): void {
     const node = nodes[i] as Node;
     if (node.pending !== null && node.pending.records.length > 0 && rng.chance(0.5)) {
       // Tear the first record of the write in progress.
@@ -225,7 +240,7 @@ export function simulate(options: SimOptions): SimResult {
     node.replica = null;
     node.pending = null;
     node.volatileCommitted = new Map();
-    faults.crashes = (faults.crashes ?? 0) + 1;
+    if (counted) faults.crashes = (faults.crashes ?? 0) + 1;
   }
 
   function onCommitted(i: number, c: Committed): void {
@@ -284,8 +299,7 @@ export function simulate(options: SimOptions): SimResult {
       const local = handOver(i, r.send, r.commit, true);
       // Committed values reach the disk with the next persist (or now, when there is none).
       if (r.persist.length === 0) {
-        for (const [slot, e] of node.volatileCommitted) node.disk.committed.set(slot, e);
-        node.volatileCommitted.clear();
+        learnerWrites(i);
         replica.advance();
       } else {
         checkAccepts(r.persist);
@@ -310,12 +324,26 @@ export function simulate(options: SimOptions): SimResult {
     return [];
   }
 
+  /**
+   * Committed values reach the disk with each persist, unless the learner stalls; then the
+   * core hears how far they are durable (Replica.applied).
+   */
+  function learnerWrites(i: number): void {
+    const node = nodes[i] as Node;
+    if (now < node.learnerStalledUntil || node.replica === null) return;
+    for (const [slot, e] of node.volatileCommitted) node.disk.committed.set(slot, e);
+    node.volatileCommitted.clear();
+    let height = node.appliedHeight;
+    while (node.disk.committed.has(height + 1)) height++;
+    node.appliedHeight = height;
+    if (height > 0) node.replica.applied(height);
+  }
+
   function finishPersist(i: number): void {
     const node = nodes[i] as Node;
     if (node.pending === null || node.replica === null) return;
     for (const bytes of node.pending.records) node.disk.records.push(bytes);
-    for (const [slot, e] of node.volatileCommitted) node.disk.committed.set(slot, e);
-    node.volatileCommitted.clear();
+    learnerWrites(i);
     node.pending = null;
     node.replica.advance();
   }
@@ -337,7 +365,10 @@ export function simulate(options: SimOptions): SimResult {
     const leaders = nodes.map((x, i) => ({ x, i })).filter(({ x }) => x.replica !== null && x.replica.proposableSlot() !== null);
     if (leaders.length === 0) return -1;
     const { x, i } = rng.pick(leaders);
-    const text = `r${request.id}a${request.attempts.length}-${'x'.repeat(rng.int(0, 64))}`;
+    // Some seeds make some values large, so that a stalled learner's backlog reaches what an
+    // acceptor may hold (Replica heldBytesMax) within a stall.
+    const pad = rng.int(0, 64) + (rng2.chance(largeValues) ? rng2.int(VALUE_BYTES_MAX / 2, VALUE_BYTES_MAX - 200) : 0);
+    const text = `r${request.id}a${request.attempts.length}-${'x'.repeat(pad)}`;
     proposed.add(text);
     request.attempts.push(text);
     request.lastAttemptAt = now;
@@ -351,10 +382,25 @@ export function simulate(options: SimOptions): SimResult {
     if (now === chaosEnd) {
       // Heal: everyone up, no partitions; the network stops losing and duplicating.
       blocked = Array.from({ length: n }, () => new Array<boolean>(n).fill(false));
+      for (const node of nodes) node.learnerStalledUntil = 0;
       for (let i = 0; i < n; i++) if ((nodes[i] as Node).replica === null) start(i);
     }
     // Faults.
     if (chaos) {
+      if (rng2.chance(stallRate)) {
+        const until = now + rng2.int(50, 600);
+        for (const node of nodes) if (rng2.chance(0.7)) node.learnerStalledUntil = Math.max(node.learnerStalledUntil, until);
+        faults.learner_stalls = (faults.learner_stalls ?? 0) + 1;
+      }
+      if (rng2.chance(powerLossRate)) {
+        for (let i = 0; i < n; i++) {
+          const node = nodes[i] as Node;
+          if (node.replica === null) continue;
+          crash(i, false);
+          node.downUntil = now + rng2.int(1, ELECTION_TICKS * 4);
+        }
+        faults.power_losses = (faults.power_losses ?? 0) + 1;
+      }
       if (rng.chance(crashRate)) {
         const i = rng.int(0, n - 1);
         const node = nodes[i] as Node;
@@ -407,6 +453,8 @@ export function simulate(options: SimOptions): SimResult {
       const node = nodes[i] as Node;
       if (node.pending !== null && node.pending.doneAt <= now) finishPersist(i);
       if (node.replica === null) continue;
+      // The learner writes on its own too (the driver's does), not only with a persist.
+      learnerWrites(i);
       node.tickDebt += chaos ? node.skew : 1;
       while (node.tickDebt >= 1) {
         node.tickDebt -= 1;

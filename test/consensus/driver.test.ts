@@ -197,6 +197,25 @@ test('commits that pile up while the learner is busy reach it in one call, in or
   }
 });
 
+test('the driver tells the core what its learner made durable, so an acceptor\'s hold above the applied height empties (review of 2026-12-01)', async () => {
+  const bench = new Bench();
+  for (let i = 0; i < N; i++) bench.start(i);
+  try {
+    const values = Array.from({ length: 30 }, (_, k) => `held-${k}`);
+    await bench.commitAll(values, 20_000);
+    const end = Date.now() + 10_000;
+    const top = (): number => Math.max(...bench.drivers.map((d) => d!.core.status().commitIndex));
+    while (bench.drivers.some((d, i) => bench.values(i).length < top() || d!.core.heldAboveApplied().slots > 0)) {
+      assert.ok(Date.now() < end, `held: ${JSON.stringify(bench.drivers.map((d) => d!.core.heldAboveApplied()))}`);
+      await sleep(5);
+    }
+    for (const d of bench.drivers) assert.equal(d!.core.heldAboveApplied().bytes, 0);
+    assert.equal(bench.fatal, null);
+  } finally {
+    for (let i = 0; i < N; i++) bench.crash(i);
+  }
+});
+
 test('followerPersistInline: false keeps every persist off the calling thread, followers included', async () => {
   const bench = new Bench();
   bench.followerPersistInline = false;

@@ -373,3 +373,81 @@ test('a candidate learning its promisers\' commits asks the next promiser on eac
   assert.equal(asked.length, 3, `asked ${JSON.stringify(asked)}`);
   assert.deepEqual(new Set(asked), new Set([1, 2]), `asked ${JSON.stringify(asked)}: every promiser in turn`);
 });
+
+/**
+ * Proposes up to `count` values of `bytes` bytes on whoever leads, ticking while the
+ * window or the acceptors push back; returns the values proposed.
+ */
+function proposeMany(c: Cluster, count: number, bytes: number, ticksMax = 400): string[] {
+  const proposed: string[] = [];
+  for (let t = 0; t < ticksMax && proposed.length < count; t++) {
+    const at = c.leader();
+    const r = at >= 0 ? c.replicas[at]! : null;
+    while (r !== null && proposed.length < count && r.proposableSlot() !== null) {
+      const value = `v${proposed.length}-`.padEnd(bytes, 'x');
+      r.propose(text(value));
+      proposed.push(value);
+      c.settle();
+    }
+    c.tick();
+  }
+  return proposed;
+}
+
+test('a power loss while every learner lags leaves promises a candidate takes: acceptors hold at most heldBytesMax above the applied height, and a leader is elected after the restart (review of 2026-12-01)', () => {
+  // Window 4, so aheadMax 16; values of 1 KiB at most, so an acceptor holds at most
+  // 16 x (1 KiB + 1 KiB) above its applied height. Values of 1000 bytes weigh 2,024 each.
+  const c = new Cluster(3);
+  c.elect();
+  for (let i = 0; i < 3; i++) c.lagging.add(i);
+  const proposed = proposeMany(c, 40, 1000);
+  const committedBefore = c.unapplied.map((u) => u.length);
+  for (let i = 0; i < 3; i++) {
+    const held = c.replicas[i]!.heldAboveApplied();
+    assert.ok(held.bytes <= held.bytesMax, `replica ${i} holds ${held.bytes} of ${held.bytesMax} bytes above its applied height`);
+    assert.ok(held.slots <= 16, `replica ${i} holds ${held.slots} slots`);
+  }
+  // Before the fix all 40 committed here, each acceptor holding 40 x 2,024 bytes, and no
+  // candidate took a peer's promise after the restart below.
+  const most = Math.max(...committedBefore);
+  assert.ok(most >= 8 && most <= 16, `${most} values committed while the learners lagged`);
+  assert.ok(
+    c.replicas.some((r) => r!.counters.learnerBehind > 0) || c.replicas[c.leader()]!.proposableSlot() === null,
+    'the acceptors pushed back',
+  );
+  const before = c.unapplied[committedBefore.indexOf(most)]!.map((e) => Buffer.from(e.value).toString());
+  // Power loss: every replica loses what its learner had not made durable.
+  for (let i = 0; i < 3; i++) c.crash(i);
+  c.lagging.clear();
+  for (let i = 0; i < 3; i++) c.start(i);
+  const leader = c.elect(2000);
+  assert.ok(leader >= 0);
+  // Nothing committed before the loss is lost, and the cluster goes on.
+  const after = proposeMany(c, 5, 100);
+  assert.equal(after.length, 5);
+  c.tick(20);
+  for (let i = 0; i < 3; i++) {
+    const values = c.values(i);
+    assert.deepEqual(values.slice(0, before.length), before, `replica ${i} keeps every value committed before the loss`);
+    for (const v of after) assert.ok(values.includes(v), `replica ${i} commits ${v.slice(0, 8)} after the restart`);
+  }
+  void proposed;
+});
+
+test('a lagging learner slows its acceptor, not the cluster: the others commit, and it catches up once it applies (review of 2026-12-01)', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const slow = (leader + 1) % 3;
+  c.lagging.add(slow);
+  const proposed = proposeMany(c, 60, 1000);
+  assert.equal(proposed.length, 60, 'the leader and the other follower carry on');
+  c.tick(10);
+  assert.equal(c.values(leader).length, 60);
+  const held = c.replicas[slow]!.heldAboveApplied();
+  assert.ok(held.bytes <= held.bytesMax, `the slow replica holds ${held.bytes} of ${held.bytesMax}`);
+  assert.ok(c.replicas[slow]!.counters.learnerBehind > 0, 'the slow acceptor refused ACCEPTs');
+  c.lagging.delete(slow);
+  c.applyAll(slow);
+  c.tick(50);
+  assert.deepEqual(c.values(slow), c.values(leader), 'it learns the rest by catch-up');
+});

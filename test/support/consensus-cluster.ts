@@ -17,6 +17,12 @@ export class Cluster {
   readonly cut = new Set<string>();
   /** Replicas whose disk holds writes (ready() is not advanced) until released. */
   readonly holding = new Set<number>();
+  /**
+   * Replicas whose learner lags: their commits stay in `unapplied` (lost at a crash) until
+   * `applyAll`, rather than becoming durable at once.
+   */
+  readonly lagging = new Set<number>();
+  readonly unapplied: Committed[][] = [];
   private readonly queue: Array<{ from: number; to: number; bytes: Uint8Array }> = [];
   private seed = 1;
 
@@ -29,6 +35,7 @@ export class Cluster {
     for (let i = 0; i < n; i++) {
       this.records.push([]);
       this.committed.push(new Map());
+      this.unapplied.push([]);
       this.replicas.push(null);
       this.start(i);
     }
@@ -66,6 +73,21 @@ export class Cluster {
 
   crash(i: number): void {
     this.replicas[i] = null;
+    this.unapplied[i] = [];
+  }
+
+  /** Makes replica i's lagging commits durable and tells its core (Replica.applied). */
+  applyAll(i: number): void {
+    for (const c of this.unapplied[i]!) this.committed[i]!.set(c.slot, c);
+    this.unapplied[i] = [];
+    this.reportApplied(i);
+  }
+
+  private reportApplied(i: number): void {
+    const log = this.committed[i]!;
+    let height = 0;
+    while (log.has(height + 1)) height++;
+    if (height > 0) this.replicas[i]?.applied(height);
   }
 
   inject(from: number, to: number, bytes: Uint8Array): void {
@@ -81,7 +103,11 @@ export class Cluster {
         if (r === null || r === undefined || this.holding.has(i) || !r.hasReady()) continue;
         const ready = r.ready();
         this.records[i]!.push(...ready.persist);
-        for (const c of ready.commit) this.committed[i]!.set(c.slot, c);
+        if (this.lagging.has(i)) this.unapplied[i]!.push(...ready.commit);
+        else {
+          for (const c of ready.commit) this.committed[i]!.set(c.slot, c);
+          if (ready.commit.length > 0) this.reportApplied(i);
+        }
         for (const o of ready.send) this.queue.push({ from: i, to: o.to, bytes: o.bytes });
         r.advance();
         moved = true;
