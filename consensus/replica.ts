@@ -240,15 +240,24 @@ function entryBytes(e: PromiseEntry): number {
 /**
  * What an acceptor may hold above its learner's applied height, as entryBytes counts it:
  * aheadMax entries of the largest value. It is also what one peer's promise may hold (see
- * onPromise). An acceptor refuses an ACCEPT that would take it past this, so what it lists
- * in a promise stays under it even after a restart, when everything it accepted above its
- * applied height comes back (committed or not: the commit index restarts at the applied
- * height). Before 2026-12-01 only the commit index bounded accepts: a learner lagging by
- * more than this at a power loss left promises that every candidate refused, so no leader
- * could be elected (docs/consensus.md, "A fourth review").
+ * onPromise), and an acceptor never holds more (see hasRoom), so what it lists in a promise
+ * stays under it even after a restart, when everything it accepted above its applied height
+ * comes back (committed or not: the commit index restarts at the applied height). Before
+ * 2026-12-01 only the commit index bounded accepts: a learner lagging by more than this at a
+ * power loss left promises that every candidate refused, so no leader could be elected
+ * (docs/consensus.md, "What an acceptor holds").
  */
 function heldBytesMax(config: ReplicaConfig): number {
   return aheadMax(config) * (config.valueBytesMax + ENTRY_OVERHEAD_BYTES);
+}
+
+/**
+ * The part of heldBytesMax that accepts above the first `window` slots past the applied
+ * height may fill (see hasRoom): the rest is kept for those first slots, which are always
+ * accepted.
+ */
+function gatedBytesMax(config: ReplicaConfig): number {
+  return heldBytesMax(config) - config.window * (config.valueBytesMax + ENTRY_OVERHEAD_BYTES);
 }
 
 export class Replica {
@@ -273,6 +282,8 @@ export class Replica {
    */
   private readonly held = new Map<number, number>();
   private heldBytes = 0;
+  /** False only when the durable state came back heavier than heldBytesMax (an older build's). */
+  private readonly heldBoundKept: boolean;
 
   private role: Role = 'follower';
   private ballot: Ballot = BALLOT_ZERO;
@@ -330,6 +341,8 @@ export class Replica {
       this.entries.set(e.slot, { ballot: e.ballot, prevDigest: e.prevDigest, value: e.value, digest: digestOf(e.value) });
       this.hold(e.slot, e.value);
     }
+    // Only a directory an older build wrote can hold more (see heldBytesMax).
+    this.heldBoundKept = this.heldBytes <= heldBytesMax(config);
     this.electionTimeout = this.drawTimeout();
   }
 
@@ -406,12 +419,21 @@ export class Replica {
   applied(height: number): void {
     invariant(Number.isSafeInteger(height) && height <= this.commitIndex, 'only committed slots are applied');
     if (height <= this.appliedIndex) return;
-    this.appliedIndex = height;
-    for (const [slot, bytes] of this.held) {
-      if (slot > height) continue;
-      this.held.delete(slot);
-      this.heldBytes -= bytes;
+    // Every held slot is above the old applied height: visit the newly applied slots or the
+    // held ones, whichever are fewer (a backlog applied at once can be thousands of slots).
+    if (height - this.appliedIndex <= this.held.size) {
+      for (let slot = this.appliedIndex + 1; slot <= height; slot++) this.release(slot);
+    } else {
+      for (const slot of this.held.keys()) if (slot <= height) this.release(slot);
     }
+    this.appliedIndex = height;
+  }
+
+  private release(slot: number): void {
+    const bytes = this.held.get(slot);
+    if (bytes === undefined) return;
+    this.held.delete(slot);
+    this.heldBytes -= bytes;
   }
 
   tick(): void {
@@ -727,10 +749,25 @@ export class Replica {
     }
   }
 
-  /** Whether accepting `valueBytes` at `slot` keeps what this acceptor holds within heldBytesMax. */
+  /**
+   * Whether this acceptor may accept `valueBytes` at `slot` and stay within heldBytesMax:
+   * - the first `window` slots above the applied height, always. They are what lets the
+   *   applied height move: after a restart the next slot to commit may be one this replica
+   *   learned by catch-up before (so its log lacks it) while it holds later ones. Refusing
+   *   it there could stall a cluster with a replica gone for good (review of 2026-12-01).
+   *   They hold at most window x (valueBytesMax + 1 KiB);
+   * - a value no heavier than the one already held at `slot` (it only replaces it);
+   * - otherwise, while everything held stays within gatedBytesMax (heldBytesMax less what
+   *   the first slots may take). Everything held above the first `window` slots was
+   *   admitted this way, so it never weighs more than gatedBytesMax: applied heights only
+   *   rise, and a slot is above them at every later time if it is above them now.
+   */
   private hasRoom(slot: number, valueBytes: number): boolean {
     if (this.config.bug === 'ignore-held-bound') return true; // the rule before 2026-12-01
-    return this.heldBytes - (this.held.get(slot) ?? 0) + valueBytes + ENTRY_OVERHEAD_BYTES <= heldBytesMax(this.config);
+    if (slot <= this.appliedIndex + this.config.window) return true;
+    const bytes = valueBytes + ENTRY_OVERHEAD_BYTES;
+    const old = this.held.get(slot) ?? 0;
+    return bytes <= old || this.heldBytes - old + bytes <= gatedBytesMax(this.config);
   }
 
   /** Counts an accepted value at `slot` (replacing one accepted there before). */
@@ -758,6 +795,7 @@ export class Replica {
     if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
     this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
     this.hold(m.slot, m.value);
+    invariant(!this.heldBoundKept || this.heldBytes <= heldBytesMax(this.config) || this.config.bug === 'ignore-held-bound', 'an acceptor holds at most heldBytesMax above its applied height');
     this.persistQueue.push({ kind: 'accept', slot: m.slot, ballot: m.ballot, prevDigest: m.prevDigest, value: m.value });
     this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature });
   }

@@ -6,7 +6,7 @@
  * crashes that lose unpersisted writes and may tear the last one, timer skew, learners that
  * stall so committed values pile up undurable, power losses that crash every replica at
  * once) and then a
- * heal phase (every replica up, no partitions, no loss) in which fresh requests must commit
+ * heal phase (every replica up but one gone for good on some seeds, no partitions, no loss) in which fresh requests must commit
  * within a bound. The same seed always gives the same run.
  */
 import { createHash } from 'node:crypto';
@@ -140,7 +140,9 @@ export function simulate(options: SimOptions): SimResult {
   const stallRate = rng2.next() * 0.004;
   const powerLossRate = rng2.next() * 0.002;
   const largeValues = rng2.next() * 0.5;
-  const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0, learner_stalls: 0, power_losses: 0 };
+  // On some seeds one replica (never more than a minority) stays down through the heal.
+  const goneForGood = n >= 3 && rng2.chance(0.3) ? rng2.int(0, n - 1) : -1;
+  const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0, learner_stalls: 0, power_losses: 0, gone_for_good: 0 };
 
   const violations: string[] = [];
   const livenessFailures: string[] = [];
@@ -383,7 +385,11 @@ export function simulate(options: SimOptions): SimResult {
       // Heal: everyone up, no partitions; the network stops losing and duplicating.
       blocked = Array.from({ length: n }, () => new Array<boolean>(n).fill(false));
       for (const node of nodes) node.learnerStalledUntil = 0;
-      for (let i = 0; i < n; i++) if ((nodes[i] as Node).replica === null) start(i);
+      for (let i = 0; i < n; i++) if ((nodes[i] as Node).replica === null && i !== goneForGood) start(i);
+      if (goneForGood >= 0) {
+        if ((nodes[goneForGood] as Node).replica !== null) crash(goneForGood, false);
+        faults.gone_for_good = 1;
+      }
     }
     // Faults.
     if (chaos) {
@@ -488,6 +494,7 @@ export function simulate(options: SimOptions): SimResult {
   }
   const top = Math.max(0, ...chosen.keys());
   for (let i = 0; i < n; i++) {
+    if (i === goneForGood) continue;
     const status = (nodes[i] as Node).replica?.status();
     if (status === undefined || status.commitIndex < top) livenessFailures.push(`replica ${i} ends at commit ${status?.commitIndex ?? 'down'} of ${top}`);
   }
