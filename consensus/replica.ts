@@ -282,8 +282,11 @@ export class Replica {
    */
   private readonly held = new Map<number, number>();
   private heldBytes = 0;
-  /** False only when the durable state came back heavier than heldBytesMax (an older build's). */
-  private readonly heldBoundKept: boolean;
+  /**
+   * 0, or the highest slot of a recovered state heavier than this build admits (an older
+   * build's directory): the bound is asserted once the applied height reaches it.
+   */
+  private readonly heldUncheckedBelow: number;
 
   private role: Role = 'follower';
   private ballot: Ballot = BALLOT_ZERO;
@@ -341,8 +344,18 @@ export class Replica {
       this.entries.set(e.slot, { ballot: e.ballot, prevDigest: e.prevDigest, value: e.value, digest: digestOf(e.value) });
       this.hold(e.slot, e.value);
     }
-    // Only a directory an older build wrote can hold more (see heldBytesMax).
-    this.heldBoundKept = this.heldBytes <= heldBytesMax(config);
+    // What this build admits keeps the slots above the first `window` within gatedBytesMax
+    // (see hasRoom), and a restart brings back a subset of that. A directory an older build
+    // wrote may hold more there (review of 2026-12-01: the first check, on the total only,
+    // let such a state throw at the next accept of the first slots): then the bound is not
+    // asserted until the applied height has passed every slot recovered.
+    let upper = 0;
+    let top = 0;
+    for (const [slot, bytes] of this.held) {
+      top = Math.max(top, slot);
+      if (slot > this.appliedIndex + config.window) upper += bytes;
+    }
+    this.heldUncheckedBelow = upper <= gatedBytesMax(config) ? 0 : top;
     this.electionTimeout = this.drawTimeout();
   }
 
@@ -795,7 +808,7 @@ export class Replica {
     if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
     this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
     this.hold(m.slot, m.value);
-    invariant(!this.heldBoundKept || this.heldBytes <= heldBytesMax(this.config) || this.config.bug === 'ignore-held-bound', 'an acceptor holds at most heldBytesMax above its applied height');
+    invariant(this.appliedIndex < this.heldUncheckedBelow || this.heldBytes <= heldBytesMax(this.config) || this.config.bug === 'ignore-held-bound', 'an acceptor holds at most heldBytesMax above its applied height');
     this.persistQueue.push({ kind: 'accept', slot: m.slot, ballot: m.ballot, prevDigest: m.prevDigest, value: m.value });
     this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature });
   }
