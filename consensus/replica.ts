@@ -140,6 +140,11 @@ export interface ReplicaCounters {
    * the commits by catch-up.
    */
   learnerBehind: number;
+  /**
+   * ACCEPTs for a value this acceptor already holds at the same slot and ballot (a resend
+   * or a duplicate): answered again, with nothing appended to its log.
+   */
+  acceptsRepeated: number;
 }
 
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
@@ -264,7 +269,7 @@ export class Replica {
   readonly id: number;
   readonly quorum: number;
   private readonly limits: WireLimits;
-  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0, roundsExhausted: 0, learnerBehind: 0 };
+  readonly counters: ReplicaCounters = { garbage: 0, dropped: 0, preparesIgnored: 0, badSignatures: 0, elections: 0, reelections: 0, roundsExhausted: 0, learnerBehind: 0, acceptsRepeated: 0 };
 
   // Durable acceptor state (mirrored by the records handed out in ready()).
   private promised: Ballot;
@@ -801,10 +806,26 @@ export class Replica {
   }
 
   private acceptValue(from: number, m: Extract<Message, { type: MessageType.Accept }>): void {
+    const digest = digestOf(m.value);
+    const held = this.entries.get(m.slot);
+    if (held !== undefined && compareBallots(held.ballot, m.ballot) === 0 && sameBytes(held.digest, digest) && sameBytes(held.prevDigest, m.prevDigest)) {
+      // A resend (the leader lacks this vote) or a duplicate of a value already accepted
+      // here at this ballot. Its record is durable or queued ahead of this reply, and a
+      // reply leaves only after the next advance(), which follows every earlier record's
+      // persist: answering again is safe, appending again is only cost. Before 2026-12-01
+      // each resend appended the whole value again, so a slow disk, whose votes arrive late
+      // and draw resends every heartbeat, got more to write each time (second review of
+      // 2026-11-30, "Re-sent ACCEPTs are accepted again in full"). The vote is signed over
+      // the array held (Ed25519 signing is deterministic: the same signature), which is the
+      // one a certificate is later checked against (own-votes.ts).
+      const signature = this.config.sign(m.slot, held.value);
+      this.counters.acceptsRepeated++;
+      this.reply(from, { type: MessageType.Accepted, ballot: m.ballot, slot: m.slot, digest, signature });
+      return;
+    }
     // Signed before anything changes: should `sign` throw (a broken invariant, since
     // validValue passed), no entry is left accepted and queued for the disk but unanswered.
     const signature = this.config.sign(m.slot, m.value);
-    const digest = digestOf(m.value);
     if (compareBallots(m.ballot, this.promised) > 0) this.promised = m.ballot;
     this.entries.set(m.slot, { ballot: m.ballot, prevDigest: m.prevDigest, value: m.value, digest });
     this.hold(m.slot, m.value);

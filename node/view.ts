@@ -309,6 +309,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_consensus_rounds_exhausted_total', 'elections not started because a peer claimed a ballot round near 2^32 (this validator stays an acceptor and learner)', core.roundsExhausted),
         counter('stele_consensus_bad_signatures_total', 'votes or certificates with a bad signature', core.badSignatures),
         counter('stele_consensus_accepts_refused_learner_behind_total', 'ACCEPTs this acceptor refused because it held its bound above the learner\'s applied height (docs/consensus.md, "What an acceptor holds")', core.learnerBehind),
+        counter('stele_consensus_accepts_repeated_total', 'ACCEPTs for a value this acceptor already held at that slot and ballot (resends, duplicates): answered again without appending to the acceptor log', core.acceptsRepeated),
         { name: 'stele_consensus_held_bytes', help: 'what this acceptor holds above the learner\'s applied height, values plus 1 KiB each (refuses ACCEPTs past stele_consensus_held_bytes_max)', type: 'gauge', samples: [{ value: validator.driver.core.heldAboveApplied().bytes }] },
         { name: 'stele_consensus_held_bytes_max', help: 'the bound on stele_consensus_held_bytes: 4 x window x (block_bytes_max + 1 KiB)', type: 'gauge', samples: [{ value: validator.driver.core.heldAboveApplied().bytesMax }] },
         ...memoryMetrics(),

@@ -106,6 +106,7 @@ async function main(): Promise<number> {
   let livenessFailures = 0;
   let failingSeeds = 0;
   let committed = 0;
+  let acceptRecords = 0;
   const faults: Record<string, number> = {};
   const byReplicas: Record<string, number> = {};
   const progress = (done: number): void => {
@@ -127,6 +128,7 @@ async function main(): Promise<number> {
     violations += r.violations.length;
     livenessFailures += r.livenessFailures.length;
     committed += r.committed;
+    acceptRecords += r.acceptRecords;
     byReplicas[r.replicas] = (byReplicas[r.replicas] ?? 0) + 1;
     for (const [kind, count] of Object.entries(r.faults)) faults[kind] = (faults[kind] ?? 0) + count;
     if (r.violations.length > 0 || r.livenessFailures.length > 0) {
@@ -149,6 +151,7 @@ async function main(): Promise<number> {
     liveness_failures: livenessFailures,
     failing_seeds: failingSeeds,
     committed_slots: committed,
+    accept_records: acceptRecords,
     replicas: byReplicas,
     faults,
     seconds: Math.round((performance.now() - started) / 100) / 10,

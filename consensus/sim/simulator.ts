@@ -54,6 +54,8 @@ export interface SimResult {
   readonly committed: number;
   readonly faults: Record<string, number>;
   readonly ticks: number;
+  /** Accept records handed to the disks (a measure of the acceptors' write load). */
+  readonly acceptRecords: number;
   /** Each replica at the end (null: down), for diagnosing a failing seed. */
   readonly final: ReadonlyArray<ReturnType<Replica['status']> & { counters: Replica['counters'] } | null>;
 }
@@ -142,6 +144,7 @@ export function simulate(options: SimOptions): SimResult {
   const largeValues = rng2.next() * 0.5;
   // On some seeds one replica (never more than a minority) stays down through the heal.
   const goneForGood = n >= 3 && rng2.chance(0.3) ? rng2.int(0, n - 1) : -1;
+  let acceptRecords = 0;
   const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0, learner_stalls: 0, power_losses: 0, gone_for_good: 0 };
 
   const violations: string[] = [];
@@ -305,6 +308,7 @@ export function simulate(options: SimOptions): SimResult {
         replica.advance();
       } else {
         checkAccepts(r.persist);
+        for (const rec of r.persist) if (rec.kind === 'accept') acceptRecords++;
         node.pending = { records: r.persist.map(encodeRecord), doneAt: now + rng.int(0, diskDelayMax) };
         if (node.pending.doneAt === now) finishPersist(i);
       }
@@ -499,7 +503,7 @@ export function simulate(options: SimOptions): SimResult {
     if (status === undefined || status.commitIndex < top) livenessFailures.push(`replica ${i} ends at commit ${status?.commitIndex ?? 'down'} of ${top}`);
   }
   const final = nodes.map((x) => (x.replica === null ? null : { ...x.replica.status(), counters: { ...x.replica.counters } }));
-  return { seed: options.seed, replicas: n, violations, livenessFailures, committed: top, faults, ticks: end, final };
+  return { seed: options.seed, replicas: n, violations, livenessFailures, committed: top, faults, ticks: end, acceptRecords, final };
 }
 
 export function plantedBug(name: string | undefined): PlantedBug | undefined {

@@ -550,3 +550,64 @@ test('a directory an older build wrote, holding more above the first slots than 
   assert.equal(r.heldAboveApplied().slots, 18, 'the first four slots accepted (the bound is not asserted on an older state)');
   assert.equal(r.counters.learnerBehind, 0);
 });
+
+test('a resent ACCEPT of a value already accepted at that ballot is answered again without appending or waiting for more than the original record (review of 2026-11-30)', () => {
+  const c = new Cluster(3);
+  const leader = c.elect();
+  const [f1, f2] = [(leader + 1) % 3, (leader + 2) % 3];
+  // The followers' votes do not reach the leader, so it resends its ACCEPT every heartbeat.
+  c.cut.add(`${f1}>${leader}`);
+  c.cut.add(`${f2}>${leader}`);
+  const slot = c.replicas[leader]!.propose(text('resent'.padEnd(900, 'r')));
+  assert.notEqual(slot, null);
+  c.tick(6);
+  for (const f of [f1, f2]) {
+    const accepts = c.records[f]!.filter((r) => r.kind === 'accept' && r.slot === slot);
+    assert.equal(accepts.length, 1, `replica ${f} appended the value once`);
+    assert.ok(c.replicas[f]!.counters.acceptsRepeated >= 2, `replica ${f} answered resends: ${c.replicas[f]!.counters.acceptsRepeated}`);
+  }
+  assert.equal(c.values(leader).length, 0, 'nothing committed while the votes are cut');
+  c.cut.clear();
+  c.tick(3);
+  for (let i = 0; i < 3; i++) assert.deepEqual(c.values(i), ['resent'.padEnd(900, 'r')]);
+});
+
+test('a repeated ACCEPT while the first record is still being persisted is answered only after it is durable', () => {
+  let seed = 11;
+  const r = new Replica(
+    {
+      id: 1,
+      replicas: 3,
+      window: 4,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      valueBytesMax: 1024,
+      random: () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      },
+      sign: (slot, v) => testSignature(1, slot, v),
+      verifyVote: () => true,
+      log: { get: () => undefined },
+    },
+    recoverDurable([], 0, digestOf(new Uint8Array(0))),
+  );
+  const accept = encodeMessage({ type: MessageType.Accept, ballot: { round: 1, leader: 0 }, slot: 1, leaderCommit: 0, prevDigest: digestOf(new Uint8Array(0)), value: text('v1') });
+  const accepted = (sends: readonly { to: number; bytes: Uint8Array }[]): number => sends.filter((o) => o.to === 0 && decodeMessage(o.bytes, { replicas: 3, valueBytesMax: 1024 }).type === MessageType.Accepted).length;
+  r.step(0, accept);
+  const first = r.ready();
+  assert.equal(first.persist.filter((p) => p.kind === 'accept').length, 1);
+  assert.equal(accepted(first.send), 0, 'no vote before the record is durable');
+  // The same ACCEPT again while that persist is in flight: nothing new to persist, and no
+  // answer may leave before the first record's persist is reported.
+  r.step(0, accept);
+  assert.equal(r.counters.acceptsRepeated, 1);
+  assert.equal(accepted(r.flush().send), 0, 'the repeat is not answered ahead of the disk');
+  r.advance();
+  const second = r.ready();
+  assert.equal(second.persist.length, 0, 'nothing appended for the repeat');
+  assert.equal(accepted(second.send), 1, 'the first vote leaves once its record is durable');
+  r.advance();
+  const third = r.ready();
+  assert.equal(accepted(third.send), 1, 'the repeat is answered after that');
+});
