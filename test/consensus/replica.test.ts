@@ -551,7 +551,7 @@ test('a directory an older build wrote, holding more above the first slots than 
   assert.equal(r.counters.learnerBehind, 0);
 });
 
-test('a resent ACCEPT of a value already accepted at that ballot is answered again without appending or waiting for more than the original record (review of 2026-11-30)', () => {
+test('a resent ACCEPT of a value already accepted at that ballot is answered again without appending (review of 2026-11-30; the timing of the answer: next test)', () => {
   const c = new Cluster(3);
   const leader = c.elect();
   const [f1, f2] = [(leader + 1) % 3, (leader + 2) % 3];
