@@ -47,8 +47,8 @@ import {
 } from './messages.js';
 
 /** Misbehaviours planted on purpose so tests can show the simulator catches them. */
-export type PlantedBug = 'ack-before-persist' | 'skip-link-check' | 'forget-promised-values' | 'commit-without-quorum' | 'ignore-held-bound';
-export const PLANTED_BUGS: readonly PlantedBug[] = ['ack-before-persist', 'skip-link-check', 'forget-promised-values', 'commit-without-quorum', 'ignore-held-bound'];
+export type PlantedBug = 'ack-before-persist' | 'skip-link-check' | 'forget-promised-values' | 'commit-without-quorum' | 'ignore-held-bound' | 'one-held-bound';
+export const PLANTED_BUGS: readonly PlantedBug[] = ['ack-before-persist', 'skip-link-check', 'forget-promised-values', 'commit-without-quorum', 'ignore-held-bound', 'one-held-bound'];
 
 /** Committed values the driver has stored (for serving catch-up). */
 export interface CommittedLog {
@@ -782,6 +782,8 @@ export class Replica {
    */
   private hasRoom(slot: number, valueBytes: number): boolean {
     if (this.config.bug === 'ignore-held-bound') return true; // the rule before 2026-12-01
+    // The first version of the rule (4aca0fb): one bound for every slot, the first ones too.
+    if (this.config.bug === 'one-held-bound') return this.heldBytes - (this.held.get(slot) ?? 0) + valueBytes + ENTRY_OVERHEAD_BYTES <= heldBytesMax(this.config);
     if (slot <= this.appliedIndex + this.config.window) return true;
     const bytes = valueBytes + ENTRY_OVERHEAD_BYTES;
     const old = this.held.get(slot) ?? 0;

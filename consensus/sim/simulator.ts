@@ -143,9 +143,13 @@ export function simulate(options: SimOptions): SimResult {
   const powerLossRate = rng2.next() * 0.002;
   const largeValues = rng2.next() * 0.5;
   // On some seeds one replica (never more than a minority) stays down through the heal.
+  // On half of those it goes at a power loss (it never comes back from it) rather than at
+  // the heal: the others must then commit again, with their own votes, any slot that only it
+  // held durably (the case a review found by hand in the first version of the held bound).
   const goneForGood = n >= 3 && rng2.chance(0.3) ? rng2.int(0, n - 1) : -1;
+  const goneAtPowerLoss = goneForGood >= 0 && rng2.chance(0.5);
   let acceptRecords = 0;
-  const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0, learner_stalls: 0, power_losses: 0, gone_for_good: 0 };
+  const faults: Record<string, number> = { lost: 0, duplicated: 0, crashes: 0, torn_writes: 0, partitions: 0, garbage: 0, learner_stalls: 0, power_losses: 0, gone_for_good: 0, gone_at_power_loss: 0 };
 
   const violations: string[] = [];
   const livenessFailures: string[] = [];
@@ -392,6 +396,7 @@ export function simulate(options: SimOptions): SimResult {
       for (let i = 0; i < n; i++) if ((nodes[i] as Node).replica === null && i !== goneForGood) start(i);
       if (goneForGood >= 0) {
         if ((nodes[goneForGood] as Node).replica !== null) crash(goneForGood, false);
+        (nodes[goneForGood] as Node).downUntil = Number.POSITIVE_INFINITY;
         faults.gone_for_good = 1;
       }
     }
@@ -410,6 +415,11 @@ export function simulate(options: SimOptions): SimResult {
           node.downUntil = now + rng2.int(1, ELECTION_TICKS * 4);
         }
         faults.power_losses = (faults.power_losses ?? 0) + 1;
+        if (goneAtPowerLoss && faults.gone_for_good === 0) {
+          (nodes[goneForGood] as Node).downUntil = Number.POSITIVE_INFINITY;
+          faults.gone_for_good = 1;
+          faults.gone_at_power_loss = 1;
+        }
       }
       if (rng.chance(crashRate)) {
         const i = rng.int(0, n - 1);

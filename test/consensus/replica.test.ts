@@ -447,13 +447,17 @@ test('a power loss while every learner lags leaves promises a candidate takes: a
   }
 });
 
-test('a slot learned by catch-up below a full hold is accepted again after a power loss, with one replica gone for good (review of 2026-12-01)', () => {
+/**
+ * The review's scenario, with the rule as it is or with the first version of it (planted
+ * bug `one-held-bound`): returns the cluster after the power loss and 600 ticks.
+ */
+function caughtUpSlotBelowFullHold(bug?: 'one-held-bound'): { c: Cluster; a: number; cc: number; t: number } {
   // B leads with a fast learner; A and C lag. C misses slot t and learns it by catch-up (so
   // its acceptor log lacks it), then fills its hold with later slots. After a power loss
   // B never returns: A and C must commit t again, and C must accept it although its hold
   // is full. With the first version of the rule (no slots kept for the bottom) C refused
   // it for ever.
-  const c = new Cluster(3);
+  const c = new Cluster(3, bug);
   const b = c.elect();
   const a = (b + 1) % 3;
   const cc = (b + 2) % 3;
@@ -485,11 +489,22 @@ test('a slot learned by catch-up below a full hold is accepted again after a pow
   c.start(a);
   c.start(cc);
   c.tick(600);
+  return { c, a, cc, t };
+}
+
+test('a slot learned by catch-up below a full hold is accepted again after a power loss, with one replica gone for good (review of 2026-12-01)', () => {
+  const { c, a, cc, t } = caughtUpSlotBelowFullHold();
   for (const i of [a, cc]) assert.ok(c.values(i).length >= t + 1, `replica ${i} commits past t: ${c.values(i).length} values`);
   const more = proposeMany(c, 3, 100);
   assert.equal(more.length, 3);
   c.tick(20);
   for (const v of more) assert.ok(c.values(a).includes(v) && c.values(cc).includes(v));
+});
+
+test('the same scenario with the first version of the rule (one-held-bound) stalls for good: C refuses slot t and nothing commits past it', () => {
+  const { c, a, cc, t } = caughtUpSlotBelowFullHold('one-held-bound');
+  for (const i of [a, cc]) assert.ok(c.values(i).length < t, `replica ${i} is stuck below t: ${c.values(i).length} values, t = ${t}`);
+  assert.ok(c.replicas[cc]!.counters.learnerBehind > 0, 'C refused ACCEPTs for lack of room');
 });
 
 test('a lagging learner slows its acceptor, not the cluster: the others commit, and it catches up once it applies (review of 2026-12-01)', () => {
