@@ -21,7 +21,7 @@ test('simulation slice: 200 seeds under faults, no violation, no liveness failur
   }
   // The slice really exercised the core: every cluster size and every kind of fault.
   assert.deepEqual([...sizes].sort(), [1, 3, 5, 7]);
-  for (const kind of ['lost', 'duplicated', 'crashes', 'torn_writes', 'partitions', 'garbage', 'learner_stalls', 'power_losses', 'gone_for_good']) assert.ok((faults[kind] ?? 0) > 0, kind);
+  for (const kind of ['lost', 'duplicated', 'crashes', 'torn_writes', 'partitions', 'garbage', 'learner_stalls', 'power_losses', 'gone_for_good', 'gone_at_power_loss']) assert.ok((faults[kind] ?? 0) > 0, kind);
   assert.ok(committed > 200 * 50, `${committed} slots committed`);
 });
 
