@@ -82,6 +82,8 @@ export interface TransportCounters {
   readonly messagesDelivered: number;
   readonly framesRejected: number;
   readonly handshakesRefused: number;
+  /** Inbound connections admitted whose closed event has not been handled here yet (bounded: docs/native.md). */
+  readonly inboundUnsettled: number;
   readonly connectionsOpened: number;
   readonly connectFailures: number;
   readonly sendRefused: number;
@@ -450,9 +452,15 @@ export class Transport {
       return;
     }
     if (hs.from < 0) {
-      const challenge = hs.greet(bytes);
-      if (typeof challenge === 'string') return this.refuse(conn, hs.from, challenge);
-      this.native.handshakeSend(conn, challenge);
+      // The CHALLENGE costs a key pair and a signature: answer on the next turn, after the
+      // events already queued, so a connection that sent its HELLO and closed (its closed
+      // event is in the same drain) costs neither.
+      setImmediate(() => {
+        if (this.closed || this.handshakes.get(conn) !== hs) return;
+        const challenge = hs.greet(bytes);
+        if (typeof challenge === 'string') return this.refuse(conn, hs.from, challenge);
+        this.native.handshakeSend(conn, challenge);
+      });
       return;
     }
     const keys = hs.finish(bytes);

@@ -112,7 +112,8 @@ export class DialerHandshake {
 export class AcceptorHandshake {
   private hello: Uint8Array | null = null;
   private challenge: Uint8Array | null = null;
-  private readonly eph = ephemeral();
+  /** Made only for a well-formed HELLO: a connection that sends none costs no key pair. */
+  private eph: Ephemeral | null = null;
   /** The claimed dialer index, known after a well-formed HELLO. */
   from = -1;
 
@@ -135,6 +136,7 @@ export class AcceptorHandshake {
     if (!Buffer.from(hello.subarray(8, 40)).equals(this.network)) return 'hello from another validator set';
     this.hello = Uint8Array.from(hello);
     this.from = from;
+    this.eph = ephemeral();
     const head = Buffer.concat([randomBytes(32), this.eph.publicRaw]);
     const signature = this.signer.sign(Buffer.concat([ACCEPT_CONTEXT, this.hello, head]));
     this.challenge = new Uint8Array(Buffer.concat([head, signature]));
@@ -143,7 +145,7 @@ export class AcceptorHandshake {
 
   /** Checks the PROOF; returns the keys (send = accept->dial), or a reason to refuse. */
   finish(proof: Uint8Array): Uint8Array | string {
-    if (this.hello === null || this.challenge === null) return 'proof before hello';
+    if (this.hello === null || this.challenge === null || this.eph === null) return 'proof before hello';
     if (proof.length !== PROOF_BYTES) return 'proof has the wrong size';
     const key = this.publicKeys[this.from] as Uint8Array;
     if (!verify(key, Buffer.concat([DIAL_CONTEXT, this.hello, this.challenge]), proof)) return `validator ${this.from} signature does not verify`;

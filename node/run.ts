@@ -25,6 +25,7 @@ import { Validator } from './validator.js';
 import { nodeView } from './view.js';
 import { FAULTS_ENVIRONMENT_VARIABLE, faultsNotice, faultyTransport } from './faults.js';
 import { idleCollector } from './idle-gc.js';
+import { limitedLines } from './log-limit.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -94,6 +95,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   let transport: Transport;
   try {
     records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
+    const refusalLine = limitedLines((line) => process.stderr.write(line), 'transport refusals');
     // Peer health for GET /v1/status: an open connection in either direction means up (Transport.peerUp).
     transport = await Transport.open({
       self: index,
@@ -105,7 +107,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
       onMessages: (batch) => deliver?.(batch),
       onLog: (event) => {
-        if (event.kind === 'refused') process.stderr.write(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+        if (event.kind === 'refused') refusalLine(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
       },
     });
   } catch (error) {

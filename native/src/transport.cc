@@ -107,6 +107,7 @@ struct Event {
   std::string text;
   std::vector<uint8_t> bytes;  // handshake message, or the arena of a message batch
   std::vector<uint32_t> meta;  // batch: [peer, conn, offset, length] per message
+  bool settles = false;        // a closed event of a connection counted in unsettled_inbound_
 };
 
 // Frame tags: AES-256-GMAC, i.e. AES-256-GCM with the header and body as additional data
@@ -197,6 +198,7 @@ struct Conn {
   uint64_t recv_seq = 0;
   uint64_t credit = 0;  // outbound: bytes we may still send; inbound: bytes the peer may still send
   bool pending = false;      // inbound and counted in the half-open limits
+  bool unsettled = false;    // inbound: counted in unsettled_inbound_ until JavaScript has its closed event
   uint32_t handshake_frames = 0;  // handshake messages received (HELLO and PROOF inbound, CHALLENGE outbound)
   uint32_t remote_ip = 0;    // inbound: the remote IPv4 address (network order), 0 when unknown
 #ifdef STELE_FABRIC
@@ -426,6 +428,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       Event* e = parked_.front().get();
       napi_status status = tsfn_.NonBlockingCall(e, [this](Napi::Env env, Napi::Function fn, Event* ev) {
         std::unique_ptr<Event> owned(ev);
+        if (ev->settles) unsettled_inbound_.fetch_sub(1);
         if (env == nullptr) return;
         try {
           Deliver(env, fn, std::move(owned));
@@ -447,15 +450,25 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   }
 
   // Admits one more half-open inbound session from `ip`, or says no (bounded in total and
-  // per address, so outsiders cannot hold every slot).
+  // per address, so outsiders cannot hold every slot). The half-open count drops when this
+  // thread closes a connection, but the main thread still has that connection's events to
+  // handle (accepted, its HELLO: an X25519 key pair and a signature, closed): so inbound
+  // connections are also counted until the main thread has taken their closed event, and
+  // none is admitted while that count is at its bound. Connections that send a HELLO and close
+  // at once can then queue at most that much work ahead of the validators' own batches
+  // (before the review of 2026-11-30's finding was fixed, 2026-12-02, they queued without
+  // limit while the main thread was busy).
   bool AdmitPending(uint32_t ip) {
     if (stopping_.load() || pending_handshakes_ >= kPendingHandshakesMax) return false;
+    if (unsettled_inbound_.load() >= kPendingHandshakesMax + static_cast<int>(peers_.size())) return false;
     if (ip != 0 && pending_by_address_[ip] >= kPendingPerAddressMax) return false;
     return true;
   }
 
   void CountPending(Conn* c, uint32_t ip) {
     c->pending = true;
+    c->unsettled = true;
+    unsettled_inbound_.fetch_add(1);
     c->remote_ip = ip;
     pending_handshakes_++;
     if (ip != 0) pending_by_address_[ip]++;
@@ -616,6 +629,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     e->peer = c->state == ConnState::kOpen ? peer : (outbound ? peer : -1);
     e->outbound = outbound;
     e->text = reason;
+    e->settles = c->unsettled;
     conns_.erase(id);
     Post(std::move(e));
   }
@@ -1611,6 +1625,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     o.Set("messagesDelivered", static_cast<double>(counters_.messages_delivered));
     o.Set("framesRejected", static_cast<double>(counters_.frames_rejected));
     o.Set("handshakesRefused", static_cast<double>(counters_.handshakes_refused));
+    o.Set("inboundUnsettled", static_cast<double>(unsettled_inbound_.load()));
     o.Set("connectionsOpened", static_cast<double>(counters_.connections_opened));
     o.Set("connectFailures", static_cast<double>(counters_.connect_failures));
     o.Set("sendRefused", static_cast<double>(counters_.send_refused));
@@ -1723,6 +1738,9 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
   uint32_t next_conn_ = 15;  // the last id handed out
   int pending_handshakes_ = 0;
+  // Inbound connections admitted whose closed event the main thread has not yet taken
+  // (AdmitPending): raised here, lowered on the main thread.
+  std::atomic<int> unsettled_inbound_{0};
   std::unordered_map<uint32_t, int> pending_by_address_;
   std::deque<std::unique_ptr<Event>> parked_;
   std::unique_ptr<Event> batch_;

@@ -483,6 +483,49 @@ test('transport: a stream of handshake frames from an outsider is refused after 
   }
 });
 
+test('transport: connections that send a HELLO and close at once queue bounded work while the main thread is busy; the validators\' link still works (review of 2026-11-30, fixed 2026-12-02)', async () => {
+  const c = await cluster(2);
+  try {
+    // Validator 1 again, with a signer that counts: each CHALLENGE costs one signature.
+    await c.nodes[1]!.transport.close();
+    const inner = new Signer(c.pairs[1]!);
+    let signatures = 0;
+    await c.start(1, { signer: { publicKey: inner.publicKey, sign: (m: Uint8Array) => (signatures++, inner.sign(m)) } });
+    await until('linked', () => c.nodes[0]!.transport.peerUp(1) && c.nodes[1]!.transport.peerUp(0));
+    const before = c.nodes[1]!.transport.counters();
+    const signaturesBefore = signatures;
+    // A well-formed HELLO, as anyone who knows the public genesis can make.
+    const network = networkTag(c.validators.map((v) => v.publicKey));
+    const hello = new DialerHandshake(new Signer(c.pairs[0]!), 0, 1, network, c.validators[1]!.publicKey).hello;
+    const count = 300;
+    const flag = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL('../support/transport-flood-worker.js', import.meta.url), {
+      workerData: { address: c.validators[1]!.address, frame: encodeFrame(TYPE_HANDSHAKE, 0n, hello, null), count, flag },
+    });
+    // The main thread is busy (blocked) while the connections come and go, so none of their
+    // closed events is handled: at most 64 half-open slots plus one per validator are admitted,
+    // and every other connection is refused at accept. Before the fix the I/O thread freed a
+    // slot as soon as it closed a connection, admitted all 300, and queued a HELLO for each.
+    assert.equal(Atomics.wait(new Int32Array(flag), 0, 0, 30_000), 'ok', 'the flood finished within 30 s');
+    await worker.terminate();
+    const bound = 64 + c.validators.length;
+    // Settled: what is still counted is at most the other validator's own inbound link.
+    await until('every flood connection settled', () => c.nodes[1]!.transport.counters().inboundUnsettled <= c.validators.length - 1).catch((error: Error) => {
+      throw new Error(`${error.message}: ${c.nodes[1]!.transport.counters().inboundUnsettled} inbound connections still counted`);
+    });
+    const after = c.nodes[1]!.transport.counters();
+    assert.ok(after.handshakesRefused - before.handshakesRefused >= count - bound, `refused ${after.handshakesRefused - before.handshakesRefused} of ${count}`);
+    await new Promise((r) => setTimeout(r, 50)); // any answer still due runs in this time
+    assert.ok(signatures - signaturesBefore <= bound, `${signatures - signaturesBefore} CHALLENGEs signed for ${count} HELLOs`);
+    // The validators' own link is untouched and keeps working.
+    assert.equal(c.nodes[0]!.transport.send(1, text('after the flood')), true);
+    await until('delivered', () => c.nodes[1]!.received.some((m) => new TextDecoder().decode(m.bytes) === 'after the flood'));
+    console.log(`# flood of ${count}: ${after.handshakesRefused - before.handshakesRefused} refused at accept or handshake, ${signatures - signaturesBefore} CHALLENGEs signed`);
+  } finally {
+    await c.close();
+  }
+});
+
 test('transport: one address cannot hold every half-open slot; genuine peers still connect', async () => {
   const c = await cluster(2);
   try {
