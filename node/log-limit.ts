@@ -4,29 +4,46 @@
  * would let them fill the operator's disk and bury the lines that matter.
  */
 
+/** Runs `fn` after `ms` without keeping the process alive for it. */
+function laterUnref(fn: () => void, ms: number): void {
+  setTimeout(fn, ms).unref();
+}
+
 /**
  * Returns a writer that passes at most `max` lines per period of `periodMs` (a period starts
- * at the first line after the previous one ended) and counts the rest. The first line of the
- * next period is preceded by one line saying how many were left out.
+ * at the first line after the previous one ended) and counts the rest; when a period that left
+ * lines out ends, one line says how many. `now` is a monotonic clock in milliseconds, so a
+ * wall clock stepped back hides nothing.
  */
-export function limitedLines(write: (line: string) => void, what: string, max = 10, periodMs = 60_000, now: () => number = Date.now): (line: string) => void {
+export function limitedLines(
+  write: (line: string) => void,
+  what: string,
+  max = 10,
+  periodMs = 60_000,
+  now: () => number = () => performance.now(),
+  later: (fn: () => void, ms: number) => void = laterUnref,
+): (line: string) => void {
   if (!Number.isInteger(max) || max < 1 || !(periodMs > 0)) throw new RangeError('limitedLines: max must be a positive integer and periodMs positive');
   let periodStart = Number.NEGATIVE_INFINITY;
   let shown = 0;
   let leftOut = 0;
+  const report = (): void => {
+    if (leftOut > 0) write(`stele node: ${leftOut} more ${what} not shown (at most ${max} lines per ${periodMs / 1000} s)\n`);
+    leftOut = 0;
+  };
   return (line: string) => {
     const t = now();
     if (t - periodStart >= periodMs) {
-      if (leftOut > 0) write(`stele node: ${leftOut} more ${what} not shown (at most ${max} lines per ${periodMs / 1000} s)\n`);
+      report(); // normally done already by the timer below
       periodStart = t;
       shown = 0;
-      leftOut = 0;
     }
     if (shown < max) {
       shown++;
       write(line);
-    } else {
-      leftOut++;
+      return;
     }
+    if (leftOut === 0) later(report, periodStart + periodMs - t);
+    leftOut++;
   };
 }

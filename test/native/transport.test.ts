@@ -516,7 +516,12 @@ test('transport: connections that send a HELLO and close at once queue bounded w
     const after = c.nodes[1]!.transport.counters();
     assert.ok(after.handshakesRefused - before.handshakesRefused >= count - bound, `refused ${after.handshakesRefused - before.handshakesRefused} of ${count}`);
     await new Promise((r) => setTimeout(r, 50)); // any answer still due runs in this time
-    assert.ok(signatures - signaturesBefore <= bound, `${signatures - signaturesBefore} CHALLENGEs signed for ${count} HELLOs`);
+    // The admitted connections' events (about 200, within the 256 the queue to JavaScript
+    // holds) are handed over in one drain, closed events included, before the deferred
+    // answers run: so none of the flood's HELLOs is answered. What may be signed is the
+    // other validator's own handshake, should it have redialed meanwhile. Without the
+    // deferral, each admitted HELLO cost a signature (65 here).
+    assert.ok(signatures - signaturesBefore <= c.validators.length - 1, `${signatures - signaturesBefore} CHALLENGEs signed for ${count} HELLOs`);
     // The validators' own link is untouched and keeps working.
     assert.equal(c.nodes[0]!.transport.send(1, text('after the flood')), true);
     await until('delivered', () => c.nodes[1]!.received.some((m) => new TextDecoder().decode(m.bytes) === 'after the flood'));

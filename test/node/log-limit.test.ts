@@ -2,22 +2,44 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { limitedLines } from '../../node/log-limit.js';
 
-test('limitedLines: at most max lines per period; the next period opens with how many were left out', () => {
+/** A clock and a timer queue the test moves by hand. */
+function manualTime() {
   let t = 1_000;
+  const due: { at: number; fn: () => void }[] = [];
+  return {
+    now: () => t,
+    later: (fn: () => void, ms: number) => void due.push({ at: t + ms, fn }),
+    advance(ms: number) {
+      t += ms;
+      for (const d of due.filter((x) => x.at <= t)) {
+        due.splice(due.indexOf(d), 1);
+        d.fn();
+      }
+    },
+    pending: () => due.length,
+  };
+}
+
+test('limitedLines: at most max lines per period; when the period ends, one line says how many were left out', () => {
+  const time = manualTime();
   const out: string[] = [];
-  const line = limitedLines((l) => out.push(l), 'refusals', 3, 60_000, () => t);
+  const line = limitedLines((l) => out.push(l), 'refusals', 3, 60_000, time.now, time.later);
   for (let i = 0; i < 10; i++) line(`r${i}\n`);
   assert.deepEqual(out, ['r0\n', 'r1\n', 'r2\n']);
-  t += 59_999;
+  assert.equal(time.pending(), 1, 'one report scheduled, not one per line left out');
+  time.advance(59_999);
   line('r10\n');
   assert.equal(out.length, 3, 'still the first period');
-  t += 1;
+  time.advance(1);
+  // The report comes at the period's end, whether or not another line follows.
+  assert.deepEqual(out.slice(3), ['stele node: 8 more refusals not shown (at most 3 lines per 60 s)\n']);
   line('r11\n');
-  assert.deepEqual(out.slice(3), ['stele node: 8 more refusals not shown (at most 3 lines per 60 s)\n', 'r11\n']);
+  assert.deepEqual(out.slice(4), ['r11\n']);
   // A quiet period leaves nothing to report: the next line passes alone.
-  t += 120_000;
+  time.advance(120_000);
   line('r12\n');
   assert.deepEqual(out.slice(5), ['r12\n']);
+  assert.equal(time.pending(), 0);
 });
 
 test('limitedLines: refuses a bound that would pass nothing or never end a period', () => {
