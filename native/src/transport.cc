@@ -88,6 +88,11 @@ constexpr uint64_t kFabricEqTag = 2;
 // Fabric: the byte stream moves in chunks through registered buffers, per connection.
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr size_t kRecvSlots = 32;
+// Receive completions read from one connection per turn, at most (FabricProgress): four
+// rounds of the posted receives, 8 MiB. With one round (2 MiB) the 64 KiB and 1 MiB rates of
+// bench:transport looked about a quarter lower; with four they are within the noise
+// (docs/native.md, 2026-12-02).
+constexpr size_t kFabricReceivesPerTurn = 4 * kRecvSlots;
 constexpr size_t kSendSlots = 32;
 constexpr int kPeersMax = 64;
 
@@ -254,6 +259,7 @@ struct Counters {
   std::atomic<uint64_t> events_parked{0};
   std::atomic<uint64_t> direct_frames{0};  // DATA frames written by the main thread (TryDirect)
   std::atomic<uint64_t> loop_timeouts{0};  // I/O loop turns ended by the poll timeout, not an event
+  std::atomic<uint64_t> receives_cut{0};   // a connection's input left for the next turn at its per-turn bound
   std::atomic<int64_t> credit_available[kPeersMax];
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
@@ -384,7 +390,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, peers_[p]->next_attempt_ms - now)));
       }
 #ifdef STELE_FABRIC
-      if (fabric_ && !FabricMaySleep()) timeout = 0;
+      if (fabric_ && (fabric_backlog_ || !FabricMaySleep())) timeout = 0;
 #endif
       int n = epoll_wait(epoll_, events, 64, timeout);
       if (n == 0 && timeout > 0) counters_.loop_timeouts++;
@@ -917,6 +923,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       if (!Parse(c)) return;  // dropped
       if (static_cast<size_t>(n) < want) return;  // drained for now
     }
+    counters_.receives_cut++;  // the rest waits for the next turn
   }
 
   // Parses every whole frame buffered; false when the connection was dropped.
@@ -1262,6 +1269,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
 
   // Connection management events, then every connection's completions.
   void FabricPoll() {
+    fabric_backlog_ = false;
     for (;;) {
       uint32_t event = 0;
       alignas(fi_eq_cm_entry) uint8_t raw[sizeof(fi_eq_cm_entry) + 64];
@@ -1320,7 +1328,12 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     Conn* c = Find(id);
     if (c == nullptr || c->cq == nullptr) return;
     bool received = false, sent = false;
-    for (;;) {
+    // At most kFabricReceivesPerTurn receive completions per turn (8 MiB), then parse: a sender at line rate must not hold this thread here, nor grow the
+    // connection's buffer before Parse has checked a frame header (before 2026-12-02 the
+    // queue was read until empty; review of 2026-11-30). The rest is read next turn, which
+    // comes at once (fabric_backlog_).
+    size_t receives = 0;
+    while (receives < kFabricReceivesPerTurn) {
       fi_cq_msg_entry entries[16];
       ssize_t n = fi_cq_read(c->cq, entries, 16);
       if (n == -FI_EAGAIN) break;
@@ -1349,11 +1362,16 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         c->in.end += length;
         counters_.bytes_received += length;
         received = true;
+        receives++;
         if (fi_recv(c->ep, c->region.get() + slot * kChunkBytes, kChunkBytes, c->desc, 0, SlotContext(slot, false)) != 0) {
           Drop(id, "fabric: cannot repost a receive", false);
           return;
         }
       }
+    }
+    if (receives >= kFabricReceivesPerTurn) {
+      fabric_backlog_ = true;
+      counters_.receives_cut++;
     }
     if (received) {
       if (c->state == ConnState::kConnecting) {
@@ -1632,6 +1650,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     o.Set("eventsParked", static_cast<double>(counters_.events_parked));
     o.Set("directFrames", static_cast<double>(counters_.direct_frames));
     o.Set("loopTimeouts", static_cast<double>(counters_.loop_timeouts));
+    o.Set("receivesCut", static_cast<double>(counters_.receives_cut));
     Napi::Array queued = Napi::Array::New(env, peers_.size());
     Napi::Array credit = Napi::Array::New(env, peers_.size());
     Napi::Array granted = Napi::Array::New(env, peers_.size());
@@ -1738,6 +1757,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
   uint32_t next_conn_ = 15;  // the last id handed out
   int pending_handshakes_ = 0;
+  bool fabric_backlog_ = false;  // a fabric connection left completions for the next turn
   // Inbound connections admitted whose closed event the main thread has not yet taken
   // (AdmitPending): raised here, lowered on the main thread.
   std::atomic<int> unsettled_inbound_{0};
