@@ -496,7 +496,7 @@ test('transport: connections that send a HELLO and close at once queue bounded w
     await until('linked', () => c.nodes[0]!.transport.peerUp(1) && c.nodes[1]!.transport.peerUp(0));
     const before = c.nodes[1]!.transport.counters();
     const signaturesBefore = signatures;
-    // A well-formed HELLO, as anyone who knows the public genesis can make.
+    // A well-formed HELLO, which anyone who knows the public genesis can make.
     const network = networkTag(c.validators.map((v) => v.publicKey));
     const hello = new DialerHandshake(new Signer(c.pairs[0]!), 0, 1, network, c.validators[1]!.publicKey).hello;
     const count = 300;
