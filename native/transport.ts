@@ -92,7 +92,7 @@ export interface TransportCounters {
   readonly directFrames: number;
   /** Turns of the I/O thread's loop that ended by its poll timeout (about 10 a second when idle), not by an event. */
   readonly loopTimeouts: number;
-  /** Turns in which a connection's input was left for the next turn at its per-turn bound (tcp: 8 reads; fabric: 32 receive completions). */
+  /** Turns in which a connection's input was left for the next turn at its per-turn bound (tcp: 8 reads; fabric: 128 receive completions). */
   readonly receivesCut: number;
   readonly sendQueueBytes: number[];
   readonly sendCredit: number[];

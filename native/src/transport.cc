@@ -1328,10 +1328,11 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     Conn* c = Find(id);
     if (c == nullptr || c->cq == nullptr) return;
     bool received = false, sent = false;
-    // At most kFabricReceivesPerTurn receive completions per turn (8 MiB), then parse: a sender at line rate must not hold this thread here, nor grow the
-    // connection's buffer before Parse has checked a frame header (before 2026-12-02 the
-    // queue was read until empty; review of 2026-11-30). The rest is read next turn, which
-    // comes at once (fabric_backlog_).
+    // At most kFabricReceivesPerTurn receive completions per turn (8 MiB), then parse: a
+    // sender at line rate must not hold this thread here, nor grow the connection's buffer
+    // before Parse has checked a frame header (before 2026-12-02 the queue was read until
+    // empty; review of 2026-11-30). The rest is read next turn, which comes at once
+    // (fabric_backlog_).
     size_t receives = 0;
     while (receives < kFabricReceivesPerTurn) {
       fi_cq_msg_entry entries[16];
