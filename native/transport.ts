@@ -13,6 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { SteleError } from '../ledger/errors.js';
+import { limitedLines } from '../ledger/log-limit.js';
 import { addon, call } from './addon.js';
 import { AcceptorHandshake, DialerHandshake, networkTag, type TransportSigner } from './wire.js';
 
@@ -37,7 +38,9 @@ export type TransportLogEvent =
   | { readonly kind: 'open'; readonly peer: number; readonly outbound: boolean }
   /** `opened`: whether the connection had passed its handshake (a failed dial or a half-finished handshake had not). */
   | { readonly kind: 'closed'; readonly peer: number; readonly outbound: boolean; readonly opened: boolean; readonly reason: string }
-  | { readonly kind: 'refused'; readonly peer: number; readonly reason: string };
+  | { readonly kind: 'refused'; readonly peer: number; readonly reason: string }
+  /** A dial could not start: the peer's host name did not resolve to an IPv4 address (retried with backoff). */
+  | { readonly kind: 'unresolved'; readonly peer: number; readonly reason: string };
 
 export interface TransportOptions {
   /** This node's index in `validators`. */
@@ -94,6 +97,9 @@ export interface TransportCounters {
   readonly loopTimeouts: number;
   /** Turns in which a connection's input was left for the next turn at its per-turn bound (tcp: 8 reads; fabric: 128 receive completions). */
   readonly receivesCut: number;
+  /** Lookups of peers' host names started (one per dial of a peer whose address is not dotted IPv4), and those that failed. */
+  readonly lookups: number;
+  readonly lookupFailures: number;
   readonly sendQueueBytes: number[];
   readonly sendCredit: number[];
   readonly receiveCredit: number[];
@@ -123,7 +129,7 @@ const STAGE_DIRECT_BYTES = 64 * 1024;
 /** A peer's packed messages are handed over at once when they reach this size. */
 const STAGE_FLUSH_BYTES = 256 * 1024;
 
-const EVENT = { connected: 1, accepted: 2, handshake: 3, open: 4, closed: 5, messages: 6 } as const;
+const EVENT = { connected: 1, accepted: 2, handshake: 3, open: 4, closed: 5, messages: 6, lookupFailed: 7 } as const;
 
 function parseAddress(address: string, what: string): { host: string; port: number } {
   const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
@@ -180,7 +186,8 @@ function checkOptions(options: TransportOptions): Settings {
  * The IPv4 address to listen on for `host`. The addon takes dotted IPv4 only (inet_pton),
  * while the address grammar (genesis, node/config.ts, docs/operations.md) takes a host
  * name too, which before 2026-12-01 passed those checks and then failed at start. Peer
- * addresses need no such step: the I/O thread resolves them at each dial.
+ * addresses need no such step: each dial looks a peer's host name up again, on a thread of
+ * its own (native/src/transport.cc, Lookups), so a slow name server stalls only that dial.
  * @throws SteleError TRANSPORT_CONFIG (the name has no IPv4 address), TRANSPORT_IO (the lookup itself failed)
  * @example await resolveListenHost('localhost') // '127.0.0.1'
  */
@@ -195,8 +202,17 @@ async function resolveListenHost(host: string): Promise<string> {
   }
 }
 
-function defaultLog(event: TransportLogEvent): void {
-  if (event.kind === 'refused') process.stderr.write(`stele transport: refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+/**
+ * The log of a transport opened without `onLog`: refusals and failed lookups to stderr, at
+ * most 10 lines a minute each (anyone who can reach the peer port can cause refusals).
+ */
+function makeDefaultLog(): (event: TransportLogEvent) => void {
+  const refusal = limitedLines((line) => process.stderr.write(line), 'stele transport: refusals');
+  const lookup = limitedLines((line) => process.stderr.write(line), 'stele transport: failed lookups');
+  return (event) => {
+    if (event.kind === 'refused') refusal(`stele transport: refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+    else if (event.kind === 'unresolved') lookup(`stele transport: validator ${event.peer}'s address did not resolve: ${event.reason}\n`);
+  };
 }
 
 /**
@@ -256,7 +272,7 @@ export class Transport {
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
     this.queuedKnown = validators.map(() => 0);
     this.network = networkTag(validators.map((v) => v.publicKey));
-    this.log = options.onLog ?? defaultLog;
+    this.log = options.onLog ?? makeDefaultLog();
     // The addon's exports are untyped at the boundary; this is the constructor's shape (native/src/transport.cc).
     const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };
     this.native = call(
@@ -438,6 +454,9 @@ export class Transport {
       }
       case EVENT.messages:
         this.onBatch(payload as ArrayBuffer, meta as Uint32Array);
+        return;
+      case EVENT.lookupFailed:
+        this.log({ kind: 'unresolved', peer, reason: String(payload ?? '') });
         return;
     }
   }

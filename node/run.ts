@@ -25,7 +25,7 @@ import { Validator } from './validator.js';
 import { nodeView } from './view.js';
 import { FAULTS_ENVIRONMENT_VARIABLE, faultsNotice, faultyTransport } from './faults.js';
 import { idleCollector } from './idle-gc.js';
-import { limitedLines } from './log-limit.js';
+import { limitedLines } from '../ledger/log-limit.js';
 import { buildApp, listen } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -95,7 +95,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   let transport: Transport;
   try {
     records = [...acceptor.replay()].map((bytes) => decodeRecord(bytes, limits));
-    const refusalLine = limitedLines((line) => process.stderr.write(line), 'transport refusals');
+    const refusalLine = limitedLines((line) => process.stderr.write(line), 'stele node: transport refusals');
+    const lookupLine = limitedLines((line) => process.stderr.write(line), 'stele node: failed lookups');
     // Peer health for GET /v1/status: an open connection in either direction means up (Transport.peerUp).
     transport = await Transport.open({
       self: index,
@@ -108,6 +109,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       onMessages: (batch) => deliver?.(batch),
       onLog: (event) => {
         if (event.kind === 'refused') refusalLine(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);
+        else if (event.kind === 'unresolved') lookupLine(`stele node: validator ${event.peer}'s address did not resolve: ${event.reason}\n`);
       },
     });
   } catch (error) {

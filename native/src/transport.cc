@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,11 @@ constexpr size_t kBatchMessagesMax = 1u << 16;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
 constexpr int64_t kAcceptPauseMs = 100;  // how long the listener rests after accept4 ran out of descriptors
+// Connection requests taken from the listener (accept4, or the fabric event queue) per turn
+// of the loop, at most: a flood of connections that are refused at once must not keep the
+// thread from the open connections' input. The rest wait in the kernel's (or provider's)
+// queue for the next turn.
+constexpr int kAcceptsPerTurn = 64;
 constexpr uint64_t kFabricEqTag = 2;
 // Fabric: the byte stream moves in chunks through registered buffers, per connection.
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -97,7 +103,7 @@ constexpr size_t kSendSlots = 32;
 constexpr int kPeersMax = 64;
 
 // Event kinds, mirrored in native/transport.ts.
-enum EventKind : int { kConnected = 1, kAccepted = 2, kHandshakeMessage = 3, kOpen = 4, kClosed = 5, kMessages = 6 };
+enum EventKind : int { kConnected = 1, kAccepted = 2, kHandshakeMessage = 3, kOpen = 4, kClosed = 5, kMessages = 6, kLookupFailed = 7 };
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -220,6 +226,31 @@ struct Conn {
 struct PeerAddress {
   std::string host;
   int port = 0;
+  bool literal = false;  // host is a dotted IPv4 address, in `ip`: no lookup
+  uint32_t ip = 0;       // network order
+};
+
+// Host-name lookups run off the I/O thread, each on a detached thread of its own that holds
+// this state: getaddrinfo blocks for as long as the system's resolver takes (seconds, when a
+// name server does not answer), and the I/O thread carries every peer's traffic; before
+// 2026-12-02 one unanswered lookup held it, and with it the links to every other peer.
+// Detached, so closing the transport never waits for a name server: a late answer lands
+// here and is dropped with the state.
+struct Lookups {
+  struct Answer {
+    int peer = -1;
+    uint32_t ip = 0;  // network order; 0 when the lookup failed
+    std::string error;
+  };
+  std::mutex mu;
+  std::vector<Answer> answers;  // under mu
+  int wake_fd = -1;             // a duplicate of the transport's eventfd, closed with this state
+  ~Lookups() {
+    if (wake_fd >= 0) close(wake_fd);
+  }
+  Lookups() = default;
+  Lookups(const Lookups&) = delete;
+  Lookups& operator=(const Lookups&) = delete;
 };
 
 // Messages waiting to be sent, packed as in a DATA body: [u32 length][bytes]...
@@ -239,6 +270,8 @@ struct Peer {
   uint32_t inbound = 0;   // current authenticated inbound connection id
   int64_t backoff_ms = kBackoffMinMs;
   int64_t next_attempt_ms = 0;
+  bool looking_up = false;  // a lookup of address.host is running (Lookups)
+  uint32_t found_ip = 0;    // its answer, for the next dial only (each dial looks the name up again)
 };
 
 struct Command {
@@ -260,6 +293,7 @@ struct Counters {
   std::atomic<uint64_t> direct_frames{0};  // DATA frames written by the main thread (TryDirect)
   std::atomic<uint64_t> loop_timeouts{0};  // I/O loop turns ended by the poll timeout, not an event
   std::atomic<uint64_t> receives_cut{0};   // a connection's input left for the next turn at its per-turn bound
+  std::atomic<uint64_t> lookups{0}, lookup_failures{0};  // host-name lookups of peer addresses (Lookups)
   std::atomic<int64_t> credit_available[kPeersMax];
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
@@ -314,6 +348,11 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       auto peer = std::make_unique<Peer>();
       peer->address.host = p.Get("host").As<Napi::String>().Utf8Value();
       peer->address.port = p.Get("port").As<Napi::Number>().Int32Value();
+      in_addr literal{};
+      if (inet_pton(AF_INET, peer->address.host.c_str(), &literal) == 1) {
+        peer->address.literal = true;
+        peer->address.ip = literal.s_addr;
+      }
       peers_.push_back(std::move(peer));
       counters_.credit_available[i] = 0;
       counters_.credit_granted[i] = 0;
@@ -335,6 +374,9 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_ < 0 || wake_ < 0) ThrowCoded(env, "TRANSPORT_IO", SysMessage("epoll/eventfd", "", errno));
     Watch(wake_, kWakeTag, EPOLLIN);
+    lookups_ = std::make_shared<Lookups>();
+    lookups_->wake_fd = fcntl(wake_, F_DUPFD_CLOEXEC, 0);
+    if (lookups_->wake_fd < 0) ThrowCoded(env, "TRANSPORT_IO", SysMessage("dup of eventfd", "", errno));
     if (listen_fd_ >= 0) Watch(listen_fd_, kListenTag, EPOLLIN);
 #ifdef STELE_FABRIC
     if (eq_fd_ >= 0) Watch(eq_fd_, kFabricEqTag, EPOLLIN);
@@ -411,6 +453,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
           Handle(static_cast<uint32_t>(tag), events[i].events);
         }
       }
+      if (lookups_running_ > 0) TakeLookups();
       RunCommands();
       for (size_t p = 0; p < peers_.size(); p++) Pump(static_cast<int>(p));
       FlushBatch();
@@ -488,7 +531,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   }
 
   void AcceptAll() {
-    for (;;) {
+    for (int taken = 0; taken < kAcceptsPerTurn; taken++) {
       sockaddr_in addr{};
       socklen_t length = sizeof addr;
       int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -546,25 +589,29 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     return raw;
   }
 
+  // Dials peer p: at once for a dotted address; for a host name, once a lookup started here
+  // has answered (TakeLookups calls back when it has).
   void Connect(int p) {
-#ifdef STELE_FABRIC
-    if (fabric_) return FabricConnect(p);
-#endif
     Peer& peer = *peers_[p];
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* result = nullptr;
-    std::string port = std::to_string(peer.address.port);
-    int fd = -1;
-    if (getaddrinfo(peer.address.host.c_str(), port.c_str(), &hints, &result) == 0 && result != nullptr) {
-      fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd >= 0 && connect(fd, result->ai_addr, result->ai_addrlen) != 0 && errno != EINPROGRESS) {
-        close(fd);
-        fd = -1;
-      }
+    uint32_t ip = peer.address.ip;
+    if (!peer.address.literal) {
+      if (peer.looking_up) return;
+      if (peer.found_ip == 0) return StartLookup(p);
+      ip = peer.found_ip;
+      peer.found_ip = 0;
     }
-    if (result != nullptr) freeaddrinfo(result);
+#ifdef STELE_FABRIC
+    if (fabric_) return FabricConnect(p, ip);
+#endif
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(peer.address.port));
+    addr.sin_addr.s_addr = ip;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
+      close(fd);
+      fd = -1;
+    }
     if (fd < 0) {
       Backoff(p);
       return;
@@ -572,6 +619,71 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     Conn* c = AddConn(fd, true, p);
     c->state = ConnState::kConnecting;
     peer.outbound = c->id;
+  }
+
+  void StartLookup(int p) {
+    Peer& peer = *peers_[p];
+    std::shared_ptr<Lookups> shared = lookups_;
+    std::string host = peer.address.host;
+    counters_.lookups++;
+    try {
+      std::thread([shared, host, p] {
+        Lookups::Answer answer;
+        answer.peer = p;
+        addrinfo hints{};
+        hints.ai_family = AF_INET;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* result = nullptr;
+        int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+        if (rc == 0 && result != nullptr && result->ai_family == AF_INET)
+          answer.ip = reinterpret_cast<const sockaddr_in*>(result->ai_addr)->sin_addr.s_addr;
+        else
+          answer.error = rc == 0 ? "no IPv4 address" : gai_strerror(rc);
+        if (result != nullptr) freeaddrinfo(result);
+        std::lock_guard<std::mutex> lock(shared->mu);
+        shared->answers.push_back(std::move(answer));
+        uint64_t one = 1;
+        ssize_t n = write(shared->wake_fd, &one, sizeof one);
+        (void)n;
+      }).detach();
+    } catch (const std::system_error& e) {
+      LookupFailed(p, std::string("no thread for the lookup: ") + e.what());
+      return;
+    }
+    peer.looking_up = true;
+    lookups_running_++;
+    // Timers and the loop's timeout skip a peer whose lookup is running; the answer sets
+    // the next attempt.
+    peer.next_attempt_ms = INT64_MAX;
+  }
+
+  void TakeLookups() {
+    std::vector<Lookups::Answer> answers;
+    {
+      std::lock_guard<std::mutex> lock(lookups_->mu);
+      answers.swap(lookups_->answers);
+    }
+    for (Lookups::Answer& a : answers) {
+      Peer& peer = *peers_[a.peer];
+      peer.looking_up = false;
+      lookups_running_--;
+      if (a.ip == 0) {
+        LookupFailed(a.peer, a.error);
+      } else {
+        peer.found_ip = a.ip;
+        peer.next_attempt_ms = 0;  // dial in this turn's Timers
+      }
+    }
+  }
+
+  void LookupFailed(int p, const std::string& error) {
+    counters_.lookup_failures++;
+    Backoff(p);
+    auto e = std::make_unique<Event>();
+    e->kind = kLookupFailed;
+    e->peer = p;
+    e->text = "host " + peers_[p]->address.host + ": " + error;
+    Post(std::move(e));
   }
 
   void Backoff(int p) {
@@ -1244,11 +1356,17 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     return std::string();
   }
 
-  void FabricConnect(int p) {
+  // `ip` is the peer's address, looked up already (Connect): the numeric host makes
+  // fi_getinfo's own resolution immediate.
+  void FabricConnect(int p, uint32_t ip) {
     Peer& peer = *peers_[p];
     fi_info* info = nullptr;
     std::string service = std::to_string(peer.address.port);
-    if (fi_getinfo(FI_VERSION(1, 9), peer.address.host.c_str(), service.c_str(), 0, hints_, &info) != 0) {
+    char node[INET_ADDRSTRLEN] = {0};
+    in_addr addr{};
+    addr.s_addr = ip;
+    inet_ntop(AF_INET, &addr, node, sizeof node);
+    if (fi_getinfo(FI_VERSION(1, 9), node, service.c_str(), FI_NUMERICHOST, hints_, &info) != 0) {
       Backoff(p);
       return;
     }
@@ -1270,7 +1388,11 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   // Connection management events, then every connection's completions.
   void FabricPoll() {
     fabric_backlog_ = false;
-    for (;;) {
+    for (int taken = 0;; taken++) {
+      if (taken == kAcceptsPerTurn) {
+        fabric_backlog_ = true;  // the queue may hold more: the loop comes back without sleeping
+        break;
+      }
       uint32_t event = 0;
       alignas(fi_eq_cm_entry) uint8_t raw[sizeof(fi_eq_cm_entry) + 64];
       auto* entry = reinterpret_cast<fi_eq_cm_entry*>(raw);
@@ -1652,6 +1774,8 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     o.Set("directFrames", static_cast<double>(counters_.direct_frames));
     o.Set("loopTimeouts", static_cast<double>(counters_.loop_timeouts));
     o.Set("receivesCut", static_cast<double>(counters_.receives_cut));
+    o.Set("lookups", static_cast<double>(counters_.lookups));
+    o.Set("lookupFailures", static_cast<double>(counters_.lookup_failures));
     Napi::Array queued = Napi::Array::New(env, peers_.size());
     Napi::Array credit = Napi::Array::New(env, peers_.size());
     Napi::Array granted = Napi::Array::New(env, peers_.size());
@@ -1758,6 +1882,8 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
   uint32_t next_conn_ = 15;  // the last id handed out
   int pending_handshakes_ = 0;
+  std::shared_ptr<Lookups> lookups_;  // also held by each running lookup's thread
+  int lookups_running_ = 0;
   bool fabric_backlog_ = false;  // a fabric connection left completions for the next turn
   // Inbound connections admitted whose closed event the main thread has not yet taken
   // (AdmitPending): raised here, lowered on the main thread.

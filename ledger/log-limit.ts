@@ -1,7 +1,8 @@
 /**
  * Bounds how many lines a source of outside-triggered events can write to stderr: anyone who
  * can reach the peer port can make a validator refuse a connection, and a line per refusal
- * would let them fill the operator's disk and bury the lines that matter.
+ * would let them fill the operator's disk and bury the lines that matter. Used by the node
+ * (node/run.ts) and by the transport's default log (native/transport.ts).
  */
 
 /** Runs `fn` after `ms` without keeping the process alive for it. */
@@ -12,8 +13,10 @@ function laterUnref(fn: () => void, ms: number): void {
 /**
  * Returns a writer that passes at most `max` lines per period of `periodMs` (a period starts
  * at the first line after the previous one ended) and counts the rest; when a period that left
- * lines out ends, one line says how many. `now` is a monotonic clock in milliseconds, so a
- * wall clock stepped back hides nothing.
+ * lines out ends, one line, `${what}: N more not shown ...`, says how many. `what` names the
+ * writer and the lines, as in "stele node: transport refusals". `now` is a monotonic clock in
+ * milliseconds, so a wall clock stepped back hides nothing.
+ * @example const refusal = limitedLines((l) => process.stderr.write(l), 'stele node: transport refusals');
  */
 export function limitedLines(
   write: (line: string) => void,
@@ -28,7 +31,7 @@ export function limitedLines(
   let shown = 0;
   let leftOut = 0;
   const report = (): void => {
-    if (leftOut > 0) write(`stele node: ${leftOut} more ${what} not shown (at most ${max} lines per ${periodMs / 1000} s)\n`);
+    if (leftOut > 0) write(`${what}: ${leftOut} more not shown (at most ${max} lines per ${periodMs / 1000} s)\n`);
     leftOut = 0;
   };
   return (line: string) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { limitedLines } from '../../node/log-limit.js';
+import { limitedLines } from '../../ledger/log-limit.js';
 
 /** A clock and a timer queue the test moves by hand. */
 function manualTime() {
@@ -23,7 +23,7 @@ function manualTime() {
 test('limitedLines: at most max lines per period; when the period ends, one line says how many were left out', () => {
   const time = manualTime();
   const out: string[] = [];
-  const line = limitedLines((l) => out.push(l), 'refusals', 3, 60_000, time.now, time.later);
+  const line = limitedLines((l) => out.push(l), 'stele node: refusals', 3, 60_000, time.now, time.later);
   for (let i = 0; i < 10; i++) line(`r${i}\n`);
   assert.deepEqual(out, ['r0\n', 'r1\n', 'r2\n']);
   assert.equal(time.pending(), 1, 'one report scheduled, not one per line left out');
@@ -32,7 +32,7 @@ test('limitedLines: at most max lines per period; when the period ends, one line
   assert.equal(out.length, 3, 'still the first period');
   time.advance(1);
   // The report comes at the period's end, whether or not another line follows.
-  assert.deepEqual(out.slice(3), ['stele node: 8 more refusals not shown (at most 3 lines per 60 s)\n']);
+  assert.deepEqual(out.slice(3), ['stele node: refusals: 8 more not shown (at most 3 lines per 60 s)\n']);
   line('r11\n');
   assert.deepEqual(out.slice(4), ['r11\n']);
   // A quiet period leaves nothing to report: the next line passes alone.
