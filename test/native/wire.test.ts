@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Signer } from '../../ledger/ed25519.js';
-import { AcceptorHandshake, CHALLENGE_BYTES, DialerHandshake, HELLO_BYTES, networkTag, PROOF_BYTES } from '../../native/wire.js';
+import { AcceptorHandshake, CHALLENGE_BYTES, DialerHandshake, HELLO_BYTES, networkTag, PROOF_BYTES, type TransportSigner } from '../../native/wire.js';
 import { keys } from '../support/transport-fixtures.js';
 
 const pairs = keys(3);
@@ -33,14 +33,44 @@ test('handshake: both sides derive the same two direction keys; sessions differ'
   assert.notDeepEqual(other.keys, answer.keys);
 });
 
-test('handshake: malformed, misaddressed and foreign hellos are refused with a reason', () => {
+/** A signer that counts its signatures. */
+function countingSigner(index: number): { signer: TransportSigner; signed: () => number } {
+  const inner = new Signer(pairs[index]!);
+  let count = 0;
+  const signer: TransportSigner = {
+    publicKey: inner.publicKey,
+    sign: (message: Uint8Array) => {
+      count++;
+      return inner.sign(message);
+    },
+  };
+  return { signer, signed: () => count };
+}
+
+/** The acceptor's ephemeral X25519 key pair, a private field (null until a well-formed HELLO). */
+function ephemeralOf(acceptor: AcceptorHandshake): unknown {
+  return (acceptor as unknown as { eph: unknown }).eph;
+}
+
+test('handshake: malformed, misaddressed and foreign hellos are refused with a reason, before any key pair or signature is made', () => {
   const { dialer } = session(0, 2);
   const bad = (mutate: (h: Uint8Array) => Uint8Array): string => {
-    const acceptor = new AcceptorHandshake(new Signer(pairs[2]!), 2, network, publicKeys);
+    const { signer, signed } = countingSigner(2);
+    const acceptor = new AcceptorHandshake(signer, 2, network, publicKeys);
+    assert.equal(ephemeralOf(acceptor), null, 'an accepted connection makes no key pair');
     const result = acceptor.greet(mutate(Uint8Array.from(dialer.hello)));
     assert.equal(typeof result, 'string');
+    // A connection from anyone that sends a bad HELLO costs neither (docs/native.md).
+    assert.equal(ephemeralOf(acceptor), null, `no key pair for a refused hello (${String(result)})`);
+    assert.equal(signed(), 0, `no signature for a refused hello (${String(result)})`);
     return result as string;
   };
+  // The control: a well-formed hello makes both, once.
+  const { signer, signed } = countingSigner(2);
+  const good = new AcceptorHandshake(signer, 2, network, publicKeys);
+  assert.ok(good.greet(dialer.hello) instanceof Uint8Array);
+  assert.notEqual(ephemeralOf(good), null);
+  assert.equal(signed(), 1);
   assert.match(bad((h) => h.subarray(0, 50)), /wrong size/);
   assert.match(bad((h) => ((h[0] = 0x41), h)), /not a Stele/);
   assert.match(bad((h) => ((h[4] = 9), h)), /version/);
