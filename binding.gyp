@@ -19,6 +19,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
       "cflags": ["-Wall", "-Wextra", "-Werror"],
       "libraries": ["-lpthread"],
+      "ldflags": ["-Wl,-z,nodelete"],
       "conditions": [
         ["stele_fabric==1", {
           "defines": ["STELE_FABRIC"],

@@ -239,8 +239,9 @@ struct PeerAddress {
 struct Lookups {
   struct Answer {
     int peer = -1;
-    uint32_t ip = 0;  // network order; 0 when the lookup failed
-    std::string error;
+    bool found = false;
+    uint32_t ip = 0;    // network order, when found
+    std::string error;  // when not found
   };
   std::mutex mu;
   std::vector<Answer> answers;  // under mu
@@ -271,7 +272,8 @@ struct Peer {
   int64_t backoff_ms = kBackoffMinMs;
   int64_t next_attempt_ms = 0;
   bool looking_up = false;  // a lookup of address.host is running (Lookups)
-  uint32_t found_ip = 0;    // its answer, for the next dial only (each dial looks the name up again)
+  bool found = false;       // it answered found_ip, for the next dial only (each dial looks the name up again)
+  uint32_t found_ip = 0;
 };
 
 struct Command {
@@ -596,9 +598,9 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     uint32_t ip = peer.address.ip;
     if (!peer.address.literal) {
       if (peer.looking_up) return;
-      if (peer.found_ip == 0) return StartLookup(p);
+      if (!peer.found) return StartLookup(p);
       ip = peer.found_ip;
-      peer.found_ip = 0;
+      peer.found = false;
     }
 #ifdef STELE_FABRIC
     if (fabric_) return FabricConnect(p, ip);
@@ -613,6 +615,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       fd = -1;
     }
     if (fd < 0) {
+      counters_.connect_failures++;
       Backoff(p);
       return;
     }
@@ -635,10 +638,12 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* result = nullptr;
         int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
-        if (rc == 0 && result != nullptr && result->ai_family == AF_INET)
+        if (rc == 0 && result != nullptr && result->ai_family == AF_INET) {
+          answer.found = true;
           answer.ip = reinterpret_cast<const sockaddr_in*>(result->ai_addr)->sin_addr.s_addr;
-        else
+        } else {
           answer.error = rc == 0 ? "no IPv4 address" : gai_strerror(rc);
+        }
         if (result != nullptr) freeaddrinfo(result);
         std::lock_guard<std::mutex> lock(shared->mu);
         shared->answers.push_back(std::move(answer));
@@ -667,9 +672,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       Peer& peer = *peers_[a.peer];
       peer.looking_up = false;
       lookups_running_--;
-      if (a.ip == 0) {
+      if (!a.found) {
         LookupFailed(a.peer, a.error);
       } else {
+        peer.found = true;
         peer.found_ip = a.ip;
         peer.next_attempt_ms = 0;  // dial in this turn's Timers
       }
@@ -677,7 +683,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   }
 
   void LookupFailed(int p, const std::string& error) {
-    counters_.lookup_failures++;
+    counters_.lookup_failures++;  // not a connect failure too: no dial was made
     Backoff(p);
     auto e = std::make_unique<Event>();
     e->kind = kLookupFailed;
@@ -686,9 +692,9 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     Post(std::move(e));
   }
 
+  // The next dial of peer p waits, twice as long (to a bound) after each failure in a row.
   void Backoff(int p) {
     Peer& peer = *peers_[p];
-    counters_.connect_failures++;
     std::uniform_int_distribution<int64_t> jitter(0, peer.backoff_ms / 2);
     peer.next_attempt_ms = NowMs() + peer.backoff_ms + jitter(rng_);
     peer.backoff_ms = std::min(kBackoffMaxMs, peer.backoff_ms * 2);
@@ -730,6 +736,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       if (outbound && p.outbound == id) {
         p.outbound = 0;
         if (c->state == ConnState::kOpen) p.backoff_ms = kBackoffMinMs;
+        counters_.connect_failures++;
         Backoff(peer);
         counters_.credit_available[peer] = 0;
       }
@@ -1367,6 +1374,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     addr.s_addr = ip;
     inet_ntop(AF_INET, &addr, node, sizeof node);
     if (fi_getinfo(FI_VERSION(1, 9), node, service.c_str(), FI_NUMERICHOST, hints_, &info) != 0) {
+      counters_.connect_failures++;
       Backoff(p);
       return;
     }
