@@ -160,8 +160,8 @@ export function checkContracts(contracts: readonly Contract[], options: CheckOpt
   const byName = new Map<string, Contract>();
   const unique: Contract[] = [];
   for (const c of contracts) {
-    if (byName.has(c.name)) sink.add('NAME001', c, c.namePos, `contract ${c.name} is declared twice`);
-    else if (external.has(c.name)) sink.add('NAME001', c, c.namePos, `contract ${c.name} is already deployed`);
+    if (byName.has(c.name)) sink.add('NAME001', c, c.pos, `contract ${c.name} is declared twice`);
+    else if (external.has(c.name)) sink.add('NAME001', c, c.pos, `contract ${c.name} is already deployed`);
     else {
       byName.set(c.name, c);
       unique.push(c);
@@ -229,7 +229,7 @@ function checkLocal(
 ): Local {
   // Members that must appear exactly once.
   const once = (what: string, list: readonly { pos: Pos }[]): void => {
-    if (list.length === 0) sink.add('NAME001', c, c.namePos, `contract ${c.name} has no ${what}`);
+    if (list.length === 0) sink.add('NAME001', c, c.pos, `contract ${c.name} has no ${what}`);
     for (const extra of list.slice(1)) sink.add('NAME001', c, extra.pos, `${what} is declared twice in ${c.name}`);
   };
   once('parties', c.parties);
@@ -309,7 +309,7 @@ function checkLocal(
       sink.add('FSM003', c, s.body.pos, `final state ${s.name} has transitions`, { state: s.name });
     }
   }
-  if (finalSeen.size === 0) sink.add('FSM003', c, c.namePos, `contract ${c.name} has no final state`);
+  if (finalSeen.size === 0) sink.add('FSM003', c, c.pos, `contract ${c.name} has no final state`);
   const init = init0 === undefined ? null : (stateIndex.get(init0.state) as number);
 
   const local: Local = {
@@ -389,7 +389,10 @@ function checkLocal(
       }
       const shadow = args.get(t.actor);
       if (shadow !== undefined) sink.add('TYPE001', c, t.actorPos, shadowedParty(t.actor, shadow), { state: s.name });
-      else if (!parties.has(t.actor)) sink.add('NAME001', c, t.actorPos, `${t.actor} is not a party of ${c.name}`, { state: s.name });
+      else if (!parties.has(t.actor)) {
+        const why = notAParty(local, t.actor);
+        sink.add(why.rule, c, t.actorPos, why.message, { state: s.name });
+      }
       const ctx: Ctx = { where: 'guard', args, settled: new Set(), state: s.name };
       if (t.guard !== null) {
         for (const conjunct of conjuncts(t.guard)) {
@@ -492,6 +495,19 @@ function shadowedParty(name: string, argument: Param): string {
   return `${name} is the transition's argument of type ${argument.type.kind}, not a party: a name means an action argument first, then a param, a party, a ref, a state`;
 }
 
+/**
+ * Where a party is expected (an actor, the party of an effect) and `name` is none: TYPE001
+ * when the name is defined as something else (a param, a ref, a state: SCL.md's "type
+ * mismatch", as for `balance(price)`), NAME001 when it is not defined at all. Before
+ * 2026-12-02 both were NAME001 (review).
+ */
+function notAParty(l: Pick<Local, 'c' | 'params' | 'refs' | 'stateIndex'>, name: string): { rule: 'TYPE001' | 'NAME001'; message: string } {
+  const param = l.params.get(name);
+  const what = param !== undefined ? `a param of type ${param.type.kind}` : l.refs.has(name) ? 'a ref' : l.stateIndex.has(name) ? 'a state' : null;
+  if (what === null) return { rule: 'NAME001', message: `${name} is not a party of ${l.c.name}` };
+  return { rule: 'TYPE001', message: `${name} is ${what} of ${l.c.name}, not a party` };
+}
+
 /** The top-level conjuncts of an expression: `a and (b and c)` gives a, b, c. */
 export function conjuncts(e: Expr): Expr[] {
   const out: Expr[] = [];
@@ -552,7 +568,10 @@ class Typer {
       if (shadow !== undefined || !this.l.parties.has(e.party)) {
         this.l.effectsTyped = false;
         if (shadow !== undefined) this.add('TYPE001', e.partyPos, shadowedParty(e.party, shadow), ctx);
-        else this.add('NAME001', e.partyPos, `${e.party} is not a party of ${this.l.c.name}`, ctx);
+        else {
+          const why = notAParty(this.l, e.party);
+          this.add(why.rule, e.partyPos, why.message, ctx);
+        }
         continue;
       }
       if (e.kind !== 'escrow' || t === null) continue;
@@ -898,7 +917,7 @@ function escrowConservationWithin(l: Local, sink: Sink, typer: Typer): void {
     }
   } catch (error) {
     if (!(error instanceof P.PolyTooLarge)) throw error;
-    sink.add('ESC001', c, c.namePos, `escrow conservation cannot be proved: ${error.message}`);
+    sink.add('ESC001', c, c.pos, `escrow conservation cannot be proved: ${error.message}`);
   }
 }
 
@@ -1043,7 +1062,7 @@ function crossContract(
     if (d !== null) {
       depth.set(c.name, d);
       if (d > options.maxDepth) {
-        sink.add('XREF001', c, c.namePos, `ref depth ${d} exceeds --max-depth ${options.maxDepth} (through ${deepest})`, { figure: { value: d, limit: options.maxDepth } });
+        sink.add('XREF001', c, c.pos, `ref depth ${d} exceeds --max-depth ${options.maxDepth} (through ${deepest})`, { figure: { value: d, limit: options.maxDepth } });
       }
     } else if (c.refs.some((r) => index.has(r.contract) && cyc[index.get(r.contract) as number] === 1)) {
       const r = c.refs.find((x) => index.has(x.contract) && cyc[index.get(x.contract) as number] === 1) as Ref;
@@ -1053,7 +1072,7 @@ function crossContract(
       paths.set(c.name, count);
       if (count > BigInt(options.maxPaths)) {
         const shown = count >= PATH_COUNT_CAP ? `more than ${PATH_COUNT_CAP}` : count.toString();
-        sink.add('FSM005', c, c.namePos, `${shown} possible futures exceed --max-paths ${options.maxPaths}`, {
+        sink.add('FSM005', c, c.pos, `${shown} possible futures exceed --max-paths ${options.maxPaths}`, {
           figure: { value: count >= PATH_COUNT_CAP ? `>${PATH_COUNT_CAP}` : figureNumber(count), limit: options.maxPaths },
         });
       }

@@ -34,14 +34,25 @@ export class SourceLines {
   constructor(private readonly text: string) {
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.starts.push(at + 1);
   }
-  /** Line `line` (1-based) without its line break, cut at `charsMax`; '' past the last line. */
-  line(line: number, charsMax: number): string {
+  /** Line `line` (1-based) without its line break, cut at `charsMax`; null past the last line. */
+  line(line: number, charsMax: number): string | null {
+    const shown = this.around(line, 1, charsMax);
+    return shown === null ? null : shown.text;
+  }
+  /**
+   * At most `charsMax` characters of line `line` (1-based, without its line break) that hold
+   * column `column`: from the line's start when the column is within the first `charsMax`,
+   * else a window centred on it. `from` is the 0-based column of the first one shown; null
+   * past the last line.
+   */
+  around(line: number, column: number, charsMax: number): { text: string; from: number } | null {
     const start = this.starts[line - 1];
-    if (start === undefined) return '';
+    if (start === undefined) return null;
     const next = this.starts[line];
     let end = next === undefined ? this.text.length : next - 1;
     if (end > start && this.text.charCodeAt(end - 1) === 13) end--;
-    return this.text.slice(start, Math.min(end, start + charsMax));
+    const from = column - 1 < charsMax ? 0 : Math.min(column - 1 - Math.floor(charsMax / 2), Math.max(0, end - start - charsMax));
+    return { text: this.text.slice(start + from, Math.min(end, start + from + charsMax)), from };
   }
 }
 
@@ -60,10 +71,12 @@ export function formatText(report: LintReport, sources: ReadonlyMap<string, stri
       lines = text === undefined ? null : new SourceLines(text);
       indexed.set(d.file, lines);
     }
-    const shown = lines === null ? '' : lines.line(d.line, SHOWN_LINE_CHARS_MAX);
-    if (shown !== '') {
-      const pad = shown.slice(0, Math.max(0, d.column - 1)).replace(/[^\t]/g, ' ');
-      out += `  ${shown}\n  ${pad}^\n`;
+    // The line, even an empty one (a diagnostic at the end of the file), and a caret under
+    // the column; a line longer than the bound is shown around the column.
+    const shown = lines === null ? null : lines.around(d.line, d.column, SHOWN_LINE_CHARS_MAX);
+    if (shown !== null) {
+      const pad = shown.text.slice(0, Math.max(0, d.column - 1 - shown.from)).replace(/[^\t]/g, ' ');
+      out += `  ${shown.text}\n  ${pad}^\n`;
     }
     if (d.trace !== undefined) out += `  trace: ${d.trace.join(' -> ')}\n`;
     if (d.figure !== undefined) out += `  figure: ${d.figure.value} (limit ${d.figure.limit})\n`;

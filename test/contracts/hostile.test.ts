@@ -298,8 +298,30 @@ test('text output indexes each file once, not once per diagnostic (review, 2026-
   }
   const out = formatText({ diagnostics: r.diagnostics, summary: { files: 1, contracts: 500, errors: r.errors, warnings: 0 } }, new Counted([['test.scl', text]]));
   assert.equal(reads, 1, 'the text is taken and indexed once');
-  assert.match(out, /^test\.scl:1:10: error FSM003 contract C0 has no final state\n {2}contract C0 \{\n {2} {9}\^\n/);
-  // Lines: the line break (CRLF too) is not part of a line, the last line may lack one, past the end is ''.
+  // A contract-wide finding is named at the contract's first token, `contract` (SCL.md section 5).
+  assert.match(out, /(^|\n)test\.scl:1:1: error FSM003 contract C0 has no final state\n {2}contract C0 \{\n {2}\^\n/);
+  // Lines: the line break (CRLF too) is not part of a line, the last line may lack one, past the end is null.
   const lines = new SourceLines('a\r\n\nbb\n' + 'c'.repeat(300));
-  assert.deepEqual([1, 2, 3, 4, 5].map((n) => lines.line(n, 200)), ['a', '', 'bb', 'c'.repeat(200), '']);
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => lines.line(n, 200)), ['a', '', 'bb', 'c'.repeat(200), null]);
+  // A column past the bound is shown in a window around it.
+  const long = new SourceLines(`${'a'.repeat(250)}X${'b'.repeat(300)}`);
+  const shown = long.around(1, 251, 200);
+  assert.ok(shown !== null && shown.text.length === 200 && shown.text[250 - shown.from] === 'X', JSON.stringify(shown?.from));
+});
+
+test('text output shows the source line and caret for a diagnostic on an empty line, at the end of the file too (review, 2026-12-02)', () => {
+  const source = 'contract A {\n  parties a\n';
+  const r = parseSource('eof.scl', source);
+  const d = r.diagnostics[0];
+  assert.ok(d !== undefined && d.ruleId === 'SYN001' && d.line === 3 && d.column === 1, JSON.stringify(d));
+  const out = formatText({ diagnostics: r.diagnostics, summary: { files: 1, contracts: 0, errors: 1, warnings: 0 } }, new Map([['eof.scl', source]]));
+  assert.match(out, /^eof\.scl:3:1: error SYN001 [^\n]*\n {2}\n {2}\^\n/);
+  // A finding past column 200 of a long line: its caret lands under the character at fault.
+  const wide = `contract A { parties a ${' '.repeat(300)}% }`;
+  const w = parseSource('wide.scl', wide);
+  const wd = w.diagnostics[0];
+  assert.ok(wd !== undefined && wd.column > 300, JSON.stringify(wd));
+  const lines = formatText({ diagnostics: w.diagnostics, summary: { files: 1, contracts: 0, errors: 1, warnings: 0 } }, new Map([['wide.scl', wide]])).split('\n');
+  const caret = (lines[2] as string).indexOf('^');
+  assert.equal((lines[1] as string)[caret], '%', `${lines[1]}\n${lines[2]}`);
 });

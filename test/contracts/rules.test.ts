@@ -322,3 +322,35 @@ test('currency findings point at the name; a party hidden by an action argument 
   assert.deepEqual(check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(tip: amount) -> Done { pay price to seller }')).diagnostics, []);
   assert.deepEqual(check(mutate('on buyer.accept() -> Done { pay price to seller }', 'on buyer.accept(window: int) -> Done { pay price to seller }')).diagnostics, []);
 });
+
+test('a param, ref or state where a party is expected is TYPE001 (a defined name of the wrong kind); a name defined nowhere is NAME001 (review, 2026-12-02)', () => {
+  // As an actor.
+  const actor = find(check(mutate('on seller.ship()', 'on price.ship()')), 'TYPE001');
+  assert.deepEqual([actor.line, actor.column, actor.message], [7, 8, 'price is a param of type amount of Sale, not a party']);
+  // As the party of an effect: a param, a state.
+  const paid = check(mutate('pay price to seller }', 'pay price to window }'));
+  assert.deepEqual(rules(paid), ['TYPE001']);
+  assert.equal(find(paid, 'TYPE001').message, 'window is a param of type blocks of Sale, not a party');
+  const toState = check(mutate('pay price to seller }', 'pay price to Shipped }'));
+  assert.deepEqual(rules(toState), ['TYPE001']);
+  assert.equal(find(toState, 'TYPE001').message, 'Shipped is a state of Sale, not a party');
+  // A ref.
+  const withRef = `${BASE}contract Holder {
+  parties a
+  params h: asset
+  currency h
+  ref s: Sale
+  init W { }
+  state W { on s.go() -> F after 1 -> F { pay 0 to s } }
+  final F
+}
+`;
+  const r = check(withRef);
+  assert.deepEqual(r.diagnostics.map((d) => [d.ruleId, d.message]), [
+    ['TYPE001', 's is a ref of Holder, not a party'],
+    ['TYPE001', 's is a ref of Holder, not a party'],
+  ]);
+  // Defined nowhere: NAME001, as before.
+  assert.deepEqual(rules(check(mutate('on seller.ship()', 'on nobody.ship()'))), ['NAME001']);
+  assert.deepEqual(rules(check(mutate('pay price to seller }', 'pay price to nobody }'))), ['NAME001']);
+});
