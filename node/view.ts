@@ -211,7 +211,9 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
     // Pages stop once their encodings pass BLOCKS_PAGE_BYTES_MAX (at least one block), before
     // reading or decoding the rest: 100 blocks of 4 MiB each, read in full for an 8 MiB
     // answer, held the main thread for seconds (found in review).
-    blocks: (from, count) => pageOfEncodings(from, count).map(decodeBlock),
+    // Not `.map(decodeBlock)`: map's index would be decodeBlock's byte bound (found in
+    // review, 2026-12-02: every JSON page from a validator failed with ENC_TOO_LARGE).
+    blocks: (from, count) => pageOfEncodings(from, count).map((encoded) => decodeBlock(encoded)),
     blocksBytes: (from, count) => pageOfEncodings(from, count),
     async account(publicKey: Uint8Array): Promise<AccountView> {
       const hex = toHex(publicKey);
