@@ -341,13 +341,19 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
    * 2026-12-01). The rest of the body is read and dropped instead, and the connection stays
    * open, up to REFUSED_BODY_DRAIN_BYTES_MAX bytes: a body declared longer keeps the
    * Connection: close, and one that arrives longer has its connection destroyed. The
-   * request timeout bounds the time.
+   * request timeout bounds the time. The Connection: close is set here, not left to fastify,
+   * which sets it only on its own 413 and 415: the members-mode 401 and the batch route's 429
+   * come before the body too, and with keep-alive Node read a body of any declared length to
+   * keep the connection (review, 2026-12-02: 200 MB read, a 100 GB one trickled for minutes).
    */
   const drainRefusedBody = (request: FastifyRequest, reply: FastifyReply): void => {
     const raw = request.raw;
     if (closing || raw.complete || raw.destroyed || reply.sent) return;
     const declared = Number(raw.headers['content-length'] ?? 0);
-    if (!(declared <= REFUSED_BODY_DRAIN_BYTES_MAX)) return;
+    if (!(declared <= REFUSED_BODY_DRAIN_BYTES_MAX)) {
+      void reply.header('connection', 'close');
+      return;
+    }
     let drained = 0;
     raw.on('data', (chunk: Buffer) => {
       drained += chunk.length;
@@ -432,6 +438,9 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
 
   const decodeBody = (request: FastifyRequest): Tx => {
     if (Buffer.isBuffer(request.body)) return txFromBytes(new Uint8Array(request.body), txBytesMax);
+    // No content type and no body: fastify skips the body schema, as on the batch route
+    // (review, 2026-12-02: this answered TX_MALFORMED where the schema answers API_BAD_REQUEST).
+    if (request.body === undefined) throw new SteleError('API_BAD_REQUEST', 'a transaction needs a body: its JSON form as application/json, or its encoding as application/octet-stream');
     return txFromJson(request.body, txBytesMax);
   };
   const checkChain = (tx: Tx): void => {

@@ -806,3 +806,42 @@ test('a body refused before it is read (413 over the route limit, 415 unknown me
     await app.close();
   }
 });
+
+test('a refusal before the body from a hook (members-mode 401) closes a connection whose body is declared over the drain bound, as the 413 does; a POST with no body is API_BAD_REQUEST (review, 2026-12-02)', async () => {
+  const { createConnection } = await import('node:net');
+  const { listen } = await import('../../api/server.js');
+  const { REFUSED_BODY_DRAIN_BYTES_MAX } = await import('../../api/limits.js');
+  const app = buildApp(new FakeNode(chain), { members: { enabled: true } });
+  const url = new URL(await listen(app, { port: 0 }));
+  try {
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+    socket.on('error', () => undefined);
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${REFUSED_BODY_DRAIN_BYTES_MAX * 4}\r\n\r\n`);
+    // Before: keep-alive, and Node read the whole declared body to keep the connection;
+    // this socket then stayed open while it sent.
+    const timer = setInterval(() => socket.write(Buffer.alloc(64 * 1024, 0x61)), 5);
+    try {
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`still open after 10 s; got ${JSON.stringify(got.slice(0, 300))}`)), 10_000))]);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.match(got, /^HTTP\/1\.1 401 /);
+    assert.match(got, /\r\nconnection: close\r\n/i);
+    assert.match(got, /API_UNAUTHENTICATED/);
+  } finally {
+    await app.close();
+  }
+  const open = buildApp(new FakeNode(chain));
+  try {
+    for (const route of ['/v1/transactions', '/v1/transactions/batch']) {
+      const r = await open.inject({ method: 'POST', url: route });
+      assert.equal(r.statusCode, 400, route);
+      assert.equal((r.json() as { error: { code: string } }).error.code, 'API_BAD_REQUEST', `${route}: ${r.body}`);
+    }
+  } finally {
+    await open.close();
+  }
+});
