@@ -81,6 +81,8 @@ export const MEMBERS_REPLAY_ENTRIES_MAX = 100_000;
 
 /** Whole request (headers and body) must arrive within this. */
 export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node looks for requests past REQUEST_TIMEOUT_MS: a late one is cut within this after its bound. */
+export const REQUEST_CHECK_INTERVAL_MS = 1_000;
 /**
  * How long a closing API waits for the requests it has already begun (a body still
  * arriving, a handler still running) before it closes their connections. Without it a

@@ -60,8 +60,13 @@ const STATUS_TEXT: Record<string, string> = {
   '5xx': 'Server or node condition: { error: { code, message, details } }',
 };
 
-/** Builds the document. `routes` come from fastify's onRoute hook, so nothing registered is missing. */
-export function openApiDocument(routes: readonly RouteRecord[], shared: readonly Json[], options: { members: boolean }): Json {
+/**
+ * Builds the document. `routes` come from fastify's onRoute hook, so nothing registered is
+ * missing. In members mode every POST says it needs the signature headers, and with
+ * `signedReads` every GET too, but for `open` (the documentation routes), as the server
+ * has it (before 2026-12-02 the GETs never said so; review).
+ */
+export function openApiDocument(routes: readonly RouteRecord[], shared: readonly Json[], options: { members: boolean; signedReads: boolean; open: ReadonlySet<string> }): Json {
   const paths: Record<string, Json> = {};
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -76,7 +81,7 @@ export function openApiDocument(routes: readonly RouteRecord[], shared: readonly
       ),
     };
     if (s.body !== undefined) operation.requestBody = { required: true, content: contentOf(s.body) };
-    if (options.members && route.method !== 'GET') operation.security = [{ SteleKey: [], SteleTimestamp: [], SteleSignature: [] }];
+    if (options.members && !options.open.has(route.url) && (route.method !== 'GET' || options.signedReads)) operation.security = [{ SteleKey: [], SteleTimestamp: [], SteleSignature: [] }];
     paths[path] = { ...(paths[path] ?? {}), [route.method.toLowerCase()]: operation };
   }
   const schemas: Json = {};

@@ -38,6 +38,7 @@ import {
   MEMBERS_WINDOW_MS_DEFAULT,
   MEMBERS_WINDOW_MS_MAX,
   PARAM_CHARS_MAX,
+  REQUEST_CHECK_INTERVAL_MS,
   REQUEST_TIMEOUT_MS,
   STREAM_BACKLOG_BYTES_MAX,
   STREAM_BINARY_BUFFER_BYTES_MAX,
@@ -98,6 +99,8 @@ export interface AppOptions {
   readonly batchesInFlightMax?: number;
   /** Lower bound than CLOSE_GRACE_MS (tests). */
   readonly closeGraceMs?: number;
+  /** Lower bound than REQUEST_TIMEOUT_MS (tests; at least 1,000). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Routes that document the API: always open, even in members mode. */
@@ -258,10 +261,17 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   const batchSlots = new WeakMap<FastifyRequest, BatchSlot>();
   const txBytesMax = Math.min(node.genesis.limits.tx_bytes_max, TX_BYTES_MAX);
 
+  const requestTimeoutMs = bounded(options.requestTimeoutMs, REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+  if (requestTimeoutMs < 1000) throw new RangeError(`requestTimeoutMs ${requestTimeoutMs} below 1000`);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: LINT_BODY_BYTES_MAX,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout: requestTimeoutMs,
+    // Node cuts a request that has not arrived only when its connection check runs (every
+    // 30 s by default), and by the larger of this timeout and the headers timeout (60 s by
+    // default, fastify leaves it): a request trickled in was cut at 90 s, not 30 (review,
+    // 2026-12-02). Both bounds at REQUEST_TIMEOUT_MS, checked every second.
+    http: { headersTimeout: requestTimeoutMs, connectionsCheckingInterval: REQUEST_CHECK_INTERVAL_MS },
     // A response nobody reads (a client that stopped reading a page, or an ended stream)
     // would otherwise hold its socket and buffers for good (found in review).
     connectionTimeout: CONNECTION_IDLE_MS,
@@ -279,7 +289,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
         return;
       }
       const timedOut = (error as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      const body = JSON.stringify(errorBody('API_BAD_REQUEST', timedOut ? `the request did not arrive within ${REQUEST_TIMEOUT_MS} ms` : 'malformed HTTP request (framing or headers)'));
+      const body = JSON.stringify(errorBody('API_BAD_REQUEST', timedOut ? `the request did not arrive within ${requestTimeoutMs} ms` : 'malformed HTTP request (framing or headers)'));
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
     frameworkErrors: (error, _request, reply) => {
@@ -1053,7 +1063,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     '/openapi.json',
     { schema: { summary: 'This OpenAPI 3.1 document', tags: ['docs'], response: { 200: { type: 'object', additionalProperties: true } } } },
     async () => {
-      openApi ??= openApiDocument(routes, [...SHARED_SCHEMAS, payloadSchema, txJsonSchema], { members: members.enabled });
+      openApi ??= openApiDocument(routes, [...SHARED_SCHEMAS, payloadSchema, txJsonSchema], { members: members.enabled, signedReads: members.signedReads === true, open: DOC_ROUTES });
       return openApi;
     },
   );

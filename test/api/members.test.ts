@@ -104,6 +104,19 @@ test('members: reads are open by default; signedReads closes them, documentation
   assert.equal((await closed.send('GET', '/nope')).status, 404);
   const doc = (await closed.send('GET', '/openapi.json')).json as { paths: Record<string, Record<string, { security?: unknown }>> };
   assert.ok(doc.paths['/v1/transactions']?.post?.security !== undefined, 'OpenAPI marks signed operations');
+  // With signedReads the reads say so too (review, 2026-12-02), the documentation routes not;
+  // without it, only the POSTs.
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      const docRoute = ['/openapi.json', '/docs', '/docs/app.js'].includes(path);
+      assert.equal(operation.security !== undefined, !docRoute, `${method} ${path} with signedReads`);
+    }
+  }
+  assert.ok(doc.paths['/v1/status']?.get?.security !== undefined);
+  const openDoc = (await open.send('GET', '/openapi.json')).json as { paths: Record<string, Record<string, { security?: unknown }>> };
+  for (const [path, methods] of Object.entries(openDoc.paths)) {
+    for (const [method, operation] of Object.entries(methods)) assert.equal(operation.security !== undefined, method === 'post', `${method} ${path} without signedReads`);
+  }
 });
 
 test('members: the replay memory is bounded and forgets what left the window', async () => {

@@ -845,3 +845,35 @@ test('a refusal before the body from a hook (members-mode 401) closes a connecti
     await open.close();
   }
 });
+
+test('a request that does not arrive within the request bound is cut within a second of it, body or headers (review, 2026-12-02: Node cut at the larger of its 60 s headers timeout and the bound, on a 30 s check, so 30 s became 90)', async () => {
+  const { createConnection } = await import('node:net');
+  const { listen } = await import('../../api/server.js');
+  const boundMs = 1500;
+  const app = buildApp(new FakeNode(chain), { requestTimeoutMs: boundMs });
+  const url = new URL(await listen(app, { port: 0 }));
+  try {
+    // A body trickled after whole headers, and headers that never end.
+    for (const [what, head] of [
+      ['body', 'POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n'],
+      ['headers', 'GET /v1/status HTTP/1.1\r\nHost: x\r\n'],
+    ] as const) {
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+      socket.on('error', () => undefined);
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      const started = performance.now();
+      socket.write(head);
+      const trickle = setInterval(() => socket.write(what === 'body' ? 'aaaa' : 'X-Slow: 1\r\n'), 100);
+      const closedAt = await new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
+      clearInterval(trickle);
+      const took = closedAt - started;
+      assert.ok(took >= boundMs - 50 && took < boundMs + 2000, `${what}: cut after ${Math.round(took)} ms, bound ${boundMs} ms`);
+      assert.match(got, /^HTTP\/1\.1 400 /, what);
+      assert.match(got, new RegExp(`the request did not arrive within ${boundMs} ms`), what);
+    }
+  } finally {
+    await app.close();
+  }
+  assert.throws(() => buildApp(new FakeNode(chain), { requestTimeoutMs: 999 }), RangeError);
+});
