@@ -322,6 +322,13 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
+    // JSON is UTF-8 (RFC 8259); another declared charset was decoded as UTF-8 anyway and
+    // refused as "not valid UTF-8", or read wrongly (review, 2026-12-02).
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(String(request.headers['content-type'] ?? ''))?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      done(new SteleError('API_UNSUPPORTED_MEDIA_TYPE', `JSON bodies are UTF-8; charset ${JSON.stringify(charset.slice(0, 40))} is not taken`, { content_type: String(request.headers['content-type']).slice(0, 100) }), undefined);
+      return;
+    }
     let text: string;
     try {
       text = strictUtf8.decode(body as Buffer);

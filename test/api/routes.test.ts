@@ -166,6 +166,14 @@ test('POST /v1/transactions: malformed bodies, sizes and media types', async () 
   isError(await call('POST', '/v1/transactions', '{"__proto__":{"a":1}}', { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions', Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), { 'content-type': 'application/json' }), 400, 'API_BAD_REQUEST');
   isError(await call('POST', '/v1/transactions', 'hello', { 'content-type': 'text/plain' }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
+  // JSON is UTF-8: another declared charset is refused as a media type (review, 2026-12-02); utf-8 spelled either way passes.
+  const json = JSON.stringify(txToJson(transfer(alice, bob, 6n)));
+  for (const charset of ['utf-16', 'UTF-16LE', '"latin1"']) isError(await call('POST', '/v1/transactions', json, { 'content-type': `application/json; charset=${charset}` }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
+  for (const [k, charset] of ['utf-8', 'UTF8', '"utf-8"'].entries()) {
+    const fresh = JSON.stringify(txToJson(transfer(alice, bob, 60n + BigInt(k))));
+    const r = await call('POST', '/v1/transactions', fresh, { 'content-type': `application/json; charset=${charset}` });
+    assert.equal(r.status, 202, `${charset}: ${JSON.stringify(r.json)}`);
+  }
   // Over the genesis limit (tx_bytes_max, 8,192 by default): TX_TOO_LARGE; over the body limit: API_BODY_TOO_LARGE.
   const big = tx({ type: 'put', owner: alice.publicKey, key: 'k', value: { kind: 'inline', data: new Uint8Array(4096) } }, [alice]);
   const big2 = signTx({ chainId: chain.genesis.chainId, expiry: 9, payload: { type: 'put', owner: alice.publicKey, key: 'k'.repeat(256), value: { kind: 'inline', data: new Uint8Array(4096) } } }, [alice, bob, carol, admin]);
@@ -173,7 +181,7 @@ test('POST /v1/transactions: malformed bodies, sizes and media types', async () 
   const tooBig = Buffer.concat([Buffer.from(big2.bytes), Buffer.alloc(8192)]);
   isError(await call('POST', '/v1/transactions', tooBig, { 'content-type': 'application/octet-stream' }), 413, 'TX_TOO_LARGE');
   isError(await call('POST', '/v1/transactions', Buffer.alloc(300_000), { 'content-type': 'application/octet-stream' }), 413, 'API_BODY_TOO_LARGE');
-  assert.equal(node.mempool.size, 1);
+  assert.equal(node.mempool.size, 4, 'the three with a utf-8 charset and the big one');
 });
 
 test('POST /v1/transactions/batch: batches being admitted at once are bounded (429 API_BUSY, Retry-After); the bound frees as they finish', async () => {
