@@ -14,7 +14,7 @@ import type { Signer } from '../ledger/ed25519.js';
 import type { ErrorCode } from '../ledger/errors.js';
 import { CHAIN_ID_RE, type Tx } from '../ledger/tx.js';
 import { FrameReader, frameAll, unframeAll } from './framing.js';
-import { BLOCKS_PAGE_BYTES_MAX, BLOCKS_PAGE_MAX } from './limits.js';
+import { BLOCKS_PAGE_BYTES_MAX, BLOCKS_PAGE_MAX, STREAM_HEARTBEAT_MS } from './limits.js';
 import { signRequest } from './members.js';
 import type { LintReport } from './node-view.js';
 import type { HeaderJson } from './schemas.js';
@@ -121,6 +121,11 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Clock for signatures (tests). */
   readonly nowMs?: () => number;
+  /**
+   * A stream connection that brings nothing, not even the server's keep-alive (every
+   * STREAM_HEARTBEAT_MS), for this long is taken as dropped (default 3 x 15 s; tests).
+   */
+  readonly streamIdleMs?: number;
 }
 
 /**
@@ -312,9 +317,13 @@ export class SteleClient {
    * block delivered (a node shutting down ends every stream) rejects with
    * CLIENT_STREAM_ENDED; one dropped without any rejects with the network error. An error
    * of its own checks (CLIENT_BAD_ANSWER: data that is not JSON, a height that is not a
-   * positive integer or not the one after the last) or thrown by `onHeader` rejects.
+   * positive integer or not the one after the last) or thrown by `onHeader` rejects; an
+   * `onHeader` that returns a promise is awaited before the next block (a rejection rejects
+   * the stream). Once `signal` aborts, no further block is handed to `onHeader`, even one
+   * already received. A connection silent for `streamIdleMs` (no block, no keep-alive: a
+   * node cut off without closing it) is treated as dropped.
    */
-  stream(onHeader: (header: HeaderJson) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
+  stream(onHeader: (header: HeaderJson) => unknown, options: { signal: AbortSignal; from?: number }): Promise<void> {
     return this.followStream('text/event-stream', options, async (response, body, from, deliver) => {
       const decoder = new TextDecoder();
       let expected = from;
@@ -339,7 +348,7 @@ export class SteleClient {
           if (!isCount(height) || height === 0) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `an event's height ${shown(height)} is not a block height`);
           if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
           expected = height + 1;
-          deliver(height, () => onHeader(header));
+          if (!(await deliver(height, () => onHeader(header)))) return;
         }
         if (buffered.length > 1024 * 1024) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', 'an event exceeds 1 MiB');
       }
@@ -355,9 +364,11 @@ export class SteleClient {
    * rejects with CLIENT_STREAM_ENDED, one dropped without progress with the network
    * error. A block out of order or
    * larger than BLOCK_BYTES_MAX rejects with CLIENT_BAD_ANSWER; an exception thrown by
-   * `onBlock` rejects with it.
+   * `onBlock`, or a rejection of the promise it returns (awaited before the next block),
+   * rejects with it. After an abort no further block is handed over; a silent connection
+   * is treated as dropped, as in `stream`.
    */
-  blockStream(onBlock: (bytes: Uint8Array, height: number) => void, options: { signal: AbortSignal; from?: number }): Promise<void> {
+  blockStream(onBlock: (bytes: Uint8Array, height: number) => unknown, options: { signal: AbortSignal; from?: number }): Promise<void> {
     return this.followStream('application/octet-stream', options, async (response, body, from, deliver) => {
       const frames = new FrameReader(BLOCK_BYTES_MAX);
       let expected = from;
@@ -378,7 +389,7 @@ export class SteleClient {
           }
           if (expected !== undefined && height !== expected) throw new ApiError(response.status, 'CLIENT_BAD_ANSWER', `block ${height} streamed where ${expected} was due`);
           expected = height + 1;
-          deliver(height, () => onBlock(bytes, height));
+          if (!(await deliver(height, () => onBlock(bytes, height)))) return;
         }
       }
     });
@@ -391,39 +402,55 @@ export class SteleClient {
    * the height after the last delivered, while the last one made progress. Resolves only
    * once `signal` has aborted (found in review: a server that ended the stream without a
    * block, as every node does when it shuts down, looked to the caller like its own abort).
+   * `deliver` awaits the callback and says whether to go on (false once `signal` aborted,
+   * and then calls nothing: before 2026-12-02 every block already received was still handed
+   * over, and a callback's promise was left unawaited, its rejection unhandled; review). A
+   * connection that brings nothing for `streamIdleMs` is aborted and treated as dropped
+   * (before, a node cut off without a close held the stream until fetch gave up, minutes).
    */
   private async followStream(
     accept: string,
     options: { signal: AbortSignal; from?: number },
-    read: (response: Response, body: AsyncIterable<Uint8Array>, from: number | undefined, deliver: (height: number, callback: () => void) => void) => Promise<void>,
+    read: (response: Response, body: AsyncIterable<Uint8Array>, from: number | undefined, deliver: (height: number, callback: () => unknown) => Promise<boolean>) => Promise<void>,
   ): Promise<void> {
     const { signal } = options;
+    const idleMs = this.options.streamIdleMs ?? 3 * STREAM_HEARTBEAT_MS;
     let from = options.from;
     for (;;) {
       const before = from;
       const target = `/v1/stream${from === undefined ? '' : `?from=${from}`}`;
       const headers = await this.headersFor('GET', target, new Uint8Array(0));
+      const idle = new IdleWatch(idleMs);
       let response: Response;
       try {
-        response = await fetch(this.base + target, { headers: { ...headers, accept }, signal });
+        response = await fetch(this.base + target, { headers: { ...headers, accept }, signal: AbortSignal.any([signal, idle.signal]) });
       } catch (error) {
+        idle.stop();
         if (signal.aborted) return;
-        throw error;
+        throw idle.fired ? idle.error() : error;
       }
-      if (!response.ok || response.body === null) throw await errorOf(response);
+      if (!response.ok || response.body === null) {
+        idle.stop();
+        throw await errorOf(response);
+      }
       const delivery = new Delivery();
       try {
         // Node's web ReadableStream is async-iterable; the DOM lib types used here do not say so.
-        await read(response, response.body as unknown as AsyncIterable<Uint8Array>, from, (height, callback) => {
+        await read(response, idle.watch(response.body as unknown as AsyncIterable<Uint8Array>), from, async (height, callback) => {
+          if (signal.aborted) return false;
           from = height + 1;
-          delivery.call(callback);
+          await delivery.call(callback);
+          return !signal.aborted;
         });
       } catch (error) {
         if (signal.aborted) return;
+        if (idle.fired) error = idle.error();
         // A dropped connection that had delivered blocks is followed by another; one that
         // had delivered nothing is a failure to report, not an end.
         if (!delivery.dropped(error) || from === before) throw error;
         continue;
+      } finally {
+        idle.stop();
       }
       if (signal.aborted) return;
       // Ended by the server: a replay cut at its bound is followed by another connection;
@@ -444,9 +471,9 @@ export class SteleClient {
 class Delivery {
   private failed = false;
 
-  call(callback: () => void): void {
+  async call(callback: () => unknown): Promise<void> {
     try {
-      callback();
+      await callback();
     } catch (error) {
       this.failed = true;
       throw error;
@@ -455,6 +482,53 @@ class Delivery {
 
   dropped(error: unknown): boolean {
     return !this.failed && !(error instanceof ApiError);
+  }
+}
+
+/**
+ * Aborts a stream connection that brings nothing for `ms`: each chunk (keep-alives
+ * included) read through `watch` restarts the clock, and so does each block the caller is
+ * still handling (the body is not read meanwhile).
+ */
+class IdleWatch {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  fired = false;
+
+  constructor(private readonly ms: number) {
+    this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private arm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort();
+    }, this.ms);
+    this.timer.unref?.();
+  }
+
+  async *watch(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of body) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      yield chunk; // the caller handles it (and its blocks) with the clock stopped
+      this.arm();
+    }
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** The error of a silent connection: a dropped one, as far as resuming goes. */
+  error(): Error {
+    return Object.assign(new Error(`the stream brought nothing, not even a keep-alive, for ${this.ms} ms`), { code: 'ETIMEDOUT' });
   }
 }
 

@@ -763,3 +763,90 @@ test('the client\'s own error codes (CLIENT_*) each have a row in the code table
   const doc = readFileSync(fileURLToPath(new URL('../../../docs/api.md', import.meta.url)), 'utf8');
   for (const code of Object.keys(CLIENT_ERROR_CODES)) assert.match(doc, new RegExp(`^\\| \`${code}\` \\|`, 'm'), code);
 });
+
+test('stream clients: no block is handed over after an abort, even one already received; a callback\'s promise is awaited, and its rejection rejects the stream (review, 2026-12-02)', async () => {
+  const { node, url, close } = await serve({}, false);
+  const unhandled: unknown[] = [];
+  const count = (e: unknown): void => void unhandled.push(e);
+  process.on('unhandledRejection', count);
+  try {
+    for (let i = 0; i < 20; i++) node.commit(); // a replay arrives in a few large chunks
+    const client = new SteleClient({ url });
+    for (const kind of ['stream', 'blockStream'] as const) {
+      const seen: number[] = [];
+      const stop = new AbortController();
+      const on = (height: number): void => {
+        seen.push(height);
+        if (height === 3) stop.abort();
+      };
+      if (kind === 'stream') await client.stream((h) => on(h.height), { signal: stop.signal, from: 1 });
+      else await client.blockStream((_, height) => on(height), { signal: stop.signal, from: 1 });
+      assert.deepEqual(seen, [1, 2, 3], `${kind}: before, all 20 were handed over`);
+    }
+    // An async callback: one block at a time, and its rejection is the stream's.
+    for (const kind of ['stream', 'blockStream'] as const) {
+      let running = 0;
+      let most = 0;
+      const onBlock = async (height: number): Promise<void> => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        if (height === 4) throw new Error(`handler failed on ${height}`);
+      };
+      const stop = new AbortController();
+      const following = kind === 'stream' ? client.stream((h) => onBlock(h.height), { signal: stop.signal, from: 1 }) : client.blockStream((_, h) => onBlock(h), { signal: stop.signal, from: 1 });
+      await assert.rejects(following, /handler failed on 4/, kind);
+      assert.equal(most, 1, `${kind}: callbacks ran one at a time`);
+      stop.abort();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, [], 'no unhandled rejection');
+  } finally {
+    process.off('unhandledRejection', count);
+    await close();
+  }
+});
+
+test('stream clients: a connection that brings nothing, not even a keep-alive, is treated as dropped after streamIdleMs (review, 2026-12-02: a node cut off without a close held the stream for minutes)', async () => {
+  // A server that sends block 1 and then nothing on the first connection; on the next, the
+  // status and an end (a node that has nothing more to say).
+  const targets: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((request, response) => {
+    targets.push(request.url ?? '');
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (targets.length === 1) response.write(`id: 1\nevent: block\ndata: ${JSON.stringify({ height: 1 })}\n\n`);
+    else response.end();
+  });
+  server.on('connection', (s: Socket) => sockets.add(s));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const client = new SteleClient({ url, streamIdleMs: 300 });
+    const seen: number[] = [];
+    const started = performance.now();
+    await assert.rejects(
+      client.stream((h) => seen.push(h.height), { signal: new AbortController().signal, from: 1 }),
+      (e: unknown) => e instanceof ApiError && e.code === 'CLIENT_STREAM_ENDED',
+    );
+    assert.deepEqual(seen, [1]);
+    assert.deepEqual(targets, ['/v1/stream?from=1', '/v1/stream?from=2'], 'resumed after the silent connection');
+    assert.ok(performance.now() - started < 5_000);
+    // Silent from the start: nothing delivered, so the timeout is reported.
+    targets.length = 0;
+    const silent = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders());
+    silent.on('connection', (s: Socket) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const quiet = new SteleClient({ url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, streamIdleMs: 300 });
+      await assert.rejects(quiet.stream(() => {}, { signal: new AbortController().signal }), (e: unknown) => (e as { code?: string }).code === 'ETIMEDOUT' && /nothing, not even a keep-alive, for 300 ms/.test(String(e)));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
