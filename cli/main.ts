@@ -27,7 +27,7 @@ Usage:
   stele export (--data DIR | --url URL) --out FILE [--force] [--json]
   stele up [--nodes 1|3|5|7] [--data ./data] [--port 8080] [--peer-port 7100] [--transport tcp|fabric|auto] [--json]
   stele node --config FILE
-  stele tx register|revoke|transfer|issue|put|deploy|create|act ... --signer KEYFILE --url URL [--wait] [--expiry-in N | --expiry H] [--json]
+  stele tx register|revoke|transfer|issue|put|deploy|create|act ... --signer KEYFILE --url URL [--wait] [--expiry-in N | --expiry H] [--chain-id ID] [--json]
   stele demo [--dir DIR] [--json]
   stele lint [--json | --sarif] [--max-paths N] [--max-depth N] [--max-horizon N] FILE...
 

@@ -1,5 +1,5 @@
 /**
- * `stele tx KIND ... --signer KEYFILE --url URL [--wait] [--expiry-in N | --expiry H] [--json]`:
+ * `stele tx KIND ... --signer KEYFILE --url URL [--wait] [--expiry-in N | --expiry H] [--chain-id ID] [--json]`:
  * builds, signs and submits one transaction through the REST API (api/client.ts).
  *
  *   register --pubkey HEX --name NAME [--role submitter|issuer|admin]...
@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 import { fromHex, toHex } from '../ledger/assert.js';
 import { RECORD_VALUE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { Role, signTx, type ContractValue, type Payload, type Tx, type TxBody } from '../ledger/tx.js';
+import { CHAIN_ID_RE, Role, signTx, type ContractValue, type Payload, type Tx, type TxBody } from '../ledger/tx.js';
 import type { Signer } from '../ledger/ed25519.js';
 import { ApiError, SteleClient } from '../api/client.js';
 import { checkNodeUrl } from './chain-source.js';
@@ -142,6 +142,7 @@ const COMMON_FLAGS: Record<string, Flag> = {
   json: { type: 'boolean' },
   'expiry-in': { type: 'string' },
   expiry: { type: 'string' },
+  'chain-id': { type: 'string' },
 };
 
 /**
@@ -169,6 +170,7 @@ interface TxFlags {
   json?: boolean;
   'expiry-in'?: string;
   expiry?: string;
+  'chain-id'?: string;
   pubkey?: string;
   name?: string;
   role?: string[];
@@ -199,8 +201,13 @@ export async function txCommand(args: string[]): Promise<number> {
   // Checked as audit checks it: a '#fragment' or '?query' would swallow the API's paths.
   const url = checkNodeUrl(required(values.url, '--url'), '--url');
   const signer = readKeyFile(required(values.signer, '--signer'));
-  // The signer signs the requests too, for a node whose API runs in members mode.
-  const client = new SteleClient({ url, signer });
+  // The signer signs the requests too, for a node whose API runs in members mode. Its
+  // signatures name the chain: the client reads the chain id from an unsigned GET
+  // /v1/status, which a node that signs reads too (signed_reads) refuses; --chain-id gives
+  // it instead (review of the docs, 2026-12-02: `stele tx` could not reach such a node).
+  const chainId = values['chain-id'];
+  if (chainId !== undefined && !CHAIN_ID_RE.test(chainId)) usage(`--chain-id expects a chain id (1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit; got ${JSON.stringify(chainId.slice(0, 80))})`);
+  const client = new SteleClient({ url, signer, ...(chainId === undefined ? {} : { chainId }) });
   let payload: Payload;
   switch (kind) {
     case 'register': {
@@ -292,6 +299,9 @@ export async function txCommand(args: string[]): Promise<number> {
   let sent: { id: string; expiry: number } | null = null;
   try {
     const status = await client.status();
+    if (chainId !== undefined && status.chain_id !== chainId) {
+      throw new SteleError('CLI_USAGE', `--chain-id ${chainId}, but the node at ${url} runs chain ${status.chain_id}`);
+    }
     const expiry = expiryAt ?? status.committed_height + expiryIn;
     const tx = signed({ chainId: status.chain_id, expiry, payload }, signer);
     // Said before it is sent, so a run cut short (a timeout, a dropped connection, Ctrl-C)
@@ -321,9 +331,11 @@ export async function txCommand(args: string[]): Promise<number> {
     const code = error instanceof ApiError ? error.code : 'CLI_IO';
     const exitCode = error instanceof ApiError ? exitCodeOf(error) : EXIT_USAGE;
     const reason = error instanceof ApiError ? error.message : `CLI_IO: cannot reach ${url}: ${(error as Error).message}`;
+    // Refused before anything was signed for the chain: a node that signs reads too.
+    const hint = error instanceof ApiError && error.code === 'API_UNAUTHENTICATED' && sent === null && chainId === undefined ? '; if the node signs reads too (signed_reads), give its chain id with --chain-id' : '';
     const note =
       sent === null || judged
-        ? ''
+        ? hint
         : `; transaction ${sent.id} may have been admitted: look it up (GET ${url}/v1/transactions/${sent.id}) or send the same one again with --expiry ${sent.expiry} (the ledger takes an id once)`;
     const transaction = sent === null ? {} : { transaction: { ...sent, may_have_been_admitted: !judged } };
     if (values.json === true) printJson({ ok: false, error: { code, message: reason + note, details: error instanceof ApiError ? error.details : {} }, ...transaction });

@@ -444,14 +444,28 @@ export async function upCommand(args: string[]): Promise<number> {
     transport: { type: 'string' },
     json: { type: 'boolean' },
   }, false, 'up');
-  const nodes = intArg(values.nodes, 3, 'nodes', 1, 7);
+  const dir = resolve(values.data ?? 'data');
+  // A cluster made before resumes with its own number of validators when --nodes is left
+  // out, as it does with its ports (before 2026-12-02 the default of 3 applied, and a
+  // cluster of 1 or 5 needed --nodes again; review). A --nodes that says otherwise is
+  // refused by prepareCluster, and so is a genesis.json that does not parse.
+  let nodesMade = 3;
+  const made = join(dir, 'genesis.json');
+  if (values.nodes === undefined && existsSync(made)) {
+    try {
+      const count = parseGenesisText(readText(made, GENESIS_FILE_BYTES_MAX)).validators.length;
+      if (count <= 7) nodesMade = count; // more: prepareCluster refuses it, naming the count
+    } catch {
+      // prepareCluster reads it again and reports what is wrong with it.
+    }
+  }
+  const nodes = intArg(values.nodes, nodesMade, 'nodes', 1, 7);
   if (nodes % 2 === 0) usage('--nodes must be odd (1, 3, 5 or 7): a majority of 2f+1 survives f failures');
   const port = intArg(values.port, 8080, 'port', 1, 65535 - nodes);
   const peerPort = intArg(values['peer-port'], 7100, 'peer-port', 1, 65535 - nodes);
   if (port < peerPort + nodes && peerPort < port + nodes) usage(`--port ${port}..${port + nodes - 1} (the REST APIs) overlaps --peer-port ${peerPort}..${peerPort + nodes - 1} (the validators' transport)`);
   const transport = values.transport ?? 'tcp';
   if (!['tcp', 'fabric', 'auto'].includes(transport)) usage('--transport expects tcp, fabric or auto');
-  const dir = resolve(values.data ?? 'data');
   // Installed before the first run stages its files, not only before the validators start.
   // Staging is synchronous, so a Ctrl-C or SIGTERM meanwhile waits for it to end: made
   // whole, or taken back after a failure. Found in review: with Node's default, a signal

@@ -286,6 +286,9 @@ test('tx against members mode: signed requests; exit 0 admitted, 1 refused by th
     assert.equal((await stele('keygen', '--out', stranger)).code, 0);
     const notMember = await tx('transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', stranger);
     assert.deepEqual([notMember.code, notMember.doc.error?.code], [2, 'API_NOT_MEMBER']);
+    // --chain-id of another chain, where reads are open: checked against the node's.
+    const otherChain = await tx('transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--chain-id', 'another-chain');
+    assert.deepEqual([otherChain.code, otherChain.doc.error?.code], [2, 'CLI_USAGE'], JSON.stringify(otherChain));
     const r404 = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', `${url}/nowhere`, '--json');
     assert.equal(r404.code, 2, r404.out);
     assert.equal(JSON.parse(r404.out).error.code, 'API_NOT_FOUND');
@@ -299,6 +302,40 @@ test('tx against members mode: signed requests; exit 0 admitted, 1 refused by th
     const account = await new SteleClient({ url }).account(alice.publicKey);
     const record = account.records.find((r) => r.key === 'doc');
     assert.deepEqual(record?.value, { kind: 'sha256', digest: createHash('sha256').update(content).digest('hex') });
+  } finally {
+    clearInterval(timer);
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tx against members mode with signed reads: --chain-id signs the first read too; without it the refusal says to give it; a wrong one is CLI_USAGE (review of the docs, 2026-12-02)', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-signed-reads-'));
+  const key = join(dir, 'alice.key');
+  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
+  const n = new FakeNode(chain);
+  const app = buildApp(n, { members: { enabled: true, signedReads: true } });
+  const timer = setInterval(() => {
+    if (n.mempool.size > 0) n.commit();
+  }, 5);
+  try {
+    const url = await listen(app, { host: '127.0.0.1', port: 0 });
+    const tx = async (...args: string[]) => {
+      const r = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', url, '--json', ...args);
+      return { code: r.code, doc: JSON.parse(r.out) as { status?: string; error?: { code: string; message: string } }, err: r.err };
+    };
+    const without = await tx();
+    assert.deepEqual([without.code, without.doc.error?.code], [2, 'API_UNAUTHENTICATED'], JSON.stringify(without));
+    assert.match(without.doc.error?.message ?? '', /give its chain id with --chain-id/);
+    const withId = await tx('--chain-id', chain.genesis.chainId, '--wait');
+    assert.equal(withId.code, 0, JSON.stringify(withId));
+    assert.equal(withId.doc.status, 'committed');
+    const bad = await stele('tx', 'transfer', '--to', toHex(bob.publicKey), '--amount', '1', '--asset', 'STL', '--signer', key, '--url', url, '--chain-id', 'Not A Chain');
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /CLI_USAGE.*--chain-id expects a chain id/);
+    // Another chain's id: its signature does not verify here (401), so the node says so first.
+    const other = await tx('--chain-id', 'another-chain');
+    assert.deepEqual([other.code, other.doc.error?.code], [2, 'API_UNAUTHENTICATED'], JSON.stringify(other));
   } finally {
     clearInterval(timer);
     await app.close();

@@ -152,6 +152,26 @@ test('prepareCluster resumes with the ports and transport its files say; stele u
   }
 });
 
+test('stele up resumes a cluster with its own number of validators when --nodes is left out; a --nodes that says otherwise is refused (review of the docs, 2026-12-02)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
+  try {
+    const made = join(dir, 'one');
+    prepareCluster(made, 1, 18080, 17100, 'tcp');
+    // A port that says otherwise is refused before anything starts, and the refusal is the
+    // port's: the number of validators came from the files (before, it was "holds a
+    // cluster of 1 validators; pass --nodes 1").
+    const r = spawnSync(process.execPath, [bin, 'up', '--data', made, '--port', '8080', '--json'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(JSON.parse(r.stdout).error.message, /holds a cluster made with --port 18080 --peer-port 17100 --transport tcp/);
+    const three = spawnSync(process.execPath, [bin, 'up', '--data', made, '--nodes', '3', '--json'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(three.status, 2, three.stderr);
+    assert.match(JSON.parse(three.stdout).error.message, /holds a cluster of 1 validators; pass --nodes 1/);
+    assert.throws(() => statSync(join(made, 'v1', 'node.log')), /ENOENT/, 'no validator was started');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('prepareCluster refuses to resume a cluster whose validator config asks for test fault injection (test_faults_file): CONFIG_INVALID naming the field, nothing started', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-up-'));
   try {
