@@ -1,5 +1,5 @@
 import { startNode } from '../node/run.js';
-import { isNoSpaceError, isSteleError } from '../ledger/errors.js';
+import { isNoSpaceError, isSteleError, type SteleError } from '../ledger/errors.js';
 import { EXIT_OK, parse, usage } from './io.js';
 
 /** Exit code of a validator that halted because its state diverged or its disk failed. */
@@ -69,7 +69,7 @@ async function runNode(configPath: string, signal: Promise<string>, state: { rea
     // that a supervisor's "do not restart on 3" covers it. These exited 1 or 2 before
     // (found in review, 2026-11-30).
     if (isSteleError(error) && (error.details.replay === true || error.code === 'STORE_CORRUPT')) {
-      process.stderr.write(`stele node: HALTED at start: ${error.message}\nstele node: this data directory cannot be used as it is; see "Checking a running chain" in docs/operations.md\n`);
+      process.stderr.write(`stele node: HALTED at start: ${error.message}${whereOf(error)}\nstele node: this data directory cannot be used as it is; see "Checking a running chain" in docs/operations.md\n`);
       return EXIT_HALTED;
     }
     throw error;
@@ -78,21 +78,40 @@ async function runNode(configPath: string, signal: Promise<string>, state: { rea
   const duringStart = state.signal !== null;
   const { validator, config } = node;
   process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}${config.api?.access.mode === 'members' ? ' (members mode)' : ''}`}\n`);
-  const end = await Promise.race([signal.then((s) => ({ signal: s })), halted.then((error) => ({ error }))]);
+  // A halt wins over a signal when both came (a fatal error during a start that a signal
+  // interrupted: before 2026-12-02 the signal won and the node exited 0; review).
+  let haltedWith: { error: unknown } | null = null;
+  void halted.then((error) => {
+    haltedWith = { error };
+  });
+  const end = await Promise.race([halted.then((error) => ({ error })), signal.then((s) => ({ signal: s }))]);
+  const haltedExit = (error: unknown): number => {
+    if (isNoSpaceError(error)) return diskFullExit(config.data, error);
+    process.stderr.write(`stele node: HALTED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}${isSteleError(error) ? whereOf(error) : ''}\n`);
+    return EXIT_HALTED;
+  };
   if ('error' in end) {
     await node.stop().catch(() => {});
-    if (isNoSpaceError(end.error)) return diskFullExit(config.data, end.error);
-    process.stderr.write(`stele node: HALTED: ${end.error instanceof Error ? (end.error.stack ?? end.error.message) : String(end.error)}\n`);
-    return EXIT_HALTED;
+    return haltedExit(end.error);
   }
   process.stderr.write(`stele node: ${end.signal}${duringStart ? ' during the start' : ''}, stopping\n`);
   try {
     await node.stop();
   } catch (error) {
     // Closing the store writes (LevelDB compacts, the logs sync): a disk that filled is the
-    // 75 of a full disk, not an internal error with a stack (review, 2026-12-01).
-    if (isNoSpaceError(error)) return diskFullExit(config.data, error);
+    // 75 of a full disk, not an internal error with a stack (review, 2026-12-01); a commit
+    // or index write that failed during the stop halts as it would have while running
+    // (review, 2026-12-02: both exited 0).
+    if (isNoSpaceError(error) || isSteleError(error)) return haltedExit(error);
     throw error;
   }
+  // A fatal error reported while the node stopped.
+  if (haltedWith !== null) return haltedExit((haltedWith as { error: unknown }).error);
   return EXIT_OK;
+}
+
+/** Where a coded error happened, when it says: which log or index (the remedies differ). */
+function whereOf(error: SteleError): string {
+  const path = error.details.path;
+  return typeof path === 'string' ? ` (${path})` : '';
 }

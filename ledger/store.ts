@@ -132,6 +132,25 @@ function checkLogChain(dir: string, log: BlockLog, genesis: Genesis, freshIndex:
 }
 
 /** A stored `m:` value of `bytes` bytes, present. @throws SteleError STORE_CORRUPT */
+/**
+ * LevelDB's failure on the index, coded: a full disk STORE_FULL (the node says so, exit
+ * 75); LevelDB's "Corruption" STORE_CORRUPT (the node halts, exit 3), with the remedy,
+ * since the index is derived from the block log (before 2026-12-02 it was STORE_IO, exit 2,
+ * which a supervisor restarts in a loop; review); anything else STORE_IO. classic-level
+ * puts LevelDB's own words ("IO error: ...: No space left on device") in the error's cause.
+ */
+function indexError(dir: string, doing: 'open' | 'read', error: unknown): SteleError {
+  const path = join(dir, 'index');
+  const cause = (error as Error & { cause?: unknown }).cause;
+  const detail = `${(error as Error).message}${cause instanceof Error ? `: ${cause.message}` : ''}`;
+  if (isNoSpaceError(error)) return new SteleError('STORE_FULL', `${doing} ${path}: ${detail}`, { path });
+  const corrupt = [error, cause].some((e) => (e as { code?: unknown } | undefined)?.code === 'LEVEL_CORRUPTION') || /Corruption:/.test(detail);
+  if (corrupt) {
+    return new SteleError('STORE_CORRUPT', `${doing} ${path}: ${detail}; the index is rebuilt from the block log when it is moved aside (docs/operations.md)`, { path });
+  }
+  return new SteleError('STORE_IO', `${doing} ${path}: ${detail}`, { path });
+}
+
 function metaValue(dir: string, key: string, value: Uint8Array | undefined, bytes: number): Uint8Array {
   if (value !== undefined && value.length === bytes) return value;
   const found = value === undefined ? 'missing' : `${value.length} bytes, not ${bytes}`;
@@ -227,11 +246,7 @@ export class LedgerStore {
       await db.open();
     } catch (error) {
       if (options.log !== undefined && typeof options.log !== 'function') await options.log.close();
-      // classic-level puts LevelDB's own words ("IO error: ...: No space left on device")
-      // in the error's cause; a full disk gets its own code so the node says so.
-      const cause = (error as Error & { cause?: unknown }).cause;
-      const detail = `${(error as Error).message}${cause instanceof Error ? `: ${cause.message}` : ''}`;
-      throw new SteleError(isNoSpaceError(error) ? 'STORE_FULL' : 'STORE_IO', `open ${join(dir, 'index')}: ${detail}`, { path: join(dir, 'index') });
+      throw indexError(dir, 'open', error);
     }
     // Opened after the index: LevelDB's LOCK keeps a second process on this directory from
     // getting here, where a log's recovery may cut a tail or delete unfinished segments that
@@ -340,7 +355,9 @@ export class LedgerStore {
     } catch (error) {
       await db.close();
       await log.close();
-      throw error;
+      // LevelDB's own failures while reading the index back (a damaged table file): coded,
+      // not an internal error (review, 2026-12-02: a truncated table file exited 70).
+      throw (error as { code?: unknown }).code?.toString().startsWith('LEVEL_') === true ? indexError(dir, 'read', error) : error;
     }
   }
 

@@ -166,11 +166,25 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
     validator.releaseWaiters();
     await app?.close();
     faults?.stop();
-    await validator.stop();
-    await transport.close();
-    await acceptor.close();
-    await store.close();
-    await pool.close();
+    // Everything is closed whatever fails on the way; the first failure is the stop's
+    // error, and so is an index write that failed during the stop (the store does not throw
+    // it from close: the log holds the blocks and the next open replays them), so that a
+    // disk that filled while the node stopped still exits 75 (review, 2026-12-02: exit 0).
+    let failure: { error: unknown } | null = null;
+    const attempt = async (step: () => Promise<void>): Promise<void> => {
+      try {
+        await step();
+      } catch (error) {
+        failure ??= { error };
+      }
+    };
+    await attempt(() => validator.stop());
+    await attempt(() => transport.close());
+    await attempt(() => acceptor.close());
+    await attempt(() => store.close());
+    await attempt(() => pool.close());
+    await attempt(() => store.indexed());
+    if (failure !== null) throw (failure as { error: unknown }).error;
   };
   if (config.api !== null) {
     const access = config.api.access;

@@ -384,8 +384,15 @@ export class Validator {
     this.timer = null;
     if (this.cutDeferred !== null) clearTimeout(this.cutDeferred);
     this.cutDeferred = null;
-    await this.applying.catch(() => {});
+    // A commit that fails while the validator stops (a disk that filled, a block this
+    // replica cannot apply) is the stop's error: the driver, stopped, no longer reports it,
+    // and before 2026-12-02 it was dropped here and the node exited 0 (review).
+    let failure: { error: unknown } | null = null;
+    await this.applying.catch((error: unknown) => {
+      failure = { error };
+    });
     await this.compaction;
+    if (failure !== null) throw (failure as { error: unknown }).error;
   }
 
   /**

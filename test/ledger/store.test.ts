@@ -862,3 +862,34 @@ test('ledger store: a directory from before due entries covered whole after chai
   await store.close();
   rmSync(dir, { recursive: true });
 });
+
+test('ledger store: a damaged index is a coded error naming it: LevelDB\'s corruption STORE_CORRUPT (with the remedy), a table it cannot read STORE_IO, never an uncoded error (review, 2026-12-02)', async () => {
+  const dir = tempDir();
+  const made = async (): Promise<string> => {
+    const at = join(dir, `s${readdirSync(dir).length}`);
+    const store = await LedgerStore.open(at, chain.genesis);
+    for (const b of makeChain(4, 3).blocks) await store.commit(b);
+    await store.close();
+    // Opened again, LevelDB turns its write-ahead log into a table file (.ldb).
+    await (await LedgerStore.open(at, chain.genesis)).close();
+    return at;
+  };
+  const index = (at: string): string => join(at, 'index');
+  try {
+    // The MANIFEST overwritten in its middle: LevelDB says "Corruption".
+    const a = await made();
+    const manifest = readdirSync(index(a)).find((f) => f.startsWith('MANIFEST-')) as string;
+    const fd = openSync(join(index(a), manifest), 'r+');
+    writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, 20);
+    closeSync(fd);
+    await assert.rejects(LedgerStore.open(a, chain.genesis), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && e.details.path === index(a) && /moved aside/.test(e.message));
+    // A table file cut short: whatever LevelDB calls it, a coded error naming the index.
+    const b = await made();
+    const tables = readdirSync(index(b)).filter((f) => f.endsWith('.ldb'));
+    assert.ok(tables.length > 0, `a table file to damage: ${readdirSync(index(b)).join(', ')}`);
+    for (const t of tables) truncateSync(join(index(b), t), 100);
+    await assert.rejects(LedgerStore.open(b, chain.genesis), (e: unknown) => isSteleError(e) && ['STORE_CORRUPT', 'STORE_IO'].includes(e.code) && e.details.path === index(b));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

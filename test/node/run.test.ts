@@ -564,6 +564,36 @@ test('stele node: a full disk found while it stops after a signal exits 75 with 
   }
 });
 
+test('stele node: an index write that failed while it stopped after a signal exits 75 (a full disk) or 3 (anything else), not 0 (review, 2026-12-02)', { timeout: 120_000 }, async () => {
+  const { LedgerStore } = await import('../../ledger/store.js');
+  const { SteleError } = await import('../../ledger/errors.js');
+  const indexed = Object.getOwnPropertyDescriptor(LedgerStore.prototype, 'indexed')!.value as () => Promise<void>;
+  for (const [failure, exit, said] of [
+    [() => Object.assign(new Error('IO error: index/000005.log: No space left on device'), { code: 'LEVEL_IO_ERROR' }), 75, /STOPPED: the disk holding .*data is full \(STORE_FULL\)/],
+    [() => new SteleError('STORE_IO', 'write index: Input/output error'), 3, /stele node: HALTED: .*STORE_IO: write index: Input\/output error/],
+  ] as const) {
+    const { dir, config } = setUp({});
+    // The store reports an index write that failed only once it is closed: the write
+    // failed during the stop, which the store's close does not throw by design.
+    LedgerStore.prototype.indexed = async function (this: { closed?: boolean }) {
+      await indexed.call(this);
+      if (this.closed === true) throw failure();
+    };
+    const run = nodeRun(config);
+    try {
+      for (let t = 0; t < 1000 && !run.stderr().includes('stele node: validator 0'); t++) await new Promise((r) => setTimeout(r, 10));
+      for (const handler of run.handlers('SIGTERM')) handler('SIGTERM');
+      assert.equal(await run.done, exit, run.stderr());
+      assert.match(run.stderr(), said);
+    } finally {
+      LedgerStore.prototype.indexed = indexed;
+      await run.done.catch(() => {});
+      run.restore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 test('stele node as a process: SIGTERM and SIGINT stop it cleanly (exit 0), its handlers, now installed before the native addon is loaded, still its own (review, 2026-12-01)', { timeout: 120_000 }, async () => {
   const bin = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
