@@ -918,6 +918,18 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   let bulk: Record<string, unknown> = {};
   if (o.txs > 0) {
     note(`--txs ${o.txs}: transfers in batches of ${o.batch}...`);
+    // The RSS target is judged on the peak during the million, not on one reading after it
+    // (review, 2026-12-02: memory freed as the load stopped counted in Stele's favour).
+    // Writing 5 to clear_refs resets each validator's VmHWM to its current RSS.
+    const peakReset = validatorPids.every((pid) => {
+      try {
+        writeFileSync(`/proc/${pid}/clear_refs`, '5');
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!peakReset) note('  could not reset the validators\' peak RSS (/proc/PID/clear_refs): the RSS target is judged on their peak since start');
     const b = await bulkPhase(c, o);
     const after = validatorPids.map(sample);
     const heaps = await Promise.all(c.apis.map(memoryGauges));
@@ -946,6 +958,9 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
       txs_per_s: round(b.perS),
       rss_mib_after_txs: after.map((s) => round(s.rssMib, 1)),
       rss_mib_max_after_txs: round(Math.max(...after.map((s) => s.rssMib)), 1),
+      // VmHWM over the million (since the reset; since start when it could not be reset).
+      rss_mib_peak_during_txs: after.map((s) => round(s.hwmMib, 1)),
+      rss_peak_reset: peakReset,
       rss_anon_mib_after_txs: after.map((s) => (s.anonMib === null ? null : round(s.anonMib, 1))),
       rss_file_mib_after_txs: after.map((s) => (s.fileMib === null ? null : round(s.fileMib, 1))),
       heap_total_mib_after_txs: heaps.map((h) => (h === null ? null : round(h.heapTotal, 1))),
@@ -983,13 +998,22 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     const perS = a.transactions / Math.max(a.seconds, 1e-3);
     note(`  ${a.valid ? 'valid' : 'INVALID'}: ${a.transactions} transactions in ${a.seconds} s (${round(a.wallS, 1)} s with process start): ${round(perS)} tx/s`);
     if (a.transactions !== committedTotal) note(`  note: the audit counted ${a.transactions} transactions, the leader's stream ${committedTotal}`);
-    bulk = { ...bulk, audit_valid: a.valid, audit_transactions: a.transactions, audit_seconds: a.seconds, audit_tx_per_s: round(perS), audit_vs_limit_ratio: round(perS / signatureLimit, 3), target_audit_80pct_met: perS >= 0.8 * signatureLimit };
+    // Met only by a valid audit of the whole chain (review, 2026-12-02: the rate alone was judged).
+    const auditWhole = a.valid && a.transactions === committedTotal;
+    bulk = { ...bulk, audit_valid: a.valid, audit_transactions: a.transactions, audit_seconds: a.seconds, audit_tx_per_s: round(perS), audit_vs_limit_ratio: round(perS / signatureLimit, 3), target_audit_80pct_met: auditWhole && perS >= 0.8 * signatureLimit };
   }
 
   const committedPerS = peak;
   const etcdPerS = median(etcd.map((e) => e.perS));
   const etcdTxnPerS = etcd.every((e) => e.txn !== null) ? median(etcd.map((e) => (e.txn as NonNullable<EtcdResult['txn']>).perS)) : null;
   const p99Half = med(half, (r) => r.p99Ms);
+  // The verdict takes every half-load run's latencies together (review, 2026-12-02: the
+  // median of the runs' p99 let one run's stall be outvoted), and fails when a transaction
+  // was refused or none was measured (a refusal leaves the latencies, and an empty list
+  // has a p99 of 0).
+  const halfLatencies = half.flatMap((r) => r.stats.latenciesMs).sort((x, y) => x - y);
+  const p99HalfPooled = halfLatencies.length === 0 ? Number.POSITIVE_INFINITY : percentile(halfLatencies, 0.99);
+  const halfRefused = half.reduce((n, r) => n + [...r.stats.refused.values()].reduce((m, k) => m + k, 0), 0);
   const bestRuns = byKind(best);
   const cpuPerValidator = [0, 1, 2].map((i) => round(med(bestRuns, (r) => r.cpuS[i] ?? 0), 2));
   const cpuUsPerTx = med(bestRuns, cpuPerTxUs);
@@ -1026,6 +1050,8 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     half_load_committed_tx_per_s: round(med(half, (r) => r.committedPerS)),
     p50_commit_ms_half_load: round(med(half, (r) => r.p50Ms), 2),
     p99_commit_ms_half_load: round(p99Half, 2),
+    p99_commit_ms_half_load_all_runs: Number.isFinite(p99HalfPooled) ? round(p99HalfPooled, 2) : null,
+    half_load_refused: halfRefused,
     p99_admit_ms_half_load: round(med(half, (r) => r.admitP99Ms), 2),
     verify_per_s_one_core: round(verifyOneCore),
     verify_per_s_one_core_readings: verifySamples.map((x) => round(x)),
@@ -1060,12 +1086,17 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
     failed_txs: failedTxs,
     chain_height: chainHeight,
     chain_transactions: committedTotal,
-    target_3x_etcd_met: committedPerS >= 3 * etcdPerS,
-    target_half_signature_limit_met: committedPerS >= 0.5 * signatureLimit,
-    // Timed-out transactions enter the p99 at the timeout; any at all fails the target too.
-    target_p99_half_load_met: p99Half <= 50 && half.every((r) => r.stats.timedOut === 0),
+    // A transaction failed in its block is counted as committed above, and a regression that
+    // made transfers fail cheaply would raise both rates: any fails the throughput targets
+    // (review, 2026-12-02). The workload expects none.
+    target_3x_etcd_met: failedTxs === 0 && committedPerS >= 3 * etcdPerS,
+    target_half_signature_limit_met: failedTxs === 0 && committedPerS >= 0.5 * signatureLimit,
+    // Timed-out transactions enter the p99 at the timeout; any at all fails the target too,
+    // as does any refused one.
+    target_p99_half_load_met: p99HalfPooled <= 50 && halfRefused === 0 && half.every((r) => r.stats.timedOut === 0),
     ...bulk,
-    ...(o.txs > 0 ? { target_rss_300_mib_met: Math.max(...(bulk.rss_mib_after_txs as number[])) <= 300 } : {}),
+    // On the peak over the million, and only when all of it committed.
+    ...(o.txs > 0 ? { target_rss_300_mib_met: (bulk.txs_committed as number) >= o.txs && Math.max(...(bulk.rss_mib_peak_during_txs as number[])) <= 300 } : {}),
   };
 }
 
