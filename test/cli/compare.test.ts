@@ -260,15 +260,21 @@ function aliceKeyFile(): string {
   return keyFileText(pair);
 }
 
-test('tx against members mode: signed requests; exit 0 admitted, 1 refused by the ledger, 2 for 403 and 404; --blob hashes the file', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-'));
+/** alice's key file in a new directory, and a members-mode server over a stand-in node that commits whatever is pending. */
+function membersSetUp(prefix: string, signedReads: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const key = join(dir, 'alice.key');
   writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
   const n = new FakeNode(chain);
-  const app = buildApp(n, { members: { enabled: true } });
+  const app = buildApp(n, { members: { enabled: true, signedReads } });
   const timer = setInterval(() => {
     if (n.mempool.size > 0) n.commit();
   }, 5);
+  return { dir, key, app, timer };
+}
+
+test('tx against members mode: signed requests; exit 0 admitted, 1 refused by the ledger, 2 for 403 and 404; --blob hashes the file', { timeout: 120_000 }, async () => {
+  const { dir, key, app, timer } = membersSetUp('stele-tx-', false);
   try {
     const url = await listen(app, { host: '127.0.0.1', port: 0 });
     const tx = async (...args: string[]) => {
@@ -310,14 +316,7 @@ test('tx against members mode: signed requests; exit 0 admitted, 1 refused by th
 });
 
 test('tx against members mode with signed reads: --chain-id signs the first read too; without it the refusal says to give it; a wrong one is CLI_USAGE (review of the docs, 2026-12-02)', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'stele-tx-signed-reads-'));
-  const key = join(dir, 'alice.key');
-  writeFileSync(key, aliceKeyFile(), { mode: 0o600 });
-  const n = new FakeNode(chain);
-  const app = buildApp(n, { members: { enabled: true, signedReads: true } });
-  const timer = setInterval(() => {
-    if (n.mempool.size > 0) n.commit();
-  }, 5);
+  const { dir, key, app, timer } = membersSetUp('stele-tx-signed-reads-', true);
   try {
     const url = await listen(app, { host: '127.0.0.1', port: 0 });
     const tx = async (...args: string[]) => {
