@@ -504,7 +504,7 @@ class IdleWatch {
   }
 
   private arm(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.stop();
     this.timer = setTimeout(() => {
       this.fired = true;
       this.controller.abort();
@@ -514,8 +514,7 @@ class IdleWatch {
 
   async *watch(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     for await (const chunk of body) {
-      if (this.timer !== null) clearTimeout(this.timer);
-      this.timer = null;
+      this.stop();
       yield chunk; // the caller handles it (and its blocks) with the clock stopped
       this.arm();
     }

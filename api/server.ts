@@ -270,7 +270,7 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     // Node cuts a request that has not arrived only when its connection check runs (every
     // 30 s by default), and by the larger of this timeout and the headers timeout (60 s by
     // default, fastify leaves it): a request trickled in was cut at 90 s, not 30 (review,
-    // 2026-12-02). Both bounds at REQUEST_TIMEOUT_MS, checked every second.
+    // 2026-12-02). Both bounds at the request timeout, checked every second.
     http: { headersTimeout: requestTimeoutMs, connectionsCheckingInterval: REQUEST_CHECK_INTERVAL_MS },
     // A response nobody reads (a client that stopped reading a page, or an ended stream)
     // would otherwise hold its socket and buffers for good (found in review).

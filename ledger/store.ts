@@ -357,7 +357,7 @@ export class LedgerStore {
       await log.close();
       // LevelDB's own failures while reading the index back (a damaged table file): coded,
       // not an internal error (review, 2026-12-02: a truncated table file exited 70).
-      throw (error as { code?: unknown }).code?.toString().startsWith('LEVEL_') === true ? indexError(dir, 'read', error) : error;
+      throw String((error as { code?: unknown }).code ?? '').startsWith('LEVEL_') ? indexError(dir, 'read', error) : error;
     }
   }
 
