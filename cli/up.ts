@@ -557,7 +557,7 @@ export async function upCommand(args: string[]): Promise<number> {
     else {
       process.stdout.write(
         [
-          `Stele is up: ${nodes} validators, REST API at ${url} (also ${info.apis.slice(1).join(', ') || 'none'})`,
+          `Stele is up: ${nodes} validator${nodes === 1 ? '' : 's'}, REST API at ${url}${info.apis.length > 1 ? ` (also ${info.apis.slice(1).join(', ')})` : ''}`,
           `  data        ${dir}`,
           `  genesis     ${layout.genesisPath}`,
           `  admin key   ${layout.adminKey} (public key ${layout.adminPublicKey}; holds ${ADMIN_BALANCE} STL)`,
