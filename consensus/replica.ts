@@ -231,7 +231,7 @@ interface PromiseState {
 }
 
 /** Accepted entries an acceptor holds beyond its commit index, at most. */
-function aheadMax(config: ReplicaConfig): number {
+function aheadMax(config: Pick<ReplicaConfig, 'window'>): number {
   return config.window * 4;
 }
 
@@ -252,8 +252,24 @@ function entryBytes(e: PromiseEntry): number {
  * power loss left promises that every candidate refused, so no leader could be elected
  * (docs/consensus.md, "What an acceptor holds").
  */
-function heldBytesMax(config: ReplicaConfig): number {
+function heldBytesMax(config: Pick<ReplicaConfig, 'window' | 'valueBytesMax'>): number {
   return aheadMax(config) * (config.valueBytesMax + ENTRY_OVERHEAD_BYTES);
+}
+
+/**
+ * The most bytes of encoded PROMISE messages one acceptor sends in answer to one PREPARE:
+ * its entries above its commit index, which weigh at most heldBytesMax as entryBytes counts
+ * them (an entry's encoding adds far less than ENTRY_OVERHEAD_BYTES to its value, and that
+ * allowance also covers the header of the chunk it starts), plus one chunk header for an
+ * answer of no entries. The chunks go out in one burst and a candidate takes them only in
+ * order, so a transport must be able to queue this much to one peer at once: a chunk it
+ * drops costs the whole promise, and the next election sends the same burst again. Before
+ * 2026-12-02 the node's send queue (64 MiB) was smaller than this for blocks over about
+ * 4 MiB, and after a whole-cluster restart with lagging learners no leader could be
+ * elected (review of 2026-12-02; test/consensus/promise-burst.test.ts).
+ */
+export function promiseBytesMax(config: Pick<ReplicaConfig, 'window' | 'valueBytesMax'>): number {
+  return heldBytesMax(config) + ENTRY_OVERHEAD_BYTES;
 }
 
 /**

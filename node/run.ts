@@ -14,14 +14,14 @@ import { parseGenesisText } from '../ledger/genesis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { ACCEPT_RECORD_OVERHEAD_BYTES, decodeRecord } from '../consensus/messages.js';
-import { recoverDurable, REPLICAS_MAX, ZERO_DIGEST } from '../consensus/replica.js';
+import { promiseBytesMax, recoverDurable, REPLICAS_MAX, ZERO_DIGEST } from '../consensus/replica.js';
 import type { PeerMessage, Transport as PeerTransport } from '../consensus/driver.js';
 import { acceptorLogOptions, AcceptorLog, MappedBlockLog } from '../native/mapped-log.js';
 import { Transport } from '../native/transport.js';
 import { readKeyFile, readText } from '../cli/io.js';
 import { checkAcceptorStamp, type AcceptorStamp } from './acceptor-stamp.js';
 import { configBase, NODE_CONFIG_BYTES_MAX, parseNodeConfig, type NodeConfig } from './config.js';
-import { Validator } from './validator.js';
+import { CONSENSUS_WINDOW, Validator } from './validator.js';
 import { nodeView } from './view.js';
 import { FAULTS_ENVIRONMENT_VARIABLE, faultsNotice, faultyTransport } from './faults.js';
 import { idleCollector } from './idle-gc.js';
@@ -39,6 +39,23 @@ import type { FastifyInstance } from 'fastify';
  */
 export const ACCEPTOR_COMPACT_BLOCKS = 1024;
 export const ACCEPTOR_COMPACT_BYTES = 16 * 1024 * 1024;
+
+/** The transport's default bound on bytes queued to one peer, kept when it is enough. */
+const SEND_QUEUE_BYTES_MIN = 64 * 1024 * 1024;
+
+/**
+ * The peer transport's bounds for blocks of at most `blockBytesMax` bytes. A message holds
+ * one block with room to spare (a PROMISE chunk or a catch-up answer of the largest block).
+ * The send queue to one peer holds an acceptor's largest promise (promiseBytesMax: sent in
+ * one burst, and a chunk dropped there costs the election) on top of two largest messages
+ * already queued; before 2026-12-02 it was 64 MiB whatever the block size, which blocks
+ * over about 4 MiB exceed (review of 2026-12-02; docs/consensus.md).
+ */
+export function peerTransportLimits(blockBytesMax: number): { messageBytesMax: number; sendQueueBytesMax: number } {
+  const messageBytesMax = blockBytesMax * 2 + 1024 * 1024;
+  const needed = promiseBytesMax({ window: CONSENSUS_WINDOW, valueBytesMax: blockBytesMax }) + 2 * messageBytesMax;
+  return { messageBytesMax, sendQueueBytesMax: Math.max(SEND_QUEUE_BYTES_MIN, needed) };
+}
 
 export interface RunningNode {
   readonly validator: Validator;
@@ -105,7 +122,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       ...(config.listen === null ? {} : { listen: config.listen }),
       backend: config.transport,
       provider: config.provider,
-      messageBytesMax: genesis.limits.block_bytes_max * 2 + 1024 * 1024,
+      ...peerTransportLimits(genesis.limits.block_bytes_max),
       onMessages: (batch) => deliver?.(batch),
       onLog: (event) => {
         if (event.kind === 'refused') refusalLine(`stele node: transport refused ${event.peer >= 0 ? `validator ${event.peer}` : 'a connection'}: ${event.reason}\n`);

@@ -165,6 +165,9 @@ const MEMPOOL_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Most committed blocks stored as one group (one persist, one index batch). */
 const APPLY_GROUP_BLOCKS_MAX = 32;
 
+/** Slots the leader may have in flight beyond its commit index (ReplicaConfig.window). */
+export const CONSENSUS_WINDOW = 4;
+
 /** The consensus value of a block: its encoding with an empty certificate. */
 export function consensusValue(block: Block): Uint8Array {
   return encodeBlock(block.headerBytes, block.proposerSignature, block.txs, []);
@@ -312,7 +315,7 @@ export class Validator {
       config: {
         id: options.index,
         replicas: g.validators.length,
-        window: 4,
+        window: CONSENSUS_WINDOW,
         electionTicks: 10,
         heartbeatTicks: 2,
         valueBytesMax: g.limits.block_bytes_max,

@@ -1,0 +1,115 @@
+/**
+ * An acceptor's largest promise, sent over the real transport with the node's bounds
+ * (node/run.ts peerTransportLimits), reaches the candidate whole and elects it. Found by
+ * the review of 2026-12-02: with 8 MiB blocks the node's 64 MiB send queue refused 5 of
+ * the 16 chunks of a promise after a whole-cluster restart, the candidate takes chunks
+ * only in order, and every election sent the same burst again, so no leader came up.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import type { DurableRecord } from '../../consensus/messages.js';
+import { digestOf, promiseBytesMax, recoverDurable, Replica, ZERO_DIGEST, type ReplicaConfig } from '../../consensus/replica.js';
+import { Signer } from '../../ledger/ed25519.js';
+import { Transport } from '../../native/transport.js';
+import { peerTransportLimits } from '../../node/run.js';
+import { CONSENSUS_WINDOW } from '../../node/validator.js';
+import { freePort, keys, until } from '../support/transport-fixtures.js';
+
+const MiB = 1024 * 1024;
+/** Twice the default block bound: the old 64 MiB queue held 11 of this promise's 16 chunks. */
+const BLOCK_BYTES = 8 * MiB;
+
+function fakeSignature(id: number, slot: number, value: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`${id}/${slot}/`).update(digestOf(value)).digest());
+}
+
+function config(id: number): ReplicaConfig {
+  return {
+    id,
+    replicas: 3,
+    window: CONSENSUS_WINDOW,
+    electionTicks: 10,
+    heartbeatTicks: 2,
+    valueBytesMax: BLOCK_BYTES,
+    random: () => 0.5,
+    sign: (slot, value) => fakeSignature(id, slot, value),
+    verifyVote: (validator, slot, value, signature) => Buffer.compare(fakeSignature(validator, slot, value), signature) === 0,
+    log: { get: () => undefined },
+  };
+}
+
+/** Runs the replica's ready/advance cycle once; returns what it sends. */
+function turn(r: Replica): Array<{ to: number; bytes: Uint8Array }> {
+  const ready = r.ready();
+  r.advance();
+  return [...ready.send];
+}
+
+test('the largest promise an acceptor can send fits the node transport send queue and elects the candidate', { timeout: 120_000 }, async () => {
+  // Acceptor 1 restarts after a power loss with every accept it may hold above its applied
+  // height 0 (4 x window), each a value of the largest size, linked, at ballot 1.2.
+  const held = 4 * CONSENSUS_WINDOW;
+  const records: DurableRecord[] = [];
+  let previous: Uint8Array = ZERO_DIGEST;
+  for (let slot = 1; slot <= held; slot++) {
+    const value = new Uint8Array(BLOCK_BYTES).fill(slot);
+    records.push({ kind: 'accept', slot, ballot: { round: 1, leader: 2 }, prevDigest: previous, value });
+    previous = digestOf(value);
+  }
+  const acceptor = new Replica(config(1), recoverDurable(records, 0, ZERO_DIGEST));
+  assert.ok(acceptor.heldAboveApplied().bytes <= acceptor.heldAboveApplied().bytesMax, 'the acceptor holds no more than its bound');
+
+  // Candidate 0 (restarted too, having promised 1.2) campaigns and promises to itself.
+  const candidate = new Replica(config(0), recoverDurable([{ kind: 'promise', ballot: { round: 1, leader: 2 } }], 0, ZERO_DIGEST));
+  for (let t = 0; t < 100 && candidate.status().role !== 'candidate'; t++) candidate.tick();
+  assert.equal(candidate.status().role, 'candidate');
+  let prepare: Uint8Array | undefined;
+  for (let i = 0; i < 4; i++) {
+    for (const o of turn(candidate)) {
+      if (o.to === 0) candidate.step(0, o.bytes);
+      else if (o.to === 1) prepare = o.bytes;
+    }
+  }
+  assert.ok(prepare !== undefined, 'the candidate sent acceptor 1 a PREPARE');
+  acceptor.step(0, prepare);
+  turn(acceptor); // the promise record
+  const chunks = turn(acceptor).filter((o) => o.to === 0);
+  const promiseBytes = chunks.reduce((n, o) => n + o.bytes.length, 0);
+  assert.ok(chunks.length >= held, `one chunk per largest value at least (${chunks.length})`);
+  assert.ok(promiseBytes <= promiseBytesMax({ window: CONSENSUS_WINDOW, valueBytesMax: BLOCK_BYTES }), `${promiseBytes} bytes of promise within promiseBytesMax`);
+
+  // Two real transports with the node's bounds; the burst goes out as the driver sends it:
+  // one synchronous loop of send().
+  const limits = peerTransportLimits(BLOCK_BYTES);
+  assert.ok(limits.sendQueueBytesMax >= promiseBytes + 2 * limits.messageBytesMax);
+  const pairs = keys(2);
+  const validators: Array<{ publicKey: Uint8Array; address: string }> = [];
+  for (const p of pairs) validators.push({ publicKey: p.publicKey, address: `127.0.0.1:${await freePort()}` });
+  const received: Uint8Array[] = [];
+  const open = (self: number, onMessages: (batch: ReadonlyArray<{ bytes: Uint8Array }>) => void): Promise<Transport> =>
+    Transport.open({ self, signer: new Signer(pairs[self]!), validators, backend: 'tcp', ...limits, onMessages });
+  const toCandidate = await open(0, (batch) => {
+    for (const m of batch) received.push(Uint8Array.from(m.bytes));
+  });
+  const fromAcceptor = await open(1, () => {});
+  try {
+    // Sent while the link is still coming up, the worst case the review found (the queue
+    // cannot drain during the burst).
+    const sent = chunks.map((o) => fromAcceptor.send(0, o.bytes));
+    fromAcceptor.flush();
+    assert.deepEqual(
+      sent.map((ok, i) => (ok ? null : i)).filter((i) => i !== null),
+      [],
+      'no chunk of the promise refused by the send queue',
+    );
+    await until('every chunk delivered', () => received.length >= chunks.length, 90_000);
+    for (const bytes of received) candidate.step(1, bytes);
+    turn(candidate);
+    assert.equal(candidate.status().role, 'leader', 'the promise completed and elected the candidate');
+    assert.equal(candidate.counters.dropped, 0);
+  } finally {
+    await fromAcceptor.close();
+    await toCandidate.close();
+  }
+});
