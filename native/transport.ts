@@ -48,6 +48,11 @@ export interface TransportOptions {
   readonly signer: TransportSigner;
   /** The genesis validator list, in genesis order. */
   readonly validators: readonly TransportValidator[];
+  /**
+   * 32 bytes naming the chain (the node gives its genesis hash): bound into the handshake's
+   * network tag with the validator keys, so a peer with another genesis is refused at HELLO.
+   */
+  readonly chain?: Uint8Array;
   /** Listen address "host:port"; default: this validator's address. Port 0 picks a free port. */
   readonly listen?: string;
   /** 'tcp' (default), 'fabric', or 'auto' (fabric with verbs when an RDMA device exists, else tcp). */
@@ -160,6 +165,7 @@ function checkOptions(options: TransportOptions): Settings {
   const wanted = options.backend ?? 'tcp';
   if (!['tcp', 'fabric', 'auto'].includes(wanted)) throw new SteleError('TRANSPORT_CONFIG', `unknown backend ${String(wanted)}`);
   if (options.provider !== undefined && !['tcp', 'verbs'].includes(options.provider)) throw new SteleError('TRANSPORT_CONFIG', `unknown provider ${String(options.provider)}`);
+  if (options.chain !== undefined && !(options.chain instanceof Uint8Array && options.chain.length === 32)) throw new SteleError('TRANSPORT_CONFIG', 'chain must be 32 bytes');
   if (wanted === 'fabric' && !addon().fabric) {
     throw new SteleError('TRANSPORT_BACKEND', "the addon was built without libfabric (install libfabric-dev and rebuild); use 'tcp' or 'auto'");
   }
@@ -271,7 +277,7 @@ export class Transport {
     this.creditReturnBytes = Math.max(0, Math.min(Math.floor(windowBytes / 4), windowBytes - (messageBytesMax + 4)));
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
     this.queuedKnown = validators.map(() => 0);
-    this.network = networkTag(validators.map((v) => v.publicKey));
+    this.network = networkTag(validators.map((v) => v.publicKey), options.chain);
     this.log = options.onLog ?? makeDefaultLog();
     // The addon's exports are untyped at the boundary; this is the constructor's shape (native/src/transport.cc).
     const { Transport: Native } = addon() as unknown as { Transport: new (o: object, f: (...a: never[]) => void) => NativeTransport };

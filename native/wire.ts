@@ -40,10 +40,17 @@ export interface TransportSigner {
   sign(message: Uint8Array): Uint8Array;
 }
 
-/** Binds a session to one validator set: SHA-256 over a label and every public key. */
-export function networkTag(publicKeys: readonly Uint8Array[]): Uint8Array {
+/**
+ * Binds a session to one validator set and, when `chain` is given (the node gives its
+ * genesis hash), to one chain: SHA-256 over a label, every public key, then `chain`. Before
+ * 2026-12-02 only the keys were bound, so a validator started with another genesis file of
+ * the same validators (another `genesis_time_ms` is enough) joined consensus, and when it
+ * led, the others committed its block 1 and halted on it for good (review of 2026-12-02).
+ */
+export function networkTag(publicKeys: readonly Uint8Array[], chain?: Uint8Array): Uint8Array {
   const h = createHash('sha256').update('stele-transport/2 network');
   for (const k of publicKeys) h.update(k);
+  if (chain !== undefined) h.update(chain);
   return new Uint8Array(h.digest());
 }
 
@@ -133,7 +140,7 @@ export class AcceptorHandshake {
     const from = hello[5] as number;
     if (hello[6] !== this.self || hello[7] !== 0) return 'hello addressed to another validator';
     if (from >= this.publicKeys.length || from === this.self) return `unknown validator index ${from}`;
-    if (!Buffer.from(hello.subarray(8, 40)).equals(this.network)) return 'hello from another validator set';
+    if (!Buffer.from(hello.subarray(8, 40)).equals(this.network)) return 'hello from another validator set or chain (the network tag differs: compare the validators\' genesis files)';
     this.hello = Uint8Array.from(hello);
     this.from = from;
     this.eph = ephemeral();

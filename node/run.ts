@@ -119,6 +119,8 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       self: index,
       signer,
       validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, address: v.address })),
+      // A peer started with another genesis file is refused at the handshake.
+      chain: genesis.hash,
       ...(config.listen === null ? {} : { listen: config.listen }),
       backend: config.transport,
       provider: config.provider,

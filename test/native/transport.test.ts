@@ -233,6 +233,7 @@ for (const backend of BACKENDS) {
     await assert.rejects(Transport.open({ ...base, listen: 'nowhere' }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     await assert.rejects(Transport.open({ ...base, windowBytes: 10, messageBytesMax: 100 }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     await assert.rejects(Transport.open({ ...base, provider: 'carrier-pigeon' as 'tcp' }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
+    await assert.rejects(Transport.open({ ...base, chain: new Uint8Array(31) }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     for (const directBytesMax of [-1, 1.5, 2 ** 21]) {
       await assert.rejects(Transport.open({ ...base, directBytesMax }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     }
@@ -307,6 +308,28 @@ for (const backend of BACKENDS) {
       } finally {
         await impostor.close();
       }
+    } finally {
+      await c.close();
+    }
+  });
+
+  test(`transport[${backend}]: a validator of the same keys but another chain (genesis) is refused at HELLO`, async () => {
+    const chainA = new Uint8Array(32).fill(0xa1);
+    const chainB = Uint8Array.from(chainA, (b, i) => (i === 31 ? b ^ 1 : b));
+    const c = await cluster(2, { backend, chain: chainA });
+    try {
+      // Validator 0 restarted with another genesis file of the same validators.
+      await c.nodes[0]!.transport.close();
+      const other = await c.start(0, { chain: chainB });
+      other.transport.send(1, text('from another chain'));
+      await until('refusal at validator 1', () => c.nodes[1]!.log.some((e) => e.kind === 'refused' && /another validator set or chain/.test(e.reason)));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(c.nodes[1]!.received.length, 0);
+      // With the same chain again it gets through.
+      await other.transport.close();
+      const same = await c.start(0, { chain: chainA });
+      same.transport.send(1, text('same chain'));
+      await until('message of the same chain', () => c.nodes[1]!.received.length === 1);
     } finally {
       await c.close();
     }

@@ -619,3 +619,48 @@ test('stele node as a process: SIGTERM and SIGINT stop it cleanly (exit 0), its 
     }
   }
 });
+
+test('validators of one validator set whose genesis files differ refuse each other at the handshake and elect no leader; with the same genesis they do (review, 2026-12-02)', { timeout: 120_000 }, async () => {
+  // Before, only the validator keys were bound into the handshake: a validator started with
+  // another genesis of the same validators (another genesis_time_ms) took part in
+  // consensus, and when it led, the others committed its block 1 and halted on it for good.
+  const label = 'run-two-genesis';
+  const pair = devChain({ label, validators: 2, users: 1, basePort: randomPortBase(2) });
+  const dir = mkdtempSync(join(tmpdir(), 'stele-run-genesis-'));
+  const genesisJson = genesisToJson(pair.genesis) as Record<string, unknown>;
+  writeFileSync(join(dir, 'genesis.json'), JSON.stringify(genesisJson));
+  writeFileSync(join(dir, 'other-genesis.json'), JSON.stringify({ ...genesisJson, genesis_time_ms: (genesisJson.genesis_time_ms as number) + 1 }));
+  const configs = [0, 1].map((i) => {
+    writeFileSync(join(dir, `v${i}.key`), keyFileText(keyPairFromSeed(sha256(new TextEncoder().encode(`stele-dev:${label}:validator:${i}`)))), { mode: 0o600 });
+    return (genesis: string, data: string) => {
+      const path = join(dir, `v${i}-${data}.json`);
+      writeFileSync(path, JSON.stringify({ stele_node: 1, genesis, key: `v${i}.key`, data, tick_ms: 10 }));
+      return path;
+    };
+  });
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  const nodes: RunningNode[] = [];
+  const leaderOf = (n: RunningNode): number | null => n.validator.status().leader;
+  try {
+    nodes.push(await startNode(configs[0]!('genesis.json', 'd0'), () => {}));
+    nodes.push(await startNode(configs[1]!('other-genesis.json', 'd1'), () => {}));
+    for (let t = 0; t < 300 && !written.some((l) => /another validator set or chain/.test(l)); t++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(written.some((l) => /another validator set or chain/.test(l)), `a refusal naming the chain on stderr: ${written.join('')}`);
+    await new Promise((r) => setTimeout(r, 1_000)); // several election timeouts at tick_ms 10
+    assert.deepEqual(nodes.map(leaderOf), [null, null], 'two of two are needed, and they do not talk');
+    await nodes.pop()!.stop();
+    nodes.push(await startNode(configs[1]!('genesis.json', 'd1-same'), () => {}));
+    for (let t = 0; t < 1_000 && (leaderOf(nodes[0]!) === null || leaderOf(nodes[0]!) !== leaderOf(nodes[1]!)); t++) await new Promise((r) => setTimeout(r, 10));
+    assert.notEqual(leaderOf(nodes[0]!), null, 'with the same genesis a leader is elected');
+    assert.equal(leaderOf(nodes[0]!), leaderOf(nodes[1]!));
+  } finally {
+    process.stderr.write = write;
+    for (const n of nodes) await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
