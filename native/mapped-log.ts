@@ -7,7 +7,7 @@
  * log's persist thread. Views returned by `view()`/`read()` point into the mapping: they
  * stay memory-safe forever, but after `truncate()` their bytes may be zeroed or reused.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invariant } from '../ledger/assert.js';
 import { SteleError } from '../ledger/errors.js';
@@ -228,6 +228,8 @@ export class MappedBlockLog {
 
 const GENERATION = /^gen-(\d{10})$/;
 const COMPLETE = 'COMPLETE';
+/** A segment file of a mapped log (native/src/mapped_log.cc names them). */
+const SEGMENT_FILE = /^\d{10}\.seg$/;
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -309,13 +311,25 @@ export class AcceptorLog {
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => Number(m[1]))
         .sort((a, b) => a - b);
-      const complete = generations.filter((g) => existsSync(join(dir, generationName(g), COMPLETE)));
+      const complete = generations.filter((g) => AcceptorLog.isComplete(dir, g));
       let current = complete.at(-1);
       if (current === undefined) {
+        // Nothing is wiped that could hold a promise or an accept (review of 2026-12-02:
+        // a lost COMPLETE file emptied the log, and an acceptor that forgets what it
+        // promised can let a second value be chosen). Only a directory that never got past
+        // its creation starts afresh: no generation, or a gen-0 without COMPLETE that holds
+        // no record (a crash while it was made; gen-0 is marked before its first append).
+        if (generations.some((g) => g !== 0) || (generations.includes(0) && AcceptorLog.mayHoldRecords(join(dir, generationName(0)), opts))) {
+          throw new SteleError('STORE_CORRUPT', `acceptor log ${dir}: no generation is marked ${COMPLETE} (${generations.map(generationName).join(', ')}): its files were damaged or removed; this validator's promises cannot be recovered from it (docs/operations.md, "Recovering a validator")`, { path: dir });
+        }
         current = 0;
         rmSync(join(dir, generationName(0)), { recursive: true, force: true });
         void MappedLog.open(join(dir, generationName(0)), opts).close();
         AcceptorLog.markComplete(dir, 0);
+      } else if (!readdirSync(join(dir, generationName(current))).some((name) => SEGMENT_FILE.test(name))) {
+        // A complete generation always has its first segment: opening it would make a new,
+        // empty log.
+        throw new SteleError('STORE_CORRUPT', `acceptor log ${dir}: ${generationName(current)} is marked ${COMPLETE} but holds no segment file: its files were damaged or removed`, { path: join(dir, generationName(current)) });
       }
       // Unfinished compactions and superseded generations are dropped.
       for (const g of generations) if (g !== current) rmSync(join(dir, generationName(g)), { recursive: true, force: true });
@@ -323,6 +337,30 @@ export class AcceptorLog {
     } catch (error) {
       if (error instanceof SteleError || error instanceof RangeError) throw error;
       throw new SteleError('STORE_IO', `acceptor log ${dir}: ${(error as Error).message}`, { path: dir });
+    }
+  }
+
+  /** Whether a generation is marked COMPLETE: only a missing file means no (any other error is STORE_IO). */
+  private static isComplete(dir: string, generation: number): boolean {
+    try {
+      lstatSync(join(dir, generationName(generation), COMPLETE));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  /** Whether an unmarked gen-0 may hold a record: it has a segment that opens with records, or one that does not open at all. */
+  private static mayHoldRecords(gdir: string, opts: MappedLogOptions): boolean {
+    if (!readdirSync(gdir).some((name) => SEGMENT_FILE.test(name))) return false;
+    try {
+      const log = MappedLog.open(gdir, { ...opts, readOnly: true });
+      const length = log.length;
+      void log.close();
+      return length > 0;
+    } catch {
+      return true;
     }
   }
 

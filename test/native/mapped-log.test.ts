@@ -382,6 +382,62 @@ test('acceptor log: records replay in order; compaction is atomic; an unfinished
   rmSync(dir, { recursive: true });
 });
 
+test('acceptor log: a lost COMPLETE file or segment is STORE_CORRUPT, nothing removed; only a gen-0 that never got a record starts afresh (review of 2026-12-02)', async () => {
+  // Before, a current generation without COMPLETE made open() wipe every generation and
+  // start an empty log, and a COMPLETE one without its segment opened as a new empty log:
+  // the acceptor forgot its promises and accepts without a word.
+  const filled = async (): Promise<string> => {
+    const dir = tempDir();
+    const log = AcceptorLog.open(dir);
+    for (let i = 0; i < 5; i++) log.append(expectedRecord(i));
+    await log.persist();
+    await log.compact([expectedRecord(100)]);
+    log.append(expectedRecord(101));
+    await log.persist();
+    await log.close();
+    assert.deepEqual(readdirSync(dir), ['gen-0000000001']);
+    return dir;
+  };
+  const corrupt = (e: unknown): boolean => isSteleError(e, 'STORE_CORRUPT');
+  let dir = await filled();
+  rmSync(join(dir, 'gen-0000000001', 'COMPLETE'));
+  const before = readdirSync(join(dir, 'gen-0000000001')).sort();
+  assert.throws(() => AcceptorLog.open(dir), (e: unknown) => corrupt(e) && /no generation is marked COMPLETE/.test((e as Error).message));
+  assert.deepEqual(readdirSync(dir), ['gen-0000000001'], 'nothing removed');
+  assert.deepEqual(readdirSync(join(dir, 'gen-0000000001')).sort(), before);
+  rmSync(dir, { recursive: true });
+
+  dir = await filled();
+  rmSync(join(dir, 'gen-0000000001', '0000000000.seg'));
+  assert.throws(() => AcceptorLog.open(dir), (e: unknown) => corrupt(e) && /holds no segment file/.test((e as Error).message));
+  assert.deepEqual(readdirSync(join(dir, 'gen-0000000001')), ['COMPLETE'], 'no new segment made');
+  rmSync(dir, { recursive: true });
+
+  // gen-0 with records but no COMPLETE (damage: gen-0 is marked before its first record).
+  dir = tempDir();
+  const first = AcceptorLog.open(dir);
+  first.append(expectedRecord(1));
+  await first.persist();
+  await first.close();
+  rmSync(join(dir, 'gen-0000000000', 'COMPLETE'));
+  assert.throws(() => AcceptorLog.open(dir), corrupt);
+  rmSync(dir, { recursive: true });
+
+  // A crash while gen-0 was being made (its segment, no COMPLETE, no record): a fresh log.
+  dir = tempDir();
+  void AcceptorLog.open(dir).close();
+  rmSync(join(dir, 'gen-0000000000', 'COMPLETE'));
+  const fresh = AcceptorLog.open(dir);
+  assert.equal(fresh.length, 0);
+  fresh.append(expectedRecord(2));
+  await fresh.persist();
+  await fresh.close();
+  const reopened = AcceptorLog.open(dir);
+  assert.deepEqual([...reopened.replay()], [expectedRecord(2)]);
+  await reopened.close();
+  rmSync(dir, { recursive: true });
+});
+
 test('acceptor log: appends and persists during a compaction go to the new generation, in order; nothing acknowledged is lost', async () => {
   const dir = tempDir();
   const state = AcceptorLog.open(dir);
