@@ -456,6 +456,18 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       }
       ThrowCoded(env, "STORE_CORRUPT", problem, path, 0, static_cast<int64_t>(positions_.size()));
     }
+    if (!read_only_ && static_cast<uint64_t>(st.st_blocks) * 512 < bytes) {
+      // A segment with holes gets its blocks reserved, as CreateSegment does: one restored by
+      // a tool that keeps zero runs as holes (cp --sparse=always, rsync -S) got a SIGBUS
+      // instead of STORE_FULL at its first append on a full disk (review of 2026-12-02).
+      // Every such segment, not only the last: a truncate can make an earlier one the last.
+      int rc = InjectedFault(kFaultFallocate);
+      if (rc < 0) rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+      if (rc != 0) {
+        close(fd);
+        ThrowCoded(env, rc == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage("fallocate", path, rc), path);
+      }
+    }
     Segment seg;
     seg.map = Map(env, fd, bytes, path);
     seg.first_record = positions_.size();
@@ -533,8 +545,19 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         const uint64_t torn_end = at <= data_end ? data_end : std::max(DataEnd(base, size), at);
         torn_bytes_ = torn_end - at;
         if (read_only_) break;  // reported, never cut
-        std::memset(seg.map->base + at, 0, torn_end - at);
-        int err = Durable(*seg.map, at, torn_end);
+        // The payload first, made durable, then the frame header: a crash between the two
+        // leaves a header over zeros, which the next open cuts as torn again. Zeroing the
+        // header first left, after a kill in the middle of the memset, a zero header with
+        // payload bytes after it, which every later open refused as corrupt (review of
+        // 2026-12-02). Truncate orders its zeroing the same way.
+        const uint64_t payload = std::min(torn_end, at + kFrameBytes);
+        if (torn_end > payload) {
+          std::memset(seg.map->base + payload, 0, torn_end - payload);
+          int err = Durable(*seg.map, payload, torn_end);
+          if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
+        }
+        std::memset(seg.map->base + at, 0, payload - at);
+        int err = Durable(*seg.map, at, payload);
         if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", seg.path, err), seg.path);
         break;
       }
