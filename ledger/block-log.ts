@@ -188,8 +188,12 @@ export class FileBlockLog implements BlockLog {
       });
     }
     const tornBytes = size - at;
-    if (tornBytes > 0 && !this.readOnly) {
-      ftruncateSync(this.fd, at);
+    if (!this.readOnly) {
+      if (tornBytes > 0) ftruncateSync(this.fd, at);
+      // Always: records a process wrote before it was killed may still be in the page cache
+      // only, and the store indexes them (synced) as soon as it opens; a power loss after
+      // that left the index ahead of the log (review of 2026-12-02). The mapped log syncs
+      // at open too.
       fsyncSync(this.fd);
     }
     this.end = at;

@@ -71,6 +71,8 @@ export function openChainFile(path: string): ChainFile {
     const lengthBytes = Buffer.alloc(4);
     let at = HEAD_BYTES;
     const offsets: number[] = [];
+    /** Each kept frame's length, as checked here: blocks() reads no length from the file again. */
+    const lengths: number[] = [];
     /** What is wrong with the next frame, at `at` (its length is left in lengthBytes), or null. */
     const frameProblem = (): string | null => {
       const height = offsets.length + 1;
@@ -89,6 +91,7 @@ export function openChainFile(path: string): ChainFile {
         damage = { height: offsets.length + 1, message: `${path}: ${problem}` };
       } else {
         offsets.push(at);
+        lengths.push(lengthBytes.readUInt32BE(0));
         at += 4 + lengthBytes.readUInt32BE(0);
       }
     }
@@ -98,11 +101,21 @@ export function openChainFile(path: string): ChainFile {
       genesisHash,
       count: offsets.length,
       damage,
+      // The lengths checked at open, not read again: the file may change while it is read
+      // (review of 2026-12-02: a length rewritten after the open was allocated as it said,
+      // up to 4 GiB, and a short read went unnoticed). A frame that differs now, or reads
+      // short, is CHAIN_FILE_INVALID at its height.
       *blocks() {
-        for (const offset of offsets) {
-          readSync(fd, lengthBytes, 0, 4, offset);
-          const block = Buffer.alloc(lengthBytes.readUInt32BE(0));
-          readSync(fd, block, 0, block.length, offset + 4);
+        const frame = Buffer.alloc(4);
+        for (let i = 0; i < offsets.length; i++) {
+          const offset = offsets[i] as number;
+          const length = lengths[i] as number;
+          const changed = (what: string): never => {
+            throw new SteleError('CHAIN_FILE_INVALID', `${path}: block ${i + 1}: ${what} since the file was opened`, { height: i + 1 });
+          };
+          if (readSync(fd, frame, 0, 4, offset) !== 4 || frame.readUInt32BE(0) !== length) changed('its frame length changed');
+          const block = Buffer.alloc(length);
+          if (readSync(fd, block, 0, length, offset + 4) !== length) changed('the file was cut short');
           yield new Uint8Array(block.buffer, block.byteOffset, block.length);
         }
       },

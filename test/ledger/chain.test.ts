@@ -288,6 +288,41 @@ test('writeChainFile, found in review: an existing file is refused before any bl
   }
 });
 
+test('a chain file changed after it was opened: blocks() uses the frame lengths checked at open and refuses a changed or cut frame as CHAIN_FILE_INVALID at its height (review of 2026-12-02)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-chain-file-'));
+  try {
+    const bytes = makeChain(2, 3).blocks.map((b) => b.bytes);
+    const path = join(dir, 'chain.stele');
+    await writeChainFile(path, bytes, false);
+    const original = readFileSync(path);
+    const header = 8 + 4 + 32 + 8; // magic, version, genesis hash, count
+    const second = header + 4 + bytes[0]!.length;
+    // Block 2's length rewritten to 1 GiB after the open: before, blocks() allocated that much.
+    let file = openChainFile(path);
+    assert.equal(file.damage, null);
+    const grown = Buffer.from(original);
+    grown.writeUInt32BE(1 << 30, second);
+    writeFileSync(path, grown);
+    const seen: Uint8Array[] = [];
+    assert.throws(
+      () => {
+        for (const b of file.blocks()) seen.push(b);
+      },
+      (e: unknown) => isSteleError(e, 'CHAIN_FILE_INVALID') && e.details.height === 2 && /frame length changed since the file was opened/.test(e.message),
+    );
+    assert.deepEqual(seen.map((b) => toHex(b)), [toHex(bytes[0]!)], 'block 1 read as it was');
+    file.close();
+    // The file cut short after the open: a short read is refused, not a block of zeros.
+    writeFileSync(path, original);
+    file = openChainFile(path);
+    fs.truncateSync(path, second + 4 + 10);
+    assert.throws(() => [...file.blocks()], (e: unknown) => isSteleError(e, 'CHAIN_FILE_INVALID') && e.details.height === 2 && /cut short/.test(e.message));
+    file.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('writeChainFile writes every byte when the system writes a few at a time, and refuses when a write makes no progress (review, 2026-12-01)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stele-chain-file-'));
   // chain-file.ts imports writeSync from node:fs; syncBuiltinESMExports carries a

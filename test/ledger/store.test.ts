@@ -893,3 +893,35 @@ test('ledger store: a damaged index is a coded error naming it: LevelDB\'s corru
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('FileBlockLog: a writable open syncs the log, so records a killed writer left in the page cache are durable before the store indexes them (review of 2026-12-02)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-log-sync-'));
+  const fs = (await import('node:fs')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const real = fs.fsyncSync;
+  const synced: number[] = [];
+  try {
+    const path = join(dir, 'blocks.log');
+    const log = FileBlockLog.open(path);
+    log.append(new Uint8Array(200).fill(7));
+    await log.close();
+    // block-log.ts imports fsyncSync from node:fs: syncBuiltinESMExports carries the spy there.
+    (fs as { fsyncSync: unknown }).fsyncSync = (fd: number) => {
+      synced.push(fd);
+      real(fd);
+    };
+    syncBuiltinESMExports();
+    const again = FileBlockLog.open(path); // nothing torn: before, no fsync at all
+    assert.equal(again.length, 1);
+    assert.ok(synced.length >= 1, 'the log was synced at open');
+    await again.close();
+    synced.length = 0;
+    const reader = FileBlockLog.open(path, { readOnly: true });
+    assert.equal(synced.length, 0, 'a read-only open writes nothing and syncs nothing');
+    await reader.close();
+  } finally {
+    (fs as { fsyncSync: unknown }).fsyncSync = real;
+    syncBuiltinESMExports();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
