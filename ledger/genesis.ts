@@ -197,6 +197,10 @@ export function parseGenesis(value: unknown): Genesis {
     // transport reads a port's leading zeros away (found in review, 2026-11-30: `h:7001`
     // and `h:07001` passed as two validators that only one process could answer for).
     const endpoint = hostPort(at) as { host: string; port: number };
+    // Port 0 makes a listener pick any free port: only a lone validator, which no peer
+    // dials, can have it. With peers, such a validator ran cut off without a word (review
+    // of 2026-12-02).
+    if (endpoint.port === 0 && validatorList.length > 1) bad(`${path}.address`, `port 0 (any free port) only for a lone validator: its ${validatorList.length - 1} peers dial this address`);
     for (const unique of [`id:${id}`, `key:${toHex(key)}`, `address:${endpoint.host.toLowerCase()}:${endpoint.port}`]) {
       if (seenValidator.has(unique)) bad(path, `duplicate ${unique.split(':')[0]}`);
       seenValidator.add(unique);

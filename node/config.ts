@@ -101,7 +101,10 @@ function text(o: Record<string, unknown>, field: string, max = 4096): string {
   return v;
 }
 
-/** The transport's grammar (ledger/genesis.ts hostPort), so a listen address it would refuse is refused here first. */
+/**
+ * The transport's grammar (ledger/genesis.ts hostPort), so a listen address it would refuse
+ * is refused here first. Port 0 with peers is refused when the genesis is read (node/run.ts).
+ */
 function address(field: string, v: unknown): string {
   if (typeof v !== 'string' || hostPort(v) === null) bad(field, 'expected "host:port" (a host name or IPv4 address, a port 0..65535)');
   return v;
@@ -124,6 +127,8 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   if (transport !== 'tcp' && transport !== 'fabric' && transport !== 'auto') bad('transport', 'expected tcp, fabric or auto');
   const provider = o.provider ?? 'tcp';
   if (provider !== 'tcp' && provider !== 'verbs') bad('provider', 'expected tcp or verbs');
+  // The provider is libfabric's: with the tcp transport it was ignored without a word (review of 2026-12-02).
+  if (o.provider !== undefined && transport === 'tcp') bad('provider', 'only with "transport": "fabric" or "auto" (the tcp transport uses no libfabric provider)');
   const api = o.api === undefined ? null : apiConfig(o.api);
   const tickMs = o.tick_ms ?? 20;
   if (typeof tickMs !== 'number' || !Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) bad('tick_ms', 'expected an integer 1..1000');

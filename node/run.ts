@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { bytesEqual } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { parseGenesisText } from '../ledger/genesis.js';
+import { hostPort, parseGenesisText } from '../ledger/genesis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { ACCEPT_RECORD_OVERHEAD_BYTES, decodeRecord } from '../consensus/messages.js';
@@ -90,6 +90,11 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   const signer = readKeyFile(config.key);
   const index = genesis.validators.findIndex((v) => bytesEqual(v.publicKey, signer.publicKey));
   if (index < 0) throw new SteleError('CONFIG_INVALID', `${config.key} is not the key of a validator in ${config.genesis}`, { field: 'key' });
+  // Port 0 listens on any free port, where no peer dials: such a validator ran cut off
+  // without a word (review of 2026-12-02). A lone validator has no peer to miss it.
+  if (config.listen !== null && hostPort(config.listen)?.port === 0 && genesis.validators.length > 1) {
+    throw new SteleError('CONFIG_INVALID', `listen: port 0 (any free port) only for a lone validator: its ${genesis.validators.length - 1} peers dial ${genesis.validators[index]?.address}`, { field: 'listen' });
+  }
   try {
     mkdirSync(config.data, { recursive: true });
   } catch (error) {

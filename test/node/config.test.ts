@@ -19,6 +19,9 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
     [{ ...base, listen: '1.2.3.4:99999' }, 'listen'],
     [{ ...base, transport: 'udp' }, 'transport'],
     [{ ...base, provider: 'psm3' }, 'provider'],
+    // A libfabric provider with the tcp transport was ignored without a word (review of 2026-12-02).
+    [{ ...base, provider: 'verbs' }, 'provider'],
+    [{ ...base, transport: 'tcp', provider: 'tcp' }, 'provider'],
     [{ ...base, api: { host: 'h', port: -1 } }, 'api.port'],
     [{ ...base, api: { host: 'h', port: 1, tls: true } }, 'api.tls'],
     [{ ...base, tick_ms: 0 }, 'tick_ms'],
@@ -59,6 +62,8 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
   assert.deepEqual(members({ mode: 'members', signed_reads: true, window_ms: 5000 }), { mode: 'members', signedReads: true, windowMs: 5000 });
   assert.deepEqual(members({ mode: 'open' }), { mode: 'open' });
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, verify_threads: 3 }), '/').verifyThreads, 3);
+  for (const transport of ['fabric', 'auto']) assert.equal(parseNodeConfig(JSON.stringify({ ...base, transport, provider: 'verbs' }), '/').provider, 'verbs');
+  assert.equal(parseNodeConfig(JSON.stringify({ ...base, listen: '0.0.0.0:7200' }), '/').listen, '0.0.0.0:7200', 'another port than genesis (a forwarded one) stays allowed');
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, block_wait_ms: 5 }), '/').blockWaitMs, 5);
   // The least byte bound holds the largest transaction any genesis can allow.
   assert.ok(MEMPOOL_BYTES_MIN >= TX_BYTES_MAX);

@@ -179,6 +179,34 @@ test('a genesis naming more validators than the consensus core runs with is refu
   }
 });
 
+test('listen on port 0 is refused as CONFIG_INVALID (field listen) for a validator with peers, before anything is opened, and taken by a lone one (review of 2026-12-02)', async () => {
+  // Before, such a validator started, listened on a port no peer dials, and never learned a leader.
+  const label = 'run-test-listen0';
+  const three = devChain({ label, validators: 3, users: 1, basePort: port });
+  const pair = keyPairFromSeed(sha256(new TextEncoder().encode(`stele-dev:${label}:validator:0`)));
+  const dir = mkdtempSync(join(tmpdir(), 'stele-run-'));
+  try {
+    writeFileSync(join(dir, 'genesis.json'), JSON.stringify(genesisToJson(three.genesis)));
+    writeFileSync(join(dir, 'v1.key'), keyFileText(pair), { mode: 0o600 });
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'v1.key', data: 'data', listen: '127.0.0.1:0' }));
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'listen' && /only for a lone validator: its 2 peers dial/.test(e.message));
+    assert.equal(existsSync(join(dir, 'data')), false, 'no data directory made');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const { dir: alone, config, write } = setUp({});
+  try {
+    write({});
+    const json = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+    writeFileSync(config, JSON.stringify({ ...json, listen: '127.0.0.1:0' }));
+    const { node } = await started(config);
+    await node.stop();
+  } finally {
+    rmSync(alone, { recursive: true, force: true });
+  }
+});
+
 test('a data directory that cannot be made is refused as CONFIG_INVALID (field data)', async () => {
   const { dir, config } = setUp({});
   try {
