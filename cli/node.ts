@@ -77,7 +77,8 @@ async function runNode(configPath: string, signal: Promise<string>, state: { rea
   state.started = true;
   const duringStart = state.signal !== null;
   const { validator, config } = node;
-  process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}${node.url === null ? '' : `, API ${node.url}${config.api?.access.mode === 'members' ? ' (members mode)' : ''}`}\n`);
+  const peers = node.transport.provider === null ? node.transport.backend : `${node.transport.backend} (${node.transport.provider})`;
+  process.stderr.write(`stele node: validator ${validator.status().index} of chain ${config.genesis}, data ${config.data}, height ${validator.height}, peers over ${peers}${node.url === null ? '' : `, API ${node.url}${config.api?.access.mode === 'members' ? ' (members mode)' : ''}`}\n`);
   // A halt wins over a signal when both came (a fatal error during a start that a signal
   // interrupted: before 2026-12-02 the signal won and the node exited 0; review).
   let haltedWith: { error: unknown } | null = null;

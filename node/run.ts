@@ -62,6 +62,8 @@ export interface RunningNode {
   readonly config: NodeConfig;
   /** The REST API's address, when the configuration asks for one. */
   readonly url: string | null;
+  /** The peer transport in use: with `transport: "auto"` this says whether RDMA (fabric, verbs) was found. */
+  readonly transport: { readonly backend: 'tcp' | 'fabric'; readonly provider: 'tcp' | 'verbs' | null };
   stop(): Promise<void>;
 }
 
@@ -222,5 +224,5 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       throw new SteleError('CONFIG_INVALID', `api: cannot listen on ${config.api.host}:${config.api.port}: ${errnoText(error)}`, { field: 'api' });
     }
   }
-  return { validator, config, url, stop };
+  return { validator, config, url, transport: { backend: transport.backend, provider: transport.provider }, stop };
 }

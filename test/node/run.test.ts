@@ -552,7 +552,7 @@ test('stele node: a SIGTERM during the start is handled, and stops the node clea
     for (const handler of handlers) handler('SIGTERM');
     code = await run.done;
     assert.equal(code, 0);
-    assert.match(run.stderr(), /stele node: validator 0 .*\nstele node: SIGTERM during the start, stopping\n/);
+    assert.match(run.stderr(), /stele node: validator 0 .*, peers over tcp[,\n].*\nstele node: SIGTERM during the start, stopping\n/, "the start line names the peer transport in use");
     assert.deepEqual(run.handlers('SIGTERM'), [], 'its handlers are removed when it returns');
     // Stopped for real: the data directory's lock is free again.
     const again = await started(config);
