@@ -200,7 +200,8 @@ function evaluate(e: Expr, f: Frame): Value {
         case '*': {
           const x = a as bigint;
           const y = b as bigint;
-          // Refuse before multiplying: the product of two 512-bit values has 1024 bits at most.
+          // Multiplied, then bounded: the product of two values within the bound (512 bits)
+          // has at most 1,024 bits, so computing it first costs little.
           return bounded(x * y);
         }
         case '/':
