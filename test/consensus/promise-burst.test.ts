@@ -113,3 +113,73 @@ test('the largest promise an acceptor can send fits the node transport send queu
     await toCandidate.close();
   }
 });
+
+/**
+ * Two of three replicas restart after a power loss, each holding the largest promise it
+ * may (4 x window values of the largest size above its applied height), on links that move
+ * such a promise in about four election timeouts. They tick on a shared clock; the
+ * network delivers each link's messages in order, at most LINK_BYTES_PER_TICK a tick.
+ */
+function electOverSlowLinks(ticksMax: number): { leaderAt: number | null; elections: number } {
+  const valueBytes = 64 * 1024;
+  const held = 4 * CONSENSUS_WINDOW;
+  // One promise (about 1 MiB) takes ~40 ticks: the election timeout is 10-19.
+  const LINK_BYTES_PER_TICK = Math.ceil((held * valueBytes) / 40);
+  const records: DurableRecord[] = [];
+  let previous: Uint8Array = ZERO_DIGEST;
+  for (let slot = 1; slot <= held; slot++) {
+    const value = new Uint8Array(valueBytes).fill(slot);
+    records.push({ kind: 'accept', slot, ballot: { round: 1, leader: 2 }, prevDigest: previous, value });
+    previous = digestOf(value);
+  }
+  let seed = 7;
+  const replicas = [0, 1].map((id) => {
+    const c = { ...config(id), valueBytesMax: valueBytes, random: () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) };
+    return new Replica(c, recoverDurable(records, 0, ZERO_DIGEST));
+  });
+  const links = new Map<string, { queue: Uint8Array[]; credit: number }>();
+  const link = (from: number, to: number) => {
+    const key = `${from}>${to}`;
+    let l = links.get(key);
+    if (l === undefined) links.set(key, (l = { queue: [], credit: 0 }));
+    return l;
+  };
+  const drain = (i: number): void => {
+    const r = replicas[i]!;
+    while (r.hasReady()) {
+      for (const o of turn(r)) {
+        if (o.to === i) r.step(i, o.bytes);
+        else if (o.to < replicas.length) link(i, o.to).queue.push(o.bytes); // replica 2 is down
+      }
+    }
+  };
+  for (let t = 1; t <= ticksMax; t++) {
+    replicas.forEach((r, i) => {
+      r.tick();
+      drain(i);
+    });
+    for (const [key, l] of links) {
+      const [from, to] = key.split('>').map(Number) as [number, number];
+      l.credit += LINK_BYTES_PER_TICK;
+      while (l.queue.length > 0 && l.credit >= l.queue[0]!.length) {
+        const bytes = l.queue.shift()!;
+        l.credit -= bytes.length;
+        replicas[to]!.step(from, bytes);
+        drain(to);
+      }
+      if (l.queue.length === 0) l.credit = 0;
+    }
+    if (replicas.some((r) => r.status().role === 'leader')) return { leaderAt: t, elections: replicas.reduce((n, r) => n + r.counters.elections, 0) };
+  }
+  return { leaderAt: null, elections: replicas.reduce((n, r) => n + r.counters.elections, 0) };
+}
+
+test('a promise that takes several election timeouts to move still elects a leader: the candidate waits while its chunks arrive, the acceptor while it sends them (review of 2026-12-02)', () => {
+  // Before, the candidate timed out mid-promise and campaigned again, its promise from the
+  // other went stale, and each election sent the same burst again: with 8 MiB blocks over
+  // loopback a leader came after a minute, with 16 MiB none in two.
+  const { leaderAt, elections } = electOverSlowLinks(3_000);
+  assert.notEqual(leaderAt, null, `a leader within 3,000 ticks (${elections} elections)`);
+  assert.ok((leaderAt as number) < 400, `a leader after ${leaderAt} ticks`);
+  assert.ok(elections <= 6, `${elections} elections`);
+});
