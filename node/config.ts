@@ -70,7 +70,8 @@ export interface NodeConfig {
   readonly data: string;
   readonly listen: string | null;
   readonly transport: 'tcp' | 'fabric' | 'auto';
-  readonly provider: 'tcp' | 'verbs';
+  /** Null when not given: the transport's default (tcp with `fabric`, verbs with `auto`). */
+  readonly provider: 'tcp' | 'verbs' | null;
   readonly api: ApiConfig | null;
   readonly tickMs: number;
   readonly blockWaitMs: number;
@@ -125,8 +126,10 @@ export function parseNodeConfig(source: string, base: string): NodeConfig {
   if (o.stele_node !== 1) bad('stele_node', 'expected 1 (the format version)');
   const transport = o.transport ?? 'tcp';
   if (transport !== 'tcp' && transport !== 'fabric' && transport !== 'auto') bad('transport', 'expected tcp, fabric or auto');
-  const provider = o.provider ?? 'tcp';
-  if (provider !== 'tcp' && provider !== 'verbs') bad('provider', 'expected tcp or verbs');
+  // Null when not given, so that `auto` picks verbs where an RDMA device exists: a default
+  // of tcp here made auto use libfabric's tcp provider even then (review of 2026-12-02).
+  const provider = o.provider ?? null;
+  if (provider !== null && provider !== 'tcp' && provider !== 'verbs') bad('provider', 'expected tcp or verbs');
   // The provider is libfabric's: with the tcp transport it was ignored without a word (review of 2026-12-02).
   if (o.provider !== undefined && transport === 'tcp') bad('provider', 'only with "transport": "fabric" or "auto" (the tcp transport uses no libfabric provider)');
   const api = o.api === undefined ? null : apiConfig(o.api);

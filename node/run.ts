@@ -130,7 +130,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
       chain: genesis.hash,
       ...(config.listen === null ? {} : { listen: config.listen }),
       backend: config.transport,
-      provider: config.provider,
+      ...(config.provider === null ? {} : { provider: config.provider }),
       ...peerTransportLimits(genesis.limits.block_bytes_max),
       onMessages: (batch) => deliver?.(batch),
       onLog: (event) => {

@@ -6,7 +6,7 @@ import { TX_BYTES_MAX } from '../../ledger/constants.js';
 
 test('node config: defaults, resolved paths, and every bad field named', () => {
   const c = parseNodeConfig(JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'keys/v1.key', data: 'v1', api: { host: '127.0.0.1', port: 8080 } }), '/srv/stele');
-  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: 'tcp', api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null, mempoolMax: null, mempoolBytesMax: null, testFaultsFile: null });
+  assert.deepEqual(c, { genesis: '/srv/stele/genesis.json', key: '/srv/stele/keys/v1.key', data: '/srv/stele/v1', listen: null, transport: 'tcp', provider: null, api: { host: '127.0.0.1', port: 8080, access: { mode: 'open' } }, tickMs: 20, blockWaitMs: 30, verifyCommittedSignatures: false, verifyThreads: null, mempoolMax: null, mempoolBytesMax: null, testFaultsFile: null });
   const base = { stele_node: 1, genesis: 'g', key: 'k', data: 'd' };
   const cases: Array<[unknown, string]> = [
     ['{', '(file)'],
@@ -63,6 +63,9 @@ test('node config: defaults, resolved paths, and every bad field named', () => {
   assert.deepEqual(members({ mode: 'open' }), { mode: 'open' });
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, verify_threads: 3 }), '/').verifyThreads, 3);
   for (const transport of ['fabric', 'auto']) assert.equal(parseNodeConfig(JSON.stringify({ ...base, transport, provider: 'verbs' }), '/').provider, 'verbs');
+  // Not given: null, so the transport's own default applies (verbs for auto on a machine
+  // with an RDMA device; a default of tcp here made auto never use verbs: review of 2026-12-02).
+  assert.equal(parseNodeConfig(JSON.stringify({ ...base, transport: 'auto' }), '/').provider, null);
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, listen: '0.0.0.0:7200' }), '/').listen, '0.0.0.0:7200', 'another port than genesis (a forwarded one) stays allowed');
   assert.equal(parseNodeConfig(JSON.stringify({ ...base, block_wait_ms: 5 }), '/').blockWaitMs, 5);
   // The least byte bound holds the largest transaction any genesis can allow.
