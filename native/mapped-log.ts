@@ -351,14 +351,23 @@ export class AcceptorLog {
     }
   }
 
-  /** Whether an unmarked gen-0 may hold a record: it has a segment that opens with records, or one that does not open at all. */
+  /**
+   * Whether an unmarked gen-0 may hold a record. Only a crash while it was being made
+   * leaves one that cannot: no segment file (its first is still a `.tmp`), or segment 0
+   * alone, whole and empty. Anything else may: records, a second segment, a torn tail or
+   * damage (a read-only open reports those instead of throwing; the second review of
+   * 2026-12-02 found such a gen-0 read as empty and wiped), or a segment that does not open.
+   */
   private static mayHoldRecords(gdir: string, opts: MappedLogOptions): boolean {
-    if (!readdirSync(gdir).some((name) => SEGMENT_FILE.test(name))) return false;
+    const segments = readdirSync(gdir).filter((name) => SEGMENT_FILE.test(name));
+    if (segments.length === 0) return false;
+    if (segments.length > 1 || segments[0] !== '0000000000.seg') return true;
     try {
       const log = MappedLog.open(gdir, { ...opts, readOnly: true });
-      const length = log.length;
+      const { corruption, tornBytes } = log.stats();
+      const empty = log.length === 0 && corruption === null && tornBytes === 0;
       void log.close();
-      return length > 0;
+      return !empty;
     } catch {
       return true;
     }

@@ -423,6 +423,32 @@ test('acceptor log: a lost COMPLETE file or segment is STORE_CORRUPT, nothing re
   assert.throws(() => AcceptorLog.open(dir), corrupt);
   rmSync(dir, { recursive: true });
 
+  // Two faults: gen-0 without COMPLETE and with its record damaged, or its segment header,
+  // or its segment 0 gone beside a segment 1 (the second review of 2026-12-02: a read-only
+  // open reported the damage, read the log as empty, and it was wiped).
+  const damagedGen0 = async (damage: (gdir: string) => void): Promise<void> => {
+    const d = tempDir();
+    const log = AcceptorLog.open(d, { segmentBytes: SEGMENT });
+    for (let i = 0; i < 12; i++) log.append(new Uint8Array(9_000).fill(i + 1)); // two segments
+    await log.persist();
+    await log.close();
+    const gdir = join(d, 'gen-0000000000');
+    rmSync(join(gdir, 'COMPLETE'));
+    damage(gdir);
+    const files = readdirSync(gdir).sort();
+    assert.throws(() => AcceptorLog.open(d, { segmentBytes: SEGMENT }), corrupt);
+    assert.deepEqual(readdirSync(gdir).sort(), files, 'nothing removed');
+    rmSync(d, { recursive: true });
+  };
+  const flip = (path: string, at: number): void => {
+    const bytes = readFileSync(path);
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    writeFileSync(path, bytes);
+  };
+  await damagedGen0((gdir) => flip(join(gdir, '0000000000.seg'), SEGMENT_OVERHEAD_BYTES + 10)); // record 0's payload
+  await damagedGen0((gdir) => flip(join(gdir, '0000000000.seg'), 0)); // segment magic
+  await damagedGen0((gdir) => rmSync(join(gdir, '0000000000.seg'))); // segment 1 left alone
+
   // A crash while gen-0 was being made (its segment, no COMPLETE, no record): a fresh log.
   dir = tempDir();
   void AcceptorLog.open(dir).close();
