@@ -1,7 +1,7 @@
 import { REPLICAS_MAX } from '../consensus/replica.js';
 import { toHex } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
-import { genesisToJson, parseGenesis, parseGenesisText, quorumSize } from '../ledger/genesis.js';
+import { genesisToJson, parseGenesis, parseGenesisText, quorumSize, undialable } from '../ledger/genesis.js';
 import { EXIT_OK, parse, printJson, publicKeyArg, readText, usage, writeNew } from './io.js';
 
 /** `stele genesis new|check ...` */
@@ -59,6 +59,8 @@ async function genesisNew(args: string[]): Promise<number> {
     balances: supply === undefined ? [] : assets.map((a) => ({ public_key: issuer, asset: a.symbol, amount: supply })),
   };
   const genesis = parseGenesis(json); // validates everything before writing
+  const cutOff = undialable(genesis);
+  if (cutOff.length > 0) usage(`genesis new: --validator ${genesis.validators[cutOff[0] as number]?.id}: port 0 (any free port) only for a lone validator: its peers dial this address`);
   writeNew(values.out, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`, 0o644, values.force === true);
   if (values.json === true) printJson({ file: values.out, genesis_hash: toHex(genesis.hash) });
   else process.stdout.write(`${toHex(genesis.hash)}\n`);

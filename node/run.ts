@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { bytesEqual } from '../ledger/assert.js';
 import { GENESIS_FILE_BYTES_MAX } from '../ledger/constants.js';
 import { errnoText, SteleError } from '../ledger/errors.js';
-import { hostPort, parseGenesisText } from '../ledger/genesis.js';
+import { hostPort, parseGenesisText, undialable } from '../ledger/genesis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { ACCEPT_RECORD_OVERHEAD_BYTES, decodeRecord } from '../consensus/messages.js';
@@ -97,6 +97,11 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   if (config.listen !== null && hostPort(config.listen)?.port === 0 && genesis.validators.length > 1) {
     throw new SteleError('CONFIG_INVALID', `listen: port 0 (any free port) only for a lone validator: its ${genesis.validators.length - 1} peers dial ${genesis.validators[index]?.address}`, { field: 'listen' });
   }
+  const cutOff = undialable(genesis);
+  if (cutOff.includes(index)) {
+    throw new SteleError('CONFIG_INVALID', `${config.genesis} gives this validator the address ${genesis.validators[index]?.address}: port 0 (any free port) only for a lone validator, its peers cannot dial it`, { field: 'genesis' });
+  }
+  for (const i of cutOff) process.stderr.write(`stele node: validator ${i} (${genesis.validators[i]?.id}) has port 0 in ${config.genesis}: no validator can dial it\n`);
   try {
     mkdirSync(config.data, { recursive: true });
   } catch (error) {

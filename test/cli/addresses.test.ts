@@ -82,12 +82,11 @@ async function transportAccepts(address: string): Promise<boolean> {
 }
 
 test('genesis and node config take the addresses the transport takes, and refuse the others', async (t) => {
-  assert.ok(chain.genesis.validators.length > 1, 'a genesis with peers');
   for (const [address, takes] of CASES) {
     assert.equal(hostPort(address) !== null, takes, address);
-    // Port 0 (any free port) is refused for a validator with peers, who could not dial it
-    // (review of 2026-12-02); genesisAccepts names the same field either way.
-    assert.equal(genesisAccepts(address), takes && hostPort(address)?.port !== 0, `genesis: ${address}`);
+    // Port 0 still reads in a genesis (an existing chain stays auditable from it); genesis
+    // new and the node refuse it with peers (undialable; test/cli/cli.test.ts, run.test.ts).
+    assert.equal(genesisAccepts(address), takes, `genesis: ${address}`);
     assert.equal(listenAccepts(address), takes, `listen: ${address}`);
   }
   try {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -406,6 +406,22 @@ test('genesis new refuses validator addresses the transport would refuse', () =>
     assert.match(error.message, /validators\[0\]\.address/);
   }
   assert.equal(stele('genesis', 'new', '--chain-id', 'addresses', '--validator', `v1,${v},node-1.example:65535`, '--admin', `root,${admin}`, '--out', join(dir, 'genesis-a.json'), '--force').code, 0);
+  // Port 0 (any free port): a lone validator may have it; with peers, who dial it, genesis
+  // new refuses it (review of 2026-12-02), while a file that has it still reads (its chain
+  // stays auditable).
+  const v2 = join(dir, 'a3.json');
+  stele('keygen', '--out', v2, '--force');
+  assert.equal(stele('genesis', 'new', '--chain-id', 'addresses', '--validator', `v1,${v},127.0.0.1:0`, '--admin', `root,${admin}`, '--out', join(dir, 'genesis-a.json'), '--force').code, 0);
+  const two = ['genesis', 'new', '--chain-id', 'addresses', '--validator', `v1,${v},127.0.0.1:7000`, '--validator', `v2,${v2},127.0.0.1:0`, '--admin', `root,${admin}`, '--out', join(dir, 'genesis-0.json'), '--force', '--json'];
+  const refused = stele(...two);
+  assert.equal(refused.code, 2);
+  assert.match(JSON.parse(refused.out).error.message, /--validator v2: port 0 \(any free port\) only for a lone validator/);
+  assert.equal(existsSync(join(dir, 'genesis-0.json')), false, 'nothing written');
+  const json = JSON.parse(readFileSync(join(dir, 'genesis-a.json'), 'utf8')) as { validators: Array<Record<string, string>> };
+  json.validators.push({ id: 'v2', public_key: JSON.parse(readFileSync(v2, 'utf8')).public_key, address: '127.0.0.1:7001' });
+  json.validators[0]!.address = '127.0.0.1:0';
+  writeFileSync(join(dir, 'genesis-0.json'), JSON.stringify(json));
+  assert.equal(stele('genesis', 'check', join(dir, 'genesis-0.json')).code, 0, 'an existing genesis with port 0 still reads');
 });
 
 test('tx --blob and lint refuse what is not a regular file of bounded size, without reading it whole', () => {

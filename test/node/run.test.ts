@@ -179,7 +179,7 @@ test('a genesis naming more validators than the consensus core runs with is refu
   }
 });
 
-test('listen on port 0 is refused as CONFIG_INVALID (field listen) for a validator with peers, before anything is opened, and taken by a lone one (review of 2026-12-02)', async () => {
+test('port 0 for a validator with peers (listen, or its genesis address) is refused as CONFIG_INVALID before anything is opened, and taken by a lone one (review of 2026-12-02)', async () => {
   // Before, such a validator started, listened on a port no peer dials, and never learned a leader.
   const label = 'run-test-listen0';
   const three = devChain({ label, validators: 3, users: 1, basePort: port });
@@ -191,6 +191,14 @@ test('listen on port 0 is refused as CONFIG_INVALID (field listen) for a validat
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'v1.key', data: 'data', listen: '127.0.0.1:0' }));
     await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'listen' && /only for a lone validator: its 2 peers dial/.test(e.message));
+    assert.equal(existsSync(join(dir, 'data')), false, 'no data directory made');
+    // The same in the genesis: the file still reads (its chain stays auditable), but the
+    // validator it gives port 0 does not run.
+    const json = genesisToJson(three.genesis) as { validators: Array<{ address: string }> };
+    json.validators[0]!.address = '127.0.0.1:0';
+    writeFileSync(join(dir, 'genesis.json'), JSON.stringify(json));
+    writeFileSync(config, JSON.stringify({ stele_node: 1, genesis: 'genesis.json', key: 'v1.key', data: 'data' }));
+    await assert.rejects(startNode(config, () => {}), (e: unknown) => isSteleError(e, 'CONFIG_INVALID') && e.details.field === 'genesis' && /port 0 \(any free port\) only for a lone validator/.test(e.message));
     assert.equal(existsSync(join(dir, 'data')), false, 'no data directory made');
   } finally {
     rmSync(dir, { recursive: true, force: true });
