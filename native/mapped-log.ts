@@ -320,7 +320,7 @@ export class AcceptorLog {
         // its creation starts afresh: no generation, or a gen-0 without COMPLETE that holds
         // no record (a crash while it was made; gen-0 is marked before its first append).
         if (generations.some((g) => g !== 0) || (generations.includes(0) && AcceptorLog.mayHoldRecords(join(dir, generationName(0)), opts))) {
-          throw new SteleError('STORE_CORRUPT', `acceptor log ${dir}: no generation is marked ${COMPLETE} (${generations.map(generationName).join(', ')}): its files were damaged or removed; this validator's promises cannot be recovered from it (docs/operations.md, "Recovering a validator")`, { path: dir });
+          throw new SteleError('STORE_CORRUPT', `acceptor log ${dir}: no generation is marked ${COMPLETE} (${generations.map(generationName).join(', ')}): its files were damaged or removed; this validator's promises cannot be recovered from it: treat it as a lost acceptor/ (docs/operations.md, "The acceptor stamp")`, { path: dir });
         }
         current = 0;
         rmSync(join(dir, generationName(0)), { recursive: true, force: true });

@@ -50,7 +50,8 @@ export interface TransportSigner {
 export function networkTag(publicKeys: readonly Uint8Array[], chain?: Uint8Array): Uint8Array {
   const h = createHash('sha256').update('stele-transport/2 network');
   for (const k of publicKeys) h.update(k);
-  if (chain !== undefined) h.update(chain);
+  // Labelled, so that keys plus a chain never hash as a longer list of keys.
+  if (chain !== undefined) h.update('chain').update(chain);
   return new Uint8Array(h.digest());
 }
 
