@@ -56,6 +56,13 @@ constexpr uint64_t kHeaderBytes = 64;
 // before the mark existed) fail the CRC and mean "no mark".
 constexpr uint64_t kMarkOffset = 48;
 constexpr uint64_t kMarkCrcOffset = 56;
+// Bytes 60..63 of a segment's header: kSuccessor once the next segment exists and is
+// durable (written after it, so a crash between leaves no marker: never a false alarm).
+// A last segment found with it has lost its successor: before 2026-12-02 a log whose last
+// segment file was gone opened shorter without a word (review of 2026-12-02). Zero in
+// segments written before, and cleared before truncate removes the segments after it.
+constexpr uint64_t kSuccessorOffset = 60;
+constexpr uint32_t kSuccessor = 0x43435553;  // "SUCC"
 constexpr uint64_t kFrameBytes = 8;
 constexpr uint64_t kAlign = 8;
 constexpr uint64_t kSegmentBytesMin = 1ull << 16;
@@ -363,6 +370,21 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     for (size_t i = 0; i < present && corrupt_reason_.empty(); i++) OpenSegment(env, i, i + 1 == found.size());
     if (present < found.size() && corrupt_reason_.empty())
       CorruptAt(SegmentPath(present), 0, "segment " + std::to_string(present) + " is missing");
+    // The last segment says a successor was made (kSuccessor): its file is gone, and with
+    // it every record from there on.
+    if (present == found.size() && !segments_.empty() && corrupt_reason_.empty()) {
+      uint32_t successor;
+      std::memcpy(&successor, segments_.back().map->base + kSuccessorOffset, 4);
+      // A read-only open (an audit of a running validator) may have listed the files just
+      // before the writer made the next segment and marked this one: the file is there now.
+      struct stat next;
+      bool grown = read_only_ && stat(SegmentPath(present).c_str(), &next) == 0;
+      if (successor == kSuccessor && !grown) {
+        std::string problem = "segment " + std::to_string(present) + " is missing (segment " + std::to_string(present - 1) + " records that it was made)";
+        if (!read_only_) ThrowCoded(env, "STORE_CORRUPT", problem, SegmentPath(present), 0, static_cast<int64_t>(positions_.size()));
+        CorruptAt(SegmentPath(present), 0, problem);
+      }
+    }
     if (segments_.empty()) {
       if (!read_only_) {
         CreateSegment(env, 0);
@@ -577,6 +599,12 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     }
   }
 
+  // Writes a segment's successor marker and makes it durable; an msync error, else 0.
+  static int SetSuccessor(Segment& seg, uint32_t value) {
+    std::memcpy(seg.map->base + kSuccessorOffset, &value, 4);
+    return SyncRange(*seg.map, kSuccessorOffset, kSuccessorOffset + 4);
+  }
+
   void CreateSegment(Napi::Env env, uint64_t index) {
     if (index >= kSegmentsMax) ThrowCoded(env, "STORE_FULL", "the log reached its segment limit", dir_);
     std::string path = SegmentPath(index);
@@ -628,6 +656,19 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     seg.first_record = first;
     seg.path = path;
     segments_.push_back(std::move(seg));
+    if (segments_.size() >= 2) {
+      // The new segment is durable: mark its predecessor (see kSuccessor). A failure fails
+      // the log, as the segment's own sync just before does.
+      Segment& previous = segments_[segments_.size() - 2];
+      int err = SetSuccessor(previous, kSuccessor);
+      if (err != 0) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (worker_errno_ == 0) worker_errno_ = err;
+        }
+        ThrowCoded(env, "STORE_IO", SysMessage("msync", previous.path, err), previous.path);
+      }
+    }
     if (worker_.joinable()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -1009,6 +1050,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
     // From here a failure leaves segments and record positions out of step: the log
     // refuses every later call until it is reopened (recovery reads what is on disk).
     broken_ = true;
+    // Successor markers first, from the new last segment on, each durable before any file
+    // goes: a crash while the files go then leaves no marker on a last segment that would
+    // read as a lost successor.
+    for (uint64_t i = segment; i + 1 < segments_.size(); i++) {
+      int err = SetSuccessor(segments_[i], 0);
+      if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", segments_[i].path, err), segments_[i].path);
+    }
     while (segments_.size() - 1 > segment) {
       if (unlink(segments_.back().path.c_str()) != 0)
         ThrowCoded(env, "STORE_IO", SysMessage("unlink", segments_.back().path, errno), segments_.back().path);

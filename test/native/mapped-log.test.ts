@@ -1171,3 +1171,51 @@ test('mapped log: a writable open reserves the blocks of segments with holes (a 
   rmSync(scratch, { recursive: true, force: true });
   rmSync(dir, { recursive: true });
 });
+
+test('mapped log: a segment records that its successor was made, so a lost last segment is STORE_CORRUPT, not a shorter log; truncate clears the record first (review of 2026-12-02)', async () => {
+  const dir = tempDir();
+  const fill = (log: MappedLog, from: number, count: number): void => {
+    for (let i = from; i < from + count; i++) log.append(new Uint8Array(9_000).fill(i));
+  };
+  let log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  fill(log, 1, 20); // three segments of 64 KiB
+  await log.persist();
+  assert.equal(log.stats().segments, 3);
+  await log.close();
+  const segmentPath = (i: number) => join(dir, `${String(i).padStart(10, '0')}.seg`);
+  const marker = (i: number) => readFileSync(segmentPath(i)).subarray(60, 64).toString('latin1');
+  assert.deepEqual([0, 1, 2].map(marker), ['SUCC', 'SUCC', '\0\0\0\0'], 'each segment but the last names its successor');
+  // The last segment lost: before, the log opened with the records of the first two.
+  const last = readFileSync(segmentPath(2));
+  rmSync(segmentPath(2));
+  assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /segment 2 is missing \(segment 1 records that it was made\)/.test(e.message));
+  const reader = MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true });
+  assert.ok(reader.stats().corruption !== null, 'a read-only open (an audit) reports it');
+  const served = reader.length;
+  await reader.close();
+  assert.ok(served > 0 && served < 20, `an audit reads the records before it (${served})`);
+  writeFileSync(segmentPath(2), last);
+  // Truncate into the first segment clears the markers before the later files go; the log
+  // reopens, and grows again with new markers.
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(log.length, 20);
+  log.truncate(3);
+  await log.close();
+  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.seg')), ['0000000000.seg']);
+  assert.equal(marker(0), '\0\0\0\0');
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.equal(log.length, 3);
+  fill(log, 4, 10);
+  await log.persist();
+  await log.close();
+  assert.equal(marker(0), 'SUCC');
+  // A segment from before the marker (zeros there) cannot tell: such a log still opens shorter.
+  const old = readFileSync(segmentPath(0));
+  old.fill(0, 60, 64);
+  writeFileSync(segmentPath(0), old);
+  rmSync(segmentPath(1));
+  log = MappedLog.open(dir, { segmentBytes: SEGMENT });
+  assert.ok(log.length < 13);
+  await log.close();
+  rmSync(dir, { recursive: true });
+});
