@@ -478,13 +478,13 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       }
       ThrowCoded(env, "STORE_CORRUPT", problem, path, 0, static_cast<int64_t>(positions_.size()));
     }
-    if (!read_only_ && static_cast<uint64_t>(st.st_blocks) * 512 < bytes) {
-      // A segment with holes gets its blocks reserved, as CreateSegment does: one restored by
-      // a tool that keeps zero runs as holes (cp --sparse=always, rsync -S) got a SIGBUS
-      // instead of STORE_FULL at its first append on a full disk (review of 2026-12-02).
-      // Every such segment, not only the last: a truncate can make an earlier one the last.
-      int rc = InjectedFault(kFaultFallocate);
-      if (rc < 0) rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    if (!read_only_ && last) {
+      // The segment appends go to, when it has holes, gets its blocks reserved as
+      // CreateSegment does: one restored by a tool that keeps zero runs as holes (cp
+      // --sparse=always, rsync -S) got a SIGBUS instead of STORE_FULL at its first append on
+      // a full disk (review of 2026-12-02). Earlier segments are never written again (a
+      // truncate that makes one the last reserves it then).
+      int rc = ReserveBlocks(fd, st, bytes);
       if (rc != 0) {
         close(fd);
         ThrowCoded(env, rc == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage("fallocate", path, rc), path);
@@ -597,6 +597,15 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         DropPages(*seg.map, Align(at), size);
       }
     }
+  }
+
+  // Reserves the blocks of a segment file found with holes (fewer blocks than its size);
+  // posix_fallocate's error, else 0.
+  static int ReserveBlocks(int fd, const struct stat& st, uint64_t bytes) {
+    if (static_cast<uint64_t>(st.st_blocks) * 512 >= bytes) return 0;
+    int rc = InjectedFault(kFaultFallocate);
+    if (rc < 0) rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    return rc;
   }
 
   // Writes a segment's successor marker and makes it durable; an msync error, else 0.
@@ -1063,7 +1072,18 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       segments_.pop_back();
       removed = true;
     }
-    if (removed) FsyncDir(env, dir_);
+    if (removed) {
+      FsyncDir(env, dir_);
+      // The new last segment takes appends from now on: reserve it if it has holes (see
+      // OpenSegment).
+      const std::string& path = segments_.back().path;
+      int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) ThrowCoded(env, "STORE_IO", SysMessage("open", path, errno), path);
+      struct stat st;
+      int rc = fstat(fd, &st) != 0 ? errno : ReserveBlocks(fd, st, segments_.back().map->bytes);
+      close(fd);
+      if (rc != 0) ThrowCoded(env, rc == ENOSPC ? "STORE_FULL" : "STORE_IO", SysMessage("fallocate", path, rc), path);
+    }
     Segment& seg = segments_.back();
     uint64_t old_used = seg.used;
     {

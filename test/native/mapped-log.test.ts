@@ -1170,6 +1170,34 @@ test('mapped log: a writable open reserves the blocks of segments with holes (a 
   assert.throws(() => MappedLog.open(scratch, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_FULL'));
   rmSync(scratch, { recursive: true, force: true });
   rmSync(dir, { recursive: true });
+
+  // An older segment with holes is left as it is (it is never written again) until a
+  // truncate makes it the last, which reserves it then.
+  const two = tempDir();
+  const grown = MappedLog.open(two, { segmentBytes: SEGMENT });
+  for (let i = 0; i < 3; i++) grown.append(new Uint8Array(40_000).fill(i + 1)); // a segment each
+  await grown.persist();
+  await grown.close();
+  const first = join(two, '0000000000.seg');
+  const whole = readFileSync(first);
+  let end = whole.length;
+  while (end > 0 && whole[end - 1] === 0) end--;
+  rmSync(first);
+  writeFileSync(first, whole.subarray(0, Math.ceil(end / 4096) * 4096));
+  truncateSync(first, SEGMENT);
+  assert.ok(statSync(first).blocks * 512 < SEGMENT, 'segment 0 has a hole again');
+  addon().injectLogFault('fallocate', ENOSPC, 0);
+  const opened = MappedLog.open(two, { segmentBytes: SEGMENT }); // only the last segment is reserved
+  assert.equal(opened.length, 3);
+  // Truncating to record 0 keeps segment 0 alone (the segment of the first record removed).
+  assert.throws(() => opened.truncate(0), (e: unknown) => isSteleError(e, 'STORE_FULL') && /fallocate/.test((e as Error).message));
+  await opened.close();
+  const cut = MappedLog.open(two, { segmentBytes: SEGMENT });
+  assert.deepEqual(readdirSync(two).filter((n) => n.endsWith('.seg')), ['0000000000.seg'], 'the truncate had removed segments 1 and 2 before it failed');
+  assert.equal(cut.length, 1, 'record 0 is still there: the truncate stopped before it zeroed anything');
+  assert.ok(statSync(first).blocks * 512 >= SEGMENT, 'the reopen reserved segment 0, now the last');
+  await cut.close();
+  rmSync(two, { recursive: true });
 });
 
 test('mapped log: a segment records that its successor was made, so a lost last segment is STORE_CORRUPT, not a shorter log; truncate clears the record first (review of 2026-12-02)', async () => {
