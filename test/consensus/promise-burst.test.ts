@@ -39,6 +39,18 @@ function config(id: number): ReplicaConfig {
   };
 }
 
+/** The accepts an acceptor may hold above its applied height 0 (4 x window), each of `valueBytes`, linked, at ballot 1.2. */
+function fullHold(valueBytes: number): DurableRecord[] {
+  const records: DurableRecord[] = [];
+  let previous: Uint8Array = ZERO_DIGEST;
+  for (let slot = 1; slot <= 4 * CONSENSUS_WINDOW; slot++) {
+    const value = new Uint8Array(valueBytes).fill(slot);
+    records.push({ kind: 'accept', slot, ballot: { round: 1, leader: 2 }, prevDigest: previous, value });
+    previous = digestOf(value);
+  }
+  return records;
+}
+
 /** Runs the replica's ready/advance cycle once; returns what it sends. */
 function turn(r: Replica): Array<{ to: number; bytes: Uint8Array }> {
   const ready = r.ready();
@@ -50,14 +62,7 @@ test('the largest promise an acceptor can send fits the node transport send queu
   // Acceptor 1 restarts after a power loss with every accept it may hold above its applied
   // height 0 (4 x window), each a value of the largest size, linked, at ballot 1.2.
   const held = 4 * CONSENSUS_WINDOW;
-  const records: DurableRecord[] = [];
-  let previous: Uint8Array = ZERO_DIGEST;
-  for (let slot = 1; slot <= held; slot++) {
-    const value = new Uint8Array(BLOCK_BYTES).fill(slot);
-    records.push({ kind: 'accept', slot, ballot: { round: 1, leader: 2 }, prevDigest: previous, value });
-    previous = digestOf(value);
-  }
-  const acceptor = new Replica(config(1), recoverDurable(records, 0, ZERO_DIGEST));
+  const acceptor = new Replica(config(1), recoverDurable(fullHold(BLOCK_BYTES), 0, ZERO_DIGEST));
   assert.ok(acceptor.heldAboveApplied().bytes <= acceptor.heldAboveApplied().bytesMax, 'the acceptor holds no more than its bound');
 
   // Candidate 0 (restarted too, having promised 1.2) campaigns and promises to itself.
@@ -125,13 +130,7 @@ function electOverSlowLinks(ticksMax: number): { leaderAt: number | null; electi
   const held = 4 * CONSENSUS_WINDOW;
   // One promise (about 1 MiB) takes ~40 ticks: the election timeout is 10-19.
   const LINK_BYTES_PER_TICK = Math.ceil((held * valueBytes) / 40);
-  const records: DurableRecord[] = [];
-  let previous: Uint8Array = ZERO_DIGEST;
-  for (let slot = 1; slot <= held; slot++) {
-    const value = new Uint8Array(valueBytes).fill(slot);
-    records.push({ kind: 'accept', slot, ballot: { round: 1, leader: 2 }, prevDigest: previous, value });
-    previous = digestOf(value);
-  }
+  const records = fullHold(valueBytes);
   let seed = 7;
   const replicas = [0, 1].map((id) => {
     const c = { ...config(id), valueBytesMax: valueBytes, random: () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) };

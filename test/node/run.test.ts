@@ -527,23 +527,32 @@ test('a peer port in use: the start fails and closes what it opened, so the next
   }
 });
 
-/** Runs `stele node` in this process, with its stderr kept; `signal(name)` calls the handlers it installed. */
-function nodeRun(config: string): { done: Promise<number>; stderr: () => string; handlers: (name: 'SIGINT' | 'SIGTERM') => Array<(name: string) => void>; restore: () => void } {
-  const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
+/** Keeps what this process writes to stderr instead of writing it, until `restore`. */
+function captureStderr(): { written: string[]; restore: () => void } {
   const written: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string | Uint8Array) => {
     written.push(String(chunk));
     return true;
   }) as typeof process.stderr.write;
-  const done = nodeCommand(['--config', config]);
   return {
-    done,
-    stderr: () => written.join(''),
-    handlers: (name) => process.listeners(name).filter((l) => !before[name].has(l)) as Array<(name: string) => void>,
+    written,
     restore: () => {
       process.stderr.write = write;
     },
+  };
+}
+
+/** Runs `stele node` in this process, with its stderr kept; `signal(name)` calls the handlers it installed. */
+function nodeRun(config: string): { done: Promise<number>; stderr: () => string; handlers: (name: 'SIGINT' | 'SIGTERM') => Array<(name: string) => void>; restore: () => void } {
+  const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
+  const captured = captureStderr();
+  const done = nodeCommand(['--config', config]);
+  return {
+    done,
+    stderr: () => captured.written.join(''),
+    handlers: (name) => process.listeners(name).filter((l) => !before[name].has(l)) as Array<(name: string) => void>,
+    restore: captured.restore,
   };
 }
 
@@ -674,12 +683,7 @@ test('validators of one validator set whose genesis files differ refuse each oth
       return path;
     };
   });
-  const written: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
+  const { written, restore } = captureStderr();
   const nodes: RunningNode[] = [];
   const leaderOf = (n: RunningNode): number | null => n.validator.status().leader;
   try {
@@ -695,7 +699,7 @@ test('validators of one validator set whose genesis files differ refuse each oth
     assert.notEqual(leaderOf(nodes[0]!), null, 'with the same genesis a leader is elected');
     assert.equal(leaderOf(nodes[0]!), leaderOf(nodes[1]!));
   } finally {
-    process.stderr.write = write;
+    restore();
     for (const n of nodes) await n.stop();
     rmSync(dir, { recursive: true, force: true });
   }
