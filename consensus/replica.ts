@@ -314,13 +314,6 @@ export class Replica {
   private roundSeen = 0;
   private now = 0;
   private electionElapsed = 0;
-  /**
-   * Ticks added to the election timeout after this acceptor answered a PREPARE with a
-   * promise of large values: one election timeout per largest value in it, so that it
-   * does not start its own election while that promise is still on its way (see onPrepare).
-   * Cleared when a leader is heard or an election starts.
-   */
-  private promiseGrace = 0;
   private electionTimeout: number;
   private heartbeatElapsed = 0;
   /** Highest ballot seen acting as leader (ACCEPT, HEARTBEAT, COMMIT), and who. */
@@ -499,7 +492,7 @@ export class Replica {
     if (this.role === 'candidate' && this.syncTarget > 0 && this.now - this.catchupSentAt >= this.config.heartbeatTicks * 2) {
       this.requestCatchupFromPromisers(true);
     }
-    if (this.electionElapsed >= this.electionTimeout + this.promiseGrace) this.campaign();
+    if (this.electionElapsed >= this.electionTimeout) this.campaign();
   }
 
   /** Handles one message from peer `from` (possibly this replica itself). */
@@ -631,7 +624,6 @@ export class Replica {
     this.syncTarget = 0;
     this.leaderKnown = false;
     this.electionElapsed = 0;
-    this.promiseGrace = 0;
     this.electionTimeout = this.drawTimeout();
   }
 
@@ -712,7 +704,6 @@ export class Replica {
     if (this.role === 'follower') {
       this.leaderKnown = true;
       this.electionElapsed = 0;
-      this.promiseGrace = 0;
     }
   }
 
@@ -749,23 +740,13 @@ export class Replica {
       chunk = [];
       bytes = 0;
     };
-    let promised = 0;
     for (const slot of slots) {
       const e = this.entries.get(slot) as Accepted;
       if (chunk.length > 0 && (chunk.length >= ENTRIES_PER_MESSAGE_MAX || bytes + e.value.length > budget)) flush(slot - 1);
       chunk.push({ slot, ballot: e.ballot, prevDigest: e.prevDigest, value: e.value });
       bytes += e.value.length + 64;
-      promised += e.value.length;
     }
     flush(lastSlot);
-    // A promise goes out in one burst and the candidate takes its chunks only in order, so
-    // moving it can take longer than an election timeout when its values are large (the
-    // review of 2026-12-02 measured 1.3-2 s for 16 values of 8 MiB over loopback against
-    // 200-380 ms timeouts). Had this acceptor started its own election meanwhile, the
-    // candidate's promise from it would have gone stale, and each new election sent the
-    // same burst again: no leader for a minute at 8 MiB blocks, none at 16 MiB. Waiting is
-    // always safe; the grace is bounded by the promise's size.
-    if (from !== this.id) this.promiseGrace = Math.floor(promised / this.config.valueBytesMax) * this.config.electionTicks;
   }
 
   private onAccept(from: number, m: Extract<Message, { type: MessageType.Accept }>): void {
@@ -921,8 +902,16 @@ export class Replica {
     // An empty promise is one chunk [fromSlot, fromSlot - 1].
     state.next = m.last + 1;
     // A peer's promise making progress: the election is not timed out while its chunks
-    // arrive (a large promise can take longer than a timeout to move; see onPrepare). At
-    // most once per chunk, and a promise has a bounded number of them.
+    // arrive. A promise goes out in one burst and is taken only in order, so with large
+    // values it can take longer than an election timeout to move (the review of 2026-12-02
+    // measured 1.3-2 s for 16 values of 8 MiB over loopback against 200-380 ms timeouts):
+    // the candidate campaigned again mid-promise, the chunks of the old ballot were dropped,
+    // and each new PREPARE brought the same burst again (no leader for a minute at 8 MiB
+    // blocks, none at 16 MiB). Waiting is always safe, and it is bounded: at most once per
+    // chunk, and a promise has a bounded number of them. Each chunk (about one value) must
+    // still move within one timeout (docs/operations.md, `tick_ms`). An acceptor-side grace
+    // tried with it was dropped: a candidate that died or kept restarting stalled the others
+    // for it (second review of 2026-12-02).
     if (from !== this.id) this.electionElapsed = 0;
     state.complete = state.next > state.lastSlot;
     if (!state.complete) return;

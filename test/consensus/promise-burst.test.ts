@@ -173,7 +173,7 @@ function electOverSlowLinks(ticksMax: number): { leaderAt: number | null; electi
   return { leaderAt: null, elections: replicas.reduce((n, r) => n + r.counters.elections, 0) };
 }
 
-test('a promise that takes several election timeouts to move still elects a leader: the candidate waits while its chunks arrive, the acceptor while it sends them (review of 2026-12-02)', () => {
+test('a promise that takes several election timeouts to move still elects a leader: the candidate waits while its chunks arrive (review of 2026-12-02)', () => {
   // Before, the candidate timed out mid-promise and campaigned again, its promise from the
   // other went stale, and each election sent the same burst again: with 8 MiB blocks over
   // loopback a leader came after a minute, with 16 MiB none in two.
