@@ -78,8 +78,9 @@ async function genesisCheck(args: string[]): Promise<number> {
     genesis_hash: toHex(g.hash),
     validators: g.validators.map((v) => ({ id: v.id, public_key: toHex(v.publicKey), address: v.address })),
     quorum: quorumSize(g),
-    // The encoding allows up to 16 validators; a node runs with at most REPLICAS_MAX.
-    runnable: g.validators.length <= REPLICAS_MAX,
+    // The encoding allows up to 16 validators; a node runs with at most REPLICAS_MAX, and
+    // not as a validator with peers whose address has port 0 (undialable).
+    runnable: g.validators.length <= REPLICAS_MAX && undialable(g).length === 0,
     identities: g.identities.length,
     assets: g.assets.map((a) => a.symbol),
     limits: g.limits,
@@ -88,7 +89,8 @@ async function genesisCheck(args: string[]): Promise<number> {
   else {
     process.stdout.write(`${g.chainId} ${summary.genesis_hash}\n`);
     process.stderr.write(`${g.validators.length} validators (quorum ${summary.quorum}), ${g.identities.length} identities, assets: ${summary.assets.join(', ') || 'none'}\n`);
-    if (!summary.runnable) process.stderr.write(`warning: a node runs with 1 to ${REPLICAS_MAX} validators; \`stele node\` refuses this genesis (CONFIG_INVALID)\n`);
+    if (g.validators.length > REPLICAS_MAX) process.stderr.write(`warning: a node runs with 1 to ${REPLICAS_MAX} validators; \`stele node\` refuses this genesis (CONFIG_INVALID)\n`);
+    for (const i of undialable(g)) process.stderr.write(`warning: validator ${g.validators[i]?.id} has port 0 (any free port), which its peers cannot dial; \`stele node\` refuses to run as it (CONFIG_INVALID)\n`);
   }
   return EXIT_OK;
 }

@@ -124,17 +124,6 @@ function amountText(value: unknown, path: string): bigint {
 }
 
 /**
- * "host:port" as the validator transport takes it (native/transport.ts, parseAddress,
- * which cannot be imported here: that module loads the native addon): a host name or IPv4
- * address of letters, digits, '.' and '-' (no IPv6 brackets), then a port 0..65535.
- * Port 0 (listen on any free port) is useless in a genesis, since no peer could dial it,
- * but a genesis that named it was accepted before 2026-11-30 and a one-validator chain
- * could run on it; refusing it now would make such a chain impossible to audit.
- * test/cli/addresses.test.ts checks both agree. Used by genesis and node/config.ts.
- * @returns the host and port, or null when the transport would refuse the address
- * @example hostPort('127.0.0.1:7100') // { host: '127.0.0.1', port: 7100 }
- */
-/**
  * Validators of `g` whose address no peer can dial: port 0 (any free port) in a genesis of
  * several validators. Such a genesis still reads (an existing chain must stay auditable
  * from it); `stele genesis new` refuses to write one and a node refuses to run as such a
@@ -145,6 +134,17 @@ export function undialable(g: Pick<Genesis, 'validators'>): number[] {
   return g.validators.flatMap((v, i) => (hostPort(v.address)?.port === 0 ? [i] : []));
 }
 
+/**
+ * "host:port" as the validator transport takes it (native/transport.ts, parseAddress,
+ * which cannot be imported here: that module loads the native addon): a host name or IPv4
+ * address of letters, digits, '.' and '-' (no IPv6 brackets), then a port 0..65535.
+ * Port 0 (listen on any free port) is useless in a genesis, since no peer could dial it,
+ * but a genesis that named it was accepted before 2026-11-30 and a one-validator chain
+ * could run on it; refusing it now would make such a chain impossible to audit.
+ * test/cli/addresses.test.ts checks both agree. Used by genesis and node/config.ts.
+ * @returns the host and port, or null when the transport would refuse the address
+ * @example hostPort('127.0.0.1:7100') // { host: '127.0.0.1', port: 7100 }
+ */
 export function hostPort(address: string): { host: string; port: number } | null {
   const m = /^([A-Za-z0-9.-]{1,253}):([0-9]{1,5})$/.exec(address);
   const port = m === null ? 0 : Number(m[2]);

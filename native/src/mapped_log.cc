@@ -379,10 +379,20 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
       // before the writer made the next segment and marked this one: the file is there now.
       struct stat next;
       bool grown = read_only_ && stat(SegmentPath(present).c_str(), &next) == 0;
-      if (successor == kSuccessor && !grown) {
-        std::string problem = "segment " + std::to_string(present) + " is missing (segment " + std::to_string(present - 1) + " records that it was made)";
-        if (!read_only_) ThrowCoded(env, "STORE_CORRUPT", problem, SegmentPath(present), 0, static_cast<int64_t>(positions_.size()));
-        CorruptAt(SegmentPath(present), 0, problem);
+      // (A writable open refused this in OpenSegment, before it reserved or cut anything.)
+      STELE_INVARIANT(read_only_ || successor != kSuccessor, "a lost successor is refused before the scan");
+      if (successor == kSuccessor && !grown) CorruptAt(SegmentPath(present), 0, LostSuccessor(present));
+    }
+    // A writable log's next-to-last segment records its successor, which is there: a crash
+    // just before the marker was written, a truncate cut short, or a log from before
+    // markers left it without (second review of 2026-12-02).
+    if (!read_only_ && segments_.size() >= 2) {
+      Segment& previous = segments_[segments_.size() - 2];
+      uint32_t successor;
+      std::memcpy(&successor, previous.map->base + kSuccessorOffset, 4);
+      if (successor != kSuccessor) {
+        int err = SetSuccessor(previous, kSuccessor);
+        if (err != 0) ThrowCoded(env, "STORE_IO", SysMessage("msync", previous.path, err), previous.path);
       }
     }
     if (segments_.empty()) {
@@ -477,6 +487,16 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         return;
       }
       ThrowCoded(env, "STORE_CORRUPT", problem, path, 0, static_cast<int64_t>(positions_.size()));
+    }
+    if (!read_only_ && last) {
+      // Segment index + 1 was made, and its file is gone (see kSuccessor): refused before
+      // anything here is reserved or cut.
+      uint32_t successor;
+      std::memcpy(&successor, header + kSuccessorOffset, 4);
+      if (successor == kSuccessor) {
+        close(fd);
+        ThrowCoded(env, "STORE_CORRUPT", LostSuccessor(index + 1), SegmentPath(index + 1), 0);
+      }
     }
     if (!read_only_ && last) {
       // The segment appends go to, when it has holes, gets its blocks reserved as
@@ -597,6 +617,10 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         DropPages(*seg.map, Align(at), size);
       }
     }
+  }
+
+  static std::string LostSuccessor(uint64_t index) {
+    return "segment " + std::to_string(index) + " is missing (segment " + std::to_string(index - 1) + " records that it was made)";
   }
 
   // Reserves the blocks of a segment file found with holes (fewer blocks than its size);

@@ -1216,7 +1216,9 @@ test('mapped log: a segment records that its successor was made, so a lost last 
   // The last segment lost: before, the log opened with the records of the first two.
   const last = readFileSync(segmentPath(2));
   rmSync(segmentPath(2));
+  const untouched = readFileSync(segmentPath(1));
   assert.throws(() => MappedLog.open(dir, { segmentBytes: SEGMENT }), (e: unknown) => isSteleError(e, 'STORE_CORRUPT') && /segment 2 is missing \(segment 1 records that it was made\)/.test(e.message));
+  assert.deepEqual(readFileSync(segmentPath(1)), untouched, 'refused before anything was reserved or cut');
   const reader = MappedLog.open(dir, { segmentBytes: SEGMENT, readOnly: true });
   assert.ok(reader.stats().corruption !== null, 'a read-only open (an audit) reports it');
   const served = reader.length;
@@ -1237,10 +1239,15 @@ test('mapped log: a segment records that its successor was made, so a lost last 
   await log.persist();
   await log.close();
   assert.equal(marker(0), 'SUCC');
-  // A segment from before the marker (zeros there) cannot tell: such a log still opens shorter.
-  const old = readFileSync(segmentPath(0));
-  old.fill(0, 60, 64);
-  writeFileSync(segmentPath(0), old);
+  // A next-to-last segment without its marker (a crash just before it was written, or a
+  // log from before markers) gets it at the next writable open: its successor is there.
+  const unmarked = readFileSync(segmentPath(0));
+  unmarked.fill(0, 60, 64);
+  writeFileSync(segmentPath(0), unmarked);
+  await MappedLog.open(dir, { segmentBytes: SEGMENT }).close();
+  assert.equal(marker(0), 'SUCC', 'marked again at open');
+  // Lost while still unmarked, the successor cannot be told from a log that ends there.
+  writeFileSync(segmentPath(0), unmarked);
   rmSync(segmentPath(1));
   log = MappedLog.open(dir, { segmentBytes: SEGMENT });
   assert.ok(log.length < 13);
