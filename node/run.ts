@@ -220,7 +220,7 @@ export async function startNode(configPath: string, onFatal: (error: unknown) =>
   if (config.api !== null) {
     const access = config.api.access;
     const members = access.mode === 'members' ? { enabled: true, signedReads: access.signedReads, windowMs: access.windowMs } : { enabled: false };
-    app = buildApp(nodeView(validator, (i) => (transport.peerUp(i) ? 'up' : 'down'), faults), { members });
+    app = buildApp(nodeView(validator, (i) => (transport.peerUp(i) ? 'up' : 'down'), faults, transport), { members });
     try {
       url = await listen(app, { host: config.api.host, port: config.api.port });
     } catch (error) {

@@ -77,7 +77,36 @@ function testFaultMetrics(testFaults: { readonly drops: FaultDrops } | null): Me
  * @param health the transport's view of each peer (self is always up)
  * @param testFaults the node's test fault injection (node/faults.ts), null when it has none
  */
-export function nodeView(validator: Validator, health: (index: number) => ValidatorHealth, testFaults: { readonly drops: FaultDrops } | null = null): NodeView {
+/** What /metrics reads of the peer transport (native/transport.ts Transport.counters). */
+export interface TransportGauges {
+  counters(): { readonly sendQueueBytes: readonly number[]; readonly sendRefused: number };
+}
+
+/**
+ * Bytes waiting in the send queue to each peer and sends refused at its bound: the queue is
+ * bounded per peer by node/run.ts peerTransportLimits (82 MiB at the default block size),
+ * and what waits there is resident memory (docs/operations.md).
+ */
+function transportMetrics(transport: TransportGauges | null, self: number): Metric[] {
+  if (transport === null) return [];
+  const c = transport.counters();
+  return [
+    {
+      name: 'stele_transport_send_queue_bytes',
+      help: 'bytes queued for sending to each peer validator (bounded per peer; docs/operations.md)',
+      type: 'gauge',
+      samples: c.sendQueueBytes.flatMap((value, peer) => (peer === self ? [] : [{ labels: { peer: String(peer) }, value }])),
+    },
+    { name: 'stele_transport_send_refused_total', help: 'messages to peers refused because that peer\'s send queue was full (the network may drop messages: consensus sends them again)', type: 'counter', samples: [{ value: c.sendRefused }] },
+  ];
+}
+
+export function nodeView(
+  validator: Validator,
+  health: (index: number) => ValidatorHealth,
+  testFaults: { readonly drops: FaultDrops } | null = null,
+  transport: TransportGauges | null = null,
+): NodeView {
   startLoopDelay();
   const store = validator.ledger;
   const genesis = store.genesis;
@@ -314,6 +343,7 @@ export function nodeView(validator: Validator, health: (index: number) => Valida
         counter('stele_consensus_accepts_repeated_total', 'ACCEPTs for a value this acceptor already held at that slot and ballot (resends, duplicates): answered again without appending to the acceptor log', core.acceptsRepeated),
         { name: 'stele_consensus_held_bytes', help: 'what this acceptor holds above the learner\'s applied height, values plus 1 KiB each (refuses ACCEPTs past stele_consensus_held_bytes_max)', type: 'gauge', samples: [{ value: validator.driver.core.heldAboveApplied().bytes }] },
         { name: 'stele_consensus_held_bytes_max', help: 'the bound on stele_consensus_held_bytes: 4 x window x (block_bytes_max + 1 KiB)', type: 'gauge', samples: [{ value: validator.driver.core.heldAboveApplied().bytesMax }] },
+        ...transportMetrics(transport, validator.status().index),
         ...memoryMetrics(),
         ...loopDelayMetrics(),
         ...testFaultMetrics(testFaults),

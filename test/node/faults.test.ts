@@ -190,6 +190,11 @@ test('a node whose config names test_faults_file drops peer messages as that fil
     await sleep(300);
     const later = await faulty.metrics();
     assert.equal(sample(later, 'stele_test_fault_drops_total{direction="to"}') + sample(later, 'stele_test_fault_drops_total{direction="from"}'), dropped, 'nothing dropped after the heal');
+    // The send queue gauge names each peer, never this validator (0); validator 2 never
+    // started, so what waits for it stays queued (within the bound).
+    assert.ok(sample(later, 'stele_transport_send_queue_bytes{peer="1"}') >= 0);
+    assert.ok(sample(later, 'stele_transport_send_queue_bytes{peer="2"}') > 0, 'messages wait for the validator that is down');
+    assert.equal(later.split('\n').some((l) => l.startsWith('stele_transport_send_queue_bytes{peer="0"}')), false);
     assert.deepEqual(fatal, []);
   } finally {
     for (const n of nodes) await n.stop();

@@ -154,6 +154,9 @@ test('GET /v1/accounts through a real node: the contracts a key deployed and the
     assert.ok(rss > 10 * 2 ** 20 && rss < 64 * 2 ** 30, `rss ${rss}`);
     assert.ok(heapUsed > 0 && heapUsed <= gauge('stele_memory_heap_total_bytes'), `heap ${heapUsed}`);
     assert.ok(gauge('stele_memory_array_buffers_bytes') <= gauge('stele_memory_external_bytes'));
+    // The peer transport's queue gauges (a lone validator has no peer to queue for).
+    assert.equal(gauge('stele_transport_send_refused_total'), 0);
+    assert.match(metrics, /^# TYPE stele_transport_send_queue_bytes gauge$/m);
     assert.deepEqual(fatal, []);
   } finally {
     await running?.stop();
