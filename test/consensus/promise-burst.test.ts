@@ -182,3 +182,72 @@ test('a promise that takes several election timeouts to move still elects a lead
   assert.ok((leaderAt as number) < 400, `a leader after ${leaderAt} ticks`);
   assert.ok(elections <= 6, `${elections} elections`);
 });
+
+test('a candidate that dies once both others promised it is replaced within a few election timeouts, not after its promise grace (third review of 2026-12-02)', () => {
+  // Three replicas restarted with the largest hold each, on the same slow links. Once both
+  // others have promised the first candidate, it dies. An acceptor-side grace (one election
+  // timeout per largest value it promised, 16 here) was tried and dropped: with it, the two
+  // waited out 160 ticks and more before campaigning; a candidate that kept restarting kept
+  // them from electing at all.
+  const valueBytes = 64 * 1024;
+  const LINK_BYTES_PER_TICK = Math.ceil((4 * CONSENSUS_WINDOW * valueBytes) / 40);
+  let seed = 11;
+  const replicas: Array<Replica | null> = [0, 1, 2].map((id) => {
+    const c = { ...config(id), valueBytesMax: valueBytes, random: () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) };
+    return new Replica(c, recoverDurable(fullHold(valueBytes), 0, ZERO_DIGEST));
+  });
+  const links = new Map<string, { queue: Uint8Array[]; credit: number }>();
+  const push = (from: number, to: number, bytes: Uint8Array): void => {
+    const key = `${from}>${to}`;
+    const l = links.get(key) ?? { queue: [], credit: 0 };
+    links.set(key, l);
+    l.queue.push(bytes);
+  };
+  const drain = (i: number): void => {
+    const r = replicas[i];
+    while (r !== null && r !== undefined && r.hasReady()) {
+      for (const o of turn(r)) {
+        if (o.to === i) r.step(i, o.bytes);
+        else push(i, o.to, o.bytes);
+      }
+    }
+  };
+  let killedAt: number | null = null;
+  let victim = -1;
+  for (let t = 1; t <= 2_000; t++) {
+    replicas.forEach((r, i) => {
+      r?.tick();
+      drain(i);
+    });
+    for (const [key, l] of links) {
+      const [from, to] = key.split('>').map(Number) as [number, number];
+      l.credit += LINK_BYTES_PER_TICK;
+      while (l.queue.length > 0 && l.credit >= l.queue[0]!.length) {
+        const bytes = l.queue.shift()!;
+        l.credit -= bytes.length;
+        replicas[to]?.step(from, bytes);
+        drain(to);
+      }
+      if (l.queue.length === 0) l.credit = 0;
+    }
+    if (killedAt === null) {
+      const candidate = replicas.findIndex((r) => r?.status().role === 'candidate');
+      const ballot = candidate < 0 ? null : replicas[candidate]!.status().ballot;
+      const promisedByAll = ballot !== null && replicas.every((r) => r !== null && r.status().promised.round === ballot.round && r.status().promised.leader === ballot.leader);
+      if (promisedByAll) {
+        victim = candidate;
+        replicas[victim] = null;
+        for (const key of [...links.keys()]) if (key.startsWith(`${victim}>`)) links.delete(key);
+        killedAt = t;
+      }
+      continue;
+    }
+    const leader = replicas.findIndex((r) => r?.status().role === 'leader');
+    if (leader >= 0) {
+      assert.notEqual(leader, victim);
+      assert.ok(t - killedAt < 150, `a leader ${t - killedAt} ticks after the candidate died`);
+      return;
+    }
+  }
+  assert.fail(killedAt === null ? 'no candidate was promised by both others' : `no leader within ${2_000 - killedAt} ticks of the candidate's death`);
+});
