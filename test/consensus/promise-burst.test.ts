@@ -120,57 +120,83 @@ test('the largest promise an acceptor can send fits the node transport send queu
 });
 
 /**
- * Two of three replicas restart after a power loss, each holding the largest promise it
- * may (4 x window values of the largest size above its applied height), on links that move
- * such a promise in about four election timeouts. They tick on a shared clock; the
- * network delivers each link's messages in order, at most LINK_BYTES_PER_TICK a tick.
+ * Replicas restarted after a power loss, each holding the largest promise it may (4 x
+ * window values of `valueBytes` above its applied height), on links that move such a
+ * promise in about four election timeouts (the timeout is 10-19 ticks). They tick on a
+ * shared clock; each link delivers its messages in order, at most `bytesPerTick` a tick.
+ * A replica that is null is down: what is sent to it is dropped.
  */
-function electOverSlowLinks(ticksMax: number): { leaderAt: number | null; elections: number } {
-  const valueBytes = 64 * 1024;
-  const held = 4 * CONSENSUS_WINDOW;
-  // One promise (about 1 MiB) takes ~40 ticks: the election timeout is 10-19.
-  const LINK_BYTES_PER_TICK = Math.ceil((held * valueBytes) / 40);
-  const records = fullHold(valueBytes);
-  let seed = 7;
-  const replicas = [0, 1].map((id) => {
-    const c = { ...config(id), valueBytesMax: valueBytes, random: () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) };
-    return new Replica(c, recoverDurable(records, 0, ZERO_DIGEST));
-  });
-  const links = new Map<string, { queue: Uint8Array[]; credit: number }>();
-  const link = (from: number, to: number) => {
-    const key = `${from}>${to}`;
-    let l = links.get(key);
-    if (l === undefined) links.set(key, (l = { queue: [], credit: 0 }));
-    return l;
-  };
-  const drain = (i: number): void => {
-    const r = replicas[i]!;
-    while (r.hasReady()) {
+class SlowNet {
+  readonly replicas: Array<Replica | null>;
+  readonly links = new Map<string, { queue: Uint8Array[]; credit: number }>();
+  private readonly bytesPerTick: number;
+
+  constructor(live: readonly number[], count: number, seed: number, valueBytes = 64 * 1024) {
+    this.bytesPerTick = Math.ceil((4 * CONSENSUS_WINDOW * valueBytes) / 40);
+    let state = seed;
+    const random = (): number => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    this.replicas = Array.from({ length: count }, (_, id) =>
+      live.includes(id) ? new Replica({ ...config(id), valueBytesMax: valueBytes, random }, recoverDurable(fullHold(valueBytes), 0, ZERO_DIGEST)) : null,
+    );
+  }
+
+  private drain(i: number): void {
+    const r = this.replicas[i];
+    while (r !== null && r !== undefined && r.hasReady()) {
       for (const o of turn(r)) {
         if (o.to === i) r.step(i, o.bytes);
-        else if (o.to < replicas.length) link(i, o.to).queue.push(o.bytes); // replica 2 is down
+        else if (this.replicas[o.to] !== null) {
+          const key = `${i}>${o.to}`;
+          const l = this.links.get(key) ?? { queue: [], credit: 0 };
+          this.links.set(key, l);
+          l.queue.push(o.bytes);
+        }
       }
     }
-  };
-  for (let t = 1; t <= ticksMax; t++) {
-    replicas.forEach((r, i) => {
-      r.tick();
-      drain(i);
+  }
+
+  /** One tick: every live replica ticks, then every link delivers what its credit allows. */
+  tick(): void {
+    this.replicas.forEach((r, i) => {
+      r?.tick();
+      this.drain(i);
     });
-    for (const [key, l] of links) {
+    for (const [key, l] of this.links) {
       const [from, to] = key.split('>').map(Number) as [number, number];
-      l.credit += LINK_BYTES_PER_TICK;
+      l.credit += this.bytesPerTick;
       while (l.queue.length > 0 && l.credit >= l.queue[0]!.length) {
         const bytes = l.queue.shift()!;
         l.credit -= bytes.length;
-        replicas[to]!.step(from, bytes);
-        drain(to);
+        this.replicas[to]?.step(from, bytes);
+        this.drain(to);
       }
       if (l.queue.length === 0) l.credit = 0;
     }
-    if (replicas.some((r) => r.status().role === 'leader')) return { leaderAt: t, elections: replicas.reduce((n, r) => n + r.counters.elections, 0) };
   }
-  return { leaderAt: null, elections: replicas.reduce((n, r) => n + r.counters.elections, 0) };
+
+  /** Replica i goes down: it sends nothing more, and what it had queued is lost. */
+  kill(i: number): void {
+    this.replicas[i] = null;
+    for (const key of [...this.links.keys()]) if (key.startsWith(`${i}>`)) this.links.delete(key);
+  }
+
+  get elections(): number {
+    return this.replicas.reduce((n, r) => n + (r?.counters.elections ?? 0), 0);
+  }
+
+  leader(): number {
+    return this.replicas.findIndex((r) => r?.status().role === 'leader');
+  }
+}
+
+/** Two of three replicas (the third down) on a SlowNet: the tick a leader came, or null. */
+function electOverSlowLinks(ticksMax: number): { leaderAt: number | null; elections: number } {
+  const net = new SlowNet([0, 1], 3, 7);
+  for (let t = 1; t <= ticksMax; t++) {
+    net.tick();
+    if (net.leader() >= 0) return { leaderAt: t, elections: net.elections };
+  }
+  return { leaderAt: null, elections: net.elections };
 }
 
 test('a promise that takes several election timeouts to move still elects a leader: the candidate waits while its chunks arrive (review of 2026-12-02)', () => {
@@ -189,60 +215,24 @@ test('a candidate that dies once both others promised it is replaced within a fe
   // timeout per largest value it promised, 16 here) was tried and dropped: with it, the two
   // waited out 160 ticks and more before campaigning; a candidate that kept restarting kept
   // them from electing at all.
-  const valueBytes = 64 * 1024;
-  const LINK_BYTES_PER_TICK = Math.ceil((4 * CONSENSUS_WINDOW * valueBytes) / 40);
-  let seed = 11;
-  const replicas: Array<Replica | null> = [0, 1, 2].map((id) => {
-    const c = { ...config(id), valueBytesMax: valueBytes, random: () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) };
-    return new Replica(c, recoverDurable(fullHold(valueBytes), 0, ZERO_DIGEST));
-  });
-  const links = new Map<string, { queue: Uint8Array[]; credit: number }>();
-  const push = (from: number, to: number, bytes: Uint8Array): void => {
-    const key = `${from}>${to}`;
-    const l = links.get(key) ?? { queue: [], credit: 0 };
-    links.set(key, l);
-    l.queue.push(bytes);
-  };
-  const drain = (i: number): void => {
-    const r = replicas[i];
-    while (r !== null && r !== undefined && r.hasReady()) {
-      for (const o of turn(r)) {
-        if (o.to === i) r.step(i, o.bytes);
-        else push(i, o.to, o.bytes);
-      }
-    }
-  };
+  const net = new SlowNet([0, 1, 2], 3, 11);
+  const replicas = net.replicas;
   let killedAt: number | null = null;
   let victim = -1;
   for (let t = 1; t <= 2_000; t++) {
-    replicas.forEach((r, i) => {
-      r?.tick();
-      drain(i);
-    });
-    for (const [key, l] of links) {
-      const [from, to] = key.split('>').map(Number) as [number, number];
-      l.credit += LINK_BYTES_PER_TICK;
-      while (l.queue.length > 0 && l.credit >= l.queue[0]!.length) {
-        const bytes = l.queue.shift()!;
-        l.credit -= bytes.length;
-        replicas[to]?.step(from, bytes);
-        drain(to);
-      }
-      if (l.queue.length === 0) l.credit = 0;
-    }
+    net.tick();
     if (killedAt === null) {
       const candidate = replicas.findIndex((r) => r?.status().role === 'candidate');
       const ballot = candidate < 0 ? null : replicas[candidate]!.status().ballot;
       const promisedByAll = ballot !== null && replicas.every((r) => r !== null && r.status().promised.round === ballot.round && r.status().promised.leader === ballot.leader);
       if (promisedByAll) {
         victim = candidate;
-        replicas[victim] = null;
-        for (const key of [...links.keys()]) if (key.startsWith(`${victim}>`)) links.delete(key);
+        net.kill(victim);
         killedAt = t;
       }
       continue;
     }
-    const leader = replicas.findIndex((r) => r?.status().role === 'leader');
+    const leader = net.leader();
     if (leader >= 0) {
       assert.notEqual(leader, victim);
       assert.ok(t - killedAt < 150, `a leader ${t - killedAt} ticks after the candidate died`);
