@@ -497,8 +497,6 @@ class MappedLog : public Napi::ObjectWrap<MappedLog> {
         close(fd);
         ThrowCoded(env, "STORE_CORRUPT", LostSuccessor(index + 1), SegmentPath(index + 1), 0);
       }
-    }
-    if (!read_only_ && last) {
       // The segment appends go to, when it has holes, gets its blocks reserved as
       // CreateSegment does: one restored by a tool that keeps zero runs as holes (cp
       // --sparse=always, rsync -S) got a SIGBUS instead of STORE_FULL at its first append on
