@@ -257,6 +257,11 @@ class PhaseStats {
   refuse(code: string): void {
     this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
   }
+  get refusedTotal(): number {
+    let n = 0;
+    for (const k of this.refused.values()) n += k;
+    return n;
+  }
 }
 
 /** Transactions of one request still waiting for their commit. */
@@ -830,7 +835,7 @@ async function openOnly(c: Cluster, o: E2eOptions, kind: 'batch' | 'single'): Pr
     cpu_us_per_tx: round(median(runs.map(cpuPerTxUs))),
     client_cpu_us_per_tx: round(median(runs.map((r) => (r.clientCpuS / Math.max(1, r.committed)) * 1e6))),
     timed_out: [warmUp, ...runs].reduce((a, r) => a + r.stats.timedOut, 0),
-    refused: [warmUp, ...runs].reduce((a, r) => a + [...r.stats.refused.values()].reduce((m, k) => m + k, 0), 0),
+    refused: [warmUp, ...runs].reduce((a, r) => a + r.stats.refusedTotal, 0),
     caught_up_blocks: caughtUp,
     // Transactions in blocks as failed (counted in committed_tx_per_s; the workload expects 0).
     failed_txs: failedTxs,
@@ -908,9 +913,9 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   // about the fifth-worst of some 500 requests (review, 2026-11-30): the phase lasts at
   // least HALF_LOAD_SECONDS_MIN.
   const halfSeconds = Math.max(o.seconds, HALF_LOAD_SECONDS_MIN);
-  // As with --open-rate: a stretch of the same load whose latencies are not counted first, so that the counted
-  // window measures half load itself, not the change from the phase before (etcd's, whose
-  // cluster has just stopped, or the closed loop's backlog).
+  // As with --open-rate: first a stretch of the same load whose latencies are not counted,
+  // so that the counted window measures half load itself, not the change from the phase
+  // before (etcd's, whose cluster has just stopped, or the closed loop's backlog).
   note(`warm-up: ${round(peak / 2)} tx/s for ${OPEN_WARMUP_SECONDS} s (latencies not counted)`);
   // Its latencies are not counted, but its refusals and time-outs are (review, 2026-12-02):
   // they happened at the same offered load.
@@ -1019,7 +1024,7 @@ async function main(o: E2eOptions): Promise<Record<string, unknown>> {
   // has a p99 of 0).
   const halfLatencies = half.flatMap((r) => r.stats.latenciesMs).sort((x, y) => x - y);
   const p99HalfPooled = halfLatencies.length === 0 ? Number.POSITIVE_INFINITY : percentile(halfLatencies, 0.99);
-  const halfRefused = [warmUp, ...half].reduce((n, r) => n + [...r.stats.refused.values()].reduce((m, k) => m + k, 0), 0);
+  const halfRefused = [warmUp, ...half].reduce((n, r) => n + r.stats.refusedTotal, 0);
   const bestRuns = byKind(best);
   const cpuPerValidator = [0, 1, 2].map((i) => round(med(bestRuns, (r) => r.cpuS[i] ?? 0), 2));
   const cpuUsPerTx = med(bestRuns, cpuPerTxUs);

@@ -90,9 +90,10 @@ export function openChainFile(path: string): ChainFile {
       if (problem !== null) {
         damage = { height: offsets.length + 1, message: `${path}: ${problem}` };
       } else {
+        const length = lengthBytes.readUInt32BE(0);
         offsets.push(at);
-        lengths.push(lengthBytes.readUInt32BE(0));
-        at += 4 + lengthBytes.readUInt32BE(0);
+        lengths.push(length);
+        at += 4 + length;
       }
     }
     if (damage === null && at !== size) damage = { height: offsets.length + 1, message: `${path}: ${size - at} bytes after the last block` };
