@@ -118,6 +118,7 @@ test('three validators in one process: transfers through any validator commit on
     // signature included (DESIGN.md; review of 2026-11-30: they were trusted like blocks
     // this replica had accepted). Each store's check options are recorded per block.
     const checked = new Map<LedgerStore, string[]>();
+    const before = validators.map((v) => v?.counters.caughtUpBlocks ?? 0); // the stopped one restarts at 0
     const commitMany = LedgerStore.prototype.commitMany;
     LedgerStore.prototype.commitMany = function (this: LedgerStore, blocks, options = {}) {
       const list = checked.get(this) ?? [];
@@ -141,9 +142,17 @@ test('three validators in one process: transfers through any validator commit on
     assert.ok(caughtUp > 0, 'the restarted follower learned blocks by catch-up');
     const restartedChecks = checked.get(validators[follower]!.ledger) ?? [];
     assert.equal(restartedChecks.filter((x) => x === 'verify').length, caughtUp, JSON.stringify(restartedChecks));
-    // Blocks accepted live are not verified again (the admitting validator did).
-    const live = [...checked].filter(([store]) => store !== validators[follower]!.ledger).flatMap(([, list]) => list);
-    assert.ok(live.length > 0 && live.every((x) => x === 'trusted'), JSON.stringify(live));
+    // Blocks accepted live are not verified again (the admitting validator did). A live
+    // replica may also learn a block by catch-up, when a leader change or a slow delivery
+    // made it miss the accept (CI of 2026-12-02 saw one on a loaded machine); those, and
+    // only those, are verified on every replica.
+    let trusted = 0;
+    for (const [i, v] of validators.entries()) {
+      const list = checked.get(v!.ledger) ?? [];
+      assert.equal(list.filter((x) => x === 'verify').length, v!.counters.caughtUpBlocks - before[i]!, JSON.stringify(list));
+      trusted += list.filter((x) => x === 'trusted').length;
+    }
+    assert.ok(trusted > 0, 'the live replicas trusted the blocks they accepted');
     const restarted = validators[follower]!.ledger;
     assert.equal(toHex(restarted.tip.hash), toHex(validators[leaderIndex]!.ledger.tip.hash));
     assert.deepEqual(fatal, []);
