@@ -883,7 +883,14 @@ export function buildApp(node: NodeView, options: AppOptions = {}): FastifyInsta
     response.once('close', () => {
       const left = (requestsOf.get(socket) ?? 1) - 1;
       if (left > 0) requestsOf.set(socket, left);
-      else requestsOf.delete(socket);
+      else {
+        requestsOf.delete(socket);
+        // A request that finishes while the server closes leaves a kept-alive connection
+        // that nothing else ends: the close then waited for the grace timer, 10 s (found
+        // 2026-12-02 once a test stopped a node during a commit wait's index lookup).
+        // end(), not destroy(): the response's last bytes may still be on their way.
+        if (closing) socket.end();
+      }
     });
   });
   // Node answers an Expect other than 100-continue itself, before any route runs: 417 with

@@ -65,6 +65,12 @@ export interface TransportOptions {
   /** Per-peer bound on bytes queued for sending; `send` returns false beyond it. Default 64 MiB. */
   readonly sendQueueBytesMax?: number;
   /**
+   * A peer with no open outbound connection for this long has its send queue emptied, and
+   * what is sent to it later is dropped within a turn of the I/O thread, until a connection
+   * opens (counted in `unreachableDropped`). Default 2,000 ms.
+   */
+  readonly unreachableDropMs?: number;
+  /**
    * tcp: largest hand-over of packed messages the main thread frames and writes to the
    * socket itself when nothing is queued ahead (docs/native.md, Threads); 0 sends
    * everything through the I/O thread. Default 64 KiB, or STELE_TRANSPORT_DIRECT_BYTES_MAX
@@ -105,6 +111,8 @@ export interface TransportCounters {
   /** Lookups of peers' host names started (one per dial of a peer whose address is not dotted IPv4), and those that failed. */
   readonly lookups: number;
   readonly lookupFailures: number;
+  /** Queued messages dropped because their peer had no open connection for `unreachableDropMs`. */
+  readonly unreachableDropped: number;
   readonly sendQueueBytes: number[];
   readonly sendCredit: number[];
   readonly receiveCredit: number[];
@@ -129,6 +137,8 @@ interface NativeTransport {
 /** Default and upper bound of `directBytesMax` (the main thread tags what it writes, so keep it small). */
 const DIRECT_BYTES_MAX_DEFAULT = 64 * 1024;
 const DIRECT_BYTES_MAX_LIMIT = 1024 * 1024;
+/** TransportOptions.unreachableDropMs: longer than a quick reconnect, shorter than a restart. */
+const UNREACHABLE_DROP_MS_DEFAULT = 2000;
 /** Messages below this size are packed in JavaScript and handed over once per turn. */
 const STAGE_DIRECT_BYTES = 64 * 1024;
 /** A peer's packed messages are handed over at once when they reach this size. */
@@ -150,6 +160,7 @@ interface Settings {
   readonly messageBytesMax: number;
   readonly windowBytes: number;
   readonly sendQueueBytesMax: number;
+  readonly unreachableDropMs: number;
   readonly directBytesMax: number;
   readonly listen: { host: string; port: number };
   readonly peers: { host: string; port: number }[];
@@ -175,7 +186,8 @@ function checkOptions(options: TransportOptions): Settings {
   const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
   const windowBytes = options.windowBytes ?? 2 * messageBytesMax;
   const sendQueueBytesMax = options.sendQueueBytesMax ?? 64 * 1024 * 1024;
-  for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax]] as const) {
+  const unreachableDropMs = options.unreachableDropMs ?? UNREACHABLE_DROP_MS_DEFAULT;
+  for (const [name, v] of [['messageBytesMax', messageBytesMax], ['windowBytes', windowBytes], ['sendQueueBytesMax', sendQueueBytesMax], ['unreachableDropMs', unreachableDropMs]] as const) {
     if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31) throw new SteleError('TRANSPORT_CONFIG', `${name} must be an integer in [1, 2^31]`);
   }
   const fromEnv = process.env.STELE_TRANSPORT_DIRECT_BYTES_MAX;
@@ -185,7 +197,7 @@ function checkOptions(options: TransportOptions): Settings {
   }
   const listen = parseAddress(options.listen ?? validators[self]!.address, 'listen');
   const peers = validators.map((v, i) => parseAddress(v.address, `validator ${i} address`));
-  return { backend, provider, messageBytesMax, windowBytes, sendQueueBytesMax, directBytesMax, listen, peers };
+  return { backend, provider, messageBytesMax, windowBytes, sendQueueBytesMax, unreachableDropMs, directBytesMax, listen, peers };
 }
 
 /**
@@ -267,7 +279,7 @@ export class Transport {
     listenHost: string,
   ) {
     const { self, validators } = options;
-    const { messageBytesMax, windowBytes, sendQueueBytesMax, directBytesMax, listen, peers } = settings;
+    const { messageBytesMax, windowBytes, sendQueueBytesMax, unreachableDropMs, directBytesMax, listen, peers } = settings;
     this.backend = settings.backend;
     this.provider = settings.provider;
     this.messageBytesMax = messageBytesMax;
@@ -292,6 +304,7 @@ export class Transport {
             messageBytesMax,
             windowBytes,
             sendQueueBytesMax,
+            unreachableDropMs,
             directBytesMax,
             backend: this.backend,
             provider: this.provider ?? 'tcp',

@@ -73,13 +73,9 @@ function testFaultMetrics(testFaults: { readonly drops: FaultDrops } | null): Me
   ];
 }
 
-/**
- * @param health the transport's view of each peer (self is always up)
- * @param testFaults the node's test fault injection (node/faults.ts), null when it has none
- */
 /** What /metrics reads of the peer transport (native/transport.ts Transport.counters). */
 export interface TransportGauges {
-  counters(): { readonly sendQueueBytes: readonly number[]; readonly sendRefused: number };
+  counters(): { readonly sendQueueBytes: readonly number[]; readonly sendRefused: number; readonly unreachableDropped: number };
 }
 
 /**
@@ -98,9 +94,14 @@ function transportMetrics(transport: TransportGauges | null, self: number): Metr
       samples: c.sendQueueBytes.flatMap((value, peer) => (peer === self ? [] : [{ labels: { peer: String(peer) }, value }])),
     },
     { name: 'stele_transport_send_refused_total', help: 'messages to peers refused because that peer\'s send queue was full (the network may drop messages: consensus sends them again)', type: 'counter', samples: [{ value: c.sendRefused }] },
+    { name: 'stele_transport_unreachable_dropped_total', help: 'queued messages dropped because their peer had no open connection for 2 s (consensus sends again; a replica that missed values catches up)', type: 'counter', samples: [{ value: c.unreachableDropped }] },
   ];
 }
 
+/**
+ * @param health the transport's view of each peer (self is always up)
+ * @param testFaults the node's test fault injection (node/faults.ts), null when it has none
+ */
 export function nodeView(
   validator: Validator,
   health: (index: number) => ValidatorHealth,

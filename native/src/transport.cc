@@ -271,6 +271,10 @@ struct Peer {
   uint32_t inbound = 0;   // current authenticated inbound connection id
   int64_t backoff_ms = kBackoffMinMs;
   int64_t next_attempt_ms = 0;
+  // Since when no outbound connection to the peer has been open (the transport's start, or
+  // the drop of its last open one); -1 while one is open. Past unreachable_drop_ms_, the
+  // queue is dropped (Timers, DropUnreachable).
+  int64_t unreachable_since_ms = 0;
   bool looking_up = false;  // a lookup of address.host is running (Lookups)
   bool found = false;       // it answered found_ip, for the next dial only (each dial looks the name up again)
   uint32_t found_ip = 0;
@@ -296,6 +300,7 @@ struct Counters {
   std::atomic<uint64_t> loop_timeouts{0};  // I/O loop turns ended by the poll timeout, not an event
   std::atomic<uint64_t> receives_cut{0};   // a connection's input left for the next turn at its per-turn bound
   std::atomic<uint64_t> lookups{0}, lookup_failures{0};  // host-name lookups of peer addresses (Lookups)
+  std::atomic<uint64_t> unreachable_dropped{0};  // queued messages dropped for a peer unreachable too long
   std::atomic<int64_t> credit_available[kPeersMax];
   std::atomic<int64_t> credit_granted[kPeersMax];
 };
@@ -320,7 +325,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   }
 
   // new NativeTransport({ self, listenHost, listenPort, peers: [{host, port}], messageBytesMax,
-  //                    windowBytes, sendQueueBytesMax }, onEvent)
+  //                    windowBytes, sendQueueBytesMax, unreachableDropMs }, onEvent)
   explicit NativeTransport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTransport>(info) {
     Napi::Env env = info.Env();
     if (info.Length() != 2 || !info[0].IsObject() || !info[1].IsFunction())
@@ -332,6 +337,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     message_bytes_max_ = static_cast<uint64_t>(o.Get("messageBytesMax").As<Napi::Number>().DoubleValue());
     window_bytes_ = static_cast<uint64_t>(o.Get("windowBytes").As<Napi::Number>().DoubleValue());
     send_queue_bytes_max_ = static_cast<uint64_t>(o.Get("sendQueueBytesMax").As<Napi::Number>().DoubleValue());
+    unreachable_drop_ms_ = static_cast<int64_t>(o.Get("unreachableDropMs").As<Napi::Number>().DoubleValue());
     // Largest DATA body the main thread frames and writes itself (TryDirect); 0: never.
     direct_bytes_max_ = static_cast<uint64_t>(o.Get("directBytesMax").As<Napi::Number>().DoubleValue());
     fabric_ = o.Get("backend").As<Napi::String>().Utf8Value() == "fabric";
@@ -355,6 +361,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         peer->address.literal = true;
         peer->address.ip = literal.s_addr;
       }
+      peer->unreachable_since_ms = NowMs();
       peers_.push_back(std::move(peer));
       counters_.credit_available[i] = 0;
       counters_.credit_granted[i] = 0;
@@ -707,13 +714,39 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       Watch(listen_fd_, kListenTag, EPOLLIN);
     }
     for (size_t p = 0; p < peers_.size(); p++) {
-      if (static_cast<int>(p) == self_ || peers_[p]->outbound != 0 || stopping_.load()) continue;
-      if (now >= peers_[p]->next_attempt_ms) Connect(static_cast<int>(p));
+      if (static_cast<int>(p) == self_) continue;
+      Peer& peer = *peers_[p];
+      if (peer.unreachable_since_ms >= 0 && now - peer.unreachable_since_ms >= unreachable_drop_ms_) DropUnreachable(peer);
+      if (peer.outbound != 0 || stopping_.load()) continue;
+      if (now >= peer.next_attempt_ms) Connect(static_cast<int>(p));
     }
     std::vector<uint32_t> late;
     for (auto& [id, c] : conns_)
       if (c->state != ConnState::kOpen && now - c->started_ms > kHandshakeTimeoutMs) late.push_back(id);
     for (uint32_t id : late) Drop(id, "handshake timed out", true);
+  }
+
+  // Empties the queue of a peer that has had no open outbound connection for
+  // unreachable_drop_ms_. Consensus tolerates lost messages (it sends again, and a replica
+  // that missed values catches up); what waited for a dead peer would otherwise stay, up to
+  // the queue's bound (82 MiB at 4 MiB blocks), and be sent stale once it came back.
+  // Before 2026-12-02 it stayed. Messages queued later wait at most one loop turn (100 ms)
+  // before they go the same way, until an outbound connection opens. I/O thread; takes mu_.
+  void DropUnreachable(Peer& peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (peer.queue.empty()) return;
+    uint64_t count = 0;
+    for (const Chunk& chunk : peer.queue) {
+      for (size_t at = chunk.at; at < chunk.data.size();) {
+        uint32_t length;
+        std::memcpy(&length, chunk.data.data() + at, 4);
+        at += 4 + static_cast<size_t>(length);
+        count++;
+      }
+    }
+    peer.queue.clear();
+    peer.queued_bytes = 0;
+    counters_.unreachable_dropped += count;
   }
 
   // Closes a connection; `refused` counts it as a refused handshake when not yet open.
@@ -735,7 +768,10 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       Peer& p = *peers_[peer];
       if (outbound && p.outbound == id) {
         p.outbound = 0;
-        if (c->state == ConnState::kOpen) p.backoff_ms = kBackoffMinMs;
+        if (c->state == ConnState::kOpen) {
+          p.backoff_ms = kBackoffMinMs;
+          p.unreachable_since_ms = NowMs();
+        }
         counters_.connect_failures++;
         Backoff(peer);
         counters_.credit_available[peer] = 0;
@@ -1231,6 +1267,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       peer.inbound = c->id;
     } else {
       peer.backoff_ms = kBackoffMinMs;
+      peer.unreachable_since_ms = -1;
     }
     c->peer = cmd.peer;
     c->state = ConnState::kOpen;
@@ -1784,6 +1821,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     o.Set("receivesCut", static_cast<double>(counters_.receives_cut));
     o.Set("lookups", static_cast<double>(counters_.lookups));
     o.Set("lookupFailures", static_cast<double>(counters_.lookup_failures));
+    o.Set("unreachableDropped", static_cast<double>(counters_.unreachable_dropped));
     Napi::Array queued = Napi::Array::New(env, peers_.size());
     Napi::Array credit = Napi::Array::New(env, peers_.size());
     Napi::Array granted = Napi::Array::New(env, peers_.size());
@@ -1858,6 +1896,7 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
   uint64_t message_bytes_max_ = 0;
   uint64_t window_bytes_ = 0;
   uint64_t send_queue_bytes_max_ = 0;
+  int64_t unreachable_drop_ms_ = 0;
   uint64_t direct_bytes_max_ = 0;
   int listen_fd_ = -1;
   int64_t accept_paused_until_ms_ = 0;  // I/O thread: the listener is unwatched until then (0: watched)

@@ -154,15 +154,25 @@ for (const backend of BACKENDS) {
       const sender = c.nodes[0]!.transport;
       await until('open', () => sender.counters().sendCredit[1]! > 0);
       const message = new Uint8Array(1024 * 1024);
-      const before = sender.counters().loopTimeouts;
-      // 24 MiB: far more than one frame and the sockets' buffers, less than the window, so
-      // no CREDIT frame comes back to wake the sender (a quarter window is 8 MiB).
-      for (let k = 0; k < 24; k++) assert.equal(sender.send(1, message), true);
-      await until('all delivered', () => delivered === 24, 20_000);
       // Each frame after the sockets filled used to wait for the loop's 100 ms timeout
-      // (about 15 of them here); an idle loop adds about one per 100 ms of this wait.
-      const timeouts = sender.counters().loopTimeouts - before;
-      assert.ok(timeouts <= 3, `${timeouts} timeouts of the sender's I/O loop while it drained its queue`);
+      // (about 15 of them here, in every attempt). The count is of wall time too: a loop
+      // whose thread or receiver is starved on a loaded machine adds one per 100 ms
+      // (review of 2026-12-02), so the drain runs up to three times and one good run passes.
+      const counts: number[] = [];
+      for (let attempt = 0; attempt < 3 && !(counts.length > 0 && counts[counts.length - 1]! <= 3); attempt++) {
+        const before = sender.counters().loopTimeouts;
+        delivered = 0;
+        // 24 MiB: far more than one frame and the sockets' buffers, less than the window, so
+        // no CREDIT frame comes back to wake the sender (a quarter window is 8 MiB).
+        for (let k = 0; k < 24; k++) assert.equal(sender.send(1, message), true);
+        // Counted until the queue is framed whole, not until the receiver has it all.
+        await until('the queue framed', () => sender.counters().sendQueueBytes[1] === 0, 20_000);
+        counts.push(sender.counters().loopTimeouts - before);
+        await until('all delivered', () => delivered === 24, 20_000);
+        // Credit comes back a quarter window at a time: enough for the next attempt's 24 MiB.
+        await until('credit back', () => sender.counters().sendCredit[1]! >= 24 * (message.length + 4), 20_000);
+      }
+      assert.ok(counts[counts.length - 1]! <= 3, `timeouts of the sender's I/O loop while it framed its queue, per attempt: ${counts.join(', ')}`);
     } finally {
       await c.close();
     }
@@ -205,7 +215,8 @@ for (const backend of BACKENDS) {
   });
 
   test(`transport[${backend}]: a restarted peer is reconnected with backoff and queued messages flow`, async () => {
-    const c = await cluster(2, { backend });
+    // Far beyond this test's outage, so the queue is kept (the next test drops it).
+    const c = await cluster(2, { backend, unreachableDropMs: 60_000 });
     try {
       c.nodes[0]!.transport.send(1, text('before'));
       await until('first', () => c.nodes[1]!.received.length === 1);
@@ -216,6 +227,37 @@ for (const backend of BACKENDS) {
       await until('reconnected', () => restarted.received.length >= 1, 10_000);
       assert.deepEqual(restarted.received.map((m) => new TextDecoder().decode(m.bytes)), ['while down']);
       assert.ok(c.nodes[0]!.transport.counters().connectFailures >= 1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test(`transport[${backend}]: the queue of a peer unreachable for unreachableDropMs is dropped, and what is sent later too, until it is back`, async () => {
+    // 1 s: the few steps between the drop and the first check take far less, even loaded.
+    const c = await cluster(2, { backend, unreachableDropMs: 1000 });
+    try {
+      const sender = c.nodes[0]!.transport;
+      sender.send(1, text('before'));
+      await until('first', () => c.nodes[1]!.received.length === 1);
+      await c.nodes[1]!.transport.close();
+      // Once the sender has seen its connection go, sends wait in the queue...
+      await until('the drop seen', () => c.nodes[0]!.log.some((e) => e.kind === 'closed' && e.outbound && e.opened));
+      for (let k = 0; k < 10; k++) assert.equal(sender.send(1, text(`stale ${k}`)), true);
+      await new Promise((r) => setImmediate(r));
+      assert.ok(sender.counters().sendQueueBytes[1]! > 0, 'queued while the peer is away');
+      // ...until the peer has been unreachable for 1 s: then they are dropped, counted.
+      await until('dropped', () => sender.counters().unreachableDropped === 10);
+      assert.equal(sender.counters().sendQueueBytes[1], 0);
+      // Sent later, while it is still away: dropped within a turn of the I/O thread.
+      for (let k = 10; k < 15; k++) sender.send(1, text(`stale ${k}`));
+      await until('dropped too', () => sender.counters().unreachableDropped === 15 && sender.counters().sendQueueBytes[1] === 0);
+      const restarted = await c.start(1);
+      await until('reconnected', () => sender.counters().sendCredit[1]! > 0, 10_000);
+      sender.send(1, text('after'));
+      await until('fresh message', () => restarted.received.length >= 1, 10_000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(restarted.received.map((m) => new TextDecoder().decode(m.bytes)), ['after'], 'nothing stale arrives');
+      assert.equal(sender.counters().unreachableDropped, 15);
     } finally {
       await c.close();
     }
@@ -234,6 +276,9 @@ for (const backend of BACKENDS) {
     await assert.rejects(Transport.open({ ...base, windowBytes: 10, messageBytesMax: 100 }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     await assert.rejects(Transport.open({ ...base, provider: 'carrier-pigeon' as 'tcp' }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     await assert.rejects(Transport.open({ ...base, chain: new Uint8Array(31) }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
+    for (const unreachableDropMs of [0, 1.5, 2 ** 32]) {
+      await assert.rejects(Transport.open({ ...base, unreachableDropMs }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
+    }
     for (const directBytesMax of [-1, 1.5, 2 ** 21]) {
       await assert.rejects(Transport.open({ ...base, directBytesMax }), (e: unknown) => isSteleError(e, 'TRANSPORT_CONFIG'));
     }
@@ -562,7 +607,10 @@ test('transport: one address cannot hold every half-open slot; genuine peers sti
   try {
     // The validators' own link first: silent dialers from the same address could otherwise
     // take every half-open slot before validator 0's dial arrives, and hold them.
-    await until('linked', () => c.nodes.every((n) => n!.log.some((e) => e.kind === 'open')));
+    // Validator 0's own dial, not only validator 1's into it: until 2026-12-02 either open
+    // passed, and a message for a link still being dialled waited in the queue until the
+    // silent connections timed out (now it is dropped after unreachableDropMs).
+    await until('linked', () => c.nodes[0]!.log.some((e) => e.kind === 'open' && e.outbound) && c.nodes[1]!.log.some((e) => e.kind === 'open'));
     // Twenty silent connections from one address: at most 8 stay half-open, the rest are closed at once.
     const silent = await Promise.all(Array.from({ length: 20 }, () => RawDialer.connect(c.validators[1]!.address)));
     await until('extra connections closed', () => silent.filter((r) => r.closed).length >= 12);

@@ -156,6 +156,7 @@ test('GET /v1/accounts through a real node: the contracts a key deployed and the
     assert.ok(gauge('stele_memory_array_buffers_bytes') <= gauge('stele_memory_external_bytes'));
     // The peer transport's queue gauges (a lone validator has no peer to queue for).
     assert.equal(gauge('stele_transport_send_refused_total'), 0);
+    assert.equal(gauge('stele_transport_unreachable_dropped_total'), 0);
     assert.match(metrics, /^# TYPE stele_transport_send_queue_bytes gauge$/m);
     assert.deepEqual(fatal, []);
   } finally {
@@ -334,9 +335,19 @@ test('a stop does not wait for requests waiting for a commit: they are answered 
     try {
       // Admitted as far as the API can tell, but never proposed: its wait would run to its timeout.
       node.validator.submit = () => ({ id: '' });
+      // The stop comes once the request waits in the API, not after a guessed delay, which a
+      // loaded machine can outlast (review of 2026-12-02).
+      const waitForCommit = node.validator.waitForCommit.bind(node.validator);
+      let waiting!: () => void;
+      const isWaiting = new Promise<void>((r) => (waiting = r));
+      node.validator.waitForCommit = (...args) => {
+        const wait = waitForCommit(...args);
+        waiting();
+        return wait;
+      };
       const transfer = tx({ type: 'transfer', from: admin.publicKey, asset: 'STL', to: buyer.publicKey, amount: 5n }, admin);
       const answer = fetch(`${url}/v1/transactions?wait=commit&timeout_ms=60000`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: transfer.bytes });
-      await new Promise((r) => setTimeout(r, 300)); // the request is now waiting in the API
+      await isWaiting;
       const began = Date.now();
       await node.stop();
       stopped = true;
