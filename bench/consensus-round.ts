@@ -20,6 +20,8 @@ const PEER = fileURLToPath(new URL('./consensus-peer.js', import.meta.url));
 /** For tests: called once the measured load has been sent to the leader. */
 export interface RoundHooks {
   readonly onMeasuredLoad?: (peers: { readonly leader: number; readonly children: readonly ChildProcess[] }) => void;
+  /** The peers' tick; default 10 ms, as the benchmark runs them. */
+  readonly tickMs?: number;
 }
 
 export interface Load {
@@ -62,7 +64,7 @@ function deadline(ms: number, what: string): { promise: Promise<never>; clear: (
 export async function steleRound(c: number, s: number, hooks: RoundHooks = {}): Promise<Load> {
   const dir = mkdtempSync(join(tmpdir(), 'stele-bench-paxos-'));
   const base = randomPortBase(3);
-  const spec: ClusterSpec = { seeds: [0, 1, 2].map(() => randomBytes(32).toString('hex')), ports: [base, base + 1, base + 2], tickMs: 10 };
+  const spec: ClusterSpec = { seeds: [0, 1, 2].map(() => randomBytes(32).toString('hex')), ports: [base, base + 1, base + 2], tickMs: hooks.tickMs ?? 10 };
   const children: ChildProcess[] = [];
   const roles: string[] = ['', '', ''];
   let stopping = false;

@@ -67,21 +67,18 @@ test('the node lints on a worker thread: the main thread keeps its turns during 
   // About 5,000 waiting states: hundreds of milliseconds of checking.
   const source = render(generate(5_000, 5_000, { fanout: 3, finals: 3, ahead: 3 }));
   const files = [{ file: 'big.scl', source }];
-  let worst = 0;
-  let last = performance.now();
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-  }, 5);
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 5);
   const started = performance.now();
   const report = await lintOnWorker(files, { maxHorizon: 1_000_000_000 });
   const took = performance.now() - started;
   clearInterval(ticker);
   assert.equal(report.summary.contracts, 1);
   assert.ok(report.diagnostics.some((d) => d.ruleId === 'FSM005'));
-  // The check took far longer than the longest gap between this thread's turns.
-  assert.ok(worst < took / 2, `the main thread stalled ${worst.toFixed(0)} ms during a ${took.toFixed(0)} ms check`);
+  // This thread kept its turns during the check: a check on the main thread would let no
+  // timer run before it ended. (Until 2026-12-02 the longest gap had to be under half the
+  // check, which one stall of a loaded machine can break; review of that day.)
+  assert.ok(ticks >= 3, `${ticks} turns of a 5 ms timer during a ${took.toFixed(0)} ms check`);
   await assert.rejects(lintOnWorker(files, {}, 5), (e: unknown) => isSteleError(e, 'API_LINT_TOO_COSTLY'));
   assert.equal(httpStatusOf('API_LINT_TOO_COSTLY'), 422);
 });

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toHex } from '../../ledger/assert.js';
+import { fromHex, toHex } from '../../ledger/assert.js';
 import { decodeBlock } from '../../ledger/block.js';
 import { devChain } from '../../ledger/devnet.js';
 import { signTx, type Tx } from '../../ledger/tx.js';
@@ -29,7 +29,8 @@ test('every route answers over a real validator, JSON and binary forms (review, 
   await withLeader(chain, {}, async ({ validators, leader }) => {
     // The API of a follower: its submissions are forwarded to the leader.
     const follower = validators[(leader + 1) % validators.length]!;
-    const app = buildApp(nodeView(follower, () => 'up'));
+    const view = nodeView(follower, () => 'up');
+    const app = buildApp(view);
     try {
       const one = pay(1, 2, 5n);
       const submitted = await app.inject({ method: 'POST', url: '/v1/transactions?wait=commit', payload: txToJson(one) });
@@ -44,6 +45,9 @@ test('every route answers over a real validator, JSON and binary forms (review, 
         const w = await app.inject({ method: 'GET', url: `/v1/transactions/${id}` });
         assert.equal(w.statusCode, 200, w.body);
       }
+      // Committed before the reads below, so the latest block cannot move between the JSON
+      // and the binary read of it (review of 2026-12-02).
+      for (const id of ids) await view.waitForCommit(fromHex(id), 10_000);
 
       const status = await app.inject({ method: 'GET', url: '/v1/status' });
       assert.equal(status.statusCode, 200, status.body);

@@ -18,6 +18,7 @@ import { ERROR_CODES, SteleError } from '../../ledger/errors.js';
 import { signTx, type Tx } from '../../ledger/tx.js';
 import { admin, alice, bob, carol, chain, transfer, tx } from '../support/fixtures.js';
 import { FakeNode } from './fake-node.js';
+import { REQUEST_CHECK_INTERVAL_MS } from '../../api/limits.js';
 
 interface Answer {
   status: number;
@@ -876,7 +877,9 @@ test('a request that does not arrive within the request bound is cut within a se
       const closedAt = await new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
       clearInterval(trickle);
       const took = closedAt - started;
-      assert.ok(took >= boundMs - 50 && took < boundMs + 2000, `${what}: cut after ${Math.round(took)} ms, bound ${boundMs} ms`);
+      // Node checks every REQUEST_CHECK_INTERVAL_MS, so the cut comes up to that late, and
+      // timers run late on a loaded machine; the bug this guards against took 30 to 90 s.
+      assert.ok(took >= boundMs - 50 && took < boundMs + REQUEST_CHECK_INTERVAL_MS + 5_000, `${what}: cut after ${Math.round(took)} ms, bound ${boundMs} ms`);
       assert.match(got, /^HTTP\/1\.1 400 /, what);
       assert.match(got, new RegExp(`the request did not arrive within ${boundMs} ms`), what);
     }

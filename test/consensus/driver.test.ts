@@ -102,6 +102,9 @@ class Bench {
     return out;
   }
 
+  /** Values offered again by commitAll because they had not committed within 500 ms. */
+  reoffers = 0;
+
   /** Proposes every value through whichever replica leads, retrying until each commits. */
   async commitAll(values: string[], deadlineMs: number): Promise<void> {
     const end = Date.now() + deadlineMs;
@@ -115,6 +118,7 @@ class Bench {
           const committed = this.drivers.some((d, i) => d !== null && this.values(i).includes(v));
           if (committed || Date.now() - (offered.get(v) ?? 0) < 500) continue;
           if (leader.propose(text(v)) === null) break;
+          if (offered.has(v)) this.reoffers++;
           offered.set(v, Date.now());
         }
       }
@@ -143,9 +147,11 @@ test('three drivers with real timers: commit, lose the leader, restart it from i
     }
     const reference = bench.values(0);
     for (let i = 1; i < N; i++) assert.deepEqual(bench.values(i), reference, `replica ${i}`);
-    // Every value is there; a value appears twice only if the test client retried it.
+    // Every value is there; a value appears twice only if the test client retried it (each
+    // retry counted: a loaded machine's stalls cause more of them; review of 2026-12-02).
     for (const v of [...first, ...second]) assert.ok(reference.includes(v), v);
-    assert.ok(reference.length >= 120 && reference.length < 140, `${reference.length} values`);
+    assert.equal(new Set(reference).size, 120, 'no value but the 120');
+    assert.ok(reference.length - 120 <= bench.reoffers, `${reference.length} values, ${bench.reoffers} offered again`);
     assert.equal(bench.fatal, null);
   } finally {
     for (let i = 0; i < N; i++) bench.crash(i);

@@ -18,7 +18,16 @@ test('event-loop delay: a window in which the loop was held 150 ms reports it; a
     assert.ok(held.maxMs >= 100, `longest delay ${held.maxMs} ms after holding the loop 150 ms`);
     assert.ok(held.p50Ms <= held.p99Ms && held.p99Ms <= held.maxMs);
     await sleep(900); // two more windows, the loop free
-    assert.ok(monitor.last!.maxMs < 100, `longest delay ${monitor.last!.maxMs} ms in a quiet window`);
+    // A loaded machine can hold even a free loop now and then (review of 2026-12-02): up to
+    // five more windows are looked at, and one of them must be quiet. A monitor that never
+    // starts a new window keeps reporting the held one and fails.
+    const seen: number[] = [monitor.last!.maxMs];
+    for (let k = 0; k < 5 && seen[seen.length - 1]! >= 100; k++) {
+      const was: typeof monitor.last = monitor.last;
+      for (let t = 0; t < 100 && monitor.last === was; t++) await sleep(20);
+      seen.push(monitor.last!.maxMs);
+    }
+    assert.ok(seen[seen.length - 1]! < 100, `longest delays in windows after the held one: ${seen.join(', ')} ms`);
   } finally {
     monitor.stop();
   }
