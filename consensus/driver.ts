@@ -52,6 +52,13 @@ export interface Transport {
    */
   send(to: number, bytes: Uint8Array): boolean;
   /**
+   * Optional: false while no connection with replica `to` is open. The native transport
+   * drops what is sent to a peer unreachable for 2 s (native/transport.ts,
+   * unreachableDropMs), so a validator's forwards wait, in order, for a leader that is
+   * not reachable instead (node/validator.ts). Absent: always reachable.
+   */
+  peerUp?(to: number): boolean;
+  /**
    * Optional: hands what `send` staged to the wire now rather than at the end of the turn.
    * The driver calls it after each hand-off's sends, so its own messages to itself (stepped
    * next, on this thread) never hold the network's back.

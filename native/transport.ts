@@ -65,9 +65,10 @@ export interface TransportOptions {
   /** Per-peer bound on bytes queued for sending; `send` returns false beyond it. Default 64 MiB. */
   readonly sendQueueBytesMax?: number;
   /**
-   * A peer with no open outbound connection for this long has its send queue emptied, and
-   * what is sent to it later is dropped within a turn of the I/O thread, until a connection
-   * opens (counted in `unreachableDropped`). Default 2,000 ms.
+   * A peer with no open connection either way (peerUp false) for this long has its send
+   * queue emptied, and what is sent to it later is dropped within a turn of the I/O thread,
+   * until a connection opens (counted in `unreachableDropped`); `send` still returns true
+   * for those, as for anything the network may lose. Default 2,000 ms.
    */
   readonly unreachableDropMs?: number;
   /**

@@ -233,6 +233,14 @@ export class Validator {
    */
   private forwardBacklog = false;
   /**
+   * Follower: the leader was found unreachable (Transport.peerUp) at a forward. Forwards
+   * then wait in the backlog, and those sent before it are due again, in admission order,
+   * once the link is back: they may have been lost with the link (the native transport
+   * drops what waits for a peer unreachable for 2 s), and a later admission must not
+   * reach the leader ahead of them (2026-12-02).
+   */
+  private leaderUnreachable = false;
+  /**
    * Leader: per peer, the forward dropped at this leader's bound for forwards, while that
    * peer's later forwards are held back (dropped too) until it comes again (admitForwarded).
    */
@@ -544,7 +552,7 @@ export class Validator {
   private forward(leader: number, entry: MempoolEntry, now: number): boolean {
     // Sent before, to this leader or to one before it (its back-off then starts again at 0 sends).
     const again = entry.sentAt !== null || entry.sends > 0;
-    if (!this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
+    if (!this.leaderReachable(leader) || !this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
       entry.sentAt = null;
       this.forwardBacklog = true;
       this.counters.forwardsUnsent++;
@@ -555,6 +563,25 @@ export class Validator {
     entry.sentAt = now;
     entry.sends++;
     return true;
+  }
+
+  /**
+   * False while the transport has no connection with `leader`. On the change to false,
+   * every forward already sent is due again (sentAt null, same back-off): what was on its
+   * way may have been lost with the link, and it goes again, oldest first, before anything
+   * admitted later (reforward), once the link is back.
+   */
+  private leaderReachable(leader: number): boolean {
+    const up = this.options.transport.peerUp?.(leader) ?? true;
+    if (!up && !this.leaderUnreachable) {
+      for (const entry of this.mempool.values()) {
+        if (entry.sentAt === null) continue;
+        entry.sentAt = null;
+        this.forwardBacklog = true; // nothing admitted later goes before it
+      }
+    }
+    this.leaderUnreachable = !up;
+    return up;
   }
 
   /** Puts an admitted transaction in the mempool, not yet forwarded. */
@@ -882,6 +909,9 @@ export class Validator {
     this.lastReforwardCheck = now;
     const leader = this.status().leader;
     if (leader === null || leader === this.options.index) return;
+    // Checked here too, so that forwards sent just before the link went are due again when
+    // it comes back, even with no forward due meanwhile.
+    if (!this.leaderReachable(leader)) return;
     let count = 0;
     let bytes = 0;
     // No check against this replica's committed state before a resend: that state may lag

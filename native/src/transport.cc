@@ -84,6 +84,15 @@ constexpr size_t kBatchBytesFlush = 4u << 20;
 constexpr size_t kBatchMessagesMax = 1u << 16;
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kListenTag = 1;
+// A peer that vanished without a FIN or RST (power loss, a partition) leaves its
+// connection open until TCP gives up, about 15 minutes by default, and what is sent to it
+// waits (and is kept: the peer looks reachable) meanwhile. Data unacknowledged for
+// kTcpUserTimeoutMs drops the connection; an idle one is probed after kKeepIdleS, every
+// kKeepIntervalS, kKeepCount times (2026-12-02).
+constexpr unsigned kTcpUserTimeoutMs = 15000;
+constexpr int kKeepIdleS = 5;
+constexpr int kKeepIntervalS = 2;
+constexpr int kKeepCount = 3;
 constexpr int64_t kAcceptPauseMs = 100;  // how long the listener rests after accept4 ran out of descriptors
 // Connection requests taken from the listener (accept4, or the fabric event queue) per turn
 // of the loop, at most: a flood of connections that are refused at once must not keep the
@@ -271,9 +280,10 @@ struct Peer {
   uint32_t inbound = 0;   // current authenticated inbound connection id
   int64_t backoff_ms = kBackoffMinMs;
   int64_t next_attempt_ms = 0;
-  // Since when no outbound connection to the peer has been open (the transport's start, or
-  // the drop of its last open one); -1 while one is open. Past unreachable_drop_ms_, the
-  // queue is dropped (Timers, DropUnreachable).
+  // Since when no connection with the peer has been open in either direction (the
+  // transport's start, or the drop of the last open one); -1 while one is open (Reachable).
+  // Past unreachable_drop_ms_, the queue is dropped (Timers, DropUnreachable). An inbound
+  // connection counts: the peer is alive, and our own dial to it follows at once (Open).
   int64_t unreachable_since_ms = 0;
   bool looking_up = false;  // a lookup of address.host is running (Lookups)
   bool found = false;       // it answered found_ip, for the next dial only (each dial looks the name up again)
@@ -593,6 +603,11 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     if (fd < 0) return raw;  // fabric: the endpoint's completion queue is watched instead
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &kTcpUserTimeoutMs, sizeof kTcpUserTimeoutMs);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepIdleS, sizeof kKeepIdleS);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepIntervalS, sizeof kKeepIntervalS);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepCount, sizeof kKeepCount);
     Watch(fd, raw->id, EPOLLIN | EPOLLRDHUP | (outbound ? static_cast<uint32_t>(EPOLLOUT) : 0u));
     raw->epollout = outbound;
     return raw;
@@ -726,17 +741,23 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
     for (uint32_t id : late) Drop(id, "handshake timed out", true);
   }
 
-  // Empties the queue of a peer that has had no open outbound connection for
+  // Empties the queue of a peer that has had no open connection, either way, for
   // unreachable_drop_ms_. Consensus tolerates lost messages (it sends again, and a replica
   // that missed values catches up); what waited for a dead peer would otherwise stay, up to
   // the queue's bound (82 MiB at 4 MiB blocks), and be sent stale once it came back.
   // Before 2026-12-02 it stayed. Messages queued later wait at most one loop turn (100 ms)
-  // before they go the same way, until an outbound connection opens. I/O thread; takes mu_.
+  // before they go the same way, until a connection opens either way. I/O thread.
   void DropUnreachable(Peer& peer) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (peer.queue.empty()) return;
+    std::deque<Chunk> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (peer.queue.empty()) return;
+      dropped.swap(peer.queue);
+      peer.queued_bytes = 0;
+    }
+    // Counted and freed outside the lock: the main thread's sends to every peer take it.
     uint64_t count = 0;
-    for (const Chunk& chunk : peer.queue) {
+    for (const Chunk& chunk : dropped) {
       for (size_t at = chunk.at; at < chunk.data.size();) {
         uint32_t length;
         std::memcpy(&length, chunk.data.data() + at, 4);
@@ -744,9 +765,15 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
         count++;
       }
     }
-    peer.queue.clear();
-    peer.queued_bytes = 0;
     counters_.unreachable_dropped += count;
+  }
+
+  // Keeps unreachable_since_ms: -1 while a connection with the peer is open either way.
+  void Reachable(Peer& peer) {
+    Conn* out = peer.outbound == 0 ? nullptr : Find(peer.outbound);
+    bool open = peer.inbound != 0 || (out != nullptr && out->state == ConnState::kOpen);
+    if (open) peer.unreachable_since_ms = -1;
+    else if (peer.unreachable_since_ms < 0) peer.unreachable_since_ms = NowMs();
   }
 
   // Closes a connection; `refused` counts it as a refused handshake when not yet open.
@@ -768,15 +795,13 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       Peer& p = *peers_[peer];
       if (outbound && p.outbound == id) {
         p.outbound = 0;
-        if (c->state == ConnState::kOpen) {
-          p.backoff_ms = kBackoffMinMs;
-          p.unreachable_since_ms = NowMs();
-        }
+        if (c->state == ConnState::kOpen) p.backoff_ms = kBackoffMinMs;
         counters_.connect_failures++;
         Backoff(peer);
         counters_.credit_available[peer] = 0;
       }
       if (!outbound && p.inbound == id) p.inbound = 0;
+      Reachable(p);
     }
     // Messages already read on this connection wait in the turn's batch: they go to
     // JavaScript first, so that none arrives after its connection's closed event (found in
@@ -1265,12 +1290,19 @@ class NativeTransport : public Napi::ObjectWrap<NativeTransport> {
       // The newest authenticated connection from a peer replaces an older one.
       if (peer.inbound != 0 && peer.inbound != c->id) Drop(peer.inbound, "replaced by a newer connection", false);
       peer.inbound = c->id;
+      // The peer is back (it dialled us): dial it now rather than when a backoff of up to
+      // 2 s ends, so that what we send it is neither held nor dropped meanwhile (review of
+      // 2026-12-02).
+      if (peer.outbound == 0 && !peer.looking_up) {
+        peer.backoff_ms = kBackoffMinMs;
+        peer.next_attempt_ms = 0;
+      }
     } else {
       peer.backoff_ms = kBackoffMinMs;
-      peer.unreachable_since_ms = -1;
     }
     c->peer = cmd.peer;
     c->state = ConnState::kOpen;
+    Reachable(peer);
     if (c->outbound && !fabric_) {
       std::lock_guard<std::mutex> lock(mu_);
       peer.direct = c;

@@ -251,7 +251,15 @@ for (const backend of BACKENDS) {
       // Sent later, while it is still away: dropped within a turn of the I/O thread.
       for (let k = 10; k < 15; k++) sender.send(1, text(`stale ${k}`));
       await until('dropped too', () => sender.counters().unreachableDropped === 15 && sender.counters().sendQueueBytes[1] === 0);
+      // Down long enough for the sender's backoff to reach its 2 s cap: the restarted peer's
+      // own dial (inbound here) makes the sender dial back at once, not when that ends.
+      await new Promise((r) => setTimeout(r, 1500));
+      const seen = c.nodes[0]!.log.length;
       const restarted = await c.start(1);
+      await until('its dial in', () => c.nodes[0]!.log.slice(seen).some((e) => e.kind === 'open' && !e.outbound), 10_000);
+      const inAt = Date.now();
+      await until('dialled back', () => c.nodes[0]!.log.slice(seen).some((e) => e.kind === 'open' && e.outbound), 10_000);
+      assert.ok(Date.now() - inAt < 1000, `dialled back ${Date.now() - inAt} ms after the peer dialled in`);
       await until('reconnected', () => sender.counters().sendCredit[1]! > 0, 10_000);
       sender.send(1, text('after'));
       await until('fresh message', () => restarted.received.length >= 1, 10_000);

@@ -188,6 +188,57 @@ test('a follower sends a pending transaction again when its forward was lost, an
   });
 });
 
+test('forwards wait, in order, while the leader is unreachable, and those lost with the link go again once it is back, not reforwardMs later (2026-12-02)', async () => {
+  // reforwardMs of a minute: a forward that commits within seconds was not sent by its timer.
+  await withLeader({ reforwardMs: 60_000 }, async (validators, leader, net) => {
+    const follower = (leader + 1) % N;
+    const F = validators[follower]!;
+    for (let t = 0; t < 300 && F.status().leader !== leader; t++) await sleep(10);
+    // Forwards (channel 1) from the follower to the leader are lost while `cut`, as the
+    // native transport drops what waits for a peer unreachable for 2 s.
+    let cut = true;
+    let dropped = 0;
+    net.drop = (from, to, bytes) => {
+      const lost = cut && from === follower && to === leader && bytes[0] === 1;
+      if (lost) dropped++;
+      return lost;
+    };
+    const users = chain.users;
+    const pay = (from: number, amount: bigint) => signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount } }, [users[from]!]);
+    // 1. Lost on a link still up: then the link goes (peerUp false) and comes back.
+    const lost = pay(3, 7n);
+    const lostCommitted = F.waitForCommit(F.submit(lost).id, 20_000);
+    lostCommitted.catch(() => {}); // awaited below; an assertion failing first must show as itself
+    await sleep(100);
+    assert.equal(dropped, 1, 'sent, and lost');
+    net.unreachable = (from, to) => from === follower && to === leader;
+    await sleep(600); // two reforward checks see the leader unreachable
+    // 2. Admitted while the leader is unreachable: not sent into the gap, but held.
+    const held = pay(4, 8n);
+    const heldCommitted = F.waitForCommit(F.submit(held).id, 20_000);
+    heldCommitted.catch(() => {}); // awaited below; an assertion failing first must show as itself
+    assert.equal(dropped, 1, 'nothing more sent towards an unreachable leader');
+    assert.equal((await F.transaction(toHex(held.id))).status, 'pending');
+    // The link is back: both go, the older first, long before reforwardMs.
+    cut = false;
+    net.unreachable = null;
+    const backAt = Date.now();
+    const order: string[] = [];
+    net.drop = (from, to, bytes) => {
+      if (from === follower && to === leader && bytes[0] === 1) {
+        const sent = Buffer.from(bytes.subarray(1));
+        order.push(sent.equals(lost.bytes) ? 'lost' : sent.equals(held.bytes) ? 'held' : 'other');
+      }
+      return false;
+    };
+    const both = await Promise.race([Promise.all([lostCommitted, heldCommitted]), sleep(10_000, null, { ref: false })]);
+    assert.ok(both !== null, 'both committed within 10 s of the link coming back (reforwardMs is 60 s)');
+    assert.ok(Date.now() - backAt < 10_000);
+    assert.deepEqual(order.slice(0, 2), ['lost', 'held'], 'the one lost with the link first');
+    net.drop = null;
+  });
+});
+
 /** Transfer k: from user k+1 to user 0 (distinct senders, so any order commits). */
 function transfer(k: number): ReturnType<typeof signTx> {
   const users = chain.users;

@@ -11,6 +11,12 @@ export class MemoryNet {
    * queue to that peer is full: `send` returns false and nothing is delivered.
    */
   refuse: ((from: number, to: number, bytes: Uint8Array) => boolean) | null = null;
+  /**
+   * `peerUp(to)` of validator `from` is false when it returns true (and for validators
+   * marked down), as with the native transport while no connection is open. It drops
+   * nothing by itself: `drop` does.
+   */
+  unreachable: ((from: number, to: number) => boolean) | null = null;
   constructor(validators: number) {
     this.handlers = new Array(validators).fill(null);
   }
@@ -22,6 +28,7 @@ export class MemoryNet {
         setImmediate(() => !this.down.has(i) && !this.down.has(to) && this.handlers[to]?.([{ from: i, bytes }]));
         return true;
       },
+      peerUp: (to) => !this.down.has(i) && !this.down.has(to) && this.unreachable?.(i, to) !== true,
       receive: (handler) => {
         this.handlers[i] = handler;
       },
