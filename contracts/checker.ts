@@ -58,13 +58,17 @@ export interface SourceFile {
 export function checkSources(files: readonly SourceFile[], options: CheckOptions = DEFAULT_OPTIONS, external: ReadonlyMap<string, ContractSummary> = new Map()): CheckResult {
   const contracts: Contract[] = [];
   const syntax: Diagnostic[] = [];
+  // The contracts of the files that parsed whole: what the summary counts when another
+  // file stops the check at SYN001 (review of 2026-12-02: it said 0 for the whole unit).
+  const parsedWhole: Contract[] = [];
   for (const f of files) {
     const r = parseSource(f.file, f.text);
     // Loops, not spreads: a spread of ~130,000 items overflows the stack (review, 2026-12-01).
     for (const d of r.diagnostics) syntax.push(d);
     for (const c of r.contracts) contracts.push(c);
+    if (r.diagnostics.length === 0) for (const c of r.contracts) parsedWhole.push(c);
   }
-  if (syntax.length > 0) return { diagnostics: syntax, contracts: [], summaries: new Map(), errors: syntax.length, warnings: 0 };
+  if (syntax.length > 0) return { diagnostics: syntax, contracts: parsedWhole, summaries: new Map(), errors: syntax.length, warnings: 0 };
   return checkContracts(contracts, options, external);
 }
 
@@ -265,7 +269,11 @@ function checkLocal(
   }
   for (const cur of c.currency) {
     const p = params.get(cur.name);
-    if (p === undefined) sink.add('NAME001', c, cur.pos, `currency ${cur.name} is not a param`);
+    // A name defined as something else is a type mismatch, as `currency price` is; NAME001
+    // only for a name defined nowhere (review of 2026-12-02: a party or a state was NAME001).
+    const other = p !== undefined ? null : parties.has(cur.name) ? 'a party' : refs.has(cur.name) ? 'a ref' : c.states.some((s) => s.name === cur.name) || c.finals.some((f) => f.items.some((d) => d.name === cur.name)) || c.inits.some((i) => i.state === cur.name) ? 'a state' : null;
+    if (other !== null) sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is ${other}, not an asset param`);
+    else if (p === undefined) sink.add('NAME001', c, cur.pos, `currency ${cur.name} is not a param`);
     else if (p.type.kind !== 'asset') sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is a param of type ${p.type.kind}, not asset`);
   }
 
@@ -617,7 +625,11 @@ class Typer {
       case 'refState': {
         const r = this.l.refs.get(e.ref);
         if (r === undefined) {
-          this.add('NAME001', e.pos, `${e.ref} is not a ref of ${this.l.c.name}`, ctx);
+          // Defined as something else: a type mismatch, as `settled(price)` is (review of 2026-12-02).
+          const param = this.l.params.get(e.ref);
+          const what = param !== undefined ? `a param of type ${param.type.kind}` : this.l.parties.has(e.ref) ? 'a party' : this.l.stateIndex.has(e.ref) ? 'a state' : null;
+          if (what === null) this.add('NAME001', e.pos, `${e.ref} is not a ref of ${this.l.c.name}`, ctx);
+          else this.add('TYPE001', e.pos, `${e.ref} is ${what} of ${this.l.c.name}, not a ref`, ctx);
           return 'error';
         }
         if (ctx.where !== 'guard') this.add('XREF002', e.pos, `${e.ref}.state is read outside a guard`, ctx);
@@ -1038,10 +1050,15 @@ function crossContract(
   const depth = new Map<string, number>();
   const paths = new Map<string, bigint>();
   const order = reverseTopologicalByComponent(succ.length, comp);
+  // Contracts of a cycle, and those whose refs lead into one, however far: unbounded depth.
+  const unbounded = new Set<string>();
   for (const i of order) {
     const c = unique[i] as Contract;
     const l = locals.get(c) as Local;
-    if (cyc[i] === 1) continue;
+    if (cyc[i] === 1) {
+      unbounded.add(c.name);
+      continue;
+    }
     let d: number | null = 0;
     let count: bigint | null = l.localPaths;
     let deepest: string | null = null;
@@ -1064,9 +1081,14 @@ function crossContract(
       if (d > options.maxDepth) {
         sink.add('XREF001', c, c.pos, `ref depth ${d} exceeds --max-depth ${options.maxDepth} (through ${deepest})`, { figure: { value: d, limit: options.maxDepth } });
       }
-    } else if (c.refs.some((r) => index.has(r.contract) && cyc[index.get(r.contract) as number] === 1)) {
-      const r = c.refs.find((x) => index.has(x.contract) && cyc[index.get(x.contract) as number] === 1) as Ref;
-      sink.add('XREF001', c, r.pos, `ref ${r.name} leads into a cycle among contracts, so its depth is unbounded`);
+    } else {
+      // Not only a ref on the cycle: one whose contract leads into it, at any distance
+      // (review of 2026-12-02: C -> D -> A <-> B got no diagnostic on C).
+      const r = c.refs.find((x) => unbounded.has(x.contract));
+      if (r !== undefined) {
+        unbounded.add(c.name);
+        sink.add('XREF001', c, r.pos, `ref ${r.name} leads into a cycle among contracts, so its depth is unbounded`);
+      }
     }
     if (count !== null) {
       paths.set(c.name, count);

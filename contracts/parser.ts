@@ -21,7 +21,8 @@ export const KEYWORDS: ReadonlySet<string> = new Set(
   ).split(' '),
 );
 
-type TokenKind = 'ident' | 'keyword' | 'int' | 'punct' | 'eof';
+/** 'error': a lexical error (its text is the message), the last token; the parser fails on it when it gets there. */
+type TokenKind = 'ident' | 'keyword' | 'int' | 'punct' | 'eof' | 'error';
 /** A token keeps its position as three numbers; the Pos object is built only for tree nodes. */
 class Token {
   constructor(
@@ -65,31 +66,56 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** Splits source into tokens. Columns count characters; every valid token is ASCII. */
+/**
+ * Splits source into tokens. Columns count characters; every valid token is ASCII. A
+ * lexical error ends the list as an 'error' token rather than failing at once, so that a
+ * grammar error before it is the one reported (review of 2026-12-02: a bad character on
+ * the last line was reported instead of a missing name on the first).
+ */
 function lex(text: string): Token[] {
   const tokens: Token[] = [];
+  try {
+    lexInto(text, tokens);
+  } catch (error) {
+    if (!(error instanceof SyntaxFailure)) throw error;
+    tokens.push(new Token('error', error.message, error.pos.line, error.pos.column, error.pos.offset));
+  }
+  return tokens;
+}
+
+function lexInto(text: string, tokens: Token[]): void {
   let i = 0;
   let line = 1;
   let lineStart = 0;
+  // Surrogate pairs (characters beyond U+FFFF, in comments) on this line so far: columns
+  // count characters, not UTF-16 units (review of 2026-12-02).
+  let pairs = 0;
   const n = text.length;
   while (true) {
-    // Skip white space and comments.
+    // Skip white space and comments. A line ends at LF, CRLF or a lone CR (before
+    // 2026-12-02 a lone CR did not end one, so a comment ran to the end of such a file).
     while (i < n) {
       const c = text.charCodeAt(i);
-      if (c === 10) {
+      if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
         i++;
         line++;
         lineStart = i;
+        pairs = 0;
       } else if (c === 32 || c === 9 || c === 13) i++;
       else if (c === 47 && text.charCodeAt(i + 1) === 47) {
-        while (i < n && text.charCodeAt(i) !== 10) i++;
+        for (let k = text.charCodeAt(i); i < n && k !== 10 && k !== 13; k = text.charCodeAt(++i)) {
+          if (k >= 0xd800 && k <= 0xdbff) {
+            const low = text.charCodeAt(i + 1);
+            if (low >= 0xdc00 && low <= 0xdfff) pairs++;
+          }
+        }
       } else break;
     }
-    const column = i - lineStart + 1;
+    const column = i - lineStart + 1 - pairs;
     if (tokens.length >= TOKENS_MAX) throw new SyntaxFailure({ line, column, offset: i }, `more than ${TOKENS_MAX} tokens in one file`);
     if (i >= n) {
       tokens.push(new Token('eof', '', line, column, i));
-      return tokens;
+      return;
     }
     const start = i;
     const c = text.charCodeAt(i);
@@ -101,7 +127,7 @@ function lex(text: string): Token[] {
     } else if (isDigit(c)) {
       while (i < n && isDigit(text.charCodeAt(i))) i++;
       if (i - start > INTEGER_DIGITS_MAX) throw new SyntaxFailure({ line, column, offset: start }, `integer of ${i - start} digits; the limit is ${INTEGER_DIGITS_MAX}`);
-      if (i < n && isIdentStart(text.charCodeAt(i))) throw new SyntaxFailure({ line, column: i - lineStart + 1, offset: i }, 'expected a separator after an integer');
+      if (i < n && isIdentStart(text.charCodeAt(i))) throw new SyntaxFailure({ line, column: i - lineStart + 1 - pairs, offset: i }, 'expected a separator after an integer');
       tokens.push(new Token('int', text.slice(start, i), line, column, start));
     } else {
       const two = PUNCT2_BY_FIRST.has(c) ? text.slice(i, i + 2) : '';
@@ -165,7 +191,9 @@ class Parser {
   ) {}
 
   private peek(ahead = 0): Token {
-    return this.tokens[Math.min(this.at + ahead, this.tokens.length - 1)] as Token;
+    const t = this.tokens[Math.min(this.at + ahead, this.tokens.length - 1)] as Token;
+    if (t.kind === 'error') throw new SyntaxFailure(t.pos, t.text);
+    return t;
   }
   private next(): Token {
     const t = this.peek();

@@ -32,7 +32,11 @@ export class SourceLines {
   /** Offset of the first character of each line. */
   private readonly starts: number[] = [0];
   constructor(private readonly text: string) {
-    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.starts.push(at + 1);
+    // Line breaks as the parser counts them: LF, CRLF, or a lone CR.
+    for (let at = 0; at < text.length; at++) {
+      const c = text.charCodeAt(at);
+      if (c === 10 || (c === 13 && text.charCodeAt(at + 1) !== 10)) this.starts.push(at + 1);
+    }
   }
   /** Line `line` (1-based) without its line break, cut at `charsMax`; null past the last line. */
   line(line: number, charsMax: number): string | null {
@@ -120,7 +124,7 @@ export function formatSarif(report: LintReport): string {
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: d.file },
+                artifactLocation: { uri: fileUri(d.file) },
                 region: { startLine: d.line, startColumn: d.column },
               },
               ...(d.contract !== undefined ? { logicalLocations: [{ name: d.state ?? d.contract, fullyQualifiedName: d.state === undefined ? d.contract : `${d.contract}.${d.state}`, kind: d.state === undefined ? 'type' : 'member' }] } : {}),
@@ -132,4 +136,14 @@ export function formatSarif(report: LintReport): string {
     ],
   };
   return `${JSON.stringify(sarif, null, 2)}\n`;
+}
+
+/**
+ * A file name as SARIF's `artifactLocation.uri`, a URI reference: each path segment
+ * percent-encoded, so that a space or a `#` in a name stays part of it (review of
+ * 2026-12-02: the raw name was written, and `a#1.scl` read back as `a`).
+ * @example fileUri('my file#1.scl') // 'my%20file%231.scl'
+ */
+export function fileUri(file: string): string {
+  return file.split('/').map((segment) => encodeURIComponent(segment)).join('/');
 }

@@ -95,6 +95,19 @@ test('--sarif: SARIF 2.1.0 with the same rules and locations', () => {
   assert.deepEqual(res.locations[0].physicalLocation.region, { startLine: 10, startColumn: 3 });
   assert.equal(res.locations[0].physicalLocation.artifactLocation.uri, bad);
   assert.equal(run.results[1].level, 'warning');
+  // The uri is a URI reference: a space or '#' in a file name is percent-encoded (review of
+  // 2026-12-02: the raw name was written, and '#1.scl' read back as a fragment).
+  const odd = file('my file#1.scl', mutate('    after 5 -> Done { pay price to seller }\n', ''));
+  const oddUri = JSON.parse(stele('lint', '--sarif', odd).out).runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri as string;
+  assert.equal(oddUri, odd.split('/').map(encodeURIComponent).join('/'));
+  assert.ok(oddUri.endsWith('/my%20file%231.scl'), oddUri);
+});
+
+test('text output of a file with lone CR line breaks: the line and caret of the diagnostic (review of 2026-12-02)', () => {
+  const path = file('cr.scl', 'contract A {\r  parties a \u00a7\r}\r');
+  const r = stele('lint', path);
+  assert.equal(r.code, 1);
+  assert.ok(r.out.startsWith(`${path}:2:13: error SYN001 unexpected character U+00A7\n    parties a \u00a7\n              ^\n`), r.out);
 });
 
 test('limit flags change the verdict; refs cross files; exit 2 for usage and I/O problems', () => {

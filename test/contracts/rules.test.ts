@@ -354,3 +354,45 @@ test('a param, ref or state where a party is expected is TYPE001 (a defined name
   assert.deepEqual(rules(check(mutate('on seller.ship()', 'on nobody.ship()'))), ['NAME001']);
   assert.deepEqual(rules(check(mutate('pay price to seller }', 'pay price to nobody }'))), ['NAME001']);
 });
+
+test('review of 2026-12-02: XREF001 reaches a contract that leads into a cycle from afar; the wrong kind of name is TYPE001; a lexical error after a grammar error is not the one reported; summaries count the files that parsed', () => {
+  const minimal = (name: string, refs: string[]): string => `contract ${name} { parties p params c: asset currency c ${refs.map((r, k) => `ref r${k}: ${r}`).join(' ')} init S state S { after 1 -> E } final E }\n`;
+  // C -> D -> A <-> B: C's depth is unbounded too, two hops from the cycle.
+  const far = check(minimal('A', ['B']) + minimal('B', ['A']) + minimal('D', ['A']) + minimal('C', ['D']));
+  const flagged = far.diagnostics.filter((d) => d.ruleId === 'XREF001').map((d) => d.contract).sort();
+  assert.deepEqual(flagged, ['A', 'B', 'C', 'D']);
+  assert.match(far.diagnostics.find((d) => d.contract === 'C')!.message, /ref r0 leads into a cycle/);
+  // `X.state` and `currency X` for an X defined as something else: TYPE001, not NAME001.
+  const notRef = check(mutate('on seller.ship() ->', 'on seller.ship() when price.state == Open ->'));
+  assert.deepEqual(rules(notRef), ['TYPE001']);
+  assert.match(find(notRef, 'TYPE001').message, /price is a param of type amount of Sale, not a ref/);
+  assert.deepEqual(rules(check(mutate('on seller.ship() ->', 'on seller.ship() when Nowhere.state == Open ->'))), ['NAME001']);
+  for (const [name, what] of [['seller', 'a party'], ['Open', 'a state']] as const) {
+    const r = check(mutate('currency cur', `currency ${name}`));
+    assert.ok(rules(r).includes('TYPE001') && !rules(r).includes('NAME001'), JSON.stringify(r.diagnostics));
+    assert.match(find(r, 'TYPE001').message, new RegExp(`currency ${name} is ${what}, not an asset param`));
+  }
+  assert.ok(rules(check(mutate('currency cur', 'currency nothing'))).includes('NAME001'));
+  // The first token the grammar refuses, not a bad character further on.
+  const first = check('contract A { parties , b }\ncontract B { parties p § }\n');
+  assert.equal(first.diagnostics.length, 1);
+  assert.deepEqual([first.diagnostics[0]!.line, first.diagnostics[0]!.column], [1, 22]);
+  assert.match(first.diagnostics[0]!.message, /expected a party name.*found ','/);
+  // A lexical error the parser reaches is still reported as itself.
+  assert.match(find(check('contract A { parties a § }'), 'SYN001').message, /unexpected character U\+00A7/);
+  // With a syntax error in one file, the contracts of the files that parsed are counted.
+  const two = check({ 'bad.scl': 'contract X {', 'good.scl': BASE });
+  assert.deepEqual(rules(two), ['SYN001']);
+  assert.equal(two.contracts.length, 1);
+});
+
+test('review of 2026-12-02: a lone CR ends a line (and a comment); columns count characters beyond U+FFFF in a comment as one', () => {
+  const cr = check(BASE.replace(/\n/g, '\r').replace('contract Sale {', 'contract Sale { // a comment'));
+  assert.deepEqual(cr.diagnostics, [], 'the comment ends at its CR');
+  const badCr = check('contract A {\r  parties a §\r}');
+  assert.deepEqual([find(badCr, 'SYN001').line, find(badCr, 'SYN001').column], [2, 13]);
+  const mixed = check('contract A {\r\n  parties a\r  §\n}');
+  assert.deepEqual([find(mixed, 'SYN001').line, find(mixed, 'SYN001').column], [3, 3]);
+  const emoji = check('contract A { // \u{1F600}\u{1F600}');
+  assert.deepEqual([find(emoji, 'SYN001').line, find(emoji, 'SYN001').column], [1, 19]);
+});
