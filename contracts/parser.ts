@@ -92,18 +92,21 @@ function lexInto(text: string, tokens: Token[]): void {
   let pairs = 0;
   const n = text.length;
   while (true) {
-    // Skip white space and comments. A line ends at LF, CRLF or a lone CR (before
-    // 2026-12-02 a lone CR did not end one, so a comment ran to the end of such a file).
+    // Skip white space and comments. A line ends at LF (CRLF included); a lone CR is white
+    // space and does not end a line or a `//` comment. Kept so on purpose: deploys are
+    // checked by every validator and deployed contracts parsed again at load, so a lone CR
+    // ending a comment would turn commented-out text into code on chains already written
+    // (a review of 2026-12-02 suggested it; SCL.md does not define a line).
     while (i < n) {
       const c = text.charCodeAt(i);
-      if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
+      if (c === 10) {
         i++;
         line++;
         lineStart = i;
         pairs = 0;
       } else if (c === 32 || c === 9 || c === 13) i++;
       else if (c === 47 && text.charCodeAt(i + 1) === 47) {
-        for (let k = text.charCodeAt(i); i < n && k !== 10 && k !== 13; k = text.charCodeAt(++i)) {
+        for (let k = text.charCodeAt(i); i < n && k !== 10; k = text.charCodeAt(++i)) {
           if (k >= 0xd800 && k <= 0xdbff) {
             const low = text.charCodeAt(i + 1);
             if (low >= 0xdc00 && low <= 0xdfff) pairs++;

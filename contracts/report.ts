@@ -32,11 +32,8 @@ export class SourceLines {
   /** Offset of the first character of each line. */
   private readonly starts: number[] = [0];
   constructor(private readonly text: string) {
-    // Line breaks as the parser counts them: LF, CRLF, or a lone CR.
-    for (let at = 0; at < text.length; at++) {
-      const c = text.charCodeAt(at);
-      if (c === 10 || (c === 13 && text.charCodeAt(at + 1) !== 10)) this.starts.push(at + 1);
-    }
+    // Line breaks as the parser counts them: LF (a lone CR ends no line, contracts/parser.ts).
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.starts.push(at + 1);
   }
   /** Line `line` (1-based) without its line break, cut at `charsMax`; null past the last line. */
   line(line: number, charsMax: number): string | null {

@@ -103,13 +103,6 @@ test('--sarif: SARIF 2.1.0 with the same rules and locations', () => {
   assert.ok(oddUri.endsWith('/my%20file%231.scl'), oddUri);
 });
 
-test('text output of a file with lone CR line breaks: the line and caret of the diagnostic (review of 2026-12-02)', () => {
-  const path = file('cr.scl', 'contract A {\r  parties a \u00a7\r}\r');
-  const r = stele('lint', path);
-  assert.equal(r.code, 1);
-  assert.ok(r.out.startsWith(`${path}:2:13: error SYN001 unexpected character U+00A7\n    parties a \u00a7\n              ^\n`), r.out);
-});
-
 test('limit flags change the verdict; refs cross files; exit 2 for usage and I/O problems', () => {
   const sale = file('sale.scl', BASE);
   const backup = file(
