@@ -59,6 +59,12 @@ export interface Transport {
    */
   peerUp?(to: number): boolean;
   /**
+   * Optional: a number that changes whenever an open connection carrying messages to
+   * replica `to` closed, so that what was on its way may have been lost. A validator sends
+   * its recent forwards again then, in order (node/validator.ts). Absent: never changes.
+   */
+  linkEpoch?(to: number): number;
+  /**
    * Optional: hands what `send` staged to the wire now rather than at the end of the turn.
    * The driver calls it after each hand-off's sends, so its own messages to itself (stepped
    * next, on this thread) never hold the network's back.

@@ -261,6 +261,8 @@ export class Transport {
   private readonly creditDue = new Map<number, number>();
   /** Connections past their handshake, and the validator at the other end (peerUp). */
   private readonly opened = new Map<number, number>();
+  /** Per peer: open outbound connections that closed (linkEpoch). */
+  private readonly outboundCloses: number[];
   /** Consumed bytes a connection's credit waits for before it goes back (returnCredit). */
   private readonly creditReturnBytes: number;
   private creditScheduled = false;
@@ -290,6 +292,7 @@ export class Transport {
     this.creditReturnBytes = Math.max(0, Math.min(Math.floor(windowBytes / 4), windowBytes - (messageBytesMax + 4)));
     this.staged = validators.map(() => ({ buffer: Buffer.alloc(0), used: 0 }));
     this.queuedKnown = validators.map(() => 0);
+    this.outboundCloses = validators.map(() => 0);
     this.network = networkTag(validators.map((v) => v.publicKey), options.chain);
     this.log = options.onLog ?? makeDefaultLog();
     // The addon's exports are untyped at the boundary; this is the constructor's shape (native/src/transport.cc).
@@ -437,6 +440,15 @@ export class Transport {
     return false;
   }
 
+  /**
+   * How many open outbound connections to `peer` (those that carry what is sent to it) have
+   * closed so far: what was on its way on one may have been lost (Transport.linkEpoch of
+   * consensus/driver.ts).
+   */
+  linkEpoch(peer: number): number {
+    return this.outboundCloses[peer] ?? 0;
+  }
+
   private refuse(conn: number, peer: number, reason: string): void {
     this.handshakes.delete(conn);
     this.native.reject(conn, reason);
@@ -469,6 +481,7 @@ export class Transport {
         this.handshakes.delete(conn);
         const who = pending instanceof AcceptorHandshake ? pending.from : peer;
         const wasOpen = this.opened.delete(conn);
+        if (wasOpen && outbound && peer >= 0 && peer < this.outboundCloses.length) this.outboundCloses[peer]!++;
         this.log({ kind: 'closed', peer: who, outbound, opened: wasOpen, reason: String(payload ?? '') });
         return;
       }

@@ -148,6 +148,12 @@ interface MempoolEntry {
 const REFORWARD_MS_DEFAULT = 10_000;
 /** How often a follower looks for pending transactions to forward again (reforward), and how much one look may send. */
 const REFORWARD_CHECK_MS = 250;
+/**
+ * Forwards sent this recently are sent again when the link to the leader is lost or
+ * replaced: longer than TCP keeps unacknowledged data before it gives up on a link (15 s,
+ * native/src/transport.cc kTcpUserTimeoutMs), so whatever was lost with it is included.
+ */
+const RELINK_RESEND_MS = 20_000;
 const REFORWARD_PER_CHECK_MAX = 1_000;
 const REFORWARD_BYTES_PER_CHECK_MAX = 1024 * 1024;
 /**
@@ -240,6 +246,8 @@ export class Validator {
    * reach the leader ahead of them (2026-12-02).
    */
   private leaderUnreachable = false;
+  /** Follower: the leader and its link epoch (Transport.linkEpoch) at the last forward check. */
+  private leaderLink: { readonly leader: number; readonly epoch: number } | null = null;
   /**
    * Leader: per peer, the forward dropped at this leader's bound for forwards, while that
    * peer's later forwards are held back (dropped too) until it comes again (admitForwarded).
@@ -552,7 +560,10 @@ export class Validator {
   private forward(leader: number, entry: MempoolEntry, now: number): boolean {
     // Sent before, to this leader or to one before it (its back-off then starts again at 0 sends).
     const again = entry.sentAt !== null || entry.sends > 0;
-    if (!this.leaderReachable(leader) || !this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
+    // Not sent while the leader is unreachable, nor when older forwards were just found
+    // due again (a link lost or replaced): this one then waits behind them in the backlog.
+    const link = this.leaderReachable(leader);
+    if (!link.up || link.marked || !this.options.transport.send(leader, prefix(CHANNEL_FORWARD, entry.tx.bytes))) {
       entry.sentAt = null;
       this.forwardBacklog = true;
       this.counters.forwardsUnsent++;
@@ -566,22 +577,40 @@ export class Validator {
   }
 
   /**
-   * False while the transport has no connection with `leader`. On the change to false,
-   * every forward already sent is due again (sentAt null, same back-off): what was on its
-   * way may have been lost with the link, and it goes again, oldest first, before anything
-   * admitted later (reforward), once the link is back.
+   * False while the transport has no connection with `leader`. When the link is seen to go
+   * (peerUp turning false), or to have been replaced since the last check (linkEpoch: an
+   * open connection to the leader closed, losing what was on its way), the forwards sent
+   * in the last RELINK_RESEND_MS are due again: they go again, oldest first, before anything
+   * admitted later (reforward), once the link is back (review of 2026-12-02).
    */
-  private leaderReachable(leader: number): boolean {
-    const up = this.options.transport.peerUp?.(leader) ?? true;
-    if (!up && !this.leaderUnreachable) {
-      for (const entry of this.mempool.values()) {
-        if (entry.sentAt === null) continue;
-        entry.sentAt = null;
-        this.forwardBacklog = true; // nothing admitted later goes before it
-      }
-    }
+  private leaderReachable(leader: number): { readonly up: boolean; readonly marked: boolean } {
+    const transport = this.options.transport;
+    const up = transport.peerUp?.(leader) ?? true;
+    const epoch = transport.linkEpoch?.(leader) ?? 0;
+    const relinked = this.leaderLink !== null && this.leaderLink.leader === leader && this.leaderLink.epoch !== epoch;
+    const marked = ((!up && !this.leaderUnreachable) || relinked) && this.resendRecent();
+    this.leaderLink = { leader, epoch };
     this.leaderUnreachable = !up;
-    return up;
+    return { up, marked };
+  }
+
+  /**
+   * Marks the forwards sent in the last RELINK_RESEND_MS as not sent: they may have been
+   * lost with a link. Not the older ones, which had time to arrive, so that a link going
+   * up and down does not send the whole mempool again each time (review of 2026-12-02).
+   * The send that may have been lost does not count towards the back-off.
+   */
+  private resendRecent(): boolean {
+    const now = this.clock();
+    let marked = false;
+    for (const entry of this.mempool.values()) {
+      if (entry.sentAt === null || now - entry.sentAt > RELINK_RESEND_MS) continue;
+      entry.sentAt = null;
+      entry.sends = Math.max(0, entry.sends - 1);
+      this.forwardBacklog = true; // nothing admitted later goes before it
+      marked = true;
+    }
+    return marked;
   }
 
   /** Puts an admitted transaction in the mempool, not yet forwarded. */
@@ -881,7 +910,9 @@ export class Validator {
     // sent 4 times to the old leader was next sent to the new one 8 x reforwardMs (80 s)
     // after the first try, while its expiry is counted in blocks (found in review).
     for (const entry of this.mempool.values()) {
-      if (entry.sentAt === null) continue;
+      // Never sent (sends 0) waits its turn as it is; one marked unsent after sends (a
+      // refusal, a link lost: review of 2026-12-02) starts its back-off again too.
+      if (entry.sentAt === null && entry.sends === 0) continue;
       entry.sentAt = Number.NEGATIVE_INFINITY;
       entry.sends = 0;
     }
@@ -911,7 +942,8 @@ export class Validator {
     if (leader === null || leader === this.options.index) return;
     // Checked here too, so that forwards sent just before the link went are due again when
     // it comes back, even with no forward due meanwhile.
-    if (!this.leaderReachable(leader)) return;
+    // (Forwards it marks due again come first in this pass: the mempool is in admission order.)
+    if (!this.leaderReachable(leader).up) return;
     let count = 0;
     let bytes = 0;
     // No check against this replica's committed state before a resend: that state may lag

@@ -317,7 +317,7 @@ export function nodeView(
         counter('stele_blocks_execution_reused_total', "own blocks stored with the leader's execution from when it proposed them (not executed twice)", store.executionsReused),
         counter('stele_transactions_forwarded_total', 'submissions forwarded to the leader', c.forwarded),
         counter('stele_transactions_reforwarded_total', 'pending submissions a follower sent to the leader again (a forward may have been lost)', c.reforwarded),
-        counter('stele_transactions_forwards_unsent_total', 'forwards to the leader the transport refused (its send queue was full) or that were not sent because no connection with the leader was open; each goes again before anything admitted after it', c.forwardsUnsent),
+        counter('stele_transactions_forwards_unsent_total', 'forward attempts the transport refused (its send queue was full) or that found no connection with the leader open (while one is missing, later admissions wait behind without an attempt); each goes again before anything admitted after it', c.forwardsUnsent),
         {
           name: 'stele_transactions_forwards_dropped_total',
           help: 'forwards this node dropped: as leader (their follower sends them again), mempool_full at its bound for forwards, held_back behind an earlier forward of the same follower dropped at that bound; on arrival, malformed (not a transaction within the genesis tx_bytes_max) or wrong_chain',

@@ -239,9 +239,11 @@ for (const backend of BACKENDS) {
       const sender = c.nodes[0]!.transport;
       sender.send(1, text('before'));
       await until('first', () => c.nodes[1]!.received.length === 1);
+      const epoch = sender.linkEpoch(1);
       await c.nodes[1]!.transport.close();
       // Once the sender has seen its connection go, sends wait in the queue...
       await until('the drop seen', () => c.nodes[0]!.log.some((e) => e.kind === 'closed' && e.outbound && e.opened));
+      assert.equal(sender.linkEpoch(1), epoch + 1, 'the closed outbound connection is counted (linkEpoch)');
       for (let k = 0; k < 10; k++) assert.equal(sender.send(1, text(`stale ${k}`)), true);
       await new Promise((r) => setImmediate(r));
       assert.ok(sender.counters().sendQueueBytes[1]! > 0, 'queued while the peer is away');

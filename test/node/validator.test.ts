@@ -210,14 +210,17 @@ test('forwards wait, in order, while the leader is unreachable, and those lost w
     const lostCommitted = F.waitForCommit(F.submit(lost).id, 20_000);
     lostCommitted.catch(() => {}); // awaited below; an assertion failing first must show as itself
     await sleep(100);
-    assert.equal(dropped, 1, 'sent, and lost');
+    // Once, or twice when the follower took in the leader's term after the submission
+    // (forwardOnLeaderChange sends everything pending to a new term once).
+    assert.ok(dropped >= 1, 'sent, and lost');
     net.unreachable = (from, to) => from === follower && to === leader;
     await sleep(600); // two reforward checks see the leader unreachable
+    const sentBefore = dropped;
     // 2. Admitted while the leader is unreachable: not sent into the gap, but held.
     const held = pay(4, 8n);
     const heldCommitted = F.waitForCommit(F.submit(held).id, 20_000);
     heldCommitted.catch(() => {}); // awaited below; an assertion failing first must show as itself
-    assert.equal(dropped, 1, 'nothing more sent towards an unreachable leader');
+    assert.equal(dropped, sentBefore, 'nothing more sent towards an unreachable leader');
     assert.equal((await F.transaction(toHex(held.id))).status, 'pending');
     // The link is back: both go, the older first, long before reforwardMs.
     cut = false;
@@ -235,6 +238,40 @@ test('forwards wait, in order, while the leader is unreachable, and those lost w
     assert.ok(both !== null, 'both committed within 10 s of the link coming back (reforwardMs is 60 s)');
     assert.ok(Date.now() - backAt < 10_000);
     assert.deepEqual(order.slice(0, 2), ['lost', 'held'], 'the one lost with the link first');
+    net.drop = null;
+  });
+});
+
+test('a forward lost when the link to the leader was replaced (no sight of it down) goes again before a later admission (review of 2026-12-02)', async () => {
+  await withLeader({ reforwardMs: 60_000 }, async (validators, leader, net) => {
+    const follower = (leader + 1) % N;
+    const F = validators[follower]!;
+    for (let t = 0; t < 300 && F.status().leader !== leader; t++) await sleep(10);
+    const users = chain.users;
+    const pay = (from: number, amount: bigint) => signTx({ chainId: chain.genesis.chainId, expiry: 500, payload: { type: 'transfer', from: users[from]!.publicKey, asset: 'STL', to: users[0]!.publicKey, amount } }, [users[from]!]);
+    // Lost on its way; then the connection is replaced (its close counted), as when a
+    // connection breaks with data in flight and is redialled at once.
+    let losing = true;
+    const order: string[] = [];
+    const lost = pay(5, 3n);
+    const later = pay(6, 4n);
+    net.drop = (from, to, bytes) => {
+      if (!(from === follower && to === leader && bytes[0] === 1)) return false;
+      const sent = Buffer.from(bytes.subarray(1));
+      if (losing) return true;
+      order.push(sent.equals(lost.bytes) ? 'lost' : sent.equals(later.bytes) ? 'later' : 'other');
+      return false;
+    };
+    const lostCommitted = F.waitForCommit(F.submit(lost).id, 20_000);
+    lostCommitted.catch(() => {}); // awaited below
+    await sleep(50);
+    losing = false;
+    net.relink(follower, leader);
+    const laterCommitted = F.waitForCommit(F.submit(later).id, 20_000);
+    laterCommitted.catch(() => {});
+    const both = await Promise.race([Promise.all([lostCommitted, laterCommitted]), sleep(10_000, null, { ref: false })]);
+    assert.ok(both !== null, 'both committed within 10 s (reforwardMs is 60 s)');
+    assert.deepEqual(order.slice(0, 2), ['lost', 'later'], 'the lost one first');
     net.drop = null;
   });
 });

@@ -17,6 +17,12 @@ export class MemoryNet {
    * nothing by itself: `drop` does.
    */
   unreachable: ((from: number, to: number) => boolean) | null = null;
+  /** Per `from>to` link: how often it was replaced (`relink`), as the native transport's linkEpoch counts. */
+  private readonly epochs = new Map<string, number>();
+  /** The link from `from` to `to` closed and opened again: what was on its way may be lost (`drop` loses it). */
+  relink(from: number, to: number): void {
+    this.epochs.set(`${from}>${to}`, (this.epochs.get(`${from}>${to}`) ?? 0) + 1);
+  }
   constructor(validators: number) {
     this.handlers = new Array(validators).fill(null);
   }
@@ -28,6 +34,7 @@ export class MemoryNet {
         setImmediate(() => !this.down.has(i) && !this.down.has(to) && this.handlers[to]?.([{ from: i, bytes }]));
         return true;
       },
+      linkEpoch: (to) => this.epochs.get(`${i}>${to}`) ?? 0,
       peerUp: (to) => !this.down.has(i) && !this.down.has(to) && this.unreachable?.(i, to) !== true,
       receive: (handler) => {
         this.handlers[i] = handler;
