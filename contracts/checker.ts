@@ -267,16 +267,6 @@ function checkLocal(
     refs.set(r.name, r);
     if (!byName.has(r.contract) && !external.has(r.contract)) sink.add('NAME001', c, r.contractPos, `ref ${r.name} names an unknown contract ${r.contract}`);
   }
-  for (const cur of c.currency) {
-    const p = params.get(cur.name);
-    // A name defined as something else is a type mismatch, as `currency price` is; NAME001
-    // only for a name defined nowhere (review of 2026-12-02: a party or a state was NAME001).
-    const other = p !== undefined ? null : parties.has(cur.name) ? 'a party' : refs.has(cur.name) ? 'a ref' : c.states.some((s) => s.name === cur.name) || c.finals.some((f) => f.items.some((d) => d.name === cur.name)) || c.inits.some((i) => i.state === cur.name) ? 'a state' : null;
-    if (other !== null) sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is ${other}, not an asset param`);
-    else if (p === undefined) sink.add('NAME001', c, cur.pos, `currency ${cur.name} is not a param`);
-    else if (p.type.kind !== 'asset') sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is a param of type ${p.type.kind}, not asset`);
-  }
-
   // States: bodies, finals, the init state.
   const states: StateInfo[] = [];
   const stateIndex = new Map<string, number>();
@@ -338,6 +328,15 @@ function checkLocal(
     localPaths: null,
     effectsTyped: true,
   };
+  for (const cur of c.currency) {
+    const p = params.get(cur.name);
+    // A name defined as something else is a type mismatch, as `currency price` is; NAME001
+    // only for a name defined nowhere (review of 2026-12-02: a party or a state was NAME001).
+    const other = p === undefined ? definedAs(local, cur.name) : null;
+    if (other !== null) sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is ${other}, not an asset param`);
+    else if (p === undefined) sink.add('NAME001', c, cur.pos, `currency ${cur.name} is not a param`);
+    else if (p.type.kind !== 'asset') sink.add('TYPE001', c, cur.pos, `currency ${cur.name} is a param of type ${p.type.kind}, not asset`);
+  }
   const typer = new Typer(local, sink, statesOf);
 
   for (const r of c.requires) typer.expectBool(r, { where: 'require', args: null, settled: new Set(), state: null }, 'a require');
@@ -509,11 +508,21 @@ function shadowedParty(name: string, argument: Param): string {
  * mismatch", as for `balance(price)`), NAME001 when it is not defined at all. Before
  * 2026-12-02 both were NAME001 (review).
  */
-function notAParty(l: Pick<Local, 'c' | 'params' | 'refs' | 'stateIndex'>, name: string): { rule: 'TYPE001' | 'NAME001'; message: string } {
-  const param = l.params.get(name);
-  const what = param !== undefined ? `a param of type ${param.type.kind}` : l.refs.has(name) ? 'a ref' : l.stateIndex.has(name) ? 'a state' : null;
+function notAParty(l: Pick<Local, 'c' | 'params' | 'parties' | 'refs' | 'stateIndex'>, name: string): { rule: 'TYPE001' | 'NAME001'; message: string } {
+  const what = definedAs(l, name);
   if (what === null) return { rule: 'NAME001', message: `${name} is not a party of ${l.c.name}` };
   return { rule: 'TYPE001', message: `${name} is ${what} of ${l.c.name}, not a party` };
+}
+
+/**
+ * What `name` is defined as in a contract, for a finding about a name of the wrong kind
+ * (TYPE001, "a type mismatch"), or null when it is defined nowhere (NAME001). Callers ask
+ * after the kind they expected was not found.
+ */
+function definedAs(l: Pick<Local, 'params' | 'parties' | 'refs' | 'stateIndex'>, name: string): string | null {
+  const param = l.params.get(name);
+  if (param !== undefined) return `a param of type ${param.type.kind}`;
+  return l.parties.has(name) ? 'a party' : l.refs.has(name) ? 'a ref' : l.stateIndex.has(name) ? 'a state' : null;
 }
 
 /** The top-level conjuncts of an expression: `a and (b and c)` gives a, b, c. */
@@ -626,8 +635,7 @@ class Typer {
         const r = this.l.refs.get(e.ref);
         if (r === undefined) {
           // Defined as something else: a type mismatch, as `settled(price)` is (review of 2026-12-02).
-          const param = this.l.params.get(e.ref);
-          const what = param !== undefined ? `a param of type ${param.type.kind}` : this.l.parties.has(e.ref) ? 'a party' : this.l.stateIndex.has(e.ref) ? 'a state' : null;
+          const what = definedAs(this.l, e.ref);
           if (what === null) this.add('NAME001', e.pos, `${e.ref} is not a ref of ${this.l.c.name}`, ctx);
           else this.add('TYPE001', e.pos, `${e.ref} is ${what} of ${this.l.c.name}, not a ref`, ctx);
           return 'error';

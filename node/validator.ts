@@ -239,11 +239,9 @@ export class Validator {
    */
   private forwardBacklog = false;
   /**
-   * Follower: the leader was found unreachable (Transport.peerUp) at a forward. Forwards
-   * then wait in the backlog, and those sent before it are due again, in admission order,
-   * once the link is back: they may have been lost with the link (the native transport
-   * drops what waits for a peer unreachable for 2 s), and a later admission must not
-   * reach the leader ahead of them (2026-12-02).
+   * Follower: the leader was unreachable (Transport.peerUp) at the last forward check.
+   * Forwards then wait in the backlog (the native transport drops what waits for a peer
+   * unreachable for 2 s); see leaderReachable (2026-12-02).
    */
   private leaderUnreachable = false;
   /** Follower: the leader and its link epoch (Transport.linkEpoch) at the last forward check. */
