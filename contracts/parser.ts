@@ -130,7 +130,12 @@ function lexInto(text: string, tokens: Token[]): void {
     } else if (isDigit(c)) {
       while (i < n && isDigit(text.charCodeAt(i))) i++;
       if (i - start > INTEGER_DIGITS_MAX) throw new SyntaxFailure({ line, column, offset: start }, `integer of ${i - start} digits; the limit is ${INTEGER_DIGITS_MAX}`);
-      if (i < n && isIdentStart(text.charCodeAt(i))) throw new SyntaxFailure({ line, column: i - lineStart + 1 - pairs, offset: i }, 'expected a separator after an integer');
+      // `5x`: reported at the integer, the start of the token that is not one (it was at
+      // the letter before 2026-12-02), since an identifier that starts with a digit is the
+      // likely intent.
+      if (i < n && isIdentStart(text.charCodeAt(i))) {
+        throw new SyntaxFailure({ line, column, offset: start }, `expected a separator after the integer ${text.slice(start, i)} (an identifier starts with a letter or _)`);
+      }
       tokens.push(new Token('int', text.slice(start, i), line, column, start));
     } else {
       const two = PUNCT2_BY_FIRST.has(c) ? text.slice(i, i + 2) : '';

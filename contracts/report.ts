@@ -31,6 +31,8 @@ const SHOWN_LINE_CHARS_MAX = 200;
 export class SourceLines {
   /** Offset of the first character of each line. */
   private readonly starts: number[] = [0];
+  /** By line start: the offset of the line's first surrogate pair, or -1 (firstPair). */
+  private readonly pairs = new Map<number, number>();
   constructor(private readonly text: string) {
     // Line breaks as the parser counts them: LF (a lone CR ends no line, contracts/parser.ts).
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.starts.push(at + 1);
@@ -41,20 +43,67 @@ export class SourceLines {
     return shown === null ? null : shown.text;
   }
   /**
-   * At most `charsMax` characters of line `line` (1-based, without its line break) that hold
-   * column `column`: from the line's start when the column is within the first `charsMax`,
-   * else a window centred on it. `from` is the 0-based column of the first one shown; null
-   * past the last line.
+   * At most `charsMax` UTF-16 units of line `line` (1-based, without its line break) that
+   * hold column `column`: from the line's start when the column is within the first
+   * `charsMax`, else a window centred on it. `caret` is the index in `text` of the column's
+   * character (the line's length when the column is past its end); null past the last line.
+   *
+   * Columns count characters (the parser counts a character beyond U+FFFF, two UTF-16
+   * units, as one column), so a column is turned into a unit offset first: by walking the
+   * line from its first surrogate pair, only when the column lies past one. Such characters
+   * occur only in `//` comments, which run to the end of the line, so in practice only a
+   * diagnostic at the end of the file right after such a comment pays for the walk.
    */
-  around(line: number, column: number, charsMax: number): { text: string; from: number } | null {
+  around(line: number, column: number, charsMax: number): { text: string; caret: number } | null {
     const start = this.starts[line - 1];
     if (start === undefined) return null;
     const next = this.starts[line];
     let end = next === undefined ? this.text.length : next - 1;
     if (end > start && this.text.charCodeAt(end - 1) === 13) end--;
-    const from = column - 1 < charsMax ? 0 : Math.min(column - 1 - Math.floor(charsMax / 2), Math.max(0, end - start - charsMax));
-    return { text: this.text.slice(start + from, Math.min(end, start + from + charsMax)), from };
+    const at = Math.min(end, this.unitOffset(start, end, column - 1)) - start;
+    const from = at < charsMax ? 0 : Math.min(at - Math.floor(charsMax / 2), Math.max(0, end - start - charsMax));
+    let cut = Math.min(end, start + from + charsMax);
+    // Never split a surrogate pair at the window's end (nor start: a window starts before
+    // a low surrogate only when `from` lands inside a pair, moved back one unit then).
+    const first = from > 0 && isLowSurrogate(this.text.charCodeAt(start + from)) ? from - 1 : from;
+    if (cut < end && isLowSurrogate(this.text.charCodeAt(cut))) cut--;
+    return { text: this.text.slice(start + first, cut), caret: at - first };
   }
+  /** The offset in `text` of character `chars` (0-based) of the line [start, end). */
+  private unitOffset(start: number, end: number, chars: number): number {
+    const plain = start + chars;
+    const pair = this.firstPair(start, end);
+    if (pair < 0 || pair >= plain) return plain;
+    let at = pair;
+    let left = chars - (pair - start);
+    while (left > 0 && at < end) {
+      at += isHighSurrogate(this.text.charCodeAt(at)) && isLowSurrogate(this.text.charCodeAt(at + 1)) ? 2 : 1;
+      left--;
+    }
+    return at + left;
+  }
+  /** Offset of the first surrogate pair of the line starting at `start`, or -1; found once per line. */
+  private firstPair(start: number, end: number): number {
+    let found = this.pairs.get(start);
+    if (found === undefined) {
+      found = -1;
+      for (let at = start; at + 1 < end; at++) {
+        if (isHighSurrogate(this.text.charCodeAt(at)) && isLowSurrogate(this.text.charCodeAt(at + 1))) {
+          found = at;
+          break;
+        }
+      }
+      this.pairs.set(start, found);
+    }
+    return found;
+  }
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 /**
@@ -76,7 +125,10 @@ export function formatText(report: LintReport, sources: ReadonlyMap<string, stri
     // the column; a line longer than the bound is shown around the column.
     const shown = lines === null ? null : lines.around(d.line, d.column, SHOWN_LINE_CHARS_MAX);
     if (shown !== null) {
-      const pad = shown.text.slice(0, Math.max(0, d.column - 1 - shown.from)).replace(/[^\t]/g, ' ');
+      // One space per UTF-16 unit before the caret (a tab stays a tab): a character beyond
+      // U+FFFF, two units, is most often shown two cells wide. Wide characters of the basic
+      // plane (CJK) are still counted one cell: display width is not modelled.
+      const pad = shown.text.slice(0, shown.caret).replace(/[^\t]/g, ' ');
       out += `  ${shown.text}\n  ${pad}^\n`;
     }
     if (d.trace !== undefined) out += `  trace: ${d.trace.join(' -> ')}\n`;

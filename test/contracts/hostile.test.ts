@@ -306,7 +306,29 @@ test('text output indexes each file once, not once per diagnostic (review, 2026-
   // A column past the bound is shown in a window around it.
   const long = new SourceLines(`${'a'.repeat(250)}X${'b'.repeat(300)}`);
   const shown = long.around(1, 251, 200);
-  assert.ok(shown !== null && shown.text.length === 200 && shown.text[250 - shown.from] === 'X', JSON.stringify(shown?.from));
+  assert.ok(shown !== null && shown.text.length === 200 && shown.text[shown.caret] === 'X', JSON.stringify(shown?.caret));
+});
+
+test('the caret counts a character beyond U+FFFF as one column, as the parser does, and a window never splits one', () => {
+  // A finding at the end of the file right after a comment holding such characters: the
+  // caret goes after the comment (before, it was cut by UTF-16 units and landed two short).
+  const source = 'contract A {\n  parties a // \u{1F600}\u{1F600}';
+  const r = parseSource('emoji.scl', source);
+  const d = r.diagnostics[0];
+  assert.ok(d !== undefined && d.ruleId === 'SYN001' && d.line === 2 && d.column === 18, JSON.stringify(d));
+  const out = formatText({ diagnostics: r.diagnostics, summary: { files: 1, contracts: 0, errors: 1, warnings: 0 } }, new Map([['emoji.scl', source]])).split('\n');
+  assert.equal(out[1], '    parties a // \u{1F600}\u{1F600}');
+  assert.equal((out[2] as string).indexOf('^'), (out[1] as string).length, `${out[1]}\n${out[2]}`);
+  // Columns past a surrogate pair, in a window around a far column; the window starts on a
+  // whole character even when its centre puts its start inside a pair.
+  const long = new SourceLines(`a${'\u{1F600}'.repeat(150)}X${'b'.repeat(300)}`);
+  const shown = long.around(1, 152, 199);
+  assert.ok(shown !== null && shown.text[shown.caret] === 'X' && shown.text.codePointAt(0) === 0x1f600, JSON.stringify(shown));
+  assert.equal(long.around(1, 2, 200)?.caret, 1);
+  assert.equal(long.around(1, 3, 200)?.caret, 3);
+  // A window ending inside a pair ends before it.
+  const cut = new SourceLines(`a${'\u{1F600}'.repeat(150)}`).around(1, 1, 200);
+  assert.ok(cut !== null && cut.text.length === 199 && !/[\ud800-\udbff]$/.test(cut.text), JSON.stringify(cut?.text.length));
 });
 
 test('text output shows the source line and caret for a diagnostic on an empty line, at the end of the file too (review, 2026-12-02)', () => {
@@ -324,4 +346,11 @@ test('text output shows the source line and caret for a diagnostic on an empty l
   const lines = formatText({ diagnostics: w.diagnostics, summary: { files: 1, contracts: 0, errors: 1, warnings: 0 } }, new Map([['wide.scl', wide]])).split('\n');
   const caret = (lines[2] as string).indexOf('^');
   assert.equal((lines[1] as string)[caret], '%', `${lines[1]}\n${lines[2]}`);
+});
+
+test('an integer run into a letter (`parties 5x`) is reported at the integer, the token that is not one', () => {
+  const r = parseSource('digit.scl', 'contract A {\n  parties 5x\n}\n');
+  const d = r.diagnostics[0];
+  assert.ok(d !== undefined && d.ruleId === 'SYN001' && d.line === 2 && d.column === 11, JSON.stringify(d));
+  assert.match(d.message, /after the integer 5 \(an identifier starts with a letter or _\)/);
 });
