@@ -17,7 +17,7 @@
  */
 import { bytesEqual, toHex } from '../ledger/assert.js';
 import { decodeBlock } from '../ledger/block.js';
-import { checkTxRoot, signatureItems } from '../ledger/chain.js';
+import { checkTxRoot, signatureItems, signatureLabel } from '../ledger/chain.js';
 import { verify } from '../ledger/ed25519.js';
 import { isSteleError, type ErrorCode } from '../ledger/errors.js';
 import { quorumSize, type Genesis } from '../ledger/genesis.js';
@@ -67,9 +67,8 @@ export function checkReplicaBlock(g: Genesis, height: number, expectedHash: Uint
     return { height, code: 'BLOCK_BAD_CERTIFICATE', message: `block ${height}: the certificate needs ${quorum} votes of the ${g.validators.length} validators; it has ${block.certificate.length}` };
   }
   // Transaction signatures are covered by the Merkle root (same bytes as audited).
-  for (const item of signatureItems(g, block)) {
-    if (item.tx !== undefined) continue;
-    if (!verify(item.publicKey, item.message, item.signature)) return { height, code: item.code, message: `block ${height}: ${item.label} does not verify` };
+  for (const item of signatureItems(g, block, { txs: false })) {
+    if (!verify(item.publicKey, item.message, item.signature)) return { height, code: item.code, message: `block ${height}: ${signatureLabel(g, item)} does not verify` };
   }
   return null;
 }

@@ -69,8 +69,19 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+/**
+ * Node's own hex encoder, called on the Uint8Array itself: `Buffer.prototype.hexSlice` is
+ * what `buf.toString('hex')` calls, and it takes any Uint8Array as `this`. Not documented,
+ * so it is looked up once and `Buffer.from(...).toString('hex')` stands in when it is
+ * missing. It saves making a Buffer view per call: about half the time of a 32-byte key's
+ * hex (75 against 155 ns here), and one object less for the garbage collector; the state
+ * machine makes several per transaction (keys of signers, recipients, ids).
+ */
+const hexSlice = (Buffer.prototype as unknown as { hexSlice?: (this: Uint8Array, start: number, end: number) => string }).hexSlice;
+
 /** Lower-case hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
+  if (hexSlice !== undefined) return hexSlice.call(bytes, 0, bytes.length);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 

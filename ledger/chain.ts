@@ -15,6 +15,7 @@ import { quorumSize, type Genesis } from './genesis.js';
 import { executeBlock, genesisState, type BlockResult } from './machine.js';
 import type { MemoryState, StateReader } from './state.js';
 import type { VerifyItem, VerifyJob, VerifyPool } from './verify-pool.js';
+import type { Tx } from './tx.js';
 
 /** The last accepted block, as the next one must extend it. */
 export interface ChainTip {
@@ -72,31 +73,66 @@ export function checkTxRoot(block: Block): void {
   }
 }
 
-/** Every signature the block carries, labelled for error messages. */
-export function signatureItems(g: Genesis, block: Block): Array<VerifyItem & { label: string; code: ErrorCode; tx?: number }> {
+/** A signature a block carries, with what names it in an error (signatureLabel). */
+export interface SignatureItem extends VerifyItem {
+  readonly code: ErrorCode;
+  /** The transaction's index and its signer's, for a transaction's signature. */
+  readonly tx?: number;
+  readonly signer?: number;
+  /** The voting validator's index, for a vote of the certificate. */
+  readonly validator?: number;
+}
+
+/** Which of a block's signatures signatureItems lists (all by default). */
+export interface SignatureKinds {
+  readonly proposer?: boolean;
+  readonly certificate?: boolean;
+  readonly txs?: boolean;
+}
+
+/**
+ * The signatures the block carries, of the kinds asked for. Their labels are made only
+ * for an error (signatureLabel): making one per transaction signature of every block, as
+ * before 2026-12-02, allocated a string per signature, also for those a caller drops.
+ */
+export function signatureItems(g: Genesis, block: Block, kinds: SignatureKinds = {}): SignatureItem[] {
   const h = block.header;
-  const items: Array<VerifyItem & { label: string; code: ErrorCode; tx?: number }> = [];
+  const items: SignatureItem[] = [];
   const proposer = g.validators[h.proposer];
-  if (proposer !== undefined) {
-    items.push({ publicKey: proposer.publicKey, message: proposalMessage(h.chainId, h.height, block.hash), signature: block.proposerSignature, label: 'proposer signature', code: 'BLOCK_BAD_PROPOSER' });
+  if (proposer !== undefined && kinds.proposer !== false) {
+    items.push({ publicKey: proposer.publicKey, message: proposalMessage(h.chainId, h.height, block.hash), signature: block.proposerSignature, code: 'BLOCK_BAD_PROPOSER' });
   }
-  const vote = voteMessage(h.chainId, h.height, block.hash);
-  for (const v of block.certificate) {
-    const validator = g.validators[v.validator];
-    if (validator === undefined) continue;
-    items.push({ publicKey: validator.publicKey, message: vote, signature: v.signature, label: `vote of validator ${v.validator} (${validator.id})`, code: 'BLOCK_BAD_CERTIFICATE' });
+  if (kinds.certificate !== false) {
+    const vote = voteMessage(h.chainId, h.height, block.hash);
+    for (const v of block.certificate) {
+      const validator = g.validators[v.validator];
+      if (validator === undefined) continue;
+      items.push({ publicKey: validator.publicKey, message: vote, signature: v.signature, code: 'BLOCK_BAD_CERTIFICATE', validator: v.validator });
+    }
   }
-  block.txs.forEach((tx, i) => {
-    tx.body.signers.forEach((key, j) => {
-      items.push({ publicKey: key, message: tx.bodyBytes, signature: tx.signatures[j] as Uint8Array, label: `transaction ${i} signature ${j}`, code: 'BLOCK_BAD_TRANSACTION', tx: i });
-    });
-  });
+  if (kinds.txs !== false) {
+    const txs = block.txs;
+    for (let i = 0; i < txs.length; i++) {
+      const tx = txs[i] as Tx;
+      const signers = tx.body.signers;
+      for (let j = 0; j < signers.length; j++) {
+        items.push({ publicKey: signers[j] as Uint8Array, message: tx.bodyBytes, signature: tx.signatures[j] as Uint8Array, code: 'BLOCK_BAD_TRANSACTION', tx: i, signer: j });
+      }
+    }
+  }
   return items;
+}
+
+/** What names a signature of signatureItems in an error message. */
+export function signatureLabel(g: Genesis, item: SignatureItem): string {
+  if (item.tx !== undefined) return `transaction ${item.tx} signature ${item.signer ?? 0}`;
+  if (item.validator !== undefined) return `vote of validator ${item.validator} (${g.validators[item.validator]?.id ?? '?'})`;
+  return 'proposer signature';
 }
 
 /** A block's signatures under way (BlockChecker.prepare). */
 export interface PreparedSignatures {
-  readonly items: ReturnType<typeof signatureItems>;
+  readonly items: readonly SignatureItem[];
   readonly job: VerifyJob;
 }
 
@@ -194,9 +230,9 @@ export class BlockChecker {
     const verdicts = await job.done;
     const bad = verdicts.indexOf(0);
     if (bad >= 0) {
-      const item = items[bad] as (typeof items)[number];
+      const item = items[bad] as SignatureItem;
       const details = item.tx === undefined ? {} : { index: item.tx, tx_code: 'TX_BAD_SIGNATURE' };
-      fail(item.code, height, `${item.label} does not verify`, details);
+      fail(item.code, height, `${signatureLabel(g, item)} does not verify`, details);
     }
     if (result === undefined) {
       if (isSteleError(executionError, 'BLOCK_BAD_TRANSACTION')) fail('BLOCK_BAD_TRANSACTION', height, executionError.reason, executionError.details);
@@ -214,9 +250,11 @@ export class BlockChecker {
    * the next block's signatures while this thread still executes the current one.
    */
   prepare(block: Block, options: CheckOptions = {}): PreparedSignatures {
-    const skip = (x: ReturnType<typeof signatureItems>[number]): boolean =>
-      x.tx !== undefined ? options.txSignatures === 'trusted' : x.code === 'BLOCK_BAD_PROPOSER' ? options.proposerSignature === 'trusted' : options.certificateSignatures === 'trusted';
-    const items = signatureItems(this.genesis, block).filter((x) => !skip(x));
+    const items = signatureItems(this.genesis, block, {
+      proposer: options.proposerSignature !== 'trusted',
+      certificate: options.certificateSignatures !== 'trusted',
+      txs: options.txSignatures !== 'trusted',
+    });
     return { items, job: this.verdicts(items) };
   }
 

@@ -19,6 +19,7 @@ import { sha256 } from '../../ledger/hash.js';
 import { JOBS_MAX, VerifyPool } from '../../ledger/verify-pool.js';
 import { verify } from '../../ledger/ed25519.js';
 import { chain, makeChain } from '../support/fixtures.js';
+import { decodeTx, encodeTx, type Tx } from '../../ledger/tx.js';
 import type { Signer } from '../../ledger/ed25519.js';
 
 const { blocks } = makeChain(6, 5);
@@ -67,6 +68,8 @@ test('certificates: too few votes, an unknown validator, a forged vote, a duplic
   assert.deepEqual(await failure(replace(b2.certificate.slice(0, 1))).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
   const forgedVote = { validator: 2, signature: Uint8Array.from((b2.certificate[0] as { signature: Uint8Array }).signature) };
   assert.deepEqual(await failure(replace([b2.certificate[0] as Block['certificate'][number], forgedVote])).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
+  // The failure names the vote (labels are made only for an error since 2026-12-02).
+  assert.match((await failure(replace([b2.certificate[0] as Block['certificate'][number], forgedVote]))).message, new RegExp(`vote of validator 2 \\(${(g.validators[2] as { id: string }).id}\\) does not verify`));
   const unknown = { validator: 9, signature: new Uint8Array(64) };
   assert.deepEqual(await failure(replace([...b2.certificate, unknown])).then((f) => [f.height, f.code]), [2, 'BLOCK_BAD_CERTIFICATE']);
   // A duplicated voter: the certificate's last vote (u16 index, 64-byte signature) becomes
@@ -85,6 +88,22 @@ test('certificates: too few votes, an unknown validator, a forged vote, a duplic
   assert.doesNotThrow(() => checkStructure(g, tip, b2));
   const twice = { ...b2, certificate: [b2.certificate[0], b2.certificate[0]] } as Block;
   assert.throws(() => checkStructure(g, tip, twice), (e: unknown) => e instanceof Error && 'code' in e && e.code === 'BLOCK_BAD_CERTIFICATE' && /distinct/.test(e.message));
+});
+
+test('a bad proposer signature and a bad transaction signature are named in the failure', async () => {
+  const b2 = blocks[1] as Block;
+  const badProposer = encodeBlock(b2.headerBytes, Uint8Array.from(b2.certificate[0]?.signature as Uint8Array), b2.txs, b2.certificate);
+  const p = await failure([bytes[0] as Uint8Array, badProposer, ...bytes.slice(2)]);
+  assert.deepEqual([p.height, p.code], [2, 'BLOCK_BAD_PROPOSER']);
+  assert.match(p.message, /proposer signature does not verify/);
+  // Transaction 3's signature swapped for transaction 2's, in a block rebuilt, signed and
+  // certified around it, so only that signature is wrong.
+  const txs = b2.txs.map((t, i) => (i === 3 ? decodeTx(encodeTx(t.bodyBytes, (b2.txs[2] as Tx).signatures)) : t));
+  const rebuilt = buildBlock({ ...b2.header }, txs, chain.validators[b2.header.proposer] as Signer);
+  const certified = withCertificate(rebuilt, chain.validators.slice(0, 2).map((v, i) => signVote(v, i, rebuilt)));
+  const t = await failure([bytes[0] as Uint8Array, certified.bytes]);
+  assert.deepEqual([t.height, t.code], [2, 'BLOCK_BAD_TRANSACTION']);
+  assert.match(t.message, /transaction 3 signature 0 does not verify/);
 });
 
 test('property: flipping any bit of any block is detected, at that block, never a crash', async () => {
